@@ -1,0 +1,426 @@
+//! [`Companion`]: the plugin-side facade over configuration and state.
+//!
+//! Every method is pure with respect to I/O: it reads and updates the state
+//! value and returns requests to send, URLs to open, or outcomes. The host
+//! persists [`Companion::to_json`] (preferably [`Companion::seal_state`]) after
+//! any method that takes `&mut self`.
+
+use serde::Serialize;
+
+use crate::classify::classify;
+use crate::config::Config;
+use crate::connect::{
+    CONNECT_CONTEXT, CONNECT_TTL_SECS, UNINSTALL_CONTEXT, canonical_query, check_return_url, check_scope,
+    connect_pairs, link_signature, parse_callback,
+};
+use crate::encoding::b64url_encode;
+use crate::entropy::{Entropy, random};
+use crate::error::{Error, Result, sanitize_code};
+use crate::http::{ApiRequest, Request, Response};
+use crate::registration::{
+    OwnershipProof, Registration, RegistrationBody, RegistrationOutcome, check_challenge, check_email, check_meta,
+    ownership_path, ownership_proof,
+};
+use crate::seal;
+use crate::secret::{BrokerToken, Secret, ct_eq};
+use crate::sign::{SignInput, SignOptions, sign};
+use crate::state::{Installation, PendingConnect, State, Status};
+use crate::url::Url;
+
+/// Result of [`Companion::check_site`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SiteCheck {
+    /// The site URL matches the registration.
+    Same,
+    /// Nothing is registered yet.
+    NotRegistered,
+    /// The site URL differs: signing stops until the host resolves it with
+    /// [`Companion::resolve_site_as_copy`] or [`Companion::start_site_moved`].
+    Mismatch {
+        /// URL at registration.
+        registered: String,
+        /// URL now.
+        current: String,
+    },
+}
+
+/// The plugin side of one installation: configuration plus state.
+///
+/// ```
+/// use tessera_core::{Companion, Config, Registration, SeededEntropy, Response};
+///
+/// let mut rng = SeededEntropy::new([7; 32]); // use OsEntropy (feature `getrandom`) in production
+/// let mut companion = Companion::create(Config::new("https://broker.example"))?;
+/// let request = companion.registration_request(
+///     &Registration {
+///         site_url: "https://shop.example".into(),
+///         admin_email: "owner@shop.example".into(),
+///         platform: "wordpress".into(),
+///         plugin_version: "1.0.0".into(),
+///     },
+///     &mut rng,
+/// )?;
+/// assert_eq!(request.url, "https://broker.example/installations");
+/// // ... the host POSTs `request` and hands back the response:
+/// companion.handle_registration_response(&Response::new(201, b"{}".to_vec()))?;
+/// assert_eq!(companion.status().as_str(), "registered");
+/// let state_json = companion.to_json(); // persist this (sealed)
+/// # let _ = state_json;
+/// # Ok::<(), tessera_core::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Companion {
+    pub(crate) state: State,
+    pub(crate) broker: Url,
+}
+
+fn validate_config(config: &Config) -> Result<Url> {
+    let url = Url::parse(&config.broker_url, "broker_url")?;
+    if url.scheme() == "http" && !url.is_loopback() {
+        return Err(Error::InsecureBrokerUrl);
+    }
+    if url.query().is_some() {
+        return Err(Error::InvalidUrl { field: "broker_url", reason: "must not have a query" });
+    }
+    for route in [&config.routes.installations, &config.routes.connect, &config.routes.disconnect] {
+        let joined = url.join(route, "routes")?;
+        if joined.query().is_some() {
+            return Err(Error::InvalidUrl { field: "routes", reason: "must not have a query" });
+        }
+    }
+    let r = &config.retry;
+    if !(1..=10).contains(&r.max_attempts) || r.max_delay_ms > 600_000 || r.max_total_delay_ms > 3_600_000 || r.max_retry_after_ms > 3_600_000 {
+        return Err(Error::InvalidInput { field: "retry", reason: "out of range (1-10 attempts, delays up to an hour)" });
+    }
+    Ok(url)
+}
+
+impl Companion {
+    /// A fresh companion for the broker in `config`.
+    ///
+    /// The broker URL must be `https`, or `http` to a loopback host (tests).
+    pub fn create(config: Config) -> Result<Companion> {
+        let broker = validate_config(&config)?;
+        Ok(Companion { state: State::new(config), broker })
+    }
+
+    /// Restores a companion from [`Companion::to_json`] output.
+    pub fn from_json(json: &str) -> Result<Companion> {
+        let state = State::from_json(json)?;
+        let broker = validate_config(&state.config)?;
+        Ok(Companion { state, broker })
+    }
+
+    /// The state as JSON. It contains the secret and the broker token: store
+    /// it sealed or where only the plugin can read it.
+    pub fn to_json(&self) -> String {
+        self.state.to_json()
+    }
+
+    /// The state value.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Where the installation stands.
+    pub fn status(&self) -> Status {
+        self.state.status
+    }
+
+    /// The install id, once one exists.
+    pub fn install_id(&self) -> Option<&str> {
+        self.state.installation.as_ref().map(|i| i.id.as_str())
+    }
+
+    /// The registered site URL.
+    pub fn site_url(&self) -> Option<&str> {
+        self.state.installation.as_ref().map(|i| i.site_url.as_str())
+    }
+
+    /// Why a reconnect is required, when it is.
+    pub fn reconnect_reason(&self) -> Option<&str> {
+        self.state.reconnect_reason.as_deref()
+    }
+
+    /// The learned clock offset (broker minus local), seconds.
+    pub fn clock_offset(&self) -> i64 {
+        self.state.clock_offset
+    }
+
+    // ---- registration -------------------------------------------------------
+
+    /// Builds the unsigned `POST /installations` request. A new install id and
+    /// secret are generated unless a registration is still pending (then the
+    /// same ones are sent again, e.g. after serving an ownership proof).
+    pub fn registration_request(&mut self, reg: &Registration, entropy: &mut dyn Entropy) -> Result<Request> {
+        check_meta(reg)?;
+        check_email(&reg.admin_email)?;
+        let site = Url::parse(&reg.site_url, "site_url")?.site_identity();
+        let reuse = match &self.state.installation {
+            Some(i) if i.invalid_reason.is_some() => false,
+            Some(i) if i.confirmed => {
+                return Err(Error::InvalidState("already registered; uninstall first to register again"));
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if !reuse {
+            let id = format!("ins_{}", b64url_encode(&random::<16>(entropy)));
+            let raw = zeroize::Zeroizing::new(random::<32>(entropy));
+            let secret = Secret::from_bytes(raw.as_slice())?;
+            self.state.installation = Some(Installation {
+                id,
+                site_url: String::new(),
+                admin_email: String::new(),
+                secret,
+                platform: String::new(),
+                plugin_version: String::new(),
+                confirmed: false,
+                challenge: None,
+                invalid_reason: None,
+            });
+            self.state.broker_token = None;
+            self.state.pending_connect = None;
+            self.state.reconnect_reason = None;
+            self.state.site_mismatch = None;
+        }
+        let inst = self.state.installation.as_mut().ok_or(Error::Internal("installation just set"))?;
+        inst.site_url = site;
+        inst.admin_email = reg.admin_email.clone();
+        inst.platform = reg.platform.clone();
+        inst.plugin_version = reg.plugin_version.clone();
+        let secret_text = zeroize::Zeroizing::new(inst.secret.to_base64url());
+        let body = serde_json::to_vec(&RegistrationBody {
+            install_id: &inst.id,
+            site_url: &inst.site_url,
+            admin_email: &inst.admin_email,
+            secret: &secret_text,
+            platform: &inst.platform,
+            plugin_version: &inst.plugin_version,
+        })
+        .map_err(|_| Error::Internal("registration body"))?;
+        self.state.refresh();
+        let url = self.broker.join(&self.state.config.routes.installations, "routes")?;
+        Ok(Request {
+            method: "POST".into(),
+            url: url.to_string(),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+        })
+    }
+
+    /// Interprets the broker's answer to the registration request.
+    pub fn handle_registration_response(&mut self, resp: &Response) -> Result<RegistrationOutcome> {
+        let inst = match &mut self.state.installation {
+            Some(i) if !i.confirmed || i.invalid_reason.is_some() => i,
+            _ => return Err(Error::InvalidState("no registration is pending")),
+        };
+        let outcome = classify(resp, 0);
+        let reason = || outcome.code.clone().unwrap_or_else(|| format!("http_{}", resp.status));
+        let result = match resp.status {
+            200 | 201 => {
+                inst.confirmed = true;
+                inst.challenge = None;
+                inst.invalid_reason = None;
+                Ok(RegistrationOutcome::Registered)
+            }
+            202 => {
+                #[derive(serde::Deserialize)]
+                struct Challenge {
+                    challenge: String,
+                }
+                let challenge: Challenge = serde_json::from_slice(&resp.body)
+                    .map_err(|_| Error::RegistrationRejected { status: 202, reason: "malformed_challenge".into() })?;
+                check_challenge(&challenge.challenge)?;
+                inst.challenge = Some(challenge.challenge);
+                self.state.refresh();
+                return self.ownership_proof().map(RegistrationOutcome::OwnershipChallenge);
+            }
+            409 => {
+                // A fresh id is generated on the next attempt; nothing confirmed is lost.
+                self.state.installation = None;
+                Err(Error::RegistrationConflict)
+            }
+            429 => Err(Error::RateLimited { retry_after_ms: outcome.retry_after_ms.unwrap_or(0) }),
+            408 | 500..=599 => Err(Error::ServerUnavailable { status: Some(resp.status), attempts: 1 }),
+            status => Err(Error::RegistrationRejected { status, reason: reason() }),
+        };
+        self.state.refresh();
+        result
+    }
+
+    /// The ownership proof to serve while a challenge is outstanding.
+    pub fn ownership_proof(&self) -> Result<OwnershipProof> {
+        let inst = self.state.installation.as_ref().ok_or(Error::NotRegistered)?;
+        let challenge = inst.challenge.as_ref().ok_or(Error::InvalidState("no ownership challenge is outstanding"))?;
+        let path = ownership_path(&inst.id);
+        Ok(OwnershipProof {
+            url: format!("{}{path}", inst.site_url),
+            path,
+            body: ownership_proof(&inst.secret, &inst.id, challenge),
+        })
+    }
+
+    /// The registration, if it is confirmed, valid and the site matches.
+    pub(crate) fn usable_installation(&self) -> Result<&Installation> {
+        let inst = self.state.installation.as_ref().ok_or(Error::NotRegistered)?;
+        if let Some(current) = &self.state.site_mismatch {
+            return Err(Error::SiteMismatch { registered: inst.site_url.clone(), current: current.clone() });
+        }
+        if let Some(reason) = &inst.invalid_reason {
+            return Err(Error::RegistrationInvalid { reason: reason.clone() });
+        }
+        if !inst.confirmed {
+            return Err(Error::NotRegistered);
+        }
+        Ok(inst)
+    }
+
+    // ---- connect ------------------------------------------------------------
+
+    /// Builds the broker connect URL to open in the browser and records the
+    /// pending connect (persist the state afterwards). Allowed while connected:
+    /// that is a reconnect, and the current token stays until the callback.
+    pub fn connect_url(&mut self, return_url: &str, scope: Option<&str>, now: i64, entropy: &mut dyn Entropy) -> Result<String> {
+        check_return_url(return_url)?;
+        if let Some(s) = scope {
+            check_scope(s)?;
+        }
+        let inst = self.usable_installation()?;
+        let state = b64url_encode(&random::<16>(entropy));
+        let ts = (now + self.state.clock_offset).to_string();
+        let pairs = connect_pairs(&inst.id, &state, return_url, scope, &ts);
+        let sig = link_signature(&inst.secret, CONNECT_CONTEXT, &pairs);
+        let base = self.broker.join(&self.state.config.routes.connect, "routes")?;
+        let url = format!("{base}?{}&sig={sig}", canonical_query(&pairs));
+        self.state.pending_connect = Some(PendingConnect { state, created: now, return_url: return_url.to_owned() });
+        self.state.refresh();
+        Ok(url)
+    }
+
+    /// Completes the connect from the callback (the full return URL, or its
+    /// query). Checks `state` in constant time, once, within 10 minutes; an
+    /// `error=` callback becomes [`Error::CallbackDenied`]. On any failure the
+    /// previous broker token, if any, is kept.
+    pub fn complete_connect(&mut self, callback: &str, now: i64) -> Result<()> {
+        let cb = parse_callback(callback)?;
+        let pending = self.state.pending_connect.as_ref().ok_or(Error::InvalidState("no connect is pending"))?;
+        if !ct_eq(pending.state.as_bytes(), cb.state.as_bytes()) {
+            return Err(Error::CallbackStateMismatch);
+        }
+        let expired = now - pending.created > CONNECT_TTL_SECS || now < pending.created - CONNECT_TTL_SECS;
+        // The state matched: this attempt is used up whatever happens next.
+        self.state.pending_connect = None;
+        self.state.refresh();
+        if expired {
+            return Err(Error::CallbackExpired);
+        }
+        if let Some(code) = cb.error {
+            return Err(Error::CallbackDenied { code: sanitize_code(&code) });
+        }
+        let token = BrokerToken::new(cb.broker_token.as_deref().ok_or(Error::CallbackInvalid("missing broker_token"))?)?;
+        self.state.broker_token = Some(token);
+        self.state.reconnect_reason = None;
+        self.state.refresh();
+        Ok(())
+    }
+
+    // ---- signing ------------------------------------------------------------
+
+    /// Signs `req` for the broker. `opts.now` is local unix seconds; the
+    /// learned clock offset is added. Missing nonce / idempotency key are drawn
+    /// from `entropy`. The broker token, when held, is sent as a bearer token.
+    pub fn sign_request(&self, req: &ApiRequest, opts: &SignOptions, entropy: &mut dyn Entropy) -> Result<Request> {
+        self.sign_as(req, opts, entropy, false)
+    }
+
+    pub(crate) fn sign_as(&self, req: &ApiRequest, opts: &SignOptions, entropy: &mut dyn Entropy, allow_mismatch: bool) -> Result<Request> {
+        let inst = if allow_mismatch {
+            self.state.installation.as_ref().filter(|i| i.confirmed).ok_or(Error::NotRegistered)?
+        } else {
+            self.usable_installation()?
+        };
+        let url = self.broker.join(&req.path, "path")?;
+        let opts = SignOptions { now: opts.now + self.state.clock_offset, ..opts.clone() };
+        sign(
+            &SignInput {
+                secret: &inst.secret,
+                keyid: &inst.id,
+                method: &req.method,
+                url: &url,
+                headers: &req.headers,
+                body: &req.body,
+                token: self.state.broker_token.as_ref(),
+            },
+            &opts,
+            entropy,
+        )
+    }
+
+    // ---- site identity ------------------------------------------------------
+
+    /// Compares the site URL the host reports now with the registered one.
+    /// A mismatch is recorded (persist afterwards) and blocks signing until
+    /// resolved; a match clears an earlier mismatch.
+    pub fn check_site(&mut self, current_url: &str) -> Result<SiteCheck> {
+        let current = Url::parse(current_url, "current_url")?.site_identity();
+        let Some(inst) = &self.state.installation else { return Ok(SiteCheck::NotRegistered) };
+        let registered = inst.site_url.clone();
+        let check = if registered == current {
+            self.state.site_mismatch = None;
+            SiteCheck::Same
+        } else {
+            self.state.site_mismatch = Some(current.clone());
+            SiteCheck::Mismatch { registered, current }
+        };
+        self.state.refresh();
+        Ok(check)
+    }
+
+    /// "This is a copy": forget the registration copied from the original so
+    /// this site registers afresh. Nothing is sent: a copy must never
+    /// disconnect or deregister the original.
+    pub fn resolve_site_as_copy(&mut self) {
+        self.state.installation = None;
+        self.state.broker_token = None;
+        self.state.pending_connect = None;
+        self.state.reconnect_reason = None;
+        self.state.site_mismatch = None;
+        self.state.refresh();
+    }
+
+    // ---- links ----------------------------------------------------------------
+
+    /// A signed, expiring deregistration link for `chrome.runtime.setUninstallURL`
+    /// (`GET {broker}/installations/{id}/uninstall?ts&sig`); it never carries the secret.
+    pub fn uninstall_url(&self, now: i64) -> Result<String> {
+        let inst = self.usable_installation()?;
+        let ts = (now + self.state.clock_offset).to_string();
+        let pairs = [("install_id", inst.id.as_str()), ("ts", ts.as_str())];
+        let sig = link_signature(&inst.secret, UNINSTALL_CONTEXT, &pairs);
+        let path = format!("{}/{}/uninstall", self.state.config.routes.installations, inst.id);
+        let base = self.broker.join(&path, "routes")?;
+        Ok(format!("{base}?ts={ts}&sig={sig}"))
+    }
+
+    // ---- sealed state -----------------------------------------------------------
+
+    /// The state sealed under `key_material` (≥ 16 bytes) with a fresh nonce.
+    pub fn seal_state(&self, key_material: &[u8], entropy: &mut dyn Entropy) -> Result<String> {
+        let json = zeroize::Zeroizing::new(self.to_json());
+        seal::seal(json.as_bytes(), key_material, random::<24>(entropy))
+    }
+
+    /// Opens a sealed state. Any failure to open is [`Error::StateUndecryptable`].
+    pub fn open_state(sealed: &str, key_material: &[u8]) -> Result<Companion> {
+        let plain = seal::open(sealed, key_material)?;
+        let json = std::str::from_utf8(&plain).map_err(|_| Error::StateCorrupt("sealed state is not UTF-8".into()))?;
+        Companion::from_json(json)
+    }
+}

@@ -1,0 +1,74 @@
+//! Host configuration: broker location, route paths and retry policy.
+
+use serde::{Deserialize, Serialize};
+
+/// Route paths below the broker base URL (DESIGN.md defaults).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Routes {
+    /// Registration collection: `POST`, and `/{id}` for `DELETE`/`PATCH`.
+    pub installations: String,
+    /// Browser connect entry point.
+    pub connect: String,
+    /// Disconnect.
+    pub disconnect: String,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes {
+            installations: "/installations".into(),
+            connect: "/connect".into(),
+            disconnect: "/disconnect".into(),
+        }
+    }
+}
+
+/// Bounded retry with full-jitter exponential backoff.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetryPolicy {
+    /// Attempts per logical call, the first included.
+    pub max_attempts: u32,
+    /// First backoff ceiling, milliseconds; doubles per retry.
+    pub base_delay_ms: u64,
+    /// Largest backoff ceiling, milliseconds.
+    pub max_delay_ms: u64,
+    /// Total sleeping allowed per logical call, milliseconds.
+    pub max_total_delay_ms: u64,
+    /// Longest `Retry-After` honoured by sleeping; longer ones surface as
+    /// `rate_limited` for the host to schedule.
+    pub max_retry_after_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay_ms: 250,
+            max_delay_ms: 4_000,
+            max_total_delay_ms: 15_000,
+            max_retry_after_ms: 10_000,
+        }
+    }
+}
+
+/// What a host configures once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Config {
+    /// Broker base URL: `https://…`, or `http://` for loopback hosts only.
+    pub broker_url: String,
+    /// Route paths.
+    #[serde(default)]
+    pub routes: Routes,
+    /// Retry policy.
+    #[serde(default)]
+    pub retry: RetryPolicy,
+}
+
+impl Config {
+    /// A configuration with default routes and retry policy.
+    pub fn new(broker_url: &str) -> Config {
+        Config { broker_url: broker_url.to_owned(), routes: Routes::default(), retry: RetryPolicy::default() }
+    }
+}

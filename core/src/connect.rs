@@ -1,0 +1,223 @@
+//! The browser connect flow and other URL-signed links (DESIGN.md "connect",
+//! "callback", "uninstall ticket").
+//!
+//! A URL-signed link carries `sig` = base64url(HMAC-SHA256(secret, canonical))
+//! where canonical = `<context>\n<k1>=<v1>&<k2>=<v2>…` — the other parameters,
+//! in the fixed order of the link type, each value percent-encoded with every
+//! byte outside RFC 3986 unreserved escaped as uppercase `%XX`. The secret
+//! never travels through the browser.
+
+use crate::encoding::{b64url_encode, parse_query, pct_encode};
+use crate::error::{Error, Result};
+use crate::secret::{Secret, ct_eq};
+use crate::signature::hmac_sha256;
+
+/// Context string of connect URLs.
+pub const CONNECT_CONTEXT: &str = "tessera-connect-v1";
+/// Context string of uninstall tickets.
+pub const UNINSTALL_CONTEXT: &str = "tessera-uninstall-v1";
+/// Lifetime of a pending connect (and of a connect URL), seconds.
+pub const CONNECT_TTL_SECS: i64 = 600;
+/// Tolerated clock lead of a link's `ts`, seconds.
+pub const FUTURE_SKEW_SECS: i64 = 300;
+/// Default maximum age of an uninstall ticket (30 days); hosts refresh it.
+pub const UNINSTALL_TICKET_MAX_AGE_SECS: i64 = 30 * 24 * 3600;
+/// Longest callback URL accepted.
+pub const MAX_CALLBACK: usize = 8 * 1024;
+
+/// `k=v&…` with canonical percent-encoding of the values.
+pub fn canonical_query(pairs: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", pct_encode(v))).collect();
+    parts.join("&")
+}
+
+/// The `sig` value for a URL-signed link.
+pub fn link_signature(secret: &Secret, context: &str, pairs: &[(&str, &str)]) -> String {
+    let canonical = format!("{context}\n{}", canonical_query(pairs));
+    b64url_encode(&hmac_sha256(secret.expose(), canonical.as_bytes()))
+}
+
+/// The verified parameters of a connect URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectParams {
+    /// The installation.
+    pub install_id: String,
+    /// The plugin's `state`, to echo back on the return URL.
+    pub state: String,
+    /// Where to send the browser back.
+    pub return_url: String,
+    /// Requested scope, if any.
+    pub scope: Option<String>,
+    /// Issue time, unix seconds.
+    pub ts: i64,
+}
+
+/// Checks a return URL: an absolute URL (any scheme, so `chrome-extension://`
+/// works), visible ASCII, no fragment, at most 2048 bytes.
+pub(crate) fn check_return_url(url: &str) -> Result<()> {
+    let bad = |reason| Err(Error::InvalidUrl { field: "return_url", reason });
+    if url.len() > 2048 {
+        return Err(Error::TooLarge { field: "return_url", limit: 2048 });
+    }
+    if !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return bad("must be visible ASCII without spaces");
+    }
+    if url.contains('#') {
+        return bad("must not contain a fragment");
+    }
+    let Some((scheme, rest)) = url.split_once("://") else { return bad("must be absolute") };
+    let scheme_ok = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b));
+    if !scheme_ok || rest.is_empty() {
+        return bad("must be absolute");
+    }
+    Ok(())
+}
+
+/// Checks a scope string: 1-256 visible ASCII characters or spaces.
+pub(crate) fn check_scope(scope: &str) -> Result<()> {
+    if scope.is_empty() || scope.len() > 256 || !scope.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Err(Error::InvalidInput { field: "scope", reason: "must be 1-256 visible ASCII characters" });
+    }
+    Ok(())
+}
+
+/// Ordered connect-URL parameters (without `sig`).
+pub(crate) fn connect_pairs<'a>(install_id: &'a str, state: &'a str, return_url: &'a str, scope: Option<&'a str>, ts: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = vec![("install_id", install_id), ("state", state), ("return_url", return_url)];
+    if let Some(s) = scope {
+        pairs.push(("scope", s));
+    }
+    pairs.push(("ts", ts));
+    pairs
+}
+
+fn query_of(url: &str) -> &str {
+    let no_frag = url.split('#').next().unwrap_or("");
+    match no_frag.split_once('?') {
+        Some((_, q)) => q,
+        None if no_frag.contains("://") => "",
+        None => no_frag,
+    }
+}
+
+/// Decoded query pairs with each key at most once.
+fn unique_pairs(query: &str) -> Option<Vec<(String, String)>> {
+    let pairs = parse_query(query)?;
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(k2, _)| k2 == k) {
+            return None;
+        }
+    }
+    Some(pairs)
+}
+
+fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn check_ts(ts: Option<&str>, now: i64, max_age: i64) -> Result<i64> {
+    let ts: i64 = ts
+        .filter(|t| !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .ok_or(Error::SignatureMalformed("ts must be unix seconds"))?;
+    if ts > now + FUTURE_SKEW_SECS || now - ts > max_age {
+        return Err(Error::SignatureExpired);
+    }
+    Ok(ts)
+}
+
+/// Broker side: verifies a connect URL (absolute, or just its query) at `now`.
+pub fn verify_connect_url(url: &str, now: i64, secret_for: &mut dyn FnMut(&str) -> Option<Secret>) -> Result<ConnectParams> {
+    if url.len() > MAX_CALLBACK {
+        return Err(Error::TooLarge { field: "url", limit: MAX_CALLBACK });
+    }
+    let pairs = unique_pairs(query_of(url)).ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
+    if pairs.iter().any(|(k, _)| !matches!(k.as_str(), "install_id" | "state" | "return_url" | "scope" | "ts" | "sig")) {
+        return Err(Error::SignatureMalformed("unexpected query parameter"));
+    }
+    let need = |k| get(&pairs, k).ok_or(Error::SignatureMalformed("missing connect parameter"));
+    let (install_id, state, return_url, sig) = (need("install_id")?, need("state")?, need("return_url")?, need("sig")?);
+    let scope = get(&pairs, "scope");
+    let ts = check_ts(get(&pairs, "ts"), now, CONNECT_TTL_SECS)?;
+    let secret = secret_for(install_id).ok_or(Error::UnknownInstallation)?;
+    let ts_text = ts.to_string();
+    let want = link_signature(&secret, CONNECT_CONTEXT, &connect_pairs(install_id, state, return_url, scope, &ts_text));
+    if !ct_eq(want.as_bytes(), sig.as_bytes()) {
+        return Err(Error::SignatureInvalid);
+    }
+    check_return_url(return_url)?;
+    Ok(ConnectParams {
+        install_id: install_id.to_owned(),
+        state: state.to_owned(),
+        return_url: return_url.to_owned(),
+        scope: scope.map(str::to_owned),
+        ts,
+    })
+}
+
+/// Broker side: verifies an uninstall ticket's query for `install_id` (taken
+/// from the path). Returns the ticket's `ts`.
+pub fn verify_uninstall_ticket(install_id: &str, url_or_query: &str, now: i64, max_age_secs: i64, secret_for: &mut dyn FnMut(&str) -> Option<Secret>) -> Result<i64> {
+    if url_or_query.len() > MAX_CALLBACK {
+        return Err(Error::TooLarge { field: "url", limit: MAX_CALLBACK });
+    }
+    let pairs = unique_pairs(query_of(url_or_query)).ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
+    let sig = get(&pairs, "sig").ok_or(Error::SignatureMissing)?;
+    let ts = check_ts(get(&pairs, "ts"), now, max_age_secs)?;
+    let secret = secret_for(install_id).ok_or(Error::UnknownInstallation)?;
+    let ts_text = ts.to_string();
+    let want = link_signature(&secret, UNINSTALL_CONTEXT, &[("install_id", install_id), ("ts", &ts_text)]);
+    if !ct_eq(want.as_bytes(), sig.as_bytes()) {
+        return Err(Error::SignatureInvalid);
+    }
+    Ok(ts)
+}
+
+/// A parsed connect callback.
+#[derive(Debug)]
+pub(crate) struct Callback {
+    pub state: String,
+    pub broker_token: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Parses a callback given as a full return URL, `?query` or bare query.
+pub(crate) fn parse_callback(input: &str) -> Result<Callback> {
+    if input.len() > MAX_CALLBACK {
+        return Err(Error::TooLarge { field: "callback", limit: MAX_CALLBACK });
+    }
+    let pairs = unique_pairs(query_of(input)).ok_or(Error::CallbackInvalid("malformed or repeated query parameter"))?;
+    let state = get(&pairs, "state").ok_or(Error::CallbackInvalid("missing state"))?;
+    Ok(Callback {
+        state: state.to_owned(),
+        broker_token: get(&pairs, "broker_token").map(str::to_owned),
+        error: get(&pairs, "error").map(str::to_owned),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_forms() {
+        for input in ["https://s.example/cb?state=abc&broker_token=t", "?state=abc&broker_token=t", "state=abc&broker_token=t#x"] {
+            let cb = parse_callback(input).unwrap();
+            assert_eq!(cb.state, "abc");
+            assert_eq!(cb.broker_token.as_deref(), Some("t"));
+        }
+        assert!(parse_callback("https://s.example/cb").is_err());
+        assert!(parse_callback("state=a&state=b").is_err());
+        assert!(parse_callback("state=%ZZ").is_err());
+    }
+
+    #[test]
+    fn return_urls() {
+        assert!(check_return_url("chrome-extension://abcdef/options.html").is_ok());
+        assert!(check_return_url("https://s.example/wp-admin/options-general.php?page=x").is_ok());
+        for bad in ["/relative", "https://x#f", "https://x y", "://x", "1http://x"] {
+            assert!(check_return_url(bad).is_err(), "{bad}");
+        }
+    }
+}

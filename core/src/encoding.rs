@@ -1,0 +1,130 @@
+//! Small encoding helpers: base64 variants, percent-encoding, hex.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+/// Unpadded base64url.
+pub fn b64url_encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Decodes unpadded base64url; `None` on any malformation.
+pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text.as_bytes()).ok()
+}
+
+/// Standard padded base64 (structured-field byte sequences, Content-Digest).
+pub fn b64_encode(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes standard padded base64; `None` on any malformation.
+pub fn b64_decode(text: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(text.as_bytes()).ok()
+}
+
+/// RFC 3986 unreserved characters.
+pub fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Percent-encodes every byte that is not RFC 3986 unreserved (uppercase hex).
+/// This is the one canonical query encoding Tessera signs and emits.
+pub fn pct_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if is_unreserved(b) {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
+        }
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes a query component (`+` is a space, `%XX` escapes); `None` when an
+/// escape is malformed or the result is not UTF-8.
+pub fn pct_decode_query(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hi = hex_val(*bytes.get(i + 1)?)?;
+                let lo = hex_val(*bytes.get(i + 2)?)?;
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Splits `a=1&b=2` into decoded pairs. `None` if any part fails to decode.
+pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((pct_decode_query(k)?, pct_decode_query(v)?))
+        })
+        .collect()
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(HEX[(b >> 4) as usize].to_ascii_lowercase() as char);
+        s.push(HEX[(b & 15) as usize].to_ascii_lowercase() as char);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pct_round_trip() {
+        let s = "https://a.example/x?y=1&z=é ~";
+        let e = pct_encode(s);
+        assert_eq!(e, "https%3A%2F%2Fa.example%2Fx%3Fy%3D1%26z%3D%C3%A9%20~");
+        assert_eq!(pct_decode_query(&e).unwrap(), s);
+        assert_eq!(pct_decode_query("a+b").unwrap(), "a b");
+        assert!(pct_decode_query("%G1").is_none());
+        assert!(pct_decode_query("%4").is_none());
+        assert!(pct_decode_query("%FF").is_none());
+    }
+
+    #[test]
+    fn query_pairs() {
+        let q = parse_query("a=1&b=&c&&d=x%20y").unwrap();
+        assert_eq!(q.len(), 4);
+        assert_eq!(q[3], ("d".into(), "x y".into()));
+        assert_eq!(hex(&[0xab, 0x01]), "ab01");
+    }
+}

@@ -1,0 +1,199 @@
+//! The Tessera RFC 9421 signing profile (DESIGN.md, "Signature profile").
+//!
+//! Label `tessera`; covered components, in order, `"@method" "@authority"
+//! "@path" "@query"` then `"content-type" "content-digest" "authorization"
+//! "idempotency-key"` when present; parameters `created;expires;nonce;alg;keyid;tag`.
+//! Like aws-sigv4's `sign()`, the signer returns the complete request for the
+//! host to send as-is.
+
+use crate::encoding::{b64_encode, b64url_encode};
+use crate::entropy::{Entropy, random};
+use crate::error::{Error, Result};
+use crate::http::{Request, check_body, normalize_headers, normalize_method};
+use crate::secret::{BrokerToken, Secret};
+use crate::sfv::{BareItem, InnerList, Item, Params};
+use crate::signature::{MessageView, content_digest, hmac_sha256, signature_base};
+use crate::url::Url;
+
+/// The signature label.
+pub const LABEL: &str = "tessera";
+/// The `tag` parameter.
+pub const TAG: &str = "tessera-v1";
+/// The `alg` parameter.
+pub const ALG: &str = "hmac-sha256";
+/// Seconds between `created` and `expires`.
+pub const VALIDITY_SECS: i64 = 300;
+/// Derived components always covered, in order.
+pub const DERIVED: [&str; 4] = ["@method", "@authority", "@path", "@query"];
+/// Headers covered when present, in order.
+pub const OPTIONAL_HEADERS: [&str; 4] = ["content-type", "content-digest", "authorization", "idempotency-key"];
+/// Headers the signer owns: a caller-supplied value is replaced.
+const OWNED_HEADERS: [&str; 4] = ["content-digest", "authorization", "signature", "signature-input"];
+
+/// Caller-controlled inputs of one signature; fixing them makes output reproducible.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignOptions {
+    /// Unix seconds used as `created` (the learned clock offset is added by
+    /// [`crate::Companion`]).
+    pub now: i64,
+    /// `nonce` parameter; 16 random bytes (base64url) when `None`.
+    pub nonce: Option<String>,
+    /// `Idempotency-Key`; for POST/PATCH a UUIDv4 is generated when neither this
+    /// nor a caller `idempotency-key` header is given.
+    pub idempotency_key: Option<String>,
+}
+
+/// Whether `s` is a profile-safe parameter value: `[A-Za-z0-9._~-]`, 1..=128 chars.
+pub fn is_profile_token(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b))
+}
+
+/// A UUIDv4 string from 16 random bytes.
+pub fn uuid_v4(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::encoding::hex(&b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+/// Whether the method is idempotent by definition (RFC 9110 §9.2.2).
+pub fn is_idempotent(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE")
+}
+
+/// Everything needed to sign one request.
+pub(crate) struct SignInput<'a> {
+    pub secret: &'a Secret,
+    pub keyid: &'a str,
+    pub method: &'a str,
+    pub url: &'a Url,
+    pub headers: &'a [(String, String)],
+    pub body: &'a [u8],
+    pub token: Option<&'a BrokerToken>,
+}
+
+/// Builds the signature-params inner list for the profile.
+pub(crate) fn profile_params(components: &[&str], created: i64, nonce: &str, keyid: &str) -> InnerList {
+    let params: Params = vec![
+        ("created".into(), BareItem::Integer(created)),
+        ("expires".into(), BareItem::Integer(created + VALIDITY_SECS)),
+        ("nonce".into(), BareItem::String(nonce.into())),
+        ("alg".into(), BareItem::String(ALG.into())),
+        ("keyid".into(), BareItem::String(keyid.into())),
+        ("tag".into(), BareItem::String(TAG.into())),
+    ];
+    InnerList {
+        items: components
+            .iter()
+            .map(|c| Item {
+                bare: BareItem::String((*c).into()),
+                params: vec![],
+            })
+            .collect(),
+        params,
+    }
+}
+
+/// Signs one request under the profile.
+pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn Entropy) -> Result<Request> {
+    let method = normalize_method(input.method)?;
+    check_body(input.body)?;
+    if !is_profile_token(input.keyid) {
+        return Err(Error::InvalidInput { field: "keyid", reason: "must be [A-Za-z0-9._~-]" });
+    }
+    let mut extra = normalize_headers(input.headers)?;
+    extra.retain(|(k, _)| !OWNED_HEADERS.contains(&k.as_str()));
+
+    let nonce = match &opts.nonce {
+        Some(n) if is_profile_token(n) => n.clone(),
+        Some(_) => return Err(Error::InvalidInput { field: "nonce", reason: "must be 1-128 characters of [A-Za-z0-9._~-]" }),
+        None => b64url_encode(&random::<16>(entropy)),
+    };
+    let caller_key = extra.iter().position(|(k, _)| k == "idempotency-key").map(|i| extra.remove(i).1);
+    let idempotency_key = match opts.idempotency_key.clone().or(caller_key) {
+        Some(k) => {
+            if !is_profile_token(&k) {
+                return Err(Error::InvalidInput { field: "idempotency_key", reason: "must be 1-128 characters of [A-Za-z0-9._~-]" });
+            }
+            Some(k)
+        }
+        None if matches!(method.as_str(), "POST" | "PATCH") => Some(uuid_v4(random::<16>(entropy))),
+        None => None,
+    };
+
+    // Header order on the wire: covered headers in profile order, then the rest.
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(extra.len() + 6);
+    if let Some(i) = extra.iter().position(|(k, _)| k == "content-type") {
+        headers.push(extra.remove(i));
+    }
+    headers.push(("content-digest".into(), content_digest(input.body)));
+    if let Some(t) = input.token {
+        headers.push(("authorization".into(), format!("Bearer {}", t.expose())));
+    }
+    if let Some(k) = &idempotency_key {
+        headers.push(("idempotency-key".into(), k.clone()));
+    }
+    let mut components: Vec<&str> = DERIVED.to_vec();
+    components.extend(OPTIONAL_HEADERS.iter().copied().filter(|h| headers.iter().any(|(k, _)| k == h)));
+    headers.extend(extra);
+
+    let authority = input.url.authority();
+    let msg = MessageView {
+        method: &method,
+        scheme: input.url.scheme(),
+        authority: &authority,
+        path: input.url.path(),
+        query: input.url.query(),
+        headers: &headers,
+    };
+    let params = profile_params(&components, opts.now, &nonce, input.keyid);
+    let base = signature_base(&msg, &params)?;
+    let mac = hmac_sha256(input.secret.expose(), base.as_bytes());
+    let sig_params = base.rsplit_once("\"@signature-params\": ").map(|(_, p)| p).unwrap_or_default();
+    headers.push(("signature-input".into(), format!("{LABEL}={sig_params}")));
+    headers.push(("signature".into(), format!("{LABEL}=:{}:", b64_encode(&mac))));
+    Ok(Request { method, url: input.url.to_string(), headers, body: input.body.to_vec() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entropy::SeededEntropy;
+
+    #[test]
+    fn uuid_shape() {
+        let u = uuid_v4([0xff; 16]);
+        assert_eq!(u, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_eq!(u.len(), 36);
+    }
+
+    #[test]
+    fn signs_get_with_canonical_fields() {
+        let secret = Secret::from_bytes(&[1; 32]).unwrap();
+        let url = Url::parse("https://broker.example/api/orders?limit=3", "url").unwrap();
+        let req = sign(
+            &SignInput { secret: &secret, keyid: "ins_abc", method: "get", url: &url, headers: &[], body: b"", token: None },
+            &SignOptions { now: 1_700_000_000, nonce: Some("n0nce".into()), idempotency_key: None },
+            &mut SeededEntropy::new([0; 32]),
+        )
+        .unwrap();
+        assert_eq!(req.method, "GET");
+        assert_eq!(
+            req.header("signature-input").unwrap(),
+            r#"tessera=("@method" "@authority" "@path" "@query" "content-digest");created=1700000000;expires=1700000300;nonce="n0nce";alg="hmac-sha256";keyid="ins_abc";tag="tessera-v1""#
+        );
+        assert!(req.header("idempotency-key").is_none());
+        assert_eq!(req.header("content-digest").unwrap(), "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:");
+    }
+
+    #[test]
+    fn post_gets_idempotency_key_and_rejects_bad_nonce() {
+        let secret = Secret::from_bytes(&[1; 32]).unwrap();
+        let url = Url::parse("https://broker.example/api/x", "url").unwrap();
+        let input = SignInput { secret: &secret, keyid: "ins_abc", method: "POST", url: &url, headers: &[], body: b"{}", token: None };
+        let req = sign(&input, &SignOptions { now: 1, ..Default::default() }, &mut SeededEntropy::new([0; 32])).unwrap();
+        assert_eq!(req.header("idempotency-key").unwrap().len(), 36);
+        let bad = SignOptions { now: 1, nonce: Some("a b".into()), idempotency_key: None };
+        assert!(sign(&input, &bad, &mut SeededEntropy::new([0; 32])).is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! A generic RFC 9421 signature base builder and the HMAC-SHA256 primitive.
+//!
+//! The Tessera profile ([`crate::sign`], [`crate::verify`]) is built on this;
+//! it is generic enough to reproduce RFC 9421 Appendix B.2.5 exactly.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::encoding::b64_encode;
+use crate::error::{Error, Result};
+use crate::sfv::{BareItem, InnerList, write_inner_list};
+
+/// The parts of a request message that covered components are derived from.
+#[derive(Clone, Copy, Debug)]
+pub struct MessageView<'a> {
+    /// Uppercase method.
+    pub method: &'a str,
+    /// `http` or `https`.
+    pub scheme: &'a str,
+    /// Normalised `host[:port]`.
+    pub authority: &'a str,
+    /// Path, never empty.
+    pub path: &'a str,
+    /// Query without `?`, if any.
+    pub query: Option<&'a str>,
+    /// Header fields (any case names).
+    pub headers: &'a [(String, String)],
+}
+
+impl MessageView<'_> {
+    /// The value of one component identifier (RFC 9421 §2.1, §2.2).
+    pub fn component_value(&self, name: &str) -> Result<String> {
+        let query = || format!("?{}", self.query.unwrap_or(""));
+        Ok(match name {
+            "@method" => self.method.to_owned(),
+            "@scheme" => self.scheme.to_owned(),
+            "@authority" => self.authority.to_owned(),
+            "@path" => self.path.to_owned(),
+            "@query" => query(),
+            "@request-target" => match self.query {
+                Some(q) => format!("{}?{q}", self.path),
+                None => self.path.to_owned(),
+            },
+            "@target-uri" => format!(
+                "{}://{}{}{}",
+                self.scheme,
+                self.authority,
+                self.path,
+                self.query.map(|q| format!("?{q}")).unwrap_or_default()
+            ),
+            n if n.starts_with('@') => {
+                return Err(Error::SignatureMalformed("unsupported derived component"));
+            }
+            header => {
+                if header.bytes().any(|b| b.is_ascii_uppercase()) {
+                    return Err(Error::SignatureMalformed("component names must be lowercase"));
+                }
+                let values: Vec<&str> = self
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(header))
+                    .map(|(_, v)| v.trim())
+                    .collect();
+                if values.is_empty() {
+                    return Err(Error::SignatureMalformed("a covered header is missing"));
+                }
+                let joined = values.join(", ");
+                if joined.bytes().any(|b| b == b'\n' || b == b'\r') {
+                    return Err(Error::SignatureMalformed("header value has a line break"));
+                }
+                joined
+            }
+        })
+    }
+}
+
+/// The covered component names of a signature-params inner list. Component
+/// parameters (`;sf`, `;key`, `;bs`, `;req`, …) are outside the profile and
+/// rejected; so are duplicates.
+pub fn covered_components(params: &InnerList) -> Result<Vec<&str>> {
+    let mut names: Vec<&str> = Vec::with_capacity(params.items.len());
+    for item in &params.items {
+        let BareItem::String(name) = &item.bare else {
+            return Err(Error::SignatureMalformed("component identifiers must be strings"));
+        };
+        if !item.params.is_empty() {
+            return Err(Error::SignatureMalformed("component parameters are not supported"));
+        }
+        if names.contains(&name.as_str()) {
+            return Err(Error::SignatureMalformed("a component is covered twice"));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Builds the signature base (RFC 9421 §2.5) for `msg` and the
+/// signature-params inner list `params`.
+pub fn signature_base(msg: &MessageView<'_>, params: &InnerList) -> Result<String> {
+    let mut base = String::with_capacity(512);
+    for name in covered_components(params)? {
+        let value = msg.component_value(name)?;
+        base.push('"');
+        base.push_str(name);
+        base.push_str("\": ");
+        base.push_str(&value);
+        base.push('\n');
+    }
+    base.push_str("\"@signature-params\": ");
+    write_inner_list(&mut base, params);
+    Ok(base)
+}
+
+/// HMAC-SHA256 of `data` under `key`.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// The `Content-Digest` value (RFC 9530) for `body`: `sha-256=:…:`.
+pub fn content_digest(body: &[u8]) -> String {
+    format!("sha-256=:{}:", b64_encode(&Sha256::digest(body)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::b64_decode;
+    use crate::sfv::{Item, Member, parse_dictionary};
+
+    /// RFC 9421 Appendix B.2.5: HMAC-SHA256 with the shared test key.
+    #[test]
+    fn rfc9421_b_2_5() {
+        let key = b64_decode(
+            "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==",
+        )
+        .unwrap();
+        let headers = vec![
+            ("Host".to_string(), "example.com".to_string()),
+            ("Date".to_string(), "Tue, 20 Apr 2021 02:07:55 GMT".to_string()),
+            ("Content-Type".to_string(), "application/json".to_string()),
+            (
+                "Content-Digest".to_string(),
+                "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:".to_string(),
+            ),
+            ("Content-Length".to_string(), "18".to_string()),
+        ];
+        let msg = MessageView {
+            method: "POST",
+            scheme: "https",
+            authority: "example.com",
+            path: "/foo",
+            query: Some("param=Value&Pet=dog"),
+            headers: &headers,
+        };
+        let input = parse_dictionary(
+            r#"sig-b25=("date" "@authority" "content-type");created=1618884473;keyid="test-shared-secret""#,
+        )
+        .unwrap();
+        let Member::InnerList(params) = &input[0].1 else { panic!("inner list") };
+        let base = signature_base(&msg, params).unwrap();
+        assert_eq!(
+            base,
+            "\"date\": Tue, 20 Apr 2021 02:07:55 GMT\n\"@authority\": example.com\n\"content-type\": application/json\n\"@signature-params\": (\"date\" \"@authority\" \"content-type\");created=1618884473;keyid=\"test-shared-secret\""
+        );
+        let sig = b64_encode(&hmac_sha256(&key, base.as_bytes()));
+        assert_eq!(sig, "pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=");
+    }
+
+    #[test]
+    fn empty_body_digest() {
+        assert_eq!(content_digest(b""), "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:");
+    }
+
+    #[test]
+    fn rejects_component_params_and_duplicates() {
+        let mut l = InnerList { items: vec![], params: vec![] };
+        l.items.push(Item { bare: BareItem::String("@method".into()), params: vec![("req".into(), BareItem::Boolean(true))] });
+        assert!(covered_components(&l).is_err());
+        l.items[0].params.clear();
+        l.items.push(l.items[0].clone());
+        assert!(covered_components(&l).is_err());
+    }
+}

@@ -1,0 +1,313 @@
+//! A strict, small URL model for the profile Tessera signs.
+//!
+//! Only absolute `http`/`https` URLs with a host are accepted. They are
+//! normalised the way DESIGN.md's interop rules require — lowercase scheme and
+//! host, no default port, a non-empty path without dot segments, query
+//! characters limited to RFC 3986 unreserved, `%XX`, `=` and `&`, no fragment,
+//! no userinfo — or rejected. What is signed is exactly what is sent.
+
+use std::fmt;
+
+use crate::encoding::is_unreserved;
+use crate::error::{Error, Result};
+
+/// Longest URL accepted anywhere.
+pub const MAX_URL: usize = 4096;
+
+/// A parsed, normalised `http(s)` URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+    path: String,
+    query: Option<String>,
+}
+
+impl Url {
+    /// Parses and normalises `text`; `field` names the argument in errors.
+    pub fn parse(text: &str, field: &'static str) -> Result<Url> {
+        let bad = |reason| Error::InvalidUrl { field, reason };
+        if text.len() > MAX_URL {
+            return Err(Error::TooLarge {
+                field,
+                limit: MAX_URL,
+            });
+        }
+        if text.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+            return Err(bad("contains spaces, control or non-ASCII characters"));
+        }
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| bad("must be an absolute http(s) URL"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return Err(bad("scheme must be http or https")),
+        };
+        if rest.contains('#') {
+            return Err(bad("must not contain a fragment"));
+        }
+        let split = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(split);
+        let (host, port) = parse_authority(authority).map_err(bad)?;
+        let port = match port {
+            Some(p) if p == default_port => None,
+            p => p,
+        };
+        let (path, query) = match tail.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (tail, None),
+        };
+        let path = normalize_path(path).map_err(bad)?;
+        let query = match query {
+            Some(q) => Some(normalize_query(q).map_err(bad)?).filter(|q| !q.is_empty()),
+            None => None,
+        };
+        Ok(Url {
+            scheme,
+            host,
+            port,
+            path,
+            query,
+        })
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// Lowercase host (IPv6 hosts keep their brackets).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Explicit non-default port.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// `host[:port]`, as covered by `@authority`.
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// The normalised path, never empty.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The normalised query without `?`, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// Whether the host is a loopback name or address.
+    pub fn is_loopback(&self) -> bool {
+        let h = self.host.as_str();
+        h == "localhost"
+            || h.ends_with(".localhost")
+            || h == "[::1]"
+            || h.split('.').next() == Some("127") && h.split('.').count() == 4
+    }
+
+    /// This URL with `path_and_query` (already split by the caller) appended to
+    /// the base path; the result is normalised again.
+    pub fn join(&self, path_and_query: &str, field: &'static str) -> Result<Url> {
+        if !path_and_query.starts_with('/') {
+            return Err(Error::InvalidUrl {
+                field,
+                reason: "path must start with /",
+            });
+        }
+        let base = self.path.trim_end_matches('/');
+        Url::parse(
+            &format!("{}://{}{base}{path_and_query}", self.scheme, self.authority()),
+            field,
+        )
+    }
+
+    /// The URL with the query and a trailing slash removed: the identity used
+    /// to compare site URLs.
+    pub fn site_identity(&self) -> String {
+        let path = self.path.trim_end_matches('/');
+        format!("{}://{}{path}", self.scheme, self.authority())
+    }
+}
+
+impl fmt::Display for Url {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority(), self.path)?;
+        if let Some(q) = &self.query {
+            write!(f, "?{q}")?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_authority(authority: &str) -> std::result::Result<(String, Option<u16>), &'static str> {
+    if authority.is_empty() {
+        return Err("has no host");
+    }
+    if authority.contains('@') {
+        return Err("must not contain user information");
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']').ok_or("has an unclosed IPv6 bracket")?;
+        if inside.is_empty() || !inside.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+            return Err("has an invalid IPv6 host");
+        }
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':').ok_or("has garbage after the IPv6 host")?),
+        };
+        (format!("[{}]", inside.to_ascii_lowercase()), port)
+    } else {
+        let (h, p) = match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        };
+        let valid = !h.is_empty()
+            && h.len() <= 253
+            && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && !h.starts_with('.')
+            && !h.contains("..");
+        if !valid {
+            return Err("has an invalid host name");
+        }
+        (h.to_ascii_lowercase(), p)
+    };
+    let port = match port {
+        None => None,
+        Some(p) => {
+            let ok = !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit());
+            let n: u32 = if ok { p.parse().map_err(|_| "has an invalid port")? } else { 0 };
+            if n == 0 || n > 65535 {
+                return Err("has an invalid port");
+            }
+            Some(n as u16)
+        }
+    };
+    Ok((host, port))
+}
+
+fn is_pchar(b: u8) -> bool {
+    is_unreserved(b) || b"!$&'()*+,;=:@".contains(&b)
+}
+
+/// Uppercases `%xx` escapes, percent-encodes bytes that `keep` rejects.
+fn normalize_part(
+    part: &str,
+    keep: impl Fn(u8) -> bool,
+    reject: impl Fn(u8) -> Option<&'static str>,
+) -> std::result::Result<String, &'static str> {
+    let bytes = part.as_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let (Some(h), Some(l)) = (bytes.get(i + 1), bytes.get(i + 2)) else {
+                return Err("has a truncated %-escape");
+            };
+            if !h.is_ascii_hexdigit() || !l.is_ascii_hexdigit() {
+                return Err("has an invalid %-escape");
+            }
+            out.push('%');
+            out.push(h.to_ascii_uppercase() as char);
+            out.push(l.to_ascii_uppercase() as char);
+            i += 3;
+            continue;
+        }
+        if let Some(reason) = reject(b) {
+            return Err(reason);
+        }
+        if keep(b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+fn normalize_path(path: &str) -> std::result::Result<String, &'static str> {
+    if path.is_empty() {
+        return Ok("/".into());
+    }
+    if path
+        .split('/')
+        .any(|seg| seg == "." || seg == ".." || seg.eq_ignore_ascii_case("%2e") || seg.eq_ignore_ascii_case("%2e%2e") || seg.eq_ignore_ascii_case(".%2e") || seg.eq_ignore_ascii_case("%2e."))
+    {
+        return Err("must not contain dot segments");
+    }
+    normalize_part(path, |b| is_pchar(b) || b == b'/', |_| None)
+}
+
+fn normalize_query(query: &str) -> std::result::Result<String, &'static str> {
+    normalize_part(
+        query,
+        |b| is_unreserved(b) || b == b'=' || b == b'&',
+        |b| (b == b'+').then_some("has '+' in the query: write %20 for a space or %2B for a plus"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> String {
+        Url::parse(s, "url").unwrap().to_string()
+    }
+
+    #[test]
+    fn normalises() {
+        assert_eq!(n("HTTPS://Broker.Example:443"), "https://broker.example/");
+        assert_eq!(n("http://127.0.0.1:8080/a/b?x=1&y=%2f"), "http://127.0.0.1:8080/a/b?x=1&y=%2F");
+        assert_eq!(n("https://a.example/p?q=a:b"), "https://a.example/p?q=a%3Ab");
+        assert_eq!(n("https://a.example/p?"), "https://a.example/p");
+        assert_eq!(n("http://[::1]:80/"), "http://[::1]/");
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            "ftp://a.example/",
+            "https://",
+            "https://user@a.example/",
+            "https://a.example/#frag",
+            "https://a.example/../x",
+            "https://a.example/a/./b",
+            "https://a.example/%2e%2e/x",
+            "https://a.example:0/",
+            "https://a.example:99999/",
+            "https://a.example/x?y=a+b",
+            "https://a b/",
+            "https://a.example/\u{e9}",
+            "https://a.example/%zz",
+            "https://a.example/%4",
+            "/relative",
+            "https://[::1/",
+            "https://a..b/",
+        ] {
+            assert!(Url::parse(bad, "url").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_and_join() {
+        assert!(Url::parse("http://localhost:3000", "u").unwrap().is_loopback());
+        assert!(Url::parse("http://127.0.0.1", "u").unwrap().is_loopback());
+        assert!(!Url::parse("http://127.example.com", "u").unwrap().is_loopback());
+        let base = Url::parse("https://b.example/tessera/", "u").unwrap();
+        assert_eq!(base.join("/api/x?a=1", "p").unwrap().to_string(), "https://b.example/tessera/api/x?a=1");
+        assert!(base.join("api", "p").is_err());
+        assert_eq!(Url::parse("https://S.example/blog/", "u").unwrap().site_identity(), "https://s.example/blog");
+    }
+}
