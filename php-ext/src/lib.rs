@@ -1,1 +1,42 @@
-//! Placeholder; filled in by its own issue.
+//! `tessera`: the PHP extension binding of tessera-core.
+//!
+//! Thin by design: every method converts PHP values to core types, calls the
+//! core, and converts the result back. Core errors become
+//! `Tessera\Exception\…` in one place ([`errors::class_for`]); a Rust panic
+//! becomes a `TesseraException` with code `internal` ([`errors::guard`]).
+
+use ext_php_rs::prelude::*;
+
+pub mod companion;
+pub mod convert;
+pub mod errors;
+pub mod host;
+pub mod verifier;
+
+/// Module startup: registers the exception classes (plain internal classes,
+/// see [`errors`]) before the macro registers the Rust-backed classes.
+unsafe extern "C" fn startup(_ty: i32, _module_number: i32) -> i32 {
+    match std::panic::catch_unwind(errors::register) {
+        Ok(Ok(())) => 0,
+        _ => -1,
+    }
+}
+
+/// Test-only: panics inside the binding, to prove a panic surfaces as a
+/// `TesseraException` with code `internal` and the process survives.
+#[cfg(feature = "test-hooks")]
+#[php_function]
+#[php(name = "Tessera\\Testing\\panic")]
+pub fn test_panic() -> errors::Res<()> {
+    errors::guard(|| panic!("deliberate test panic"))
+}
+
+/// The module entry point PHP calls when it loads `tessera.so`.
+#[php_module]
+pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
+    let module =
+        module.name("tessera").startup_function(startup).class::<companion::Companion>().class::<verifier::Verifier>();
+    #[cfg(feature = "test-hooks")]
+    let module = module.function(wrap_function!(test_panic));
+    module
+}

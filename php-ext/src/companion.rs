@@ -1,0 +1,383 @@
+//! `Tessera\Companion`: the plugin side of one installation.
+
+use std::cell::RefCell;
+
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::prelude::*;
+use ext_php_rs::types::{ZendHashTable, Zval};
+use tessera_core::classify::classify;
+use tessera_core::companion::{Companion as CoreCompanion, SiteCheck};
+use tessera_core::config::Config;
+use tessera_core::entropy::OsEntropy;
+use tessera_core::machine::{Completion, RemoteStep};
+use tessera_core::registration::{OwnershipProof, Registration, RegistrationOutcome};
+use tessera_core::sign::SignOptions;
+
+use crate::convert::{
+    ArrayArg, Assoc, CallableArg, OptCallableArg, OptIntArg, OptStrArg, StrArg, api_request_from_php, from_php,
+    json_to_zval, request_to_php, response_from_php, response_to_php,
+};
+use crate::errors::{Failure, Res, busy, exception_object, guard};
+use crate::host::{Host, drive, unix_now};
+
+/// The plugin side of one installation: configuration plus state. Persist
+/// `toJson()` (better: `sealState()`) after every method that changes it.
+#[php_class]
+#[php(name = "Tessera\\Companion")]
+#[php(flags = ext_php_rs::flags::ClassFlags::Final)]
+pub struct Companion {
+    inner: RefCell<CoreCompanion>,
+}
+
+impl Companion {
+    fn wrap(inner: CoreCompanion) -> Companion {
+        Companion { inner: RefCell::new(inner) }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&CoreCompanion) -> T) -> Res<T> {
+        Ok(f(&*self.inner.try_borrow().map_err(|_| busy())?))
+    }
+
+    fn with_mut<T>(&self, f: impl FnOnce(&mut CoreCompanion) -> T) -> Res<T> {
+        Ok(f(&mut *self.inner.try_borrow_mut().map_err(|_| busy())?))
+    }
+
+    fn host<'a>(
+        transport: &CallableArg<'a>,
+        sleep: &OptCallableArg<'a>,
+        persist: &OptCallableArg<'a>,
+    ) -> Res<Host<'a>> {
+        Ok(Host {
+            transport: transport.get("transport")?,
+            sleep: sleep.get("sleep")?,
+            persist: persist.get("persist")?,
+        })
+    }
+}
+
+fn proof_to_php(p: &OwnershipProof) -> Zval {
+    Assoc::new().str("url", &p.url).str("path", &p.path).str("body", &p.body).zval()
+}
+
+fn remote_step_to_php(step: &RemoteStep) -> Zval {
+    Assoc::new()
+        .str("status", step.as_str())
+        .with("error", step.error().map_or_else(Zval::null, exception_object))
+        .zval()
+}
+
+fn to_php_value<T: serde::Serialize>(value: &T) -> Res<Zval> {
+    serde_json::to_value(value)
+        .map(|v| json_to_zval(&v))
+        .map_err(|_| Failure::Core(tessera_core::error::Error::Internal("serialising a result")))
+}
+
+#[php_impl]
+impl Companion {
+    /// A fresh, unregistered companion. `$config`: `broker_url` (https, or
+    /// http to a loopback host), optional `routes` (`installations`,
+    /// `connect`, `disconnect`) and `retry` (`max_attempts`, `base_delay_ms`,
+    /// `max_delay_ms`, `max_total_delay_ms`, `max_retry_after_ms`).
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    pub fn create(config: ArrayArg) -> Res<Companion> {
+        guard(|| {
+            let config: Config = from_php(config.0, "config")?;
+            Ok(Companion::wrap(CoreCompanion::create(config)?))
+        })
+    }
+
+    /// Restores a companion from `toJson()` output.
+    ///
+    /// @throws \Tessera\Exception\InvalidStateException when the JSON is corrupt or from a newer version
+    pub fn from_json(json: StrArg) -> Res<Companion> {
+        guard(|| Ok(Companion::wrap(CoreCompanion::from_json(json.utf8("json")?)?)))
+    }
+
+    /// The state as JSON. It contains the secret and the broker token: store it
+    /// sealed (`sealState()`) or where only the plugin can read it.
+    pub fn to_json(&self) -> Res<String> {
+        guard(|| self.with(CoreCompanion::to_json))
+    }
+
+    /// Where the installation stands: `not_registered`, `registration_pending`,
+    /// `awaiting_ownership`, `registered`, `connected`, `reconnect_required`,
+    /// `registration_invalid` or `site_mismatch`.
+    pub fn status(&self) -> Res<String> {
+        guard(|| self.with(|c| c.status().as_str().to_owned()))
+    }
+
+    /// The install id, once one exists.
+    pub fn install_id(&self) -> Res<Option<String>> {
+        guard(|| self.with(|c| c.install_id().map(str::to_owned)))
+    }
+
+    /// The registered site URL.
+    pub fn site_url(&self) -> Res<Option<String>> {
+        guard(|| self.with(|c| c.site_url().map(str::to_owned)))
+    }
+
+    /// Why a reconnect is required, when it is.
+    pub fn reconnect_reason(&self) -> Res<Option<String>> {
+        guard(|| self.with(|c| c.reconnect_reason().map(str::to_owned)))
+    }
+
+    /// The learned clock offset (broker minus local), seconds.
+    pub fn clock_offset(&self) -> Res<i64> {
+        guard(|| self.with(CoreCompanion::clock_offset))
+    }
+
+    /// The unsigned registration request to send (`method, url, headers,
+    /// body`). `$registration`: `site_url`, `admin_email`, `platform`,
+    /// `plugin_version`.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    /// @throws \Tessera\Exception\InvalidStateException when already registered
+    pub fn registration_request(&self, registration: ArrayArg) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let reg: Registration = from_php(registration.0, "registration")?;
+            let req = self.with_mut(|c| c.registration_request(&reg, &mut OsEntropy))??;
+            Ok(request_to_php(&req))
+        })
+    }
+
+    /// Interprets the broker's answer to the registration request:
+    /// `['outcome' => 'registered']`, or `['outcome' => 'ownership_challenge',
+    /// 'proof' => ['url', 'path', 'body']]` (serve `body` at `url`, then send
+    /// `registrationRequest()` again).
+    ///
+    /// @throws \Tessera\Exception\RegistrationInvalidException
+    /// @throws \Tessera\Exception\RateLimitedException
+    /// @throws \Tessera\Exception\ServerUnavailableException
+    pub fn handle_registration_response(&self, response: ArrayArg) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let resp = response_from_php(response.get("response")?)?;
+            let outcome = self.with_mut(|c| c.handle_registration_response(&resp))??;
+            Ok(match outcome {
+                RegistrationOutcome::Registered => Assoc::new().str("outcome", "registered").build(),
+                RegistrationOutcome::OwnershipChallenge(p) => {
+                    Assoc::new().str("outcome", "ownership_challenge").with("proof", proof_to_php(&p)).build()
+                }
+            })
+        })
+    }
+
+    /// The ownership proof to serve while a challenge is outstanding:
+    /// `['url', 'path', 'body']`.
+    ///
+    /// @throws \Tessera\Exception\InvalidStateException
+    pub fn ownership_proof(&self) -> Res<Zval> {
+        guard(|| Ok(proof_to_php(&self.with(CoreCompanion::ownership_proof)??)))
+    }
+
+    /// The broker connect URL to send the browser to; records the pending
+    /// connect (persist afterwards). `$now` defaults to the clock.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    /// @throws \Tessera\Exception\InvalidStateException
+    pub fn connect_url(&self, return_url: StrArg, scope: OptStrArg, now: OptIntArg) -> Res<String> {
+        guard(|| {
+            let return_url = return_url.utf8("returnUrl")?;
+            let scope = scope.utf8("scope")?;
+            let now = now.get("now")?.unwrap_or_else(unix_now);
+            Ok(self.with_mut(|c| c.connect_url(return_url, scope, now, &mut OsEntropy))??)
+        })
+    }
+
+    /// Completes the connect from the callback (the full return URL, or its
+    /// query). `$now` defaults to the clock.
+    ///
+    /// @throws \Tessera\Exception\CallbackException
+    /// @throws \Tessera\Exception\InvalidStateException when no connect is pending
+    pub fn complete_connect(&self, callback: StrArg, now: OptIntArg) -> Res<()> {
+        guard(|| {
+            let callback = callback.utf8("callback")?;
+            let now = now.get("now")?.unwrap_or_else(unix_now);
+            Ok(self.with_mut(|c| c.complete_connect(callback, now))??)
+        })
+    }
+
+    /// Signs an API request (`method`, `path` below the broker URL with an
+    /// optional query, `headers`, `body`) and returns the request to send
+    /// (`method, url, headers, body`). `$now`, `$nonce` and
+    /// `$idempotencyKey` default to the clock and fresh random values; fix
+    /// them for reproducible output.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    /// @throws \Tessera\Exception\InvalidStateException when not registered
+    /// @throws \Tessera\Exception\SiteMismatchException
+    pub fn sign_request(
+        &self,
+        request: ArrayArg,
+        now: OptIntArg,
+        nonce: OptStrArg,
+        idempotency_key: OptStrArg,
+    ) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let req = api_request_from_php(request.get("request")?)?;
+            let opts = SignOptions {
+                now: now.get("now")?.unwrap_or_else(unix_now),
+                nonce: nonce.utf8("nonce")?.map(str::to_owned),
+                idempotency_key: idempotency_key.utf8("idempotencyKey")?.map(str::to_owned),
+            };
+            let signed = self.with(|c| c.sign_request(&req, &opts, &mut OsEntropy))??;
+            Ok(request_to_php(&signed))
+        })
+    }
+
+    /// Classifies a broker response: `kind` (`ok`, `reconnect_required`,
+    /// `registration_invalid`, `signature_expired`, `rate_limited`,
+    /// `client_error`, `server_unavailable`), `status`, `code`,
+    /// `retry_after_ms`, `server_date`. `$now` (for an HTTP-date
+    /// `Retry-After`) defaults to the clock.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    pub fn classify(response: ArrayArg, now: OptIntArg) -> Res<Zval> {
+        guard(|| {
+            let resp = response_from_php(response.get("response")?)?;
+            let now = now.get("now")?.unwrap_or_else(unix_now);
+            to_php_value(&classify(&resp, now))
+        })
+    }
+
+    /// Sends a signed API call through the broker, with the core's retry,
+    /// backoff, clock-skew and persistence policy, and returns the broker's
+    /// 2xx response (`status, headers, body`).
+    ///
+    /// `$transport(array $request): array` sends `method, url, headers, body`
+    /// and returns `status, headers, body`; it throws
+    /// `Tessera\Exception\TransportException` when the request could not be
+    /// sent. `$sleep(int $ms)` defaults to sleeping; `$persist(string
+    /// $stateJson)` is called when the state changed.
+    ///
+    /// @throws \Tessera\Exception\ReconnectRequiredException
+    /// @throws \Tessera\Exception\RegistrationInvalidException
+    /// @throws \Tessera\Exception\RateLimitedException
+    /// @throws \Tessera\Exception\ClientErrorException
+    /// @throws \Tessera\Exception\ServerUnavailableException
+    /// @throws \Tessera\Exception\SiteMismatchException
+    pub fn call(
+        &self,
+        request: ArrayArg,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+    ) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let req = api_request_from_php(request.get("request")?)?;
+            let host = Companion::host(&transport, &sleep, &persist)?;
+            let call = self.with(|c| c.start_call(req))??;
+            match drive(&self.inner, call, &host)? {
+                Completion::Response(r) => Ok(response_to_php(&r)),
+                _ => Err(Failure::Core(tessera_core::error::Error::Internal("unexpected completion"))),
+            }
+        })
+    }
+
+    /// Disconnects: a signed call to the broker's disconnect route, then the
+    /// broker token is dropped locally whatever the broker said. Returns
+    /// `['status' => 'ok'|'skipped'|'failed', 'error' => ?TesseraException]`
+    /// for the remote call. Callables as for `call()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidStateException when not connected
+    pub fn disconnect(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<Zval> {
+        guard(|| {
+            let host = Companion::host(&transport, &sleep, &persist)?;
+            let call = self.with(CoreCompanion::start_disconnect)??;
+            match drive(&self.inner, call, &host)? {
+                Completion::Disconnected { remote } => Ok(remote_step_to_php(&remote)),
+                _ => Err(Failure::Core(tessera_core::error::Error::Internal("unexpected completion"))),
+            }
+        })
+    }
+
+    /// Uninstalls: disconnect and deregister at the broker (best effort), then
+    /// wipe the local state whatever happened. Returns `['disconnect' =>
+    /// [...], 'deregister' => [...]]`, each `['status' =>
+    /// 'ok'|'skipped'|'failed', 'error' => ?TesseraException]`. Callables as
+    /// for `call()`.
+    pub fn uninstall(
+        &self,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+    ) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let host = Companion::host(&transport, &sleep, &persist)?;
+            let call = self.with(CoreCompanion::start_uninstall)?;
+            match drive(&self.inner, call, &host)? {
+                Completion::Uninstalled(report) => Ok(Assoc::new()
+                    .with("disconnect", remote_step_to_php(&report.disconnect))
+                    .with("deregister", remote_step_to_php(&report.deregister))
+                    .build()),
+                _ => Err(Failure::Core(tessera_core::error::Error::Internal("unexpected completion"))),
+            }
+        })
+    }
+
+    /// "The site moved": tells the broker the new site URL (signed), after
+    /// `checkSite()` reported a mismatch. Callables as for `call()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidStateException when no mismatch is recorded
+    pub fn site_moved(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<()> {
+        guard(|| {
+            let host = Companion::host(&transport, &sleep, &persist)?;
+            let call = self.with(CoreCompanion::start_site_moved)??;
+            drive(&self.inner, call, &host).map(drop)
+        })
+    }
+
+    /// Compares the site URL the host reports now with the registered one:
+    /// `['kind' => 'same']`, `['kind' => 'not_registered']` or `['kind' =>
+    /// 'mismatch', 'registered' => …, 'current' => …]`. A mismatch blocks
+    /// signing until `resolveSiteAsCopy()` or `siteMoved()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    pub fn check_site(&self, current_url: StrArg) -> Res<Zval> {
+        guard(|| {
+            let url = current_url.utf8("currentUrl")?;
+            let check: SiteCheck = self.with_mut(|c| c.check_site(url))??;
+            to_php_value(&check)
+        })
+    }
+
+    /// "This is a copy": forget the copied registration so this site registers
+    /// afresh. Nothing is sent to the broker.
+    pub fn resolve_site_as_copy(&self) -> Res<()> {
+        guard(|| self.with_mut(CoreCompanion::resolve_site_as_copy))
+    }
+
+    /// A signed, expiring deregistration link (for browser extensions'
+    /// uninstall URL). `$now` defaults to the clock.
+    ///
+    /// @throws \Tessera\Exception\InvalidStateException when not registered
+    pub fn uninstall_url(&self, now: OptIntArg) -> Res<String> {
+        guard(|| {
+            let now = now.get("now")?.unwrap_or_else(unix_now);
+            Ok(self.with(|c| c.uninstall_url(now))??)
+        })
+    }
+
+    /// The state sealed (XChaCha20-Poly1305, HKDF-derived key) under
+    /// `$keyMaterial` (at least 16 bytes, e.g. WordPress' salts).
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException when the key material is too short
+    pub fn seal_state(&self, key_material: StrArg) -> Res<String> {
+        guard(|| {
+            let key = key_material.bytes("keyMaterial")?;
+            Ok(self.with(|c| c.seal_state(key, &mut OsEntropy))??)
+        })
+    }
+
+    /// Opens a sealed state.
+    ///
+    /// @throws \Tessera\Exception\StateUndecryptableException when it does not open with this key
+    pub fn open_state(sealed: StrArg, key_material: StrArg) -> Res<Companion> {
+        guard(|| {
+            // Not UTF-8 cannot be a sealed blob: it fails to open like any other.
+            let sealed = String::from_utf8_lossy(sealed.bytes("sealed")?);
+            let key = key_material.bytes("keyMaterial")?;
+            Ok(Companion::wrap(CoreCompanion::open_state(&sealed, key)?))
+        })
+    }
+}

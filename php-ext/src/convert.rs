@@ -1,0 +1,428 @@
+//! Type conversion between PHP values and core values, and nothing else.
+//!
+//! Arguments arrive as the wrapper types below rather than as `String`,
+//! `&ZendHashTable`, …: they accept any PHP value, so a value of the wrong
+//! type becomes an `InvalidInputException` (a `TesseraException`) instead of
+//! the generic `TypeError` ext-php-rs would throw, while reflection and the
+//! stub still show the declared PHP type.
+
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::convert::{FromZval, IntoZval};
+use ext_php_rs::flags::DataType;
+use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
+use serde_json::{Map, Number, Value};
+use tessera_core::error::Error;
+use tessera_core::http::{ApiRequest, Request, Response};
+
+use crate::errors::{Failure, Res, invalid};
+
+/// Deepest nesting accepted when a PHP array becomes JSON (and so the guard
+/// against self-referencing arrays).
+const MAX_DEPTH: usize = 32;
+
+macro_rules! arg_type {
+    ($(#[$doc:meta])* $name:ident, $ty:expr) => {
+        $(#[$doc])*
+        pub struct $name<'a>(pub &'a Zval);
+
+        impl<'a> FromZval<'a> for $name<'a> {
+            const TYPE: DataType = $ty;
+            fn from_zval(zval: &'a Zval) -> Option<Self> {
+                Some($name(zval.dereference()))
+            }
+        }
+    };
+}
+
+macro_rules! opt_arg_type {
+    ($(#[$doc:meta])* $name:ident, $ty:expr) => {
+        $(#[$doc])*
+        pub struct $name<'a>(pub Option<&'a Zval>);
+
+        impl<'a> FromZval<'a> for $name<'a> {
+            const TYPE: DataType = $ty;
+            const NULLABLE: bool = true;
+            fn from_zval(zval: &'a Zval) -> Option<Self> {
+                let zval = zval.dereference();
+                Some($name(if zval.is_null() { None } else { Some(zval) }))
+            }
+            fn from_missing() -> Option<Self> {
+                Some($name(None))
+            }
+        }
+    };
+}
+
+arg_type!(
+    /// An `array` parameter.
+    ArrayArg,
+    DataType::Array
+);
+arg_type!(
+    /// A `string` parameter.
+    StrArg,
+    DataType::String
+);
+arg_type!(
+    /// A `callable` parameter.
+    CallableArg,
+    DataType::Callable
+);
+opt_arg_type!(
+    /// A `?string` parameter (may be omitted).
+    OptStrArg,
+    DataType::String
+);
+opt_arg_type!(
+    /// A `?int` parameter (may be omitted).
+    OptIntArg,
+    DataType::Long
+);
+opt_arg_type!(
+    /// A `?callable` parameter (may be omitted).
+    OptCallableArg,
+    DataType::Callable
+);
+
+impl<'a> ArrayArg<'a> {
+    /// The array, or `InvalidInput` naming `field`.
+    pub fn get(&self, field: &'static str) -> Res<&'a ZendHashTable> {
+        self.0.array().ok_or_else(|| invalid(field, "must be an array"))
+    }
+}
+
+impl<'a> StrArg<'a> {
+    /// The bytes of the string.
+    pub fn bytes(&self, field: &'static str) -> Res<&'a [u8]> {
+        bytes(self.0, field)
+    }
+    /// The string as UTF-8.
+    pub fn utf8(&self, field: &'static str) -> Res<&'a str> {
+        utf8(self.0, field)
+    }
+}
+
+impl<'a> OptStrArg<'a> {
+    /// The string as UTF-8, if given.
+    pub fn utf8(&self, field: &'static str) -> Res<Option<&'a str>> {
+        self.0.map(|z| utf8(z, field)).transpose()
+    }
+}
+
+impl OptIntArg<'_> {
+    /// The integer, if given.
+    pub fn get(&self, field: &'static str) -> Res<Option<i64>> {
+        self.0.map(|z| z.long().ok_or_else(|| invalid(field, "must be an integer"))).transpose()
+    }
+}
+
+impl<'a> CallableArg<'a> {
+    /// The callable, or `InvalidInput` naming `field`.
+    pub fn get(&self, field: &'static str) -> Res<ZendCallable<'a>> {
+        callable(self.0, field)
+    }
+}
+
+impl<'a> OptCallableArg<'a> {
+    /// The callable, if given.
+    pub fn get(&self, field: &'static str) -> Res<Option<ZendCallable<'a>>> {
+        self.0.map(|z| callable(z, field)).transpose()
+    }
+}
+
+fn callable<'a>(z: &'a Zval, field: &'static str) -> Res<ZendCallable<'a>> {
+    if !z.is_callable() {
+        return Err(invalid(field, "must be callable"));
+    }
+    ZendCallable::new(z).map_err(|_| invalid(field, "must be callable"))
+}
+
+/// The bytes of a PHP string.
+pub fn bytes<'a>(z: &'a Zval, field: &'static str) -> Res<&'a [u8]> {
+    z.zend_str().map(ZendStr::as_bytes).ok_or_else(|| invalid(field, "must be a string"))
+}
+
+/// A PHP string that must be UTF-8.
+pub fn utf8<'a>(z: &'a Zval, field: &'static str) -> Res<&'a str> {
+    std::str::from_utf8(bytes(z, field)?).map_err(|_| invalid(field, "must be valid UTF-8"))
+}
+
+/// Iterates a PHP array as (key, value) with the key as a `Zval`: the
+/// ext-php-rs iterator panics on a non-UTF-8 string key.
+fn entries(ht: &ZendHashTable) -> impl Iterator<Item = (Zval, &Zval)> {
+    let mut it = ht.iter();
+    std::iter::from_fn(move || it.next_zval()).map(|(k, v)| (k, v.dereference()))
+}
+
+/// Whether the keys are 0, 1, 2, … in order.
+fn is_list(ht: &ZendHashTable) -> bool {
+    (0_i64..).zip(entries(ht)).all(|(i, (k, _))| k.long() == Some(i))
+}
+
+/// A PHP array key as UTF-8 text (integer keys as their decimal form).
+fn key_text(k: &Zval, field: &'static str) -> Res<String> {
+    match k.long() {
+        Some(n) => Ok(n.to_string()),
+        None => utf8(k, field).map(str::to_owned),
+    }
+}
+
+/// A member of an associative array, by name (missing and `null` are `None`).
+pub fn member<'a>(ht: &'a ZendHashTable, key: &str) -> Option<&'a Zval> {
+    ht.get(key).map(Zval::dereference).filter(|z| !z.is_null())
+}
+
+fn required<'a>(ht: &'a ZendHashTable, key: &str, field: &'static str) -> Res<&'a Zval> {
+    member(ht, key).ok_or_else(|| invalid(field, "is missing"))
+}
+
+fn opt_body(ht: &ZendHashTable) -> Res<Vec<u8>> {
+    match member(ht, "body") {
+        None => Ok(Vec::new()),
+        Some(z) => Ok(bytes(z, "body")?.to_vec()),
+    }
+}
+
+/// Headers: `['Name' => 'value', 'Other' => ['v1', 'v2']]`; a list value gives
+/// one header per element. Missing or `null` is no headers.
+pub fn headers_from_php(ht: &ZendHashTable) -> Res<Vec<(String, String)>> {
+    let Some(z) = member(ht, "headers") else {
+        return Ok(Vec::new());
+    };
+    let h = z.array().ok_or_else(|| invalid("headers", "must be an array of name => value"))?;
+    let mut out = Vec::with_capacity(h.len());
+    for (k, v) in entries(h) {
+        let name = key_text(&k, "headers")?;
+        if let Some(list) = v.array() {
+            for (_, item) in entries(list) {
+                out.push((name.clone(), utf8(item, "headers")?.to_owned()));
+            }
+        } else {
+            out.push((name, utf8(v, "headers")?.to_owned()));
+        }
+    }
+    Ok(out)
+}
+
+/// `['method' => …, 'path' => …, 'headers' => […], 'body' => …]`.
+pub fn api_request_from_php(ht: &ZendHashTable) -> Res<ApiRequest> {
+    Ok(ApiRequest {
+        method: utf8(required(ht, "method", "method")?, "method")?.to_owned(),
+        path: utf8(required(ht, "path", "path")?, "path")?.to_owned(),
+        headers: headers_from_php(ht)?,
+        body: opt_body(ht)?,
+    })
+}
+
+/// `['method' => …, 'url' => …, 'headers' => […], 'body' => …]`.
+pub fn request_from_php(ht: &ZendHashTable) -> Res<Request> {
+    Ok(Request {
+        method: utf8(required(ht, "method", "method")?, "method")?.to_owned(),
+        url: utf8(required(ht, "url", "url")?, "url")?.to_owned(),
+        headers: headers_from_php(ht)?,
+        body: opt_body(ht)?,
+    })
+}
+
+/// `['status' => int, 'headers' => […], 'body' => string]`.
+pub fn response_from_php(ht: &ZendHashTable) -> Res<Response> {
+    let status = required(ht, "status", "status")?
+        .long()
+        .and_then(|n| u16::try_from(n).ok())
+        .ok_or_else(|| invalid("status", "must be an integer HTTP status"))?;
+    Ok(Response { status, headers: headers_from_php(ht)?, body: opt_body(ht)? })
+}
+
+// ---- core → PHP -------------------------------------------------------------
+
+/// A PHP string holding arbitrary bytes.
+pub fn binary_zval(b: &[u8]) -> Zval {
+    let mut z = Zval::new();
+    z.set_zend_string(ZendStr::new(b, false));
+    z
+}
+
+/// A PHP string.
+pub fn str_zval(s: &str) -> Zval {
+    binary_zval(s.as_bytes())
+}
+
+/// Builds an associative PHP array.
+#[derive(Default)]
+pub struct Assoc(Vec<(String, Zval)>);
+
+impl Assoc {
+    /// An empty array.
+    pub fn new() -> Assoc {
+        Assoc(Vec::new())
+    }
+    /// Adds `key => value`.
+    pub fn with(mut self, key: &str, value: Zval) -> Assoc {
+        self.0.push((key.to_owned(), value));
+        self
+    }
+    /// Adds `key => string`.
+    pub fn str(self, key: &str, value: &str) -> Assoc {
+        self.with(key, str_zval(value))
+    }
+    /// Adds `key => ?string`.
+    pub fn opt_str(self, key: &str, value: Option<&str>) -> Assoc {
+        self.with(key, value.map_or_else(Zval::null, str_zval))
+    }
+    /// Adds `key => int`.
+    pub fn int(self, key: &str, value: i64) -> Assoc {
+        let mut z = Zval::new();
+        z.set_long(value);
+        self.with(key, z)
+    }
+    /// Adds `key => ?int`.
+    pub fn opt_int(self, key: &str, value: Option<i64>) -> Assoc {
+        match value {
+            Some(v) => self.int(key, v),
+            None => self.with(key, Zval::null()),
+        }
+    }
+    /// Adds `key => bool`.
+    pub fn bool(self, key: &str, value: bool) -> Assoc {
+        let mut z = Zval::new();
+        z.set_bool(value);
+        self.with(key, z)
+    }
+    /// The PHP array.
+    pub fn build(self) -> ZBox<ZendHashTable> {
+        let mut ht = ZendHashTable::with_capacity(u32::try_from(self.0.len()).unwrap_or(8));
+        for (k, v) in self.0 {
+            // Inserting into a fresh array with a string key cannot fail.
+            let _ = ht.insert(k.as_str(), v);
+        }
+        ht
+    }
+    /// The PHP array as a value.
+    pub fn zval(self) -> Zval {
+        let mut z = Zval::new();
+        z.set_hashtable(self.build());
+        z
+    }
+}
+
+/// Headers as `['name' => 'value']`; a repeated name keeps every value,
+/// joined with `, ` (RFC 9110 §5.3).
+pub fn headers_to_php(headers: &[(String, String)]) -> Zval {
+    let mut merged: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    for (k, v) in headers {
+        if let Some((_, existing)) = merged.iter_mut().find(|(n, _)| n == k) {
+            existing.push_str(", ");
+            existing.push_str(v);
+        } else {
+            merged.push((k.clone(), v.clone()));
+        }
+    }
+    merged.into_iter().fold(Assoc::new(), |a, (k, v)| a.str(&k, &v)).zval()
+}
+
+/// A request for the host to send, ready for `wp_remote_request($r['url'], $r)`.
+pub fn request_to_php(r: &Request) -> ZBox<ZendHashTable> {
+    Assoc::new()
+        .str("method", &r.method)
+        .str("url", &r.url)
+        .with("headers", headers_to_php(&r.headers))
+        .with("body", binary_zval(&r.body))
+        .build()
+}
+
+/// A response, as the host gave it.
+pub fn response_to_php(r: &Response) -> ZBox<ZendHashTable> {
+    Assoc::new()
+        .int("status", i64::from(r.status))
+        .with("headers", headers_to_php(&r.headers))
+        .with("body", binary_zval(&r.body))
+        .build()
+}
+
+// ---- PHP arrays <-> JSON values (for the core's serde types) -----------------
+
+/// A PHP value as JSON: lists become arrays, other arrays objects (an empty
+/// array is an empty object).
+pub fn to_json(z: &Zval, field: &'static str) -> Res<Value> {
+    to_json_at(z, field, 0)
+}
+
+fn to_json_at(z: &Zval, field: &'static str, depth: usize) -> Res<Value> {
+    if depth > MAX_DEPTH {
+        return Err(invalid(field, "is nested too deeply"));
+    }
+    let z = z.dereference();
+    if z.is_null() {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = z.bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(n) = z.long() {
+        return Ok(Value::Number(n.into()));
+    }
+    if let Some(f) = z.double() {
+        return Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid(field, "contains a non-finite number"));
+    }
+    if z.is_string() {
+        return Ok(Value::String(utf8(z, field)?.to_owned()));
+    }
+    let Some(ht) = z.array() else {
+        return Err(invalid(field, "must contain only arrays and scalars"));
+    };
+    if !ht.is_empty() && is_list(ht) {
+        return entries(ht).map(|(_, v)| to_json_at(v, field, depth + 1)).collect::<Res<Vec<_>>>().map(Value::Array);
+    }
+    let mut map = Map::new();
+    for (k, v) in entries(ht) {
+        map.insert(key_text(&k, field)?, to_json_at(v, field, depth + 1)?);
+    }
+    Ok(Value::Object(map))
+}
+
+/// Deserialises a core type from a PHP array through its serde definition.
+pub fn from_php<T: serde::de::DeserializeOwned>(z: &Zval, field: &'static str) -> Res<T> {
+    serde_json::from_value(to_json(z, field)?).map_err(|_| invalid(field, "does not have the expected keys and types"))
+}
+
+/// A JSON value as a PHP value (objects become associative arrays).
+pub fn json_to_zval(v: &Value) -> Zval {
+    match v {
+        Value::Null => Zval::null(),
+        Value::Bool(b) => {
+            let mut z = Zval::new();
+            z.set_bool(*b);
+            z
+        }
+        Value::Number(n) => {
+            let mut z = Zval::new();
+            match n.as_i64() {
+                Some(i) => z.set_long(i),
+                None => z.set_double(n.as_f64().unwrap_or(f64::NAN)),
+            }
+            z
+        }
+        Value::String(s) => str_zval(s),
+        Value::Array(items) => {
+            let mut ht = ZendHashTable::with_capacity(u32::try_from(items.len()).unwrap_or(8));
+            for item in items {
+                let _ = ht.push(json_to_zval(item));
+            }
+            let mut z = Zval::new();
+            z.set_hashtable(ht);
+            z
+        }
+        Value::Object(map) => map.iter().fold(Assoc::new(), |a, (k, v)| a.with(k, json_to_zval(v))).zval(),
+    }
+}
+
+/// A value the host returned where the binding expected an array.
+pub fn expect_array<'a>(z: &'a Zval, what: &'static str) -> Res<&'a ZendHashTable> {
+    z.dereference().array().ok_or_else(|| invalid(what, "must return an array"))
+}
+
+/// Converts a core result's success value with `IntoZval`, mapping a failure to
+/// an internal error (conversion of our own values never fails).
+pub fn into_zval<T: IntoZval>(v: T) -> Res<Zval> {
+    v.into_zval(false).map_err(|_| Failure::Core(Error::Internal("value conversion failed")))
+}

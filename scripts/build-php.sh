@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Release build of the PHP extension `tessera`.
+#
+#   scripts/build-php.sh                 -> target/php/tessera.so (what ships)
+#   scripts/build-php.sh --test-hooks    -> target/php/tessera-test.so (adds the
+#                                           test-only panic hook the PHP suite uses)
+#
+# Load it with `php -d extension=$PWD/target/php/tessera.so`.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TESSERA_ROOT"
+target_dir="${CARGO_TARGET_DIR:-$TESSERA_ROOT/target}"
+features=()
+out=tessera.so
+if [ "${1:-}" = "--test-hooks" ]; then
+    features=(--features test-hooks)
+    out=tessera-test.so
+fi
+log "building the PHP extension ($out)"
+cargo build --release --locked -p tessera-php "${features[@]}"
+mkdir -p "$target_dir/php"
+cp "$target_dir/release/libtessera.so" "$target_dir/php/$out.tmp"
+mv -f "$target_dir/php/$out.tmp" "$target_dir/php/$out"
+echo "$target_dir/php/$out"
