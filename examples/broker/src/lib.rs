@@ -1,1 +1,507 @@
-//! Placeholder; filled in by its own issue.
+//! # tessera-broker: the reference broker
+//!
+//! A partner-hosted broker for Tessera's wire protocol v1 (see DESIGN.md).
+//! It is meant to be read: each route is one synchronous function in
+//! [`handlers`], storage is one SQLite file ([`store`]), the Stora client
+//! is [`stora`], and secrets at rest are sealed by [`crypto`].
+//!
+//! | route | handler |
+//! |---|---|
+//! | `POST /installations` | [`handlers::register`] (optional ownership challenge) |
+//! | `GET /connect` | [`handlers::connect`] (signed URL → Stora authorize) |
+//! | `GET /callback` | [`handlers::callback`] (code exchange → broker token → plugin) |
+//! | `* /api/{*path}` | [`handlers::api`] (signed proxy to Stora `/2025-09/…`) |
+//! | `POST /disconnect` | [`handlers::disconnect`] |
+//! | `DELETE /installations/{id}` | [`handlers::deregister`] |
+//! | `PATCH /installations/{id}` | [`handlers::site_moved`] |
+//! | `POST /installations/{id}/rotate` | [`handlers::rotate_secret`] |
+//! | `GET /installations/{id}/uninstall` | [`handlers::uninstall_ticket`] |
+//! | `POST /admin/installations/{id}/disable` / `enable` | [`handlers::admin_set_disabled`] (kill switch) |
+//! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] |
+//!
+//! Rules a partner's own broker must keep, and where this one keeps them:
+//!
+//! * Every plugin call after registration is verified with tessera-core's
+//!   [`Verifier`](tessera_core::verify::Verifier) against the URL the plugin
+//!   was configured with (the broker's public URL), with a shared replay
+//!   store. Failures answer `401 signature_invalid | signature_expired (+Date)
+//!   | replayed | unknown_installation`.
+//! * The broker token is bound to one installation: it is looked up by hash
+//!   and must belong to the installation that signed the request.
+//! * Refreshes are serialised per installation and the rotated pair is
+//!   written before the new access token is used ([`handlers::fresh_access_token`]).
+//!   Stora's `invalid_grant` becomes `401 stora_reconnect_required`.
+//! * The client secret, Stora tokens, per-installation secrets and broker
+//!   tokens never appear in logs or answers.
+//!
+//! Start one in-process with [`Broker::start`] (127.0.0.1, ephemeral port,
+//! stops when dropped) or run the `tessera-broker` binary.
+
+pub mod crypto;
+pub mod handlers;
+pub mod observe;
+pub mod plugin_host;
+pub mod stora;
+pub mod store;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, delete, get, patch, post};
+use tessera_core::verify::{MemoryReplayStore, Verifier};
+
+use crate::crypto::Vault;
+use crate::observe::{LogSink, Observer};
+use crate::stora::StoraClient;
+use crate::store::Store;
+
+/// Largest request body the broker accepts (bytes).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Broker settings.
+#[derive(Clone)]
+pub struct BrokerConfig {
+    /// Stora's base URL.
+    pub stora_url: String,
+    /// The partner's OAuth client id.
+    pub client_id: String,
+    /// The partner's OAuth client secret. Only ever sent to Stora.
+    pub client_secret: String,
+    /// Scope asked for when the plugin names none.
+    pub default_scope: String,
+    /// SQLite database file.
+    pub db_path: PathBuf,
+    /// 32-byte key sealing secrets and tokens at rest.
+    pub storage_key: [u8; 32],
+    /// Bearer token of the admin routes (kill switch, metrics).
+    pub admin_token: String,
+    /// Answer registrations with an ownership challenge (202) and fetch the
+    /// proof from the site before accepting.
+    pub require_ownership_proof: bool,
+    /// Accept `http://` site URLs on loopback hosts (tests and the demo).
+    /// A production broker fetching proofs must also refuse private and
+    /// loopback addresses (SSRF).
+    pub allow_loopback_sites: bool,
+    /// Refresh when the access token expires within this many seconds.
+    pub refresh_margin_secs: i64,
+    /// Lifetime of a pending connect, seconds.
+    pub connect_ttl_secs: i64,
+    /// Maximum age of an uninstall ticket, seconds.
+    pub uninstall_ticket_max_age_secs: i64,
+    /// The broker's base URL as plugins are configured with it; signatures
+    /// cover its authority. `None`: `http://{bound address}`.
+    pub public_url: Option<String>,
+    /// Capacity of the in-memory replay store.
+    pub replay_capacity: usize,
+    /// Where log lines go.
+    pub log: LogSink,
+}
+
+impl std::fmt::Debug for BrokerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerConfig")
+            .field("stora_url", &self.stora_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("db_path", &self.db_path)
+            .field("storage_key", &"[redacted]")
+            .field("admin_token", &"[redacted]")
+            .field("require_ownership_proof", &self.require_ownership_proof)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerConfig {
+    /// A configuration for a broker talking to `stora_url`, storing in
+    /// `db_path`, with a random storage key and admin token.
+    pub fn new(stora_url: &str, client_id: &str, client_secret: &str, db_path: PathBuf) -> Self {
+        let mut storage_key = [0u8; 32];
+        crypto::fill_random(&mut storage_key);
+        BrokerConfig {
+            stora_url: stora_url.to_string(),
+            client_id: client_id.to_string(),
+            client_secret: client_secret.to_string(),
+            default_scope: "orders:read".into(),
+            db_path,
+            storage_key,
+            admin_token: crypto::random_id("adm_", 24),
+            require_ownership_proof: false,
+            allow_loopback_sites: false,
+            refresh_margin_secs: 300,
+            connect_ttl_secs: tessera_core::connect::CONNECT_TTL_SECS,
+            uninstall_ticket_max_age_secs: tessera_core::connect::UNINSTALL_TICKET_MAX_AGE_SECS,
+            public_url: None,
+            replay_capacity: 200_000,
+            log: LogSink::Stderr,
+        }
+    }
+}
+
+/// The broker's shared state: configuration, database, Stora client,
+/// verifier, replay store, per-installation refresh locks, observer.
+pub struct App {
+    /// Settings.
+    pub config: BrokerConfig,
+    /// `scheme://authority` the plugins use (no trailing slash).
+    pub public_url: String,
+    /// Database.
+    pub store: Store,
+    /// Stora client.
+    pub stora: StoraClient,
+    /// Signature verifier.
+    pub verifier: Verifier,
+    /// Nonces seen within the window.
+    pub replay: Mutex<MemoryReplayStore>,
+    /// Logs and counters.
+    pub observer: Observer,
+    refresh_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    clock_offset: AtomicI64,
+}
+
+impl App {
+    /// Builds the state (opens the database).
+    pub fn new(config: BrokerConfig, public_url: String) -> rusqlite::Result<App> {
+        let store = Store::open(&config.db_path, Vault::new(&config.storage_key))?;
+        Ok(App {
+            stora: StoraClient::new(&config.stora_url, &config.client_id, &config.client_secret),
+            verifier: Verifier::default(),
+            replay: Mutex::new(MemoryReplayStore::new(config.replay_capacity)),
+            observer: Observer::new(config.log.clone()),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            refresh_locks: Mutex::new(HashMap::new()),
+            clock_offset: AtomicI64::new(0),
+            store,
+            config,
+        })
+    }
+
+    /// The broker clock, unix seconds.
+    pub fn now(&self) -> i64 {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        wall + self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    /// Shifts the broker clock (tests: expire pending connects).
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.clock_offset.store(secs, Ordering::Relaxed);
+    }
+
+    /// The lock that serialises Stora refreshes of one installation.
+    pub fn refresh_lock(&self, install_id: &str) -> Arc<Mutex<()>> {
+        let mut locks = self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(install_id.to_string()).or_default().clone()
+    }
+
+    /// Drops the refresh lock of a deleted installation.
+    pub fn forget_lock(&self, install_id: &str) {
+        self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner()).remove(install_id);
+    }
+}
+
+// ---- request / reply values ------------------------------------------------------
+
+/// An incoming request, fully read, as the handlers see it.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    /// Uppercase method.
+    pub method: String,
+    /// Path, percent-encoded as received.
+    pub path: String,
+    /// Raw query, without `?`.
+    pub query: Option<String>,
+    /// Headers, names lowercase.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Incoming {
+    /// First value of a header (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Decoded query parameters.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    /// First decoded query parameter named `key`.
+    pub fn param(&self, key: &str) -> Option<String> {
+        self.query_pairs().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Path and query as received.
+    pub fn path_and_query(&self) -> String {
+        match &self.query {
+            Some(q) => format!("{}?{q}", self.path),
+            None => self.path.clone(),
+        }
+    }
+
+    /// The `n`th path segment (0-based), e.g. the id in `/installations/{id}`.
+    pub fn segment(&self, n: usize) -> Option<&str> {
+        self.path.trim_start_matches('/').split('/').nth(n)
+    }
+}
+
+/// What a handler answers, plus what the log line needs.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: u16,
+    /// Headers.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Installation, once known (for logs and counters).
+    pub install_id: Option<String>,
+    /// The broker's error code (for logs).
+    pub error: Option<String>,
+}
+
+impl Reply {
+    /// A JSON answer.
+    pub fn json(status: u16, value: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: value.to_string().into_bytes(),
+            install_id: None,
+            error: None,
+        }
+    }
+
+    /// `{"error": code, "error_description": description}`.
+    pub fn error(status: u16, code: &str, description: &str) -> Reply {
+        let mut reply = Reply::json(status, serde_json::json!({"error": code, "error_description": description}));
+        reply.error = Some(code.to_string());
+        reply
+    }
+
+    /// An empty answer (204).
+    pub fn no_content() -> Reply {
+        Reply { status: 204, headers: Vec::new(), body: Vec::new(), install_id: None, error: None }
+    }
+
+    /// A `302 Found` to `location`.
+    pub fn redirect(location: &str) -> Reply {
+        Reply {
+            status: 302,
+            headers: vec![
+                ("location".into(), location.to_string()),
+                ("cache-control".into(), "no-store".into()),
+                ("referrer-policy".into(), "no-referrer".into()),
+            ],
+            body: Vec::new(),
+            install_id: None,
+            error: None,
+        }
+    }
+
+    /// A small HTML page for browser-facing routes.
+    pub fn page(status: u16, title: &str, message: &str, error: Option<&str>) -> Reply {
+        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let body = format!(
+            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head>\n\
+             <body><h1>{t}</h1><p>{m}</p></body></html>\n",
+            t = esc(title),
+            m = esc(message)
+        );
+        Reply {
+            status,
+            headers: vec![
+                ("content-type".into(), "text/html; charset=utf-8".into()),
+                ("cache-control".into(), "no-store".into()),
+            ],
+            body: body.into_bytes(),
+            install_id: None,
+            error: error.map(str::to_string),
+        }
+    }
+
+    /// Tags the reply with the installation it concerns.
+    pub fn for_install(mut self, install_id: &str) -> Reply {
+        self.install_id = Some(install_id.to_string());
+        self
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn into_http(self) -> Response {
+        let mut resp = Response::new(Body::from(self.body));
+        *resp.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        for (name, value) in self.headers {
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+                resp.headers_mut().append(name, value);
+            }
+        }
+        resp
+    }
+}
+
+// ---- HTTP glue -----------------------------------------------------------------------
+
+/// A handler: plain synchronous code, run on tokio's blocking pool.
+pub type Handler = fn(&App, &Incoming) -> Reply;
+
+/// Reads the request, runs `handler` off the async threads, logs one line.
+async fn run(app: Arc<App>, route: &'static str, req: Request, handler: Handler) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let reply = match axum::body::to_bytes(body, MAX_BODY).await {
+        Err(_) => Reply::error(413, "invalid_request", "request body too large"),
+        Ok(body) => {
+            let incoming = Incoming {
+                method: parts.method.as_str().to_ascii_uppercase(),
+                path: parts.uri.path().to_string(),
+                query: parts.uri.query().map(str::to_string),
+                headers: parts
+                    .headers
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                    .collect(),
+                body: body.to_vec(),
+            };
+            let worker = app.clone();
+            tokio::task::spawn_blocking(move || handler(&worker, &incoming))
+                .await
+                .unwrap_or_else(|_| Reply::error(500, "internal", "the handler failed"))
+        }
+    };
+    app.observer.call(route, reply.install_id.as_deref(), reply.status, started.elapsed(), reply.error.as_deref());
+    reply.into_http()
+}
+
+macro_rules! handle {
+    ($method:ident, $route:literal, $handler:path) => {
+        $method(|State(app): State<Arc<App>>, req: Request| run(app, $route, req, $handler))
+    };
+}
+
+/// The broker's router.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/installations", handle!(post, "POST /installations", handlers::register))
+        .route(
+            "/installations/{id}",
+            handle!(delete, "DELETE /installations/{id}", handlers::deregister).merge(handle!(
+                patch,
+                "PATCH /installations/{id}",
+                handlers::site_moved
+            )),
+        )
+        .route("/installations/{id}/rotate", handle!(post, "POST /installations/{id}/rotate", handlers::rotate_secret))
+        .route(
+            "/installations/{id}/uninstall",
+            handle!(get, "GET /installations/{id}/uninstall", handlers::uninstall_ticket),
+        )
+        .route("/connect", handle!(get, "GET /connect", handlers::connect))
+        .route("/callback", handle!(get, "GET /callback", handlers::callback))
+        .route("/api/{*path}", handle!(any, "/api/{*path}", handlers::api))
+        .route("/disconnect", handle!(post, "POST /disconnect", handlers::disconnect))
+        .route("/admin/installations/{id}", handle!(get, "GET /admin/installations/{id}", handlers::admin_installation))
+        .route(
+            "/admin/installations/{id}/disable",
+            handle!(post, "POST /admin/installations/{id}/disable", handlers::admin_set_disabled),
+        )
+        .route(
+            "/admin/installations/{id}/enable",
+            handle!(post, "POST /admin/installations/{id}/enable", handlers::admin_set_disabled),
+        )
+        .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics))
+        .fallback(|State(app): State<Arc<App>>, req: Request| run(app, "fallback", req, handlers::not_found))
+        .with_state(app)
+}
+
+/// A broker running on its own thread, on `127.0.0.1` and an ephemeral
+/// port. Dropping it stops the server.
+pub struct Broker {
+    url: String,
+    app: Arc<App>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Broker {
+    /// Binds `127.0.0.1:0` and starts serving.
+    pub fn start(config: BrokerConfig) -> std::io::Result<Broker> {
+        Self::start_on(config, 0)
+    }
+
+    /// Binds `127.0.0.1:port` (0 = ephemeral) and starts serving.
+    pub fn start_on(config: BrokerConfig, port: u16) -> std::io::Result<Broker> {
+        let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let public_url = config.public_url.clone().unwrap_or_else(|| url.clone());
+        let app = Arc::new(App::new(config, public_url).map_err(std::io::Error::other)?);
+        let router = router(app.clone());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(64)
+            .enable_all()
+            .build()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("tessera-broker".into()).spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("tessera-broker: {e}");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    _ = axum::serve(listener, router) => {}
+                    _ = rx => {}
+                }
+            });
+            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+        })?;
+        Ok(Broker { url, app, shutdown: Some(tx), thread: Some(thread) })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41235`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The shared state (store, observer, clock) for inspection.
+    pub fn app(&self) -> &Arc<App> {
+        &self.app
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        self.into_http()
+    }
+}

@@ -56,10 +56,7 @@ impl Shared {
 }
 
 fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// The fake's axum router (for embedding in another server).
@@ -103,38 +100,27 @@ impl FakeStora {
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
-        let shared = Arc::new(Shared {
-            store: Mutex::new(Store::new(config)),
-        });
+        let shared = Arc::new(Shared { store: Mutex::new(Store::new(config)) });
         let app = router(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let thread = std::thread::Builder::new()
-            .name("fake-stora".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            eprintln!("fake-stora: {e}");
-                            return;
-                        }
-                    };
-                    tokio::select! {
-                        _ = axum::serve(listener, app) => {}
-                        _ = rx => {}
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let thread = std::thread::Builder::new().name("fake-stora".into()).spawn(move || {
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("fake-stora: {e}");
+                        return;
                     }
-                });
-                // Dropping the runtime cancels open connections.
-            })?;
-        Ok(FakeStora {
-            url,
-            shared,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        })
+                };
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = rx => {}
+                }
+            });
+            // Dropping the runtime cancels open connections.
+        })?;
+        Ok(FakeStora { url, shared, shutdown: Some(tx), thread: Some(thread) })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`.
@@ -180,8 +166,7 @@ async fn faults(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> 
                 json!({"error": "injected_fault", "error_description": "fault injected by the test"}),
             );
             if let Some(secs) = fault.retry_after {
-                resp.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
             return resp;
         }
@@ -195,10 +180,7 @@ fn json_response(status: StatusCode, body: Value) -> Response {
 
 // ---- OAuth --------------------------------------------------------------------
 
-async fn authorize(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn authorize(State(shared): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let get = |k: &str| q.get(k).map(String::as_str);
     let result = shared.lock().authorize(
         get("client_id").unwrap_or(""),
@@ -211,10 +193,7 @@ async fn authorize(
         Ok(txn) => {
             let scope = shared.lock().pending_scope(&txn).unwrap_or_default();
             let client = html_escape(get("client_id").unwrap_or(""));
-            let base = format!(
-                "/oauth2/authorize/decision?txn={}",
-                model::percent_encode(&txn)
-            );
+            let base = format!("/oauth2/authorize/decision?txn={}", model::percent_encode(&txn));
             Html(format!(
                 "<!doctype html>\n<html><head><title>Stora: authorize {client}</title></head>\n<body>\n\
                  <h1>Allow {client} to access your Stora account?</h1>\n\
@@ -238,10 +217,7 @@ async fn authorize(
     }
 }
 
-async fn decision(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn decision(State(shared): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let approve = q.get("decision").map(String::as_str) == Some("approve");
     let txn = q.get("txn").map(String::as_str).unwrap_or("");
     let operator = q.get("operator").map(String::as_str);
@@ -269,10 +245,7 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (S
         .and_then(|b| String::from_utf8(b).ok());
     match basic.as_deref().and_then(|s| s.split_once(':')) {
         Some((id, secret)) => (id.to_string(), secret.to_string()),
-        None => (
-            form.get("client_id").cloned().unwrap_or_default(),
-            String::new(),
-        ),
+        None => (form.get("client_id").cloned().unwrap_or_default(), String::new()),
     }
 }
 
@@ -291,16 +264,10 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     let result = {
         let mut store = shared.lock();
         match get("grant_type") {
-            "authorization_code" => store.exchange_code(
-                &client_id,
-                &client_secret,
-                get("code"),
-                get("redirect_uri"),
-                now(),
-            ),
-            "refresh_token" => {
-                store.refresh(&client_id, &client_secret, get("refresh_token"), now())
+            "authorization_code" => {
+                store.exchange_code(&client_id, &client_secret, get("code"), get("redirect_uri"), now())
             }
+            "refresh_token" => store.refresh(&client_id, &client_secret, get("refresh_token"), now()),
             _ => {
                 return json_response(
                     StatusCode::BAD_REQUEST,
@@ -311,18 +278,11 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     };
     match result {
         Ok(tokens) => {
-            let mut resp = json_response(
-                StatusCode::OK,
-                serde_json::to_value(tokens).unwrap_or_default(),
-            );
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let mut resp = json_response(StatusCode::OK, serde_json::to_value(tokens).unwrap_or_default());
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
-        Err(e) => json_response(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.body(),
-        ),
+        Err(e) => json_response(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.body()),
     }
 }
 
@@ -331,11 +291,7 @@ fn serde_urlencoded_pairs(body: &[u8]) -> Option<HashMap<String, String>> {
     if !text.contains('=') {
         return None;
     }
-    Some(
-        form_urlencoded::parse(text.as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    )
+    Some(form_urlencoded::parse(text.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
 }
 
 #[derive(Deserialize)]
@@ -352,47 +308,23 @@ async fn revoke(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             json!({"error": "invalid_request", "error_description": "JSON {token, client_id, client_secret} expected"}),
         );
     };
-    match shared
-        .lock()
-        .revoke(&body.client_id, &body.client_secret, &body.token)
-    {
+    match shared.lock().revoke(&body.client_id, &body.client_secret, &body.token) {
         Ok(()) => json_response(StatusCode::OK, json!({})),
-        Err(e) => json_response(
-            StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
-            e.body(),
-        ),
+        Err(e) => json_response(StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.body()),
     }
 }
 
 // ---- API ----------------------------------------------------------------------
 
-async fn api(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn api(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let full_path = uri.path();
     let path = full_path.strip_prefix("/2025-09").unwrap_or(full_path);
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let bearer =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let answer = shared.lock().api(
-        method.as_str(),
-        path,
-        full_path,
-        bearer,
-        idempotency_key,
-        &body,
-        now(),
-    );
-    let mut resp = json_response(
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        answer.body,
-    );
+    let answer = shared.lock().api(method.as_str(), path, full_path, bearer, idempotency_key, &body, now());
+    let mut resp =
+        json_response(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer.body);
     for (name, value) in answer.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
             resp.headers_mut().insert(name, value);
@@ -404,28 +336,16 @@ async fn api(
 // ---- test controls --------------------------------------------------------------
 
 async fn control_counters(State(shared): State<Arc<Shared>>) -> Response {
-    json_response(
-        StatusCode::OK,
-        serde_json::to_value(shared.lock().counters()).unwrap_or_default(),
-    )
+    json_response(StatusCode::OK, serde_json::to_value(shared.lock().counters()).unwrap_or_default())
 }
 
 async fn control_requests(State(shared): State<Arc<Shared>>) -> Response {
-    json_response(
-        StatusCode::OK,
-        serde_json::to_value(shared.lock().requests()).unwrap_or_default(),
-    )
+    json_response(StatusCode::OK, serde_json::to_value(shared.lock().requests()).unwrap_or_default())
 }
 
-async fn control_grants(
-    State(shared): State<Arc<Shared>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
+async fn control_grants(State(shared): State<Arc<Shared>>, Query(q): Query<HashMap<String, String>>) -> Response {
     let grants = shared.lock().grants(q.get("operator").map(String::as_str));
-    json_response(
-        StatusCode::OK,
-        serde_json::to_value(grants).unwrap_or_default(),
-    )
+    json_response(StatusCode::OK, serde_json::to_value(grants).unwrap_or_default())
 }
 
 #[derive(Deserialize, Default)]
@@ -442,17 +362,11 @@ fn parse_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Option<T> 
 }
 
 fn bad_control_body() -> Response {
-    json_response(
-        StatusCode::BAD_REQUEST,
-        json!({"error": "invalid_request", "error_description": "bad JSON body"}),
-    )
+    json_response(StatusCode::BAD_REQUEST, json!({"error": "invalid_request", "error_description": "bad JSON body"}))
 }
 
 async fn control_revoke_grant(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let Some(OperatorBody {
-        operator: Some(operator),
-    }) = parse_json::<OperatorBody>(&body)
-    else {
+    let Some(OperatorBody { operator: Some(operator) }) = parse_json::<OperatorBody>(&body) else {
         return bad_control_body();
     };
     let revoked = shared.lock().revoke_operator(&operator);
@@ -486,9 +400,7 @@ async fn control_config(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
     let Some(c) = parse_json::<ConfigBody>(&body) else {
         return bad_control_body();
     };
-    shared
-        .lock()
-        .configure(c.access_ttl_secs, c.rate_per_sec, c.rate_per_min);
+    shared.lock().configure(c.access_ttl_secs, c.rate_per_sec, c.rate_per_min);
     json_response(StatusCode::OK, json!({}))
 }
 
@@ -498,8 +410,5 @@ async fn control_reset(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

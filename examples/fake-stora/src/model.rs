@@ -9,12 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Scopes the fake knows. `account:read` is implied by any grant.
-pub const KNOWN_SCOPES: &[&str] = &[
-    "orders:read",
-    "contacts:read",
-    "contacts:write",
-    "account:read",
-];
+pub const KNOWN_SCOPES: &[&str] = &["orders:read", "contacts:read", "contacts:write", "account:read"];
 
 /// Scope used when an authorization request names none.
 pub const DEFAULT_SCOPE: &str = "orders:read";
@@ -181,11 +176,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        OAuthError {
-            status,
-            error,
-            description: description.into(),
-        }
+        OAuthError { status, error, description: description.into() }
     }
     /// The JSON body.
     pub fn body(&self) -> Value {
@@ -206,17 +197,10 @@ pub struct ApiAnswer {
 
 impl ApiAnswer {
     fn json(status: u16, body: Value) -> Self {
-        ApiAnswer {
-            status,
-            body,
-            headers: Vec::new(),
-        }
+        ApiAnswer { status, body, headers: Vec::new() }
     }
     fn error(status: u16, code: &str, description: &str) -> Self {
-        Self::json(
-            status,
-            json!({"error": code, "error_description": description}),
-        )
+        Self::json(status, json!({"error": code, "error_description": description}))
     }
 }
 
@@ -278,10 +262,7 @@ pub fn random_token(prefix: &str) -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).expect("OS randomness");
-    format!(
-        "{prefix}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 impl Store {
@@ -310,12 +291,7 @@ impl Store {
     }
 
     /// Changes the access-token lifetime and/or rate limits.
-    pub fn configure(
-        &mut self,
-        access_ttl_secs: Option<i64>,
-        rate_per_sec: Option<u32>,
-        rate_per_min: Option<u32>,
-    ) {
+    pub fn configure(&mut self, access_ttl_secs: Option<i64>, rate_per_sec: Option<u32>, rate_per_min: Option<u32>) {
         if let Some(v) = access_ttl_secs {
             self.config.access_ttl_secs = v;
         }
@@ -358,10 +334,7 @@ impl Store {
     }
 
     fn operator_counters(&mut self, operator: &str) -> &mut OperatorCounters {
-        self.counters
-            .operators
-            .entry(operator.to_string())
-            .or_default()
+        self.counters.operators.entry(operator.to_string()).or_default()
     }
 
     // ---- faults -----------------------------------------------------------
@@ -374,8 +347,7 @@ impl Store {
     /// Takes the first queued fault matching `path`, consuming one use.
     pub fn take_fault(&mut self, path: &str) -> Option<Fault> {
         let index = self.faults.iter().position(|f| {
-            path.starts_with(f.path_prefix.as_deref().unwrap_or("/2025-09/"))
-                && f.count.unwrap_or(1) > 0
+            path.starts_with(f.path_prefix.as_deref().unwrap_or("/2025-09/")) && f.count.unwrap_or(1) > 0
         })?;
         let fault = &mut self.faults[index];
         let remaining = fault.count.unwrap_or(1) - 1;
@@ -407,20 +379,11 @@ impl Store {
         if client_id != self.config.client_id {
             return Err(Ok("unknown client_id".into()));
         }
-        if !self
-            .config
-            .redirect_uri_prefixes
-            .iter()
-            .any(|p| redirect_uri.starts_with(p.as_str()))
-        {
+        if !self.config.redirect_uri_prefixes.iter().any(|p| redirect_uri.starts_with(p.as_str())) {
             return Err(Ok("redirect_uri is not registered for this client".into()));
         }
         if response_type != "code" {
-            return Err(Err(error_redirect(
-                redirect_uri,
-                "unsupported_response_type",
-                state,
-            )));
+            return Err(Err(error_redirect(redirect_uri, "unsupported_response_type", state)));
         }
         let scope = normalise_scope(scope.unwrap_or(DEFAULT_SCOPE));
         let Some(scope) = scope else {
@@ -430,11 +393,7 @@ impl Store {
         let txn = random_token("txn_");
         self.pending.insert(
             txn.clone(),
-            PendingAuthorization {
-                redirect_uri: redirect_uri.to_string(),
-                scope,
-                state: state.map(str::to_string),
-            },
+            PendingAuthorization { redirect_uri: redirect_uri.to_string(), scope, state: state.map(str::to_string) },
         );
         Ok(txn)
     }
@@ -446,21 +405,11 @@ impl Store {
 
     /// The operator's decision on the consent page. Returns the URL to
     /// redirect the browser to, or `None` for an unknown transaction.
-    pub fn decide(
-        &mut self,
-        txn: &str,
-        approve: bool,
-        operator: Option<&str>,
-        now: i64,
-    ) -> Option<String> {
+    pub fn decide(&mut self, txn: &str, approve: bool, operator: Option<&str>, now: i64) -> Option<String> {
         let pending = self.pending.remove(txn)?;
         if !approve {
             self.counters.denials += 1;
-            return Some(error_redirect(
-                &pending.redirect_uri,
-                "access_denied",
-                pending.state.as_deref(),
-            ));
+            return Some(error_redirect(&pending.redirect_uri, "access_denied", pending.state.as_deref()));
         }
         self.counters.approvals += 1;
         let code = random_token("code_");
@@ -470,10 +419,7 @@ impl Store {
                 client_id: self.config.client_id.clone(),
                 redirect_uri: pending.redirect_uri.clone(),
                 scope: pending.scope,
-                operator: operator
-                    .filter(|o| !o.is_empty())
-                    .unwrap_or(DEFAULT_OPERATOR)
-                    .to_string(),
+                operator: operator.filter(|o| !o.is_empty()).unwrap_or(DEFAULT_OPERATOR).to_string(),
                 expires_at: now + CODE_TTL_SECS,
                 used_by: None,
             },
@@ -492,11 +438,7 @@ impl Store {
         if client_id == self.config.client_id && client_secret == self.config.client_secret {
             Ok(())
         } else {
-            Err(OAuthError::new(
-                401,
-                "invalid_client",
-                "client authentication failed",
-            ))
+            Err(OAuthError::new(401, "invalid_client", "client authentication failed"))
         }
     }
 
@@ -505,10 +447,7 @@ impl Store {
         let refresh_token = random_token("srt_");
         self.access.insert(
             access_token.clone(),
-            AccessToken {
-                grant: grant_id,
-                expires_at: now + self.config.access_ttl_secs,
-            },
+            AccessToken { grant: grant_id, expires_at: now + self.config.access_ttl_secs },
         );
         self.refresh.insert(refresh_token.clone(), grant_id);
         let grant = self.grants.get_mut(&grant_id).expect("grant exists");
@@ -555,16 +494,8 @@ impl Store {
         self.next_id += 1;
         let (operator, scope) = (entry.operator.clone(), entry.scope.clone());
         self.codes.get_mut(code).expect("code").used_by = Some(grant_id);
-        self.grants.insert(
-            grant_id,
-            Grant {
-                operator,
-                scope,
-                revoked: false,
-                refresh_token: String::new(),
-                refreshes: 0,
-            },
-        );
+        self.grants
+            .insert(grant_id, Grant { operator, scope, revoked: false, refresh_token: String::new(), refreshes: 0 });
         self.counters.code_exchanges += 1;
         Ok(self.issue(grant_id, now))
     }
@@ -611,19 +542,10 @@ impl Store {
 
     /// `POST /oauth2/revoke`: revoking either token revokes the pair. Unknown
     /// tokens are not an error (RFC 7009 §2.2).
-    pub fn revoke(
-        &mut self,
-        client_id: &str,
-        client_secret: &str,
-        token: &str,
-    ) -> Result<(), OAuthError> {
+    pub fn revoke(&mut self, client_id: &str, client_secret: &str, token: &str) -> Result<(), OAuthError> {
         self.check_client(client_id, client_secret)?;
         self.counters.revokes += 1;
-        let grant = self
-            .refresh
-            .get(token)
-            .copied()
-            .or_else(|| self.access.get(token).map(|t| t.grant));
+        let grant = self.refresh.get(token).copied().or_else(|| self.access.get(token).map(|t| t.grant));
         if let Some(grant) = grant {
             self.revoke_grant(grant);
         }
@@ -633,12 +555,8 @@ impl Store {
     /// Control: the operator removed the app in Stora. Returns how many
     /// grants were revoked.
     pub fn revoke_operator(&mut self, operator: &str) -> usize {
-        let ids: Vec<u64> = self
-            .grants
-            .iter()
-            .filter(|(_, g)| g.operator == operator && !g.revoked)
-            .map(|(id, _)| *id)
-            .collect();
+        let ids: Vec<u64> =
+            self.grants.iter().filter(|(_, g)| g.operator == operator && !g.revoked).map(|(id, _)| *id).collect();
         ids.into_iter().filter(|id| self.revoke_grant(*id)).count()
     }
 
@@ -646,11 +564,7 @@ impl Store {
     pub fn expire_tokens(&mut self, operator: Option<&str>, now: i64) -> usize {
         let mut n = 0;
         for token in self.access.values_mut() {
-            let matches = operator.is_none_or(|o| {
-                self.grants
-                    .get(&token.grant)
-                    .is_some_and(|g| g.operator == o)
-            });
+            let matches = operator.is_none_or(|o| self.grants.get(&token.grant).is_some_and(|g| g.operator == o));
             if matches && token.expires_at > now {
                 token.expires_at = now;
                 n += 1;
@@ -675,15 +589,7 @@ impl Store {
     ) -> ApiAnswer {
         self.counters.api_requests += 1;
         let mut operator = None;
-        let answer = self.api_inner(
-            method,
-            path,
-            bearer,
-            idempotency_key,
-            body,
-            now,
-            &mut operator,
-        );
+        let answer = self.api_inner(method, path, bearer, idempotency_key, body, now, &mut operator);
         if self.requests.len() >= REQUEST_LOG_CAP {
             self.requests.remove(0);
         }
@@ -743,9 +649,7 @@ impl Store {
             self.counters.rate_limited += 1;
             self.operator_counters(&operator).rate_limited += 1;
             let mut answer = ApiAnswer::error(429, "rate_limited", "rate limit exceeded");
-            answer
-                .headers
-                .push(("retry-after", retry_after.max(1).to_string()));
+            answer.headers.push(("retry-after", retry_after.max(1).to_string()));
             return answer;
         }
         window.second_count += 1;
@@ -755,10 +659,9 @@ impl Store {
         let has = |s: &str| scope.split(' ').any(|x| x == s);
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (method, segments.as_slice()) {
-            ("GET", ["account"]) => ApiAnswer::json(
-                200,
-                json!({"id": operator, "name": operator_name(&operator), "scope": scope}),
-            ),
+            ("GET", ["account"]) => {
+                ApiAnswer::json(200, json!({"id": operator, "name": operator_name(&operator), "scope": scope}))
+            }
             ("GET", ["orders"]) if has("orders:read") => {
                 ApiAnswer::json(200, json!({"data": orders(&operator), "has_more": false}))
             }
@@ -806,10 +709,9 @@ impl Store {
 
 fn invalid_token(description: &str) -> ApiAnswer {
     let mut answer = ApiAnswer::error(401, "invalid_token", description);
-    answer.headers.push((
-        "www-authenticate",
-        format!("Bearer error=\"invalid_token\", error_description=\"{description}\""),
-    ));
+    answer
+        .headers
+        .push(("www-authenticate", format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")));
     answer
 }
 
@@ -836,13 +738,10 @@ fn orders(operator: &str) -> Vec<Value> {
 }
 
 fn contacts(operator: &str) -> Vec<Value> {
-    [
-        ("con_0001", "Ada Lovelace", "ada@example.com"),
-        ("con_0002", "Alan Turing", "alan@example.com"),
-    ]
-    .into_iter()
-    .map(|(id, name, email)| json!({"id": id, "operator": operator, "name": name, "email": email}))
-    .collect()
+    [("con_0001", "Ada Lovelace", "ada@example.com"), ("con_0002", "Alan Turing", "alan@example.com")]
+        .into_iter()
+        .map(|(id, name, email)| json!({"id": id, "operator": operator, "name": name, "email": email}))
+        .collect()
 }
 
 /// Sorts, deduplicates and validates a space-separated scope.
@@ -902,31 +801,12 @@ mod tests {
     fn connect(s: &mut Store, operator: &str, now: i64) -> TokenSet {
         let cfg = s.config().clone();
         let txn = s
-            .authorize(
-                &cfg.client_id,
-                "http://127.0.0.1:9/cb",
-                "code",
-                Some("orders:read contacts:read"),
-                Some("st"),
-            )
+            .authorize(&cfg.client_id, "http://127.0.0.1:9/cb", "code", Some("orders:read contacts:read"), Some("st"))
             .ok()
             .unwrap();
         let url = s.decide(&txn, true, Some(operator), now).unwrap();
-        let code = url
-            .split("code=")
-            .nth(1)
-            .unwrap()
-            .split('&')
-            .next()
-            .unwrap();
-        s.exchange_code(
-            &cfg.client_id,
-            &cfg.client_secret,
-            code,
-            "http://127.0.0.1:9/cb",
-            now,
-        )
-        .unwrap()
+        let code = url.split("code=").nth(1).unwrap().split('&').next().unwrap();
+        s.exchange_code(&cfg.client_id, &cfg.client_secret, code, "http://127.0.0.1:9/cb", now).unwrap()
     }
 
     #[test]
@@ -934,13 +814,9 @@ mod tests {
         let mut s = store();
         let cfg = s.config().clone();
         let t1 = connect(&mut s, "opr_a", 100);
-        let t2 = s
-            .refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 101)
-            .unwrap();
+        let t2 = s.refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 101).unwrap();
         assert_ne!(t1.refresh_token, t2.refresh_token);
-        let err = s
-            .refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 102)
-            .unwrap_err();
+        let err = s.refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 102).unwrap_err();
         assert_eq!(err.error, "invalid_grant");
         assert_eq!(s.counters().refreshes, 1);
     }
@@ -949,38 +825,13 @@ mod tests {
     fn code_is_single_use_and_reuse_revokes() {
         let mut s = store();
         let cfg = s.config().clone();
-        let txn = s
-            .authorize(&cfg.client_id, "http://127.0.0.1:9/cb", "code", None, None)
-            .ok()
-            .unwrap();
+        let txn = s.authorize(&cfg.client_id, "http://127.0.0.1:9/cb", "code", None, None).ok().unwrap();
         let url = s.decide(&txn, true, None, 0).unwrap();
         let code = url.split("code=").nth(1).unwrap().to_string();
-        let t = s
-            .exchange_code(
-                &cfg.client_id,
-                &cfg.client_secret,
-                &code,
-                "http://127.0.0.1:9/cb",
-                0,
-            )
-            .unwrap();
-        let again = s.exchange_code(
-            &cfg.client_id,
-            &cfg.client_secret,
-            &code,
-            "http://127.0.0.1:9/cb",
-            0,
-        );
+        let t = s.exchange_code(&cfg.client_id, &cfg.client_secret, &code, "http://127.0.0.1:9/cb", 0).unwrap();
+        let again = s.exchange_code(&cfg.client_id, &cfg.client_secret, &code, "http://127.0.0.1:9/cb", 0);
         assert_eq!(again.unwrap_err().error, "invalid_grant");
-        let answer = s.api(
-            "GET",
-            "/orders",
-            "/2025-09/orders",
-            Some(&t.access_token),
-            None,
-            b"",
-            1,
-        );
+        let answer = s.api("GET", "/orders", "/2025-09/orders", Some(&t.access_token), None, b"", 1);
         assert_eq!(answer.status, 401);
     }
 
@@ -989,11 +840,8 @@ mod tests {
         let mut s = store();
         let cfg = s.config().clone();
         let t = connect(&mut s, "opr_a", 0);
-        s.revoke(&cfg.client_id, &cfg.client_secret, &t.access_token)
-            .unwrap();
-        let err = s
-            .refresh(&cfg.client_id, &cfg.client_secret, &t.refresh_token, 1)
-            .unwrap_err();
+        s.revoke(&cfg.client_id, &cfg.client_secret, &t.access_token).unwrap();
+        let err = s.refresh(&cfg.client_id, &cfg.client_secret, &t.refresh_token, 1).unwrap_err();
         assert_eq!(err.error, "invalid_grant");
         assert!(s.grants(Some("opr_a"))[0].revoked);
     }
@@ -1005,70 +853,26 @@ mod tests {
         let b = connect(&mut s, "opr_b", 0);
         let now = 120;
         for _ in 0..10 {
-            let r = s.api(
-                "GET",
-                "/orders",
-                "/2025-09/orders",
-                Some(&a.access_token),
-                None,
-                b"",
-                now,
-            );
+            let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", now);
             assert_eq!(r.status, 200);
         }
-        let r = s.api(
-            "GET",
-            "/orders",
-            "/2025-09/orders",
-            Some(&a.access_token),
-            None,
-            b"",
-            now,
-        );
+        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", now);
         assert_eq!(r.status, 429);
-        assert!(
-            r.headers
-                .iter()
-                .any(|(h, v)| *h == "retry-after" && v == "1")
-        );
-        let r = s.api(
-            "GET",
-            "/orders",
-            "/2025-09/orders",
-            Some(&b.access_token),
-            None,
-            b"",
-            now,
-        );
+        assert!(r.headers.iter().any(|(h, v)| *h == "retry-after" && v == "1"));
+        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&b.access_token), None, b"", now);
         assert_eq!(r.status, 200, "another operator is not limited");
         // 60 per minute.
         let mut t = now + 1;
         let mut ok = 10;
         while ok < 60 {
-            let r = s.api(
-                "GET",
-                "/orders",
-                "/2025-09/orders",
-                Some(&a.access_token),
-                None,
-                b"",
-                t,
-            );
+            let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", t);
             if r.status == 200 {
                 ok += 1;
             } else {
                 t += 1;
             }
         }
-        let r = s.api(
-            "GET",
-            "/orders",
-            "/2025-09/orders",
-            Some(&a.access_token),
-            None,
-            b"",
-            t + 1,
-        );
+        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", t + 1);
         assert_eq!(r.status, 429);
     }
 
@@ -1077,15 +881,7 @@ mod tests {
         let mut s = store();
         let t = connect(&mut s, "opr_a", 0);
         assert_eq!(s.expire_tokens(Some("opr_a"), 10), 1);
-        let r = s.api(
-            "GET",
-            "/orders",
-            "/2025-09/orders",
-            Some(&t.access_token),
-            None,
-            b"",
-            10,
-        );
+        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&t.access_token), None, b"", 10);
         assert_eq!(r.status, 401);
         assert_eq!(r.body["error"], "invalid_token");
     }
@@ -1094,57 +890,17 @@ mod tests {
     fn idempotent_post() {
         let mut s = store();
         let cfg = s.config().clone();
-        let txn = s
-            .authorize(
-                &cfg.client_id,
-                "http://127.0.0.1:9/cb",
-                "code",
-                Some("contacts:write"),
-                None,
-            )
-            .ok()
-            .unwrap();
+        let txn =
+            s.authorize(&cfg.client_id, "http://127.0.0.1:9/cb", "code", Some("contacts:write"), None).ok().unwrap();
         let url = s.decide(&txn, true, None, 0).unwrap();
         let code = url.split("code=").nth(1).unwrap().to_string();
-        let t = s
-            .exchange_code(
-                &cfg.client_id,
-                &cfg.client_secret,
-                &code,
-                "http://127.0.0.1:9/cb",
-                0,
-            )
-            .unwrap();
+        let t = s.exchange_code(&cfg.client_id, &cfg.client_secret, &code, "http://127.0.0.1:9/cb", 0).unwrap();
         let body = br#"{"name":"Grace"}"#;
-        let a = s.api(
-            "POST",
-            "/contacts",
-            "/2025-09/contacts",
-            Some(&t.access_token),
-            Some("k1"),
-            body,
-            1,
-        );
-        let b = s.api(
-            "POST",
-            "/contacts",
-            "/2025-09/contacts",
-            Some(&t.access_token),
-            Some("k1"),
-            body,
-            1,
-        );
+        let a = s.api("POST", "/contacts", "/2025-09/contacts", Some(&t.access_token), Some("k1"), body, 1);
+        let b = s.api("POST", "/contacts", "/2025-09/contacts", Some(&t.access_token), Some("k1"), body, 1);
         assert_eq!(a.status, 201);
         assert_eq!(a.body, b.body);
-        let c = s.api(
-            "POST",
-            "/contacts",
-            "/2025-09/contacts",
-            Some(&t.access_token),
-            None,
-            body,
-            1,
-        );
+        let c = s.api("POST", "/contacts", "/2025-09/contacts", Some(&t.access_token), None, body, 1);
         assert_eq!(c.status, 400);
     }
 }

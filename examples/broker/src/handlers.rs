@@ -1,0 +1,752 @@
+//! The protocol, one function per route. Each handler is plain synchronous
+//! code (it runs on tokio's blocking pool): verify, load, decide, store,
+//! answer. Read them top to bottom.
+
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use serde::Deserialize;
+use serde_json::json;
+use tessera_core::error::Error as CoreError;
+use tessera_core::http::Request as CoreRequest;
+use tessera_core::secret::{Secret, ct_eq};
+use tessera_core::verify::{ReplayStore, Verified};
+use zeroize::Zeroizing;
+
+use crate::crypto::{random_id, token_hash};
+use crate::stora::{StoraError, http_agent};
+use crate::store::{ConnectAttempt, InstallStatus, Installation, NewInstallation};
+use crate::{App, Incoming, Reply};
+
+/// Shorthand: handlers return `Err(reply)` to answer early.
+type Step<T> = Result<T, Reply>;
+
+fn internal(what: &str) -> Reply {
+    Reply::error(500, "internal", what)
+}
+
+fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
+    result.map_err(|_| internal("storage error"))
+}
+
+// ---- verification ------------------------------------------------------------
+
+/// A replay store shared by all handler threads: the lock is held only for
+/// the nonce check itself.
+struct SharedReplay<'a>(&'a std::sync::Mutex<tessera_core::verify::MemoryReplayStore>);
+
+impl ReplayStore for SharedReplay<'_> {
+    fn check_and_insert(&mut self, key: &str, expires_at: i64, now: i64) -> tessera_core::error::Result<()> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).check_and_insert(key, expires_at, now)
+    }
+}
+
+/// Maps a verification failure to its wire answer. `signature_expired`
+/// carries the broker's `Date` so the plugin can learn its clock offset.
+fn verification_failure(app: &App, error: &CoreError) -> Reply {
+    let (status, code) = error.wire_code();
+    let reply = Reply::error(status, code, &error.to_string());
+    if code == "signature_expired" {
+        let date = UNIX_EPOCH + Duration::from_secs(app.now().max(0) as u64);
+        return reply.with_header("date", &httpdate::fmt_http_date(date));
+    }
+    reply
+}
+
+/// Verifies a signed plugin request against the broker's public URL.
+/// Returns what the signature established and the installation row.
+fn verify_signed(app: &App, req: &Incoming) -> Step<(Verified, Installation)> {
+    let core_req = CoreRequest {
+        method: req.method.clone(),
+        url: format!("{}{}", app.public_url, req.path_and_query()),
+        headers: req.headers.clone(),
+        body: req.body.clone(),
+    };
+    let mut installation = None;
+    let mut lookup = Duration::ZERO;
+    let started = Instant::now();
+    let result = app.verifier.verify(
+        &core_req,
+        app.now(),
+        &mut |install_id: &str| {
+            let t = Instant::now();
+            let row = app.store.installation(install_id).ok().flatten();
+            let secret = row.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
+            installation = row;
+            lookup += t.elapsed();
+            secret
+        },
+        &mut SharedReplay(&app.replay),
+    );
+    app.observer.verification(started.elapsed(), lookup);
+    match (result, installation) {
+        (Ok(verified), Some(installation)) => Ok((verified, installation)),
+        (Ok(_), None) => Err(internal("verified without an installation")),
+        (Err(e), installation) => {
+            let reply = verification_failure(app, &e);
+            Err(match installation {
+                Some(i) => reply.for_install(&i.install_id),
+                None => reply,
+            })
+        }
+    }
+}
+
+/// `installation_disabled` for a killed installation.
+fn check_enabled(installation: &Installation) -> Step<()> {
+    match installation.status {
+        InstallStatus::Active => Ok(()),
+        InstallStatus::Disabled => Err(Reply::error(
+            401,
+            "installation_disabled",
+            "this installation was disabled by the broker operator; register again",
+        )),
+        InstallStatus::PendingOwnership => {
+            Err(Reply::error(403, "ownership_pending", "the installation has not completed the ownership proof"))
+        }
+    }
+}
+
+/// The path id must be the installation that signed.
+fn check_path_id(req: &Incoming, verified: &Verified) -> Step<()> {
+    if req.segment(1) == Some(verified.install_id.as_str()) {
+        Ok(())
+    } else {
+        Err(Reply::error(403, "installation_mismatch", "the signature is not from the installation in the path"))
+    }
+}
+
+/// The broker token must exist and belong to the installation that signed.
+fn check_broker_token(app: &App, verified: &Verified) -> Step<()> {
+    let Some(bearer) = verified.bearer.as_deref() else {
+        return Err(Reply::error(401, "broker_token_invalid", "missing broker token"));
+    };
+    let owner = db(app.store.install_for_token(&token_hash(bearer)))?;
+    match owner {
+        // Compared in constant time out of habit; both are public ids.
+        Some(owner) if ct_eq(owner.as_bytes(), verified.install_id.as_bytes()) => Ok(()),
+        _ => Err(Reply::error(
+            401,
+            "broker_token_invalid",
+            "the broker token is unknown or belongs to another installation",
+        )),
+    }
+}
+
+// ---- registration ----------------------------------------------------------------
+
+#[derive(Deserialize)]
+struct RegistrationBody {
+    install_id: String,
+    site_url: String,
+    admin_email: String,
+    secret: String,
+    platform: String,
+    plugin_version: String,
+}
+
+fn valid_install_id(id: &str) -> bool {
+    id.strip_prefix("ins_").is_some_and(|rest| {
+        (16..=64).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
+/// `scheme://authority` of an absolute URL.
+fn origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = &url[..scheme.len() + 3 + end];
+    (!scheme.is_empty() && end > 0).then_some(origin)
+}
+
+fn check_site_url(app: &App, site_url: &str) -> Step<()> {
+    let url = tessera_core::url::Url::parse(site_url, "site_url")
+        .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
+    let allowed =
+        url.scheme() == "https" || (url.scheme() == "http" && url.is_loopback() && app.config.allow_loopback_sites);
+    if !allowed {
+        return Err(Reply::error(400, "invalid_request", "site_url must use https"));
+    }
+    Ok(())
+}
+
+/// `POST /installations` (unsigned): store the installation and its secret.
+/// With ownership proofs on, the first POST answers `202 {challenge}` and
+/// the second fetches `{site_url}/.well-known/tessera/{install_id}`.
+pub fn register(app: &App, req: &Incoming) -> Reply {
+    register_inner(app, req).unwrap_or_else(|reply| reply)
+}
+
+fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
+    let body: RegistrationBody = serde_json::from_slice(&req.body)
+        .map_err(|_| Reply::error(400, "invalid_request", "expected the registration JSON"))?;
+    if !valid_install_id(&body.install_id) {
+        return Err(Reply::error(400, "invalid_request", "install_id must be ins_ + base64url"));
+    }
+    let id = body.install_id.as_str();
+    check_site_url(app, &body.site_url).map_err(|r| r.for_install(id))?;
+    tessera_core::registration::check_email(&body.admin_email)
+        .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()).for_install(id))?;
+    let secret = Secret::from_base64url(&body.secret)
+        .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()).for_install(id))?;
+    let platform_ok = !body.platform.is_empty() && body.platform.len() <= 32;
+    let version_ok = !body.plugin_version.is_empty() && body.plugin_version.len() <= 32;
+    if !platform_ok || !version_ok {
+        return Err(
+            Reply::error(400, "invalid_request", "platform and plugin_version: 1-32 characters").for_install(id)
+        );
+    }
+    let now = app.now();
+
+    let Some(existing) = db(app.store.installation(id))? else {
+        // A new installation.
+        let new = NewInstallation {
+            install_id: id.to_string(),
+            site_url: body.site_url.clone(),
+            admin_email: body.admin_email.clone(),
+            platform: body.platform.clone(),
+            plugin_version: body.plugin_version.clone(),
+            secret: Zeroizing::new(secret.expose().to_vec()),
+        };
+        if app.config.require_ownership_proof {
+            let challenge = random_id("chl_", 24);
+            if app.store.insert_installation(&new, InstallStatus::PendingOwnership, Some(&challenge), now).is_err() {
+                return Err(
+                    Reply::error(409, "registration_conflict", "installation id already registered").for_install(id)
+                );
+            }
+            return Ok(Reply::json(202, json!({"challenge": challenge})).for_install(id));
+        }
+        if app.store.insert_installation(&new, InstallStatus::Active, None, now).is_err() {
+            return Err(
+                Reply::error(409, "registration_conflict", "installation id already registered").for_install(id)
+            );
+        }
+        return Ok(registered(id));
+    };
+
+    // The id exists: only the same installation (same secret, same site) may
+    // repeat its registration (a lost 201, or the second POST of a proof).
+    if !ct_eq(&existing.secret, secret.expose()) || existing.site_url != body.site_url {
+        return Err(Reply::error(409, "registration_conflict", "installation id already registered").for_install(id));
+    }
+    match existing.status {
+        InstallStatus::Active => Ok(registered(id)),
+        InstallStatus::Disabled => {
+            Err(Reply::error(401, "installation_disabled", "this installation was disabled by the broker operator")
+                .for_install(id))
+        }
+        InstallStatus::PendingOwnership => {
+            let challenge = existing.challenge.clone().unwrap_or_default();
+            let proof = fetch_ownership_proof(&existing.site_url, id)
+                .map_err(|why| Reply::error(403, "ownership_proof_invalid", &why).for_install(id))?;
+            tessera_core::registration::verify_ownership_proof(&secret, id, &challenge, &proof)
+                .map_err(|e| Reply::error(403, "ownership_proof_invalid", &e.to_string()).for_install(id))?;
+            db(app.store.set_installation_status(id, InstallStatus::Active, now))?;
+            Ok(registered(id))
+        }
+    }
+}
+
+fn registered(install_id: &str) -> Reply {
+    Reply::json(201, json!({"install_id": install_id, "status": "registered"})).for_install(install_id)
+}
+
+/// `GET {site_url}/.well-known/tessera/{install_id}`: no redirects, short
+/// timeout, small body.
+fn fetch_ownership_proof(site_url: &str, install_id: &str) -> Result<String, String> {
+    let url = format!("{}{}", site_url.trim_end_matches('/'), tessera_core::registration::ownership_path(install_id));
+    let mut resp =
+        http_agent(Duration::from_secs(5)).get(&url).call().map_err(|_| "the site could not be reached".to_string())?;
+    if resp.status().as_u16() != 200 {
+        return Err(format!("the site answered {}", resp.status().as_u16()));
+    }
+    let body =
+        resp.body_mut().with_config().limit(1024).read_to_string().map_err(|_| "unreadable proof".to_string())?;
+    Ok(body.trim().to_string())
+}
+
+// ---- connect ---------------------------------------------------------------------------
+
+/// `GET /connect?install_id&state&return_url&scope&ts&sig` (browser): verify
+/// the signed URL, remember `{broker state → installation, plugin state,
+/// return URL}` for 10 minutes, send the browser to Stora's consent page.
+pub fn connect(app: &App, req: &Incoming) -> Reply {
+    let url = format!("{}{}", app.public_url, req.path_and_query());
+    let mut installation = None;
+    let verified = tessera_core::connect::verify_connect_url(&url, app.now(), &mut |id: &str| {
+        let row = app.store.installation(id).ok().flatten();
+        let secret = row.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
+        installation = row;
+        secret
+    });
+    let params = match verified {
+        Ok(p) => p,
+        Err(e) => {
+            let (status, code) = e.wire_code();
+            return Reply::page(
+                status,
+                "This connect link is not valid",
+                "Start again from your plugin's settings page.",
+                Some(code),
+            );
+        }
+    };
+    let Some(installation) = installation else {
+        return internal("verified without an installation");
+    };
+    let id = params.install_id.as_str();
+
+    // The token will be delivered to return_url: it must be on the
+    // registered site, or a stolen connect link could send it elsewhere.
+    if origin(&params.return_url).is_none() || origin(&params.return_url) != origin(&installation.site_url) {
+        return Reply::page(
+            400,
+            "This connect link is not valid",
+            "The return address is not on the registered site.",
+            Some("return_url_mismatch"),
+        )
+        .for_install(id);
+    }
+    // From here on the return URL is trusted: report errors there.
+    let back_with_error = |code: &str| {
+        Reply::redirect(&append_query(&params.return_url, &[("state", &params.state), ("error", code)])).for_install(id)
+    };
+    if let Err(reply) = check_enabled(&installation) {
+        let code = reply.error.clone().unwrap_or_default();
+        let mut r = back_with_error(&code);
+        r.error = Some(code);
+        return r;
+    }
+    let scope = params.scope.clone().unwrap_or_else(|| app.config.default_scope.clone());
+    let broker_state = random_id("", 24);
+    let attempt = ConnectAttempt {
+        install_id: id.to_string(),
+        plugin_state: params.state.clone(),
+        return_url: params.return_url.clone(),
+        scope: scope.clone(),
+        expires_at: app.now() + app.config.connect_ttl_secs,
+    };
+    if app.store.insert_connect_attempt(&broker_state, &attempt).is_err() {
+        return internal("storage error").for_install(id);
+    }
+    Reply::redirect(&app.stora.authorize_url(&callback_url(app), &scope, &broker_state)).for_install(id)
+}
+
+fn callback_url(app: &App) -> String {
+    format!("{}/callback", app.public_url)
+}
+
+/// Appends form-encoded parameters to a URL.
+pub fn append_query(url: &str, params: &[(&str, &str)]) -> String {
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish().replace('+', "%20");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{query}")
+}
+
+/// `GET /callback?code&state` (browser, from Stora): check the broker
+/// state (one use, 10 minutes), exchange the code with the client secret,
+/// seal the tokens, mint a broker token bound to the installation and send
+/// the browser back to the plugin with `state` + `broker_token`.
+pub fn callback(app: &App, req: &Incoming) -> Reply {
+    let Some(broker_state) = req.param("state") else {
+        return Reply::page(400, "Connection failed", "The answer from Stora has no state.", Some("invalid_state"));
+    };
+    let attempt = match app.store.take_connect_attempt(&broker_state) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return Reply::page(
+                400,
+                "Connection failed",
+                "This connection attempt is unknown or was already used. Start again from your plugin.",
+                Some("invalid_state"),
+            );
+        }
+        Err(_) => return internal("storage error"),
+    };
+    let id = attempt.install_id.clone();
+    let back = |params: &[(&str, &str)]| {
+        let mut all = vec![("state", attempt.plugin_state.as_str())];
+        all.extend_from_slice(params);
+        Reply::redirect(&append_query(&attempt.return_url, &all)).for_install(&id)
+    };
+    let back_with_error = |code: &str| {
+        let mut r = back(&[("error", code)]);
+        r.error = Some(code.to_string());
+        r
+    };
+    let now = app.now();
+    if attempt.expires_at < now {
+        return back_with_error("connect_expired");
+    }
+    if let Some(error) = req.param("error") {
+        // e.g. access_denied: the operator said no.
+        let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
+        return back_with_error(if code.is_empty() { "stora_error" } else { &code });
+    }
+    let Some(code) = req.param("code") else {
+        return back_with_error("invalid_callback");
+    };
+    match app.store.installation(&id) {
+        Ok(Some(i)) if i.status == InstallStatus::Active => {}
+        Ok(Some(_)) => return back_with_error("installation_disabled"),
+        Ok(None) => {
+            return Reply::page(
+                400,
+                "Connection failed",
+                "The installation no longer exists.",
+                Some("unknown_installation"),
+            );
+        }
+        Err(_) => return internal("storage error"),
+    }
+
+    let tokens = match app.stora.exchange_code(&code, &callback_url(app), now) {
+        Ok(t) => t,
+        Err(StoraError::InvalidGrant) => return back_with_error("invalid_grant"),
+        Err(_) => return back_with_error("stora_unavailable"),
+    };
+
+    // Reconnect while connected: the previous grant is replaced; revoke it
+    // at Stora (best effort) so no orphaned grant stays alive.
+    let lock = app.refresh_lock(&id);
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let previous = app.store.grant(&id).ok().flatten();
+
+    let broker_token = Zeroizing::new(random_id("btk_", 32));
+    if app.store.save_grant(&id, &token_hash(&broker_token), &tokens, now).is_err() {
+        let _ = app.stora.revoke(&tokens.refresh_token);
+        return back_with_error("broker_storage_error");
+    }
+    if let Some(previous) = previous.filter(|g| !g.revoked && !g.refresh_token.is_empty()) {
+        let _ = app.stora.revoke(&previous.refresh_token);
+    }
+    back(&[("broker_token", broker_token.as_str())])
+}
+
+// ---- API proxy ---------------------------------------------------------------------------
+
+/// A Stora access token valid for at least the refresh margin.
+///
+/// Refreshes are serialised per installation: the lock is taken, the grant
+/// re-read, and only if it still needs one does the broker call Stora. The
+/// rotated pair is written (compare-and-set on the grant's generation)
+/// before the new access token is returned, because Stora has already
+/// revoked the old refresh token. `stale` forces a refresh when Stora has
+/// just refused that access token, unless another thread already replaced
+/// it.
+pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> Step<Zeroizing<String>> {
+    let lock = app.refresh_lock(install_id);
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(grant) = db(app.store.grant(install_id))? else {
+        return Err(Reply::error(401, "broker_token_invalid", "the installation is not connected"));
+    };
+    if grant.revoked {
+        return Err(reconnect_required());
+    }
+    let now = app.now();
+    let needs_refresh = match stale {
+        Some(refused) => ct_eq(grant.access_token.as_bytes(), refused.as_bytes()),
+        None => grant.access_expires_at - now <= app.config.refresh_margin_secs,
+    };
+    if !needs_refresh {
+        return Ok(grant.access_token);
+    }
+    match app.stora.refresh(&grant.refresh_token, now) {
+        Ok(tokens) => {
+            if !db(app.store.rotate_tokens(install_id, grant.generation, &tokens, now))? {
+                // Another broker process rotated concurrently (a shared
+                // database without a shared lock); the plugin retries.
+                return Err(Reply::error(503, "refresh_conflict", "the grant changed during the refresh; retry"));
+            }
+            app.observer.refreshed(install_id);
+            Ok(tokens.access_token)
+        }
+        Err(StoraError::InvalidGrant) => {
+            db(app.store.mark_grant_revoked(install_id))?;
+            Err(reconnect_required())
+        }
+        Err(StoraError::Status(429, _)) => {
+            Err(Reply::error(429, "rate_limited", "Stora rate limit").with_header("retry-after", "1"))
+        }
+        Err(_) => Err(Reply::error(502, "stora_unavailable", "the token refresh failed; retry")),
+    }
+}
+
+fn reconnect_required() -> Reply {
+    Reply::error(401, "stora_reconnect_required", "the operator's Stora grant is gone; reconnect")
+}
+
+/// `* /api/{path}` (signed, with the broker token): forward to Stora
+/// `/2025-09/{path}` with a fresh access token. Stora's answer (status,
+/// body, `Retry-After`) goes back to the plugin as is, except that a dead
+/// grant becomes `401 stora_reconnect_required`.
+pub fn api(app: &App, req: &Incoming) -> Reply {
+    let (verified, installation) = match verify_signed(app, req) {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    let id = installation.install_id.clone();
+    api_inner(app, req, &verified, &installation).unwrap_or_else(|r| r).for_install(&id)
+}
+
+fn api_inner(app: &App, req: &Incoming, verified: &Verified, installation: &Installation) -> Step<Reply> {
+    check_enabled(installation)?;
+    check_broker_token(app, verified)?;
+    let id = installation.install_id.as_str();
+    let target = req.path_and_query();
+    let target = target.strip_prefix("/api/").unwrap_or(&target);
+
+    let forward = |access: &str| {
+        app.stora
+            .forward(&req.method, target, &req.headers, &req.body, access)
+            .map_err(|_| Reply::error(502, "stora_unavailable", "Stora could not be reached"))
+    };
+    let access = fresh_access_token(app, id, None)?;
+    let mut answer = forward(&access)?;
+    if answer.status == 401 && answer.error_code().as_deref() == Some("invalid_token") {
+        // Stora refused a token we thought valid (revoked, or expired
+        // early): refresh once and try again. A grant that is gone
+        // surfaces from the refresh as stora_reconnect_required.
+        let access = fresh_access_token(app, id, Some(&access))?;
+        answer = forward(&access)?;
+        if answer.status == 401 {
+            db(app.store.mark_grant_revoked(id))?;
+            return Err(reconnect_required());
+        }
+    }
+    let error =
+        (answer.status >= 400).then(|| answer.error_code().unwrap_or_else(|| format!("stora_{}", answer.status)));
+    Ok(Reply { status: answer.status, headers: answer.headers, body: answer.body, install_id: None, error })
+}
+
+// ---- disconnect, deregister, uninstall ------------------------------------------------------
+
+/// Revokes the installation's grant at Stora (best effort) and deletes it
+/// locally, under the refresh lock so no refresh races the wipe.
+fn revoke_and_wipe(app: &App, install_id: &str) -> Step<bool> {
+    let lock = app.refresh_lock(install_id);
+    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(grant) = db(app.store.grant(install_id))?
+        && !grant.revoked
+        && !grant.refresh_token.is_empty()
+    {
+        // Revoking the refresh token revokes the pair. If Stora cannot be
+        // reached the local copy is wiped anyway: nobody holds the tokens.
+        let _ = app.stora.revoke(&grant.refresh_token);
+    }
+    db(app.store.delete_grant(install_id))
+}
+
+/// `POST /disconnect` (signed, with the broker token): revoke at Stora, wipe
+/// the tokens and the broker token, `204`.
+pub fn disconnect(app: &App, req: &Incoming) -> Reply {
+    let (verified, installation) = match verify_signed(app, req) {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    let id = installation.install_id.clone();
+    let result = (|| {
+        check_broker_token(app, &verified)?;
+        revoke_and_wipe(app, &id)?;
+        Ok(Reply::no_content())
+    })();
+    result.unwrap_or_else(|r| r).for_install(&id)
+}
+
+fn remove_installation(app: &App, install_id: &str) -> Step<()> {
+    revoke_and_wipe(app, install_id)?;
+    db(app.store.delete_installation(install_id))?;
+    app.forget_lock(install_id);
+    Ok(())
+}
+
+/// `DELETE /installations/{id}` (signed by that installation): disconnect if
+/// connected, then forget the installation. `204`; `404` if unknown.
+pub fn deregister(app: &App, req: &Incoming) -> Reply {
+    let (verified, installation) = match verify_signed(app, req) {
+        Ok(v) => v,
+        Err(reply) if reply.error.as_deref() == Some("unknown_installation") => {
+            return Reply::error(404, "unknown_installation", "no such installation");
+        }
+        Err(reply) => return reply,
+    };
+    let id = installation.install_id.clone();
+    let result = (|| {
+        check_path_id(req, &verified)?;
+        remove_installation(app, &id)?;
+        Ok(Reply::no_content())
+    })();
+    result.unwrap_or_else(|r| r).for_install(&id)
+}
+
+/// `GET /installations/{id}/uninstall?ts&sig` (browser, opened after an
+/// extension was removed): the URL-signed ticket deregisters.
+pub fn uninstall_ticket(app: &App, req: &Incoming) -> Reply {
+    let Some(id) = req.segment(1).map(str::to_string) else {
+        return not_found(app, req);
+    };
+    let verified = tessera_core::connect::verify_uninstall_ticket(
+        &id,
+        req.query.as_deref().unwrap_or(""),
+        app.now(),
+        app.config.uninstall_ticket_max_age_secs,
+        &mut |install_id: &str| {
+            let row = app.store.installation(install_id).ok().flatten();
+            row.and_then(|i| Secret::from_bytes(&i.secret).ok())
+        },
+    );
+    match verified {
+        Ok(_) => match remove_installation(app, &id) {
+            Ok(()) => Reply::page(
+                200,
+                "Tessera companion removed",
+                "The connection to your Stora account was revoked and this installation was removed.",
+                None,
+            )
+            .for_install(&id),
+            Err(reply) => reply.for_install(&id),
+        },
+        Err(CoreError::UnknownInstallation) => Reply::page(
+            404,
+            "Already removed",
+            "This installation is not registered (any more).",
+            Some("unknown_installation"),
+        ),
+        Err(e) => {
+            let (status, code) = e.wire_code();
+            Reply::page(status, "This link is not valid", "The uninstall link did not verify.", Some(code))
+                .for_install(&id)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SiteMovedBody {
+    site_url: String,
+}
+
+/// `PATCH /installations/{id}` `{site_url}` (signed): the site moved.
+pub fn site_moved(app: &App, req: &Incoming) -> Reply {
+    let (verified, installation) = match verify_signed(app, req) {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    let id = installation.install_id.clone();
+    let result = (|| {
+        check_path_id(req, &verified)?;
+        check_enabled(&installation)?;
+        let body: SiteMovedBody = serde_json::from_slice(&req.body)
+            .map_err(|_| Reply::error(400, "invalid_request", "expected {\"site_url\": …}"))?;
+        check_site_url(app, &body.site_url)?;
+        db(app.store.update_site_url(&id, &body.site_url, app.now()))?;
+        Ok(Reply::json(200, json!({"install_id": id, "site_url": body.site_url})))
+    })();
+    result.unwrap_or_else(|r| r).for_install(&id)
+}
+
+#[derive(Deserialize)]
+struct RotateBody {
+    secret: String,
+}
+
+/// `POST /installations/{id}/rotate` `{secret}` (signed with the old
+/// secret): replace the per-installation secret.
+pub fn rotate_secret(app: &App, req: &Incoming) -> Reply {
+    let (verified, installation) = match verify_signed(app, req) {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    let id = installation.install_id.clone();
+    let result = (|| {
+        check_path_id(req, &verified)?;
+        check_enabled(&installation)?;
+        let body: RotateBody = serde_json::from_slice(&req.body)
+            .map_err(|_| Reply::error(400, "invalid_request", "expected {\"secret\": …}"))?;
+        let secret =
+            Secret::from_base64url(&body.secret).map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
+        db(app.store.replace_secret(&id, secret.expose(), app.now()))?;
+        Ok(Reply::json(200, json!({"install_id": id, "rotated": true})))
+    })();
+    result.unwrap_or_else(|r| r).for_install(&id)
+}
+
+// ---- admin -------------------------------------------------------------------------------
+
+fn check_admin(app: &App, req: &Incoming) -> Step<()> {
+    let presented = req.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    if ct_eq(presented.as_bytes(), app.config.admin_token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(Reply::error(401, "unauthorized", "admin token required"))
+    }
+}
+
+/// `POST /admin/installations/{id}/disable` and `…/enable`: the kill
+/// switch. A disabled installation's next call answers
+/// `401 installation_disabled`.
+pub fn admin_set_disabled(app: &App, req: &Incoming) -> Reply {
+    if let Err(reply) = check_admin(app, req) {
+        return reply;
+    }
+    let id = req.segment(2).unwrap_or("").to_string();
+    let status = if req.path.ends_with("/disable") { InstallStatus::Disabled } else { InstallStatus::Active };
+    match app.store.set_installation_status(&id, status, app.now()) {
+        Ok(true) => Reply::json(200, json!({"install_id": id, "status": status.as_str()})).for_install(&id),
+        Ok(false) => Reply::error(404, "unknown_installation", "no such installation"),
+        Err(_) => internal("storage error"),
+    }
+}
+
+/// `GET /admin/installations/{id}`: status, connection and counters.
+pub fn admin_installation(app: &App, req: &Incoming) -> Reply {
+    if let Err(reply) = check_admin(app, req) {
+        return reply;
+    }
+    let id = req.segment(2).unwrap_or("");
+    let installation = match app.store.installation(id) {
+        Ok(Some(i)) => i,
+        Ok(None) => return Reply::error(404, "unknown_installation", "no such installation"),
+        Err(_) => return internal("storage error"),
+    };
+    let grant = app.store.grant(id).ok().flatten();
+    Reply::json(
+        200,
+        json!({
+            "install_id": id,
+            "site_url": installation.site_url,
+            "admin_email": installation.admin_email,
+            "platform": installation.platform,
+            "plugin_version": installation.plugin_version,
+            "status": installation.status.as_str(),
+            "grant": grant.map(|g| json!({
+                "status": if g.revoked { "revoked" } else { "active" },
+                "scope": g.scope,
+                "access_expires_at": g.access_expires_at,
+                "generation": g.generation,
+            })),
+            "counters": app.observer.install(id),
+        }),
+    )
+}
+
+/// `GET /admin/metrics`: broker-wide and per-installation counters.
+pub fn admin_metrics(app: &App, req: &Incoming) -> Reply {
+    if let Err(reply) = check_admin(app, req) {
+        return reply;
+    }
+    let counts: serde_json::Map<String, serde_json::Value> =
+        app.store.installation_counts().unwrap_or_default().into_iter().map(|(status, n)| (status, json!(n))).collect();
+    Reply::json(
+        200,
+        json!({
+            "totals": app.observer.totals(),
+            "installations": counts,
+            "per_installation": app.observer.installs(),
+        }),
+    )
+}
+
+/// Anything else: `404 not_found`.
+pub fn not_found(_app: &App, _req: &Incoming) -> Reply {
+    Reply::error(404, "not_found", "no such route")
+}

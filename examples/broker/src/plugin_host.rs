@@ -1,0 +1,1 @@
+//! Placeholder: the plugin-side host driver lands with the core Companion.

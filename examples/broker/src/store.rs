@@ -1,0 +1,520 @@
+//! Storage: SQLite (through rusqlite, SQLite compiled in) as the embedded
+//! default. One file holds three tables:
+//!
+//! * `installations`: one row per plugin installation (site URL, admin
+//!   email, the sealed per-installation secret, status, ownership challenge);
+//! * `connect_attempts`: short-lived `{broker state → installation}` rows,
+//!   one per connect click, deleted when used (single use, 10 minutes);
+//! * `grants`: the Stora grant of a connected installation: sealed access
+//!   and refresh tokens, expiry, scope, and the SHA-256 of the broker token
+//!   the plugin presents.
+//!
+//! Secrets are sealed by [`Vault`] before they reach SQL and opened after
+//! they come back; nothing here ever logs a value. A partner swapping in
+//! PostgreSQL keeps the same shape: the only property that matters is that
+//! [`Store::rotate_tokens`] is one atomic compare-and-set.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use zeroize::Zeroizing;
+
+use crate::crypto::Vault;
+
+/// Result of storage calls.
+pub type Result<T> = rusqlite::Result<T>;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS installations (
+    install_id     TEXT PRIMARY KEY,
+    site_url       TEXT NOT NULL,
+    admin_email    TEXT NOT NULL,
+    platform       TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    secret         BLOB NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('pending_ownership', 'active', 'disabled')),
+    challenge      TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS connect_attempts (
+    broker_state TEXT PRIMARY KEY,
+    install_id   TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    plugin_state TEXT NOT NULL,
+    return_url   TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS grants (
+    install_id        TEXT PRIMARY KEY REFERENCES installations(install_id) ON DELETE CASCADE,
+    broker_token_hash BLOB NOT NULL UNIQUE,
+    access_token      BLOB NOT NULL,
+    refresh_token     BLOB NOT NULL,
+    access_expires_at INTEGER NOT NULL,
+    scope             TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    generation        INTEGER NOT NULL,
+    connected_at      INTEGER NOT NULL,
+    refreshed_at      INTEGER
+);
+";
+
+/// Lifecycle of an installation row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstallStatus {
+    /// Registered, waiting for the ownership proof.
+    PendingOwnership,
+    /// Registered (and proven when proofs are required).
+    Active,
+    /// Cut off by the operator of the broker (kill switch).
+    Disabled,
+}
+
+impl InstallStatus {
+    /// Database / wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallStatus::PendingOwnership => "pending_ownership",
+            InstallStatus::Active => "active",
+            InstallStatus::Disabled => "disabled",
+        }
+    }
+
+    fn parse(s: &str) -> InstallStatus {
+        match s {
+            "active" => InstallStatus::Active,
+            "pending_ownership" => InstallStatus::PendingOwnership,
+            _ => InstallStatus::Disabled,
+        }
+    }
+}
+
+/// Fields of a registration.
+#[derive(Clone)]
+pub struct NewInstallation {
+    /// `ins_…`, chosen by the plugin.
+    pub install_id: String,
+    /// The site URL the plugin reported.
+    pub site_url: String,
+    /// The admin's email.
+    pub admin_email: String,
+    /// `wordpress`, `browser-extension`, …
+    pub platform: String,
+    /// Plugin version string.
+    pub plugin_version: String,
+    /// The per-installation secret (raw bytes).
+    pub secret: Zeroizing<Vec<u8>>,
+}
+
+/// An installation as stored (secret opened).
+pub struct Installation {
+    /// Installation id.
+    pub install_id: String,
+    /// Registered site URL.
+    pub site_url: String,
+    /// Admin email.
+    pub admin_email: String,
+    /// Platform.
+    pub platform: String,
+    /// Plugin version.
+    pub plugin_version: String,
+    /// The per-installation secret.
+    pub secret: Zeroizing<Vec<u8>>,
+    /// Status.
+    pub status: InstallStatus,
+    /// Pending ownership challenge.
+    pub challenge: Option<String>,
+}
+
+/// A pending connect (one click on "Connect").
+#[derive(Clone, Debug)]
+pub struct ConnectAttempt {
+    /// Installation that started it.
+    pub install_id: String,
+    /// The plugin's own `state`, handed back on the return URL.
+    pub plugin_state: String,
+    /// Where to send the browser afterwards.
+    pub return_url: String,
+    /// Scope asked of Stora.
+    pub scope: String,
+    /// Unix time after which the attempt is void.
+    pub expires_at: i64,
+}
+
+/// Fresh tokens from Stora.
+pub struct NewTokens {
+    /// Access token.
+    pub access_token: Zeroizing<String>,
+    /// Refresh token.
+    pub refresh_token: Zeroizing<String>,
+    /// Unix time the access token expires.
+    pub expires_at: i64,
+    /// Granted scope.
+    pub scope: String,
+}
+
+/// A stored grant (tokens opened).
+pub struct Grant {
+    /// Installation.
+    pub install_id: String,
+    /// Current access token (empty once revoked).
+    pub access_token: Zeroizing<String>,
+    /// Current refresh token (empty once revoked).
+    pub refresh_token: Zeroizing<String>,
+    /// Unix time the access token expires.
+    pub access_expires_at: i64,
+    /// Granted scope.
+    pub scope: String,
+    /// Whether Stora said the grant is gone.
+    pub revoked: bool,
+    /// Bumped on every rotation; [`Store::rotate_tokens`] compares it.
+    pub generation: i64,
+}
+
+/// The broker's database.
+pub struct Store {
+    conn: Mutex<Connection>,
+    vault: Vault,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &Path, vault: Vault) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn: Mutex::new(conn), vault })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- installations ------------------------------------------------------
+
+    /// Inserts a new installation. Fails (constraint) if the id exists.
+    pub fn insert_installation(
+        &self,
+        new: &NewInstallation,
+        status: InstallStatus,
+        challenge: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        let secret = self.vault.seal("secret", &new.install_id, &new.secret);
+        self.conn().execute(
+            "INSERT INTO installations (install_id, site_url, admin_email, platform, plugin_version,
+                                        secret, status, challenge, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            params![
+                new.install_id,
+                new.site_url,
+                new.admin_email,
+                new.platform,
+                new.plugin_version,
+                secret,
+                status.as_str(),
+                challenge,
+                now
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Loads an installation. A secret that does not open is reported as a
+    /// SQLite conversion error (the row is unusable, never "empty").
+    pub fn installation(&self, install_id: &str) -> Result<Option<Installation>> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT site_url, admin_email, platform, plugin_version, secret, status, challenge
+                 FROM installations WHERE install_id = ?1",
+                params![install_id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Vec<u8>>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((site_url, admin_email, platform, plugin_version, sealed, status, challenge)) = row else {
+            return Ok(None);
+        };
+        let secret =
+            self.vault.open("secret", install_id, &sealed).ok_or_else(|| undecryptable("installations.secret"))?;
+        Ok(Some(Installation {
+            install_id: install_id.to_string(),
+            site_url,
+            admin_email,
+            platform,
+            plugin_version,
+            secret,
+            status: InstallStatus::parse(&status),
+            challenge,
+        }))
+    }
+
+    /// Changes the status (and clears the challenge). `false` if unknown.
+    pub fn set_installation_status(&self, install_id: &str, status: InstallStatus, now: i64) -> Result<bool> {
+        Ok(self.conn().execute(
+            "UPDATE installations SET status = ?2, challenge = NULL, updated_at = ?3 WHERE install_id = ?1",
+            params![install_id, status.as_str(), now],
+        )? == 1)
+    }
+
+    /// Records a new site URL (the site moved). `false` if unknown.
+    pub fn update_site_url(&self, install_id: &str, site_url: &str, now: i64) -> Result<bool> {
+        Ok(self.conn().execute(
+            "UPDATE installations SET site_url = ?2, updated_at = ?3 WHERE install_id = ?1",
+            params![install_id, site_url, now],
+        )? == 1)
+    }
+
+    /// Replaces the per-installation secret (rotation). `false` if unknown.
+    pub fn replace_secret(&self, install_id: &str, secret: &[u8], now: i64) -> Result<bool> {
+        let sealed = self.vault.seal("secret", install_id, secret);
+        Ok(self.conn().execute(
+            "UPDATE installations SET secret = ?2, updated_at = ?3 WHERE install_id = ?1",
+            params![install_id, sealed, now],
+        )? == 1)
+    }
+
+    /// Deletes an installation with its grant and connect attempts.
+    pub fn delete_installation(&self, install_id: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM installations WHERE install_id = ?1", params![install_id])? == 1)
+    }
+
+    /// Number of installations per status.
+    pub fn installation_counts(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM installations GROUP BY status ORDER BY status")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    // ---- connect attempts ---------------------------------------------------
+
+    /// Stores a connect attempt under the broker's own OAuth `state`.
+    pub fn insert_connect_attempt(&self, broker_state: &str, attempt: &ConnectAttempt) -> Result<()> {
+        let conn = self.conn();
+        conn.execute("DELETE FROM connect_attempts WHERE expires_at < ?1", params![attempt.expires_at - 3600])?;
+        conn.execute(
+            "INSERT INTO connect_attempts (broker_state, install_id, plugin_state, return_url, scope, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                broker_state,
+                attempt.install_id,
+                attempt.plugin_state,
+                attempt.return_url,
+                attempt.scope,
+                attempt.expires_at
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Takes (reads and deletes) a connect attempt: each state works once.
+    pub fn take_connect_attempt(&self, broker_state: &str) -> Result<Option<ConnectAttempt>> {
+        self.conn()
+            .query_row(
+                "DELETE FROM connect_attempts WHERE broker_state = ?1
+                 RETURNING install_id, plugin_state, return_url, scope, expires_at",
+                params![broker_state],
+                |r| {
+                    Ok(ConnectAttempt {
+                        install_id: r.get(0)?,
+                        plugin_state: r.get(1)?,
+                        return_url: r.get(2)?,
+                        scope: r.get(3)?,
+                        expires_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+    }
+
+    // ---- grants -------------------------------------------------------------
+
+    /// Stores the grant of a (re)connected installation, replacing any
+    /// previous one and its broker token.
+    pub fn save_grant(&self, install_id: &str, broker_token_hash: &[u8], tokens: &NewTokens, now: i64) -> Result<()> {
+        let access = self.vault.seal("access_token", install_id, tokens.access_token.as_bytes());
+        let refresh = self.vault.seal("refresh_token", install_id, tokens.refresh_token.as_bytes());
+        self.conn().execute(
+            "INSERT INTO grants (install_id, broker_token_hash, access_token, refresh_token,
+                                 access_expires_at, scope, status, generation, connected_at, refreshed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', 0, ?7, NULL)
+             ON CONFLICT (install_id) DO UPDATE SET
+                 broker_token_hash = excluded.broker_token_hash,
+                 access_token = excluded.access_token,
+                 refresh_token = excluded.refresh_token,
+                 access_expires_at = excluded.access_expires_at,
+                 scope = excluded.scope,
+                 status = 'active',
+                 generation = grants.generation + 1,
+                 connected_at = excluded.connected_at,
+                 refreshed_at = NULL",
+            params![install_id, broker_token_hash, access, refresh, tokens.expires_at, tokens.scope, now],
+        )?;
+        Ok(())
+    }
+
+    /// The installation a broker token (by hash) belongs to.
+    pub fn install_for_token(&self, broker_token_hash: &[u8]) -> Result<Option<String>> {
+        self.conn()
+            .query_row("SELECT install_id FROM grants WHERE broker_token_hash = ?1", params![broker_token_hash], |r| {
+                r.get(0)
+            })
+            .optional()
+    }
+
+    /// Loads the grant of an installation.
+    pub fn grant(&self, install_id: &str) -> Result<Option<Grant>> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT access_token, refresh_token, access_expires_at, scope, status, generation
+                 FROM grants WHERE install_id = ?1",
+                params![install_id],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((access, refresh, access_expires_at, scope, status, generation)) = row else {
+            return Ok(None);
+        };
+        let revoked = status == "revoked";
+        let open = |column: &str, sealed: &[u8]| -> Result<Zeroizing<String>> {
+            if revoked {
+                return Ok(Zeroizing::new(String::new()));
+            }
+            self.vault.open_string(column, install_id, sealed).ok_or_else(|| undecryptable(column))
+        };
+        Ok(Some(Grant {
+            install_id: install_id.to_string(),
+            access_token: open("access_token", &access)?,
+            refresh_token: open("refresh_token", &refresh)?,
+            access_expires_at,
+            scope,
+            revoked,
+            generation,
+        }))
+    }
+
+    /// Writes a rotated token pair if the grant is still at `generation`
+    /// (compare-and-set). Returns `false` when another writer got there
+    /// first; the caller then re-reads.
+    pub fn rotate_tokens(&self, install_id: &str, generation: i64, tokens: &NewTokens, now: i64) -> Result<bool> {
+        let access = self.vault.seal("access_token", install_id, tokens.access_token.as_bytes());
+        let refresh = self.vault.seal("refresh_token", install_id, tokens.refresh_token.as_bytes());
+        Ok(self.conn().execute(
+            "UPDATE grants SET access_token = ?3, refresh_token = ?4, access_expires_at = ?5,
+                               scope = ?6, generation = generation + 1, refreshed_at = ?7
+             WHERE install_id = ?1 AND generation = ?2 AND status = 'active'",
+            params![install_id, generation, access, refresh, tokens.expires_at, tokens.scope, now],
+        )? == 1)
+    }
+
+    /// Stora said the grant is gone: wipe the tokens, keep the row so the
+    /// plugin's broker token maps to `stora_reconnect_required`.
+    pub fn mark_grant_revoked(&self, install_id: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE grants SET status = 'revoked', access_token = x'', refresh_token = x'',
+                               generation = generation + 1
+             WHERE install_id = ?1",
+            params![install_id],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes the grant and with it the broker token (disconnect).
+    pub fn delete_grant(&self, install_id: &str) -> Result<bool> {
+        Ok(self.conn().execute("DELETE FROM grants WHERE install_id = ?1", params![install_id])? == 1)
+    }
+}
+
+fn undecryptable(what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnName(format!("{what}: sealed value does not open with the storage key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_store() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("tessera-store-{}", crate::crypto::random_id("", 8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&dir.join("broker.db"), Vault::new(&[1u8; 32])).unwrap();
+        (store, dir)
+    }
+
+    fn tokens(tag: &str) -> NewTokens {
+        NewTokens {
+            access_token: Zeroizing::new(format!("sat_{tag}")),
+            refresh_token: Zeroizing::new(format!("srt_{tag}")),
+            expires_at: 100,
+            scope: "orders:read".into(),
+        }
+    }
+
+    #[test]
+    fn grant_lifecycle_and_compare_and_set() {
+        let (store, dir) = temp_store();
+        let new = NewInstallation {
+            install_id: "ins_x".into(),
+            site_url: "https://shop.example".into(),
+            admin_email: "a@example.com".into(),
+            platform: "wordpress".into(),
+            plugin_version: "1.0".into(),
+            secret: Zeroizing::new(vec![9u8; 32]),
+        };
+        store.insert_installation(&new, InstallStatus::Active, None, 1).unwrap();
+        assert!(store.insert_installation(&new, InstallStatus::Active, None, 1).is_err());
+        let got = store.installation("ins_x").unwrap().unwrap();
+        assert_eq!(&got.secret[..], &[9u8; 32]);
+
+        store.save_grant("ins_x", b"hash", &tokens("a"), 1).unwrap();
+        assert_eq!(store.install_for_token(b"hash").unwrap().as_deref(), Some("ins_x"));
+        let g = store.grant("ins_x").unwrap().unwrap();
+        assert_eq!(g.refresh_token.as_str(), "srt_a");
+        assert!(store.rotate_tokens("ins_x", g.generation, &tokens("b"), 2).unwrap());
+        assert!(!store.rotate_tokens("ins_x", g.generation, &tokens("c"), 2).unwrap(), "stale generation");
+        assert_eq!(store.grant("ins_x").unwrap().unwrap().refresh_token.as_str(), "srt_b");
+
+        store.mark_grant_revoked("ins_x").unwrap();
+        let g = store.grant("ins_x").unwrap().unwrap();
+        assert!(g.revoked && g.refresh_token.is_empty());
+
+        let attempt = ConnectAttempt {
+            install_id: "ins_x".into(),
+            plugin_state: "ps".into(),
+            return_url: "https://shop.example/cb".into(),
+            scope: "orders:read".into(),
+            expires_at: 700,
+        };
+        store.insert_connect_attempt("bs", &attempt).unwrap();
+        assert!(store.take_connect_attempt("bs").unwrap().is_some());
+        assert!(store.take_connect_attempt("bs").unwrap().is_none(), "single use");
+
+        assert!(store.delete_installation("ins_x").unwrap());
+        assert!(store.grant("ins_x").unwrap().is_none(), "cascade");
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
