@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds the npm package tessera-companion from wasm/:
+#   wasm/pkg/                              the ready-to-publish folder
+#   wasm/dist/tessera-companion-<v>.tgz    `npm pack` of that folder
+# Needs scripts/setup.d/10-wasm.sh (run by scripts/setup.sh) first.
+# Env: TESSERA_WASM_TOOLCHAIN=rustup|debian to force a toolchain (default: rustup's
+# wasm32 target when installed, else Debian's rustc-web with -Zbuild-std).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$TESSERA_ROOT"
+
+target_dir="$TESSERA_ROOT/target/wasm"
+triple=wasm32-unknown-unknown
+profile=wasm-release
+pkg="$TESSERA_ROOT/wasm/pkg"
+dist="$TESSERA_ROOT/wasm/dist"
+
+toolchain=${TESSERA_WASM_TOOLCHAIN:-}
+if [ -z "$toolchain" ]; then
+    sysroot=$(rustc --print sysroot 2>/dev/null || true)
+    if [ -n "$sysroot" ] && [ -d "$sysroot/lib/rustlib/$triple/lib" ]; then
+        toolchain=rustup
+    elif [ -x /usr/bin/rustc ] && [ -x /usr/lib/llvm-22/bin/wasm-ld ]; then
+        toolchain=debian
+    else
+        echo "no wasm32 toolchain: run scripts/setup.sh" >&2; exit 1
+    fi
+fi
+
+log "cargo build ($toolchain, --profile $profile)"
+# strip=false here: wasm-bindgen reads the target_features section that `strip`
+# removes; wasm-opt strips debug info and producers from the final module.
+case "$toolchain" in
+    rustup)
+        CARGO_TARGET_DIR="$target_dir/rustup" CARGO_PROFILE_WASM_RELEASE_STRIP=false \
+            cargo build --locked --quiet --target $triple --profile $profile -p tessera-wasm
+        out="$target_dir/rustup/$triple/$profile/tessera_wasm.wasm"
+        ;;
+    debian)
+        # Debian's Rust ships std sources, not a prebuilt wasm32 std: build it.
+        CARGO_TARGET_DIR="$target_dir/debian" CARGO_PROFILE_WASM_RELEASE_STRIP=false \
+        RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
+        RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
+            /usr/bin/cargo build --locked --quiet --target $triple --profile $profile \
+            -Zbuild-std=std,panic_abort -p tessera-wasm
+        out="$target_dir/debian/$triple/$profile/tessera_wasm.wasm"
+        ;;
+    *) echo "unknown TESSERA_WASM_TOOLCHAIN=$toolchain" >&2; exit 1 ;;
+esac
+
+log "wasm-bindgen --target web"
+rm -rf "$pkg" && mkdir -p "$pkg" "$dist"
+# One ESM glue for every environment: the Node entry instantiates it
+# synchronously from the file, the browser entry through an explicit init().
+wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name tessera_wasm "$out"
+
+wasm_file="$pkg/tessera_wasm_bg.wasm"
+raw_before=$(stat -c %s "$wasm_file")
+log "wasm-opt -Oz"
+"$TESSERA_ROOT/wasm/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$wasm_file" -o "$wasm_file.opt"
+mv "$wasm_file.opt" "$wasm_file"
+
+# Hand-written package files.
+cp "$TESSERA_ROOT"/wasm/js/*.js "$TESSERA_ROOT"/wasm/js/*.d.ts "$pkg/"
+cp "$TESSERA_ROOT/wasm/npm/package.json" "$TESSERA_ROOT/wasm/npm/README.md" "$pkg/"
+
+crate_version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
+pkg_version=$(node -p 'require(process.argv[1]).version' "$pkg/package.json")
+[ "$crate_version" = "$pkg_version" ] || {
+    echo "wasm/npm/package.json version $pkg_version != workspace version $crate_version" >&2; exit 1; }
+
+raw=$(stat -c %s "$wasm_file")
+gz=$(gzip -9 -c "$wasm_file" | wc -c)
+log "tessera_wasm_bg.wasm: $raw bytes raw ($raw_before before wasm-opt), $gz bytes gzipped"
+limit=$((64 * 1024))
+[ "$gz" -le "$limit" ] || { echo "wasm is $gz bytes gzipped, over the $limit budget" >&2; exit 1; }
+
+rm -f "$dist"/tessera-companion-*.tgz
+(cd "$pkg" && npm pack --pack-destination "$dist" --loglevel=error >/dev/null)
+log "package: wasm/pkg/ and $(ls "$dist"/tessera-companion-*.tgz | sed "s|$TESSERA_ROOT/||")"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# WASM toolchain for the npm package tessera-companion (wasm/), idempotent:
+#  1. a Rust standard library for wasm32-unknown-unknown: rustup's target when
+#     `rustup target add` works (it can hang on these machines, so it gets a
+#     short timeout), else Debian's rustc-web/cargo-web/rust-web-src + lld-22
+#     (scripts/build-wasm.sh then builds std itself with -Zbuild-std);
+#  2. wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock;
+#  3. Node >= 20 and the npm dev dependencies under wasm/ (npm ci, from the
+#     committed package-lock.json): binaryen's wasm-opt, the interop peer, tsc.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$TESSERA_ROOT"
+
+need_debs ca-certificates gzip
+
+# ---- 1. wasm32 standard library ------------------------------------------------
+rustup_has_wasm32() {
+    local sysroot
+    sysroot=$(rustc --print sysroot 2>/dev/null) || return 1
+    [ -d "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib" ]
+}
+debian_wasm_ready() {
+    [ -x /usr/bin/rustc ] && [ -x /usr/lib/llvm-22/bin/wasm-ld ] && [ -d /usr/lib/rustlib/src/rust/library ]
+}
+if rustup_has_wasm32; then
+    log "wasm32: rustup target present"
+elif debian_wasm_ready; then
+    log "wasm32: Debian rustc-web + lld-22 present (fallback)"
+elif timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 && rustup_has_wasm32; then
+    log "wasm32: rustup target added"
+else
+    log "wasm32: rustup target unavailable; using Debian's rustc-web + rust-web-src + lld-22"
+    need_debs rustc-web cargo-web rust-web-src lld-22
+    debian_wasm_ready || { echo "Debian wasm toolchain incomplete" >&2; exit 1; }
+fi
+
+# ---- 2. wasm-bindgen-cli matching Cargo.lock -------------------------------------
+want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+[ -n "$want" ] || { echo "wasm-bindgen not found in Cargo.lock" >&2; exit 1; }
+have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" = "$want" ]; then
+    log "wasm-bindgen-cli $want present"
+else
+    log "installing wasm-bindgen-cli $want (a few minutes)"
+    # No --locked: a version it pins is not served any more. A lighter release
+    # profile keeps the install short; the CLI only rewrites one small module.
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_DEBUG=0 \
+        cargo install wasm-bindgen-cli --version "$want" --quiet
+    wasm-bindgen --version | grep -q " $want" || { echo "wasm-bindgen-cli $want did not install" >&2; exit 1; }
+fi
+
+# ---- 3. Node and the npm dev dependencies ------------------------------------------
+command -v node >/dev/null || need_debs nodejs npm
+node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
+    || { echo "Node >= 20 is required (found $(node --version))" >&2; exit 1; }
+cd wasm
+if [ -f node_modules/.package-lock.json ] && [ node_modules/.package-lock.json -nt package-lock.json ] \
+    && [ -x node_modules/.bin/wasm-opt ]; then
+    log "npm dev dependencies present"
+else
+    log "npm ci (wasm/)"
+    npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,58 @@
+// The one error class of tessera-companion. The wasm module constructs it
+// through `fromCore` (imported by the generated glue), so every core error
+// reaches JavaScript as a TesseraError with the core's stable code.
+
+/**
+ * Every failure of tessera-companion: `code` is the stable machine-readable
+ * code of the Rust core (`Error::code()`), `kind` its family.
+ * Messages and `toJSON()` never contain a secret or a token.
+ */
+export class TesseraError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} kind
+   * @param {string} message
+   * @param {{status?: number, retryAfterMs?: number, reason?: string,
+   *          registered?: string, current?: string, cause?: unknown}} [extra]
+   */
+  constructor(code, kind, message, extra = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.code = code;
+    this.kind = kind;
+    this.status = extra.status;
+    this.retryAfterMs = extra.retryAfterMs;
+    this.reason = extra.reason;
+    this.registered = extra.registered;
+    this.current = extra.current;
+  }
+
+  /** A plain, secret-free view (no stack, no cause). */
+  toJSON() {
+    const out = { name: this.name, code: this.code, kind: this.kind, message: this.message };
+    for (const k of ["status", "retryAfterMs", "reason", "registered", "current"]) {
+      if (this[k] !== undefined) out[k] = this[k];
+    }
+    return out;
+  }
+}
+
+Object.defineProperty(TesseraError.prototype, "name", {
+  value: "TesseraError",
+  writable: true,
+  configurable: true,
+  enumerable: false,
+});
+
+/**
+ * Called by the wasm module for every core error. Absent fields arrive as
+ * `undefined`.
+ * @returns {TesseraError}
+ */
+export function fromCore(code, kind, message, status, retryAfterMs, reason, registered, current) {
+  return new TesseraError(code, kind, message, { status, retryAfterMs, reason, registered, current });
+}
+
+/** A wrong JavaScript argument (type conversion failed before reaching the core). */
+export function invalidArgument(field, expected) {
+  return new TesseraError("invalid_input", "invalid_input", `invalid \`${field}\`: expected ${expected}`);
+}

@@ -1,0 +1,20 @@
+// Node entry of tessera-companion: the module is instantiated synchronously
+// from the .wasm beside this file when it is imported; init() is a no-op.
+
+import { readFileSync } from "node:fs";
+import { initSync as instantiate } from "./tessera_wasm.js";
+import { checkEnvironment, markReady } from "./ready.js";
+
+checkEnvironment();
+instantiate({ module: readFileSync(new URL("./tessera_wasm_bg.wasm", import.meta.url)) });
+markReady();
+
+export * from "./api.js";
+
+/** Already initialised under Node; kept so code can call it everywhere. */
+export function init(_input) {
+  return Promise.resolve();
+}
+
+/** Already initialised under Node; kept so code can call it everywhere. */
+export function initSync(_input) {}

@@ -1,0 +1,55 @@
+//! Core [`Error`] → JavaScript `TesseraError` (constructed by `js/error.js`).
+
+use tessera_core::error::Error;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(raw_module = "./error.js")]
+extern "C" {
+    /// `fromCore(code, kind, message, status, retryAfterMs, reason, registered, current)`.
+    #[wasm_bindgen(js_name = fromCore)]
+    #[allow(clippy::too_many_arguments)]
+    fn from_core(
+        code: &str,
+        kind: &str,
+        message: &str,
+        status: Option<u16>,
+        retry_after_ms: Option<f64>,
+        reason: Option<&str>,
+        registered: Option<&str>,
+        current: Option<&str>,
+    ) -> JsValue;
+}
+
+/// The `TesseraError` for a core error: code, kind, message and the typed extras.
+pub(crate) fn to_js(e: &Error) -> JsValue {
+    let (registered, current) = match e {
+        Error::SiteMismatch {
+            registered,
+            current,
+        } => (Some(registered.as_str()), Some(current.as_str())),
+        _ => (None, None),
+    };
+    from_core(
+        e.code(),
+        e.kind().as_str(),
+        &e.to_string(),
+        e.status(),
+        // Milliseconds fit an f64 exactly far beyond any real delay.
+        e.retry_after_ms().map(|ms| ms as f64),
+        e.reason(),
+        registered,
+        current,
+    )
+}
+
+/// `Result<T, Error>` → `Result<T, JsValue>` for `?` in the exports.
+pub(crate) trait IntoJs<T> {
+    /// Converts the error side to a `TesseraError`.
+    fn js(self) -> Result<T, JsValue>;
+}
+
+impl<T> IntoJs<T> for Result<T, Error> {
+    fn js(self) -> Result<T, JsValue> {
+        self.map_err(|e| to_js(&e))
+    }
+}
