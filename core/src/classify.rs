@@ -72,7 +72,9 @@ impl Outcome {
             OutcomeKind::RegistrationInvalid => Error::RegistrationInvalid { reason: reason() },
             OutcomeKind::RateLimited => Error::RateLimited { retry_after_ms: self.retry_after_ms.unwrap_or(0) },
             OutcomeKind::ServerUnavailable => Error::ServerUnavailable { status: Some(self.status), attempts },
-            OutcomeKind::SignatureExpired | OutcomeKind::ClientError => Error::ClientError { status: self.status, reason: reason() },
+            OutcomeKind::SignatureExpired | OutcomeKind::ClientError => {
+                Error::ClientError { status: self.status, reason: reason() }
+            }
         })
     }
 }
@@ -115,10 +117,13 @@ pub fn classify(resp: &Response, now: i64) -> Outcome {
     let status = resp.status;
     let code = if (200..300).contains(&status) { None } else { error_code(&resp.body) };
     let server_date = resp.header("date").and_then(parse_http_date);
-    let retry_after_ms = if status == 429 { resp.header("retry-after").and_then(|v| parse_retry_after(v, now)) } else { None };
+    let retry_after_ms =
+        if status == 429 { resp.header("retry-after").and_then(|v| parse_retry_after(v, now)) } else { None };
     let kind = match (status, code.as_deref()) {
         (200..=299, _) => OutcomeKind::Ok,
-        (401 | 403, Some("stora_reconnect_required" | "broker_token_invalid" | "installation_disabled")) => OutcomeKind::ReconnectRequired,
+        (401 | 403, Some("stora_reconnect_required" | "broker_token_invalid" | "installation_disabled")) => {
+            OutcomeKind::ReconnectRequired
+        }
         (401, Some("signature_invalid" | "unknown_installation")) => OutcomeKind::RegistrationInvalid,
         (401, Some("signature_expired")) => OutcomeKind::SignatureExpired,
         (429, _) => OutcomeKind::RateLimited,

@@ -90,8 +90,15 @@ fn validate_config(config: &Config) -> Result<Url> {
         }
     }
     let r = &config.retry;
-    if !(1..=10).contains(&r.max_attempts) || r.max_delay_ms > 600_000 || r.max_total_delay_ms > 3_600_000 || r.max_retry_after_ms > 3_600_000 {
-        return Err(Error::InvalidInput { field: "retry", reason: "out of range (1-10 attempts, delays up to an hour)" });
+    if !(1..=10).contains(&r.max_attempts)
+        || r.max_delay_ms > 600_000
+        || r.max_total_delay_ms > 3_600_000
+        || r.max_retry_after_ms > 3_600_000
+    {
+        return Err(Error::InvalidInput {
+            field: "retry",
+            reason: "out of range (1-10 attempts, delays up to an hour)",
+        });
     }
     Ok(url)
 }
@@ -287,13 +294,37 @@ impl Companion {
     /// Builds the broker connect URL to open in the browser and records the
     /// pending connect (persist the state afterwards). Allowed while connected:
     /// that is a reconnect, and the current token stays until the callback.
-    pub fn connect_url(&mut self, return_url: &str, scope: Option<&str>, now: i64, entropy: &mut dyn Entropy) -> Result<String> {
+    pub fn connect_url(
+        &mut self,
+        return_url: &str,
+        scope: Option<&str>,
+        now: i64,
+        entropy: &mut dyn Entropy,
+    ) -> Result<String> {
+        let state = b64url_encode(&random::<16>(entropy));
+        self.connect_url_with_state(return_url, scope, now, &state)
+    }
+
+    /// [`Companion::connect_url`] with a caller-chosen `state` (16-128
+    /// characters of `[A-Za-z0-9._~-]`), for reproducible test vectors.
+    /// Production code uses [`Companion::connect_url`], which draws `state`
+    /// from 16 random bytes.
+    pub fn connect_url_with_state(
+        &mut self,
+        return_url: &str,
+        scope: Option<&str>,
+        now: i64,
+        state: &str,
+    ) -> Result<String> {
+        if state.len() < 16 || !crate::sign::is_profile_token(state) {
+            return Err(Error::InvalidInput { field: "state", reason: "must be 16-128 characters of [A-Za-z0-9._~-]" });
+        }
+        let state = state.to_owned();
         check_return_url(return_url)?;
         if let Some(s) = scope {
             check_scope(s)?;
         }
         let inst = self.usable_installation()?;
-        let state = b64url_encode(&random::<16>(entropy));
         let ts = (now + self.state.clock_offset).to_string();
         let pairs = connect_pairs(&inst.id, &state, return_url, scope, &ts);
         let sig = link_signature(&inst.secret, CONNECT_CONTEXT, &pairs);
@@ -324,7 +355,8 @@ impl Companion {
         if let Some(code) = cb.error {
             return Err(Error::CallbackDenied { code: sanitize_code(&code) });
         }
-        let token = BrokerToken::new(cb.broker_token.as_deref().ok_or(Error::CallbackInvalid("missing broker_token"))?)?;
+        let token =
+            BrokerToken::new(cb.broker_token.as_deref().ok_or(Error::CallbackInvalid("missing broker_token"))?)?;
         self.state.broker_token = Some(token);
         self.state.reconnect_reason = None;
         self.state.refresh();
@@ -340,7 +372,13 @@ impl Companion {
         self.sign_as(req, opts, entropy, false)
     }
 
-    pub(crate) fn sign_as(&self, req: &ApiRequest, opts: &SignOptions, entropy: &mut dyn Entropy, allow_mismatch: bool) -> Result<Request> {
+    pub(crate) fn sign_as(
+        &self,
+        req: &ApiRequest,
+        opts: &SignOptions,
+        entropy: &mut dyn Entropy,
+        allow_mismatch: bool,
+    ) -> Result<Request> {
         let inst = if allow_mismatch {
             self.state.installation.as_ref().filter(|i| i.confirmed).ok_or(Error::NotRegistered)?
         } else {

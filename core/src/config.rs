@@ -16,11 +16,7 @@ pub struct Routes {
 
 impl Default for Routes {
     fn default() -> Self {
-        Routes {
-            installations: "/installations".into(),
-            connect: "/connect".into(),
-            disconnect: "/disconnect".into(),
-        }
+        Routes { installations: "/installations".into(), connect: "/connect".into(), disconnect: "/disconnect".into() }
     }
 }
 

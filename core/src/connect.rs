@@ -83,7 +83,13 @@ pub(crate) fn check_scope(scope: &str) -> Result<()> {
 }
 
 /// Ordered connect-URL parameters (without `sig`).
-pub(crate) fn connect_pairs<'a>(install_id: &'a str, state: &'a str, return_url: &'a str, scope: Option<&'a str>, ts: &'a str) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn connect_pairs<'a>(
+    install_id: &'a str,
+    state: &'a str,
+    return_url: &'a str,
+    scope: Option<&'a str>,
+    ts: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     let mut pairs = vec![("install_id", install_id), ("state", state), ("return_url", return_url)];
     if let Some(s) = scope {
         pairs.push(("scope", s));
@@ -128,12 +134,18 @@ fn check_ts(ts: Option<&str>, now: i64, max_age: i64) -> Result<i64> {
 }
 
 /// Broker side: verifies a connect URL (absolute, or just its query) at `now`.
-pub fn verify_connect_url(url: &str, now: i64, secret_for: &mut dyn FnMut(&str) -> Option<Secret>) -> Result<ConnectParams> {
+pub fn verify_connect_url(
+    url: &str,
+    now: i64,
+    secret_for: &mut dyn FnMut(&str) -> Option<Secret>,
+) -> Result<ConnectParams> {
     if url.len() > MAX_CALLBACK {
         return Err(Error::TooLarge { field: "url", limit: MAX_CALLBACK });
     }
-    let pairs = unique_pairs(query_of(url)).ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
-    if pairs.iter().any(|(k, _)| !matches!(k.as_str(), "install_id" | "state" | "return_url" | "scope" | "ts" | "sig")) {
+    let pairs =
+        unique_pairs(query_of(url)).ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
+    if pairs.iter().any(|(k, _)| !matches!(k.as_str(), "install_id" | "state" | "return_url" | "scope" | "ts" | "sig"))
+    {
         return Err(Error::SignatureMalformed("unexpected query parameter"));
     }
     let need = |k| get(&pairs, k).ok_or(Error::SignatureMalformed("missing connect parameter"));
@@ -158,11 +170,18 @@ pub fn verify_connect_url(url: &str, now: i64, secret_for: &mut dyn FnMut(&str) 
 
 /// Broker side: verifies an uninstall ticket's query for `install_id` (taken
 /// from the path). Returns the ticket's `ts`.
-pub fn verify_uninstall_ticket(install_id: &str, url_or_query: &str, now: i64, max_age_secs: i64, secret_for: &mut dyn FnMut(&str) -> Option<Secret>) -> Result<i64> {
+pub fn verify_uninstall_ticket(
+    install_id: &str,
+    url_or_query: &str,
+    now: i64,
+    max_age_secs: i64,
+    secret_for: &mut dyn FnMut(&str) -> Option<Secret>,
+) -> Result<i64> {
     if url_or_query.len() > MAX_CALLBACK {
         return Err(Error::TooLarge { field: "url", limit: MAX_CALLBACK });
     }
-    let pairs = unique_pairs(query_of(url_or_query)).ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
+    let pairs = unique_pairs(query_of(url_or_query))
+        .ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
     let sig = get(&pairs, "sig").ok_or(Error::SignatureMissing)?;
     let ts = check_ts(get(&pairs, "ts"), now, max_age_secs)?;
     let secret = secret_for(install_id).ok_or(Error::UnknownInstallation)?;
@@ -202,7 +221,9 @@ mod tests {
 
     #[test]
     fn callback_forms() {
-        for input in ["https://s.example/cb?state=abc&broker_token=t", "?state=abc&broker_token=t", "state=abc&broker_token=t#x"] {
+        for input in
+            ["https://s.example/cb?state=abc&broker_token=t", "?state=abc&broker_token=t", "state=abc&broker_token=t#x"]
+        {
             let cb = parse_callback(input).unwrap();
             assert_eq!(cb.state, "abc");
             assert_eq!(cb.broker_token.as_deref(), Some("t"));

@@ -53,10 +53,7 @@ impl SeededEntropy {
 impl Entropy for SeededEntropy {
     fn fill(&mut self, dest: &mut [u8]) {
         for chunk in dest.chunks_mut(32) {
-            let block = Sha256::new()
-                .chain_update(self.seed)
-                .chain_update(self.counter.to_be_bytes())
-                .finalize();
+            let block = Sha256::new().chain_update(self.seed).chain_update(self.counter.to_be_bytes()).finalize();
             self.counter += 1;
             chunk.copy_from_slice(&block[..chunk.len()]);
         }

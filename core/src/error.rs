@@ -291,9 +291,9 @@ impl Error {
             | Error::StateVersionUnsupported { .. } => ErrorKind::InvalidState,
             Error::StateUndecryptable => ErrorKind::StateUndecryptable,
             Error::ReconnectRequired { .. } => ErrorKind::ReconnectRequired,
-            Error::RegistrationInvalid { .. }
-            | Error::RegistrationConflict
-            | Error::RegistrationRejected { .. } => ErrorKind::RegistrationInvalid,
+            Error::RegistrationInvalid { .. } | Error::RegistrationConflict | Error::RegistrationRejected { .. } => {
+                ErrorKind::RegistrationInvalid
+            }
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::ClientError { .. } => ErrorKind::ClientError,
             Error::ServerUnavailable { .. } => ErrorKind::ServerUnavailable,
@@ -326,9 +326,7 @@ impl Error {
     /// The HTTP status behind the error, when there is one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::ClientError { status, .. } | Error::RegistrationRejected { status, .. } => {
-                Some(*status)
-            }
+            Error::ClientError { status, .. } | Error::RegistrationRejected { status, .. } => Some(*status),
             Error::ServerUnavailable { status, .. } => *status,
             Error::RegistrationConflict => Some(409),
             Error::RateLimited { .. } => Some(429),
@@ -370,11 +368,8 @@ impl Error {
 
 /// Keeps broker-supplied codes printable, short and free of anything odd.
 pub(crate) fn sanitize_code(raw: &str) -> String {
-    let s: String = raw
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        .take(64)
-        .collect();
+    let s: String =
+        raw.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')).take(64).collect();
     if s.is_empty() { "unknown".into() } else { s }
 }
 
@@ -386,9 +381,7 @@ mod tests {
     fn codes_are_stable_and_snake_case() {
         let samples = [
             Error::NotRegistered,
-            Error::ReconnectRequired {
-                reason: "x".into(),
-            },
+            Error::ReconnectRequired { reason: "x".into() },
             Error::RateLimited { retry_after_ms: 5 },
             Error::SignatureExpired,
             Error::StateUndecryptable,

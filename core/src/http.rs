@@ -46,11 +46,7 @@ pub struct Response {
 impl Response {
     /// A response with no headers.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Response {
-        Response {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-        }
+        Response { status, headers: Vec::new(), body: body.into() }
     }
 
     /// Adds a header (builder style).
@@ -83,12 +79,7 @@ pub struct ApiRequest {
 impl ApiRequest {
     /// A request without headers or body.
     pub fn new(method: &str, path: &str) -> ApiRequest {
-        ApiRequest {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        ApiRequest { method: method.to_owned(), path: path.to_owned(), headers: Vec::new(), body: Vec::new() }
     }
 
     /// A JSON request: sets `content-type: application/json`.
@@ -103,22 +94,14 @@ impl ApiRequest {
 }
 
 pub(crate) fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
 }
 
 /// Checks a method token and returns it uppercased.
 pub(crate) fn normalize_method(method: &str) -> Result<String> {
-    let ok = !method.is_empty()
-        && method.len() <= 16
-        && method.bytes().all(|b| b.is_ascii_alphabetic());
+    let ok = !method.is_empty() && method.len() <= 16 && method.bytes().all(|b| b.is_ascii_alphabetic());
     if !ok {
-        return Err(Error::InvalidInput {
-            field: "method",
-            reason: "must be an HTTP method token",
-        });
+        return Err(Error::InvalidInput { field: "method", reason: "must be an HTTP method token" });
     }
     Ok(method.to_ascii_uppercase())
 }
@@ -127,10 +110,7 @@ pub(crate) fn normalize_method(method: &str) -> Result<String> {
 /// returns them with lowercase names and trimmed values.
 pub(crate) fn normalize_headers(headers: &[(String, String)]) -> Result<Vec<(String, String)>> {
     if headers.len() > MAX_HEADERS {
-        return Err(Error::TooLarge {
-            field: "headers",
-            limit: MAX_HEADERS,
-        });
+        return Err(Error::TooLarge { field: "headers", limit: MAX_HEADERS });
     }
     headers
         .iter()
@@ -139,22 +119,13 @@ pub(crate) fn normalize_headers(headers: &[(String, String)]) -> Result<Vec<(Str
                 && k.len() <= 64
                 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
             if !name_ok {
-                return Err(Error::InvalidInput {
-                    field: "headers",
-                    reason: "header name is not a token",
-                });
+                return Err(Error::InvalidInput { field: "headers", reason: "header name is not a token" });
             }
             if v.len() > MAX_HEADER_VALUE {
-                return Err(Error::TooLarge {
-                    field: "headers",
-                    limit: MAX_HEADER_VALUE,
-                });
+                return Err(Error::TooLarge { field: "headers", limit: MAX_HEADER_VALUE });
             }
             if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0 || b >= 0x80) {
-                return Err(Error::InvalidInput {
-                    field: "headers",
-                    reason: "header value must be visible ASCII",
-                });
+                return Err(Error::InvalidInput { field: "headers", reason: "header value must be visible ASCII" });
             }
             Ok((k.to_ascii_lowercase(), v.trim().to_owned()))
         })
@@ -163,10 +134,7 @@ pub(crate) fn normalize_headers(headers: &[(String, String)]) -> Result<Vec<(Str
 
 pub(crate) fn check_body(body: &[u8]) -> Result<()> {
     if body.len() > MAX_BODY {
-        return Err(Error::TooLarge {
-            field: "body",
-            limit: MAX_BODY,
-        });
+        return Err(Error::TooLarge { field: "body", limit: MAX_BODY });
     }
     Ok(())
 }

@@ -263,7 +263,8 @@ impl Companion {
     pub fn start_site_moved(&self) -> Result<Call> {
         let inst = self.state.installation.as_ref().filter(|i| i.confirmed).ok_or(Error::NotRegistered)?;
         let current = self.state.site_mismatch.as_ref().ok_or(Error::InvalidState("no site mismatch to resolve"))?;
-        let body = serde_json::to_vec(&serde_json::json!({ "site_url": current })).map_err(|_| Error::Internal("json"))?;
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "site_url": current })).map_err(|_| Error::Internal("json"))?;
         let path = format!("{}/{}", self.state.config.routes.installations, inst.id);
         Ok(Call::new(Op::SiteMoved, ApiRequest::json("PATCH", &path, body)))
     }
@@ -298,7 +299,13 @@ impl Companion {
             }
             Event::TransportError(_) if call.awaiting_response => {
                 call.awaiting_response = false;
-                let outcome = Outcome { kind: OutcomeKind::ServerUnavailable, status: 0, code: None, retry_after_ms: None, server_date: None };
+                let outcome = Outcome {
+                    kind: OutcomeKind::ServerUnavailable,
+                    status: 0,
+                    code: None,
+                    retry_after_ms: None,
+                    server_date: None,
+                };
                 self.on_outcome(call, outcome, None, now, entropy)
             }
             Event::Slept | Event::Persisted if !call.pending.is_empty() => self.next_pending(call, now, entropy),
@@ -324,8 +331,14 @@ impl Companion {
     fn send(&mut self, call: &mut Call, now: i64, entropy: &mut dyn Entropy) -> Action {
         let method = call.req.method.to_ascii_uppercase();
         if call.idempotency_key.is_none() {
-            let caller = call.req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("idempotency-key")).map(|(_, v)| v.trim().to_owned());
-            call.idempotency_key = caller.or_else(|| matches!(method.as_str(), "POST" | "PATCH").then(|| uuid_v4(random::<16>(entropy))));
+            let caller = call
+                .req
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
+                .map(|(_, v)| v.trim().to_owned());
+            call.idempotency_key =
+                caller.or_else(|| matches!(method.as_str(), "POST" | "PATCH").then(|| uuid_v4(random::<16>(entropy))));
         }
         let opts = SignOptions { now, nonce: None, idempotency_key: call.idempotency_key.clone() };
         let allow_mismatch = call.op == Op::SiteMoved;
@@ -340,7 +353,14 @@ impl Companion {
     }
 
     /// Decides what a classified response (or transport failure) leads to.
-    fn on_outcome(&mut self, call: &mut Call, outcome: Outcome, resp: Option<Response>, now: i64, entropy: &mut dyn Entropy) -> Action {
+    fn on_outcome(
+        &mut self,
+        call: &mut Call,
+        outcome: Outcome,
+        resp: Option<Response>,
+        now: i64,
+        entropy: &mut dyn Entropy,
+    ) -> Action {
         let status = outcome.status;
         // Operation-specific successes.
         let success = match call.op {
@@ -357,9 +377,15 @@ impl Companion {
         match outcome.kind {
             OutcomeKind::ServerUnavailable => {
                 let safe = is_idempotent(&call.req.method.to_ascii_uppercase()) || call.idempotency_key.is_some();
-                let ceiling = policy.base_delay_ms.saturating_mul(1u64 << (call.attempts.saturating_sub(1)).min(20)).min(policy.max_delay_ms);
+                let ceiling = policy
+                    .base_delay_ms
+                    .saturating_mul(1u64 << (call.attempts.saturating_sub(1)).min(20))
+                    .min(policy.max_delay_ms);
                 let delay = u64::from_le_bytes(random::<8>(entropy)) % (ceiling + 1);
-                if safe && call.attempts < policy.max_attempts && call.delay_spent_ms + delay <= policy.max_total_delay_ms {
+                if safe
+                    && call.attempts < policy.max_attempts
+                    && call.delay_spent_ms + delay <= policy.max_total_delay_ms
+                {
                     return self.sleep_then_resend(call, delay);
                 }
                 let status = (status != 0).then_some(status);
@@ -367,7 +393,10 @@ impl Companion {
             }
             OutcomeKind::RateLimited => {
                 let wait = outcome.retry_after_ms.unwrap_or(policy.base_delay_ms);
-                if call.attempts < policy.max_attempts && wait <= policy.max_retry_after_ms && call.delay_spent_ms + wait <= policy.max_total_delay_ms {
+                if call.attempts < policy.max_attempts
+                    && wait <= policy.max_retry_after_ms
+                    && call.delay_spent_ms + wait <= policy.max_total_delay_ms
+                {
                     return self.sleep_then_resend(call, wait);
                 }
                 self.fail(call, Error::RateLimited { retry_after_ms: wait })
@@ -464,7 +493,10 @@ impl Companion {
     }
 
     fn finish_uninstall(&mut self, call: &mut Call, deregister: RemoteStep) -> Action {
-        let report = UninstallReport { disconnect: std::mem::replace(&mut call.disconnect_step, RemoteStep::Skipped), deregister };
+        let report = UninstallReport {
+            disconnect: std::mem::replace(&mut call.disconnect_step, RemoteStep::Skipped),
+            deregister,
+        };
         let config = self.state.config.clone();
         self.state = crate::state::State::new(config);
         self.persist_then_done(call, Ok(Completion::Uninstalled(report)))

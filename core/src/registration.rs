@@ -67,11 +67,7 @@ pub fn ownership_proof(secret: &Secret, install_id: &str, challenge: &str) -> St
 /// Broker side: checks a proof fetched from the site, in constant time.
 pub fn verify_ownership_proof(secret: &Secret, install_id: &str, challenge: &str, proof: &str) -> Result<()> {
     let want = ownership_proof(secret, install_id, challenge);
-    if ct_eq(want.as_bytes(), proof.trim().as_bytes()) {
-        Ok(())
-    } else {
-        Err(Error::OwnershipProofInvalid)
-    }
+    if ct_eq(want.as_bytes(), proof.trim().as_bytes()) { Ok(()) } else { Err(Error::OwnershipProofInvalid) }
 }
 
 /// Checks that a challenge is a profile token of 16-128 characters.
@@ -97,7 +93,10 @@ pub fn check_email(email: &str) -> Result<()> {
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
                 && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
     if !domain_ok {

@@ -27,20 +27,16 @@ impl Secret {
     /// Wraps raw key bytes. Rejects keys shorter than 16 bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Secret> {
         if bytes.len() < 16 || bytes.len() > 256 {
-            return Err(Error::InvalidInput {
-                field: "secret",
-                reason: "must be 16 to 256 bytes",
-            });
+            return Err(Error::InvalidInput { field: "secret", reason: "must be 16 to 256 bytes" });
         }
         Ok(Secret(bytes.to_vec()))
     }
 
     /// Parses the unpadded base64url form used on the wire and in state.
     pub fn from_base64url(text: &str) -> Result<Secret> {
-        let bytes = Zeroizing::new(b64url_decode(text).ok_or(Error::InvalidInput {
-            field: "secret",
-            reason: "not base64url",
-        })?);
+        let bytes = Zeroizing::new(
+            b64url_decode(text).ok_or(Error::InvalidInput { field: "secret", reason: "not base64url" })?,
+        );
         Secret::from_bytes(&bytes)
     }
 
@@ -98,9 +94,7 @@ impl BrokerToken {
     pub fn new(token: &str) -> Result<BrokerToken> {
         let ok = !token.is_empty()
             && token.len() <= Self::MAX_LEN
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+            && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
         if !ok {
             return Err(Error::CallbackInvalid("broker_token is not a valid token"));
         }

@@ -124,11 +124,7 @@ impl<'a> Parser<'a> {
         while self.eat(b';') {
             self.skip_sp();
             let key = self.key()?;
-            let value = if self.eat(b'=') {
-                self.bare_item()?
-            } else {
-                BareItem::Boolean(true)
-            };
+            let value = if self.eat(b'=') { self.bare_item()? } else { BareItem::Boolean(true) };
             if let Some(slot) = out.iter_mut().find(|(k, _)| *k == key) {
                 slot.1 = value;
             } else {
@@ -252,9 +248,7 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(BareItem::Token(
-            String::from_utf8_lossy(&self.s[start..self.i]).into_owned(),
-        ))
+        Ok(BareItem::Token(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
     }
 
     fn byte_seq(&mut self) -> Result<BareItem, ParseError> {
@@ -271,9 +265,7 @@ impl<'a> Parser<'a> {
         if !self.eat(b':') {
             return Err("unterminated byte sequence");
         }
-        b64_decode(body)
-            .map(BareItem::ByteSeq)
-            .ok_or("byte sequence is not base64")
+        b64_decode(body).map(BareItem::ByteSeq).ok_or("byte sequence is not base64")
     }
 
     fn boolean(&mut self) -> Result<BareItem, ParseError> {
@@ -291,10 +283,7 @@ pub fn parse_dictionary(input: &str) -> Result<Dictionary, ParseError> {
     if input.len() > MAX_FIELD_LEN {
         return Err("field too long");
     }
-    let mut p = Parser {
-        s: input.as_bytes(),
-        i: 0,
-    };
+    let mut p = Parser { s: input.as_bytes(), i: 0 };
     p.skip_sp();
     let mut out: Dictionary = Vec::new();
     if p.peek().is_none() {
@@ -303,16 +292,9 @@ pub fn parse_dictionary(input: &str) -> Result<Dictionary, ParseError> {
     loop {
         let key = p.key()?;
         let member = if p.eat(b'=') {
-            if p.peek() == Some(b'(') {
-                Member::InnerList(p.inner_list()?)
-            } else {
-                Member::Item(p.item()?)
-            }
+            if p.peek() == Some(b'(') { Member::InnerList(p.inner_list()?) } else { Member::Item(p.item()?) }
         } else {
-            Member::Item(Item {
-                bare: BareItem::Boolean(true),
-                params: p.params()?,
-            })
+            Member::Item(Item { bare: BareItem::Boolean(true), params: p.params()? })
         };
         if let Some(slot) = out.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = member;
@@ -401,10 +383,8 @@ mod tests {
 
     #[test]
     fn parses_signature_input() {
-        let d = parse_dictionary(
-            r#"sig1=("@method" "content-digest";req);created=1618884473;keyid="k", sig2=?0"#,
-        )
-        .unwrap();
+        let d =
+            parse_dictionary(r#"sig1=("@method" "content-digest";req);created=1618884473;keyid="k", sig2=?0"#).unwrap();
         assert_eq!(d.len(), 2);
         let Member::InnerList(l) = &d[0].1 else { panic!() };
         assert_eq!(l.items.len(), 2);
@@ -428,8 +408,22 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "A=1", "a=(", "a=(1 2", "a=1,", "a=\"x", "a=:zz:", "a=:aGk=", "a=1234567890123456",
-            "a=1.2345", "a=?2", "a=\"\\x\"", "a=(1)(2)", "a=1 b=2", "a=\"é\"", "a=-", "a=.5",
+            "A=1",
+            "a=(",
+            "a=(1 2",
+            "a=1,",
+            "a=\"x",
+            "a=:zz:",
+            "a=:aGk=",
+            "a=1234567890123456",
+            "a=1.2345",
+            "a=?2",
+            "a=\"\\x\"",
+            "a=(1)(2)",
+            "a=1 b=2",
+            "a=\"é\"",
+            "a=-",
+            "a=.5",
         ] {
             assert!(parse_dictionary(bad).is_err(), "{bad}");
         }

@@ -83,13 +83,7 @@ pub(crate) fn profile_params(components: &[&str], created: i64, nonce: &str, key
         ("tag".into(), BareItem::String(TAG.into())),
     ];
     InnerList {
-        items: components
-            .iter()
-            .map(|c| Item {
-                bare: BareItem::String((*c).into()),
-                params: vec![],
-            })
-            .collect(),
+        items: components.iter().map(|c| Item { bare: BareItem::String((*c).into()), params: vec![] }).collect(),
         params,
     }
 }
@@ -106,14 +100,19 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
 
     let nonce = match &opts.nonce {
         Some(n) if is_profile_token(n) => n.clone(),
-        Some(_) => return Err(Error::InvalidInput { field: "nonce", reason: "must be 1-128 characters of [A-Za-z0-9._~-]" }),
+        Some(_) => {
+            return Err(Error::InvalidInput { field: "nonce", reason: "must be 1-128 characters of [A-Za-z0-9._~-]" });
+        }
         None => b64url_encode(&random::<16>(entropy)),
     };
     let caller_key = extra.iter().position(|(k, _)| k == "idempotency-key").map(|i| extra.remove(i).1);
     let idempotency_key = match opts.idempotency_key.clone().or(caller_key) {
         Some(k) => {
             if !is_profile_token(&k) {
-                return Err(Error::InvalidInput { field: "idempotency_key", reason: "must be 1-128 characters of [A-Za-z0-9._~-]" });
+                return Err(Error::InvalidInput {
+                    field: "idempotency_key",
+                    reason: "must be 1-128 characters of [A-Za-z0-9._~-]",
+                });
             }
             Some(k)
         }
@@ -172,7 +171,15 @@ mod tests {
         let secret = Secret::from_bytes(&[1; 32]).unwrap();
         let url = Url::parse("https://broker.example/api/orders?limit=3", "url").unwrap();
         let req = sign(
-            &SignInput { secret: &secret, keyid: "ins_abc", method: "get", url: &url, headers: &[], body: b"", token: None },
+            &SignInput {
+                secret: &secret,
+                keyid: "ins_abc",
+                method: "get",
+                url: &url,
+                headers: &[],
+                body: b"",
+                token: None,
+            },
             &SignOptions { now: 1_700_000_000, nonce: Some("n0nce".into()), idempotency_key: None },
             &mut SeededEntropy::new([0; 32]),
         )
@@ -190,8 +197,17 @@ mod tests {
     fn post_gets_idempotency_key_and_rejects_bad_nonce() {
         let secret = Secret::from_bytes(&[1; 32]).unwrap();
         let url = Url::parse("https://broker.example/api/x", "url").unwrap();
-        let input = SignInput { secret: &secret, keyid: "ins_abc", method: "POST", url: &url, headers: &[], body: b"{}", token: None };
-        let req = sign(&input, &SignOptions { now: 1, ..Default::default() }, &mut SeededEntropy::new([0; 32])).unwrap();
+        let input = SignInput {
+            secret: &secret,
+            keyid: "ins_abc",
+            method: "POST",
+            url: &url,
+            headers: &[],
+            body: b"{}",
+            token: None,
+        };
+        let req =
+            sign(&input, &SignOptions { now: 1, ..Default::default() }, &mut SeededEntropy::new([0; 32])).unwrap();
         assert_eq!(req.header("idempotency-key").unwrap().len(), 36);
         let bad = SignOptions { now: 1, nonce: Some("a b".into()), idempotency_key: None };
         assert!(sign(&input, &bad, &mut SeededEntropy::new([0; 32])).is_err());

@@ -111,6 +111,31 @@ pub fn signature_base(msg: &MessageView<'_>, params: &InnerList) -> Result<Strin
     Ok(base)
 }
 
+/// Signs `req` with HMAC-SHA256 under `key` for one signature-input member
+/// (`label=(...);params`), as any RFC 9421 signer would; returns the signature
+/// base and the `Signature` field value (`label=:base64:`). This is the generic
+/// path RFC 9421 Appendix B.2.5 is reproduced with.
+pub fn hmac_sign_generic(req: &crate::http::Request, signature_input: &str, key: &[u8]) -> Result<(String, String)> {
+    let url = crate::url::Url::parse(&req.url, "url")?;
+    let dict = crate::sfv::parse_dictionary(signature_input).map_err(Error::SignatureMalformed)?;
+    let [(label, crate::sfv::Member::InnerList(params))] = dict.as_slice() else {
+        return Err(Error::SignatureMalformed("expected exactly one inner-list member"));
+    };
+    let authority = url.authority();
+    let method = crate::http::normalize_method(&req.method)?;
+    let msg = MessageView {
+        method: &method,
+        scheme: url.scheme(),
+        authority: &authority,
+        path: url.path(),
+        query: url.query(),
+        headers: &req.headers,
+    };
+    let base = signature_base(&msg, params)?;
+    let sig = b64_encode(&hmac_sha256(key, base.as_bytes()));
+    Ok((base, format!("{label}=:{sig}:")))
+}
+
 /// HMAC-SHA256 of `data` under `key`.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
@@ -132,17 +157,17 @@ mod tests {
     /// RFC 9421 Appendix B.2.5: HMAC-SHA256 with the shared test key.
     #[test]
     fn rfc9421_b_2_5() {
-        let key = b64_decode(
-            "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==",
-        )
-        .unwrap();
+        let key =
+            b64_decode("uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ==")
+                .unwrap();
         let headers = vec![
             ("Host".to_string(), "example.com".to_string()),
             ("Date".to_string(), "Tue, 20 Apr 2021 02:07:55 GMT".to_string()),
             ("Content-Type".to_string(), "application/json".to_string()),
             (
                 "Content-Digest".to_string(),
-                "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:".to_string(),
+                "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:"
+                    .to_string(),
             ),
             ("Content-Length".to_string(), "18".to_string()),
         ];
@@ -176,7 +201,10 @@ mod tests {
     #[test]
     fn rejects_component_params_and_duplicates() {
         let mut l = InnerList { items: vec![], params: vec![] };
-        l.items.push(Item { bare: BareItem::String("@method".into()), params: vec![("req".into(), BareItem::Boolean(true))] });
+        l.items.push(Item {
+            bare: BareItem::String("@method".into()),
+            params: vec![("req".into(), BareItem::Boolean(true))],
+        });
         assert!(covered_components(&l).is_err());
         l.items[0].params.clear();
         l.items.push(l.items[0].clone());

@@ -29,17 +29,12 @@ impl Url {
     pub fn parse(text: &str, field: &'static str) -> Result<Url> {
         let bad = |reason| Error::InvalidUrl { field, reason };
         if text.len() > MAX_URL {
-            return Err(Error::TooLarge {
-                field,
-                limit: MAX_URL,
-            });
+            return Err(Error::TooLarge { field, limit: MAX_URL });
         }
         if text.bytes().any(|b| b <= b' ' || b >= 0x7f) {
             return Err(bad("contains spaces, control or non-ASCII characters"));
         }
-        let (scheme, rest) = text
-            .split_once("://")
-            .ok_or_else(|| bad("must be an absolute http(s) URL"))?;
+        let (scheme, rest) = text.split_once("://").ok_or_else(|| bad("must be an absolute http(s) URL"))?;
         let scheme = scheme.to_ascii_lowercase();
         let default_port = match scheme.as_str() {
             "https" => 443,
@@ -65,13 +60,7 @@ impl Url {
             Some(q) => Some(normalize_query(q).map_err(bad)?).filter(|q| !q.is_empty()),
             None => None,
         };
-        Ok(Url {
-            scheme,
-            host,
-            port,
-            path,
-            query,
-        })
+        Ok(Url { scheme, host, port, path, query })
     }
 
     /// `http` or `https`.
@@ -120,16 +109,10 @@ impl Url {
     /// the base path; the result is normalised again.
     pub fn join(&self, path_and_query: &str, field: &'static str) -> Result<Url> {
         if !path_and_query.starts_with('/') {
-            return Err(Error::InvalidUrl {
-                field,
-                reason: "path must start with /",
-            });
+            return Err(Error::InvalidUrl { field, reason: "path must start with /" });
         }
         let base = self.path.trim_end_matches('/');
-        Url::parse(
-            &format!("{}://{}{base}{path_and_query}", self.scheme, self.authority()),
-            field,
-        )
+        Url::parse(&format!("{}://{}{base}{path_and_query}", self.scheme, self.authority()), field)
     }
 
     /// The URL with the query and a trailing slash removed: the identity used
@@ -241,10 +224,14 @@ fn normalize_path(path: &str) -> std::result::Result<String, &'static str> {
     if path.is_empty() {
         return Ok("/".into());
     }
-    if path
-        .split('/')
-        .any(|seg| seg == "." || seg == ".." || seg.eq_ignore_ascii_case("%2e") || seg.eq_ignore_ascii_case("%2e%2e") || seg.eq_ignore_ascii_case(".%2e") || seg.eq_ignore_ascii_case("%2e."))
-    {
+    if path.split('/').any(|seg| {
+        seg == "."
+            || seg == ".."
+            || seg.eq_ignore_ascii_case("%2e")
+            || seg.eq_ignore_ascii_case("%2e%2e")
+            || seg.eq_ignore_ascii_case(".%2e")
+            || seg.eq_ignore_ascii_case("%2e.")
+    }) {
         return Err("must not contain dot segments");
     }
     normalize_part(path, |b| is_pchar(b) || b == b'/', |_| None)

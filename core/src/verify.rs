@@ -128,7 +128,8 @@ struct Profile {
 }
 
 fn combined(req: &Request, name: &str) -> Option<String> {
-    let values: Vec<&str> = req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()).collect();
+    let values: Vec<&str> =
+        req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()).collect();
     (!values.is_empty()).then(|| values.join(", "))
 }
 
@@ -145,7 +146,9 @@ fn profile_params(list: &InnerList) -> Result<Profile> {
             _ => return Err(Error::SignatureMalformed("unexpected or mistyped signature parameter")),
         }
     }
-    let (Some(created), Some(expires), Some(nonce), Some(alg), Some(keyid), Some(tag)) = (created, expires, nonce, alg, keyid, tag) else {
+    let (Some(created), Some(expires), Some(nonce), Some(alg), Some(keyid), Some(tag)) =
+        (created, expires, nonce, alg, keyid, tag)
+    else {
         return Err(Error::SignatureMalformed("missing signature parameter"));
     };
     if alg != ALG {
@@ -218,7 +221,8 @@ impl Verifier {
             return Err(Error::SignatureExpired);
         }
 
-        let digest_field = combined(req, "content-digest").ok_or(Error::SignatureMalformed("content-digest is missing"))?;
+        let digest_field =
+            combined(req, "content-digest").ok_or(Error::SignatureMalformed("content-digest is missing"))?;
         let digests = parse_dictionary(&digest_field).map_err(Error::SignatureMalformed)?;
         let want = match digests.iter().find(|(k, _)| k == "sha-256") {
             Some((_, Member::Item(item))) => match &item.bare {
@@ -249,8 +253,8 @@ impl Verifier {
         let keep_until = profile.expires.max(profile.created + self.window_secs);
         replay.check_and_insert(&format!("{}:{}", profile.keyid, profile.nonce), keep_until, now)?;
 
-        let bearer = combined(req, "authorization")
-            .and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+        let bearer =
+            combined(req, "authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
         Ok(Verified {
             install_id: profile.keyid,
             created: profile.created,
