@@ -1,17 +1,20 @@
 //! `Tessera\Companion`: the plugin side of one installation.
+// PHP parameter names are camelCase (they are the named-argument names), so
+// the Rust parameters that become them are too.
+#![allow(non_snake_case)]
 
 use std::cell::RefCell;
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, Zval};
-use tessera_core::classify::classify;
-use tessera_core::companion::{Companion as CoreCompanion, SiteCheck};
-use tessera_core::config::Config;
-use tessera_core::entropy::OsEntropy;
-use tessera_core::machine::{Completion, RemoteStep};
-use tessera_core::registration::{OwnershipProof, Registration, RegistrationOutcome};
-use tessera_core::sign::SignOptions;
+use tessera_core::Config;
+use tessera_core::OsEntropy;
+use tessera_core::SignOptions;
+use tessera_core::classify;
+use tessera_core::{Companion as CoreCompanion, SiteCheck};
+use tessera_core::{Completion, RemoteStep};
+use tessera_core::{OwnershipProof, Registration, RegistrationOutcome};
 
 use crate::convert::{
     ArrayArg, Assoc, CallableArg, OptCallableArg, OptIntArg, OptStrArg, StrArg, api_request_from_php, from_php,
@@ -55,25 +58,36 @@ impl Companion {
     }
 }
 
-fn proof_to_php(p: &OwnershipProof) -> Zval {
-    Assoc::new().str("url", &p.url).str("path", &p.path).str("body", &p.body).zval()
+fn proof_to_php(p: &OwnershipProof) -> Assoc {
+    Assoc::new().str("url", &p.url).str("path", &p.path).str("body", &p.body)
 }
 
-fn remote_step_to_php(step: &RemoteStep) -> Zval {
-    Assoc::new()
-        .str("status", step.as_str())
-        .with("error", step.error().map_or_else(Zval::null, exception_object))
-        .zval()
+fn remote_step_to_php(step: &RemoteStep) -> Assoc {
+    Assoc::new().str("status", step.as_str()).with("error", step.error().map_or_else(Zval::null, exception_object))
 }
 
-fn to_php_value<T: serde::Serialize>(value: &T) -> Res<Zval> {
-    serde_json::to_value(value)
-        .map(|v| json_to_zval(&v))
-        .map_err(|_| Failure::Core(tessera_core::error::Error::Internal("serialising a result")))
+/// A core value with a serde form that is a JSON object, as a PHP array.
+fn to_php_array<T: serde::Serialize>(value: &T) -> Res<ZBox<ZendHashTable>> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => {
+            Ok(map.iter().fold(Assoc::new(), |a, (k, v)| a.with(k, json_to_zval(v))).build())
+        }
+        _ => Err(Failure::Core(tessera_core::Error::Internal("serialising a result"))),
+    }
 }
 
 #[php_impl]
 impl Companion {
+    /// Not constructible with `new`: use `create()`, `fromJson()` or
+    /// `openState()`. (PHP classes backed by Rust always have a constructor.)
+    ///
+    /// @throws \Tessera\Exception\InvalidStateException always
+    pub fn __construct() -> Res<Companion> {
+        Err(Failure::Core(tessera_core::Error::InvalidState(
+            "create a Companion with Companion::create(), fromJson() or openState()",
+        )))
+    }
+
     /// A fresh, unregistered companion. `$config`: `broker_url` (https, or
     /// http to a loopback host), optional `routes` (`installations`,
     /// `connect`, `disconnect`) and `retry` (`max_attempts`, `base_delay_ms`,
@@ -82,6 +96,7 @@ impl Companion {
     /// @throws \Tessera\Exception\InvalidInputException
     pub fn create(config: ArrayArg) -> Res<Companion> {
         guard(|| {
+            config.get("config")?;
             let config: Config = from_php(config.0, "config")?;
             Ok(Companion::wrap(CoreCompanion::create(config)?))
         })
@@ -135,6 +150,7 @@ impl Companion {
     /// @throws \Tessera\Exception\InvalidStateException when already registered
     pub fn registration_request(&self, registration: ArrayArg) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
+            registration.get("registration")?;
             let reg: Registration = from_php(registration.0, "registration")?;
             let req = self.with_mut(|c| c.registration_request(&reg, &mut OsEntropy))??;
             Ok(request_to_php(&req))
@@ -156,7 +172,7 @@ impl Companion {
             Ok(match outcome {
                 RegistrationOutcome::Registered => Assoc::new().str("outcome", "registered").build(),
                 RegistrationOutcome::OwnershipChallenge(p) => {
-                    Assoc::new().str("outcome", "ownership_challenge").with("proof", proof_to_php(&p)).build()
+                    Assoc::new().str("outcome", "ownership_challenge").with("proof", proof_to_php(&p).zval()).build()
                 }
             })
         })
@@ -166,8 +182,8 @@ impl Companion {
     /// `['url', 'path', 'body']`.
     ///
     /// @throws \Tessera\Exception\InvalidStateException
-    pub fn ownership_proof(&self) -> Res<Zval> {
-        guard(|| Ok(proof_to_php(&self.with(CoreCompanion::ownership_proof)??)))
+    pub fn ownership_proof(&self) -> Res<ZBox<ZendHashTable>> {
+        guard(|| Ok(proof_to_php(&self.with(CoreCompanion::ownership_proof)??).build()))
     }
 
     /// The broker connect URL to send the browser to; records the pending
@@ -175,9 +191,9 @@ impl Companion {
     ///
     /// @throws \Tessera\Exception\InvalidInputException
     /// @throws \Tessera\Exception\InvalidStateException
-    pub fn connect_url(&self, return_url: StrArg, scope: OptStrArg, now: OptIntArg) -> Res<String> {
+    pub fn connect_url(&self, returnUrl: StrArg, scope: OptStrArg, now: OptIntArg) -> Res<String> {
         guard(|| {
-            let return_url = return_url.utf8("returnUrl")?;
+            let return_url = returnUrl.utf8("returnUrl")?;
             let scope = scope.utf8("scope")?;
             let now = now.get("now")?.unwrap_or_else(unix_now);
             Ok(self.with_mut(|c| c.connect_url(return_url, scope, now, &mut OsEntropy))??)
@@ -211,14 +227,14 @@ impl Companion {
         request: ArrayArg,
         now: OptIntArg,
         nonce: OptStrArg,
-        idempotency_key: OptStrArg,
+        idempotencyKey: OptStrArg,
     ) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let req = api_request_from_php(request.get("request")?)?;
             let opts = SignOptions {
                 now: now.get("now")?.unwrap_or_else(unix_now),
                 nonce: nonce.utf8("nonce")?.map(str::to_owned),
-                idempotency_key: idempotency_key.utf8("idempotencyKey")?.map(str::to_owned),
+                idempotency_key: idempotencyKey.utf8("idempotencyKey")?.map(str::to_owned),
             };
             let signed = self.with(|c| c.sign_request(&req, &opts, &mut OsEntropy))??;
             Ok(request_to_php(&signed))
@@ -232,11 +248,11 @@ impl Companion {
     /// `Retry-After`) defaults to the clock.
     ///
     /// @throws \Tessera\Exception\InvalidInputException
-    pub fn classify(response: ArrayArg, now: OptIntArg) -> Res<Zval> {
+    pub fn classify(response: ArrayArg, now: OptIntArg) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let resp = response_from_php(response.get("response")?)?;
             let now = now.get("now")?.unwrap_or_else(unix_now);
-            to_php_value(&classify(&resp, now))
+            to_php_array(&classify(&resp, now))
         })
     }
 
@@ -269,7 +285,7 @@ impl Companion {
             let call = self.with(|c| c.start_call(req))??;
             match drive(&self.inner, call, &host)? {
                 Completion::Response(r) => Ok(response_to_php(&r)),
-                _ => Err(Failure::Core(tessera_core::error::Error::Internal("unexpected completion"))),
+                _ => Err(Failure::Core(tessera_core::Error::Internal("unexpected completion"))),
             }
         })
     }
@@ -280,13 +296,18 @@ impl Companion {
     /// for the remote call. Callables as for `call()`.
     ///
     /// @throws \Tessera\Exception\InvalidStateException when not connected
-    pub fn disconnect(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<Zval> {
+    pub fn disconnect(
+        &self,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+    ) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let host = Companion::host(&transport, &sleep, &persist)?;
             let call = self.with(CoreCompanion::start_disconnect)??;
             match drive(&self.inner, call, &host)? {
-                Completion::Disconnected { remote } => Ok(remote_step_to_php(&remote)),
-                _ => Err(Failure::Core(tessera_core::error::Error::Internal("unexpected completion"))),
+                Completion::Disconnected { remote } => Ok(remote_step_to_php(&remote).build()),
+                _ => Err(Failure::Core(tessera_core::Error::Internal("unexpected completion"))),
             }
         })
     }
@@ -307,10 +328,10 @@ impl Companion {
             let call = self.with(CoreCompanion::start_uninstall)?;
             match drive(&self.inner, call, &host)? {
                 Completion::Uninstalled(report) => Ok(Assoc::new()
-                    .with("disconnect", remote_step_to_php(&report.disconnect))
-                    .with("deregister", remote_step_to_php(&report.deregister))
+                    .with("disconnect", remote_step_to_php(&report.disconnect).zval())
+                    .with("deregister", remote_step_to_php(&report.deregister).zval())
                     .build()),
-                _ => Err(Failure::Core(tessera_core::error::Error::Internal("unexpected completion"))),
+                _ => Err(Failure::Core(tessera_core::Error::Internal("unexpected completion"))),
             }
         })
     }
@@ -333,11 +354,11 @@ impl Companion {
     /// signing until `resolveSiteAsCopy()` or `siteMoved()`.
     ///
     /// @throws \Tessera\Exception\InvalidInputException
-    pub fn check_site(&self, current_url: StrArg) -> Res<Zval> {
+    pub fn check_site(&self, currentUrl: StrArg) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
-            let url = current_url.utf8("currentUrl")?;
+            let url = currentUrl.utf8("currentUrl")?;
             let check: SiteCheck = self.with_mut(|c| c.check_site(url))??;
-            to_php_value(&check)
+            to_php_array(&check)
         })
     }
 
@@ -362,9 +383,9 @@ impl Companion {
     /// `$keyMaterial` (at least 16 bytes, e.g. WordPress' salts).
     ///
     /// @throws \Tessera\Exception\InvalidInputException when the key material is too short
-    pub fn seal_state(&self, key_material: StrArg) -> Res<String> {
+    pub fn seal_state(&self, keyMaterial: StrArg) -> Res<String> {
         guard(|| {
-            let key = key_material.bytes("keyMaterial")?;
+            let key = keyMaterial.bytes("keyMaterial")?;
             Ok(self.with(|c| c.seal_state(key, &mut OsEntropy))??)
         })
     }
@@ -372,11 +393,11 @@ impl Companion {
     /// Opens a sealed state.
     ///
     /// @throws \Tessera\Exception\StateUndecryptableException when it does not open with this key
-    pub fn open_state(sealed: StrArg, key_material: StrArg) -> Res<Companion> {
+    pub fn open_state(sealed: StrArg, keyMaterial: StrArg) -> Res<Companion> {
         guard(|| {
             // Not UTF-8 cannot be a sealed blob: it fails to open like any other.
             let sealed = String::from_utf8_lossy(sealed.bytes("sealed")?);
-            let key = key_material.bytes("keyMaterial")?;
+            let key = keyMaterial.bytes("keyMaterial")?;
             Ok(Companion::wrap(CoreCompanion::open_state(&sealed, key)?))
         })
     }

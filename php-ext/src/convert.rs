@@ -11,8 +11,8 @@ use ext_php_rs::convert::{FromZval, IntoZval};
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
 use serde_json::{Map, Number, Value};
-use tessera_core::error::Error;
-use tessera_core::http::{ApiRequest, Request, Response};
+use tessera_core::Error;
+use tessera_core::{ApiRequest, Request, Response};
 
 use crate::errors::{Failure, Res, invalid};
 

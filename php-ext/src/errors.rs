@@ -23,7 +23,7 @@ use ext_php_rs::ffi::{zend_class_entry, zend_object, zend_read_property, zval};
 use ext_php_rs::flags::{ClassFlags, DataType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData, ce, run_handler};
-use tessera_core::error::{Error, ErrorKind};
+use tessera_core::{Error, ErrorKind};
 
 unsafe extern "C" {
     // Exported by the PHP binary; not in ext-php-rs' generated bindings. Writes

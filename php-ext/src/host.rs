@@ -12,9 +12,9 @@ use ext_php_rs::convert::IntoZvalDyn;
 use ext_php_rs::ffi::zend_read_property;
 use ext_php_rs::types::{ZendCallable, ZendObject, Zval};
 use ext_php_rs::zend::{ExecutorGlobals, ce};
-use tessera_core::companion::Companion;
-use tessera_core::entropy::OsEntropy;
-use tessera_core::machine::{Action, Call, Completion, Event};
+use tessera_core::Companion;
+use tessera_core::OsEntropy;
+use tessera_core::{Action, Call, Completion, Event};
 
 use crate::convert::{expect_array, request_to_php, response_from_php};
 use crate::errors::{Class, Failure, Res, busy, class_entry, invalid};
@@ -79,7 +79,7 @@ pub struct Host<'a> {
 }
 
 impl Host<'_> {
-    fn send(&self, request: &tessera_core::http::Request) -> Res<Event> {
+    fn send(&self, request: &tessera_core::Request) -> Res<Event> {
         let arr = request_to_php(request);
         match self.transport.try_call(vec![&arr]) {
             Ok(z) => Ok(Event::Response(response_from_php(expect_array(&z, "transport")?)?)),

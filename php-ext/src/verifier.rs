@@ -1,13 +1,16 @@
 //! `Tessera\Verifier`: the broker side, for partners whose broker is PHP.
+// PHP parameter names are camelCase (they are the named-argument names), so
+// the Rust parameters that become them are too.
+#![allow(non_snake_case)]
 
 use std::cell::{Cell, RefCell};
 
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendCallable, ZendHashTable};
+use tessera_core::Error;
+use tessera_core::Secret;
 use tessera_core::connect;
-use tessera_core::error::Error;
 use tessera_core::registration;
-use tessera_core::secret::Secret;
 use tessera_core::verify::{DEFAULT_WINDOW_SECS, MemoryReplayStore, ReplayStore, Verifier as CoreVerifier};
 
 use crate::convert::{ArrayArg, Assoc, CallableArg, OptCallableArg, OptIntArg, StrArg, request_from_php};
@@ -96,7 +99,7 @@ impl ReplayStore for PhpReplayStore<'_> {
     }
 }
 
-fn verified_to_php(v: &tessera_core::verify::Verified) -> ZBox<ZendHashTable> {
+fn verified_to_php(v: &tessera_core::Verified) -> ZBox<ZendHashTable> {
     Assoc::new()
         .str("install_id", &v.install_id)
         .int("created", v.created)
@@ -114,10 +117,10 @@ impl Verifier {
     /// A verifier accepting `created` within `$windowSecs` of the broker clock
     /// (default 300), with an in-memory replay store of `$replayCapacity` live
     /// nonces (default 100000) used when `verify()` gets no `$replay` callable.
-    pub fn __construct(window_secs: OptIntArg, replay_capacity: OptIntArg) -> Res<Self> {
+    pub fn __construct(windowSecs: OptIntArg, replayCapacity: OptIntArg) -> Res<Self> {
         guard(|| {
-            let window = window_secs.get("windowSecs")?.unwrap_or(DEFAULT_WINDOW_SECS);
-            let capacity = match replay_capacity.get("replayCapacity")? {
+            let window = windowSecs.get("windowSecs")?.unwrap_or(DEFAULT_WINDOW_SECS);
+            let capacity = match replayCapacity.get("replayCapacity")? {
                 None => DEFAULT_REPLAY_CAPACITY,
                 Some(n) => usize::try_from(n).map_err(|_| invalid("replayCapacity", "must not be negative"))?,
             };
@@ -140,13 +143,13 @@ impl Verifier {
     pub fn verify(
         &self,
         request: ArrayArg,
-        secret_for: CallableArg,
+        secretFor: CallableArg,
         replay: OptCallableArg,
         now: OptIntArg,
     ) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let req = request_from_php(request.get("request")?)?;
-            let lookup = SecretLookup::new(secret_for.get("secretFor")?);
+            let lookup = SecretLookup::new(secretFor.get("secretFor")?);
             let now = now.get("now")?.unwrap_or_else(unix_now);
             let mut secret_fn = |id: &str| lookup.lookup(id);
             let result = match replay.get("replay")? {
@@ -171,10 +174,10 @@ impl Verifier {
     /// `install_id, state, return_url, scope, ts`.
     ///
     /// @throws \Tessera\Exception\VerificationException when it does not verify
-    pub fn verify_connect_url(url: StrArg, secret_for: CallableArg, now: OptIntArg) -> Res<ZBox<ZendHashTable>> {
+    pub fn verify_connect_url(url: StrArg, secretFor: CallableArg, now: OptIntArg) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let url = url.utf8("url")?;
-            let lookup = SecretLookup::new(secret_for.get("secretFor")?);
+            let lookup = SecretLookup::new(secretFor.get("secretFor")?);
             let now = now.get("now")?.unwrap_or_else(unix_now);
             let r = connect::verify_connect_url(url, now, &mut |id: &str| lookup.lookup(id));
             let p = lookup.finish(r)?;
@@ -194,17 +197,17 @@ impl Verifier {
     ///
     /// @throws \Tessera\Exception\VerificationException when it does not verify
     pub fn verify_uninstall_ticket(
-        install_id: StrArg,
-        url_or_query: StrArg,
-        secret_for: CallableArg,
-        max_age_secs: OptIntArg,
+        installId: StrArg,
+        urlOrQuery: StrArg,
+        secretFor: CallableArg,
+        maxAgeSecs: OptIntArg,
         now: OptIntArg,
     ) -> Res<i64> {
         guard(|| {
-            let install_id = install_id.utf8("installId")?;
-            let url = url_or_query.utf8("urlOrQuery")?;
-            let lookup = SecretLookup::new(secret_for.get("secretFor")?);
-            let max_age = max_age_secs.get("maxAgeSecs")?.unwrap_or(connect::UNINSTALL_TICKET_MAX_AGE_SECS);
+            let install_id = installId.utf8("installId")?;
+            let url = urlOrQuery.utf8("urlOrQuery")?;
+            let lookup = SecretLookup::new(secretFor.get("secretFor")?);
+            let max_age = maxAgeSecs.get("maxAgeSecs")?.unwrap_or(connect::UNINSTALL_TICKET_MAX_AGE_SECS);
             let now = now.get("now")?.unwrap_or_else(unix_now);
             let r = connect::verify_uninstall_ticket(install_id, url, now, max_age, &mut |id: &str| lookup.lookup(id));
             lookup.finish(r)
@@ -215,12 +218,12 @@ impl Verifier {
     /// `$secret` is the installation's secret (base64url, as registered).
     ///
     /// @throws \Tessera\Exception\VerificationException when it does not match
-    pub fn verify_ownership_proof(secret: StrArg, install_id: StrArg, challenge: StrArg, proof: StrArg) -> Res<()> {
+    pub fn verify_ownership_proof(secret: StrArg, installId: StrArg, challenge: StrArg, proof: StrArg) -> Res<()> {
         guard(|| {
             let secret = Secret::from_base64url(secret.utf8("secret")?)?;
             registration::verify_ownership_proof(
                 &secret,
-                install_id.utf8("installId")?,
+                installId.utf8("installId")?,
                 challenge.utf8("challenge")?,
                 proof.utf8("proof")?,
             )
