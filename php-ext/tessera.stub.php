@@ -119,10 +119,12 @@ namespace Tessera {
          * connect (persist afterwards).
          *
          * @param int|null $now unix seconds; the clock when null
+         * @param string|null $state only for reproducible tests (16-128 characters of [A-Za-z0-9._~-]);
+         *        16 random bytes when null
          * @throws \Tessera\Exception\InvalidInputException
          * @throws \Tessera\Exception\InvalidStateException
          */
-        public function connectUrl(string $returnUrl, ?string $scope = null, ?int $now = null): string {}
+        public function connectUrl(string $returnUrl, ?string $scope = null, ?int $now = null, ?string $state = null): string {}
 
         /**
          * Completes the connect from the callback (the full return URL, or
@@ -291,6 +293,19 @@ namespace Tessera {
          * @throws \Tessera\Exception\VerificationException
          */
         public static function verifyUninstallTicket(string $installId, string $urlOrQuery, callable $secretFor, ?int $maxAgeSecs = null, ?int $now = null): int {}
+
+        /**
+         * Generic RFC 9421 HMAC-SHA256 signing of `$request` for one
+         * `Signature-Input` member (`label=(...);params`) under the raw
+         * `$key`. For interoperability checks (it reproduces RFC 9421
+         * Appendix B.2.5), not for the Tessera profile.
+         *
+         * @param array{method: string, url: string, headers?: array<string, string|list<string>>, body?: string} $request
+         * @return array{signature_base: string, signature: string}
+         * @throws \Tessera\Exception\InvalidInputException
+         * @throws \Tessera\Exception\VerificationException when the signature input is malformed
+         */
+        public static function hmacSignGeneric(array $request, string $signatureInput, string $key): array {}
 
         /**
          * Checks an ownership proof fetched from the site, in constant time.

@@ -187,16 +187,21 @@ impl Companion {
     }
 
     /// The broker connect URL to send the browser to; records the pending
-    /// connect (persist afterwards). `$now` defaults to the clock.
+    /// connect (persist afterwards). `$now` defaults to the clock; `$state`
+    /// (16-128 characters of `[A-Za-z0-9._~-]`) defaults to 16 random bytes
+    /// and is only for reproducible tests.
     ///
     /// @throws \Tessera\Exception\InvalidInputException
     /// @throws \Tessera\Exception\InvalidStateException
-    pub fn connect_url(&self, returnUrl: StrArg, scope: OptStrArg, now: OptIntArg) -> Res<String> {
+    pub fn connect_url(&self, returnUrl: StrArg, scope: OptStrArg, now: OptIntArg, state: OptStrArg) -> Res<String> {
         guard(|| {
             let return_url = returnUrl.utf8("returnUrl")?;
             let scope = scope.utf8("scope")?;
             let now = now.get("now")?.unwrap_or_else(unix_now);
-            Ok(self.with_mut(|c| c.connect_url(return_url, scope, now, &mut OsEntropy))??)
+            Ok(match state.utf8("state")? {
+                Some(state) => self.with_mut(|c| c.connect_url_with_state(return_url, scope, now, state))??,
+                None => self.with_mut(|c| c.connect_url(return_url, scope, now, &mut OsEntropy))??,
+            })
         })
     }
 

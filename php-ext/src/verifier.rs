@@ -214,6 +214,27 @@ impl Verifier {
         })
     }
 
+    /// Generic RFC 9421 HMAC-SHA256 signing of `$request` (`method`,
+    /// absolute `url`, `headers`, `body`) for one `Signature-Input` member
+    /// (`label=(...);params`) under the raw `$key`; returns `signature_base`
+    /// and `signature` (the `Signature` field value). For interoperability
+    /// checks (it reproduces RFC 9421 Appendix B.2.5), not for the Tessera
+    /// profile.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    /// @throws \Tessera\Exception\VerificationException when the signature input is malformed
+    pub fn hmac_sign_generic(request: ArrayArg, signatureInput: StrArg, key: StrArg) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let req = request_from_php(request.get("request")?)?;
+            let (base, signature) = tessera_core::signature::hmac_sign_generic(
+                &req,
+                signatureInput.utf8("signatureInput")?,
+                key.bytes("key")?,
+            )?;
+            Ok(Assoc::new().str("signature_base", &base).str("signature", &signature).build())
+        })
+    }
+
     /// Checks an ownership proof fetched from the site, in constant time.
     /// `$secret` is the installation's secret (base64url, as registered).
     ///

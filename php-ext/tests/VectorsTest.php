@@ -1,0 +1,211 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Tessera\Tests;
+
+use PHPUnit\Framework\TestCase;
+use Tessera\Companion;
+use Tessera\Exception\TesseraException;
+use Tessera\Verifier;
+
+/**
+ * Every case of tests/vectors/*.json through the PHP API, compared byte for
+ * byte (arrays with `===`, so header order counts).
+ */
+final class VectorsTest extends TestCase
+{
+    public static function signingCases(): array
+    {
+        return vector_cases('signing.json');
+    }
+
+    /** @dataProvider signingCases */
+    public function testSigning(array $case): void
+    {
+        $o = $case['options'];
+        $this->assertOutcome($case['expected'], function () use ($case, $o) {
+            $c = Companion::fromJson($case['state']);
+            return $c->signRequest($case['request'], $o['now'], $o['nonce'], $o['idempotencyKey']);
+        });
+    }
+
+    public static function classificationCases(): array
+    {
+        return vector_cases('classification.json');
+    }
+
+    /** @dataProvider classificationCases */
+    public function testClassification(array $case): void
+    {
+        $this->assertOutcome($case['expected'], function () use ($case) {
+            $o = Companion::classify($case['response'], $case['now']);
+            return ['kind' => $o['kind'], 'status' => $o['status'], 'code' => $o['code'], 'retryAfterMs' => $o['retry_after_ms']];
+        });
+    }
+
+    public static function connectCases(): array
+    {
+        return vector_cases('connect.json');
+    }
+
+    /** @dataProvider connectCases */
+    public function testConnect(array $case): void
+    {
+        $in = $case['input'];
+        $this->assertOutcome($case['expected'], function () use ($case, $in) {
+            $c = Companion::fromJson($case['state']);
+            $url = $c->connectUrl($in['returnUrl'], $in['scope'], $in['now'], $in['state']);
+            return ['url' => $url, 'status' => $c->status()];
+        });
+    }
+
+    public static function callbackCases(): array
+    {
+        return vector_cases('callback.json');
+    }
+
+    /** @dataProvider callbackCases */
+    public function testCallback(array $case): void
+    {
+        $c = Companion::fromJson($case['state']);
+        $error = null;
+        try {
+            $c->completeConnect($case['callback'], $case['now']);
+        } catch (TesseraException $e) {
+            $error = $e->getErrorCode();
+        }
+        $got = [
+            'status' => $c->status(),
+            'pendingConnect' => json_decode($c->toJson(), true)['pending_connect'] !== null,
+        ];
+        if ($error !== null) {
+            $got['error'] = $error;
+        }
+        $this->assertSame($case['expected'], $got);
+    }
+
+    public static function verifyCases(): array
+    {
+        return vector_cases('verify.json');
+    }
+
+    /** @dataProvider verifyCases */
+    public function testVerify(array $case): void
+    {
+        $verifier = new Verifier();
+        $secretFor = fn (string $id): ?string => $case['secrets'][$id] ?? null;
+        $got = [];
+        foreach ($case['requests'] as $request) {
+            try {
+                $v = $verifier->verify($request, $secretFor, null, $case['now']);
+                $got[] = ['installId' => $v['install_id'], 'nonce' => $v['nonce'], 'created' => $v['created']];
+            } catch (TesseraException $e) {
+                $got[] = ['error' => $e->getErrorCode()];
+            }
+        }
+        $this->assertSame($case['expected'], $got);
+    }
+
+    public static function sealCases(): array
+    {
+        return vector_cases('seal.json');
+    }
+
+    /** @dataProvider sealCases */
+    public function testSeal(array $case): void
+    {
+        $this->assertOutcome($case['expected'], fn () => ['state' => Companion::openState($case['sealed'], $case['keyMaterial'])->toJson()]);
+    }
+
+    public static function ownershipCases(): array
+    {
+        return vector_cases('ownership.json');
+    }
+
+    /** @dataProvider ownershipCases */
+    public function testOwnership(array $case): void
+    {
+        $c = Companion::fromJson($case['state']);
+        try {
+            $r = $c->handleRegistrationResponse($case['response']);
+            $got = ['outcome' => $r['outcome'], 'status' => $c->status()];
+            if (isset($r['proof'])) {
+                $got['proof'] = $r['proof'];
+            }
+        } catch (TesseraException $e) {
+            $got = ['error' => $e->getErrorCode(), 'status' => $c->status()];
+        }
+        $this->assertSame($case['expected'], $got);
+    }
+
+    public static function uninstallUrlCases(): array
+    {
+        return vector_cases('uninstall_url.json');
+    }
+
+    /** @dataProvider uninstallUrlCases */
+    public function testUninstallUrl(array $case): void
+    {
+        $this->assertOutcome($case['expected'], fn () => ['url' => Companion::fromJson($case['state'])->uninstallUrl($case['now'])]);
+    }
+
+    public static function rfc9421Cases(): array
+    {
+        return vector_cases('rfc9421.json');
+    }
+
+    /** @dataProvider rfc9421Cases */
+    public function testRfc9421(array $case): void
+    {
+        $this->assertOutcome($case['expected'], function () use ($case) {
+            $r = Verifier::hmacSignGeneric($case['request'], $case['signatureInput'], base64_decode($case['keyBase64'], true));
+            return ['signatureBase' => $r['signature_base'], 'signature' => $r['signature']];
+        });
+    }
+
+    public static function inputsCases(): array
+    {
+        return vector_cases('inputs.json');
+    }
+
+    /** @dataProvider inputsCases */
+    public function testInputs(array $case): void
+    {
+        $in = $case['input'];
+        $this->assertOutcome($case['expected'], function () use ($in) {
+            $c = Companion::create(['broker_url' => $in['brokerUrl']]);
+            if (isset($in['registration'])) {
+                $r = $in['registration'];
+                $c->registrationRequest([
+                    'site_url' => $r['siteUrl'],
+                    'admin_email' => $r['adminEmail'],
+                    'platform' => $r['platform'],
+                    'plugin_version' => $r['pluginVersion'],
+                ]);
+            }
+            return ['ok' => true];
+        });
+    }
+
+    public function testEveryVectorFileIsCovered(): void
+    {
+        $files = array_map('basename', glob(VECTORS . '/*.json'));
+        sort($files);
+        $this->assertSame([
+            'callback.json', 'classification.json', 'connect.json', 'inputs.json', 'ownership.json',
+            'rfc9421.json', 'seal.json', 'signing.json', 'uninstall_url.json', 'verify.json',
+        ], $files, 'a new vector file needs a test here');
+    }
+
+    /** Runs $f; compares its result, or `['error' => code]` when it throws, with $expected. */
+    private function assertOutcome(array $expected, callable $f): void
+    {
+        try {
+            $got = $f();
+        } catch (TesseraException $e) {
+            $got = ['error' => $e->getErrorCode()];
+        }
+        $this->assertSame($expected, $got);
+    }
+}

@@ -1,0 +1,122 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Tessera\Tests;
+
+use Tessera\Companion;
+use Tessera\Exception\TransportException;
+
+if (!extension_loaded('tessera')) {
+    fwrite(STDERR, "The tessera extension is not loaded: run phpunit as php -d extension=/path/to/tessera.so /usr/bin/phpunit\n");
+    exit(2);
+}
+
+const BROKER = 'https://broker.example';
+const SITE = 'https://shop.example';
+const VECTORS = __DIR__ . '/../../tests/vectors';
+
+/** A scripted broker: a queue of responses (arrays), exceptions to throw, or callables. */
+final class FakeTransport
+{
+    /** @var list<array> requests received */
+    public array $requests = [];
+
+    /** @param list<array|\Throwable|callable> $script */
+    public function __construct(private array $script)
+    {
+    }
+
+    public function __invoke(array $request): array
+    {
+        $this->requests[] = $request;
+        $next = array_shift($this->script) ?? ['status' => 599, 'headers' => [], 'body' => 'script exhausted'];
+        if ($next instanceof \Throwable) {
+            throw $next;
+        }
+        if (is_callable($next)) {
+            return $next($request);
+        }
+        return $next;
+    }
+}
+
+/** Records sleeps and persists. */
+final class Recorder
+{
+    /** @var list<int> */
+    public array $sleeps = [];
+    /** @var list<string> */
+    public array $persisted = [];
+
+    public function sleep(): callable
+    {
+        return function (int $ms): void {
+            $this->sleeps[] = $ms;
+        };
+    }
+
+    public function persist(): callable
+    {
+        return function (string $json): void {
+            $this->persisted[] = $json;
+        };
+    }
+}
+
+function response(int $status, array $body = null, array $headers = []): array
+{
+    return [
+        'status' => $status,
+        'headers' => $body === null ? $headers : ['Content-Type' => 'application/json'] + $headers,
+        'body' => $body === null ? '' : json_encode($body),
+    ];
+}
+
+function transport_error(string $message = 'connection refused'): TransportException
+{
+    return new TransportException($message);
+}
+
+/** @return array{Companion, string} a registered companion and its secret (base64url) */
+function registered(string $broker = BROKER): array
+{
+    $c = Companion::create(['broker_url' => $broker]);
+    $req = $c->registrationRequest([
+        'site_url' => SITE,
+        'admin_email' => 'owner@shop.example',
+        'platform' => 'wordpress',
+        'plugin_version' => '1.0.0',
+    ]);
+    $secret = json_decode($req['body'], true)['secret'];
+    $c->handleRegistrationResponse(['status' => 201, 'headers' => [], 'body' => '{}']);
+    return [$c, $secret];
+}
+
+/** @return array{Companion, string} a connected companion (broker token btk_test_token) and its secret */
+function connected(string $broker = BROKER, string $token = 'btk_test_token'): array
+{
+    [$c, $secret] = registered($broker);
+    $url = $c->connectUrl(SITE . '/wp-admin/admin.php?page=tessera');
+    parse_str((string) parse_url($url, PHP_URL_QUERY), $q);
+    $c->completeConnect(SITE . '/wp-admin/admin.php?page=tessera&state=' . $q['state'] . '&broker_token=' . $token);
+    return [$c, $secret];
+}
+
+/** @return array<string, array> the cases of one vector file, keyed by name */
+function vector_cases(string $file): array
+{
+    $data = json_decode((string) file_get_contents(VECTORS . '/' . $file), true, 512, JSON_THROW_ON_ERROR);
+    $cases = [];
+    foreach ($data['cases'] as $case) {
+        $cases[$case['name']] = [$case];
+    }
+    return $cases;
+}
+
+/** The signature's `created` parameter of a signed request. */
+function created_of(array $request): int
+{
+    preg_match('/;created=(\d+);/', $request['headers']['signature-input'], $m);
+    return (int) $m[1];
+}
