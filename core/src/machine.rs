@@ -133,6 +133,9 @@ pub enum Completion {
     SiteMoved,
 }
 
+/// Attempts per remote step of the uninstall plan.
+pub const UNINSTALL_MAX_ATTEMPTS: u32 = 2;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 enum Op {
     Api,
@@ -373,7 +376,12 @@ impl Companion {
         if success {
             return self.succeed(call, resp);
         }
-        let policy = self.state.config.retry.clone();
+        let mut policy = self.state.config.retry.clone();
+        if matches!(call.op, Op::UninstallDisconnect | Op::UninstallDeregister) {
+            // Uninstall is best effort and often runs inside one web request:
+            // at most two attempts per remote step.
+            policy.max_attempts = policy.max_attempts.min(UNINSTALL_MAX_ATTEMPTS);
+        }
         match outcome.kind {
             OutcomeKind::ServerUnavailable => {
                 let safe = is_idempotent(&call.req.method.to_ascii_uppercase()) || call.idempotency_key.is_some();

@@ -144,7 +144,9 @@ fn compute_seal(case: &Value) -> Value {
 fn compute_ownership(case: &Value) -> Value {
     let mut c = Companion::from_json(case["state"].as_str().unwrap()).unwrap();
     match c.handle_registration_response(&response_of(&case["response"])) {
-        Ok(tessera_core::RegistrationOutcome::Registered) => json!({ "outcome": "registered", "status": c.status().as_str() }),
+        Ok(tessera_core::RegistrationOutcome::Registered) => {
+            json!({ "outcome": "registered", "status": c.status().as_str() })
+        }
         Ok(tessera_core::RegistrationOutcome::OwnershipChallenge(p)) => json!({
             "outcome": "ownership_challenge", "status": c.status().as_str(),
             "proof": { "url": p.url, "path": p.path, "body": p.body }
@@ -258,7 +260,15 @@ mod fixtures {
         json!({ "description": description, "cases": cases })
     }
 
-    fn sign_case(name: &str, c: &Companion, method: &str, path: &str, headers: Value, body: &str, idem: Option<&str>) -> Value {
+    fn sign_case(
+        name: &str,
+        c: &Companion,
+        method: &str,
+        path: &str,
+        headers: Value,
+        body: &str,
+        idem: Option<&str>,
+    ) -> Value {
         json!({
             "name": name,
             "state": c.to_json(),
@@ -284,14 +294,70 @@ mod fixtures {
         let cases = vec![
             sign_case("get-connected", &conn, "GET", "/api/orders", none.clone(), "", None),
             sign_case("get-query", &conn, "get", "/api/orders?limit=3&status=open", none.clone(), "", None),
-            sign_case("get-query-normalised", &conn, "GET", "/api/search?q=a:b%2fc&when=2024-01-01T00:00:00Z", none.clone(), "", None),
-            sign_case("post-json", &conn, "POST", "/api/events", ct.clone(), r#"{"type":"note","text":"hello"}"#, Some("2b0a6c1e-6f1d-4c59-9a1e-4f3b8c2d7e10")),
+            sign_case(
+                "get-query-normalised",
+                &conn,
+                "GET",
+                "/api/search?q=a:b%2fc&when=2024-01-01T00:00:00Z",
+                none.clone(),
+                "",
+                None,
+            ),
+            sign_case(
+                "post-json",
+                &conn,
+                "POST",
+                "/api/events",
+                ct.clone(),
+                r#"{"type":"note","text":"hello"}"#,
+                Some("2b0a6c1e-6f1d-4c59-9a1e-4f3b8c2d7e10"),
+            ),
             sign_case("post-1kb", &conn, "POST", "/api/events", ct.clone(), &kb, Some("idem-1kb")),
-            sign_case("post-unicode", &conn, "POST", "/api/notes", json!({ "content-type": "application/json; charset=utf-8" }), "{\"text\":\"Grüße — ok ✓\"}", Some("idem-unicode")),
-            sign_case("post-caller-idempotency-header", &conn, "POST", "/api/events", json!({ "content-type": "application/json", "idempotency-key": "caller-key-1" }), "{}", None),
-            sign_case("extra-headers-not-covered", &conn, "GET", "/api/orders", json!({ "Accept": "application/json", "X-Request-Id": "req-42", "Authorization": "Bearer spoofed", "Signature": "x" }), "", None),
-            sign_case("delete-registered-no-token", &reg, "DELETE", &format!("/installations/{}", reg.install_id().unwrap()), none.clone(), "", None),
-            sign_case("post-registered-no-token", &reg, "POST", "/disconnect", none.clone(), "", Some("idem-disconnect")),
+            sign_case(
+                "post-unicode",
+                &conn,
+                "POST",
+                "/api/notes",
+                json!({ "content-type": "application/json; charset=utf-8" }),
+                "{\"text\":\"Grüße — ok ✓\"}",
+                Some("idem-unicode"),
+            ),
+            sign_case(
+                "post-caller-idempotency-header",
+                &conn,
+                "POST",
+                "/api/events",
+                json!({ "content-type": "application/json", "idempotency-key": "caller-key-1" }),
+                "{}",
+                None,
+            ),
+            sign_case(
+                "extra-headers-not-covered",
+                &conn,
+                "GET",
+                "/api/orders",
+                json!({ "Accept": "application/json", "X-Request-Id": "req-42", "Authorization": "Bearer spoofed", "Signature": "x" }),
+                "",
+                None,
+            ),
+            sign_case(
+                "delete-registered-no-token",
+                &reg,
+                "DELETE",
+                &format!("/installations/{}", reg.install_id().unwrap()),
+                none.clone(),
+                "",
+                None,
+            ),
+            sign_case(
+                "post-registered-no-token",
+                &reg,
+                "POST",
+                "/disconnect",
+                none.clone(),
+                "",
+                Some("idem-disconnect"),
+            ),
             sign_case("loopback-base-path-port", &local, "GET", "/api/contacts?page=2", none.clone(), "", None),
             sign_case("clock-offset-applied", &skewed, "GET", "/api/orders", none.clone(), "", None),
             sign_case("put-body", &conn, "PUT", "/api/settings", ct.clone(), r#"{"a":1}"#, None),
@@ -299,8 +365,24 @@ mod fixtures {
             sign_case("error-dot-segment", &conn, "GET", "/api/../admin", none.clone(), "", None),
             sign_case("error-bad-nonce", &conn, "GET", "/api/orders", none.clone(), "", None),
             sign_case("error-site-mismatch", &moved, "GET", "/api/orders", none.clone(), "", None),
-            sign_case("error-not-registered", &Companion::create(Config::new(b)).unwrap(), "GET", "/api/orders", none.clone(), "", None),
-            sign_case("error-header-injection", &conn, "GET", "/api/orders", json!({ "x-evil": "a\r\nb: c" }), "", None),
+            sign_case(
+                "error-not-registered",
+                &Companion::create(Config::new(b)).unwrap(),
+                "GET",
+                "/api/orders",
+                none.clone(),
+                "",
+                None,
+            ),
+            sign_case(
+                "error-header-injection",
+                &conn,
+                "GET",
+                "/api/orders",
+                json!({ "x-evil": "a\r\nb: c" }),
+                "",
+                None,
+            ),
             sign_case("error-bad-method", &conn, "GE T", "/api/orders", none, "", None),
         ];
         let mut cases = cases;
@@ -309,7 +391,10 @@ mod fixtures {
                 c["options"]["nonce"] = json!("has space");
             }
         }
-        doc("Sign with Companion.fromJSON(state).signRequest(request, options). Every random input is fixed. `expected` is the full request to send (headers in order) or {error: code}.", cases)
+        doc(
+            "Sign with Companion.fromJSON(state).signRequest(request, options). Every random input is fixed. `expected` is the full request to send (headers in order) or {error: code}.",
+            cases,
+        )
     }
 
     fn resp(name: &str, status: u16, headers: Value, body: &str) -> Value {
@@ -320,54 +405,85 @@ mod fixtures {
         let e = |code: &str| format!(r#"{{"error":"{code}","error_description":"d"}}"#);
         let h = json!({});
         let date = tessera_core::classify::fmt_http_date(NOW + 30);
-        doc("classify(response, now) per DESIGN.md. `expected`: {kind, status, code, retryAfterMs}.", vec![
-            resp("ok-200", 200, h.clone(), "[]"),
-            resp("ok-204", 204, h.clone(), ""),
-            resp("reconnect-stora", 401, h.clone(), &e("stora_reconnect_required")),
-            resp("reconnect-token-invalid", 401, h.clone(), &e("broker_token_invalid")),
-            resp("reconnect-disabled", 401, h.clone(), &e("installation_disabled")),
-            resp("reconnect-problem-json", 401, json!({ "content-type": "application/problem+json" }), r#"{"type":"https://broker.example/problems/reconnect","title":"Reconnect","status":401,"code":"stora_reconnect_required"}"#),
-            resp("registration-signature-invalid", 401, h.clone(), &e("signature_invalid")),
-            resp("registration-unknown", 401, h.clone(), &e("unknown_installation")),
-            resp("signature-expired-with-date", 401, json!({ "Date": date }), &e("signature_expired")),
-            resp("replayed-is-client-error", 401, h.clone(), &e("replayed")),
-            resp("401-no-body", 401, h.clone(), ""),
-            resp("rate-limited-seconds", 429, json!({ "Retry-After": "7" }), ""),
-            resp("rate-limited-date", 429, json!({ "retry-after": tessera_core::classify::fmt_http_date(NOW + 12) }), ""),
-            resp("rate-limited-past-date", 429, json!({ "retry-after": tessera_core::classify::fmt_http_date(NOW - 12) }), ""),
-            resp("rate-limited-garbage", 429, json!({ "retry-after": "soon" }), ""),
-            resp("rate-limited-none", 429, h.clone(), ""),
-            resp("client-404", 404, h.clone(), &e("not_found")),
-            resp("client-400-no-code", 400, h.clone(), "bad request"),
-            resp("client-422-truncated-json", 422, h.clone(), r#"{"error":"valid"#),
-            resp("client-403", 403, h.clone(), &e("forbidden")),
-            resp("client-code-sanitised", 400, h.clone(), r#"{"error":"bad<script>alert(1)</script>"}"#),
-            resp("timeout-408", 408, h.clone(), ""),
-            resp("server-500", 500, h.clone(), "oops"),
-            resp("server-502", 502, h.clone(), ""),
-            resp("server-503-retry-after-ignored", 503, json!({ "Retry-After": "5" }), ""),
-            resp("redirect-302", 302, json!({ "location": "https://elsewhere.example" }), ""),
-        ])
+        doc(
+            "classify(response, now) per DESIGN.md. `expected`: {kind, status, code, retryAfterMs}.",
+            vec![
+                resp("ok-200", 200, h.clone(), "[]"),
+                resp("ok-204", 204, h.clone(), ""),
+                resp("reconnect-stora", 401, h.clone(), &e("stora_reconnect_required")),
+                resp("reconnect-token-invalid", 401, h.clone(), &e("broker_token_invalid")),
+                resp("reconnect-disabled", 401, h.clone(), &e("installation_disabled")),
+                resp(
+                    "reconnect-problem-json",
+                    401,
+                    json!({ "content-type": "application/problem+json" }),
+                    r#"{"type":"https://broker.example/problems/reconnect","title":"Reconnect","status":401,"code":"stora_reconnect_required"}"#,
+                ),
+                resp("registration-signature-invalid", 401, h.clone(), &e("signature_invalid")),
+                resp("registration-unknown", 401, h.clone(), &e("unknown_installation")),
+                resp("signature-expired-with-date", 401, json!({ "Date": date }), &e("signature_expired")),
+                resp("replayed-is-client-error", 401, h.clone(), &e("replayed")),
+                resp("401-no-body", 401, h.clone(), ""),
+                resp("rate-limited-seconds", 429, json!({ "Retry-After": "7" }), ""),
+                resp(
+                    "rate-limited-date",
+                    429,
+                    json!({ "retry-after": tessera_core::classify::fmt_http_date(NOW + 12) }),
+                    "",
+                ),
+                resp(
+                    "rate-limited-past-date",
+                    429,
+                    json!({ "retry-after": tessera_core::classify::fmt_http_date(NOW - 12) }),
+                    "",
+                ),
+                resp("rate-limited-garbage", 429, json!({ "retry-after": "soon" }), ""),
+                resp("rate-limited-none", 429, h.clone(), ""),
+                resp("client-404", 404, h.clone(), &e("not_found")),
+                resp("client-400-no-code", 400, h.clone(), "bad request"),
+                resp("client-422-truncated-json", 422, h.clone(), r#"{"error":"valid"#),
+                resp("client-403", 403, h.clone(), &e("forbidden")),
+                resp("client-code-sanitised", 400, h.clone(), r#"{"error":"bad<script>alert(1)</script>"}"#),
+                resp("timeout-408", 408, h.clone(), ""),
+                resp("server-500", 500, h.clone(), "oops"),
+                resp("server-502", 502, h.clone(), ""),
+                resp("server-503-retry-after-ignored", 503, json!({ "Retry-After": "5" }), ""),
+                resp("redirect-302", 302, json!({ "location": "https://elsewhere.example" }), ""),
+            ],
+        )
     }
 
     fn connect() -> Value {
         let b = "https://broker.example";
         let reg = registered(b, 11);
         let conn = connected(b, 12);
-        let case = |name: &str, c: &Companion, ret: &str, scope: Option<&str>, state: &str| {
-            json!({ "name": name, "state": c.to_json(), "input": { "returnUrl": ret, "scope": scope, "now": NOW, "state": state } })
-        };
+        let case = |name: &str, c: &Companion, ret: &str, scope: Option<&str>, state: &str| json!({ "name": name, "state": c.to_json(), "input": { "returnUrl": ret, "scope": scope, "now": NOW, "state": state } });
         let ret = "https://shop.example/wp-admin/options-general.php?page=tessera&tab=connect";
-        doc("Companion.fromJSON(state).connectUrl({returnUrl, scope, now, state}). `expected`: {url, status} or {error}.", vec![
-            case("registered", &reg, ret, None, "c3RhdGUtdmVjdG9yLTAx"),
-            case("with-scope", &reg, ret, Some("orders:read contacts:read"), "c3RhdGUtdmVjdG9yLTAy"),
-            case("reconnect-while-connected", &conn, ret, None, "c3RhdGUtdmVjdG9yLTAz"),
-            case("extension-return-url", &reg, "chrome-extension://abcdefghijklmnopabcdefghijklmnop/options.html", None, "c3RhdGUtdmVjdG9yLTA0"),
-            case("error-not-registered", &Companion::create(Config::new(b)).unwrap(), ret, None, "c3RhdGUtdmVjdG9yLTA1"),
-            case("error-relative-return-url", &reg, "/wp-admin/", None, "c3RhdGUtdmVjdG9yLTA2"),
-            case("error-fragment", &reg, "https://shop.example/#x", None, "c3RhdGUtdmVjdG9yLTA3"),
-            case("error-short-state", &reg, ret, None, "short"),
-        ])
+        doc(
+            "Companion.fromJSON(state).connectUrl({returnUrl, scope, now, state}). `expected`: {url, status} or {error}.",
+            vec![
+                case("registered", &reg, ret, None, "c3RhdGUtdmVjdG9yLTAx"),
+                case("with-scope", &reg, ret, Some("orders:read contacts:read"), "c3RhdGUtdmVjdG9yLTAy"),
+                case("reconnect-while-connected", &conn, ret, None, "c3RhdGUtdmVjdG9yLTAz"),
+                case(
+                    "extension-return-url",
+                    &reg,
+                    "chrome-extension://abcdefghijklmnopabcdefghijklmnop/options.html",
+                    None,
+                    "c3RhdGUtdmVjdG9yLTA0",
+                ),
+                case(
+                    "error-not-registered",
+                    &Companion::create(Config::new(b)).unwrap(),
+                    ret,
+                    None,
+                    "c3RhdGUtdmVjdG9yLTA1",
+                ),
+                case("error-relative-return-url", &reg, "/wp-admin/", None, "c3RhdGUtdmVjdG9yLTA2"),
+                case("error-fragment", &reg, "https://shop.example/#x", None, "c3RhdGUtdmVjdG9yLTA3"),
+                case("error-short-state", &reg, ret, None, "short"),
+            ],
+        )
     }
 
     fn callback() -> Value {
@@ -379,22 +495,35 @@ mod fixtures {
         reconnecting.connect_url_with_state("https://shop.example/cb", None, NOW, st).unwrap();
         let reg = registered(b, 23);
         let case = |name: &str, c: &Companion, cb: String, now: i64| json!({ "name": name, "state": c.to_json(), "callback": cb, "now": now });
-        doc("Companion.fromJSON(state).completeConnect(callback) at `now`. `expected`: {status, pendingConnect, error?}.", vec![
-            case("ok-full-url", &pending, format!("https://shop.example/cb?state={st}&broker_token=btk_abc.DEF-123"), NOW + 60),
-            case("ok-query-only", &pending, format!("state={st}&broker_token=btk_abc"), NOW + 60),
-            case("ok-leading-question-mark", &pending, format!("?broker_token=btk_abc&state={st}"), NOW + 60),
-            case("wrong-state", &pending, "state=d3Jvbmctc3RhdGUtMDE&broker_token=btk_abc".into(), NOW + 60),
-            case("expired", &pending, format!("state={st}&broker_token=btk_abc"), NOW + 601),
-            case("denied", &pending, format!("state={st}&error=access_denied&error_description=no"), NOW + 60),
-            case("missing-token", &pending, format!("state={st}"), NOW + 60),
-            case("bad-token-chars", &pending, format!("state={st}&broker_token=a%20b"), NOW + 60),
-            case("missing-state", &pending, "broker_token=btk_abc".into(), NOW + 60),
-            case("repeated-state", &pending, format!("state={st}&state={st}&broker_token=x"), NOW + 60),
-            case("malformed-escape", &pending, format!("state={st}&broker_token=%zz"), NOW + 60),
-            case("no-pending-connect", &reg, format!("state={st}&broker_token=btk_abc"), NOW + 60),
-            case("reconnect-denied-keeps-old-token", &reconnecting, format!("state={st}&error=access_denied"), NOW + 60),
-            case("reconnect-ok", &reconnecting, format!("state={st}&broker_token=btk_new"), NOW + 60),
-        ])
+        doc(
+            "Companion.fromJSON(state).completeConnect(callback) at `now`. `expected`: {status, pendingConnect, error?}.",
+            vec![
+                case(
+                    "ok-full-url",
+                    &pending,
+                    format!("https://shop.example/cb?state={st}&broker_token=btk_abc.DEF-123"),
+                    NOW + 60,
+                ),
+                case("ok-query-only", &pending, format!("state={st}&broker_token=btk_abc"), NOW + 60),
+                case("ok-leading-question-mark", &pending, format!("?broker_token=btk_abc&state={st}"), NOW + 60),
+                case("wrong-state", &pending, "state=d3Jvbmctc3RhdGUtMDE&broker_token=btk_abc".into(), NOW + 60),
+                case("expired", &pending, format!("state={st}&broker_token=btk_abc"), NOW + 601),
+                case("denied", &pending, format!("state={st}&error=access_denied&error_description=no"), NOW + 60),
+                case("missing-token", &pending, format!("state={st}"), NOW + 60),
+                case("bad-token-chars", &pending, format!("state={st}&broker_token=a%20b"), NOW + 60),
+                case("missing-state", &pending, "broker_token=btk_abc".into(), NOW + 60),
+                case("repeated-state", &pending, format!("state={st}&state={st}&broker_token=x"), NOW + 60),
+                case("malformed-escape", &pending, format!("state={st}&broker_token=%zz"), NOW + 60),
+                case("no-pending-connect", &reg, format!("state={st}&broker_token=btk_abc"), NOW + 60),
+                case(
+                    "reconnect-denied-keeps-old-token",
+                    &reconnecting,
+                    format!("state={st}&error=access_denied"),
+                    NOW + 60,
+                ),
+                case("reconnect-ok", &reconnecting, format!("state={st}&broker_token=btk_new"), NOW + 60),
+            ],
+        )
     }
 
     fn verify() -> Value {
@@ -414,7 +543,15 @@ mod fixtures {
                 req = ApiRequest::json(method, path, body.as_bytes().to_vec());
             }
             let s = c
-                .sign_request(&req, &SignOptions { now, nonce: Some(format!("vnonce-{n}")), idempotency_key: Some(format!("videm-{n}")) }, &mut rng(0))
+                .sign_request(
+                    &req,
+                    &SignOptions {
+                        now,
+                        nonce: Some(format!("vnonce-{n}")),
+                        idempotency_key: Some(format!("videm-{n}")),
+                    },
+                    &mut rng(0),
+                )
                 .unwrap();
             json!({ "method": s.method, "url": s.url, "headers": pairs_to_headers(&s.headers), "body": String::from_utf8(s.body).unwrap() })
         };
@@ -448,24 +585,31 @@ mod fixtures {
         let mut authority = get.clone();
         authority["url"] = json!("https://BROKER.example:443/api/orders?limit=3");
         let case = |name: &str, secrets: &Value, reqs: Vec<Value>| json!({ "name": name, "now": NOW, "secrets": secrets, "requests": reqs });
-        doc("Broker side: verifyRequest each request in order with one fresh replay store, `secrets` mapping keyid -> secret (base64url). `expected`: one result per request: {installId, nonce, created} or {error}.", vec![
-            case("get-ok-then-replayed", &secrets, vec![get.clone(), get.clone()]),
-            case("post-ok", &secrets, vec![post.clone()]),
-            case("normalised-authority-ok", &secrets, vec![authority]),
-            case("tampered-body", &secrets, vec![tampered_body]),
-            case("tampered-path", &secrets, vec![tampered_path]),
-            case("tampered-signature", &secrets, vec![tampered_sig]),
-            case("token-swapped", &secrets, vec![swapped_token]),
-            case("expired-past", &secrets, vec![old]),
-            case("expired-future", &secrets, vec![future]),
-            case("wrong-label", &secrets, vec![wrong_label]),
-            case("missing-signature", &secrets, vec![no_sig]),
-            case("bad-alg", &secrets, vec![bad_alg]),
-            case("authorization-not-covered", &secrets, vec![uncovered_auth]),
-            case("malformed-signature-input", &secrets, vec![garbage]),
-            case("unknown-installation", &json!({ other.install_id().unwrap(): secret_of(&other).to_base64url() }), vec![get.clone()]),
-            case("known-only", &only_c, vec![post]),
-        ])
+        doc(
+            "Broker side: verifyRequest each request in order with one fresh replay store, `secrets` mapping keyid -> secret (base64url). `expected`: one result per request: {installId, nonce, created} or {error}.",
+            vec![
+                case("get-ok-then-replayed", &secrets, vec![get.clone(), get.clone()]),
+                case("post-ok", &secrets, vec![post.clone()]),
+                case("normalised-authority-ok", &secrets, vec![authority]),
+                case("tampered-body", &secrets, vec![tampered_body]),
+                case("tampered-path", &secrets, vec![tampered_path]),
+                case("tampered-signature", &secrets, vec![tampered_sig]),
+                case("token-swapped", &secrets, vec![swapped_token]),
+                case("expired-past", &secrets, vec![old]),
+                case("expired-future", &secrets, vec![future]),
+                case("wrong-label", &secrets, vec![wrong_label]),
+                case("missing-signature", &secrets, vec![no_sig]),
+                case("bad-alg", &secrets, vec![bad_alg]),
+                case("authorization-not-covered", &secrets, vec![uncovered_auth]),
+                case("malformed-signature-input", &secrets, vec![garbage]),
+                case(
+                    "unknown-installation",
+                    &json!({ other.install_id().unwrap(): secret_of(&other).to_base64url() }),
+                    vec![get.clone()],
+                ),
+                case("known-only", &only_c, vec![post]),
+            ],
+        )
     }
 
     fn seal() -> Value {
@@ -477,60 +621,72 @@ mod fixtures {
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
         let case = |name: &str, sealed: &str, key: &str| json!({ "name": name, "sealed": sealed, "keyMaterial": key });
-        doc("Companion.openState(sealed, keyMaterial (UTF-8 bytes)). `expected`: {state: toJSON()} or {error}.", vec![
-            case("opens", &sealed, key),
-            case("wrong-key", &sealed, "another-key-material-entirely"),
-            case("tampered", &tampered, key),
-            case("truncated", &sealed[..40], key),
-            case("not-a-blob", &c.to_json(), key),
-            case("empty", "", key),
-        ])
+        doc(
+            "Companion.openState(sealed, keyMaterial (UTF-8 bytes)). `expected`: {state: toJSON()} or {error}.",
+            vec![
+                case("opens", &sealed, key),
+                case("wrong-key", &sealed, "another-key-material-entirely"),
+                case("tampered", &tampered, key),
+                case("truncated", &sealed[..40], key),
+                case("not-a-blob", &c.to_json(), key),
+                case("empty", "", key),
+            ],
+        )
     }
 
     fn ownership() -> Value {
         let mut pending = Companion::create(Config::new("https://broker.example")).unwrap();
         pending.registration_request(&registration("https://shop.example/blog/"), &mut rng(51)).unwrap();
         let case = |name: &str, status: u16, body: &str| json!({ "name": name, "state": pending.to_json(), "response": { "status": status, "headers": {}, "body": body } });
-        doc("Companion.fromJSON(state).handleRegistrationResponse(response). `expected`: {outcome, status, proof?} or {error, status}.", vec![
-            case("created", 201, "{}"),
-            case("challenge", 202, r#"{"challenge":"Y2hhbGxlbmdlLWZvci1vd25lcnNoaXA"}"#),
-            case("challenge-malformed", 202, r#"{"challenge":"x"}"#),
-            case("challenge-truncated-json", 202, r#"{"challenge":"Y2hh"#),
-            case("conflict", 409, r#"{"error":"installation_exists"}"#),
-            case("rejected-proof", 403, r#"{"error":"ownership_proof_invalid"}"#),
-            case("rejected-bad-request", 400, r#"{"error":"invalid_site_url"}"#),
-            case("rate-limited", 429, ""),
-            case("unavailable", 503, ""),
-        ])
+        doc(
+            "Companion.fromJSON(state).handleRegistrationResponse(response). `expected`: {outcome, status, proof?} or {error, status}.",
+            vec![
+                case("created", 201, "{}"),
+                case("challenge", 202, r#"{"challenge":"Y2hhbGxlbmdlLWZvci1vd25lcnNoaXA"}"#),
+                case("challenge-malformed", 202, r#"{"challenge":"x"}"#),
+                case("challenge-truncated-json", 202, r#"{"challenge":"Y2hh"#),
+                case("conflict", 409, r#"{"error":"installation_exists"}"#),
+                case("rejected-proof", 403, r#"{"error":"ownership_proof_invalid"}"#),
+                case("rejected-bad-request", 400, r#"{"error":"invalid_site_url"}"#),
+                case("rate-limited", 429, ""),
+                case("unavailable", 503, ""),
+            ],
+        )
     }
 
     fn uninstall_url() -> Value {
         let reg = registered("https://broker.example/base", 61);
         let case = |name: &str, c: &Companion| json!({ "name": name, "state": c.to_json(), "now": NOW });
-        doc("Companion.fromJSON(state).uninstallUrl(now). `expected`: {url} or {error}.", vec![
-            case("registered", &reg),
-            case("not-registered", &Companion::create(Config::new("https://broker.example")).unwrap()),
-        ])
+        doc(
+            "Companion.fromJSON(state).uninstallUrl(now). `expected`: {url} or {error}.",
+            vec![
+                case("registered", &reg),
+                case("not-registered", &Companion::create(Config::new("https://broker.example")).unwrap()),
+            ],
+        )
     }
 
     fn rfc9421() -> Value {
-        doc("Generic RFC 9421 HMAC signing (Appendix B.2.5). `expected`: {signatureBase, signature}.", vec![json!({
-            "name": "rfc9421-b.2.5",
-            "request": {
-                "method": "POST",
-                "url": "https://example.com/foo?param=Value&Pet=dog",
-                "headers": {
-                    "host": "example.com",
-                    "date": "Tue, 20 Apr 2021 02:07:55 GMT",
-                    "content-type": "application/json",
-                    "content-digest": "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:",
-                    "content-length": "18"
+        doc(
+            "Generic RFC 9421 HMAC signing (Appendix B.2.5). `expected`: {signatureBase, signature}.",
+            vec![json!({
+                "name": "rfc9421-b.2.5",
+                "request": {
+                    "method": "POST",
+                    "url": "https://example.com/foo?param=Value&Pet=dog",
+                    "headers": {
+                        "host": "example.com",
+                        "date": "Tue, 20 Apr 2021 02:07:55 GMT",
+                        "content-type": "application/json",
+                        "content-digest": "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:",
+                        "content-length": "18"
+                    },
+                    "body": "{\"hello\": \"world\"}"
                 },
-                "body": "{\"hello\": \"world\"}"
-            },
-            "signatureInput": "sig-b25=(\"date\" \"@authority\" \"content-type\");created=1618884473;keyid=\"test-shared-secret\"",
-            "keyBase64": "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ=="
-        })])
+                "signatureInput": "sig-b25=(\"date\" \"@authority\" \"content-type\");created=1618884473;keyid=\"test-shared-secret\"",
+                "keyBase64": "uzvJfB4u3N0Jy4T7NZ75MDVcr8zSTInedJtkgcu46YW4XByzNJjxBdtjUkdJPBtbmHhIDi6pcl8jsasjlTMtDQ=="
+            })],
+        )
     }
 
     fn inputs() -> Value {
@@ -543,22 +699,58 @@ mod fixtures {
             json!({ "name": name, "input": input })
         };
         let ok = reg("https://shop.example", "owner@shop.example", "wordpress", "1.0.0");
-        doc("Companion.create({brokerUrl}) then, when given, registrationRequest(registration). `expected`: {ok: true} or {error}.", vec![
-            case("https-ok", "https://broker.example", Some(ok.clone())),
-            case("loopback-http-ok", "http://127.0.0.1:9000", Some(ok.clone())),
-            case("localhost-http-ok", "http://localhost:9000/base", None),
-            case("insecure-broker", "http://broker.example", None),
-            case("broker-not-a-url", "broker.example", None),
-            case("broker-with-query", "https://broker.example/?x=1", None),
-            case("broker-userinfo", "https://user:pw@broker.example", None),
-            case("broker-ftp", "ftp://broker.example", None),
-            case("site-not-http", "https://broker.example", Some(reg("file:///etc/passwd", "owner@shop.example", "wordpress", "1.0.0"))),
-            case("site-no-host", "https://broker.example", Some(reg("https://", "owner@shop.example", "wordpress", "1.0.0"))),
-            case("email-missing-at", "https://broker.example", Some(reg("https://shop.example", "owner.shop.example", "wordpress", "1.0.0"))),
-            case("email-no-domain-dot", "https://broker.example", Some(reg("https://shop.example", "owner@localhost", "wordpress", "1.0.0"))),
-            case("platform-bad", "https://broker.example", Some(reg("https://shop.example", "owner@shop.example", "Word Press", "1.0.0"))),
-            case("version-empty", "https://broker.example", Some(reg("https://shop.example", "owner@shop.example", "wordpress", ""))),
-            case("site-huge", "https://broker.example", Some(reg(&format!("https://shop.example/{}", "a".repeat(5000)), "owner@shop.example", "wordpress", "1.0.0"))),
-        ])
+        doc(
+            "Companion.create({brokerUrl}) then, when given, registrationRequest(registration). `expected`: {ok: true} or {error}.",
+            vec![
+                case("https-ok", "https://broker.example", Some(ok.clone())),
+                case("loopback-http-ok", "http://127.0.0.1:9000", Some(ok.clone())),
+                case("localhost-http-ok", "http://localhost:9000/base", None),
+                case("insecure-broker", "http://broker.example", None),
+                case("broker-not-a-url", "broker.example", None),
+                case("broker-with-query", "https://broker.example/?x=1", None),
+                case("broker-userinfo", "https://user:pw@broker.example", None),
+                case("broker-ftp", "ftp://broker.example", None),
+                case(
+                    "site-not-http",
+                    "https://broker.example",
+                    Some(reg("file:///etc/passwd", "owner@shop.example", "wordpress", "1.0.0")),
+                ),
+                case(
+                    "site-no-host",
+                    "https://broker.example",
+                    Some(reg("https://", "owner@shop.example", "wordpress", "1.0.0")),
+                ),
+                case(
+                    "email-missing-at",
+                    "https://broker.example",
+                    Some(reg("https://shop.example", "owner.shop.example", "wordpress", "1.0.0")),
+                ),
+                case(
+                    "email-no-domain-dot",
+                    "https://broker.example",
+                    Some(reg("https://shop.example", "owner@localhost", "wordpress", "1.0.0")),
+                ),
+                case(
+                    "platform-bad",
+                    "https://broker.example",
+                    Some(reg("https://shop.example", "owner@shop.example", "Word Press", "1.0.0")),
+                ),
+                case(
+                    "version-empty",
+                    "https://broker.example",
+                    Some(reg("https://shop.example", "owner@shop.example", "wordpress", "")),
+                ),
+                case(
+                    "site-huge",
+                    "https://broker.example",
+                    Some(reg(
+                        &format!("https://shop.example/{}", "a".repeat(5000)),
+                        "owner@shop.example",
+                        "wordpress",
+                        "1.0.0",
+                    )),
+                ),
+            ],
+        )
     }
 }

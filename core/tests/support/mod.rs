@@ -2,7 +2,7 @@
 //! every interesting state.
 #![allow(dead_code)]
 
-use tessera_core::{Companion, Config, Registration, Response, SeededEntropy, Secret};
+use tessera_core::{Companion, Config, Registration, Response, Secret, SeededEntropy};
 
 /// A fixed "now" for vectors: 2023-11-14T22:13:20Z.
 pub const NOW: i64 = 1_700_000_000;
