@@ -39,6 +39,8 @@
 
 pub mod crypto;
 pub mod handlers;
+#[cfg(feature = "demo")]
+pub mod harness;
 pub mod observe;
 pub mod plugin_host;
 pub mod stora;

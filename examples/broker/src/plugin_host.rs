@@ -1,1 +1,402 @@
-//! Placeholder: the plugin-side host driver lands with the core Companion.
+//! The *plugin* side, for the demo, the load tool and the end-to-end tests:
+//! a minimal host that owns a tessera-core [`Companion`] and sends what it
+//! asks for over real HTTP (ureq), the way a WordPress plugin does with
+//! `wp_remote_request`. It is not part of the broker; it lives here so the
+//! broker's tests and tools can drive the whole lifecycle.
+//!
+//! * [`PluginHost`] runs the sans-IO step machine (`Send` / `Sleep` /
+//!   `Persist` / `Done`), keeps the last persisted state JSON, and can
+//!   simulate a skewed local clock.
+//! * [`Browser`] follows redirects like an operator's browser: connect URL →
+//!   broker → Stora consent (approve or deny) → broker callback → the
+//!   plugin's return URL, where it stops.
+//! * [`SiteServer`] is the plugin's site on 127.0.0.1, serving the ownership
+//!   proof at `/.well-known/tessera/{install_id}`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tessera_core::{
+    Action, ApiRequest, Call, Companion, Completion, Config, Error, Event, OsEntropy, Registration,
+    RegistrationOutcome, Request, Response,
+};
+
+/// Unix seconds from the wall clock.
+pub fn wall_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Sends a core [`Request`] with ureq and returns a core [`Response`]
+/// (every status is a response; redirects are not followed).
+pub fn send(agent: &ureq::Agent, req: &Request) -> Result<Response, String> {
+    let mut builder = ureq::http::Request::builder().method(req.method.as_str()).uri(&req.url);
+    for (name, value) in &req.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    let result = if req.body.is_empty() {
+        builder.body(()).map(|r| agent.run(r))
+    } else {
+        builder.body(req.body.clone()).map(|r| agent.run(r))
+    };
+    let mut resp = result.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    let headers = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let body = resp.body_mut().with_config().limit(8 * 1024 * 1024).read_to_vec().map_err(|e| e.to_string())?;
+    Ok(Response { status: resp.status().as_u16(), headers, body })
+}
+
+/// What happened while driving one call, for assertions and the demo.
+#[derive(Clone, Debug, Default)]
+pub struct CallTrace {
+    /// Requests sent (attempts).
+    pub sends: u32,
+    /// Sleeps requested, milliseconds.
+    pub sleeps: Vec<u64>,
+    /// State persists requested.
+    pub persists: u32,
+    /// Statuses the broker answered, in order.
+    pub statuses: Vec<u16>,
+}
+
+/// A plugin installation: a [`Companion`] plus an HTTP stack and a clock.
+pub struct PluginHost {
+    /// The core state machine.
+    pub companion: Companion,
+    /// Seconds added to the wall clock (simulates a wrong local clock).
+    pub clock_skew: i64,
+    /// The last state JSON the core asked to persist (what `wp_options`
+    /// would hold).
+    pub persisted: Option<String>,
+    /// Trace of the last driven call.
+    pub last_trace: CallTrace,
+    /// Whether `Sleep` actions really sleep (tests keep them real).
+    pub really_sleep: bool,
+    agent: ureq::Agent,
+    entropy: OsEntropy,
+}
+
+impl PluginHost {
+    /// A fresh, unregistered plugin talking to the broker at `broker_url`.
+    pub fn new(broker_url: &str) -> Result<PluginHost, Error> {
+        Ok(Self::from_companion(Companion::create(Config::new(broker_url))?))
+    }
+
+    /// A host around an existing companion (e.g. restored from JSON).
+    pub fn from_companion(companion: Companion) -> PluginHost {
+        PluginHost {
+            companion,
+            clock_skew: 0,
+            persisted: None,
+            last_trace: CallTrace::default(),
+            really_sleep: true,
+            agent: crate::stora::http_agent(Duration::from_secs(30)),
+            entropy: OsEntropy,
+        }
+    }
+
+    /// The host's clock (wall clock + skew), unix seconds.
+    pub fn now(&self) -> i64 {
+        wall_now() + self.clock_skew
+    }
+
+    /// Sends one request as is.
+    pub fn send(&self, req: &Request) -> Result<Response, String> {
+        send(&self.agent, req)
+    }
+
+    /// Registers, serving the ownership proof on `site` if challenged.
+    pub fn register(&mut self, reg: &Registration, site: Option<&SiteServer>) -> Result<(), Error> {
+        for _ in 0..2 {
+            let req = self.companion.registration_request(reg, &mut self.entropy)?;
+            let resp = self.send(&req).map_err(|_| Error::ServerUnavailable { status: None, attempts: 1 })?;
+            match self.companion.handle_registration_response(&resp)? {
+                RegistrationOutcome::Registered => {
+                    self.persisted = Some(self.companion.to_json());
+                    return Ok(());
+                }
+                RegistrationOutcome::OwnershipChallenge(proof) => {
+                    let Some(site) = site else {
+                        return Err(Error::InvalidState("ownership challenge but no site to serve it"));
+                    };
+                    site.serve(&proof.path, &proof.body);
+                }
+            }
+        }
+        Err(Error::InvalidState("registration did not complete after the proof"))
+    }
+
+    /// Drives a call to completion with the step machine.
+    pub fn drive(&mut self, mut call: Call) -> Result<Completion, Error> {
+        let mut trace = CallTrace::default();
+        let mut event = Event::Start;
+        let result = loop {
+            let now = self.now();
+            match self.companion.step(&mut call, event, now, &mut self.entropy) {
+                Action::Send(req) => {
+                    trace.sends += 1;
+                    event = match self.send(&req) {
+                        Ok(resp) => {
+                            trace.statuses.push(resp.status);
+                            Event::Response(resp)
+                        }
+                        Err(e) => Event::TransportError(e),
+                    };
+                }
+                Action::Sleep(ms) => {
+                    trace.sleeps.push(ms);
+                    if self.really_sleep {
+                        std::thread::sleep(Duration::from_millis(ms));
+                    }
+                    event = Event::Slept;
+                }
+                Action::Persist(json) => {
+                    trace.persists += 1;
+                    self.persisted = Some(json);
+                    event = Event::Persisted;
+                }
+                Action::Done(result) => break result,
+            }
+        };
+        self.last_trace = trace;
+        result
+    }
+
+    /// A signed API call through the broker; `Ok` is the broker's 2xx answer.
+    pub fn call(&mut self, req: ApiRequest) -> Result<Response, Error> {
+        let call = self.companion.start_call(req)?;
+        match self.drive(call)? {
+            Completion::Response(resp) => Ok(resp),
+            _ => Err(Error::Internal("unexpected completion")),
+        }
+    }
+
+    /// `GET /api/{path}` and the JSON body.
+    pub fn get_json(&mut self, path: &str) -> Result<serde_json::Value, Error> {
+        let resp = self.call(ApiRequest::new("GET", path))?;
+        serde_json::from_slice(&resp.body).map_err(|_| Error::Internal("broker answer is not JSON"))
+    }
+
+    /// Runs the browser connect flow: open the connect URL, approve (as
+    /// `operator`) or deny at Stora, land on `return_url`, complete.
+    pub fn connect(
+        &mut self,
+        browser: &Browser,
+        return_url: &str,
+        scope: Option<&str>,
+        decision: Decision<'_>,
+    ) -> Result<(), Error> {
+        let landing = self.connect_until_return(browser, return_url, scope, decision)?;
+        let now = self.now();
+        let result = self.companion.complete_connect(&landing, now);
+        self.persisted = Some(self.companion.to_json());
+        result
+    }
+
+    /// The connect flow up to the plugin's return URL (not completed):
+    /// returns the URL the browser landed on.
+    pub fn connect_until_return(
+        &mut self,
+        browser: &Browser,
+        return_url: &str,
+        scope: Option<&str>,
+        decision: Decision<'_>,
+    ) -> Result<String, Error> {
+        let now = self.now();
+        let url = self.companion.connect_url(return_url, scope, now, &mut self.entropy)?;
+        self.persisted = Some(self.companion.to_json());
+        browser
+            .connect(&url, return_url, decision)
+            .map_err(|_| Error::CallbackInvalid("the browser did not reach the return URL"))
+    }
+}
+
+/// What the operator does on Stora's consent page.
+#[derive(Clone, Copy, Debug)]
+pub enum Decision<'a> {
+    /// Approve, signed in as this operator.
+    Approve(&'a str),
+    /// Deny.
+    Deny,
+}
+
+/// Where a navigation ended.
+#[derive(Debug)]
+pub enum Landing {
+    /// A redirect to the plugin's return URL (not fetched).
+    Returned(String),
+    /// A page that is not a redirect.
+    Page {
+        /// URL of the page.
+        url: String,
+        /// Status.
+        status: u16,
+        /// Body.
+        body: String,
+    },
+}
+
+/// Follows redirects like an operator's browser would.
+pub struct Browser {
+    agent: ureq::Agent,
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Browser { agent: crate::stora::http_agent(Duration::from_secs(30)) }
+    }
+}
+
+impl Browser {
+    /// Opens `url` and follows redirects (at most 10) until a page, or a
+    /// redirect to a URL starting with `stop_at`.
+    pub fn open(&self, url: &str, stop_at: &str) -> Result<Landing, String> {
+        let mut url = url.to_string();
+        for _ in 0..10 {
+            if url.starts_with(stop_at) {
+                return Ok(Landing::Returned(url));
+            }
+            let resp = send(
+                &self.agent,
+                &Request {
+                    method: "GET".into(),
+                    url: url.clone(),
+                    headers: vec![("accept".into(), "text/html".into())],
+                    body: Vec::new(),
+                },
+            )?;
+            match (resp.status, resp.header("location")) {
+                (301 | 302 | 303 | 307 | 308, Some(location)) => url = resolve(&url, location),
+                _ => {
+                    return Ok(Landing::Page {
+                        url,
+                        status: resp.status,
+                        body: String::from_utf8_lossy(&resp.body).into_owned(),
+                    });
+                }
+            }
+        }
+        Err("too many redirects".into())
+    }
+
+    /// Connect URL → consent page → decision → return URL.
+    pub fn connect(&self, connect_url: &str, return_url: &str, decision: Decision<'_>) -> Result<String, String> {
+        let consent = match self.open(connect_url, return_url)? {
+            Landing::Returned(url) => return Ok(url),
+            Landing::Page { url, status: 200, body } => (url, body),
+            Landing::Page { status, body, .. } => return Err(format!("connect page {status}: {body}")),
+        };
+        let (page_url, body) = consent;
+        let id = match decision {
+            Decision::Approve(_) => "approve",
+            Decision::Deny => "deny",
+        };
+        let href = find_link(&body, id).ok_or_else(|| format!("no #{id} link on the consent page"))?;
+        let mut next = resolve(&page_url, &href);
+        if let Decision::Approve(operator) = decision {
+            next = format!("{next}&operator={operator}");
+        }
+        match self.open(&next, return_url)? {
+            Landing::Returned(url) => Ok(url),
+            Landing::Page { status, body, .. } => Err(format!("ended on a page ({status}): {body}")),
+        }
+    }
+}
+
+/// The `href` of the element with `id="{id}"`, HTML-unescaped.
+pub fn find_link(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find("href=\"")? + 6;
+    let end = rest[start..].find('"')? + start;
+    Some(rest[start..end].replace("&amp;", "&"))
+}
+
+/// Resolves a `Location` against the current URL (absolute or
+/// origin-relative).
+fn resolve(current: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    let origin_end =
+        current.find("://").and_then(|i| current[i + 3..].find('/').map(|j| i + 3 + j)).unwrap_or(current.len());
+    format!("{}{}", &current[..origin_end], location)
+}
+
+/// The plugin's site: serves ownership proofs on 127.0.0.1.
+pub struct SiteServer {
+    url: String,
+    files: Arc<Mutex<HashMap<String, String>>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SiteServer {
+    /// Starts the site on an ephemeral port.
+    pub fn start() -> std::io::Result<SiteServer> {
+        use axum::extract::{Request as AxRequest, State};
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let files: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let app = axum::Router::new()
+            .fallback(|State(files): State<Arc<Mutex<HashMap<String, String>>>>, req: AxRequest| async move {
+                let body = files.lock().unwrap_or_else(|e| e.into_inner()).get(req.uri().path()).cloned();
+                match body {
+                    Some(body) => (StatusCode::OK, [("content-type", "text/plain")], body).into_response(),
+                    None => (StatusCode::NOT_FOUND, "not found").into_response(),
+                }
+            })
+            .with_state(files.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    tokio::select! {
+                        _ = axum::serve(listener, app) => {}
+                        _ = rx => {}
+                    }
+                }
+            });
+        });
+        Ok(SiteServer { url, files, shutdown: Some(tx), thread: Some(thread) })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41236`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves `body` at `path`.
+    pub fn serve(&self, path: &str, body: &str) {
+        self.files.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_string(), body.to_string());
+    }
+}
+
+impl Drop for SiteServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A registration for a site at `site_url`.
+pub fn registration(site_url: &str, platform: &str) -> Registration {
+    Registration {
+        site_url: site_url.to_string(),
+        admin_email: "owner@shop.example".into(),
+        platform: platform.into(),
+        plugin_version: "1.0.0".into(),
+    }
+}

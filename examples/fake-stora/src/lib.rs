@@ -154,12 +154,17 @@ impl Drop for FakeStora {
 
 /// Applies injected latency and status faults (never to `/_control/`).
 async fn faults(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let fault = shared.lock().take_fault(req.uri().path());
+    let path = req.uri().path().to_string();
+    let fault = shared.lock().take_fault(&path);
     if let Some(fault) = fault {
         if let Some(ms) = fault.latency_ms {
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
         if let Some(status) = fault.status {
+            if path.starts_with("/2025-09/") {
+                let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok());
+                shared.lock().record_faulted(req.method().as_str(), &path, key, status);
+            }
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let mut resp = json_response(
                 status,

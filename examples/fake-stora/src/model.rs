@@ -575,6 +575,25 @@ impl Store {
 
     // ---- API ----------------------------------------------------------------
 
+    /// Records an API request answered by an injected fault.
+    pub fn record_faulted(&mut self, method: &str, path: &str, idempotency_key: Option<&str>, status: u16) {
+        self.counters.api_requests += 1;
+        self.log_request(RequestRecord {
+            method: method.to_string(),
+            path: path.to_string(),
+            operator: None,
+            idempotency_key: idempotency_key.map(str::to_string),
+            status,
+        });
+    }
+
+    fn log_request(&mut self, record: RequestRecord) {
+        if self.requests.len() >= REQUEST_LOG_CAP {
+            self.requests.remove(0);
+        }
+        self.requests.push(record);
+    }
+
     /// Handles one `/2025-09/...` request (path without the version prefix).
     #[allow(clippy::too_many_arguments)]
     pub fn api(
@@ -590,10 +609,7 @@ impl Store {
         self.counters.api_requests += 1;
         let mut operator = None;
         let answer = self.api_inner(method, path, bearer, idempotency_key, body, now, &mut operator);
-        if self.requests.len() >= REQUEST_LOG_CAP {
-            self.requests.remove(0);
-        }
-        self.requests.push(RequestRecord {
+        self.log_request(RequestRecord {
             method: method.to_string(),
             path: full_path.to_string(),
             operator,

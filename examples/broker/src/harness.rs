@@ -1,0 +1,148 @@
+//! A complete local environment for the demo, the load tool and the
+//! end-to-end suites: a fake Stora, this broker on SQLite in a temporary
+//! directory, and the plugin's site, all on 127.0.0.1 with ephemeral ports.
+//! Everything stops and the directory is removed when the [`Env`] drops.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use fake_stora::FakeStora;
+use tessera_core::{Request, Response};
+
+use crate::observe::LogSink;
+use crate::plugin_host::{PluginHost, SiteServer, send};
+use crate::{Broker, BrokerConfig};
+
+/// How to build an [`Env`].
+#[derive(Clone, Debug)]
+pub struct EnvOptions {
+    /// Ask registrations for an ownership proof.
+    pub require_ownership_proof: bool,
+    /// Keep broker log lines in memory (else stderr, or off).
+    pub log: LogChoice,
+    /// Fake Stora settings.
+    pub stora: fake_stora::Config,
+}
+
+/// Where the broker's log lines go in an [`Env`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogChoice {
+    /// In memory ([`Env::logs`]).
+    Memory,
+    /// Standard error.
+    Stderr,
+    /// Nowhere.
+    Off,
+}
+
+impl Default for EnvOptions {
+    fn default() -> Self {
+        EnvOptions { require_ownership_proof: true, log: LogChoice::Memory, stora: fake_stora::Config::default() }
+    }
+}
+
+/// Fake Stora + broker + site.
+pub struct Env {
+    /// The plugin's site (serves ownership proofs).
+    pub site: SiteServer,
+    /// The broker.
+    pub broker: Broker,
+    /// The fake Stora.
+    pub stora: FakeStora,
+    /// The broker's log lines when [`LogChoice::Memory`].
+    pub logs: Arc<Mutex<Vec<String>>>,
+    /// Client credentials the broker uses.
+    pub client_secret: String,
+    agent: ureq::Agent,
+    // Last: removed after the servers above have stopped.
+    dir: TempDir,
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Env {
+    /// Starts all three servers.
+    pub fn start(options: EnvOptions) -> std::io::Result<Env> {
+        let dir = std::env::temp_dir().join(crate::crypto::random_id("tessera-env-", 9));
+        std::fs::create_dir_all(&dir)?;
+        let stora = FakeStora::start(options.stora.clone())?;
+        let logs: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut config = BrokerConfig::new(
+            stora.url(),
+            &options.stora.client_id,
+            &options.stora.client_secret,
+            dir.join("broker.sqlite3"),
+        );
+        config.require_ownership_proof = options.require_ownership_proof;
+        config.allow_loopback_sites = true;
+        config.log = match options.log {
+            LogChoice::Memory => LogSink::Memory(logs.clone()),
+            LogChoice::Stderr => LogSink::Stderr,
+            LogChoice::Off => LogSink::Off,
+        };
+        let broker = Broker::start(config)?;
+        let site = SiteServer::start()?;
+        Ok(Env {
+            site,
+            broker,
+            stora,
+            logs,
+            client_secret: options.stora.client_secret,
+            dir: TempDir(dir),
+            agent: crate::stora::http_agent(std::time::Duration::from_secs(30)),
+        })
+    }
+
+    /// A new, unregistered plugin installation pointed at the broker.
+    pub fn plugin(&self) -> PluginHost {
+        PluginHost::new(self.broker.url()).expect("loopback broker URL is valid")
+    }
+
+    /// The plugin's return URL (its settings page on the site).
+    pub fn return_url(&self) -> String {
+        format!("{}/wp-admin/options-general.php?page=tessera", self.site.url())
+    }
+
+    /// The broker's admin token.
+    pub fn admin_token(&self) -> &str {
+        &self.broker.app().config.admin_token
+    }
+
+    /// The temporary directory holding the SQLite file.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir.0
+    }
+
+    /// Calls an admin route (`POST` with an empty body, or `GET`).
+    pub fn admin(&self, method: &str, path: &str) -> Response {
+        self.http(Request {
+            method: method.into(),
+            url: format!("{}{path}", self.broker.url()),
+            headers: vec![("authorization".into(), format!("Bearer {}", self.admin_token()))],
+            body: Vec::new(),
+        })
+    }
+
+    /// Calls a fake Stora control route with a JSON body.
+    pub fn stora_control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let resp = self.http(Request {
+            method: "POST".into(),
+            url: format!("{}/_control/{path}", self.stora.url()),
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        });
+        serde_json::from_slice(&resp.body).unwrap_or_default()
+    }
+
+    /// Sends a raw request.
+    pub fn http(&self, req: Request) -> Response {
+        send(&self.agent, &req).unwrap_or_else(|e| Response::new(0, e.into_bytes()))
+    }
+}

@@ -1,0 +1,493 @@
+//! End-to-end: a plugin (tessera-core's Companion, driven over real HTTP)
+//! against the reference broker and the fake Stora, all on 127.0.0.1.
+//! Each test builds its own environment and its own Stora operator, so the
+//! per-operator rate limits never couple tests.
+
+use std::sync::{Arc, Barrier};
+
+use serde_json::json;
+use tessera_broker::harness::{Env, EnvOptions};
+use tessera_broker::plugin_host::{Browser, Decision, Landing, PluginHost, registration};
+use tessera_core::{ApiRequest, Completion, Error, OsEntropy, Request, SignOptions, Status};
+
+fn env() -> Env {
+    Env::start(EnvOptions::default()).expect("environment starts")
+}
+
+/// A registered (with ownership proof) and connected plugin.
+fn connected(env: &Env, operator: &str, scope: Option<&str>) -> PluginHost {
+    let mut plugin = env.plugin();
+    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).expect("registers");
+    plugin.connect(&Browser::default(), &env.return_url(), scope, Decision::Approve(operator)).expect("connects");
+    plugin
+}
+
+fn reason(e: &Error) -> Option<&str> {
+    e.reason()
+}
+
+fn stora_requests(env: &Env, path: &str) -> Vec<fake_stora::RequestRecord> {
+    env.stora.store().requests().into_iter().filter(|r| r.path == path).collect()
+}
+
+#[test]
+fn full_lifecycle() {
+    let env = env();
+    let browser = Browser::default();
+    let mut plugin = env.plugin();
+
+    // Register: the broker challenges, the site serves the proof, 201.
+    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+    assert_eq!(plugin.companion.status(), Status::Registered);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let admin = env.admin("GET", &format!("/admin/installations/{id}"));
+    let info: serde_json::Value = serde_json::from_slice(&admin.body).unwrap();
+    assert_eq!(info["status"], "active");
+    assert!(env.logs.lock().unwrap().iter().any(|l| l.contains("\"status\":202")), "challenge was issued");
+
+    // Connect through the browser, approve as the operator.
+    plugin.connect(&browser, &env.return_url(), None, Decision::Approve("opr_life")).unwrap();
+    assert_eq!(plugin.companion.status(), Status::Connected);
+
+    // A signed API call returns Stora data.
+    let orders = plugin.get_json("/api/orders").unwrap();
+    assert_eq!(orders["data"].as_array().unwrap().len(), 3);
+    assert_eq!(orders["data"][0]["operator"], "opr_life");
+    let account = plugin.get_json("/api/account").unwrap();
+    assert_eq!(account["id"], "opr_life");
+
+    // The access token expires: the broker refreshes, rotation is persisted.
+    env.stora_control("expire_tokens", json!({"operator": "opr_life"}));
+    let before = env.stora.counters().refreshes;
+    assert_eq!(plugin.get_json("/api/orders").unwrap()["data"].as_array().unwrap().len(), 3);
+    assert_eq!(env.stora.counters().refreshes, before + 1);
+    let grant = env.broker.app().store.grant(&id).unwrap().unwrap();
+    assert_eq!(grant.generation, 1, "rotated pair written");
+    // Again: only works if the rotated refresh token was the one stored.
+    env.stora_control("expire_tokens", json!({"operator": "opr_life"}));
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(env.stora.counters().refreshes, before + 2);
+    assert_eq!(env.stora.counters().invalid_grants, 0);
+
+    // The operator revokes the grant at Stora: reconnect required.
+    env.stora_control("revoke_grant", json!({"operator": "opr_life"}));
+    let err = plugin.get_json("/api/orders").unwrap_err();
+    assert_eq!(err.code(), "reconnect_required");
+    assert_eq!(reason(&err), Some("stora_reconnect_required"));
+    assert_eq!(plugin.companion.status(), Status::ReconnectRequired);
+
+    // Reconnect.
+    plugin.connect(&browser, &env.return_url(), None, Decision::Approve("opr_life")).unwrap();
+    plugin.get_json("/api/orders").unwrap();
+
+    // Reconnect while connected, with a wider scope.
+    let revoked_before = env.stora.counters().grants_revoked;
+    plugin
+        .connect(&browser, &env.return_url(), Some("orders:read contacts:read"), Decision::Approve("opr_life"))
+        .unwrap();
+    let contacts = plugin.get_json("/api/contacts").unwrap();
+    assert_eq!(contacts["data"].as_array().unwrap().len(), 2);
+    assert_eq!(env.stora.counters().grants_revoked, revoked_before + 1, "the replaced grant is revoked at Stora");
+
+    // Disconnect: Stora sees the revoke; the token is gone locally.
+    let revokes = env.stora.counters().revokes;
+    let call = plugin.companion.start_disconnect().unwrap();
+    match plugin.drive(call).unwrap() {
+        Completion::Disconnected { remote } => assert_eq!(remote.as_str(), "ok"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(env.stora.counters().revokes, revokes + 1);
+    assert_eq!(plugin.companion.status(), Status::Registered);
+    assert_eq!(plugin.get_json("/api/orders").unwrap_err().code(), "not_connected");
+    assert!(env.broker.app().store.grant(&id).unwrap().is_none());
+
+    // Connect once more, then uninstall: disconnect + deregister + wipe.
+    plugin.connect(&browser, &env.return_url(), None, Decision::Approve("opr_life")).unwrap();
+    let revokes = env.stora.counters().revokes;
+    let call = plugin.companion.start_uninstall();
+    match plugin.drive(call).unwrap() {
+        Completion::Uninstalled(report) => {
+            assert_eq!(report.disconnect.as_str(), "ok");
+            assert_eq!(report.deregister.as_str(), "ok");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(env.stora.counters().revokes, revokes + 1);
+    assert_eq!(plugin.companion.status(), Status::NotRegistered);
+    assert!(plugin.companion.install_id().is_none(), "local state wiped");
+    assert!(env.broker.app().store.installation(&id).unwrap().is_none(), "gone at the broker");
+    assert_eq!(env.admin("GET", &format!("/admin/installations/{id}")).status, 404);
+
+    // Logs: one line per call, never a secret or a token.
+    let logs = env.logs.lock().unwrap().clone();
+    assert!(logs.len() > 15);
+    for line in &logs {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["route"].is_string() && v["status"].is_number() && v["latency_ms"].is_number());
+        for needle in [env.client_secret.as_str(), "sat_", "srt_", "btk_", "code_", "secret"] {
+            assert!(!line.contains(needle), "log line leaks {needle}: {line}");
+        }
+    }
+    assert!(logs.iter().any(|l| l.contains(&id) && l.contains("/api/{*path}")));
+}
+
+#[test]
+fn replayed_request_is_refused() {
+    let env = env();
+    let plugin = connected(&env, "opr_replay", None);
+    let signed = plugin
+        .companion
+        .sign_request(
+            &ApiRequest::new("GET", "/api/orders"),
+            &SignOptions { now: plugin.now(), ..Default::default() },
+            &mut OsEntropy,
+        )
+        .unwrap();
+    assert_eq!(plugin.send(&signed).unwrap().status, 200);
+    let again = plugin.send(&signed).unwrap();
+    assert_eq!(again.status, 401);
+    assert_eq!(tessera_core::classify::error_code(&again.body).as_deref(), Some("replayed"));
+}
+
+#[test]
+fn tampered_body_is_refused() {
+    let env = env();
+    let plugin = connected(&env, "opr_tamper", Some("contacts:write"));
+    let mut signed = plugin
+        .companion
+        .sign_request(
+            &ApiRequest::json("POST", "/api/contacts", br#"{"name":"Grace"}"#.to_vec()),
+            &SignOptions { now: plugin.now(), ..Default::default() },
+            &mut OsEntropy,
+        )
+        .unwrap();
+    signed.body = br#"{"name":"Mallory"}"#.to_vec();
+    let resp = plugin.send(&signed).unwrap();
+    assert_eq!(resp.status, 401);
+    assert_eq!(tessera_core::classify::error_code(&resp.body).as_deref(), Some("signature_invalid"));
+    assert!(stora_requests(&env, "/2025-09/contacts").is_empty(), "nothing reached Stora");
+
+    // A tampered path is refused too.
+    let mut signed = plugin
+        .companion
+        .sign_request(
+            &ApiRequest::new("GET", "/api/orders"),
+            &SignOptions { now: plugin.now(), ..Default::default() },
+            &mut OsEntropy,
+        )
+        .unwrap();
+    signed.url = signed.url.replace("/api/orders", "/api/contacts");
+    assert_eq!(plugin.send(&signed).unwrap().status, 401);
+}
+
+#[test]
+fn callback_with_wrong_or_expired_state() {
+    let env = env();
+    let browser = Browser::default();
+    let mut plugin = env.plugin();
+    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+
+    // Plugin side: a callback whose state is not ours.
+    let landing =
+        plugin.connect_until_return(&browser, &env.return_url(), None, Decision::Approve("opr_state")).unwrap();
+    let forged = landing.replace("state=", "state=x");
+    let err = plugin.companion.complete_connect(&forged, plugin.now()).unwrap_err();
+    assert_eq!(err.code(), "callback_state_mismatch");
+    assert_eq!(plugin.companion.status(), Status::Registered, "no token stored");
+
+    // Plugin side: the right state, but later than 10 minutes.
+    let landing =
+        plugin.connect_until_return(&browser, &env.return_url(), None, Decision::Approve("opr_state")).unwrap();
+    let err = plugin.companion.complete_connect(&landing, plugin.now() + 601).unwrap_err();
+    assert_eq!(err.code(), "callback_expired");
+    assert_eq!(plugin.companion.status(), Status::Registered);
+
+    // Broker side: Stora's callback with a state the broker never issued.
+    let resp = env.http(Request {
+        method: "GET".into(),
+        url: format!("{}/callback?code=code_x&state=forged", env.broker.url()),
+        headers: vec![],
+        body: vec![],
+    });
+    assert_eq!(resp.status, 400);
+
+    // Broker side: the pending connect expired before Stora came back.
+    let url = plugin.companion.connect_url(&env.return_url(), None, plugin.now(), &mut OsEntropy).unwrap();
+    let consent = match browser.open(&url, &env.return_url()).unwrap() {
+        Landing::Page { url, body, .. } => (url, body),
+        other => panic!("{other:?}"),
+    };
+    env.broker.app().set_clock_offset(601);
+    let approve = tessera_broker::plugin_host::find_link(&consent.1, "approve").unwrap();
+    let approve = format!("{}{}&operator=opr_state", env.stora.url(), approve);
+    let landing = match browser.open(&approve, &env.return_url()).unwrap() {
+        Landing::Returned(url) => url,
+        other => panic!("{other:?}"),
+    };
+    env.broker.app().set_clock_offset(0);
+    assert!(landing.contains("error=connect_expired"), "{landing}");
+    let err = plugin.companion.complete_connect(&landing, plugin.now()).unwrap_err();
+    assert_eq!(err.code(), "callback_denied");
+
+    // And the flow still works afterwards.
+    plugin.connect(&browser, &env.return_url(), None, Decision::Approve("opr_state")).unwrap();
+    plugin.get_json("/api/orders").unwrap();
+}
+
+#[test]
+fn consent_denied() {
+    let env = env();
+    let mut plugin = env.plugin();
+    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+    let err = plugin.connect(&Browser::default(), &env.return_url(), None, Decision::Deny).unwrap_err();
+    assert_eq!(err.code(), "callback_denied");
+    assert_eq!(err.reason(), Some("access_denied"));
+}
+
+#[test]
+fn broker_token_of_another_installation_is_refused() {
+    let env = env();
+    let a = connected(&env, "opr_tok_a", None);
+    let b = connected(&env, "opr_tok_b", None);
+    // Copy A's broker token into B's state (a token stolen from A's site).
+    let a_state: serde_json::Value = serde_json::from_str(&a.companion.to_json()).unwrap();
+    let mut b_state: serde_json::Value = serde_json::from_str(&b.companion.to_json()).unwrap();
+    b_state["broker_token"] = a_state["broker_token"].clone();
+    let mut thief = PluginHost::from_companion(tessera_core::Companion::from_json(&b_state.to_string()).unwrap());
+    let err = thief.get_json("/api/orders").unwrap_err();
+    assert_eq!(err.code(), "reconnect_required");
+    assert_eq!(err.reason(), Some("broker_token_invalid"));
+    // A itself still works.
+    let mut a = a;
+    assert_eq!(a.get_json("/api/account").unwrap()["id"], "opr_tok_a");
+}
+
+#[test]
+fn skewed_client_clock_is_corrected() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_skew", None);
+    plugin.clock_skew = -900; // the site's clock is 15 minutes slow
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(plugin.last_trace.statuses, vec![401, 200], "one signature_expired, then success");
+    let offset = plugin.companion.clock_offset();
+    assert!((895..=905).contains(&offset), "learned offset {offset}");
+    // The learned offset is persisted and used from then on.
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(plugin.last_trace.statuses, vec![200]);
+    assert!(plugin.persisted.as_deref().unwrap().contains("\"clock_offset\":"));
+}
+
+#[test]
+fn stora_rate_limit_backs_off_without_storm() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_429", None);
+    env.stora_control(
+        "faults",
+        json!({"status": 429, "retry_after": 1, "count": 10, "path_prefix": "/2025-09/orders"}),
+    );
+    let started = std::time::Instant::now();
+    let err = plugin.get_json("/api/orders").unwrap_err();
+    assert_eq!(err.code(), "rate_limited");
+    assert_eq!(err.retry_after_ms(), Some(1000));
+    let trace = plugin.last_trace.clone();
+    assert_eq!(trace.statuses, vec![429, 429, 429], "bounded attempts");
+    assert_eq!(trace.sleeps, vec![1000, 1000], "Retry-After honoured");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    assert_eq!(stora_requests(&env, "/2025-09/orders").len(), 3, "no storm at Stora");
+    let id = plugin.companion.install_id().unwrap();
+    assert_eq!(env.broker.app().observer.install(id).rate_limited, 3, "429 counted per installation");
+}
+
+#[test]
+fn real_rate_limit_is_absorbed() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_burst", None);
+    // Twelve calls in a burst against 10 req/s: the plugin waits as told.
+    for _ in 0..12 {
+        plugin.get_json("/api/orders").unwrap();
+        for (i, status) in plugin.last_trace.statuses.iter().enumerate() {
+            if *status == 429 {
+                assert!(plugin.last_trace.sleeps[i] >= 1000);
+            }
+        }
+    }
+    let c = env.stora.counters();
+    assert!(c.rate_limited <= 3, "no storm: {} rate-limited requests", c.rate_limited);
+}
+
+#[test]
+fn injected_5xx_retries_with_same_idempotency_key() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_5xx", Some("contacts:write"));
+    env.stora_control("faults", json!({"status": 503, "count": 2, "path_prefix": "/2025-09/contacts"}));
+    let resp = plugin.call(ApiRequest::json("POST", "/api/contacts", br#"{"name":"Grace Hopper"}"#.to_vec())).unwrap();
+    assert_eq!(resp.status, 201);
+    assert_eq!(plugin.last_trace.statuses, vec![503, 503, 201]);
+    let posts = stora_requests(&env, "/2025-09/contacts");
+    assert_eq!(posts.len(), 3);
+    let key = posts[0].idempotency_key.clone().expect("Idempotency-Key forwarded");
+    assert!(posts.iter().all(|p| p.idempotency_key.as_deref() == Some(key.as_str())), "same key on every attempt");
+
+    // Unavailable for longer than the budget: bounded, then server_unavailable.
+    env.stora_control("faults", json!({"status": 502, "count": 10, "path_prefix": "/2025-09/orders"}));
+    let err = plugin.get_json("/api/orders").unwrap_err();
+    assert_eq!(err.code(), "server_unavailable");
+    assert_eq!(plugin.last_trace.sends, 3);
+}
+
+#[test]
+fn concurrent_calls_refresh_once() {
+    let env = env();
+    let plugin = connected(&env, "opr_race", None);
+    let state = plugin.companion.to_json();
+    env.stora_control("expire_tokens", json!({"operator": "opr_race"}));
+    // Slow token endpoint, so both calls are in flight during the refresh.
+    env.stora_control("faults", json!({"latency_ms": 400, "count": 1, "path_prefix": "/oauth2/token"}));
+    let before = env.stora.counters().refreshes;
+    let barrier = Arc::new(Barrier::new(2));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let state = state.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut host = PluginHost::from_companion(tessera_core::Companion::from_json(&state).unwrap());
+                barrier.wait();
+                host.get_json("/api/orders").map(|v| v["data"].as_array().map(Vec::len))
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().unwrap(), Some(3));
+    }
+    assert_eq!(env.stora.counters().refreshes, before + 1, "exactly one refresh reached Stora");
+    assert_eq!(env.stora.counters().invalid_grants, 0);
+}
+
+#[test]
+fn kill_switch() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_kill", None);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(env.admin("POST", &format!("/admin/installations/{id}/disable")).status, 200);
+    let err = plugin.get_json("/api/orders").unwrap_err();
+    assert_eq!(err.code(), "reconnect_required");
+    assert_eq!(err.reason(), Some("installation_disabled"));
+    // While disabled, connecting is refused back to the plugin.
+    let err = plugin.connect(&Browser::default(), &env.return_url(), None, Decision::Approve("opr_kill")).unwrap_err();
+    assert_eq!(err.reason(), Some("installation_disabled"));
+    // Re-enabled: reconnect works.
+    assert_eq!(env.admin("POST", &format!("/admin/installations/{id}/enable")).status, 200);
+    plugin.connect(&Browser::default(), &env.return_url(), None, Decision::Approve("opr_kill")).unwrap();
+    plugin.get_json("/api/orders").unwrap();
+    // Admin routes need the admin token.
+    let resp = env.http(Request {
+        method: "POST".into(),
+        url: format!("{}/admin/installations/{id}/disable", env.broker.url()),
+        headers: vec![("authorization".into(), "Bearer nope".into())],
+        body: vec![],
+    });
+    assert_eq!(resp.status, 401);
+}
+
+#[test]
+fn uninstall_ticket_from_extension() {
+    let env = env();
+    let plugin = connected(&env, "opr_ext", None);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let url = plugin.companion.uninstall_url(plugin.now()).unwrap();
+    let revokes = env.stora.counters().revokes;
+    match Browser::default().open(&url, "never://").unwrap() {
+        Landing::Page { status, body, .. } => {
+            assert_eq!(status, 200, "{body}");
+            assert!(body.contains("removed"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(env.broker.app().store.installation(&id).unwrap().is_none());
+    assert_eq!(env.stora.counters().revokes, revokes + 1);
+    // A tampered ticket does nothing.
+    let tampered = url.replace("sig=", "sig=A");
+    match Browser::default().open(&tampered, "never://").unwrap() {
+        Landing::Page { status, .. } => assert_ne!(status, 200),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn site_moved_and_copy() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_move", None);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let new_url = "http://127.0.0.1:9/moved";
+    let check = plugin.companion.check_site(new_url).unwrap();
+    assert!(matches!(check, tessera_core::SiteCheck::Mismatch { .. }));
+    assert_eq!(plugin.get_json("/api/orders").unwrap_err().code(), "site_mismatch");
+    let call = plugin.companion.start_site_moved().unwrap();
+    assert!(matches!(plugin.drive(call).unwrap(), Completion::SiteMoved));
+    let stored = env.broker.app().store.installation(&id).unwrap().unwrap();
+    assert_eq!(stored.site_url, plugin.companion.site_url().unwrap());
+    assert!(stored.site_url.ends_with("/moved"));
+    plugin.get_json("/api/orders").unwrap();
+
+    // A clone ("this is a copy") registers afresh and never touches the original.
+    let mut clone =
+        PluginHost::from_companion(tessera_core::Companion::from_json(&plugin.companion.to_json()).unwrap());
+    clone.companion.check_site(env.site.url()).unwrap();
+    clone.companion.resolve_site_as_copy();
+    clone.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+    assert_ne!(clone.companion.install_id().unwrap(), id);
+    plugin.get_json("/api/orders").unwrap();
+}
+
+#[test]
+fn ownership_proof_must_match() {
+    let env = env();
+    let mut plugin = env.plugin();
+    let reg = registration(env.site.url(), "wordpress");
+    let req = plugin.companion.registration_request(&reg, &mut OsEntropy).unwrap();
+    let resp = plugin.send(&req).unwrap();
+    assert_eq!(resp.status, 202);
+    let proof = match plugin.companion.handle_registration_response(&resp).unwrap() {
+        tessera_core::RegistrationOutcome::OwnershipChallenge(p) => p,
+        other => panic!("{other:?}"),
+    };
+    // The site serves something else (a phisher claiming this site).
+    env.site.serve(&proof.path, "not-the-proof");
+    let req = plugin.companion.registration_request(&reg, &mut OsEntropy).unwrap();
+    let resp = plugin.send(&req).unwrap();
+    assert_eq!(resp.status, 403);
+    assert_eq!(tessera_core::classify::error_code(&resp.body).as_deref(), Some("ownership_proof_invalid"));
+    // With the right proof it goes through.
+    env.site.serve(&proof.path, &proof.body);
+    let req = plugin.companion.registration_request(&reg, &mut OsEntropy).unwrap();
+    assert_eq!(plugin.send(&req).unwrap().status, 201);
+}
+
+#[test]
+fn registration_conflict_and_unknown_installation() {
+    let env = env();
+    let plugin = connected(&env, "opr_conflict", None);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    // Someone else registers the same id with another secret.
+    let body = json!({
+        "install_id": id, "site_url": env.site.url(), "admin_email": "x@evil.example",
+        "secret": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "platform": "wordpress", "plugin_version": "1",
+    });
+    let resp = env.http(Request {
+        method: "POST".into(),
+        url: format!("{}/installations", env.broker.url()),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    });
+    assert_eq!(resp.status, 409);
+    // Deregistered elsewhere: the next call says the registration is invalid.
+    let call = plugin.companion.start_uninstall();
+    let state = plugin.companion.to_json();
+    let mut p = plugin;
+    p.drive(call).unwrap();
+    let mut stale = PluginHost::from_companion(tessera_core::Companion::from_json(&state).unwrap());
+    let err = stale.get_json("/api/orders").unwrap_err();
+    assert_eq!(err.code(), "registration_invalid");
+    assert_eq!(err.reason(), Some("unknown_installation"));
+}
