@@ -22,7 +22,7 @@ use ext_php_rs::exception::PhpException;
 use ext_php_rs::ffi::{zend_class_entry, zend_object, zend_read_property, zval};
 use ext_php_rs::flags::{ClassFlags, DataType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendObject, ZendStr, Zval};
-use ext_php_rs::zend::{ClassEntry, ExecuteData, ce, run_handler};
+use ext_php_rs::zend::{ClassEntry, ExecuteData, ExecutorGlobals, ce, run_handler};
 use tessera_core::{Error, ErrorKind};
 
 unsafe extern "C" {
@@ -188,19 +188,33 @@ macro_rules! getter {
             read_property(ex, retval, $prop);
         }
     };
+    // A getter declared non-nullable: `$fallback` when the property was never
+    // set (an exception constructed with `new` in PHP).
+    ($fn_name:ident, $prop:expr, $fallback:expr) => {
+        extern "C" fn $fn_name(ex: &mut ExecuteData, retval: &mut Zval) {
+            read_property(ex, retval, $prop);
+            if retval.is_null() && !ExecutorGlobals::has_exception() {
+                $fallback(retval);
+            }
+        }
+    };
 }
-getter!(get_error_code, P_CODE);
+getter!(get_error_code, P_CODE, |z: &mut Zval| set_str(z, "internal"));
 getter!(get_status, P_STATUS);
 getter!(get_reason, P_REASON);
-getter!(get_retry_after_ms, P_RETRY_AFTER_MS);
-getter!(get_registered_url, P_REGISTERED);
-getter!(get_current_url, P_CURRENT);
-getter!(get_wire_status, P_WIRE_STATUS);
-getter!(get_wire_code, P_WIRE_CODE);
+getter!(get_retry_after_ms, P_RETRY_AFTER_MS, |z: &mut Zval| z.set_long(0));
+getter!(get_registered_url, P_REGISTERED, |z: &mut Zval| set_str(z, ""));
+getter!(get_current_url, P_CURRENT, |z: &mut Zval| set_str(z, ""));
+getter!(get_wire_status, P_WIRE_STATUS, |z: &mut Zval| z.set_long(500));
+getter!(get_wire_code, P_WIRE_CODE, |z: &mut Zval| set_str(z, "internal"));
+
+fn set_str(z: &mut Zval, s: &str) {
+    z.set_zend_string(ZendStr::new(s, false));
+}
 
 /// `RateLimitedException::getRetryAfter()`: whole seconds, rounded up.
 extern "C" fn get_retry_after(ex: &mut ExecuteData, retval: &mut Zval) {
-    read_property(ex, retval, P_RETRY_AFTER_MS);
+    get_retry_after_ms(ex, retval);
     if let Some(ms) = retval.long() {
         retval.set_long(ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0));
     }
