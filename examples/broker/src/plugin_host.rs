@@ -326,7 +326,9 @@ fn resolve(current: &str, location: &str) -> String {
     format!("{}{}", &current[..origin_end], location)
 }
 
-/// The plugin's site: serves ownership proofs on 127.0.0.1.
+/// The plugin's site: serves ownership proofs on 127.0.0.1. `PUT {path}`
+/// sets the body served at `path` (a test hook for the Node and PHP suites,
+/// which stand in for the plugin's REST route).
 pub struct SiteServer {
     url: String,
     files: Arc<Mutex<HashMap<String, String>>>,
@@ -347,7 +349,17 @@ impl SiteServer {
         let files: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let app = axum::Router::new()
             .fallback(|State(files): State<Arc<Mutex<HashMap<String, String>>>>, req: AxRequest| async move {
-                let body = files.lock().unwrap_or_else(|e| e.into_inner()).get(req.uri().path()).cloned();
+                let path = req.uri().path().to_string();
+                if req.method() == axum::http::Method::PUT {
+                    // Test hook for suites in other languages: set a file.
+                    let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
+                        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+                    };
+                    let body = String::from_utf8_lossy(&body).into_owned();
+                    files.lock().unwrap_or_else(|e| e.into_inner()).insert(path, body);
+                    return StatusCode::NO_CONTENT.into_response();
+                }
+                let body = files.lock().unwrap_or_else(|e| e.into_inner()).get(&path).cloned();
                 match body {
                     Some(body) => (StatusCode::OK, [("content-type", "text/plain")], body).into_response(),
                     None => (StatusCode::NOT_FOUND, "not found").into_response(),

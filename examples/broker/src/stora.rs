@@ -89,6 +89,8 @@ pub fn http_agent(timeout: Duration) -> ureq::Agent {
         .http_status_as_error(false)
         .max_redirects(0)
         .timeout_global(Some(timeout))
+        .max_idle_connections(256)
+        .max_idle_connections_per_host(128)
         .user_agent("tessera-broker/0.1")
         .build()
         .into()

@@ -1,1 +1,73 @@
-fn main() {}
+//! `tessera-e2e-env`: the end-to-end environment for suites in other
+//! languages (Node, PHP). Starts a fake Stora, the reference broker (SQLite
+//! in a temporary directory) and a stand-in for the plugin's site, all on
+//! 127.0.0.1 with ephemeral ports, then prints one JSON line:
+//!
+//! ```text
+//! {"broker_url":…,"stora_url":…,"site_url":…,"return_url":…,"admin_token":…}
+//! ```
+//!
+//! The suite then drives its plugin against `broker_url`, serves ownership
+//! proofs with `PUT {site_url}{proof.path}`, steers Stora through
+//! `{stora_url}/_control/…` and the broker's kill switch through
+//! `{broker_url}/admin/…` with `admin_token`.
+//!
+//! Stops when standard input closes (the suite's process ends) or after
+//! `--max-lifetime` seconds (default 600).
+//!
+//! ```text
+//! tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off]
+//! ```
+
+use std::io::Read;
+use std::time::Duration;
+
+use tessera_broker::harness::{Env, EnvOptions, LogChoice};
+
+fn main() {
+    let mut options = EnvOptions { log: LogChoice::Off, ..EnvOptions::default() };
+    let mut max_lifetime = 600u64;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--no-ownership-proof" => options.require_ownership_proof = false,
+            "--max-lifetime" => max_lifetime = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage()),
+            "--log" => {
+                options.log = match args.next().as_deref() {
+                    Some("stderr") => LogChoice::Stderr,
+                    Some("off") => LogChoice::Off,
+                    _ => usage(),
+                }
+            }
+            _ => usage(),
+        }
+    }
+    let env = Env::start(options).unwrap_or_else(|e| {
+        eprintln!("tessera-e2e-env: cannot start: {e}");
+        std::process::exit(1)
+    });
+    println!(
+        "{}",
+        serde_json::json!({
+            "broker_url": env.broker.url(),
+            "stora_url": env.stora.url(),
+            "site_url": env.site.url(),
+            "return_url": env.return_url(),
+            "admin_token": env.admin_token(),
+        })
+    );
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+        let _ = tx.send(());
+    });
+    let _ = rx.recv_timeout(Duration::from_secs(max_lifetime));
+    drop(env);
+}
+
+fn usage() -> ! {
+    eprintln!("usage: tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off]");
+    std::process::exit(2)
+}

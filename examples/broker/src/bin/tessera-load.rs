@@ -1,1 +1,188 @@
-fn main() {}
+//! `tessera-load`: drives N concurrent installations through the reference
+//! broker (loopback only, bounded in count and time) and prints requests/s,
+//! latency percentiles and the verification cost per request.
+//!
+//! ```text
+//! tessera-load [--installations N] [--calls M] [--max-seconds S]
+//! ```
+//!
+//! Each installation registers (with the ownership proof), connects as its
+//! own Stora operator and then makes M signed `GET /api/orders` calls in its
+//! own thread: plugin signs → broker verifies, loads and unseals the grant,
+//! forwards to the fake Stora → answer. The fake Stora's per-operator rate
+//! limits are switched off so the broker, not the limiter, is measured.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use tessera_broker::harness::{Env, EnvOptions, LogChoice};
+use tessera_broker::plugin_host::{Browser, Decision, PluginHost, registration};
+use tessera_core::{ApiRequest, MemoryReplayStore, OsEntropy, SignOptions, Verifier};
+
+struct Args {
+    installations: usize,
+    calls: usize,
+    max_seconds: u64,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args { installations: 16, calls: 200, max_seconds: 60 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value: u64 = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage());
+        match flag.as_str() {
+            "--installations" => args.installations = value.clamp(1, 256) as usize,
+            "--calls" => args.calls = value.clamp(1, 100_000) as usize,
+            "--max-seconds" => args.max_seconds = value.clamp(1, 600),
+            _ => usage(),
+        }
+    }
+    args
+}
+
+fn usage() -> ! {
+    eprintln!("usage: tessera-load [--installations N (1-256)] [--calls M per installation] [--max-seconds S (1-600)]");
+    std::process::exit(2)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let args = parse_args();
+    let stora = fake_stora::Config { rate_per_sec: 0, rate_per_min: 0, ..Default::default() };
+    let env =
+        Env::start(EnvOptions { require_ownership_proof: true, log: LogChoice::Off, stora }).unwrap_or_else(|e| {
+            eprintln!("tessera-load: cannot start the servers: {e}");
+            std::process::exit(1)
+        });
+    println!(
+        "tessera-load: {} installations x {} calls, loopback only (broker {}, fake Stora {})",
+        args.installations,
+        args.calls,
+        env.broker.url(),
+        env.stora.url()
+    );
+
+    // Set up the installations.
+    let setup = Instant::now();
+    let browser = Browser::default();
+    let mut plugins: Vec<PluginHost> = Vec::with_capacity(args.installations);
+    for i in 0..args.installations {
+        let mut plugin = env.plugin();
+        plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).expect("register");
+        plugin
+            .connect(&browser, &env.return_url(), None, Decision::Approve(&format!("opr_load_{i}")))
+            .expect("connect");
+        plugin.get_json("/api/orders").expect("warm-up call");
+        plugins.push(plugin);
+    }
+    println!(
+        "setup: {} installations registered and connected in {:.2} s",
+        args.installations,
+        setup.elapsed().as_secs_f64()
+    );
+
+    // The load.
+    let before = env.broker.app().observer.totals();
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let barrier = Arc::new(Barrier::new(plugins.len() + 1));
+    let threads: Vec<_> = plugins
+        .into_iter()
+        .map(|mut plugin| {
+            let barrier = barrier.clone();
+            let calls = args.calls;
+            std::thread::spawn(move || {
+                let mut latencies = Vec::with_capacity(calls);
+                let mut errors = 0u64;
+                barrier.wait();
+                for _ in 0..calls {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let t = Instant::now();
+                    match plugin.call(ApiRequest::new("GET", "/api/orders")) {
+                        Ok(_) => latencies.push(t.elapsed()),
+                        Err(_) => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in threads {
+        let (l, e) = t.join().expect("load thread");
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed();
+    let after = env.broker.app().observer.totals();
+    latencies.sort();
+
+    let n = latencies.len();
+    let verifications = after.verifications - before.verifications;
+    println!();
+    println!("requests:        {n} ok, {errors} failed, in {:.2} s", elapsed.as_secs_f64());
+    println!("throughput:      {:.0} requests/s", n as f64 / elapsed.as_secs_f64());
+    println!(
+        "latency:         p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms (plugin sign + broker + fake Stora, end to end)",
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 90.0)),
+        ms(percentile(&latencies, 99.0)),
+        ms(latencies.last().copied().unwrap_or_default())
+    );
+    println!(
+        "verify cost:     {:.1} us per request in the broker (signature, digest, MAC, replay store; {} verifications), plus {:.1} us secret lookup (SQLite + unseal)",
+        after.verify_mean_us, verifications, after.secret_lookup_mean_us
+    );
+
+    // The verifier alone, single thread, no I/O.
+    let mut plugin = env.plugin();
+    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).expect("register");
+    let secret = plugin.companion.state().installation.as_ref().map(|i| i.secret.clone()).expect("secret");
+    let now = plugin.now();
+    let reqs: Vec<_> = (0..2000)
+        .map(|_| {
+            plugin
+                .companion
+                .sign_request(
+                    &ApiRequest::json("POST", "/api/contacts", br#"{"name":"Load"}"#.to_vec()),
+                    &SignOptions { now, ..Default::default() },
+                    &mut OsEntropy,
+                )
+                .expect("sign")
+        })
+        .collect();
+    let verifier = Verifier::default();
+    let mut replay = MemoryReplayStore::new(10_000);
+    let t = Instant::now();
+    for req in &reqs {
+        verifier.verify(req, now, &mut |_| Some(secret.clone()), &mut replay).expect("verifies");
+    }
+    let per = t.elapsed() / reqs.len() as u32;
+    println!(
+        "verify alone:    {:.1} us per request (tessera-core Verifier, one thread, 2000 signed POSTs)",
+        per.as_secs_f64() * 1e6
+    );
+    let counters = env.stora.counters();
+    println!(
+        "fake Stora:      {} API requests, {} refreshes, {} rate-limited",
+        counters.api_requests, counters.refreshes, counters.rate_limited
+    );
+    if errors > 0 {
+        std::process::exit(1);
+    }
+}
