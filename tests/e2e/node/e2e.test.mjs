@@ -1,0 +1,223 @@
+// End-to-end from Node: the built npm package tessera-companion against the
+// reference broker and the fake Stora over real HTTP on 127.0.0.1.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Companion, TesseraError } from "tessera-companion";
+import { startEnv, send, errorCode, browse, recorder, getJson } from "./env.mjs";
+
+let env;
+before(async () => {
+  env = await startEnv();
+});
+after(() => env?.stop());
+
+async function rejects(promise, check) {
+  await assert.rejects(promise, (e) => {
+    assert.ok(e instanceof TesseraError, `expected a TesseraError, got ${e}`);
+    check(e);
+    return true;
+  });
+}
+
+test("the whole lifecycle", async () => {
+  const c = env.companion();
+
+  // Register: 202 challenge, the site serves the proof, 201.
+  await env.register(c);
+  assert.equal(c.status, "registered");
+  const id = c.installId;
+  assert.equal(JSON.parse((await env.admin("GET", `/admin/installations/${id}`)).body).status, "active");
+
+  // Connect in the browser, approve at Stora.
+  await env.connect(c, "opr_node_life");
+  assert.equal(c.status, "connected");
+
+  // A signed API call returns Stora data.
+  const orders = await getJson(c, "/api/orders");
+  assert.equal(orders.data.length, 3);
+  assert.equal(orders.data[0].operator, "opr_node_life");
+
+  // The access token expires: the broker refreshes, the rotation is stored.
+  await env.storaControl("expire_tokens", { operator: "opr_node_life" });
+  const before = (await env.storaCounters()).refreshes;
+  assert.equal((await getJson(c, "/api/orders")).data.length, 3);
+  assert.equal((await env.storaCounters()).refreshes, before + 1);
+  await env.storaControl("expire_tokens", { operator: "opr_node_life" });
+  await getJson(c, "/api/orders");
+  assert.equal((await env.storaCounters()).refreshes, before + 2, "the stored refresh token was the rotated one");
+
+  // The operator revokes the grant at Stora: reconnect required.
+  await env.storaControl("revoke_grant", { operator: "opr_node_life" });
+  const rec = recorder();
+  await rejects(getJson(c, "/api/orders", rec), (e) => {
+    assert.equal(e.code, "reconnect_required");
+    assert.equal(e.reason, "stora_reconnect_required");
+  });
+  assert.equal(c.status, "reconnect_required");
+  assert.ok(rec.persisted, "the dropped token was persisted");
+
+  // Reconnect; then reconnect while connected with a wider scope.
+  await env.connect(c, "opr_node_life");
+  await getJson(c, "/api/orders");
+  const revoked = (await env.storaCounters()).grants_revoked;
+  await env.connect(c, "opr_node_life", "orders:read contacts:read");
+  assert.equal((await getJson(c, "/api/contacts")).data.length, 2);
+  assert.equal((await env.storaCounters()).grants_revoked, revoked + 1, "the replaced grant was revoked");
+
+  // Disconnect: Stora sees the revoke.
+  const revokes = (await env.storaCounters()).revokes;
+  const result = await c.disconnect(recorder().options);
+  assert.equal(result.remote.result, "ok");
+  assert.equal((await env.storaCounters()).revokes, revokes + 1);
+  assert.equal(c.status, "registered");
+  await rejects(getJson(c, "/api/orders"), (e) => assert.equal(e.code, "not_connected"));
+
+  // Uninstall: disconnect + deregister + local wipe.
+  await env.connect(c, "opr_node_life");
+  const revokes2 = (await env.storaCounters()).revokes;
+  const report = await c.uninstall(recorder().options);
+  assert.equal(report.disconnect.result, "ok");
+  assert.equal(report.deregister.result, "ok");
+  assert.equal((await env.storaCounters()).revokes, revokes2 + 1);
+  assert.equal(c.status, "not_registered");
+  assert.equal(c.installId, null);
+  assert.equal((await env.admin("GET", `/admin/installations/${id}`)).status, 404, "gone at the broker");
+});
+
+test("a replayed request is refused", async () => {
+  const c = await env.connected("opr_node_replay");
+  const signed = c.signRequest({ method: "GET", path: "/api/orders" });
+  assert.equal((await send(signed)).status, 200);
+  const again = await send(signed);
+  assert.equal(again.status, 401);
+  assert.equal(errorCode(again), "replayed");
+});
+
+test("a tampered body is refused", async () => {
+  const c = await env.connected("opr_node_tamper", "contacts:write");
+  const signed = c.signRequest({
+    method: "POST",
+    path: "/api/contacts",
+    headers: { "content-type": "application/json" },
+    body: '{"name":"Grace"}',
+  });
+  signed.body = new TextEncoder().encode('{"name":"Mallory"}');
+  const r = await send(signed);
+  assert.equal(r.status, 401);
+  assert.equal(errorCode(r), "signature_invalid");
+  assert.deepEqual(await env.storaRequests("/2025-09/contacts"), [], "nothing reached Stora");
+});
+
+test("a callback with a wrong or expired state, or a denial", async () => {
+  const c = env.companion();
+  await env.register(c);
+  const landing = await env.browseConnect(c, { operator: "opr_node_state" });
+  assert.throws(() => c.completeConnect(landing.replace("state=", "state=x")), (e) => e.code === "callback_state_mismatch");
+  const landing2 = await env.browseConnect(c, { operator: "opr_node_state" });
+  assert.throws(
+    () => c.completeConnect(landing2, { now: Math.floor(Date.now() / 1000) + 601 }),
+    (e) => e.code === "callback_expired",
+  );
+  assert.equal(c.status, "registered", "no token stored");
+  const denied = await env.browseConnect(c, {});
+  assert.throws(() => c.completeConnect(denied), (e) => e.code === "callback_denied" && e.reason === "access_denied");
+  const forged = await fetch(`${env.broker}/callback?code=x&state=forged`, { redirect: "manual" });
+  assert.equal(forged.status, 400);
+  await env.connect(c, "opr_node_state");
+  assert.equal(c.status, "connected");
+});
+
+test("a broker token used by another installation is refused", async () => {
+  const a = await env.connected("opr_node_tok_a");
+  const b = await env.connected("opr_node_tok_b");
+  const state = JSON.parse(b.toJSON());
+  state.broker_token = JSON.parse(a.toJSON()).broker_token;
+  const thief = Companion.fromJSON(JSON.stringify(state));
+  await rejects(getJson(thief, "/api/orders"), (e) => {
+    assert.equal(e.code, "reconnect_required");
+    assert.equal(e.reason, "broker_token_invalid");
+  });
+  assert.equal((await getJson(a, "/api/account")).id, "opr_node_tok_a");
+});
+
+test("a skewed client clock is corrected", async () => {
+  const c = await env.connected("opr_node_skew");
+  const rec = recorder({ clock: () => Date.now() - 900_000 }); // 15 minutes slow
+  assert.equal((await getJson(c, "/api/orders", rec)).data.length, 3);
+  assert.deepEqual(rec.statuses, [401, 200], "one signature_expired, then success");
+  assert.ok(Math.abs(c.clockOffset - 900) <= 5, `learned offset ${c.clockOffset}`);
+  const rec2 = recorder({ clock: () => Date.now() - 900_000 });
+  await getJson(c, "/api/orders", rec2);
+  assert.deepEqual(rec2.statuses, [200], "the learned offset is used from then on");
+});
+
+test("429 from Stora: backoff, no storm", async () => {
+  const c = await env.connected("opr_node_429");
+  await env.storaControl("faults", { status: 429, retry_after: 1, count: 10, path_prefix: "/2025-09/orders" });
+  const before = (await env.storaRequests("/2025-09/orders")).length;
+  const rec = recorder();
+  await rejects(getJson(c, "/api/orders", rec), (e) => {
+    assert.equal(e.code, "rate_limited");
+    assert.equal(e.retryAfterMs, 1000);
+  });
+  assert.deepEqual(rec.statuses, [429, 429, 429], "bounded attempts");
+  assert.deepEqual(rec.sleeps, [1000, 1000], "Retry-After honoured");
+  assert.equal((await env.storaRequests("/2025-09/orders")).length, before + 3, "no storm at Stora");
+});
+
+test("injected 5xx: bounded retries with the same Idempotency-Key", async () => {
+  const c = await env.connected("opr_node_5xx", "contacts:write");
+  await env.storaControl("faults", { status: 503, count: 2, path_prefix: "/2025-09/contacts" });
+  const rec = recorder();
+  const r = await c.call(
+    { method: "POST", path: "/api/contacts", headers: { "content-type": "application/json" }, body: '{"name":"Grace Hopper"}' },
+    rec.options,
+  );
+  assert.equal(r.status, 201);
+  assert.deepEqual(rec.statuses, [503, 503, 201]);
+  const posts = await env.storaRequests("/2025-09/contacts");
+  assert.equal(posts.length, 3);
+  assert.ok(posts[0].idempotency_key);
+  assert.ok(posts.every((p) => p.idempotency_key === posts[0].idempotency_key), "same key on every attempt");
+
+  await env.storaControl("faults", { status: 502, count: 10, path_prefix: "/2025-09/orders" });
+  const rec2 = recorder();
+  await rejects(getJson(c, "/api/orders", rec2), (e) => assert.equal(e.code, "server_unavailable"));
+  assert.equal(rec2.statuses.length, 3, "bounded retries");
+});
+
+test("two concurrent calls needing a refresh: one refresh reaches Stora", async () => {
+  const c = await env.connected("opr_node_race");
+  const state = c.toJSON();
+  await env.storaControl("expire_tokens", { operator: "opr_node_race" });
+  await env.storaControl("faults", { latency_ms: 400, count: 1, path_prefix: "/oauth2/token" });
+  const before = (await env.storaCounters()).refreshes;
+  const [x, y] = await Promise.all([
+    getJson(Companion.fromJSON(state), "/api/orders"),
+    getJson(Companion.fromJSON(state), "/api/orders"),
+  ]);
+  assert.equal(x.data.length, 3);
+  assert.equal(y.data.length, 3);
+  assert.equal((await env.storaCounters()).refreshes, before + 1, "exactly one refresh");
+});
+
+test("kill switch: reconnect required on the next call", async () => {
+  const c = await env.connected("opr_node_kill");
+  const id = c.installId;
+  await getJson(c, "/api/orders");
+  assert.equal((await env.admin("POST", `/admin/installations/${id}/disable`)).status, 200);
+  await rejects(getJson(c, "/api/orders"), (e) => assert.equal(e.reason, "installation_disabled"));
+  assert.equal(c.status, "reconnect_required");
+  await env.admin("POST", `/admin/installations/${id}/enable`);
+  await env.connect(c, "opr_node_kill");
+  assert.equal((await getJson(c, "/api/orders")).data.length, 3);
+});
+
+test("uninstall ticket (browser extension)", async () => {
+  const c = await env.connected("opr_node_ticket");
+  const id = c.installId;
+  const page = await browse(c.uninstallUrl(), "never://");
+  assert.equal(page.status, 200);
+  assert.equal((await env.admin("GET", `/admin/installations/${id}`)).status, 404);
+});

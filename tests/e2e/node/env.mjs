@@ -1,0 +1,165 @@
+// Starts tessera-e2e-env (fake Stora + reference broker + a stand-in for the
+// plugin's site, all on 127.0.0.1) and gives the tests a "browser" and a few
+// helpers. The environment stops when this process closes its stdin, or by
+// itself after --max-lifetime.
+
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { Companion } from "tessera-companion";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+export async function startEnv() {
+  const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
+  const child = spawn(bin, ["--max-lifetime", "600"], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const first = await new Promise((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`tessera-e2e-env exited with ${code}`)));
+    lines.once("line", resolve);
+  });
+  const info = JSON.parse(first);
+  return new Env(child, info);
+}
+
+export class Env {
+  constructor(child, info) {
+    this.child = child;
+    this.broker = info.broker_url;
+    this.stora = info.stora_url;
+    this.site = info.site_url;
+    this.returnUrl = info.return_url;
+    this.adminToken = info.admin_token;
+  }
+
+  stop() {
+    this.child.stdin.end();
+  }
+
+  companion() {
+    return Companion.create({ brokerUrl: this.broker });
+  }
+
+  registration() {
+    return { siteUrl: this.site, adminEmail: "owner@shop.example", platform: "wordpress", pluginVersion: "1.0.0" };
+  }
+
+  /** Registers, serving the ownership proof on the site if challenged. */
+  async register(c) {
+    for (let i = 0; i < 2; i++) {
+      const outcome = c.handleRegistrationResponse(await send(c.registrationRequest(this.registration())));
+      if (outcome.outcome === "registered") return;
+      // A WordPress plugin serves this from a REST route; the test site takes it by PUT.
+      const put = await fetch(this.site + outcome.proof.path, { method: "PUT", body: outcome.proof.body });
+      if (put.status !== 204) throw new Error("cannot serve the proof");
+    }
+    throw new Error("registration did not complete");
+  }
+
+  /** The browser part of connect: returns the URL it landed on (the return URL). */
+  async browseConnect(c, { scope, operator, now } = {}) {
+    const url = c.connectUrl({ returnUrl: this.returnUrl, scope, now });
+    const page = await browse(url, this.returnUrl);
+    if (page.returned) return page.url;
+    if (page.status !== 200) throw new Error(`consent page answered ${page.status}`);
+    const id = operator ? "approve" : "deny";
+    const m = page.body.match(new RegExp(`id="${id}" href="([^"]+)"`));
+    if (!m) throw new Error(`no #${id} link`);
+    let next = new URL(m[1].replaceAll("&amp;", "&"), page.url).href;
+    if (operator) next += `&operator=${encodeURIComponent(operator)}`;
+    const landing = await browse(next, this.returnUrl);
+    if (!landing.returned) throw new Error(`ended on a page (${landing.status})`);
+    return landing.url;
+  }
+
+  async connect(c, operator, scope) {
+    c.completeConnect(await this.browseConnect(c, { operator, scope }));
+  }
+
+  async connected(operator, scope) {
+    const c = this.companion();
+    await this.register(c);
+    await this.connect(c, operator, scope);
+    return c;
+  }
+
+  async storaControl(name, body = {}) {
+    const r = await fetch(`${this.stora}/_control/${name}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return r.json();
+  }
+
+  async storaCounters() {
+    return (await fetch(`${this.stora}/_control/counters`)).json();
+  }
+
+  async storaRequests(p) {
+    const all = await (await fetch(`${this.stora}/_control/requests`)).json();
+    return all.filter((r) => r.path === p);
+  }
+
+  async admin(method, p) {
+    const r = await fetch(this.broker + p, { method, headers: { authorization: `Bearer ${this.adminToken}` } });
+    return { status: r.status, body: await r.text() };
+  }
+}
+
+/** Sends a core request as is (no redirects) and returns {status, headers, body}. */
+export async function send(req) {
+  const r = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body?.length ? req.body : undefined, redirect: "manual" });
+  return { status: r.status, headers: [...r.headers], body: new Uint8Array(await r.arrayBuffer()) };
+}
+
+export function errorCode(resp) {
+  try {
+    return JSON.parse(new TextDecoder().decode(resp.body)).error;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Follows redirects like a browser until a page, or a redirect to `stopAt`. */
+export async function browse(url, stopAt) {
+  for (let i = 0; i < 10; i++) {
+    if (url.startsWith(stopAt)) return { returned: true, url };
+    const r = await fetch(url, { redirect: "manual", headers: { accept: "text/html" } });
+    const location = r.headers.get("location");
+    if ([301, 302, 303, 307, 308].includes(r.status) && location) {
+      await r.arrayBuffer();
+      url = new URL(location, url).href;
+      continue;
+    }
+    return { returned: false, url, status: r.status, body: await r.text() };
+  }
+  throw new Error("too many redirects");
+}
+
+/** Driver options that record what the core asked for (sleeps are not slept). */
+export function recorder({ clock } = {}) {
+  const rec = { statuses: [], sleeps: [], persisted: null };
+  rec.options = {
+    fetch: async (url, init) => {
+      const r = await fetch(url, init);
+      rec.statuses.push(r.status);
+      return r;
+    },
+    sleep: (ms) => {
+      rec.sleeps.push(ms);
+    },
+    onPersist: (json) => {
+      rec.persisted = json;
+    },
+    clock,
+  };
+  return rec;
+}
+
+export async function getJson(c, p, rec = recorder()) {
+  const r = await c.call({ method: "GET", path: p }, rec.options);
+  return JSON.parse(new TextDecoder().decode(r.body));
+}

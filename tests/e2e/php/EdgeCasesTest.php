@@ -1,0 +1,233 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Tessera\E2E;
+
+use PHPUnit\Framework\TestCase;
+use Tessera\Companion;
+use Tessera\Exception\CallbackException;
+use Tessera\Exception\RateLimitedException;
+use Tessera\Exception\ReconnectRequiredException;
+use Tessera\Exception\ServerUnavailableException;
+
+/** Attacks and failures, from PHP, against the real broker. */
+final class EdgeCasesTest extends TestCase
+{
+    private function connected(string $operator, ?string $scope = null): Companion
+    {
+        $env = Env::get();
+        $c = $env->companion();
+        $env->register($c);
+        $env->connect($c, $operator, $scope);
+        return $c;
+    }
+
+    private static function code(array $response): ?string
+    {
+        return json_decode($response['body'], true)['error'] ?? null;
+    }
+
+    public function testReplayedRequestIsRefused(): void
+    {
+        $c = $this->connected('opr_php_replay');
+        $signed = $c->signRequest(['method' => 'GET', 'path' => '/api/orders']);
+        $this->assertSame(200, http_send($signed)['status']);
+        $again = http_send($signed);
+        $this->assertSame(401, $again['status']);
+        $this->assertSame('replayed', self::code($again));
+    }
+
+    public function testTamperedBodyIsRefused(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_tamper', 'contacts:write');
+        $signed = $c->signRequest(['method' => 'POST', 'path' => '/api/contacts', 'headers' => ['content-type' => 'application/json'], 'body' => '{"name":"Grace"}']);
+        $signed['body'] = '{"name":"Mallory"}';
+        $r = http_send($signed);
+        $this->assertSame(401, $r['status']);
+        $this->assertSame('signature_invalid', self::code($r));
+        $this->assertSame([], $env->storaRequests('/2025-09/contacts'), 'nothing reached Stora');
+    }
+
+    public function testCallbackWithWrongOrExpiredState(): void
+    {
+        $env = Env::get();
+        $c = $env->companion();
+        $env->register($c);
+        $landing = $env->browseConnect($c, null, 'opr_php_state');
+        try {
+            $c->completeConnect(str_replace('state=', 'state=x', $landing));
+            $this->fail('expected a state mismatch');
+        } catch (CallbackException $e) {
+            $this->assertSame('callback_state_mismatch', $e->getErrorCode());
+        }
+        $landing = $env->browseConnect($c, null, 'opr_php_state');
+        try {
+            $c->completeConnect($landing, time() + 601);
+            $this->fail('expected an expired callback');
+        } catch (CallbackException $e) {
+            $this->assertSame('callback_expired', $e->getErrorCode());
+        }
+        $this->assertSame('registered', $c->status(), 'no token stored');
+        // Denied consent.
+        try {
+            $c->completeConnect($env->browseConnect($c, null, null));
+            $this->fail('expected a denied callback');
+        } catch (CallbackException $e) {
+            $this->assertSame('callback_denied', $e->getErrorCode());
+            $this->assertSame('access_denied', $e->getReason());
+        }
+        // A state the broker never issued, straight at its callback.
+        $r = http_send(['method' => 'GET', 'url' => $env->broker . '/callback?code=x&state=forged', 'headers' => [], 'body' => '']);
+        $this->assertSame(400, $r['status']);
+        // Still connects afterwards.
+        $env->connect($c, 'opr_php_state');
+        $this->assertSame('connected', $c->status());
+    }
+
+    public function testBrokerTokenOfAnotherInstallationIsRefused(): void
+    {
+        $a = $this->connected('opr_php_tok_a');
+        $b = $this->connected('opr_php_tok_b');
+        $state = json_decode($b->toJson(), true);
+        $state['broker_token'] = json_decode($a->toJson(), true)['broker_token'];
+        $thief = Companion::fromJson(json_encode($state));
+        try {
+            (new Host())->getJson($thief, '/api/orders');
+            $this->fail('expected reconnect required');
+        } catch (ReconnectRequiredException $e) {
+            $this->assertSame('broker_token_invalid', $e->getReason());
+        }
+        $this->assertSame('opr_php_tok_a', (new Host())->getJson($a, '/api/account')['id']);
+    }
+
+    public function testSkewedClockIsCorrected(): void
+    {
+        $c = $this->connected('opr_php_skew');
+        // A host whose clock runs 15 minutes slow signs with created = now - 900.
+        $state = json_decode($c->toJson(), true);
+        $state['clock_offset'] = -900;
+        $skewed = Companion::fromJson(json_encode($state));
+        $host = new Host();
+        $this->assertCount(3, $host->getJson($skewed, '/api/orders')['data']);
+        $this->assertSame([401, 200], $host->statuses, 'one signature_expired, then success');
+        $this->assertLessThanOrEqual(5, abs($skewed->clockOffset()), 'offset learned from the broker Date');
+        $this->assertStringContainsString('"clock_offset":', (string) $host->persisted);
+    }
+
+    public function testStoraRateLimitBacksOffWithoutStorm(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_429');
+        $env->storaControl('faults', ['status' => 429, 'retry_after' => 1, 'count' => 10, 'path_prefix' => '/2025-09/orders']);
+        $before = count($env->storaRequests('/2025-09/orders'));
+        $host = new Host();
+        try {
+            $host->getJson($c, '/api/orders');
+            $this->fail('expected rate limited');
+        } catch (RateLimitedException $e) {
+            $this->assertSame(1000, $e->getRetryAfterMs());
+        }
+        $this->assertSame([429, 429, 429], $host->statuses, 'bounded attempts');
+        $this->assertSame([1000, 1000], $host->sleeps, 'Retry-After honoured');
+        $this->assertSame($before + 3, count($env->storaRequests('/2025-09/orders')), 'no storm at Stora');
+        $env->storaControl('faults', ['status' => 200, 'count' => 0]);
+    }
+
+    public function testInjected5xxRetriesWithSameIdempotencyKey(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_5xx', 'contacts:write');
+        $env->storaControl('faults', ['status' => 503, 'count' => 2, 'path_prefix' => '/2025-09/contacts']);
+        $host = new Host();
+        $r = $c->call(['method' => 'POST', 'path' => '/api/contacts', 'headers' => ['content-type' => 'application/json'], 'body' => '{"name":"Grace Hopper"}'], $host->transport(), $host->sleep(), $host->persist());
+        $this->assertSame(201, $r['status']);
+        $this->assertSame([503, 503, 201], $host->statuses);
+        $posts = $env->storaRequests('/2025-09/contacts');
+        $this->assertCount(3, $posts);
+        $keys = array_unique(array_map(fn ($p) => $p['idempotency_key'], $posts));
+        $this->assertCount(1, $keys, 'same Idempotency-Key on every attempt');
+        $this->assertNotNull($keys[0]);
+
+        $env->storaControl('faults', ['status' => 502, 'count' => 10, 'path_prefix' => '/2025-09/orders']);
+        try {
+            $host->getJson($c, '/api/orders');
+            $this->fail('expected server unavailable');
+        } catch (ServerUnavailableException $e) {
+            $this->assertSame('server_unavailable', $e->getErrorCode());
+        }
+        $this->assertCount(3, $host->statuses, 'bounded retries');
+    }
+
+    public function testConcurrentCallsRefreshOnce(): void
+    {
+        if (!function_exists('pcntl_fork')) {
+            $this->markTestSkipped('pcntl is not available');
+        }
+        $env = Env::get();
+        $c = $this->connected('opr_php_race');
+        $state = $c->toJson();
+        $env->storaControl('expire_tokens', ['operator' => 'opr_php_race']);
+        $env->storaControl('faults', ['latency_ms' => 400, 'count' => 1, 'path_prefix' => '/oauth2/token']);
+        $before = $env->storaCounters()['refreshes'];
+        // Two PHP requests of the same site at the same moment (two forks
+        // from the same stored state), as two WordPress page loads would be.
+        $start = microtime(true) + 0.3;
+        $files = [];
+        $pids = [];
+        for ($i = 0; $i < 2; $i++) {
+            $files[$i] = tempnam(sys_get_temp_dir(), 'tessera-e2e');
+            $pid = pcntl_fork();
+            if ($pid === 0) {
+                time_sleep_until($start);
+                try {
+                    $orders = (new Host())->getJson(Companion::fromJson($state), '/api/orders');
+                    file_put_contents($files[$i], (string) count($orders['data']));
+                } catch (\Throwable $e) {
+                    file_put_contents($files[$i], get_class($e) . ': ' . $e->getMessage());
+                }
+                posix_kill(getmypid(), SIGKILL); // leave without running the parent's shutdown code
+            }
+            $pids[] = $pid;
+        }
+        foreach ($pids as $pid) {
+            pcntl_waitpid($pid, $status);
+        }
+        foreach ($files as $file) {
+            $this->assertSame('3', file_get_contents($file));
+            unlink($file);
+        }
+        $this->assertSame($before + 1, $env->storaCounters()['refreshes'], 'exactly one refresh reached Stora');
+    }
+
+    public function testKillSwitch(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_kill');
+        $id = $c->installId();
+        $host = new Host();
+        $host->getJson($c, '/api/orders');
+        $this->assertSame(200, $env->admin('POST', "/admin/installations/$id/disable")['status']);
+        try {
+            $host->getJson($c, '/api/orders');
+            $this->fail('expected reconnect required');
+        } catch (ReconnectRequiredException $e) {
+            $this->assertSame('installation_disabled', $e->getReason());
+        }
+        $this->assertSame('reconnect_required', $c->status());
+        $env->admin('POST', "/admin/installations/$id/enable");
+        $env->connect($c, 'opr_php_kill');
+        $this->assertCount(3, $host->getJson($c, '/api/orders')['data']);
+    }
+
+    public function testUninstallTicket(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_ticket');
+        $id = $c->installId();
+        $page = browse($c->uninstallUrl(), 'never://');
+        $this->assertSame(200, $page['status']);
+        $this->assertSame(404, $env->admin('GET', "/admin/installations/$id")['status']);
+    }
+}

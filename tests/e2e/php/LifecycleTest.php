@@ -1,0 +1,109 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Tessera\E2E;
+
+use PHPUnit\Framework\TestCase;
+use Tessera\Exception\ReconnectRequiredException;
+use Tessera\Exception\InvalidStateException;
+
+/**
+ * The whole lifecycle from PHP (the tessera extension, as a WordPress plugin
+ * uses it) against the reference broker and the fake Stora over real HTTP.
+ */
+final class LifecycleTest extends TestCase
+{
+    public function testWholeLifecycle(): void
+    {
+        $env = Env::get();
+        $host = new Host();
+        $c = $env->companion();
+
+        // Register: 202 challenge, the site serves the proof, 201.
+        $env->register($c);
+        $this->assertSame('registered', $c->status());
+        $id = $c->installId();
+        $info = json_decode($env->admin('GET', "/admin/installations/$id")['body'], true);
+        $this->assertSame('active', $info['status']);
+
+        // Connect through the browser; approve at Stora.
+        $env->connect($c, 'opr_php_life');
+        $this->assertSame('connected', $c->status());
+
+        // A signed API call returns Stora data.
+        $orders = $host->getJson($c, '/api/orders');
+        $this->assertCount(3, $orders['data']);
+        $this->assertSame('opr_php_life', $orders['data'][0]['operator']);
+
+        // The access token expires: the broker refreshes and stores the rotation.
+        $env->storaControl('expire_tokens', ['operator' => 'opr_php_life']);
+        $before = $env->storaCounters()['refreshes'];
+        $this->assertCount(3, $host->getJson($c, '/api/orders')['data']);
+        $this->assertSame($before + 1, $env->storaCounters()['refreshes']);
+        $env->storaControl('expire_tokens', ['operator' => 'opr_php_life']);
+        $host->getJson($c, '/api/orders');
+        $this->assertSame($before + 2, $env->storaCounters()['refreshes'], 'the stored refresh token was the rotated one');
+        $info = json_decode($env->admin('GET', "/admin/installations/$id")['body'], true);
+        $this->assertSame(2, $info['grant']['generation']);
+
+        // The operator revokes the grant at Stora: reconnect required.
+        $env->storaControl('revoke_grant', ['operator' => 'opr_php_life']);
+        try {
+            $host->getJson($c, '/api/orders');
+            $this->fail('expected ReconnectRequiredException');
+        } catch (ReconnectRequiredException $e) {
+            $this->assertSame('reconnect_required', $e->getErrorCode());
+            $this->assertSame('stora_reconnect_required', $e->getReason());
+        }
+        $this->assertSame('reconnect_required', $c->status());
+        $this->assertNotNull($host->persisted, 'the dropped token was persisted');
+
+        // Reconnect, then reconnect while connected with a wider scope.
+        $env->connect($c, 'opr_php_life');
+        $host->getJson($c, '/api/orders');
+        $revoked = $env->storaCounters()['grants_revoked'];
+        $env->connect($c, 'opr_php_life', 'orders:read contacts:read');
+        $this->assertCount(2, $host->getJson($c, '/api/contacts')['data']);
+        $this->assertSame($revoked + 1, $env->storaCounters()['grants_revoked'], 'the replaced grant was revoked');
+
+        // Disconnect: Stora sees the revoke.
+        $revokes = $env->storaCounters()['revokes'];
+        $result = $c->disconnect($host->transport(), $host->sleep(), $host->persist());
+        $this->assertSame('ok', $result['status']);
+        $this->assertSame($revokes + 1, $env->storaCounters()['revokes']);
+        $this->assertSame('registered', $c->status());
+        try {
+            $host->getJson($c, '/api/orders');
+            $this->fail('expected not_connected');
+        } catch (InvalidStateException $e) {
+            $this->assertSame('not_connected', $e->getErrorCode());
+        }
+
+        // Uninstall: disconnect + deregister + local wipe.
+        $env->connect($c, 'opr_php_life');
+        $revokes = $env->storaCounters()['revokes'];
+        $report = $c->uninstall($host->transport(), $host->sleep(), $host->persist());
+        $this->assertSame('ok', $report['disconnect']['status']);
+        $this->assertSame('ok', $report['deregister']['status']);
+        $this->assertSame($revokes + 1, $env->storaCounters()['revokes']);
+        $this->assertSame('not_registered', $c->status());
+        $this->assertNull($c->installId());
+        $this->assertSame(404, $env->admin('GET', "/admin/installations/$id")['status'], 'gone at the broker');
+    }
+
+    public function testSealedStateSurvivesAcrossRequests(): void
+    {
+        // Each WordPress request rebuilds the companion from the sealed option.
+        $env = Env::get();
+        $host = new Host();
+        $key = str_repeat('k', 32);
+        $c = $env->companion();
+        $env->register($c);
+        $env->connect($c, 'opr_php_sealed');
+        $option = $c->sealState($key);
+        $restored = \Tessera\Companion::openState($option, $key);
+        $this->assertSame('connected', $restored->status());
+        $this->assertCount(3, $host->getJson($restored, '/api/orders')['data']);
+    }
+}

@@ -1,0 +1,175 @@
+<?php
+
+declare(strict_types=1);
+
+/*
+ * End-to-end harness for the PHP extension: starts tessera-e2e-env (fake
+ * Stora + reference broker + a stand-in for the plugin's site, all on
+ * 127.0.0.1) once for the run, and gives the tests a real HTTP transport and
+ * a "browser" that follows redirects. Uses only PHP's stream wrapper (no curl),
+ * as a WordPress host without curl would.
+ */
+
+namespace Tessera\E2E;
+
+use Tessera\Companion;
+
+require_once __DIR__ . '/lib.php';
+
+if (!extension_loaded('tessera')) {
+    fwrite(STDERR, "The tessera extension is not loaded: run phpunit as php -d extension=/path/to/tessera.so /usr/bin/phpunit\n");
+    exit(2);
+}
+
+/** The running environment: URLs, admin token, and the process that owns it. */
+final class Env
+{
+    public static ?Env $instance = null;
+
+    /** @var resource */
+    private $process;
+    private int $owner;
+    /** @var array<int, resource> */
+    private array $pipes;
+    public string $broker;
+    public string $stora;
+    public string $site;
+    public string $returnUrl;
+    public string $adminToken;
+
+    private function __construct()
+    {
+        $bin = getenv('TESSERA_E2E_ENV') ?: dirname(__DIR__, 3) . '/target/debug/tessera-e2e-env';
+        if (!is_executable($bin)) {
+            fwrite(STDERR, "tessera-e2e-env not found at $bin (cargo build -p tessera-broker --bins)\n");
+            exit(2);
+        }
+        $this->owner = getmypid();
+        $this->process = proc_open([$bin, '--max-lifetime', '600'], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
+        if (!is_resource($this->process)) {
+            fwrite(STDERR, "cannot start $bin\n");
+            exit(2);
+        }
+        $line = fgets($this->pipes[1]);
+        $info = json_decode((string) $line, true);
+        if (!is_array($info)) {
+            fwrite(STDERR, "tessera-e2e-env did not start: " . var_export($line, true) . "\n");
+            exit(2);
+        }
+        $this->broker = $info['broker_url'];
+        $this->stora = $info['stora_url'];
+        $this->site = $info['site_url'];
+        $this->returnUrl = $info['return_url'];
+        $this->adminToken = $info['admin_token'];
+    }
+
+    public static function get(): Env
+    {
+        return self::$instance ??= new Env();
+    }
+
+    /** Closing stdin stops the environment; it also stops by itself. */
+    public function stop(): void
+    {
+        if (getmypid() !== $this->owner) {
+            return; // a forked child must not stop the parent's environment
+        }
+        fclose($this->pipes[0]);
+        fclose($this->pipes[1]);
+        proc_close($this->process);
+    }
+
+    /** A fresh companion for the broker; retry delays kept short. */
+    public function companion(): Companion
+    {
+        return Companion::create(['broker_url' => $this->broker]);
+    }
+
+    public function registration(): array
+    {
+        return [
+            'site_url' => $this->site,
+            'admin_email' => 'owner@shop.example',
+            'platform' => 'wordpress',
+            'plugin_version' => '1.0.0',
+        ];
+    }
+
+    /** Registers, serving the ownership proof on the site if challenged. */
+    public function register(Companion $c): void
+    {
+        for ($i = 0; $i < 2; $i++) {
+            $outcome = $c->handleRegistrationResponse(http_send($c->registrationRequest($this->registration())));
+            if ($outcome['outcome'] === 'registered') {
+                return;
+            }
+            // The WordPress plugin serves this from a REST route; the test
+            // site takes it by PUT.
+            $put = http_send(['method' => 'PUT', 'url' => $this->site . $outcome['proof']['path'], 'headers' => [], 'body' => $outcome['proof']['body']]);
+            if ($put['status'] !== 204) {
+                throw new \RuntimeException('cannot serve the proof');
+            }
+        }
+        throw new \RuntimeException('registration did not complete');
+    }
+
+    /**
+     * Runs the browser part of connect and returns the URL the browser
+     * landed on (the plugin's return URL with state + broker_token or error).
+     */
+    public function browseConnect(Companion $c, ?string $scope, ?string $operator, ?int $now = null): string
+    {
+        $url = $c->connectUrl($this->returnUrl, $scope, $now);
+        $page = browse($url, $this->returnUrl);
+        if ($page['returned']) {
+            return $page['url'];
+        }
+        if ($page['status'] !== 200) {
+            throw new \RuntimeException("consent page answered {$page['status']}");
+        }
+        $id = $operator === null ? 'deny' : 'approve';
+        if (!preg_match('/id="' . $id . '" href="([^"]+)"/', $page['body'], $m)) {
+            throw new \RuntimeException("no #$id link");
+        }
+        $next = resolve($page['url'], html_entity_decode($m[1]));
+        if ($operator !== null) {
+            $next .= '&operator=' . rawurlencode($operator);
+        }
+        $landing = browse($next, $this->returnUrl);
+        if (!$landing['returned']) {
+            throw new \RuntimeException("ended on a page ({$landing['status']})");
+        }
+        return $landing['url'];
+    }
+
+    public function connect(Companion $c, string $operator, ?string $scope = null): void
+    {
+        $c->completeConnect($this->browseConnect($c, $scope, $operator));
+    }
+
+    public function storaControl(string $path, array $body = []): array
+    {
+        $r = http_send(['method' => 'POST', 'url' => "{$this->stora}/_control/$path", 'headers' => ['content-type' => 'application/json'], 'body' => json_encode((object) $body)]);
+        return json_decode($r['body'], true) ?? [];
+    }
+
+    public function storaCounters(): array
+    {
+        return json_decode(http_send(['method' => 'GET', 'url' => "{$this->stora}/_control/counters", 'headers' => [], 'body' => ''])['body'], true);
+    }
+
+    /** @return list<array{method: string, path: string, operator: ?string, idempotency_key: ?string, status: int}> */
+    public function storaRequests(string $path): array
+    {
+        $all = json_decode(http_send(['method' => 'GET', 'url' => "{$this->stora}/_control/requests", 'headers' => [], 'body' => ''])['body'], true);
+        return array_values(array_filter($all, fn ($r) => $r['path'] === $path));
+    }
+
+    public function admin(string $method, string $path): array
+    {
+        return http_send(['method' => $method, 'url' => $this->broker . $path, 'headers' => ['authorization' => 'Bearer ' . $this->adminToken], 'body' => '']);
+    }
+}
+
+Env::get();
+register_shutdown_function(static fn () => Env::get()->stop());
