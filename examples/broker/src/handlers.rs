@@ -472,6 +472,23 @@ pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> S
     }
 }
 
+/// Only plain paths are forwarded: no dot segments and no encoded slash,
+/// backslash or dot, so `/api/../oauth2/…` can never reach another part of
+/// Stora with the operator's token.
+fn check_proxy_path(path: &str) -> Step<()> {
+    let lower = path.to_ascii_lowercase();
+    let bad = path.split('/').any(|seg| seg == "." || seg == "..")
+        || ["%2f", "%5c", "%2e", "\\"].iter().any(|p| lower.contains(p));
+    if bad {
+        return Err(Reply::error(
+            400,
+            "invalid_request",
+            "the API path must not contain dot segments or encoded separators",
+        ));
+    }
+    Ok(())
+}
+
 fn reconnect_required() -> Reply {
     Reply::error(401, "stora_reconnect_required", "the operator's Stora grant is gone; reconnect")
 }
@@ -493,6 +510,7 @@ fn api_inner(app: &App, req: &Incoming, verified: &Verified, installation: &Inst
     check_enabled(installation)?;
     check_broker_token(app, verified)?;
     let id = installation.install_id.as_str();
+    check_proxy_path(&req.path)?;
     let target = req.path_and_query();
     let target = target.strip_prefix("/api/").unwrap_or(&target);
 
@@ -749,4 +767,34 @@ pub fn admin_metrics(app: &App, req: &Incoming) -> Reply {
 /// Anything else: `404 not_found`.
 pub fn not_found(_app: &App, _req: &Incoming) -> Reply {
     Reply::error(404, "not_found", "no such route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_paths_are_plain() {
+        assert!(check_proxy_path("/api/orders/ord_1").is_ok());
+        for bad in ["/api/../oauth2/token", "/api/./orders", "/api/%2e%2e/oauth2/token", "/api/a%2Fb", "/api/a\\b"] {
+            assert!(check_proxy_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(origin("https://shop.example/wp-admin?x"), Some("https://shop.example"));
+        assert_eq!(origin("http://127.0.0.1:8080"), Some("http://127.0.0.1:8080"));
+        assert_eq!(origin("chrome-extension://abc/options.html"), Some("chrome-extension://abc"));
+        assert_eq!(origin("/relative"), None);
+        assert_ne!(origin("https://shop.example.evil.com/x"), origin("https://shop.example/x"));
+    }
+
+    #[test]
+    fn install_ids() {
+        assert!(valid_install_id("ins_rF4a41bjdzDyDhx9__Gicw"));
+        assert!(!valid_install_id("ins_short"));
+        assert!(!valid_install_id("xyz_rF4a41bjdzDyDhx9__Gicw"));
+        assert!(!valid_install_id("ins_rF4a41bjdzDyDhx9__Gi.w"));
+    }
 }

@@ -1,0 +1,71 @@
+//! `tessera-broker`: the reference broker as a standalone server.
+//!
+//! Configured from the environment (the client secret and keys never go on
+//! the command line, where `ps` would show them):
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `TESSERA_STORA_URL` | Stora base URL (required) |
+//! | `TESSERA_CLIENT_ID` | OAuth client id (required) |
+//! | `TESSERA_CLIENT_SECRET` | OAuth client secret (required) |
+//! | `TESSERA_STORAGE_KEY` | 32 bytes, base64url: seals secrets and tokens at rest (required; losing it loses every grant) |
+//! | `TESSERA_ADMIN_TOKEN` | bearer token of `/admin/…` (required) |
+//! | `TESSERA_DB` | SQLite file (default `tessera-broker.sqlite3`) |
+//! | `TESSERA_PUBLIC_URL` | the URL plugins are configured with (default `http://127.0.0.1:{port}`) |
+//! | `TESSERA_PORT` | port on 127.0.0.1 (default 0: ephemeral); put a TLS terminator in front |
+//! | `TESSERA_REQUIRE_OWNERSHIP` | `1`: ownership challenge at registration |
+//! | `TESSERA_DEFAULT_SCOPE` | scope when the plugin names none (default `orders:read`) |
+//! | `TESSERA_MAX_LIFETIME` | stop after this many seconds (default: run until killed) |
+//!
+//! Prints `tessera-broker listening on http://127.0.0.1:PORT`, then one JSON
+//! log line per call on standard error.
+
+use std::time::Duration;
+
+use tessera_broker::{Broker, BrokerConfig};
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn required(name: &str) -> String {
+    var(name).unwrap_or_else(|| {
+        eprintln!("tessera-broker: {name} is required");
+        std::process::exit(2)
+    })
+}
+
+fn main() {
+    let key_text = required("TESSERA_STORAGE_KEY");
+    let key: [u8; 32] =
+        tessera_core::encoding::b64url_decode(&key_text).and_then(|k| k.try_into().ok()).unwrap_or_else(|| {
+            eprintln!("tessera-broker: TESSERA_STORAGE_KEY must be 32 bytes, base64url");
+            std::process::exit(2)
+        });
+    let mut config = BrokerConfig::new(
+        &required("TESSERA_STORA_URL"),
+        &required("TESSERA_CLIENT_ID"),
+        &required("TESSERA_CLIENT_SECRET"),
+        var("TESSERA_DB").unwrap_or_else(|| "tessera-broker.sqlite3".into()).into(),
+    );
+    config.storage_key = key;
+    config.admin_token = required("TESSERA_ADMIN_TOKEN");
+    config.public_url = var("TESSERA_PUBLIC_URL");
+    config.require_ownership_proof = var("TESSERA_REQUIRE_OWNERSHIP").as_deref() == Some("1");
+    if let Some(scope) = var("TESSERA_DEFAULT_SCOPE") {
+        config.default_scope = scope;
+    }
+    let port: u16 = var("TESSERA_PORT").and_then(|p| p.parse().ok()).unwrap_or(0);
+    let broker = Broker::start_on(config, port).unwrap_or_else(|e| {
+        eprintln!("tessera-broker: cannot start: {e}");
+        std::process::exit(1)
+    });
+    println!("tessera-broker listening on {}", broker.url());
+    match var("TESSERA_MAX_LIFETIME").and_then(|s| s.parse::<u64>().ok()) {
+        Some(secs) => std::thread::sleep(Duration::from_secs(secs)),
+        None => loop {
+            std::thread::park();
+        },
+    }
+    drop(broker);
+}
