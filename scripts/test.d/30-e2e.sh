@@ -3,7 +3,10 @@
 # (examples/fake-stora) on 127.0.0.1, ephemeral ports, SQLite in temporary
 # directories; every server stops by itself.
 #   1. Rust: tessera-core's Companion over real HTTP (examples/broker/tests/e2e.rs)
-#   2. the demo binary (scripts/demo.sh without setup) must exit 0
+#   2. the demo binary (what scripts/demo.sh runs after setup) must exit 0
+#   3. Node: the built npm package tessera-companion (tests/e2e/node)
+#   4. PHP: the built extension tessera.so (tests/e2e/php)
+# Suites 3 and 4 start `tessera-e2e-env` (fake Stora + broker + site) themselves.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$TESSERA_ROOT"
@@ -16,3 +19,17 @@ log "e2e: the demo"
 cargo build --quiet --locked -p tessera-broker --bins
 timeout 300 "$target_dir/debug/tessera-demo" >/dev/null
 echo "demo: exit 0"
+export TESSERA_E2E_ENV="$target_dir/debug/tessera-e2e-env"
+
+log "e2e (Node): the npm package tessera-companion"
+# The package as published: the `npm pack` tarball of scripts/build-wasm.sh
+# (already built by test.d/10-wasm.sh in a full run).
+ls wasm/dist/tessera-companion-*.tgz >/dev/null 2>&1 || bash scripts/build-wasm.sh
+mods="$TESSERA_ROOT/tests/e2e/node/node_modules"
+rm -rf "$mods" && mkdir -p "$mods/tessera-companion"
+tar -xzf wasm/dist/tessera-companion-*.tgz -C "$mods/tessera-companion" --strip-components=1
+(cd tests/e2e/node && timeout 300 node --test --test-reporter=spec ./*.test.mjs)
+
+log "e2e (PHP): the extension tessera.so"
+ext=$(bash scripts/build-php.sh | tail -n 1)
+timeout 300 php -d "extension=$ext" /usr/bin/phpunit -c tests/e2e/php/phpunit.xml

@@ -19,7 +19,8 @@
 //! * Test controls under `/_control/`: `GET counters`, `GET requests`,
 //!   `GET grants`, `POST revoke_grant {operator}`,
 //!   `POST expire_tokens {operator?}`, `POST faults {status?, latency_ms?,
-//!   retry_after?, count?, path_prefix?}`, `POST config {access_ttl_secs?,
+//!   retry_after?, count?, path_prefix?}`, `POST clear_faults`,
+//!   `POST config {access_ttl_secs?,
 //!   rate_per_sec?, rate_per_min?}`, `POST reset`.
 //!
 //! Start one in-process with [`FakeStora::start`] (binds `127.0.0.1` on an
@@ -75,6 +76,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_control/revoke_grant", post(control_revoke_grant))
         .route("/_control/expire_tokens", post(control_expire_tokens))
         .route("/_control/faults", post(control_faults))
+        .route("/_control/clear_faults", post(control_clear_faults))
         .route("/_control/config", post(control_config))
         .route("/_control/reset", post(control_reset));
     public.merge(control).with_state(shared)
@@ -391,6 +393,11 @@ async fn control_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Respo
         return bad_control_body();
     };
     shared.lock().inject(fault);
+    json_response(StatusCode::OK, json!({}))
+}
+
+async fn control_clear_faults(State(shared): State<Arc<Shared>>) -> Response {
+    shared.lock().clear_faults();
     json_response(StatusCode::OK, json!({}))
 }
 

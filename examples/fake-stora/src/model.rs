@@ -344,6 +344,11 @@ impl Store {
         self.faults.push(fault);
     }
 
+    /// Drops every queued fault.
+    pub fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
     /// Takes the first queued fault matching `path`, consuming one use.
     pub fn take_fault(&mut self, path: &str) -> Option<Fault> {
         let index = self.faults.iter().position(|f| {

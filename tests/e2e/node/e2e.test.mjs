@@ -1,7 +1,7 @@
 // End-to-end from Node: the built npm package tessera-companion against the
 // reference broker and the fake Stora over real HTTP on 127.0.0.1.
 
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { Companion, TesseraError } from "tessera-companion";
 import { startEnv, send, errorCode, browse, recorder, getJson } from "./env.mjs";
@@ -11,6 +11,8 @@ before(async () => {
   env = await startEnv();
 });
 after(() => env?.stop());
+// Faults are queued per path in the shared fake Stora: never leak one into the next test.
+afterEach(() => env.storaControl("clear_faults"));
 
 async function rejects(promise, check) {
   await assert.rejects(promise, (e) => {
@@ -103,10 +105,11 @@ test("a tampered body is refused", async () => {
     body: '{"name":"Grace"}',
   });
   signed.body = new TextEncoder().encode('{"name":"Mallory"}');
+  const before = (await env.storaRequests("/2025-09/contacts")).length;
   const r = await send(signed);
   assert.equal(r.status, 401);
   assert.equal(errorCode(r), "signature_invalid");
-  assert.deepEqual(await env.storaRequests("/2025-09/contacts"), [], "nothing reached Stora");
+  assert.equal((await env.storaRequests("/2025-09/contacts")).length, before, "nothing reached Stora");
 });
 
 test("a callback with a wrong or expired state, or a denial", async () => {
@@ -169,6 +172,7 @@ test("429 from Stora: backoff, no storm", async () => {
 test("injected 5xx: bounded retries with the same Idempotency-Key", async () => {
   const c = await env.connected("opr_node_5xx", "contacts:write");
   await env.storaControl("faults", { status: 503, count: 2, path_prefix: "/2025-09/contacts" });
+  const before = (await env.storaRequests("/2025-09/contacts")).length;
   const rec = recorder();
   const r = await c.call(
     { method: "POST", path: "/api/contacts", headers: { "content-type": "application/json" }, body: '{"name":"Grace Hopper"}' },
@@ -176,7 +180,7 @@ test("injected 5xx: bounded retries with the same Idempotency-Key", async () => 
   );
   assert.equal(r.status, 201);
   assert.deepEqual(rec.statuses, [503, 503, 201]);
-  const posts = await env.storaRequests("/2025-09/contacts");
+  const posts = (await env.storaRequests("/2025-09/contacts")).slice(before);
   assert.equal(posts.length, 3);
   assert.ok(posts[0].idempotency_key);
   assert.ok(posts.every((p) => p.idempotency_key === posts[0].idempotency_key), "same key on every attempt");

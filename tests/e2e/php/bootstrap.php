@@ -30,7 +30,7 @@ final class Env
     private $process;
     private int $owner;
     /** @var array<int, resource> */
-    private array $pipes;
+    private array $pipes = [];
     public string $broker;
     public string $stora;
     public string $site;
