@@ -23,8 +23,8 @@ export TESSERA_E2E_ENV="$target_dir/debug/tessera-e2e-env"
 
 log "e2e (Node): the npm package tessera-companion"
 # The package as published: the `npm pack` tarball of scripts/build-wasm.sh
-# (already built by test.d/10-wasm.sh in a full run).
-ls wasm/dist/tessera-companion-*.tgz >/dev/null 2>&1 || bash scripts/build-wasm.sh
+# (rebuilt here so a stale tarball is never tested; quick after test.d/10-wasm.sh).
+bash scripts/build-wasm.sh
 mods="$TESSERA_ROOT/tests/e2e/node/node_modules"
 rm -rf "$mods" && mkdir -p "$mods/tessera-companion"
 tar -xzf wasm/dist/tessera-companion-*.tgz -C "$mods/tessera-companion" --strip-components=1
