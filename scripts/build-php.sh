@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Release build of the PHP extension `tessera`.
 #
-#   scripts/build-php.sh                 -> target/php/tessera.so (what ships)
+#   scripts/build-php.sh                 -> target/php/tessera.so (what ships, stripped)
 #   scripts/build-php.sh --test-hooks    -> target/php/tessera-test.so (adds the
 #                                           test-only panic hook the PHP suite uses)
 #
@@ -19,6 +19,11 @@ fi
 log "building the PHP extension ($out)"
 cargo build --release --locked -p tessera-php "${features[@]}"
 mkdir -p "$target_dir/php"
-cp "$target_dir/release/libtessera.so" "$target_dir/php/$out.tmp"
+if [ "$out" = tessera.so ]; then
+    # What ships carries no symbol table (the test build keeps it for valgrind).
+    strip -o "$target_dir/php/$out.tmp" "$target_dir/release/libtessera.so"
+else
+    cp "$target_dir/release/libtessera.so" "$target_dir/php/$out.tmp"
+fi
 mv -f "$target_dir/php/$out.tmp" "$target_dir/php/$out"
 echo "$target_dir/php/$out"
