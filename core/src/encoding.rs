@@ -94,6 +94,26 @@ pub fn parse_query(query: &str) -> Option<Vec<(String, String)>> {
         .collect()
 }
 
+/// Appends the decimal form of `v` without going through `core::fmt`.
+pub fn push_int(out: &mut String, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push('-');
+    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -126,5 +146,10 @@ mod tests {
         assert_eq!(q.len(), 4);
         assert_eq!(q[3], ("d".into(), "x y".into()));
         assert_eq!(hex(&[0xab, 0x01]), "ab01");
+        for v in [0i64, 7, -7, 1_700_000_000, i64::MIN, i64::MAX] {
+            let mut s = String::new();
+            push_int(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
     }
 }

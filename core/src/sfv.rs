@@ -67,6 +67,62 @@ pub type Dictionary = Vec<(String, Member)>;
 /// Why a field failed to parse.
 pub type ParseError = &'static str;
 
+/// Byte classes, so the hot loops test a table instead of scanning a set.
+const KEY_CHAR: u8 = 1;
+const TOKEN_CHAR: u8 = 2;
+const B64_CHAR: u8 = 4;
+
+const fn classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-' | b'.' | b'*') {
+            t[b] |= KEY_CHAR;
+        }
+        if alnum
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+                    | b':'
+                    | b'/'
+            )
+        {
+            t[b] |= TOKEN_CHAR;
+        }
+        if alnum || matches!(c, b'+' | b'/' | b'=') {
+            t[b] |= B64_CHAR;
+        }
+        b += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = classes();
+
+fn has_class(c: u8, class: u8) -> bool {
+    CLASS[c as usize] & class != 0
+}
+
+/// `bytes` known to be ASCII, as an owned string.
+fn ascii_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
@@ -106,17 +162,13 @@ impl<'a> Parser<'a> {
             Some(c) if c.is_ascii_lowercase() || c == b'*' => {}
             _ => return Err("key must start with a lowercase letter or *"),
         }
-        while let Some(c) = self.peek() {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-.*".contains(&c) {
-                self.i += 1;
-            } else {
-                break;
-            }
+        while self.peek().is_some_and(|c| has_class(c, KEY_CHAR)) {
+            self.i += 1;
         }
         if self.i - start > MAX_KEY {
             return Err("key too long");
         }
-        Ok(String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+        Ok(ascii_string(&self.s[start..self.i]))
     }
 
     fn params(&mut self) -> Result<Params, ParseError> {
@@ -225,6 +277,15 @@ impl<'a> Parser<'a> {
         self.bump();
         let mut out = String::new();
         loop {
+            let start = self.i;
+            while let Some(c @ 0x20..=0x7e) = self.peek() {
+                if c == b'"' || c == b'\\' {
+                    break;
+                }
+                self.i += 1;
+            }
+            // The run is printable ASCII, hence UTF-8.
+            out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| "bad string")?);
             match self.bump() {
                 None => return Err("unterminated string"),
                 Some(b'"') => return Ok(BareItem::String(out)),
@@ -232,7 +293,6 @@ impl<'a> Parser<'a> {
                     Some(c @ (b'"' | b'\\')) => out.push(c as char),
                     _ => return Err("bad escape in string"),
                 },
-                Some(c @ 0x20..=0x7e) => out.push(c as char),
                 Some(_) => return Err("string has a non-printable character"),
             }
         }
@@ -241,25 +301,17 @@ impl<'a> Parser<'a> {
     fn token(&mut self) -> Result<BareItem, ParseError> {
         let start = self.i;
         self.i += 1;
-        while let Some(c) = self.peek() {
-            if c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~:/".contains(&c) {
-                self.i += 1;
-            } else {
-                break;
-            }
+        while self.peek().is_some_and(|c| has_class(c, TOKEN_CHAR)) {
+            self.i += 1;
         }
-        Ok(BareItem::Token(String::from_utf8_lossy(&self.s[start..self.i]).into_owned()))
+        Ok(BareItem::Token(ascii_string(&self.s[start..self.i])))
     }
 
     fn byte_seq(&mut self) -> Result<BareItem, ParseError> {
         self.bump();
         let start = self.i;
-        while let Some(c) = self.peek() {
-            if c.is_ascii_alphanumeric() || b"+/=".contains(&c) {
-                self.i += 1;
-            } else {
-                break;
-            }
+        while self.peek().is_some_and(|c| has_class(c, B64_CHAR)) {
+            self.i += 1;
         }
         let body = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| "bad byte sequence")?;
         if !self.eat(b':') {
@@ -321,9 +373,7 @@ pub fn parse_dictionary(input: &str) -> Result<Dictionary, ParseError> {
 /// Serialises a bare item canonically.
 pub fn write_bare(out: &mut String, item: &BareItem) {
     match item {
-        BareItem::Integer(v) => {
-            let _ = write!(out, "{v}");
-        }
+        BareItem::Integer(v) => crate::encoding::push_int(out, *v),
         BareItem::Decimal(v) => {
             let sign = if *v < 0 { "-" } else { "" };
             let a = v.unsigned_abs();
@@ -333,11 +383,15 @@ pub fn write_bare(out: &mut String, item: &BareItem) {
         }
         BareItem::String(s) => {
             out.push('"');
-            for c in s.chars() {
-                if c == '"' || c == '\\' {
-                    out.push('\\');
+            if s.contains(['"', '\\']) {
+                for c in s.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
                 }
-                out.push(c);
+            } else {
+                out.push_str(s);
             }
             out.push('"');
         }

@@ -6,13 +6,12 @@
 //! Like aws-sigv4's `sign()`, the signer returns the complete request for the
 //! host to send as-is.
 
-use crate::encoding::{b64_encode, b64url_encode};
+use crate::encoding::{b64_encode, b64url_encode, push_int};
 use crate::entropy::{Entropy, random};
 use crate::error::{Error, Result};
 use crate::http::{Request, check_body, normalize_headers, normalize_method};
 use crate::secret::{BrokerToken, Secret};
-use crate::sfv::{BareItem, InnerList, Item, Params};
-use crate::signature::{MessageView, content_digest, hmac_sha256, signature_base};
+use crate::signature::{MessageView, content_digest, hmac_sha256, signature_base_parts};
 use crate::url::Url;
 
 /// The signature label.
@@ -72,20 +71,34 @@ pub(crate) struct SignInput<'a> {
     pub token: Option<&'a BrokerToken>,
 }
 
-/// Builds the signature-params inner list for the profile.
-pub(crate) fn profile_params(components: &[&str], created: i64, nonce: &str, keyid: &str) -> InnerList {
-    let params: Params = vec![
-        ("created".into(), BareItem::Integer(created)),
-        ("expires".into(), BareItem::Integer(created + VALIDITY_SECS)),
-        ("nonce".into(), BareItem::String(nonce.into())),
-        ("alg".into(), BareItem::String(ALG.into())),
-        ("keyid".into(), BareItem::String(keyid.into())),
-        ("tag".into(), BareItem::String(TAG.into())),
-    ];
-    InnerList {
-        items: components.iter().map(|c| Item { bare: BareItem::String((*c).into()), params: vec![] }).collect(),
-        params,
+/// Serialises the profile's signature-params value: the covered components
+/// and `created;expires;nonce;alg;keyid;tag`, in exactly that order. `nonce`
+/// and `keyid` are profile tokens, so they need no escaping.
+pub(crate) fn profile_params_text(components: &[&str], created: i64, nonce: &str, keyid: &str) -> String {
+    let mut out = String::with_capacity(220);
+    out.push('(');
+    for (i, c) in components.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push('"');
+        out.push_str(c);
+        out.push('"');
     }
+    out.push_str(");created=");
+    push_int(&mut out, created);
+    out.push_str(";expires=");
+    push_int(&mut out, created + VALIDITY_SECS);
+    out.push_str(";nonce=\"");
+    out.push_str(nonce);
+    out.push_str("\";alg=\"");
+    out.push_str(ALG);
+    out.push_str("\";keyid=\"");
+    out.push_str(keyid);
+    out.push_str("\";tag=\"");
+    out.push_str(TAG);
+    out.push('"');
+    out
 }
 
 /// Signs one request under the profile.
@@ -127,7 +140,10 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
     }
     headers.push(("content-digest".into(), content_digest(input.body)));
     if let Some(t) = input.token {
-        headers.push(("authorization".into(), format!("Bearer {}", t.expose())));
+        let mut auth = String::with_capacity(7 + t.expose().len());
+        auth.push_str("Bearer ");
+        auth.push_str(t.expose());
+        headers.push(("authorization".into(), auth));
     }
     if let Some(k) = &idempotency_key {
         headers.push(("idempotency-key".into(), k.clone()));
@@ -145,13 +161,21 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
         query: input.url.query(),
         headers: &headers,
     };
-    let params = profile_params(&components, opts.now, &nonce, input.keyid);
-    let base = signature_base(&msg, &params)?;
+    let params = profile_params_text(&components, opts.now, &nonce, input.keyid);
+    let base = signature_base_parts(&msg, &components, &params)?;
     let mac = hmac_sha256(input.secret.expose(), base.as_bytes());
-    let sig_params = base.rsplit_once("\"@signature-params\": ").map(|(_, p)| p).unwrap_or_default();
-    headers.push(("signature-input".into(), format!("{LABEL}={sig_params}")));
-    headers.push(("signature".into(), format!("{LABEL}=:{}:", b64_encode(&mac))));
-    Ok(Request { method, url: input.url.to_string(), headers, body: input.body.to_vec() })
+    let mut sig_input = String::with_capacity(LABEL.len() + 1 + params.len());
+    sig_input.push_str(LABEL);
+    sig_input.push('=');
+    sig_input.push_str(&params);
+    let mut sig = String::with_capacity(LABEL.len() + 48);
+    sig.push_str(LABEL);
+    sig.push_str("=:");
+    sig.push_str(&b64_encode(&mac));
+    sig.push(':');
+    headers.push(("signature-input".into(), sig_input));
+    headers.push(("signature".into(), sig));
+    Ok(Request { method, url: input.url.as_string(), headers, body: input.body.to_vec() })
 }
 
 #[cfg(test)]

@@ -30,24 +30,39 @@ pub struct MessageView<'a> {
 impl MessageView<'_> {
     /// The value of one component identifier (RFC 9421 §2.1, §2.2).
     pub fn component_value(&self, name: &str) -> Result<String> {
-        let query = || format!("?{}", self.query.unwrap_or(""));
-        Ok(match name {
-            "@method" => self.method.to_owned(),
-            "@scheme" => self.scheme.to_owned(),
-            "@authority" => self.authority.to_owned(),
-            "@path" => self.path.to_owned(),
-            "@query" => query(),
-            "@request-target" => match self.query {
-                Some(q) => format!("{}?{q}", self.path),
-                None => self.path.to_owned(),
-            },
-            "@target-uri" => format!(
-                "{}://{}{}{}",
-                self.scheme,
-                self.authority,
-                self.path,
-                self.query.map(|q| format!("?{q}")).unwrap_or_default()
-            ),
+        let mut out = String::new();
+        self.write_component_value(&mut out, name)?;
+        Ok(out)
+    }
+
+    /// Appends the value of one component identifier to `out`.
+    pub fn write_component_value(&self, out: &mut String, name: &str) -> Result<()> {
+        match name {
+            "@method" => out.push_str(self.method),
+            "@scheme" => out.push_str(self.scheme),
+            "@authority" => out.push_str(self.authority),
+            "@path" => out.push_str(self.path),
+            "@query" => {
+                out.push('?');
+                out.push_str(self.query.unwrap_or(""));
+            }
+            "@request-target" => {
+                out.push_str(self.path);
+                if let Some(q) = self.query {
+                    out.push('?');
+                    out.push_str(q);
+                }
+            }
+            "@target-uri" => {
+                out.push_str(self.scheme);
+                out.push_str("://");
+                out.push_str(self.authority);
+                out.push_str(self.path);
+                if let Some(q) = self.query {
+                    out.push('?');
+                    out.push_str(q);
+                }
+            }
             n if n.starts_with('@') => {
                 return Err(Error::SignatureMalformed("unsupported derived component"));
             }
@@ -55,22 +70,24 @@ impl MessageView<'_> {
                 if header.bytes().any(|b| b.is_ascii_uppercase()) {
                     return Err(Error::SignatureMalformed("component names must be lowercase"));
                 }
-                let values: Vec<&str> = self
-                    .headers
-                    .iter()
-                    .filter(|(k, _)| k.eq_ignore_ascii_case(header))
-                    .map(|(_, v)| v.trim())
-                    .collect();
-                if values.is_empty() {
+                let mut found = false;
+                for (_, v) in self.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(header)) {
+                    let v = v.trim();
+                    if v.bytes().any(|b| b == b'\n' || b == b'\r') {
+                        return Err(Error::SignatureMalformed("header value has a line break"));
+                    }
+                    if found {
+                        out.push_str(", ");
+                    }
+                    out.push_str(v);
+                    found = true;
+                }
+                if !found {
                     return Err(Error::SignatureMalformed("a covered header is missing"));
                 }
-                let joined = values.join(", ");
-                if joined.bytes().any(|b| b == b'\n' || b == b'\r') {
-                    return Err(Error::SignatureMalformed("header value has a line break"));
-                }
-                joined
             }
-        })
+        }
+        Ok(())
     }
 }
 
@@ -97,17 +114,24 @@ pub fn covered_components(params: &InnerList) -> Result<Vec<&str>> {
 /// Builds the signature base (RFC 9421 §2.5) for `msg` and the
 /// signature-params inner list `params`.
 pub fn signature_base(msg: &MessageView<'_>, params: &InnerList) -> Result<String> {
+    let mut params_text = String::with_capacity(256);
+    write_inner_list(&mut params_text, params);
+    signature_base_parts(msg, &covered_components(params)?, &params_text)
+}
+
+/// Builds the signature base from the covered component names and the
+/// already-serialised signature-params value.
+pub fn signature_base_parts(msg: &MessageView<'_>, components: &[&str], params_text: &str) -> Result<String> {
     let mut base = String::with_capacity(512);
-    for name in covered_components(params)? {
-        let value = msg.component_value(name)?;
+    for name in components {
         base.push('"');
         base.push_str(name);
         base.push_str("\": ");
-        base.push_str(&value);
+        msg.write_component_value(&mut base, name)?;
         base.push('\n');
     }
     base.push_str("\"@signature-params\": ");
-    write_inner_list(&mut base, params);
+    base.push_str(params_text);
     Ok(base)
 }
 
@@ -145,7 +169,11 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// The `Content-Digest` value (RFC 9530) for `body`: `sha-256=:…:`.
 pub fn content_digest(body: &[u8]) -> String {
-    format!("sha-256=:{}:", b64_encode(&Sha256::digest(body)))
+    let mut out = String::with_capacity(56);
+    out.push_str("sha-256=:");
+    out.push_str(&b64_encode(&Sha256::digest(body)));
+    out.push(':');
+    out
 }
 
 #[cfg(test)]

@@ -123,13 +123,36 @@ impl Url {
     }
 }
 
+impl Url {
+    /// The normalised URL as text (what is signed is exactly this).
+    pub fn as_string(&self) -> String {
+        let mut out = String::with_capacity(
+            self.scheme.len()
+                + 3
+                + self.host.len()
+                + 6
+                + self.path.len()
+                + self.query.as_ref().map_or(0, |q| q.len() + 1),
+        );
+        out.push_str(&self.scheme);
+        out.push_str("://");
+        out.push_str(&self.host);
+        if let Some(p) = self.port {
+            out.push(':');
+            crate::encoding::push_int(&mut out, i64::from(p));
+        }
+        out.push_str(&self.path);
+        if let Some(q) = &self.query {
+            out.push('?');
+            out.push_str(q);
+        }
+        out
+    }
+}
+
 impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}{}", self.scheme, self.authority(), self.path)?;
-        if let Some(q) = &self.query {
-            write!(f, "?{q}")?;
-        }
-        Ok(())
+        f.write_str(&self.as_string())
     }
 }
 

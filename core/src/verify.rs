@@ -6,6 +6,7 @@
 //! nonce — so a forged request cannot burn a nonce. Anything but an explicit
 //! success is a failure, each with its own code.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
@@ -127,12 +128,25 @@ struct Profile {
     keyid: String,
 }
 
-fn combined(req: &Request, name: &str) -> Option<String> {
-    let values: Vec<&str> =
-        req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()).collect();
-    (!values.is_empty()).then(|| values.join(", "))
+/// All values of a header, combined with `", "` (borrowed when there is one).
+fn combined<'a>(req: &'a Request, name: &str) -> Option<Cow<'a, str>> {
+    let mut values = req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(Cow::Borrowed(first)),
+        Some(second) => {
+            let mut all = String::with_capacity(first.len() + second.len() + 2);
+            all.push_str(first);
+            all.push_str(", ");
+            all.push_str(second);
+            for v in values {
+                all.push_str(", ");
+                all.push_str(v);
+            }
+            Some(Cow::Owned(all))
+        }
+    }
 }
-
 fn profile_params(list: &InnerList) -> Result<Profile> {
     let (mut created, mut expires, mut nonce, mut alg, mut keyid, mut tag) = (None, None, None, None, None, None);
     for (k, v) in &list.params {
@@ -260,7 +274,7 @@ impl Verifier {
             created: profile.created,
             expires: profile.expires,
             nonce: profile.nonce,
-            idempotency_key: combined(req, "idempotency-key"),
+            idempotency_key: combined(req, "idempotency-key").map(Cow::into_owned),
             bearer,
         })
     }
