@@ -74,6 +74,11 @@ pub mod state;
 pub mod url;
 pub mod verify;
 
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctest;
+
 pub use classify::{Outcome, OutcomeKind, classify};
 pub use companion::{Companion, SiteCheck};
 pub use config::{Config, RetryPolicy, Routes};
