@@ -13,7 +13,10 @@ pub const MAX_HEADER_VALUE: usize = 8 * 1024;
 pub const MAX_HEADERS: usize = 100;
 
 /// A request for the host to send.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` redacts credential headers and elides the body (a registration
+/// body carries the secret), so logging a request never leaks one.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
     /// Uppercase method.
     pub method: String,
@@ -23,6 +26,28 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Body bytes (empty for none).
     pub body: Vec<u8>,
+}
+
+/// Header names whose values are credentials.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let redact = CREDENTIAL_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
+                (k.as_str(), if redact { "[redacted]" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
 }
 
 impl Request {
@@ -142,6 +167,19 @@ pub(crate) fn check_body(body: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_debug_redacts_credentials_and_body() {
+        let r = Request {
+            method: "POST".into(),
+            url: "https://b.example/installations".into(),
+            headers: vec![("Authorization".into(), "Bearer btk_SECRET".into()), ("x-a".into(), "b".into())],
+            body: b"{\"secret\":\"SECRET\"}".to_vec(),
+        };
+        let text = format!("{r:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("[redacted]") && text.contains("x-a") && text.contains("<19 bytes>"), "{text}");
+    }
 
     #[test]
     fn headers_are_checked() {

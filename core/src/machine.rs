@@ -66,7 +66,10 @@ pub enum Event {
 }
 
 /// What the host must do next.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` never prints the state JSON of [`Action::Persist`] (it holds the
+/// secret) nor credentials of [`Action::Send`].
+#[derive(Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send this request; feed back [`Event::Response`] or [`Event::TransportError`].
     Send(Request),
@@ -76,6 +79,17 @@ pub enum Action {
     Persist(String),
     /// The call is over.
     Done(Result<Completion>),
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Send(r) => f.debug_tuple("Send").field(r).finish(),
+            Action::Sleep(ms) => f.debug_tuple("Sleep").field(ms).finish(),
+            Action::Persist(json) => write!(f, "Persist(<state, {} bytes>)", json.len()),
+            Action::Done(r) => f.debug_tuple("Done").field(r).finish(),
+        }
+    }
 }
 
 /// How a remote step of disconnect/uninstall ended.

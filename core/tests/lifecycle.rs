@@ -400,6 +400,16 @@ fn secrets_never_leak_into_debug_errors_or_urls() {
     texts.push(c.uninstall_url(NOW).unwrap());
     let signed = c.sign_request(&ApiRequest::new("GET", "/api/x"), &Default::default(), &mut rng(6)).unwrap();
     texts.push(signed.url.clone());
+    texts.push(format!("{signed:?}"));
+    let mut fresh = Companion::create(Config::new(B)).unwrap();
+    let reg = fresh.registration_request(&registration("https://shop.example"), &mut rng(7)).unwrap();
+    let fresh_secret = secret_of(&fresh).to_base64url();
+    assert!(!format!("{reg:?}").contains(&fresh_secret), "registration request Debug leaks the secret");
+    let mut probe = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap();
+    let mut r = rng(8);
+    let send = c.step(&mut probe, Event::Start, NOW, &mut r);
+    texts.push(format!("{send:?}"));
+    texts.push(format!("{:?}", Action::Persist(c.to_json())));
     // Every error a flow can produce, as text.
     let call = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap();
     let (res, _) = drive(&mut c, call, NOW, |_, _| Ok(json_err(401, "stora_reconnect_required")));
