@@ -19,7 +19,7 @@ use crate::error::{Error, Result, sanitize_code};
 use crate::http::{ApiRequest, Request, Response};
 use crate::registration::{
     OwnershipProof, Registration, RegistrationBody, RegistrationOutcome, check_challenge, check_email, check_meta,
-    ownership_path, ownership_proof,
+    ownership_path, ownership_proof, site_identity,
 };
 use crate::seal;
 use crate::secret::{BrokerToken, Secret, ct_eq};
@@ -168,7 +168,7 @@ impl Companion {
     pub fn registration_request(&mut self, reg: &Registration, entropy: &mut dyn Entropy) -> Result<Request> {
         check_meta(reg)?;
         check_email(&reg.admin_email)?;
-        let site = Url::parse(&reg.site_url, "site_url")?.site_identity();
+        let site = site_identity(&reg.site_url, "site_url")?;
         let reuse = match &self.state.installation {
             Some(i) if i.invalid_reason.is_some() => false,
             Some(i) if i.confirmed => {
@@ -407,7 +407,7 @@ impl Companion {
     /// A mismatch is recorded (persist afterwards) and blocks signing until
     /// resolved; a match clears an earlier mismatch.
     pub fn check_site(&mut self, current_url: &str) -> Result<SiteCheck> {
-        let current = Url::parse(current_url, "current_url")?.site_identity();
+        let current = site_identity(current_url, "current_url")?;
         let Some(inst) = &self.state.installation else { return Ok(SiteCheck::NotRegistered) };
         let registered = inst.site_url.clone();
         let check = if registered == current {

@@ -105,6 +105,26 @@ pub fn check_email(email: &str) -> Result<()> {
     Ok(())
 }
 
+/// Browser-extension origins accepted as a site identity (an extension has no
+/// web site: its installation's origin stands in for one).
+const EXTENSION_SCHEMES: [&str; 2] = ["chrome-extension", "moz-extension"];
+
+/// The normalised identity of a site URL: an `http(s)` URL without query or
+/// trailing slash, or a browser-extension origin (`chrome-extension://<id>`,
+/// `moz-extension://<uuid>`).
+pub fn site_identity(url: &str, field: &'static str) -> Result<String> {
+    for scheme in EXTENSION_SCHEMES {
+        let Some(rest) = url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")) else { continue };
+        let id = rest.strip_suffix('/').unwrap_or(rest).to_ascii_lowercase();
+        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(Error::InvalidUrl { field, reason: "an extension origin must be scheme://<id> with no path" });
+        }
+        return Ok(format!("{scheme}://{id}"));
+    }
+    Ok(crate::url::Url::parse(url, field)?.site_identity())
+}
+
 /// Checks platform and plugin version.
 pub(crate) fn check_meta(reg: &Registration) -> Result<()> {
     let platform_ok = !reg.platform.is_empty()
@@ -134,6 +154,18 @@ mod tests {
         for bad in ["", "a", "a@b", "@b.co", "a@@b.co", "a b@c.co", "a@b..co", "a@-b.co", "a@b.co\n", "<a>@b.co"] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn site_identities() {
+        assert_eq!(site_identity("HTTPS://Shop.example/blog/", "s").unwrap(), "https://shop.example/blog");
+        assert_eq!(
+            site_identity("chrome-extension://abcdefghijklmnopabcdefghijklmnop/", "s").unwrap(),
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
+        );
+        assert!(site_identity("chrome-extension://abc/options.html", "s").is_err());
+        assert!(site_identity("chrome-extension://", "s").is_err());
+        assert!(site_identity("file:///etc", "s").is_err());
     }
 
     #[test]

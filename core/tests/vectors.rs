@@ -741,6 +741,26 @@ mod fixtures {
                     Some(reg("https://shop.example", "owner@shop.example", "wordpress", "")),
                 ),
                 case(
+                    "extension-origin-ok",
+                    "https://broker.example",
+                    Some(reg(
+                        "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+                        "owner@shop.example",
+                        "chrome-extension",
+                        "1.0.0",
+                    )),
+                ),
+                case(
+                    "extension-with-path",
+                    "https://broker.example",
+                    Some(reg(
+                        "chrome-extension://abcdefghijklmnopabcdefghijklmnop/options.html",
+                        "owner@shop.example",
+                        "chrome-extension",
+                        "1.0.0",
+                    )),
+                ),
+                case(
                     "site-huge",
                     "https://broker.example",
                     Some(reg(
