@@ -247,18 +247,24 @@ pub fn str_zval(s: &str) -> Zval {
     binary_zval(s.as_bytes())
 }
 
-/// Builds an associative PHP array.
-#[derive(Default)]
-pub struct Assoc(Vec<(String, Zval)>);
+/// Builds an associative PHP array in place.
+pub struct Assoc(ZBox<ZendHashTable>);
+
+impl Default for Assoc {
+    fn default() -> Self {
+        Assoc::new()
+    }
+}
 
 impl Assoc {
     /// An empty array.
     pub fn new() -> Assoc {
-        Assoc(Vec::new())
+        Assoc(ZendHashTable::with_capacity(8))
     }
     /// Adds `key => value`.
     pub fn with(mut self, key: &str, value: Zval) -> Assoc {
-        self.0.push((key.to_owned(), value));
+        // Inserting into an array we own cannot fail.
+        let _ = self.0.insert(key, value);
         self
     }
     /// Adds `key => string`.
@@ -290,17 +296,12 @@ impl Assoc {
     }
     /// The PHP array.
     pub fn build(self) -> ZBox<ZendHashTable> {
-        let mut ht = ZendHashTable::with_capacity(u32::try_from(self.0.len()).unwrap_or(8));
-        for (k, v) in self.0 {
-            // Inserting into a fresh array with a string key cannot fail.
-            let _ = ht.insert(k.as_str(), v);
-        }
-        ht
+        self.0
     }
     /// The PHP array as a value.
     pub fn zval(self) -> Zval {
         let mut z = Zval::new();
-        z.set_hashtable(self.build());
+        z.set_hashtable(self.0);
         z
     }
 }
@@ -308,16 +309,25 @@ impl Assoc {
 /// Headers as `['name' => 'value']`; a repeated name keeps every value,
 /// joined with `, ` (RFC 9110 §5.3).
 pub fn headers_to_php(headers: &[(String, String)]) -> Zval {
-    let mut merged: Vec<(String, String)> = Vec::with_capacity(headers.len());
-    for (k, v) in headers {
-        if let Some((_, existing)) = merged.iter_mut().find(|(n, _)| n == k) {
-            existing.push_str(", ");
-            existing.push_str(v);
-        } else {
-            merged.push((k.clone(), v.clone()));
+    let mut ht = ZendHashTable::with_capacity(u32::try_from(headers.len()).unwrap_or(8));
+    for (i, (k, v)) in headers.iter().enumerate() {
+        // Names are almost always unique (the core's requests always are):
+        // look in the array only when an earlier pair has the same name.
+        let repeated = headers[..i].iter().any(|(n, _)| n == k);
+        let existing = if repeated { ht.get_mut(k.as_str()) } else { None };
+        match existing {
+            Some(existing) => {
+                let joined = [existing.zend_str().map_or(&b""[..], ZendStr::as_bytes), b", ", v.as_bytes()].concat();
+                existing.set_zend_string(ZendStr::new(joined, false));
+            }
+            None => {
+                let _ = ht.insert(k.as_str(), str_zval(v));
+            }
         }
     }
-    merged.into_iter().fold(Assoc::new(), |a, (k, v)| a.str(&k, &v)).zval()
+    let mut z = Zval::new();
+    z.set_hashtable(ht);
+    z
 }
 
 /// A request for the host to send, ready for `wp_remote_request($r['url'], $r)`.

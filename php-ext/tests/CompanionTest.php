@@ -183,6 +183,13 @@ final class CompanionTest extends TestCase
         $this->assertSame($c->installId(), $v['install_id']);
     }
 
+    public function testRepeatedResponseHeadersAreJoined(): void
+    {
+        [$c] = connected();
+        $resp = $c->call(['method' => 'GET', 'path' => '/api/x'], fn ($r) => ['status' => 200, 'headers' => ['Set-Cookie' => ['a=1', 'b=2'], 'X-One' => 'v'], 'body' => '']);
+        $this->assertSame(['Set-Cookie' => 'a=1, b=2', 'X-One' => 'v'], $resp['headers']);
+    }
+
     public function testClassify(): void
     {
         $o = Companion::classify(response(401, ['error' => 'stora_reconnect_required']));
