@@ -1,5 +1,604 @@
-// placeholder while the core lands
-import { version as v } from "./tessera_wasm.js";
+// The public API of tessera-companion: camelCase mirrors of tessera-core with
+// plain objects in and out. Every method converts its arguments, calls the
+// wasm export and converts the result; the async drivers perform the actions
+// the core's step machine asks for (send, sleep, persist). No rule about the
+// values lives here: that is the core's job.
+
+import {
+  CompanionCore,
+  ReplayStoreCore,
+  classifyCore,
+  contentDigest as contentDigestCore,
+  hmacSha256 as hmacSha256Core,
+  replayedError,
+  signatureBaseCore,
+  verifyConnectUrlCore,
+  verifyOwnershipProofCore,
+  verifyRequestRecording,
+  verifyUninstallTicketCore,
+} from "./tessera_wasm.js";
+import { TesseraError, invalidArgument } from "./error.js";
 import { ensureReady } from "./ready.js";
-export { TesseraError } from "./error.js";
-export function version() { ensureReady(); return v(); }
+import * as c from "./conv.js";
+
+export { TesseraError };
+
+/** Unix seconds now, from the host clock (`Date.now()` unless a clock is given). */
+function nowSecs(clock = Date.now) {
+  return Math.floor(clock() / 1000);
+}
+
+function optNow(v, field) {
+  const n = c.optInt(v, field);
+  return n === undefined ? nowSecs() : n;
+}
+
+function status(v, field) {
+  const n = c.int(v, field);
+  if (n < 0 || n > 65535) throw invalidArgument(field, "an HTTP status (0-65535)");
+  return n;
+}
+
+/** A wasm trap would mean a bug; it still surfaces as a TesseraError. */
+function rethrow(e) {
+  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
+    throw new TesseraError("internal", "internal", "tessera-companion hit an internal error", { cause: e });
+  }
+  throw e;
+}
+
+const nullable = (v) => (v === undefined ? null : v);
+
+const CONSTRUCT = Symbol("Companion.construct");
+
+/**
+ * The plugin side of one installation: configuration and state. Create it
+ * with `Companion.create`, restore it with `Companion.fromJSON` /
+ * `Companion.openState`, and persist `toJSON()` (or `sealState(key)`) after
+ * every call that changes it.
+ */
+export class Companion {
+  #core;
+
+  /** @private use Companion.create / fromJSON / openState. */
+  constructor(token, core) {
+    if (token !== CONSTRUCT) {
+      throw new TesseraError(
+        "invalid_input",
+        "invalid_input",
+        "use Companion.create(), Companion.fromJSON() or Companion.openState()",
+      );
+    }
+    this.#core = core;
+  }
+
+  /** A fresh, unregistered companion for the broker at `config.brokerUrl`. */
+  static create(config) {
+    ensureReady();
+    c.obj(config, "config");
+    const routes = c.optObj(config.routes, "config.routes");
+    const retry = c.optObj(config.retry, "config.retry");
+    const nonNegative = (v, field) => {
+      const n = c.optInt(v, field);
+      if (n !== undefined && n < 0) throw invalidArgument(field, "a non-negative integer");
+      return n;
+    };
+    try {
+      return new Companion(
+        CONSTRUCT,
+        CompanionCore.create(
+          c.str(config.brokerUrl, "config.brokerUrl"),
+          c.optStr(routes.installations, "config.routes.installations"),
+          c.optStr(routes.connect, "config.routes.connect"),
+          c.optStr(routes.disconnect, "config.routes.disconnect"),
+          nonNegative(retry.maxAttempts, "config.retry.maxAttempts"),
+          nonNegative(retry.baseDelayMs, "config.retry.baseDelayMs"),
+          nonNegative(retry.maxDelayMs, "config.retry.maxDelayMs"),
+          nonNegative(retry.maxTotalDelayMs, "config.retry.maxTotalDelayMs"),
+          nonNegative(retry.maxRetryAfterMs, "config.retry.maxRetryAfterMs"),
+        ),
+      );
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** Restores a companion from `toJSON()` output (the string, or it parsed). */
+  static fromJSON(json) {
+    ensureReady();
+    let text = json;
+    if (typeof json === "object" && json !== null && !Array.isArray(json)) text = JSON.stringify(json);
+    c.str(text, "json");
+    try {
+      return new Companion(CONSTRUCT, CompanionCore.fromJson(text));
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** Opens `sealState()` output with the same key; `state_undecryptable` on any failure. */
+  static openState(sealed, key) {
+    ensureReady();
+    c.str(sealed, "sealed");
+    const k = c.reqBytes(key, "key");
+    try {
+      return new Companion(CONSTRUCT, CompanionCore.openState(sealed, k));
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** Classifies a broker response (same as the `classify` export). */
+  static classify(response, options) {
+    return classify(response, options);
+  }
+
+  /** The state as a JSON string. It contains the secret: store it sealed or private. */
+  toJSON() {
+    return this.#core.toJson();
+  }
+
+  /** Where the installation stands (`not_registered`, `registered`, `connected`, …). */
+  get status() {
+    return this.#core.status();
+  }
+
+  /** The install id, once registration started; else null. */
+  get installId() {
+    return nullable(this.#core.installId());
+  }
+
+  /** The registered site URL; else null. */
+  get siteUrl() {
+    return nullable(this.#core.siteUrl());
+  }
+
+  /** Why a reconnect is required, when it is; else null. */
+  get reconnectReason() {
+    return nullable(this.#core.reconnectReason());
+  }
+
+  /** The learned broker-minus-local clock offset, in seconds. */
+  get clockOffset() {
+    return this.#core.clockOffset();
+  }
+
+  /**
+   * Tests and reproducible vectors only: draw randomness from the core's
+   * SeededEntropy(seed) (32 bytes), one stream across calls; null returns to
+   * the platform CSPRNG.
+   */
+  useSeededEntropy(seed) {
+    const s = seed === null || seed === undefined ? undefined : c.reqBytes(seed, "seed");
+    try {
+      this.#core.useSeededEntropy(s);
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** The unsigned registration request to send (`POST {broker}/installations`). */
+  registrationRequest(registration) {
+    c.obj(registration, "registration");
+    try {
+      return this.#core.registrationRequest(
+        c.str(registration.siteUrl, "registration.siteUrl"),
+        c.str(registration.adminEmail, "registration.adminEmail"),
+        c.str(registration.platform, "registration.platform"),
+        c.str(registration.pluginVersion, "registration.pluginVersion"),
+      );
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** Interprets the broker's answer to the registration request. */
+  handleRegistrationResponse(response) {
+    c.obj(response, "response");
+    try {
+      return this.#core.handleRegistrationResponse(
+        status(response.status, "response.status"),
+        c.headerList(response.headers, "response.headers"),
+        c.bytes(response.body, "response.body"),
+      );
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** The ownership proof to serve while the broker's challenge is outstanding. */
+  ownershipProof() {
+    try {
+      return this.#core.ownershipProof();
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /**
+   * The broker connect URL to open in the browser; records the pending
+   * connect (persist afterwards). `state` fixes the state value (vectors only).
+   */
+  connectUrl(options) {
+    c.obj(options, "options");
+    try {
+      return this.#core.connectUrl(
+        c.str(options.returnUrl, "options.returnUrl"),
+        c.optStr(options.scope, "options.scope"),
+        optNow(options.now, "options.now"),
+        c.optStr(options.state, "options.state"),
+      );
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** Completes the connect from the callback URL (or its query); persist afterwards. */
+  completeConnect(callbackUrl, options) {
+    c.str(callbackUrl, "callbackUrl");
+    const o = c.optObj(options, "options");
+    try {
+      this.#core.completeConnect(callbackUrl, optNow(o.now, "options.now"));
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /**
+   * Signs one request for the broker → `{ method, url, headers, body }` to
+   * send as-is. `now`, `nonce` and `idempotencyKey` make the output
+   * reproducible (test vectors); leave them out in production.
+   */
+  signRequest(request, options) {
+    c.obj(request, "request");
+    const o = c.optObj(options, "options");
+    try {
+      return this.#core.signRequest(
+        c.str(request.method, "request.method"),
+        c.str(request.path, "request.path"),
+        c.headerList(request.headers, "request.headers"),
+        c.bytes(request.body, "request.body"),
+        optNow(o.now, "options.now"),
+        c.optStr(o.nonce, "options.nonce"),
+        c.optStr(o.idempotencyKey, "options.idempotencyKey"),
+      );
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /**
+   * Sends a signed API call through the broker, retrying, backing off and
+   * correcting clock skew as the core decides → the broker's 2xx response.
+   */
+  call(request, options) {
+    c.obj(request, "request");
+    const start = () =>
+      this.#core.startCall(
+        c.str(request.method, "request.method"),
+        c.str(request.path, "request.path"),
+        c.headerList(request.headers, "request.headers"),
+        c.bytes(request.body, "request.body"),
+      );
+    return drive(this.#core, start, options);
+  }
+
+  /** Disconnects (`POST /disconnect`); the broker token is dropped locally either way. */
+  disconnect(options) {
+    return drive(this.#core, () => this.#core.startDisconnect(), options);
+  }
+
+  /**
+   * The uninstall plan: disconnect, deregister, then wipe local state whatever
+   * the network said → which remote steps failed.
+   */
+  uninstall(options) {
+    return drive(this.#core, () => this.#core.startUninstall(), options);
+  }
+
+  /** "The site moved": sends the signed URL update after a site mismatch. */
+  siteMoved(options) {
+    return drive(this.#core, () => this.#core.startSiteMoved(), options);
+  }
+
+  /** Compares the site URL the host reports now with the registered one. */
+  checkSite(currentUrl) {
+    c.str(currentUrl, "currentUrl");
+    try {
+      return this.#core.checkSite(currentUrl);
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** "This is a copy": forget the copied registration so this site registers afresh. */
+  resolveSiteAsCopy() {
+    this.#core.resolveSiteAsCopy();
+  }
+
+  /** A signed deregistration link for `chrome.runtime.setUninstallURL`. */
+  uninstallUrl(options) {
+    const o = c.optObj(options, "options");
+    try {
+      return this.#core.uninstallUrl(optNow(o.now, "options.now"));
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** The state sealed (XChaCha20-Poly1305, HKDF) under `key` (≥ 16 bytes; a string is UTF-8). */
+  sealState(key) {
+    const k = c.reqBytes(key, "key");
+    try {
+      return this.#core.sealState(k);
+    } catch (e) {
+      rethrow(e);
+    }
+  }
+
+  /** Releases the wasm memory now instead of at garbage collection. */
+  free() {
+    this.#core.free();
+  }
+}
+
+// ---- the async driver --------------------------------------------------------
+
+const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fetch Response (or a plain `{ status, headers, body }`) as the core's parts. */
+async function readResponse(res) {
+  if (typeof res !== "object" || res === null) throw invalidArgument("fetch result", "a Response");
+  if (typeof res.arrayBuffer === "function") {
+    const body = new Uint8Array(await res.arrayBuffer());
+    return [status(res.status, "response.status"), c.headerList(res.headers, "response.headers"), body];
+  }
+  return [
+    status(res.status, "response.status"),
+    c.headerList(res.headers, "response.headers"),
+    c.bytes(res.body, "response.body"),
+  ];
+}
+
+/** Runs one step machine: send, sleep and persist as the core says, until Done. */
+async function drive(core, start, options) {
+  ensureReady();
+  const o = c.optObj(options, "options");
+  const fetchFn = c.optFn(o.fetch, "options.fetch") ?? globalThis.fetch;
+  if (typeof fetchFn !== "function") throw invalidArgument("options.fetch", "a fetch function (none is global here)");
+  const sleep = c.optFn(o.sleep, "options.sleep") ?? defaultSleep;
+  const onPersist = c.optFn(o.onPersist, "options.onPersist");
+  const clock = c.optFn(o.clock, "options.clock") ?? Date.now;
+  const signal = o.signal ?? undefined;
+
+  let call;
+  try {
+    call = start();
+  } catch (e) {
+    rethrow(e);
+  }
+  try {
+    let action = core.stepStart(call, nowSecs(clock));
+    for (;;) {
+      signal?.throwIfAborted();
+      switch (action.type) {
+        case "send": {
+          const { method, url, headers, body } = action.request;
+          let parts;
+          try {
+            const res = await fetchFn(url, {
+              method,
+              headers,
+              body: body.length > 0 ? body : undefined,
+              redirect: "manual",
+              credentials: "omit",
+              signal,
+            });
+            parts = res?.type === "opaqueredirect" ? "redirect not followed" : await readResponse(res);
+          } catch (e) {
+            if (signal?.aborted) throw e;
+            if (e instanceof TesseraError) throw e;
+            parts = String(e?.message ?? e);
+          }
+          const now = nowSecs(clock);
+          action =
+            typeof parts === "string"
+              ? core.stepTransportError(call, parts, now)
+              : core.stepResponse(call, parts[0], parts[1], parts[2], now);
+          break;
+        }
+        case "sleep":
+          await sleep(action.ms);
+          action = core.stepSlept(call, nowSecs(clock));
+          break;
+        case "persist":
+          if (onPersist) await onPersist(action.state);
+          action = core.stepPersisted(call, nowSecs(clock));
+          break;
+        case "done":
+          return action.value;
+        default:
+          throw new TesseraError("internal", "internal", "unknown step action");
+      }
+    }
+  } catch (e) {
+    rethrow(e);
+  } finally {
+    call.free();
+  }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+/** Classifies a broker response → `{ kind, status, code?, retryAfterMs?, serverDate? }`. */
+export function classify(response, options) {
+  ensureReady();
+  c.obj(response, "response");
+  const o = c.optObj(options, "options");
+  return classifyCore(
+    status(response.status, "response.status"),
+    c.headerList(response.headers, "response.headers"),
+    c.bytes(response.body, "response.body"),
+    optNow(o.now, "options.now"),
+  );
+}
+
+/**
+ * Low level: the RFC 9421 §2.5 signature base of `{ method, url, headers }`
+ * for the `label` member of a `Signature-Input` field value.
+ */
+export function signatureBase(message, signatureInput, label) {
+  ensureReady();
+  c.obj(message, "message");
+  try {
+    return signatureBaseCore(
+      c.str(message.method, "message.method"),
+      c.str(message.url, "message.url"),
+      c.headerList(message.headers, "message.headers"),
+      c.str(signatureInput, "signatureInput"),
+      c.str(label, "label"),
+    );
+  } catch (e) {
+    rethrow(e);
+  }
+}
+
+/** Low level: HMAC-SHA256(key, data). Strings are UTF-8. */
+export function hmacSha256(key, data) {
+  ensureReady();
+  return hmacSha256Core(c.reqBytes(key, "key"), c.bytes(data, "data"));
+}
+
+/** Low level: the RFC 9530 `Content-Digest` value (`sha-256=:…:`) of a body. */
+export function contentDigest(body) {
+  ensureReady();
+  return contentDigestCore(c.bytes(body, "body"));
+}
+
+// ---- broker side ---------------------------------------------------------------
+
+let storeCore;
+
+/** The core's bounded in-memory nonce store (fails closed when full). */
+export class MemoryReplayStore {
+  #core;
+
+  /** At most `capacity` live nonces (the core's default when omitted). */
+  constructor(capacity) {
+    ensureReady();
+    const n = c.optInt(capacity, "capacity");
+    if (n !== undefined && n < 1) throw invalidArgument("capacity", "a positive integer");
+    this.#core = new ReplayStoreCore(n);
+  }
+
+  /** Live entries. */
+  get size() {
+    return this.#core.size();
+  }
+
+  static {
+    storeCore = (store) => store.#core;
+  }
+}
+
+let defaultStore;
+
+/** `secretFor` as the core's synchronous lookup; an async answer is awaited by a second pass. */
+async function withSecrets(secretFor, run) {
+  const check = (v) => {
+    if (v === undefined || v === null) return null;
+    if (typeof v === "string" || v instanceof Uint8Array) return v;
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return c.bytes(v, "secretFor()");
+    throw invalidArgument("secretFor()", "a base64url string, bytes, or null");
+  };
+  let pending;
+  const lookup = (keyid) => {
+    const v = secretFor(keyid);
+    if (v !== null && typeof v === "object" && typeof v.then === "function") {
+      pending = { keyid, promise: v };
+      return null;
+    }
+    return check(v);
+  };
+  try {
+    return run(lookup);
+  } catch (e) {
+    if (pending === undefined) rethrow(e);
+  }
+  const { keyid, promise } = pending;
+  const secret = check(await promise);
+  try {
+    return run((k) => (k === keyid ? secret : null));
+  } catch (e) {
+    rethrow(e);
+  }
+}
+
+/**
+ * Broker side: verifies a signed request (its absolute URL as the broker's
+ * public URL for it) → `{ installId, created, expires, nonce, idempotencyKey?, bearer? }`.
+ */
+export async function verifyRequest(request, options) {
+  ensureReady();
+  c.obj(request, "request");
+  const o = c.obj(options, "options");
+  const secretFor = c.fn(o.secretFor, "options.secretFor");
+  const method = c.str(request.method, "request.method");
+  const url = c.str(request.url, "request.url");
+  const headers = c.headerList(request.headers, "request.headers");
+  const body = c.bytes(request.body, "request.body");
+  const now = optNow(o.now, "options.now");
+  const windowSecs = c.optInt(o.windowSecs, "options.windowSecs");
+  let store = o.replayStore;
+  if (store === undefined || store === null) store = defaultStore ??= new MemoryReplayStore();
+  if (store instanceof MemoryReplayStore) {
+    const core = storeCore(store);
+    return withSecrets(secretFor, (lookup) => core.verify(method, url, headers, body, now, windowSecs, lookup));
+  }
+  const checkAndInsert = c.fn(store?.checkAndInsert, "options.replayStore.checkAndInsert");
+  const verified = await withSecrets(secretFor, (lookup) =>
+    verifyRequestRecording(method, url, headers, body, now, windowSecs, lookup),
+  );
+  const { replayKey, replayExpiresAt, ...result } = verified;
+  if ((await checkAndInsert.call(store, replayKey, replayExpiresAt, now)) !== true) throw replayedError();
+  return result;
+}
+
+/** Broker side: verifies a connect URL → `{ installId, state, returnUrl, scope?, ts }`. */
+export async function verifyConnectUrl(url, options) {
+  ensureReady();
+  c.str(url, "url");
+  const o = c.obj(options, "options");
+  const secretFor = c.fn(o.secretFor, "options.secretFor");
+  const now = optNow(o.now, "options.now");
+  return withSecrets(secretFor, (lookup) => verifyConnectUrlCore(url, now, lookup));
+}
+
+/** Broker side: verifies an uninstall ticket for `installId` → its `ts`. */
+export async function verifyUninstallTicket(installId, url, options) {
+  ensureReady();
+  c.str(installId, "installId");
+  c.str(url, "url");
+  const o = c.obj(options, "options");
+  const secretFor = c.fn(o.secretFor, "options.secretFor");
+  const now = optNow(o.now, "options.now");
+  const maxAge = c.optInt(o.maxAgeSecs, "options.maxAgeSecs");
+  return withSecrets(secretFor, (lookup) => verifyUninstallTicketCore(installId, url, now, maxAge, lookup));
+}
+
+/** Broker side: checks an ownership proof fetched from the site (throws on mismatch). */
+export function verifyOwnershipProof(args) {
+  ensureReady();
+  c.obj(args, "args");
+  const secret = typeof args.secret === "string" ? args.secret : c.reqBytes(args.secret, "args.secret");
+  try {
+    verifyOwnershipProofCore(
+      secret,
+      c.str(args.installId, "args.installId"),
+      c.str(args.challenge, "args.challenge"),
+      c.str(args.proof, "args.proof"),
+    );
+  } catch (e) {
+    rethrow(e);
+  }
+}

@@ -23,10 +23,7 @@ extern "C" {
 /// The `TesseraError` for a core error: code, kind, message and the typed extras.
 pub(crate) fn to_js(e: &Error) -> JsValue {
     let (registered, current) = match e {
-        Error::SiteMismatch {
-            registered,
-            current,
-        } => (Some(registered.as_str()), Some(current.as_str())),
+        Error::SiteMismatch { registered, current } => (Some(registered.as_str()), Some(current.as_str())),
         _ => (None, None),
     };
     from_core(

@@ -1,8 +1,24 @@
-//! Placeholder while the core lands.
-use wasm_bindgen::prelude::*;
+//! # tessera-wasm
+//!
+//! The wasm-bindgen binding of [`tessera_core`], shipped as the npm package
+//! `tessera-companion`. These exports are the low layer: the package's
+//! hand-written ES modules (`wasm/js/`) wrap them into the documented
+//! JavaScript API (plain objects in and out, `TesseraError`, async drivers).
+//!
+//! The binding is thin on purpose: it converts types and nothing else. Every
+//! check, policy and string the user sees comes from the core. It never
+//! panics on any input (a panic aborts the wasm instance): JavaScript values
+//! are type-checked by the wrapper, numeric conversions saturate, and every
+//! core error becomes a `TesseraError`.
 
-/// Version of the binding.
-#[wasm_bindgen]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
-}
+#[cfg(feature = "broker")]
+mod broker;
+mod companion;
+mod convert;
+mod error;
+mod lowlevel;
+
+#[cfg(feature = "broker")]
+pub use broker::WasmReplayStore;
+pub use companion::{WasmCall, WasmCompanion};
+pub use lowlevel::{classify, content_digest, hmac_sha256, signature_base};
