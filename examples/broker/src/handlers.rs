@@ -159,6 +159,22 @@ fn origin(url: &str) -> Option<&str> {
 }
 
 fn check_site_url(app: &App, site_url: &str) -> Step<()> {
+    // A browser extension has no web site: its origin (`chrome-extension://<id>`,
+    // `moz-extension://<uuid>`) stands in for one. It cannot serve an ownership
+    // proof, so such registrations need a broker without that requirement (a
+    // production broker would also allow-list its own extension ids here).
+    if site_url.starts_with("chrome-extension://") || site_url.starts_with("moz-extension://") {
+        tessera_core::registration::site_identity(site_url, "site_url")
+            .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
+        if app.config.require_ownership_proof {
+            return Err(Reply::error(
+                400,
+                "invalid_request",
+                "this broker requires an ownership proof, which a browser extension cannot serve",
+            ));
+        }
+        return Ok(());
+    }
     let url = tessera_core::url::Url::parse(site_url, "site_url")
         .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
     let allowed =

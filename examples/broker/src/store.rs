@@ -14,8 +14,9 @@
 //! PostgreSQL keeps the same shape: the only property that matters is that
 //! [`Store::rotate_tokens`] is one atomic compare-and-set.
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use zeroize::Zeroizing;
@@ -172,26 +173,65 @@ pub struct Grant {
     pub generation: i64,
 }
 
-/// The broker's database.
+/// Idle connections kept for reuse.
+const POOL_IDLE_MAX: usize = 16;
+
+/// The broker's database: a small pool of SQLite connections (WAL mode, so
+/// readers run in parallel and writers queue on SQLite's own lock).
 pub struct Store {
-    conn: Mutex<Connection>,
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
     vault: Vault,
+}
+
+/// A pooled connection; goes back to the pool when dropped.
+struct Pooled<'a> {
+    store: &'a Store,
+    conn: Option<Connection>,
+}
+
+impl Deref for Pooled<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("connection present until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.store.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < POOL_IDLE_MAX {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
 }
 
 impl Store {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path, vault: Vault) -> Result<Store> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let conn = open_connection(path)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn: Mutex::new(conn), vault })
+        Ok(Store { path: path.to_path_buf(), idle: Mutex::new(vec![conn]), vault })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    fn conn(&self) -> Result<Pooled<'_>> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        Ok(Pooled { store: self, conn: Some(conn) })
     }
 
     // ---- installations ------------------------------------------------------
@@ -205,7 +245,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         let secret = self.vault.seal("secret", &new.install_id, &new.secret);
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO installations (install_id, site_url, admin_email, platform, plugin_version,
                                         secret, status, challenge, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
@@ -228,7 +268,7 @@ impl Store {
     /// SQLite conversion error (the row is unusable, never "empty").
     pub fn installation(&self, install_id: &str) -> Result<Option<Installation>> {
         let row = self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT site_url, admin_email, platform, plugin_version, secret, status, challenge
                  FROM installations WHERE install_id = ?1",
@@ -265,7 +305,7 @@ impl Store {
 
     /// Changes the status (and clears the challenge). `false` if unknown.
     pub fn set_installation_status(&self, install_id: &str, status: InstallStatus, now: i64) -> Result<bool> {
-        Ok(self.conn().execute(
+        Ok(self.conn()?.execute(
             "UPDATE installations SET status = ?2, challenge = NULL, updated_at = ?3 WHERE install_id = ?1",
             params![install_id, status.as_str(), now],
         )? == 1)
@@ -273,7 +313,7 @@ impl Store {
 
     /// Records a new site URL (the site moved). `false` if unknown.
     pub fn update_site_url(&self, install_id: &str, site_url: &str, now: i64) -> Result<bool> {
-        Ok(self.conn().execute(
+        Ok(self.conn()?.execute(
             "UPDATE installations SET site_url = ?2, updated_at = ?3 WHERE install_id = ?1",
             params![install_id, site_url, now],
         )? == 1)
@@ -282,7 +322,7 @@ impl Store {
     /// Replaces the per-installation secret (rotation). `false` if unknown.
     pub fn replace_secret(&self, install_id: &str, secret: &[u8], now: i64) -> Result<bool> {
         let sealed = self.vault.seal("secret", install_id, secret);
-        Ok(self.conn().execute(
+        Ok(self.conn()?.execute(
             "UPDATE installations SET secret = ?2, updated_at = ?3 WHERE install_id = ?1",
             params![install_id, sealed, now],
         )? == 1)
@@ -290,12 +330,12 @@ impl Store {
 
     /// Deletes an installation with its grant and connect attempts.
     pub fn delete_installation(&self, install_id: &str) -> Result<bool> {
-        Ok(self.conn().execute("DELETE FROM installations WHERE install_id = ?1", params![install_id])? == 1)
+        Ok(self.conn()?.execute("DELETE FROM installations WHERE install_id = ?1", params![install_id])? == 1)
     }
 
     /// Number of installations per status.
     pub fn installation_counts(&self) -> Result<Vec<(String, i64)>> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM installations GROUP BY status ORDER BY status")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
@@ -305,7 +345,7 @@ impl Store {
 
     /// Stores a connect attempt under the broker's own OAuth `state`.
     pub fn insert_connect_attempt(&self, broker_state: &str, attempt: &ConnectAttempt) -> Result<()> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         conn.execute("DELETE FROM connect_attempts WHERE expires_at < ?1", params![attempt.expires_at - 3600])?;
         conn.execute(
             "INSERT INTO connect_attempts (broker_state, install_id, plugin_state, return_url, scope, expires_at)
@@ -324,7 +364,7 @@ impl Store {
 
     /// Takes (reads and deletes) a connect attempt: each state works once.
     pub fn take_connect_attempt(&self, broker_state: &str) -> Result<Option<ConnectAttempt>> {
-        self.conn()
+        self.conn()?
             .query_row(
                 "DELETE FROM connect_attempts WHERE broker_state = ?1
                  RETURNING install_id, plugin_state, return_url, scope, expires_at",
@@ -349,7 +389,7 @@ impl Store {
     pub fn save_grant(&self, install_id: &str, broker_token_hash: &[u8], tokens: &NewTokens, now: i64) -> Result<()> {
         let access = self.vault.seal("access_token", install_id, tokens.access_token.as_bytes());
         let refresh = self.vault.seal("refresh_token", install_id, tokens.refresh_token.as_bytes());
-        self.conn().execute(
+        self.conn()?.execute(
             "INSERT INTO grants (install_id, broker_token_hash, access_token, refresh_token,
                                  access_expires_at, scope, status, generation, connected_at, refreshed_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', 0, ?7, NULL)
@@ -370,7 +410,7 @@ impl Store {
 
     /// The installation a broker token (by hash) belongs to.
     pub fn install_for_token(&self, broker_token_hash: &[u8]) -> Result<Option<String>> {
-        self.conn()
+        self.conn()?
             .query_row("SELECT install_id FROM grants WHERE broker_token_hash = ?1", params![broker_token_hash], |r| {
                 r.get(0)
             })
@@ -380,7 +420,7 @@ impl Store {
     /// Loads the grant of an installation.
     pub fn grant(&self, install_id: &str) -> Result<Option<Grant>> {
         let row = self
-            .conn()
+            .conn()?
             .query_row(
                 "SELECT access_token, refresh_token, access_expires_at, scope, status, generation
                  FROM grants WHERE install_id = ?1",
@@ -424,7 +464,7 @@ impl Store {
     pub fn rotate_tokens(&self, install_id: &str, generation: i64, tokens: &NewTokens, now: i64) -> Result<bool> {
         let access = self.vault.seal("access_token", install_id, tokens.access_token.as_bytes());
         let refresh = self.vault.seal("refresh_token", install_id, tokens.refresh_token.as_bytes());
-        Ok(self.conn().execute(
+        Ok(self.conn()?.execute(
             "UPDATE grants SET access_token = ?3, refresh_token = ?4, access_expires_at = ?5,
                                scope = ?6, generation = generation + 1, refreshed_at = ?7
              WHERE install_id = ?1 AND generation = ?2 AND status = 'active'",
@@ -435,7 +475,7 @@ impl Store {
     /// Stora said the grant is gone: wipe the tokens, keep the row so the
     /// plugin's broker token maps to `stora_reconnect_required`.
     pub fn mark_grant_revoked(&self, install_id: &str) -> Result<()> {
-        self.conn().execute(
+        self.conn()?.execute(
             "UPDATE grants SET status = 'revoked', access_token = x'', refresh_token = x'',
                                generation = generation + 1
              WHERE install_id = ?1",
@@ -446,7 +486,7 @@ impl Store {
 
     /// Deletes the grant and with it the broker token (disconnect).
     pub fn delete_grant(&self, install_id: &str) -> Result<bool> {
-        Ok(self.conn().execute("DELETE FROM grants WHERE install_id = ?1", params![install_id])? == 1)
+        Ok(self.conn()?.execute("DELETE FROM grants WHERE install_id = ?1", params![install_id])? == 1)
     }
 }
 

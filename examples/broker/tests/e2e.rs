@@ -491,3 +491,55 @@ fn registration_conflict_and_unknown_installation() {
     assert_eq!(err.code(), "registration_invalid");
     assert_eq!(err.reason(), Some("unknown_installation"));
 }
+
+#[test]
+fn proactive_refresh_within_the_margin() {
+    // Access tokens that live 4 minutes are inside the 5-minute margin from
+    // the start: the broker refreshes before forwarding, Stora never sees an
+    // expired token.
+    let env = Env::start(EnvOptions {
+        stora: fake_stora::Config { access_ttl_secs: 240, ..Default::default() },
+        ..EnvOptions::default()
+    })
+    .unwrap();
+    let mut plugin = connected(&env, "opr_margin", None);
+    let before = env.stora.counters().refreshes;
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(env.stora.counters().refreshes, before + 1);
+    assert!(stora_requests(&env, "/2025-09/orders").iter().all(|r| r.status == 200), "no 401 reached the plugin path");
+}
+
+#[test]
+fn failed_refresh_is_retried_by_the_plugin() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_refresh_5xx", None);
+    env.stora_control("expire_tokens", json!({"operator": "opr_refresh_5xx"}));
+    env.stora_control("faults", json!({"status": 503, "count": 1, "path_prefix": "/oauth2/token"}));
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(plugin.last_trace.statuses, vec![502, 200], "stora_unavailable, then success");
+    assert_eq!(env.stora.counters().invalid_grants, 0, "the refresh token survived the failed attempt");
+}
+
+#[test]
+fn grants_survive_a_broker_restart() {
+    let mut env = env();
+    let mut plugin = connected(&env, "opr_restart", None);
+    let restart = |env: &mut Env| {
+        let config = env.broker.app().config.clone();
+        let port: u16 = env.broker.url().rsplit(':').next().unwrap().parse().unwrap();
+        let mut scratch = config.clone();
+        scratch.db_path = env.dir().join("scratch.sqlite3");
+        drop(std::mem::replace(&mut env.broker, tessera_broker::Broker::start(scratch).unwrap()));
+        env.broker = tessera_broker::Broker::start_on(config, port).unwrap();
+    };
+    restart(&mut env);
+    assert_eq!(plugin.get_json("/api/orders").unwrap()["data"].as_array().unwrap().len(), 3);
+    env.stora_control("expire_tokens", json!({"operator": "opr_restart"}));
+    plugin.get_json("/api/orders").unwrap();
+    restart(&mut env);
+    // Only works if the rotated pair was written to the database.
+    env.stora_control("expire_tokens", json!({"operator": "opr_restart"}));
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(env.stora.counters().refreshes, 2);
+    assert_eq!(env.stora.counters().invalid_grants, 0);
+}
