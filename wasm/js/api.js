@@ -9,9 +9,8 @@ import {
   ReplayStoreCore,
   classifyCore,
   contentDigest as contentDigestCore,
-  hmacSha256 as hmacSha256Core,
+  hmacSignGenericCore,
   replayedError,
-  signatureBaseCore,
   verifyConnectUrlCore,
   verifyOwnershipProofCore,
   verifyRequestRecording,
@@ -444,29 +443,25 @@ export function classify(response, options) {
 }
 
 /**
- * Low level: the RFC 9421 §2.5 signature base of `{ method, url, headers }`
- * for the `label` member of a `Signature-Input` field value.
+ * Low level: generic RFC 9421 HMAC-SHA256 signing of `{ method, url, headers, body }`
+ * for the one member of a `Signature-Input` value (e.g. RFC 9421 Appendix B.2.5)
+ * → `{ signatureBase, signature }` (`signature` is the `Signature` field value).
  */
-export function signatureBase(message, signatureInput, label) {
+export function hmacSignGeneric(request, signatureInput, key) {
   ensureReady();
-  c.obj(message, "message");
+  c.obj(request, "request");
   try {
-    return signatureBaseCore(
-      c.str(message.method, "message.method"),
-      c.str(message.url, "message.url"),
-      c.headerList(message.headers, "message.headers"),
+    return hmacSignGenericCore(
+      c.str(request.method, "request.method"),
+      c.str(request.url, "request.url"),
+      c.headerList(request.headers, "request.headers"),
+      c.bytes(request.body, "request.body"),
       c.str(signatureInput, "signatureInput"),
-      c.str(label, "label"),
+      c.reqBytes(key, "key"),
     );
   } catch (e) {
     rethrow(e);
   }
-}
-
-/** Low level: HMAC-SHA256(key, data). Strings are UTF-8. */
-export function hmacSha256(key, data) {
-  ensureReady();
-  return hmacSha256Core(c.reqBytes(key, "key"), c.bytes(data, "data"));
 }
 
 /** Low level: the RFC 9530 `Content-Digest` value (`sha-256=:…:`) of a body. */

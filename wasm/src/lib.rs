@@ -21,4 +21,4 @@ mod lowlevel;
 #[cfg(feature = "broker")]
 pub use broker::WasmReplayStore;
 pub use companion::{WasmCall, WasmCompanion};
-pub use lowlevel::{classify, content_digest, hmac_sha256, signature_base};
+pub use lowlevel::{classify, content_digest, hmac_sign_generic};
