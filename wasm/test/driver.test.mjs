@@ -1,0 +1,228 @@
+// The async driver of the core's step machine: retries, backoff, Retry-After,
+// clock-skew correction, persistence and reconnect mapping, with a fake fetch,
+// a fake sleep and a fake clock.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Companion, TesseraError, verifyRequest } from "tessera-companion";
+import { NOW, SEED, recordingSleep, response, scriptedFetch, text } from "./helpers.mjs";
+
+const BROKER = "https://broker.example";
+const RETURN = "chrome-extension://abcdefghijklmnop/options.html";
+const clock = (secs = NOW) => () => secs * 1000;
+
+function connected(retry) {
+  const c = Companion.create({ brokerUrl: BROKER, retry });
+  c.useSeededEntropy(SEED);
+  c.registrationRequest({ siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "chrome-extension", pluginVersion: "1" });
+  c.handleRegistrationResponse({ status: 201 });
+  const state = new URL(c.connectUrl({ returnUrl: RETURN, now: NOW })).searchParams.get("state");
+  c.completeConnect(`state=${state}&broker_token=btk_1`, { now: NOW });
+  return c;
+}
+const hdr = (req, name) => Object.fromEntries(req.headers)[name];
+const created = (req) => Number(/;created=(\d+)/.exec(hdr(req, "signature-input"))[1]);
+const nonce = (req) => /;nonce="([^"]+)"/.exec(hdr(req, "signature-input"))[1];
+
+test("5xx then 200: full-jitter backoff, same Idempotency-Key, fresh nonce per attempt", async () => {
+  const c = connected();
+  const { fetch, sent } = scriptedFetch([response(503), response(502), response(200, "ok")]);
+  const { sleep, slept } = recordingSleep();
+  const res = await c.call({ method: "POST", path: "/api/units", body: "{}" }, { fetch, sleep, clock: clock() });
+  assert.equal(res.status, 200);
+  assert.equal(text(res.body), "ok");
+  assert.equal(sent.length, 3);
+  assert.equal(slept.length, 2);
+  assert.ok(slept[0] <= 250 && slept[1] <= 500, `delays within the doubling ceilings: ${slept}`);
+  const keys = new Set(sent.map((r) => hdr(r, "idempotency-key")));
+  assert.equal(keys.size, 1);
+  assert.equal(new Set(sent.map(nonce)).size, 3);
+});
+
+test("5xx exhausts the attempts → server_unavailable with status; GET retried, no key", async () => {
+  const c = connected();
+  const { fetch, sent } = scriptedFetch([response(500), response(500), response(500), response(200)]);
+  const { sleep, slept } = recordingSleep();
+  await assert.rejects(c.call({ method: "GET", path: "/api/units" }, { fetch, sleep }), (e) => {
+    assert.ok(e instanceof TesseraError);
+    assert.equal(e.code, "server_unavailable");
+    assert.equal(e.kind, "server_unavailable");
+    assert.equal(e.status, 500);
+    return true;
+  });
+  assert.equal(sent.length, 3);
+  assert.equal(slept.length, 2);
+  assert.equal(hdr(sent[0], "idempotency-key"), undefined);
+});
+
+test("transport errors (fetch rejects) are retried, then server_unavailable without status", async () => {
+  const c = connected({ maxAttempts: 2 });
+  const { fetch, sent } = scriptedFetch([new TypeError("fetch failed"), new TypeError("fetch failed")]);
+  const { sleep } = recordingSleep();
+  await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch, sleep }), { code: "server_unavailable", status: undefined });
+  assert.equal(sent.length, 2);
+});
+
+test("408 is retried; other 4xx never are", async () => {
+  const c = connected();
+  const a = scriptedFetch([response(408), response(200)]);
+  assert.equal((await c.call({ method: "GET", path: "/api/x" }, { fetch: a.fetch, sleep: async () => {} })).status, 200);
+  for (const status of [400, 403, 404, 409, 422]) {
+    const b = scriptedFetch([response(status, '{"error":"bad_thing"}'), response(200)]);
+    await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch: b.fetch, sleep: async () => assert.fail("no sleep") }), (e) => {
+      assert.equal(e.code, "client_error");
+      assert.equal(e.status, status);
+      assert.equal(e.reason, "bad_thing");
+      return true;
+    });
+    assert.equal(b.sent.length, 1);
+  }
+});
+
+test("429 honours Retry-After; a long one surfaces as rate_limited", async () => {
+  const c = connected();
+  const a = scriptedFetch([response(429, "", { "retry-after": "2" }), response(200)]);
+  const s = recordingSleep();
+  await c.call({ method: "GET", path: "/api/x" }, { fetch: a.fetch, sleep: s.sleep, clock: clock() });
+  assert.deepEqual(s.slept, [2000]);
+  const b = scriptedFetch([response(429, "", { "retry-after": "3600" })]);
+  await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch: b.fetch, sleep: async () => assert.fail("no sleep") }), (e) => {
+    assert.equal(e.code, "rate_limited");
+    assert.equal(e.kind, "rate_limited");
+    assert.equal(e.retryAfterMs, 3_600_000);
+    assert.equal(e.status, 429);
+    return true;
+  });
+});
+
+test("signature_expired + Date: learn the clock offset, persist, re-sign once", async () => {
+  const c = connected();
+  const skew = 400; // the broker is 400 s ahead of this clock
+  const date = new Date((NOW + skew) * 1000).toUTCString();
+  const expired = () => response(401, '{"error":"signature_expired"}', { date });
+  const { fetch, sent } = scriptedFetch([expired, response(200)]);
+  const persisted = [];
+  const res = await c.call({ method: "GET", path: "/api/x" }, { fetch, clock: clock(), onPersist: (s) => void persisted.push(s) });
+  assert.equal(res.status, 200);
+  assert.equal(created(sent[0]), NOW);
+  assert.equal(created(sent[1]), NOW + skew);
+  assert.equal(c.clockOffset, skew);
+  assert.equal(persisted.length, 1);
+  assert.equal(JSON.parse(persisted[0]).clock_offset, skew);
+  // Only once per call: a second signature_expired is an error.
+  const twice = scriptedFetch([expired, expired]);
+  await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch: twice.fetch, clock: clock() }), { code: "client_error", status: 401, reason: "signature_expired" });
+});
+
+test("reconnect required: token dropped, state persisted, typed error with reason", async () => {
+  const c = connected();
+  const { fetch } = scriptedFetch([response(401, '{"error":"stora_reconnect_required"}')]);
+  const persisted = [];
+  await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch, onPersist: async (s) => void persisted.push(s) }), (e) => {
+    assert.ok(e instanceof TesseraError);
+    assert.equal(e.code, "reconnect_required");
+    assert.equal(e.kind, "reconnect_required");
+    assert.equal(e.reason, "stora_reconnect_required");
+    return true;
+  });
+  assert.equal(c.status, "reconnect_required");
+  assert.equal(c.reconnectReason, "stora_reconnect_required");
+  assert.equal(persisted.length, 1);
+  assert.equal(persisted[0], c.toJSON());
+  await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch }), { code: "reconnect_required", reason: "stora_reconnect_required" });
+  // Reconnect: connect again, allowed from this state.
+  const state = new URL(c.connectUrl({ returnUrl: RETURN, now: NOW })).searchParams.get("state");
+  c.completeConnect(`state=${state}&broker_token=btk_2`, { now: NOW });
+  assert.equal(c.status, "connected");
+});
+
+test("registration invalid (kill switch / unknown installation)", async () => {
+  const c = connected();
+  const { fetch } = scriptedFetch([response(401, '{"error":"unknown_installation"}')]);
+  await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch }), { code: "registration_invalid", kind: "registration_invalid", reason: "unknown_installation" });
+  assert.equal(c.status, "registration_invalid");
+});
+
+test("onPersist is awaited before the driver goes on; its failure rejects the call", async () => {
+  const c = connected();
+  const order = [];
+  const { fetch } = scriptedFetch([response(401, '{"error":"broker_token_invalid"}')]);
+  await assert.rejects(
+    c.call({ method: "GET", path: "/api/x" }, {
+      fetch,
+      onPersist: async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        order.push("persisted");
+      },
+    }),
+    { code: "reconnect_required" },
+  );
+  assert.deepEqual(order, ["persisted"]);
+  const d = connected();
+  const boom = new Error("storage full");
+  const f2 = scriptedFetch([response(204)]);
+  await assert.rejects(d.disconnect({ fetch: f2.fetch, onPersist: () => { throw boom; } }), (e) => e === boom);
+});
+
+test("the default fetch is globalThis.fetch; plain response objects are accepted", async () => {
+  const c = connected();
+  const saved = globalThis.fetch;
+  const calls = [];
+  globalThis.fetch = async (url, init) => {
+    calls.push(url);
+    return { status: 200, headers: { "x-plain": "yes" }, body: "plain" };
+  };
+  try {
+    const res = await c.call({ method: "GET", path: "/api/plain" });
+    assert.deepEqual(calls, [`${BROKER}/api/plain`]);
+    assert.deepEqual(res.headers, [["x-plain", "yes"]]);
+    assert.equal(text(res.body), "plain");
+  } finally {
+    globalThis.fetch = saved;
+  }
+});
+
+test("an abort signal stops the driver", async () => {
+  const c = connected();
+  const ac = new AbortController();
+  const { fetch } = scriptedFetch([
+    () => {
+      ac.abort();
+      return response(503);
+    },
+  ]);
+  await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch, sleep: async () => {}, signal: ac.signal }), { name: "AbortError" });
+});
+
+test("calls against a real loopback HTTP server with the global fetch", async () => {
+  const { createServer } = await import("node:http");
+  const c = connected();
+  const secret = JSON.parse(c.toJSON()).installation.secret;
+  let hits = 0;
+  const server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const ch of req) chunks.push(ch);
+    hits += 1;
+    if (hits === 1) {
+      res.writeHead(503).end();
+      return;
+    }
+    const headers = Object.entries(req.headers).map(([k, v]) => [k, String(v)]);
+    try {
+      const v = await verifyRequest({ method: req.method, url: `http://127.0.0.1:${server.address().port}${req.url}`, headers, body: Buffer.concat(chunks) }, { secretFor: () => secret });
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: v.installId }));
+    } catch (e) {
+      res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: e.code }));
+    }
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const port = server.address().port;
+    const local = Companion.fromJSON(c.toJSON().replace(BROKER, `http://127.0.0.1:${port}`));
+    const res = await local.call({ method: "POST", path: "/api/echo", headers: { "content-type": "application/json" }, body: '{"a":1}' }, { sleep: async () => {} });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(text(res.body)), { ok: c.installId });
+    assert.equal(hits, 2);
+  } finally {
+    server.close();
+  }
+});
