@@ -117,8 +117,13 @@ pub fn classify(resp: &Response, now: i64) -> Outcome {
     let status = resp.status;
     let code = if (200..300).contains(&status) { None } else { error_code(&resp.body) };
     let server_date = resp.header("date").and_then(parse_http_date);
-    let retry_after_ms =
-        if status == 429 { resp.header("retry-after").and_then(|v| parse_retry_after(v, now)) } else { None };
+    // An HTTP-date Retry-After is measured against the server's own Date when
+    // there is one (both are the server's clock, so local skew cannot distort it).
+    let retry_after_ms = if status == 429 {
+        resp.header("retry-after").and_then(|v| parse_retry_after(v, server_date.unwrap_or(now)))
+    } else {
+        None
+    };
     let kind = match (status, code.as_deref()) {
         (200..=299, _) => OutcomeKind::Ok,
         (401 | 403, Some("stora_reconnect_required" | "broker_token_invalid" | "installation_disabled")) => {
@@ -175,5 +180,10 @@ mod tests {
         let r = Response::new(429, vec![]).with_header("Retry-After", "2");
         assert_eq!(classify(&r, 0).retry_after_ms, Some(2000));
         assert_eq!(fmt_http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        // Against the server's Date, whatever the local clock says.
+        let r = Response::new(429, vec![])
+            .with_header("Retry-After", "Sun, 06 Nov 1994 08:49:47 GMT")
+            .with_header("Date", "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(classify(&r, 0).retry_after_ms, Some(10_000));
     }
 }

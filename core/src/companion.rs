@@ -223,12 +223,22 @@ impl Companion {
     }
 
     /// Interprets the broker's answer to the registration request.
+    ///
+    /// Without the local clock, an HTTP-date `Retry-After` is measured from the
+    /// response's own `Date`; prefer [`Companion::handle_registration_response_at`].
     pub fn handle_registration_response(&mut self, resp: &Response) -> Result<RegistrationOutcome> {
+        let now = resp.header("date").and_then(crate::classify::parse_http_date).unwrap_or(0);
+        self.handle_registration_response_at(resp, now)
+    }
+
+    /// Interprets the broker's answer to the registration request at local
+    /// time `now` (unix seconds).
+    pub fn handle_registration_response_at(&mut self, resp: &Response, now: i64) -> Result<RegistrationOutcome> {
         let inst = match &mut self.state.installation {
             Some(i) if !i.confirmed || i.invalid_reason.is_some() => i,
             _ => return Err(Error::InvalidState("no registration is pending")),
         };
-        let outcome = classify(resp, 0);
+        let outcome = classify(resp, now);
         let reason = || outcome.code.clone().unwrap_or_else(|| format!("http_{}", resp.status));
         let result = match resp.status {
             200 | 201 => {

@@ -346,9 +346,10 @@ impl Error {
         }
     }
 
-    /// For broker-side verification errors: the `error` code and HTTP status a
-    /// broker answers with (DESIGN.md: `signature_invalid`, `signature_expired`,
-    /// `replayed`, `unknown_installation`).
+    /// For broker-side verification errors: the HTTP status and `error` code a
+    /// broker answers with (`signature_invalid`, `signature_expired`,
+    /// `replayed`, `unknown_installation`, `signature_missing`,
+    /// `signature_malformed`, `digest_mismatch`, …).
     pub fn wire_code(&self) -> (u16, &'static str) {
         match self {
             Error::SignatureExpired => (401, "signature_expired"),
@@ -356,10 +357,14 @@ impl Error {
             Error::UnknownInstallation => (401, "unknown_installation"),
             Error::ReplayStoreFull => (503, "replay_store_full"),
             Error::OwnershipProofInvalid => (403, "ownership_proof_invalid"),
-            Error::SignatureMissing
-            | Error::SignatureMalformed(_)
-            | Error::SignatureInvalid
-            | Error::DigestMismatch => (401, "signature_invalid"),
+            // Only a MAC mismatch says "this registration's key is wrong" (the
+            // plugin re-registers on it). A missing or malformed signature or a
+            // body that no longer matches its digest is what a header-stripping
+            // or body-rewriting proxy causes: distinct codes, no re-registration.
+            Error::SignatureInvalid => (401, "signature_invalid"),
+            Error::SignatureMissing => (401, "signature_missing"),
+            Error::SignatureMalformed(_) => (401, "signature_malformed"),
+            Error::DigestMismatch => (401, "digest_mismatch"),
             e if e.kind() == ErrorKind::InvalidInput => (400, "invalid_request"),
             _ => (500, "internal"),
         }
@@ -390,7 +395,8 @@ mod tests {
             assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
         assert_eq!(Error::Replayed.code(), "replayed");
-        assert_eq!(Error::DigestMismatch.wire_code(), (401, "signature_invalid"));
+        assert_eq!(Error::DigestMismatch.wire_code(), (401, "digest_mismatch"));
+        assert_eq!(Error::SignatureInvalid.wire_code(), (401, "signature_invalid"));
     }
 
     #[test]

@@ -382,7 +382,11 @@ impl Companion {
         // Operation-specific successes.
         let success = match call.op {
             Op::Api | Op::SiteMoved => outcome.kind == OutcomeKind::Ok,
-            Op::Disconnect | Op::UninstallDisconnect => outcome.kind == OutcomeKind::Ok || status == 401,
+            // Any 401 means the broker no longer honours this connection — except
+            // a skewed clock, which is corrected and retried like any call.
+            Op::Disconnect | Op::UninstallDisconnect => {
+                outcome.kind == OutcomeKind::Ok || (status == 401 && outcome.kind != OutcomeKind::SignatureExpired)
+            }
             Op::UninstallDeregister => {
                 outcome.kind == OutcomeKind::Ok || status == 404 || outcome.kind == OutcomeKind::RegistrationInvalid
             }

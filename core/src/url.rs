@@ -99,10 +99,14 @@ impl Url {
     /// Whether the host is a loopback name or address.
     pub fn is_loopback(&self) -> bool {
         let h = self.host.as_str();
-        h == "localhost"
-            || h.ends_with(".localhost")
-            || h == "[::1]"
-            || h.split('.').next() == Some("127") && h.split('.').count() == 4
+        let ipv4_loopback = {
+            let octets: Vec<&str> = h.split('.').collect();
+            octets.len() == 4
+                && octets[0] == "127"
+                && octets.iter().all(|o| !o.is_empty() && o.len() <= 3 && o.bytes().all(|b| b.is_ascii_digit()))
+                && octets.iter().all(|o| o.parse::<u16>().is_ok_and(|n| n <= 255))
+        };
+        h == "localhost" || h.ends_with(".localhost") || h == "[::1]" || ipv4_loopback
     }
 
     /// This URL with `path_and_query` (already split by the caller) appended to
@@ -315,6 +319,9 @@ mod tests {
         assert!(Url::parse("http://localhost:3000", "u").unwrap().is_loopback());
         assert!(Url::parse("http://127.0.0.1", "u").unwrap().is_loopback());
         assert!(!Url::parse("http://127.example.com", "u").unwrap().is_loopback());
+        assert!(!Url::parse("http://127.evil.example.com", "u").unwrap().is_loopback());
+        assert!(!Url::parse("http://127.0.0.256", "u").unwrap().is_loopback());
+        assert!(Url::parse("http://127.1.2.3:9", "u").unwrap().is_loopback());
         let base = Url::parse("https://b.example/tessera/", "u").unwrap();
         assert_eq!(base.join("/api/x?a=1", "p").unwrap().to_string(), "https://b.example/tessera/api/x?a=1");
         assert!(base.join("api", "p").is_err());

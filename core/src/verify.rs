@@ -57,9 +57,11 @@ impl MemoryReplayStore {
         self.live.is_empty()
     }
 
+    /// Forgets entries whose expiry has passed. An entry expiring at `now`
+    /// is still live: the verifier accepts `created + window == now`.
     fn purge(&mut self, now: i64) {
         while let Some(Reverse((exp, _))) = self.by_expiry.peek() {
-            if *exp > now {
+            if *exp >= now {
                 break;
             }
             let Some(Reverse((exp, key))) = self.by_expiry.pop() else { break };
@@ -291,8 +293,10 @@ mod tests {
         assert_eq!(s.check_and_insert("a", 10, 5), Err(Error::Replayed));
         s.check_and_insert("b", 20, 5).unwrap();
         assert_eq!(s.check_and_insert("c", 20, 5), Err(Error::ReplayStoreFull));
-        // "a" expires at 10: room again, and "a" is fresh again.
-        s.check_and_insert("c", 20, 10).unwrap();
+        // "a" expires at 10: still live at 10, gone at 11.
+        assert_eq!(s.check_and_insert("a", 10, 10), Err(Error::Replayed));
+        assert_eq!(s.check_and_insert("c", 20, 10), Err(Error::ReplayStoreFull));
+        s.check_and_insert("c", 20, 11).unwrap();
         assert_eq!(s.len(), 2);
         assert!(s.check_and_insert("a", 30, 21).is_ok());
     }

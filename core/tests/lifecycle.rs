@@ -448,3 +448,60 @@ fn verifier_accepts_what_the_companion_signs() {
         "replayed"
     );
 }
+
+#[test]
+fn a_nonce_stays_remembered_to_the_last_accepted_second() {
+    // Regression: at exactly created + window the signature still verifies,
+    // so the nonce must still be remembered.
+    let c = connected(B, 40);
+    let s = secret_of(&c);
+    let signed = c
+        .sign_request(
+            &ApiRequest::new("GET", "/api/orders"),
+            &tessera_core::SignOptions { now: NOW, ..Default::default() },
+            &mut rng(1),
+        )
+        .unwrap();
+    for first_seen in [NOW, NOW + 10, NOW + 300] {
+        let mut store = MemoryReplayStore::new(16);
+        Verifier::default().verify(&signed, first_seen, &mut |_| Some(s.clone()), &mut store).unwrap();
+        let again = Verifier::default().verify(&signed, NOW + 300, &mut |_| Some(s.clone()), &mut store);
+        assert_eq!(again.unwrap_err().code(), "replayed", "first seen at {first_seen}");
+        let later = Verifier::default().verify(&signed, NOW + 301, &mut |_| Some(s.clone()), &mut store);
+        assert_eq!(later.unwrap_err().code(), "signature_expired");
+    }
+}
+
+#[test]
+fn loopback_means_loopback() {
+    for insecure in ["http://127.evil.example.com", "http://127.0.0.1.example.com", "http://localhost.example.com"] {
+        assert_eq!(Companion::create(Config::new(insecure)).unwrap_err().code(), "insecure_broker_url", "{insecure}");
+    }
+    assert!(Companion::create(Config::new("http://127.0.0.1:9")).is_ok());
+}
+
+#[test]
+fn disconnect_corrects_a_skewed_clock_instead_of_assuming_success() {
+    let mut c = connected(B, 41);
+    let call = c.start_disconnect().unwrap();
+    let (res, t) = drive(&mut c, call, NOW, |_, n| {
+        Ok(if n == 0 {
+            json_err(401, "signature_expired").with_header("Date", &tessera_core::classify::fmt_http_date(NOW + 600))
+        } else {
+            Response::new(204, vec![])
+        })
+    });
+    assert_eq!(res.unwrap(), Completion::Disconnected { remote: RemoteStep::Ok });
+    assert_eq!(t.sent.len(), 2, "re-signed with the learned offset and sent again");
+    assert_eq!(c.clock_offset(), 600);
+}
+
+#[test]
+fn registration_retry_after_dates_use_the_clock() {
+    let mut c = Companion::create(Config::new(B)).unwrap();
+    c.registration_request(&registration("https://shop.example"), &mut rng(42)).unwrap();
+    let r = Response::new(429, vec![]).with_header("Retry-After", &tessera_core::classify::fmt_http_date(NOW + 5));
+    assert_eq!(c.handle_registration_response_at(&r, NOW).unwrap_err(), Error::RateLimited { retry_after_ms: 5000 });
+    let with_date = r.clone().with_header("Date", &tessera_core::classify::fmt_http_date(NOW));
+    assert_eq!(c.handle_registration_response(&with_date).unwrap_err(), Error::RateLimited { retry_after_ms: 5000 });
+}
