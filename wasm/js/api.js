@@ -271,10 +271,9 @@ export class Companion {
    * correcting clock skew as the core decides → the broker's 2xx response.
    */
   call(request, options) {
-    c.obj(request, "request");
     const start = () =>
       this.#core.startCall(
-        c.str(request.method, "request.method"),
+        c.str(c.obj(request, "request").method, "request.method"),
         c.str(request.path, "request.path"),
         c.headerList(request.headers, "request.headers"),
         c.bytes(request.body, "request.body"),

@@ -1,0 +1,236 @@
+// TesseraError: one class, stable codes, no secrets; bad inputs of every kind
+// raise it and never crash the module.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as pkg from "tessera-companion";
+import { NOW, SEED, outcome } from "./helpers.mjs";
+
+const { Companion, TesseraError, classify, verifyRequest, verifyConnectUrl, hmacSignGeneric, contentDigest, MemoryReplayStore } = pkg;
+const BROKER = "https://broker.example";
+
+function connected() {
+  const c = Companion.create({ brokerUrl: BROKER });
+  c.useSeededEntropy(SEED);
+  c.registrationRequest({ siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "wordpress", pluginVersion: "1" });
+  c.handleRegistrationResponse({ status: 201 });
+  const state = new URL(c.connectUrl({ returnUrl: "https://shop.example/cb", now: NOW })).searchParams.get("state");
+  c.completeConnect(`state=${state}&broker_token=btk_secret_token_value`, { now: NOW });
+  return c;
+}
+
+const thrown = (fn) => {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  assert.fail("expected a throw");
+};
+
+test("TesseraError: an Error subclass with name, code, kind and a secret-free toJSON", () => {
+  const e = thrown(() => Companion.create({ brokerUrl: "http://evil.example" }));
+  assert.ok(e instanceof TesseraError);
+  assert.ok(e instanceof Error);
+  assert.equal(e.name, "TesseraError");
+  assert.equal(e.code, "insecure_broker_url");
+  assert.equal(e.kind, "invalid_input");
+  assert.equal(typeof e.message, "string");
+  assert.match(String(e), /^TesseraError: /);
+  assert.ok(typeof e.stack === "string");
+  const json = e.toJSON();
+  assert.deepEqual(Object.keys(json).sort(), ["code", "kind", "message", "name"]);
+  assert.equal(JSON.parse(JSON.stringify(e)).code, "insecure_broker_url");
+  assert.throws(() => { throw e; }, TesseraError);
+});
+
+test("codes and kinds of representative failures", () => {
+  const c = connected();
+  const cases = [
+    [() => Companion.create({ brokerUrl: "not a url" }), "invalid_url", "invalid_input"],
+    [() => Companion.create({ brokerUrl: "ftp://broker.example" }), "invalid_url", "invalid_input"],
+    [() => Companion.fromJSON("{"), "state_corrupt", "invalid_state"],
+    [() => Companion.fromJSON('{"v":2}'), "state_version_unsupported", "invalid_state"],
+    [() => Companion.create({ brokerUrl: BROKER }).connectUrl({ returnUrl: "https://x.example/cb" }), "not_registered", "invalid_state"],
+    [() => Companion.create({ brokerUrl: BROKER }).completeConnect("state=abc&broker_token=t"), "invalid_state", "invalid_state"],
+    [() => c.signRequest({ method: "GET", path: "/api/x", body: new Uint8Array((1 << 20) + 1) }), "too_large", "invalid_input"],
+    [() => c.signRequest({ method: "G ET", path: "/api/x" }), "invalid_input", "invalid_input"],
+    [() => c.signRequest({ method: "GET", path: "/api/x?a=b+c" }), "invalid_url", "invalid_input"],
+    [() => c.signRequest({ method: "GET", path: "/api/x", headers: { "bad name": "v" } }), "invalid_input", "invalid_input"],
+    [() => c.signRequest({ method: "GET", path: "/api/x" }, { nonce: "has space" }), "invalid_input", "invalid_input"],
+    [() => Companion.openState("tsv1.AAAA", "0123456789abcdef"), "state_undecryptable", "state_undecryptable"],
+    [() => c.completeConnect("https://shop.example/cb?nothing=here"), "callback_invalid", "callback"],
+    [() => c.useSeededEntropy(new Uint8Array(3)), "invalid_input", "invalid_input"],
+  ];
+  for (const [fn, code, kind] of cases) {
+    const e = thrown(fn);
+    assert.ok(e instanceof TesseraError, `${code}: ${e}`);
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.kind, kind, e.message);
+  }
+});
+
+test("wrong JavaScript types raise invalid_input TesseraErrors", () => {
+  const c = connected();
+  const calls = [
+    () => Companion.create(),
+    () => Companion.create(null),
+    () => Companion.create("https://broker.example"),
+    () => Companion.create({ brokerUrl: 42 }),
+    () => Companion.create({ brokerUrl: BROKER, routes: "x" }),
+    () => Companion.create({ brokerUrl: BROKER, retry: { maxAttempts: 1.5 } }),
+    () => Companion.create({ brokerUrl: BROKER, retry: { maxAttempts: -1 } }),
+    () => Companion.create({ brokerUrl: BROKER, retry: { baseDelayMs: "10" } }),
+    () => Companion.fromJSON(undefined),
+    () => Companion.fromJSON(12),
+    () => Companion.openState(null, "k"),
+    () => Companion.openState("tsv1.x", undefined),
+    () => c.registrationRequest({ siteUrl: "https://a.example" }),
+    () => c.handleRegistrationResponse({ status: "201" }),
+    () => c.handleRegistrationResponse({ status: 70000 }),
+    () => c.handleRegistrationResponse({ status: 201, headers: "x" }),
+    () => c.handleRegistrationResponse({ status: 201, headers: [["a"]] }),
+    () => c.handleRegistrationResponse({ status: 201, headers: { a: 1 } }),
+    () => c.handleRegistrationResponse({ status: 201, body: 12 }),
+    () => c.connectUrl("https://shop.example/cb"),
+    () => c.connectUrl({ returnUrl: "https://shop.example/cb", now: "now" }),
+    () => c.connectUrl({ returnUrl: "https://shop.example/cb", now: NaN }),
+    () => c.completeConnect({ url: "x" }),
+    () => c.signRequest(),
+    () => c.signRequest({ method: "GET" }),
+    () => c.signRequest({ method: "GET", path: "/x", body: {} }),
+    () => c.signRequest({ method: "GET", path: "/x" }, { now: 1e300 }),
+    () => c.signRequest({ method: "GET", path: "/x" }, { nonce: 5 }),
+    () => c.signRequest({ method: "GET", path: "/x" }, "opts"),
+    () => c.checkSite(null),
+    () => c.sealState(),
+    () => c.uninstallUrl({ now: {} }),
+    () => classify(),
+    () => classify({ status: -1 }),
+    () => classify({ status: 200 }, { now: "x" }),
+    () => hmacSignGeneric({ method: "GET", url: "https://a.example/" }, "sig=()", null),
+    () => contentDigest(42),
+    () => new MemoryReplayStore(0),
+    () => new MemoryReplayStore("big"),
+  ];
+  for (const fn of calls) {
+    const e = thrown(fn);
+    assert.ok(e instanceof TesseraError, `${fn}: ${e}`);
+    assert.equal(e.code, "invalid_input", `${fn}: ${e.message}`);
+  }
+});
+
+test("async APIs reject (never throw synchronously) with TesseraErrors", async () => {
+  const c = connected();
+  for (const p of [
+    () => c.call(),
+    () => c.call({ method: "GET", path: "/x" }, { fetch: "no" }),
+    () => c.call({ method: "GET", path: "/x" }, { sleep: 1 }),
+    () => verifyRequest({ method: "GET", url: "https://a.example/" }),
+    () => verifyRequest({ method: "GET", url: "https://a.example/" }, { secretFor: "x" }),
+    () => verifyConnectUrl(5, { secretFor: () => null }),
+  ]) {
+    let result;
+    try {
+      result = p();
+    } catch (e) {
+      assert.fail(`threw synchronously: ${e}`);
+    }
+    await assert.rejects(result, (e) => e instanceof TesseraError && e.code === "invalid_input");
+  }
+  await assert.rejects(
+    verifyRequest({ method: "GET", url: "https://a.example/" }, { secretFor: () => 42 }),
+    (e) => e instanceof TesseraError,
+  );
+});
+
+test("secrets and tokens never appear in messages or toJSON of errors", async () => {
+  const c = connected();
+  const state = JSON.parse(c.toJSON());
+  const secrets = [state.installation.secret, state.broker_token];
+  const errors = [];
+  const collect = (fn) => {
+    try {
+      fn();
+    } catch (e) {
+      errors.push(e);
+    }
+  };
+  collect(() => Companion.fromJSON(c.toJSON().slice(0, 200)));
+  collect(() => Companion.fromJSON(c.toJSON().replace('"confirmed":true', '"confirmed":"yes"')));
+  collect(() => Companion.fromJSON(c.toJSON().replace(state.installation.secret, state.installation.secret + "!")));
+  collect(() => Companion.fromJSON(c.toJSON().replace(state.broker_token, "bad token\u0001")));
+  collect(() => c.completeConnect(`state=x&broker_token=${state.broker_token}`));
+  collect(() => Companion.openState(c.sealState("k".repeat(16)), "j".repeat(16)));
+  collect(() => c.signRequest({ method: "GET", path: `/api/${state.installation.secret}?x=+` }));
+  const signed = c.signRequest({ method: "GET", path: "/api/x" }, { now: NOW });
+  for (const secretFor of [() => state.installation.secret.slice(1), () => "!!"]) {
+    try {
+      await verifyRequest(signed, { secretFor, now: NOW });
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  const d = connected();
+  const ds = JSON.parse(d.toJSON());
+  secrets.push(ds.installation.secret, ds.broker_token);
+  try {
+    await d.call({ method: "GET", path: "/api/x" }, { fetch: async () => new Response('{"error":"broker_token_invalid"}', { status: 401 }) });
+  } catch (e) {
+    errors.push(e);
+  }
+  assert.ok(errors.length >= 9, `collected ${errors.length}`);
+  for (const e of errors) {
+    assert.ok(e instanceof TesseraError, String(e));
+    const shown = `${e.message} ${JSON.stringify(e)} ${String(e)} ${e.reason ?? ""}`;
+    for (const s of secrets) assert.ok(!shown.includes(s), `${e.code} leaks a secret: ${shown}`);
+  }
+  // And the companion itself prints nothing secret.
+  const { inspect } = await import("node:util");
+  for (const s of secrets.slice(0, 2)) assert.ok(!inspect(c, { depth: 5, showHidden: true }).includes(s));
+});
+
+/** A small deterministic PRNG for the fuzz loops. */
+function rng(seed) {
+  let x = seed >>> 0 || 1;
+  return () => ((x ^= x << 13), (x ^= x >>> 17), (x ^= x << 5), (x >>> 0) / 2 ** 32);
+}
+function junk(r) {
+  const alphabet = ['"', "{", "}", "[", "]", ":", ",", "\\", "%", "&", "=", "?", "#", "/", " ", "\u0000", "é", "😀", "a", "1", "-", "tsv1.", "state=", "v", "\n"];
+  let s = "";
+  const n = Math.floor(r() * 40);
+  for (let i = 0; i < n; i++) s += alphabet[Math.floor(r() * alphabet.length)];
+  return s;
+}
+
+test("fuzz: malformed JSON, URLs, callbacks, sealed blobs and responses never crash the module", async () => {
+  const c = connected();
+  const base = c.toJSON();
+  const r = rng(1234);
+  for (let i = 0; i < 400; i++) {
+    const s = junk(r);
+    const cut = base.slice(0, Math.floor(r() * base.length));
+    for (const fn of [
+      () => Companion.fromJSON(s),
+      () => Companion.fromJSON(cut),
+      () => Companion.fromJSON(base.slice(0, 40) + s + base.slice(40)),
+      () => Companion.create({ brokerUrl: s }),
+      () => Companion.create({ brokerUrl: `https://${s}` }),
+      () => Companion.openState(s, "0123456789abcdef"),
+      () => Companion.fromJSON(base).completeConnect(s),
+      () => Companion.fromJSON(base).checkSite(`https://${s}`),
+      () => c.signRequest({ method: "GET", path: `/${s}` }, { now: NOW }),
+      () => c.signRequest({ method: s || "GET", path: "/x", headers: [[s || "x", s]] }, { now: NOW }),
+      () => classify({ status: Math.floor(r() * 600), headers: { "retry-after": s, date: s }, body: s }),
+      () => hmacSignGeneric({ method: "GET", url: `https://a.example/${s}`, headers: { date: s } }, s, "k"),
+    ]) {
+      const o = outcome(TesseraError, fn);
+      assert.ok(o.error === undefined || typeof o.error === "string");
+    }
+    const o = await verifyRequest({ method: "GET", url: "https://broker.example/x", headers: { "signature-input": s, signature: s, "content-digest": s } }, { secretFor: () => null }).then(() => "ok", (e) => e);
+    assert.ok(o === "ok" || o instanceof TesseraError, String(o));
+  }
+  // Still fully working afterwards.
+  const after = c.signRequest({ method: "GET", path: "/api/x" }, { now: NOW, nonce: "after" });
+  assert.equal(after.method, "GET");
+  await verifyRequest(after, { secretFor: () => JSON.parse(c.toJSON()).installation.secret, now: NOW });
+});
