@@ -384,14 +384,10 @@ async function drive(core, start, options) {
           const { method, url, headers, body } = action.request;
           let parts;
           try {
-            const res = await fetchFn(url, {
-              method,
-              headers,
-              body: body.length > 0 ? body : undefined,
-              redirect: "manual",
-              credentials: "omit",
-              signal,
-            });
+            const init = { method, headers, redirect: "manual", credentials: "omit" };
+            if (body.length > 0) init.body = body;
+            if (signal !== undefined) init.signal = signal;
+            const res = await fetchFn(url, init);
             parts = res?.type === "opaqueredirect" ? "redirect not followed" : await readResponse(res);
           } catch (e) {
             if (signal?.aborted) throw e;

@@ -1,4 +1,5 @@
 // Types of tessera-companion (hand-maintained; mirrors wasm/js/api.js).
+// Needs TypeScript >= 5.7 (generic typed arrays).
 
 // ---- loading --------------------------------------------------------------------
 
@@ -131,7 +132,7 @@ export interface HttpRequest {
   method: string;
   url: string;
   headers: HeaderList;
-  body: Uint8Array;
+  body: Uint8Array<ArrayBuffer>;
 }
 
 /** A response handed to the core. */
@@ -145,7 +146,7 @@ export interface ResponseInput {
 export interface HttpResponse {
   status: number;
   headers: HeaderList;
-  body: Uint8Array;
+  body: Uint8Array<ArrayBuffer>;
 }
 
 /** A call to the broker: `path` is below the broker URL and may carry a query. */
@@ -278,14 +279,14 @@ export interface FetchResponseLike {
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
-/** What the drivers pass to `fetch`. */
+/** What the drivers pass to `fetch` (`body` only when non-empty, `signal` only when given). */
 export interface FetchInit {
   method: string;
   headers: HeaderList;
-  body: Uint8Array | undefined;
+  body?: Uint8Array<ArrayBuffer>;
   redirect: "manual";
   credentials: "omit";
-  signal: AbortSignal | undefined;
+  signal?: AbortSignal;
 }
 
 /** A `fetch`-compatible function; it may also resolve to a plain ResponseInput. */

@@ -1,0 +1,105 @@
+// Type-level tests of the published index.d.ts: typical extension code must
+// compile under `strict`, and misuse must not (@ts-expect-error lines).
+import {
+  Companion,
+  TesseraError,
+  classify,
+  init,
+  verifyRequest,
+  MemoryReplayStore,
+  hmacSignGeneric,
+  type DriverOptions,
+  type ErrorCode,
+  type HttpRequest,
+  type HttpResponse,
+  type Outcome,
+  type RegistrationOutcome,
+  type RemoteStep,
+  type SiteCheck,
+  type Status,
+  type UninstallReport,
+  type Verified,
+} from "tessera-companion";
+
+declare const storage: { get(k: string): Promise<string | undefined>; set(k: string, v: string): Promise<void> };
+declare const sealKey: Uint8Array;
+
+export async function background(): Promise<void> {
+  await init(new URL("https://ext.example/tessera_wasm_bg.wasm"));
+  await init(fetch("/tessera_wasm_bg.wasm"));
+  await init(new Uint8Array(8));
+
+  const sealed = await storage.get("tessera");
+  const companion = sealed ? Companion.openState(sealed, sealKey) : Companion.create({ brokerUrl: "https://broker.example" });
+  const status: Status = companion.status;
+  const id: string | null = companion.installId;
+
+  const reg: HttpRequest = companion.registrationRequest({
+    siteUrl: "chrome-extension://abc",
+    adminEmail: "a@b.example",
+    platform: "chrome-extension",
+    pluginVersion: "1.0.0",
+  });
+  const res = await fetch(reg.url, { method: reg.method, headers: reg.headers, body: reg.body });
+  const outcome: RegistrationOutcome = companion.handleRegistrationResponse({
+    status: res.status,
+    headers: res.headers,
+    body: new Uint8Array(await res.arrayBuffer()),
+  });
+  if (outcome.outcome === "ownership_challenge") {
+    const body: string = outcome.proof.body;
+    void body;
+  }
+
+  const url: string = companion.connectUrl({ returnUrl: "chrome-extension://abc/cb.html", scope: "units:read" });
+  companion.completeConnect(url);
+
+  const options: DriverOptions = {
+    onPersist: (json) => storage.set("tessera", companion.sealState(sealKey) + json.length),
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+  };
+  try {
+    const r: HttpResponse = await companion.call({ method: "GET", path: "/api/units" }, options);
+    const first: [string, string] | undefined = r.headers[0];
+    void first;
+  } catch (e) {
+    if (e instanceof TesseraError) {
+      const code: ErrorCode = e.code;
+      if (e.kind === "rate_limited") setTimeout(() => {}, e.retryAfterMs ?? 1000);
+      if (e.code === "reconnect_required") console.log(e.reason);
+      void code;
+    }
+  }
+  const d = await companion.disconnect();
+  const step: RemoteStep = d.remote;
+  if (step.result === "failed") console.log(step.error.code);
+  const report: UninstallReport = await companion.uninstall({ fetch: (u, i) => fetch(u, i) });
+  void report;
+
+  const check: SiteCheck = companion.checkSite("https://shop.example");
+  if (check.kind === "mismatch") console.log(check.registered, check.current);
+  const o: Outcome = classify({ status: 429, headers: { "retry-after": "3" } });
+  const retry: number | undefined = o.retryAfterMs;
+  void [status, id, retry];
+
+  const v: Verified = await verifyRequest(
+    { method: "GET", url: "https://broker.example/api/units", headers: [["signature", "x"]] },
+    { secretFor: async (installId) => (installId ? "secret" : null), replayStore: new MemoryReplayStore(10) },
+  );
+  const sig: string = hmacSignGeneric({ method: "GET", url: "https://a.example/" }, 'sig=("@method")', "key").signature;
+  void [v.installId, sig];
+
+  // @ts-expect-error brokerUrl is required
+  Companion.create({});
+  // @ts-expect-error the constructor is private
+  new Companion();
+  // @ts-expect-error methods are strings
+  companion.signRequest({ method: 1, path: "/x" });
+  // @ts-expect-error unknown status value
+  const bad: Status = "connectd";
+  // @ts-expect-error codes are a closed union
+  const badCode: ErrorCode = "nope";
+  // @ts-expect-error a RemoteStep that failed carries its error
+  const noErr: RemoteStep = { result: "failed" };
+  void [bad, badCode, noErr];
+}
