@@ -1,0 +1,48 @@
+// The service worker: registers the installation at install time, answers
+// the pages' requests (every broker call goes through here), and keeps the
+// badge and the signed uninstall URL fresh each time it starts.
+//
+// MV3 rules kept here: listeners are added synchronously at the top level,
+// nothing is awaited at the top level, no eval (the wasm is instantiated under
+// 'wasm-unsafe-eval' only).
+
+import * as host from "./tessera-host.js";
+
+chrome.runtime.onInstalled.addListener(({ reason }) => {
+  if (reason !== "install") return;
+  // Register now if the operator's email is known; otherwise the options page
+  // asks for it and registration waits.
+  host
+    .register()
+    .then((s) => {
+      if (s.status === "not_registered") chrome.runtime.openOptionsPage();
+    })
+    .catch((e) => console.warn("registration failed", host.errorJSON(e)));
+});
+
+chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());
+
+// The uninstall ticket expires (30 days at the reference broker): every
+// start of the worker signs a fresh one (and resyncs the badge).
+host.getStatus().catch((e) => console.warn("state not readable", host.errorJSON(e)));
+
+/** Page → worker requests. Each answers `{ ok: true, value }` or `{ ok: false, error }`. */
+const handlers = {
+  status: () => host.getStatus(),
+  register: (msg) => host.register(msg.adminEmail),
+  orders: () => host.apiGet("/api/orders"),
+  disconnect: () => host.disconnect(),
+  remove: () => host.removeConnection(),
+  reset: () => host.resetLocalState(),
+};
+
+chrome.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+  // Only this extension's own pages may drive it.
+  if (sender.id !== chrome.runtime.id || !sender.url?.startsWith(host.SITE_URL + "/")) return false;
+  const handler = handlers[msg?.type];
+  if (!handler) return false;
+  handler(msg)
+    .then(async (value) => sendResponse({ ok: true, value, state: await host.getStatus().catch(() => null) }))
+    .catch(async (e) => sendResponse({ ok: false, error: host.errorJSON(e), state: await host.getStatus().catch(() => null) }));
+  return true; // the answer is asynchronous
+});

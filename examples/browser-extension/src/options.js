@@ -1,0 +1,155 @@
+// The options page. It loads tessera-companion itself (status, connect URL)
+// and asks the service worker for everything that talks to the broker
+// (register, orders, disconnect, remove) through chrome.runtime messages.
+
+import * as host from "./tessera-host.js";
+
+const $ = (id) => document.getElementById(id);
+
+const STATUS_TEXT = {
+  not_registered: "Not registered",
+  registration_pending: "Registering…",
+  awaiting_ownership: "Waiting for the broker",
+  registered: "Registered, not connected",
+  connected: "Connected",
+  reconnect_required: "Reconnect required",
+  registration_invalid: "Registration no longer valid: register again",
+  site_mismatch: "Installation mismatch",
+};
+
+/** Sends a request to the service worker → its value, or throws the error it reported. */
+async function ask(type, extra = {}) {
+  const answer = await chrome.runtime.sendMessage({ type, ...extra });
+  if (answer?.state) render(answer.state);
+  if (!answer?.ok) throw Object.assign(new Error(answer?.error?.message ?? "no answer"), answer?.error ?? {});
+  return answer.value;
+}
+
+function say(text, isError = false) {
+  $("message").textContent = text;
+  $("message").classList.toggle("error", isError);
+}
+
+function describe(e) {
+  return e?.code ? `${e.message} [${e.code}]` : String(e?.message ?? e);
+}
+
+let current;
+
+function render(state) {
+  current = state;
+  const s = state.status;
+  $("status").textContent = STATUS_TEXT[s] ?? s;
+  $("status").dataset.status = s;
+  $("install-id").textContent = state.installId ?? "—";
+  $("broker-url").textContent = state.brokerUrl;
+  $("site-url").textContent = state.siteUrl;
+  if (state.adminEmail && !$("email").value) $("email").value = state.adminEmail;
+
+  const registered = ["registered", "connected", "reconnect_required"].includes(s);
+  $("register-section").hidden = !["not_registered", "registration_pending", "registration_invalid"].includes(s);
+  $("connection-section").hidden = !registered;
+  $("connect").hidden = s !== "registered";
+  $("reconnect").hidden = s === "registered";
+  $("disconnect").disabled = s !== "connected" && s !== "reconnect_required";
+  $("notice").hidden = s !== "reconnect_required";
+  $("orders-section").hidden = s !== "connected";
+  $("reset-section").hidden = true;
+}
+
+async function refreshStatus() {
+  try {
+    render(await host.getStatus());
+  } catch (e) {
+    $("status").textContent = "Unreadable";
+    $("reset-section").hidden = false;
+    say(describe(e), true);
+  }
+}
+
+async function loadOrders() {
+  const tbody = $("orders").querySelector("tbody");
+  try {
+    const orders = await ask("orders");
+    tbody.replaceChildren(
+      ...orders.data.map((o) => {
+        const tr = document.createElement("tr");
+        const price = new Intl.NumberFormat("en-GB", { style: "currency", currency: o.monthly_price.currency });
+        for (const text of [o.id, o.unit, o.status, price.format(o.monthly_price.amount / 100)]) {
+          const td = document.createElement("td");
+          td.textContent = text;
+          tr.append(td);
+        }
+        return tr;
+      }),
+    );
+    say(`Loaded ${orders.data.length} orders.`);
+  } catch (e) {
+    tbody.replaceChildren();
+    say(describe(e), true);
+  }
+}
+
+/** Runs a button's action with the buttons disabled. */
+function action(id, run) {
+  $(id).addEventListener("click", async (event) => {
+    event.preventDefault();
+    const buttons = document.querySelectorAll("button");
+    buttons.forEach((b) => (b.disabled = true));
+    try {
+      await run();
+    } catch (e) {
+      say(describe(e), true);
+    } finally {
+      buttons.forEach((b) => (b.disabled = false));
+      if (current) render(current);
+    }
+  });
+}
+
+async function openConnect() {
+  // Computed here, in the page: the pending connect is saved before the tab opens.
+  const url = await host.connectUrl();
+  await chrome.tabs.create({ url });
+  say("Approve access in the new tab; this page updates when you come back.");
+}
+
+action("register", async () => {
+  const email = $("email").value.trim();
+  if (!$("email").checkValidity() || !email) throw new Error("Enter your Stora account email.");
+  await ask("register", { adminEmail: email });
+  say("Registered with the broker.");
+});
+action("connect", openConnect);
+action("reconnect", openConnect);
+action("disconnect", async () => {
+  const result = await ask("disconnect");
+  say(result.remote.result === "failed" ? `Disconnected locally; the broker said: ${describe(result.remote.error)}` : "Disconnected.");
+});
+action("remove", async () => {
+  const report = await ask("remove");
+  const failed = ["disconnect", "deregister"].filter((k) => report[k].result === "failed");
+  say(
+    failed.length
+      ? `Removed locally; ${failed.map((k) => `${k}: ${describe(report[k].error)}`).join("; ")}`
+      : "Connection removed: disconnected, deregistered and local state wiped.",
+  );
+});
+action("refresh", loadOrders);
+action("reset", async () => {
+  await ask("reset");
+  say("Local state forgotten.");
+  await refreshStatus();
+});
+
+// The connect completes in another tab (connected.html): follow the stored state.
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area !== "local" || !changes["tessera.state"]) return;
+  const before = current?.status;
+  refreshStatus().then(() => {
+    if (current?.status === "connected" && before !== "connected") loadOrders();
+  });
+});
+
+await refreshStatus();
+if (current?.status === "connected") await loadOrders();

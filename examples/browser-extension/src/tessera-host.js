@@ -1,0 +1,244 @@
+// The extension's host glue around tessera-companion, shared by the service
+// worker and the extension pages. It only does what the package leaves to the
+// host: load the wasm, read the configuration, keep the sealed state in
+// chrome.storage.local, serialise access to it, send the registration
+// request with fetch, and reflect the status in the toolbar badge and the
+// uninstall URL. Signing, state rules, retries and error mapping are the
+// package's.
+
+import { init, Companion, TesseraError } from "./vendor/tessera-companion/index.web.js";
+
+export { TesseraError };
+
+/** chrome.storage.local keys. The seal key lives apart from the sealed state. */
+const STATE_KEY = "tessera.state";
+const SEAL_KEY = "tessera.sealKey";
+const EMAIL_KEY = "tessera.adminEmail";
+
+/** One Web Lock name: every context (worker, pages) reads-modifies-writes under it. */
+const LOCK = "tessera.state";
+
+export const PLATFORM = "chrome-extension";
+export const VERSION = chrome.runtime.getManifest().version;
+/** The installation's identity: the extension origin, no trailing slash. */
+export const SITE_URL = chrome.runtime.getURL("").replace(/\/$/, "");
+/** Where the broker sends the browser back after consent (web accessible). */
+export const RETURN_URL = chrome.runtime.getURL("connected.html");
+
+let loading;
+
+/** Loads the wasm (from the packaged file) and config.json, once per context. */
+export function ready() {
+  loading ??= (async () => {
+    const [config] = await Promise.all([
+      fetch(chrome.runtime.getURL("config.json")).then((r) => r.json()),
+      init(chrome.runtime.getURL("vendor/tessera-companion/tessera_wasm_bg.wasm")),
+    ]);
+    return Object.freeze({ brokerUrl: String(config.brokerUrl), scope: config.scope ?? undefined });
+  })().catch((e) => {
+    loading = undefined;
+    throw e;
+  });
+  return loading;
+}
+
+function toBase64(bytes) {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+function fromBase64(text) {
+  return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
+}
+
+/** The seal key: 32 random bytes made once, stored under its own key. */
+async function sealKey() {
+  const stored = (await chrome.storage.local.get(SEAL_KEY))[SEAL_KEY];
+  if (typeof stored === "string") return fromBase64(stored);
+  const key = crypto.getRandomValues(new Uint8Array(32));
+  await chrome.storage.local.set({ [SEAL_KEY]: toBase64(key) });
+  return key;
+}
+
+/**
+ * Runs `fn(companion, hooks)` on the stored installation under the lock and
+ * saves the state afterwards (also when `fn` throws: a failed callback or
+ * call can still change the state). `hooks.onPersist` is for the package's
+ * drivers; `hooks.wipe()` forgets the stored state (after an uninstall).
+ */
+export async function withCompanion(fn) {
+  const config = await ready();
+  return navigator.locks.request(LOCK, async () => {
+    const key = await sealKey();
+    const sealed = (await chrome.storage.local.get(STATE_KEY))[STATE_KEY];
+    // A state that does not open is an error (state_undecryptable), never "empty".
+    const companion =
+      typeof sealed === "string" ? Companion.openState(sealed, key) : Companion.create({ brokerUrl: config.brokerUrl });
+    let wiped = false;
+    // Saved only when it changed (a fresh seal differs every time, pages
+    // follow chrome.storage.onChanged, and a fresh unregistered companion
+    // need not be stored at all).
+    let saved = companion.toJSON();
+    const save = async () => {
+      if (wiped) return;
+      const json = companion.toJSON();
+      if (json === saved) return;
+      await chrome.storage.local.set({ [STATE_KEY]: companion.sealState(key) });
+      saved = json;
+    };
+    const hooks = {
+      config,
+      onPersist: save,
+      wipe: () => {
+        wiped = true;
+      },
+    };
+    try {
+      return await fn(companion, hooks);
+    } finally {
+      try {
+        if (wiped) {
+          await chrome.storage.local.remove(STATE_KEY);
+        } else {
+          await save();
+        }
+        await reflect(wiped ? null : companion);
+      } finally {
+        companion.free();
+      }
+    }
+  });
+}
+
+/** What the pages show: no secret, no token. */
+export async function snapshot(companion) {
+  const config = await ready();
+  const adminEmail = (await chrome.storage.local.get(EMAIL_KEY))[EMAIL_KEY] ?? "";
+  return {
+    status: companion ? companion.status : "not_registered",
+    installId: companion?.installId ?? null,
+    reconnectReason: companion?.reconnectReason ?? null,
+    siteUrl: SITE_URL,
+    brokerUrl: config.brokerUrl,
+    adminEmail,
+  };
+}
+
+/** Status → toolbar badge, and a fresh signed uninstall ticket (it expires). */
+async function reflect(companion) {
+  const status = companion ? companion.status : "not_registered";
+  const attention = status === "reconnect_required" || status === "registration_invalid";
+  await chrome.action.setBadgeText({ text: attention ? "!" : "" });
+  if (attention) await chrome.action.setBadgeBackgroundColor({ color: "#b3261e" });
+  let uninstallUrl = "";
+  try {
+    // Only a registered installation has a ticket; the URL never holds the secret.
+    if (companion?.installId) uninstallUrl = companion.uninstallUrl();
+  } catch (e) {
+    if (!(e instanceof TesseraError)) throw e;
+  }
+  await chrome.runtime.setUninstallURL(uninstallUrl);
+}
+
+/** Errors cross chrome.runtime messaging as plain, secret-free objects. */
+export function errorJSON(e) {
+  if (e instanceof TesseraError) return e.toJSON();
+  return { name: e?.name ?? "Error", code: "extension_error", message: String(e?.message ?? e) };
+}
+
+// ---- operations ------------------------------------------------------------------
+
+export async function getStatus() {
+  return withCompanion((c) => snapshot(c));
+}
+
+/** Registers the installation (once the operator's email is known). */
+export async function register(adminEmail) {
+  if (adminEmail !== undefined) await chrome.storage.local.set({ [EMAIL_KEY]: String(adminEmail).trim() });
+  const email = (await chrome.storage.local.get(EMAIL_KEY))[EMAIL_KEY];
+  return withCompanion(async (c, { onPersist }) => {
+    if (!email) return snapshot(c);
+    if (c.status === "not_registered" || c.status === "registration_pending" || c.status === "registration_invalid") {
+      const req = c.registrationRequest({
+        siteUrl: SITE_URL,
+        adminEmail: email,
+        platform: PLATFORM,
+        pluginVersion: VERSION,
+      });
+      // The id and secret exist before the request is sent: keep them even if the answer is lost.
+      await onPersist();
+      const res = await fetch(req.url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        redirect: "manual",
+        credentials: "omit",
+      });
+      const outcome = c.handleRegistrationResponse({
+        status: res.status,
+        headers: res.headers,
+        body: new Uint8Array(await res.arrayBuffer()),
+      });
+      if (outcome.outcome === "ownership_challenge") {
+        // An extension has no site to serve the proof from: the broker must
+        // be configured not to ask extensions for one.
+        throw new Error("the broker asked for an ownership proof, which an extension cannot serve");
+      }
+    }
+    return snapshot(c);
+  });
+}
+
+/** The broker connect URL (records the pending connect). Also a reconnect. */
+export async function connectUrl() {
+  return withCompanion((c, { config }) => c.connectUrl({ returnUrl: RETURN_URL, scope: config.scope }));
+}
+
+/** Completes the connect from the broker's redirect to connected.html. */
+export async function completeConnect(callbackUrl) {
+  return withCompanion(async (c) => {
+    c.completeConnect(callbackUrl);
+    return snapshot(c);
+  });
+}
+
+/** A signed GET through the broker → the parsed JSON body. */
+export async function apiGet(path) {
+  return withCompanion(async (c, { onPersist }) => {
+    const res = await c.call({ method: "GET", path }, { fetch: (url, init) => fetch(url, init), onPersist });
+    return JSON.parse(new TextDecoder().decode(res.body));
+  });
+}
+
+/** Disconnect: the broker revokes at Stora; the token is dropped locally either way. */
+export async function disconnect() {
+  return withCompanion(async (c, { onPersist }) => {
+    const result = await c.disconnect({ fetch: (url, init) => fetch(url, init), onPersist });
+    return { remote: remoteJSON(result.remote), ...(await snapshot(c)) };
+  });
+}
+
+/** "Remove connection": the full uninstall plan (disconnect, deregister, wipe). */
+export async function removeConnection() {
+  return withCompanion(async (c, { onPersist, wipe }) => {
+    const report = await c.uninstall({ fetch: (url, init) => fetch(url, init), onPersist });
+    wipe();
+    return {
+      disconnect: remoteJSON(report.disconnect),
+      deregister: remoteJSON(report.deregister),
+      ...(await snapshot(null)),
+    };
+  });
+}
+
+/** Forgets a local state that cannot be opened any more (its key is gone). */
+export async function resetLocalState() {
+  await ready();
+  return navigator.locks.request(LOCK, async () => {
+    await chrome.storage.local.remove([STATE_KEY, SEAL_KEY]);
+    await reflect(null);
+  });
+}
+
+function remoteJSON(step) {
+  return step.result === "failed" ? { result: "failed", error: errorJSON(step.error) } : { result: step.result };
+}
