@@ -114,11 +114,19 @@ async function connectVia(button, name) {
 }
 
 async function expectOrders() {
-  await options.locator("#orders tbody tr").nth(2).waitFor({ timeout: STEP_TIMEOUT });
+  await options.locator("#message", { hasText: "Loaded 3 orders." }).waitFor({ timeout: STEP_TIMEOUT });
   const rows = await options.locator("#orders tbody tr").allInnerTexts();
   assert.equal(rows.length, 3);
   assert.match(rows[0], /ord_1001\s+A-12\s+active\s+£129\.00/);
-  assert.match(await options.locator("#message").innerText(), /Loaded 3 orders/);
+}
+
+/** Clicks Refresh with the previous result cleared, so what follows is this load's. */
+async function refreshOrders() {
+  await options.evaluate(() => {
+    document.getElementById("message").textContent = "";
+    document.querySelector("#orders tbody").replaceChildren();
+  });
+  await options.locator("#refresh").click();
 }
 
 before(async () => {
@@ -251,7 +259,7 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
 
   await t.test("the grant is revoked at Stora: Reconnect required, in the page and on the badge", async () => {
     await stora("POST", "/_control/revoke_grant", { operator: "opr_demo" });
-    await options.locator("#refresh").click();
+    await refreshOrders();
     await expectStatus("Reconnect required");
     assert.ok(await options.locator("#notice").isVisible());
     assert.match(await options.locator("#notice").innerText(), /Reconnect required\./);
@@ -269,6 +277,17 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     assert.ok(!(await options.locator("#notice").isVisible()));
     assert.equal(await badge(), "");
     await screenshot(options, "reconnected-orders");
+  });
+
+  await t.test("reconnect while connected: a new grant replaces the old one, which the broker revokes", async () => {
+    const before = await stora("GET", "/_control/counters");
+    await connectVia("#reconnect", "reconnect-while-connected");
+    await expectStatus("Connected");
+    await refreshOrders();
+    await expectOrders();
+    const after = await stora("GET", "/_control/counters");
+    assert.equal(after.approvals, before.approvals + 1);
+    assert.equal(after.grants_revoked, before.grants_revoked + 1, "the replaced grant was revoked");
   });
 
   await t.test("disconnect: the broker revokes at Stora", async () => {
