@@ -108,7 +108,7 @@ test("a tampered body is refused", async () => {
   const before = (await env.storaRequests("/2025-09/contacts")).length;
   const r = await send(signed);
   assert.equal(r.status, 401);
-  assert.equal(errorCode(r), "signature_invalid");
+  assert.equal(errorCode(r), "digest_mismatch");
   assert.equal((await env.storaRequests("/2025-09/contacts")).length, before, "nothing reached Stora");
 });
 

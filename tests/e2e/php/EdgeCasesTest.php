@@ -53,7 +53,7 @@ final class EdgeCasesTest extends TestCase
         $before = count($env->storaRequests('/2025-09/contacts'));
         $r = http_send($signed);
         $this->assertSame(401, $r['status']);
-        $this->assertSame('signature_invalid', self::code($r));
+        $this->assertSame('digest_mismatch', self::code($r));
         $this->assertCount($before, $env->storaRequests('/2025-09/contacts'), 'nothing reached Stora');
     }
 
