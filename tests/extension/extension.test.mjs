@@ -315,6 +315,22 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     await screenshot(options, "removed");
   });
 
+  await t.test("a stored state that does not open is an error with a way out, never 'empty'", async () => {
+    const sw = context.serviceWorkers()[0];
+    // As if the seal key were lost: a fresh key no longer opens the sealed state.
+    await sw.evaluate(() => chrome.storage.local.set({ "tessera.state": "tsv1.AAAA", "tessera.sealKey": btoa("k".repeat(32)) }));
+    await options.reload();
+    await options.locator("#status", { hasText: "Unreadable" }).waitFor({ timeout: STEP_TIMEOUT });
+    assert.ok(await options.locator("#reset-section").isVisible());
+    assert.match(await options.locator("#message").innerText(), /\[state_undecryptable\]/);
+    await screenshot(options, "state-undecryptable");
+    await options.locator("#reset").click();
+    await expectStatus("Not registered");
+    const stored = await sw.evaluate(() => chrome.storage.local.get(null));
+    assert.equal(stored["tessera.state"], undefined, "the unreadable state is gone");
+    assert.notEqual(stored["tessera.sealKey"], btoa("k".repeat(32)), "a new key was drawn");
+  });
+
   await t.test("uninstall: Chromium opens the signed ticket URL and the broker deregisters", async () => {
     await options.locator("#email").fill(EMAIL);
     await options.locator("#register").click();

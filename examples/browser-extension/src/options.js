@@ -90,20 +90,30 @@ async function loadOrders() {
   }
 }
 
+/** One thing at a time: button actions and updates from storage never interleave. */
+let queue = Promise.resolve();
+function serial(fn) {
+  const run = queue.then(fn);
+  queue = run.catch(() => {});
+  return run;
+}
+
 /** Runs a button's action with the buttons disabled. */
 function action(id, run) {
-  $(id).addEventListener("click", async (event) => {
+  $(id).addEventListener("click", (event) => {
     event.preventDefault();
     const buttons = document.querySelectorAll("button");
     buttons.forEach((b) => (b.disabled = true));
-    try {
-      await run();
-    } catch (e) {
-      say(describe(e), true);
-    } finally {
-      buttons.forEach((b) => (b.disabled = false));
-      if (current) render(current);
-    }
+    serial(async () => {
+      try {
+        await run();
+      } catch (e) {
+        say(describe(e), true);
+      } finally {
+        buttons.forEach((b) => (b.disabled = false));
+        if (current) render(current);
+      }
+    });
   });
 }
 
@@ -145,11 +155,14 @@ action("reset", async () => {
 // The connect completes in another tab (connected.html): follow the stored state.
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area !== "local" || !changes["tessera.state"]) return;
-  const before = current?.status;
-  refreshStatus().then(() => {
-    if (current?.status === "connected" && before !== "connected") loadOrders();
+  serial(async () => {
+    const before = current?.status;
+    await refreshStatus();
+    if (current?.status === "connected" && before !== "connected") await loadOrders();
   });
 });
 
-await refreshStatus();
-if (current?.status === "connected") await loadOrders();
+serial(async () => {
+  await refreshStatus();
+  if (current?.status === "connected") await loadOrders();
+});
