@@ -23,8 +23,12 @@ export TESSERA_E2E_ENV="$target_dir/debug/tessera-e2e-env"
 
 log "e2e (Node): the npm package tessera-companion"
 # The package as published: the `npm pack` tarball of scripts/build-wasm.sh
-# (rebuilt here so a stale tarball is never tested; quick after test.d/10-wasm.sh).
-bash scripts/build-wasm.sh
+# (test.d/10-wasm.sh built it in a full run; rebuilt here only when missing or
+# older than its sources, so a stale tarball is never tested).
+tgz=$(ls wasm/dist/tessera-companion-*.tgz 2>/dev/null | head -n 1 || true)
+if [ -z "$tgz" ] || [ -n "$(find wasm/src wasm/js wasm/npm wasm/Cargo.toml core/src core/Cargo.toml -newer "$tgz" -type f | head -n 1)" ]; then
+    bash scripts/build-wasm.sh
+fi
 mods="$TESSERA_ROOT/tests/e2e/node/node_modules"
 rm -rf "$mods" && mkdir -p "$mods/tessera-companion"
 tar -xzf wasm/dist/tessera-companion-*.tgz -C "$mods/tessera-companion" --strip-components=1
