@@ -1,0 +1,886 @@
+<?php
+/**
+ * Settings → Storefront Sync: connection status, Connect / Reconnect /
+ * Disconnect, the connect callback, recent orders, an example POST, and the
+ * admin notices (registration, reconnect, site mismatch, unreadable state).
+ *
+ * Every state-changing action is a POST to admin-post.php with a nonce and
+ * the manage_options capability; the connect callback is a GET carrying a
+ * nonce in the return URL (and the extension's own one-use `state`).
+ *
+ * @package StorefrontSync
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+use Tessera\Companion;
+use Tessera\Exception\StateUndecryptableException;
+use Tessera\Exception\TesseraException;
+
+/**
+ * The admin side.
+ */
+final class Storefront_Sync_Admin {
+
+	/** Settings page slug. */
+	const PAGE = 'storefront-sync';
+
+	/** Who may see and change the connection. */
+	const CAP = 'manage_options';
+
+	/** Marker the broker's redirect back carries (it is in the return URL). */
+	const CALLBACK_ARG = 'storefront-sync-callback';
+
+	/** Actions handled through admin-post.php: action => method. */
+	const ACTIONS = array(
+		'register'       => 'handle_register',
+		'register_again' => 'handle_register_again',
+		'connect'        => 'handle_connect',
+		'disconnect'     => 'handle_disconnect',
+		'enquiry'        => 'handle_enquiry',
+		'site_copy'      => 'handle_site_copy',
+		'site_moved'     => 'handle_site_moved',
+	);
+
+	/**
+	 * Orders fetched for the settings page (null: not fetched).
+	 *
+	 * @var array<int, array<string, mixed>>|null
+	 */
+	private static $orders = null;
+
+	/**
+	 * Why the orders could not be fetched.
+	 *
+	 * @var TesseraException|null
+	 */
+	private static $orders_error = null;
+
+	/**
+	 * Hooks.
+	 *
+	 * @return void
+	 */
+	public static function hooks() {
+		add_action( 'admin_menu', array( __CLASS__, 'menu' ) );
+		add_action( 'admin_init', array( __CLASS__, 'on_admin_init' ) );
+		add_action( 'admin_notices', array( __CLASS__, 'notices' ) );
+		add_action( 'admin_enqueue_scripts', array( __CLASS__, 'assets' ) );
+		foreach ( self::ACTIONS as $action => $method ) {
+			add_action( 'admin_post_storefront_sync_' . $action, array( __CLASS__, $method ) );
+		}
+		add_filter( 'plugin_action_links_' . plugin_basename( STOREFRONT_SYNC_FILE ), array( __CLASS__, 'action_links' ) );
+	}
+
+	// ---- WordPress plumbing --------------------------------------------------------------
+
+	/**
+	 * Settings → Storefront Sync.
+	 *
+	 * @return void
+	 */
+	public static function menu() {
+		$hook = add_options_page(
+			__( 'Storefront Sync', 'storefront-sync' ),
+			__( 'Storefront Sync', 'storefront-sync' ),
+			self::CAP,
+			self::PAGE,
+			array( __CLASS__, 'render_page' )
+		);
+		if ( $hook ) {
+			add_action( 'load-' . $hook, array( __CLASS__, 'on_load_page' ) );
+		}
+	}
+
+	/**
+	 * Styles for the settings page and the notices.
+	 *
+	 * @return void
+	 */
+	public static function assets() {
+		wp_enqueue_style( 'storefront-sync-admin', plugins_url( 'assets/admin.css', STOREFRONT_SYNC_FILE ), array(), STOREFRONT_SYNC_VERSION );
+	}
+
+	/**
+	 * A "Settings" link on the Plugins screen.
+	 *
+	 * @param array<string, string> $links Action links.
+	 * @return array<string, string>
+	 */
+	public static function action_links( $links ) {
+		$settings = sprintf( '<a href="%s">%s</a>', esc_url( self::page_url() ), esc_html__( 'Settings', 'storefront-sync' ) );
+		return array( 'settings' => $settings ) + $links;
+	}
+
+	/**
+	 * The settings page URL.
+	 *
+	 * @param array<string, string> $args Extra query arguments.
+	 * @return string
+	 */
+	public static function page_url( array $args = array() ) {
+		return add_query_arg( array( 'page' => self::PAGE ) + $args, admin_url( 'options-general.php' ) );
+	}
+
+	/**
+	 * Where the broker sends the browser back after consent: this page, with
+	 * a marker and a nonce (the extension adds its own one-use `state`).
+	 *
+	 * @return string
+	 */
+	private static function return_url() {
+		return self::page_url(
+			array(
+				self::CALLBACK_ARG => '1',
+				'_wpnonce'         => wp_create_nonce( 'storefront_sync_callback' ),
+			)
+		);
+	}
+
+	/**
+	 * On every admin page load of an administrator: check the site identity
+	 * and retry a registration that did not finish.
+	 *
+	 * @return void
+	 */
+	public static function on_admin_init() {
+		global $pagenow;
+		if ( ! current_user_can( self::CAP ) || wp_doing_ajax() || wp_doing_cron() || ! extension_loaded( 'tessera' ) ) {
+			return;
+		}
+		if ( 'admin-post.php' === $pagenow ) {
+			return; // The action handlers do their own work.
+		}
+		self::check_site();
+		Storefront_Sync_Plugin::ensure_registered();
+	}
+
+	/**
+	 * `checkSite(home_url())`: a site whose address changed (a staging copy,
+	 * a move) stops signing until the operator says which it is.
+	 *
+	 * @return void
+	 */
+	private static function check_site() {
+		try {
+			$companion = Storefront_Sync_State::load();
+			if ( null === $companion || null === $companion->installId() ) {
+				return;
+			}
+			$before = $companion->status();
+			$companion->checkSite( home_url() );
+			if ( $companion->status() !== $before ) {
+				Storefront_Sync_State::save( $companion );
+			}
+		} catch ( TesseraException $e ) {
+			return; // Unreadable state: the notice says so.
+		}
+	}
+
+	/**
+	 * Where things stand, for the page and the notices.
+	 *
+	 * @return array{status: string, companion: Companion|null}
+	 */
+	private static function current() {
+		if ( ! extension_loaded( 'tessera' ) ) {
+			return array(
+				'status'    => 'extension_missing',
+				'companion' => null,
+			);
+		}
+		try {
+			$companion = Storefront_Sync_State::load();
+		} catch ( StateUndecryptableException $e ) {
+			return array(
+				'status'    => 'state_undecryptable',
+				'companion' => null,
+			);
+		} catch ( TesseraException $e ) {
+			return array(
+				'status'    => 'state_corrupt',
+				'companion' => null,
+			);
+		}
+		$status = null === $companion ? 'not_registered' : $companion->status();
+		if ( 'connected' === $status && self::rate_limited_for() > 0 ) {
+			$status = 'rate_limited';
+		}
+		return array(
+			'status'    => $status,
+			'companion' => $companion,
+		);
+	}
+
+	/**
+	 * Seconds left of a rate limit the broker reported, 0 when none.
+	 *
+	 * @return int
+	 */
+	private static function rate_limited_for() {
+		$health = Storefront_Sync_State::health();
+		return isset( $health['rate_limited_until'] ) ? max( 0, (int) $health['rate_limited_until'] - time() ) : 0;
+	}
+
+	// ---- the settings page ----------------------------------------------------------------
+
+	/**
+	 * Before the settings page is output: finish a connect callback, fetch
+	 * the orders (so a "reconnect required" shows in this page's notices).
+	 *
+	 * @return void
+	 */
+	public static function on_load_page() {
+		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- the nonce is checked in complete_connect().
+		if ( isset( $_GET[ self::CALLBACK_ARG ] ) ) {
+			self::complete_connect();
+		}
+		$current = self::current();
+		if ( 'connected' === $current['status'] ) {
+			try {
+				self::$orders = Storefront_Sync_Client::recent_orders( $current['companion'] );
+			} catch ( TesseraException $e ) {
+				self::$orders_error = $e;
+			}
+		}
+	}
+
+	/**
+	 * The broker sent the browser back: `completeConnect()` checks the
+	 * extension's one-use `state` and stores the broker token. The browser is
+	 * then sent to the clean page URL, so the token does not stay in the
+	 * address bar or the history.
+	 *
+	 * @return void
+	 */
+	private static function complete_connect() {
+		$nonce = isset( $_GET['_wpnonce'] ) ? sanitize_key( wp_unslash( $_GET['_wpnonce'] ) ) : '';
+		if ( ! wp_verify_nonce( $nonce, 'storefront_sync_callback' ) ) {
+			self::finish( 'error', 'callback_invalid' );
+		}
+		// The extension parses and validates the callback (state, broker_token
+		// or error) itself; it gets the query string exactly as received.
+		$query = isset( $_SERVER['QUERY_STRING'] ) ? wp_unslash( $_SERVER['QUERY_STRING'] ) : ''; // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized
+		$companion = null;
+		try {
+			$companion = self::companion_or_fail();
+			$companion->completeConnect( (string) $query );
+			Storefront_Sync_State::save( $companion );
+			Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
+			self::finish( 'connected' );
+		} catch ( TesseraException $e ) {
+			if ( null !== $companion ) {
+				Storefront_Sync_State::save( $companion ); // The attempt is used up either way.
+			}
+			self::finish( 'error', $e->getErrorCode() );
+		}
+	}
+
+	/**
+	 * Settings → Storefront Sync.
+	 *
+	 * @return void
+	 */
+	public static function render_page() {
+		if ( ! current_user_can( self::CAP ) ) {
+			return;
+		}
+		$current   = self::current();
+		$status    = $current['status'];
+		$companion = $current['companion'];
+		?>
+		<div class="wrap storefront-sync">
+			<h1><?php esc_html_e( 'Storefront Sync', 'storefront-sync' ); ?></h1>
+			<p><?php esc_html_e( 'Shows your Stora orders on this site and sends website enquiries to Stora, through the Storefront Sync service.', 'storefront-sync' ); ?></p>
+
+			<h2><?php esc_html_e( 'Connection', 'storefront-sync' ); ?></h2>
+			<table class="form-table" role="presentation">
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Status', 'storefront-sync' ); ?></th>
+					<td>
+						<span id="storefront-sync-status" class="storefront-sync-badge storefront-sync-badge--<?php echo esc_attr( $status ); ?>" data-status="<?php echo esc_attr( $status ); ?>"><?php echo esc_html( self::status_label( $status ) ); ?></span>
+						<p class="description"><?php echo esc_html( self::status_description( $status, $companion ) ); ?></p>
+					</td>
+				</tr>
+				<?php if ( null !== $companion && null !== $companion->installId() ) : ?>
+					<tr>
+						<th scope="row"><?php esc_html_e( 'Installation', 'storefront-sync' ); ?></th>
+						<td><code id="storefront-sync-install-id"><?php echo esc_html( $companion->installId() ); ?></code></td>
+					</tr>
+				<?php endif; ?>
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Site address', 'storefront-sync' ); ?></th>
+					<td><code><?php echo esc_html( home_url() ); ?></code></td>
+				</tr>
+			</table>
+			<div class="storefront-sync-actions">
+				<?php self::render_actions( $status ); ?>
+			</div>
+
+			<?php if ( null !== self::$orders || null !== self::$orders_error ) : ?>
+				<h2><?php esc_html_e( 'Recent orders', 'storefront-sync' ); ?></h2>
+				<?php self::render_orders(); ?>
+			<?php endif; ?>
+
+			<?php if ( 'connected' === $status ) : ?>
+				<h2><?php esc_html_e( 'Send a test enquiry to Stora', 'storefront-sync' ); ?></h2>
+				<p><?php esc_html_e( 'Creates a contact in your Stora account, as a website enquiry form would.', 'storefront-sync' ); ?></p>
+				<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" id="storefront-sync-enquiry">
+					<input type="hidden" name="action" value="storefront_sync_enquiry" />
+					<?php wp_nonce_field( 'storefront_sync_enquiry' ); ?>
+					<table class="form-table" role="presentation">
+						<tr>
+							<th scope="row"><label for="storefront-sync-name"><?php esc_html_e( 'Name', 'storefront-sync' ); ?></label></th>
+							<td><input type="text" class="regular-text" id="storefront-sync-name" name="storefront_sync_name" required /></td>
+						</tr>
+						<tr>
+							<th scope="row"><label for="storefront-sync-email"><?php esc_html_e( 'Email', 'storefront-sync' ); ?></label></th>
+							<td><input type="email" class="regular-text" id="storefront-sync-email" name="storefront_sync_email" required /></td>
+						</tr>
+					</table>
+					<button type="submit" class="button button-secondary" id="storefront-sync-send-enquiry"><?php esc_html_e( 'Send to Stora', 'storefront-sync' ); ?></button>
+				</form>
+			<?php endif; ?>
+		</div>
+		<?php
+	}
+
+	/**
+	 * The buttons that fit the status.
+	 *
+	 * @param string $status  View status.
+	 * @param string $context Where (prefix of the buttons' ids): '' on the page, 'notice' in a notice.
+	 * @return void
+	 */
+	private static function render_actions( $status, $context = '' ) {
+		switch ( $status ) {
+			case 'not_registered':
+			case 'registration_pending':
+			case 'awaiting_ownership':
+				self::button( 'register', __( 'Register now', 'storefront-sync' ), 'primary', '', $context );
+				break;
+			case 'registered':
+				self::button( 'connect', __( 'Connect to Stora', 'storefront-sync' ), 'primary', '', $context );
+				break;
+			case 'connected':
+			case 'rate_limited':
+				self::button( 'connect', __( 'Reconnect', 'storefront-sync' ), 'secondary', '', $context );
+				self::button( 'disconnect', __( 'Disconnect', 'storefront-sync' ), 'secondary storefront-sync-danger', '', $context );
+				break;
+			case 'reconnect_required':
+				self::button( 'connect', __( 'Reconnect', 'storefront-sync' ), 'primary', '', $context );
+				break;
+			case 'registration_invalid':
+			case 'state_undecryptable':
+			case 'state_corrupt':
+				self::button( 'register_again', __( 'Register again', 'storefront-sync' ), 'primary', __( 'Register this site again? The current connection cannot be used any more and you will have to connect to Stora again.', 'storefront-sync' ), $context );
+				break;
+			case 'site_mismatch':
+				self::button( 'site_moved', __( 'The site moved', 'storefront-sync' ), 'primary', '', $context );
+				self::button( 'site_copy', __( 'This is a copy', 'storefront-sync' ), 'secondary', '', $context );
+				break;
+		}
+	}
+
+	/**
+	 * A one-button form posting to admin-post.php with a nonce.
+	 *
+	 * @param string $action  Action key (see ACTIONS).
+	 * @param string $label   Button label.
+	 * @param string $type    Button classes (primary, secondary, …).
+	 * @param string $confirm Confirmation question, if any.
+	 * @param string $context Prefix of the button's id.
+	 * @return void
+	 */
+	private static function button( $action, $label, $type, $confirm = '', $context = '' ) {
+		$id = 'storefront-sync-' . ( '' === $context ? '' : $context . '-' ) . str_replace( '_', '-', $action );
+		$onsubmit = '' === $confirm ? '' : sprintf( ' onsubmit="return window.confirm(\'%s\');"', esc_js( $confirm ) );
+		?>
+		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" class="storefront-sync-inline"<?php echo $onsubmit; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- built above with esc_js(). ?>>
+			<input type="hidden" name="action" value="<?php echo esc_attr( 'storefront_sync_' . $action ); ?>" />
+			<?php wp_nonce_field( 'storefront_sync_' . $action, '_wpnonce', false ); ?>
+			<button type="submit" class="<?php echo esc_attr( 'button button-' . $type ); ?>" id="<?php echo esc_attr( $id ); ?>"><?php echo esc_html( $label ); ?></button>
+		</form>
+		<?php
+	}
+
+	/**
+	 * The orders table, or why it is empty.
+	 *
+	 * @return void
+	 */
+	private static function render_orders() {
+		if ( null !== self::$orders_error ) {
+			printf( '<p class="storefront-sync-orders-error">%s</p>', esc_html( self::error_message( self::$orders_error->getErrorCode() ) ) );
+			return;
+		}
+		if ( array() === self::$orders ) {
+			echo '<p>' . esc_html__( 'No orders yet.', 'storefront-sync' ) . '</p>';
+			return;
+		}
+		?>
+		<table class="widefat striped storefront-sync-orders" id="storefront-sync-orders">
+			<thead>
+				<tr>
+					<th scope="col"><?php esc_html_e( 'Order', 'storefront-sync' ); ?></th>
+					<th scope="col"><?php esc_html_e( 'Unit', 'storefront-sync' ); ?></th>
+					<th scope="col"><?php esc_html_e( 'Status', 'storefront-sync' ); ?></th>
+					<th scope="col"><?php esc_html_e( 'Monthly price', 'storefront-sync' ); ?></th>
+				</tr>
+			</thead>
+			<tbody>
+				<?php foreach ( self::$orders as $order ) : ?>
+					<tr>
+						<td><?php echo esc_html( (string) ( $order['id'] ?? '' ) ); ?></td>
+						<td><?php echo esc_html( (string) ( $order['unit'] ?? '' ) ); ?></td>
+						<td><?php echo esc_html( ucfirst( str_replace( '_', ' ', (string) ( $order['status'] ?? '' ) ) ) ); ?></td>
+						<td><?php echo esc_html( self::money( $order['monthly_price'] ?? null ) ); ?></td>
+					</tr>
+				<?php endforeach; ?>
+			</tbody>
+		</table>
+		<?php
+	}
+
+	/**
+	 * "129.00 GBP" from Stora's `{amount (minor units), currency}`.
+	 *
+	 * @param mixed $price Price object.
+	 * @return string
+	 */
+	private static function money( $price ) {
+		if ( ! is_array( $price ) || ! isset( $price['amount'], $price['currency'] ) ) {
+			return '';
+		}
+		return number_format_i18n( ( (int) $price['amount'] ) / 100, 2 ) . ' ' . (string) $price['currency'];
+	}
+
+	// ---- texts ----------------------------------------------------------------------------
+
+	/**
+	 * Short status label.
+	 *
+	 * @param string $status View status.
+	 * @return string
+	 */
+	private static function status_label( $status ) {
+		$labels = array(
+			'extension_missing'    => __( 'Extension missing', 'storefront-sync' ),
+			'state_undecryptable'  => __( 'Saved connection unreadable', 'storefront-sync' ),
+			'state_corrupt'        => __( 'Saved connection damaged', 'storefront-sync' ),
+			'not_registered'       => __( 'Not registered', 'storefront-sync' ),
+			'registration_pending' => __( 'Registering', 'storefront-sync' ),
+			'awaiting_ownership'   => __( 'Registering', 'storefront-sync' ),
+			'registered'           => __( 'Registered', 'storefront-sync' ),
+			'connected'            => __( 'Connected', 'storefront-sync' ),
+			'reconnect_required'   => __( 'Reconnect required', 'storefront-sync' ),
+			'rate_limited'         => __( 'Rate limited', 'storefront-sync' ),
+			'registration_invalid' => __( 'Registration invalid', 'storefront-sync' ),
+			'site_mismatch'        => __( 'Site mismatch', 'storefront-sync' ),
+		);
+		return $labels[ $status ] ?? $status;
+	}
+
+	/**
+	 * One sentence about the status.
+	 *
+	 * @param string         $status    View status.
+	 * @param Companion|null $companion The installation.
+	 * @return string
+	 */
+	private static function status_description( $status, $companion ) {
+		switch ( $status ) {
+			case 'extension_missing':
+				return __( 'The tessera PHP extension is not loaded. Ask your host to install it.', 'storefront-sync' );
+			case 'state_undecryptable':
+				return __( 'The saved connection cannot be decrypted with this site\'s current security keys (the salts in wp-config.php, or STOREFRONT_SYNC_STATE_KEY, changed). Restore the previous keys to keep it, or register again.', 'storefront-sync' );
+			case 'state_corrupt':
+				return __( 'The saved connection is damaged. Register again.', 'storefront-sync' );
+			case 'not_registered':
+				return __( 'This site is not registered with the Storefront Sync service yet.', 'storefront-sync' );
+			case 'registration_pending':
+			case 'awaiting_ownership':
+				return __( 'Registration with the Storefront Sync service has not finished yet. It is retried on every admin page load.', 'storefront-sync' );
+			case 'registered':
+				return __( 'This site is registered. Connect your Stora account to see your orders here.', 'storefront-sync' );
+			case 'connected':
+				return __( 'Connected to your Stora account.', 'storefront-sync' );
+			case 'reconnect_required':
+				return self::reconnect_reason( null !== $companion ? $companion->reconnectReason() : null );
+			case 'rate_limited':
+				/* translators: %d: seconds to wait. */
+				return sprintf( _n( 'Stora asked us to slow down. Try again in %d second.', 'Stora asked us to slow down. Try again in %d seconds.', self::rate_limited_for(), 'storefront-sync' ), self::rate_limited_for() );
+			case 'registration_invalid':
+				return __( 'The Storefront Sync service no longer accepts this site\'s registration. Register again, then connect.', 'storefront-sync' );
+			case 'site_mismatch':
+				return sprintf(
+					/* translators: 1: registered address, 2: current address. */
+					__( 'This site was registered as %1$s but now runs at %2$s. Tell us whether the site moved or this is a copy (staging, clone).', 'storefront-sync' ),
+					null !== $companion ? (string) $companion->siteUrl() : '',
+					home_url()
+				);
+		}
+		return '';
+	}
+
+	/**
+	 * Why a reconnect is required.
+	 *
+	 * @param string|null $reason The extension's reconnect reason.
+	 * @return string
+	 */
+	private static function reconnect_reason( $reason ) {
+		switch ( $reason ) {
+			case 'stora_reconnect_required':
+				return __( 'Your Stora account no longer grants access to this site (the access was revoked or expired). Reconnect to continue.', 'storefront-sync' );
+			case 'installation_disabled':
+				return __( 'The Storefront Sync service turned this site\'s connection off. Contact support, then reconnect.', 'storefront-sync' );
+			default:
+				return __( 'The Storefront Sync service no longer recognises this site\'s connection. Reconnect to continue.', 'storefront-sync' );
+		}
+	}
+
+	/**
+	 * Message for an error code (the extension's codes, plus a few of ours).
+	 *
+	 * @param string $code Error code.
+	 * @return string
+	 */
+	private static function error_message( $code ) {
+		switch ( $code ) {
+			case 'broker_unreachable':
+				return __( 'The Storefront Sync service could not be reached.', 'storefront-sync' );
+			case 'reconnect_required':
+				return __( 'Stora access ended. Reconnect to continue.', 'storefront-sync' );
+			case 'rate_limited':
+				return __( 'Stora asked us to slow down. Try again in a minute.', 'storefront-sync' );
+			case 'server_unavailable':
+				return __( 'The Storefront Sync service is unavailable right now. Try again later.', 'storefront-sync' );
+			case 'site_mismatch':
+				return __( 'This site\'s address changed. Tell us whether the site moved or is a copy.', 'storefront-sync' );
+			case 'callback_denied':
+				return __( 'The connection was not approved at Stora.', 'storefront-sync' );
+			case 'callback_state_mismatch':
+			case 'callback_expired':
+			case 'callback_invalid':
+				return __( 'This connection attempt could not be verified or took too long. Click Connect again.', 'storefront-sync' );
+			case 'registration_invalid':
+				return __( 'The Storefront Sync service no longer accepts this site\'s registration. Register again.', 'storefront-sync' );
+			case 'ownership_proof_invalid':
+				return __( 'The Storefront Sync service could not confirm that this site is yours: it could not read the proof at /.well-known/tessera/. Check that pretty permalinks are on.', 'storefront-sync' );
+			case 'not_registered':
+				return __( 'This site is not registered yet.', 'storefront-sync' );
+			case 'invalid_enquiry':
+				return __( 'Enter a name and a valid email address.', 'storefront-sync' );
+			case 'client_error':
+				return __( 'The Storefront Sync service refused the request.', 'storefront-sync' );
+			default:
+				/* translators: %s: error code. */
+				return sprintf( __( 'Something went wrong (%s).', 'storefront-sync' ), $code );
+		}
+	}
+
+	// ---- notices ----------------------------------------------------------------------------
+
+	/**
+	 * Admin notices, on every admin page, for administrators.
+	 *
+	 * @return void
+	 */
+	public static function notices() {
+		if ( ! current_user_can( self::CAP ) ) {
+			return;
+		}
+		self::flash_notice();
+		$current = self::current();
+		$status  = $current['status'];
+		$name    = __( 'Storefront Sync', 'storefront-sync' );
+		switch ( $status ) {
+			case 'extension_missing':
+			case 'state_undecryptable':
+			case 'state_corrupt':
+			case 'registration_invalid':
+			case 'site_mismatch':
+			case 'reconnect_required':
+				$type = 'site_mismatch' === $status || 'reconnect_required' === $status ? 'warning' : 'error';
+				self::notice_open( $type, $status );
+				printf( '<p><strong>%s:</strong> %s</p>', esc_html( $name ), esc_html( self::status_description( $status, $current['companion'] ) ) );
+				echo '<p>';
+				self::render_actions( $status, 'notice' );
+				echo '</p></div>';
+				break;
+			case 'not_registered':
+			case 'registration_pending':
+			case 'awaiting_ownership':
+				$health = Storefront_Sync_State::health();
+				if ( isset( $health['registration_error'] ) ) {
+					$error = $health['registration_error'];
+					self::notice_open( 'warning', 'registration' );
+					printf(
+						'<p><strong>%s:</strong> %s %s</p>',
+						esc_html( $name ),
+						esc_html(
+							sprintf(
+								/* translators: %s: why it failed. */
+								__( 'this site could not be registered with the Storefront Sync service yet (%s).', 'storefront-sync' ),
+								self::error_message( (string) $error['code'] )
+							)
+						),
+						esc_html__( 'It will try again on the next admin page load.', 'storefront-sync' )
+					);
+					echo '<p>';
+					self::render_actions( $status, 'notice' );
+					echo '</p></div>';
+				}
+				break;
+		}
+	}
+
+	/**
+	 * Opens a notice div.
+	 *
+	 * @param string $type notice-{type}.
+	 * @param string $id   Suffix for the element id.
+	 * @return void
+	 */
+	private static function notice_open( $type, $id ) {
+		printf( '<div class="notice notice-%s storefront-sync-notice" id="storefront-sync-notice-%s">', esc_attr( $type ), esc_attr( str_replace( '_', '-', $id ) ) );
+	}
+
+	/**
+	 * The result of the last action (query arguments set by finish()).
+	 *
+	 * @return void
+	 */
+	private static function flash_notice() {
+		// phpcs:disable WordPress.Security.NonceVerification.Recommended -- display only.
+		if ( ! isset( $_GET['page'], $_GET['sfs_notice'] ) || self::PAGE !== $_GET['page'] ) {
+			return;
+		}
+		$notice = sanitize_key( wp_unslash( $_GET['sfs_notice'] ) );
+		$ref    = isset( $_GET['sfs_ref'] ) ? sanitize_text_field( wp_unslash( $_GET['sfs_ref'] ) ) : '';
+		// phpcs:enable
+		$messages = array(
+			'connected'            => __( 'Connected to Stora.', 'storefront-sync' ),
+			'registered'           => __( 'This site is registered with the Storefront Sync service.', 'storefront-sync' ),
+			'disconnected'         => __( 'Disconnected. The Storefront Sync service revoked this site\'s access to your Stora account.', 'storefront-sync' ),
+			/* translators: %s: error code. */
+			'disconnected_locally' => sprintf( __( 'Disconnected on this site, but the Storefront Sync service could not be told (%s). Remove the access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
+			/* translators: %s: Stora contact id. */
+			'enquiry_sent'         => sprintf( __( 'Enquiry sent to Stora as contact %s.', 'storefront-sync' ), $ref ),
+			'site_moved'           => __( 'The Storefront Sync service now knows this site\'s new address.', 'storefront-sync' ),
+		);
+		if ( 'error' === $notice ) {
+			self::notice_open( 'error', 'result' );
+			printf( '<p>%s</p></div>', esc_html( self::error_message( $ref ) ) );
+		} elseif ( isset( $messages[ $notice ] ) ) {
+			self::notice_open( 'disconnected_locally' === $notice ? 'warning' : 'success', 'result' );
+			printf( '<p>%s</p></div>', esc_html( $messages[ $notice ] ) );
+		}
+	}
+
+	// ---- actions (admin-post.php) ---------------------------------------------------------
+
+	/**
+	 * Capability and nonce check for an action.
+	 *
+	 * @param string $action Action key.
+	 * @return void
+	 */
+	private static function begin( $action ) {
+		if ( ! current_user_can( self::CAP ) ) {
+			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'storefront-sync' ), '', array( 'response' => 403 ) );
+		}
+		check_admin_referer( 'storefront_sync_' . $action );
+		if ( ! extension_loaded( 'tessera' ) ) {
+			self::finish( 'error', 'extension_missing' );
+		}
+	}
+
+	/**
+	 * Back to the settings page with a result; ends the request.
+	 *
+	 * @param string $notice Result code.
+	 * @param string $ref    Detail (error code, contact id).
+	 * @return never
+	 */
+	private static function finish( $notice, $ref = '' ) {
+		$args = array( 'sfs_notice' => $notice );
+		if ( '' !== $ref ) {
+			$args['sfs_ref'] = rawurlencode( $ref );
+		}
+		wp_safe_redirect( self::page_url( $args ) );
+		exit;
+	}
+
+	/**
+	 * The stored installation, or an error result.
+	 *
+	 * @return Companion
+	 * @throws TesseraException When the state does not open.
+	 */
+	private static function companion_or_fail() {
+		$companion = Storefront_Sync_State::load();
+		if ( null === $companion ) {
+			self::finish( 'error', 'not_registered' );
+		}
+		return $companion;
+	}
+
+	/**
+	 * "Register now": retry a registration that did not finish.
+	 *
+	 * @return void
+	 */
+	public static function handle_register() {
+		self::begin( 'register' );
+		delete_transient( Storefront_Sync_State::LOCK_TRANSIENT );
+		Storefront_Sync_Plugin::ensure_registered();
+		self::finish_registration();
+	}
+
+	/**
+	 * "Register again": after the broker stopped accepting the registration,
+	 * or when the saved state cannot be decrypted any more. The operator
+	 * asked for it: the unreadable state is replaced by a new registration.
+	 *
+	 * @return void
+	 */
+	public static function handle_register_again() {
+		self::begin( 'register_again' );
+		try {
+			$companion = Storefront_Sync_State::load();
+		} catch ( TesseraException $e ) {
+			Storefront_Sync_State::delete();
+			$companion = null;
+		}
+		if ( null !== $companion && 'registration_invalid' !== $companion->status() ) {
+			self::finish( 'error', 'invalid_state' );
+		}
+		delete_transient( Storefront_Sync_State::LOCK_TRANSIENT );
+		Storefront_Sync_Plugin::try_register( $companion );
+		self::finish_registration();
+	}
+
+	/**
+	 * Result of a registration attempt.
+	 *
+	 * @return void
+	 */
+	private static function finish_registration() {
+		$current = self::current();
+		if ( 'registered' === $current['status'] ) {
+			self::finish( 'registered' );
+		}
+		$health = Storefront_Sync_State::health();
+		self::finish( 'error', isset( $health['registration_error']['code'] ) ? (string) $health['registration_error']['code'] : $current['status'] );
+	}
+
+	/**
+	 * "Connect" / "Reconnect": send the browser to the broker's signed
+	 * connect URL (allowed while connected: the token is replaced when the
+	 * new consent comes back).
+	 *
+	 * @return void
+	 */
+	public static function handle_connect() {
+		self::begin( 'connect' );
+		try {
+			$companion = self::companion_or_fail();
+			$url       = $companion->connectUrl( self::return_url(), Storefront_Sync_Client::SCOPE );
+			Storefront_Sync_State::save( $companion );
+		} catch ( TesseraException $e ) {
+			self::finish( 'error', $e->getErrorCode() );
+		}
+		$broker_host = (string) wp_parse_url( $url, PHP_URL_HOST );
+		add_filter(
+			'allowed_redirect_hosts',
+			static function ( $hosts ) use ( $broker_host ) {
+				$hosts[] = $broker_host;
+				return $hosts;
+			}
+		);
+		wp_safe_redirect( $url );
+		exit;
+	}
+
+	/**
+	 * "Disconnect": the extension's disconnect (the broker revokes at Stora),
+	 * the broker token is dropped locally whatever the broker said.
+	 *
+	 * @return void
+	 */
+	public static function handle_disconnect() {
+		self::begin( 'disconnect' );
+		try {
+			$companion = self::companion_or_fail();
+			$result    = $companion->disconnect( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
+			Storefront_Sync_State::save( $companion );
+		} catch ( TesseraException $e ) {
+			self::finish( 'error', $e->getErrorCode() );
+		}
+		Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
+		if ( 'failed' === $result['status'] ) {
+			self::finish( 'disconnected_locally', null !== $result['error'] ? $result['error']->getErrorCode() : 'unknown' );
+		}
+		self::finish( 'disconnected' );
+	}
+
+	/**
+	 * The example POST: a website enquiry becomes a Stora contact.
+	 *
+	 * @return void
+	 */
+	public static function handle_enquiry() {
+		self::begin( 'enquiry' );
+		$name  = isset( $_POST['storefront_sync_name'] ) ? sanitize_text_field( wp_unslash( $_POST['storefront_sync_name'] ) ) : '';
+		$email = isset( $_POST['storefront_sync_email'] ) ? sanitize_email( wp_unslash( $_POST['storefront_sync_email'] ) ) : '';
+		if ( '' === $name || ! is_email( $email ) ) {
+			self::finish( 'error', 'invalid_enquiry' );
+		}
+		try {
+			$contact = Storefront_Sync_Client::send_enquiry( self::companion_or_fail(), $name, $email );
+		} catch ( TesseraException $e ) {
+			self::finish( 'error', $e->getErrorCode() );
+		}
+		self::finish( 'enquiry_sent', isset( $contact['id'] ) ? (string) $contact['id'] : '' );
+	}
+
+	/**
+	 * "This is a copy": the copied registration is forgotten here (nothing is
+	 * sent: a copy must never disconnect the original) and this site
+	 * registers as a new installation.
+	 *
+	 * @return void
+	 */
+	public static function handle_site_copy() {
+		self::begin( 'site_copy' );
+		try {
+			$companion = self::companion_or_fail();
+			$companion->resolveSiteAsCopy();
+			Storefront_Sync_State::save( $companion );
+		} catch ( TesseraException $e ) {
+			self::finish( 'error', $e->getErrorCode() );
+		}
+		delete_transient( Storefront_Sync_State::LOCK_TRANSIENT );
+		Storefront_Sync_Plugin::try_register( $companion );
+		self::finish_registration();
+	}
+
+	/**
+	 * "The site moved": the broker is told the new address (signed).
+	 *
+	 * @return void
+	 */
+	public static function handle_site_moved() {
+		self::begin( 'site_moved' );
+		try {
+			$companion = self::companion_or_fail();
+			$companion->siteMoved( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
+			Storefront_Sync_State::save( $companion );
+		} catch ( TesseraException $e ) {
+			self::finish( 'error', $e->getErrorCode() );
+		}
+		self::finish( 'site_moved' );
+	}
+}

@@ -1,0 +1,226 @@
+<?php
+/**
+ * The plugin's use of the tessera extension: registration, API calls through
+ * the broker, and WordPress's HTTP API as the transport.
+ *
+ * Everything protocol-related (what to send, signatures, retries, backoff,
+ * clock skew, error mapping, what to persist) is the extension's. This class
+ * only supplies WordPress's pieces: the site URL, the admin email, the HTTP
+ * transport and the storage.
+ *
+ * @package StorefrontSync
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+use Tessera\Companion;
+use Tessera\Exception\RateLimitedException;
+use Tessera\Exception\TesseraException;
+use Tessera\Exception\TransportException;
+
+/**
+ * Talks to the partner's broker through the extension.
+ */
+final class Storefront_Sync_Client {
+
+	/** What the plugin asks the operator to grant at Stora. */
+	const SCOPE = 'orders:read contacts:write';
+
+	/** The partner's broker (override in wp-config.php for a test broker). */
+	const DEFAULT_BROKER_URL = 'https://broker.example.com';
+
+	/**
+	 * The broker base URL: the STOREFRONT_SYNC_BROKER_URL constant, else the
+	 * partner's production broker; filterable.
+	 *
+	 * @return string
+	 */
+	public static function broker_url() {
+		$url = defined( 'STOREFRONT_SYNC_BROKER_URL' ) ? (string) STOREFRONT_SYNC_BROKER_URL : self::DEFAULT_BROKER_URL;
+		/**
+		 * Filters the broker base URL used for a NEW registration (an existing
+		 * registration keeps the broker it registered with).
+		 *
+		 * @param string $url Broker base URL.
+		 */
+		return (string) apply_filters( 'storefront_sync_broker_url', $url );
+	}
+
+	/**
+	 * The transport the extension's drivers call: WordPress's HTTP API. A
+	 * request the extension builds is `{method, url, headers, body}`, which
+	 * are wp_remote_request()'s own argument names; a network failure is a
+	 * TransportException (the extension retries it when that is safe).
+	 *
+	 * One WordPress quirk: its HTTP API gives every POST without a
+	 * Content-Type one of its own (cURL adds application/x-www-form-urlencoded),
+	 * and a header the extension did not sign makes the broker refuse the
+	 * request. An empty Content-Type tells cURL (WordPress's usual transport)
+	 * to add none, so the request goes out exactly as signed (the extension's
+	 * bodyless POST /disconnect).
+	 *
+	 * @return callable(array): array
+	 */
+	public static function transport() {
+		return static function ( array $request ) {
+			if ( 'POST' === $request['method'] ) {
+				$request['headers'] += array( 'content-type' => '' ); // The extension's header names are lowercase.
+			}
+			$response = wp_remote_request( $request['url'], $request + array( 'timeout' => 15, 'redirection' => 0 ) );
+			if ( is_wp_error( $response ) ) {
+				throw new TransportException( $response->get_error_message() );
+			}
+			return array(
+				'status'  => (int) wp_remote_retrieve_response_code( $response ),
+				'headers' => wp_remote_retrieve_headers( $response )->getAll(),
+				'body'    => wp_remote_retrieve_body( $response ),
+			);
+		};
+	}
+
+	/**
+	 * The persist callable: the extension hands over the state whenever a call
+	 * changed it (a learned clock offset, a dropped broker token).
+	 *
+	 * @return callable(string): void
+	 */
+	public static function persister() {
+		return static function ( $state_json ) {
+			Storefront_Sync_State::save_json( $state_json );
+		};
+	}
+
+	/**
+	 * A fresh, unregistered installation. The retry budget is kept short: an
+	 * admin page load must not sleep for minutes on a busy broker.
+	 *
+	 * @return Companion
+	 */
+	public static function create() {
+		return Companion::create(
+			array(
+				'broker_url' => self::broker_url(),
+				'retry'      => array(
+					'max_attempts'       => 3,
+					'max_total_delay_ms' => 4000,
+					'max_retry_after_ms' => 4000,
+				),
+			)
+		);
+	}
+
+	/**
+	 * What this site registers with.
+	 *
+	 * @return array{site_url: string, admin_email: string, platform: string, plugin_version: string}
+	 */
+	public static function registration() {
+		return array(
+			'site_url'       => home_url(),
+			'admin_email'    => (string) get_option( 'admin_email' ),
+			'platform'       => 'wordpress',
+			'plugin_version' => STOREFRONT_SYNC_VERSION,
+		);
+	}
+
+	/**
+	 * Registers the installation (or finishes a pending registration).
+	 *
+	 * The state is saved BEFORE the request goes out, so a lost answer is
+	 * retried with the same install id and secret. When the broker asks for
+	 * an ownership proof (202), the proof is served by the REST route in
+	 * Storefront_Sync_Ownership from the saved state, and the registration is
+	 * sent again so the broker fetches it. During activation the plugin is
+	 * not active yet for other requests (the broker's fetch would find no
+	 * route), so that second round happens on the next admin page load.
+	 *
+	 * @param Companion $companion  The installation (created if new).
+	 * @param bool      $activating Whether this runs inside the activation hook.
+	 * @return string The installation's status afterwards.
+	 * @throws TesseraException  What the extension reports (rejected, rate limited, …).
+	 * @throws TransportException When the broker cannot be reached.
+	 */
+	public static function register( Companion $companion, $activating = false ) {
+		$transport = self::transport();
+		for ( $round = 0; $round < 2; $round++ ) {
+			$request = $companion->registrationRequest( self::registration() );
+			Storefront_Sync_State::save( $companion );
+			$outcome = $companion->handleRegistrationResponse( $transport( $request ) );
+			Storefront_Sync_State::save( $companion );
+			if ( 'registered' === $outcome['outcome'] || $activating ) {
+				break;
+			}
+		}
+		Storefront_Sync_State::update_health( array( 'registration_error' => null ) );
+		return $companion->status();
+	}
+
+	/**
+	 * A signed API call through the broker (the extension's driver: retries,
+	 * backoff, clock skew, reconnect mapping, persistence).
+	 *
+	 * @param Companion $companion The installation.
+	 * @param array     $request   `{method, path, headers?, body?}`, path below the broker URL.
+	 * @return array{status: int, headers: array<string, string>, body: string}
+	 * @throws TesseraException What the extension reports.
+	 */
+	public static function call( Companion $companion, array $request ) {
+		try {
+			$response = $companion->call( $request, self::transport(), null, self::persister() );
+		} catch ( RateLimitedException $e ) {
+			Storefront_Sync_State::update_health( array( 'rate_limited_until' => time() + max( 1, $e->getRetryAfter() ) ) );
+			throw $e;
+		}
+		Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
+		return $response;
+	}
+
+	/**
+	 * The operator's recent orders (broker `/api/orders` → Stora `/2025-09/orders`).
+	 *
+	 * @param Companion $companion The installation.
+	 * @return array<int, array<string, mixed>>
+	 * @throws TesseraException What the extension reports.
+	 */
+	public static function recent_orders( Companion $companion ) {
+		$response = self::call(
+			$companion,
+			array(
+				'method' => 'GET',
+				'path'   => '/api/orders?limit=10',
+			)
+		);
+		$data = json_decode( $response['body'], true );
+		return isset( $data['data'] ) && is_array( $data['data'] ) ? $data['data'] : array();
+	}
+
+	/**
+	 * The example action: records a website enquiry as a Stora contact
+	 * (`POST /api/contacts`; the extension adds the Idempotency-Key and keeps
+	 * it across retries).
+	 *
+	 * @param Companion $companion The installation.
+	 * @param string    $name      Contact name.
+	 * @param string    $email     Contact email.
+	 * @return array<string, mixed> The created contact.
+	 * @throws TesseraException What the extension reports.
+	 */
+	public static function send_enquiry( Companion $companion, $name, $email ) {
+		$response = self::call(
+			$companion,
+			array(
+				'method'  => 'POST',
+				'path'    => '/api/contacts',
+				'headers' => array( 'content-type' => 'application/json' ),
+				'body'    => (string) wp_json_encode(
+					array(
+						'name'  => $name,
+						'email' => $email,
+					)
+				),
+			)
+		);
+		$contact = json_decode( $response['body'], true );
+		return is_array( $contact ) ? $contact : array();
+	}
+}

@@ -1,0 +1,309 @@
+// The example plugin in a real WordPress, as an operator uses it: headless
+// Chromium (playwright-core + Debian's chromium) drives wp-admin against the
+// reference broker and the fake Stora. Started by scripts/test.d/40-wordpress.sh,
+// which provides (environment):
+//   WP_URL            the WordPress site (php -S on 127.0.0.1)
+//   WP_WORK           the run's temporary directory (WordPress tree in WP_WORK/wp)
+//   WP_MYSQL_SOCKET   the private MariaDB's socket
+//   WP_ARTIFACTS      where screenshots go
+//   TESSERA_ENV       tessera-e2e-env's JSON line (broker_url, stora_url, admin_token)
+// The steps run in order and depend on each other: after a failure the rest
+// are skipped. Each step saves a screenshot and checks the page text.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const site = process.env.WP_URL;
+const work = process.env.WP_WORK;
+const artifacts = process.env.WP_ARTIFACTS;
+const env = JSON.parse(process.env.TESSERA_ENV);
+const wpContent = join(work, 'wp', 'wp-content');
+const settingsUrl = `${site}/wp-admin/options-general.php?page=storefront-sync`;
+const OPERATOR = 'opr_demo'; // the fake Stora's default signed-in operator
+
+let context;
+let profileDir;
+let page;
+let shot = 0;
+let broken = false;
+const notes = { installId: null };
+
+// ---- helpers ---------------------------------------------------------------------------------
+
+/** A step: skipped once an earlier step failed. */
+function step(name, fn) {
+  test(name, async (t) => {
+    if (broken) {
+      t.skip('an earlier step failed');
+      return;
+    }
+    try {
+      await fn(t);
+    } catch (e) {
+      broken = true;
+      await screenshot(`FAILED-${name}`).catch(() => {});
+      throw e;
+    }
+  });
+}
+
+async function screenshot(name) {
+  shot += 1;
+  const file = join(artifacts, `${String(shot).padStart(2, '0')}-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** The visible text of the page body. */
+async function text() {
+  return (await page.locator('body').innerText()).replace(/\s+/g, ' ');
+}
+
+async function expectText(...needles) {
+  const body = await text();
+  for (const needle of needles) {
+    assert.ok(body.includes(needle), `page text should contain ${JSON.stringify(needle)}; page ${page.url()}:\n${body.slice(0, 3000)}`);
+  }
+  return body;
+}
+
+async function expectNoText(...needles) {
+  const body = await text();
+  for (const needle of needles) {
+    assert.ok(!body.includes(needle), `page text should not contain ${JSON.stringify(needle)}; page ${page.url()}`);
+  }
+}
+
+async function status() {
+  return page.locator('#storefront-sync-status').getAttribute('data-status');
+}
+
+async function http(method, url, { body, token } = {}) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
+  const raw = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: raw, json };
+}
+
+const brokerAdmin = (path) => http('GET', `${env.broker_url}${path}`, { token: env.admin_token });
+const stora = (method, path, body) => http(method, `${env.stora_url}/_control/${path}`, { body });
+
+/** One SQL query against the private MariaDB; rows as arrays of strings. */
+function sql(query) {
+  const out = execFileSync(
+    'mariadb',
+    ['--no-defaults', `--socket=${process.env.WP_MYSQL_SOCKET}`, '-u', 'root', '--batch', '--skip-column-names', 'wordpress', '-e', query],
+    { encoding: 'utf8' },
+  );
+  return out.split('\n').filter(Boolean).map((line) => line.split('\t'));
+}
+
+const pluginOptions = () => sql("SELECT option_name, autoload FROM wp_options WHERE option_name LIKE '%storefront%' ORDER BY option_name");
+
+/** Clicks and waits for the navigation it causes to settle. */
+async function clickAndWait(locator) {
+  await Promise.all([page.waitForLoadState('load'), locator.click()]);
+  await page.waitForLoadState('load');
+}
+
+/** At the fake Stora's consent page: check it, screenshot, approve; lands back on the settings page. */
+async function approveAtStora(name) {
+  await page.waitForURL((u) => u.href.startsWith(`${env.stora_url}/oauth2/authorize`), { timeout: 15_000 });
+  await expectText('Allow tessera-demo-client to access your Stora account?', 'orders:read');
+  await screenshot(name);
+  await page.locator('#approve').click();
+  await page.waitForURL((u) => u.href.startsWith(settingsUrl) && u.searchParams.get('sfs_notice') !== null, { timeout: 20_000 });
+  assert.ok(!page.url().includes('broker_token'), 'the broker token does not stay in the address bar');
+}
+
+// ---- the browser --------------------------------------------------------------------------------
+
+before(async () => {
+  const profile = mkdtempSync(join(tmpdir(), 'tessera-wp-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  context.setDefaultTimeout(20_000);
+  profileDir = profile;
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('dialog', (dialog) => dialog.accept()); // WordPress's "Are you sure…?" before deleting a plugin
+});
+
+after(async () => {
+  await context?.close();
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+});
+
+// ---- the operator's steps --------------------------------------------------------------------------
+
+step('log in to wp-admin', async () => {
+  await page.goto(`${site}/wp-login.php`);
+  await page.fill('#user_login', 'admin');
+  await page.fill('#user_pass', 'tessera-admin-password');
+  await clickAndWait(page.locator('#wp-submit'));
+  await page.waitForURL(`${site}/wp-admin/**`);
+  await expectText('Dashboard');
+  await screenshot('dashboard');
+});
+
+step('activate the plugin while the broker is unreachable: activation succeeds, a notice says registration will retry', async () => {
+  writeFileSync(join(wpContent, 'broker-unreachable'), '');
+  await page.goto(`${site}/wp-admin/plugins.php`);
+  await expectText('Storefront Sync');
+  await clickAndWait(page.locator('#activate-storefront-sync'));
+  await expectText('Plugin activated.', 'could not be registered with the Storefront Sync service yet', 'could not be reached', 'It will try again on the next admin page load.');
+  await page.locator('#storefront-sync-notice-registration').waitFor();
+  await screenshot('activated-broker-unreachable');
+  const options = Object.fromEntries(pluginOptions());
+  assert.equal(options.storefront_sync_state, 'no', 'the sealed state is stored, not autoloaded');
+  const sealed = sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0];
+  assert.match(sealed, /^tsv1\./, 'the state is sealed by the extension');
+  assert.ok(!sealed.includes('ins_'), 'nothing readable in the sealed state');
+});
+
+step('the next admin page load registers, with the ownership proof served at /.well-known/tessera/', async () => {
+  rmSync(join(wpContent, 'broker-unreachable'));
+  await page.goto(settingsUrl);
+  await expectText('Storefront Sync', 'Status', 'Registered', 'Connect to Stora');
+  assert.equal(await status(), 'registered');
+  await expectNoText('could not be registered');
+  notes.installId = await page.locator('#storefront-sync-install-id').innerText();
+  assert.match(notes.installId, /^ins_[A-Za-z0-9_-]{16,}$/);
+  await screenshot('registered');
+  const broker = await brokerAdmin(`/admin/installations/${notes.installId}`);
+  assert.equal(broker.status, 200, broker.body);
+  assert.equal(broker.json.status, 'active', 'the broker accepted the ownership proof');
+  assert.equal(broker.json.site_url, site);
+  assert.equal(broker.json.platform, 'wordpress');
+  assert.equal(broker.json.admin_email, 'admin@northwind.example');
+  // No challenge is outstanding any more: the well-known path answers 404.
+  const proof = await http('GET', `${site}/.well-known/tessera/${notes.installId}`);
+  assert.equal(proof.status, 404);
+});
+
+step('Connect: consent at Stora, back on the settings page, connected, recent orders shown', async () => {
+  await clickAndWait(page.locator('#storefront-sync-connect'));
+  await approveAtStora('stora-consent');
+  await expectText('Connected to Stora.', 'Connected', 'Recent orders', 'ord_1001', 'A-12', 'ord_1003', 'Moving out', '129.00 GBP');
+  assert.equal(await status(), 'connected');
+  assert.equal(await page.locator('#storefront-sync-orders tbody tr').count(), 3);
+  // Reconnect is offered while connected, next to Disconnect.
+  await page.locator('#storefront-sync-connect').waitFor();
+  await page.locator('#storefront-sync-disconnect').waitFor();
+  await screenshot('connected-orders');
+  const broker = await brokerAdmin(`/admin/installations/${notes.installId}`);
+  assert.equal(broker.json.grant.status, 'active');
+});
+
+step('the example action: a website enquiry becomes a Stora contact (signed POST with an Idempotency-Key)', async () => {
+  await page.fill('#storefront-sync-name', 'Grace Hopper');
+  await page.fill('#storefront-sync-email', 'grace@example.com');
+  await clickAndWait(page.locator('#storefront-sync-send-enquiry'));
+  await expectText('Enquiry sent to Stora as contact con_');
+  await screenshot('enquiry-sent');
+  const requests = (await stora('GET', 'requests')).json;
+  const posts = requests.filter((r) => r.method === 'POST' && r.path === '/2025-09/contacts');
+  assert.equal(posts.length, 1);
+  assert.equal(posts[0].status, 201);
+  assert.ok(posts[0].idempotency_key, 'the POST carried an Idempotency-Key');
+  assert.equal(posts[0].operator, OPERATOR);
+});
+
+step('the grant is revoked at Stora: the page says Reconnect required, and every admin page shows a Reconnect notice', async () => {
+  const revoked = await stora('POST', 'revoke_grant', { operator: OPERATOR });
+  assert.equal(revoked.status, 200);
+  await page.goto(settingsUrl);
+  await expectText('Reconnect required', 'no longer grants access');
+  assert.equal(await status(), 'reconnect_required');
+  await page.locator('#storefront-sync-notice-reconnect-required').waitFor();
+  await screenshot('reconnect-required');
+  await page.goto(`${site}/wp-admin/`);
+  await expectText('Dashboard', 'Storefront Sync:', 'no longer grants access');
+  await page.locator('#storefront-sync-notice-connect').waitFor();
+  await screenshot('dashboard-reconnect-notice');
+});
+
+step('Reconnect from the notice: consent again, connected, orders back', async () => {
+  await clickAndWait(page.locator('#storefront-sync-notice-connect'));
+  await approveAtStora('stora-consent-reconnect');
+  await expectText('Connected to Stora.', 'Connected', 'ord_1001');
+  assert.equal(await status(), 'connected');
+  await expectNoText('Reconnect required');
+  await screenshot('reconnected');
+});
+
+step('changed keys: the sealed state does not open; the plugin says so, offers to register again, and loses nothing', async () => {
+  const before = sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0];
+  writeFileSync(join(work, 'test-constants.php'), "<?php\ndefine( 'STOREFRONT_SYNC_STATE_KEY', 'a different key than the one the state was sealed with' );\n");
+  try {
+    await page.goto(settingsUrl);
+    await expectText('Saved connection unreadable', 'cannot be decrypted', 'Register again');
+    assert.equal(await status(), 'state_undecryptable');
+    await page.locator('#storefront-sync-notice-state-undecryptable').waitFor();
+    await screenshot('state-undecryptable');
+    const after = sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0];
+    assert.equal(after, before, 'the unreadable state is kept as it was');
+  } finally {
+    rmSync(join(work, 'test-constants.php'), { force: true });
+  }
+  await page.goto(settingsUrl);
+  assert.equal(await status(), 'connected', 'with the old key back, the connection is still there');
+});
+
+step('Disconnect: the broker revokes at Stora; the site is registered but not connected', async () => {
+  const before = (await stora('GET', 'counters')).json;
+  await clickAndWait(page.locator('#storefront-sync-disconnect'));
+  await expectText('Disconnected. The Storefront Sync service revoked', 'Registered', 'Connect to Stora');
+  assert.equal(await status(), 'registered');
+  await screenshot('disconnected');
+  const afterCounters = (await stora('GET', 'counters')).json;
+  assert.equal(afterCounters.revokes, before.revokes + 1, 'the broker called Stora /oauth2/revoke');
+  const broker = await brokerAdmin(`/admin/installations/${notes.installId}`);
+  assert.equal(broker.json.grant, null, 'the broker holds no grant for this site');
+});
+
+step('delete the plugin from the Plugins screen: the broker forgets the installation, the options are gone', async () => {
+  await page.goto(`${site}/wp-admin/plugins.php`);
+  await clickAndWait(page.locator('#deactivate-storefront-sync'));
+  await expectText('Plugin deactivated.');
+  await screenshot('deactivated');
+  assert.ok(pluginOptions().length > 0, 'deactivation keeps the registration');
+  await page.locator('#delete-storefront-sync').click(); // confirm() is accepted; WordPress deletes over AJAX
+  await page.getByText('Storefront Sync was successfully deleted.').waitFor({ timeout: 30_000 });
+  await screenshot('deleted');
+  const broker = await brokerAdmin(`/admin/installations/${notes.installId}`);
+  assert.equal(broker.status, 404, 'the broker no longer knows the installation');
+  assert.deepEqual(pluginOptions(), [], 'no storefront option left in the database');
+  assert.ok(!existsSync(join(wpContent, 'plugins', 'storefront-sync')), 'plugin files removed');
+});
+
+step('no PHP error, warning or notice from the plugin', async () => {
+  const log = existsSync(process.env.WP_DEBUG_LOG) ? readFileSync(process.env.WP_DEBUG_LOG, 'utf8') : '';
+  const ours = log.split('\n').filter((line) => /storefront-sync|storefront_sync|Storefront_Sync|tessera/i.test(line));
+  assert.deepEqual(ours, []);
+});
