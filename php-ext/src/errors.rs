@@ -453,6 +453,9 @@ pub enum Failure {
     /// A PHP exception (from a host callable) is already propagating; it is
     /// left as it is.
     Pending,
+    /// A host callable hit a fatal error (a bailout); [`guard`] resumes the
+    /// bailout once the call's Rust values are dropped.
+    Bailout,
 }
 
 impl From<Error> for Failure {
@@ -469,7 +472,7 @@ impl From<Failure> for PhpException {
                 PhpException::new(e.to_string(), 0, class_entry(class_for(e.kind()))).with_object(object)
             }
             // `throw()` keeps an already pending exception.
-            Failure::Pending => PhpException::new("a host callback failed".into(), 0, base_ce()),
+            Failure::Pending | Failure::Bailout => PhpException::new("a host callback failed".into(), 0, base_ce()),
         }
     }
 }
@@ -489,8 +492,18 @@ pub fn busy() -> Failure {
 
 /// Runs a method body; a Rust panic becomes a `TesseraException` with code
 /// `internal` instead of crossing into PHP.
+///
+/// After a fatal error in a host callable ([`Failure::Bailout`]) the body has
+/// returned, so its Rust values are dropped; the bailout then goes on to the
+/// engine.
 pub fn guard<T>(body: impl FnOnce() -> Res<T>) -> Res<T> {
     match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Err(Failure::Bailout)) => {
+            // SAFETY: nothing of this call that needs dropping is left in the
+            // frames the jump crosses (the generated wrapper's argument list
+            // only).
+            unsafe { ext_php_rs::zend::bailout() }
+        }
         Ok(r) => r,
         Err(_) => Err(Failure::Core(Error::Internal("a Rust panic was caught at the PHP boundary"))),
     }

@@ -5,13 +5,14 @@
 
 use std::cell::RefCell;
 use std::ffi::c_char;
+use std::panic::AssertUnwindSafe;
 use std::ptr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ext_php_rs::convert::IntoZvalDyn;
 use ext_php_rs::ffi::zend_read_property;
 use ext_php_rs::types::{ZendCallable, ZendObject, Zval};
-use ext_php_rs::zend::{ExecutorGlobals, ce};
+use ext_php_rs::zend::{CatchError, ExecutorGlobals, ce, try_catch};
 use tessera_core::Companion;
 use tessera_core::OsEntropy;
 use tessera_core::{Action, Call, Completion, Event};
@@ -24,13 +25,26 @@ pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// Calls a PHP callable inside a bailout frame: a fatal error in the callable
+/// (memory limit, `E_USER_ERROR`, time limit) becomes [`Failure::Bailout`], so
+/// the Rust values of this call are dropped before the bailout goes on (see
+/// [`crate::errors::guard`]) instead of being jumped over.
+fn try_call(callable: &ZendCallable<'_>, args: Vec<&dyn IntoZvalDyn>) -> Res<Result<Zval, ()>> {
+    match try_catch(AssertUnwindSafe(|| callable.try_call(args))) {
+        Ok(Ok(z)) => Ok(Ok(z)),
+        Ok(Err(_)) => Ok(Err(())),
+        Err(CatchError::Bailout) => Err(Failure::Bailout),
+        Err(_) => Err(Failure::Core(tessera_core::Error::Internal("a host callback panicked"))),
+    }
+}
+
 /// Calls a PHP callable. A PHP exception it throws stays pending and becomes
 /// [`Failure::Pending`].
 pub fn call_php(callable: &ZendCallable<'_>, args: Vec<&dyn IntoZvalDyn>, what: &'static str) -> Res<Zval> {
-    match callable.try_call(args) {
+    match try_call(callable, args)? {
         Ok(z) => Ok(z),
-        Err(_) if ExecutorGlobals::has_exception() => Err(Failure::Pending),
-        Err(_) => Err(invalid(what, "could not be called")),
+        Err(()) if ExecutorGlobals::has_exception() => Err(Failure::Pending),
+        Err(()) => Err(invalid(what, "could not be called")),
     }
 }
 

@@ -145,7 +145,7 @@ final class ExceptionsTest extends TestCase
             $this->fail();
         } catch (Exception\VerificationException $e) {
             $this->assertSame(401, $e->getHttpStatus());
-            $this->assertSame('signature_invalid', $e->getWireCode());
+            $this->assertSame('signature_missing', $e->getWireCode());
         }
         try {
             Verifier::verifyOwnershipProof(str_repeat('A', 43), 'ins_x', 'challenge-challenge', 'nope');
