@@ -7,14 +7,13 @@
 //! stub still show the declared PHP type.
 
 use ext_php_rs::boxed::ZBox;
-use ext_php_rs::convert::{FromZval, IntoZval};
+use ext_php_rs::convert::FromZval;
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
 use serde_json::{Map, Number, Value};
-use tessera_core::Error;
 use tessera_core::{ApiRequest, Request, Response};
 
-use crate::errors::{Failure, Res, invalid};
+use crate::errors::{Res, invalid};
 
 /// Deepest nesting accepted when a PHP array becomes JSON (and so the guard
 /// against self-referencing arrays).
@@ -281,19 +280,6 @@ impl Assoc {
         z.set_long(value);
         self.with(key, z)
     }
-    /// Adds `key => ?int`.
-    pub fn opt_int(self, key: &str, value: Option<i64>) -> Assoc {
-        match value {
-            Some(v) => self.int(key, v),
-            None => self.with(key, Zval::null()),
-        }
-    }
-    /// Adds `key => bool`.
-    pub fn bool(self, key: &str, value: bool) -> Assoc {
-        let mut z = Zval::new();
-        z.set_bool(value);
-        self.with(key, z)
-    }
     /// The PHP array.
     pub fn build(self) -> ZBox<ZendHashTable> {
         self.0
@@ -429,10 +415,4 @@ pub fn json_to_zval(v: &Value) -> Zval {
 /// A value the host returned where the binding expected an array.
 pub fn expect_array<'a>(z: &'a Zval, what: &'static str) -> Res<&'a ZendHashTable> {
     z.dereference().array().ok_or_else(|| invalid(what, "must return an array"))
-}
-
-/// Converts a core result's success value with `IntoZval`, mapping a failure to
-/// an internal error (conversion of our own values never fails).
-pub fn into_zval<T: IntoZval>(v: T) -> Res<Zval> {
-    v.into_zval(false).map_err(|_| Failure::Core(Error::Internal("value conversion failed")))
 }

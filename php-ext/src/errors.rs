@@ -246,33 +246,16 @@ fn private_prop(name: &str) -> ClassProperty {
     }
 }
 
-fn park(class: Class) -> fn(&'static mut ClassEntry, ArgInfoTables) {
-    macro_rules! reg {
-        ($c:expr) => {
-            |ce: &'static mut ClassEntry, tables: ArgInfoTables| {
-                CES[$c as usize].store(ce, Ordering::Release);
-                if let Ok(mut parked) = PARKED.lock() {
-                    parked.push(Parked(tables));
-                }
-            }
-        };
+/// Registration callback of every exception class: records the class entry
+/// (by name) and parks the argument-info tables.
+fn registered(ce: &'static mut ClassEntry, tables: ArgInfoTables) {
+    let index = ce.name().and_then(|name| NAMES.iter().position(|n| *n == name));
+    if let Some(i) = index {
+        CES[i].store(ce, Ordering::Release);
     }
-    const FNS: [fn(&'static mut ClassEntry, ArgInfoTables); COUNT] = [
-        reg!(0),
-        reg!(1),
-        reg!(2),
-        reg!(3),
-        reg!(4),
-        reg!(5),
-        reg!(6),
-        reg!(7),
-        reg!(8),
-        reg!(9),
-        reg!(10),
-        reg!(11),
-        reg!(12),
-    ];
-    FNS[class as usize]
+    if let Ok(mut parked) = PARKED.lock() {
+        parked.push(Parked(tables));
+    }
 }
 
 const ALL: [Class; COUNT] = [
@@ -396,7 +379,7 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         if class != Class::Base && class != Class::Transport {
             b = b.flags(ClassFlags::Final);
         }
-        b.registration(park(class)).register()?;
+        b.registration(registered).register()?;
     }
     Ok(())
 }
