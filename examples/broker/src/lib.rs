@@ -22,7 +22,7 @@
 //! Rules a partner's own broker must keep, and where this one keeps them:
 //!
 //! * Every plugin call after registration is verified with tessera-core's
-//!   [`Verifier`](tessera_core::verify::Verifier) against the URL the plugin
+//!   [`tessera_core::Verifier`] against the URL the plugin
 //!   was configured with (the broker's public URL), with a shared replay
 //!   store. Failures answer `401 signature_invalid | signature_expired (+Date)
 //!   | replayed | unknown_installation`.
