@@ -104,11 +104,17 @@ define( 'DB_HOST', 'localhost:$sock' );
 define( 'DB_CHARSET', 'utf8mb4' );
 \$table_prefix = 'wp_';
 $salts
-define( 'WP_HOME', '$site' );
-define( 'WP_SITEURL', '$site' );
+// Constants the test changes while WordPress runs (the state key override,
+// the site's address when it "moves").
+if ( is_readable( '$work/test-constants.php' ) ) {
+	require '$work/test-constants.php';
+}
+defined( 'WP_HOME' ) || define( 'WP_HOME', '$site' );
+defined( 'WP_SITEURL' ) || define( 'WP_SITEURL', '$site' );
 define( 'WP_CONTENT_DIR', __DIR__ . '/wp-content' );
-define( 'WP_CONTENT_URL', '$site/wp-content' );
+define( 'WP_CONTENT_URL', WP_HOME . '/wp-content' );
 define( 'WP_HTTP_BLOCK_EXTERNAL', true ); // loopback only: no update checks, no feeds
+define( 'WP_ACCESSIBLE_HOSTS', '127.0.0.1' ); // the broker
 define( 'DISABLE_WP_CRON', true );
 define( 'AUTOMATIC_UPDATER_DISABLED', true );
 define( 'FS_METHOD', 'direct' );
@@ -117,10 +123,6 @@ define( 'WP_DEBUG_LOG', '$work/wp-debug.log' );
 define( 'WP_DEBUG_DISPLAY', false );
 // The plugin's broker (a partner's plugin would ship its production URL).
 define( 'STOREFRONT_SYNC_BROKER_URL', '$broker_url' );
-// Constants the test changes while WordPress runs (the state key override).
-if ( is_readable( '$work/test-constants.php' ) ) {
-	require '$work/test-constants.php';
-}
 if ( ! defined( 'ABSPATH' ) ) {
 	define( 'ABSPATH', __DIR__ . '/' );
 }

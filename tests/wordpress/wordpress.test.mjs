@@ -19,11 +19,13 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const site = process.env.WP_URL;
+// Where the site runs now: it "moves" to http://localhost:PORT in one step.
+let base = site;
 const work = process.env.WP_WORK;
 const artifacts = process.env.WP_ARTIFACTS;
 const env = JSON.parse(process.env.TESSERA_ENV);
 const wpContent = join(work, 'wp', 'wp-content');
-const settingsUrl = `${site}/wp-admin/options-general.php?page=storefront-sync`;
+const settingsUrl = () => `${base}/wp-admin/options-general.php?page=storefront-sync`;
 const OPERATOR = 'opr_demo'; // the fake Stora's default signed-in operator
 
 let context;
@@ -125,7 +127,7 @@ async function approveAtStora(name) {
   await expectText('Allow tessera-demo-client to access your Stora account?', 'orders:read');
   await screenshot(name);
   await page.locator('#approve').click();
-  await page.waitForURL((u) => u.href.startsWith(settingsUrl) && u.searchParams.get('sfs_notice') !== null, { timeout: 20_000 });
+  await page.waitForURL((u) => u.href.startsWith(settingsUrl()) && u.searchParams.get('sfs_notice') !== null, { timeout: 20_000 });
   assert.ok(!page.url().includes('broker_token'), 'the broker token does not stay in the address bar');
 }
 
@@ -161,13 +163,17 @@ after(async () => {
 
 // ---- the operator's steps --------------------------------------------------------------------------
 
-step('log in to wp-admin', async () => {
-  await page.goto(`${site}/wp-login.php`);
+async function logIn() {
+  await page.goto(`${base}/wp-login.php`);
   await page.fill('#user_login', 'admin');
   await page.fill('#user_pass', 'tessera-admin-password');
   await clickAndWait(page.locator('#wp-submit'));
-  await page.waitForURL(`${site}/wp-admin/**`);
+  await page.waitForURL(`${base}/wp-admin/**`);
   await expectText('Dashboard');
+}
+
+step('log in to wp-admin', async () => {
+  await logIn();
   await screenshot('dashboard');
 });
 
@@ -176,7 +182,7 @@ step('activate the plugin while the broker is unreachable: activation succeeds, 
   await page.goto(`${site}/wp-admin/plugins.php`);
   await expectText('Storefront Sync');
   await clickAndWait(page.locator('#activate-storefront-sync'));
-  await expectText('Plugin activated.', 'could not be registered with the Storefront Sync service yet', 'could not be reached', 'It will try again on the next admin page load.');
+  await expectText('Plugin activated.', 'is not registered with the Storefront Sync service yet', 'could not be reached', 'Registration is tried again on every admin page load.');
   await page.locator('#storefront-sync-notice-registration').waitFor();
   await screenshot('activated-broker-unreachable');
   const options = Object.fromEntries(pluginOptions());
@@ -188,10 +194,10 @@ step('activate the plugin while the broker is unreachable: activation succeeds, 
 
 step('the next admin page load registers, with the ownership proof served at /.well-known/tessera/', async () => {
   rmSync(join(wpContent, 'broker-unreachable'));
-  await page.goto(settingsUrl);
+  await page.goto(settingsUrl());
   await expectText('Storefront Sync', 'Status', 'Registered', 'Connect to Stora');
   assert.equal(await status(), 'registered');
-  await expectNoText('could not be registered');
+  await expectNoText('is not registered with the Storefront Sync service yet');
   notes.installId = await page.locator('#storefront-sync-install-id').innerText();
   assert.match(notes.installId, /^ins_[A-Za-z0-9_-]{16,}$/);
   await screenshot('registered');
@@ -237,10 +243,10 @@ step('the example action: a website enquiry becomes a Stora contact (signed POST
 step('the grant is revoked at Stora: the page says Reconnect required, and every admin page shows a Reconnect notice', async () => {
   const revoked = await stora('POST', 'revoke_grant', { operator: OPERATOR });
   assert.equal(revoked.status, 200);
-  await page.goto(settingsUrl);
+  await page.goto(settingsUrl());
   await expectText('Reconnect required', 'no longer grants access');
   assert.equal(await status(), 'reconnect_required');
-  await page.locator('#storefront-sync-notice-reconnect-required').waitFor();
+  await page.locator('#storefront-sync-connect').waitFor();
   await screenshot('reconnect-required');
   await page.goto(`${site}/wp-admin/`);
   await expectText('Dashboard', 'Storefront Sync:', 'no longer grants access');
@@ -261,18 +267,48 @@ step('changed keys: the sealed state does not open; the plugin says so, offers t
   const before = sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0];
   writeFileSync(join(work, 'test-constants.php'), "<?php\ndefine( 'STOREFRONT_SYNC_STATE_KEY', 'a different key than the one the state was sealed with' );\n");
   try {
-    await page.goto(settingsUrl);
+    await page.goto(settingsUrl());
     await expectText('Saved connection unreadable', 'cannot be decrypted', 'Register again');
     assert.equal(await status(), 'state_undecryptable');
-    await page.locator('#storefront-sync-notice-state-undecryptable').waitFor();
+    await page.locator('#storefront-sync-register-again').waitFor();
     await screenshot('state-undecryptable');
+    await page.goto(`${site}/wp-admin/`);
+    await expectText('Storefront Sync:', 'cannot be decrypted');
+    await page.locator('#storefront-sync-notice-state-undecryptable #storefront-sync-notice-register-again').waitFor();
+    await screenshot('dashboard-state-undecryptable-notice');
     const after = sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0];
     assert.equal(after, before, 'the unreadable state is kept as it was');
   } finally {
     rmSync(join(work, 'test-constants.php'), { force: true });
   }
-  await page.goto(settingsUrl);
+  await page.goto(settingsUrl());
   assert.equal(await status(), 'connected', 'with the old key back, the connection is still there');
+});
+
+step('the site moves (new address): a notice offers "the site moved" / "this is a copy"; "moved" tells the broker', async () => {
+  const moved = site.replace('127.0.0.1', 'localhost');
+  writeFileSync(
+    join(work, 'test-constants.php'),
+    `<?php\ndefine( 'WP_HOME', '${moved}' );\ndefine( 'WP_SITEURL', '${moved}' );\n`,
+  );
+  base = moved;
+  await logIn(); // WordPress's login cookies belong to the old address
+  await expectText('Storefront Sync:', `registered as ${site} but now runs at ${moved}`);
+  await page.locator('#storefront-sync-notice-site-mismatch #storefront-sync-notice-site-moved').waitFor();
+  await page.locator('#storefront-sync-notice-site-mismatch #storefront-sync-notice-site-copy').waitFor();
+  await screenshot('dashboard-site-mismatch-notice');
+  await page.goto(settingsUrl());
+  await expectText('Site mismatch', `registered as ${site} but now runs at ${moved}`, 'The site moved', 'This is a copy');
+  assert.equal(await status(), 'site_mismatch');
+  await expectNoText('Recent orders'); // nothing is signed until the operator answers
+  await screenshot('site-mismatch');
+  await clickAndWait(page.locator('#storefront-sync-site-moved'));
+  await expectText("now knows this site's new address", 'Connected', 'ord_1001');
+  assert.equal(await status(), 'connected');
+  await screenshot('site-moved');
+  const broker = await brokerAdmin(`/admin/installations/${notes.installId}`);
+  assert.equal(broker.json.site_url, moved, 'the broker has the new address');
+  assert.equal(broker.json.grant.status, 'active', 'and the connection is kept');
 });
 
 step('Disconnect: the broker revokes at Stora; the site is registered but not connected', async () => {
@@ -288,7 +324,7 @@ step('Disconnect: the broker revokes at Stora; the site is registered but not co
 });
 
 step('delete the plugin from the Plugins screen: the broker forgets the installation, the options are gone', async () => {
-  await page.goto(`${site}/wp-admin/plugins.php`);
+  await page.goto(`${base}/wp-admin/plugins.php`);
   await clickAndWait(page.locator('#deactivate-storefront-sync'));
   await expectText('Plugin deactivated.');
   await screenshot('deactivated');

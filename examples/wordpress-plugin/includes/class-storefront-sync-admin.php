@@ -592,6 +592,10 @@ final class Storefront_Sync_Admin {
 			return;
 		}
 		self::flash_notice();
+		$screen = get_current_screen();
+		if ( null !== $screen && 'settings_page_' . self::PAGE === $screen->id ) {
+			return; // The settings page shows the status and its buttons itself.
+		}
 		$current = self::current();
 		$status  = $current['status'];
 		$name    = __( 'Storefront Sync', 'storefront-sync' );
@@ -605,9 +609,9 @@ final class Storefront_Sync_Admin {
 				$type = 'site_mismatch' === $status || 'reconnect_required' === $status ? 'warning' : 'error';
 				self::notice_open( $type, $status );
 				printf( '<p><strong>%s:</strong> %s</p>', esc_html( $name ), esc_html( self::status_description( $status, $current['companion'] ) ) );
-				echo '<p>';
+				echo '<div class="storefront-sync-notice-actions">';
 				self::render_actions( $status, 'notice' );
-				echo '</p></div>';
+				echo '</div></div>';
 				break;
 			case 'not_registered':
 			case 'registration_pending':
@@ -617,20 +621,15 @@ final class Storefront_Sync_Admin {
 					$error = $health['registration_error'];
 					self::notice_open( 'warning', 'registration' );
 					printf(
-						'<p><strong>%s:</strong> %s %s</p>',
+						'<p><strong>%s:</strong> %s %s %s</p>',
 						esc_html( $name ),
-						esc_html(
-							sprintf(
-								/* translators: %s: why it failed. */
-								__( 'this site could not be registered with the Storefront Sync service yet (%s).', 'storefront-sync' ),
-								self::error_message( (string) $error['code'] )
-							)
-						),
-						esc_html__( 'It will try again on the next admin page load.', 'storefront-sync' )
+						esc_html__( 'this site is not registered with the Storefront Sync service yet.', 'storefront-sync' ),
+						esc_html( self::error_message( (string) $error['code'] ) ),
+						esc_html__( 'Registration is tried again on every admin page load.', 'storefront-sync' )
 					);
-					echo '<p>';
+					echo '<div class="storefront-sync-notice-actions">';
 					self::render_actions( $status, 'notice' );
-					echo '</p></div>';
+					echo '</div></div>';
 				}
 				break;
 		}
