@@ -12,8 +12,9 @@
 //! `{stora_url}/_control/…` and the broker's kill switch through
 //! `{broker_url}/admin/…` with `admin_token`.
 //!
-//! Stops when standard input closes (the suite's process ends) or after
-//! `--max-lifetime` seconds (default 600).
+//! Stops when standard input closes (the suite's process ends), on SIGTERM or
+//! SIGINT, or after `--max-lifetime` seconds (default 600), removing its
+//! temporary directory each time.
 //!
 //! ```text
 //! tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off]
@@ -57,6 +58,24 @@ fn main() {
         })
     );
     let (tx, rx) = std::sync::mpsc::channel::<()>();
+    // SIGTERM / SIGINT also stop it cleanly (the temporary directory goes).
+    let on_signal = tx.clone();
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            return;
+        };
+        runtime.block_on(async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        });
+        let _ = on_signal.send(());
+    });
     std::thread::spawn(move || {
         let mut sink = [0u8; 256];
         let mut stdin = std::io::stdin();
