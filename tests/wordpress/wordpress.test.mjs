@@ -240,6 +240,26 @@ step('the example action: a website enquiry becomes a Stora contact (signed POST
   assert.equal(posts[0].operator, OPERATOR);
 });
 
+step('Stora rate-limits the operator: the page says Rate limited, waits, then shows the orders again', async () => {
+  await stora('POST', 'faults', { status: 429, retry_after: 5, count: 1, path_prefix: '/2025-09/orders' });
+  await page.goto(settingsUrl());
+  await expectText('Rate limited', 'Stora asked us to slow down. Try again in');
+  assert.equal(await status(), 'rate_limited');
+  await page.locator('#storefront-sync-disconnect').waitFor(); // still connected
+  await screenshot('rate-limited');
+  const requests = (await stora('GET', 'requests')).json.filter((r) => r.path === '/2025-09/orders');
+  assert.equal(requests.at(-1).status, 429);
+  // Until Retry-After has passed the page does not call again.
+  await page.goto(settingsUrl());
+  assert.equal(await status(), 'rate_limited');
+  const again = (await stora('GET', 'requests')).json.filter((r) => r.path === '/2025-09/orders');
+  assert.equal(again.length, requests.length, 'no call while rate limited');
+  await new Promise((resolve) => setTimeout(resolve, 5_500));
+  await page.goto(settingsUrl());
+  assert.equal(await status(), 'connected');
+  await expectText('ord_1001');
+});
+
 step('the grant is revoked at Stora: the page says Reconnect required, and every admin page shows a Reconnect notice', async () => {
   const revoked = await stora('POST', 'revoke_grant', { operator: OPERATOR });
   assert.equal(revoked.status, 200);

@@ -145,8 +145,12 @@ final class Storefront_Sync_Client {
 		for ( $round = 0; $round < 2; $round++ ) {
 			$request = $companion->registrationRequest( self::registration() );
 			Storefront_Sync_State::save( $companion );
-			$outcome = $companion->handleRegistrationResponse( $transport( $request ) );
-			Storefront_Sync_State::save( $companion );
+			try {
+				$outcome = $companion->handleRegistrationResponse( $transport( $request ) );
+			} finally {
+				// Also after a refusal: a 409 makes the extension drop the id.
+				Storefront_Sync_State::save( $companion );
+			}
 			if ( 'registered' === $outcome['outcome'] || $activating ) {
 				break;
 			}
