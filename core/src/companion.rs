@@ -27,6 +27,10 @@ use crate::sign::{SignInput, SignOptions, sign};
 use crate::state::{Installation, PendingConnect, State, Status};
 use crate::url::Url;
 
+/// A registration answer whose `Date` differs from the local clock by more
+/// than this many seconds sets the clock offset.
+pub const SKEW_LEARN_THRESHOLD_SECS: i64 = 60;
+
 /// Result of [`Companion::check_site`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -234,12 +238,20 @@ impl Companion {
     /// Interprets the broker's answer to the registration request at local
     /// time `now` (unix seconds).
     pub fn handle_registration_response_at(&mut self, resp: &Response, now: i64) -> Result<RegistrationOutcome> {
-        let inst = match &mut self.state.installation {
-            Some(i) if !i.confirmed || i.invalid_reason.is_some() => i,
-            _ => return Err(Error::InvalidState("no registration is pending")),
-        };
+        if !matches!(&self.state.installation, Some(i) if !i.confirmed || i.invalid_reason.is_some()) {
+            return Err(Error::InvalidState("no registration is pending"));
+        }
         let outcome = classify(resp, now);
         let reason = || outcome.code.clone().unwrap_or_else(|| format!("http_{}", resp.status));
+        // Learn a large clock skew from the broker's Date already here: the
+        // connect URL is signed before any API call could teach it, and a
+        // skewed plugin could otherwise never connect.
+        if let (200..=202, Some(server)) = (resp.status, outcome.server_date)
+            && (server - now).abs() > SKEW_LEARN_THRESHOLD_SECS
+        {
+            self.state.clock_offset = server - now;
+        }
+        let inst = self.state.installation.as_mut().ok_or(Error::Internal("installation checked above"))?;
         let result = match resp.status {
             200 | 201 => {
                 inst.confirmed = true;

@@ -505,3 +505,24 @@ fn registration_retry_after_dates_use_the_clock() {
     let with_date = r.clone().with_header("Date", &tessera_core::classify::fmt_http_date(NOW));
     assert_eq!(c.handle_registration_response(&with_date).unwrap_err(), Error::RateLimited { retry_after_ms: 5000 });
 }
+
+#[test]
+fn a_skewed_clock_is_learned_at_registration_so_connect_works() {
+    let mut c = Companion::create(Config::new(B)).unwrap();
+    c.registration_request(&registration("https://shop.example"), &mut rng(43)).unwrap();
+    let local_now = NOW - 3600; // an hour slow
+    let answer = Response::new(201, vec![]).with_header("Date", &tessera_core::classify::fmt_http_date(NOW));
+    c.handle_registration_response_at(&answer, local_now).unwrap();
+    assert_eq!(c.clock_offset(), 3600);
+    let url = c.connect_url("https://shop.example/cb", None, local_now, &mut rng(44)).unwrap();
+    let secret = secret_of(&c);
+    let params = tessera_core::verify_connect_url(&url, NOW, &mut |_| Some(secret.clone())).unwrap();
+    assert_eq!(params.ts, NOW, "the connect link carries the broker's time");
+
+    // Small differences are noise, not skew.
+    let mut d = Companion::create(Config::new(B)).unwrap();
+    d.registration_request(&registration("https://shop.example"), &mut rng(45)).unwrap();
+    let answer = Response::new(201, vec![]).with_header("Date", &tessera_core::classify::fmt_http_date(NOW + 30));
+    d.handle_registration_response_at(&answer, NOW).unwrap();
+    assert_eq!(d.clock_offset(), 0);
+}
