@@ -23,11 +23,13 @@ env_bin="$target_dir/debug/tessera-e2e-env"
 work=$(mktemp -d "${TMPDIR:-/tmp}/tessera-wp.XXXXXX")
 artifacts="$TESSERA_ROOT/artifacts/wordpress"
 rm -rf "$artifacts" && mkdir -p "$artifacts"
+# Every server runs in a process group of its own (setsid: its pid is the
+# group id), so stopping it also stops its children (php -S workers).
 pids=()
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     # Logs worth keeping next to the screenshots.
     for f in php-server.log mysqld.err wp-debug.log env.err; do
@@ -39,11 +41,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 # The whole run has a maximum lifetime.
-( sleep "$max_lifetime"; echo "40-wordpress: max lifetime ${max_lifetime}s reached" >&2; kill -TERM $$ ) 2>/dev/null &
+setsid bash -c 'sleep "$1"; echo "40-wordpress: max lifetime $1 s reached" >&2; kill -TERM "$2"' _ "$max_lifetime" $$ </dev/null &
 pids+=($!)
 
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    php -r '$s = stream_socket_server("tcp://127.0.0.1:0"); echo substr(strrchr(stream_socket_get_name($s, false), ":"), 1), "\n";'
 }
 
 # ---- MariaDB: a private instance, socket only ----------------------------------------------
@@ -53,7 +55,7 @@ sock="$work/mysqld.sock"
 mariadb-install-db --no-defaults --datadir="$work/db" --user="$(id -un)" --auth-root-authentication-method=normal \
     --skip-test-db --skip-name-resolve >"$work/install-db.log" 2>&1 \
     || { cat "$work/install-db.log" >&2; exit 1; }
-"$mysqld_bin" --no-defaults --datadir="$work/db" --socket="$sock" --pid-file="$work/mysqld.pid" \
+setsid "$mysqld_bin" --no-defaults --datadir="$work/db" --socket="$sock" --pid-file="$work/mysqld.pid" \
     --skip-networking --user="$(id -un)" --log-error="$work/mysqld.err" --innodb-buffer-pool-size=32M \
     --skip-log-bin --performance-schema=OFF >/dev/null 2>&1 &
 pids+=($!)
@@ -72,13 +74,13 @@ SQL
 # ---- the broker + fake Stora -------------------------------------------------------------------
 log "broker + fake Stora (tessera-e2e-env, ownership proof on)"
 mkfifo "$work/env.in"
-"$env_bin" --max-lifetime "$max_lifetime" --log stderr <"$work/env.in" >"$work/env.out" 2>"$work/env.err" &
+setsid "$env_bin" --max-lifetime "$max_lifetime" --log stderr <"$work/env.in" >"$work/env.out" 2>"$work/env.err" &
 pids+=($!)
 exec 9>"$work/env.in" # the env stops when this closes (at exit)
 for _ in $(seq 1 100); do [ -s "$work/env.out" ] && break; sleep 0.1; done
 env_json=$(head -n 1 "$work/env.out")
 [ -n "$env_json" ] || { cat "$work/env.err" >&2; exit 1; }
-json() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$env_json" "$1"; }
+json() { php -r 'echo json_decode($argv[1], true)[$argv[2]], "\n";' "$env_json" "$1"; }
 broker_url=$(json broker_url)
 
 # ---- WordPress: Debian's files, this run's config and content ----------------------------------
@@ -138,7 +140,7 @@ log "installing WordPress into the private database"
 WP_ROOT="$wp" WP_URL="$site" php "${php_args[@]}" tests/wordpress/install.php
 
 log "php -S $site"
-(cd "$wp" && WP_ROOT="$wp" PHP_CLI_SERVER_WORKERS=4 exec php "${php_args[@]}" -S "127.0.0.1:$port" "$work/router.php" \
+(cd "$wp" && WP_ROOT="$wp" PHP_CLI_SERVER_WORKERS=4 exec setsid php "${php_args[@]}" -S "127.0.0.1:$port" "$work/router.php" \
     >>"$work/php-server.log" 2>&1) &
 pids+=($!)
 for _ in $(seq 1 100); do

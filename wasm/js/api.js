@@ -180,11 +180,13 @@ export class Companion {
   registrationRequest(registration) {
     c.obj(registration, "registration");
     try {
-      return this.#core.registrationRequest(
-        c.str(registration.siteUrl, "registration.siteUrl"),
-        c.str(registration.adminEmail, "registration.adminEmail"),
-        c.str(registration.platform, "registration.platform"),
-        c.str(registration.pluginVersion, "registration.pluginVersion"),
+      return c.unpackRequest(
+        this.#core.registrationRequest(
+          c.str(registration.siteUrl, "registration.siteUrl"),
+          c.str(registration.adminEmail, "registration.adminEmail"),
+          c.str(registration.platform, "registration.platform"),
+          c.str(registration.pluginVersion, "registration.pluginVersion"),
+        ),
       );
     } catch (e) {
       rethrow(e);
@@ -252,14 +254,16 @@ export class Companion {
     c.obj(request, "request");
     const o = c.optObj(options, "options");
     try {
-      return this.#core.signRequest(
-        c.str(request.method, "request.method"),
-        c.str(request.path, "request.path"),
-        c.headerList(request.headers, "request.headers"),
-        c.bytes(request.body, "request.body"),
-        optNow(o.now, "options.now"),
-        c.optStr(o.nonce, "options.nonce"),
-        c.optStr(o.idempotencyKey, "options.idempotencyKey"),
+      return c.unpackRequest(
+        this.#core.signRequest(
+          c.str(request.method, "request.method"),
+          c.str(request.path, "request.path"),
+          c.headerList(request.headers, "request.headers"),
+          c.bytes(request.body, "request.body"),
+          optNow(o.now, "options.now"),
+          c.optStr(o.nonce, "options.nonce"),
+          c.optStr(o.idempotencyKey, "options.idempotencyKey"),
+        ),
       );
     } catch (e) {
       rethrow(e);
@@ -381,7 +385,7 @@ async function drive(core, start, options) {
       signal?.throwIfAborted();
       switch (action.type) {
         case "send": {
-          const { method, url, headers, body } = action.request;
+          const { method, url, headers, body } = c.unpackRequest(action.request);
           let parts;
           try {
             const init = { method, headers, redirect: "manual", credentials: "omit" };

@@ -101,3 +101,18 @@ export function pairs(flat) {
   for (let i = 0; i < out.length; i++) out[i] = [flat[2 * i], flat[2 * i + 1]];
   return out;
 }
+
+/** `[packed, body]` from the wasm side (see `request_out` in src/convert.rs) → `{ method, url, headers, body }`. */
+export function unpackRequest(pair) {
+  const packed = pair[0];
+  const fields = [];
+  for (let i = 0; i < packed.length; ) {
+    const colon = packed.indexOf(":", i);
+    const end = colon + 1 + Number(packed.slice(i, colon));
+    fields.push(packed.slice(colon + 1, end));
+    i = end;
+  }
+  const headers = new Array((fields.length - 2) >> 1);
+  for (let k = 0; k < headers.length; k++) headers[k] = [fields[2 + 2 * k], fields[3 + 2 * k]];
+  return { method: fields[0], url: fields[1], headers, body: pair[1] };
+}
