@@ -343,7 +343,11 @@ step('Disconnect: the broker revokes at Stora; the site is registered but not co
   assert.equal(broker.json.grant, null, 'the broker holds no grant for this site');
 });
 
-step('delete the plugin from the Plugins screen: the broker forgets the installation, the options are gone', async () => {
+step('connect once more, then delete the plugin from the Plugins screen: the uninstall plan revokes at Stora and deregisters; the options are gone', async () => {
+  await clickAndWait(page.locator('#storefront-sync-connect'));
+  await approveAtStora('stora-consent-again');
+  assert.equal(await status(), 'connected');
+  const before = (await stora('GET', 'counters')).json;
   await page.goto(`${base}/wp-admin/plugins.php`);
   await clickAndWait(page.locator('#deactivate-storefront-sync'));
   await expectText('Plugin deactivated.');
@@ -354,6 +358,8 @@ step('delete the plugin from the Plugins screen: the broker forgets the installa
   await screenshot('deleted');
   const broker = await brokerAdmin(`/admin/installations/${notes.installId}`);
   assert.equal(broker.status, 404, 'the broker no longer knows the installation');
+  const afterCounters = (await stora('GET', 'counters')).json;
+  assert.equal(afterCounters.revokes, before.revokes + 1, 'uninstall disconnected: the broker revoked at Stora');
   assert.deepEqual(pluginOptions(), [], 'no storefront option left in the database');
   assert.ok(!existsSync(join(wpContent, 'plugins', 'storefront-sync')), 'plugin files removed');
 });

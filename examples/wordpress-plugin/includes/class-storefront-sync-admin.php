@@ -553,7 +553,7 @@ final class Storefront_Sync_Admin {
 			case 'reconnect_required':
 				return __( 'Stora access ended. Reconnect to continue.', 'storefront-sync' );
 			case 'rate_limited':
-				return __( 'Stora asked us to slow down. Try again in a minute.', 'storefront-sync' );
+				return __( 'Stora asked us to slow down. Try again shortly.', 'storefront-sync' );
 			case 'server_unavailable':
 				return __( 'The Storefront Sync service is unavailable right now. Try again later.', 'storefront-sync' );
 			case 'site_mismatch':
