@@ -1,5 +1,5 @@
 // Every shared vector in tests/vectors/*.json through the npm API, byte for byte.
-import { test } from "node:test";
+import { describe, it, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   Companion,
@@ -18,101 +18,121 @@ const cases = (file) => {
 };
 const pendingConnect = (c) => JSON.parse(c.toJSON()).pending_connect !== null;
 
-test("signing.json: signRequest", () => {
+describe("signing.json: signRequest", () => {
   for (const v of cases("signing.json")) {
-    const r = outcome(TesseraError, () => Companion.fromJSON(v.state).signRequest(v.request, v.options));
-    if (v.expected.error) {
-      assert.equal(r.error, v.expected.error, v.name);
-      continue;
-    }
-    assert.equal(r.error, undefined, `${v.name}: ${r.error}`);
-    const got = r.value;
-    assert.equal(got.method, v.expected.method, v.name);
-    assert.equal(got.url, v.expected.url, v.name);
-    assertHeaders(got.headers, v.expected.headers, v.name);
-    assert.equal(text(got.body), v.expected.body, v.name);
-  }
-});
-
-test("classification.json: classify", () => {
-  for (const v of cases("classification.json")) {
-    const o = classify(v.response, { now: v.now });
-    const got = { kind: o.kind, status: o.status, code: o.code ?? null, retryAfterMs: o.retryAfterMs ?? null };
-    assert.deepEqual(got, v.expected, v.name);
-  }
-});
-
-test("connect.json: connectUrl", () => {
-  for (const v of cases("connect.json")) {
-    const c = Companion.fromJSON(v.state);
-    const r = outcome(TesseraError, () => c.connectUrl(v.input));
-    if (v.expected.error) assert.deepEqual({ error: r.error }, { error: v.expected.error }, v.name);
-    else assert.deepEqual({ url: r.value, status: c.status }, v.expected, v.name);
-  }
-});
-
-test("callback.json: completeConnect", () => {
-  for (const v of cases("callback.json")) {
-    const c = Companion.fromJSON(v.state);
-    const r = outcome(TesseraError, () => c.completeConnect(v.callback, { now: v.now }));
-    const got = { status: c.status, pendingConnect: pendingConnect(c) };
-    if (r.error !== undefined) got.error = r.error;
-    assert.deepEqual(got, v.expected, v.name);
-  }
-});
-
-test("verify.json: verifyRequest in order with one fresh replay store", async () => {
-  for (const v of cases("verify.json")) {
-    const replayStore = new MemoryReplayStore();
-    const got = [];
-    for (const req of v.requests) {
-      const r = await outcomeAsync(TesseraError, () =>
-        verifyRequest(req, { secretFor: (id) => v.secrets[id], now: v.now, replayStore }),
-      );
-      got.push(r.error ? { error: r.error } : { installId: r.value.installId, nonce: r.value.nonce, created: r.value.created });
-    }
-    assert.deepEqual(got, v.expected, v.name);
-  }
-});
-
-test("seal.json: openState", () => {
-  for (const v of cases("seal.json")) {
-    const r = outcome(TesseraError, () => Companion.openState(v.sealed, v.keyMaterial).toJSON());
-    assert.deepEqual(r.error ? { error: r.error } : { state: r.value }, v.expected, v.name);
-  }
-});
-
-test("ownership.json: handleRegistrationResponse", () => {
-  for (const v of cases("ownership.json")) {
-    const c = Companion.fromJSON(v.state);
-    const r = outcome(TesseraError, () => c.handleRegistrationResponse(v.response));
-    const got = r.error ? { error: r.error, status: c.status } : { ...r.value, status: c.status };
-    assert.deepEqual(got, v.expected, v.name);
-  }
-});
-
-test("uninstall_url.json: uninstallUrl", () => {
-  for (const v of cases("uninstall_url.json")) {
-    const r = outcome(TesseraError, () => Companion.fromJSON(v.state).uninstallUrl({ now: v.now }));
-    assert.deepEqual(r.error ? { error: r.error } : { url: r.value }, v.expected, v.name);
-  }
-});
-
-test("rfc9421.json: generic HMAC signing (Appendix B.2.5)", () => {
-  for (const v of cases("rfc9421.json")) {
-    const key = Buffer.from(v.keyBase64, "base64");
-    assert.deepEqual(hmacSignGeneric(v.request, v.signatureInput, key), v.expected, v.name);
-  }
-});
-
-test("inputs.json: create + registrationRequest", () => {
-  for (const v of cases("inputs.json")) {
-    const r = outcome(TesseraError, () => {
-      const c = Companion.create({ brokerUrl: v.input.brokerUrl });
-      if (v.input.registration) c.registrationRequest(v.input.registration);
-      return true;
+    it(v.name, () => {
+      const r = outcome(TesseraError, () => Companion.fromJSON(v.state).signRequest(v.request, v.options));
+      if (v.expected.error) {
+        assert.equal(r.error, v.expected.error, v.name);
+        return;
+      }
+      assert.equal(r.error, undefined, `${v.name}: ${r.error}`);
+      const got = r.value;
+      assert.equal(got.method, v.expected.method, v.name);
+      assert.equal(got.url, v.expected.url, v.name);
+      assertHeaders(got.headers, v.expected.headers, v.name);
+      assert.equal(text(got.body), v.expected.body, v.name);
     });
-    assert.deepEqual(r.error ? { error: r.error } : { ok: true }, v.expected, v.name);
+  }
+});
+
+describe("classification.json: classify", () => {
+  for (const v of cases("classification.json")) {
+    it(v.name, () => {
+      const o = classify(v.response, { now: v.now });
+      const got = { kind: o.kind, status: o.status, code: o.code ?? null, retryAfterMs: o.retryAfterMs ?? null };
+      assert.deepEqual(got, v.expected, v.name);
+    });
+  }
+});
+
+describe("connect.json: connectUrl", () => {
+  for (const v of cases("connect.json")) {
+    it(v.name, () => {
+      const c = Companion.fromJSON(v.state);
+      const r = outcome(TesseraError, () => c.connectUrl(v.input));
+      if (v.expected.error) assert.deepEqual({ error: r.error }, { error: v.expected.error }, v.name);
+      else assert.deepEqual({ url: r.value, status: c.status }, v.expected, v.name);
+    });
+  }
+});
+
+describe("callback.json: completeConnect", () => {
+  for (const v of cases("callback.json")) {
+    it(v.name, () => {
+      const c = Companion.fromJSON(v.state);
+      const r = outcome(TesseraError, () => c.completeConnect(v.callback, { now: v.now }));
+      const got = { status: c.status, pendingConnect: pendingConnect(c) };
+      if (r.error !== undefined) got.error = r.error;
+      assert.deepEqual(got, v.expected, v.name);
+    });
+  }
+});
+
+describe("verify.json: verifyRequest in order with one fresh replay store", () => {
+  for (const v of cases("verify.json")) {
+    it(v.name, async () => {
+      const replayStore = new MemoryReplayStore();
+      const got = [];
+      for (const req of v.requests) {
+        const r = await outcomeAsync(TesseraError, () =>
+          verifyRequest(req, { secretFor: (id) => v.secrets[id], now: v.now, replayStore }),
+        );
+        got.push(r.error ? { error: r.error } : { installId: r.value.installId, nonce: r.value.nonce, created: r.value.created });
+      }
+      assert.deepEqual(got, v.expected, v.name);
+    });
+  }
+});
+
+describe("seal.json: openState", () => {
+  for (const v of cases("seal.json")) {
+    it(v.name, () => {
+      const r = outcome(TesseraError, () => Companion.openState(v.sealed, v.keyMaterial).toJSON());
+      assert.deepEqual(r.error ? { error: r.error } : { state: r.value }, v.expected, v.name);
+    });
+  }
+});
+
+describe("ownership.json: handleRegistrationResponse", () => {
+  for (const v of cases("ownership.json")) {
+    it(v.name, () => {
+      const c = Companion.fromJSON(v.state);
+      const r = outcome(TesseraError, () => c.handleRegistrationResponse(v.response));
+      const got = r.error ? { error: r.error, status: c.status } : { ...r.value, status: c.status };
+      assert.deepEqual(got, v.expected, v.name);
+    });
+  }
+});
+
+describe("uninstall_url.json: uninstallUrl", () => {
+  for (const v of cases("uninstall_url.json")) {
+    it(v.name, () => {
+      const r = outcome(TesseraError, () => Companion.fromJSON(v.state).uninstallUrl({ now: v.now }));
+      assert.deepEqual(r.error ? { error: r.error } : { url: r.value }, v.expected, v.name);
+    });
+  }
+});
+
+describe("rfc9421.json: generic HMAC signing (Appendix B.2.5)", () => {
+  for (const v of cases("rfc9421.json")) {
+    it(v.name, () => {
+      const key = Buffer.from(v.keyBase64, "base64");
+      assert.deepEqual(hmacSignGeneric(v.request, v.signatureInput, key), v.expected, v.name);
+    });
+  }
+});
+
+describe("inputs.json: create + registrationRequest", () => {
+  for (const v of cases("inputs.json")) {
+    it(v.name, () => {
+      const r = outcome(TesseraError, () => {
+        const c = Companion.create({ brokerUrl: v.input.brokerUrl });
+        if (v.input.registration) c.registrationRequest(v.input.registration);
+        return true;
+      });
+      assert.deepEqual(r.error ? { error: r.error } : { ok: true }, v.expected, v.name);
+    });
   }
 });
 
