@@ -127,7 +127,12 @@ async function approveAtStora(name) {
   await expectText('Allow tessera-demo-client to access your Stora account?', 'orders:read');
   await screenshot(name);
   await page.locator('#approve').click();
-  await page.waitForURL((u) => u.href.startsWith(settingsUrl()) && u.searchParams.get('sfs_notice') !== null, { timeout: 20_000 });
+  // The broker redirects to the return URL (with the callback marker); the
+  // plugin completes the connect and redirects to the clean settings page.
+  await page.waitForURL((u) => u.href.startsWith(settingsUrl()) && !u.searchParams.has('storefront-sync-callback'), {
+    timeout: 20_000,
+  });
+  await page.waitForLoadState('load');
   assert.ok(!page.url().includes('broker_token'), 'the broker token does not stay in the address bar');
 }
 

@@ -70,6 +70,20 @@ final class Storefront_Sync_Admin {
 			add_action( 'admin_post_storefront_sync_' . $action, array( __CLASS__, $method ) );
 		}
 		add_filter( 'plugin_action_links_' . plugin_basename( STOREFRONT_SYNC_FILE ), array( __CLASS__, 'action_links' ) );
+		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
+	}
+
+	/**
+	 * WordPress removes the result arguments from the address bar once shown,
+	 * so reloading the page does not repeat the message.
+	 *
+	 * @param string[] $args Removable query arguments.
+	 * @return string[]
+	 */
+	public static function removable_query_args( $args ) {
+		$args[] = 'sfs_notice';
+		$args[] = 'sfs_ref';
+		return $args;
 	}
 
 	// ---- WordPress plumbing --------------------------------------------------------------
