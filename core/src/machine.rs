@@ -382,10 +382,21 @@ impl Companion {
         // Operation-specific successes.
         let success = match call.op {
             Op::Api | Op::SiteMoved => outcome.kind == OutcomeKind::Ok,
-            // Any 401 means the broker no longer honours this connection — except
-            // a skewed clock, which is corrected and retried like any call.
+            // A 401 saying the connection is gone means there is nothing left to
+            // revoke. A 401 about the request itself (signature, digest, replay,
+            // clock) means the broker did not process it: not success.
             Op::Disconnect | Op::UninstallDisconnect => {
-                outcome.kind == OutcomeKind::Ok || (status == 401 && outcome.kind != OutcomeKind::SignatureExpired)
+                outcome.kind == OutcomeKind::Ok
+                    || (status == 401
+                        && matches!(
+                            outcome.code.as_deref(),
+                            None | Some(
+                                "broker_token_invalid"
+                                    | "stora_reconnect_required"
+                                    | "installation_disabled"
+                                    | "unknown_installation"
+                            )
+                        ))
             }
             Op::UninstallDeregister => {
                 outcome.kind == OutcomeKind::Ok || status == 404 || outcome.kind == OutcomeKind::RegistrationInvalid

@@ -26,6 +26,8 @@ pub const VALIDITY_SECS: i64 = 300;
 pub const DERIVED: [&str; 4] = ["@method", "@authority", "@path", "@query"];
 /// Headers covered when present, in order.
 pub const OPTIONAL_HEADERS: [&str; 4] = ["content-type", "content-digest", "authorization", "idempotency-key"];
+/// Content-Type sent with a POST, PUT or PATCH whose caller gave none.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 /// Headers the signer owns: a caller-supplied value is replaced.
 const OWNED_HEADERS: [&str; 4] = ["content-digest", "authorization", "signature", "signature-input"];
 
@@ -137,6 +139,11 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
     let mut headers: Vec<(String, String)> = Vec::with_capacity(extra.len() + 6);
     if let Some(i) = extra.iter().position(|(k, _)| k == "content-type") {
         headers.push(extra.remove(i));
+    } else if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
+        // HTTP stacks add a Content-Type to such requests when there is none
+        // (WordPress: form-urlencoded; fetch: text/plain), and an uncovered one
+        // fails verification. Send and cover one ourselves.
+        headers.push(("content-type".into(), DEFAULT_CONTENT_TYPE.into()));
     }
     headers.push(("content-digest".into(), content_digest(input.body)));
     if let Some(t) = input.token {

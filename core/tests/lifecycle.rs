@@ -218,13 +218,30 @@ fn other_client_errors_are_final_and_silent() {
 
 #[test]
 fn disconnect_drops_the_token_whatever_the_broker_says() {
-    for (answer, remote) in [(204, "ok"), (401, "ok"), (500, "failed")] {
+    let gone = |code: &str| json_err(401, code);
+    for (answer, remote) in [
+        (Response::new(204, vec![]), "ok"),
+        (Response::new(401, vec![]), "ok"),
+        (gone("broker_token_invalid"), "ok"),
+        (gone("stora_reconnect_required"), "ok"),
+        (gone("unknown_installation"), "ok"),
+        (gone("signature_malformed"), "failed"),
+        (gone("signature_invalid"), "failed"),
+        (gone("digest_mismatch"), "failed"),
+        (gone("replayed"), "failed"),
+        (Response::new(500, vec![]), "failed"),
+    ] {
         let mut c = connected(B, 12);
         let call = c.start_disconnect().unwrap();
         let (res, t) = drive(&mut c, call, NOW, |req, _| {
             assert_eq!(req.url, "https://broker.example/disconnect");
             assert!(req.header("authorization").is_some());
-            Ok(Response::new(answer, vec![]))
+            assert_eq!(
+                req.header("content-type"),
+                Some("application/octet-stream"),
+                "covered, so no stack adds its own"
+            );
+            Ok(answer.clone())
         });
         let Completion::Disconnected { remote: r } = res.unwrap() else { panic!() };
         assert_eq!(r.as_str(), remote);
