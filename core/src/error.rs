@@ -96,12 +96,12 @@ pub enum Error {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// An input exceeds a fixed bound (body, header, URL, state blob).
-    #[error("`{field}` is too large (limit {limit} bytes)")]
+    /// An input exceeds a fixed bound (body, header, URL, state blob, header count).
+    #[error("`{field}` is too large (limit {limit})")]
     TooLarge {
         /// The argument or field.
         field: &'static str,
-        /// The bound, in bytes.
+        /// The bound: bytes, or entries for `headers` counts.
         limit: usize,
     },
 

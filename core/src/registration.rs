@@ -40,6 +40,16 @@ pub enum RegistrationOutcome {
     OwnershipChallenge(OwnershipProof),
 }
 
+impl RegistrationOutcome {
+    /// `registered` or `ownership_challenge`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RegistrationOutcome::Registered => "registered",
+            RegistrationOutcome::OwnershipChallenge(_) => "ownership_challenge",
+        }
+    }
+}
+
 /// An ownership proof the host must serve.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnershipProof {
