@@ -30,9 +30,11 @@ fi
 log "cargo build ($toolchain, --profile $profile)"
 # strip=false here: wasm-bindgen reads the target_features section that `strip`
 # removes; wasm-opt strips debug info and producers from the final module.
+# simd128 (every current browser, Node >= 16.4): SHA-256 ~15% faster, module smaller.
+simd="-Ctarget-feature=+simd128"
 case "$toolchain" in
     rustup)
-        CARGO_TARGET_DIR="$target_dir/rustup" CARGO_PROFILE_WASM_RELEASE_STRIP=false \
+        CARGO_TARGET_DIR="$target_dir/rustup" CARGO_PROFILE_WASM_RELEASE_STRIP=false RUSTFLAGS="$simd" \
             cargo build --locked --quiet --target $triple --profile $profile -p tessera-wasm
         out="$target_dir/rustup/$triple/$profile/tessera_wasm.wasm"
         ;;
@@ -42,7 +44,7 @@ case "$toolchain" in
         CARGO_TARGET_DIR="$target_dir/debian" CARGO_PROFILE_WASM_RELEASE_STRIP=false \
         RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
         RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
-        RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort" \
+        RUSTFLAGS="$simd -Zunstable-options -Cpanic=immediate-abort" \
             /usr/bin/cargo build --locked --quiet --target $triple --profile $profile \
             -Zbuild-std=std,panic_abort -p tessera-wasm
         out="$target_dir/debian/$triple/$profile/tessera_wasm.wasm"
@@ -59,7 +61,7 @@ wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name tessera_wa
 wasm_file="$pkg/tessera_wasm_bg.wasm"
 raw_before=$(stat -c %s "$wasm_file")
 log "wasm-opt -Oz"
-"$TESSERA_ROOT/wasm/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers \
+"$TESSERA_ROOT/wasm/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers --enable-simd \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$wasm_file" -o "$wasm_file.opt"

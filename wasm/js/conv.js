@@ -4,7 +4,8 @@
 
 import { invalidArgument } from "./error.js";
 
-const EMPTY = new Uint8Array(0);
+/** The empty body. */
+export const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
 /** A required string. */
@@ -107,10 +108,10 @@ export function unpackRequest(pair) {
   const packed = pair[0];
   const fields = [];
   for (let i = 0; i < packed.length; ) {
-    const colon = packed.indexOf(":", i);
-    const end = colon + 1 + Number(packed.slice(i, colon));
-    fields.push(packed.slice(colon + 1, end));
-    i = end;
+    let n = 0;
+    for (let ch = packed.charCodeAt(i++); ch !== 58; ch = packed.charCodeAt(i++)) n = n * 10 + ch - 48;
+    fields.push(packed.slice(i, i + n));
+    i += n;
   }
   const headers = new Array((fields.length - 2) >> 1);
   for (let k = 0; k < headers.length; k++) headers[k] = [fields[2 + 2 * k], fields[3 + 2 * k]];

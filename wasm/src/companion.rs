@@ -218,7 +218,8 @@ impl WasmCompanion {
         self.inner.complete_connect(callback, secs(now)).js()
     }
 
-    /// `Companion::sign_request` → `{ method, url, headers, body }`.
+    /// `Companion::sign_request` → the packed request (see `request_out`); the
+    /// body is `body_text` (UTF-8) when given, else `body`.
     #[allow(clippy::too_many_arguments)]
     #[wasm_bindgen(js_name = signRequest)]
     pub fn sign_request(
@@ -227,10 +228,13 @@ impl WasmCompanion {
         path: String,
         headers: Vec<String>,
         body: Vec<u8>,
+        body_text: Option<String>,
         now: f64,
         nonce: Option<String>,
         idempotency_key: Option<String>,
     ) -> Result<JsValue, JsValue> {
+        // A string body crosses as UTF-8 straight into wasm memory (one copy).
+        let body = body_text.map_or(body, String::into_bytes);
         let req = api_request(method, path, headers, body);
         let opts = SignOptions { now: secs(now), nonce, idempotency_key };
         self.with_entropy(|c, e| c.sign_request(&req, &opts, e)).js().map(|r| request_out(&r))
