@@ -168,12 +168,11 @@ impl Companion {
     pub fn handle_registration_response(&self, response: ArrayArg) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let resp = response_from_php(response.get("response")?)?;
-            let outcome = self.with_mut(|c| c.handle_registration_response(&resp))??;
+            let outcome = self.with_mut(|c| c.handle_registration_response_at(&resp, unix_now()))??;
+            let result = Assoc::new().str("outcome", outcome.as_str());
             Ok(match outcome {
-                RegistrationOutcome::Registered => Assoc::new().str("outcome", "registered").build(),
-                RegistrationOutcome::OwnershipChallenge(p) => {
-                    Assoc::new().str("outcome", "ownership_challenge").with("proof", proof_to_php(&p).zval()).build()
-                }
+                RegistrationOutcome::Registered => result.build(),
+                RegistrationOutcome::OwnershipChallenge(p) => result.with("proof", proof_to_php(&p).zval()).build(),
             })
         })
     }
