@@ -51,21 +51,13 @@ final class Storefront_Sync_Client {
 	 * request the extension builds is `{method, url, headers, body}`, which
 	 * are wp_remote_request()'s own argument names; a network failure is a
 	 * TransportException (the extension retries it when that is safe).
-	 *
-	 * One WordPress quirk: its HTTP API gives every POST without a
-	 * Content-Type one of its own (cURL adds application/x-www-form-urlencoded),
-	 * and a header the extension did not sign makes the broker refuse the
-	 * request. An empty Content-Type tells cURL (WordPress's usual transport)
-	 * to add none, so the request goes out exactly as signed (the extension's
-	 * bodyless POST /disconnect).
+	 * The extension signs a Content-Type on every POST, so WordPress adds no
+	 * header of its own and the request goes out exactly as signed.
 	 *
 	 * @return callable(array): array
 	 */
 	public static function transport() {
 		return static function ( array $request ) {
-			if ( 'POST' === $request['method'] ) {
-				$request['headers'] += array( 'content-type' => '' ); // The extension's header names are lowercase.
-			}
 			$response = wp_remote_request( $request['url'], $request + array( 'timeout' => 15, 'redirection' => 0 ) );
 			if ( is_wp_error( $response ) ) {
 				throw new TransportException( $response->get_error_message() );
