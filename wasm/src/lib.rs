@@ -11,6 +11,8 @@
 //! are type-checked by the wrapper, numeric conversions saturate, and every
 //! core error becomes a `TesseraError`.
 
+#![warn(missing_docs)]
+
 #[cfg(feature = "broker")]
 mod broker;
 mod companion;

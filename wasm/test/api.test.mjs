@@ -289,3 +289,17 @@ test("uninstall plan: disconnect, deregister, wipe — and report failures", asy
   assert.equal(none.sent.length, 0);
   assert.equal(e.status, "not_registered");
 });
+
+test("headers in: a record, pairs, a Headers or a Map give the same signature", () => {
+  const c = connected();
+  const opts = { now: NOW, nonce: "same-nonce" };
+  const forms = [
+    { "Content-Type": "application/json", "X-Trace": "t1" },
+    [["Content-Type", "application/json"], ["X-Trace", "t1"]],
+    new Map([["Content-Type", "application/json"], ["X-Trace", "t1"]]),
+    new Headers({ "Content-Type": "application/json", "X-Trace": "t1" }),
+  ];
+  const signed = forms.map((headers) => c.signRequest({ method: "POST", path: "/api/x", headers, body: "{}" }, { ...opts, idempotencyKey: "k" }));
+  for (const s of signed.slice(1)) assert.deepEqual(s, signed[0]);
+  assert.deepEqual(signed[0].headers.map(([k]) => k), ["content-type", "content-digest", "authorization", "idempotency-key", "x-trace", "signature-input", "signature"]);
+});

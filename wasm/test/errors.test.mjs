@@ -234,3 +234,16 @@ test("fuzz: malformed JSON, URLs, callbacks, sealed blobs and responses never cr
   assert.equal(after.method, "GET");
   await verifyRequest(after, { secretFor: () => JSON.parse(c.toJSON()).installation.secret, now: NOW });
 });
+
+test("oversized inputs are refused by the core and leave the module working", async () => {
+  const c = connected();
+  const huge = new Uint8Array(64 << 20);
+  assert.throws(() => c.signRequest({ method: "POST", path: "/api/x", body: huge }), { code: "too_large" });
+  await assert.rejects(verifyRequest({ method: "POST", url: "https://broker.example/x", body: huge }, { secretFor: () => null }), { code: "too_large" });
+  const longText = "x".repeat(8 << 20);
+  assert.throws(() => Companion.fromJSON(longText), TesseraError);
+  assert.throws(() => c.completeConnect(longText), TesseraError);
+  assert.throws(() => Companion.openState(longText, "0123456789abcdef"), TesseraError);
+  assert.throws(() => c.signRequest({ method: "GET", path: "/x", headers: Array.from({ length: 5000 }, (_, i) => [`h${i}`, "v"]) }), { code: "too_large" });
+  assert.equal(c.signRequest({ method: "GET", path: "/api/ok" }).method, "GET");
+});
