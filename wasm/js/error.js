@@ -2,6 +2,8 @@
 // through `fromCore` (imported by the generated glue), so every core error
 // reaches JavaScript as a TesseraError with the core's stable code.
 
+const EXTRA = ["status", "retryAfterMs", "reason", "registered", "current"];
+
 /**
  * Every failure of tessera-companion: `code` is the stable machine-readable
  * code of the Rust core (`Error::code()`), `kind` its family.
@@ -19,19 +21,14 @@ export class TesseraError extends Error {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.code = code;
     this.kind = kind;
-    this.status = extra.status;
-    this.retryAfterMs = extra.retryAfterMs;
-    this.reason = extra.reason;
-    this.registered = extra.registered;
-    this.current = extra.current;
+    // Only the fields that apply, so logs show what matters.
+    for (const k of EXTRA) if (extra[k] !== undefined) this[k] = extra[k];
   }
 
   /** A plain, secret-free view (no stack, no cause). */
   toJSON() {
     const out = { name: this.name, code: this.code, kind: this.kind, message: this.message };
-    for (const k of ["status", "retryAfterMs", "reason", "registered", "current"]) {
-      if (this[k] !== undefined) out[k] = this[k];
-    }
+    for (const k of EXTRA) if (this[k] !== undefined) out[k] = this[k];
     return out;
   }
 }

@@ -104,15 +104,15 @@ export class TesseraError extends Error {
   /** The code's family. */
   readonly kind: ErrorKind;
   /** HTTP status behind the error (client_error, server_unavailable, registration_*, rate_limited). */
-  readonly status: number | undefined;
+  readonly status?: number;
   /** rate_limited: how long the broker asked to wait, in ms (0 when it did not say). */
-  readonly retryAfterMs: number | undefined;
+  readonly retryAfterMs?: number;
   /** The broker's own code: reconnect reason, 4xx code, callback error. */
-  readonly reason: string | undefined;
+  readonly reason?: string;
   /** site_mismatch: the registered site URL. */
-  readonly registered: string | undefined;
+  readonly registered?: string;
   /** site_mismatch: the site URL the host reports now. */
-  readonly current: string | undefined;
+  readonly current?: string;
   toJSON(): TesseraErrorJSON;
 }
 
