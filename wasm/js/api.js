@@ -193,7 +193,11 @@ export class Companion {
     }
   }
 
-  /** Interprets the broker's answer to the registration request. */
+  /**
+   * Interprets the broker's answer to the registration request. A large
+   * difference between the answer's `Date` and the local clock is learned as
+   * the clock offset, so that the connect URL signed next is not refused.
+   */
   handleRegistrationResponse(response) {
     c.obj(response, "response");
     try {
@@ -201,6 +205,7 @@ export class Companion {
         status(response.status, "response.status"),
         c.headerList(response.headers, "response.headers"),
         c.bytes(response.body, "response.body"),
+        nowSecs(),
       );
     } catch (e) {
       rethrow(e);

@@ -171,20 +171,21 @@ impl WasmCompanion {
         self.with_entropy(|c, e| c.registration_request(&reg, e)).js().map(|r| request_out(&r))
     }
 
-    /// `Companion::handle_registration_response` → `{ outcome, proof? }`.
+    /// `Companion::handle_registration_response_at` → `{ outcome, proof? }`.
     #[wasm_bindgen(js_name = handleRegistrationResponse)]
     pub fn handle_registration_response(
         &mut self,
         status: u16,
         headers: Vec<String>,
         body: Vec<u8>,
+        now: f64,
     ) -> Result<JsValue, JsValue> {
         let resp = response_in(status, headers, body);
-        Ok(match self.inner.handle_registration_response(&resp).js()? {
-            RegistrationOutcome::Registered => Obj::new().set("outcome", "registered").done(),
-            RegistrationOutcome::OwnershipChallenge(proof) => {
-                Obj::new().set("outcome", "ownership_challenge").set("proof", proof_out(&proof)).done()
-            }
+        let outcome = self.inner.handle_registration_response_at(&resp, secs(now)).js()?;
+        let out = Obj::new().set("outcome", outcome.as_str());
+        Ok(match outcome {
+            RegistrationOutcome::Registered => out.done(),
+            RegistrationOutcome::OwnershipChallenge(proof) => out.set("proof", proof_out(&proof)).done(),
         })
     }
 
