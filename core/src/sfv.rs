@@ -120,7 +120,7 @@ fn has_class(c: u8, class: u8) -> bool {
 
 /// `bytes` known to be ASCII, as an owned string.
 fn ascii_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| b as char).collect()
+    std::str::from_utf8(bytes).map(str::to_owned).unwrap_or_default()
 }
 
 struct Parser<'a> {
@@ -172,7 +172,10 @@ impl<'a> Parser<'a> {
     }
 
     fn params(&mut self) -> Result<Params, ParseError> {
-        let mut out: Params = Vec::new();
+        if self.peek() != Some(b';') {
+            return Ok(Vec::new());
+        }
+        let mut out: Params = Vec::with_capacity(8);
         while self.eat(b';') {
             self.skip_sp();
             let key = self.key()?;
@@ -199,7 +202,7 @@ impl<'a> Parser<'a> {
         if !self.eat(b'(') {
             return Err("expected (");
         }
-        let mut items = Vec::new();
+        let mut items = Vec::with_capacity(8);
         loop {
             self.skip_sp();
             if self.eat(b')') {

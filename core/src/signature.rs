@@ -114,7 +114,7 @@ pub fn covered_components(params: &InnerList) -> Result<Vec<&str>> {
 /// Builds the signature base (RFC 9421 §2.5) for `msg` and the
 /// signature-params inner list `params`.
 pub fn signature_base(msg: &MessageView<'_>, params: &InnerList) -> Result<String> {
-    let mut params_text = String::with_capacity(256);
+    let mut params_text = String::with_capacity(320);
     write_inner_list(&mut params_text, params);
     signature_base_parts(msg, &covered_components(params)?, &params_text)
 }
@@ -122,7 +122,7 @@ pub fn signature_base(msg: &MessageView<'_>, params: &InnerList) -> Result<Strin
 /// Builds the signature base from the covered component names and the
 /// already-serialised signature-params value.
 pub fn signature_base_parts(msg: &MessageView<'_>, components: &[&str], params_text: &str) -> Result<String> {
-    let mut base = String::with_capacity(512);
+    let mut base = String::with_capacity(640 + params_text.len());
     for name in components {
         base.push('"');
         base.push_str(name);

@@ -115,8 +115,34 @@ impl Url {
         if !path_and_query.starts_with('/') {
             return Err(Error::InvalidUrl { field, reason: "path must start with /" });
         }
+        // Equivalent to parsing `{scheme}://{authority}{base path}{path_and_query}`
+        // (the base is already normalised), without re-parsing the base.
         let base = self.path.trim_end_matches('/');
-        Url::parse(&format!("{}://{}{base}{path_and_query}", self.scheme, self.authority()), field)
+        let port_len = self.port.map_or(0, |p| 1 + p.to_string().len());
+        let total = self.scheme.len() + 3 + self.host.len() + port_len + base.len() + path_and_query.len();
+        if total > MAX_URL {
+            return Err(Error::TooLarge { field, limit: MAX_URL });
+        }
+        let bad = |reason| Error::InvalidUrl { field, reason };
+        if path_and_query.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+            return Err(bad("contains spaces, control or non-ASCII characters"));
+        }
+        if path_and_query.contains('#') {
+            return Err(bad("must not contain a fragment"));
+        }
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let mut full_path = String::with_capacity(base.len() + path.len());
+        full_path.push_str(base);
+        full_path.push_str(path);
+        let path = normalize_path(&full_path).map_err(bad)?;
+        let query = match query {
+            Some(q) => Some(normalize_query(q).map_err(bad)?).filter(|q| !q.is_empty()),
+            None => None,
+        };
+        Ok(Url { scheme: self.scheme.clone(), host: self.host.clone(), port: self.port, path, query })
     }
 
     /// The URL with the query and a trailing slash removed: the identity used
@@ -311,6 +337,34 @@ mod tests {
             "https://a..b/",
         ] {
             assert!(Url::parse(bad, "url").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn join_equals_parsing_the_concatenation() {
+        let bases = ["https://b.example", "https://b.example/", "http://127.0.0.1:8080/t/", "https://b.example/a/b"];
+        let tails = [
+            "/",
+            "/api/x?a=1&b=%2f",
+            "/api/x?",
+            "/api/x?q=a:b",
+            "/a/../b",
+            "/x#f",
+            "/x y",
+            "/x?q=a+b",
+            "/%zz",
+            "/a//b",
+        ];
+        for b in bases {
+            let base = Url::parse(b, "u").unwrap();
+            for t in tails {
+                let joined = base.join(t, "p");
+                let parsed = Url::parse(
+                    &format!("{}://{}{}{t}", base.scheme, base.authority(), base.path.trim_end_matches('/')),
+                    "p",
+                );
+                assert_eq!(joined, parsed, "{b} + {t}");
+            }
         }
     }
 
