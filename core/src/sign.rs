@@ -160,14 +160,7 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
     headers.extend(extra);
 
     let authority = input.url.authority();
-    let msg = MessageView {
-        method: &method,
-        scheme: input.url.scheme(),
-        authority: &authority,
-        path: input.url.path(),
-        query: input.url.query(),
-        headers: &headers,
-    };
+    let msg = MessageView::of(&method, input.url, &authority, &headers);
     let params = profile_params_text(&components, opts.now, &nonce, input.keyid);
     let base = signature_base_parts(&msg, &components, &params)?;
     let mac = hmac_sha256(input.secret.expose(), base.as_bytes());

@@ -27,7 +27,13 @@ pub struct MessageView<'a> {
     pub headers: &'a [(String, String)],
 }
 
-impl MessageView<'_> {
+impl<'a> MessageView<'a> {
+    /// The view of a request to `url` (`authority` is `url.authority()`, kept
+    /// by the caller so the view can borrow it).
+    pub fn of(method: &'a str, url: &'a crate::url::Url, authority: &'a str, headers: &'a [(String, String)]) -> Self {
+        MessageView { method, scheme: url.scheme(), authority, path: url.path(), query: url.query(), headers }
+    }
+
     /// The value of one component identifier (RFC 9421 §2.1, §2.2).
     pub fn component_value(&self, name: &str) -> Result<String> {
         let mut out = String::new();
@@ -147,14 +153,7 @@ pub fn hmac_sign_generic(req: &crate::http::Request, signature_input: &str, key:
     };
     let authority = url.authority();
     let method = crate::http::normalize_method(&req.method)?;
-    let msg = MessageView {
-        method: &method,
-        scheme: url.scheme(),
-        authority: &authority,
-        path: url.path(),
-        query: url.query(),
-        headers: &req.headers,
-    };
+    let msg = MessageView::of(&method, &url, &authority, &req.headers);
     let base = signature_base(&msg, params)?;
     let sig = b64_encode(&hmac_sha256(key, base.as_bytes()));
     Ok((base, format!("{label}=:{sig}:")))

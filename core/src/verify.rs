@@ -253,14 +253,7 @@ impl Verifier {
 
         let secret = secret_for(&profile.keyid).ok_or(Error::UnknownInstallation)?;
         let authority = url.authority();
-        let msg = MessageView {
-            method: &method,
-            scheme: url.scheme(),
-            authority: &authority,
-            path: url.path(),
-            query: url.query(),
-            headers: &req.headers,
-        };
+        let msg = MessageView::of(&method, &url, &authority, &req.headers);
         let base = signature_base(&msg, list).map_err(|_| Error::SignatureInvalid)?;
         if !ct_eq(&hmac_sha256(secret.expose(), base.as_bytes()), &mac) {
             return Err(Error::SignatureInvalid);
