@@ -130,24 +130,51 @@ struct Profile {
     keyid: String,
 }
 
-/// All values of a header, combined with `", "` (borrowed when there is one).
-fn combined<'a>(req: &'a Request, name: &str) -> Option<Cow<'a, str>> {
-    let mut values = req.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim());
-    let first = values.next()?;
-    match values.next() {
-        None => Some(Cow::Borrowed(first)),
-        Some(second) => {
-            let mut all = String::with_capacity(first.len() + second.len() + 2);
-            all.push_str(first);
-            all.push_str(", ");
-            all.push_str(second);
-            for v in values {
-                all.push_str(", ");
-                all.push_str(v);
-            }
-            Some(Cow::Owned(all))
+/// The header fields verification reads, each with all of its field lines
+/// combined with `", "` (borrowed when there is one line), found in one pass.
+struct Fields<'a> {
+    values: [Option<Cow<'a, str>>; FIELD_NAMES.len()],
+}
+
+const FIELD_NAMES: [&str; 6] =
+    ["signature-input", "signature", "content-digest", "content-type", "authorization", "idempotency-key"];
+
+impl<'a> Fields<'a> {
+    fn of(req: &'a Request) -> Fields<'a> {
+        let mut values: [Option<Cow<'a, str>>; FIELD_NAMES.len()] = Default::default();
+        for (k, v) in &req.headers {
+            let Some(i) = FIELD_NAMES.iter().position(|n| n.len() == k.len() && k.eq_ignore_ascii_case(n)) else {
+                continue;
+            };
+            let v = v.trim();
+            values[i] = Some(match values[i].take() {
+                None => Cow::Borrowed(v),
+                Some(first) => {
+                    let mut all = first.into_owned();
+                    all.push_str(", ");
+                    all.push_str(v);
+                    Cow::Owned(all)
+                }
+            });
         }
+        Fields { values }
     }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        let i = FIELD_NAMES.iter().position(|n| *n == name)?;
+        self.values[i].as_deref()
+    }
+}
+
+/// A dictionary field that is exactly `label=:base64:` (one member, a byte
+/// sequence, no parameters), decoded without the general parser. `None` for
+/// any other shape, which then goes through [`parse_dictionary`] as usual.
+fn single_byte_seq(field: &str, label: &str) -> Option<Vec<u8>> {
+    let b64 = field.strip_prefix(label)?.strip_prefix("=:")?.strip_suffix(':')?;
+    if !b64.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')) {
+        return None;
+    }
+    crate::encoding::b64_decode(b64)
 }
 fn profile_params(list: &InnerList) -> Result<Profile> {
     let (mut created, mut expires, mut nonce, mut alg, mut keyid, mut tag) = (None, None, None, None, None, None);
@@ -199,24 +226,32 @@ impl Verifier {
         let url = Url::parse(&req.url, "url")?;
         let method = crate::http::normalize_method(&req.method)?;
 
-        let (Some(input), Some(sigs)) = (combined(req, "signature-input"), combined(req, "signature")) else {
+        let fields = Fields::of(req);
+        let (Some(input), Some(sigs)) = (fields.get("signature-input"), fields.get("signature")) else {
             return Err(Error::SignatureMissing);
         };
-        let input = parse_dictionary(&input).map_err(Error::SignatureMalformed)?;
-        let sigs = parse_dictionary(&sigs).map_err(Error::SignatureMalformed)?;
+        let input = parse_dictionary(input).map_err(Error::SignatureMalformed)?;
+        // The common shape `tessera=:…:` is decoded directly; anything else is parsed.
+        let fast_mac = single_byte_seq(sigs, LABEL);
+        let sigs = match fast_mac {
+            Some(_) => Vec::new(),
+            None => parse_dictionary(sigs).map_err(Error::SignatureMalformed)?,
+        };
         let Some((_, member)) = input.iter().find(|(k, _)| k == LABEL) else {
             return Err(Error::SignatureMissing);
         };
         let Member::InnerList(list) = member else {
             return Err(Error::SignatureMalformed("signature-input member must be an inner list"));
         };
-        let mac = match sigs.iter().find(|(k, _)| k == LABEL) {
-            Some((_, Member::Item(item))) => match &item.bare {
+        let mac = match (fast_mac, sigs.iter().find(|(k, _)| k == LABEL)) {
+            (Some(b), _) if b.len() == 32 => b,
+            (Some(_), _) => return Err(Error::SignatureMalformed("signature must be a 32-byte byte sequence")),
+            (None, Some((_, Member::Item(item)))) => match &item.bare {
                 BareItem::ByteSeq(b) if b.len() == 32 => b.clone(),
                 _ => return Err(Error::SignatureMalformed("signature must be a 32-byte byte sequence")),
             },
-            Some(_) => return Err(Error::SignatureMalformed("signature must be a byte sequence")),
-            None => return Err(Error::SignatureMissing),
+            (None, Some(_)) => return Err(Error::SignatureMalformed("signature must be a byte sequence")),
+            (None, None) => return Err(Error::SignatureMissing),
         };
         let profile = profile_params(list)?;
 
@@ -228,7 +263,7 @@ impl Verifier {
             return Err(Error::SignatureMalformed("a required component is not covered"));
         }
         for h in OPTIONAL_HEADERS {
-            if combined(req, h).is_some() && !covered.contains(&h) {
+            if fields.get(h).is_some() && !covered.contains(&h) {
                 return Err(Error::SignatureMalformed("a present profile header is not covered"));
             }
         }
@@ -238,14 +273,19 @@ impl Verifier {
         }
 
         let digest_field =
-            combined(req, "content-digest").ok_or(Error::SignatureMalformed("content-digest is missing"))?;
-        let digests = parse_dictionary(&digest_field).map_err(Error::SignatureMalformed)?;
-        let want = match digests.iter().find(|(k, _)| k == "sha-256") {
-            Some((_, Member::Item(item))) => match &item.bare {
-                BareItem::ByteSeq(b) => b.clone(),
-                _ => return Err(Error::SignatureMalformed("content-digest sha-256 must be a byte sequence")),
-            },
-            _ => return Err(Error::SignatureMalformed("content-digest lacks sha-256")),
+            fields.get("content-digest").ok_or(Error::SignatureMalformed("content-digest is missing"))?;
+        let want = match single_byte_seq(digest_field, "sha-256") {
+            Some(b) => b,
+            None => {
+                let digests = parse_dictionary(digest_field).map_err(Error::SignatureMalformed)?;
+                match digests.iter().find(|(k, _)| k == "sha-256") {
+                    Some((_, Member::Item(item))) => match &item.bare {
+                        BareItem::ByteSeq(b) => b.clone(),
+                        _ => return Err(Error::SignatureMalformed("content-digest sha-256 must be a byte sequence")),
+                    },
+                    _ => return Err(Error::SignatureMalformed("content-digest lacks sha-256")),
+                }
+            }
         };
         if !ct_eq(&want, &Sha256::digest(&req.body)) {
             return Err(Error::DigestMismatch);
@@ -262,14 +302,13 @@ impl Verifier {
         let keep_until = profile.expires.max(profile.created + self.window_secs);
         replay.check_and_insert(&format!("{}:{}", profile.keyid, profile.nonce), keep_until, now)?;
 
-        let bearer =
-            combined(req, "authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+        let bearer = fields.get("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
         Ok(Verified {
             install_id: profile.keyid,
             created: profile.created,
             expires: profile.expires,
             nonce: profile.nonce,
-            idempotency_key: combined(req, "idempotency-key").map(Cow::into_owned),
+            idempotency_key: fields.get("idempotency-key").map(str::to_owned),
             bearer,
         })
     }

@@ -543,3 +543,45 @@ fn a_skewed_clock_is_learned_at_registration_so_connect_works() {
     d.handle_registration_response_at(&answer, NOW).unwrap();
     assert_eq!(d.clock_offset(), 0);
 }
+
+#[test]
+fn verifier_reads_split_and_multi_label_fields() {
+    // Several field lines and other labels go through the general parser;
+    // the single-member fast path must not change what is accepted.
+    let c = connected(B, 46);
+    let s = secret_of(&c);
+    let signed = c
+        .sign_request(
+            &ApiRequest::json("POST", "/api/events", b"{}".to_vec()),
+            &tessera_core::SignOptions { now: NOW, ..Default::default() },
+            &mut rng(2),
+        )
+        .unwrap();
+    let mut split = signed.clone();
+    split.headers.retain(|(k, _)| k != "signature" && k != "signature-input");
+    split.headers.push(("Signature-Input".into(), "other=(\"@method\");created=1".into()));
+    split.headers.push(("signature-input".into(), signed.header("signature-input").unwrap().into()));
+    split.headers.push(("Signature".into(), "other=:AAAA:".into()));
+    split.headers.push(("signature".into(), signed.header("signature").unwrap().into()));
+    let mut store = MemoryReplayStore::new(8);
+    Verifier::default().verify(&split, NOW, &mut |_| Some(s.clone()), &mut store).unwrap();
+
+    let mut with_params = signed.clone();
+    for (k, v) in &mut with_params.headers {
+        if k == "signature" {
+            v.push_str(";x=1");
+        }
+    }
+    let mut store = MemoryReplayStore::new(8);
+    Verifier::default().verify(&with_params, NOW, &mut |_| Some(s.clone()), &mut store).unwrap();
+
+    let mut short = signed.clone();
+    for (k, v) in &mut short.headers {
+        if k == "signature" {
+            *v = "tessera=:AAAA:".into();
+        }
+    }
+    let mut store = MemoryReplayStore::new(8);
+    let e = Verifier::default().verify(&short, NOW, &mut |_| Some(s.clone()), &mut store).unwrap_err();
+    assert_eq!(e.code(), "signature_malformed");
+}
