@@ -16,9 +16,12 @@ if ( extension_loaded( 'tessera' ) ) {
 	try {
 		$storefront_sync_companion = Storefront_Sync_State::load();
 		if ( null !== $storefront_sync_companion ) {
-			// A site copy skips the remote steps (it must not deregister the
-			// original); the extension decides. Nothing is persisted: the
-			// state is deleted below.
+			// Compare the site address first: uninstall can run where no admin
+			// page ever did (WP-CLI on a cloned database), and a copy must skip
+			// the remote steps so it never disconnects or deregisters the
+			// original. The extension decides. Nothing is persisted: the state
+			// is deleted below.
+			$storefront_sync_companion->checkSite( home_url() );
 			$storefront_sync_report = $storefront_sync_companion->uninstall( Storefront_Sync_Client::transport() );
 			foreach ( $storefront_sync_report as $storefront_sync_step => $storefront_sync_result ) {
 				if ( 'failed' === $storefront_sync_result['status'] ) {

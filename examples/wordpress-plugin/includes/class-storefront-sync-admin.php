@@ -162,10 +162,12 @@ final class Storefront_Sync_Admin {
 		if ( ! current_user_can( self::CAP ) || wp_doing_ajax() || wp_doing_cron() || ! extension_loaded( 'tessera' ) ) {
 			return;
 		}
-		if ( 'admin-post.php' === $pagenow ) {
-			return; // The action handlers do their own work.
-		}
+		// Before anything can be signed, also ahead of the action handlers: a
+		// copy of the site must not act as the original.
 		self::check_site();
+		if ( 'admin-post.php' === $pagenow ) {
+			return; // The action handlers do the rest of their own work.
+		}
 		Storefront_Sync_Plugin::ensure_registered();
 	}
 
