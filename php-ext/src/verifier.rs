@@ -17,8 +17,21 @@ use crate::convert::{ArrayArg, Assoc, CallableArg, OptCallableArg, OptIntArg, St
 use crate::errors::{Failure, Res, guard, invalid};
 use crate::host::{call_php, unix_now};
 
-/// Default number of live nonces the in-memory replay store keeps.
-const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
+/// Why `verify()` refuses to succeed without a replay store: a PHP object
+/// does not outlive its request (PHP-FPM, mod_php), so a per-object store
+/// would forget every nonce and let captured requests be replayed.
+const NO_REPLAY_STORE: &str = "pass a shared replay store ($replay), or construct the Verifier with $replayCapacity \
+     in a long-running process: a per-request in-memory store would not stop replays";
+
+/// Stands in when there is no store: any request that reaches the replay
+/// check (that is, would otherwise verify) is refused.
+struct NoReplayStore;
+
+impl tessera_core::ReplayStore for NoReplayStore {
+    fn check_and_insert(&mut self, _: &str, _: i64, _: i64) -> tessera_core::Result<()> {
+        Err(tessera_core::Error::InvalidInput { field: "replay", reason: NO_REPLAY_STORE })
+    }
+}
 
 /// Verifies signed plugin requests, connect URLs, uninstall tickets and
 /// ownership proofs (broker side).
@@ -27,7 +40,8 @@ const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
 #[php(flags = ext_php_rs::flags::ClassFlags::Final)]
 pub struct Verifier {
     core: CoreVerifier,
-    replay: RefCell<MemoryReplayStore>,
+    /// Only when asked for with `$replayCapacity`.
+    replay: Option<RefCell<MemoryReplayStore>>,
 }
 
 /// A `secret_for` lookup backed by a PHP callable returning the secret in its
@@ -115,19 +129,20 @@ use ext_php_rs::boxed::ZBox;
 #[php_impl]
 impl Verifier {
     /// A verifier accepting `created` within `$windowSecs` of the broker clock
-    /// (default 300), with an in-memory replay store of `$replayCapacity` live
-    /// nonces (default 100000) used when `verify()` gets no `$replay` callable.
+    /// (default 300). `$replayCapacity` opts into an in-memory replay store of
+    /// that many live nonces, used when `verify()` gets no `$replay` callable;
+    /// it only protects a long-running process (not PHP-FPM or mod_php, where
+    /// objects die with the request). Without either, `verify()` refuses.
     pub fn __construct(windowSecs: OptIntArg, replayCapacity: OptIntArg) -> Res<Self> {
         guard(|| {
             let window = windowSecs.get("windowSecs")?.unwrap_or(DEFAULT_WINDOW_SECS);
-            let capacity = match replayCapacity.get("replayCapacity")? {
-                None => DEFAULT_REPLAY_CAPACITY,
-                Some(n) => usize::try_from(n).map_err(|_| invalid("replayCapacity", "must not be negative"))?,
+            let replay = match replayCapacity.get("replayCapacity")? {
+                None => None,
+                Some(n) => Some(RefCell::new(MemoryReplayStore::new(
+                    usize::try_from(n).map_err(|_| invalid("replayCapacity", "must not be negative"))?,
+                ))),
             };
-            Ok(Verifier {
-                core: CoreVerifier { window_secs: window },
-                replay: RefCell::new(MemoryReplayStore::new(capacity)),
-            })
+            Ok(Verifier { core: CoreVerifier { window_secs: window }, replay })
         })
     }
 
@@ -161,10 +176,13 @@ impl Verifier {
                     }
                     r
                 }
-                None => {
-                    let mut store = self.replay.try_borrow_mut().map_err(|_| crate::errors::busy())?;
-                    self.core.verify(&req, now, &mut secret_fn, &mut *store)
-                }
+                None => match &self.replay {
+                    Some(replay) => {
+                        let mut store = replay.try_borrow_mut().map_err(|_| crate::errors::busy())?;
+                        self.core.verify(&req, now, &mut secret_fn, &mut *store)
+                    }
+                    None => self.core.verify(&req, now, &mut secret_fn, &mut NoReplayStore),
+                },
             };
             lookup.finish(result).map(|v| verified_to_php(&v))
         })

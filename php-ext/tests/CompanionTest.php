@@ -114,7 +114,7 @@ final class CompanionTest extends TestCase
         $this->assertSame(BROKER . '/api/orders?limit=3', $sent['url']);
         $this->assertSame('Bearer btk_from_broker', $sent['headers']['authorization']);
         // The broker verifies what was sent.
-        $v = (new Verifier())->verify($sent, fn ($id) => $secret);
+        $v = (new Verifier(null, 16))->verify($sent, fn ($id) => $secret);
         $this->assertSame($c->installId(), $v['install_id']);
         $this->assertSame('btk_from_broker', $v['bearer']);
     }
@@ -179,7 +179,7 @@ final class CompanionTest extends TestCase
         $signed = $c->signRequest(['method' => 'PUT', 'path' => '/api/blob', 'headers' => ['Content-Type' => ['application/octet-stream']], 'body' => $body]);
         $this->assertSame($body, $signed['body']);
         $this->assertSame('application/octet-stream', $signed['headers']['content-type']);
-        $v = (new Verifier())->verify($signed, fn ($id) => $secret);
+        $v = (new Verifier(null, 16))->verify($signed, fn ($id) => $secret);
         $this->assertSame($c->installId(), $v['install_id']);
     }
 
@@ -239,7 +239,7 @@ final class CompanionTest extends TestCase
         $this->assertSame('PATCH', $t->requests[0]['method']);
         $this->assertSame(BROKER . '/installations/' . $c->installId(), $t->requests[0]['url']);
         $this->assertSame(['site_url' => 'https://new.shop.example'], json_decode($t->requests[0]['body'], true));
-        (new Verifier())->verify($t->requests[0], fn ($id) => $secret);
+        (new Verifier(null, 16))->verify($t->requests[0], fn ($id) => $secret);
         $this->assertSame('https://new.shop.example', $c->siteUrl());
         $this->assertSame('connected', $c->status());
         $this->assertCount(1, $r->persisted);
@@ -282,7 +282,7 @@ final class CompanionTest extends TestCase
         $this->assertSame(BROKER . '/disconnect', $t->requests[0]['url']);
         $this->assertSame(BROKER . "/installations/$id", $t->requests[1]['url']);
         foreach ($t->requests as $req) {
-            (new Verifier())->verify($req, fn ($k) => $secret);
+            (new Verifier(null, 16))->verify($req, fn ($k) => $secret);
         }
         $this->assertSame('not_registered', $c->status());
         $this->assertNull($c->installId());

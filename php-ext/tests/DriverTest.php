@@ -137,7 +137,7 @@ final class DriverTest extends TestCase
         $this->assertCount(1, $r->persisted);
         $this->assertEqualsWithDelta($skew, json_decode($r->persisted[0], true)['clock_offset'], 2);
         // The broker accepts the corrected request at its own clock.
-        (new \Tessera\Verifier())->verify($t->requests[1], fn ($id) => $secret, null, time() + $skew);
+        (new \Tessera\Verifier(null, 16))->verify($t->requests[1], fn ($id) => $secret, null, time() + $skew);
 
         // Only once per call: a second signature_expired is a client error.
         $expired = fn (array $req) => response(401, ['error' => 'signature_expired'], ['Date' => gmdate('D, d M Y H:i:s \G\M\T', time() + 2 * $skew)]);

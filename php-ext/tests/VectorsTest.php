@@ -93,7 +93,7 @@ final class VectorsTest extends TestCase
     /** @dataProvider verifyCases */
     public function testVerify(array $case): void
     {
-        $verifier = new Verifier();
+        $verifier = new Verifier(null, 64);
         $secretFor = fn (string $id): ?string => $case['secrets'][$id] ?? null;
         $got = [];
         foreach ($case['requests'] as $request) {

@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Tessera\Tests;
 
 use PHPUnit\Framework\TestCase;
+use Tessera\Exception\InvalidInputException;
 use Tessera\Exception\VerificationException;
 use Tessera\Verifier;
 
@@ -15,7 +16,7 @@ final class VerifierTest extends TestCase
     {
         [$c, $secret] = connected();
         $signed = $c->signRequest(['method' => 'POST', 'path' => '/api/events?x=1', 'headers' => ['Content-Type' => 'application/json'], 'body' => '{"a":1}'], null, null, 'idem-42');
-        $v = new Verifier();
+        $v = new Verifier(null, 16);
         $lookups = [];
         $secretFor = function (string $id) use ($c, $secret, &$lookups): ?string {
             $lookups[] = $id;
@@ -37,7 +38,7 @@ final class VerifierTest extends TestCase
             $this->assertSame('replayed', $e->getWireCode());
         }
         // Another verifier has its own store.
-        $this->assertSame($ok, (new Verifier())->verify($signed, $secretFor));
+        $this->assertSame($ok, (new Verifier(null, 16))->verify($signed, $secretFor));
     }
 
     public function testTamperingIsDetected(): void
@@ -71,7 +72,7 @@ final class VerifierTest extends TestCase
         [$c, $secret] = connected();
         $signed = $c->signRequest(['method' => 'GET', 'path' => '/api/x'], 1700000000);
         $secretFor = fn ($id) => $secret;
-        $this->assertSame(1700000000, (new Verifier())->verify($signed, $secretFor, null, 1700000100)['created']);
+        $this->assertSame(1700000000, (new Verifier(null, 16))->verify($signed, $secretFor, null, 1700000100)['created']);
         try {
             (new Verifier())->verify($signed, $secretFor, null, 1700000000 + 400);
             $this->fail();
@@ -79,7 +80,7 @@ final class VerifierTest extends TestCase
             $this->assertSame('signature_expired', $e->getErrorCode());
         }
         // A wider window accepts a larger clock difference (expires still bounds it).
-        $this->assertSame(1700000000, (new Verifier(600))->verify($signed, $secretFor, null, 1700000000 - 500)['created']);
+        $this->assertSame(1700000000, (new Verifier(600, 16))->verify($signed, $secretFor, null, 1700000000 - 500)['created']);
     }
 
     public function testCustomReplayStore(): void
@@ -101,6 +102,28 @@ final class VerifierTest extends TestCase
             $this->fail();
         } catch (VerificationException $e) {
             $this->assertSame('replayed', $e->getErrorCode());
+        }
+    }
+
+    public function testNoReplayStoreRefusesInsteadOfForgetting(): void
+    {
+        // Under PHP-FPM a Verifier dies with its request: a store of its own
+        // would forget every nonce. Without $replay or $replayCapacity a
+        // request that would verify is refused; other failures are unchanged.
+        [$c, $secret] = connected();
+        $signed = $c->signRequest(['method' => 'GET', 'path' => '/api/x']);
+        try {
+            (new Verifier())->verify($signed, fn ($id) => $secret);
+            $this->fail('expected a refusal without a replay store');
+        } catch (InvalidInputException $e) {
+            $this->assertSame('invalid_input', $e->getErrorCode());
+            $this->assertStringContainsString('replay', $e->getMessage());
+        }
+        try {
+            (new Verifier())->verify($signed, fn ($id) => null);
+            $this->fail();
+        } catch (VerificationException $e) {
+            $this->assertSame('unknown_installation', $e->getErrorCode());
         }
     }
 
