@@ -158,13 +158,20 @@ fn origin(url: &str) -> Option<&str> {
     (!scheme.is_empty() && end > 0).then_some(origin)
 }
 
-fn check_site_url(app: &App, site_url: &str) -> Step<()> {
+/// Checks a site URL and returns the identity to store and compare (what the
+/// core sends: no query, no trailing slash). The broker fetches ownership
+/// proofs from this URL, so it must not be a way into the broker's own
+/// network: no query (the proof path is appended to it), and unless
+/// `allow_loopback_sites` (tests) no loopback, private, link-local or other
+/// internal address, literal or resolved. (A production broker should also
+/// pin the checked address for the fetch itself: DNS can change in between.)
+fn check_site_url(app: &App, site_url: &str) -> Step<String> {
     // A browser extension has no web site: its origin (`chrome-extension://<id>`,
     // `moz-extension://<uuid>`) stands in for one. It cannot serve an ownership
     // proof, so such registrations need a broker without that requirement (a
     // production broker would also allow-list its own extension ids here).
     if site_url.starts_with("chrome-extension://") || site_url.starts_with("moz-extension://") {
-        tessera_core::registration::site_identity(site_url, "site_url")
+        let identity = tessera_core::registration::site_identity(site_url, "site_url")
             .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
         if app.config.require_ownership_proof {
             return Err(Reply::error(
@@ -173,16 +180,67 @@ fn check_site_url(app: &App, site_url: &str) -> Step<()> {
                 "this broker requires an ownership proof, which a browser extension cannot serve",
             ));
         }
-        return Ok(());
+        return Ok(identity);
     }
     let url = tessera_core::url::Url::parse(site_url, "site_url")
         .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
+    if url.query().is_some() {
+        return Err(Reply::error(400, "invalid_request", "site_url must not have a query"));
+    }
     let allowed =
         url.scheme() == "https" || (url.scheme() == "http" && url.is_loopback() && app.config.allow_loopback_sites);
     if !allowed {
         return Err(Reply::error(400, "invalid_request", "site_url must use https"));
     }
+    if !app.config.allow_loopback_sites {
+        refuse_internal_host(&url)?;
+    }
+    Ok(url.site_identity())
+}
+
+/// Refuses a host that is, or resolves to, an address inside a network.
+fn refuse_internal_host(url: &tessera_core::url::Url) -> Step<()> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    let host = url.host().trim_start_matches('[').trim_end_matches(']');
+    let port = url.port().unwrap_or(if url.scheme() == "https" { 443 } else { 80 });
+    let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => (host, port)
+            .to_socket_addrs()
+            .map(|found| found.map(|a| a.ip()).collect())
+            .map_err(|_| Reply::error(400, "invalid_request", "site_url host does not resolve"))?,
+    };
+    if addrs.is_empty() || addrs.iter().any(is_internal_address) {
+        return Err(Reply::error(400, "invalid_request", "site_url must be a public address"));
+    }
     Ok(())
+}
+
+/// Loopback, private, link-local (cloud metadata), CGNAT, unspecified,
+/// broadcast, multicast and unique-local addresses.
+fn is_internal_address(ip: &std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || a == 0
+                || (a == 100 && (b & 0xc0) == 64)
+        }
+        std::net::IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal_address(&std::net::IpAddr::V4(v4)))
+        }
+    }
 }
 
 /// `POST /installations` (unsigned): store the installation and its secret.
@@ -199,7 +257,7 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
         return Err(Reply::error(400, "invalid_request", "install_id must be ins_ + base64url"));
     }
     let id = body.install_id.as_str();
-    check_site_url(app, &body.site_url).map_err(|r| r.for_install(id))?;
+    let site_url = check_site_url(app, &body.site_url).map_err(|r| r.for_install(id))?;
     tessera_core::registration::check_email(&body.admin_email)
         .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()).for_install(id))?;
     let secret = Secret::from_base64url(&body.secret)
@@ -217,7 +275,7 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
         // A new installation.
         let new = NewInstallation {
             install_id: id.to_string(),
-            site_url: body.site_url.clone(),
+            site_url: site_url.clone(),
             admin_email: body.admin_email.clone(),
             platform: body.platform.clone(),
             plugin_version: body.plugin_version.clone(),
@@ -242,7 +300,7 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
 
     // The id exists: only the same installation (same secret, same site) may
     // repeat its registration (a lost 201, or the second POST of a proof).
-    if !ct_eq(&existing.secret, secret.expose()) || existing.site_url != body.site_url {
+    if !ct_eq(&existing.secret, secret.expose()) || existing.site_url != site_url {
         return Err(Reply::error(409, "registration_conflict", "installation id already registered").for_install(id));
     }
     match existing.status {
@@ -253,10 +311,12 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
         }
         InstallStatus::PendingOwnership => {
             let challenge = existing.challenge.clone().unwrap_or_default();
-            let proof = fetch_ownership_proof(&existing.site_url, id)
-                .map_err(|why| Reply::error(403, "ownership_proof_invalid", &why).for_install(id))?;
+            // One answer for every failure: the broker must not tell a
+            // registrant what it found at an address (no scanning through it).
+            let refused = || Reply::error(403, "ownership_proof_invalid", "the ownership proof could not be verified");
+            let proof = fetch_ownership_proof(&existing.site_url, id).map_err(|_| refused().for_install(id))?;
             tessera_core::registration::verify_ownership_proof(&secret, id, &challenge, &proof)
-                .map_err(|e| Reply::error(403, "ownership_proof_invalid", &e.to_string()).for_install(id))?;
+                .map_err(|_| refused().for_install(id))?;
             db(app.store.set_installation_status(id, InstallStatus::Active, now))?;
             Ok(registered(id))
         }
@@ -671,9 +731,11 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
         check_enabled(&installation)?;
         let body: SiteMovedBody = serde_json::from_slice(&req.body)
             .map_err(|_| Reply::error(400, "invalid_request", "expected {\"site_url\": …}"))?;
-        check_site_url(app, &body.site_url)?;
-        db(app.store.update_site_url(&id, &body.site_url, app.now()))?;
-        Ok(Reply::json(200, json!({"install_id": id, "site_url": body.site_url})))
+        let site_url = check_site_url(app, &body.site_url)?;
+        // KNOWN GAP (tracked): with ownership proofs required, a move should
+        // re-prove ownership at the new URL before switching; today it does not.
+        db(app.store.update_site_url(&id, &site_url, app.now()))?;
+        Ok(Reply::json(200, json!({"install_id": id, "site_url": site_url})))
     })();
     result.unwrap_or_else(|r| r).for_install(&id)
 }
@@ -788,6 +850,34 @@ pub fn not_found(_app: &App, _req: &Incoming) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_addresses_are_refused_as_sites() {
+        for internal in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            let ip: std::net::IpAddr = internal.parse().unwrap();
+            assert!(is_internal_address(&ip), "{internal}");
+        }
+        for public in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "172.32.0.1"] {
+            let ip: std::net::IpAddr = public.parse().unwrap();
+            assert!(!is_internal_address(&ip), "{public}");
+        }
+        for url in ["https://127.0.0.1", "https://[::1]:8443", "https://10.0.0.7/wp", "https://169.254.169.254"] {
+            let parsed = tessera_core::url::Url::parse(url, "site_url").unwrap();
+            assert!(refuse_internal_host(&parsed).is_err(), "{url}");
+        }
+    }
 
     #[test]
     fn proxy_paths_are_plain() {
