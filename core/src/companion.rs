@@ -18,8 +18,8 @@ use crate::entropy::{Entropy, random};
 use crate::error::{Error, Result, sanitize_code};
 use crate::http::{ApiRequest, Request, Response};
 use crate::registration::{
-    OwnershipProof, Registration, RegistrationBody, RegistrationOutcome, check_challenge, check_email, check_meta,
-    ownership_path, ownership_proof, site_identity,
+    OwnershipProof, Registration, RegistrationBody, RegistrationOutcome, check_email, check_meta, ownership_path,
+    ownership_proof, site_identity,
 };
 use crate::seal;
 use crate::secret::{BrokerToken, Secret, ct_eq};
@@ -260,14 +260,7 @@ impl Companion {
                 Ok(RegistrationOutcome::Registered)
             }
             202 => {
-                #[derive(serde::Deserialize)]
-                struct Challenge {
-                    challenge: String,
-                }
-                let challenge: Challenge = serde_json::from_slice(&resp.body)
-                    .map_err(|_| Error::RegistrationRejected { status: 202, reason: "malformed_challenge".into() })?;
-                check_challenge(&challenge.challenge)?;
-                inst.challenge = Some(challenge.challenge);
+                inst.challenge = Some(crate::registration::parse_challenge(&resp.body)?);
                 self.state.refresh();
                 return self.ownership_proof().map(RegistrationOutcome::OwnershipChallenge);
             }

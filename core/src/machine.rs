@@ -144,6 +144,9 @@ pub enum Completion {
     /// [`Companion::start_uninstall`]: local state is wiped.
     Uninstalled(UninstallReport),
     /// [`Companion::start_site_moved`]: the registration now carries the new URL.
+    /// When the broker asked for an ownership proof of the new address, the
+    /// status is `awaiting_ownership`: serve [`Companion::ownership_proof`] and
+    /// send the registration request again, as for a new registration.
     SiteMoved,
 }
 
@@ -491,8 +494,22 @@ impl Companion {
             Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Ok),
             Op::UninstallDeregister => self.finish_uninstall(call, RemoteStep::Ok),
             Op::SiteMoved => {
+                // A broker that requires ownership proofs answers 202 with a
+                // challenge: the new address must prove itself like a new
+                // registration (serve the proof, send the registration again).
+                let challenge = match resp.as_ref().filter(|r| r.status == 202) {
+                    None => None,
+                    Some(r) => match crate::registration::parse_challenge(&r.body) {
+                        Ok(c) => Some(c),
+                        Err(e) => return self.fail(call, e),
+                    },
+                };
                 if let (Some(inst), Some(current)) = (&mut self.state.installation, self.state.site_mismatch.take()) {
                     inst.site_url = current;
+                    if let Some(c) = challenge {
+                        inst.challenge = Some(c);
+                        inst.confirmed = false;
+                    }
                 }
                 self.persist_then_done(call, Ok(Completion::SiteMoved))
             }

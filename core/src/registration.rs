@@ -80,6 +80,18 @@ pub fn verify_ownership_proof(secret: &Secret, install_id: &str, challenge: &str
     if ct_eq(want.as_bytes(), proof.trim().as_bytes()) { Ok(()) } else { Err(Error::OwnershipProofInvalid) }
 }
 
+/// Reads `{"challenge": …}` from a 202 answer and checks it.
+pub(crate) fn parse_challenge(body: &[u8]) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Challenge {
+        challenge: String,
+    }
+    let parsed: Challenge = serde_json::from_slice(body)
+        .map_err(|_| Error::RegistrationRejected { status: 202, reason: "malformed_challenge".into() })?;
+    check_challenge(&parsed.challenge)?;
+    Ok(parsed.challenge)
+}
+
 /// Checks that a challenge is a profile token of 16-128 characters.
 pub(crate) fn check_challenge(challenge: &str) -> Result<()> {
     if challenge.len() >= 16 && crate::sign::is_profile_token(challenge) {

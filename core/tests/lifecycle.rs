@@ -585,3 +585,32 @@ fn verifier_reads_split_and_multi_label_fields() {
     let e = Verifier::default().verify(&short, NOW, &mut |_| Some(s.clone()), &mut store).unwrap_err();
     assert_eq!(e.code(), "signature_malformed");
 }
+
+#[test]
+fn a_moved_site_proves_its_new_address_when_the_broker_asks() {
+    let mut c = connected(B, 47);
+    let id = c.install_id().unwrap().to_owned();
+    c.check_site("https://new-shop.example").unwrap();
+    let call = c.start_site_moved().unwrap();
+    let (res, _) = drive(&mut c, call, NOW, |_, _| {
+        Ok(Response::new(202, br#"{"challenge":"move-challenge-0123456789"}"#.to_vec()))
+    });
+    assert_eq!(res.unwrap(), Completion::SiteMoved);
+    assert_eq!(c.status(), Status::AwaitingOwnership);
+    let proof = c.ownership_proof().unwrap();
+    assert_eq!(proof.url, format!("https://new-shop.example/.well-known/tessera/{id}"));
+    tessera_core::verify_ownership_proof(&secret_of(&c), &id, "move-challenge-0123456789", &proof.body).unwrap();
+    assert_eq!(c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err().code(), "not_registered");
+    // The proof round is a registration again: same id and secret, new address.
+    let again = c.registration_request(&registration("https://new-shop.example"), &mut rng(48)).unwrap();
+    assert!(String::from_utf8(again.body).unwrap().contains(&id));
+    c.handle_registration_response_at(&Response::new(201, vec![]), NOW).unwrap();
+    assert_eq!(c.status(), Status::Connected, "the connection survives the move");
+
+    // A 202 without a usable challenge is an error, not a silent move.
+    let mut d = connected(B, 49);
+    d.check_site("https://other.example").unwrap();
+    let call = d.start_site_moved().unwrap();
+    let (res, _) = drive(&mut d, call, NOW, |_, _| Ok(Response::new(202, b"{}".to_vec())));
+    assert_eq!(res.unwrap_err().code(), "registration_rejected");
+}

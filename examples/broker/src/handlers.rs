@@ -719,7 +719,9 @@ struct SiteMovedBody {
     site_url: String,
 }
 
-/// `PATCH /installations/{id}` `{site_url}` (signed): the site moved.
+/// `PATCH /installations/{id}` `{site_url}` (signed): the site moved. With
+/// ownership proofs required, a new address answers `202 {challenge}` and
+/// stays pending until the plugin's registration round proves it.
 pub fn site_moved(app: &App, req: &Incoming) -> Reply {
     let (verified, installation) = match verify_signed(app, req) {
         Ok(v) => v,
@@ -732,8 +734,14 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
         let body: SiteMovedBody = serde_json::from_slice(&req.body)
             .map_err(|_| Reply::error(400, "invalid_request", "expected {\"site_url\": …}"))?;
         let site_url = check_site_url(app, &body.site_url)?;
-        // KNOWN GAP (tracked): with ownership proofs required, a move should
-        // re-prove ownership at the new URL before switching; today it does not.
+        if app.config.require_ownership_proof && site_url != installation.site_url {
+            // The new address must prove ownership like a new registration:
+            // otherwise an installation that proved its own site could move
+            // to a victim's and phish its operator with signed connect links.
+            let challenge = random_id("chl_", 24);
+            db(app.store.begin_site_move(&id, &site_url, &challenge, app.now()))?;
+            return Ok(Reply::json(202, json!({"challenge": challenge})));
+        }
         db(app.store.update_site_url(&id, &site_url, app.now()))?;
         Ok(Reply::json(200, json!({"install_id": id, "site_url": site_url})))
     })();

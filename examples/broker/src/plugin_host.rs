@@ -110,6 +110,11 @@ impl PluginHost {
 
     /// Registers, serving the ownership proof on `site` if challenged.
     pub fn register(&mut self, reg: &Registration, site: Option<&SiteServer>) -> Result<(), Error> {
+        // Like a real host, serve the proof whenever a challenge is
+        // outstanding (e.g. the one a site move brought).
+        if let (Some(site), Ok(proof)) = (site, self.companion.ownership_proof()) {
+            site.serve_proof(&proof);
+        }
         for _ in 0..2 {
             let req = self.companion.registration_request(reg, &mut self.entropy)?;
             let resp = self.send(&req).map_err(|_| Error::ServerUnavailable { status: None, attempts: 1 })?;
@@ -122,7 +127,7 @@ impl PluginHost {
                     let Some(site) = site else {
                         return Err(Error::InvalidState("ownership challenge but no site to serve it"));
                     };
-                    site.serve(&proof.path, &proof.body);
+                    site.serve_proof(&proof);
                 }
             }
         }
@@ -384,6 +389,13 @@ impl SiteServer {
     /// Base URL, e.g. `http://127.0.0.1:41236`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Serves an ownership proof where the broker will fetch it (its URL
+    /// may carry a path prefix below this server, e.g. after a site move).
+    pub fn serve_proof(&self, proof: &tessera_core::OwnershipProof) {
+        let path = proof.url.strip_prefix(self.url.trim_end_matches('/')).unwrap_or(&proof.path);
+        self.serve(path, &proof.body);
     }
 
     /// Serves `body` at `path`.

@@ -319,6 +319,16 @@ impl Store {
         )? == 1)
     }
 
+    /// Parks a move to `site_url` until the new address proves ownership:
+    /// status `pending_ownership` with a fresh challenge (the registration
+    /// round then activates it). `false` if unknown.
+    pub fn begin_site_move(&self, install_id: &str, site_url: &str, challenge: &str, now: i64) -> Result<bool> {
+        Ok(self.conn()?.execute(
+            "UPDATE installations SET site_url = ?2, status = ?3, challenge = ?4, updated_at = ?5 WHERE install_id = ?1",
+            params![install_id, site_url, InstallStatus::PendingOwnership.as_str(), challenge, now],
+        )? == 1)
+    }
+
     /// Replaces the per-installation secret (rotation). `false` if unknown.
     pub fn replace_secret(&self, install_id: &str, secret: &[u8], now: i64) -> Result<bool> {
         let sealed = self.vault.seal("secret", install_id, secret);

@@ -423,15 +423,22 @@ fn site_moved_and_copy() {
     let env = env();
     let mut plugin = connected(&env, "opr_move", None);
     let id = plugin.companion.install_id().unwrap().to_string();
-    let new_url = "http://127.0.0.1:9/moved";
-    let check = plugin.companion.check_site(new_url).unwrap();
+    let new_url = format!("{}/moved", env.site.url().trim_end_matches('/'));
+    let check = plugin.companion.check_site(&new_url).unwrap();
     assert!(matches!(check, tessera_core::SiteCheck::Mismatch { .. }));
     assert_eq!(plugin.get_json("/api/orders").unwrap_err().code(), "site_mismatch");
     let call = plugin.companion.start_site_moved().unwrap();
     assert!(matches!(plugin.drive(call).unwrap(), Completion::SiteMoved));
+    // This broker requires ownership proofs: the new address must prove itself
+    // before the installation is active again (a move is not a way around it).
+    assert_eq!(plugin.companion.status().as_str(), "awaiting_ownership");
     let stored = env.broker.app().store.installation(&id).unwrap().unwrap();
     assert_eq!(stored.site_url, plugin.companion.site_url().unwrap());
     assert!(stored.site_url.ends_with("/moved"));
+    assert_eq!(stored.status, tessera_broker::store::InstallStatus::PendingOwnership);
+    plugin.register(&registration(&new_url, "wordpress"), Some(&env.site)).unwrap();
+    assert_eq!(plugin.companion.install_id().unwrap(), id, "same installation, proven at the new address");
+    assert_eq!(plugin.companion.status().as_str(), "connected");
     plugin.get_json("/api/orders").unwrap();
 
     // A clone ("this is a copy") registers afresh and never touches the original.

@@ -16,6 +16,7 @@ defined( 'ABSPATH' ) || exit;
 use Tessera\Companion;
 use Tessera\Exception\StateUndecryptableException;
 use Tessera\Exception\TesseraException;
+use Tessera\Exception\TransportException;
 
 /**
  * The admin side.
@@ -893,6 +894,14 @@ final class Storefront_Sync_Admin {
 			$companion = self::companion_or_fail();
 			$companion->siteMoved( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
 			Storefront_Sync_State::save( $companion );
+			if ( 'awaiting_ownership' === $companion->status() ) {
+				// The service asks the new address to prove it is this site, as
+				// at registration. This site's proof route serves the proof from
+				// the saved state, so the round can finish right now.
+				Storefront_Sync_Client::register( $companion );
+			}
+		} catch ( TransportException $e ) {
+			self::finish( 'error', 'broker_unreachable' );
 		} catch ( TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
