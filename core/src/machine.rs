@@ -388,18 +388,13 @@ impl Companion {
             // A 401 saying the connection is gone means there is nothing left to
             // revoke. A 401 about the request itself (signature, digest, replay,
             // clock) means the broker did not process it: not success.
+            // (the reconnect codes are classify's; no code, or an unknown
+            // installation, also means there is nothing left to revoke).
             Op::Disconnect | Op::UninstallDisconnect => {
                 outcome.kind == OutcomeKind::Ok
                     || (status == 401
-                        && matches!(
-                            outcome.code.as_deref(),
-                            None | Some(
-                                "broker_token_invalid"
-                                    | "stora_reconnect_required"
-                                    | "installation_disabled"
-                                    | "unknown_installation"
-                            )
-                        ))
+                        && (outcome.kind == OutcomeKind::ReconnectRequired
+                            || matches!(outcome.code.as_deref(), None | Some("unknown_installation"))))
             }
             Op::UninstallDeregister => {
                 outcome.kind == OutcomeKind::Ok || status == 404 || outcome.kind == OutcomeKind::RegistrationInvalid

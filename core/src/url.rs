@@ -51,15 +51,7 @@ impl Url {
             Some(p) if p == default_port => None,
             p => p,
         };
-        let (path, query) = match tail.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (tail, None),
-        };
-        let path = normalize_path(path).map_err(bad)?;
-        let query = match query {
-            Some(q) => Some(normalize_query(q).map_err(bad)?).filter(|q| !q.is_empty()),
-            None => None,
-        };
+        let (path, query) = normalize_tail("", tail).map_err(bad)?;
         Ok(Url { scheme, host, port, path, query })
     }
 
@@ -130,18 +122,7 @@ impl Url {
         if path_and_query.contains('#') {
             return Err(bad("must not contain a fragment"));
         }
-        let (path, query) = match path_and_query.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path_and_query, None),
-        };
-        let mut full_path = String::with_capacity(base.len() + path.len());
-        full_path.push_str(base);
-        full_path.push_str(path);
-        let path = normalize_path(&full_path).map_err(bad)?;
-        let query = match query {
-            Some(q) => Some(normalize_query(q).map_err(bad)?).filter(|q| !q.is_empty()),
-            None => None,
-        };
+        let (path, query) = normalize_tail(base, path_and_query).map_err(bad)?;
         Ok(Url { scheme: self.scheme.clone(), host: self.host.clone(), port: self.port, path, query })
     }
 
@@ -230,6 +211,28 @@ fn parse_authority(authority: &str) -> std::result::Result<(String, Option<u16>)
         }
     };
     Ok((host, port))
+}
+
+/// Normalises `tail` (a path with an optional `?query`) below `base_path`:
+/// the path (never empty) and the query (`None` when absent or empty).
+fn normalize_tail(base_path: &str, tail: &str) -> std::result::Result<(String, Option<String>), &'static str> {
+    let (path, query) = match tail.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (tail, None),
+    };
+    let path = if base_path.is_empty() {
+        normalize_path(path)?
+    } else {
+        let mut full = String::with_capacity(base_path.len() + path.len());
+        full.push_str(base_path);
+        full.push_str(path);
+        normalize_path(&full)?
+    };
+    let query = match query {
+        Some(q) => Some(normalize_query(q)?).filter(|q| !q.is_empty()),
+        None => None,
+    };
+    Ok((path, query))
 }
 
 fn is_pchar(b: u8) -> bool {
