@@ -1,9 +1,5 @@
 //! Maps any broker response to one outcome (DESIGN.md "Error codes").
 
-use std::time::{Duration, UNIX_EPOCH};
-
-use serde::Serialize;
-
 use crate::error::{Error, sanitize_code};
 use crate::http::Response;
 
@@ -13,8 +9,8 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 const MAX_RETRY_AFTER_MS: u64 = 86_400_000;
 
 /// The family of a broker response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
 pub enum OutcomeKind {
     /// 2xx.
     Ok,
@@ -48,7 +44,8 @@ impl OutcomeKind {
 }
 
 /// A classified response.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Outcome {
     /// The family.
     pub kind: OutcomeKind,
@@ -84,21 +81,20 @@ pub fn error_code(body: &[u8]) -> Option<String> {
     if body.is_empty() || body.len() > MAX_ERROR_BODY {
         return None;
     }
-    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let obj = value.as_object()?;
-    let code = obj.get("error").and_then(|v| v.as_str()).or_else(|| obj.get("code").and_then(|v| v.as_str()))?;
+    let value = crate::json::parse(body).ok()?;
+    let member = |name| value.get(name).ok().flatten().and_then(crate::json::Value::as_str);
+    let code = member("error").or_else(|| member("code"))?;
     Some(sanitize_code(code))
 }
 
 /// Parses an HTTP-date (IMF-fixdate and the two obsolete forms) to unix seconds.
 pub fn parse_http_date(text: &str) -> Option<i64> {
-    let t = httpdate::parse_http_date(text.trim()).ok()?;
-    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs() as i64)
+    crate::httpdate::parse(text)
 }
 
 /// Formats unix seconds as an IMF-fixdate (for a `Date` header).
 pub fn fmt_http_date(unix_secs: i64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(unix_secs.max(0) as u64))
+    crate::httpdate::format(unix_secs)
 }
 
 /// `Retry-After` as delay-seconds or an HTTP-date, relative to `now`; capped at a day.

@@ -5,8 +5,6 @@
 //! persists [`Companion::to_json`] (preferably [`Companion::seal_state`]) after
 //! any method that takes `&mut self`.
 
-use serde::Serialize;
-
 use crate::classify::classify;
 use crate::config::Config;
 use crate::connect::{
@@ -18,8 +16,8 @@ use crate::entropy::{Entropy, random};
 use crate::error::{Error, Result, sanitize_code};
 use crate::http::{ApiRequest, Request, Response};
 use crate::registration::{
-    OwnershipProof, Registration, RegistrationBody, RegistrationOutcome, check_email, check_meta, ownership_path,
-    ownership_proof, site_identity,
+    OwnershipProof, Registration, RegistrationOutcome, check_email, check_meta, ownership_path, ownership_proof,
+    registration_body, site_identity,
 };
 use crate::seal;
 use crate::secret::{BrokerToken, Secret, ct_eq};
@@ -32,8 +30,8 @@ use crate::url::Url;
 pub const SKEW_LEARN_THRESHOLD_SECS: i64 = 60;
 
 /// Result of [`Companion::check_site`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(tag = "kind", rename_all = "snake_case"))]
 pub enum SiteCheck {
     /// The site URL matches the registration.
     Same,
@@ -206,16 +204,7 @@ impl Companion {
         inst.admin_email = reg.admin_email.clone();
         inst.platform = reg.platform.clone();
         inst.plugin_version = reg.plugin_version.clone();
-        let secret_text = zeroize::Zeroizing::new(inst.secret.to_base64url());
-        let body = serde_json::to_vec(&RegistrationBody {
-            install_id: &inst.id,
-            site_url: &inst.site_url,
-            admin_email: &inst.admin_email,
-            secret: &secret_text,
-            platform: &inst.platform,
-            plugin_version: &inst.plugin_version,
-        })
-        .map_err(|_| Error::Internal("registration body"))?;
+        let body = registration_body(inst).into_bytes();
         self.state.refresh();
         let url = self.broker.join(&self.state.config.routes.installations, "routes")?;
         Ok(Request {

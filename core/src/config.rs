@@ -1,10 +1,8 @@
 //! Host configuration: broker location, route paths and retry policy.
 
-use serde::{Deserialize, Serialize};
-
 /// Route paths below the broker base URL (DESIGN.md defaults).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 pub struct Routes {
     /// Registration collection: `POST`, and `/{id}` for `DELETE`/`PATCH`.
     pub installations: String,
@@ -21,8 +19,8 @@ impl Default for Routes {
 }
 
 /// Bounded retry with full-jitter exponential backoff.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 pub struct RetryPolicy {
     /// Attempts per logical call, the first included.
     pub max_attempts: u32,
@@ -50,15 +48,16 @@ impl Default for RetryPolicy {
 }
 
 /// What a host configures once.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Config {
     /// Broker base URL: `https://…`, or `http://` for loopback hosts only.
     pub broker_url: String,
     /// Route paths.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub routes: Routes,
     /// Retry policy.
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub retry: RetryPolicy,
 }
 

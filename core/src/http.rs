@@ -1,8 +1,6 @@
 //! Plain HTTP values the core builds and reads. The host sends and receives
 //! them with its own HTTP stack (`fetch`, `wp_remote_request`, …).
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 
 /// Largest body the core signs, verifies or reads (1 MiB).
@@ -16,7 +14,8 @@ pub const MAX_HEADERS: usize = 100;
 ///
 /// `Debug` redacts credential headers and elides the body (a registration
 /// body carries the secret), so logging a request never leaks one.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Request {
     /// Uppercase method.
     pub method: String,
@@ -58,7 +57,8 @@ impl Request {
 }
 
 /// A response the host received.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Response {
     /// HTTP status code.
     pub status: u16,
@@ -89,7 +89,8 @@ impl Response {
 /// What the plugin asks to send to the broker: the path is relative to the
 /// broker base URL (it may carry a query); headers are extra headers such as
 /// `content-type`. Signing adds the rest.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ApiRequest {
     /// Method, any case (normalised to uppercase).
     pub method: String,

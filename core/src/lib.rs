@@ -63,6 +63,8 @@ pub mod encoding;
 pub mod entropy;
 pub mod error;
 pub mod http;
+pub mod httpdate;
+pub mod json;
 pub mod machine;
 pub mod registration;
 pub mod seal;

@@ -41,8 +41,6 @@
 
 use std::collections::VecDeque;
 
-use serde::Serialize;
-
 use crate::classify::{Outcome, OutcomeKind, classify};
 use crate::companion::Companion;
 use crate::entropy::{Entropy, random};
@@ -153,7 +151,7 @@ pub enum Completion {
 /// Attempts per remote step of the uninstall plan.
 pub const UNINSTALL_MAX_ATTEMPTS: u32 = 2;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Op {
     Api,
     Disconnect,
@@ -283,8 +281,10 @@ impl Companion {
     pub fn start_site_moved(&self) -> Result<Call> {
         let inst = self.state.installation.as_ref().filter(|i| i.confirmed).ok_or(Error::NotRegistered)?;
         let current = self.state.site_mismatch.as_ref().ok_or(Error::InvalidState("no site mismatch to resolve"))?;
-        let body =
-            serde_json::to_vec(&serde_json::json!({ "site_url": current })).map_err(|_| Error::Internal("json"))?;
+        let mut body = String::new();
+        let mut o = crate::json::ObjectWriter::new(&mut body);
+        o.str("site_url", current);
+        o.end();
         let path = format!("{}/{}", self.state.config.routes.installations, inst.id);
         Ok(Call::new(Op::SiteMoved, ApiRequest::json("PATCH", &path, body)))
     }

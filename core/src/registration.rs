@@ -1,14 +1,17 @@
 //! Install registration (DESIGN.md "register" and "ownership proof").
 
-use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::encoding::b64url_encode;
 use crate::error::{Error, Result};
+use crate::json::{self, ObjectWriter};
 use crate::secret::{Secret, ct_eq};
 use crate::signature::hmac_sha256;
+use crate::state::Installation;
 
 /// What the host says about itself when registering.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Registration {
     /// The site's public URL (`home_url()` in WordPress).
     pub site_url: String,
@@ -20,15 +23,18 @@ pub struct Registration {
     pub plugin_version: String,
 }
 
-/// The JSON body of `POST /installations`.
-#[derive(Serialize)]
-pub(crate) struct RegistrationBody<'a> {
-    pub install_id: &'a str,
-    pub site_url: &'a str,
-    pub admin_email: &'a str,
-    pub secret: &'a str,
-    pub platform: &'a str,
-    pub plugin_version: &'a str,
+/// The JSON body of `POST /installations` (it carries the secret).
+pub(crate) fn registration_body(inst: &Installation) -> String {
+    let mut out = String::with_capacity(256);
+    let mut o = ObjectWriter::new(&mut out);
+    o.str("install_id", &inst.id);
+    o.str("site_url", &inst.site_url);
+    o.str("admin_email", &inst.admin_email);
+    o.str("secret", &Zeroizing::new(inst.secret.to_base64url()));
+    o.str("platform", &inst.platform);
+    o.str("plugin_version", &inst.plugin_version);
+    o.end();
+    out
 }
 
 /// What a registration response means.
@@ -61,6 +67,9 @@ pub struct OwnershipProof {
     pub body: String,
 }
 
+/// Largest 202 body read for a challenge.
+const MAX_CHALLENGE_BODY: usize = 16 * 1024;
+
 const OWNERSHIP_CONTEXT: &str = "tessera-ownership-v1";
 
 /// Path of the ownership proof below the site URL.
@@ -82,14 +91,14 @@ pub fn verify_ownership_proof(secret: &Secret, install_id: &str, challenge: &str
 
 /// Reads `{"challenge": …}` from a 202 answer and checks it.
 pub(crate) fn parse_challenge(body: &[u8]) -> Result<String> {
-    #[derive(Deserialize)]
-    struct Challenge {
-        challenge: String,
+    let malformed = || Error::RegistrationRejected { status: 202, reason: "malformed_challenge".into() };
+    if body.len() > MAX_CHALLENGE_BODY {
+        return Err(malformed());
     }
-    let parsed: Challenge = serde_json::from_slice(body)
-        .map_err(|_| Error::RegistrationRejected { status: 202, reason: "malformed_challenge".into() })?;
-    check_challenge(&parsed.challenge)?;
-    Ok(parsed.challenge)
+    let value = json::parse(body).map_err(|_| malformed())?;
+    let challenge = value.get("challenge").ok().flatten().and_then(json::Value::as_str).ok_or_else(malformed)?;
+    check_challenge(challenge)?;
+    Ok(challenge.to_owned())
 }
 
 /// Checks that a challenge is a profile token of 16-128 characters.

@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -69,14 +68,16 @@ impl fmt::Display for Secret {
     }
 }
 
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+#[cfg(feature = "serde")]
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(&Zeroizing::new(self.to_base64url()))
     }
 }
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = Zeroizing::new(String::deserialize(d)?);
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = Zeroizing::new(<String as serde::Deserialize>::deserialize(d)?);
         Secret::from_base64url(&text).map_err(serde::de::Error::custom)
     }
 }
@@ -125,14 +126,16 @@ impl fmt::Display for BrokerToken {
     }
 }
 
-impl Serialize for BrokerToken {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+#[cfg(feature = "serde")]
+impl serde::Serialize for BrokerToken {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(&self.0)
     }
 }
-impl<'de> Deserialize<'de> for BrokerToken {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = Zeroizing::new(String::deserialize(d)?);
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for BrokerToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = Zeroizing::new(<String as serde::Deserialize>::deserialize(d)?);
         BrokerToken::new(&text).map_err(serde::de::Error::custom)
     }
 }
@@ -181,12 +184,17 @@ mod tests {
         assert!(t.expose().is_empty());
     }
 
+    #[cfg(feature = "serde")]
     #[test]
     fn secret_round_trips_serde() {
         let s = Secret::from_bytes(&[3u8; 32]).unwrap();
         let json = serde_json::to_string(&s).unwrap();
         let back: Secret = serde_json::from_str(&json).unwrap();
         assert_eq!(s, back);
+    }
+
+    #[test]
+    fn rejects_bad_secret_and_token_text() {
         assert!(Secret::from_base64url("short").is_err());
         assert!(BrokerToken::new("has space").is_err());
         assert!(BrokerToken::new("").is_err());

@@ -90,6 +90,51 @@ proptest! {
         let _ = c.sign_request(&ApiRequest { method: input.clone(), path: input.clone(), headers: vec![(input.clone(), input.clone())], body: vec![] }, &SignOptions { now: NOW, ..Default::default() }, &mut rng(2));
     }
 
+    /// The hand-written state JSON writer and reader: arbitrary text (controls,
+    /// quotes, backslashes, any Unicode) and integers survive a round trip, and
+    /// an independent JSON reader (serde_json) reads the same values back.
+    #[test]
+    fn state_json_round_trips_and_is_standard_json(
+        email in "\\PC{0,12}@shop.example", reason in proptest::option::of(any::<String>()),
+        mismatch in proptest::option::of(any::<String>()), offset in any::<i64>(), created in any::<i64>(),
+        ret in any::<String>(), attempts in 1u32..=10, delay in 0u64..=3_600_000,
+    ) {
+        let mut c = connected("https://broker.example", 9);
+        let mut state: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+        state["installation"]["admin_email"] = email.clone().into();
+        state["reconnect_reason"] = reason.clone().into();
+        state["site_mismatch"] = mismatch.clone().into();
+        state["clock_offset"] = offset.into();
+        state["pending_connect"] = serde_json::json!({ "state": "s", "created": created, "return_url": ret });
+        state["config"]["retry"]["max_attempts"] = attempts.into();
+        state["config"]["retry"]["base_delay_ms"] = delay.into();
+        c = Companion::from_json(&state.to_string()).unwrap();
+        let written = c.to_json();
+        let reread: serde_json::Value = serde_json::from_str(&written).unwrap();
+        prop_assert_eq!(&reread["installation"]["admin_email"], &serde_json::Value::from(email));
+        prop_assert_eq!(&reread["reconnect_reason"], &serde_json::Value::from(reason));
+        prop_assert_eq!(&reread["site_mismatch"], &serde_json::Value::from(mismatch));
+        prop_assert_eq!(&reread["clock_offset"], &serde_json::Value::from(offset));
+        prop_assert_eq!(&reread["pending_connect"]["created"], &serde_json::Value::from(created));
+        prop_assert_eq!(&reread["pending_connect"]["return_url"], &serde_json::Value::from(ret));
+        prop_assert_eq!(&reread["config"]["retry"]["max_attempts"], &serde_json::Value::from(attempts));
+        prop_assert_eq!(&reread["config"]["retry"]["base_delay_ms"], &serde_json::Value::from(delay));
+        // Byte-stable: what was written reads back and writes the same bytes.
+        prop_assert_eq!(Companion::from_json(&written).unwrap().to_json(), written);
+    }
+
+    /// Arbitrary bytes into the state reader: a typed error or a state, never a panic;
+    /// and whatever it accepts, it writes back in a form it accepts again.
+    #[test]
+    fn state_reader_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            match Companion::from_json(text) {
+                Ok(c) => prop_assert!(Companion::from_json(&c.to_json()).is_ok()),
+                Err(e) => prop_assert!(["state_corrupt", "state_version_unsupported", "too_large"].contains(&e.code()), "{}", e.code()),
+            }
+        }
+    }
+
     #[test]
     fn structured_fields_round_trip(key in "[a-z][a-z0-9_-]{0,8}", items in prop::collection::vec("[ -!#-\\[\\]-~]{0,10}", 0..6), created in 0i64..999_999_999_999_999) {
         let members: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
