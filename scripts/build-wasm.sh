@@ -44,7 +44,7 @@ case "$toolchain" in
         CARGO_TARGET_DIR="$target_dir/debian" CARGO_PROFILE_WASM_RELEASE_STRIP=false \
         RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
         RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
-        RUSTFLAGS="$simd -Zunstable-options -Cpanic=immediate-abort" \
+        RUSTFLAGS="$simd -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
             /usr/bin/cargo build --locked --quiet --target $triple --profile $profile \
             -Zbuild-std=std,panic_abort -p tessera-wasm
         out="$target_dir/debian/$triple/$profile/tessera_wasm.wasm"

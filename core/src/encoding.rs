@@ -1,26 +1,89 @@
 //! Small encoding helpers: base64 variants, percent-encoding, hex.
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Unpadded base64url.
 pub fn b64url_encode(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    b64_encode_with(bytes, URL, false)
 }
 
 /// Decodes unpadded base64url; `None` on any malformation.
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text.as_bytes()).ok()
+    b64_decode_with(text.as_bytes(), true)
 }
 
 /// Standard padded base64 (structured-field byte sequences, Content-Digest).
 pub fn b64_encode(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
+    b64_encode_with(bytes, STD, true)
 }
 
 /// Decodes standard padded base64; `None` on any malformation.
 pub fn b64_decode(text: &str) -> Option<Vec<u8>> {
-    STANDARD.decode(text.as_bytes()).ok()
+    b64_decode_with(text.as_bytes(), false)
+}
+
+fn b64_encode_with(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+        if pad {
+            for _ in chunk.len()..3 {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The 6-bit value of a base64 (`url == false`) or base64url character.
+fn b64_value(c: u8, url: bool) -> Option<u32> {
+    Some(u32::from(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' if !url => 62,
+        b'/' if !url => 63,
+        b'-' if url => 62,
+        b'_' if url => 63,
+        _ => return None,
+    }))
+}
+
+/// Strict decoding: the alphabet's characters only, canonical padding for
+/// standard base64 (none for base64url), and zero bits after the last byte,
+/// so every byte string has exactly one accepted encoding.
+fn b64_decode_with(text: &[u8], url: bool) -> Option<Vec<u8>> {
+    let mut body = text;
+    if !url {
+        if text.len() % 4 != 0 {
+            return None;
+        }
+        let pads = text.iter().rev().take(2).take_while(|&&b| b == b'=').count();
+        body = &text[..text.len() - pads];
+        if pads != (4 - body.len() % 4) % 4 {
+            return None;
+        }
+    }
+    if body.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for &c in body {
+        acc = acc << 6 | b64_value(c, url)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // Leftover bits must be zero (otherwise two texts would decode alike).
+    (acc == 0).then_some(out)
 }
 
 /// RFC 3986 unreserved characters.
@@ -138,6 +201,33 @@ mod tests {
         assert!(pct_decode_query("%G1").is_none());
         assert!(pct_decode_query("%4").is_none());
         assert!(pct_decode_query("%FF").is_none());
+    }
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (raw, std, url) in [
+            ("", "", ""),
+            ("f", "Zg==", "Zg"),
+            ("fo", "Zm8=", "Zm8"),
+            ("foo", "Zm9v", "Zm9v"),
+            ("foob", "Zm9vYg==", "Zm9vYg"),
+            ("fooba", "Zm9vYmE=", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy", "Zm9vYmFy"),
+            ("\u{fb}\u{ff}", "w7vDvw==", "w7vDvw"),
+        ] {
+            assert_eq!(b64_encode(raw.as_bytes()), std);
+            assert_eq!(b64url_encode(raw.as_bytes()), url);
+            assert_eq!(b64_decode(std).as_deref(), Some(raw.as_bytes()));
+            assert_eq!(b64url_decode(url).as_deref(), Some(raw.as_bytes()));
+        }
+        assert_eq!(b64url_encode(&[0xfb, 0xff]), "-_8");
+        assert_eq!(b64_encode(&[0xfb, 0xff]), "+/8=");
+        for bad in ["Zg=", "Zg", "Zg===", "Z===", "Zh==", "Zm9=", "Zm8==", "Z", "Zm9v=", "Zg==Zg==", "-_8=", "Zm 9v"] {
+            assert_eq!(b64_decode(bad), None, "{bad}");
+        }
+        for bad in ["Zg==", "Zh", "Zm9", "Z", "+/8", "Zm9vY", "Zm9v Yg"] {
+            assert_eq!(b64url_decode(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -111,7 +111,8 @@ pub(crate) fn check_challenge(challenge: &str) -> Result<()> {
 }
 
 /// "Looks like an email": one `@`, a non-empty local part, a dotted domain of
-/// letters, digits and hyphens; no spaces or controls; at most 254 bytes.
+/// ASCII letters, digits, hyphens or non-ASCII characters (internationalised
+/// names); no spaces or controls; at most 254 bytes.
 pub fn check_email(email: &str) -> Result<()> {
     let bad = |reason| Err(Error::InvalidInput { field: "admin_email", reason });
     if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -128,7 +129,7 @@ pub fn check_email(email: &str) -> Result<()> {
                 && l.len() <= 63
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || !c.is_ascii())
         });
     if !domain_ok {
         return bad("has an invalid domain");

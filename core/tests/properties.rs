@@ -135,6 +135,19 @@ proptest! {
         }
     }
 
+    /// The hand-written base64 against the base64 crate: same encodings, and
+    /// the same accept/reject decision and bytes for arbitrary text.
+    #[test]
+    fn base64_agrees_with_the_base64_crate(bytes in prop::collection::vec(any::<u8>(), 0..64), text in "[A-Za-z0-9+/=_-]{0,16}") {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        use tessera_core::encoding::{b64_decode, b64_encode, b64url_decode, b64url_encode};
+        prop_assert_eq!(b64_encode(&bytes), STANDARD.encode(&bytes));
+        prop_assert_eq!(b64url_encode(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
+        prop_assert_eq!(b64_decode(&text), STANDARD.decode(&text).ok());
+        prop_assert_eq!(b64url_decode(&text), URL_SAFE_NO_PAD.decode(&text).ok());
+    }
+
     #[test]
     fn structured_fields_round_trip(key in "[a-z][a-z0-9_-]{0,8}", items in prop::collection::vec("[ -!#-\\[\\]-~]{0,10}", 0..6), created in 0i64..999_999_999_999_999) {
         let members: Vec<String> = items.iter().map(|s| format!("\"{s}\"")).collect();
