@@ -67,8 +67,10 @@ const pkgJsonPath = join(pkgDir, "package.json");
 if (!existsSync(pkgJsonPath)) fail(`no tessera-companion package at ${pkgDir} (npm install tessera-companion, or --package)`);
 const pkg = JSON.parse(readFileSync(pkgJsonPath, "utf8"));
 if (pkg.name !== "tessera-companion") fail(`${pkgDir} holds ${pkg.name}, not tessera-companion`);
-// The browser entry and what it imports; not the Node entry, types or docs.
-const vendorFiles = (pkg.files ?? []).filter((f) => f.endsWith(".js") || f.endsWith(".wasm")).filter((f) => f !== "index.node.js");
+// The browser entry and what it imports; not the Node entry, the Node-only
+// broker side (broker.js and its module), types or docs.
+const nodeOnly = (f) => f === "index.node.js" || f === "broker.js" || f.startsWith("tessera_broker");
+const vendorFiles = (pkg.files ?? []).filter((f) => f.endsWith(".js") || f.endsWith(".wasm")).filter((f) => !nodeOnly(f));
 for (const need of ["index.web.js", "tessera_wasm_bg.wasm"]) {
   if (!vendorFiles.includes(need) || !existsSync(join(pkgDir, need))) fail(`the package lacks ${need}`);
 }

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # WASM toolchain for the npm package tessera-companion (wasm/), idempotent:
-#  1. a Rust standard library for wasm32-unknown-unknown: rustup's target when
-#     `rustup target add` works (it can hang on these machines, so it gets a
-#     short timeout), else Debian's rustc-web/cargo-web/rust-web-src + lld-22
-#     (scripts/build-wasm.sh then builds std itself with -Zbuild-std);
+#  1. a Rust standard library for wasm32-unknown-unknown: Debian's
+#     rustc-web/cargo-web/rust-web-src + lld-22 (scripts/build-wasm.sh builds
+#     std itself with -Zbuild-std);
 #  2. wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock;
 #  3. Node >= 20 and the npm dev dependencies under wasm/ (npm ci, from the
 #     committed package-lock.json): binaryen's wasm-opt, the interop peer, tsc.
@@ -14,25 +13,14 @@ cd "$TESSERA_ROOT"
 need_debs ca-certificates gzip
 
 # ---- 1. wasm32 standard library ------------------------------------------------
-rustup_has_wasm32() {
-    local sysroot
-    sysroot=$(rustc --print sysroot 2>/dev/null) || return 1
-    [ -d "$sysroot/lib/rustlib/wasm32-unknown-unknown/lib" ]
-}
-debian_wasm_ready() {
-    [ -x /usr/bin/rustc ] && [ -x /usr/lib/llvm-22/bin/wasm-ld ] && [ -d /usr/lib/rustlib/src/rust/library ]
-}
-if rustup_has_wasm32; then
-    log "wasm32: rustup target present"
-elif debian_wasm_ready; then
-    log "wasm32: Debian rustc-web + lld-22 present (fallback)"
-elif timeout 60 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 && rustup_has_wasm32; then
-    log "wasm32: rustup target added"
-else
-    log "wasm32: rustup target unavailable; using Debian's rustc-web + rust-web-src + lld-22"
-    need_debs rustc-web cargo-web rust-web-src lld-22
-    debian_wasm_ready || { echo "Debian wasm toolchain incomplete" >&2; exit 1; }
-fi
+# Debian's rustc-web + rust-web-src + lld-22: scripts/build-wasm.sh builds std
+# with -Zbuild-std and immediate-abort panics, which is what keeps the plugin
+# module within its 64 KiB gzipped budget (rustup's prebuilt std carries the
+# panic machinery). Verified recipe: ../shared/TOOLCHAIN.md.
+need_debs rustc-web cargo-web rust-web-src lld-22
+[ -x /usr/bin/rustc ] && [ -x /usr/lib/llvm-22/bin/wasm-ld ] && [ -d /usr/lib/rustlib/src/rust/library ] \
+    || { echo "Debian wasm toolchain incomplete" >&2; exit 1; }
+log "wasm32: Debian rustc-web + rust-web-src + lld-22 present"
 
 # ---- 2. wasm-bindgen-cli matching Cargo.lock -------------------------------------
 want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)

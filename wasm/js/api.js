@@ -6,44 +6,21 @@
 
 import {
   CompanionCore,
-  ReplayStoreCore,
   classifyCore,
   contentDigest as contentDigestCore,
   hmacSignGenericCore,
-  replayedError,
-  verifyConnectUrlCore,
-  verifyOwnershipProofCore,
-  verifyRequestRecording,
-  verifyUninstallTicketCore,
 } from "./tessera_wasm.js";
 import { TesseraError, invalidArgument } from "./error.js";
 import { ensureReady } from "./ready.js";
 import * as c from "./conv.js";
+import { nowSecs, optNow, rethrow } from "./conv.js";
 
 export { TesseraError };
-
-/** Unix seconds now, from the host clock (`Date.now()` unless a clock is given). */
-function nowSecs(clock = Date.now) {
-  return Math.floor(clock() / 1000);
-}
-
-function optNow(v, field) {
-  const n = c.optInt(v, field);
-  return n === undefined ? nowSecs() : n;
-}
 
 function status(v, field) {
   const n = c.int(v, field);
   if (n < 0 || n > 65535) throw invalidArgument(field, "an HTTP status (0-65535)");
   return n;
-}
-
-/** A wasm trap would mean a bug; it still surfaces as a TesseraError. */
-function rethrow(e) {
-  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
-    throw new TesseraError("internal", "internal", "tessera-companion hit an internal error", { cause: e });
-  }
-  throw e;
 }
 
 const nullable = (v) => (v === undefined ? null : v);
@@ -473,132 +450,4 @@ export function hmacSignGeneric(request, signatureInput, key) {
 export function contentDigest(body) {
   ensureReady();
   return contentDigestCore(c.bytes(body, "body"));
-}
-
-// ---- broker side ---------------------------------------------------------------
-
-let storeCore;
-
-/** The core's bounded in-memory nonce store (fails closed when full). */
-export class MemoryReplayStore {
-  #core;
-
-  /** At most `capacity` live nonces (the core's default when omitted). */
-  constructor(capacity) {
-    ensureReady();
-    const n = c.optInt(capacity, "capacity");
-    if (n !== undefined && n < 1) throw invalidArgument("capacity", "a positive integer");
-    this.#core = new ReplayStoreCore(n);
-  }
-
-  /** Live entries. */
-  get size() {
-    return this.#core.size();
-  }
-
-  static {
-    storeCore = (store) => store.#core;
-  }
-}
-
-let defaultStore;
-
-/** `secretFor` as the core's synchronous lookup; an async answer is awaited by a second pass. */
-async function withSecrets(secretFor, run) {
-  const check = (v) => {
-    if (v === undefined || v === null) return null;
-    if (typeof v === "string" || v instanceof Uint8Array) return v;
-    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return c.bytes(v, "secretFor()");
-    throw invalidArgument("secretFor()", "a base64url string, bytes, or null");
-  };
-  let pending;
-  const lookup = (keyid) => {
-    const v = secretFor(keyid);
-    if (v !== null && typeof v === "object" && typeof v.then === "function") {
-      pending = { keyid, promise: v };
-      return null;
-    }
-    return check(v);
-  };
-  try {
-    return run(lookup);
-  } catch (e) {
-    if (pending === undefined) rethrow(e);
-  }
-  const { keyid, promise } = pending;
-  const secret = check(await promise);
-  try {
-    return run((k) => (k === keyid ? secret : null));
-  } catch (e) {
-    rethrow(e);
-  }
-}
-
-/**
- * Broker side: verifies a signed request (its absolute URL as the broker's
- * public URL for it) → `{ installId, created, expires, nonce, idempotencyKey?, bearer? }`.
- */
-export async function verifyRequest(request, options) {
-  ensureReady();
-  c.obj(request, "request");
-  const o = c.obj(options, "options");
-  const secretFor = c.fn(o.secretFor, "options.secretFor");
-  const method = c.str(request.method, "request.method");
-  const url = c.str(request.url, "request.url");
-  const headers = c.headerList(request.headers, "request.headers");
-  const body = c.bytes(request.body, "request.body");
-  const now = optNow(o.now, "options.now");
-  const windowSecs = c.optInt(o.windowSecs, "options.windowSecs");
-  let store = o.replayStore;
-  if (store === undefined || store === null) store = defaultStore ??= new MemoryReplayStore();
-  if (store instanceof MemoryReplayStore) {
-    const core = storeCore(store);
-    return withSecrets(secretFor, (lookup) => core.verify(method, url, headers, body, now, windowSecs, lookup));
-  }
-  const checkAndInsert = c.fn(store?.checkAndInsert, "options.replayStore.checkAndInsert");
-  const verified = await withSecrets(secretFor, (lookup) =>
-    verifyRequestRecording(method, url, headers, body, now, windowSecs, lookup),
-  );
-  const { replayKey, replayExpiresAt, ...result } = verified;
-  if ((await checkAndInsert.call(store, replayKey, replayExpiresAt, now)) !== true) throw replayedError();
-  return result;
-}
-
-/** Broker side: verifies a connect URL → `{ installId, state, returnUrl, scope?, ts }`. */
-export async function verifyConnectUrl(url, options) {
-  ensureReady();
-  c.str(url, "url");
-  const o = c.obj(options, "options");
-  const secretFor = c.fn(o.secretFor, "options.secretFor");
-  const now = optNow(o.now, "options.now");
-  return withSecrets(secretFor, (lookup) => verifyConnectUrlCore(url, now, lookup));
-}
-
-/** Broker side: verifies an uninstall ticket for `installId` → its `ts`. */
-export async function verifyUninstallTicket(installId, url, options) {
-  ensureReady();
-  c.str(installId, "installId");
-  c.str(url, "url");
-  const o = c.obj(options, "options");
-  const secretFor = c.fn(o.secretFor, "options.secretFor");
-  const now = optNow(o.now, "options.now");
-  const maxAge = c.optInt(o.maxAgeSecs, "options.maxAgeSecs");
-  return withSecrets(secretFor, (lookup) => verifyUninstallTicketCore(installId, url, now, maxAge, lookup));
-}
-
-/** Broker side: checks an ownership proof fetched from the site (throws on mismatch). */
-export function verifyOwnershipProof(args) {
-  ensureReady();
-  c.obj(args, "args");
-  const secret = typeof args.secret === "string" ? args.secret : c.reqBytes(args.secret, "args.secret");
-  try {
-    verifyOwnershipProofCore(
-      secret,
-      c.str(args.installId, "args.installId"),
-      c.str(args.challenge, "args.challenge"),
-      c.str(args.proof, "args.proof"),
-    );
-  } catch (e) {
-    rethrow(e);
-  }
 }

@@ -2,7 +2,7 @@
 // Only shapes and types are checked here; every rule about the values
 // themselves (URLs, methods, header syntax, sizes) belongs to the core.
 
-import { invalidArgument } from "./error.js";
+import { TesseraError, invalidArgument } from "./error.js";
 
 /** The empty body. */
 export const EMPTY = new Uint8Array(0);
@@ -116,4 +116,23 @@ export function unpackRequest(pair) {
   const headers = new Array((fields.length - 2) >> 1);
   for (let k = 0; k < headers.length; k++) headers[k] = [fields[2 + 2 * k], fields[3 + 2 * k]];
   return { method: fields[0], url: fields[1], headers, body: pair[1] };
+}
+
+/** Unix seconds now, from the host clock (`Date.now()` unless a clock is given). */
+export function nowSecs(clock = Date.now) {
+  return Math.floor(clock() / 1000);
+}
+
+/** `options.now` as unix seconds, or the host clock's now. */
+export function optNow(v, field) {
+  const n = optInt(v, field);
+  return n === undefined ? nowSecs() : n;
+}
+
+/** A wasm trap would mean a bug; it still surfaces as a TesseraError. */
+export function rethrow(e) {
+  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
+    throw new TesseraError("internal", "internal", "tessera-companion hit an internal error", { cause: e });
+  }
+  throw e;
 }

@@ -1,5 +1,6 @@
-// Node entry of tessera-companion: the module is instantiated synchronously
-// from the .wasm beside this file when it is imported; init() is a no-op.
+// Node entry of tessera-companion: the plugin module is instantiated
+// synchronously from the .wasm beside this file when it is imported; init()
+// is a no-op. The broker-side functions load their own module on first use.
 
 import { readFileSync } from "node:fs";
 import { initSync as instantiate } from "./tessera_wasm.js";
@@ -10,6 +11,7 @@ instantiate({ module: readFileSync(new URL("./tessera_wasm_bg.wasm", import.meta
 markReady();
 
 export * from "./api.js";
+export * from "./broker.js";
 
 /** Already initialised under Node; kept so code can call it everywhere. */
 export function init(_input) {

@@ -95,27 +95,62 @@ test("exports map: node → index.node.js (ready at import), browser/worker/defa
   ]);
 });
 
+test("web entry: the plugin side only (no broker module, no node: imports); broker subpath under Node", () => {
+  const web = run(`
+    import * as m from "tessera-companion/web";
+    console.log(JSON.stringify(Object.keys(m).sort()));
+  `);
+  assert.deepEqual(web, ["Companion", "TesseraError", "classify", "contentDigest", "hmacSignGeneric", "init", "initSync"]);
+  // Nothing the browser entry loads may import a Node builtin or the broker module.
+  const seen = new Set();
+  const walk = (f) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    const src = readFileSync(new URL(f, PKG), "utf8");
+    for (const [, dep] of src.matchAll(/^\s*(?:import|export)\b[^;]*?from\s*["']([^"']+)["']/gm)) {
+      assert.ok(dep.startsWith("./"), `${f} imports ${dep}`);
+      assert.doesNotMatch(dep, /broker/, `${f} imports ${dep}`);
+      walk(dep.slice(2));
+    }
+  };
+  walk("index.web.js");
+  assert.ok(seen.has("tessera_wasm.js") && seen.has("api.js"), [...seen].join());
+  const broker = run(`
+    import * as b from "tessera-companion/broker";
+    const store = new b.MemoryReplayStore(4);
+    console.log(JSON.stringify([Object.keys(b).sort(), store.size]));
+  `);
+  assert.deepEqual(broker, [
+    ["MemoryReplayStore", "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest", "verifyUninstallTicket"], 0,
+  ]);
+});
+
 test("shipped files: exactly the package's files, ESM, no eval or new Function", () => {
   const files = readdirSync(PKG).sort();
   assert.deepEqual(files, [
-    "README.md", "api.js", "conv.js", "error.js", "index.d.ts", "index.node.js", "index.web.js", "package.json",
-    "ready.js", "tessera_wasm.js", "tessera_wasm_bg.wasm",
+    "README.md", "api.js", "broker.d.ts", "broker.js", "conv.js", "error.js", "index.d.ts", "index.node.js",
+    "index.web.d.ts", "index.web.js", "package.json", "ready.js", "tessera_broker.js", "tessera_broker_bg.wasm",
+    "tessera_wasm.js", "tessera_wasm_bg.wasm",
   ]);
   const pkg = JSON.parse(readFileSync(new URL("package.json", PKG), "utf8"));
   assert.equal(pkg.name, "tessera-companion");
   assert.equal(pkg.type, "module");
   assert.equal(pkg.types, "./index.d.ts");
-  assert.equal(pkg.exports["."].types, "./index.d.ts");
+  assert.equal(pkg.exports["."].node.types, "./index.d.ts");
+  assert.equal(pkg.exports["."].browser.types, "./index.web.d.ts");
   assert.deepEqual(pkg.dependencies, undefined);
   for (const f of files.filter((f) => f.endsWith(".js"))) {
     const src = readFileSync(new URL(f, PKG), "utf8");
     assert.doesNotMatch(src, /\beval\s*\(|new\s+Function\s*\(|\bFunction\s*\(\s*["'`]/, f);
     assert.doesNotMatch(src, /\brequire\s*\(|module\.exports/, `${f} is ESM`);
   }
-  const dts = readFileSync(new URL("index.d.ts", PKG), "utf8")
-    .replace(/\/\*[\s\S]*?\*\//g, "")
-    .replace(/\/\/.*$/gm, "");
-  assert.doesNotMatch(dts, /\bany\b/, "no `any` on the public surface");
-  const wasm = readFileSync(new URL("tessera_wasm_bg.wasm", PKG));
-  assert.ok(WebAssembly.validate(wasm));
+  for (const f of files.filter((f) => f.endsWith(".d.ts"))) {
+    const dts = readFileSync(new URL(f, PKG), "utf8")
+      .replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/\/\/.*$/gm, "");
+    assert.doesNotMatch(dts, /\bany\b/, `no \`any\` on the public surface (${f})`);
+  }
+  for (const f of ["tessera_wasm_bg.wasm", "tessera_broker_bg.wasm"]) {
+    assert.ok(WebAssembly.validate(readFileSync(new URL(f, PKG))), f);
+  }
 });

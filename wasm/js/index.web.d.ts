@@ -1,0 +1,403 @@
+// Types of tessera-companion's plugin side, every runtime (hand-maintained;
+// mirrors wasm/js/api.js and index.web.js). Node adds broker.d.ts (index.d.ts).
+// Needs TypeScript >= 5.7 (generic typed arrays).
+
+// ---- loading --------------------------------------------------------------------
+
+/** Where the wasm module comes from, for `init()` in browsers and extensions. */
+export type WasmSource =
+  | string
+  | URL
+  | Request
+  | Response
+  | PromiseLike<Response>
+  | ArrayBuffer
+  | ArrayBufferView
+  | WebAssembly.Module;
+
+/**
+ * Loads the wasm module once (later calls return the same promise). Browsers,
+ * extensions and workers must await it before anything else; under Node the
+ * module is ready at import and this resolves at once.
+ * Without `input`, the `.wasm` beside the module is fetched (`import.meta.url`).
+ * In an MV3 service worker: `await init(chrome.runtime.getURL("tessera_wasm_bg.wasm"))`
+ * (or pass the bytes).
+ */
+export function init(input?: WasmSource): Promise<void>;
+
+/** Synchronous `init` from the bytes or a compiled module. */
+export function initSync(input?: ArrayBuffer | ArrayBufferView | WebAssembly.Module): void;
+
+// ---- errors ----------------------------------------------------------------------
+
+/** Family of a TesseraError: one per core `ErrorKind`. */
+export type ErrorKind =
+  | "invalid_input"
+  | "invalid_state"
+  | "state_undecryptable"
+  | "reconnect_required"
+  | "registration_invalid"
+  | "rate_limited"
+  | "client_error"
+  | "server_unavailable"
+  | "callback"
+  | "site_mismatch"
+  | "verification"
+  | "internal";
+
+/** Stable codes of the core's `Error::code()`. */
+export type ErrorCode =
+  | "invalid_url"
+  | "insecure_broker_url"
+  | "invalid_input"
+  | "too_large"
+  | "not_registered"
+  | "not_connected"
+  | "invalid_state"
+  | "state_corrupt"
+  | "state_version_unsupported"
+  | "state_undecryptable"
+  | "reconnect_required"
+  | "registration_invalid"
+  | "registration_conflict"
+  | "registration_rejected"
+  | "rate_limited"
+  | "client_error"
+  | "server_unavailable"
+  | "callback_state_mismatch"
+  | "callback_expired"
+  | "callback_denied"
+  | "callback_invalid"
+  | "site_mismatch"
+  | "signature_missing"
+  | "signature_malformed"
+  | "signature_invalid"
+  | "signature_expired"
+  | "replayed"
+  | "digest_mismatch"
+  | "unknown_installation"
+  | "replay_store_full"
+  | "ownership_proof_invalid"
+  | "internal";
+
+/** What `TesseraError#toJSON()` returns: no stack, no secret. */
+export interface TesseraErrorJSON {
+  name: "TesseraError";
+  code: ErrorCode;
+  kind: ErrorKind;
+  message: string;
+  status?: number;
+  retryAfterMs?: number;
+  reason?: string;
+  registered?: string;
+  current?: string;
+}
+
+/**
+ * Every failure of tessera-companion. Match on `code` (stable) or `kind`.
+ * Messages never contain a secret or a token.
+ */
+export class TesseraError extends Error {
+  private constructor();
+  readonly name: "TesseraError";
+  /** The core's stable code. */
+  readonly code: ErrorCode;
+  /** The code's family. */
+  readonly kind: ErrorKind;
+  /** HTTP status behind the error (client_error, server_unavailable, registration_*, rate_limited). */
+  readonly status?: number;
+  /** rate_limited: how long the broker asked to wait, in ms (0 when it did not say). */
+  readonly retryAfterMs?: number;
+  /** The broker's own code: reconnect reason, 4xx code, callback error. */
+  readonly reason?: string;
+  /** site_mismatch: the registered site URL. */
+  readonly registered?: string;
+  /** site_mismatch: the site URL the host reports now. */
+  readonly current?: string;
+  toJSON(): TesseraErrorJSON;
+}
+
+// ---- plain values ----------------------------------------------------------------
+
+/** Headers in: a record, or [name, value] pairs (arrays, `Headers`, `Map`). */
+export type HeadersInput = Readonly<Record<string, string>> | Iterable<readonly [string, string]>;
+
+/** A body in: bytes, or a string sent as UTF-8. */
+export type BodyInput = Uint8Array | ArrayBuffer | ArrayBufferView | string;
+
+/** Header pairs out, in order (lowercase names on requests the core builds). */
+export type HeaderList = [name: string, value: string][];
+
+/** A request the host sends as-is (e.g. `fetch(r.url, r)`). */
+export interface HttpRequest {
+  method: string;
+  url: string;
+  headers: HeaderList;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/** A response handed to the core. */
+export interface ResponseInput {
+  status: number;
+  headers?: HeadersInput | null;
+  body?: BodyInput | null;
+}
+
+/** A response the core handed back. */
+export interface HttpResponse {
+  status: number;
+  headers: HeaderList;
+  body: Uint8Array<ArrayBuffer>;
+}
+
+/** A call to the broker: `path` is below the broker URL and may carry a query. */
+export interface ApiRequest {
+  method: string;
+  path: string;
+  headers?: HeadersInput | null;
+  body?: BodyInput | null;
+}
+
+// ---- plugin side -----------------------------------------------------------------
+
+/** Route paths below the broker URL. */
+export interface Routes {
+  /** Default `/installations`. */
+  installations?: string;
+  /** Default `/connect`. */
+  connect?: string;
+  /** Default `/disconnect`. */
+  disconnect?: string;
+}
+
+/** Bounded retry with full-jitter backoff. */
+export interface RetryPolicy {
+  /** Attempts per call, the first included (1-10; default 3). */
+  maxAttempts?: number;
+  /** First backoff ceiling in ms, doubling per retry (default 250). */
+  baseDelayMs?: number;
+  /** Largest backoff ceiling in ms (default 4000). */
+  maxDelayMs?: number;
+  /** Total sleeping per call in ms (default 15000). */
+  maxTotalDelayMs?: number;
+  /** Longest Retry-After honoured by sleeping, in ms (default 10000). */
+  maxRetryAfterMs?: number;
+}
+
+export interface CompanionConfig {
+  /** `https://…`, or `http://` to a loopback host (tests). */
+  brokerUrl: string;
+  routes?: Routes;
+  retry?: RetryPolicy;
+}
+
+export type Status =
+  | "not_registered"
+  | "registration_pending"
+  | "awaiting_ownership"
+  | "registered"
+  | "connected"
+  | "reconnect_required"
+  | "registration_invalid"
+  | "site_mismatch";
+
+export interface Registration {
+  /** The site's public URL. */
+  siteUrl: string;
+  adminEmail: string;
+  /** `[a-z0-9._-]{1,32}`, e.g. `chrome-extension`. */
+  platform: string;
+  pluginVersion: string;
+}
+
+/** An ownership proof to serve: `body` as text/plain at `url`. */
+export interface OwnershipProof {
+  url: string;
+  path: string;
+  body: string;
+}
+
+export type RegistrationOutcome =
+  | { outcome: "registered" }
+  | { outcome: "ownership_challenge"; proof: OwnershipProof };
+
+export interface ConnectOptions {
+  /** Where the broker sends the browser back (any absolute URL, e.g. `chrome-extension://…`). */
+  returnUrl: string;
+  scope?: string;
+  /** Unix seconds; default now. */
+  now?: number;
+  /** Fixed `state` (16-128 of `[A-Za-z0-9._~-]`): test vectors only. */
+  state?: string;
+}
+
+export interface NowOption {
+  /** Unix seconds; default now. */
+  now?: number;
+}
+
+/** Fixing all three makes `signRequest` reproducible (test vectors). */
+export interface SignOptions {
+  /** Unix seconds used as `created` (the learned clock offset is added); default now. */
+  now?: number;
+  /** `nonce` parameter; default 16 random bytes, base64url. */
+  nonce?: string;
+  /** `Idempotency-Key`; default a UUIDv4 for POST/PATCH. */
+  idempotencyKey?: string;
+}
+
+export type OutcomeKind =
+  | "ok"
+  | "reconnect_required"
+  | "registration_invalid"
+  | "signature_expired"
+  | "rate_limited"
+  | "client_error"
+  | "server_unavailable";
+
+/** A classified broker response. */
+export interface Outcome {
+  kind: OutcomeKind;
+  status: number;
+  /** The broker's `error` (or problem+json `code`), sanitised. */
+  code?: string;
+  /** 429: the Retry-After delay in ms, when given. */
+  retryAfterMs?: number;
+  /** The broker's `Date`, unix seconds, when given. */
+  serverDate?: number;
+}
+
+export type SiteCheck =
+  | { kind: "same" }
+  | { kind: "not_registered" }
+  | { kind: "mismatch"; registered: string; current: string };
+
+/** A response as `fetch` returns it; only these members are read. */
+export interface FetchResponseLike {
+  status: number;
+  type?: string;
+  headers: Iterable<readonly [string, string]>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** What the drivers pass to `fetch` (`body` only when non-empty, `signal` only when given). */
+export interface FetchInit {
+  method: string;
+  headers: HeaderList;
+  body?: Uint8Array<ArrayBuffer>;
+  redirect: "manual";
+  credentials: "omit";
+  signal?: AbortSignal;
+}
+
+/** A `fetch`-compatible function; it may also resolve to a plain ResponseInput. */
+export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponseLike | ResponseInput>;
+
+/** How the async drivers reach the outside world. */
+export interface DriverOptions {
+  /** Default `globalThis.fetch`. A rejection counts as a transport error (retried when safe). */
+  fetch?: FetchLike;
+  /** Default `setTimeout`. */
+  sleep?: (ms: number) => Promise<void> | void;
+  /** Store the state JSON (ideally sealed) whenever the core says so; awaited. */
+  onPersist?: (stateJson: string) => Promise<void> | void;
+  /** The clock in ms since the epoch; default `Date.now`. */
+  clock?: () => number;
+  /** Aborts the fetch and the driver. */
+  signal?: AbortSignal;
+}
+
+/** How a remote step of disconnect/uninstall ended. */
+export type RemoteStep =
+  | { result: "ok" }
+  | { result: "skipped" }
+  | { result: "failed"; error: TesseraError };
+
+export interface DisconnectResult {
+  remote: RemoteStep;
+}
+
+/** Local state is wiped whatever this says. */
+export interface UninstallReport {
+  disconnect: RemoteStep;
+  deregister: RemoteStep;
+}
+
+/**
+ * The plugin side of one installation. Persist `toJSON()` (or
+ * `sealState(key)`) after every method that changes it, and whenever a
+ * driver calls `onPersist`.
+ */
+export class Companion {
+  private constructor();
+  /** A fresh, unregistered companion. */
+  static create(config: CompanionConfig): Companion;
+  /** Restores `toJSON()` output. */
+  static fromJSON(json: string | object): Companion;
+  /** Opens `sealState()` output; `state_undecryptable` on any failure. */
+  static openState(sealed: string, key: Uint8Array | string): Companion;
+  /** Same as the `classify` export. */
+  static classify(response: ResponseInput, options?: NowOption): Outcome;
+
+  /** The state JSON. It contains the secret and the broker token. */
+  toJSON(): string;
+  readonly status: Status;
+  readonly installId: string | null;
+  readonly siteUrl: string | null;
+  readonly reconnectReason: string | null;
+  /** Learned broker-minus-local clock offset, seconds. */
+  readonly clockOffset: number;
+
+  /** Tests only: the core's SeededEntropy(seed) for all randomness from now on; null to undo. */
+  useSeededEntropy(seed: Uint8Array | null): void;
+
+  registrationRequest(registration: Registration): HttpRequest;
+  handleRegistrationResponse(response: ResponseInput): RegistrationOutcome;
+  ownershipProof(): OwnershipProof;
+
+  connectUrl(options: ConnectOptions): string;
+  completeConnect(callbackUrl: string, options?: NowOption): void;
+
+  signRequest(request: ApiRequest, options?: SignOptions): HttpRequest;
+  call(request: ApiRequest, options?: DriverOptions): Promise<HttpResponse>;
+  disconnect(options?: DriverOptions): Promise<DisconnectResult>;
+  uninstall(options?: DriverOptions): Promise<UninstallReport>;
+  siteMoved(options?: DriverOptions): Promise<void>;
+
+  checkSite(currentUrl: string): SiteCheck;
+  resolveSiteAsCopy(): void;
+  uninstallUrl(options?: NowOption): string;
+
+  sealState(key: Uint8Array | string): string;
+  /** Frees the wasm memory now (otherwise at garbage collection). */
+  free(): void;
+}
+
+/** Classifies a broker response. */
+export function classify(response: ResponseInput, options?: NowOption): Outcome;
+
+// ---- low level -------------------------------------------------------------------
+
+/** A request for `hmacSignGeneric`. */
+export interface GenericRequest {
+  method: string;
+  url: string;
+  headers?: HeadersInput | null;
+  body?: BodyInput | null;
+}
+
+/** What `hmacSignGeneric` returns. */
+export interface GenericSignature {
+  /** The RFC 9421 §2.5 signature base that was signed. */
+  signatureBase: string;
+  /** The `Signature` field value, `label=:base64:`. */
+  signature: string;
+}
+
+/**
+ * Generic RFC 9421 HMAC-SHA256 signing for the one member of a Signature-Input
+ * value (any covered components), e.g. RFC 9421 Appendix B.2.5.
+ */
+export function hmacSignGeneric(request: GenericRequest, signatureInput: string, key: BodyInput): GenericSignature;
+/** The RFC 9530 Content-Digest value (`sha-256=:…:`) of a body. */
+export function contentDigest(body: BodyInput): string;
