@@ -46,12 +46,16 @@ cargo_wasm() { # cargo_wasm <features args...>: builds, prints the .wasm path
         debian)
             # Debian's Rust ships std sources, not a prebuilt wasm32 std: build it,
             # with panics as bare traps and no panic locations (no panic
-            # formatting: ~12% smaller).
+            # formatting: ~12% smaller), and the hot std crates at opt-level 3
+            # like rustup's prebuilt std (memcpy, allocator: ~25% faster signs).
             CARGO_TARGET_DIR="$target_dir/debian" CARGO_PROFILE_WASM_RELEASE_STRIP=false \
             RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc \
             RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/lib/llvm-22/bin/wasm-ld \
             RUSTFLAGS="$simd -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
                 /usr/bin/cargo build --locked --quiet --target $triple --profile $profile \
+                --config "profile.$profile.package.core.opt-level=3" \
+                --config "profile.$profile.package.alloc.opt-level=3" \
+                --config "profile.$profile.package.dlmalloc.opt-level=3" \
                 -Zbuild-std=std,panic_abort -p tessera-wasm "$@"
             echo "$target_dir/debian/$triple/$profile/tessera_wasm.wasm"
             ;;
