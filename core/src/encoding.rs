@@ -59,7 +59,7 @@ fn b64_value(c: u8, url: bool) -> Option<u32> {
 fn b64_decode_with(text: &[u8], url: bool) -> Option<Vec<u8>> {
     let mut body = text;
     if !url {
-        if text.len() % 4 != 0 {
+        if !text.len().is_multiple_of(4) {
             return None;
         }
         let pads = text.iter().rev().take(2).take_while(|&&b| b == b'=').count();

@@ -238,7 +238,7 @@ impl State {
             return Err(corrupt("state", "must be an object"));
         }
         let top = Fields { obj: &root, path: String::new() };
-        match top.opt("v", Value::as_u64, "an unsigned integer")? {
+        match top.opt("v", Want::U64)?.and_then(Value::as_u64) {
             None => return Err(Error::StateCorrupt("missing version `v`".into())),
             Some(v) if v > STATE_VERSION => {
                 return Err(Error::StateVersionUnsupported { found: v, supported: STATE_VERSION });
@@ -247,58 +247,50 @@ impl State {
             Some(_) => {}
         }
         let config = top.req_obj("config")?;
-        let routes = config.opt_obj("routes")?;
-        let retry = config.opt_obj("retry")?;
+        let routes = config.opt_obj("routes")?.unwrap_or(Fields::EMPTY);
+        let retry = config.opt_obj("retry")?.unwrap_or(Fields::EMPTY);
         let (dr, dp) = (Routes::default(), RetryPolicy::default());
-        let route = |f: &Option<Fields>, name: &'static str, default: &str| -> Result<String> {
-            Ok(match f {
-                Some(f) => f.opt_string(name)?.unwrap_or_else(|| default.to_owned()),
-                None => default.to_owned(),
-            })
-        };
-        let policy = |name: &'static str, default: u64| -> Result<u64> {
-            Ok(match &retry {
-                Some(f) => f.opt(name, Value::as_u64, "an unsigned integer")?.unwrap_or(default),
-                None => default,
-            })
-        };
         let config = Config {
             broker_url: config.req_string("broker_url")?,
             routes: Routes {
-                installations: route(&routes, "installations", &dr.installations)?,
-                connect: route(&routes, "connect", &dr.connect)?,
-                disconnect: route(&routes, "disconnect", &dr.disconnect)?,
+                installations: routes.opt_string("installations")?.unwrap_or(dr.installations),
+                connect: routes.opt_string("connect")?.unwrap_or(dr.connect),
+                disconnect: routes.opt_string("disconnect")?.unwrap_or(dr.disconnect),
             },
             retry: RetryPolicy {
-                max_attempts: u32::try_from(policy("max_attempts", u64::from(dp.max_attempts))?)
+                max_attempts: u32::try_from(retry.u64_or("max_attempts", u64::from(dp.max_attempts))?)
                     .map_err(|_| corrupt("config.retry.max_attempts", "is out of range"))?,
-                base_delay_ms: policy("base_delay_ms", dp.base_delay_ms)?,
-                max_delay_ms: policy("max_delay_ms", dp.max_delay_ms)?,
-                max_total_delay_ms: policy("max_total_delay_ms", dp.max_total_delay_ms)?,
-                max_retry_after_ms: policy("max_retry_after_ms", dp.max_retry_after_ms)?,
+                base_delay_ms: retry.u64_or("base_delay_ms", dp.base_delay_ms)?,
+                max_delay_ms: retry.u64_or("max_delay_ms", dp.max_delay_ms)?,
+                max_total_delay_ms: retry.u64_or("max_total_delay_ms", dp.max_total_delay_ms)?,
+                max_retry_after_ms: retry.u64_or("max_retry_after_ms", dp.max_retry_after_ms)?,
             },
         };
-        let status = top.req("status", |v| v.as_str().and_then(Status::parse), "a status name")?;
+        let status = Status::parse(top.req_str("status")?).ok_or_else(|| corrupt("status", "must be a status name"))?;
         let installation = match top.opt_obj("installation")? {
             None => None,
             Some(i) => Some(Installation {
                 id: i.req_string("id")?,
                 site_url: i.req_string("site_url")?,
                 admin_email: i.req_string("admin_email")?,
-                secret: i.req("secret", |v| v.as_str().and_then(|t| Secret::from_base64url(t).ok()), "a secret")?,
+                secret: Secret::from_base64url(i.req_str("secret")?)
+                    .map_err(|_| corrupt("installation.secret", "must be a secret"))?,
                 platform: i.req_string("platform")?,
                 plugin_version: i.req_string("plugin_version")?,
-                confirmed: i.req("confirmed", Value::as_bool, "a boolean")?,
+                confirmed: i.req("confirmed", Want::Bool)?.as_bool().unwrap_or_default(),
                 challenge: i.opt_string("challenge")?,
                 invalid_reason: i.opt_string("invalid_reason")?,
             }),
         };
-        let broker_token = top.opt("broker_token", |v| v.as_str().and_then(|t| BrokerToken::new(t).ok()), "a token")?;
+        let broker_token = match top.opt("broker_token", Want::Str)?.and_then(Value::as_str) {
+            None => None,
+            Some(t) => Some(BrokerToken::new(t).map_err(|_| corrupt("broker_token", "must be a token"))?),
+        };
         let pending_connect = match top.opt_obj("pending_connect")? {
             None => None,
             Some(p) => Some(PendingConnect {
                 state: p.req_string("state")?,
-                created: p.req("created", Value::as_i64, "an integer")?,
+                created: p.req_i64("created")?,
                 return_url: p.req_string("return_url")?,
             }),
         };
@@ -309,7 +301,7 @@ impl State {
             installation,
             broker_token,
             pending_connect,
-            clock_offset: top.req("clock_offset", Value::as_i64, "an integer")?,
+            clock_offset: top.req_i64("clock_offset")?,
             reconnect_reason: top.opt_string("reconnect_reason")?,
             site_mismatch: top.opt_string("site_mismatch")?,
         };
@@ -322,6 +314,38 @@ fn corrupt(path: &str, what: &str) -> Error {
     Error::StateCorrupt(format!("`{path}` {what}"))
 }
 
+/// The JSON type a state member must have.
+#[derive(Clone, Copy)]
+enum Want {
+    Str,
+    U64,
+    I64,
+    Bool,
+    Obj,
+}
+
+impl Want {
+    fn accepts(self, v: &Value) -> bool {
+        match self {
+            Want::Str => v.as_str().is_some(),
+            Want::U64 => v.as_u64().is_some(),
+            Want::I64 => v.as_i64().is_some(),
+            Want::Bool => v.as_bool().is_some(),
+            Want::Obj => v.is_object(),
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Want::Str => "must be a string",
+            Want::U64 => "must be an unsigned integer",
+            Want::I64 => "must be an integer",
+            Want::Bool => "must be a boolean",
+            Want::Obj => "must be an object",
+        }
+    }
+}
+
 /// Typed member access on one object of the state blob; errors name the
 /// member's path (`installation.secret`) and never its value.
 struct Fields<'a> {
@@ -330,44 +354,113 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// An object with no members (a missing optional object: every member takes its default).
+    const EMPTY: Fields<'static> = Fields { obj: &Value::Null, path: String::new() };
+
     fn name(&self, key: &str) -> String {
         if self.path.is_empty() { key.to_owned() } else { format!("{}.{key}", self.path) }
     }
 
-    /// `None` when absent or `null`.
-    fn raw(&self, key: &str) -> Result<Option<&'a Value>> {
+    /// The member, type-checked; `None` when absent or `null`.
+    fn opt(&self, key: &str, want: Want) -> Result<Option<&'a Value>> {
         match self.obj.get(key) {
             Err(_) => Err(corrupt(&self.name(key), "appears more than once")),
             Ok(None | Some(Value::Null)) => Ok(None),
-            Ok(Some(v)) => Ok(Some(v)),
+            Ok(Some(v)) if want.accepts(v) => Ok(Some(v)),
+            Ok(Some(_)) => Err(corrupt(&self.name(key), want.what())),
         }
     }
 
-    fn opt<T>(&self, key: &str, read: impl Fn(&'a Value) -> Option<T>, what: &str) -> Result<Option<T>> {
-        match self.raw(key)? {
-            None => Ok(None),
-            Some(v) => read(v).map(Some).ok_or_else(|| corrupt(&self.name(key), &format!("must be {what}"))),
-        }
+    fn req(&self, key: &str, want: Want) -> Result<&'a Value> {
+        self.opt(key, want)?.ok_or_else(|| corrupt(&self.name(key), "is missing"))
     }
 
-    fn req<T>(&self, key: &str, read: impl Fn(&'a Value) -> Option<T>, what: &str) -> Result<T> {
-        self.opt(key, read, what)?.ok_or_else(|| corrupt(&self.name(key), "is missing"))
+    fn req_str(&self, key: &str) -> Result<&'a str> {
+        Ok(self.req(key, Want::Str)?.as_str().unwrap_or_default())
     }
 
     fn opt_string(&self, key: &str) -> Result<Option<String>> {
-        self.opt(key, |v| v.as_str().map(str::to_owned), "a string")
+        Ok(self.opt(key, Want::Str)?.and_then(Value::as_str).map(str::to_owned))
     }
 
     fn req_string(&self, key: &str) -> Result<String> {
-        self.req(key, |v| v.as_str().map(str::to_owned), "a string")
+        self.req_str(key).map(str::to_owned)
+    }
+
+    fn u64_or(&self, key: &str, default: u64) -> Result<u64> {
+        Ok(self.opt(key, Want::U64)?.and_then(Value::as_u64).unwrap_or(default))
+    }
+
+    fn req_i64(&self, key: &str) -> Result<i64> {
+        Ok(self.req(key, Want::I64)?.as_i64().unwrap_or_default())
     }
 
     fn opt_obj(&self, key: &str) -> Result<Option<Fields<'a>>> {
-        let v = self.opt(key, |v| v.is_object().then_some(v), "an object")?;
-        Ok(v.map(|obj| Fields { obj, path: self.name(key) }))
+        Ok(self.opt(key, Want::Obj)?.map(|obj| Fields { obj, path: self.name(key) }))
     }
 
     fn req_obj(&self, key: &str) -> Result<Fields<'a>> {
         self.opt_obj(key)?.ok_or_else(|| corrupt(&self.name(key), "is missing"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blob() -> String {
+        let mut s = State::new(Config::new("https://broker.example"));
+        s.pending_connect = Some(PendingConnect { state: "st".into(), created: -5, return_url: "https://r".into() });
+        s.to_json()
+    }
+
+    fn err(json: &str) -> String {
+        match State::from_json(json) {
+            Err(Error::StateCorrupt(m)) => m,
+            other => panic!("{json}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_fills_defaults() {
+        let json = blob();
+        assert_eq!(State::from_json(&json).unwrap().to_json(), json);
+        let minimal = r#"{"v":1,"config":{"broker_url":"https://b.example"},"status":"registered","clock_offset":0}"#;
+        let s = State::from_json(minimal).unwrap();
+        assert_eq!(s.config, Config::new("https://b.example"));
+        assert_eq!(s.status, Status::NotRegistered, "status is derived, not trusted");
+        // Members a newer build might add are ignored.
+        assert!(State::from_json(&json.replacen("{\"v\":1,", "{\"v\":1,\"future\":[1,{}],", 1)).is_ok());
+    }
+
+    #[test]
+    fn names_the_member_never_its_value() {
+        let json = blob();
+        assert_eq!(
+            err(&json.replace("\"created\":-5", "\"created\":\"x\"")),
+            "`pending_connect.created` must be an integer"
+        );
+        assert_eq!(err(&json.replace("\"clock_offset\":0,", "")), "`clock_offset` is missing");
+        assert_eq!(
+            err(&json.replace("\"status\":\"not_registered\"", "\"status\":\"hacked\"")),
+            "`status` must be a status name"
+        );
+        assert_eq!(
+            err(&json.replace("\"max_attempts\":3", "\"max_attempts\":3,\"max_attempts\":4")),
+            "`config.retry.max_attempts` appears more than once"
+        );
+        assert_eq!(
+            err(&json.replace("\"max_attempts\":3", "\"max_attempts\":1.5")),
+            "`config.retry.max_attempts` must be an unsigned integer"
+        );
+        assert_eq!(
+            err(&json.replace("\"max_attempts\":3", "\"max_attempts\":4294967296")),
+            "`config.retry.max_attempts` is out of range"
+        );
+        assert_eq!(err("[]"), "`state` must be an object");
+        assert_eq!(err("{\"v\":0}"), "version 0 is not a state");
+        assert_eq!(err("{}"), "missing version `v`");
+        assert!(err(&json[..json.len() - 1]).starts_with("not JSON: "));
+        assert!(matches!(State::from_json("{\"v\":2}"), Err(Error::StateVersionUnsupported { found: 2, .. })));
     }
 }
