@@ -258,6 +258,17 @@ impl Companion {
                 self.state.installation = None;
                 Err(Error::RegistrationConflict)
             }
+            403 if !inst.confirmed
+                && inst.challenge.is_none()
+                && outcome.code.as_deref() == Some("ownership_proof_invalid") =>
+            {
+                // The broker issued a challenge this installation never saw (its
+                // 202 was lost): every repeat with this id would fail the proof
+                // again. Start over with a fresh id next time; nothing confirmed
+                // is lost, and the broker's pending record expires.
+                self.state.installation = None;
+                Err(Error::RegistrationRejected { status: 403, reason: reason() })
+            }
             429 => Err(Error::RateLimited { retry_after_ms: outcome.retry_after_ms.unwrap_or(0) }),
             408 | 500..=599 => Err(Error::ServerUnavailable { status: Some(resp.status), attempts: 1 }),
             status => Err(Error::RegistrationRejected { status, reason: reason() }),

@@ -359,6 +359,31 @@ fn ownership_challenge_then_the_same_registration_again() {
 }
 
 #[test]
+fn a_lost_ownership_challenge_starts_over_with_a_fresh_id() {
+    let mut c = Companion::create(Config::new(B)).unwrap();
+    let first = c.registration_request(&registration("https://shop.example"), &mut rng(30)).unwrap();
+    let first_id = c.install_id().unwrap().to_owned();
+    // The broker answered 202 {challenge}, but the answer was lost: the
+    // repeat cannot prove anything, so the broker refuses it.
+    let again = c.registration_request(&registration("https://shop.example"), &mut rng(31)).unwrap();
+    assert_eq!(first.body, again.body);
+    let refused = Response::new(403, br#"{"error":"ownership_proof_invalid"}"#.to_vec());
+    let e = c.handle_registration_response(&refused).unwrap_err();
+    assert_eq!((e.code(), e.reason()), ("registration_rejected", Some("ownership_proof_invalid")));
+    assert_eq!(c.status(), Status::NotRegistered);
+    c.registration_request(&registration("https://shop.example"), &mut rng(32)).unwrap();
+    assert_ne!(c.install_id().unwrap(), first_id, "a fresh id and secret");
+
+    // With the challenge known, a refused proof keeps it (the host fixes the
+    // proof route and sends the same registration again).
+    c.handle_registration_response(&Response::new(202, br#"{"challenge":"abcdefghijklmnop-0123"}"#.to_vec())).unwrap();
+    let id = c.install_id().unwrap().to_owned();
+    c.registration_request(&registration("https://shop.example"), &mut rng(33)).unwrap();
+    assert!(c.handle_registration_response(&refused).is_err());
+    assert_eq!((c.status(), c.install_id()), (Status::AwaitingOwnership, Some(id.as_str())));
+}
+
+#[test]
 fn misuse_of_a_call_is_a_typed_error() {
     let mut c = connected(B, 22);
     let mut call = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap();
