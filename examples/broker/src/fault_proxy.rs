@@ -154,6 +154,10 @@ pub struct Seen {
     pub status: Option<u16>,
     /// The `Location` header of the answer, if any.
     pub location: Option<String>,
+    /// Headers of the answer the client got.
+    pub response_headers: Vec<(String, String)>,
+    /// Body of the answer the client got (as much as was sent).
+    pub response_body: Vec<u8>,
 }
 
 impl Seen {
@@ -375,14 +379,18 @@ fn serve(
             fault: fault.clone(),
             status: None,
             location: None,
+            response_headers: Vec::new(),
+            response_body: Vec::new(),
         });
         seen.len() - 1
     };
-    let record = |status: Option<u16>, location: Option<String>| {
+    let record = |status: Option<u16>, headers: &[(String, String)], body: &[u8]| {
         let mut seen = shared.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = seen.get_mut(index) {
             s.status = status;
-            s.location = location;
+            s.location = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("location")).map(|(_, v)| v.clone());
+            s.response_headers = headers.to_vec();
+            s.response_body = body.to_vec();
         }
     };
 
@@ -394,7 +402,7 @@ fn serve(
             }
             stream.write_all(&head(*status, &h, body.len()))?;
             stream.write_all(body.as_bytes())?;
-            record(Some(*status), None);
+            record(Some(*status), &h, body.as_bytes());
             return stream.shutdown(Shutdown::Both);
         }
         Some(Fault::Hang(d)) => {
@@ -421,7 +429,6 @@ fn serve(
     };
     let answer = crate::plugin_host::send(agent, &forwarded)
         .unwrap_or_else(|_| Response::new(502, b"{\"error\":\"proxy_upstream_unreachable\"}".to_vec()));
-    let location = answer.header("location").map(str::to_string);
     let not_204 = |s: u16| if s == 204 { 200 } else { s };
     let json_type = vec![("content-type".to_string(), "application/json".to_string())];
     let (status, out_headers, out_body) = match &fault {
@@ -433,7 +440,7 @@ fn serve(
             stream.write_all(&head(not_204(answer.status), &answer.headers, full.len()))?;
             stream.write_all(&full[..full.len() / 2])?;
             stream.flush()?;
-            record(None, None);
+            record(None, &answer.headers, &full[..full.len() / 2]);
             return stream.shutdown(Shutdown::Both);
         }
         Some(Fault::Truncated) => {
@@ -460,6 +467,6 @@ fn serve(
         stream.write_all(&out_body)?;
     }
     stream.flush()?;
-    record(Some(status), location);
+    record(Some(status), &out_headers, &out_body);
     stream.shutdown(Shutdown::Both)
 }
