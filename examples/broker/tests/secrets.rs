@@ -522,6 +522,7 @@ fn no_secret_or_token_leaks_anywhere() {
     let tokens = rig.held.values().filter(|k| **k == Kind::BrokerToken).count();
     assert!(secrets >= 2 && tokens >= 5, "the lifecycle held {secrets} secrets and {tokens} broker tokens");
     assert!(issued.iter().filter(|t| t.contains("sat_")).count() >= 5, "Stora issued {issued:?}");
+    assert!(issued.iter().all(|t| t.starts_with(CANARY)), "every Stora token carries the canary");
 
     // ---- the search ---------------------------------------------------------------------
     let mut leaks = Vec::new();
