@@ -298,6 +298,7 @@ fn signed_post_with_idempotency_key_under_every_fault() {
             plugin.persisted = Some(before.clone());
             rig.proxy.reset_seen();
             let stora_before = stora_keys(&rig).len();
+            let created_before = rig.stora.store().created_contacts();
             match times {
                 None => rig.proxy.fail_always(Some("POST"), "/api/contacts", fault.clone()),
                 Some(n) => rig.proxy.fail_times(Some("POST"), "/api/contacts", fault.clone(), n),
@@ -340,6 +341,12 @@ fn signed_post_with_idempotency_key_under_every_fault() {
                     && keys.first().cloned().flatten().is_none_or(|k| distinct.iter().all(|d| **d == k)),
                 || format!("{label}: Stora saw keys {new_keys:?}, the plugin sent {keys:?}"),
             );
+            // Exactly one contact when any attempt reached Stora, however many did.
+            let created = rig.stora.store().created_contacts() - created_before;
+            let want_created = usize::from(!new_keys.is_empty());
+            expect(&mut failures, created == want_created, || {
+                format!("{label}: {created} contacts created by {} POSTs at Stora", new_keys.len())
+            });
             if check_state(&plugin, &label, &mut failures).is_some() {
                 expect(&mut failures, plugin.companion.to_json() == before, || format!("{label}: state changed"));
             }
@@ -762,4 +769,41 @@ fn lost_ownership_challenge_is_recovered_by_a_repeat() {
     assert_eq!(plugin.register(&reg, Some(&rig.site)).unwrap_err().code(), "server_unavailable");
     plugin.register(&reg, Some(&rig.site)).expect("the repeat completes the registration");
     assert_eq!(plugin.companion.status(), Status::Registered);
+}
+
+/// A 401 whose body is not the broker's JSON (an HTML page from a proxy, a
+/// cut-off error object) is not a reconnect: `client_error`, no retry, and
+/// the broker token stays (a garbled answer must not disconnect anyone).
+#[test]
+fn garbled_401_keeps_the_connection() {
+    let rig = rig(false);
+    let mut plugin = rig.connected("opr_401", None);
+    let mut failures = Vec::new();
+    let bodies = [
+        ("text/html", "<html><body><h1>401 Authorization Required</h1></body></html>"),
+        ("application/json", r#"{"error":"stora_reconnect_requ"#),
+        ("application/json", r#"{"unexpected":"stora_reconnect_required"}"#),
+        ("text/plain", ""),
+    ];
+    for (content_type, body) in bodies {
+        let label = format!("401 {content_type} {body:?}");
+        let before = plugin.companion.to_json();
+        plugin.persisted = Some(before.clone());
+        rig.proxy.reset_seen();
+        let fault = Fault::Status { status: 401, retry_after: None, content_type, body: body.to_string() };
+        rig.proxy.fail_always(Some("GET"), "/api/orders", fault);
+        let result = plugin.call(ApiRequest::new("GET", "/api/orders"));
+        let sends = rig.proxy.count("GET", "/api/orders");
+        rig.proxy.clear();
+        expect(&mut failures, matches!(&result, Err(Error::ClientError { status: 401, .. })), || {
+            format!("{label}: want client_error 401, got {result:?}")
+        });
+        expect(&mut failures, sends == 1, || format!("{label}: {sends} sends"));
+        if check_state(&plugin, &label, &mut failures).is_some() {
+            expect(&mut failures, plugin.companion.to_json() == before, || format!("{label}: state changed"));
+        }
+        let after = plugin.get_json("/api/orders");
+        expect(&mut failures, after.is_ok(), || format!("{label}: no recovery: {after:?}"));
+    }
+    report("garbled 401", failures, bodies.len());
 }

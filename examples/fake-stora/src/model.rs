@@ -319,6 +319,12 @@ impl Store {
         self.counters.clone()
     }
 
+    /// Contacts created through `POST contacts` (a repeated Idempotency-Key
+    /// creates none).
+    pub fn created_contacts(&self) -> usize {
+        self.created_contacts.len()
+    }
+
     /// Every authorization code, access token and refresh token issued
     /// since the start (or the last reset), oldest first: what leak tests
     /// search for.
