@@ -807,3 +807,31 @@ fn garbled_401_keeps_the_connection() {
     }
     report("garbled 401", failures, bodies.len());
 }
+
+/// A site move to a broker that asks for an ownership proof: the `202`
+/// challenge is lost after the broker recorded the move; the keyed PATCH is
+/// retried, the broker answers a new challenge, and the move completes with
+/// the proof — the same installation, connected throughout.
+#[test]
+fn site_move_with_a_lost_challenge_completes() {
+    let rig = rig(true);
+    let mut plugin = rig.connected("opr_move_proof", None);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let new_url = format!("{}/moved", rig.site.url());
+    plugin.companion.check_site(&new_url).unwrap();
+    plugin.persisted = Some(plugin.companion.to_json());
+    rig.proxy.fail_times(Some("PATCH"), "/installations/", Fault::DropAfterForward, 1);
+    let call = plugin.companion.start_site_moved().unwrap();
+    let result = plugin.drive(call);
+    assert!(matches!(result, Ok(Completion::SiteMoved)), "{result:?}");
+    assert_eq!(rig.proxy.count("PATCH", "/installations/"), 2, "the keyed PATCH was retried once");
+    let mut failures = Vec::new();
+    check_state(&plugin, "site move, lost 202", &mut failures);
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(plugin.companion.status().as_str(), "awaiting_ownership");
+    // Prove the new address, as for a registration.
+    plugin.register(&registration(&new_url, "wordpress"), Some(&rig.site)).expect("the proof completes the move");
+    assert_eq!(plugin.companion.install_id(), Some(id.as_str()));
+    assert_eq!(plugin.companion.site_url(), Some(new_url.as_str()));
+    plugin.get_json("/api/orders").expect("connected at the new address");
+}
