@@ -22,6 +22,10 @@
 //!   unpersisted), and it is either unchanged or the documented successor;
 //! * that the step then succeeds once the fault is removed (nothing lost).
 //!
+//! Plus: a caller's Idempotency-Key survives retries; an HTML or cut-off 401
+//! is not a reconnect; a site move whose 202 challenge is lost completes; and
+//! (ignored, a protocol gap) a registration whose 202 challenge is lost.
+//!
 //! Timeouts are short: the plugin's HTTP timeout is
 //! `TESSERA_FAULT_TIMEOUT_MS` (default 250 ms) and a hang lasts twice that.
 

@@ -146,6 +146,18 @@ test("GET and keyed POST under every fault: typed error, bounded retries, state 
   assert.ok(posts.length > 0 && [...perKey.keys()].every(Boolean), "every POST reached Stora with a key");
 });
 
+test("a method neither idempotent nor keyed is sent once, whatever the fault", async () => {
+  const c = await env.connected("opr_node_link");
+  for (const [name, fault] of Object.entries(FAULTS)) {
+    const stored = c.toJSON();
+    const rec = faulty(fault);
+    await rejectsTyped(c.call({ method: "LINK", path: "/api/orders" }, rec.options), "server_unavailable", `LINK ${name}`);
+    assert.equal(rec.sends.length, 1, `LINK ${name}: sends`);
+    assert.equal(rec.sends[0].headers.get("idempotency-key"), undefined, `LINK ${name}: no key`);
+    checkState(c, stored, rec, `LINK ${name}`);
+  }
+});
+
 test("a 200 that is not JSON is the caller's answer, never retried", async () => {
   const c = await env.connected("opr_node_notjson");
   const rec = faulty(async () => new Response("OK, but not JSON", { status: 200 }));
