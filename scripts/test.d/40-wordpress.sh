@@ -74,7 +74,9 @@ SQL
 # ---- the broker + fake Stora -------------------------------------------------------------------
 log "broker + fake Stora (tessera-e2e-env, ownership proof on)"
 mkfifo "$work/env.in"
-setsid "$env_bin" --max-lifetime "$max_lifetime" --log stderr <"$work/env.in" >"$work/env.out" 2>"$work/env.err" &
+stora_canary="CANARYwp-"
+setsid "$env_bin" --max-lifetime "$max_lifetime" --log stderr --token-canary "$stora_canary" \
+    <"$work/env.in" >"$work/env.out" 2>"$work/env.err" &
 pids+=($!)
 exec 9>"$work/env.in" # the env stops when this closes (at exit)
 for _ in $(seq 1 100); do [ -s "$work/env.out" ] && break; sleep 0.1; done
@@ -152,6 +154,8 @@ done
 log "browser: tests/wordpress/wordpress.test.mjs"
 export WP_URL="$site" WP_WORK="$work" WP_MYSQL_SOCKET="$sock" WP_ARTIFACTS="$artifacts" TESSERA_ENV="$env_json"
 export WP_DEBUG_LOG="$work/wp-debug.log"
+# For the secrets step: the extension (to open the sealed option) and Stora's token canary.
+export WP_PHP_EXTENSION="$ext" TESSERA_STORA_CANARY="$stora_canary"
 remaining=$((max_lifetime - ($(date +%s) - started) - 10))
 (cd tests/wordpress && timeout "$remaining" node --test --test-reporter=spec --test-timeout=$((remaining * 1000)) \
     wordpress.test.mjs)

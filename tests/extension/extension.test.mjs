@@ -27,6 +27,10 @@ let work; // temporary directory: the built extension and the profile
 let context;
 let extensionId;
 let options; // the options page
+/** Prefix of every Stora code and token in this run (tessera-e2e-env --token-canary). */
+const STORA_CANARY = "CANARYext-";
+/** Every console message of the extension's pages (searched for secrets). */
+const consoleLines = [];
 let shot = 0;
 const pageErrors = [];
 
@@ -34,7 +38,9 @@ const pageErrors = [];
 
 async function startEnv() {
   const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
-  const child = spawn(bin, ["--no-ownership-proof", "--max-lifetime", "600"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(bin, ["--no-ownership-proof", "--max-lifetime", "600", "--token-canary", STORA_CANARY], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   const first = await new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`tessera-e2e-env exited with ${code}`)));
@@ -73,6 +79,7 @@ function watch(page) {
   const own = () => page.url().startsWith("chrome-extension://");
   page.on("pageerror", (e) => own() && pageErrors.push(`${page.url()}: ${e.message}`));
   page.on("console", (m) => {
+    consoleLines.push(`${page.url()}: ${m.type()}: ${m.text()}`);
     if (m.type() === "error" && own()) pageErrors.push(`${page.url()}: console: ${m.text()}`);
   });
   return page;
@@ -264,6 +271,32 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     assert.equal(await badge(), "");
     assert.equal((await admin(`/admin/installations/${installId}`)).body.grant.status, "active");
     await screenshot(options, "connected-orders");
+  });
+
+  await t.test("chrome.storage holds the secret and the token only sealed; no console line or page holds one", async () => {
+    const sw = context.serviceWorkers()[0];
+    const stored = await sw.evaluate(() => chrome.storage.local.get(null));
+    // Open the sealed state the way the extension does (its key is stored next to it:
+    // sealing protects a copied state value, not a copy of the whole storage).
+    const { Companion } = await import(path.join(packageDir, "index.node.js"));
+    const key = Buffer.from(stored["tessera.sealKey"], "base64");
+    const state = JSON.parse(Companion.openState(stored["tessera.state"], new Uint8Array(key)).toJSON());
+    const secret = state.installation.secret;
+    const token = state.broker_token;
+    assert.ok(secret && token, "connected: the state holds a secret and a token");
+    const raw = Buffer.from(secret, "base64url");
+    const needles = [secret, raw.toString("hex"), raw.toString("base64"), token, encodeURIComponent(token), Buffer.from(token).toString("base64")];
+    const places = [
+      ["chrome.storage.local (the sealed state included)", JSON.stringify(stored)],
+      ["the extension's console output", consoleLines.join("\n")],
+      ["the options page", await options.content()],
+    ];
+    const leaks = [];
+    for (const [place, text] of places) {
+      for (const n of needles) if (text.includes(n)) leaks.push(`${n.slice(0, 8)}… in ${place}`);
+      if (text.includes(STORA_CANARY)) leaks.push(`a Stora token in ${place}`);
+    }
+    assert.deepEqual(leaks, []);
   });
 
   await t.test("the grant is revoked at Stora: Reconnect required, in the page and on the badge", async () => {

@@ -7,6 +7,8 @@
 //   WP_MYSQL_SOCKET   the private MariaDB's socket
 //   WP_ARTIFACTS      where screenshots go
 //   TESSERA_ENV       tessera-e2e-env's JSON line (broker_url, stora_url, admin_token)
+//   WP_PHP_EXTENSION  the built tessera.so (the secrets step opens the sealed option with it)
+//   TESSERA_STORA_CANARY  prefix of every Stora code and token in this run
 // The steps run in order and depend on each other: after a failure the rest
 // are skipped. Each step saves a screenshot and checks the page text.
 
@@ -33,7 +35,9 @@ let profileDir;
 let page;
 let shot = 0;
 let broken = false;
-const notes = { installId: null };
+const notes = { installId: null, brokerTokens: new Set() };
+// Prefix of every Stora code and token in this run (40-wordpress.sh starts tessera-e2e-env with it).
+const STORA_CANARY = process.env.TESSERA_STORA_CANARY || '';
 
 // ---- helpers ---------------------------------------------------------------------------------
 
@@ -159,6 +163,11 @@ before(async () => {
   profileDir = profile;
   page = context.pages()[0] ?? (await context.newPage());
   page.on('dialog', (dialog) => dialog.accept()); // WordPress's "Are you sure…?" before deleting a plugin
+  // The broker token reaches the site once, in the callback URL: note each (the secrets step searches for them).
+  page.on('request', (req) => {
+    const token = new URL(req.url()).searchParams.get('broker_token');
+    if (token) notes.brokerTokens.add(token);
+  });
 });
 
 after(async () => {
@@ -286,6 +295,54 @@ step('Reconnect from the notice: consent again, connected, orders back', async (
   assert.equal(await status(), 'connected');
   await expectNoText('Reconnect required');
   await screenshot('reconnected');
+});
+
+step('no secret or token in a database dump or the logs: only the sealed option holds them', async () => {
+  // The installation's secret, read the way the plugin reads it: open the sealed option with the site's key.
+  const php = process.env.WP_PHP_EXTENSION;
+  assert.ok(php && STORA_CANARY, '40-wordpress.sh provides WP_PHP_EXTENSION and TESSERA_STORA_CANARY');
+  const stateJson = execFileSync(
+    'php',
+    [
+      '-d',
+      `extension=${php}`,
+      '-r',
+      // As tests/wordpress/install.php loads this run's WordPress (not Debian's configuration).
+      'define("ABSPATH", getenv("WP_ROOT") . "/"); $u = parse_url(getenv("WP_URL")); $_SERVER["HTTP_HOST"] = $u["host"] . ":" . $u["port"]; ' +
+        '$_SERVER["REQUEST_URI"] = "/"; require ABSPATH . "wp-load.php"; echo Storefront_Sync_State::load()->toJson();',
+    ],
+    { encoding: 'utf8', env: { ...process.env, WP_ROOT: join(work, 'wp'), WP_URL: site } },
+  );
+  const state = JSON.parse(stateJson);
+  const secret = state.installation.secret;
+  assert.ok(notes.brokerTokens.has(state.broker_token), 'the browser saw the current token in the callback URL');
+  assert.ok(notes.brokerTokens.size >= 2, 'two connects so far');
+  const raw = Buffer.from(secret, 'base64url');
+  const needles = [secret, raw.toString('hex'), raw.toString('base64'), encodeURIComponent(raw.toString('base64'))];
+  for (const t of notes.brokerTokens) needles.push(t, encodeURIComponent(t), Buffer.from(t).toString('base64'), Buffer.from(t).toString('hex'));
+  const dump = execFileSync('mariadb-dump', ['--no-defaults', `--socket=${process.env.WP_MYSQL_SOCKET}`, '-u', 'root', '--skip-extended-insert', 'wordpress'], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  assert.ok(dump.includes('storefront_sync_state'), 'the dump holds the sealed option');
+  const read = (f) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+  // A web server's access log records the callback URL, which carries the broker token by design
+  // (the protocol's one place; php -S logs only static files); every other line is searched.
+  const serverLog = read(join(work, 'php-server.log'));
+  const places = [
+    ['the database dump', dump],
+    ['the WordPress debug log', read(process.env.WP_DEBUG_LOG)],
+    ['the PHP server log, but the callback lines', serverLog.split('\n').filter((l) => !l.includes('storefront-sync-callback')).join('\n')],
+    ["the broker's log", read(join(work, 'env.err'))],
+  ];
+  const leaks = [];
+  for (const [place, text] of places) {
+    for (const n of needles) if (text.includes(n)) leaks.push(`${n.slice(0, 8)}… in ${place}`);
+    if (text.includes(STORA_CANARY)) leaks.push(`a Stora token in ${place}`);
+  }
+  assert.deepEqual(leaks, []);
+  // The search works: the unsealed state holds the secret and the current token.
+  assert.ok(stateJson.includes(secret) && stateJson.includes(state.broker_token));
 });
 
 step('changed keys: the sealed state does not open; the plugin says so, offers to register again, and loses nothing', async () => {

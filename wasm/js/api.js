@@ -365,9 +365,13 @@ async function drive(core, start, options) {
   try {
     let action = core.stepStart(call, nowSecs(clock));
     for (;;) {
-      signal?.throwIfAborted();
       switch (action.type) {
         case "send": {
+          // An abort stops the driver before it sends or sleeps, never before
+          // a persist: the core has already changed the state it asks to
+          // store (e.g. dropped a revoked token), and skipping that would
+          // leave the stored state behind the companion's.
+          signal?.throwIfAborted();
           const { method, url, headers, body } = c.unpackRequest(action.request);
           let parts;
           try {
@@ -389,6 +393,7 @@ async function drive(core, start, options) {
           break;
         }
         case "sleep":
+          signal?.throwIfAborted();
           await sleep(action.ms);
           action = core.stepSlept(call, nowSecs(clock));
           break;

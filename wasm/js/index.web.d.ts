@@ -303,7 +303,11 @@ export interface DriverOptions {
   onPersist?: (stateJson: string) => Promise<void> | void;
   /** The clock in ms since the epoch; default `Date.now`. */
   clock?: () => number;
-  /** Aborts the fetch and the driver. */
+  /**
+   * Aborts the fetch in flight and stops the driver before its next send or
+   * sleep; a state change the core already made is still passed to
+   * `onPersist` first.
+   */
   signal?: AbortSignal;
 }
 

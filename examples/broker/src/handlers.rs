@@ -730,11 +730,19 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
     let id = installation.install_id.clone();
     let result = (|| {
         check_path_id(req, &verified)?;
-        check_enabled(&installation)?;
+        // A move already waiting for its proof may be asked for again: the
+        // plugin lost the 202 (its challenge) and repeats the signed PATCH.
+        // It starts a new proof round (a new challenge replaces the old); the
+        // installation stays refused everywhere else until the proof.
+        let proving =
+            app.config.require_ownership_proof && matches!(installation.status, InstallStatus::PendingOwnership);
+        if !proving {
+            check_enabled(&installation)?;
+        }
         let body: SiteMovedBody = serde_json::from_slice(&req.body)
             .map_err(|_| Reply::error(400, "invalid_request", "expected {\"site_url\": …}"))?;
         let site_url = check_site_url(app, &body.site_url)?;
-        if app.config.require_ownership_proof && site_url != installation.site_url {
+        if app.config.require_ownership_proof && (site_url != installation.site_url || proving) {
             // The new address must prove ownership like a new registration:
             // otherwise an installation that proved its own site could move
             // to a victim's and phish its operator with signed connect links.

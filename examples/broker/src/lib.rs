@@ -38,6 +38,8 @@
 //! stops when dropped) or run the `tessera-broker` binary.
 
 pub mod crypto;
+#[cfg(feature = "demo")]
+pub mod fault_proxy;
 pub mod handlers;
 #[cfg(feature = "demo")]
 pub mod harness;

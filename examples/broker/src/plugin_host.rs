@@ -103,6 +103,12 @@ impl PluginHost {
         wall_now() + self.clock_skew
     }
 
+    /// Sets the HTTP timeout of every request this host sends (default
+    /// 30 s; the fault tests use a short one).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.agent = crate::stora::http_agent(timeout);
+    }
+
     /// Sends one request as is.
     pub fn send(&self, req: &Request) -> Result<Response, String> {
         send(&self.agent, req)

@@ -40,6 +40,9 @@ pub struct Config {
     pub rate_per_sec: u32,
     /// Per-operator limit per minute (Stora: 60); 0 disables it.
     pub rate_per_min: u32,
+    /// Prepended to every authorization code, access token and refresh
+    /// token issued (default empty), so leak tests can recognise them.
+    pub token_canary: String,
 }
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             access_ttl_secs: 7200,
             rate_per_sec: 10,
             rate_per_min: 60,
+            token_canary: String::new(),
         }
     }
 }
@@ -255,6 +259,7 @@ pub struct Store {
     counters: Counters,
     requests: Vec<RequestRecord>,
     created_contacts: HashMap<(String, String), Value>,
+    issued: Vec<String>,
 }
 
 /// A random URL-safe token with a readable prefix.
@@ -282,6 +287,7 @@ impl Store {
             counters: Counters::default(),
             requests: Vec::new(),
             created_contacts: HashMap::new(),
+            issued: Vec::new(),
         }
     }
 
@@ -311,6 +317,26 @@ impl Store {
     /// The counters.
     pub fn counters(&self) -> Counters {
         self.counters.clone()
+    }
+
+    /// Contacts created through `POST contacts` (a repeated Idempotency-Key
+    /// creates none).
+    pub fn created_contacts(&self) -> usize {
+        self.created_contacts.len()
+    }
+
+    /// Every authorization code, access token and refresh token issued
+    /// since the start (or the last reset), oldest first: what leak tests
+    /// search for.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.issued.clone()
+    }
+
+    /// A new token with the canary and `prefix`, remembered as issued.
+    fn new_token(&mut self, prefix: &str) -> String {
+        let token = random_token(&format!("{}{prefix}", self.config.token_canary));
+        self.issued.push(token.clone());
+        token
     }
 
     /// Recent API requests, oldest first.
@@ -417,7 +443,7 @@ impl Store {
             return Some(error_redirect(&pending.redirect_uri, "access_denied", pending.state.as_deref()));
         }
         self.counters.approvals += 1;
-        let code = random_token("code_");
+        let code = self.new_token("code_");
         self.codes.insert(
             code.clone(),
             AuthCode {
@@ -448,8 +474,8 @@ impl Store {
     }
 
     fn issue(&mut self, grant_id: u64, now: i64) -> TokenSet {
-        let access_token = random_token("sat_");
-        let refresh_token = random_token("srt_");
+        let access_token = self.new_token("sat_");
+        let refresh_token = self.new_token("srt_");
         self.access.insert(
             access_token.clone(),
             AccessToken { grant: grant_id, expires_at: now + self.config.access_ttl_secs },

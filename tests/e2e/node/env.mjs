@@ -11,9 +11,10 @@ import { Companion } from "tessera-companion";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
-export async function startEnv() {
+/** Starts the environment; `args` are extra tessera-e2e-env flags (e.g. `--token-canary X`). */
+export async function startEnv(args = []) {
   const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
-  const child = spawn(bin, ["--max-lifetime", "600"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(bin, ["--max-lifetime", "600", ...args], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   const first = await new Promise((resolve, reject) => {
     child.once("error", reject);

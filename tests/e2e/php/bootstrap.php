@@ -26,6 +26,9 @@ final class Env
 {
     public static ?Env $instance = null;
 
+    /** Prefix of every code and token the fake Stora issues in this run. */
+    public const STORA_CANARY = 'CANARYphp-';
+
     /** @var resource */
     private $process;
     private int $owner;
@@ -45,7 +48,8 @@ final class Env
             exit(2);
         }
         $this->owner = getmypid();
-        $this->process = proc_open([$bin, '--max-lifetime', '600'], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
+        // Stora's tokens carry a canary prefix: SecretsTest searches for it.
+        $this->process = proc_open([$bin, '--max-lifetime', '600', '--token-canary', self::STORA_CANARY], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
         if (!is_resource($this->process)) {
             fwrite(STDERR, "cannot start $bin\n");
             exit(2);

@@ -18,7 +18,11 @@
 //!
 //! ```text
 //! tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off]
+//!                 [--token-canary PREFIX]
 //! ```
+//!
+//! `--token-canary` prefixes every code and token the fake Stora issues, so
+//! a leak test can recognise them in whatever the plugin side printed.
 
 use std::io::Read;
 use std::time::Duration;
@@ -32,6 +36,7 @@ fn main() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--no-ownership-proof" => options.require_ownership_proof = false,
+            "--token-canary" => options.stora.token_canary = args.next().unwrap_or_else(|| usage()),
             "--max-lifetime" => max_lifetime = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage()),
             "--log" => {
                 options.log = match args.next().as_deref() {
@@ -87,6 +92,8 @@ fn main() {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off]");
+    eprintln!(
+        "usage: tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off] [--token-canary PREFIX]"
+    );
     std::process::exit(2)
 }

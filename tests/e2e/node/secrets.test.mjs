@@ -1,0 +1,218 @@
+// Secrets never leak from the npm package (issue 8, "Hardening"): the whole
+// lifecycle against the reference broker and the fake Stora (its tokens
+// carry a canary prefix), then every error, result and the Companion itself
+// are printed the ways a plugin would print them — util.inspect (deep, with
+// hidden properties), console.log/console.error, String(), .stack,
+// JSON.stringify — and searched for the installation secrets and broker
+// tokens the companion held (in plain, percent, base64, base64url and hex
+// forms) and for any Stora token (the canary).
+//
+// `Companion#toJSON()` returns the state by design (it is what a plugin
+// persists): it must be sealed before storage, so the sealed form is
+// searched, and the plain form is checked to hold the secret (the search
+// works). Neither an error nor inspect output may contain it.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { Console } from "node:console";
+import util from "node:util";
+import { Companion, TesseraError } from "tessera-companion";
+import { startEnv, send, recorder, getJson } from "./env.mjs";
+
+const CANARY = "CANARYnode-";
+let env;
+before(async () => {
+  env = await startEnv(["--token-canary", CANARY]);
+});
+after(() => env?.stop());
+
+/** Everything printed, with where it came from and the secret kinds allowed there. */
+class Capture {
+  items = [];
+  add(place, value, allow = []) {
+    this.items.push([place, String(value), allow]);
+  }
+  /**
+   * Prints `value` every way a plugin might. `persisted`: the value is a
+   * Companion, whose JSON form is its state by design (what a plugin stores,
+   * sealed), so JSON.stringify and %j are left out for it.
+   */
+  print(place, value, { allow = [], persisted = false } = {}) {
+    this.add(`inspect ${place}`, util.inspect(value, { depth: Infinity, showHidden: true, getters: true }), allow);
+    this.add(`format ${place}`, persisted ? util.format("%s %o %O", value, value, value) : util.format("%s %o %O %j", value, value, value, value), allow);
+    let out = "";
+    const sink = new Writable({
+      write: (chunk, _enc, done) => {
+        out += chunk.toString();
+        done();
+      },
+    });
+    const console = new Console({ stdout: sink, stderr: sink });
+    console.log(value);
+    console.error("failed:", value);
+    console.dir(value, { depth: Infinity });
+    console.table([value]);
+    this.add(`console output of ${place}`, out, allow);
+    try {
+      this.add(`String ${place}`, String(value), allow);
+    } catch {
+      // objects without a string form
+    }
+    if (!persisted) {
+      try {
+        this.add(`JSON ${place}`, JSON.stringify(value), allow);
+      } catch {
+        // not serialisable (BigInt, cycles)
+      }
+    }
+  }
+  error(place, e) {
+    assert.ok(e instanceof TesseraError, `${place}: expected a TesseraError, got ${e}`);
+    this.print(place, e);
+    this.add(`stack ${place}`, e.stack);
+    this.add(`message ${place}`, e.message);
+    this.add(`fields ${place}`, JSON.stringify({ ...e }));
+  }
+}
+
+async function rejects(cap, place, promiseOrFn) {
+  try {
+    await (typeof promiseOrFn === "function" ? promiseOrFn() : promiseOrFn);
+  } catch (e) {
+    cap.error(place, e);
+    return e;
+  }
+  assert.fail(`${place}: expected an error`);
+}
+
+function forms(value, raw) {
+  const out = [value, encodeURIComponent(value), Buffer.from(value).toString("base64"), Buffer.from(value).toString("hex")];
+  if (raw) out.push(raw.toString("hex"), raw.toString("hex").toUpperCase(), raw.toString("base64"), encodeURIComponent(raw.toString("base64")));
+  return out.filter((f) => f.length >= 16);
+}
+
+test("no secret, broker token or Stora token in errors, results, inspect or console output", async () => {
+  const cap = new Capture();
+  const key = "a sealing key of 32 bytes or so!";
+  const held = new Map(); // value -> kind
+  const sealed = [];
+  const note = (c) => {
+    const state = JSON.parse(c.toJSON());
+    if (state.installation) held.set(state.installation.secret, "secret");
+    if (state.broker_token) held.set(state.broker_token, "broker token");
+    sealed.push(c.sealState(key));
+    cap.print("the companion", c, { persisted: true });
+  };
+  const opts = () => {
+    const rec = recorder();
+    rec.options.onPersist = () => {}; // the real host stores sealState(key); see `note`
+    return rec.options;
+  };
+
+  const c = env.companion();
+  await env.register(c);
+  note(c);
+  await env.connect(c, "opr_node_secrets", "orders:read contacts:read contacts:write");
+  note(c);
+  cap.print("a GET result", await c.call({ method: "GET", path: "/api/orders" }, opts()));
+  cap.print("a POST result", await c.call({ method: "POST", path: "/api/contacts", headers: [["content-type", "application/json"]], body: new TextEncoder().encode('{"name":"Ada"}') }, opts()));
+  await env.storaControl("expire_tokens", { operator: "opr_node_secrets" });
+  cap.print("a result after a refresh", await getJson(c, "/api/orders"));
+
+  // A replay and a tampered request: the broker's error answers.
+  const signed = c.signRequest({ method: "GET", path: "/api/orders" });
+  // The request to send: its Authorization header carries the token by design.
+  cap.print("a signed request", signed, { allow: ["broker token"] });
+  await send(signed);
+  cap.print("a replay answer", await send(signed));
+
+  // Forged callbacks carrying the current token.
+  const token = JSON.parse(c.toJSON()).broker_token;
+  c.connectUrl({ returnUrl: env.returnUrl });
+  for (const cb of [
+    `${env.returnUrl}&state=forged-state-0123456789&broker_token=${token}`,
+    `${env.returnUrl}&broker_token=${token}`,
+    `${env.returnUrl}&state=%ZZ&broker_token=${token}%00`,
+  ]) {
+    await rejects(cap, "a forged callback", () => c.completeConnect(cb));
+  }
+  note(c);
+
+  // Revoked at Stora: reconnect required.
+  await env.storaControl("revoke_grant", { operator: "opr_node_secrets" });
+  await rejects(cap, "a call needing a reconnect", c.call({ method: "GET", path: "/api/orders" }, opts()));
+  await rejects(cap, "a call while reconnect is required", c.call({ method: "GET", path: "/api/orders" }, opts()));
+  note(c);
+  await env.connect(c, "opr_node_secrets");
+  note(c);
+
+  // Kill switch.
+  const id = c.installId;
+  await env.admin("POST", `/admin/installations/${id}/disable`);
+  await rejects(cap, "a call to a disabled installation", c.call({ method: "GET", path: "/api/orders" }, opts()));
+  await env.admin("POST", `/admin/installations/${id}/enable`);
+  await env.connect(c, "opr_node_secrets");
+  note(c);
+
+  // Bad input that holds the secret or the token.
+  const json = c.toJSON();
+  const state = JSON.parse(json);
+  const secret = state.installation.secret;
+  let refused = 0;
+  for (const bad of [
+    json.slice(0, json.indexOf(secret) + 10),
+    json.replace(`"${secret}"`, `["${secret}"]`),
+    json.replace(`"${secret}"`, `"${secret}!!"`),
+    json.replace(`"${state.broker_token}"`, `{"${state.broker_token}":1}`),
+    json.replace('"v":', `"${secret}":1,"v":`),
+    json.replace('"v":1', `"v":"${secret}"`),
+  ]) {
+    try {
+      Companion.fromJSON(bad); // an unknown member is ignored: not every variant is refused
+    } catch (e) {
+      cap.error("a corrupt state", e);
+      refused += 1;
+    }
+  }
+  assert.ok(refused >= 4, `corrupt states refused: ${refused}`);
+  await rejects(cap, "a wrong key", () => Companion.openState(c.sealState(key), "another key of 16+ bytes"));
+  await rejects(cap, "a plain state given as sealed", () => Companion.openState(json, key));
+  await rejects(cap, "a bad request", () => c.call({ method: "GET", path: `/api/${secret}\n` }, opts()));
+
+  // Disconnect, uninstall.
+  cap.print("a disconnect result", await c.disconnect(opts()));
+  note(c);
+  await rejects(cap, "a call when not connected", c.call({ method: "GET", path: "/api/orders" }, opts()));
+  await env.connect(c, "opr_node_secrets");
+  note(c);
+  cap.print("the uninstall link", c.uninstallUrl());
+  cap.print("an uninstall result", await c.uninstall(opts()));
+  note(c);
+
+  // The search.
+  const needles = [];
+  for (const [value, kind] of held) {
+    const raw = kind === "secret" ? Buffer.from(value, "base64url") : undefined;
+    for (const f of forms(value, raw)) needles.push([kind, f]);
+  }
+  assert.ok([...held.values()].filter((k) => k === "broker token").length >= 3, "the lifecycle held several broker tokens");
+  const places = [...cap.items, ...sealed.map((s, i) => [`sealed state #${i}`, s, []])];
+  const leaks = [];
+  let allowedHits = 0;
+  for (const [place, text, allow] of places) {
+    for (const [kind, needle] of needles) {
+      if (!text.includes(needle)) continue;
+      if (allow.includes(kind)) allowedHits += 1;
+      else leaks.push(`${kind} in ${place}: ${text.slice(0, 200)}`);
+    }
+    if (text.includes(CANARY)) leaks.push(`a Stora token in ${place}`);
+  }
+  console.log(`secrets (node): ${places.length} places x ${needles.length + 1} needles; ${leaks.length} leaks`);
+  assert.deepEqual(leaks, []);
+  assert.ok(allowedHits > 0, "the signed request's Authorization header was found (the search works)");
+  // The search works: the plain state holds the secret and the token, and
+  // inspect output of a plain object holding it would have been caught.
+  assert.ok(needles.some(([k, n]) => k === "secret" && json.includes(n)));
+  assert.ok(needles.some(([k, n]) => k === "broker token" && util.inspect({ json }).includes(n)));
+});
