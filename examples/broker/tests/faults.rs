@@ -24,7 +24,7 @@
 //!
 //! Plus: a caller's Idempotency-Key survives retries; an HTML or cut-off 401
 //! is not a reconnect; a site move whose 202 challenge is lost completes; and
-//! (ignored, a protocol gap) a registration whose 202 challenge is lost.
+//! so does a first registration whose 202 challenge is lost.
 //!
 //! Timeouts are short: the plugin's HTTP timeout is
 //! `TESSERA_FAULT_TIMEOUT_MS` (default 250 ms) and a hang lasts twice that.
@@ -651,30 +651,25 @@ fn registration_under_every_fault() {
                 );
             }
             if result.is_err() && !second && fault.forwards() {
-                // FINDING (protocol gap, see `lost_ownership_challenge_is_recovered_by_a_repeat`):
-                // the broker stored the installation and its challenge, but the 202
-                // never reached the plugin. A repeat (same id and secret, no proof
-                // served) is answered 403 ownership_proof_invalid, every time. The
-                // error is typed and the state stays valid; the host's way out is
-                // to discard the pending registration and register afresh.
+                // The broker stored the installation and its challenge, but the
+                // 202 never reached the plugin. The repeat (same id and secret, no
+                // proof served) is answered 403 ownership_proof_invalid; the core
+                // then drops the pending registration (nothing confirmed is lost),
+                // and the next attempt registers with a fresh id and completes.
                 let again = plugin.register(&reg, Some(&rig.site));
                 expect(
                     &mut failures,
                     matches!(&again, Err(Error::RegistrationRejected { status: 403, reason }) if reason == "ownership_proof_invalid"),
                     || format!("{label}: repeat after a lost challenge: {again:?}"),
                 );
+                expect(&mut failures, plugin.companion.status() == Status::NotRegistered, || {
+                    format!("{label}: after the 403: {:?}", plugin.companion.status())
+                });
                 plugin.persisted = Some(plugin.companion.to_json());
                 check_state(&plugin, &format!("{label} (repeat)"), &mut failures);
-                let wipe = plugin.companion.start_uninstall();
-                let wiped = plugin.drive(wipe);
-                expect(
-                    &mut failures,
-                    matches!(&wiped, Ok(Completion::Uninstalled(r)) if r.deregister.as_str() == "skipped"),
-                    || format!("{label}: discarding the pending registration: {wiped:?}"),
-                );
                 let fresh = plugin.register(&reg, Some(&rig.site));
                 expect(&mut failures, fresh.is_ok() && plugin.companion.install_id().map(str::to_string) != id, || {
-                    format!("{label}: a fresh registration after the reset: {fresh:?}")
+                    format!("{label}: a fresh registration after the 403: {fresh:?}")
                 });
             } else if result.is_err() {
                 expect(&mut failures, plugin.companion.status() != Status::Registered, || {
@@ -755,24 +750,25 @@ fn connect_and_callback_under_every_fault() {
     report("connect/callback", failures, faults.len() * 2);
 }
 
-/// What the protocol should guarantee and does not yet: a registration whose
-/// 202 challenge was lost (the broker acted, the answer did not arrive or
-/// did not parse) completes when the plugin repeats it. Today the broker
-/// answers every repeat `403 ownership_proof_invalid` (PROTOCOL.md §5.1:
-/// "fetch and check the proof now and answer 201 or 403"), and the plugin,
-/// which never saw the challenge, keeps the same id and secret (core:
-/// `registration_request` reuses a pending registration), so it can never
-/// succeed without the host discarding the registration.
+/// A registration whose 202 challenge was lost (the broker acted, the answer
+/// did not arrive) is not stranded: the broker answers the repeat (same id
+/// and secret, no proof served) `403 ownership_proof_invalid` as PROTOCOL.md
+/// §5.1 says, the core drops the pending registration because it never saw a
+/// challenge, and the next attempt registers a fresh id and completes.
 #[test]
-#[ignore = "protocol gap: a lost 202 challenge makes every repeat of the registration 403 (see the report of issue 8)"]
 fn lost_ownership_challenge_is_recovered_by_a_repeat() {
     let rig = rig(true);
     let mut plugin = rig.plugin();
     let reg = registration(rig.site.url(), "wordpress");
     rig.proxy.fail_times(Some("POST"), "/installations", Fault::DropAfterForward, 1);
     assert_eq!(plugin.register(&reg, Some(&rig.site)).unwrap_err().code(), "server_unavailable");
-    plugin.register(&reg, Some(&rig.site)).expect("the repeat completes the registration");
+    let first_id = plugin.companion.install_id().map(str::to_string);
+    let again = plugin.register(&reg, Some(&rig.site)).unwrap_err();
+    assert_eq!((again.code(), again.reason()), ("registration_rejected", Some("ownership_proof_invalid")));
+    assert_eq!(plugin.companion.status(), Status::NotRegistered);
+    plugin.register(&reg, Some(&rig.site)).expect("the next attempt completes the registration");
     assert_eq!(plugin.companion.status(), Status::Registered);
+    assert_ne!(plugin.companion.install_id().map(str::to_string), first_id);
 }
 
 /// A 401 whose body is not the broker's JSON (an HTML page from a proxy, a
