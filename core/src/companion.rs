@@ -6,6 +6,7 @@
 //! any method that takes `&mut self`.
 
 use crate::classify::classify;
+use crate::clock;
 use crate::config::Config;
 use crate::connect::{
     CONNECT_CONTEXT, CONNECT_TTL_SECS, UNINSTALL_CONTEXT, canonical_query, check_return_url, check_scope,
@@ -236,9 +237,9 @@ impl Companion {
         // connect URL is signed before any API call could teach it, and a
         // skewed plugin could otherwise never connect.
         if let (200..=202, Some(server)) = (resp.status, outcome.server_date)
-            && (server - now).abs() > SKEW_LEARN_THRESHOLD_SECS
+            && server.abs_diff(now) > SKEW_LEARN_THRESHOLD_SECS as u64
         {
-            self.state.clock_offset = server - now;
+            self.state.clock_offset = clock::offset_from(server, now);
         }
         let inst = self.state.installation.as_mut().ok_or(Error::Internal("installation checked above"))?;
         let result = match resp.status {
@@ -340,7 +341,7 @@ impl Companion {
             check_scope(s)?;
         }
         let inst = self.usable_installation()?;
-        let ts = (now + self.state.clock_offset).to_string();
+        let ts = clock::corrected(now, self.state.clock_offset)?.to_string();
         let pairs = connect_pairs(&inst.id, &state, return_url, scope, &ts);
         let sig = link_signature(&inst.secret, CONNECT_CONTEXT, &pairs);
         let base = self.broker.join(&self.state.config.routes.connect, "routes")?;
@@ -360,7 +361,7 @@ impl Companion {
         if !ct_eq(pending.state.as_bytes(), cb.state.as_bytes()) {
             return Err(Error::CallbackStateMismatch);
         }
-        let expired = now - pending.created > CONNECT_TTL_SECS || now < pending.created - CONNECT_TTL_SECS;
+        let expired = now.abs_diff(pending.created) > CONNECT_TTL_SECS as u64;
         // The state matched: this attempt is used up whatever happens next.
         self.state.pending_connect = None;
         self.state.refresh();
@@ -400,7 +401,7 @@ impl Companion {
             self.usable_installation()?
         };
         let url = self.broker.join(&req.path, "path")?;
-        let opts = SignOptions { now: opts.now + self.state.clock_offset, ..opts.clone() };
+        let opts = SignOptions { now: clock::corrected(opts.now, self.state.clock_offset)?, ..opts.clone() };
         sign(
             &SignInput {
                 secret: &inst.secret,
@@ -454,7 +455,7 @@ impl Companion {
     /// (`GET {broker}/installations/{id}/uninstall?ts&sig`); it never carries the secret.
     pub fn uninstall_url(&self, now: i64) -> Result<String> {
         let inst = self.usable_installation()?;
-        let ts = (now + self.state.clock_offset).to_string();
+        let ts = clock::corrected(now, self.state.clock_offset)?.to_string();
         let pairs = [("install_id", inst.id.as_str()), ("ts", ts.as_str())];
         let sig = link_signature(&inst.secret, UNINSTALL_CONTEXT, &pairs);
         let path = format!("{}/{}/uninstall", self.state.config.routes.installations, inst.id);

@@ -127,7 +127,7 @@ fn check_ts(ts: Option<&str>, now: i64, max_age: i64) -> Result<i64> {
         .filter(|t| !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|t| t.parse().ok())
         .ok_or(Error::SignatureMalformed("ts must be unix seconds"))?;
-    if ts > now + FUTURE_SKEW_SECS || now - ts > max_age {
+    if ts > now.saturating_add(FUTURE_SKEW_SECS) || now.saturating_sub(ts) > max_age {
         return Err(Error::SignatureExpired);
     }
     Ok(ts)

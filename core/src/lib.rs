@@ -56,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod classify;
+pub mod clock;
 pub mod companion;
 pub mod config;
 pub mod connect;

@@ -439,7 +439,7 @@ impl Companion {
             OutcomeKind::SignatureExpired if !call.skew_retried && outcome.server_date.is_some() => {
                 call.skew_retried = true;
                 let server = outcome.server_date.unwrap_or(now);
-                self.state.clock_offset = server - now;
+                self.state.clock_offset = crate::clock::offset_from(server, now);
                 call.pending.push_back(Pending::Resend);
                 Action::Persist(self.state.to_json())
             }

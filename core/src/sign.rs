@@ -90,7 +90,7 @@ pub(crate) fn profile_params_text(components: &[&str], created: i64, nonce: &str
     out.push_str(");created=");
     push_int(&mut out, created);
     out.push_str(";expires=");
-    push_int(&mut out, created + VALIDITY_SECS);
+    push_int(&mut out, created.saturating_add(VALIDITY_SECS));
     out.push_str(";nonce=\"");
     out.push_str(nonce);
     out.push_str("\";alg=\"");

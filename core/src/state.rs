@@ -301,7 +301,10 @@ impl State {
             installation,
             broker_token,
             pending_connect,
-            clock_offset: top.req_i64("clock_offset")?,
+            clock_offset: match top.req_i64("clock_offset")? {
+                o if o.unsigned_abs() <= crate::clock::MAX_CLOCK_OFFSET_SECS as u64 => o,
+                _ => return Err(corrupt("clock_offset", "is out of range")),
+            },
             reconnect_reason: top.opt_string("reconnect_reason")?,
             site_mismatch: top.opt_string("site_mismatch")?,
         };
@@ -456,6 +459,10 @@ mod tests {
         assert_eq!(
             err(&json.replace("\"max_attempts\":3", "\"max_attempts\":4294967296")),
             "`config.retry.max_attempts` is out of range"
+        );
+        assert_eq!(
+            err(&json.replace("\"clock_offset\":0", "\"clock_offset\":-9223372036854775808")),
+            "`clock_offset` is out of range"
         );
         assert_eq!(err("[]"), "`state` must be an object");
         assert_eq!(err("{\"v\":0}"), "version 0 is not a state");

@@ -268,7 +268,7 @@ impl Verifier {
             }
         }
 
-        if (now - profile.created).abs() > self.window_secs || profile.expires < now {
+        if now.abs_diff(profile.created) > self.window_secs.max(0) as u64 || profile.expires < now {
             return Err(Error::SignatureExpired);
         }
 
@@ -299,7 +299,7 @@ impl Verifier {
             return Err(Error::SignatureInvalid);
         }
 
-        let keep_until = profile.expires.max(profile.created + self.window_secs);
+        let keep_until = profile.expires.max(profile.created.saturating_add(self.window_secs));
         replay.check_and_insert(&format!("{}:{}", profile.keyid, profile.nonce), keep_until, now)?;
 
         let bearer = fields.get("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));

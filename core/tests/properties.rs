@@ -96,7 +96,7 @@ proptest! {
     #[test]
     fn state_json_round_trips_and_is_standard_json(
         email in "\\PC{0,12}@shop.example", reason in proptest::option::of(any::<String>()),
-        mismatch in proptest::option::of(any::<String>()), offset in any::<i64>(), created in any::<i64>(),
+        mismatch in proptest::option::of(any::<String>()), offset in -3_153_600_000i64..=3_153_600_000, created in any::<i64>(),
         ret in any::<String>(), attempts in 1u32..=10, delay in 0u64..=3_600_000,
     ) {
         let mut c = connected("https://broker.example", 9);
@@ -146,6 +146,46 @@ proptest! {
         prop_assert_eq!(b64url_encode(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
         prop_assert_eq!(b64_decode(&text), STANDARD.decode(&text).ok());
         prop_assert_eq!(b64url_decode(&text), URL_SAFE_NO_PAD.decode(&text).ok());
+    }
+
+    /// Any `now` and any stored clock offset: a typed result, never an
+    /// overflow (debug builds panic on one; release builds would wrap).
+    #[test]
+    fn extreme_times_never_overflow(now in prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX), Just(0i64)],
+                                     offset in prop_oneof![any::<i64>(), Just(i64::MIN), Just(i64::MAX)]) {
+        let mut c = connected("https://broker.example", 5);
+        let mut state: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+        state["clock_offset"] = offset.into();
+        if let Ok(skewed) = Companion::from_json(&state.to_string()) {
+            c = skewed;
+        }
+        let ok_or_input = |r: Result<(), tessera_core::Error>| r.is_ok() || r.unwrap_err().code() == "invalid_input";
+        let signed = c.sign_request(&ApiRequest::new("GET", "/api/x"), &SignOptions { now, ..Default::default() }, &mut rng(1));
+        prop_assert!(ok_or_input(signed.as_ref().map(|_| ()).map_err(Clone::clone)));
+        prop_assert!(ok_or_input(c.uninstall_url(now).map(|_| ())));
+        prop_assert!(ok_or_input(c.connect_url("https://shop.example/cb", None, now, &mut rng(2)).map(|_| ())));
+        let _ = c.complete_connect("state=AAAAAAAAAAAAAAAAAAAAAA&broker_token=t", now);
+        if let Ok(signed) = signed {
+            let mut store = MemoryReplayStore::new(4);
+            for verify_now in [now, i64::MIN, i64::MAX, NOW] {
+                let _ = Verifier { window_secs: offset }.verify(&signed, verify_now, &mut |_| Some(secret_of(&c)), &mut store);
+            }
+        }
+        let expired = Response::new(401, br#"{"error":"signature_expired"}"#.to_vec()).with_header("Date", "Fri, 31 Dec 9999 23:59:59 GMT");
+        let _ = classify(&expired, now);
+        // The step machine learning an offset from that Date at this `now`.
+        if let Ok(mut call) = c.start_call(ApiRequest::new("GET", "/api/x")) {
+            let mut event = tessera_core::Event::Start;
+            for _ in 0..6 {
+                match c.step(&mut call, event, now, &mut rng(3)) {
+                    tessera_core::Action::Send(_) => event = tessera_core::Event::Response(expired.clone()),
+                    tessera_core::Action::Persist(_) => event = tessera_core::Event::Persisted,
+                    tessera_core::Action::Sleep(_) => event = tessera_core::Event::Slept,
+                    tessera_core::Action::Done(_) => break,
+                }
+            }
+            prop_assert!(c.clock_offset().unsigned_abs() <= tessera_core::clock::MAX_CLOCK_OFFSET_SECS as u64);
+        }
     }
 
     #[test]
