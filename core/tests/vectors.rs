@@ -637,7 +637,15 @@ mod fixtures {
     fn ownership() -> Value {
         let mut pending = Companion::create(Config::new("https://broker.example")).unwrap();
         pending.registration_request(&registration("https://shop.example/blog/"), &mut rng(51)).unwrap();
-        let case = |name: &str, status: u16, body: &str| json!({ "name": name, "state": pending.to_json(), "response": { "status": status, "headers": {}, "body": body } });
+        let mut awaiting = Companion::from_json(&pending.to_json()).unwrap();
+        awaiting
+            .handle_registration_response(&Response::new(
+                202,
+                br#"{"challenge":"Y2hhbGxlbmdlLWZvci1vd25lcnNoaXA"}"#.to_vec(),
+            ))
+            .unwrap();
+        let case_in = |c: &Companion, name: &str, status: u16, body: &str| json!({ "name": name, "state": c.to_json(), "response": { "status": status, "headers": {}, "body": body } });
+        let case = |name: &str, status: u16, body: &str| case_in(&pending, name, status, body);
         doc(
             "Companion.fromJSON(state).handleRegistrationResponse(response). `expected`: {outcome, status, proof?} or {error, status}.",
             vec![
@@ -646,7 +654,10 @@ mod fixtures {
                 case("challenge-malformed", 202, r#"{"challenge":"x"}"#),
                 case("challenge-truncated-json", 202, r#"{"challenge":"Y2hh"#),
                 case("conflict", 409, r#"{"error":"installation_exists"}"#),
-                case("rejected-proof", 403, r#"{"error":"ownership_proof_invalid"}"#),
+                // No challenge seen (its 202 was lost): start over with a fresh id.
+                case("rejected-proof-challenge-lost", 403, r#"{"error":"ownership_proof_invalid"}"#),
+                // The challenge is known: keep it (the host fixes its proof route).
+                case_in(&awaiting, "rejected-proof", 403, r#"{"error":"ownership_proof_invalid"}"#),
                 case("rejected-bad-request", 400, r#"{"error":"invalid_site_url"}"#),
                 case("rate-limited", 429, ""),
                 case("unavailable", 503, ""),
