@@ -49,7 +49,10 @@ function expand(e) {
     const symbolic = { NaN, Infinity, "-Infinity": -Infinity, i64_min: -(2 ** 63), i64_max: 2 ** 63 - 1, u64_max: 2 ** 64 };
     return typeof e.number === "string" ? symbolic[e.number] : e.number;
   }
-  if ("pairs" in e) return Array.from({ length: e.pairs }, (_, i) => [e.same_name ? "x-same" : `x-h${i}`, "v"]);
+  if ("pairs" in e) {
+    const n = typeof e.pairs === "number" ? e.pairs : size(e.pairs);
+    return Array.from({ length: n }, (_, i) => [e.same_name ? "x-same" : `x-h${i}`, "v"]);
+  }
   throw new Error(`bad recipe ${JSON.stringify(e)}`);
 }
 
