@@ -872,6 +872,48 @@ final class HostileInputTest extends TestCase
         $this->assertNoFailures();
     }
 
+    /**
+     * Known core issue (not the binding's; reported, core/ is being reworked):
+     * the core does unchecked i64 arithmetic on times — `created + 300`,
+     * `now + clock_offset`, `now - pending.created`, `now + 300` / `now - ts`
+     * for links, `(now - created).abs()` in the verifier. The binding passes
+     * any PHP int through, so PHP_INT_MIN/MAX (or a stored clock offset of
+     * i64::MAX) wrap in release builds (what ships) and would panic in a debug
+     * build (caught here as `internal`). This pins what must hold either way:
+     * no crash, no `internal`, and the extension still works; when the core
+     * refuses such times, the InvalidInputException branch takes over.
+     */
+    public function testExtremeTimesReachTheCoreWithoutCrashing(): void
+    {
+        self::$failures = [];
+        $secret = self::$fx['secret'];
+        $calls = [
+            'signRequest now PHP_INT_MAX' => fn () => self::state('connected')->signRequest(['method' => 'GET', 'path' => '/x'], PHP_INT_MAX)['headers']['signature-input'],
+            'connectUrl now PHP_INT_MIN' => fn () => self::state('registered')->connectUrl(SITE . '/cb', null, PHP_INT_MIN),
+            'completeConnect now PHP_INT_MIN' => fn () => self::state('pending')->completeConnect(SITE . '/wp-admin/?page=x&state=hostile-state-0123456789&broker_token=btk_x', PHP_INT_MIN),
+            'uninstallUrl with a stored clock offset of i64 max' => fn () => Companion::fromJson((string) preg_replace('/"clock_offset":-?\d+/', '"clock_offset":9223372036854775807', self::$fx['connected']))->uninstallUrl(1700000000),
+            'verify at now PHP_INT_MIN a request created at 0' => fn () => (new Verifier(null, 10))->verify(self::state('connected')->signRequest(['method' => 'GET', 'path' => '/x'], 0), fn ($id) => $secret, null, PHP_INT_MIN),
+            'verifyConnectUrl now PHP_INT_MAX' => fn () => Verifier::verifyConnectUrl(self::state('registered')->connectUrl(SITE . '/cb', null, 1700000000), fn ($id) => $secret, PHP_INT_MAX),
+            'verifyUninstallTicket max age PHP_INT_MIN' => fn () => Verifier::verifyUninstallTicket(self::$fx['install_id'], self::state('registered')->uninstallUrl(1700000000), fn ($id) => $secret, PHP_INT_MIN, PHP_INT_MIN),
+        ];
+        $notes = [];
+        foreach ($calls as $label => $f) {
+            try {
+                $r = ['ok' => true, 'value' => $f()];
+                $notes[] = "$label -> " . substr(json_encode($r['value']), 0, 140);
+                self::$counts['calls']++;
+                self::$counts['accepted']++;
+            } catch (\Throwable $e) {
+                self::outcome('extreme time', 'now', $label, ['ok' => false, 'error' => $e]);
+            }
+            $this->sanity(null);
+        }
+        if ($notes !== []) {
+            fwrite(STDERR, "\nnote (core issue, see HostileInputTest::testExtremeTimesReachTheCoreWithoutCrashing):\n  " . implode("\n  ", $notes) . "\n");
+        }
+        $this->assertNoFailures();
+    }
+
     private function assertNoFailures(): void
     {
         $this->assertSame([], self::$failures, count(self::$failures) . " hostile calls broke the contract:\n" . implode("\n", self::$failures));
