@@ -74,14 +74,15 @@ const nullable = (v) => (v === undefined ? null : v);
 
 const CONSTRUCT = Symbol("Companion.construct");
 
+/** The live wasm object behind a Companion `this` (set in the class's static block). */
+let coreOf;
+
 /**
  * The plugin side of one installation: configuration and state. Create it
  * with `Companion.create`, restore it with `Companion.fromJSON` /
  * `Companion.openState`, and persist `toJSON()` (or `sealState(key)`) after
  * every call that changes it.
  */
-let coreOf;
-
 export class Companion {
   /** The wasm object; null once `free()` ran. */
   #core;
@@ -417,8 +418,9 @@ export class Companion {
 
   /** Releases the wasm memory now instead of at garbage collection. */
   free() {
-    const core = this === null || typeof this !== "object" || !(#core in this) ? coreOf(this) : this.#core;
-    if (core === null) return;
+    if (typeof this !== "object" || this === null || !(#core in this)) coreOf(this); // throws: not a Companion
+    const core = this.#core;
+    if (core === null) return; // freed already: harmless
     this.#core = null;
     core.free();
   }
