@@ -95,13 +95,15 @@ pub struct Host<'a> {
 impl Host<'_> {
     fn send(&self, request: &tessera_core::Request) -> Res<Event> {
         let arr = request_to_php(request);
-        match self.transport.try_call(vec![&arr]) {
+        // Inside a bailout frame like every other callable: a fatal error in
+        // the transport must not jump over this call's Rust values.
+        match try_call(&self.transport, vec![&arr])? {
             Ok(z) => Ok(Event::Response(response_from_php(expect_array(&z, "transport")?)?)),
-            Err(_) if ExecutorGlobals::has_exception() => match take_transport_exception() {
+            Err(()) if ExecutorGlobals::has_exception() => match take_transport_exception() {
                 Some(message) => Ok(Event::TransportError(message)),
                 None => Err(Failure::Pending),
             },
-            Err(_) => Err(invalid("transport", "could not be called")),
+            Err(()) => Err(invalid("transport", "could not be called")),
         }
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # PHP extension: release build, stub check, PHPUnit suite, and the same suite
-# under valgrind (about 40 s on top of the builds; see php-ext/README.md).
+# under valgrind (about 85 s on top of the builds; see php-ext/README.md).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$TESSERA_ROOT"

@@ -13,7 +13,7 @@ import {
 import { TesseraError, invalidArgument } from "./error.js";
 import { ensureReady } from "./ready.js";
 import * as c from "./conv.js";
-import { nowSecs, optNow, rethrow } from "./conv.js";
+import { guarded, nowSecs, optNow, rethrow } from "./conv.js";
 
 export { TesseraError };
 
@@ -23,9 +23,24 @@ function status(v, field) {
   return n;
 }
 
+/** A transport failure's description for the core (never throws; bounded). */
+function describe(e) {
+  let s;
+  try {
+    s = String(e?.message ?? e);
+  } catch {
+    s = "";
+  }
+  s = s.slice(0, 1024);
+  return s === "" ? "transport error" : s;
+}
+
 const nullable = (v) => (v === undefined ? null : v);
 
 const CONSTRUCT = Symbol("Companion.construct");
+
+/** The live wasm object behind a Companion `this` (set in the class's static block). */
+let coreOf;
 
 /**
  * The plugin side of one installation: configuration and state. Create it
@@ -34,7 +49,19 @@ const CONSTRUCT = Symbol("Companion.construct");
  * every call that changes it.
  */
 export class Companion {
+  /** The wasm object; null once `free()` ran. */
   #core;
+
+  static {
+    // `this` of every method: a live Companion (not unbound, not another object, not freed).
+    coreOf = (self) => {
+      if (typeof self !== "object" || self === null || !(#core in self)) {
+        throw invalidArgument("this", "a Companion (was the method called unbound?)");
+      }
+      if (self.#core === null) throw new TesseraError("invalid_state", "invalid_state", "this Companion was freed");
+      return self.#core;
+    };
+  }
 
   /** @private use Companion.create / fromJSON / openState. */
   constructor(token, core) {
@@ -83,7 +110,16 @@ export class Companion {
   static fromJSON(json) {
     ensureReady();
     let text = json;
-    if (typeof json === "object" && json !== null && !Array.isArray(json)) text = JSON.stringify(json);
+    if (typeof json === "object" && json !== null && !Array.isArray(json)) {
+      try {
+        text = JSON.stringify(json);
+      } catch (e) {
+        // Cycles, BigInts and nesting too deep for JSON.stringify; a toJSON()
+        // of the caller's that throws something else propagates unchanged.
+        if (!(e instanceof TypeError || e instanceof RangeError)) throw e;
+        throw invalidArgument("json", "a string or a JSON-serialisable object");
+      }
+    }
     c.str(text, "json");
     try {
       return new Companion(CONSTRUCT, CompanionCore.fromJson(text));
@@ -111,32 +147,38 @@ export class Companion {
 
   /** The state as a JSON string. It contains the secret: store it sealed or private. */
   toJSON() {
-    return this.#core.toJson();
+    const core = coreOf(this);
+    return guarded(() => core.toJson());
   }
 
   /** Where the installation stands (`not_registered`, `registered`, `connected`, …). */
   get status() {
-    return this.#core.status();
+    const core = coreOf(this);
+    return guarded(() => core.status());
   }
 
   /** The install id, once registration started; else null. */
   get installId() {
-    return nullable(this.#core.installId());
+    const core = coreOf(this);
+    return guarded(() => nullable(core.installId()));
   }
 
   /** The registered site URL; else null. */
   get siteUrl() {
-    return nullable(this.#core.siteUrl());
+    const core = coreOf(this);
+    return guarded(() => nullable(core.siteUrl()));
   }
 
   /** Why a reconnect is required, when it is; else null. */
   get reconnectReason() {
-    return nullable(this.#core.reconnectReason());
+    const core = coreOf(this);
+    return guarded(() => nullable(core.reconnectReason()));
   }
 
   /** The learned broker-minus-local clock offset, in seconds. */
   get clockOffset() {
-    return this.#core.clockOffset();
+    const core = coreOf(this);
+    return guarded(() => core.clockOffset());
   }
 
   /**
@@ -145,9 +187,10 @@ export class Companion {
    * the platform CSPRNG.
    */
   useSeededEntropy(seed) {
+    const core = coreOf(this);
     const s = seed === null || seed === undefined ? undefined : c.reqBytes(seed, "seed");
     try {
-      this.#core.useSeededEntropy(s);
+      core.useSeededEntropy(s);
     } catch (e) {
       rethrow(e);
     }
@@ -155,10 +198,11 @@ export class Companion {
 
   /** The unsigned registration request to send (`POST {broker}/installations`). */
   registrationRequest(registration) {
+    const core = coreOf(this);
     c.obj(registration, "registration");
     try {
       return c.unpackRequest(
-        this.#core.registrationRequest(
+        core.registrationRequest(
           c.str(registration.siteUrl, "registration.siteUrl"),
           c.str(registration.adminEmail, "registration.adminEmail"),
           c.str(registration.platform, "registration.platform"),
@@ -176,9 +220,10 @@ export class Companion {
    * the clock offset, so that the connect URL signed next is not refused.
    */
   handleRegistrationResponse(response) {
+    const core = coreOf(this);
     c.obj(response, "response");
     try {
-      return this.#core.handleRegistrationResponse(
+      return core.handleRegistrationResponse(
         status(response.status, "response.status"),
         c.headerList(response.headers, "response.headers"),
         c.bytes(response.body, "response.body"),
@@ -191,8 +236,9 @@ export class Companion {
 
   /** The ownership proof to serve while the broker's challenge is outstanding. */
   ownershipProof() {
+    const core = coreOf(this);
     try {
-      return this.#core.ownershipProof();
+      return core.ownershipProof();
     } catch (e) {
       rethrow(e);
     }
@@ -203,9 +249,10 @@ export class Companion {
    * connect (persist afterwards). `state` fixes the state value (vectors only).
    */
   connectUrl(options) {
+    const core = coreOf(this);
     c.obj(options, "options");
     try {
-      return this.#core.connectUrl(
+      return core.connectUrl(
         c.str(options.returnUrl, "options.returnUrl"),
         c.optStr(options.scope, "options.scope"),
         optNow(options.now, "options.now"),
@@ -218,10 +265,11 @@ export class Companion {
 
   /** Completes the connect from the callback URL (or its query); persist afterwards. */
   completeConnect(callbackUrl, options) {
+    const core = coreOf(this);
     c.str(callbackUrl, "callbackUrl");
     const o = c.optObj(options, "options");
     try {
-      this.#core.completeConnect(callbackUrl, optNow(o.now, "options.now"));
+      core.completeConnect(callbackUrl, optNow(o.now, "options.now"));
     } catch (e) {
       rethrow(e);
     }
@@ -233,16 +281,24 @@ export class Companion {
    * reproducible (test vectors); leave them out in production.
    */
   signRequest(request, options) {
+    const core = coreOf(this);
     c.obj(request, "request");
     const o = c.optObj(options, "options");
+    const method = c.str(request.method, "request.method");
+    const path = c.str(request.path, "request.path");
+    const headers = c.headerList(request.headers, "request.headers");
+    // A string body crosses as a string (encoded straight into wasm memory).
+    const body = request.body;
+    const text = typeof body === "string" ? c.str(body, "request.body") : undefined;
+    const bytes = text === undefined ? c.bytes(body, "request.body") : c.EMPTY;
     try {
       return c.unpackRequest(
-        this.#core.signRequest(
-          c.str(request.method, "request.method"),
-          c.str(request.path, "request.path"),
-          c.headerList(request.headers, "request.headers"),
-          typeof request.body === "string" ? c.EMPTY : c.bytes(request.body, "request.body"),
-          typeof request.body === "string" ? request.body : undefined,
+        core.signRequest(
+          method,
+          path,
+          headers,
+          bytes,
+          text,
           optNow(o.now, "options.now"),
           c.optStr(o.nonce, "options.nonce"),
           c.optStr(o.idempotencyKey, "options.idempotencyKey"),
@@ -258,19 +314,19 @@ export class Companion {
    * correcting clock skew as the core decides → the broker's 2xx response.
    */
   call(request, options) {
-    const start = () =>
-      this.#core.startCall(
+    const start = (core) =>
+      core.startCall(
         c.str(c.obj(request, "request").method, "request.method"),
         c.str(request.path, "request.path"),
         c.headerList(request.headers, "request.headers"),
         c.bytes(request.body, "request.body"),
       );
-    return drive(this.#core, start, options);
+    return drive(this, start, options);
   }
 
   /** Disconnects (`POST /disconnect`); the broker token is dropped locally either way. */
   disconnect(options) {
-    return drive(this.#core, () => this.#core.startDisconnect(), options);
+    return drive(this, (core) => core.startDisconnect(), options);
   }
 
   /**
@@ -278,19 +334,20 @@ export class Companion {
    * the network said → which remote steps failed.
    */
   uninstall(options) {
-    return drive(this.#core, () => this.#core.startUninstall(), options);
+    return drive(this, (core) => core.startUninstall(), options);
   }
 
   /** "The site moved": sends the signed URL update after a site mismatch. */
   siteMoved(options) {
-    return drive(this.#core, () => this.#core.startSiteMoved(), options);
+    return drive(this, (core) => core.startSiteMoved(), options);
   }
 
   /** Compares the site URL the host reports now with the registered one. */
   checkSite(currentUrl) {
+    const core = coreOf(this);
     c.str(currentUrl, "currentUrl");
     try {
-      return this.#core.checkSite(currentUrl);
+      return core.checkSite(currentUrl);
     } catch (e) {
       rethrow(e);
     }
@@ -298,14 +355,16 @@ export class Companion {
 
   /** "This is a copy": forget the copied registration so this site registers afresh. */
   resolveSiteAsCopy() {
-    this.#core.resolveSiteAsCopy();
+    const core = coreOf(this);
+    guarded(() => core.resolveSiteAsCopy());
   }
 
   /** A signed deregistration link for `chrome.runtime.setUninstallURL`. */
   uninstallUrl(options) {
+    const core = coreOf(this);
     const o = c.optObj(options, "options");
     try {
-      return this.#core.uninstallUrl(optNow(o.now, "options.now"));
+      return core.uninstallUrl(optNow(o.now, "options.now"));
     } catch (e) {
       rethrow(e);
     }
@@ -313,9 +372,10 @@ export class Companion {
 
   /** The state sealed (XChaCha20-Poly1305, HKDF) under `key` (≥ 16 bytes; a string is UTF-8). */
   sealState(key) {
+    const core = coreOf(this);
     const k = c.reqBytes(key, "key");
     try {
-      return this.#core.sealState(k);
+      return core.sealState(k);
     } catch (e) {
       rethrow(e);
     }
@@ -323,7 +383,11 @@ export class Companion {
 
   /** Releases the wasm memory now instead of at garbage collection. */
   free() {
-    this.#core.free();
+    if (typeof this !== "object" || this === null || !(#core in this)) coreOf(this); // throws: not a Companion
+    const core = this.#core;
+    if (core === null) return; // freed already: harmless
+    this.#core = null;
+    core.free();
   }
 }
 
@@ -335,7 +399,7 @@ const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function readResponse(res) {
   if (typeof res !== "object" || res === null) throw invalidArgument("fetch result", "a Response");
   if (typeof res.arrayBuffer === "function") {
-    const body = new Uint8Array(await res.arrayBuffer());
+    const body = c.binary(await res.arrayBuffer(), "response.arrayBuffer()");
     return [status(res.status, "response.status"), c.headerList(res.headers, "response.headers"), body];
   }
   return [
@@ -345,9 +409,14 @@ async function readResponse(res) {
   ];
 }
 
-/** Runs one step machine: send, sleep and persist as the core says, until Done. */
-async function drive(core, start, options) {
+/**
+ * Runs one step machine: send, sleep and persist as the core says, until
+ * Done. The companion is looked up again at every step: a callback may have
+ * freed it.
+ */
+async function drive(companion, start, options) {
   ensureReady();
+  let core = coreOf(companion);
   const o = c.optObj(options, "options");
   const fetchFn = c.optFn(o.fetch, "options.fetch") ?? globalThis.fetch;
   if (typeof fetchFn !== "function") throw invalidArgument("options.fetch", "a fetch function (none is global here)");
@@ -355,10 +424,13 @@ async function drive(core, start, options) {
   const onPersist = c.optFn(o.onPersist, "options.onPersist");
   const clock = c.optFn(o.clock, "options.clock") ?? Date.now;
   const signal = o.signal ?? undefined;
+  if (signal !== undefined && (typeof signal !== "object" || typeof signal.throwIfAborted !== "function")) {
+    throw invalidArgument("options.signal", "an AbortSignal");
+  }
 
   let call;
   try {
-    call = start();
+    call = start(core);
   } catch (e) {
     rethrow(e);
   }
@@ -383,9 +455,10 @@ async function drive(core, start, options) {
           } catch (e) {
             if (signal?.aborted) throw e;
             if (e instanceof TesseraError) throw e;
-            parts = String(e?.message ?? e);
+            parts = describe(e);
           }
           const now = nowSecs(clock);
+          core = coreOf(companion);
           action =
             typeof parts === "string"
               ? core.stepTransportError(call, parts, now)
@@ -395,10 +468,12 @@ async function drive(core, start, options) {
         case "sleep":
           signal?.throwIfAborted();
           await sleep(action.ms);
+          core = coreOf(companion);
           action = core.stepSlept(call, nowSecs(clock));
           break;
         case "persist":
           if (onPersist) await onPersist(action.state);
+          core = coreOf(companion);
           action = core.stepPersisted(call, nowSecs(clock));
           break;
         case "done":
@@ -421,12 +496,13 @@ export function classify(response, options) {
   ensureReady();
   c.obj(response, "response");
   const o = c.optObj(options, "options");
-  return classifyCore(
+  const args = [
     status(response.status, "response.status"),
     c.headerList(response.headers, "response.headers"),
     c.bytes(response.body, "response.body"),
     optNow(o.now, "options.now"),
-  );
+  ];
+  return guarded(() => classifyCore(...args));
 }
 
 /**
@@ -454,5 +530,6 @@ export function hmacSignGeneric(request, signatureInput, key) {
 /** Low level: the RFC 9530 `Content-Digest` value (`sha-256=:…:`) of a body. */
 export function contentDigest(body) {
   ensureReady();
-  return contentDigestCore(c.bytes(body, "body"));
+  const b = c.bytes(body, "body");
+  return guarded(() => contentDigestCore(b));
 }

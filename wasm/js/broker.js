@@ -14,10 +14,10 @@ import {
   verifyRequestRecording,
   verifyUninstallTicketCore,
 } from "./tessera_broker.js";
-import { invalidArgument } from "./error.js";
+import { TesseraError, invalidArgument } from "./error.js";
 import { checkEnvironment } from "./ready.js";
 import * as c from "./conv.js";
-import { optNow, rethrow } from "./conv.js";
+import { guarded, optNow, rethrow } from "./conv.js";
 
 let loaded = false;
 
@@ -30,6 +30,16 @@ function ensureReady() {
 }
 
 let storeCore;
+/** Wasm stores inside `verify` right now (a secretFor callback must not re-enter them). */
+const busyStores = new WeakSet();
+
+function storeBusy() {
+  return new TesseraError(
+    "invalid_state",
+    "invalid_state",
+    "the MemoryReplayStore is busy: it was used again from inside its own verifyRequest's secretFor",
+  );
+}
 
 /** The core's bounded in-memory nonce store (fails closed when full). */
 export class MemoryReplayStore {
@@ -45,11 +55,15 @@ export class MemoryReplayStore {
 
   /** Live entries. */
   get size() {
-    return this.#core.size();
+    const core = storeCore(this);
+    if (core === undefined) throw invalidArgument("this", "a MemoryReplayStore (was the getter called unbound?)");
+    if (busyStores.has(core)) throw storeBusy();
+    return guarded(() => core.size());
   }
 
   static {
-    storeCore = (store) => store.#core;
+    // The wasm store of a real MemoryReplayStore, else undefined.
+    storeCore = (store) => (typeof store === "object" && store !== null && #core in store ? store.#core : undefined);
   }
 }
 
@@ -57,12 +71,7 @@ let defaultStore;
 
 /** `secretFor` as the core's synchronous lookup; an async answer is awaited by a second pass. */
 async function withSecrets(secretFor, run) {
-  const check = (v) => {
-    if (v === undefined || v === null) return null;
-    if (typeof v === "string" || v instanceof Uint8Array) return v;
-    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return c.bytes(v, "secretFor()");
-    throw invalidArgument("secretFor()", "a base64url string, bytes, or null");
-  };
+  const check = (v) => (v === undefined || v === null ? null : c.secretValue(v, "secretFor()"));
   let pending;
   const lookup = (keyid) => {
     const v = secretFor(keyid);
@@ -103,9 +112,17 @@ export async function verifyRequest(request, options) {
   const windowSecs = c.optInt(o.windowSecs, "options.windowSecs");
   let store = o.replayStore;
   if (store === undefined || store === null) store = defaultStore ??= new MemoryReplayStore();
-  if (store instanceof MemoryReplayStore) {
-    const core = storeCore(store);
-    return withSecrets(secretFor, (lookup) => core.verify(method, url, headers, body, now, windowSecs, lookup));
+  const core = storeCore(store);
+  if (core !== undefined) {
+    return withSecrets(secretFor, (lookup) => {
+      if (busyStores.has(core)) throw storeBusy();
+      busyStores.add(core);
+      try {
+        return core.verify(method, url, headers, body, now, windowSecs, lookup);
+      } finally {
+        busyStores.delete(core);
+      }
+    });
   }
   const checkAndInsert = c.fn(store?.checkAndInsert, "options.replayStore.checkAndInsert");
   const verified = await withSecrets(secretFor, (lookup) =>
@@ -142,7 +159,7 @@ export async function verifyUninstallTicket(installId, url, options) {
 export function verifyOwnershipProof(args) {
   ensureReady();
   c.obj(args, "args");
-  const secret = typeof args.secret === "string" ? args.secret : c.reqBytes(args.secret, "args.secret");
+  const secret = c.secretValue(args.secret, "args.secret");
   try {
     verifyOwnershipProofCore(
       secret,

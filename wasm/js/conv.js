@@ -1,6 +1,13 @@
 // Type conversion between plain JavaScript values and the wasm exports.
 // Only shapes and types are checked here; every rule about the values
 // themselves (URLs, methods, header syntax, sizes) belongs to the core.
+//
+// Two bounds are the binding's own, because they are about copying into
+// WebAssembly memory rather than about the values: no single string or byte
+// input over MAX_INPUT (wasm32 has a 4 GiB address space, its memory never
+// shrinks, and an allocation that does not fit aborts the instance), and no
+// header list over MAX_HEADER_PAIRS entries (an endless iterable would
+// otherwise never end). Both are far above every limit of the core.
 
 import { TesseraError, invalidArgument } from "./error.js";
 
@@ -8,22 +15,47 @@ import { TesseraError, invalidArgument } from "./error.js";
 export const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 
+/** Largest string (UTF-16 code units) or byte input copied into wasm memory. */
+export const MAX_INPUT = 64 * 1024 * 1024;
+/** Most [name, value] pairs read from one header list. */
+export const MAX_HEADER_PAIRS = 10_000;
+
+function tooLarge(field, limit) {
+  return new TesseraError("too_large", "invalid_input", `\`${field}\` is too large (limit ${limit})`);
+}
+
+const wellFormed =
+  typeof String.prototype.isWellFormed === "function"
+    ? (s) => s.isWellFormed()
+    : (s) => !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+
+/** A string that can cross into Rust unchanged: bounded, and valid Unicode (no lone surrogate). */
+function text(v, field) {
+  if (v.length > MAX_INPUT) throw tooLarge(field, MAX_INPUT);
+  if (!wellFormed(v)) throw invalidArgument(field, "a well-formed string (it contains a lone surrogate)");
+  return v;
+}
+
 /** A required string. */
 export function str(v, field) {
   if (typeof v !== "string") throw invalidArgument(field, "a string");
-  return v;
+  return text(v, field);
 }
 
 /** An optional string: undefined and null mean absent. */
 export function optStr(v, field) {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== "string") throw invalidArgument(field, "a string");
-  return v;
+  return str(v, field);
 }
 
-/** A plain object (the options bags and the request/response records). */
+/**
+ * A plain object (the options bags and the request/response records): not an
+ * array, a function, a boxed primitive, a Date, a Map, a typed array, ….
+ */
 export function obj(v, field) {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalidArgument(field, "an object");
+  if (typeof v !== "object" || v === null || Array.isArray(v) || Object.prototype.toString.call(v) !== "[object Object]") {
+    throw invalidArgument(field, "an object");
+  }
   return v;
 }
 
@@ -54,13 +86,25 @@ export function optInt(v, field) {
   return v === undefined || v === null ? undefined : int(v, field);
 }
 
+/** ArrayBuffer / view → Uint8Array (a detached buffer reads as empty, its byteLength being 0). */
+function view(v, field) {
+  if (v.byteLength > MAX_INPUT) throw tooLarge(field, MAX_INPUT);
+  if (v instanceof Uint8Array) return v;
+  if (v.byteLength === 0) return EMPTY;
+  return v instanceof ArrayBuffer ? new Uint8Array(v) : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** Bytes only: Uint8Array, ArrayBuffer or any ArrayBuffer view. */
+export function binary(v, field) {
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return view(v, field);
+  throw invalidArgument(field, "an ArrayBuffer or a Uint8Array");
+}
+
 /** Body bytes: Uint8Array, ArrayBuffer, any ArrayBuffer view, or a string (UTF-8). */
 export function bytes(v, field) {
   if (v === undefined || v === null) return EMPTY;
-  if (v instanceof Uint8Array) return v;
-  if (typeof v === "string") return encoder.encode(v);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  if (typeof v === "string") return encoder.encode(text(v, field));
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return view(v, field);
   throw invalidArgument(field, "a Uint8Array, an ArrayBuffer or a string");
 }
 
@@ -70,28 +114,53 @@ export function reqBytes(v, field) {
   return bytes(v, field);
 }
 
+/** A secret as the broker stores it: base64url text (checked as a string) or bytes. */
+export function secretValue(v, field) {
+  if (typeof v === "string") return text(v, field);
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) {
+    const b = view(v, field);
+    // The wasm side reads a Uint8Array; copy other views.
+    return b === v || b === EMPTY ? b : new Uint8Array(b);
+  }
+  throw invalidArgument(field, "a base64url string or bytes");
+}
+
 /**
  * Headers as a flat [name, value, name, value, …] string array. Accepts a
- * record of strings, an iterable of [name, value] pairs (arrays, `Headers`,
- * `Map`), or nothing.
+ * plain record of strings, an iterable of [name, value] pairs (arrays,
+ * `Headers`, `Map`), or nothing.
  */
 export function headerList(v, field) {
   const out = [];
   if (v === undefined || v === null) return out;
-  if (typeof v !== "object") throw invalidArgument(field, "a record or an iterable of [name, value] pairs");
-  if (typeof v[Symbol.iterator] === "function") {
-    for (const pair of v) {
+  const expected = "a record or an iterable of [name, value] pairs";
+  if (typeof v !== "object") throw invalidArgument(field, expected);
+  const iterate = v[Symbol.iterator];
+  if (typeof iterate === "function") {
+    const it = iterate.call(v);
+    if (typeof it !== "object" || it === null || typeof it.next !== "function") throw invalidArgument(field, expected);
+    for (;;) {
+      const step = it.next();
+      if (typeof step !== "object" || step === null) throw invalidArgument(field, expected);
+      if (step.done) return out;
+      if (out.length >= 2 * MAX_HEADER_PAIRS) {
+        it.return?.();
+        throw tooLarge(field, MAX_HEADER_PAIRS);
+      }
+      const pair = step.value;
       if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== "string" || typeof pair[1] !== "string") {
         throw invalidArgument(field, "[name, value] string pairs");
       }
-      out.push(pair[0], pair[1]);
+      out.push(text(pair[0], field), text(pair[1], field));
     }
-    return out;
   }
-  for (const name of Object.keys(v)) {
+  if (Object.prototype.toString.call(v) !== "[object Object]") throw invalidArgument(field, expected);
+  const names = Object.keys(v);
+  if (names.length > MAX_HEADER_PAIRS) throw tooLarge(field, MAX_HEADER_PAIRS);
+  for (const name of names) {
     const value = v[name];
     if (typeof value !== "string") throw invalidArgument(`${field}.${name}`, "a string");
-    out.push(name, value);
+    out.push(text(name, field), text(value, field));
   }
   return out;
 }
@@ -120,7 +189,10 @@ export function unpackRequest(pair) {
 
 /** Unix seconds now, from the host clock (`Date.now()` unless a clock is given). */
 export function nowSecs(clock = Date.now) {
-  return Math.floor(clock() / 1000);
+  const ms = clock();
+  const secs = typeof ms === "number" ? Math.floor(ms / 1000) : NaN;
+  if (!Number.isSafeInteger(secs)) throw invalidArgument("options.clock()", "a finite number of milliseconds");
+  return secs;
 }
 
 /** `options.now` as unix seconds, or the host clock's now. */
@@ -135,4 +207,13 @@ export function rethrow(e) {
     throw new TesseraError("internal", "internal", "tessera-companion hit an internal error", { cause: e });
   }
   throw e;
+}
+
+/** Runs a call into wasm, mapping a trap (a bug) to an `internal` TesseraError. */
+export function guarded(f) {
+  try {
+    return f();
+  } catch (e) {
+    rethrow(e);
+  }
 }
