@@ -22,6 +22,8 @@ use crate::url::Url;
 
 /// Default accepted clock difference, in seconds.
 pub const DEFAULT_WINDOW_SECS: i64 = 300;
+/// Largest accepted [`Verifier::window_secs`] (a day).
+pub const MAX_WINDOW_SECS: i64 = 86_400;
 
 /// Remembers nonces until they can no longer verify.
 pub trait ReplayStore {
@@ -113,7 +115,8 @@ pub struct Verified {
 /// Verifies signed requests (broker side).
 #[derive(Clone, Debug)]
 pub struct Verifier {
-    /// Accepted difference between `created` and the broker clock, seconds.
+    /// Accepted difference between `created` and the broker clock, seconds
+    /// (0 to [`MAX_WINDOW_SECS`]; anything else is `invalid_input`).
     pub window_secs: i64,
 }
 
@@ -220,6 +223,9 @@ impl Verifier {
         secret_for: &mut dyn FnMut(&str) -> Option<Secret>,
         replay: &mut dyn ReplayStore,
     ) -> Result<Verified> {
+        if !(0..=MAX_WINDOW_SECS).contains(&self.window_secs) {
+            return Err(Error::InvalidInput { field: "window_secs", reason: "must be 0 to 86400 seconds" });
+        }
         if req.body.len() > MAX_BODY {
             return Err(Error::TooLarge { field: "body", limit: MAX_BODY });
         }
@@ -268,7 +274,7 @@ impl Verifier {
             }
         }
 
-        if now.abs_diff(profile.created) > self.window_secs.max(0) as u64 || profile.expires < now {
+        if now.abs_diff(profile.created) > self.window_secs as u64 || profile.expires < now {
             return Err(Error::SignatureExpired);
         }
 
