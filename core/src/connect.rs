@@ -73,12 +73,14 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
     }
     // The broker appends `state` and `broker_token` (or `error`) to this URL,
     // and the plugin parses the result with `parse_callback`. A query that
-    // does not percent-decode, or that already carries one of those keys,
-    // would make every callback `callback_invalid` (or a false
+    // does not percent-decode, repeats a key, or already carries one of those
+    // keys would make every callback `callback_invalid` (or a false
     // `callback_denied`): refuse it here, before the operator is sent away.
     // (Found by fuzzing: fuzz/fuzz_targets/connect_roundtrip.rs.)
     if let Some((_, query)) = url.split_once('?') {
-        let Some(pairs) = parse_query(query) else { return bad("has a query that does not percent-decode") };
+        let Some(pairs) = unique_pairs(query) else {
+            return bad("has a query that does not percent-decode or repeats a key");
+        };
         if pairs.iter().any(|(k, _)| matches!(k.as_str(), "state" | "broker_token" | "error")) {
             return bad("must not carry state, broker_token or error in its query");
         }
@@ -261,6 +263,7 @@ mod tests {
             "https://x/cb?state=1",
             "https://x/cb?a=1&%62roker_token=t",
             "https://x/cb?error",
+            "https://x/cb?a=1&b&a=2",
         ] {
             assert!(check_return_url(bad).is_err(), "{bad}");
         }

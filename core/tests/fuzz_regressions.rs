@@ -99,7 +99,8 @@ fn url_parse_crash_files() {
 /// (`%A.`), signed a connect URL for it, and the broker verified it; but the
 /// callback the broker then sends (`{return_url}&state=…&broker_token=…`)
 /// never parses, so the operator could never connect. The same for a return
-/// URL that already carries `state`, `broker_token` or `error`. Both are now
+/// URL whose query repeats a key (second run) or already carries `state`,
+/// `broker_token` or `error`. Both are now
 /// refused up front (`invalid_url`), by the plugin and by the broker.
 #[test]
 fn return_url_whose_callback_cannot_complete_is_refused() {
@@ -111,6 +112,9 @@ fn return_url_whose_callback_cannot_complete_is_refused() {
         "https://shop.example/cb?%73tate=mine",
         "https://shop.example/cb?error=x",
         "https://shop.example/cb?x=1&broker_token=t",
+        // The fuzzer's second input: the return URL's own query repeats a key ("33").
+        "ApAps://shop,,,,Aps://sho&&?ps://shop,,,,Aps://sho&&33&&&&?ps://shop,,,,(,,Aps://sho&&33&A",
+        "https://shop.example/cb?a=1&a=2",
     ] {
         let mut c = registered();
         let r = c.connect_url_with_state(return_url, None, NOW, "fuzz-state-0123456789");
