@@ -157,3 +157,94 @@ fn return_url_whose_callback_cannot_complete_is_refused() {
     .unwrap();
     assert_eq!(c.status().as_str(), "connected");
 }
+
+// ---- state_json: extreme numbers in a state blob ----------------------------------------
+
+/// A state blob of a registered installation with a pending connect,
+/// `clock_offset` and the pending connect's `created` replaced.
+fn state_with(clock_offset: i64, created: i64) -> String {
+    format!(
+        concat!(
+            r#"{{"v":1,"config":{{"broker_url":"https://broker.example"}},"status":"registered","#,
+            r#""installation":{{"id":"ins_ogn46CgnicOwpTor1vQLww","site_url":"https://shop.example","#,
+            r#""admin_email":"owner@shop.example","secret":"k8DFF3RHQ3JRBdLt9gk0yVHMfEW6V5RLo9LtDCSk8sY","#,
+            r#""platform":"wordpress","plugin_version":"1.2.3","confirmed":true}},"broker_token":"btk_1","#,
+            r#""pending_connect":{{"state":"cGVuZGluZy1zdGF0ZS0x","created":{},"return_url":"https://shop.example/cb"}},"#,
+            r#""clock_offset":{},"reconnect_reason":null,"site_mismatch":null}}"#
+        ),
+        created, clock_offset
+    )
+}
+
+/// `created + 300` overflowed in the signer when `now` plus the state's clock
+/// offset came within 300 s of i64::MAX. Fixed in sign.rs: `invalid_input`.
+#[test]
+fn signing_at_the_end_of_time_is_invalid_input() {
+    let c = Companion::from_json(&state_with(i64::MAX - NOW - 100, NOW)).unwrap();
+    let r = c.sign_request(
+        &ApiRequest::new("GET", "/api/x"),
+        &SignOptions { now: NOW, ..Default::default() },
+        &mut SeededEntropy::new([0; 32]),
+    );
+    assert_eq!(r.unwrap_err().code(), "invalid_input");
+}
+
+/// FINDING (companion.rs/state.rs, not fixed here: those files are being
+/// rewritten). `State::from_json` accepts any i64 `clock_offset`; signing,
+/// the connect URL and the uninstall link compute `now + clock_offset`, which
+/// panics with overflow checks (debug builds, this test) and wraps silently
+/// without them (release: a garbage `created`/`ts` is signed). Suggested fix:
+/// `from_json` refuses an offset beyond a sane bound (e.g. ±10 years) as
+/// `state_corrupt`, and the adds saturate or are checked.
+#[test]
+#[ignore = "finding in companion.rs/state.rs, owned by the JSON rewrite; fails until fixed there"]
+fn huge_clock_offset_in_state_is_a_typed_error() {
+    for offset in [i64::MAX, i64::MIN] {
+        let json = state_with(offset, NOW);
+        let outcome = std::panic::catch_unwind(|| {
+            let Ok(mut c) = Companion::from_json(&json) else { return };
+            let mut rng = SeededEntropy::new([0; 32]);
+            let opts = SignOptions { now: NOW, ..Default::default() };
+            let _ = c.sign_request(&ApiRequest::new("GET", "/api/x"), &opts, &mut rng);
+            let _ = c.uninstall_url(NOW);
+            let _ = c.connect_url("https://shop.example/cb", None, NOW, &mut rng);
+        });
+        assert!(outcome.is_ok(), "clock_offset {offset} panicked");
+    }
+}
+
+/// FINDING (companion.rs, not fixed here). `complete_connect` computes
+/// `now - pending.created` and `pending.created - 600`; a state blob whose
+/// pending connect has `created` near i64::MIN (or MAX) overflows: a panic
+/// with overflow checks, a wrong expiry decision without. Suggested fix:
+/// bound `created` at load (`state_corrupt`) or use checked/saturating math
+/// (an unrepresentable age is expired).
+#[test]
+#[ignore = "finding in companion.rs, owned by the JSON rewrite; fails until fixed there"]
+fn extreme_pending_connect_created_is_expired_not_a_panic() {
+    for created in [i64::MIN, i64::MAX] {
+        let json = state_with(0, created);
+        let outcome = std::panic::catch_unwind(|| {
+            let mut c = Companion::from_json(&json).unwrap();
+            c.complete_connect("state=cGVuZGluZy1zdGF0ZS0x&broker_token=btk_2", NOW).map_err(|e| e.code())
+        });
+        assert_eq!(outcome.ok(), Some(Err("callback_expired")), "created {created}");
+    }
+}
+
+// ---- http_date ------------------------------------------------------------------------
+
+/// FINDING (classify.rs, not fixed here). `fmt_http_date` clamps negative
+/// times to the epoch but not the other end: from 253402300800 (year 10000)
+/// on, `httpdate` panics ("date must be before year 9999"). Its inputs are
+/// host clocks today (the reference broker's `Date`), not untrusted bytes, but
+/// it is a public total-looking function. Suggested fix: also clamp to
+/// 253402300799 (`Fri, 31 Dec 9999 23:59:59 GMT`).
+#[test]
+#[ignore = "finding in classify.rs, owned by the JSON rewrite; fails until fixed there"]
+fn fmt_http_date_after_year_9999_does_not_panic() {
+    for t in [253_402_300_800, i64::MAX] {
+        let r = std::panic::catch_unwind(|| tessera_core::classify::fmt_http_date(t));
+        assert_eq!(r.ok().as_deref(), Some("Fri, 31 Dec 9999 23:59:59 GMT"), "{t}");
+    }
+}
