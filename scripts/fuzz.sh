@@ -12,7 +12,8 @@
 # one input may take before it counts as a finding; default 10),
 # FUZZ_SANITIZER (cargo fuzz -s; default none: tessera-core forbids unsafe
 # code, so AddressSanitizer would only cost executions; `address` for a run
-# that includes unsafe dependency code under ASan).
+# that includes unsafe dependency code under ASan), FUZZ_RUNS (stop a target
+# after this many executions, e.g. 10000000, when that comes before the time).
 # Working corpora grow in fuzz/corpus/<target>, seeds are rewritten in
 # fuzz/seeds/<target>, crash inputs land in fuzz/artifacts/<target>/ and logs
 # in fuzz/logs/ (all git-ignored). Turn a crash into a regression test in
@@ -27,6 +28,7 @@ jobs=${FUZZ_JOBS:-1}
 rss=${FUZZ_RSS_MB:-2048}
 timeout_s=${FUZZ_TIMEOUT:-10}
 sanitizer=${FUZZ_SANITIZER:-none}
+runs=${FUZZ_RUNS:--1}
 
 cd "$TESSERA_ROOT/fuzz"
 if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo +nightly fuzz list); fi
@@ -50,7 +52,7 @@ run_one() {
     mkdir -p "corpus/$t" "seeds/$t" "artifacts/$t"
     before=$(find "artifacts/$t" -type f | wc -l)
     "$bin_dir/$t" "corpus/$t" "seeds/$t" \
-        -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb="$rss" -timeout="$timeout_s" \
+        -max_total_time="$secs" -runs="$runs" -print_final_stats=1 -rss_limit_mb="$rss" -timeout="$timeout_s" \
         -artifact_prefix="artifacts/$t/" >"logs/$t.log" 2>&1 || true
     after=$(find "artifacts/$t" -type f | wc -l)
     local execs rate
