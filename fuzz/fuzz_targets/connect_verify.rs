@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         Some(secret.clone())
     };
     if let Ok(p) = verify_connect_url(url, now, &mut secret_for) {
-        assert_eq!(asked, [p.install_id.clone()]);
+        assert_eq!(asked, std::slice::from_ref(&p.install_id));
         assert!(p.ts <= now + FUTURE_SKEW_SECS && now - p.ts <= CONNECT_TTL_SECS);
         assert!(p.return_url.len() <= 2048 && p.return_url.bytes().all(|b| b.is_ascii_graphic()));
         assert!(p.return_url.contains("://") && !p.return_url.contains('#'));

@@ -81,14 +81,14 @@ fn vectors(text: &'static str) -> Vec<Value> {
     v["cases"].as_array().expect("cases").clone()
 }
 
-/// Distinct state JSON strings used by `file`'s cases, in first-seen order.
+/// Distinct state JSON strings of `cases`, in first-seen order.
 fn distinct_states(cases: &[Value]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for c in cases {
-        if let Some(s) = c["state"].as_str() {
-            if !out.iter().any(|o| o == s) {
-                out.push(s.to_owned());
-            }
+        if let Some(s) = c["state"].as_str()
+            && !out.iter().any(|o| o == s)
+        {
+            out.push(s.to_owned());
         }
     }
     out
