@@ -71,6 +71,20 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
     if !scheme_ok || rest.is_empty() {
         return bad("must be absolute");
     }
+    // The broker appends `state` and `broker_token` (or `error`) to this URL,
+    // and the plugin parses the result with `parse_callback`. A query that
+    // does not percent-decode, repeats a key, or already carries one of those
+    // keys would make every callback `callback_invalid` (or a false
+    // `callback_denied`): refuse it here, before the operator is sent away.
+    // (Found by fuzzing: fuzz/fuzz_targets/connect_roundtrip.rs.)
+    if let Some((_, query)) = url.split_once('?') {
+        let Some(pairs) = unique_pairs(query) else {
+            return bad("has a query that does not percent-decode or repeats a key");
+        };
+        if pairs.iter().any(|(k, _)| matches!(k.as_str(), "state" | "broker_token" | "error")) {
+            return bad("must not carry state, broker_token or error in its query");
+        }
+    }
     Ok(())
 }
 
@@ -237,7 +251,20 @@ mod tests {
     fn return_urls() {
         assert!(check_return_url("chrome-extension://abcdef/options.html").is_ok());
         assert!(check_return_url("https://s.example/wp-admin/options-general.php?page=x").is_ok());
-        for bad in ["/relative", "https://x#f", "https://x y", "://x", "1http://x"] {
+        assert!(check_return_url("https://s.example/cb?a=%2F&b").is_ok());
+        for bad in [
+            "/relative",
+            "https://x#f",
+            "https://x y",
+            "://x",
+            "1http://x",
+            "https://x/cb?a=%zz",
+            "https://x/cb?a=%FF",
+            "https://x/cb?state=1",
+            "https://x/cb?a=1&%62roker_token=t",
+            "https://x/cb?error",
+            "https://x/cb?a=1&b&a=2",
+        ] {
             assert!(check_return_url(bad).is_err(), "{bad}");
         }
     }

@@ -52,7 +52,24 @@ impl Url {
             p => p,
         };
         let (path, query) = normalize_tail("", tail).map_err(bad)?;
-        Ok(Url { scheme, host, port, path, query })
+        Url { scheme, host, port, path, query }.within_bound(field)
+    }
+
+    /// The URL, if its normalised form fits [`MAX_URL`]. Normalising
+    /// percent-encodes, so a URL under the bound can grow past it; without
+    /// this check the core would sign a URL that it (and its verifier) then
+    /// refuses as too large. (Found by fuzzing: fuzz/fuzz_targets/url_parse.rs.)
+    fn within_bound(self, field: &'static str) -> Result<Url> {
+        let len = self.scheme.len()
+            + 3
+            + self.host.len()
+            + self.port.map_or(0, |p| 1 + p.to_string().len())
+            + self.path.len()
+            + self.query.as_ref().map_or(0, |q| 1 + q.len());
+        if len > MAX_URL {
+            return Err(Error::TooLarge { field, limit: MAX_URL });
+        }
+        Ok(self)
     }
 
     /// `http` or `https`.
@@ -123,7 +140,7 @@ impl Url {
             return Err(bad("must not contain a fragment"));
         }
         let (path, query) = normalize_tail(base, path_and_query).map_err(bad)?;
-        Ok(Url { scheme: self.scheme.clone(), host: self.host.clone(), port: self.port, path, query })
+        Url { scheme: self.scheme.clone(), host: self.host.clone(), port: self.port, path, query }.within_bound(field)
     }
 
     /// The URL with the query and a trailing slash removed: the identity used

@@ -1,0 +1,71 @@
+//! Feeds arbitrary text to `Companion::from_json` (the state blob a host
+//! persists). Asserts: no panic; a state that loads serialises to JSON that
+//! loads to the same state and serialises to the same JSON (`to_json` →
+//! `from_json` is a fixed point); then every operation a host runs on a loaded
+//! state — site check, signing, connect URL, callback, uninstall link, a call
+//! through the step machine, the uninstall plan — ends in a value or a typed
+//! error, never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tessera_core::classify::fmt_http_date;
+use tessera_core::{Action, ApiRequest, Companion, Event, Response, SeededEntropy, SignOptions};
+use tessera_fuzz::NOW;
+
+/// Runs a call to its end, answering every send with `answer`.
+fn drive(c: &mut Companion, call: &mut tessera_core::Call, answer: &Response, rng: &mut SeededEntropy) {
+    let mut event = Event::Start;
+    for _ in 0..32 {
+        match c.step(call, event, NOW, rng) {
+            Action::Send(_) => event = Event::Response(answer.clone()),
+            Action::Sleep(_) => event = Event::Slept,
+            Action::Persist(json) => {
+                assert!(Companion::from_json(&json).is_ok(), "the machine persisted a state that does not load");
+                event = Event::Persisted;
+            }
+            Action::Done(_) => return,
+        }
+    }
+    panic!("a call did not finish in 32 steps");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let Ok(c) = Companion::from_json(&text) else { return };
+    let json = c.to_json();
+    let back = Companion::from_json(&json).unwrap_or_else(|e| panic!("to_json output does not load: {e:?}\n{json}"));
+    assert_eq!(back.state(), c.state(), "to_json -> from_json changed the state");
+    assert_eq!(back.to_json(), json, "to_json is not a fixed point");
+
+    // Known, not yet fixed (companion.rs is being rewritten): `now +
+    // clock_offset` and `now - pending.created` overflow for values near the
+    // ends of i64. Kept as ignored tests in core/tests/fuzz_regressions.rs
+    // (`huge_clock_offset_in_state_is_a_typed_error`,
+    // `extreme_pending_connect_created_is_expired_not_a_panic`); skip such
+    // states here so the rest keeps being fuzzed. Remove once fixed.
+    const KNOWN: u64 = 1 << 62;
+    let created = c.state().pending_connect.as_ref().map_or(0, |p| p.created);
+    if c.clock_offset().unsigned_abs() > KNOWN || created.unsigned_abs() > KNOWN {
+        return;
+    }
+
+    let mut rng = SeededEntropy::new([1; 32]);
+    let mut c = c;
+    let _ = c.clone().check_site("https://shop.example");
+    let _ =
+        c.sign_request(&ApiRequest::new("POST", "/api/x"), &SignOptions { now: NOW, ..Default::default() }, &mut rng);
+    let _ = c.uninstall_url(NOW);
+    let _ = c.clone().complete_connect("state=cGVuZGluZy1zdGF0ZS0x&broker_token=btk_1", NOW);
+    let _ = c.clone().connect_url("https://shop.example/cb", Some("orders:read"), NOW, &mut rng);
+    if let Ok(mut call) = c.start_call(ApiRequest::new("GET", "/api/orders")) {
+        let expired = Response::new(401, br#"{"error":"signature_expired"}"#.to_vec())
+            .with_header("Date", &fmt_http_date(NOW + 1000));
+        drive(&mut c.clone(), &mut call.clone(), &expired, &mut rng);
+        drive(&mut c.clone(), &mut call, &Response::new(503, vec![]), &mut rng);
+    }
+    if let Ok(mut call) = c.start_site_moved() {
+        drive(&mut c.clone(), &mut call, &Response::new(200, vec![]), &mut rng);
+    }
+    let mut call = c.start_uninstall();
+    drive(&mut c, &mut call, &Response::new(500, vec![]), &mut rng);
+});
