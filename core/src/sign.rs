@@ -107,13 +107,10 @@ pub(crate) fn profile_params_text(components: &[&str], created: i64, nonce: &str
 pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn Entropy) -> Result<Request> {
     let method = normalize_method(input.method)?;
     check_body(input.body)?;
-    // `expires` is `created + VALIDITY_SECS`: a `now` that near i64::MAX
-    // overflowed (a panic with overflow checks, a wrapped `expires` without).
-    // No clock is there; refuse it. (Found by fuzzing: fuzz_targets/state_json.rs,
-    // through a state blob's clock offset.)
-    if opts.now.checked_add(VALIDITY_SECS).is_none() {
-        return Err(Error::InvalidInput { field: "now", reason: "out of range" });
-    }
+    // `created` and `expires` go on the wire: 1970 to 9999 only (a `now`
+    // near i64::MAX overflowed `expires`; found by fuzzing,
+    // fuzz_targets/state_json.rs, through a state blob's clock offset).
+    crate::clock::wire_time(opts.now)?;
     if !is_profile_token(input.keyid) {
         return Err(Error::InvalidInput { field: "keyid", reason: "must be [A-Za-z0-9._~-]" });
     }

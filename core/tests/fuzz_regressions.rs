@@ -3,9 +3,7 @@
 //! Each test holds the input (minimised, inline) and fails without its fix.
 //! The raw crash files are kept in `tests/fuzz-regressions/<target>/`
 //! (`cargo +nightly fuzz run <target> <file>` from `fuzz/` replays one); those
-//! of text-framed targets are replayed here too. Tests marked `#[ignore]` are
-//! findings in files another change owns; they fail until that fix lands
-//! (`cargo test --test fuzz_regressions -- --ignored`).
+//! of text-framed targets are replayed here too.
 
 use std::path::PathBuf;
 
@@ -177,27 +175,31 @@ fn state_with(clock_offset: i64, created: i64) -> String {
 }
 
 /// `created + 300` overflowed in the signer when `now` plus the state's clock
-/// offset came within 300 s of i64::MAX. Fixed in sign.rs: `invalid_input`.
+/// offset came within 300 s of i64::MAX. Fixed: such an offset is
+/// `state_corrupt` at load (core/src/state.rs), and a `now` outside
+/// 1970–9999 is `invalid_input` wherever a timestamp is produced
+/// (core/src/clock.rs).
 #[test]
 fn signing_at_the_end_of_time_is_invalid_input() {
-    let c = Companion::from_json(&state_with(i64::MAX - NOW - 100, NOW)).unwrap();
-    let r = c.sign_request(
-        &ApiRequest::new("GET", "/api/x"),
-        &SignOptions { now: NOW, ..Default::default() },
-        &mut SeededEntropy::new([0; 32]),
-    );
-    assert_eq!(r.unwrap_err().code(), "invalid_input");
+    let e = Companion::from_json(&state_with(i64::MAX - NOW - 100, NOW)).unwrap_err();
+    assert_eq!(e.code(), "state_corrupt");
+    let c = Companion::from_json(&state_with(0, NOW)).unwrap();
+    for now in [i64::MAX - 100, i64::MIN, -1, 253_402_300_800] {
+        let r = c.sign_request(
+            &ApiRequest::new("GET", "/api/x"),
+            &SignOptions { now, ..Default::default() },
+            &mut SeededEntropy::new([0; 32]),
+        );
+        assert_eq!(r.unwrap_err().code(), "invalid_input", "{now}");
+    }
 }
 
-/// FINDING (companion.rs/state.rs, not fixed here: those files are being
-/// rewritten). `State::from_json` accepts any i64 `clock_offset`; signing,
-/// the connect URL and the uninstall link compute `now + clock_offset`, which
-/// panics with overflow checks (debug builds, this test) and wraps silently
-/// without them (release: a garbage `created`/`ts` is signed). Suggested fix:
-/// `from_json` refuses an offset beyond a sane bound (e.g. ±10 years) as
-/// `state_corrupt`, and the adds saturate or are checked.
+/// `State::from_json` accepted any i64 `clock_offset`; signing, the connect
+/// URL and the uninstall link computed `now + clock_offset`, which panicked
+/// with overflow checks and wrapped silently without them. Fixed: the offset
+/// is bounded at load (±100 years, else `state_corrupt`) and the sums saturate
+/// into a checked range.
 #[test]
-#[ignore = "finding in companion.rs/state.rs, owned by the JSON rewrite; fails until fixed there"]
 fn huge_clock_offset_in_state_is_a_typed_error() {
     for offset in [i64::MAX, i64::MIN] {
         let json = state_with(offset, NOW);
@@ -213,14 +215,11 @@ fn huge_clock_offset_in_state_is_a_typed_error() {
     }
 }
 
-/// FINDING (companion.rs, not fixed here). `complete_connect` computes
-/// `now - pending.created` and `pending.created - 600`; a state blob whose
-/// pending connect has `created` near i64::MIN (or MAX) overflows: a panic
-/// with overflow checks, a wrong expiry decision without. Suggested fix:
-/// bound `created` at load (`state_corrupt`) or use checked/saturating math
-/// (an unrepresentable age is expired).
+/// `complete_connect` computed `now - pending.created` and
+/// `pending.created - 600`; a pending connect with `created` near i64::MIN
+/// (or MAX) overflowed. Fixed: the age is an `abs_diff`, and an
+/// unrepresentable one is expired.
 #[test]
-#[ignore = "finding in companion.rs, owned by the JSON rewrite; fails until fixed there"]
 fn extreme_pending_connect_created_is_expired_not_a_panic() {
     for created in [i64::MIN, i64::MAX] {
         let json = state_with(0, created);
@@ -234,14 +233,10 @@ fn extreme_pending_connect_created_is_expired_not_a_panic() {
 
 // ---- http_date ------------------------------------------------------------------------
 
-/// FINDING (classify.rs, not fixed here). `fmt_http_date` clamps negative
-/// times to the epoch but not the other end: from 253402300800 (year 10000)
-/// on, `httpdate` panics ("date must be before year 9999"). Its inputs are
-/// host clocks today (the reference broker's `Date`), not untrusted bytes, but
-/// it is a public total-looking function. Suggested fix: also clamp to
-/// 253402300799 (`Fri, 31 Dec 9999 23:59:59 GMT`).
+/// `fmt_http_date` clamped negative times to the epoch but not the other end:
+/// from 253402300800 (year 10000) on, the `httpdate` crate panicked. Fixed:
+/// the core's own `httpdate::format` clamps both ends.
 #[test]
-#[ignore = "finding in classify.rs, owned by the JSON rewrite; fails until fixed there"]
 fn fmt_http_date_after_year_9999_does_not_panic() {
     for t in [253_402_300_800, i64::MAX] {
         let r = std::panic::catch_unwind(|| tessera_core::classify::fmt_http_date(t));
