@@ -71,6 +71,20 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
     if !scheme_ok || rest.is_empty() {
         return bad("must be absolute");
     }
+    // The broker sends the operator's browser here with a broker token: an
+    // http(s) URL the strict URL model accepts (a host, a valid port, no
+    // userinfo or backslash), or a page of a browser extension.
+    if crate::registration::EXTENSION_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+        let id = rest.split(['/', '?']).next().unwrap_or_default();
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return bad("an extension page must be scheme://<id>/path");
+        }
+    } else {
+        crate::url::Url::parse(url, "return_url")?;
+    }
+    if url.contains('\\') {
+        return bad("must not contain a backslash");
+    }
     // The broker appends `state` and `broker_token` (or `error`) to this URL,
     // and the plugin parses the result with `parse_callback`. A query that
     // does not percent-decode, repeats a key, or already carries one of those
@@ -252,6 +266,8 @@ mod tests {
         assert!(check_return_url("chrome-extension://abcdef/options.html").is_ok());
         assert!(check_return_url("https://s.example/wp-admin/options-general.php?page=x").is_ok());
         assert!(check_return_url("https://s.example/cb?a=%2F&b").is_ok());
+        assert!(check_return_url("moz-extension://0b1c-2d3e/connected.html?x=1").is_ok());
+        assert!(check_return_url("http://127.0.0.1:8080/wp-admin/admin.php?page=tessera").is_ok());
         for bad in [
             "/relative",
             "https://x#f",
@@ -264,6 +280,14 @@ mod tests {
             "https://x/cb?a=1&%62roker_token=t",
             "https://x/cb?error",
             "https://x/cb?a=1&b&a=2",
+            "file:///etc/passwd",
+            "https://s.example:99999/cb",
+            "https://[::1/cb",
+            "https://evil.example\\@shop.example/",
+            "https://user@shop.example/",
+            "ftp://shop.example/",
+            "chrome-extension:///page.html",
+            "chrome-extension://ab_cd/page.html",
         ] {
             assert!(check_return_url(bad).is_err(), "{bad}");
         }

@@ -139,7 +139,7 @@ pub fn check_email(email: &str) -> Result<()> {
 
 /// Browser-extension origins accepted as a site identity (an extension has no
 /// web site: its installation's origin stands in for one).
-const EXTENSION_SCHEMES: [&str; 2] = ["chrome-extension", "moz-extension"];
+pub(crate) const EXTENSION_SCHEMES: [&str; 2] = ["chrome-extension", "moz-extension"];
 
 /// The normalised identity of a site URL: an `http(s)` URL without query or
 /// trailing slash, or a browser-extension origin (`chrome-extension://<id>`,
