@@ -109,8 +109,8 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
     check_body(input.body)?;
     // `expires` is `created + VALIDITY_SECS`: a `now` that near i64::MAX
     // overflowed (a panic with overflow checks, a wrapped `expires` without).
-    // No clock is there; refuse it. (Found by fuzzing: fuzz_targets/state_json.rs,
-    // through a state blob's clock offset.)
+    // No clock is there; refuse it. (Found while writing the state_json fuzz
+    // target: a state blob's clock offset reaches it; test in fuzz_regressions.rs.)
     if opts.now.checked_add(VALIDITY_SECS).is_none() {
         return Err(Error::InvalidInput { field: "now", reason: "out of range" });
     }
