@@ -4,7 +4,8 @@
 Usage: fuzz-seeds.py OUT_DIR   (one subdirectory per target; existing files are
 replaced). The framing each target reads is described in fuzz/src/lib.rs and in
 each target's doc comment. Targets structured with `arbitrary`
-(sign_verify, connect_roundtrip, seal_roundtrip) start from an empty corpus.
+(sign_verify, verify_tamper, connect_roundtrip, seal_roundtrip) start from an
+empty corpus.
 """
 
 import hashlib
