@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tessera_core::encoding::pct_encode;
-use tessera_core::{Companion, Config, Registration, Response, SeededEntropy, Status, verify_connect_url};
-use tessera_fuzz::{NOW, secret_of};
+use tessera_core::{Companion, Status, verify_connect_url};
+use tessera_fuzz::{NOW, fixture, secret_of};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -27,19 +27,7 @@ struct Input {
 
 fn registered() -> &'static Companion {
     static C: OnceLock<Companion> = OnceLock::new();
-    C.get_or_init(|| {
-        let mut rng = SeededEntropy::new([3; 32]);
-        let mut c = Companion::create(Config::new("https://broker.example")).unwrap();
-        let reg = Registration {
-            site_url: "https://shop.example".into(),
-            admin_email: "owner@shop.example".into(),
-            platform: "wordpress".into(),
-            plugin_version: "1.0.0".into(),
-        };
-        c.registration_request(&reg, &mut rng).unwrap();
-        c.handle_registration_response_at(&Response::new(201, vec![]), NOW).unwrap();
-        c
-    })
+    C.get_or_init(|| fixture("https://broker.example", 3, None))
 }
 
 fuzz_target!(|input: Input| {

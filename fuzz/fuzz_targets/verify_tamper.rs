@@ -11,11 +11,8 @@ use std::sync::OnceLock;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tessera_core::url::Url;
-use tessera_core::{
-    ApiRequest, Companion, Config, MemoryReplayStore, Registration, Request, Response, SeededEntropy, SignOptions,
-    Verifier,
-};
-use tessera_fuzz::{NOW, secret_of};
+use tessera_core::{ApiRequest, Companion, MemoryReplayStore, Request, SeededEntropy, SignOptions, Verifier};
+use tessera_fuzz::{NOW, fixture, secret_of};
 
 #[derive(Arbitrary, Debug)]
 enum Edit {
@@ -43,21 +40,7 @@ struct Input {
 
 fn companion() -> &'static Companion {
     static C: OnceLock<Companion> = OnceLock::new();
-    C.get_or_init(|| {
-        let mut rng = SeededEntropy::new([11; 32]);
-        let mut c = Companion::create(Config::new("https://broker.example")).unwrap();
-        let reg = Registration {
-            site_url: "https://shop.example".into(),
-            admin_email: "owner@shop.example".into(),
-            platform: "wordpress".into(),
-            plugin_version: "1.0.0".into(),
-        };
-        c.registration_request(&reg, &mut rng).unwrap();
-        c.handle_registration_response_at(&Response::new(201, vec![]), NOW).unwrap();
-        c.connect_url_with_state("https://shop.example/cb", None, NOW, "fuzz-state-0123456789").unwrap();
-        c.complete_connect("state=fuzz-state-0123456789&broker_token=btk_tamper-0123", NOW).unwrap();
-        c
-    })
+    C.get_or_init(|| fixture("https://broker.example", 11, Some("btk_tamper-0123")))
 }
 
 fn edit(req: &mut Request, e: Edit) {

@@ -127,3 +127,25 @@ pub fn secret_of(c: &Companion) -> Secret {
 pub fn secret_or_default(text: &str) -> Secret {
     Secret::from_base64url(text).unwrap_or_else(|_| Secret::from_bytes(&[7u8; 32]).expect("32 bytes"))
 }
+
+/// A companion registered (201 at [`NOW`]) for `https://shop.example` with the
+/// broker at `broker_url`, its randomness from `seed`; with `token`, also
+/// connected through a connect URL and its callback.
+pub fn fixture(broker_url: &str, seed: u8, token: Option<&str>) -> tessera_core::Companion {
+    use tessera_core::{Config, Registration, Response, SeededEntropy};
+    let mut rng = SeededEntropy::new([seed; 32]);
+    let mut c = tessera_core::Companion::create(Config::new(broker_url)).unwrap();
+    let reg = Registration {
+        site_url: "https://shop.example".into(),
+        admin_email: "owner@shop.example".into(),
+        platform: "wordpress".into(),
+        plugin_version: "1.0.0".into(),
+    };
+    c.registration_request(&reg, &mut rng).unwrap();
+    c.handle_registration_response_at(&Response::new(201, vec![]), NOW).unwrap();
+    if let Some(token) = token {
+        c.connect_url_with_state("https://shop.example/cb", None, NOW, "fuzz-state-0123456789").unwrap();
+        c.complete_connect(&format!("state=fuzz-state-0123456789&broker_token={token}"), NOW).unwrap();
+    }
+    c
+}
