@@ -76,7 +76,7 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
     // userinfo or backslash), or a page of a browser extension.
     if crate::registration::EXTENSION_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
         let id = rest.split(['/', '?']).next().unwrap_or_default();
-        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if !crate::registration::is_extension_id(id) {
             return bad("an extension page must be scheme://<id>/path");
         }
     } else {

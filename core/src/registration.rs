@@ -141,6 +141,11 @@ pub fn check_email(email: &str) -> Result<()> {
 /// web site: its installation's origin stands in for one).
 pub(crate) const EXTENSION_SCHEMES: [&str; 2] = ["chrome-extension", "moz-extension"];
 
+/// A browser-extension id as it appears in its origin: 1-64 of `[A-Za-z0-9-]`.
+pub(crate) fn is_extension_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 /// The normalised identity of a site URL: an `http(s)` URL without query or
 /// trailing slash, or a browser-extension origin (`chrome-extension://<id>`,
 /// `moz-extension://<uuid>`).
@@ -148,8 +153,7 @@ pub fn site_identity(url: &str, field: &'static str) -> Result<String> {
     for scheme in EXTENSION_SCHEMES {
         let Some(rest) = url.strip_prefix(scheme).and_then(|r| r.strip_prefix("://")) else { continue };
         let id = rest.strip_suffix('/').unwrap_or(rest).to_ascii_lowercase();
-        let ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !ok {
+        if !is_extension_id(&id) {
             return Err(Error::InvalidUrl { field, reason: "an extension origin must be scheme://<id> with no path" });
         }
         return Ok(format!("{scheme}://{id}"));

@@ -8,24 +8,14 @@
 use std::path::PathBuf;
 
 use tessera_core::url::{MAX_URL, Url};
-use tessera_core::{
-    ApiRequest, Companion, Config, Registration, Response, SeededEntropy, SignOptions, verify_connect_url,
-};
+use tessera_core::{ApiRequest, Companion, SeededEntropy, SignOptions, verify_connect_url};
 
-const NOW: i64 = 1_700_000_000;
+mod support;
+
+use support::NOW;
 
 fn registered() -> Companion {
-    let mut rng = SeededEntropy::new([3; 32]);
-    let mut c = Companion::create(Config::new("https://broker.example")).unwrap();
-    let reg = Registration {
-        site_url: "https://shop.example".into(),
-        admin_email: "owner@shop.example".into(),
-        platform: "wordpress".into(),
-        plugin_version: "1.0.0".into(),
-    };
-    c.registration_request(&reg, &mut rng).unwrap();
-    c.handle_registration_response_at(&Response::new(201, vec![]), NOW).unwrap();
-    c
+    support::registered("https://broker.example", 3)
 }
 
 /// The raw crash files of one target.
