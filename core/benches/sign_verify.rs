@@ -33,7 +33,7 @@ fn companion() -> Companion {
         &mut rng,
     )
     .unwrap();
-    c.handle_registration_response(&Response::new(201, vec![])).unwrap();
+    c.handle_registration_response_at(&Response::new(201, vec![]), 1_700_000_000).unwrap();
     c.connect_url_with_state("https://shop.example/cb", None, NOW, "bench-state-0123456").unwrap();
     c.complete_connect("state=bench-state-0123456&broker_token=btk_bench", NOW).unwrap();
     c

@@ -22,7 +22,10 @@ pub enum OutcomeKind {
     SignatureExpired,
     /// 429.
     RateLimited,
-    /// Other 1xx/3xx/4xx.
+    /// 3xx: a signed request is never redirected (the host's HTTP stack must
+    /// not follow it, and the core does not either).
+    Redirected,
+    /// Other 1xx/4xx.
     ClientError,
     /// 5xx and 408.
     ServerUnavailable,
@@ -37,6 +40,7 @@ impl OutcomeKind {
             OutcomeKind::RegistrationInvalid => "registration_invalid",
             OutcomeKind::SignatureExpired => "signature_expired",
             OutcomeKind::RateLimited => "rate_limited",
+            OutcomeKind::Redirected => "redirected",
             OutcomeKind::ClientError => "client_error",
             OutcomeKind::ServerUnavailable => "server_unavailable",
         }
@@ -68,6 +72,7 @@ impl Outcome {
             OutcomeKind::ReconnectRequired => Error::ReconnectRequired { reason: reason() },
             OutcomeKind::RegistrationInvalid => Error::RegistrationInvalid { reason: reason() },
             OutcomeKind::RateLimited => Error::RateLimited { retry_after_ms: self.retry_after_ms.unwrap_or(0) },
+            OutcomeKind::Redirected => Error::Redirected { status: Some(self.status) },
             OutcomeKind::ServerUnavailable => Error::ServerUnavailable { status: Some(self.status), attempts },
             OutcomeKind::SignatureExpired | OutcomeKind::ClientError => {
                 Error::ClientError { status: self.status, reason: reason() }
@@ -128,6 +133,7 @@ pub fn classify(resp: &Response, now: i64) -> Outcome {
         (401, Some("signature_invalid" | "unknown_installation")) => OutcomeKind::RegistrationInvalid,
         (401, Some("signature_expired")) => OutcomeKind::SignatureExpired,
         (429, _) => OutcomeKind::RateLimited,
+        (300..=399, _) => OutcomeKind::Redirected,
         (408, _) | (500..=599, _) => OutcomeKind::ServerUnavailable,
         _ => OutcomeKind::ClientError,
     };
@@ -158,7 +164,9 @@ mod tests {
             (404, r#"{"error":"not_found"}"#, OutcomeKind::ClientError),
             (408, "", OutcomeKind::ServerUnavailable),
             (503, "<html>", OutcomeKind::ServerUnavailable),
-            (302, "", OutcomeKind::ClientError),
+            (302, "", OutcomeKind::Redirected),
+            (307, r#"{"error":"moved"}"#, OutcomeKind::Redirected),
+            (199, "", OutcomeKind::ClientError),
         ];
         for (status, body, kind) in cases {
             assert_eq!(classify(&resp(status, body), 0).kind, kind, "{status} {body}");

@@ -17,7 +17,7 @@ use crate::entropy::{Entropy, random};
 use crate::error::{Error, Result, sanitize_code};
 use crate::http::{ApiRequest, Request, Response};
 use crate::registration::{
-    OwnershipProof, Registration, RegistrationOutcome, check_email, check_meta, ownership_path, ownership_proof,
+    OwnershipProof, Registration, RegistrationOutcome, check_registration, ownership_path, ownership_proof,
     registration_body, site_identity,
 };
 use crate::seal;
@@ -29,6 +29,17 @@ use crate::url::Url;
 /// A registration answer whose `Date` differs from the local clock by more
 /// than this many seconds sets the clock offset.
 pub const SKEW_LEARN_THRESHOLD_SECS: i64 = 60;
+
+/// What a signed request is for: which registration states may sign it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// API calls, connect links: a confirmed, proven, matching registration.
+    Api,
+    /// Disconnect and deregister: also while a site move awaits its proof.
+    Leave,
+    /// `PATCH /installations/{id}`: while the site mismatch is recorded.
+    SiteMove,
+}
 
 /// Result of [`Companion::check_site`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,7 +77,7 @@ pub enum SiteCheck {
 /// )?;
 /// assert_eq!(request.url, "https://broker.example/installations");
 /// // ... the host POSTs `request` and hands back the response:
-/// companion.handle_registration_response(&Response::new(201, b"{}".to_vec()))?;
+/// companion.handle_registration_response_at(&Response::new(201, b"{}".to_vec()), 1_700_000_000)?;
 /// assert_eq!(companion.status().as_str(), "registered");
 /// let state_json = companion.to_json(); // persist this (sealed)
 /// # let _ = state_json;
@@ -165,16 +176,22 @@ impl Companion {
 
     // ---- registration -------------------------------------------------------
 
-    /// Builds the unsigned `POST /installations` request. A new install id and
-    /// secret are generated unless a registration is still pending (then the
-    /// same ones are sent again, e.g. after serving an ownership proof).
+    /// Builds the unsigned `POST /installations` request (low level: hosts use
+    /// [`Companion::start_registration`], which also persists the secret
+    /// before sending, retries and serves the ownership proof). A new install
+    /// id and secret are generated unless a registration is still pending
+    /// (then the same ones are sent again, e.g. after serving a proof).
     pub fn registration_request(&mut self, reg: &Registration, entropy: &mut dyn Entropy) -> Result<Request> {
-        check_meta(reg)?;
-        check_email(&reg.admin_email)?;
-        let site = site_identity(&reg.site_url, "site_url")?;
+        self.prepare_registration(reg, entropy)?;
+        self.registration_post()
+    }
+
+    /// Creates (or refreshes, when pending) the installation for `reg`.
+    pub(crate) fn prepare_registration(&mut self, reg: &Registration, entropy: &mut dyn Entropy) -> Result<()> {
+        let site = check_registration(reg)?;
         let reuse = match &self.state.installation {
             Some(i) if i.invalid_reason.is_some() => false,
-            Some(i) if i.confirmed => {
+            Some(i) if i.confirmed && i.challenge.is_none() => {
                 return Err(Error::InvalidState("already registered; uninstall first to register again"));
             }
             Some(_) => true,
@@ -205,8 +222,14 @@ impl Companion {
         inst.admin_email = reg.admin_email.clone();
         inst.platform = reg.platform.clone();
         inst.plugin_version = reg.plugin_version.clone();
-        let body = registration_body(inst).into_bytes();
         self.state.refresh();
+        Ok(())
+    }
+
+    /// The registration POST for the installation in the state.
+    pub(crate) fn registration_post(&self) -> Result<Request> {
+        let inst = self.state.installation.as_ref().ok_or(Error::NotRegistered)?;
+        let body = registration_body(inst).into_bytes();
         let url = self.broker.join(&self.state.config.routes.installations, "routes")?;
         Ok(Request {
             method: "POST".into(),
@@ -216,19 +239,11 @@ impl Companion {
         })
     }
 
-    /// Interprets the broker's answer to the registration request.
-    ///
-    /// Without the local clock, an HTTP-date `Retry-After` is measured from the
-    /// response's own `Date`; prefer [`Companion::handle_registration_response_at`].
-    pub fn handle_registration_response(&mut self, resp: &Response) -> Result<RegistrationOutcome> {
-        let now = resp.header("date").and_then(crate::classify::parse_http_date).unwrap_or(0);
-        self.handle_registration_response_at(resp, now)
-    }
-
     /// Interprets the broker's answer to the registration request at local
     /// time `now` (unix seconds).
     pub fn handle_registration_response_at(&mut self, resp: &Response, now: i64) -> Result<RegistrationOutcome> {
-        if !matches!(&self.state.installation, Some(i) if !i.confirmed || i.invalid_reason.is_some()) {
+        if !matches!(&self.state.installation, Some(i) if !i.confirmed || i.invalid_reason.is_some() || i.challenge.is_some())
+        {
             return Err(Error::InvalidState("no registration is pending"));
         }
         let outcome = classify(resp, now);
@@ -302,7 +317,31 @@ impl Companion {
         if !inst.confirmed {
             return Err(Error::NotRegistered);
         }
+        if inst.challenge.is_some() {
+            return Err(Error::InvalidState("the site move waits for its ownership proof; finish the registration"));
+        }
         Ok(inst)
+    }
+
+    /// The registration a signed request for `purpose` may use.
+    pub(crate) fn signing_installation(&self, purpose: Purpose) -> Result<&Installation> {
+        match purpose {
+            Purpose::Api => self.usable_installation(),
+            // Leaving must stay possible while a site move waits for its
+            // proof: the broker still holds the unchanged secret and the grant.
+            Purpose::Leave => {
+                let inst = self.state.installation.as_ref().ok_or(Error::NotRegistered)?;
+                if inst.challenge.is_some()
+                    && inst.confirmed
+                    && inst.invalid_reason.is_none()
+                    && self.state.site_mismatch.is_none()
+                {
+                    return Ok(inst);
+                }
+                self.usable_installation()
+            }
+            Purpose::SiteMove => self.state.installation.as_ref().filter(|i| i.confirmed).ok_or(Error::NotRegistered),
+        }
     }
 
     // ---- connect ------------------------------------------------------------
@@ -385,7 +424,7 @@ impl Companion {
     /// learned clock offset is added. Missing nonce / idempotency key are drawn
     /// from `entropy`. The broker token, when held, is sent as a bearer token.
     pub fn sign_request(&self, req: &ApiRequest, opts: &SignOptions, entropy: &mut dyn Entropy) -> Result<Request> {
-        self.sign_as(req, opts, entropy, false)
+        self.sign_as(req, opts, entropy, Purpose::Api)
     }
 
     pub(crate) fn sign_as(
@@ -393,13 +432,9 @@ impl Companion {
         req: &ApiRequest,
         opts: &SignOptions,
         entropy: &mut dyn Entropy,
-        allow_mismatch: bool,
+        purpose: Purpose,
     ) -> Result<Request> {
-        let inst = if allow_mismatch {
-            self.state.installation.as_ref().filter(|i| i.confirmed).ok_or(Error::NotRegistered)?
-        } else {
-            self.usable_installation()?
-        };
+        let inst = self.signing_installation(purpose)?;
         let url = self.broker.join(&req.path, "path")?;
         let opts = SignOptions { now: clock::corrected(opts.now, self.state.clock_offset)?, ..opts.clone() };
         sign(

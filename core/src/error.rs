@@ -168,6 +168,14 @@ pub enum Error {
         /// The broker's error code, or `http_<status>`.
         reason: String,
     },
+    /// The broker answered with a redirect (3xx), or the host's HTTP stack
+    /// stopped at one it did not follow. A signed request is never
+    /// redirected: this ends the operation without a retry.
+    #[error("the broker answered with a redirect{}; signed requests are never redirected", status.map(|s| format!(" (status {s})")).unwrap_or_default())]
+    Redirected {
+        /// The 3xx status, when the host's HTTP stack showed it.
+        status: Option<u16>,
+    },
     /// 5xx / 408 / transport failures persisted through the retry budget.
     #[error("the broker is unavailable after {attempts} attempt(s){}", status.map(|s| format!(" (last status {s})")).unwrap_or_default())]
     ServerUnavailable {
@@ -258,6 +266,7 @@ impl Error {
             Error::RegistrationRejected { .. } => "registration_rejected",
             Error::RateLimited { .. } => "rate_limited",
             Error::ClientError { .. } => "client_error",
+            Error::Redirected { .. } => "redirected",
             Error::ServerUnavailable { .. } => "server_unavailable",
             Error::CallbackStateMismatch => "callback_state_mismatch",
             Error::CallbackExpired => "callback_expired",
@@ -295,7 +304,7 @@ impl Error {
                 ErrorKind::RegistrationInvalid
             }
             Error::RateLimited { .. } => ErrorKind::RateLimited,
-            Error::ClientError { .. } => ErrorKind::ClientError,
+            Error::ClientError { .. } | Error::Redirected { .. } => ErrorKind::ClientError,
             Error::ServerUnavailable { .. } => ErrorKind::ServerUnavailable,
             Error::CallbackStateMismatch
             | Error::CallbackExpired
@@ -327,7 +336,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::ClientError { status, .. } | Error::RegistrationRejected { status, .. } => Some(*status),
-            Error::ServerUnavailable { status, .. } => *status,
+            Error::ServerUnavailable { status, .. } | Error::Redirected { status } => *status,
             Error::RegistrationConflict => Some(409),
             Error::RateLimited { .. } => Some(429),
             _ => None,

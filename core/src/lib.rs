@@ -35,7 +35,7 @@
 //!     platform: "wordpress".into(),
 //!     plugin_version: "1.0.0".into(),
 //! }, &mut rng)?;
-//! plugin.handle_registration_response(&Response::new(201, vec![]))?;
+//! plugin.handle_registration_response_at(&Response::new(201, vec![]), 1_700_000_000)?;
 //!
 //! // Sign a call; the broker verifies it with the secret it got at registration.
 //! let now = 1_700_000_000;
@@ -91,7 +91,7 @@ pub use entropy::OsEntropy;
 pub use entropy::{Entropy, SeededEntropy};
 pub use error::{Error, ErrorKind, Result};
 pub use http::{ApiRequest, Request, Response};
-pub use machine::{Action, Call, Completion, Event, RemoteStep, UninstallReport};
+pub use machine::{Action, Call, Completion, Event, RemoteStep, TransportError, UninstallReport};
 pub use registration::{OwnershipProof, Registration, RegistrationOutcome, verify_ownership_proof};
 pub use secret::{BrokerToken, Secret};
 pub use sign::SignOptions;

@@ -161,6 +161,13 @@ pub fn site_identity(url: &str, field: &'static str) -> Result<String> {
     Ok(crate::url::Url::parse(url, field)?.site_identity())
 }
 
+/// Checks everything a registration's input must satisfy.
+pub(crate) fn check_registration(reg: &Registration) -> Result<String> {
+    check_meta(reg)?;
+    check_email(&reg.admin_email)?;
+    site_identity(&reg.site_url, "site_url")
+}
+
 /// Checks platform and plugin version.
 pub(crate) fn check_meta(reg: &Registration) -> Result<()> {
     let platform_ok = !reg.platform.is_empty()

@@ -35,7 +35,7 @@ fn drive(
                 trace.sent.push(req.clone());
                 event = match respond(&req, n) {
                     Ok(r) => Event::Response(r),
-                    Err(e) => Event::TransportError(e),
+                    Err(_) => Event::TransportError(tessera_core::TransportError::Network),
                 };
             }
             Action::Sleep(ms) => {
@@ -46,6 +46,7 @@ fn drive(
                 trace.persisted.push(json);
                 event = Event::Persisted;
             }
+            Action::ServeProof(_) => event = Event::ProofServed,
             Action::Done(result) => {
                 assert!(call.is_finished());
                 return (result, trace);
@@ -343,7 +344,7 @@ fn ownership_challenge_then_the_same_registration_again() {
     let mut c = Companion::create(Config::new(B)).unwrap();
     let first = c.registration_request(&registration("https://shop.example"), &mut rng(20)).unwrap();
     let outcome = c
-        .handle_registration_response(&Response::new(202, br#"{"challenge":"abcdefghijklmnop-0123"}"#.to_vec()))
+        .handle_registration_response_at(&Response::new(202, br#"{"challenge":"abcdefghijklmnop-0123"}"#.to_vec()), NOW)
         .unwrap();
     let RegistrationOutcome::OwnershipChallenge(proof) = outcome else { panic!() };
     assert_eq!(c.status(), Status::AwaitingOwnership);
@@ -353,7 +354,7 @@ fn ownership_challenge_then_the_same_registration_again() {
     assert_eq!(proof.url, format!("https://shop.example/.well-known/tessera/{}", c.install_id().unwrap()));
     let second = c.registration_request(&registration("https://shop.example"), &mut rng(21)).unwrap();
     assert_eq!(first.body, second.body, "the same id and secret are sent again");
-    c.handle_registration_response(&Response::new(201, vec![])).unwrap();
+    c.handle_registration_response_at(&Response::new(201, vec![]), NOW).unwrap();
     assert_eq!(c.status(), Status::Registered);
     assert_eq!(c.ownership_proof().unwrap_err().code(), "invalid_state");
 }
@@ -368,7 +369,7 @@ fn a_lost_ownership_challenge_starts_over_with_a_fresh_id() {
     let again = c.registration_request(&registration("https://shop.example"), &mut rng(31)).unwrap();
     assert_eq!(first.body, again.body);
     let refused = Response::new(403, br#"{"error":"ownership_proof_invalid"}"#.to_vec());
-    let e = c.handle_registration_response(&refused).unwrap_err();
+    let e = c.handle_registration_response_at(&refused, NOW).unwrap_err();
     assert_eq!((e.code(), e.reason()), ("registration_rejected", Some("ownership_proof_invalid")));
     assert_eq!(c.status(), Status::NotRegistered);
     c.registration_request(&registration("https://shop.example"), &mut rng(32)).unwrap();
@@ -376,10 +377,11 @@ fn a_lost_ownership_challenge_starts_over_with_a_fresh_id() {
 
     // With the challenge known, a refused proof keeps it (the host fixes the
     // proof route and sends the same registration again).
-    c.handle_registration_response(&Response::new(202, br#"{"challenge":"abcdefghijklmnop-0123"}"#.to_vec())).unwrap();
+    c.handle_registration_response_at(&Response::new(202, br#"{"challenge":"abcdefghijklmnop-0123"}"#.to_vec()), NOW)
+        .unwrap();
     let id = c.install_id().unwrap().to_owned();
     c.registration_request(&registration("https://shop.example"), &mut rng(33)).unwrap();
-    assert!(c.handle_registration_response(&refused).is_err());
+    assert!(c.handle_registration_response_at(&refused, NOW).is_err());
     assert_eq!((c.status(), c.install_id()), (Status::AwaitingOwnership, Some(id.as_str())));
 }
 
@@ -545,7 +547,11 @@ fn registration_retry_after_dates_use_the_clock() {
     let r = Response::new(429, vec![]).with_header("Retry-After", &tessera_core::classify::fmt_http_date(NOW + 5));
     assert_eq!(c.handle_registration_response_at(&r, NOW).unwrap_err(), Error::RateLimited { retry_after_ms: 5000 });
     let with_date = r.clone().with_header("Date", &tessera_core::classify::fmt_http_date(NOW));
-    assert_eq!(c.handle_registration_response(&with_date).unwrap_err(), Error::RateLimited { retry_after_ms: 5000 });
+    // The answer's own Date measures an HTTP-date Retry-After, whatever the local clock says.
+    assert_eq!(
+        c.handle_registration_response_at(&with_date, 0).unwrap_err(),
+        Error::RateLimited { retry_after_ms: 5000 }
+    );
 }
 
 #[test]
@@ -625,7 +631,7 @@ fn a_moved_site_proves_its_new_address_when_the_broker_asks() {
     let proof = c.ownership_proof().unwrap();
     assert_eq!(proof.url, format!("https://new-shop.example/.well-known/tessera/{id}"));
     tessera_core::verify_ownership_proof(&secret_of(&c), &id, "move-challenge-0123456789", &proof.body).unwrap();
-    assert_eq!(c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err().code(), "not_registered");
+    assert_eq!(c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err().code(), "invalid_state");
     // The proof round is a registration again: same id and secret, new address.
     let again = c.registration_request(&registration("https://new-shop.example"), &mut rng(48)).unwrap();
     assert!(String::from_utf8(again.body).unwrap().contains(&id));

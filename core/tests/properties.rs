@@ -82,7 +82,7 @@ proptest! {
         let _ = classify(&Response { status, headers: vec![("retry-after".into(), input.clone()), ("date".into(), input.clone())], body: bytes.clone() }, NOW);
         let mut c = registered("https://broker.example", 5);
         let _ = c.complete_connect(&input, NOW);
-        let _ = c.handle_registration_response(&Response::new(202, bytes.clone()));
+        let _ = c.handle_registration_response_at(&Response::new(202, bytes.clone()), 1_700_000_000);
         let _ = c.check_site(&input);
         let _ = c.connect_url(&input, Some(&input), NOW, &mut rng(1));
         let req = Request { method: input.clone(), url: input.clone(), headers: vec![("signature-input".into(), input.clone()), ("signature".into(), input.clone()), ("content-digest".into(), input.clone())], body: bytes };
@@ -181,6 +181,7 @@ proptest! {
                     tessera_core::Action::Send(_) => event = tessera_core::Event::Response(expired.clone()),
                     tessera_core::Action::Persist(_) => event = tessera_core::Event::Persisted,
                     tessera_core::Action::Sleep(_) => event = tessera_core::Event::Slept,
+                    tessera_core::Action::ServeProof(_) => event = tessera_core::Event::ProofServed,
                     tessera_core::Action::Done(_) => break,
                 }
             }

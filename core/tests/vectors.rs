@@ -143,7 +143,7 @@ fn compute_seal(case: &Value) -> Value {
 
 fn compute_ownership(case: &Value) -> Value {
     let mut c = Companion::from_json(case["state"].as_str().unwrap()).unwrap();
-    match c.handle_registration_response(&response_of(&case["response"])) {
+    match c.handle_registration_response_at(&response_of(&case["response"]), 1_700_000_000) {
         Ok(tessera_core::RegistrationOutcome::Registered) => {
             json!({ "outcome": "registered", "status": c.status().as_str() })
         }
@@ -639,10 +639,10 @@ mod fixtures {
         pending.registration_request(&registration("https://shop.example/blog/"), &mut rng(51)).unwrap();
         let mut awaiting = Companion::from_json(&pending.to_json()).unwrap();
         awaiting
-            .handle_registration_response(&Response::new(
-                202,
-                br#"{"challenge":"Y2hhbGxlbmdlLWZvci1vd25lcnNoaXA"}"#.to_vec(),
-            ))
+            .handle_registration_response_at(
+                &Response::new(202, br#"{"challenge":"Y2hhbGxlbmdlLWZvci1vd25lcnNoaXA"}"#.to_vec()),
+                1_700_000_000,
+            )
             .unwrap();
         let case_in = |c: &Companion, name: &str, status: u16, body: &str| json!({ "name": name, "state": c.to_json(), "response": { "status": status, "headers": {}, "body": body } });
         let case = |name: &str, status: u16, body: &str| case_in(&pending, name, status, body);

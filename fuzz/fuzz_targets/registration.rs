@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let status = m.field(2).parse::<u16>().unwrap_or(0);
     let resp = Response { status, headers: m.headers, body: m.body };
 
-    let _ = c.clone().handle_registration_response(&resp);
+    let _ = c.clone().handle_registration_response_at(&resp, 1_700_000_000);
     let offset_before = c.clock_offset();
     match c.handle_registration_response_at(&resp, now) {
         Ok(RegistrationOutcome::Registered) => {

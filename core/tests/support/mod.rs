@@ -26,7 +26,7 @@ pub fn registration(site: &str) -> Registration {
 pub fn registered(broker: &str, seed: u8) -> Companion {
     let mut c = Companion::create(Config::new(broker)).unwrap();
     c.registration_request(&registration("https://shop.example"), &mut rng(seed)).unwrap();
-    c.handle_registration_response(&Response::new(201, b"{}".to_vec())).unwrap();
+    c.handle_registration_response_at(&Response::new(201, b"{}".to_vec()), 1_700_000_000).unwrap();
     c
 }
 

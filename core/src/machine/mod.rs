@@ -1,0 +1,429 @@
+//! The step machine that drives every multi-step operation (sans-IO):
+//! registration, API calls, disconnect, uninstall and "the site moved".
+//!
+//! The host loop is a few lines: feed [`Event::Start`], then perform each
+//! [`Action`] and feed back what happened, until [`Action::Done`]. The
+//! contract a host follows is written in `docs/HOST-CONTRACT.md` and checked
+//! by the machine scripts in `tests/vectors/machine*.json`.
+//!
+//! ```
+//! use tessera_core::{Action, ApiRequest, Companion, Completion, Event, Response, SeededEntropy};
+//! # use tessera_core::{Config, Registration};
+//! # let mut rng = SeededEntropy::new([1; 32]);
+//! # let mut companion = Companion::create(Config::new("https://broker.example"))?;
+//! # companion.registration_request(&Registration { site_url: "https://s.example".into(), admin_email: "a@s.example".into(), platform: "wordpress".into(), plugin_version: "1".into() }, &mut rng)?;
+//! # companion.handle_registration_response_at(&Response::new(201, vec![]), 1_700_000_000)?;
+//! # let url = companion.connect_url("https://s.example/cb", None, 1_700_000_000, &mut rng)?;
+//! # let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap().to_string();
+//! # companion.complete_connect(&format!("state={state}&broker_token=btk_1"), 1_700_000_000)?;
+//! let now = 1_700_000_000; // the host's clock, unix seconds
+//! let mut call = companion.start_call(ApiRequest::new("GET", "/api/orders"))?;
+//! let mut event = Event::Start;
+//! let response = loop {
+//!     match companion.step(&mut call, event, now, &mut rng) {
+//!         Action::Send(request) => {
+//!             // the host sends `request` with its HTTP stack, never following a redirect:
+//!             # let _ = request;
+//!             event = Event::Response(Response::new(200, b"[]".to_vec()));
+//!         }
+//!         Action::Sleep(_ms) => event = Event::Slept,          // after sleeping `_ms`
+//!         Action::Persist(_json) => event = Event::Persisted,  // after storing `_json`
+//!         Action::ServeProof(_proof) => event = Event::ProofServed, // registration only
+//!         Action::Done(result) => break result?,
+//!     }
+//! };
+//! assert!(matches!(response, Completion::Response(r) if r.status == 200));
+//! # Ok::<(), tessera_core::Error>(())
+//! ```
+//!
+//! Policy (DESIGN.md): 5xx, 408 and transport errors are retried with
+//! full-jitter exponential backoff, bounded in attempts and total delay, only
+//! for idempotent methods, requests with an `Idempotency-Key` (the same key on
+//! every attempt) and the registration POST (idempotent by install id); 429
+//! honours `Retry-After` up to a cap; `signature_expired` with a `Date` header
+//! teaches the clock offset and is retried once; a 3xx is never followed;
+//! other 4xx are never retried. State changes are persisted before `Done`.
+
+mod leave;
+mod register;
+mod types;
+
+use std::collections::VecDeque;
+
+use crate::classify::{Outcome, OutcomeKind, classify};
+use crate::companion::{Companion, Purpose};
+use crate::entropy::{Entropy, random};
+use crate::error::{Error, Result};
+use crate::http::{ApiRequest, Response, check_body, normalize_headers, normalize_method};
+use crate::registration::Registration;
+use crate::sign::{SignOptions, is_idempotent, uuid_v4};
+
+pub use leave::UNINSTALL_MAX_ATTEMPTS;
+pub use types::{Action, Completion, Event, RemoteStep, TransportError, UninstallReport};
+
+/// At most this many ownership proofs are served in one registration.
+pub const MAX_PROOF_ROUNDS: u32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Api,
+    Register,
+    Disconnect,
+    UninstallDisconnect,
+    UninstallDeregister,
+    UninstallLocal,
+    SiteMoved,
+}
+
+#[derive(Clone, Debug)]
+enum Pending {
+    Emit(Action),
+    Resend,
+}
+
+/// One operation in progress. Create with a `Companion::start_*` method,
+/// drive with [`Companion::step`].
+#[derive(Clone, Debug)]
+pub struct Call {
+    op: Op,
+    req: ApiRequest,
+    registration: Option<Registration>,
+    /// The registration round continues a site move (completes as `SiteMoved`).
+    site_move: bool,
+    proof_rounds: u32,
+    awaiting_proof: bool,
+    idempotency_key: Option<String>,
+    attempts: u32,
+    delay_spent_ms: u64,
+    skew_retried: bool,
+    awaiting_response: bool,
+    started: bool,
+    finished: bool,
+    pending: VecDeque<Pending>,
+    disconnect_step: RemoteStep,
+}
+
+impl Call {
+    fn new(op: Op, req: ApiRequest) -> Call {
+        Call {
+            op,
+            req,
+            registration: None,
+            site_move: false,
+            proof_rounds: 0,
+            awaiting_proof: false,
+            idempotency_key: None,
+            attempts: 0,
+            delay_spent_ms: 0,
+            skew_retried: false,
+            awaiting_response: false,
+            started: false,
+            finished: false,
+            pending: VecDeque::new(),
+            disconnect_step: RemoteStep::Skipped,
+        }
+    }
+
+    /// Attempts sent so far for the current request.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Whether [`Action::Done`] was returned.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The `Idempotency-Key` used on every attempt, once the first is signed.
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    fn reset_for(&mut self, op: Op, req: ApiRequest) {
+        self.op = op;
+        self.req = req;
+        self.idempotency_key = None;
+        self.attempts = 0;
+        self.delay_spent_ms = 0;
+        self.skew_retried = false;
+    }
+}
+
+impl Companion {
+    /// Starts a signed API call through the broker (needs a broker token).
+    pub fn start_call(&self, req: ApiRequest) -> Result<Call> {
+        self.sign_preflight(&req, Purpose::Api)?;
+        if self.state.broker_token.is_none() {
+            return Err(match &self.state.reconnect_reason {
+                Some(reason) => Error::ReconnectRequired { reason: reason.clone() },
+                None => Error::NotConnected,
+            });
+        }
+        Ok(Call::new(Op::Api, req))
+    }
+
+    /// Checks everything signing will check, before any I/O.
+    fn sign_preflight(&self, req: &ApiRequest, purpose: Purpose) -> Result<()> {
+        normalize_method(&req.method)?;
+        check_body(&req.body)?;
+        normalize_headers(&req.headers)?;
+        self.broker.join(&req.path, "path")?;
+        self.signing_installation(purpose).map(|_| ())
+    }
+
+    /// Advances `call` with `event` at local time `now` (unix seconds).
+    pub fn step(&mut self, call: &mut Call, event: Event, now: i64, entropy: &mut dyn Entropy) -> Action {
+        if call.finished {
+            return Action::Done(Err(Error::InvalidState("the call is already finished")));
+        }
+        let action = match event {
+            Event::Start if !call.started => {
+                call.started = true;
+                match call.op {
+                    Op::Register => self.begin_registration(call, entropy),
+                    Op::UninstallLocal => self.finish_uninstall(call, RemoteStep::Skipped),
+                    _ => self.send(call, now, entropy),
+                }
+            }
+            Event::Response(resp) if call.awaiting_response => {
+                call.awaiting_response = false;
+                let outcome = classify(&resp, now);
+                self.on_outcome(call, outcome, resp, now, entropy)
+            }
+            Event::TransportError(kind) if call.awaiting_response => {
+                call.awaiting_response = false;
+                match kind {
+                    TransportError::Redirect => self.fail(call, Error::Redirected { status: None }),
+                    TransportError::Network => self.retry_or_fail(call, None, entropy),
+                }
+            }
+            Event::ProofServed if call.awaiting_proof => {
+                call.awaiting_proof = false;
+                self.resend_registration(call, now, entropy)
+            }
+            Event::ProofDeferred if call.awaiting_proof => {
+                call.awaiting_proof = false;
+                self.proof_deferred(call)
+            }
+            Event::Slept | Event::Persisted if !call.pending.is_empty() => self.next_pending(call, now, entropy),
+            _ => {
+                call.finished = true;
+                return Action::Done(Err(Error::InvalidState("unexpected event for this call")));
+            }
+        };
+        if matches!(action, Action::Done(_)) {
+            call.finished = true;
+        }
+        if matches!(action, Action::ServeProof(_)) {
+            call.awaiting_proof = true;
+        }
+        action
+    }
+
+    fn next_pending(&mut self, call: &mut Call, now: i64, entropy: &mut dyn Entropy) -> Action {
+        match call.pending.pop_front() {
+            Some(Pending::Emit(action)) => action,
+            Some(Pending::Resend) => self.send(call, now, entropy),
+            None => Action::Done(Err(Error::Internal("no pending action"))),
+        }
+    }
+
+    fn send(&mut self, call: &mut Call, now: i64, entropy: &mut dyn Entropy) -> Action {
+        if call.op == Op::Register {
+            return match self.registration_post() {
+                Ok(request) => {
+                    call.attempts += 1;
+                    call.awaiting_response = true;
+                    Action::Send(request)
+                }
+                Err(e) => self.fail(call, e),
+            };
+        }
+        let method = call.req.method.to_ascii_uppercase();
+        if call.idempotency_key.is_none() {
+            let caller = call
+                .req
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
+                .map(|(_, v)| v.trim().to_owned());
+            call.idempotency_key =
+                caller.or_else(|| matches!(method.as_str(), "POST" | "PATCH").then(|| uuid_v4(random::<16>(entropy))));
+        }
+        let opts = SignOptions { now, nonce: None, idempotency_key: call.idempotency_key.clone() };
+        let purpose = match call.op {
+            Op::SiteMoved => Purpose::SiteMove,
+            Op::Api => Purpose::Api,
+            _ => Purpose::Leave,
+        };
+        match self.sign_as(&call.req, &opts, entropy, purpose) {
+            Ok(request) => {
+                call.attempts += 1;
+                call.awaiting_response = true;
+                Action::Send(request)
+            }
+            Err(e) => self.fail(call, e),
+        }
+    }
+
+    /// Whether this operation's request may be sent again after an answer
+    /// that did not show whether the broker acted on it.
+    fn safe_to_repeat(call: &Call) -> bool {
+        call.op == Op::Register
+            || is_idempotent(&call.req.method.to_ascii_uppercase())
+            || call.idempotency_key.is_some()
+    }
+
+    /// The retry budget of this operation.
+    fn policy(&self, call: &Call) -> crate::config::RetryPolicy {
+        let mut policy = self.state.config.retry.clone();
+        if matches!(call.op, Op::UninstallDisconnect | Op::UninstallDeregister) {
+            // Uninstall is best effort and often runs inside one web request:
+            // at most two attempts per remote step.
+            policy.max_attempts = policy.max_attempts.min(UNINSTALL_MAX_ATTEMPTS);
+        }
+        policy
+    }
+
+    /// 5xx, 408 or a network failure (`status` None): back off and send again
+    /// when that is safe and within budget, else end as `server_unavailable`.
+    fn retry_or_fail(&mut self, call: &mut Call, status: Option<u16>, entropy: &mut dyn Entropy) -> Action {
+        let policy = self.policy(call);
+        let ceiling = policy
+            .base_delay_ms
+            .saturating_mul(1u64 << (call.attempts.saturating_sub(1)).min(20))
+            .min(policy.max_delay_ms);
+        let delay = u64::from_le_bytes(random::<8>(entropy)) % (ceiling + 1);
+        if Self::safe_to_repeat(call)
+            && call.attempts < policy.max_attempts
+            && call.delay_spent_ms + delay <= policy.max_total_delay_ms
+        {
+            return self.sleep_then_resend(call, delay);
+        }
+        self.fail(call, Error::ServerUnavailable { status, attempts: call.attempts })
+    }
+
+    /// Decides what a classified response leads to.
+    fn on_outcome(
+        &mut self,
+        call: &mut Call,
+        outcome: Outcome,
+        resp: Response,
+        now: i64,
+        entropy: &mut dyn Entropy,
+    ) -> Action {
+        if call.op == Op::Register
+            && !matches!(
+                outcome.kind,
+                OutcomeKind::ServerUnavailable | OutcomeKind::RateLimited | OutcomeKind::Redirected
+            )
+        {
+            return self.on_registration_answer(call, &resp, now);
+        }
+        if self.is_success(call, &outcome) {
+            return self.succeed(call, resp);
+        }
+        let policy = self.policy(call);
+        match outcome.kind {
+            OutcomeKind::ServerUnavailable => self.retry_or_fail(call, Some(outcome.status), entropy),
+            OutcomeKind::RateLimited => {
+                let wait = outcome.retry_after_ms.unwrap_or(policy.base_delay_ms);
+                if call.attempts < policy.max_attempts
+                    && wait <= policy.max_retry_after_ms
+                    && call.delay_spent_ms + wait <= policy.max_total_delay_ms
+                {
+                    return self.sleep_then_resend(call, wait);
+                }
+                self.fail(call, Error::RateLimited { retry_after_ms: wait })
+            }
+            OutcomeKind::SignatureExpired if !call.skew_retried && outcome.server_date.is_some() => {
+                call.skew_retried = true;
+                let server = outcome.server_date.unwrap_or(now);
+                self.state.clock_offset = crate::clock::offset_from(server, now);
+                call.pending.push_back(Pending::Resend);
+                Action::Persist(self.state.to_json())
+            }
+            OutcomeKind::ReconnectRequired if call.op == Op::Api => {
+                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
+                self.state.broker_token = None;
+                self.state.reconnect_reason = err.reason().map(str::to_owned);
+                self.persist_then_done(call, Err(err))
+            }
+            OutcomeKind::RegistrationInvalid if matches!(call.op, Op::Api | Op::SiteMoved) => {
+                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
+                if let Some(inst) = &mut self.state.installation {
+                    inst.invalid_reason = err.reason().map(str::to_owned);
+                }
+                self.state.broker_token = None;
+                self.persist_then_done(call, Err(err))
+            }
+            _ => {
+                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
+                self.fail(call, err)
+            }
+        }
+    }
+
+    /// Operation-specific successes.
+    fn is_success(&self, call: &Call, outcome: &Outcome) -> bool {
+        let status = outcome.status;
+        match call.op {
+            Op::Api | Op::SiteMoved | Op::Register | Op::UninstallLocal => outcome.kind == OutcomeKind::Ok,
+            // A 401 saying the connection is gone means there is nothing left to
+            // revoke. A 401 about the request itself (signature, digest, replay,
+            // clock) means the broker did not process it: not success.
+            // (the reconnect codes are classify's; no code, or an unknown
+            // installation, also means there is nothing left to revoke).
+            Op::Disconnect | Op::UninstallDisconnect => {
+                outcome.kind == OutcomeKind::Ok
+                    || (status == 401
+                        && (outcome.kind == OutcomeKind::ReconnectRequired
+                            || matches!(outcome.code.as_deref(), None | Some("unknown_installation"))))
+            }
+            Op::UninstallDeregister => {
+                outcome.kind == OutcomeKind::Ok || status == 404 || outcome.kind == OutcomeKind::RegistrationInvalid
+            }
+        }
+    }
+
+    fn sleep_then_resend(&mut self, call: &mut Call, delay: u64) -> Action {
+        call.delay_spent_ms += delay;
+        call.pending.push_back(Pending::Resend);
+        Action::Sleep(delay)
+    }
+
+    fn persist_then_done(&mut self, call: &mut Call, result: Result<Completion>) -> Action {
+        self.state.refresh();
+        call.pending.push_back(Pending::Emit(Action::Done(result)));
+        Action::Persist(self.state.to_json())
+    }
+
+    fn succeed(&mut self, call: &mut Call, resp: Response) -> Action {
+        match call.op {
+            Op::Api => Action::Done(Ok(Completion::Response(resp))),
+            Op::Register | Op::UninstallLocal => Action::Done(Err(Error::Internal("handled elsewhere"))),
+            Op::Disconnect => {
+                self.state.broker_token = None;
+                self.persist_then_done(call, Ok(Completion::Disconnected { remote: RemoteStep::Ok }))
+            }
+            Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Ok),
+            Op::UninstallDeregister => self.finish_uninstall(call, RemoteStep::Ok),
+            Op::SiteMoved => self.site_moved_answer(call, &resp),
+        }
+    }
+
+    fn fail(&mut self, call: &mut Call, err: Error) -> Action {
+        match call.op {
+            Op::Api | Op::SiteMoved | Op::Register => {
+                self.state.refresh();
+                Action::Done(Err(err))
+            }
+            Op::Disconnect => {
+                self.state.broker_token = None;
+                self.persist_then_done(call, Ok(Completion::Disconnected { remote: RemoteStep::Failed(err) }))
+            }
+            Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Failed(err)),
+            Op::UninstallDeregister | Op::UninstallLocal => self.finish_uninstall(call, RemoteStep::Failed(err)),
+        }
+    }
+}
