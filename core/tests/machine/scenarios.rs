@@ -1,0 +1,965 @@
+//! The scenarios behind the machine scripts: a state, an operation, what the
+//! broker and the host answer, and the policy trace they must produce.
+//! `sleep *` in a trace is a full-jitter backoff (its value is in the script).
+
+use tessera_core::classify::fmt_http_date;
+use tessera_core::{
+    Action, ApiRequest, Companion, Config, Event, Registration, Response, RetryPolicy, SeededEntropy, TransportError,
+};
+
+use super::support::*;
+
+/// What the operation is.
+pub enum Op {
+    Register(Registration),
+    Call(ApiRequest),
+    Disconnect,
+    Uninstall,
+    SiteMoved,
+}
+
+/// How the broker (for a send) or the host (for a proof) answers.
+pub enum Answer {
+    Event(Event),
+    /// The host stops driving here (an abort, or an exception in a callback).
+    Abort,
+}
+
+pub struct Scenario {
+    pub group: &'static str,
+    pub name: &'static str,
+    pub covers: Vec<&'static str>,
+    pub seed: u8,
+    pub state: String,
+    pub op: Op,
+    pub answers: Vec<Answer>,
+    pub now: i64,
+    /// Seconds the clock advances between events.
+    pub tick: i64,
+    pub trace: &'static str,
+}
+
+const B: &str = "https://broker.example";
+
+fn resp(status: u16, body: &str) -> Answer {
+    Answer::Event(Event::Response(Response::new(status, body.as_bytes().to_vec())))
+}
+
+fn with(status: u16, body: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut r = Response::new(status, body.as_bytes().to_vec());
+    for (k, v) in headers {
+        r = r.with_header(k, v);
+    }
+    Answer::Event(Event::Response(r))
+}
+
+fn code(status: u16, code: &str) -> Answer {
+    resp(status, &format!(r#"{{"error":"{code}","error_description":"scripted"}}"#))
+}
+
+fn net() -> Answer {
+    Answer::Event(Event::TransportError(TransportError::Network))
+}
+
+fn hidden_redirect() -> Answer {
+    Answer::Event(Event::TransportError(TransportError::Redirect))
+}
+
+fn served() -> Answer {
+    Answer::Event(Event::ProofServed)
+}
+
+fn deferred() -> Answer {
+    Answer::Event(Event::ProofDeferred)
+}
+
+const CHALLENGE: &str = r#"{"challenge":"chl_c2NyaXB0ZWQtY2hhbGxlbmdl"}"#;
+
+fn reg() -> Registration {
+    registration("https://shop.example")
+}
+
+fn get(path: &str) -> Op {
+    Op::Call(ApiRequest::new("GET", path))
+}
+
+fn post(path: &str, body: &str) -> Op {
+    Op::Call(ApiRequest::json("POST", path, body.to_owned()))
+}
+
+// ---- fixture states ---------------------------------------------------------------
+
+/// Drives `call` with `answers` (sleeps and persists answered) and returns the companion.
+fn after(mut c: Companion, call: tessera_core::Call, answers: Vec<Answer>) -> Companion {
+    let mut call = call;
+    let mut rng = SeededEntropy::new([200; 32]);
+    let mut answers = answers.into_iter();
+    let mut event = Event::Start;
+    loop {
+        event = match c.step(&mut call, event, NOW, &mut rng) {
+            Action::Done(_) => return c,
+            Action::Sleep(_) => Event::Slept,
+            Action::Persist(_) => Event::Persisted,
+            Action::Send(_) | Action::ServeProof(_) => match answers.next() {
+                Some(Answer::Event(e)) => e,
+                _ => return c,
+            },
+        }
+    }
+}
+
+fn fresh() -> Companion {
+    Companion::create(Config::new(B)).unwrap()
+}
+
+fn fresh_with(retry: RetryPolicy) -> Companion {
+    let mut config = Config::new(B);
+    config.retry = retry;
+    Companion::create(config).unwrap()
+}
+
+fn awaiting_ownership() -> Companion {
+    let c = fresh();
+    let call = c.start_registration(&reg()).unwrap();
+    after(c, call, vec![resp(202, CHALLENGE), deferred()])
+}
+
+fn invalid() -> Companion {
+    let c = connected(B, 61);
+    let call = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap();
+    after(c, call, vec![code(401, "signature_invalid")])
+}
+
+fn moving() -> Companion {
+    let mut c = connected(B, 62);
+    c.check_site("https://new-shop.example").unwrap();
+    let call = c.start_site_moved().unwrap();
+    after(c, call, vec![resp(202, CHALLENGE), deferred()])
+}
+
+fn mismatch() -> Companion {
+    let mut c = connected(B, 63);
+    c.check_site("https://staging.shop.example").unwrap();
+    c
+}
+
+fn skewed() -> Companion {
+    let c = connected(B, 64);
+    let call = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap();
+    let date = fmt_http_date(NOW + 600);
+    after(c, call, vec![with(401, r#"{"error":"signature_expired"}"#, &[("Date", &date)]), resp(200, "[]")])
+}
+
+fn tight() -> RetryPolicy {
+    RetryPolicy { max_attempts: 2, ..RetryPolicy::default() }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn s(
+    group: &'static str,
+    name: &'static str,
+    covers: &[&'static str],
+    seed: u8,
+    state: Companion,
+    op: Op,
+    answers: Vec<Answer>,
+    trace: &'static str,
+) -> Scenario {
+    Scenario {
+        group,
+        name,
+        covers: covers.to_vec(),
+        seed,
+        state: state.to_json(),
+        op,
+        answers,
+        now: NOW,
+        tick: 0,
+        trace,
+    }
+}
+
+pub fn all() -> Vec<Scenario> {
+    let mut v = register();
+    v.extend(calls());
+    v.extend(leave());
+    v
+}
+
+fn register() -> Vec<Scenario> {
+    let g = "register";
+    let date_ahead = fmt_http_date(NOW + 3_600);
+    let retry_at = fmt_http_date(NOW + 2);
+    vec![
+        s(
+            g,
+            "register: 201",
+            &["persist the secret before the first send", "registered"],
+            1,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(201, "{}")],
+            "persist, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: 202 challenge, proof served, 201",
+            &["ownership challenge", "ServeProof continuation"],
+            2,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(202, CHALLENGE), served(), resp(201, "{}")],
+            "persist, send POST, persist, serve_proof, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: 202 challenge, proof deferred",
+            &["ProofDeferred ends with the challenge kept"],
+            3,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(202, CHALLENGE), deferred()],
+            "persist, send POST, persist, serve_proof, done registration",
+        ),
+        s(
+            g,
+            "register: resume after a deferred proof",
+            &["same id and secret", "challenge kept while resending"],
+            4,
+            awaiting_ownership(),
+            Op::Register(reg()),
+            vec![resp(201, "{}")],
+            "persist, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: lost answer, retried",
+            &["transport error retried (POST idempotent by install id)"],
+            5,
+            fresh(),
+            Op::Register(reg()),
+            vec![net(), resp(201, "{}")],
+            "persist, send POST, sleep *, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: broker down then up",
+            &["5xx retried with backoff"],
+            6,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(503, ""), resp(502, "<html>"), resp(201, "{}")],
+            "persist, send POST, sleep *, send POST, sleep *, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: broker down",
+            &["retry budget exhausted", "state kept for the next attempt"],
+            7,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(503, ""), net(), resp(500, "")],
+            "persist, send POST, sleep *, send POST, sleep *, send POST, done server_unavailable",
+        ),
+        s(
+            g,
+            "register: 408 retried",
+            &["408 retried"],
+            8,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(408, ""), resp(201, "{}")],
+            "persist, send POST, sleep *, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: 429 with Retry-After",
+            &["429 honours Retry-After seconds"],
+            9,
+            fresh(),
+            Op::Register(reg()),
+            vec![with(429, "", &[("Retry-After", "1")]), resp(201, "{}")],
+            "persist, send POST, sleep 1000, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: 429 with an HTTP-date Retry-After",
+            &["429 honours Retry-After dates against the answer's Date"],
+            10,
+            fresh(),
+            Op::Register(reg()),
+            vec![with(429, "", &[("Retry-After", &retry_at), ("Date", &fmt_http_date(NOW))]), resp(201, "{}")],
+            "persist, send POST, sleep 2000, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: 409 conflict",
+            &["409 drops the id", "persisted"],
+            11,
+            fresh(),
+            Op::Register(reg()),
+            vec![code(409, "installation_exists")],
+            "persist, send POST, persist, done registration_conflict",
+        ),
+        s(
+            g,
+            "register: 400 rejected",
+            &["other 4xx is registration_rejected", "never retried"],
+            12,
+            fresh(),
+            Op::Register(reg()),
+            vec![code(400, "invalid_request")],
+            "persist, send POST, done registration_rejected",
+        ),
+        s(
+            g,
+            "register: 302",
+            &["a 3xx is redirected, never followed or retried"],
+            13,
+            fresh(),
+            Op::Register(reg()),
+            vec![with(302, "", &[("Location", "https://elsewhere.example/installations")])],
+            "persist, send POST, done redirected",
+        ),
+        s(
+            g,
+            "register: hidden redirect",
+            &["an opaque redirect is redirected"],
+            14,
+            fresh(),
+            Op::Register(reg()),
+            vec![hidden_redirect()],
+            "persist, send POST, done redirected",
+        ),
+        s(
+            g,
+            "register: proof refused for a lost challenge",
+            &["403 ownership_proof_invalid without a known challenge starts over"],
+            15,
+            fresh(),
+            Op::Register(reg()),
+            vec![code(403, "ownership_proof_invalid")],
+            "persist, send POST, persist, done registration_rejected",
+        ),
+        s(
+            g,
+            "register: proof refused",
+            &["403 ownership_proof_invalid with the challenge known keeps it"],
+            16,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(202, CHALLENGE), served(), code(403, "ownership_proof_invalid")],
+            "persist, send POST, persist, serve_proof, send POST, done registration_rejected",
+        ),
+        s(
+            g,
+            "register: challenged again and again",
+            &["at most two proof rounds"],
+            17,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(202, CHALLENGE), served(), resp(202, CHALLENGE), served(), resp(202, CHALLENGE)],
+            "persist, send POST, persist, serve_proof, send POST, persist, serve_proof, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: clock skew learned",
+            &["Date on 201 teaches the clock offset"],
+            18,
+            fresh(),
+            Op::Register(reg()),
+            vec![with(201, "{}", &[("Date", &date_ahead)])],
+            "persist, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: after registration_invalid",
+            &["a fresh id and secret", "the dead token is dropped"],
+            19,
+            invalid(),
+            Op::Register(reg()),
+            vec![resp(201, "{}")],
+            "persist, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "register: already registered",
+            &["refused before any action"],
+            20,
+            registered(B, 20),
+            Op::Register(reg()),
+            vec![],
+            "start_error invalid_state",
+        ),
+        s(
+            g,
+            "register: bad email",
+            &["input checked before any action"],
+            21,
+            fresh(),
+            Op::Register(tessera_core::Registration { admin_email: "not an email".into(), ..reg() }),
+            vec![],
+            "start_error invalid_input",
+        ),
+        s(
+            g,
+            "register: abort while a retry is in flight",
+            &["the secret persisted before the send survives an abort"],
+            22,
+            fresh(),
+            Op::Register(reg()),
+            vec![resp(503, ""), Answer::Abort],
+            "persist, send POST, sleep *, send POST, abort",
+        ),
+        s(
+            g,
+            "site moved: 200",
+            &["site moved without a proof"],
+            23,
+            mismatch(),
+            Op::SiteMoved,
+            vec![resp(200, r#"{"site_url":"https://staging.shop.example"}"#)],
+            "send PATCH, persist, done site_moved",
+        ),
+        s(
+            g,
+            "site moved: 202, proof served, 201",
+            &["the move's proof round in the same operation", "same id and secret"],
+            24,
+            {
+                let mut c = connected(B, 24);
+                c.check_site("https://new-shop.example").unwrap();
+                c
+            },
+            Op::SiteMoved,
+            vec![resp(202, CHALLENGE), served(), resp(201, "{}")],
+            "send PATCH, persist, serve_proof, send POST, persist, done site_moved",
+        ),
+        s(
+            g,
+            "site moved: 202, proof deferred",
+            &["pending move kept"],
+            25,
+            {
+                let mut c = connected(B, 25);
+                c.check_site("https://new-shop.example").unwrap();
+                c
+            },
+            Op::SiteMoved,
+            vec![resp(202, CHALLENGE), deferred()],
+            "send PATCH, persist, serve_proof, done site_moved",
+        ),
+        s(
+            g,
+            "site moved: resume the proof round",
+            &["a pending move finishes through register"],
+            26,
+            moving(),
+            Op::Register(registration("https://new-shop.example")),
+            vec![resp(201, "{}")],
+            "persist, send POST, persist, done registration",
+        ),
+        s(
+            g,
+            "site moved: signature_invalid",
+            &["registration invalid during a move"],
+            27,
+            mismatch(),
+            Op::SiteMoved,
+            vec![code(401, "signature_invalid")],
+            "send PATCH, persist, done registration_invalid",
+        ),
+        {
+            let mut sc = s(
+                g,
+                "register: with a tight budget",
+                &["max_attempts bounds the registration"],
+                28,
+                fresh_with(tight()),
+                Op::Register(reg()),
+                vec![resp(500, ""), resp(500, "")],
+                "persist, send POST, sleep *, send POST, done server_unavailable",
+            );
+            sc.tick = 1;
+            sc
+        },
+    ]
+}
+
+fn calls() -> Vec<Scenario> {
+    let g = "call";
+    let date_ahead = fmt_http_date(NOW + 900);
+    let retry_date = fmt_http_date(NOW + 3);
+    vec![
+        s(
+            g,
+            "call: 200",
+            &["one send"],
+            30,
+            connected(B, 30),
+            get("/api/orders?limit=3"),
+            vec![resp(200, "[]")],
+            "send GET, done response",
+        ),
+        s(
+            g,
+            "call: 503 retried, then 200",
+            &["5xx retried for GET", "full-jitter backoff"],
+            31,
+            connected(B, 31),
+            get("/api/orders"),
+            vec![resp(503, ""), resp(200, "[]")],
+            "send GET, sleep *, send GET, done response",
+        ),
+        s(
+            g,
+            "call: 5xx exhausted",
+            &["bounded attempts", "server_unavailable"],
+            32,
+            connected(B, 32),
+            get("/api/orders"),
+            vec![resp(500, ""), resp(502, ""), resp(503, "")],
+            "send GET, sleep *, send GET, sleep *, send GET, done server_unavailable",
+        ),
+        s(
+            g,
+            "call: POST with the core's Idempotency-Key, 503 retried",
+            &["Idempotency-Key on every POST", "same key on every attempt"],
+            33,
+            connected(B, 33),
+            post("/api/contacts", r#"{"name":"Ada"}"#),
+            vec![resp(503, ""), resp(201, r#"{"id":"con_1"}"#)],
+            "send POST, sleep *, send POST, done response",
+        ),
+        s(
+            g,
+            "call: POST with the caller's Idempotency-Key",
+            &["a caller's key is kept"],
+            34,
+            connected(B, 34),
+            Op::Call({
+                let mut r = ApiRequest::json("POST", "/api/contacts", r#"{"name":"Bo"}"#.to_owned());
+                r.headers.push(("Idempotency-Key".into(), "order-7-contact".into()));
+                r
+            }),
+            vec![resp(500, ""), resp(201, "{}")],
+            "send POST, sleep *, send POST, done response",
+        ),
+        s(
+            g,
+            "call: a method neither idempotent nor keyed is sent once",
+            &["no retry when repeating is unsafe"],
+            35,
+            connected(B, 35),
+            Op::Call(ApiRequest::new("LOCK", "/api/units/u1")),
+            vec![resp(503, "")],
+            "send LOCK, done server_unavailable",
+        ),
+        s(
+            g,
+            "call: 408 retried",
+            &["408 retried"],
+            36,
+            connected(B, 36),
+            get("/api/orders"),
+            vec![resp(408, ""), resp(200, "[]")],
+            "send GET, sleep *, send GET, done response",
+        ),
+        s(
+            g,
+            "call: 429 with Retry-After seconds",
+            &["429 honours Retry-After"],
+            37,
+            connected(B, 37),
+            get("/api/orders"),
+            vec![with(429, "", &[("Retry-After", "2")]), resp(200, "[]")],
+            "send GET, sleep 2000, send GET, done response",
+        ),
+        s(
+            g,
+            "call: 429 with an HTTP-date Retry-After",
+            &["Retry-After as a date"],
+            38,
+            connected(B, 38),
+            get("/api/orders"),
+            vec![with(429, "", &[("Retry-After", &retry_date), ("Date", &fmt_http_date(NOW))]), resp(200, "[]")],
+            "send GET, sleep 3000, send GET, done response",
+        ),
+        s(
+            g,
+            "call: 429 beyond the cap",
+            &["Retry-After above max_retry_after_ms ends as rate_limited"],
+            39,
+            connected(B, 39),
+            get("/api/orders"),
+            vec![with(429, "", &[("Retry-After", "60")])],
+            "send GET, done rate_limited",
+        ),
+        s(
+            g,
+            "call: 429 without Retry-After",
+            &["base delay when the broker gives none"],
+            40,
+            connected(B, 40),
+            get("/api/orders"),
+            vec![resp(429, ""), resp(200, "[]")],
+            "send GET, sleep 250, send GET, done response",
+        ),
+        s(
+            g,
+            "call: transport error retried",
+            &["network failure retried"],
+            41,
+            connected(B, 41),
+            get("/api/orders"),
+            vec![net(), resp(200, "[]")],
+            "send GET, sleep *, send GET, done response",
+        ),
+        s(
+            g,
+            "call: 302",
+            &["a 3xx is never followed nor retried"],
+            42,
+            connected(B, 42),
+            get("/api/orders"),
+            vec![with(302, "", &[("Location", "https://attacker.example/api/orders")])],
+            "send GET, done redirected",
+        ),
+        s(
+            g,
+            "call: hidden redirect",
+            &["opaque redirect"],
+            43,
+            connected(B, 43),
+            post("/api/contacts", "{}"),
+            vec![hidden_redirect()],
+            "send POST, done redirected",
+        ),
+        s(
+            g,
+            "call: clock skew learned",
+            &["signature_expired + Date: offset persisted, re-signed once"],
+            44,
+            connected(B, 44),
+            get("/api/orders"),
+            vec![with(401, r#"{"error":"signature_expired"}"#, &[("Date", &date_ahead)]), resp(200, "[]")],
+            "send GET, persist, send GET, done response",
+        ),
+        s(
+            g,
+            "call: clock skew re-learned",
+            &["a learned offset is replaced"],
+            45,
+            skewed(),
+            get("/api/orders"),
+            vec![
+                with(401, r#"{"error":"signature_expired"}"#, &[("Date", &fmt_http_date(NOW - 300))]),
+                resp(200, "[]"),
+            ],
+            "send GET, persist, send GET, done response",
+        ),
+        s(
+            g,
+            "call: clock skew twice",
+            &["the skew retry happens once"],
+            46,
+            connected(B, 46),
+            get("/api/orders"),
+            vec![
+                with(401, r#"{"error":"signature_expired"}"#, &[("Date", &date_ahead)]),
+                with(401, r#"{"error":"signature_expired"}"#, &[("Date", &date_ahead)]),
+            ],
+            "send GET, persist, send GET, done client_error",
+        ),
+        s(
+            g,
+            "call: signature_expired without Date",
+            &["no Date, nothing to learn"],
+            47,
+            connected(B, 47),
+            get("/api/orders"),
+            vec![code(401, "signature_expired")],
+            "send GET, done client_error",
+        ),
+        s(
+            g,
+            "call: stora_reconnect_required",
+            &["reconnect required: grant gone", "token dropped and persisted"],
+            48,
+            connected(B, 48),
+            get("/api/orders"),
+            vec![code(401, "stora_reconnect_required")],
+            "send GET, persist, done reconnect_required",
+        ),
+        s(
+            g,
+            "call: broker_token_invalid",
+            &["reconnect required: kill switch on the token"],
+            49,
+            connected(B, 49),
+            get("/api/orders"),
+            vec![code(401, "broker_token_invalid")],
+            "send GET, persist, done reconnect_required",
+        ),
+        s(
+            g,
+            "call: installation_disabled",
+            &["kill switch"],
+            50,
+            connected(B, 50),
+            get("/api/orders"),
+            vec![resp(401, r#"{"type":"about:blank","code":"installation_disabled"}"#)],
+            "send GET, persist, done reconnect_required",
+        ),
+        s(
+            g,
+            "call: signature_invalid",
+            &["registration invalid"],
+            51,
+            connected(B, 51),
+            get("/api/orders"),
+            vec![code(401, "signature_invalid")],
+            "send GET, persist, done registration_invalid",
+        ),
+        s(
+            g,
+            "call: unknown_installation",
+            &["registration invalid"],
+            52,
+            connected(B, 52),
+            get("/api/orders"),
+            vec![code(401, "unknown_installation")],
+            "send GET, persist, done registration_invalid",
+        ),
+        s(
+            g,
+            "call: 404",
+            &["other 4xx never retried"],
+            53,
+            connected(B, 53),
+            get("/api/nothing"),
+            vec![code(404, "resource_not_found")],
+            "send GET, done client_error",
+        ),
+        s(
+            g,
+            "call: not connected",
+            &["refused before any action"],
+            54,
+            registered(B, 54),
+            get("/api/orders"),
+            vec![],
+            "start_error not_connected",
+        ),
+        s(
+            g,
+            "call: after reconnect required",
+            &["the reason is kept"],
+            55,
+            {
+                let c = connected(B, 55);
+                let call = c.start_call(ApiRequest::new("GET", "/api/x")).unwrap();
+                after(c, call, vec![code(401, "stora_reconnect_required")])
+            },
+            get("/api/orders"),
+            vec![],
+            "start_error reconnect_required",
+        ),
+        s(
+            g,
+            "call: abort mid-call",
+            &["an abort after a persisted offset keeps it"],
+            56,
+            connected(B, 56),
+            get("/api/orders"),
+            vec![with(401, r#"{"error":"signature_expired"}"#, &[("Date", &date_ahead)]), Answer::Abort],
+            "send GET, persist, send GET, abort",
+        ),
+        s(
+            g,
+            "call: during a pending site move",
+            &["calls wait for the move's proof"],
+            57,
+            moving(),
+            get("/api/orders"),
+            vec![],
+            "start_error invalid_state",
+        ),
+        s(
+            g,
+            "call: site mismatch",
+            &["no signing until the host resolves a mismatch"],
+            58,
+            mismatch(),
+            get("/api/orders"),
+            vec![],
+            "start_error site_mismatch",
+        ),
+    ]
+}
+
+fn leave() -> Vec<Scenario> {
+    let g = "leave";
+    vec![
+        s(
+            g,
+            "disconnect: 204",
+            &["token dropped, persisted"],
+            70,
+            connected(B, 70),
+            Op::Disconnect,
+            vec![resp(204, "")],
+            "send POST, persist, done disconnected",
+        ),
+        s(
+            g,
+            "disconnect: already gone (401 stora_reconnect_required)",
+            &["a gone connection is success"],
+            71,
+            connected(B, 71),
+            Op::Disconnect,
+            vec![code(401, "stora_reconnect_required")],
+            "send POST, persist, done disconnected",
+        ),
+        s(
+            g,
+            "disconnect: 401 without a code",
+            &["a gone connection is success"],
+            72,
+            connected(B, 72),
+            Op::Disconnect,
+            vec![resp(401, "")],
+            "send POST, persist, done disconnected",
+        ),
+        s(
+            g,
+            "disconnect: other 401",
+            &["a 401 about the request is a failure", "token dropped anyway"],
+            73,
+            connected(B, 73),
+            Op::Disconnect,
+            vec![code(401, "replayed")],
+            "send POST, persist, done disconnected",
+        ),
+        s(
+            g,
+            "disconnect: broker down",
+            &["bounded retries (keyed POST)", "token dropped anyway"],
+            74,
+            connected(B, 74),
+            Op::Disconnect,
+            vec![resp(503, ""), net(), resp(500, "")],
+            "send POST, sleep *, send POST, sleep *, send POST, persist, done disconnected",
+        ),
+        s(
+            g,
+            "disconnect: not connected",
+            &["refused before any action"],
+            75,
+            registered(B, 75),
+            Op::Disconnect,
+            vec![],
+            "start_error not_connected",
+        ),
+        s(
+            g,
+            "uninstall: all ok",
+            &["disconnect then deregister then wipe"],
+            76,
+            connected(B, 76),
+            Op::Uninstall,
+            vec![resp(204, ""), resp(204, "")],
+            "send POST, persist, send DELETE, persist, done uninstalled",
+        ),
+        s(
+            g,
+            "uninstall: partial failure",
+            &["two attempts per remote step", "local state wiped anyway"],
+            77,
+            connected(B, 77),
+            Op::Uninstall,
+            vec![resp(500, ""), resp(500, ""), resp(204, "")],
+            "send POST, sleep *, send POST, persist, send DELETE, persist, done uninstalled",
+        ),
+        s(
+            g,
+            "uninstall: broker unreachable",
+            &["both remote steps fail", "state wiped"],
+            78,
+            connected(B, 78),
+            Op::Uninstall,
+            vec![net(), net(), net(), net()],
+            "send POST, sleep *, send POST, persist, send DELETE, sleep *, send DELETE, persist, done uninstalled",
+        ),
+        s(
+            g,
+            "uninstall: registered, not connected",
+            &["deregister only"],
+            79,
+            registered(B, 79),
+            Op::Uninstall,
+            vec![resp(404, "")],
+            "send DELETE, persist, done uninstalled",
+        ),
+        s(
+            g,
+            "uninstall: nothing to do",
+            &["no sentinel request", "state wiped"],
+            80,
+            fresh(),
+            Op::Uninstall,
+            vec![],
+            "persist, done uninstalled",
+        ),
+        s(
+            g,
+            "uninstall: a site copy",
+            &["a copy never touches the original"],
+            81,
+            mismatch(),
+            Op::Uninstall,
+            vec![],
+            "persist, done uninstalled",
+        ),
+        s(
+            g,
+            "uninstall: pending site move",
+            &["a pending move still disconnects and deregisters"],
+            82,
+            moving(),
+            Op::Uninstall,
+            vec![resp(204, ""), resp(204, "")],
+            "send POST, persist, send DELETE, persist, done uninstalled",
+        ),
+        s(
+            g,
+            "disconnect: pending site move",
+            &["a pending move still disconnects"],
+            83,
+            moving(),
+            Op::Disconnect,
+            vec![resp(204, "")],
+            "send POST, persist, done disconnected",
+        ),
+        s(
+            g,
+            "uninstall: redirect",
+            &["a 3xx fails the step, never followed"],
+            84,
+            connected(B, 84),
+            Op::Uninstall,
+            vec![with(307, "", &[("Location", "https://elsewhere.example/disconnect")]), resp(204, "")],
+            "send POST, persist, send DELETE, persist, done uninstalled",
+        ),
+        s(
+            g,
+            "uninstall: registration invalid",
+            &["nothing the broker would accept"],
+            85,
+            invalid(),
+            Op::Uninstall,
+            vec![],
+            "persist, done uninstalled",
+        ),
+    ]
+}
