@@ -1,7 +1,7 @@
 //! Registration answers: start line `<now> <state-index> <status>` (one of the
 //! states of `tests/vectors/ownership.json`), header lines, blank line, body,
-//! for `Companion::handle_registration_response_at` (and the `Date`-only
-//! variant). Asserts: no panic; 201 registers; an ownership challenge yields a
+//! for `Companion::handle_registration_response_at` (once at a fixed `now`,
+//! once at the given one). Asserts: no panic; 201 registers; an ownership challenge yields a
 //! proof the broker-side `verify_ownership_proof` accepts for that challenge
 //! and install id, at the documented path; a learned clock offset is the
 //! broker's `Date` minus `now`; the state still round-trips through JSON.

@@ -23,6 +23,7 @@ fn drive(c: &mut Companion, call: &mut tessera_core::Call, answer: &Response, rn
                 assert!(Companion::from_json(&json).is_ok(), "the machine persisted a state that does not load");
                 event = Event::Persisted;
             }
+            Action::ServeProof(_) => event = Event::ProofServed,
             Action::Done(_) => return,
         }
     }
