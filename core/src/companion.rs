@@ -194,6 +194,10 @@ impl Companion {
             Some(i) if i.confirmed && i.challenge.is_none() => {
                 return Err(Error::InvalidState("already registered; uninstall first to register again"));
             }
+            // A pending site move proves the address it moved to, nothing else.
+            Some(i) if i.confirmed && i.site_url != site => {
+                return Err(Error::SiteMismatch { registered: i.site_url.clone(), current: site });
+            }
             Some(_) => true,
             None => false,
         };
@@ -269,6 +273,7 @@ impl Companion {
                 self.state.refresh();
                 return self.ownership_proof().map(RegistrationOutcome::OwnershipChallenge);
             }
+            409 if inst.confirmed => Err(Error::RegistrationConflict),
             409 => {
                 // A fresh id is generated on the next attempt; nothing confirmed is lost.
                 self.state.installation = None;

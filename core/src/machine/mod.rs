@@ -92,6 +92,8 @@ pub struct Call {
     site_move: bool,
     proof_rounds: u32,
     awaiting_proof: bool,
+    /// A registration already started over with a fresh id once.
+    started_over: bool,
     idempotency_key: Option<String>,
     attempts: u32,
     delay_spent_ms: u64,
@@ -112,6 +114,7 @@ impl Call {
             site_move: false,
             proof_rounds: 0,
             awaiting_proof: false,
+            started_over: false,
             idempotency_key: None,
             attempts: 0,
             delay_spent_ms: 0,
@@ -318,7 +321,7 @@ impl Companion {
                 OutcomeKind::ServerUnavailable | OutcomeKind::RateLimited | OutcomeKind::Redirected
             )
         {
-            return self.on_registration_answer(call, &resp, now);
+            return self.on_registration_answer(call, &resp, now, entropy);
         }
         if self.is_success(call, &outcome) {
             return self.succeed(call, resp);

@@ -21,9 +21,14 @@ impl Companion {
         if let Some(i) = &self.state.installation
             && i.invalid_reason.is_none()
             && i.confirmed
-            && i.challenge.is_none()
         {
-            return Err(Error::InvalidState("already registered; uninstall or reset first to register again"));
+            if i.challenge.is_none() {
+                return Err(Error::InvalidState("already registered; uninstall or reset first to register again"));
+            }
+            // A pending site move proves the address it moved to, nothing else.
+            if check_registration(reg)? != i.site_url {
+                return Err(Error::SiteMismatch { registered: i.site_url.clone(), current: reg.site_url.clone() });
+            }
         }
         if self.state.site_mismatch.is_some() && self.state.installation.as_ref().is_some_and(|i| i.confirmed) {
             return Err(Error::InvalidState("resolve the site mismatch first (a copy, or the site moved)"));
@@ -36,20 +41,45 @@ impl Companion {
 
     /// First step: create or refresh the installation, persist it, then send.
     pub(super) fn begin_registration(&mut self, call: &mut Call, entropy: &mut dyn Entropy) -> Action {
-        let Some(reg) = call.registration.take() else {
+        let Some(reg) = call.registration.clone() else {
             return self.fail(call, Error::Internal("registration without its input"));
         };
         if let Err(e) = self.prepare_registration(&reg, entropy) {
             return self.fail(call, e);
         }
-        call.pending.push_back(Pending::Resend);
+        // Resuming a round whose proof was deferred: the host serves it again
+        // before the POST that makes the broker fetch it.
+        match self.ownership_proof() {
+            Ok(proof) => {
+                call.proof_rounds += 1;
+                call.pending.push_back(Pending::Emit(Action::ServeProof(proof)));
+            }
+            Err(_) => call.pending.push_back(Pending::Resend),
+        }
         Action::Persist(self.state.to_json())
     }
 
     /// A 2xx or 4xx answer to the registration POST.
-    pub(super) fn on_registration_answer(&mut self, call: &mut Call, resp: &Response, now: i64) -> Action {
+    pub(super) fn on_registration_answer(
+        &mut self,
+        call: &mut Call,
+        resp: &Response,
+        now: i64,
+        entropy: &mut dyn Entropy,
+    ) -> Action {
         let before = self.state.to_json();
-        match self.handle_registration_response_at(resp, now) {
+        let result = self.handle_registration_response_at(resp, now);
+        if result.is_err() && self.state.installation.is_none() && !call.started_over && call.registration.is_some() {
+            // The broker challenged an id whose challenge never arrived (or
+            // already holds it): start over once, with a fresh id and secret,
+            // persisted before they are sent.
+            call.started_over = true;
+            call.proof_rounds = 0;
+            let path = call.req.path.clone();
+            call.reset_for(Op::Register, ApiRequest::new("POST", &path));
+            return self.begin_registration(call, entropy);
+        }
+        match result {
             Ok(RegistrationOutcome::Registered) => {
                 let done = if call.site_move {
                     Completion::SiteMoved
