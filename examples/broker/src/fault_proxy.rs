@@ -2,9 +2,9 @@
 //! and secret-leak tests: it sits in front of a server (the broker, or the
 //! fake Stora), records every request it sees (method, path and query,
 //! headers), forwards it, and answers — unless a scheduled [`Fault`] matches
-//! the request, in which case it answers a 5xx, hangs, drops the
-//! connection before or after forwarding, cuts the body short, or replaces
-//! the body with something that is not what the protocol says.
+//! the request, in which case it answers a 5xx or a redirect, hangs, drops
+//! the connection before or after forwarding, cuts the body short, or
+//! replaces the body with something that is not what the protocol says.
 //!
 //! It is deliberately small and raw (std threads and sockets, one request per
 //! connection, `Connection: close`), so that it can do what a well-behaved
@@ -37,6 +37,15 @@ pub enum Fault {
         content_type: &'static str,
         /// Body.
         body: String,
+    },
+    /// Answers a redirect (`status`, `Location: location`) without
+    /// forwarding: a trailing-slash rule, an HTTP → HTTPS rewrite or a moved
+    /// host in front of the broker. A plugin must never follow it.
+    Redirect {
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` header.
+        location: String,
     },
     /// Reads the request, forwards nothing, answers nothing for this long,
     /// then closes (longer than the client's timeout: a timeout).
@@ -99,9 +108,14 @@ impl Fault {
         }
     }
 
+    /// A redirect to `location`.
+    pub fn redirect(status: u16, location: &str) -> Fault {
+        Fault::Redirect { status, location: location.to_string() }
+    }
+
     /// Whether the upstream server sees (and acts on) the request.
     pub fn forwards(&self) -> bool {
-        !matches!(self, Fault::Status { .. } | Fault::Hang(_) | Fault::DropBeforeForward)
+        !matches!(self, Fault::Status { .. } | Fault::Redirect { .. } | Fault::Hang(_) | Fault::DropBeforeForward)
     }
 
     /// A short name for test messages.
@@ -110,6 +124,7 @@ impl Fault {
             Fault::Status { status, retry_after: Some(r), .. } => format!("{status}+retry-after:{r}"),
             Fault::Status { status, content_type: "text/html", .. } => format!("{status}-html"),
             Fault::Status { status, .. } => status.to_string(),
+            Fault::Redirect { status, .. } => format!("redirect-{status}"),
             Fault::Hang(d) => format!("hang-{}ms", d.as_millis()),
             Fault::DropBeforeForward => "drop-before-forward".into(),
             Fault::DropAfterForward => "drop-after-forward".into(),
@@ -337,7 +352,11 @@ fn reason(status: u16) -> &'static str {
         201 => "Created",
         202 => "Accepted",
         204 => "No Content",
+        301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400..=499 => "Client Error",
         _ => "Server Error",
     }
@@ -405,6 +424,14 @@ fn serve(
             record(Some(*status), &h, body.as_bytes());
             return stream.shutdown(Shutdown::Both);
         }
+        Some(Fault::Redirect { status, location }) => {
+            let h = vec![("location".to_string(), location.clone()), ("content-type".to_string(), "text/plain".into())];
+            let body = format!("see {location}");
+            stream.write_all(&head(*status, &h, body.len()))?;
+            stream.write_all(body.as_bytes())?;
+            record(Some(*status), &h, body.as_bytes());
+            return stream.shutdown(Shutdown::Both);
+        }
         Some(Fault::Hang(d)) => {
             let until = Instant::now() + *d;
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
@@ -460,7 +487,9 @@ fn serve(
             (not_204(answer.status), json_type, b"{\"unexpected\":[1,2,3],\"data\":\"not a list\"}".to_vec())
         }
         Some(Fault::EmptyBody) => (answer.status, answer.headers.clone(), Vec::new()),
-        Some(Fault::Status { .. } | Fault::Hang(_) | Fault::DropBeforeForward) => unreachable!("handled above"),
+        Some(Fault::Status { .. } | Fault::Redirect { .. } | Fault::Hang(_) | Fault::DropBeforeForward) => {
+            unreachable!("handled above")
+        }
     };
     stream.write_all(&head(status, &out_headers, out_body.len()))?;
     if status != 204 {

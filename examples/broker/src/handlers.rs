@@ -91,19 +91,43 @@ fn verify_signed(app: &App, req: &Incoming) -> Step<(Verified, Installation)> {
     }
 }
 
-/// `installation_disabled` for a killed installation.
-fn check_enabled(installation: &Installation) -> Step<()> {
-    match installation.status {
-        InstallStatus::Active => Ok(()),
-        InstallStatus::Disabled => Err(Reply::error(
+/// What a signed request asks of an installation, which decides the
+/// statuses that may make it (the broker side of the core's signing purposes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Use {
+    /// Connect links, API calls, a site move, a secret rotation: only an
+    /// active installation.
+    Serve,
+    /// `POST /disconnect` and `DELETE /installations/{id}`: leaving. The
+    /// holder of the secret may always revoke its grant and forget its
+    /// installation, whatever the status — in particular while a site move
+    /// waits for the new address's ownership proof (the installation is
+    /// `pending_ownership` at the new URL, still holds its grant, and the
+    /// plugin signs with the unchanged secret), and when it is disabled.
+    Leave,
+}
+
+/// Refuses a use the installation's status does not allow:
+/// `401 installation_disabled` for a killed installation,
+/// `403 ownership_pending` while it waits for its ownership proof (a new
+/// registration, or a site move to an address that has not proven itself).
+fn check_status(installation: &Installation, purpose: Use) -> Step<()> {
+    match (installation.status, purpose) {
+        (_, Use::Leave) | (InstallStatus::Active, Use::Serve) => Ok(()),
+        (InstallStatus::Disabled, Use::Serve) => Err(Reply::error(
             401,
             "installation_disabled",
             "this installation was disabled by the broker operator; register again",
         )),
-        InstallStatus::PendingOwnership => {
+        (InstallStatus::PendingOwnership, Use::Serve) => {
             Err(Reply::error(403, "ownership_pending", "the installation has not completed the ownership proof"))
         }
     }
+}
+
+/// [`check_status`] for everything but leaving.
+fn check_enabled(installation: &Installation) -> Step<()> {
+    check_status(installation, Use::Serve)
 }
 
 /// The path id must be the installation that signed.
@@ -309,6 +333,9 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
             Err(Reply::error(401, "installation_disabled", "this installation was disabled by the broker operator")
                 .for_install(id))
         }
+        // A new registration's POST after its proof was served, or the
+        // registration round of a site move (same id and secret, the new
+        // site URL): either way the proof decides, and a move keeps its grant.
         InstallStatus::PendingOwnership => {
             let challenge = existing.challenge.clone().unwrap_or_default();
             // One answer for every failure: the broker must not tell a
@@ -632,7 +659,8 @@ fn revoke_and_wipe(app: &App, install_id: &str) -> Step<bool> {
 }
 
 /// `POST /disconnect` (signed, with the broker token): revoke at Stora, wipe
-/// the tokens and the broker token, `204`.
+/// the tokens and the broker token, `204`. Accepted in every status (see
+/// [`Use::Leave`]), a pending site move included.
 pub fn disconnect(app: &App, req: &Incoming) -> Reply {
     let (verified, installation) = match verify_signed(app, req) {
         Ok(v) => v,
@@ -640,6 +668,7 @@ pub fn disconnect(app: &App, req: &Incoming) -> Reply {
     };
     let id = installation.install_id.clone();
     let result = (|| {
+        check_status(&installation, Use::Leave)?;
         check_broker_token(app, &verified)?;
         revoke_and_wipe(app, &id)?;
         Ok(Reply::no_content())
@@ -656,6 +685,7 @@ fn remove_installation(app: &App, install_id: &str) -> Step<()> {
 
 /// `DELETE /installations/{id}` (signed by that installation): disconnect if
 /// connected, then forget the installation. `204`; `404` if unknown.
+/// Accepted in every status (see [`Use::Leave`]), a pending site move included.
 pub fn deregister(app: &App, req: &Incoming) -> Reply {
     let (verified, installation) = match verify_signed(app, req) {
         Ok(v) => v,
@@ -667,6 +697,7 @@ pub fn deregister(app: &App, req: &Incoming) -> Reply {
     let id = installation.install_id.clone();
     let result = (|| {
         check_path_id(req, &verified)?;
+        check_status(&installation, Use::Leave)?;
         remove_installation(app, &id)?;
         Ok(Reply::no_content())
     })();
@@ -721,7 +752,10 @@ struct SiteMovedBody {
 
 /// `PATCH /installations/{id}` `{site_url}` (signed): the site moved. With
 /// ownership proofs required, a new address answers `202 {challenge}` and
-/// stays pending until the plugin's registration round proves it.
+/// stays pending (`pending_ownership` at the new URL, the grant kept) until
+/// the plugin's registration round (`POST /installations`, same id and
+/// secret) proves it. Meanwhile disconnect and deregister are accepted and
+/// every other signed call answers `403 ownership_pending`.
 pub fn site_moved(app: &App, req: &Incoming) -> Reply {
     let (verified, installation) = match verify_signed(app, req) {
         Ok(v) => v,

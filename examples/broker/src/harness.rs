@@ -1,6 +1,7 @@
 //! A complete local environment for the demo, the load tool and the
 //! end-to-end suites: a fake Stora, this broker on SQLite in a temporary
-//! directory, and the plugin's site, all on 127.0.0.1 with ephemeral ports.
+//! directory, and the plugin's site, all on 127.0.0.1 with ephemeral ports;
+//! optionally a fault-injecting proxy in front of the broker.
 //! Everything stops and the directory is removed when the [`Env`] drops.
 
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use fake_stora::FakeStora;
 use tessera_core::{Request, Response};
 
+use crate::fault_proxy::FaultProxy;
 use crate::observe::LogSink;
 use crate::plugin_host::{PluginHost, SiteServer, send};
 use crate::{Broker, BrokerConfig};
@@ -22,6 +24,9 @@ pub struct EnvOptions {
     pub log: LogChoice,
     /// Fake Stora settings.
     pub stora: fake_stora::Config,
+    /// Put a [`FaultProxy`] in front of the broker: plugins (and browsers)
+    /// reach the broker through it, and it is the broker's public URL.
+    pub fault_proxy: bool,
 }
 
 /// Where the broker's log lines go in an [`Env`].
@@ -37,7 +42,12 @@ pub enum LogChoice {
 
 impl Default for EnvOptions {
     fn default() -> Self {
-        EnvOptions { require_ownership_proof: true, log: LogChoice::Memory, stora: fake_stora::Config::default() }
+        EnvOptions {
+            require_ownership_proof: true,
+            log: LogChoice::Memory,
+            stora: fake_stora::Config::default(),
+            fault_proxy: false,
+        }
     }
 }
 
@@ -53,6 +63,8 @@ pub struct Env {
     pub logs: Arc<Mutex<Vec<String>>>,
     /// Client credentials the broker uses.
     pub client_secret: String,
+    /// The proxy in front of the broker, with [`EnvOptions::fault_proxy`].
+    pub proxy: Option<FaultProxy>,
     agent: ureq::Agent,
     // Last: removed after the servers above have stopped.
     dir: TempDir,
@@ -87,7 +99,13 @@ impl Env {
             LogChoice::Stderr => LogSink::Stderr,
             LogChoice::Off => LogSink::Off,
         };
+        let proxy = if options.fault_proxy { Some(FaultProxy::start("http://127.0.0.1:9")?) } else { None };
+        // Signatures cover the authority the plugin uses: the proxy's.
+        config.public_url = proxy.as_ref().map(|p| p.url().to_string());
         let broker = Broker::start(config)?;
+        if let Some(proxy) = &proxy {
+            proxy.set_upstream(broker.url());
+        }
         let site = SiteServer::start()?;
         Ok(Env {
             site,
@@ -95,14 +113,21 @@ impl Env {
             stora,
             logs,
             client_secret: options.stora.client_secret,
+            proxy,
             dir: TempDir(dir),
             agent: crate::stora::http_agent(std::time::Duration::from_secs(30)),
         })
     }
 
-    /// A new, unregistered plugin installation pointed at the broker.
+    /// The broker's URL as plugins use it (the proxy's, when there is one).
+    pub fn broker_url(&self) -> &str {
+        self.proxy.as_ref().map_or(self.broker.url(), FaultProxy::url)
+    }
+
+    /// A new, unregistered plugin installation pointed at the broker, serving
+    /// its ownership proofs on the site.
     pub fn plugin(&self) -> PluginHost {
-        PluginHost::new(self.broker.url()).expect("loopback broker URL is valid")
+        PluginHost::new(self.broker_url()).expect("loopback broker URL is valid").with_site(self.site.handle())
     }
 
     /// The plugin's return URL (its settings page on the site).
@@ -137,6 +162,18 @@ impl Env {
             url: format!("{}/_control/{path}", self.stora.url()),
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
+        });
+        serde_json::from_slice(&resp.body).unwrap_or_default()
+    }
+
+    /// Reads a fake Stora control route (`GET /_control/{path}`), e.g.
+    /// `grants?operator=opr_x`.
+    pub fn stora_view(&self, path: &str) -> serde_json::Value {
+        let resp = self.http(Request {
+            method: "GET".into(),
+            url: format!("{}/_control/{path}", self.stora.url()),
+            headers: Vec::new(),
+            body: Vec::new(),
         });
         serde_json::from_slice(&resp.body).unwrap_or_default()
     }

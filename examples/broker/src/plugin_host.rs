@@ -4,22 +4,26 @@
 //! `wp_remote_request`. It is not part of the broker; it lives here so the
 //! broker's tests and tools can drive the whole lifecycle.
 //!
-//! * [`PluginHost`] runs the sans-IO step machine (`Send` / `Sleep` /
-//!   `Persist` / `Done`), keeps the last persisted state JSON, and can
-//!   simulate a skewed local clock.
+//! * [`PluginHost`] is a driver of the sans-IO step machine, a literal
+//!   transcription of `docs/HOST-CONTRACT.md` §2–4: one loop ([`PluginHost::drive`])
+//!   runs every operation — registration included — performing `Send` (never
+//!   following a redirect), `Sleep`, `Persist` and `ServeProof` (on its
+//!   [`SiteHandle`]) until `Done`. It keeps the last persisted state JSON and
+//!   can simulate a skewed local clock.
 //! * [`Browser`] follows redirects like an operator's browser: connect URL →
 //!   broker → Stora consent (approve or deny) → broker callback → the
 //!   plugin's return URL, where it stops.
 //! * [`SiteServer`] is the plugin's site on 127.0.0.1, serving the ownership
-//!   proof at `/.well-known/tessera/{install_id}`.
+//!   proof at `/.well-known/tessera/{install_id}` (a host publishes proofs
+//!   there through a [`SiteHandle`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tessera_core::{
-    Action, ApiRequest, Call, Companion, Completion, Config, Error, Event, OsEntropy, Registration,
-    RegistrationOutcome, Request, Response,
+    Action, ApiRequest, Call, Companion, Completion, Config, Error, Event, OsEntropy, OwnershipProof, Registration,
+    RegistrationOutcome, RemoteStep, Request, Response, TransportError, UninstallReport,
 };
 
 /// Unix seconds from the wall clock.
@@ -27,8 +31,11 @@ pub fn wall_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-/// Sends a core [`Request`] with ureq and returns a core [`Response`]
-/// (every status is a response; redirects are not followed).
+/// Sends a core [`Request`] with ureq and returns a core [`Response`].
+/// Every status is a response, a 3xx included: the agent never follows a
+/// redirect (`max_redirects(0)`, see [`crate::stora::http_agent`]). `Err`
+/// means no response could be read (DNS, connect, timeout, reset, a body cut
+/// short).
 pub fn send(agent: &ureq::Agent, req: &Request) -> Result<Response, String> {
     let mut builder = ureq::http::Request::builder().method(req.method.as_str()).uri(&req.url);
     for (name, value) in &req.headers {
@@ -52,6 +59,9 @@ pub fn send(agent: &ureq::Agent, req: &Request) -> Result<Response, String> {
 /// What happened while driving one call, for assertions and the demo.
 #[derive(Clone, Debug, Default)]
 pub struct CallTrace {
+    /// Every action the machine asked for, in order: `send`, `sleep`,
+    /// `persist`, `serve_proof`.
+    pub actions: Vec<&'static str>,
     /// Requests sent (attempts).
     pub sends: u32,
     /// Sleeps requested, milliseconds.
@@ -60,6 +70,11 @@ pub struct CallTrace {
     pub persists: u32,
     /// Statuses the broker answered, in order.
     pub statuses: Vec<u16>,
+    /// Ownership proofs the machine asked for (`ServeProof`), in order.
+    pub proofs: Vec<OwnershipProof>,
+    /// How many of them were served (`ProofServed`); the others were
+    /// deferred (`ProofDeferred`).
+    pub proofs_served: u32,
 }
 
 /// A plugin installation: a [`Companion`] plus an HTTP stack and a clock.
@@ -75,6 +90,13 @@ pub struct PluginHost {
     pub last_trace: CallTrace,
     /// Whether `Sleep` actions really sleep (tests keep them real).
     pub really_sleep: bool,
+    /// The plugin's site, where `ServeProof` publishes ownership proofs.
+    /// `None`: this host cannot serve proofs, it defers them.
+    pub site: Option<SiteHandle>,
+    /// Answer `ServeProof` with `ProofDeferred` even with a site (a
+    /// WordPress plugin inside its activation request, whose proof route is
+    /// not live yet): the registration completes with the challenge owed.
+    pub defer_proofs: bool,
     agent: ureq::Agent,
     entropy: OsEntropy,
 }
@@ -93,9 +115,17 @@ impl PluginHost {
             persisted: None,
             last_trace: CallTrace::default(),
             really_sleep: true,
+            site: None,
+            defer_proofs: false,
             agent: crate::stora::http_agent(Duration::from_secs(30)),
             entropy: OsEntropy,
         }
+    }
+
+    /// The same host, publishing ownership proofs on `site`.
+    pub fn with_site(mut self, site: SiteHandle) -> PluginHost {
+        self.site = Some(site);
+        self
     }
 
     /// The host's clock (wall clock + skew), unix seconds.
@@ -114,50 +144,42 @@ impl PluginHost {
         send(&self.agent, req)
     }
 
-    /// Registers, serving the ownership proof on `site` if challenged.
-    pub fn register(&mut self, reg: &Registration, site: Option<&SiteServer>) -> Result<(), Error> {
-        // Like a real host, serve the proof whenever a challenge is
-        // outstanding (e.g. the one a site move brought).
-        if let (Some(site), Ok(proof)) = (site, self.companion.ownership_proof()) {
-            site.serve_proof(&proof);
+    /// Registers through the step machine ([`Companion::start_registration`]):
+    /// a new installation, a pending one, or the proof round a deferred site
+    /// move still owes. `Ok` is how it ended: registered, or an ownership
+    /// proof still owed because this host deferred it.
+    pub fn register(&mut self, reg: &Registration) -> Result<RegistrationOutcome, Error> {
+        let call = self.companion.start_registration(reg)?;
+        match self.drive(call)? {
+            Completion::Registration(outcome) => Ok(outcome),
+            _ => Err(Error::Internal("unexpected completion")),
         }
-        for _ in 0..2 {
-            let req = self.companion.registration_request(reg, &mut self.entropy)?;
-            let resp = self.send(&req).map_err(|_| Error::ServerUnavailable { status: None, attempts: 1 })?;
-            match self.companion.handle_registration_response(&resp)? {
-                RegistrationOutcome::Registered => {
-                    self.persisted = Some(self.companion.to_json());
-                    return Ok(());
-                }
-                RegistrationOutcome::OwnershipChallenge(proof) => {
-                    let Some(site) = site else {
-                        return Err(Error::InvalidState("ownership challenge but no site to serve it"));
-                    };
-                    site.serve_proof(&proof);
-                }
-            }
-        }
-        Err(Error::InvalidState("registration did not complete after the proof"))
     }
 
-    /// Drives a call to completion with the step machine.
+    /// Drives one operation to completion: `docs/HOST-CONTRACT.md` §2, the
+    /// one loop every operation runs on.
     pub fn drive(&mut self, mut call: Call) -> Result<Completion, Error> {
         let mut trace = CallTrace::default();
         let mut event = Event::Start;
         let result = loop {
+            // The host clock, read once per event, just before feeding it.
             let now = self.now();
             match self.companion.step(&mut call, event, now, &mut self.entropy) {
                 Action::Send(req) => {
+                    // Exactly as given; one send is one attempt (the machine
+                    // retries); a 3xx is fed back as a response, never followed.
+                    trace.actions.push("send");
                     trace.sends += 1;
                     event = match self.send(&req) {
                         Ok(resp) => {
                             trace.statuses.push(resp.status);
                             Event::Response(resp)
                         }
-                        Err(e) => Event::TransportError(e),
+                        Err(_) => Event::TransportError(TransportError::Network),
                     };
                 }
                 Action::Sleep(ms) => {
+                    trace.actions.push("sleep");
                     trace.sleeps.push(ms);
                     if self.really_sleep {
                         std::thread::sleep(Duration::from_millis(ms));
@@ -165,9 +187,23 @@ impl PluginHost {
                     event = Event::Slept;
                 }
                 Action::Persist(json) => {
+                    // Stored before `Persisted` is fed (here: the host's copy).
+                    trace.actions.push("persist");
                     trace.persists += 1;
                     self.persisted = Some(json);
                     event = Event::Persisted;
+                }
+                Action::ServeProof(proof) => {
+                    trace.actions.push("serve_proof");
+                    event = match (&self.site, self.defer_proofs) {
+                        (Some(site), false) => {
+                            site.serve_proof(&proof);
+                            trace.proofs_served += 1;
+                            Event::ProofServed
+                        }
+                        _ => Event::ProofDeferred,
+                    };
+                    trace.proofs.push(proof);
                 }
                 Action::Done(result) => break result,
             }
@@ -181,6 +217,35 @@ impl PluginHost {
         let call = self.companion.start_call(req)?;
         match self.drive(call)? {
             Completion::Response(resp) => Ok(resp),
+            _ => Err(Error::Internal("unexpected completion")),
+        }
+    }
+
+    /// Disconnect ([`Companion::start_disconnect`]): how the broker call ended.
+    pub fn disconnect(&mut self) -> Result<RemoteStep, Error> {
+        let call = self.companion.start_disconnect()?;
+        match self.drive(call)? {
+            Completion::Disconnected { remote } => Ok(remote),
+            _ => Err(Error::Internal("unexpected completion")),
+        }
+    }
+
+    /// Uninstall ([`Companion::start_uninstall`]): local state is wiped
+    /// whatever the report says.
+    pub fn uninstall(&mut self) -> Result<UninstallReport, Error> {
+        let call = self.companion.start_uninstall();
+        match self.drive(call)? {
+            Completion::Uninstalled(report) => Ok(report),
+            _ => Err(Error::Internal("unexpected completion")),
+        }
+    }
+
+    /// "The site moved" ([`Companion::start_site_moved`]), including the
+    /// proof round when the broker asks the new address for one.
+    pub fn site_moved(&mut self) -> Result<(), Error> {
+        let call = self.companion.start_site_moved()?;
+        match self.drive(call)? {
+            Completion::SiteMoved => Ok(()),
             _ => Err(Error::Internal("unexpected completion")),
         }
     }
@@ -341,8 +406,7 @@ fn resolve(current: &str, location: &str) -> String {
 /// sets the body served at `path` (a test hook for the Node and PHP suites,
 /// which stand in for the plugin's REST route).
 pub struct SiteServer {
-    url: String,
-    files: Arc<Mutex<HashMap<String, String>>>,
+    handle: SiteHandle,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -389,17 +453,47 @@ impl SiteServer {
                 }
             });
         });
-        Ok(SiteServer { url, files, shutdown: Some(tx), thread: Some(thread) })
+        Ok(SiteServer { handle: SiteHandle { url, files }, shutdown: Some(tx), thread: Some(thread) })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41236`.
+    pub fn url(&self) -> &str {
+        self.handle.url()
+    }
+
+    /// A handle a [`PluginHost`] publishes its proofs through.
+    pub fn handle(&self) -> SiteHandle {
+        self.handle.clone()
+    }
+
+    /// Serves an ownership proof where the broker will fetch it.
+    pub fn serve_proof(&self, proof: &OwnershipProof) {
+        self.handle.serve_proof(proof);
+    }
+
+    /// Serves `body` at `path`.
+    pub fn serve(&self, path: &str, body: &str) {
+        self.handle.serve(path, body);
+    }
+}
+
+/// What a host can do with a [`SiteServer`]: publish files (proofs). Cheap
+/// to clone; publishing after the server stopped does nothing visible.
+#[derive(Clone)]
+pub struct SiteHandle {
+    url: String,
+    files: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl SiteHandle {
+    /// The site's base URL.
     pub fn url(&self) -> &str {
         &self.url
     }
 
     /// Serves an ownership proof where the broker will fetch it (its URL
     /// may carry a path prefix below this server, e.g. after a site move).
-    pub fn serve_proof(&self, proof: &tessera_core::OwnershipProof) {
+    pub fn serve_proof(&self, proof: &OwnershipProof) {
         let path = proof.url.strip_prefix(self.url.trim_end_matches('/')).unwrap_or(&proof.path);
         self.serve(path, &proof.body);
     }

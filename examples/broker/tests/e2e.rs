@@ -6,9 +6,13 @@
 use std::sync::{Arc, Barrier};
 
 use serde_json::json;
+use tessera_broker::fault_proxy::Fault;
 use tessera_broker::harness::{Env, EnvOptions};
 use tessera_broker::plugin_host::{Browser, Decision, Landing, PluginHost, registration};
-use tessera_core::{ApiRequest, Completion, Error, OsEntropy, Request, SignOptions, Status};
+use tessera_broker::store::InstallStatus;
+use tessera_core::{
+    ApiRequest, Companion, Completion, Error, OsEntropy, RegistrationOutcome, Request, SignOptions, Status,
+};
 
 fn env() -> Env {
     Env::start(EnvOptions::default()).expect("environment starts")
@@ -17,7 +21,8 @@ fn env() -> Env {
 /// A registered (with ownership proof) and connected plugin.
 fn connected(env: &Env, operator: &str, scope: Option<&str>) -> PluginHost {
     let mut plugin = env.plugin();
-    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).expect("registers");
+    let outcome = plugin.register(&registration(env.site.url(), "wordpress")).expect("registers");
+    assert_eq!(outcome, RegistrationOutcome::Registered);
     plugin.connect(&Browser::default(), &env.return_url(), scope, Decision::Approve(operator)).expect("connects");
     plugin
 }
@@ -36,9 +41,17 @@ fn full_lifecycle() {
     let browser = Browser::default();
     let mut plugin = env.plugin();
 
-    // Register: the broker challenges, the site serves the proof, 201.
-    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+    // Register on the step machine: the new secret is persisted before the
+    // first send; the broker challenges (202), the host serves the proof on
+    // its site, the machine sends the registration again, 201.
+    let outcome = plugin.register(&registration(env.site.url(), "wordpress")).unwrap();
+    assert_eq!(outcome, RegistrationOutcome::Registered);
     assert_eq!(plugin.companion.status(), Status::Registered);
+    let trace = plugin.last_trace.clone();
+    assert_eq!(trace.actions, ["persist", "send", "persist", "serve_proof", "send", "persist"]);
+    assert_eq!(trace.statuses, [202, 201]);
+    assert_eq!(trace.proofs_served, 1);
+    assert_eq!(plugin.persisted.as_deref(), Some(plugin.companion.to_json().as_str()));
     let id = plugin.companion.install_id().unwrap().to_string();
     let admin = env.admin("GET", &format!("/admin/installations/{id}"));
     let info: serde_json::Value = serde_json::from_slice(&admin.body).unwrap();
@@ -189,7 +202,7 @@ fn callback_with_wrong_or_expired_state() {
     let env = env();
     let browser = Browser::default();
     let mut plugin = env.plugin();
-    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+    plugin.register(&registration(env.site.url(), "wordpress")).unwrap();
 
     // Plugin side: a callback whose state is not ours.
     let landing =
@@ -242,7 +255,7 @@ fn callback_with_wrong_or_expired_state() {
 fn consent_denied() {
     let env = env();
     let mut plugin = env.plugin();
-    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+    plugin.register(&registration(env.site.url(), "wordpress")).unwrap();
     let err = plugin.connect(&Browser::default(), &env.return_url(), None, Decision::Deny).unwrap_err();
     assert_eq!(err.code(), "callback_denied");
     assert_eq!(err.reason(), Some("access_denied"));
@@ -427,52 +440,235 @@ fn site_moved_and_copy() {
     let check = plugin.companion.check_site(&new_url).unwrap();
     assert!(matches!(check, tessera_core::SiteCheck::Mismatch { .. }));
     assert_eq!(plugin.get_json("/api/orders").unwrap_err().code(), "site_mismatch");
-    let call = plugin.companion.start_site_moved().unwrap();
-    assert!(matches!(plugin.drive(call).unwrap(), Completion::SiteMoved));
     // This broker requires ownership proofs: the new address must prove itself
-    // before the installation is active again (a move is not a way around it).
-    assert_eq!(plugin.companion.status().as_str(), "awaiting_ownership");
-    let stored = env.broker.app().store.installation(&id).unwrap().unwrap();
-    assert_eq!(stored.site_url, plugin.companion.site_url().unwrap());
-    assert!(stored.site_url.ends_with("/moved"));
-    assert_eq!(stored.status, tessera_broker::store::InstallStatus::PendingOwnership);
-    plugin.register(&registration(&new_url, "wordpress"), Some(&env.site)).unwrap();
+    // (a move is not a way around it). One operation: the signed PATCH is
+    // answered 202 {challenge}, the host serves the proof below the new URL,
+    // the machine sends the registration (same id and secret) and the broker
+    // answers 201 after fetching the proof.
+    plugin.site_moved().unwrap();
+    let trace = plugin.last_trace.clone();
+    assert_eq!(trace.statuses, [202, 201]);
+    assert_eq!(trace.proofs_served, 1);
+    assert!(trace.proofs[0].url.starts_with(&format!("{new_url}/.well-known/tessera/")), "{:?}", trace.proofs);
     assert_eq!(plugin.companion.install_id().unwrap(), id, "same installation, proven at the new address");
-    assert_eq!(plugin.companion.status().as_str(), "connected");
+    assert_eq!(plugin.companion.status(), Status::Connected);
+    let stored = env.broker.app().store.installation(&id).unwrap().unwrap();
+    assert_eq!(stored.site_url, new_url);
+    assert_eq!(stored.status, InstallStatus::Active);
     plugin.get_json("/api/orders").unwrap();
 
     // A clone ("this is a copy") registers afresh and never touches the original.
-    let mut clone =
-        PluginHost::from_companion(tessera_core::Companion::from_json(&plugin.companion.to_json()).unwrap());
+    let mut clone = PluginHost::from_companion(Companion::from_json(&plugin.companion.to_json()).unwrap())
+        .with_site(env.site.handle());
     clone.companion.check_site(env.site.url()).unwrap();
     clone.companion.resolve_site_as_copy();
-    clone.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).unwrap();
+    assert_eq!(clone.register(&registration(env.site.url(), "wordpress")).unwrap(), RegistrationOutcome::Registered);
     assert_ne!(clone.companion.install_id().unwrap(), id);
     plugin.get_json("/api/orders").unwrap();
 }
 
+/// The broker checks the proof it fetches. The host defers the proof
+/// (`ProofDeferred`): the registration completes owing it, and resuming asks
+/// for the proof again before anything is sent. A host that publishes it
+/// somewhere the broker does not look (the site serves something else, as a
+/// phisher claiming this site would) is refused; with the right proof it
+/// completes — the same install id and secret throughout.
 #[test]
 fn ownership_proof_must_match() {
     let env = env();
     let mut plugin = env.plugin();
+    plugin.defer_proofs = true;
     let reg = registration(env.site.url(), "wordpress");
-    let req = plugin.companion.registration_request(&reg, &mut OsEntropy).unwrap();
-    let resp = plugin.send(&req).unwrap();
-    assert_eq!(resp.status, 202);
-    let proof = match plugin.companion.handle_registration_response(&resp).unwrap() {
-        tessera_core::RegistrationOutcome::OwnershipChallenge(p) => p,
+    let proof = match plugin.register(&reg).unwrap() {
+        RegistrationOutcome::OwnershipChallenge(p) => p,
         other => panic!("{other:?}"),
     };
-    // The site serves something else (a phisher claiming this site).
+    assert_eq!(plugin.last_trace.statuses, [202]);
+    assert_eq!(plugin.companion.status().as_str(), "awaiting_ownership");
+    let id = plugin.companion.install_id().unwrap().to_string();
+    // Resuming while still deferring: the proof is asked for again, nothing is sent.
+    assert!(matches!(plugin.register(&reg).unwrap(), RegistrationOutcome::OwnershipChallenge(_)));
+    assert_eq!(plugin.last_trace.sends, 0);
     env.site.serve(&proof.path, "not-the-proof");
-    let req = plugin.companion.registration_request(&reg, &mut OsEntropy).unwrap();
-    let resp = plugin.send(&req).unwrap();
-    assert_eq!(resp.status, 403);
-    assert_eq!(tessera_core::classify::error_code(&resp.body).as_deref(), Some("ownership_proof_invalid"));
-    // With the right proof it goes through.
-    env.site.serve(&proof.path, &proof.body);
-    let req = plugin.companion.registration_request(&reg, &mut OsEntropy).unwrap();
-    assert_eq!(plugin.send(&req).unwrap().status, 201);
+    let decoy = tessera_broker::plugin_host::SiteServer::start().unwrap();
+    plugin.site = Some(decoy.handle());
+    plugin.defer_proofs = false;
+    let err = plugin.register(&reg).unwrap_err();
+    assert_eq!(
+        (err.code(), err.status(), err.reason()),
+        ("registration_rejected", Some(403), Some("ownership_proof_invalid"))
+    );
+    assert_eq!(plugin.last_trace.sends, 1, "a 4xx is not retried");
+    assert_eq!(plugin.companion.install_id(), Some(id.as_str()), "a known challenge keeps the registration");
+    // Served where the broker looks, it goes through.
+    plugin.site = Some(env.site.handle());
+    assert_eq!(plugin.register(&reg).unwrap(), RegistrationOutcome::Registered);
+    assert_eq!(plugin.last_trace.statuses, [201]);
+    assert_eq!(plugin.companion.install_id(), Some(id.as_str()));
+    assert_eq!(env.broker.app().store.installation(&id).unwrap().unwrap().status, InstallStatus::Active);
+}
+
+/// The state of `plugin` without its outstanding challenge: a companion
+/// that signs API calls the real one refuses locally, to see what the
+/// broker itself answers.
+fn without_challenge(plugin: &PluginHost) -> PluginHost {
+    let mut state: serde_json::Value = serde_json::from_str(&plugin.companion.to_json()).unwrap();
+    state["installation"].as_object_mut().unwrap().remove("challenge");
+    PluginHost::from_companion(Companion::from_json(&state.to_string()).unwrap())
+}
+
+/// A connected plugin moves its site; the broker asks the new address for a
+/// proof; the host defers it (`ProofDeferred`, e.g. inside a request where
+/// its proof route is not live). Checks the pending move on both sides and
+/// returns the plugin and its install id.
+fn pending_move(env: &Env, operator: &str) -> (PluginHost, String) {
+    let mut plugin = connected(env, operator, None);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let new_url = format!("{}/moved", env.site.url());
+    plugin.companion.check_site(&new_url).unwrap();
+    plugin.defer_proofs = true;
+    plugin.site_moved().expect("the move completes with the proof owed");
+    assert_eq!(plugin.last_trace.statuses, [202], "only the PATCH was sent");
+    assert_eq!((plugin.last_trace.proofs.len(), plugin.last_trace.proofs_served), (1, 0), "the proof was deferred");
+    assert_eq!(plugin.companion.status().as_str(), "awaiting_ownership");
+    assert_eq!(plugin.persisted.as_deref(), Some(plugin.companion.to_json().as_str()), "the challenge is persisted");
+    let stored = env.broker.app().store.installation(&id).unwrap().unwrap();
+    assert_eq!((stored.status, stored.site_url.as_str()), (InstallStatus::PendingOwnership, new_url.as_str()));
+    assert!(env.broker.app().store.grant(&id).unwrap().is_some(), "the grant is kept during the move");
+
+    // Meanwhile the plugin refuses API calls and connect links locally...
+    let err = plugin.companion.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err();
+    assert_eq!(err.code(), "invalid_state");
+    let now = plugin.now();
+    let err = plugin.companion.connect_url(&env.return_url(), None, now, &mut OsEntropy).unwrap_err();
+    assert_eq!(err.code(), "invalid_state");
+    // ...and the broker refuses them too: 403 ownership_pending, nothing reaches Stora.
+    let mut unchecked = without_challenge(&plugin);
+    let before = stora_requests(env, "/2025-09/orders").len();
+    let err = unchecked.get_json("/api/orders").unwrap_err();
+    assert_eq!((err.status(), err.reason()), (Some(403), Some("ownership_pending")), "{err:?}");
+    assert_eq!(stora_requests(env, "/2025-09/orders").len(), before);
+    (plugin, id)
+}
+
+/// What the fake Stora's control route says about `operator`'s grants:
+/// `(grants, revoked)`.
+fn stora_grants(env: &Env, operator: &str) -> (usize, usize) {
+    let grants = env.stora_view(&format!("grants?operator={operator}"));
+    let grants = grants.as_array().cloned().unwrap_or_default();
+    (grants.len(), grants.iter().filter(|g| g["revoked"] == true).count())
+}
+
+/// Uninstall during a pending site move: the plugin signs disconnect and
+/// deregister with the unchanged secret, the broker accepts both (revoking
+/// the grant at Stora and forgetting the installation), and the report says
+/// so; the local state is wiped.
+#[test]
+fn uninstall_during_a_pending_site_move() {
+    let env = env();
+    let (mut plugin, id) = pending_move(&env, "opr_move_leave");
+    assert_eq!(stora_grants(&env, "opr_move_leave"), (1, 0));
+    let revokes = env.stora.counters().revokes;
+
+    let report = plugin.uninstall().unwrap();
+    assert_eq!((report.disconnect.as_str(), report.deregister.as_str()), ("ok", "ok"), "{report:?}");
+    assert_eq!(plugin.last_trace.statuses, [204, 204], "POST /disconnect, then DELETE, each accepted at once");
+    assert_eq!(env.stora.counters().revokes, revokes + 1, "the broker revoked at Stora");
+    assert_eq!(stora_grants(&env, "opr_move_leave"), (1, 1), "the grant is revoked at Stora");
+    assert!(env.broker.app().store.grant(&id).unwrap().is_none(), "the broker forgot the grant");
+    assert!(env.broker.app().store.installation(&id).unwrap().is_none(), "the broker forgot the installation");
+    assert_eq!(env.admin("GET", &format!("/admin/installations/{id}")).status, 404);
+    assert_eq!(plugin.companion.status(), Status::NotRegistered);
+    assert!(plugin.companion.install_id().is_none(), "local state wiped");
+    assert_eq!(plugin.persisted.as_deref(), Some(plugin.companion.to_json().as_str()), "the wipe is persisted");
+}
+
+/// Disconnect during a pending site move: accepted, the grant is revoked at
+/// Stora, the installation stays pending; the move can still be finished
+/// later (the registration round, once the proof route is live), and the
+/// plugin connects again at the new address.
+#[test]
+fn disconnect_during_a_pending_site_move_then_finish_it() {
+    let env = env();
+    let (mut plugin, id) = pending_move(&env, "opr_move_disc");
+    let remote = plugin.disconnect().unwrap();
+    assert_eq!(remote.as_str(), "ok", "{remote:?}");
+    assert_eq!(plugin.last_trace.statuses, [204]);
+    assert_eq!(stora_grants(&env, "opr_move_disc"), (1, 1), "the grant is revoked at Stora");
+    assert!(env.broker.app().store.grant(&id).unwrap().is_none());
+    let stored = env.broker.app().store.installation(&id).unwrap().unwrap();
+    assert_eq!(stored.status, InstallStatus::PendingOwnership, "the move still waits for its proof");
+    assert_eq!(plugin.companion.status().as_str(), "awaiting_ownership");
+
+    // The proof route is live now (it serves the proof of the stored
+    // challenge): a registration resumes the round — same id and secret, the
+    // new URL — and the broker completes the move.
+    let proof = plugin.companion.ownership_proof().unwrap();
+    env.site.serve_proof(&proof);
+    plugin.defer_proofs = false;
+    let outcome = plugin.register(&registration(&format!("{}/moved", env.site.url()), "wordpress")).unwrap();
+    assert_eq!(outcome, RegistrationOutcome::Registered);
+    assert_eq!(plugin.last_trace.statuses, [201]);
+    assert_eq!(plugin.companion.install_id(), Some(id.as_str()));
+    assert_eq!(plugin.companion.status(), Status::Registered);
+    assert_eq!(env.broker.app().store.installation(&id).unwrap().unwrap().status, InstallStatus::Active);
+    plugin.connect(&Browser::default(), &env.return_url(), None, Decision::Approve("opr_move_disc")).unwrap();
+    plugin.get_json("/api/orders").unwrap();
+}
+
+/// A 3xx in front of the broker (a trailing-slash rule, an HTTP → HTTPS
+/// rewrite) is never followed: the call ends with `redirected`, sent once,
+/// whatever the operation, and nothing is lost.
+#[test]
+fn a_redirect_ends_the_call_sent_once() {
+    let env = Env::start(EnvOptions { fault_proxy: true, ..EnvOptions::default() }).expect("environment starts");
+    let proxy = env.proxy.as_ref().unwrap();
+    let mut plugin = connected(&env, "opr_redirect", Some("orders:read contacts:write"));
+    let before = plugin.companion.to_json();
+    let at = |path: &str| format!("{}{path}", env.broker_url());
+
+    // A signed GET: where the redirect points would answer 200.
+    proxy.reset_seen();
+    proxy.fail_times(Some("GET"), "/api/orders", Fault::redirect(302, &at("/api/orders")), 1);
+    let err = plugin.get_json("/api/orders").unwrap_err();
+    assert_eq!((err.code(), err.status()), ("redirected", Some(302)), "{err:?}");
+    assert_eq!(proxy.count("GET", "/api/orders"), 1, "sent once, never followed or retried");
+    assert_eq!(plugin.last_trace.sends, 1);
+    assert_eq!(plugin.companion.to_json(), before, "state unchanged: still connected");
+    plugin.get_json("/api/orders").unwrap();
+
+    // A keyed POST (retried on a 5xx) is not retried on a 3xx.
+    proxy.reset_seen();
+    proxy.fail_times(Some("POST"), "/api/contacts", Fault::redirect(307, &at("/api/contacts")), 1);
+    let err = plugin.call(ApiRequest::json("POST", "/api/contacts", br#"{"name":"Ada"}"#.to_vec())).unwrap_err();
+    assert_eq!((err.code(), err.status()), ("redirected", Some(307)));
+    assert_eq!(proxy.count("POST", "/api/contacts"), 1);
+    assert!(stora_requests(&env, "/2025-09/contacts").is_empty(), "nothing reached Stora");
+
+    // The registration POST (retried on a 5xx) ends at a 308 too.
+    let mut fresh = env.plugin();
+    proxy.reset_seen();
+    proxy.fail_times(
+        Some("POST"),
+        "/installations",
+        Fault::redirect(308, "https://elsewhere.example/installations"),
+        1,
+    );
+    let err = fresh.register(&registration(env.site.url(), "wordpress")).unwrap_err();
+    assert_eq!((err.code(), err.status()), ("redirected", Some(308)));
+    assert_eq!(proxy.count("POST", "/installations"), 1);
+    assert_eq!(fresh.register(&registration(env.site.url(), "wordpress")).unwrap(), RegistrationOutcome::Registered);
+
+    // Uninstall: the redirected disconnect is reported failed after one
+    // attempt, the deregistration still runs, local state is wiped.
+    let id = plugin.companion.install_id().unwrap().to_string();
+    proxy.reset_seen();
+    proxy.fail_times(Some("POST"), "/disconnect", Fault::redirect(301, &at("/disconnect")), 1);
+    let report = plugin.uninstall().unwrap();
+    assert_eq!(report.disconnect.error().map(Error::code), Some("redirected"), "{report:?}");
+    assert_eq!(report.deregister.as_str(), "ok");
+    assert_eq!(proxy.count("POST", "/disconnect"), 1);
+    assert!(env.broker.app().store.installation(&id).unwrap().is_none());
 }
 
 #[test]
@@ -493,11 +689,10 @@ fn registration_conflict_and_unknown_installation() {
     });
     assert_eq!(resp.status, 409);
     // Deregistered elsewhere: the next call says the registration is invalid.
-    let call = plugin.companion.start_uninstall();
     let state = plugin.companion.to_json();
     let mut p = plugin;
-    p.drive(call).unwrap();
-    let mut stale = PluginHost::from_companion(tessera_core::Companion::from_json(&state).unwrap());
+    p.uninstall().unwrap();
+    let mut stale = PluginHost::from_companion(Companion::from_json(&state).unwrap());
     let err = stale.get_json("/api/orders").unwrap_err();
     assert_eq!(err.code(), "registration_invalid");
     assert_eq!(err.reason(), Some("unknown_installation"));

@@ -13,14 +13,19 @@
 //!
 //! * the typed error code (or the documented success);
 //! * how many times the plugin sent the request, counted at the proxy:
-//!   retries only where DESIGN.md says it is safe (idempotent methods and
-//!   POST/PATCH with an Idempotency-Key, the same key on every attempt;
-//!   never the unsigned registration POST; at most two attempts per uninstall
-//!   step), and `Retry-After` on a 5xx never stretches the backoff;
+//!   retries only where DESIGN.md says it is safe (idempotent methods,
+//!   POST/PATCH with an Idempotency-Key, the same key on every attempt, and
+//!   the registration POST, idempotent by install id and secret; at most two
+//!   attempts per uninstall step), and `Retry-After` on a 5xx never stretches
+//!   the backoff;
 //! * the state after the fault: it round-trips through JSON, what the host
 //!   last persisted equals the companion's state (no change was left
 //!   unpersisted), and it is either unchanged or the documented successor;
 //! * that the step then succeeds once the fault is removed (nothing lost).
+//!
+//! Every operation, registration included, runs on the step machine through
+//! [`PluginHost::drive`] (docs/HOST-CONTRACT.md), which serves ownership
+//! proofs on the rig's site.
 //!
 //! Plus: a caller's Idempotency-Key survives retries; an HTML or cut-off 401
 //! is not a reconnect; a site move whose 202 challenge is lost completes; and
@@ -36,7 +41,7 @@ use tessera_broker::fault_proxy::{Fault, FaultProxy};
 use tessera_broker::observe::LogSink;
 use tessera_broker::plugin_host::{Browser, Decision, PluginHost, SiteServer, registration};
 use tessera_broker::{Broker, BrokerConfig};
-use tessera_core::{ApiRequest, Companion, Completion, Config, Error, RetryPolicy, Status};
+use tessera_core::{ApiRequest, Companion, Completion, Config, Error, RegistrationOutcome, RetryPolicy, Status};
 
 /// Attempts per logical call in these tests (the default policy's).
 const MAX_ATTEMPTS: u32 = 3;
@@ -120,7 +125,8 @@ impl Rig {
         format!("{}/wp-admin/options-general.php?page=tessera", self.site.url())
     }
 
-    /// A plugin pointed at the proxy, with a short timeout and short backoff.
+    /// A plugin pointed at the proxy, with a short timeout and short backoff,
+    /// serving its ownership proofs on the site.
     fn plugin(&self) -> PluginHost {
         let mut config = Config::new(self.proxy.url());
         config.retry = RetryPolicy {
@@ -130,15 +136,15 @@ impl Rig {
             max_total_delay_ms: 2_000,
             max_retry_after_ms: 10_000,
         };
-        let mut plugin = PluginHost::from_companion(Companion::create(config).unwrap());
+        let mut plugin = PluginHost::from_companion(Companion::create(config).unwrap()).with_site(self.site.handle());
         plugin.set_timeout(client_timeout());
         plugin
     }
 
     fn registered(&self) -> PluginHost {
         let mut plugin = self.plugin();
-        plugin.register(&registration(self.site.url(), "wordpress"), Some(&self.site)).expect("registers");
-        plugin.persisted = Some(plugin.companion.to_json());
+        let outcome = plugin.register(&registration(self.site.url(), "wordpress")).expect("registers");
+        assert_eq!(outcome, RegistrationOutcome::Registered);
         plugin
     }
 
@@ -600,11 +606,23 @@ fn site_moved_under_every_fault() {
 
 // ---- registration ----------------------------------------------------------------------
 
-/// `POST /installations` is the one unsigned call and carries no
-/// Idempotency-Key: the core never retries it (the host decides), and a
-/// repeat sends the same install id and secret, which the broker accepts as
-/// the same installation. Ownership proof on: the fault hits the first POST
-/// (answered 202 + challenge) or the second (after the proof, 201).
+/// `POST /installations` is the one unsigned call. It is idempotent by
+/// install id and secret (the broker accepts a repeat as the same
+/// installation), so the step machine retries it on 5xx and network failures
+/// like a keyed call, and the proof round is part of the same operation.
+/// Ownership proof on: the fault hits the first POST (answered 202 +
+/// challenge) or the one after the proof (201).
+///
+/// * first POST, fault before the broker: retried; 202, proof, 201 (3 sends);
+/// * first POST, answer lost after the broker stored it: the retry (no proof
+///   served: the plugin never saw the challenge) is answered
+///   `403 ownership_proof_invalid`, and the machine starts over once in the
+///   same operation with a fresh id (persisted first), which completes;
+/// * first POST, a mangled 202: `registration_rejected` (malformed
+///   challenge), not retried; the broker's pending record then refuses the
+///   repeat (403), and that repeat starts over with a fresh id and completes;
+/// * the POST after the proof, any fault: the same id and secret end
+///   registered (retried when unavailable, a mangled 201 is still a 201).
 #[test]
 fn registration_under_every_fault() {
     let rig = rig(true);
@@ -616,77 +634,69 @@ fn registration_under_every_fault() {
             let mut plugin = rig.plugin();
             let reg = registration(rig.site.url(), "wordpress");
             if second {
-                // Up to the challenge, without faults.
-                let req = plugin.companion.registration_request(&reg, &mut tessera_core::OsEntropy).unwrap();
-                let resp = plugin.send(&req).unwrap();
-                let outcome = plugin.companion.handle_registration_response(&resp).unwrap();
-                expect(&mut failures, outcome.as_str() == "ownership_challenge", || format!("{label}: {outcome:?}"));
+                // Up to the challenge, without faults: the host defers the
+                // proof, then its route goes live (the site serves it).
+                plugin.defer_proofs = true;
+                match plugin.register(&reg) {
+                    Ok(RegistrationOutcome::OwnershipChallenge(proof)) => rig.site.serve_proof(&proof),
+                    other => failures.push(format!("{label}: want the challenge owed, got {other:?}")),
+                }
+                plugin.defer_proofs = false;
             }
+            let (id, secret) = (plugin.companion.install_id().map(str::to_string), secret_of(&plugin.companion));
             rig.proxy.reset_seen();
             rig.proxy.fail_times(Some("POST"), "/installations", fault.clone(), 1);
-            let result = plugin.register(&reg, Some(&rig.site));
+            let result = plugin.register(&reg);
             let sends = rig.proxy.count("POST", "/installations");
             rig.proxy.clear();
-            let id = plugin.companion.install_id().map(str::to_string);
-            let secret = secret_of(&plugin.companion);
-            // What the host persists after a registration attempt.
-            plugin.persisted = Some(plugin.companion.to_json());
             check_state(&plugin, &label, &mut failures);
-            if is_unavailable(fault) {
-                expect(&mut failures, matches!(&result, Err(e) if e.code() == "server_unavailable"), || {
-                    format!("{label}: want server_unavailable, got {result:?}")
-                });
-                expect(&mut failures, sends == 1, || {
-                    format!("{label}: {sends} sends: an unkeyed POST is not retried by the core")
-                });
-            } else if second {
-                // 201 whatever its body: registered (status-only answer).
-                expect(&mut failures, result.is_ok(), || format!("{label}: want registered, got {result:?}"));
+            let lost_challenge = !second && fault.forwards();
+            let want_sends = match (second, is_unavailable(fault), fault.forwards()) {
+                (false, true, false) => 3, // fault, retry (202), after the proof (201)
+                (false, true, true) => 4,  // the answer lost, the retry refused, fresh id (202), after the proof (201)
+                (false, false, _) => 1,    // a mangled 202
+                (true, true, _) => 2,      // fault, retry (201)
+                (true, false, _) => 1,     // a mangled 201
+            };
+            expect(&mut failures, sends == want_sends, || format!("{label}: {sends} sends, want {want_sends}"));
+            if lost_challenge {
+                let fresh_id = |plugin: &PluginHost| plugin.companion.install_id().map(str::to_string) != id;
+                if is_unavailable(fault) {
+                    expect(&mut failures, matches!(result, Ok(RegistrationOutcome::Registered)) && fresh_id(&plugin), || {
+                        format!("{label}: want registered under a fresh id in the same operation, got {result:?}")
+                    });
+                } else {
+                    expect(
+                        &mut failures,
+                        matches!(&result, Err(Error::RegistrationRejected { status: 202, reason }) if reason == "malformed_challenge"),
+                        || format!("{label}: want registration_rejected(202, malformed_challenge), got {result:?}"),
+                    );
+                    check_state(&plugin, &format!("{label} (rejected)"), &mut failures);
+                    // The same id again: the broker's record, whose challenge the
+                    // plugin never saw, refuses it (403); the machine starts over.
+                    let again = plugin.register(&reg);
+                    expect(&mut failures, matches!(again, Ok(RegistrationOutcome::Registered)) && fresh_id(&plugin), || {
+                        format!("{label}: repeat after a lost challenge: {again:?}")
+                    });
+                }
             } else {
-                // The 202's challenge is unreadable: a typed rejection.
-                expect(
-                    &mut failures,
-                    matches!(&result, Err(Error::RegistrationRejected { status: 202, reason }) if reason == "malformed_challenge"),
-                    || format!("{label}: want registration_rejected(202, malformed_challenge), got {result:?}"),
-                );
+                expect(&mut failures, matches!(result, Ok(RegistrationOutcome::Registered)), || {
+                    format!("{label}: want registered, got {result:?}")
+                });
+                if second {
+                    expect(
+                        &mut failures,
+                        plugin.companion.install_id().map(str::to_string) == id
+                            && secret_of(&plugin.companion) == secret,
+                        || format!("{label}: a new installation was made instead of completing the pending one"),
+                    );
+                }
             }
-            if result.is_err() && !second && fault.forwards() {
-                // The broker stored the installation and its challenge, but the
-                // 202 never reached the plugin. The repeat (same id and secret, no
-                // proof served) is answered 403 ownership_proof_invalid; the core
-                // then drops the pending registration (nothing confirmed is lost),
-                // and the next attempt registers with a fresh id and completes.
-                let again = plugin.register(&reg, Some(&rig.site));
-                expect(
-                    &mut failures,
-                    matches!(&again, Err(Error::RegistrationRejected { status: 403, reason }) if reason == "ownership_proof_invalid"),
-                    || format!("{label}: repeat after a lost challenge: {again:?}"),
-                );
-                expect(&mut failures, plugin.companion.status() == Status::NotRegistered, || {
-                    format!("{label}: after the 403: {:?}", plugin.companion.status())
-                });
-                plugin.persisted = Some(plugin.companion.to_json());
-                check_state(&plugin, &format!("{label} (repeat)"), &mut failures);
-                let fresh = plugin.register(&reg, Some(&rig.site));
-                expect(&mut failures, fresh.is_ok() && plugin.companion.install_id().map(str::to_string) != id, || {
-                    format!("{label}: a fresh registration after the 403: {fresh:?}")
-                });
-            } else if result.is_err() {
-                expect(&mut failures, plugin.companion.status() != Status::Registered, || {
-                    format!("{label}: registered?")
-                });
-                // Fault removed: registering again completes, with the same id and secret.
-                let again = plugin.register(&reg, Some(&rig.site));
-                expect(&mut failures, again.is_ok() && plugin.companion.status() == Status::Registered, || {
-                    format!("{label}: no recovery: {again:?}, status {:?}", plugin.companion.status())
-                });
-                expect(
-                    &mut failures,
-                    plugin.companion.install_id().map(str::to_string) == id && secret_of(&plugin.companion) == secret,
-                    || format!("{label}: a new installation was made instead of completing the pending one"),
-                );
-            }
-            // Registered for real at the broker: a signed call is accepted.
+            check_state(&plugin, &format!("{label} (after)"), &mut failures);
+            // Registered for real at the broker: a signed connect is accepted.
+            expect(&mut failures, plugin.companion.status() == Status::Registered, || {
+                format!("{label}: not registered in the end: {:?}", plugin.companion.status())
+            });
             if plugin.companion.status() == Status::Registered {
                 let ok = plugin.connect(&Browser::default(), &rig.return_url(), None, Decision::Approve("opr_reg"));
                 expect(&mut failures, ok.is_ok(), || format!("{label}: connect after registering: {ok:?}"));
@@ -751,24 +761,31 @@ fn connect_and_callback_under_every_fault() {
 }
 
 /// A registration whose 202 challenge was lost (the broker acted, the answer
-/// did not arrive) is not stranded: the broker answers the repeat (same id
-/// and secret, no proof served) `403 ownership_proof_invalid` as PROTOCOL.md
-/// §5.1 says, the core drops the pending registration because it never saw a
-/// challenge, and the next attempt registers a fresh id and completes.
+/// did not arrive) is not stranded: the machine retries the POST (same id
+/// and secret, no proof served, since it never saw a challenge), the broker
+/// answers `403 ownership_proof_invalid` as PROTOCOL.md §5.1 says, and the
+/// machine starts over in the same operation with a fresh id, persisted
+/// before it is sent, which proves ownership and completes.
 #[test]
-fn lost_ownership_challenge_is_recovered_by_a_repeat() {
+fn lost_ownership_challenge_is_recovered_in_the_same_operation() {
     let rig = rig(true);
     let mut plugin = rig.plugin();
     let reg = registration(rig.site.url(), "wordpress");
     rig.proxy.fail_times(Some("POST"), "/installations", Fault::DropAfterForward, 1);
-    assert_eq!(plugin.register(&reg, Some(&rig.site)).unwrap_err().code(), "server_unavailable");
-    let first_id = plugin.companion.install_id().map(str::to_string);
-    let again = plugin.register(&reg, Some(&rig.site)).unwrap_err();
-    assert_eq!((again.code(), again.reason()), ("registration_rejected", Some("ownership_proof_invalid")));
-    assert_eq!(plugin.companion.status(), Status::NotRegistered);
-    plugin.register(&reg, Some(&rig.site)).expect("the next attempt completes the registration");
+    assert_eq!(plugin.register(&reg).expect("one operation completes"), RegistrationOutcome::Registered);
+    assert_eq!(rig.proxy.count("POST", "/installations"), 4, "lost, retried (403), fresh id (202), after the proof");
+    assert_eq!(plugin.last_trace.proofs.len(), 1, "one proof, for the fresh id");
     assert_eq!(plugin.companion.status(), Status::Registered);
-    assert_ne!(plugin.companion.install_id().map(str::to_string), first_id);
+    assert_eq!(plugin.persisted.as_deref(), Some(plugin.companion.to_json().as_str()), "everything is persisted");
+    let ids: std::collections::BTreeSet<String> = rig
+        .proxy
+        .seen()
+        .iter()
+        .filter(|s| s.method == "POST" && s.path() == "/installations")
+        .filter_map(|s| serde_json::from_slice::<serde_json::Value>(&s.body).ok())
+        .filter_map(|v| v["install_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids.len(), 2, "a fresh install id after the 403: {ids:?}");
 }
 
 /// A 401 whose body is not the broker's JSON (an HTML page from a proxy, a
@@ -810,8 +827,9 @@ fn garbled_401_keeps_the_connection() {
 
 /// A site move to a broker that asks for an ownership proof: the `202`
 /// challenge is lost after the broker recorded the move; the keyed PATCH is
-/// retried, the broker answers a new challenge, and the move completes with
-/// the proof — the same installation, connected throughout.
+/// retried, the broker answers a new challenge, and the same operation
+/// completes the move with the proof (`ServeProof`, then the registration
+/// POST) — the same installation, connected throughout.
 #[test]
 fn site_move_with_a_lost_challenge_completes() {
     let rig = rig(true);
@@ -820,17 +838,18 @@ fn site_move_with_a_lost_challenge_completes() {
     let new_url = format!("{}/moved", rig.site.url());
     plugin.companion.check_site(&new_url).unwrap();
     plugin.persisted = Some(plugin.companion.to_json());
+    rig.proxy.reset_seen();
     rig.proxy.fail_times(Some("PATCH"), "/installations/", Fault::DropAfterForward, 1);
     let call = plugin.companion.start_site_moved().unwrap();
     let result = plugin.drive(call);
     assert!(matches!(result, Ok(Completion::SiteMoved)), "{result:?}");
     assert_eq!(rig.proxy.count("PATCH", "/installations/"), 2, "the keyed PATCH was retried once");
+    assert_eq!(rig.proxy.count("POST", "/installations"), 1, "one registration round");
+    assert_eq!(plugin.last_trace.proofs_served, 1);
     let mut failures = Vec::new();
     check_state(&plugin, "site move, lost 202", &mut failures);
     assert!(failures.is_empty(), "{failures:?}");
-    assert_eq!(plugin.companion.status().as_str(), "awaiting_ownership");
-    // Prove the new address, as for a registration.
-    plugin.register(&registration(&new_url, "wordpress"), Some(&rig.site)).expect("the proof completes the move");
+    assert_eq!(plugin.companion.status(), Status::Connected);
     assert_eq!(plugin.companion.install_id(), Some(id.as_str()));
     assert_eq!(plugin.companion.site_url(), Some(new_url.as_str()));
     plugin.get_json("/api/orders").expect("connected at the new address");

@@ -42,7 +42,10 @@ use tessera_broker::fault_proxy::FaultProxy;
 use tessera_broker::observe::LogSink;
 use tessera_broker::plugin_host::{Browser, Decision, PluginHost, SiteServer, registration};
 use tessera_broker::{Broker, BrokerConfig};
-use tessera_core::{Action, ApiRequest, Call, Companion, Completion, Event, OsEntropy, Request, Response, SignOptions};
+use tessera_core::{
+    Action, ApiRequest, Call, Companion, Completion, Event, OsEntropy, Registration, RegistrationOutcome, Request,
+    Response, SignOptions, TransportError,
+};
 
 /// Recognisable prefix of every token the fake Stora issues.
 const CANARY: &str = "CANARYstora-";
@@ -217,7 +220,8 @@ impl Rig {
 }
 
 /// Drives a call like `PluginHost::drive`, recording Debug of every action,
-/// event and result, and persisting (sealed) when told.
+/// event and result, persisting (sealed) when told and serving ownership
+/// proofs on the rig's site.
 fn drive(
     rig: &mut Rig,
     plugin: &mut PluginHost,
@@ -232,7 +236,7 @@ fn drive(
         event = match action {
             Action::Send(req) => match plugin.send(&req) {
                 Ok(resp) => Event::Response(resp),
-                Err(e) => Event::TransportError(e),
+                Err(_) => Event::TransportError(TransportError::Network),
             },
             Action::Sleep(ms) => {
                 std::thread::sleep(std::time::Duration::from_millis(ms));
@@ -241,6 +245,11 @@ fn drive(
             Action::Persist(_) => {
                 rig.persist(plugin, cap);
                 Event::Persisted
+            }
+            Action::ServeProof(proof) => {
+                cap.debug("an ownership proof", &proof);
+                rig.site.serve_proof(&proof);
+                Event::ProofServed
             }
             Action::Done(result) => {
                 match &result {
@@ -261,6 +270,16 @@ fn call(rig: &mut Rig, plugin: &mut PluginHost, req: ApiRequest, cap: &mut Captu
     cap.debug("a new call", &c);
     match drive(rig, plugin, c, cap)? {
         Completion::Response(r) => Ok(r),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Registers on the step machine, through [`drive`].
+fn register(rig: &mut Rig, plugin: &mut PluginHost, reg: &Registration, cap: &mut Capture) {
+    let c = plugin.companion.start_registration(reg).unwrap();
+    cap.debug("a new registration", &c);
+    match drive(rig, plugin, c, cap).unwrap() {
+        Completion::Registration(RegistrationOutcome::Registered) => {}
         other => panic!("{other:?}"),
     }
 }
@@ -290,21 +309,9 @@ fn no_secret_or_token_leaks_anywhere() {
     let reg = registration(rig.site.url(), "wordpress");
     cap.debug("the registration", &reg);
 
-    // Register, with the ownership proof.
-    for _ in 0..2 {
-        let req = plugin.companion.registration_request(&reg, &mut OsEntropy).unwrap();
-        cap.debug("the registration request", &req);
-        rig.persist(&plugin, &mut cap);
-        let resp = plugin.send(&req).unwrap();
-        cap.debug("the registration response", &resp);
-        let outcome = plugin.companion.handle_registration_response(&resp).unwrap();
-        cap.debug("the registration outcome", &outcome);
-        rig.persist(&plugin, &mut cap);
-        match outcome {
-            tessera_core::RegistrationOutcome::OwnershipChallenge(proof) => rig.site.serve_proof(&proof),
-            tessera_core::RegistrationOutcome::Registered => break,
-        }
-    }
+    // Register, with the ownership proof (the step machine: persist, POST,
+    // 202, persist, serve the proof, POST, 201, persist).
+    register(&mut rig, &mut plugin, &reg, &mut cap);
     assert_eq!(plugin.companion.status().as_str(), "registered");
 
     // Connect; calls; a Stora refresh; a keyed POST.
@@ -388,20 +395,15 @@ fn no_secret_or_token_leaks_anywhere() {
     rig.persist(&plugin, &mut cap);
     let err = plugin.companion.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err();
     cap.error("start_call on a mismatch", &err);
+    // The broker asks the new address for a proof: the same operation serves
+    // it and sends the registration round.
     let c = plugin.companion.start_site_moved().unwrap();
     match drive(&mut rig, &mut plugin, c, &mut cap).unwrap() {
         Completion::SiteMoved => {}
         other => panic!("{other:?}"),
     }
-    if plugin.companion.status().as_str() == "awaiting_ownership" {
-        let proof = plugin.companion.ownership_proof().unwrap();
-        cap.debug("an ownership proof", &proof);
-        rig.site.serve_proof(&proof);
-        let req = plugin.companion.registration_request(&registration(&moved, "wordpress"), &mut OsEntropy).unwrap();
-        let resp = plugin.send(&req).unwrap();
-        cap.debug("the move's registration outcome", &plugin.companion.handle_registration_response(&resp));
-        rig.persist(&plugin, &mut cap);
-    }
+    assert_eq!(plugin.companion.status().as_str(), "connected");
+    assert_eq!(plugin.companion.site_url(), Some(moved.as_str()));
     call(&mut rig, &mut plugin, ApiRequest::new("GET", "/api/orders"), &mut cap).unwrap();
 
     // Disconnect; not connected; connect again.
@@ -455,8 +457,7 @@ fn no_secret_or_token_leaks_anywhere() {
         }
         other => panic!("{other:?}"),
     }
-    plugin.register(&reg, Some(&rig.site)).unwrap();
-    rig.persist(&plugin, &mut cap);
+    register(&mut rig, &mut plugin, &reg, &mut cap);
     connect(&mut rig, &mut plugin, None, &mut cap);
     let c = plugin.companion.start_uninstall();
     drive(&mut rig, &mut plugin, c, &mut cap).unwrap();

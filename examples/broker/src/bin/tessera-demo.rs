@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tessera_broker::harness::{Env, EnvOptions, LogChoice};
 use tessera_broker::plugin_host::{Browser, Decision, registration};
-use tessera_core::Completion;
+use tessera_core::{Completion, RegistrationOutcome};
 
 const OPERATOR: &str = "opr_demo";
 
@@ -61,9 +61,10 @@ fn run() -> Result<(), String> {
 
     // 1. Register.
     let mut plugin = env.plugin();
-    plugin
-        .register(&registration(env.site.url(), "wordpress"), Some(&env.site))
-        .map_err(|e| format!("registration failed: {e}"))?;
+    let outcome =
+        plugin.register(&registration(env.site.url(), "wordpress")).map_err(|e| format!("registration failed: {e}"))?;
+    check(outcome == RegistrationOutcome::Registered, "the registration did not complete")?;
+    check(plugin.last_trace.proofs_served == 1, "expected one ownership proof")?;
     let id = plugin.companion.install_id().unwrap_or_default().to_string();
     step(1, "Register", &format!("installation {id} registered with the broker"));
     println!("{:27}(the broker challenged the site and checked the proof at /.well-known/tessera/{id})", "");

@@ -60,8 +60,8 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let args = parse_args();
     let stora = fake_stora::Config { rate_per_sec: 0, rate_per_min: 0, ..Default::default() };
-    let env =
-        Env::start(EnvOptions { require_ownership_proof: true, log: LogChoice::Off, stora }).unwrap_or_else(|e| {
+    let env = Env::start(EnvOptions { require_ownership_proof: true, log: LogChoice::Off, stora, fault_proxy: false })
+        .unwrap_or_else(|e| {
             eprintln!("tessera-load: cannot start the servers: {e}");
             std::process::exit(1)
         });
@@ -79,7 +79,7 @@ fn main() {
     let mut plugins: Vec<PluginHost> = Vec::with_capacity(args.installations);
     for i in 0..args.installations {
         let mut plugin = env.plugin();
-        plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).expect("register");
+        plugin.register(&registration(env.site.url(), "wordpress")).expect("register");
         plugin
             .connect(&browser, &env.return_url(), None, Decision::Approve(&format!("opr_load_{i}")))
             .expect("connect");
@@ -151,7 +151,7 @@ fn main() {
 
     // The verifier alone, single thread, no I/O.
     let mut plugin = env.plugin();
-    plugin.register(&registration(env.site.url(), "wordpress"), Some(&env.site)).expect("register");
+    plugin.register(&registration(env.site.url(), "wordpress")).expect("register");
     let secret = plugin.companion.state().installation.as_ref().map(|i| i.secret.clone()).expect("secret");
     let now = plugin.now();
     let reqs: Vec<_> = (0..2000)
