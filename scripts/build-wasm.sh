@@ -30,7 +30,7 @@ fi
 
 # Two modules from the one binding crate:
 #   tessera_wasm     the plugin side (no verification exports): what browser
-#                    extensions ship, held to the 64 KiB gzipped budget;
+#                    extensions ship, held to the 80 KiB gzipped gate;
 #   tessera_broker   everything, for brokers on Node (loaded on first use).
 # strip=false here: wasm-bindgen reads the target_features section that `strip`
 # removes; wasm-opt strips debug info and producers from the final module.
@@ -84,8 +84,10 @@ for variant in tessera_wasm tessera_broker; do
     gz=$(gzip -9 -c "$wasm_file" | wc -c)
     log "${variant}_bg.wasm: $raw bytes raw ($raw_before before wasm-opt -Oz), $gz bytes gzipped"
     if [ "$variant" = tessera_wasm ]; then
-        # The budget: what a browser extension ships, 64 KiB gzipped.
-        goal=$((64 * 1024))
+        # The gate: what a browser extension ships, 80 KiB gzipped (DESIGN.md,
+        # decisions of December 2026: cold start is what is measured and
+        # optimised; size is a gate, not the goal).
+        goal=$((80 * 1024))
         limit=${TESSERA_WASM_GZ_LIMIT:-$goal}
         [ "$gz" -le "$limit" ] || { echo "tessera_wasm_bg.wasm is $gz bytes gzipped, over the $limit-byte budget" >&2; exit 1; }
     fi

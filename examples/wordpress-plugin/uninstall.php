@@ -24,7 +24,7 @@ if ( extension_loaded( 'tessera' ) ) {
 			$storefront_sync_companion->checkSite( home_url() );
 			$storefront_sync_report = $storefront_sync_companion->uninstall( Storefront_Sync_Client::transport() );
 			foreach ( $storefront_sync_report as $storefront_sync_step => $storefront_sync_result ) {
-				if ( 'failed' === $storefront_sync_result['status'] ) {
+				if ( 'failed' === $storefront_sync_result['result'] ) {
 					// phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log -- the only place to report what failed.
 					error_log( sprintf( 'Storefront Sync uninstall: %s failed (%s); local data deleted anyway.', $storefront_sync_step, $storefront_sync_result['error'] ? $storefront_sync_result['error']->getErrorCode() : 'unknown' ) );
 				}

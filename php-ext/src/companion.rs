@@ -7,21 +7,18 @@ use std::cell::RefCell;
 
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::prelude::*;
-use ext_php_rs::types::{ZendHashTable, Zval};
-use tessera_core::Config;
-use tessera_core::OsEntropy;
-use tessera_core::SignOptions;
+use ext_php_rs::types::ZendHashTable;
 use tessera_core::classify;
+use tessera_core::{Call, Completion, Registration};
 use tessera_core::{Companion as CoreCompanion, SiteCheck};
-use tessera_core::{Completion, RemoteStep};
-use tessera_core::{OwnershipProof, Registration, RegistrationOutcome};
+use tessera_core::{Config, SignOptions};
 
 use crate::convert::{
-    ArrayArg, Assoc, CallableArg, OptCallableArg, OptIntArg, OptStrArg, StrArg, api_request_from_php, from_php,
-    json_to_zval, request_to_php, response_from_php, response_to_php,
+    ArrayArg, Assoc, CallableArg, Completed, OptCallableArg, OptIntArg, OptStrArg, StrArg, api_request_from_php,
+    completion_to_php, from_php, json_to_zval, proof_to_php, request_to_php, response_from_php,
 };
-use crate::errors::{Failure, Res, busy, exception_object, guard};
-use crate::host::{Host, drive, unix_now};
+use crate::errors::{Failure, Res, busy, guard, invalid};
+use crate::host::{Host, TestHooks, drive, now, unix_now, with_entropy};
 
 /// The plugin side of one installation: configuration plus state. Persist
 /// `toJson()` (better: `sealState()`) after every method that changes it.
@@ -30,11 +27,13 @@ use crate::host::{Host, drive, unix_now};
 #[php(flags = ext_php_rs::flags::ClassFlags::Final)]
 pub struct Companion {
     inner: RefCell<CoreCompanion>,
+    /// `useSeededEntropy()` / `useClock()`.
+    hooks: RefCell<TestHooks>,
 }
 
 impl Companion {
     fn wrap(inner: CoreCompanion) -> Companion {
-        Companion { inner: RefCell::new(inner) }
+        Companion { inner: RefCell::new(inner), hooks: RefCell::default() }
     }
 
     fn with<T>(&self, f: impl FnOnce(&CoreCompanion) -> T) -> Res<T> {
@@ -45,25 +44,40 @@ impl Companion {
         Ok(f(&mut *self.inner.try_borrow_mut().map_err(|_| busy())?))
     }
 
-    fn host<'a>(
-        transport: &CallableArg<'a>,
-        sleep: &OptCallableArg<'a>,
-        persist: &OptCallableArg<'a>,
-    ) -> Res<Host<'a>> {
-        Ok(Host {
-            transport: transport.get("transport")?,
-            sleep: sleep.get("sleep")?,
-            persist: persist.get("persist")?,
-        })
+    /// Runs `f` on the companion with its entropy (OS, or the seeded test stream).
+    fn with_entropy<T>(&self, f: impl FnOnce(&mut CoreCompanion, &mut dyn tessera_core::Entropy) -> T) -> Res<T> {
+        let mut inner = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        with_entropy(&self.hooks, |entropy| f(&mut inner, entropy))
+    }
+
+    /// `$now` when given, else the host clock (`useClock()`, or the system's).
+    fn now_or(&self, given: &OptIntArg<'_>) -> Res<i64> {
+        match given.get("now")? {
+            Some(now) => Ok(now),
+            None => now(&self.hooks),
+        }
+    }
+
+    /// Runs an operation on the step machine with the host's callables and
+    /// returns its completion as PHP.
+    fn run(&self, start: impl FnOnce(&CoreCompanion) -> tessera_core::Result<Call>, host: &Host<'_>) -> Res<Completed> {
+        let call = self.with(start)??;
+        Ok(Completed(completion_to_php(&drive(&self.inner, &self.hooks, call, host)?)))
     }
 }
 
-fn proof_to_php(p: &OwnershipProof) -> Assoc {
-    Assoc::new().str("url", &p.url).str("path", &p.path).str("body", &p.body)
-}
-
-fn remote_step_to_php(step: &RemoteStep) -> Assoc {
-    Assoc::new().str("status", step.as_str()).with("error", step.error().map_or_else(Zval::null, exception_object))
+fn host<'a>(
+    transport: &CallableArg<'a>,
+    sleep: &OptCallableArg<'a>,
+    persist: &OptCallableArg<'a>,
+    serve_proof: Option<&OptCallableArg<'a>>,
+) -> Res<Host<'a>> {
+    Ok(Host {
+        transport: transport.get("transport")?,
+        sleep: sleep.get("sleep")?,
+        persist: persist.get("persist")?,
+        serve_proof: serve_proof.map(|f| f.get("serveProof")).transpose()?.flatten(),
+    })
 }
 
 /// A core value with a serde form that is a JSON object, as a PHP array.
@@ -142,8 +156,50 @@ impl Companion {
         guard(|| self.with(CoreCompanion::clock_offset))
     }
 
-    /// The unsigned registration request to send (`method, url, headers,
-    /// body`). `$registration`: `site_url`, `admin_email`, `platform`,
+    /// Registers this installation with the broker on the core's step
+    /// machine (docs/HOST-CONTRACT.md): a new installation, one still
+    /// pending, one the broker no longer accepts, the copy of a site, or the
+    /// ownership round of a site move. `$registration`: `site_url`,
+    /// `admin_email`, `platform`, `plugin_version`.
+    ///
+    /// The new secret is handed to `$persist` before anything is sent; 5xx,
+    /// 408 and transport failures are retried (the POST is idempotent by
+    /// install id). When the broker asks for an ownership proof,
+    /// `$serveProof(array $proof)` must make `proof['body']` (`text/plain`)
+    /// available at `proof['url']` and return anything but `false`; the
+    /// registration is then sent again. Returning `false`, or passing no
+    /// `$serveProof`, defers the proof: the result is `['outcome' =>
+    /// 'ownership_challenge', 'proof' => ['url', 'path', 'body']]` and a later
+    /// `register()` resumes the round (asking `$serveProof` again).
+    /// Otherwise `['outcome' => 'registered']`. Transport, sleep and persist
+    /// as for `call()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    /// @throws \Tessera\Exception\InvalidStateException when already registered
+    /// @throws \Tessera\Exception\RegistrationInvalidException
+    /// @throws \Tessera\Exception\RateLimitedException
+    /// @throws \Tessera\Exception\ClientErrorException on a redirect (`redirected`)
+    /// @throws \Tessera\Exception\ServerUnavailableException
+    pub fn register(
+        &self,
+        registration: ArrayArg,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+        serveProof: OptCallableArg,
+    ) -> Res<Completed> {
+        guard(|| {
+            registration.get("registration")?;
+            let reg: Registration = from_php(registration.0, "registration")?;
+            let host = host(&transport, &sleep, &persist, Some(&serveProof))?;
+            self.run(|c| c.start_registration(&reg), &host)
+        })
+    }
+
+    /// Low level (hosts use `register()`, which also persists the secret
+    /// before sending, retries and serves the ownership proof): the unsigned
+    /// registration request to send (`method, url, headers, body`).
+    /// `$registration`: `site_url`, `admin_email`, `platform`,
     /// `plugin_version`.
     ///
     /// @throws \Tessera\Exception\InvalidInputException
@@ -152,28 +208,27 @@ impl Companion {
         guard(|| {
             registration.get("registration")?;
             let reg: Registration = from_php(registration.0, "registration")?;
-            let req = self.with_mut(|c| c.registration_request(&reg, &mut OsEntropy))??;
+            let req = self.with_entropy(|c, e| c.registration_request(&reg, e))??;
             Ok(request_to_php(&req))
         })
     }
 
-    /// Interprets the broker's answer to the registration request:
-    /// `['outcome' => 'registered']`, or `['outcome' => 'ownership_challenge',
-    /// 'proof' => ['url', 'path', 'body']]` (serve `body` at `url`, then send
-    /// `registrationRequest()` again).
+    /// Low level (see `registrationRequest()`): interprets the broker's answer
+    /// to the registration request: `['outcome' => 'registered']`, or
+    /// `['outcome' => 'ownership_challenge', 'proof' => ['url', 'path',
+    /// 'body']]` (serve `body` at `url`, then send `registrationRequest()`
+    /// again).
     ///
     /// @throws \Tessera\Exception\RegistrationInvalidException
     /// @throws \Tessera\Exception\RateLimitedException
+    /// @throws \Tessera\Exception\ClientErrorException on a redirect (`redirected`)
     /// @throws \Tessera\Exception\ServerUnavailableException
-    pub fn handle_registration_response(&self, response: ArrayArg) -> Res<ZBox<ZendHashTable>> {
+    pub fn handle_registration_response(&self, response: ArrayArg) -> Res<Completed> {
         guard(|| {
             let resp = response_from_php(response.get("response")?)?;
-            let outcome = self.with_mut(|c| c.handle_registration_response_at(&resp, unix_now()))??;
-            let result = Assoc::new().str("outcome", outcome.as_str());
-            Ok(match outcome {
-                RegistrationOutcome::Registered => result.build(),
-                RegistrationOutcome::OwnershipChallenge(p) => result.with("proof", proof_to_php(&p).zval()).build(),
-            })
+            let now = now(&self.hooks)?;
+            let outcome = self.with_mut(|c| c.handle_registration_response_at(&resp, now))??;
+            Ok(Completed(completion_to_php(&Completion::Registration(outcome))))
         })
     }
 
@@ -196,10 +251,10 @@ impl Companion {
         guard(|| {
             let return_url = returnUrl.utf8("returnUrl")?;
             let scope = scope.utf8("scope")?;
-            let now = now.get("now")?.unwrap_or_else(unix_now);
+            let now = self.now_or(&now)?;
             Ok(match state.utf8("state")? {
                 Some(state) => self.with_mut(|c| c.connect_url_with_state(return_url, scope, now, state))??,
-                None => self.with_mut(|c| c.connect_url(return_url, scope, now, &mut OsEntropy))??,
+                None => self.with_entropy(|c, e| c.connect_url(return_url, scope, now, e))??,
             })
         })
     }
@@ -212,7 +267,7 @@ impl Companion {
     pub fn complete_connect(&self, callback: StrArg, now: OptIntArg) -> Res<()> {
         guard(|| {
             let callback = callback.utf8("callback")?;
-            let now = now.get("now")?.unwrap_or_else(unix_now);
+            let now = self.now_or(&now)?;
             Ok(self.with_mut(|c| c.complete_connect(callback, now))??)
         })
     }
@@ -236,20 +291,20 @@ impl Companion {
         guard(|| {
             let req = api_request_from_php(request.get("request")?)?;
             let opts = SignOptions {
-                now: now.get("now")?.unwrap_or_else(unix_now),
+                now: self.now_or(&now)?,
                 nonce: nonce.utf8("nonce")?.map(str::to_owned),
                 idempotency_key: idempotencyKey.utf8("idempotencyKey")?.map(str::to_owned),
             };
-            let signed = self.with(|c| c.sign_request(&req, &opts, &mut OsEntropy))??;
+            let signed = self.with_entropy(|c, e| c.sign_request(&req, &opts, e))??;
             Ok(request_to_php(&signed))
         })
     }
 
     /// Classifies a broker response: `kind` (`ok`, `reconnect_required`,
     /// `registration_invalid`, `signature_expired`, `rate_limited`,
-    /// `client_error`, `server_unavailable`), `status`, `code`,
+    /// `client_error`, `redirected`, `server_unavailable`), `status`, `code`,
     /// `retry_after_ms`, `server_date`. `$now` (for an HTTP-date
-    /// `Retry-After`) defaults to the clock.
+    /// `Retry-After`) defaults to the system clock.
     ///
     /// @throws \Tessera\Exception\InvalidInputException
     pub fn classify(response: ArrayArg, now: OptIntArg) -> Res<ZBox<ZendHashTable>> {
@@ -260,15 +315,16 @@ impl Companion {
         })
     }
 
-    /// Sends a signed API call through the broker, with the core's retry,
-    /// backoff, clock-skew and persistence policy, and returns the broker's
-    /// 2xx response (`status, headers, body`).
+    /// Sends a signed API call through the broker on the core's step machine
+    /// (retries, backoff, clock skew, what to persist) and returns the
+    /// broker's 2xx response (`status, headers, body`).
     ///
     /// `$transport(array $request): array` sends `method, url, headers, body`
-    /// and returns `status, headers, body`; it throws
-    /// `Tessera\Exception\TransportException` when the request could not be
-    /// sent. `$sleep(int $ms)` defaults to sleeping; `$persist(string
-    /// $stateJson)` is called when the state changed.
+    /// once, exactly as given and without following redirects, and returns
+    /// `status, headers, body` whatever the status; it throws
+    /// `Tessera\Exception\TransportException` when no response could be read.
+    /// `$sleep(int $ms)` defaults to sleeping; `$persist(string $stateJson)`
+    /// must store the state before it returns.
     ///
     /// @throws \Tessera\Exception\ReconnectRequiredException
     /// @throws \Tessera\Exception\RegistrationInvalidException
@@ -282,73 +338,57 @@ impl Companion {
         transport: CallableArg,
         sleep: OptCallableArg,
         persist: OptCallableArg,
-    ) -> Res<ZBox<ZendHashTable>> {
+    ) -> Res<Completed> {
         guard(|| {
             let req = api_request_from_php(request.get("request")?)?;
-            let host = Companion::host(&transport, &sleep, &persist)?;
-            let call = self.with(|c| c.start_call(req))??;
-            match drive(&self.inner, call, &host)? {
-                Completion::Response(r) => Ok(response_to_php(&r)),
-                _ => Err(Failure::Core(tessera_core::Error::Internal("unexpected completion"))),
-            }
+            let host = host(&transport, &sleep, &persist, None)?;
+            self.run(|c| c.start_call(req), &host)
         })
     }
 
     /// Disconnects: a signed call to the broker's disconnect route, then the
     /// broker token is dropped locally whatever the broker said. Returns
-    /// `['status' => 'ok'|'skipped'|'failed', 'error' => ?TesseraException]`
-    /// for the remote call. Callables as for `call()`.
+    /// `['remote' => ['result' => 'ok'|'skipped'|'failed', 'error' =>
+    /// ?TesseraException]]`. Callables as for `call()`.
     ///
     /// @throws \Tessera\Exception\InvalidStateException when not connected
-    pub fn disconnect(
-        &self,
-        transport: CallableArg,
-        sleep: OptCallableArg,
-        persist: OptCallableArg,
-    ) -> Res<ZBox<ZendHashTable>> {
+    pub fn disconnect(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<Completed> {
         guard(|| {
-            let host = Companion::host(&transport, &sleep, &persist)?;
-            let call = self.with(CoreCompanion::start_disconnect)??;
-            match drive(&self.inner, call, &host)? {
-                Completion::Disconnected { remote } => Ok(remote_step_to_php(&remote).build()),
-                _ => Err(Failure::Core(tessera_core::Error::Internal("unexpected completion"))),
-            }
+            let host = host(&transport, &sleep, &persist, None)?;
+            self.run(CoreCompanion::start_disconnect, &host)
         })
     }
 
     /// Uninstalls: disconnect and deregister at the broker (best effort), then
     /// wipe the local state whatever happened. Returns `['disconnect' =>
-    /// [...], 'deregister' => [...]]`, each `['status' =>
+    /// [...], 'deregister' => [...]]`, each `['result' =>
     /// 'ok'|'skipped'|'failed', 'error' => ?TesseraException]`. Callables as
     /// for `call()`.
-    pub fn uninstall(
-        &self,
-        transport: CallableArg,
-        sleep: OptCallableArg,
-        persist: OptCallableArg,
-    ) -> Res<ZBox<ZendHashTable>> {
+    pub fn uninstall(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<Completed> {
         guard(|| {
-            let host = Companion::host(&transport, &sleep, &persist)?;
-            let call = self.with(CoreCompanion::start_uninstall)?;
-            match drive(&self.inner, call, &host)? {
-                Completion::Uninstalled(report) => Ok(Assoc::new()
-                    .with("disconnect", remote_step_to_php(&report.disconnect).zval())
-                    .with("deregister", remote_step_to_php(&report.deregister).zval())
-                    .build()),
-                _ => Err(Failure::Core(tessera_core::Error::Internal("unexpected completion"))),
-            }
+            let host = host(&transport, &sleep, &persist, None)?;
+            self.run(|c| Ok(c.start_uninstall()), &host)
         })
     }
 
     /// "The site moved": tells the broker the new site URL (signed), after
-    /// `checkSite()` reported a mismatch. Callables as for `call()`.
+    /// `checkSite()` reported a mismatch. When the broker asks the new
+    /// address for an ownership proof, `$serveProof` is called as for
+    /// `register()` (absent or `false`: the status stays
+    /// `awaiting_ownership` until `register()` finishes the round). Callables
+    /// as for `call()`.
     ///
     /// @throws \Tessera\Exception\InvalidStateException when no mismatch is recorded
-    pub fn site_moved(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<()> {
+    pub fn site_moved(
+        &self,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+        serveProof: OptCallableArg,
+    ) -> Res<()> {
         guard(|| {
-            let host = Companion::host(&transport, &sleep, &persist)?;
-            let call = self.with(CoreCompanion::start_site_moved)??;
-            drive(&self.inner, call, &host).map(drop)
+            let host = host(&transport, &sleep, &persist, Some(&serveProof))?;
+            self.run(CoreCompanion::start_site_moved, &host).map(drop)
         })
     }
 
@@ -378,7 +418,7 @@ impl Companion {
     /// @throws \Tessera\Exception\InvalidStateException when not registered
     pub fn uninstall_url(&self, now: OptIntArg) -> Res<String> {
         guard(|| {
-            let now = now.get("now")?.unwrap_or_else(unix_now);
+            let now = self.now_or(&now)?;
             Ok(self.with(|c| c.uninstall_url(now))??)
         })
     }
@@ -390,7 +430,7 @@ impl Companion {
     pub fn seal_state(&self, keyMaterial: StrArg) -> Res<String> {
         guard(|| {
             let key = keyMaterial.bytes("keyMaterial")?;
-            Ok(self.with(|c| c.seal_state(key, &mut OsEntropy))??)
+            Ok(self.with_entropy(|c, e| c.seal_state(key, e))??)
         })
     }
 
@@ -403,6 +443,40 @@ impl Companion {
             let sealed = String::from_utf8_lossy(sealed.bytes("sealed")?);
             let key = keyMaterial.bytes("keyMaterial")?;
             Ok(Companion::wrap(CoreCompanion::open_state(&sealed, key)?))
+        })
+    }
+
+    /// Test hook (reproducible runs, the machine scripts; a later release
+    /// moves it to test builds): draw this object's randomness (install id,
+    /// secret, nonces, idempotency keys, backoff jitter, connect state, seal
+    /// nonces) from the core's `SeededEntropy($seed)`, one stream across
+    /// calls. `$seed` is exactly 32 bytes; `null` returns to the OS CSPRNG.
+    /// Never in production: the secret would be predictable.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException when the seed is not 32 bytes
+    pub fn use_seeded_entropy(&self, seed: OptStrArg) -> Res<()> {
+        guard(|| {
+            let seed = match seed.bytes("seed")? {
+                Some(b) => Some(<[u8; 32]>::try_from(b).map_err(|_| invalid("seed", "must be exactly 32 bytes"))?),
+                None => None,
+            };
+            self.hooks.try_borrow_mut().map_err(|_| busy())?.set_seed(seed);
+            Ok(())
+        })
+    }
+
+    /// Test hook (a later release moves it to test builds): read `now` from
+    /// `$clock(): int` (unix seconds) instead of the system clock, in the
+    /// drivers (once per event fed to the step machine) and in every method
+    /// whose `$now` is omitted. `null` returns to the system clock.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException when `$clock` is not callable
+    pub fn use_clock(&self, clock: OptCallableArg) -> Res<()> {
+        guard(|| {
+            clock.get("clock")?;
+            let clock = clock.0.map(ext_php_rs::types::Zval::shallow_clone);
+            self.hooks.try_borrow_mut().map_err(|_| busy())?.set_clock(clock);
+            Ok(())
         })
     }
 }

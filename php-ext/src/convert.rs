@@ -7,13 +7,13 @@
 //! stub still show the declared PHP type.
 
 use ext_php_rs::boxed::ZBox;
-use ext_php_rs::convert::FromZval;
+use ext_php_rs::convert::{FromZval, IntoZval};
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
 use serde_json::{Map, Number, Value};
-use tessera_core::{ApiRequest, Request, Response};
+use tessera_core::{ApiRequest, Completion, OwnershipProof, RegistrationOutcome, RemoteStep, Request, Response};
 
-use crate::errors::{Res, invalid};
+use crate::errors::{Res, exception_object, invalid};
 
 /// Deepest nesting accepted when a PHP array becomes JSON (and so the guard
 /// against self-referencing arrays).
@@ -102,6 +102,10 @@ impl<'a> StrArg<'a> {
 }
 
 impl<'a> OptStrArg<'a> {
+    /// The bytes of the string, if given.
+    pub fn bytes(&self, field: &'static str) -> Res<Option<&'a [u8]>> {
+        self.0.map(|z| bytes(z, field)).transpose()
+    }
     /// The string as UTF-8, if given.
     pub fn utf8(&self, field: &'static str) -> Res<Option<&'a str>> {
         self.0.map(|z| utf8(z, field)).transpose()
@@ -333,6 +337,59 @@ pub fn response_to_php(r: &Response) -> ZBox<ZendHashTable> {
         .with("headers", headers_to_php(&r.headers))
         .with("body", binary_zval(&r.body))
         .build()
+}
+
+/// An ownership proof: `['url' => …, 'path' => …, 'body' => …]`.
+pub fn proof_to_php(p: &OwnershipProof) -> Assoc {
+    Assoc::new().str("url", &p.url).str("path", &p.path).str("body", &p.body)
+}
+
+/// A remote step of disconnect/uninstall: `['result' => 'ok'|'skipped'|'failed',
+/// 'error' => ?TesseraException]`.
+fn remote_step_to_php(step: &RemoteStep) -> Zval {
+    Assoc::new()
+        .str("result", step.as_str())
+        .with("error", step.error().map_or_else(Zval::null, exception_object))
+        .zval()
+}
+
+/// How an operation of the step machine ended, as PHP (docs/HOST-CONTRACT.md
+/// §1): the one conversion every driver method returns.
+pub fn completion_to_php(completion: &Completion) -> Zval {
+    match completion {
+        Completion::Response(r) => {
+            let mut z = Zval::new();
+            z.set_hashtable(response_to_php(r));
+            z
+        }
+        Completion::Registration(outcome) => {
+            let result = Assoc::new().str("outcome", outcome.as_str());
+            match outcome {
+                RegistrationOutcome::Registered => result.zval(),
+                RegistrationOutcome::OwnershipChallenge(p) => result.with("proof", proof_to_php(p).zval()).zval(),
+            }
+        }
+        Completion::Disconnected { remote } => Assoc::new().with("remote", remote_step_to_php(remote)).zval(),
+        Completion::Uninstalled(report) => Assoc::new()
+            .with("disconnect", remote_step_to_php(&report.disconnect))
+            .with("deregister", remote_step_to_php(&report.deregister))
+            .zval(),
+        Completion::SiteMoved => Zval::null(),
+    }
+}
+
+/// What a driver method returns: its completion ([`completion_to_php`]),
+/// declared `array` to PHP (the operation decides which completion it is).
+pub struct Completed(pub Zval);
+
+impl IntoZval for Completed {
+    const TYPE: DataType = DataType::Array;
+    const NULLABLE: bool = false;
+
+    fn set_zval(self, zv: &mut Zval, _persistent: bool) -> ext_php_rs::error::Result<()> {
+        *zv = self.0;
+        Ok(())
+    }
 }
 
 // ---- PHP arrays <-> JSON values (for the core's serde types) -----------------

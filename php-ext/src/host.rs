@@ -1,26 +1,23 @@
-//! The host side of the step machine: a synchronous loop that performs each
-//! [`Action`] with PHP callables (transport, sleep, persist). All policy
-//! (retries, backoff, skew, what to persist) is the core's; this only does
-//! what each action says.
+//! The host side of the step machine: `drive()`, a literal transcription of
+//! docs/HOST-CONTRACT.md §2–4 with PHP callables (transport, sleep, persist,
+//! serveProof). All policy (retries, backoff, skew, redirects, what to
+//! persist, when to register again) is the core's; this only does what each
+//! action says and feeds back what happened.
 
 use std::cell::RefCell;
-use std::ffi::c_char;
 use std::panic::AssertUnwindSafe;
-use std::ptr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ext_php_rs::convert::IntoZvalDyn;
-use ext_php_rs::ffi::zend_read_property;
-use ext_php_rs::types::{ZendCallable, ZendObject, Zval};
-use ext_php_rs::zend::{CatchError, ExecutorGlobals, ce, try_catch};
-use tessera_core::Companion;
-use tessera_core::OsEntropy;
-use tessera_core::{Action, Call, Completion, Event};
+use ext_php_rs::types::{ZendCallable, Zval};
+use ext_php_rs::zend::{CatchError, ExecutorGlobals, try_catch};
+use tessera_core::{Action, Call, Companion, Completion, Entropy, Event, OsEntropy, SeededEntropy, TransportError};
+use tessera_core::{OwnershipProof, Request};
 
-use crate::convert::{expect_array, request_to_php, response_from_php};
+use crate::convert::{expect_array, proof_to_php, request_to_php, response_from_php};
 use crate::errors::{Class, Failure, Res, busy, class_entry, invalid};
 
-/// Local time, unix seconds.
+/// Local time, unix seconds (the system clock).
 pub fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
@@ -48,106 +45,148 @@ pub fn call_php(callable: &ZendCallable<'_>, args: Vec<&dyn IntoZvalDyn>, what: 
     }
 }
 
-/// If the pending PHP exception is a `Tessera\Exception\TransportException`,
-/// takes it over and returns its message.
-fn take_transport_exception() -> Option<String> {
+/// Whether the pending PHP exception is a `Tessera\Exception\TransportException`;
+/// if so, it is taken over (the driver feeds it as a transport error).
+fn take_transport_exception() -> bool {
     let is_transport = {
         let globals = ExecutorGlobals::get();
         globals.exception().is_some_and(|e| e.instance_of(class_entry(Class::Transport)))
     };
-    if !is_transport {
-        return None;
+    is_transport && ExecutorGlobals::take_exception().is_some()
+}
+
+/// The test hooks of one companion (`useSeededEntropy()`, `useClock()`):
+/// where randomness and `now` come from. Both default to the system.
+#[derive(Default)]
+pub struct TestHooks {
+    /// `SeededEntropy` set by `useSeededEntropy()`: one stream across calls.
+    seeded: Option<SeededEntropy>,
+    /// The `useClock()` callable, kept alive (and released) with the object.
+    clock: Option<Zval>,
+}
+
+impl TestHooks {
+    /// Draw randomness from `SeededEntropy::new(seed)` from now on (`None`:
+    /// the OS CSPRNG).
+    pub fn set_seed(&mut self, seed: Option<[u8; 32]>) {
+        self.seeded = seed.map(SeededEntropy::new);
     }
-    let mut exception = ExecutorGlobals::take_exception()?;
-    Some(exception_message(&mut exception))
+
+    /// Read `now` from this callable from now on (`None`: the system clock).
+    pub fn set_clock(&mut self, clock: Option<Zval>) {
+        self.clock = clock;
+    }
+
+    /// Runs `f` with the seeded stream when one is set, else the OS CSPRNG.
+    pub fn with_entropy<T>(&mut self, f: impl FnOnce(&mut dyn Entropy) -> T) -> T {
+        match &mut self.seeded {
+            Some(seeded) => f(seeded),
+            None => f(&mut OsEntropy),
+        }
+    }
 }
 
-fn exception_message(obj: &mut ZendObject) -> String {
-    let name = "message";
-    let mut rv = Zval::new();
-    // SAFETY: `obj` is a live exception object; the scope is `Exception`, which
-    // declares the protected `message` property.
-    let value = unsafe {
-        zend_read_property(
-            ptr::from_ref(ce::exception()).cast_mut(),
-            obj,
-            name.as_ptr().cast::<c_char>(),
-            name.len(),
-            true,
-            &raw mut rv,
-        )
-        .as_ref()
+/// Runs `f` with the companion's entropy (see [`TestHooks::with_entropy`]).
+pub fn with_entropy<T>(hooks: &RefCell<TestHooks>, f: impl FnOnce(&mut dyn Entropy) -> T) -> Res<T> {
+    Ok(hooks.try_borrow_mut().map_err(|_| busy())?.with_entropy(f))
+}
+
+/// The host clock, unix seconds: the `useClock()` callable when one is set,
+/// else the system clock. The hooks are not borrowed while the callable runs.
+pub fn now(hooks: &RefCell<TestHooks>) -> Res<i64> {
+    let clock = hooks.try_borrow().map_err(|_| busy())?.clock.as_ref().map(Zval::shallow_clone);
+    let Some(clock) = clock else {
+        return Ok(unix_now());
     };
-    value.and_then(|z| z.zend_str()).map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned()).unwrap_or_default()
+    let clock = ZendCallable::new_owned(clock).map_err(|_| invalid("clock", "must be callable"))?;
+    call_php(&clock, vec![], "clock")?.long().ok_or_else(|| invalid("clock", "must return an integer (unix seconds)"))
 }
 
-/// The callables a host passes to `call()`, `disconnect()`, `uninstall()`.
+/// The callables a host passes to a driver method.
 pub struct Host<'a> {
     /// `function (array $request): array $response`; throws
-    /// `TransportException` when the request could not be sent.
+    /// `TransportException` when no response could be read.
     pub transport: ZendCallable<'a>,
-    /// `function (int $ms): void`; `usleep` when absent.
+    /// `function (int $ms): void`; the thread sleeps when absent.
     pub sleep: Option<ZendCallable<'a>>,
-    /// `function (string $stateJson): void`; nothing when absent.
+    /// `function (string $stateJson): void`; nothing is stored when absent.
     pub persist: Option<ZendCallable<'a>>,
+    /// `function (array $proof): bool`; `false` (or absent) defers the proof.
+    pub serve_proof: Option<ZendCallable<'a>>,
 }
 
 impl Host<'_> {
-    fn send(&self, request: &tessera_core::Request) -> Res<Event> {
+    /// `Send(request)`: sent once, exactly as given; every response is fed
+    /// back as it is (a 3xx too: the transport never follows redirects); a
+    /// `TransportException` is `TransportError(network)`; any other exception
+    /// propagates and abandons the operation.
+    fn send(&self, request: &Request) -> Res<Event> {
         let arr = request_to_php(request);
         // Inside a bailout frame like every other callable: a fatal error in
         // the transport must not jump over this call's Rust values.
         match try_call(&self.transport, vec![&arr])? {
             Ok(z) => Ok(Event::Response(response_from_php(expect_array(&z, "transport")?)?)),
-            Err(()) if ExecutorGlobals::has_exception() => match take_transport_exception() {
-                Some(message) => Ok(Event::TransportError(message)),
-                None => Err(Failure::Pending),
-            },
+            Err(()) if take_transport_exception() => Ok(Event::TransportError(TransportError::Network)),
+            Err(()) if ExecutorGlobals::has_exception() => Err(Failure::Pending),
             Err(()) => Err(invalid("transport", "could not be called")),
         }
     }
 
-    fn sleep(&self, ms: u64) -> Res<()> {
+    /// `Sleep(ms)`: sleep exactly that long.
+    fn sleep(&self, ms: u64) -> Res<Event> {
         match &self.sleep {
             Some(f) => {
                 let ms = i64::try_from(ms).unwrap_or(i64::MAX);
-                call_php(f, vec![&ms], "sleep").map(drop)
+                call_php(f, vec![&ms], "sleep")?;
             }
-            None => {
-                std::thread::sleep(Duration::from_millis(ms));
-                Ok(())
-            }
+            None => std::thread::sleep(Duration::from_millis(ms)),
         }
+        Ok(Event::Slept)
     }
 
-    fn persist(&self, json: &str) -> Res<()> {
-        match &self.persist {
-            Some(f) => call_php(f, vec![&json], "persist").map(drop),
-            None => Ok(()),
+    /// `Persist(state)`: store it before feeding `Persisted`.
+    fn persist(&self, state: &str) -> Res<Event> {
+        if let Some(f) = &self.persist {
+            call_php(f, vec![&state], "persist")?;
         }
+        Ok(Event::Persisted)
+    }
+
+    /// `ServeProof(proof)`: `ProofServed`, unless the callable returns `false`
+    /// or there is none (`ProofDeferred`).
+    fn serve_proof(&self, proof: &OwnershipProof) -> Res<Event> {
+        let Some(f) = &self.serve_proof else {
+            return Ok(Event::ProofDeferred);
+        };
+        let arr = proof_to_php(proof).build();
+        let served = call_php(f, vec![&arr], "serveProof")?;
+        Ok(if served.dereference().is_false() { Event::ProofDeferred } else { Event::ProofServed })
     }
 }
 
-/// Drives `call` to completion. The companion is borrowed only inside each
-/// `step`, never while a PHP callable runs, so callables may use the same
-/// `Companion` object (e.g. `toJson()` in `persist`).
-pub fn drive(cell: &RefCell<Companion>, mut call: Call, host: &Host<'_>) -> Res<Completion> {
+/// Drives `call` to completion (docs/HOST-CONTRACT.md §2). The companion is
+/// borrowed only inside each `step`, never while a PHP callable runs, so
+/// callables may use the same `Companion` object (e.g. `toJson()` in
+/// `persist`).
+pub fn drive(
+    cell: &RefCell<Companion>,
+    hooks: &RefCell<TestHooks>,
+    mut call: Call,
+    host: &Host<'_>,
+) -> Res<Completion> {
     let mut event = Event::Start;
     loop {
+        // The host clock, read once per event, just before feeding it.
+        let now = now(hooks)?;
         let action = {
             let mut companion = cell.try_borrow_mut().map_err(|_| busy())?;
-            companion.step(&mut call, event, unix_now(), &mut OsEntropy)
+            with_entropy(hooks, |entropy| companion.step(&mut call, event, now, entropy))?
         };
         event = match action {
             Action::Send(request) => host.send(&request)?,
-            Action::Sleep(ms) => {
-                host.sleep(ms)?;
-                Event::Slept
-            }
-            Action::Persist(json) => {
-                host.persist(&json)?;
-                Event::Persisted
-            }
+            Action::Sleep(ms) => host.sleep(ms)?,
+            Action::Persist(state) => host.persist(&state)?,
+            Action::ServeProof(proof) => host.serve_proof(&proof)?,
             Action::Done(result) => return result.map_err(Failure::from),
         };
     }

@@ -42,6 +42,7 @@ final class BadInputTest extends TestCase
             'sealed' => 'tsv1.x', 'windowSecs' => null, 'replayCapacity' => null, 'secretFor' => fn ($id) => null, 'replay' => null,
             'url' => BROKER . '/connect', 'installId' => 'ins_x', 'urlOrQuery' => 'ts=1', 'maxAgeSecs' => null, 'secret' => $secret,
             'challenge' => 'challenge-challenge', 'proof' => 'p', 'signatureInput' => 'a=("@method")', 'key' => 'k',
+            'serveProof' => null, 'seed' => null, 'clock' => null,
         ];
         $checked = 0;
         foreach ([Companion::class, Verifier::class] as $class) {

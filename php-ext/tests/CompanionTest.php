@@ -222,7 +222,7 @@ final class CompanionTest extends TestCase
         $t = new FakeTransport([]);
         $report = $copy->uninstall($t);
         $this->assertSame([], $t->requests);
-        $this->assertSame('skipped', $report['deregister']['status']);
+        $this->assertSame(['disconnect' => ['result' => 'skipped', 'error' => null], 'deregister' => ['result' => 'skipped', 'error' => null]], $report);
         // "This is a copy": a fresh registration.
         $c->resolveSiteAsCopy();
         $this->assertSame('not_registered', $c->status());
@@ -277,7 +277,7 @@ final class CompanionTest extends TestCase
         $t = new FakeTransport([['status' => 204], ['status' => 204]]);
         $r = new Recorder();
         $report = $c->uninstall($t, $r->sleep(), $r->persist());
-        $this->assertSame(['disconnect' => ['status' => 'ok', 'error' => null], 'deregister' => ['status' => 'ok', 'error' => null]], $report);
+        $this->assertSame(['disconnect' => ['result' => 'ok', 'error' => null], 'deregister' => ['result' => 'ok', 'error' => null]], $report);
         $this->assertSame(['POST', 'DELETE'], array_column($t->requests, 'method'));
         $this->assertSame(BROKER . '/disconnect', $t->requests[0]['url']);
         $this->assertSame(BROKER . "/installations/$id", $t->requests[1]['url']);
@@ -296,9 +296,9 @@ final class CompanionTest extends TestCase
         $t = new FakeTransport([response(500), response(500), response(500), response(403, ['error' => 'forbidden'])]);
         $r = new Recorder();
         $report = $c->uninstall($t, $r->sleep(), $r->persist());
-        $this->assertSame('failed', $report['disconnect']['status']);
+        $this->assertSame('failed', $report['disconnect']['result']);
         $this->assertInstanceOf(\Tessera\Exception\ServerUnavailableException::class, $report['disconnect']['error']);
-        $this->assertSame('failed', $report['deregister']['status']);
+        $this->assertSame('failed', $report['deregister']['result']);
         $this->assertInstanceOf(\Tessera\Exception\ClientErrorException::class, $report['deregister']['error']);
         $this->assertSame(403, $report['deregister']['error']->getStatus());
         $this->assertSame('forbidden', $report['deregister']['error']->getReason());
@@ -311,7 +311,7 @@ final class CompanionTest extends TestCase
         $t = new FakeTransport([response(401, ['error' => 'broker_token_invalid'])]);
         $out = $c->disconnect($t);
         // A 401 means already gone: success; the token is dropped either way.
-        $this->assertSame(['status' => 'ok', 'error' => null], $out);
+        $this->assertSame(['remote' => ['result' => 'ok', 'error' => null]], $out);
         $this->assertSame('registered', $c->status());
         $this->expectException(InvalidStateException::class);
         $c->disconnect($t);

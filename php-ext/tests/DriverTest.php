@@ -5,15 +5,20 @@ declare(strict_types=1);
 namespace Tessera\Tests;
 
 use PHPUnit\Framework\TestCase;
+use Tessera\Companion;
 use Tessera\Exception\ClientErrorException;
+use Tessera\Exception\InvalidInputException;
+use Tessera\Exception\InvalidStateException;
 use Tessera\Exception\RateLimitedException;
 use Tessera\Exception\ReconnectRequiredException;
 use Tessera\Exception\RegistrationInvalidException;
 use Tessera\Exception\ServerUnavailableException;
+use Tessera\Verifier;
 
 /**
- * The synchronous driver of Companion::call() with a fake transport: every
- * decision is the core's; these check that the PHP loop carries it out.
+ * The synchronous driver (`call()`, `register()`, `siteMoved()`, …) with a
+ * fake transport: every decision is the core's; these check that the PHP loop
+ * carries it out (MachineTest replays the core's scripts action by action).
  */
 final class DriverTest extends TestCase
 {
@@ -230,5 +235,215 @@ final class DriverTest extends TestCase
                 $this->fail('TypeError: ' . $e->getMessage());
             }
         }
+    }
+
+    // ---- registration on the step machine ---------------------------------------------
+
+    public function testRegisterPersistsTheSecretBeforeTheFirstSend(): void
+    {
+        $c = Companion::create(['broker_url' => BROKER]);
+        $r = new Recorder();
+        $t = new FakeTransport([function (array $req) use ($r) {
+            // The new installation is stored before anything leaves.
+            $this->assertCount(1, $r->persisted);
+            $this->assertSame(json_decode($req['body'], true)['secret'], json_decode($r->persisted[0], true)['installation']['secret']);
+            return response(201, []);
+        }]);
+        $this->assertSame(['outcome' => 'registered'], $c->register(REGISTRATION, $t, $r->sleep(), $r->persist()));
+        $this->assertSame('registered', $c->status());
+        $this->assertCount(1, $t->requests);
+        $this->assertSame(['POST', BROKER . '/installations'], [$t->requests[0]['method'], $t->requests[0]['url']]);
+        $this->assertCount(2, $r->persisted);
+        $this->assertSame($c->toJson(), end($r->persisted));
+    }
+
+    public function testRegisterRetriesLostAnswersWithTheSameInstallation(): void
+    {
+        $c = Companion::create(['broker_url' => BROKER]);
+        $t = new FakeTransport([transport_error('reset'), response(503), response(201, [])]);
+        $r = new Recorder();
+        $this->assertSame(['outcome' => 'registered'], $c->register(REGISTRATION, $t, $r->sleep(), $r->persist()));
+        $this->assertCount(3, $t->requests);
+        $this->assertCount(1, array_unique(array_column($t->requests, 'body')), 'same install id and secret on every attempt');
+        $this->assertCount(2, $r->sleeps);
+    }
+
+    public function testRegisterServesTheOwnershipProofAndSendsAgain(): void
+    {
+        $c = Companion::create(['broker_url' => BROKER]);
+        $challenge = 'chl_' . str_repeat('c', 22);
+        $t = new FakeTransport([response(202, ['challenge' => $challenge]), response(201, [])]);
+        $served = [];
+        $serveProof = function (array $proof) use (&$served, $c) {
+            $served[] = $proof;
+            $this->assertSame('awaiting_ownership', $c->status(), 'the challenge is in the state before the proof is asked for');
+            return null; // anything but false: served
+        };
+        $this->assertSame(['outcome' => 'registered'], $c->register(REGISTRATION, $t, null, null, $serveProof));
+        $this->assertCount(2, $t->requests);
+        $this->assertSame($t->requests[0]['body'], $t->requests[1]['body']);
+        $this->assertCount(1, $served);
+        $id = $c->installId();
+        $this->assertSame(['url', 'path', 'body'], array_keys($served[0]));
+        $this->assertSame(SITE . "/.well-known/tessera/$id", $served[0]['url']);
+        $this->assertSame("/.well-known/tessera/$id", $served[0]['path']);
+        $secret = json_decode($t->requests[0]['body'], true)['secret'];
+        Verifier::verifyOwnershipProof($secret, $id, $challenge, $served[0]['body']);
+    }
+
+    public function testRegisterDefersTheProofWhenTheHostCannotServeIt(): void
+    {
+        $challenge = 'chl_' . str_repeat('d', 22);
+        foreach (['no serveProof' => null, 'serveProof returns false' => fn (array $p) => false] as $label => $serveProof) {
+            $c = Companion::create(['broker_url' => BROKER]);
+            $t = new FakeTransport([response(202, ['challenge' => $challenge])]);
+            $out = $c->register(REGISTRATION, $t, null, null, $serveProof);
+            $this->assertSame('ownership_challenge', $out['outcome'], $label);
+            $this->assertSame($c->ownershipProof(), $out['proof'], $label);
+            $this->assertSame('awaiting_ownership', $c->status(), $label);
+            $this->assertCount(1, $t->requests, $label);
+            // A later register() resumes the round with the same installation.
+            $id = $c->installId();
+            $again = new FakeTransport([response(201, [])]);
+            $this->assertSame(['outcome' => 'registered'], $c->register(REGISTRATION, $again, null, null, fn (array $p) => true), $label);
+            $this->assertSame($t->requests[0]['body'], $again->requests[0]['body'], $label);
+            $this->assertSame($id, $c->installId(), $label);
+        }
+    }
+
+    public function testRegisterRefusalsAreTyped(): void
+    {
+        $c = Companion::create(['broker_url' => BROKER]);
+        try {
+            $c->register(REGISTRATION, new FakeTransport([response(400, ['error' => 'bad_site'])]));
+            $this->fail('expected RegistrationInvalidException');
+        } catch (RegistrationInvalidException $e) {
+            $this->assertSame('registration_rejected', $e->getErrorCode());
+            $this->assertSame(400, $e->getStatus());
+        }
+        [$registered] = registered();
+        $t = new FakeTransport([]);
+        try {
+            $registered->register(REGISTRATION, $t);
+            $this->fail('expected InvalidStateException');
+        } catch (InvalidStateException $e) {
+            $this->assertSame([], $t->requests, 'refused before any action');
+        }
+    }
+
+    public function testRedirectsAreNeitherFollowedNorRetried(): void
+    {
+        $redirect = ['status' => 302, 'headers' => ['Location' => 'https://elsewhere.example/'], 'body' => ''];
+        [$c] = connected();
+        $r = new Recorder();
+        foreach ([
+            'call' => fn ($t) => $c->call(self::GET, $t, $r->sleep(), $r->persist()),
+            'register' => fn ($t) => Companion::create(['broker_url' => BROKER])->register(REGISTRATION, $t, $r->sleep(), $r->persist()),
+        ] as $label => $op) {
+            $t = new FakeTransport([$redirect, response(200)]);
+            try {
+                $op($t);
+                $this->fail("$label: expected ClientErrorException");
+            } catch (ClientErrorException $e) {
+                $this->assertSame('redirected', $e->getErrorCode(), $label);
+                $this->assertSame(302, $e->getStatus(), $label);
+            }
+            $this->assertCount(1, $t->requests, $label);
+            $this->assertSame([], $r->sleeps, $label);
+        }
+    }
+
+    public function testSiteMovedServesTheProofWhenTheBrokerAsks(): void
+    {
+        $challenge = 'chl_' . str_repeat('m', 22);
+        [$c, $secret] = connected();
+        $c->checkSite('https://new.shop.example');
+        $t = new FakeTransport([response(202, ['challenge' => $challenge]), response(201, [])]);
+        $served = [];
+        $this->assertNull($c->siteMoved($t, null, null, function (array $p) use (&$served) {
+            $served[] = $p;
+            return true;
+        }));
+        $this->assertSame(['PATCH', 'POST'], array_column($t->requests, 'method'));
+        $this->assertSame('https://new.shop.example/.well-known/tessera/' . $c->installId(), $served[0]['url']);
+        Verifier::verifyOwnershipProof($secret, (string) $c->installId(), $challenge, $served[0]['body']);
+        $this->assertSame('https://new.shop.example', $c->siteUrl());
+        $this->assertSame('connected', $c->status());
+
+        // Deferred: awaiting the proof until register() finishes the round.
+        [$d] = connected();
+        $d->checkSite('https://new.shop.example');
+        $d->siteMoved(new FakeTransport([response(202, ['challenge' => $challenge])]));
+        $this->assertSame('awaiting_ownership', $d->status());
+        $this->assertSame(['outcome' => 'registered'], $d->register(['site_url' => 'https://new.shop.example'] + REGISTRATION, new FakeTransport([response(201, [])]), null, null, fn ($p) => true));
+        $this->assertSame('connected', $d->status());
+    }
+
+    // ---- test hooks ---------------------------------------------------------------------
+
+    public function testUseSeededEntropyMakesRunsReproducible(): void
+    {
+        $seed = str_repeat("\x07", 32);
+        $bodies = [];
+        foreach ([true, true, false] as $seeded) {
+            $c = Companion::create(['broker_url' => BROKER]);
+            if ($seeded) {
+                $c->useSeededEntropy($seed);
+            }
+            $t = new FakeTransport([response(201, [])]);
+            $c->register(REGISTRATION, $t);
+            $bodies[] = $t->requests[0]['body'];
+            // One stream across calls: the next draw differs from the first.
+            $bodies[] = $c->signRequest(['method' => 'POST', 'path' => '/api/x'], 1700000000)['headers']['idempotency-key'];
+        }
+        $this->assertSame($bodies[0], $bodies[2]);
+        $this->assertSame($bodies[1], $bodies[3]);
+        $this->assertNotSame($bodies[0], $bodies[4]);
+        $c = Companion::create(['broker_url' => BROKER]);
+        $c->useSeededEntropy($seed);
+        $c->useSeededEntropy(null);
+        $this->assertNotSame($bodies[0], $c->registrationRequest(REGISTRATION)['body'], 'null returns to the OS CSPRNG');
+        foreach (['', str_repeat('x', 31), str_repeat('x', 33)] as $bad) {
+            try {
+                $c->useSeededEntropy($bad);
+                $this->fail('expected InvalidInputException');
+            } catch (InvalidInputException $e) {
+                $this->assertSame('invalid_input', $e->getErrorCode());
+            }
+        }
+    }
+
+    public function testUseClockIsReadOncePerEventAndByImplicitNows(): void
+    {
+        [$c] = connected();
+        $reads = 0;
+        $c->useClock(function () use (&$reads): int {
+            $reads++;
+            return 1800000000;
+        });
+        $t = new FakeTransport([response(503), response(200)]);
+        $c->call(self::GET, $t, fn (int $ms) => null);
+        $this->assertSame(4, $reads, 'start, response, slept, response');
+        $this->assertSame([1800000000, 1800000000], array_map(fn ($q) => created_of($q), $t->requests));
+        $this->assertSame(1800000000, created_of($c->signRequest(self::GET)));
+        $this->assertSame(1700000000, created_of($c->signRequest(self::GET, 1700000000)), 'an explicit $now wins');
+        $this->assertStringContainsString('ts=1800000000', $c->uninstallUrl());
+        $c->useClock(fn () => '1800000000');
+        try {
+            $c->signRequest(self::GET);
+            $this->fail('expected InvalidInputException');
+        } catch (InvalidInputException $e) {
+            $this->assertSame('invalid_input', $e->getErrorCode());
+        }
+        $boom = new \LogicException('clock broke');
+        $c->useClock(fn () => throw $boom);
+        try {
+            $c->call(self::GET, new FakeTransport([response(200)]));
+            $this->fail('expected the LogicException');
+        } catch (\LogicException $e) {
+            $this->assertSame($boom, $e);
+        }
+        $c->useClock(null);
+        $this->assertEqualsWithDelta(time(), created_of($c->signRequest(self::GET)), 2);
     }
 }

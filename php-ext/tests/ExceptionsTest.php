@@ -62,15 +62,17 @@ final class ExceptionsTest extends TestCase
             }],
             'registration conflict' => [Exception\RegistrationInvalidException::class, 'registration_conflict', function () use ($registration) {
                 $c = Companion::create(['broker_url' => BROKER]);
-                $c->registrationRequest($registration);
-                $c->handleRegistrationResponse(response(409, ['error' => 'conflict']));
+                $c->register($registration, fn ($r) => response(409, ['error' => 'conflict']));
             }],
             'registration rejected' => [Exception\RegistrationInvalidException::class, 'registration_rejected', function () use ($registration) {
                 $c = Companion::create(['broker_url' => BROKER]);
-                $c->registrationRequest($registration);
-                $c->handleRegistrationResponse(response(400, ['error' => 'bad_site']));
+                $c->register($registration, fn ($r) => response(400, ['error' => 'bad_site']));
             }],
             'rate limited' => [Exception\RateLimitedException::class, 'rate_limited', function () use ($registration) {
+                $c = Companion::create(['broker_url' => BROKER]);
+                $c->register($registration, fn ($r) => response(429, null, ['Retry-After' => '30']));
+            }],
+            'rate limited (low level)' => [Exception\RateLimitedException::class, 'rate_limited', function () use ($registration) {
                 $c = Companion::create(['broker_url' => BROKER]);
                 $c->registrationRequest($registration);
                 $c->handleRegistrationResponse(response(429, null, ['Retry-After' => '30']));
@@ -79,10 +81,13 @@ final class ExceptionsTest extends TestCase
                 [$c] = connected();
                 $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => response(404, ['error' => 'not_found']));
             }],
+            'redirected' => [Exception\ClientErrorException::class, 'redirected', function () {
+                [$c] = connected();
+                $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => ['status' => 307, 'headers' => ['Location' => 'https://elsewhere.example/x']]);
+            }],
             'server unavailable' => [Exception\ServerUnavailableException::class, 'server_unavailable', function () use ($registration) {
                 $c = Companion::create(['broker_url' => BROKER]);
-                $c->registrationRequest($registration);
-                $c->handleRegistrationResponse(response(503));
+                $c->register($registration, fn ($r) => response(503), fn ($ms) => null);
             }],
             'callback' => [Exception\CallbackException::class, 'callback_invalid', function () {
                 [$c] = registered();

@@ -393,6 +393,12 @@ final class HostileInputTest extends TestCase
                 'args' => fn () => [['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1.0.0']],
                 'slots' => [self::arr(['site_url' => self::text('strings', 'urls'), 'admin_email' => self::text(), 'platform' => self::text(), 'plugin_version' => self::text()])],
             ],
+            'Tessera\Companion::register' => [
+                'receiver' => 'fresh',
+                'args' => fn () => [['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1.0.0'], fn ($r) => ['status' => 201, 'headers' => [], 'body' => '{}'], fn ($ms) => null, fn ($j) => null, fn ($p) => true],
+                'slots' => [self::arr(['site_url' => self::text('strings', 'urls'), 'admin_email' => self::text(), 'platform' => self::text(), 'plugin_version' => self::text()]), ...$driver, self::callable(true)],
+                'transport' => 1,
+            ],
             'Tessera\Companion::handleRegistrationResponse' => [
                 'receiver' => 'pending registration',
                 'args' => fn () => [['status' => 202, 'headers' => ['Date' => 'Tue, 14 Nov 2023 22:13:20 GMT'], 'body' => '{"challenge":"challenge-0123456789abcdef"}']],
@@ -426,11 +432,13 @@ final class HostileInputTest extends TestCase
             ],
             'Tessera\Companion::disconnect' => ['receiver' => 'connected', 'args' => fn () => [self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => $driver, 'transport' => 0],
             'Tessera\Companion::uninstall' => ['receiver' => 'connected', 'args' => fn () => [self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => $driver, 'transport' => 0],
-            'Tessera\Companion::siteMoved' => ['receiver' => 'mismatch', 'args' => fn () => [fn ($r) => ['status' => 200], fn ($ms) => null, fn ($j) => null], 'slots' => $driver, 'transport' => 0],
+            'Tessera\Companion::siteMoved' => ['receiver' => 'mismatch', 'args' => fn () => [fn ($r) => ['status' => 200], fn ($ms) => null, fn ($j) => null, fn ($p) => true], 'slots' => [...$driver, self::callable(true)], 'transport' => 0],
             'Tessera\Companion::checkSite' => ['receiver' => 'connected', 'args' => fn () => [SITE], 'slots' => [self::text('strings', 'urls')]],
             'Tessera\Companion::resolveSiteAsCopy' => ['receiver' => 'mismatch', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::uninstallUrl' => ['receiver' => 'connected', 'args' => fn () => [$now], 'slots' => [self::time()]],
             'Tessera\Companion::sealState' => ['receiver' => 'connected', 'args' => fn () => ['0123456789abcdef-hostile'], 'slots' => [self::bytes()]],
+            'Tessera\Companion::useSeededEntropy' => ['receiver' => 'fresh', 'args' => fn () => [str_repeat("\x01", 32)], 'slots' => [self::bytes()]],
+            'Tessera\Companion::useClock' => ['receiver' => 'fresh', 'args' => fn () => [fn () => 1700000000], 'slots' => [self::callable(true)]],
             'Tessera\Verifier::__construct' => ['new' => true, 'args' => fn () => [300, 10], 'slots' => [self::time(), self::time()]],
             'Tessera\Verifier::verify' => [
                 'receiver' => 'verifier',
@@ -474,8 +482,8 @@ final class HostileInputTest extends TestCase
             ['/::create$/', '/^0\.retry\.base_delay_ms$/', '/^time 2\^53$/', 'the base delay is capped by max_delay_ms (core)'],
             ['/::create$/', '/^0\.routes\.connect$/', '/^url scheme-relative$/', 'joined below the broker URL like a path (https://broker.example//broker.example/x)'],
             ['/::fromJson$/', '/^0$/', '/^state with (clock offset i64 max|retry u64 max)$/', 'the core accepts these stored values (its i64 arithmetic on them: see the report)'],
-            ['/::(registrationRequest|checkSite)$/', '/site_url$|^0$/', '/^url (plain http|hex ip)$/', 'a site may be plain http; the core normalises the host'],
-            ['/::registrationRequest$/', '/\.platform$/', '/^string word null$/', '`null` is a valid platform name ([a-z0-9._-]{1,32})'],
+            ['/::(registrationRequest|register|checkSite)$/', '/site_url$|^0$/', '/^url (plain http|hex ip)$/', 'a site may be plain http; the core normalises the host'],
+            ['/::(registrationRequest|register)$/', '/\.platform$/', '/^string word null$/', '`null` is a valid platform name ([a-z0-9._-]{1,32})'],
             ['/./', '/(^|\.)(\d|now)$/', '/^time 2\^53$/', 'an int: any whole second is a time (and any capacity/window the host asks for)'],
             ['/::(handleRegistrationResponse|classify)$/', '/\.headers$/', '/^(header (name|value) .*|header list .*|int name|100k-entry list value|reference value)$/', 'a response\'s headers are whatever the broker sent; the core reads only the ones it knows'],
             ['/::(signRequest|call|verify|hmacSignGeneric)$/', '/\.headers$/', '/^(int name|reference value)$/', 'an integer key is the header name "5" (a valid token); references are read through'],
@@ -489,8 +497,10 @@ final class HostileInputTest extends TestCase
             ['/::(signRequest|call|hmacSignGeneric)$/', '/\.method$/', '/^string word null$/', '`null` is a valid method token'],
             ['/::(signRequest|call)$/', '/\.path$/', '/^url scheme-relative$/', 'joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker'],
             ['/::signRequest$/', '/^(2|3)$/', '/^string word null$/', '`null` is a valid nonce / idempotency-key token'],
-            ['/::(call|disconnect|uninstall|siteMoved)$/', '/^(2|3)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored'],
-            ['/::registrationRequest$/', '/\.plugin_version$/', '/^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/', 'the plugin version is free text the core JSON-encodes'],
+            ['/::(call|disconnect|uninstall|siteMoved|register)$/', '/^(2|3|4)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored (as serveProof it is not called: no challenge)'],
+            ['/^callbacks$/', '/^result$/', '/^serveProof returns /', 'anything but false means served (checked: registered after a second send)'],
+            ['/::useClock$/', '/^0$/', '/^function-name string$/', '"strlen" is a callable: set as the clock (a call that reads it refuses its answer)'],
+            ['/::(registrationRequest|register)$/', '/\.plugin_version$/', '/^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/', 'the plugin version is free text the core JSON-encodes'],
             ['/./', '/(^|\.)(\d|now)$|\.(max_attempts|\w+_ms)$/', '/^(zero|time negative|time very negative|minus one|PHP_INT_(MIN|MAX)|time i64 (min|max))$/', 'any int is a time for the binding; the core decides (see the time notes in the report)'],
         ];
     }
@@ -808,8 +818,8 @@ final class HostileInputTest extends TestCase
                     self::$counts['accepted']++;
                 } elseif ($r['ok'] && in_array($member, ['Tessera\Companion::disconnect', 'Tessera\Companion::uninstall'], true)) {
                     self::$counts['calls']++;
-                    $steps = $member === 'Tessera\Companion::uninstall' ? [$r['value']['disconnect'], $r['value']['deregister']] : [$r['value']];
-                    $failed = array_filter($steps, fn ($st) => $st['status'] === 'failed' && $st['error'] instanceof TesseraException && $st['error']->getErrorCode() !== 'internal');
+                    $steps = $member === 'Tessera\Companion::uninstall' ? [$r['value']['disconnect'], $r['value']['deregister']] : [$r['value']['remote']];
+                    $failed = array_filter($steps, fn ($st) => $st['result'] === 'failed' && $st['error'] instanceof TesseraException && $st['error']->getErrorCode() !== 'internal');
                     if ($failed) {
                         self::$counts['accepted']++;
                     } else {
@@ -825,7 +835,41 @@ final class HostileInputTest extends TestCase
         $callbacks = [
             'sleep throwing SENTINEL' => fn () => self::state('connected')->call(['method' => 'GET', 'path' => '/x'], fn ($r) => ['status' => 503], fn ($ms) => throw $s),
             'persist throwing SENTINEL' => fn () => self::state('connected')->call(['method' => 'GET', 'path' => '/x'], fn ($r) => ['status' => 401, 'body' => '{"error":"stora_reconnect_required"}'], null, fn ($j) => throw $s),
+            'serveProof throwing SENTINEL' => fn () => self::receiver('fresh')->register(['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1'], fn ($r) => ['status' => 202, 'body' => '{"challenge":"challenge-0123456789abcdef"}'], null, null, fn ($p) => throw $s),
         ];
+        // serveProof: anything but false means served (the registration is sent again).
+        foreach (['null' => null, 'zero' => 0, 'empty string' => '', 'string false' => 'false', 'array' => [], 'object' => new \stdClass(), 'NAN' => NAN] as $label => $answer) {
+            $callbacks["serveProof returns $label"] = function () use ($answer) {
+                $sent = 0;
+                $out = self::receiver('fresh')->register(['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1'], function ($r) use (&$sent) {
+                    return ++$sent === 1 ? ['status' => 202, 'body' => '{"challenge":"challenge-0123456789abcdef"}'] : ['status' => 201];
+                }, null, null, fn ($p) => $answer);
+                if ($out !== ['outcome' => 'registered'] || $sent !== 2) {
+                    throw new \LogicException('not served: ' . json_encode($out));
+                }
+                return $out;
+            };
+        }
+        // The clock: an integer, or the call is refused; a throwing clock propagates.
+        foreach ([
+            'clock returns string' => fn () => '1700000000',
+            'clock returns float' => fn () => 1700000000.5,
+            'clock returns null' => fn () => null,
+            'clock returns array' => fn () => [1700000000],
+            'clock returns NAN' => fn () => NAN,
+            'clock throwing SENTINEL' => fn () => throw $s,
+        ] as $label => $clock) {
+            $callbacks["call: $label"] = function () use ($clock) {
+                $c = self::state('connected');
+                $c->useClock($clock);
+                return $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => ['status' => 200]);
+            };
+            $callbacks["signRequest: $label"] = function () use ($clock) {
+                $c = self::state('connected');
+                $c->useClock($clock);
+                return $c->signRequest(['method' => 'GET', 'path' => '/x']);
+            };
+        }
         $v = new Verifier(null, 1000);
         foreach ([
             'secretFor returns int' => fn ($id) => 42,

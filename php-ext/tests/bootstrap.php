@@ -7,14 +7,65 @@ namespace Tessera\Tests;
 use Tessera\Companion;
 use Tessera\Exception\TransportException;
 
-if (!extension_loaded('tessera')) {
-    fwrite(STDERR, "The tessera extension is not loaded: run phpunit as php -d extension=/path/to/tessera.so /usr/bin/phpunit\n");
-    exit(2);
+/*
+ * One suite, two implementations (TESSERA_IMPL):
+ *   extension (default): the native extension must be loaded —
+ *       php -d extension=$PWD/target/php/tessera-test.so /usr/bin/phpunit -c php-ext/phpunit.xml
+ *   pure: the pure-PHP package (php/) provides `Tessera\…` and the extension
+ *       must NOT be loaded — php/phpunit.xml (through Composer's
+ *       php/vendor/autoload.php), or TESSERA_IMPL=pure with this file alone
+ *       (through php/autoload.php, the Composer-less loader).
+ */
+const IMPL_PURE = 'pure';
+const IMPL_EXTENSION = 'extension';
+
+(static function (): void {
+    $impl = getenv('TESSERA_IMPL') ?: IMPL_EXTENSION;
+    if ($impl === IMPL_PURE) {
+        if (extension_loaded('tessera')) {
+            fwrite(STDERR, "TESSERA_IMPL=pure: the tessera extension is loaded; run the pure-PHP suite without it (php -n ...)\n");
+            exit(2);
+        }
+        // A Composer autoloader (php/tests/bootstrap.php) may already provide the package.
+        if (!class_exists('Tessera\\Pure\\Companion')) {
+            require __DIR__ . '/../../php/autoload.php';
+        }
+        if ((new \ReflectionClass('Tessera\\Companion'))->getName() !== 'Tessera\\Pure\\Companion') {
+            fwrite(STDERR, "TESSERA_IMPL=pure: Tessera\\Companion is not the pure-PHP class\n");
+            exit(2);
+        }
+    } elseif ($impl === IMPL_EXTENSION) {
+        if (!extension_loaded('tessera')) {
+            fwrite(STDERR, "The tessera extension is not loaded: run phpunit as php -d extension=/path/to/tessera.so /usr/bin/phpunit\n"
+                . "(or TESSERA_IMPL=pure for the pure-PHP package: php/phpunit.xml)\n");
+            exit(2);
+        }
+        if (!(new \ReflectionClass('Tessera\\Companion'))->isInternal()) {
+            fwrite(STDERR, "Tessera\\Companion is not the extension's class\n");
+            exit(2);
+        }
+    } else {
+        fwrite(STDERR, "TESSERA_IMPL must be 'extension' or 'pure', not '$impl'\n");
+        exit(2);
+    }
+})();
+
+/** The implementation under test: IMPL_EXTENSION or IMPL_PURE. */
+function impl(): string
+{
+    return extension_loaded('tessera') ? IMPL_EXTENSION : IMPL_PURE;
+}
+
+/** The real name of a class (an alias resolves to the pure-PHP class it names). */
+function real_class(string $class): string
+{
+    return (new \ReflectionClass($class))->getName();
 }
 
 const BROKER = 'https://broker.example';
 const SITE = 'https://shop.example';
 const VECTORS = __DIR__ . '/../../tests/vectors';
+const REGISTRATION = ['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1.0.0'];
 
 /** A scripted broker: a queue of responses (arrays), exceptions to throw, or callables. */
 final class FakeTransport
@@ -82,14 +133,9 @@ function transport_error(string $message = 'connection refused'): TransportExcep
 function registered(string $broker = BROKER): array
 {
     $c = Companion::create(['broker_url' => $broker]);
-    $req = $c->registrationRequest([
-        'site_url' => SITE,
-        'admin_email' => 'owner@shop.example',
-        'platform' => 'wordpress',
-        'plugin_version' => '1.0.0',
-    ]);
-    $secret = json_decode($req['body'], true)['secret'];
-    $c->handleRegistrationResponse(['status' => 201, 'headers' => [], 'body' => '{}']);
+    $t = new FakeTransport([['status' => 201, 'headers' => [], 'body' => '{}']]);
+    $c->register(REGISTRATION, $t);
+    $secret = json_decode($t->requests[0]['body'], true)['secret'];
     return [$c, $secret];
 }
 

@@ -10,7 +10,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -203,6 +203,19 @@ after(async () => {
   await context?.close().catch(() => {});
   env?.child.stdin.end();
   if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test("the extension's code leaves registration and every broker request to the package's drivers", () => {
+  // docs/HOST-CONTRACT.md: a host hands the drivers `fetch` and a store; it
+  // builds no request options and runs no registration loop of its own.
+  const src = path.join(root, "examples/browser-extension/src");
+  for (const file of readdirSync(src).filter((f) => f.endsWith(".js"))) {
+    const code = readFileSync(path.join(src, file), "utf8");
+    for (const banned of ["registrationRequest", "handleRegistrationResponse", "redirect:", "credentials:", "ownershipProof"]) {
+      assert.ok(!code.includes(banned), `${file} uses ${banned}`);
+    }
+  }
+  assert.match(readFileSync(path.join(src, "tessera-host.js"), "utf8"), /\.register\(registration, driver\(onPersist\)\)/);
 });
 
 test("the example extension in Chromium: register, connect, data, reconnect, disconnect, remove, uninstall", async (t) => {

@@ -15,7 +15,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -424,6 +424,37 @@ step('connect once more, then delete the plugin from the Plugins screen: the uni
   assert.equal(afterCounters.revokes, before.revokes + 1, 'uninstall disconnected: the broker revoked at Stora');
   assert.deepEqual(pluginOptions(), [], 'no storefront option left in the database');
   assert.ok(!existsSync(join(wpContent, 'plugins', 'storefront-sync')), 'plugin files removed');
+});
+
+step('install it again and activate with the broker reachable: activation defers the ownership proof, the page load right after finishes the round', async () => {
+  // Inside the activation request the plugin's proof route is not live yet:
+  // its serveProof answers false, the extension defers the proof, and the
+  // redirect after activation (an admin page load) resumes the round.
+  cpSync(new URL('../../examples/wordpress-plugin', import.meta.url), join(wpContent, 'plugins', 'storefront-sync'), { recursive: true });
+  await page.goto(`${base}/wp-admin/plugins.php`);
+  await clickAndWait(page.locator('#activate-storefront-sync'));
+  await expectText('Plugin activated.');
+  await expectNoText('is not registered with the Storefront Sync service yet');
+  await page.goto(settingsUrl());
+  assert.equal(await status(), 'registered');
+  const installId = await page.locator('#storefront-sync-install-id').innerText();
+  assert.notEqual(installId, notes.installId, 'a new installation');
+  await screenshot('reactivated-registered');
+  const broker = await brokerAdmin(`/admin/installations/${installId}`);
+  assert.equal(broker.status, 200, broker.body);
+  assert.equal(broker.json.status, 'active', 'the broker accepted the ownership proof');
+  assert.equal(broker.json.site_url, base);
+  // The broker's request log (tessera-e2e-env --log stderr): the activation's
+  // POST got the 202 and went no further (a proof served from inside the
+  // activation request would have failed: 403 ownership_proof_invalid); the
+  // next page load's POST, with the proof served, got the 201.
+  const posts = readFileSync(join(work, 'env.err'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line))
+    .filter((entry) => entry.install_id === installId && entry.route === 'POST /installations')
+    .map((entry) => entry.status);
+  assert.deepEqual(posts, [202, 201]);
 });
 
 step('no PHP error, warning or notice from the plugin', async () => {

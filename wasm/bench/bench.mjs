@@ -24,8 +24,10 @@ const IDEM = "bench-idempotency-key-1";
 const BODY = '{"unit":"A-101","size":"5x10","tenant":"t_123"}';
 const c = Companion.create({ brokerUrl: "https://broker.example" });
 c.useSeededEntropy(new Uint8Array(32).fill(1));
-c.registrationRequest({ siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "chrome-extension", pluginVersion: "1" });
-c.handleRegistrationResponse({ status: 201 });
+await c.register(
+  { siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "chrome-extension", pluginVersion: "1" },
+  { fetch: async () => ({ status: 201 }) },
+);
 const state = new URL(c.connectUrl({ returnUrl: "chrome-extension://abc/cb", now: NOW })).searchParams.get("state");
 c.completeConnect(`state=${state}&broker_token=btk_bench_token`, { now: NOW });
 const ID = c.installId;

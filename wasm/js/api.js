@@ -1,8 +1,9 @@
 // The public API of tessera-companion: camelCase mirrors of tessera-core with
 // plain objects in and out. Every method converts its arguments, calls the
-// wasm export and converts the result; the async drivers perform the actions
-// the core's step machine asks for (send, sleep, persist). No rule about the
-// values lives here: that is the core's job.
+// wasm export and converts the result; the async driver performs the actions
+// the core's step machine asks for (send, sleep, persist, serve a proof) as
+// docs/HOST-CONTRACT.md says. No rule about the values lives here: that is
+// the core's job.
 
 import {
   CompanionCore,
@@ -21,18 +22,6 @@ function status(v, field) {
   const n = c.int(v, field);
   if (n < 0 || n > 65535) throw invalidArgument(field, "an HTTP status (0-65535)");
   return n;
-}
-
-/** A transport failure's description for the core (never throws; bounded). */
-function describe(e) {
-  let s;
-  try {
-    s = String(e?.message ?? e);
-  } catch {
-    s = "";
-  }
-  s = s.slice(0, 1024);
-  return s === "" ? "transport error" : s;
 }
 
 const nullable = (v) => (v === undefined ? null : v);
@@ -196,7 +185,31 @@ export class Companion {
     }
   }
 
-  /** The unsigned registration request to send (`POST {broker}/installations`). */
+  /**
+   * Registers this installation with the broker: a new one, one still
+   * pending, one the broker no longer accepts, or the ownership proof round
+   * of a site move → `{ outcome: "registered" }`, or `{ outcome:
+   * "ownership_challenge", proof }` when the proof was deferred (`serveProof`
+   * absent or returning false). The new secret reaches `onPersist` before
+   * anything is sent; retries are the core's.
+   */
+  register(registration, options) {
+    const start = (core) =>
+      core.startRegistration(
+        c.str(c.obj(registration, "registration").siteUrl, "registration.siteUrl"),
+        c.str(registration.adminEmail, "registration.adminEmail"),
+        c.str(registration.platform, "registration.platform"),
+        c.str(registration.pluginVersion, "registration.pluginVersion"),
+      );
+    return drive(this, start, options);
+  }
+
+  /**
+   * Low level (hosts use `register()`): the unsigned registration request
+   * (`POST {broker}/installations`); a new install id and secret unless a
+   * registration is pending. Persisting the state before sending it, retries
+   * and the ownership proof round are then the caller's.
+   */
   registrationRequest(registration) {
     const core = coreOf(this);
     c.obj(registration, "registration");
@@ -215,9 +228,10 @@ export class Companion {
   }
 
   /**
-   * Interprets the broker's answer to the registration request. A large
-   * difference between the answer's `Date` and the local clock is learned as
-   * the clock offset, so that the connect URL signed next is not refused.
+   * Low level (hosts use `register()`): interprets the broker's answer to
+   * `registrationRequest()` at the local clock's now. A large difference
+   * between the answer's `Date` and the local clock is learned as the clock
+   * offset, so that the connect URL signed next is not refused.
    */
   handleRegistrationResponse(response) {
     const core = coreOf(this);
@@ -337,7 +351,11 @@ export class Companion {
     return drive(this, (core) => core.startUninstall(), options);
   }
 
-  /** "The site moved": sends the signed URL update after a site mismatch. */
+  /**
+   * "The site moved": sends the signed URL update after a site mismatch; when
+   * the broker asks the new address for an ownership proof, serves it
+   * (`serveProof`) and completes the registration round.
+   */
   siteMoved(options) {
     return drive(this, (core) => core.startSiteMoved(), options);
   }
@@ -409,10 +427,13 @@ async function readResponse(res) {
   ];
 }
 
+/** Companions with an operation in progress (a second one is the host's bug). */
+const running = new WeakSet();
+
 /**
- * Runs one step machine: send, sleep and persist as the core says, until
- * Done. The companion is looked up again at every step: a callback may have
- * freed it.
+ * Runs one operation on the core's step machine: a transcription of
+ * docs/HOST-CONTRACT.md §2–4. The companion is looked up again at every step:
+ * a callback may have freed it.
  */
 async function drive(companion, start, options) {
   ensureReady();
@@ -422,10 +443,14 @@ async function drive(companion, start, options) {
   if (typeof fetchFn !== "function") throw invalidArgument("options.fetch", "a fetch function (none is global here)");
   const sleep = c.optFn(o.sleep, "options.sleep") ?? defaultSleep;
   const onPersist = c.optFn(o.onPersist, "options.onPersist");
+  const serveProof = c.optFn(o.serveProof, "options.serveProof");
   const clock = c.optFn(o.clock, "options.clock") ?? Date.now;
   const signal = o.signal ?? undefined;
   if (signal !== undefined && (typeof signal !== "object" || typeof signal.throwIfAborted !== "function")) {
     throw invalidArgument("options.signal", "an AbortSignal");
+  }
+  if (running.has(companion)) {
+    throw new TesseraError("invalid_state", "invalid_state", "another operation is running on this Companion");
   }
 
   let call;
@@ -434,35 +459,45 @@ async function drive(companion, start, options) {
   } catch (e) {
     rethrow(e);
   }
+  running.add(companion);
   try {
+    // The clock is read once per event, just before the event is fed.
     let action = core.stepStart(call, nowSecs(clock));
     for (;;) {
       switch (action.type) {
         case "send": {
-          // An abort stops the driver before it sends or sleeps, never before
-          // a persist: the core has already changed the state it asks to
-          // store (e.g. dropped a revoked token), and skipping that would
-          // leave the stored state behind the companion's.
+          // Never before a persist: the core has already changed the state it asks to store.
           signal?.throwIfAborted();
           const { method, url, headers, body } = c.unpackRequest(action.request);
+          const init = { method, headers, redirect: "manual", credentials: "omit" };
+          if (body.length > 0) init.body = body;
+          if (signal !== undefined) init.signal = signal;
+          // One send is one attempt (retries are the machine's); a redirect is never followed.
           let parts;
+          let failure;
           try {
-            const init = { method, headers, redirect: "manual", credentials: "omit" };
-            if (body.length > 0) init.body = body;
-            if (signal !== undefined) init.signal = signal;
             const res = await fetchFn(url, init);
-            parts = res?.type === "opaqueredirect" ? "redirect not followed" : await readResponse(res);
+            parts = res?.type === "opaqueredirect" ? "redirect" : await readResponse(res);
           } catch (e) {
-            if (signal?.aborted) throw e;
-            if (e instanceof TesseraError) throw e;
-            parts = describe(e);
+            if (signal?.aborted || e instanceof TesseraError) throw e;
+            failure = e;
+            parts = "network";
           }
           const now = nowSecs(clock);
           core = coreOf(companion);
-          action =
-            typeof parts === "string"
-              ? core.stepTransportError(call, parts, now)
-              : core.stepResponse(call, parts[0], parts[1], parts[2], now);
+          if (typeof parts !== "string") {
+            action = core.stepResponse(call, parts[0], parts[1], parts[2], now);
+            break;
+          }
+          try {
+            action = core.stepTransportError(call, parts, now);
+          } catch (e) {
+            // The retries are spent: the last rejection is the cause.
+            if (failure !== undefined && e instanceof TesseraError && e.code === "server_unavailable") {
+              Object.defineProperty(e, "cause", { value: failure, writable: true, configurable: true });
+            }
+            throw e;
+          }
           break;
         }
         case "sleep":
@@ -476,6 +511,14 @@ async function drive(companion, start, options) {
           core = coreOf(companion);
           action = core.stepPersisted(call, nowSecs(clock));
           break;
+        case "serve_proof": {
+          // The state holding the challenge was persisted just before; `false` (or no serveProof) defers.
+          const served = serveProof ? (await serveProof(action.proof)) !== false : false;
+          core = coreOf(companion);
+          const now = nowSecs(clock);
+          action = served ? core.stepProofServed(call, now) : core.stepProofDeferred(call, now);
+          break;
+        }
         case "done":
           return action.value;
         default:
@@ -485,6 +528,7 @@ async function drive(companion, start, options) {
   } catch (e) {
     rethrow(e);
   } finally {
+    running.delete(companion);
     call.free();
   }
 }

@@ -63,6 +63,7 @@ export type ErrorCode =
   | "registration_rejected"
   | "rate_limited"
   | "client_error"
+  | "redirected"
   | "server_unavailable"
   | "callback_state_mismatch"
   | "callback_expired"
@@ -104,7 +105,7 @@ export class TesseraError extends Error {
   readonly code: ErrorCode;
   /** The code's family. */
   readonly kind: ErrorKind;
-  /** HTTP status behind the error (client_error, server_unavailable, registration_*, rate_limited). */
+  /** HTTP status behind the error (client_error, redirected, server_unavailable, registration_*, rate_limited). */
   readonly status?: number;
   /** rate_limited: how long the broker asked to wait, in ms (0 when it did not say). */
   readonly retryAfterMs?: number;
@@ -114,6 +115,11 @@ export class TesseraError extends Error {
   readonly registered?: string;
   /** site_mismatch: the site URL the host reports now. */
   readonly current?: string;
+  /**
+   * server_unavailable from a driver whose last send was rejected: that
+   * rejection (e.g. fetch's TypeError). Not part of `toJSON()`.
+   */
+  readonly cause?: unknown;
   toJSON(): TesseraErrorJSON;
 }
 
@@ -253,6 +259,7 @@ export type OutcomeKind =
   | "signature_expired"
   | "rate_limited"
   | "client_error"
+  | "redirected"
   | "server_unavailable";
 
 /** A classified broker response. */
@@ -272,7 +279,11 @@ export type SiteCheck =
   | { kind: "not_registered" }
   | { kind: "mismatch"; registered: string; current: string };
 
-/** A response as `fetch` returns it; only these members are read. */
+/**
+ * A response as `fetch` returns it; only these members are read. `type:
+ * "opaqueredirect"` (a browser stopped at a redirect) ends the operation with
+ * `redirected`; a visible 3xx is handed to the core like any response.
+ */
 export interface FetchResponseLike {
   status: number;
   type?: string;
@@ -293,15 +304,22 @@ export interface FetchInit {
 /** A `fetch`-compatible function; it may also resolve to a plain ResponseInput. */
 export type FetchLike = (url: string, init: FetchInit) => Promise<FetchResponseLike | ResponseInput>;
 
-/** How the async drivers reach the outside world. */
+/**
+ * How the async drivers reach the outside world (docs/HOST-CONTRACT.md): every
+ * action the core asks for is performed once, in order; retries are the core's.
+ */
 export interface DriverOptions {
-  /** Default `globalThis.fetch`. A rejection counts as a transport error (retried when safe). */
+  /**
+   * Default `globalThis.fetch`, called with `redirect: "manual"` and
+   * `credentials: "omit"`. A rejection is a network error (retried by the
+   * core when safe); redirects are never followed (`redirected`).
+   */
   fetch?: FetchLike;
   /** Default `setTimeout`. */
   sleep?: (ms: number) => Promise<void> | void;
   /** Store the state JSON (ideally sealed) whenever the core says so; awaited. */
   onPersist?: (stateJson: string) => Promise<void> | void;
-  /** The clock in ms since the epoch; default `Date.now`. */
+  /** The clock in ms since the epoch, read once per event; default `Date.now`. */
   clock?: () => number;
   /**
    * Aborts the fetch in flight and stops the driver before its next send or
@@ -311,10 +329,21 @@ export interface DriverOptions {
   signal?: AbortSignal;
 }
 
+/** The drivers of `register()` and `siteMoved()`, which may be asked to serve an ownership proof. */
+export interface RegisterOptions extends DriverOptions {
+  /**
+   * Make `proof.body` (text/plain) available at `proof.url`, then resolve;
+   * the core sends the registration again so the broker fetches it. Return
+   * `false` to defer (the operation then completes with
+   * `ownership_challenge`; a later `register()` resumes). Absent: defer.
+   */
+  serveProof?: (proof: OwnershipProof) => Promise<boolean | void> | boolean | void;
+}
+
 /** How a remote step of disconnect/uninstall ended. */
 export type RemoteStep =
-  | { result: "ok" }
-  | { result: "skipped" }
+  | { result: "ok"; error: null }
+  | { result: "skipped"; error: null }
   | { result: "failed"; error: TesseraError };
 
 export interface DisconnectResult {
@@ -355,7 +384,15 @@ export class Companion {
   /** Tests only: the core's SeededEntropy(seed) for all randomness from now on; null to undo. */
   useSeededEntropy(seed: Uint8Array | null): void;
 
+  /**
+   * Registers (new, pending, after `registration_invalid`, after "this is a
+   * copy"): the secret reaches `onPersist` before the first send; retries,
+   * the ownership proof round (`serveProof`) and the clock offset are the core's.
+   */
+  register(registration: Registration, options?: RegisterOptions): Promise<RegistrationOutcome>;
+  /** Low level (hosts use `register()`): the registration POST to send yourself. */
   registrationRequest(registration: Registration): HttpRequest;
+  /** Low level (hosts use `register()`): the answer to `registrationRequest()`. */
   handleRegistrationResponse(response: ResponseInput): RegistrationOutcome;
   ownershipProof(): OwnershipProof;
 
@@ -366,7 +403,7 @@ export class Companion {
   call(request: ApiRequest, options?: DriverOptions): Promise<HttpResponse>;
   disconnect(options?: DriverOptions): Promise<DisconnectResult>;
   uninstall(options?: DriverOptions): Promise<UninstallReport>;
-  siteMoved(options?: DriverOptions): Promise<void>;
+  siteMoved(options?: RegisterOptions): Promise<void>;
 
   checkSite(currentUrl: string): SiteCheck;
   resolveSiteAsCopy(): void;

@@ -5,8 +5,8 @@ use tessera_core::entropy::Entropy;
 use tessera_core::error::Error;
 use tessera_core::machine::RemoteStep;
 use tessera_core::{
-    Action, ApiRequest, Call, Companion, Completion, Config, Event, Registration, RegistrationOutcome, RetryPolicy,
-    Routes, SignOptions, SiteCheck,
+    Action, ApiRequest, Call, Companion, Completion, Config, Event, OwnershipProof, Registration, RegistrationOutcome,
+    RetryPolicy, Routes, SignOptions, SiteCheck, TransportError,
 };
 use tessera_core::{OsEntropy, SeededEntropy};
 use wasm_bindgen::prelude::*;
@@ -37,8 +37,32 @@ fn api_request(method: String, path: String, headers: Vec<String>, body: Vec<u8>
     ApiRequest { method, path, headers: headers_in(headers), body }
 }
 
+/// `{ result, error }`: `error` is the step's TesseraError, or `null`.
 fn remote_step(step: &RemoteStep) -> JsValue {
-    Obj::new().set("result", step.as_str()).opt("error", step.error().map(to_js)).done()
+    Obj::new().set("result", step.as_str()).set("error", step.error().map_or(JsValue::NULL, to_js)).done()
+}
+
+/// `{ outcome: "registered" }` or `{ outcome: "ownership_challenge", proof }`.
+fn registration_out(outcome: &RegistrationOutcome) -> JsValue {
+    let out = Obj::new().set("outcome", outcome.as_str());
+    match outcome {
+        RegistrationOutcome::Registered => out.done(),
+        RegistrationOutcome::OwnershipChallenge(proof) => out.set("proof", proof_out(proof)).done(),
+    }
+}
+
+/// What an operation completes with, as the JS API returns it.
+fn completion_out(completion: &Completion) -> JsValue {
+    match completion {
+        Completion::Response(resp) => response_out(resp),
+        Completion::Registration(outcome) => registration_out(outcome),
+        Completion::Disconnected { remote } => Obj::new().set("remote", remote_step(remote)).done(),
+        Completion::Uninstalled(report) => Obj::new()
+            .set("disconnect", remote_step(&report.disconnect))
+            .set("deregister", remote_step(&report.deregister))
+            .done(),
+        Completion::SiteMoved => JsValue::UNDEFINED,
+    }
 }
 
 /// An action as `{ type, ... }`; a failed `Done` is thrown as its TesseraError.
@@ -47,19 +71,9 @@ fn action_out(action: Action) -> Result<JsValue, JsValue> {
         Action::Send(req) => Obj::new().set("type", "send").set("request", request_out(&req)).done(),
         Action::Sleep(ms) => Obj::new().set("type", "sleep").set("ms", ms as f64).done(),
         Action::Persist(state) => Obj::new().set("type", "persist").set("state", state).done(),
+        Action::ServeProof(proof) => Obj::new().set("type", "serve_proof").set("proof", proof_out(&proof)).done(),
         Action::Done(Err(e)) => return Err(to_js(&e)),
-        Action::Done(Ok(completion)) => {
-            let value = match completion {
-                Completion::Response(resp) => response_out(&resp),
-                Completion::Disconnected { remote } => Obj::new().set("remote", remote_step(&remote)).done(),
-                Completion::Uninstalled(report) => Obj::new()
-                    .set("disconnect", remote_step(&report.disconnect))
-                    .set("deregister", remote_step(&report.deregister))
-                    .done(),
-                Completion::SiteMoved => JsValue::UNDEFINED,
-            };
-            Obj::new().set("type", "done").set("value", value).done()
-        }
+        Action::Done(Ok(completion)) => Obj::new().set("type", "done").set("value", completion_out(&completion)).done(),
     })
 }
 
@@ -181,12 +195,7 @@ impl WasmCompanion {
         now: f64,
     ) -> Result<JsValue, JsValue> {
         let resp = response_in(status, headers, body);
-        let outcome = self.inner.handle_registration_response_at(&resp, secs(now)).js()?;
-        let out = Obj::new().set("outcome", outcome.as_str());
-        Ok(match outcome {
-            RegistrationOutcome::Registered => out.done(),
-            RegistrationOutcome::OwnershipChallenge(proof) => out.set("proof", proof_out(&proof)).done(),
-        })
+        self.inner.handle_registration_response_at(&resp, secs(now)).js().map(|o| registration_out(&o))
     }
 
     /// `Companion::ownership_proof` → `{ url, path, body }`.
@@ -241,6 +250,19 @@ impl WasmCompanion {
         self.with_entropy(|c, e| c.sign_request(&req, &opts, e)).js().map(|r| request_out(&r))
     }
 
+    /// `Companion::start_registration`.
+    #[wasm_bindgen(js_name = startRegistration)]
+    pub fn start_registration(
+        &self,
+        site_url: String,
+        admin_email: String,
+        platform: String,
+        plugin_version: String,
+    ) -> Result<WasmCall, JsValue> {
+        let reg = Registration { site_url, admin_email, platform, plugin_version };
+        self.inner.start_registration(&reg).js().map(WasmCall)
+    }
+
     /// `Companion::start_call`.
     #[wasm_bindgen(js_name = startCall)]
     pub fn start_call(
@@ -291,10 +313,24 @@ impl WasmCompanion {
         self.step(call, Event::Response(response_in(status, headers, body)), now)
     }
 
-    /// `step(Event::TransportError)`.
+    /// `step(Event::TransportError)`; `kind` is `network` or `redirect`.
     #[wasm_bindgen(js_name = stepTransportError)]
-    pub fn step_transport_error(&mut self, call: &mut WasmCall, message: String, now: f64) -> Result<JsValue, JsValue> {
-        self.step(call, Event::TransportError(message), now)
+    pub fn step_transport_error(&mut self, call: &mut WasmCall, kind: &str, now: f64) -> Result<JsValue, JsValue> {
+        let kind = TransportError::parse(kind)
+            .ok_or_else(|| to_js(&Error::InvalidInput { field: "kind", reason: "must be network or redirect" }))?;
+        self.step(call, Event::TransportError(kind), now)
+    }
+
+    /// `step(Event::ProofServed)`.
+    #[wasm_bindgen(js_name = stepProofServed)]
+    pub fn step_proof_served(&mut self, call: &mut WasmCall, now: f64) -> Result<JsValue, JsValue> {
+        self.step(call, Event::ProofServed, now)
+    }
+
+    /// `step(Event::ProofDeferred)`.
+    #[wasm_bindgen(js_name = stepProofDeferred)]
+    pub fn step_proof_deferred(&mut self, call: &mut WasmCall, now: f64) -> Result<JsValue, JsValue> {
+        self.step(call, Event::ProofDeferred, now)
     }
 
     /// `step(Event::Slept)`.
@@ -368,6 +404,6 @@ impl WasmCall {
     }
 }
 
-fn proof_out(p: &tessera_core::OwnershipProof) -> JsValue {
+fn proof_out(p: &OwnershipProof) -> JsValue {
     Obj::new().set("url", p.url.as_str()).set("path", p.path.as_str()).set("body", p.body.as_str()).done()
 }

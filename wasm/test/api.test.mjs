@@ -52,7 +52,7 @@ test("create: fresh state and getters", () => {
   assert.throws(() => new Companion(), TesseraError);
 });
 
-test("registration request: unsigned POST with the secret, id reused on re-POST", () => {
+test("low level registrationRequest: unsigned POST with the secret, id reused on re-POST", () => {
   const c = Companion.create({ brokerUrl: BROKER });
   c.useSeededEntropy(SEED);
   const req = c.registrationRequest(REG);
@@ -73,7 +73,7 @@ test("registration request: unsigned POST with the secret, id reused on re-POST"
   assert.deepEqual(d.registrationRequest(REG), req);
 });
 
-test("registration: ownership challenge, proof verifies broker side, then registered", () => {
+test("low level handleRegistrationResponse: ownership challenge, proof verifies broker side, then registered", () => {
   const c = Companion.create({ brokerUrl: BROKER });
   c.registrationRequest(REG);
   const out = c.handleRegistrationResponse({ status: 202, body: JSON.stringify({ challenge: "challenge-0123456789abcdef" }) });
@@ -239,8 +239,8 @@ test("sealed state: round trip; wrong key, tampering, garbage → state_undecryp
 
 test("disconnect: token dropped whatever the broker says", async () => {
   for (const [script, result] of [
-    [[response(204)], { result: "ok" }],
-    [[response(401, '{"error":"broker_token_invalid"}')], { result: "ok" }],
+    [[response(204)], { result: "ok", error: null }],
+    [[response(401, '{"error":"broker_token_invalid"}')], { result: "ok", error: null }],
   ]) {
     const c = connected();
     const { fetch, sent } = scriptedFetch(script);
@@ -266,7 +266,7 @@ test("uninstall plan: disconnect, deregister, wipe — and report failures", asy
   const { fetch, sent } = scriptedFetch([response(204), response(404)]);
   const persisted = [];
   const report = await c.uninstall({ fetch, onPersist: (s) => void persisted.push(s) });
-  assert.deepEqual(report, { disconnect: { result: "ok" }, deregister: { result: "ok" } });
+  assert.deepEqual(report, { disconnect: { result: "ok", error: null }, deregister: { result: "ok", error: null } });
   assert.deepEqual(sent.map((r) => `${r.method} ${r.url}`), [`POST ${BROKER}/disconnect`, `DELETE ${BROKER}/installations/${id}`]);
   assert.equal(c.status, "not_registered");
   assert.equal(persisted.at(-1), c.toJSON());
@@ -285,7 +285,10 @@ test("uninstall plan: disconnect, deregister, wipe — and report failures", asy
   const e = connected();
   e.checkSite("https://copy.example");
   const none = scriptedFetch([]);
-  assert.deepEqual(await e.uninstall({ fetch: none.fetch }), { disconnect: { result: "skipped" }, deregister: { result: "skipped" } });
+  assert.deepEqual(await e.uninstall({ fetch: none.fetch }), {
+    disconnect: { result: "skipped", error: null },
+    deregister: { result: "skipped", error: null },
+  });
   assert.equal(none.sent.length, 0);
   assert.equal(e.status, "not_registered");
 });

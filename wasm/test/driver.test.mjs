@@ -1,9 +1,10 @@
 // The async driver of the core's step machine: retries, backoff, Retry-After,
-// clock-skew correction, persistence and reconnect mapping, with a fake fetch,
-// a fake sleep and a fake clock.
+// clock-skew correction, persistence, reconnect mapping, registration with its
+// ownership proof round, and redirects, with a fake fetch, a fake sleep and a
+// fake clock. (Every machine script is replayed in machine.test.mjs.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Companion, TesseraError, verifyRequest } from "tessera-companion";
+import { Companion, TesseraError, verifyOwnershipProof, verifyRequest } from "tessera-companion";
 import { NOW, SEED, recordingSleep, response, scriptedFetch, text } from "./helpers.mjs";
 
 const BROKER = "https://broker.example";
@@ -225,4 +226,168 @@ test("calls against a real loopback HTTP server with the global fetch", async ()
   } finally {
     server.close();
   }
+});
+
+// ---- register(), redirects, proofs -------------------------------------------------------
+
+const REG = { siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "wordpress", pluginVersion: "1" };
+const challenge = (c = "challenge-0123456789abcdef") => response(202, JSON.stringify({ challenge: c }), { "content-type": "application/json" });
+
+test("register(): the new secret is persisted before the first send; 201 → registered", async () => {
+  const c = Companion.create({ brokerUrl: BROKER });
+  const order = [];
+  const persisted = [];
+  const { fetch, sent } = scriptedFetch([
+    (url, init) => {
+      order.push(`send ${init.method} ${url}`);
+      return response(201, "{}");
+    },
+  ]);
+  const out = await c.register(REG, {
+    fetch,
+    clock: clock(),
+    onPersist: async (s) => {
+      order.push(`persist ${JSON.parse(s).status}`);
+      persisted.push(s);
+    },
+  });
+  assert.deepEqual(out, { outcome: "registered" });
+  assert.deepEqual(order, ["persist registration_pending", `send POST ${BROKER}/installations`, "persist registered"]);
+  const body = JSON.parse(sent[0].body);
+  assert.equal(JSON.parse(persisted[0]).installation.secret, body.secret, "the secret sent is the one stored first");
+  assert.equal(sent[0].redirect, "manual");
+  assert.equal(sent[0].credentials, "omit");
+  assert.equal(c.status, "registered");
+  assert.equal(persisted.at(-1), c.toJSON());
+  // Registered: a second register() is refused before anything happens.
+  await assert.rejects(c.register(REG, { fetch: async () => assert.fail("no send") }), { code: "invalid_state" });
+});
+
+test("register(): a lost answer is retried with the same installation; a spent budget keeps the rejection as cause", async () => {
+  const c = Companion.create({ brokerUrl: BROKER, retry: { maxAttempts: 2 } });
+  const offline = new TypeError("fetch failed");
+  const { fetch, sent } = scriptedFetch([offline, offline]);
+  const { sleep, slept } = recordingSleep();
+  await assert.rejects(c.register(REG, { fetch, sleep, clock: clock() }), (e) => {
+    assert.ok(e instanceof TesseraError);
+    assert.equal(e.code, "server_unavailable");
+    assert.equal(e.status, undefined);
+    assert.equal(e.cause, offline);
+    assert.equal(JSON.stringify(e).includes("fetch failed"), false, "toJSON() leaves the cause out");
+    return true;
+  });
+  assert.equal(sent.length, 2);
+  assert.equal(slept.length, 1);
+  assert.equal(JSON.parse(sent[0].body).install_id, JSON.parse(sent[1].body).install_id);
+  assert.equal(c.status, "registration_pending");
+  // Later: the same installation again (idempotent by install id).
+  const again = scriptedFetch([response(201)]);
+  assert.deepEqual(await c.register(REG, { fetch: again.fetch }), { outcome: "registered" });
+  assert.equal(JSON.parse(again.sent[0].body).install_id, JSON.parse(sent[0].body).install_id);
+  // A 5xx ends without a cause.
+  const d = Companion.create({ brokerUrl: BROKER, retry: { maxAttempts: 1 } });
+  await assert.rejects(d.register(REG, { fetch: scriptedFetch([response(503)]).fetch }), (e) => e.code === "server_unavailable" && e.status === 503 && e.cause === undefined);
+});
+
+test("register(): a 202 challenge is served through serveProof, then the registration is sent again", async () => {
+  const c = Companion.create({ brokerUrl: BROKER });
+  const proofs = [];
+  const { fetch, sent } = scriptedFetch([challenge(), response(201)]);
+  const persisted = [];
+  const out = await c.register(REG, {
+    fetch,
+    onPersist: (s) => void persisted.push(JSON.parse(s).status),
+    // Resolving without `false` means served.
+    serveProof: async (proof) => void proofs.push(proof),
+  });
+  assert.deepEqual(out, { outcome: "registered" });
+  assert.equal(sent.length, 2);
+  assert.equal(sent[1].body, sent[0].body, "the same registration, sent again");
+  assert.equal(proofs.length, 1);
+  assert.deepEqual(Object.keys(proofs[0]), ["url", "path", "body"]);
+  assert.equal(proofs[0].url, `https://shop.example/.well-known/tessera/${c.installId}`);
+  assert.deepEqual(persisted, ["registration_pending", "awaiting_ownership", "registered"], "the challenge is stored before the proof is served");
+  const secret = JSON.parse(c.toJSON()).installation.secret;
+  verifyOwnershipProof({ secret, installId: c.installId, challenge: "challenge-0123456789abcdef", proof: proofs[0].body });
+});
+
+test("register(): serveProof returning false, or absent, defers → ownership_challenge; a later register() serves it again, then resumes", async () => {
+  for (const serveProof of [() => false, async () => false, undefined]) {
+    const c = Companion.create({ brokerUrl: BROKER });
+    const { fetch, sent } = scriptedFetch([challenge()]);
+    const out = await c.register(REG, { fetch, serveProof });
+    assert.equal(out.outcome, "ownership_challenge");
+    assert.equal(out.proof.url, `https://shop.example/.well-known/tessera/${c.installId}`);
+    assert.deepEqual(c.ownershipProof(), out.proof);
+    assert.equal(sent.length, 1);
+    assert.equal(c.status, "awaiting_ownership");
+    const id = c.installId;
+    // Still deferring: the proof is asked for again and nothing is sent.
+    const still = scriptedFetch([]);
+    assert.equal((await c.register(REG, { fetch: still.fetch })).outcome, "ownership_challenge");
+    assert.equal(still.sent.length, 0);
+    const later = scriptedFetch([response(201)]);
+    const served = [];
+    const done = await c.register(REG, { fetch: later.fetch, serveProof: (p) => void served.push(p) });
+    assert.deepEqual(done, { outcome: "registered" });
+    assert.deepEqual(served, [out.proof], "the same proof is served before the resumed POST");
+    assert.equal(JSON.parse(later.sent[0].body).install_id, id);
+  }
+});
+
+test("redirects are never followed: a visible 3xx and an opaque redirect end with redirected, unretried", async () => {
+  const opaque = () => ({ type: "opaqueredirect", status: 0, headers: new Headers(), arrayBuffer: async () => new ArrayBuffer(0) });
+  for (const [answer, status] of [
+    [() => response(302, "", { location: "https://elsewhere.example/" }), 302],
+    [() => response(307), 307],
+    [opaque, undefined],
+  ]) {
+    const c = connected();
+    const { fetch, sent } = scriptedFetch([answer, response(200)]);
+    await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch, sleep: async () => assert.fail("no retry") }), (e) => {
+      assert.ok(e instanceof TesseraError);
+      assert.equal(e.code, "redirected");
+      assert.equal(e.kind, "client_error");
+      assert.equal(e.status, status);
+      return true;
+    });
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].redirect, "manual");
+    const r = Companion.create({ brokerUrl: BROKER });
+    const reg = scriptedFetch([answer]);
+    await assert.rejects(r.register(REG, { fetch: reg.fetch }), { code: "redirected" });
+    assert.equal(reg.sent.length, 1);
+  }
+});
+
+test("siteMoved(): a 202 from the broker runs the proof round through serveProof", async () => {
+  const c = connected();
+  c.checkSite("https://moved.example");
+  const proofs = [];
+  const { fetch, sent } = scriptedFetch([challenge(), response(201)]);
+  assert.equal(await c.siteMoved({ fetch, serveProof: (p) => void proofs.push(p) }), undefined);
+  assert.deepEqual(sent.map((r) => r.method), ["PATCH", "POST"]);
+  assert.equal(proofs[0].url, `https://moved.example/.well-known/tessera/${c.installId}`);
+  assert.equal(c.siteUrl, "https://moved.example");
+  assert.equal(c.status, "connected");
+});
+
+test("one operation at a time per companion: a second one is refused while the first runs", async () => {
+  const c = connected();
+  let release;
+  const gate = new Promise((r) => (release = r));
+  const first = c.call({ method: "GET", path: "/api/x" }, { fetch: async () => (await gate, response(200)) });
+  await assert.rejects(c.disconnect({ fetch: async () => assert.fail("no send") }), { code: "invalid_state" });
+  release();
+  assert.equal((await first).status, 200);
+  assert.deepEqual(await c.disconnect({ fetch: async () => response(204) }), { remote: { result: "ok", error: null } });
+});
+
+test("register(): bad input and wrong state are refused before any action", async () => {
+  const never = { fetch: async () => assert.fail("no send"), onPersist: () => assert.fail("no persist"), clock: () => assert.fail("no clock") };
+  const c = Companion.create({ brokerUrl: BROKER });
+  await assert.rejects(c.register({ ...REG, adminEmail: "not an email" }, never), { code: "invalid_input" });
+  await assert.rejects(c.register({ ...REG, platform: undefined }, never), { code: "invalid_input" });
+  await assert.rejects(connected().register(REG, never), { code: "invalid_state" });
+  assert.equal(c.status, "not_registered");
 });

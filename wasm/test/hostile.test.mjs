@@ -228,17 +228,16 @@ const connectLink = () => Companion.fromJSON(REGISTERED).connectUrl({ returnUrl:
 const ticket = () => Companion.fromJSON(REGISTERED).uninstallUrl({ now: NOW });
 const okFetch = async () => ({ status: 204 });
 const driverOptions = () => ({ fetch: okFetch, sleep: () => {}, onPersist: () => {}, clock: () => NOW * 1000 });
-const driverSlot = () =>
-  object(
-    {
-      fetch: fn(true),
-      sleep: fn(true),
-      onPersist: fn(true),
-      clock: fn(true),
-      signal: { hostile: () => [...wrongTypes(["absent"]), ["aborted signal", () => AbortSignal.abort(SENTINEL)]] },
-    },
-    { optional: true },
-  );
+const driverFields = () => ({
+  fetch: fn(true),
+  sleep: fn(true),
+  onPersist: fn(true),
+  clock: fn(true),
+  signal: { hostile: () => [...wrongTypes(["absent"]), ["aborted signal", () => AbortSignal.abort(SENTINEL)]] },
+});
+const driverSlot = () => object(driverFields(), { optional: true });
+// register() and siteMoved() also take serveProof.
+const proofDriverSlot = () => object({ ...driverFields(), serveProof: fn(true) }, { optional: true });
 // Results a `fetch` may resolve with, fed to every driver.
 const FETCH_RESULTS = [
   ["fetch → undefined", async () => undefined],
@@ -355,6 +354,14 @@ const SPEC = {
     args: () => [new Uint8Array(32)],
     slots: [{ hostile: () => [...wrongTypes(["absent", "bytes"]), ["31 bytes", () => new Uint8Array(31)], ["big", () => new Uint8Array(size("big"))], ...fromCatalogue(STRINGS)] }],
   },
+  "Companion#register": {
+    async: true,
+    receiver: fresh,
+    call: (c, a) => c.register(...a),
+    args: () => [{ ...REG }, { ...driverOptions(), fetch: async () => ({ status: 201 }), serveProof: () => true }],
+    slots: [object({ siteUrl: text([...STRINGS, ...URLS]), adminEmail: text(), platform: text(), pluginVersion: text() }), proofDriverSlot()],
+    fetchSlot: 1,
+  },
   "Companion#registrationRequest": {
     receiver: fresh,
     call: (c, a) => c.registrationRequest(...a),
@@ -407,8 +414,8 @@ const SPEC = {
     async: true,
     receiver: () => Companion.fromJSON(MISMATCH),
     call: (c, a) => c.siteMoved(...a),
-    args: () => [{ ...driverOptions(), fetch: async () => ({ status: 200 }) }],
-    slots: [driverSlot()],
+    args: () => [{ ...driverOptions(), fetch: async () => ({ status: 200 }), serveProof: () => true }],
+    slots: [proofDriverSlot()],
     fetchSlot: 0,
   },
   "Companion#checkSite": { receiver: connected, call: (c, a) => c.checkSite(...a), args: () => [SITE], slots: [text([...STRINGS, ...URLS])] },
@@ -498,9 +505,9 @@ const ACCEPTED = [
   [/./, /\.body$|^0$/, /^detached ArrayBuffer$/, "a detached ArrayBuffer has byteLength 0: it reads as the empty body"],
   [/^hmacSignGeneric$/, /^2$/, /^(empty key|15-byte key|string (empty|nul|embedded nul|percent nul|word null|1 MiB|1 MiB \+ 1 of 2-byte))$/, "the low-level generic signer takes any HMAC key (RFC 2104: any length)"],
   [/^Companion#sealState$|^Companion\.openState$/, /^(0|1)$/, /^(string (1 MiB|1 MiB \+ 1 of 2-byte))$/, "key material of any length ≥ 16 bytes (HKDF input)"],
-  [/^Companion#(registrationRequest|checkSite)$/, /siteUrl$|^0$/, /^url (plain http|hex ip)$/, "a site may be plain http; the core normalises the host"],
-  [/^Companion#registrationRequest$/, /\.platform$/, /^string word null$/, "`null` is a valid platform name ([a-z0-9._-]{1,32})"],
-  [/^Companion#registrationRequest$/, /\.pluginVersion$/, /^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/, "the plugin version is free text the core JSON-encodes"],
+  [/^Companion#(register|registrationRequest|checkSite)$/, /siteUrl$|^0$/, /^url (plain http|hex ip)$/, "a site may be plain http; the core normalises the host"],
+  [/^Companion#(register|registrationRequest)$/, /\.platform$/, /^string word null$/, "`null` is a valid platform name ([a-z0-9._-]{1,32})"],
+  [/^Companion#(register|registrationRequest)$/, /\.pluginVersion$/, /^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/, "the plugin version is free text the core JSON-encodes"],
   [/^Companion#connectUrl$/, /\.scope$/, /./, "scope is free text (1-256 visible ASCII) the core percent-encodes"],
   [/^Companion#connectUrl$/, /\.returnUrl$/, /^url (plain http|file|userinfo|port out of range|negative port|open ipv6|bad escape|backslash authority|dot segments|hex ip|long host label)$/, "the core checks only that a return URL is absolute visible ASCII without a fragment (any scheme, e.g. chrome-extension://); which return URLs to redirect to is the broker's decision (see the report)"],
   [/^(Companion#(signRequest|call)|hmacSignGeneric)$/, /\.method$/, /^string word null$/, "`null` is a valid method token"],
@@ -769,6 +776,47 @@ test("hostile fetch results and clocks through every async driver", async () => 
     }
   }
   report("drivers");
+});
+
+test("hostile serveProof callbacks in register() and siteMoved()", async () => {
+  const challengeThen201 = () => {
+    let n = 0;
+    return async () => (n++ === 0 ? { status: 202, body: '{"challenge":"challenge-0123456789abcdef"}' } : { status: 201 });
+  };
+  const receivers = [
+    ["Companion#register", fresh, (c, o) => c.register({ ...REG }, o)],
+    ["Companion#siteMoved", () => Companion.fromJSON(MISMATCH), (c, o) => c.siteMoved(o)],
+  ];
+  const callbacks = [
+    ["serveProof throws", () => () => { throw SENTINEL; }],
+    ["serveProof rejects", () => async () => { throw SENTINEL; }],
+    ["serveProof → thenable getter throws", () => () => ({ get then() { throw SENTINEL; } })],
+    ["serveProof frees the companion", (c) => () => c.free()],
+    ["serveProof starts another operation", (c) => () => c.disconnect({ fetch: async () => ({ status: 204 }) })],
+  ];
+  // Anything but `false` means "served" (docs/HOST-CONTRACT.md): these complete.
+  const served = [0, "", null, undefined, "false", {}, [], Symbol("s"), 1n, NaN];
+  for (const [member, make, run] of receivers) {
+    for (const [label, cb] of callbacks) {
+      const c = make();
+      let result;
+      try {
+        result = { ok: true, value: await run(c, { ...driverOptions(), fetch: challengeThen201(), serveProof: cb(c) }) };
+      } catch (error) {
+        result = { ok: false, error };
+      }
+      classifyOutcome(member, "1.serveProof", label, { slots: [] }, result);
+      await sanity(c);
+    }
+    for (const value of served) {
+      const c = make();
+      await run(c, { ...driverOptions(), fetch: challengeThen201(), serveProof: () => value });
+      assert.ok(["registered", "connected"].includes(c.status), `${member}: serveProof → ${String(value)} counts as served`);
+      counts.calls++;
+      counts.accepted++;
+    }
+  }
+  report("serveProof");
 });
 
 test("the web entry: init()/initSync() with hostile inputs before the module is loaded", () => {

@@ -137,5 +137,7 @@ describe("inputs.json: create + registrationRequest", () => {
 });
 
 test("every vector file is exercised", () => {
+  // The machine scripts are replayed through the driver by machine.test.mjs.
+  for (const f of vectorFiles()) if (/^machine.*\.json$/.test(f)) handled.add(f);
   assert.deepEqual(vectorFiles().filter((f) => !handled.has(f)), []);
 });

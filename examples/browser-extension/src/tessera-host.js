@@ -1,10 +1,10 @@
 // The extension's host glue around tessera-companion, shared by the service
 // worker and the extension pages. It only does what the package leaves to the
 // host: load the wasm, read the configuration, keep the sealed state in
-// chrome.storage.local, serialise access to it, send the registration
-// request with fetch, and reflect the status in the toolbar badge and the
-// uninstall URL. Signing, state rules, retries and error mapping are the
-// package's.
+// chrome.storage.local, serialise access to it, hand the package's drivers
+// `fetch` and `onPersist`, and reflect the status in the toolbar badge and the
+// uninstall URL. Registration, signing, state rules, retries, redirects and
+// error mapping are the package's.
 
 import { init, Companion, TesseraError } from "./vendor/tessera-companion/index.web.js";
 
@@ -151,38 +151,27 @@ export async function getStatus() {
   return withCompanion((c) => snapshot(c));
 }
 
-/** Registers the installation (once the operator's email is known). */
+/** What the package's drivers need from the extension: the network and the store. */
+const driver = (onPersist) => ({ fetch: (url, init) => fetch(url, init), onPersist });
+
+/**
+ * Registers the installation (once the operator's email is known). The
+ * package stores the new id and secret before sending (a lost answer is
+ * retried with the same ones), resumes a pending registration, registers
+ * afresh after registration_invalid, and refuses (invalid_state) when the
+ * installation is already registered.
+ */
 export async function register(adminEmail) {
   if (adminEmail !== undefined) await chrome.storage.local.set({ [EMAIL_KEY]: String(adminEmail).trim() });
   const email = (await chrome.storage.local.get(EMAIL_KEY))[EMAIL_KEY];
   return withCompanion(async (c, { onPersist }) => {
     if (!email) return snapshot(c);
-    if (c.status === "not_registered" || c.status === "registration_pending" || c.status === "registration_invalid") {
-      const req = c.registrationRequest({
-        siteUrl: SITE_URL,
-        adminEmail: email,
-        platform: PLATFORM,
-        pluginVersion: VERSION,
-      });
-      // The id and secret exist before the request is sent: keep them even if the answer is lost.
-      await onPersist();
-      const res = await fetch(req.url, {
-        method: req.method,
-        headers: req.headers,
-        body: req.body,
-        redirect: "manual",
-        credentials: "omit",
-      });
-      const outcome = c.handleRegistrationResponse({
-        status: res.status,
-        headers: res.headers,
-        body: new Uint8Array(await res.arrayBuffer()),
-      });
-      if (outcome.outcome === "ownership_challenge") {
-        // An extension has no site to serve the proof from: the broker must
-        // be configured not to ask extensions for one.
-        throw new Error("the broker asked for an ownership proof, which an extension cannot serve");
-      }
+    const registration = { siteUrl: SITE_URL, adminEmail: email, platform: PLATFORM, pluginVersion: VERSION };
+    // No serveProof: an extension has no site to serve an ownership proof
+    // from, so a challenge is deferred and comes back as the outcome.
+    const outcome = await c.register(registration, driver(onPersist));
+    if (outcome.outcome === "ownership_challenge") {
+      throw new Error("the broker asked for an ownership proof, which an extension cannot serve");
     }
     return snapshot(c);
   });
@@ -204,7 +193,7 @@ export async function completeConnect(callbackUrl) {
 /** A signed GET through the broker → the parsed JSON body. */
 export async function apiGet(path) {
   return withCompanion(async (c, { onPersist }) => {
-    const res = await c.call({ method: "GET", path }, { fetch: (url, init) => fetch(url, init), onPersist });
+    const res = await c.call({ method: "GET", path }, driver(onPersist));
     return JSON.parse(new TextDecoder().decode(res.body));
   });
 }
@@ -212,7 +201,7 @@ export async function apiGet(path) {
 /** Disconnect: the broker revokes at Stora; the token is dropped locally either way. */
 export async function disconnect() {
   return withCompanion(async (c, { onPersist }) => {
-    const result = await c.disconnect({ fetch: (url, init) => fetch(url, init), onPersist });
+    const result = await c.disconnect(driver(onPersist));
     return { remote: remoteJSON(result.remote), ...(await snapshot(c)) };
   });
 }
@@ -220,7 +209,7 @@ export async function disconnect() {
 /** "Remove connection": the full uninstall plan (disconnect, deregister, wipe). */
 export async function removeConnection() {
   return withCompanion(async (c, { onPersist, wipe }) => {
-    const report = await c.uninstall({ fetch: (url, init) => fetch(url, init), onPersist });
+    const report = await c.uninstall(driver(onPersist));
     wipe();
     return {
       disconnect: remoteJSON(report.disconnect),
@@ -240,5 +229,5 @@ export async function resetLocalState() {
 }
 
 function remoteJSON(step) {
-  return step.result === "failed" ? { result: "failed", error: errorJSON(step.error) } : { result: step.result };
+  return { result: step.result, error: step.error === null ? null : errorJSON(step.error) };
 }

@@ -16,7 +16,6 @@ defined( 'ABSPATH' ) || exit;
 use Tessera\Companion;
 use Tessera\Exception\StateUndecryptableException;
 use Tessera\Exception\TesseraException;
-use Tessera\Exception\TransportException;
 
 /**
  * The admin side.
@@ -565,14 +564,14 @@ final class Storefront_Sync_Admin {
 	 */
 	private static function error_message( $code ) {
 		switch ( $code ) {
-			case 'broker_unreachable':
-				return __( 'The Storefront Sync service could not be reached.', 'storefront-sync' );
 			case 'reconnect_required':
 				return __( 'Stora access ended. Reconnect to continue.', 'storefront-sync' );
 			case 'rate_limited':
 				return __( 'Stora asked us to slow down. Try again shortly.', 'storefront-sync' );
 			case 'server_unavailable':
-				return __( 'The Storefront Sync service is unavailable right now. Try again later.', 'storefront-sync' );
+				return __( 'The Storefront Sync service could not be reached or is unavailable right now. Try again later.', 'storefront-sync' );
+			case 'redirected':
+				return __( 'The Storefront Sync service answered with a redirect, which this plugin never follows. Check the service address.', 'storefront-sync' );
 			case 'site_mismatch':
 				return __( 'This site\'s address changed. Tell us whether the site moved or is a copy.', 'storefront-sync' );
 			case 'callback_denied':
@@ -836,8 +835,8 @@ final class Storefront_Sync_Admin {
 			self::finish( 'error', $e->getErrorCode() );
 		}
 		Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
-		if ( 'failed' === $result['status'] ) {
-			self::finish( 'disconnected_locally', null !== $result['error'] ? $result['error']->getErrorCode() : 'unknown' );
+		if ( 'failed' === $result['remote']['result'] ) {
+			self::finish( 'disconnected_locally', null !== $result['remote']['error'] ? $result['remote']['error']->getErrorCode() : 'unknown' );
 		}
 		self::finish( 'disconnected' );
 	}
@@ -884,7 +883,10 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
-	 * "The site moved": the broker is told the new address (signed).
+	 * "The site moved": the broker is told the new address (signed). When the
+	 * service asks the new address to prove it is this site, as at
+	 * registration, this site's proof route serves the proof from the saved
+	 * state, so the extension finishes the round in the same operation.
 	 *
 	 * @return void
 	 */
@@ -892,16 +894,7 @@ final class Storefront_Sync_Admin {
 		self::begin( 'site_moved' );
 		try {
 			$companion = self::companion_or_fail();
-			$companion->siteMoved( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
-			Storefront_Sync_State::save( $companion );
-			if ( 'awaiting_ownership' === $companion->status() ) {
-				// The service asks the new address to prove it is this site, as
-				// at registration. This site's proof route serves the proof from
-				// the saved state, so the round can finish right now.
-				Storefront_Sync_Client::register( $companion );
-			}
-		} catch ( TransportException $e ) {
-			self::finish( 'error', 'broker_unreachable' );
+			$companion->siteMoved( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister(), Storefront_Sync_Client::proof_server() );
 		} catch ( TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}

@@ -4,9 +4,11 @@
  * the broker, and WordPress's HTTP API as the transport.
  *
  * Everything protocol-related (what to send, signatures, retries, backoff,
- * clock skew, error mapping, what to persist) is the extension's. This class
- * only supplies WordPress's pieces: the site URL, the admin email, the HTTP
- * transport and the storage.
+ * clock skew, redirects, error mapping, what to persist, when to register
+ * again) is the extension's: its drivers run the core's step machine
+ * (docs/HOST-CONTRACT.md). This class only supplies WordPress's pieces: the
+ * site URL, the admin email, the HTTP transport, the storage and whether the
+ * ownership proof can be served now.
  *
  * @package StorefrontSync
  */
@@ -49,10 +51,13 @@ final class Storefront_Sync_Client {
 	/**
 	 * The transport the extension's drivers call: WordPress's HTTP API. A
 	 * request the extension builds is `{method, url, headers, body}`, which
-	 * are wp_remote_request()'s own argument names; a network failure is a
-	 * TransportException (the extension retries it when that is safe).
-	 * The extension signs a Content-Type on every POST, so WordPress adds no
-	 * header of its own and the request goes out exactly as signed.
+	 * are wp_remote_request()'s own argument names. Each request is sent once
+	 * (the extension decides about retries) and never redirected
+	 * (`'redirection' => 0`): every response goes back whatever its status, a
+	 * 3xx too. Only a request that got no response at all (WP_Error) is a
+	 * TransportException. The extension signs a Content-Type on every POST, so
+	 * WordPress adds no header of its own and the request goes out exactly as
+	 * signed.
 	 *
 	 * @return callable(array): array
 	 */
@@ -71,8 +76,10 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * The persist callable: the extension hands over the state whenever a call
-	 * changed it (a learned clock offset, a dropped broker token).
+	 * The persist callable: the extension hands over the state whenever an
+	 * operation changed it (a new installation's secret before it is sent, a
+	 * learned clock offset, a dropped broker token); it is stored before the
+	 * extension goes on.
 	 *
 	 * @return callable(string): void
 	 */
@@ -116,37 +123,37 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * Registers the installation (or finishes a pending registration).
+	 * The serveProof callable of register() and siteMoved(). When the broker
+	 * asks for an ownership proof, the state holding the challenge has just
+	 * been persisted, and the REST route in Storefront_Sync_Ownership serves
+	 * the proof from it: nothing to do but say so. Inside the activation
+	 * request the plugin is not active yet for other requests (the broker's
+	 * fetch would find no route), so the proof is deferred there and the next
+	 * admin page load finishes the round.
 	 *
-	 * The state is saved BEFORE the request goes out, so a lost answer is
-	 * retried with the same install id and secret. When the broker asks for
-	 * an ownership proof (202), the proof is served by the REST route in
-	 * Storefront_Sync_Ownership from the saved state, and the registration is
-	 * sent again so the broker fetches it. During activation the plugin is
-	 * not active yet for other requests (the broker's fetch would find no
-	 * route), so that second round happens on the next admin page load.
+	 * @param bool $activating Whether this runs inside the activation hook.
+	 * @return callable(array): bool
+	 */
+	public static function proof_server( $activating = false ) {
+		return static function ( array $proof ) use ( $activating ) {
+			unset( $proof ); // Served by the REST route from the persisted state.
+			return ! $activating;
+		};
+	}
+
+	/**
+	 * Registers the installation (a new one, one still pending, the proof
+	 * round of an earlier attempt): the extension's register() driver
+	 * persists the secret before anything is sent, retries what is safe to
+	 * retry and runs the ownership proof round.
 	 *
 	 * @param Companion $companion  The installation (created if new).
 	 * @param bool      $activating Whether this runs inside the activation hook.
 	 * @return string The installation's status afterwards.
-	 * @throws TesseraException  What the extension reports (rejected, rate limited, …).
-	 * @throws TransportException When the broker cannot be reached.
+	 * @throws TesseraException What the extension reports (rejected, rate limited, unavailable, redirected, …).
 	 */
 	public static function register( Companion $companion, $activating = false ) {
-		$transport = self::transport();
-		for ( $round = 0; $round < 2; $round++ ) {
-			$request = $companion->registrationRequest( self::registration() );
-			Storefront_Sync_State::save( $companion );
-			try {
-				$outcome = $companion->handleRegistrationResponse( $transport( $request ) );
-			} finally {
-				// Also after a refusal: a 409 makes the extension drop the id.
-				Storefront_Sync_State::save( $companion );
-			}
-			if ( 'registered' === $outcome['outcome'] || $activating ) {
-				break;
-			}
-		}
+		$companion->register( self::registration(), self::transport(), null, self::persister(), self::proof_server( $activating ) );
 		Storefront_Sync_State::update_health( array( 'registration_error' => null ) );
 		return $companion->status();
 	}

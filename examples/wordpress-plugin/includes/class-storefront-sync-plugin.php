@@ -8,7 +8,6 @@
 defined( 'ABSPATH' ) || exit;
 
 use Tessera\Exception\TesseraException;
-use Tessera\Exception\TransportException;
 
 /**
  * Wires the plugin into WordPress.
@@ -103,8 +102,6 @@ final class Storefront_Sync_Plugin {
 		try {
 			$status = Storefront_Sync_Client::register( $companion ?? Storefront_Sync_Client::create(), $activating );
 			return 'registered' === $status;
-		} catch ( TransportException $e ) {
-			self::registration_failed( 'broker_unreachable', $e->getMessage() );
 		} catch ( TesseraException $e ) {
 			self::registration_failed( $e->getErrorCode(), $e->getMessage() );
 		} finally {

@@ -25,8 +25,13 @@ async function rejects(promise, check) {
 test("the whole lifecycle", async () => {
   const c = env.companion();
 
-  // Register: 202 challenge, the site serves the proof, 201.
-  await env.register(c);
+  // Register through the driver: the secret is persisted first, then 202
+  // challenge, the site serves the proof, the registration is sent again, 201.
+  const persisted = [];
+  const proofs = await env.register(c, { onPersist: (json) => void persisted.push(JSON.parse(json).status) });
+  assert.equal(proofs.length, 1);
+  assert.equal(proofs[0].url, `${env.site}/.well-known/tessera/${c.installId}`);
+  assert.deepEqual(persisted, ["registration_pending", "awaiting_ownership", "registered"]);
   assert.equal(c.status, "registered");
   const id = c.installId;
   assert.equal(JSON.parse((await env.admin("GET", `/admin/installations/${id}`)).body).status, "active");
@@ -110,6 +115,24 @@ test("a tampered body is refused", async () => {
   assert.equal(r.status, 401);
   assert.equal(errorCode(r), "digest_mismatch");
   assert.equal((await env.storaRequests("/2025-09/contacts")).length, before, "nothing reached Stora");
+});
+
+test("a deferred ownership proof: ownership_challenge, then a later register() resumes the same installation", async () => {
+  const c = env.companion();
+  const out = await c.register(env.registration(), { serveProof: () => false });
+  assert.equal(out.outcome, "ownership_challenge");
+  assert.equal(out.proof.url, `${env.site}/.well-known/tessera/${c.installId}`);
+  assert.equal(c.status, "awaiting_ownership");
+  const id = c.installId;
+  await rejects(c.call({ method: "GET", path: "/api/orders" }), (e) => assert.equal(e.code, "not_registered"));
+  // Later the host serves the stored proof (a WordPress plugin: its REST route
+  // reads it from the state) and registers again: the broker fetches it.
+  assert.deepEqual(c.ownershipProof(), out.proof);
+  assert.equal((await fetch(env.site + out.proof.path, { method: "PUT", body: out.proof.body })).status, 204);
+  assert.equal((await env.register(c)).length, 0, "nothing left to serve through serveProof");
+  assert.equal(c.installId, id);
+  assert.equal(c.status, "registered");
+  assert.equal(JSON.parse((await env.admin("GET", `/admin/installations/${id}`)).body).status, "active");
 });
 
 test("a callback with a wrong or expired state, or a denial", async () => {

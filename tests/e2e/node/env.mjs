@@ -47,16 +47,24 @@ export class Env {
     return { siteUrl: this.site, adminEmail: "owner@shop.example", platform: "wordpress", pluginVersion: "1.0.0" };
   }
 
-  /** Registers, serving the ownership proof on the site if challenged. */
-  async register(c) {
-    for (let i = 0; i < 2; i++) {
-      const outcome = c.handleRegistrationResponse(await send(c.registrationRequest(this.registration())));
-      if (outcome.outcome === "registered") return;
+  /**
+   * Registers through the package's driver (`register()`), serving the
+   * ownership proof on the site when the broker asks for one → the proofs
+   * served. `options` are more driver options (they may replace serveProof).
+   */
+  async register(c, options = {}) {
+    const served = [];
+    const outcome = await c.register(this.registration(), {
       // A WordPress plugin serves this from a REST route; the test site takes it by PUT.
-      const put = await fetch(this.site + outcome.proof.path, { method: "PUT", body: outcome.proof.body });
-      if (put.status !== 204) throw new Error("cannot serve the proof");
-    }
-    throw new Error("registration did not complete");
+      serveProof: async (proof) => {
+        const put = await fetch(this.site + proof.path, { method: "PUT", body: proof.body });
+        if (put.status !== 204) throw new Error("cannot serve the proof");
+        served.push(proof);
+      },
+      ...options,
+    });
+    if (outcome.outcome !== "registered") throw new Error(`registration ended with ${outcome.outcome}`);
+    return served;
   }
 
   /** The browser part of connect: returns the URL it landed on (the return URL). */

@@ -1,4 +1,4 @@
-// Faults under the npm package's own driver (`call()`, `disconnect()`): the
+// Faults under the npm package's own driver (`register()`, `call()`, `disconnect()`): the
 // host's fetch rejects (before or after the broker acted), times out through
 // an AbortSignal against a server that never answers, delivers a body cut
 // short, a 503 with a huge Retry-After, or a 200 that is not JSON. The
@@ -144,6 +144,43 @@ test("GET and keyed POST under every fault: typed error, bounded retries, state 
   const perKey = new Map();
   for (const p of posts) perKey.set(p.idempotency_key, (perKey.get(p.idempotency_key) ?? 0) + 1);
   assert.ok(posts.length > 0 && [...perKey.keys()].every(Boolean), "every POST reached Stora with a key");
+});
+
+// The faults after which the broker holds the registration POST and issued a challenge the plugin never saw.
+const BROKER_ACTED = new Set(["reject-after-forward", "truncated"]);
+
+test("registration under every fault: the secret is stored first, bounded retries, then registered", async () => {
+  for (const [name, fault] of Object.entries(FAULTS)) {
+    const label = `register ${name}`;
+    const c = env.companion();
+    // Always failing: the policy's attempts, then server_unavailable.
+    let rec = faulty(fault);
+    await rejectsTyped(env.register(c, rec.options), "server_unavailable", label);
+    assert.equal(rec.sends.length, DEFAULT_ATTEMPTS, `${label}: sends`);
+    assert.ok(rec.sleeps.every((ms) => ms <= DEFAULT_MAX_DELAY_MS), `${label}: sleeps ${rec.sleeps}`);
+    assert.equal(c.status, "registration_pending");
+    const id = c.installId;
+    assert.equal(JSON.parse(rec.persisted[0]).installation.id, id, `${label}: the installation was stored before the first send`);
+    let stored = checkState(c, c.toJSON(), rec, label);
+    rec = faulty(fault, 1);
+    if (BROKER_ACTED.has(name)) {
+      // The broker's 202 was lost: every repeat with this id fails the proof
+      // (403 ownership_proof_invalid). The core drops the id; the next
+      // register() starts over with a fresh one.
+      await assert.rejects(env.register(c, rec.options), { code: "registration_rejected", status: 403, reason: "ownership_proof_invalid" });
+      assert.equal(c.status, "not_registered", label);
+      stored = checkState(c, stored, rec, `${label} lost challenge`);
+      // (Losing the first answer again would lose the new challenge too.)
+      rec = faulty(fault, 0);
+    }
+    // Registered, after one more fault where the broker never saw the request.
+    assert.equal((await env.register(c, rec.options)).length, 1, `${label}: one proof served`);
+    assert.equal(c.status, "registered", label);
+    if (!BROKER_ACTED.has(name)) assert.equal(c.installId, id, `${label}: the same installation`);
+    assert.equal(rec.sends.length, BROKER_ACTED.has(name) ? 2 : 3, `${label}: sends (a fault, a 202, the 201)`);
+    checkState(c, stored, rec, `${label} once`);
+    assert.equal(JSON.parse((await env.admin("GET", `/admin/installations/${c.installId}`)).body).status, "active", label);
+  }
 });
 
 test("a method neither idempotent nor keyed is sent once, whatever the fault", async () => {

@@ -34,6 +34,35 @@ final class EdgeCasesTest extends TestCase
         return json_decode($response['body'], true)['error'] ?? null;
     }
 
+    /**
+     * A host that cannot serve the proof now (a WordPress plugin inside its
+     * activation request) defers it; a later register() resumes the round
+     * with the same installation and the broker accepts it.
+     */
+    public function testADeferredProofIsFinishedByALaterRegister(): void
+    {
+        $env = Env::get();
+        $c = $env->companion();
+        $send = fn (array $req): array => http_send($req);
+        $out = $c->register($env->registration(), $send, null, null, fn (array $proof) => false);
+        $this->assertSame('ownership_challenge', $out['outcome']);
+        $this->assertSame('awaiting_ownership', $c->status());
+        $id = $c->installId();
+        $this->assertSame($env->site . "/.well-known/tessera/$id", $out['proof']['url']);
+        $this->assertSame($out['proof'], $c->ownershipProof());
+        // Later, the proof can be served: the resumed round asks for it again
+        // (the same proof), then sends the registration with the same id.
+        $served = [];
+        $outcome = $c->register($env->registration(), $send, null, null, function (array $proof) use ($env, &$served): bool {
+            $served[] = $proof;
+            return http_send(['method' => 'PUT', 'url' => $env->site . $proof['path'], 'headers' => [], 'body' => $proof['body']])['status'] === 204;
+        });
+        $this->assertSame(['outcome' => 'registered'], $outcome);
+        $this->assertSame([$out['proof']], $served);
+        $this->assertSame($id, $c->installId());
+        $this->assertSame('active', json_decode($env->admin('GET', "/admin/installations/$id")['body'], true)['status']);
+    }
+
     public function testReplayedRequestIsRefused(): void
     {
         $c = $this->connected('opr_php_replay');

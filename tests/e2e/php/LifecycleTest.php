@@ -20,9 +20,12 @@ final class LifecycleTest extends TestCase
         $host = new Host();
         $c = $env->companion();
 
-        // Register: 202 challenge, the site serves the proof, 201.
-        $env->register($c);
+        // Register on the step machine: the secret is persisted before the
+        // first send; 202 challenge, the site serves the proof, 201.
+        $this->assertSame(['outcome' => 'registered'], $env->register($c, $persisted));
         $this->assertSame('registered', $c->status());
+        $this->assertSame('registration_pending', json_decode($persisted[0], true)['status']);
+        $this->assertSame($c->toJson(), end($persisted));
         $id = $c->installId();
         $info = json_decode($env->admin('GET', "/admin/installations/$id")['body'], true);
         $this->assertSame('active', $info['status']);
@@ -70,7 +73,7 @@ final class LifecycleTest extends TestCase
         // Disconnect: Stora sees the revoke.
         $revokes = $env->storaCounters()['revokes'];
         $result = $c->disconnect($host->transport(), $host->sleep(), $host->persist());
-        $this->assertSame('ok', $result['status']);
+        $this->assertSame(['remote' => ['result' => 'ok', 'error' => null]], $result);
         $this->assertSame($revokes + 1, $env->storaCounters()['revokes']);
         $this->assertSame('registered', $c->status());
         try {
@@ -84,8 +87,7 @@ final class LifecycleTest extends TestCase
         $env->connect($c, 'opr_php_life');
         $revokes = $env->storaCounters()['revokes'];
         $report = $c->uninstall($host->transport(), $host->sleep(), $host->persist());
-        $this->assertSame('ok', $report['disconnect']['status']);
-        $this->assertSame('ok', $report['deregister']['status']);
+        $this->assertSame(['disconnect' => ['result' => 'ok', 'error' => null], 'deregister' => ['result' => 'ok', 'error' => null]], $report);
         $this->assertSame($revokes + 1, $env->storaCounters()['revokes']);
         $this->assertSame('not_registered', $c->status());
         $this->assertNull($c->installId());

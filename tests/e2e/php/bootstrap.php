@@ -99,22 +99,32 @@ final class Env
         ];
     }
 
-    /** Registers, serving the ownership proof on the site if challenged. */
-    public function register(Companion $c): void
+    /**
+     * Registers through the extension's driver (`register()`), serving the
+     * ownership proof on the site when the broker asks for one. The
+     * WordPress plugin serves it from a REST route; the test site takes it by
+     * PUT. Returns the outcome.
+     *
+     * @param list<string>|null $persisted receives every state the driver persists
+     */
+    public function register(Companion $c, ?array &$persisted = null): array
     {
-        for ($i = 0; $i < 2; $i++) {
-            $outcome = $c->handleRegistrationResponse(http_send($c->registrationRequest($this->registration())));
-            if ($outcome['outcome'] === 'registered') {
-                return;
-            }
-            // The WordPress plugin serves this from a REST route; the test
-            // site takes it by PUT.
-            $put = http_send(['method' => 'PUT', 'url' => $this->site . $outcome['proof']['path'], 'headers' => [], 'body' => $outcome['proof']['body']]);
-            if ($put['status'] !== 204) {
-                throw new \RuntimeException('cannot serve the proof');
-            }
-        }
-        throw new \RuntimeException('registration did not complete');
+        $persisted = [];
+        return $c->register(
+            $this->registration(),
+            fn (array $req): array => http_send($req),
+            fn (int $ms) => usleep($ms * 1000),
+            function (string $json) use (&$persisted): void {
+                $persisted[] = $json;
+            },
+            function (array $proof): bool {
+                $put = http_send(['method' => 'PUT', 'url' => $this->site . $proof['path'], 'headers' => [], 'body' => $proof['body']]);
+                if ($put['status'] !== 204) {
+                    throw new \RuntimeException('cannot serve the proof');
+                }
+                return true;
+            },
+        );
     }
 
     /**

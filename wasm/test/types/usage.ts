@@ -13,6 +13,7 @@ import {
   type HttpRequest,
   type HttpResponse,
   type Outcome,
+  type OwnershipProof,
   type RegistrationOutcome,
   type RemoteStep,
   type SiteCheck,
@@ -34,22 +35,32 @@ export async function background(): Promise<void> {
   const status: Status = companion.status;
   const id: string | null = companion.installId;
 
+  const outcome: RegistrationOutcome = await companion.register(
+    { siteUrl: "chrome-extension://abc", adminEmail: "a@b.example", platform: "chrome-extension", pluginVersion: "1.0.0" },
+    {
+      onPersist: (json) => storage.set("tessera", json),
+      serveProof: async (proof: OwnershipProof) => {
+        await storage.set(proof.path, proof.body);
+      },
+    },
+  );
+  if (outcome.outcome === "ownership_challenge") {
+    const body: string = outcome.proof.body;
+    void body;
+  }
+  const deferred: RegistrationOutcome = await companion.register(
+    { siteUrl: "https://shop.example", adminEmail: "a@b.example", platform: "wordpress", pluginVersion: "1" },
+    { serveProof: () => false },
+  );
+  void deferred;
+  // The low-level pair stays typed.
   const reg: HttpRequest = companion.registrationRequest({
     siteUrl: "chrome-extension://abc",
     adminEmail: "a@b.example",
     platform: "chrome-extension",
     pluginVersion: "1.0.0",
   });
-  const res = await fetch(reg.url, { method: reg.method, headers: reg.headers, body: reg.body });
-  const outcome: RegistrationOutcome = companion.handleRegistrationResponse({
-    status: res.status,
-    headers: res.headers,
-    body: new Uint8Array(await res.arrayBuffer()),
-  });
-  if (outcome.outcome === "ownership_challenge") {
-    const body: string = outcome.proof.body;
-    void body;
-  }
+  void reg;
 
   const url: string = companion.connectUrl({ returnUrl: "chrome-extension://abc/cb.html", scope: "units:read" });
   companion.completeConnect(url);
@@ -72,7 +83,11 @@ export async function background(): Promise<void> {
   }
   const d = await companion.disconnect();
   const step: RemoteStep = d.remote;
-  if (step.result === "failed") console.log(step.error.code);
+  if (step.result === "failed") console.log(step.error.code, step.error.cause);
+  else {
+    const none: null = step.error;
+    void none;
+  }
   const report: UninstallReport = await companion.uninstall({ fetch: (u, i) => fetch(u, i) });
   void report;
 
@@ -101,5 +116,12 @@ export async function background(): Promise<void> {
   const badCode: ErrorCode = "nope";
   // @ts-expect-error a RemoteStep that failed carries its error
   const noErr: RemoteStep = { result: "failed" };
-  void [bad, badCode, noErr];
+  // @ts-expect-error every RemoteStep has `error` (null when none)
+  const noNull: RemoteStep = { result: "ok" };
+  // @ts-expect-error a registration needs all four fields
+  void companion.register({ siteUrl: "https://shop.example" });
+  // @ts-expect-error serveProof is for register() and siteMoved()
+  void companion.call({ method: "GET", path: "/x" }, { serveProof: () => false });
+  const redirected: ErrorCode = "redirected";
+  void [bad, badCode, noErr, noNull, redirected];
 }

@@ -1,0 +1,355 @@
+// The machine scripts (tests/vectors/machine*.json, docs/HOST-CONTRACT.md §6)
+// replayed through the packed package's real driver: `register`, `call`,
+// `disconnect`, `uninstall` and `siteMoved` run with a scripted `fetch`,
+// `sleep`, `onPersist`, `serveProof` and `clock`. Every action the driver
+// performs must be the script's next action, byte for byte, in order; the
+// clock must be read exactly once per event, just before it is fed; the
+// completion (or error code and status) and the final state must match.
+//
+// Then deliberately wrong drivers: the packed package copied to a temporary
+// directory with one textual mutation of api.js each (skip a persist, retry a
+// send on its own, take an opaque redirect for a network error, …). Each must
+// fail the replay: the scripts are what stops a driver from drifting.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import * as pkg from "tessera-companion";
+import { VECTORS_DIR, text, vectorFiles } from "./helpers.mjs";
+
+/** Every script of every tests/vectors/machine*.json file, as [file, script]. */
+function machineScripts() {
+  const out = [];
+  for (const file of vectorFiles().filter((f) => /^machine.*\.json$/.test(f)).sort()) {
+    const doc = JSON.parse(readFileSync(new URL(file, VECTORS_DIR), "utf8"));
+    for (const script of doc.scripts) out.push([file, script]);
+  }
+  return out;
+}
+
+const SCRIPTS = machineScripts();
+
+const hexBytes = (hex) => Uint8Array.from(hex.match(/../g), (b) => parseInt(b, 16));
+
+/** Which callback performs each action, and which events may answer it. */
+const ANSWERS = {
+  send: ["response", "transport_error"],
+  sleep: ["slept"],
+  persist: ["persisted"],
+  serve_proof: ["proof_served", "proof_deferred"],
+};
+
+/** A remote step as the scripts write it: `{ result, error: code | null }`. */
+function stepOut(step, TesseraError) {
+  assert.deepEqual(Object.keys(step), ["result", "error"], "a remote step is exactly { result, error }");
+  if (step.error === null) return { result: step.result, error: null };
+  assert.ok(step.error instanceof TesseraError, "a failed step carries a TesseraError");
+  return { result: step.result, error: step.error.code };
+}
+
+/** What an operation returned, in the scripts' `result` form. */
+function resultOut(op, value, TesseraError) {
+  switch (op) {
+    case "register":
+      return { registration: value };
+    case "call":
+      return { response: { status: value.status, body: text(value.body) } };
+    case "disconnect":
+      assert.deepEqual(Object.keys(value), ["remote"]);
+      return { disconnected: { remote: stepOut(value.remote, TesseraError) } };
+    case "uninstall":
+      assert.deepEqual(Object.keys(value), ["disconnect", "deregister"]);
+      return {
+        uninstalled: { disconnect: stepOut(value.disconnect, TesseraError), deregister: stepOut(value.deregister, TesseraError) },
+      };
+    case "site_moved":
+      assert.equal(value, undefined, "siteMoved() resolves to undefined");
+      return { site_moved: {} };
+    default:
+      throw new Error(`unknown operation ${op}`);
+  }
+}
+
+/**
+ * Replays one script through `api` (a loaded tessera-companion). Resolves when
+ * the driver did exactly what the script says; rejects with the first
+ * deviation otherwise. Deviations are recorded as well as thrown, because a
+ * driver may swallow what a callback throws (a rejected fetch is a network
+ * error to it).
+ */
+async function replay(api, script) {
+  const { Companion, TesseraError } = api;
+  const steps = script.steps;
+  const deviations = [];
+  const deviate = (message) => {
+    const e = new assert.AssertionError({ message: `${script.name}: ${message}` });
+    deviations.push(e);
+    throw e;
+  };
+  const check = (ok, message) => ok || deviate(message);
+
+  const c = Companion.fromJSON(script.state);
+  c.useSeededEntropy(hexBytes(script.seed));
+  const ac = new AbortController();
+  const ABORTED = new Error("aborted by the script");
+
+  let at = 0; // the step whose action the driver is performing
+  let clockReads = 0;
+  let persisting = false; // an onPersist has not finished yet
+
+  /** The driver performs steps[at].action as `type`; returns the event that answers it. */
+  function perform(type, inspect) {
+    check(!persisting, `step ${at}: ${type} while onPersist was still running (a persist must be awaited)`);
+    const action = steps[at]?.action;
+    check(action?.type === type, `step ${at}: the driver performs ${type}, the script expects ${action?.type ?? "nothing"}`);
+    inspect(action);
+    at += 1;
+    const event = steps[at]?.event;
+    check(event !== undefined, `step ${at}: no event left to answer ${type}`);
+    if (event.type === "abort") {
+      ac.abort(ABORTED);
+      throw ABORTED;
+    }
+    check(ANSWERS[type].includes(event.type), `step ${at}: script error, ${event.type} cannot answer ${type}`);
+    return event;
+  }
+
+  const clock = () => {
+    check(!persisting, `clock read while onPersist was still running`);
+    check(clockReads === at, `clock read ${clockReads - at + 1} times for the event of step ${at}, or away from its feed`);
+    return steps[clockReads++].now * 1000;
+  };
+
+  const fetch = async (url, init) => {
+    const event = perform("send", ({ request: r }) => {
+      const expected = { method: r.method, headers: r.headers, redirect: "manual", credentials: "omit" };
+      if (r.body !== "") expected.body = r.body;
+      const got = { ...init, signal: undefined };
+      delete got.signal;
+      if (got.body !== undefined) got.body = text(got.body);
+      check(url === r.url, `step ${at}: url ${url}, expected ${r.url}`);
+      try {
+        assert.deepEqual(got, expected);
+      } catch (e) {
+        deviate(`step ${at}: fetch init differs: ${e.message}`);
+      }
+      check(init.signal === ac.signal, `step ${at}: the operation's signal is not passed to fetch`);
+    });
+    if (event.type === "transport_error") {
+      if (event.kind === "network") throw new TypeError("fetch failed");
+      // What a browser's fetch gives for `redirect: "manual"`.
+      return { type: "opaqueredirect", status: 0, headers: new Headers(), arrayBuffer: async () => new ArrayBuffer(0) };
+    }
+    // A plain response keeps the scripted header names and order exactly.
+    return { status: event.status, headers: event.headers, body: event.body };
+  };
+  const sleep = async (ms) => {
+    perform("sleep", (a) => check(ms === a.ms, `step ${at}: sleep ${ms} ms, expected ${a.ms}`));
+  };
+  const onPersist = async (state) => {
+    perform("persist", (a) => {
+      check(state === a.state, `step ${at}: persisted state differs:\n  got      ${state}\n  expected ${a.state}`);
+      check(c.toJSON() === state, `step ${at}: the state to persist is not the companion's state`);
+    });
+    persisting = true;
+    await new Promise((resolve) => setImmediate(resolve));
+    persisting = false;
+  };
+  const serveProof = async (proof) => {
+    const event = perform("serve_proof", (a) => {
+      try {
+        assert.deepEqual(proof, a.proof);
+      } catch (e) {
+        deviate(`step ${at}: proof differs: ${e.message}`);
+      }
+    });
+    return event.type === "proof_served";
+  };
+
+  const options = { fetch, sleep, onPersist, serveProof, clock, signal: ac.signal };
+  const op = script.operation;
+  let run;
+  switch (op.op) {
+    case "register": {
+      const r = op.registration;
+      run = c.register({ siteUrl: r.site_url, adminEmail: r.admin_email, platform: r.platform, pluginVersion: r.plugin_version }, options);
+      break;
+    }
+    case "call":
+      run = c.call({ method: op.request.method, path: op.request.path, headers: op.request.headers, body: op.request.body }, options);
+      break;
+    case "disconnect":
+      run = c.disconnect(options);
+      break;
+    case "uninstall":
+      run = c.uninstall(options);
+      break;
+    case "site_moved":
+      run = c.siteMoved(options);
+      break;
+    default:
+      throw new Error(`unknown operation ${op.op}`);
+  }
+  let value;
+  let error;
+  let threw = false;
+  try {
+    value = await run;
+  } catch (e) {
+    threw = true;
+    error = e;
+  }
+  if (deviations.length > 0) throw deviations[0];
+
+  const last = steps.at(-1);
+  if (script.start_error !== undefined) {
+    assert.ok(threw && error instanceof TesseraError, `${script.name}: expected ${script.start_error}, got ${threw ? error : "success"}`);
+    assert.equal(error.code, script.start_error, script.name);
+    assert.equal(at + clockReads, 0, `${script.name}: nothing may happen before a refused start`);
+  } else if (last.event.type === "abort") {
+    assert.equal(error, ABORTED, `${script.name}: the abort reason ends the operation (got ${threw ? error : "success"})`);
+    assert.equal(at, steps.length - 1, `${script.name}: aborted at step ${at}`);
+    assert.equal(clockReads, steps.length - 1, `${script.name}: no event is fed after the abort`);
+  } else {
+    assert.equal(at, steps.length - 1, `${script.name}: the driver stopped at step ${at} of ${steps.length}`);
+    assert.equal(clockReads, steps.length, `${script.name}: clock reads`);
+    const done = last.action;
+    assert.equal(done?.type, "done", `${script.name}: the script ends with done`);
+    if (done.error !== undefined) {
+      assert.ok(threw && error instanceof TesseraError, `${script.name}: expected ${done.error.code}, got ${threw ? error : JSON.stringify(value)}`);
+      assert.deepEqual({ code: error.code, status: error.status ?? null }, done.error, script.name);
+    } else {
+      assert.ok(!threw, `${script.name}: expected a result, got ${error}`);
+      assert.deepEqual(resultOut(op.op, value, TesseraError), done.result, script.name);
+    }
+  }
+  assert.equal(c.toJSON(), script.final_state, `${script.name}: final state`);
+  c.free();
+}
+
+/** Replays every script through `api` → the names of those that failed, with why. */
+async function replayAll(api) {
+  const failed = [];
+  for (const [file, script] of SCRIPTS) {
+    try {
+      await replay(api, script);
+    } catch (e) {
+      const why = String(e.message).split("\n")[0].replace(`${script.name}: `, "");
+      failed.push(`${file}: ${script.name}: ${why}`);
+    }
+  }
+  return failed;
+}
+
+test("the machine scripts exist", () => {
+  assert.ok(SCRIPTS.length >= 40, `only ${SCRIPTS.length} machine scripts`);
+  const ops = new Set(SCRIPTS.map(([, s]) => s.operation.op));
+  assert.deepEqual([...ops].sort(), ["call", "disconnect", "register", "site_moved", "uninstall"]);
+});
+
+test("every machine script replays through the package's driver", async (t) => {
+  let n = 0;
+  for (const [file, script] of SCRIPTS) {
+    await t.test(`${file}: ${script.name}`, () => replay(pkg, script));
+    n += 1;
+  }
+  console.log(`replayed ${n} machine scripts`);
+  assert.ok(n >= 40);
+});
+
+// ---- deliberately wrong drivers ------------------------------------------------------
+
+const PKG_DIR = path.dirname(fileURLToPath(import.meta.resolve("tessera-companion/package.json")));
+const temps = [];
+after(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The packed package with `from` replaced by `to` in api.js, loaded as a fresh module. */
+async function mutant(from, to) {
+  const dir = mkdtempSync(path.join(tmpdir(), "tessera-mutant-"));
+  temps.push(dir);
+  cpSync(PKG_DIR, dir, { recursive: true });
+  const file = path.join(dir, "api.js");
+  const source = readFileSync(file, "utf8");
+  assert.equal(source.split(from).length, 2, `the mutation target occurs exactly once in api.js: ${from}`);
+  writeFileSync(file, source.replace(from, to));
+  return import(pathToFileURL(path.join(dir, "index.node.js")).href);
+}
+
+const scriptsWith = (pred) => SCRIPTS.filter(([, s]) => s.steps.some(pred)).map(([f, s]) => `${f}: ${s.name}`);
+
+const MUTANTS = [
+  {
+    name: "skips the persist",
+    from: "if (onPersist) await onPersist(action.state);",
+    to: "",
+    // Every script with a persist action.
+    mustFail: () => scriptsWith((st) => st.action?.type === "persist"),
+  },
+  {
+    name: "does not await the persist",
+    from: "if (onPersist) await onPersist(action.state);",
+    to: "if (onPersist) void onPersist(action.state);",
+    mustFail: () => scriptsWith((st) => st.action?.type === "persist"),
+  },
+  {
+    name: "retries a rejected fetch on its own",
+    from: `            failure = e;
+            parts = "network";`,
+    to: `            failure = e;
+            try {
+              parts = await readResponse(await fetchFn(url, init));
+            } catch {
+              parts = "network";
+            }`,
+    mustFail: () => scriptsWith((st) => st.event.type === "transport_error" && st.event.kind === "network"),
+  },
+  {
+    name: "takes an opaque redirect for a network error",
+    from: `res?.type === "opaqueredirect" ? "redirect"`,
+    to: `res?.type === "opaqueredirect" ? "network"`,
+    mustFail: () => scriptsWith((st) => st.event.type === "transport_error" && st.event.kind === "redirect"),
+  },
+  {
+    name: "follows redirects",
+    from: `redirect: "manual"`,
+    to: `redirect: "follow"`,
+    mustFail: () => scriptsWith((st) => st.action?.type === "send"),
+  },
+  {
+    name: "serves the proof even when told to defer",
+    from: "(await serveProof(action.proof)) !== false",
+    to: "(await serveProof(action.proof), true)",
+    mustFail: () => scriptsWith((st) => st.event.type === "proof_deferred"),
+  },
+  {
+    name: "reads the clock twice for one event",
+    from: "action = core.stepSlept(call, nowSecs(clock));",
+    to: "nowSecs(clock);\n          action = core.stepSlept(call, nowSecs(clock));",
+    mustFail: () => scriptsWith((st) => st.event.type === "slept"),
+  },
+  {
+    name: "reads the clock before sending instead of before feeding the answer",
+    from: `          let parts;
+          let failure;`,
+    to: `          let parts;
+          let failure;
+          const early = nowSecs(clock);`,
+    mustFail: () => scriptsWith((st) => st.action?.type === "send"),
+  },
+];
+
+for (const m of MUTANTS) {
+  test(`a driver that ${m.name} fails the replay`, async () => {
+    const api = await mutant(m.from, m.to);
+    const failed = await replayAll(api);
+    const expected = m.mustFail();
+    assert.ok(expected.length > 0, "the scripts exercise this rule");
+    const missed = expected.filter((name) => !failed.some((f) => f.startsWith(`${name}: `)));
+    assert.deepEqual(missed, [], `scripts that did not catch the mutant "${m.name}"`);
+    console.log(`mutant "${m.name}": ${failed.length} of ${SCRIPTS.length} scripts fail, e.g. ${failed[0]}`);
+  });
+}
