@@ -662,9 +662,11 @@ fn registration_under_every_fault() {
             if lost_challenge {
                 let fresh_id = |plugin: &PluginHost| plugin.companion.install_id().map(str::to_string) != id;
                 if is_unavailable(fault) {
-                    expect(&mut failures, matches!(result, Ok(RegistrationOutcome::Registered)) && fresh_id(&plugin), || {
-                        format!("{label}: want registered under a fresh id in the same operation, got {result:?}")
-                    });
+                    expect(
+                        &mut failures,
+                        matches!(result, Ok(RegistrationOutcome::Registered)) && fresh_id(&plugin),
+                        || format!("{label}: want registered under a fresh id in the same operation, got {result:?}"),
+                    );
                 } else {
                     expect(
                         &mut failures,
@@ -675,9 +677,11 @@ fn registration_under_every_fault() {
                     // The same id again: the broker's record, whose challenge the
                     // plugin never saw, refuses it (403); the machine starts over.
                     let again = plugin.register(&reg);
-                    expect(&mut failures, matches!(again, Ok(RegistrationOutcome::Registered)) && fresh_id(&plugin), || {
-                        format!("{label}: repeat after a lost challenge: {again:?}")
-                    });
+                    expect(
+                        &mut failures,
+                        matches!(again, Ok(RegistrationOutcome::Registered)) && fresh_id(&plugin),
+                        || format!("{label}: repeat after a lost challenge: {again:?}"),
+                    );
                 }
             } else {
                 expect(&mut failures, matches!(result, Ok(RegistrationOutcome::Registered)), || {
