@@ -105,6 +105,7 @@ async function connectVia(button, name) {
   const tabOpened = context.waitForEvent("page", { timeout: STEP_TIMEOUT });
   await options.locator(button).click();
   const tab = watch(await tabOpened);
+  await tab.locator("#continue").click({ timeout: STEP_TIMEOUT }); // the broker's interstitial: Continue
   await tab.locator("#approve").waitFor({ timeout: STEP_TIMEOUT });
   assert.ok(tab.url().startsWith(env.stora + "/oauth2/authorize?"), tab.url());
   assert.match(await tab.locator("h1").innerText(), /Allow .* to access your Stora account\?/);

@@ -13,7 +13,8 @@ use tessera_core::verify::{ReplayStore, Verified};
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_id, token_hash};
-use crate::stora::{StoraError, http_agent};
+use crate::site_fetch;
+use crate::stora::StoraError;
 use crate::store::{ConnectAttempt, InstallStatus, Installation, NewInstallation};
 use crate::{App, Incoming, Reply};
 
@@ -55,6 +56,16 @@ fn verification_failure(app: &App, error: &CoreError) -> Reply {
 /// Verifies a signed plugin request against the broker's public URL.
 /// Returns what the signature established and the installation row.
 fn verify_signed(app: &App, req: &Incoming) -> Step<(Verified, Installation)> {
+    verify_signed_url(app, req).map(|(verified, installation, _)| (verified, installation))
+}
+
+/// [`verify_signed`], plus the URL the signature covers: the request's URL
+/// as the verifier normalised it (`tessera_core::url::Url::parse`, the very
+/// parse `Verifier::verify` signs over). Anything the broker passes on must
+/// come from this value, never from the raw request line: two raw forms
+/// (`%7c` / `%7C`, `;` / `%3B`, `/` / `%2F` in a query) verify with the same
+/// signature, and the one the plugin signed is the normalised one.
+fn verify_signed_url(app: &App, req: &Incoming) -> Step<(Verified, Installation, tessera_core::url::Url)> {
     let core_req = CoreRequest {
         method: req.method.clone(),
         url: format!("{}{}", app.public_url, req.path_and_query()),
@@ -79,7 +90,10 @@ fn verify_signed(app: &App, req: &Incoming) -> Step<(Verified, Installation)> {
     );
     app.observer.verification(started.elapsed(), lookup);
     match (result, installation) {
-        (Ok(verified), Some(installation)) => Ok((verified, installation)),
+        (Ok(verified), Some(installation)) => match tessera_core::url::Url::parse(&core_req.url, "url") {
+            Ok(url) => Ok((verified, installation, url)),
+            Err(_) => Err(internal("verified a URL that does not parse")),
+        },
         (Ok(_), None) => Err(internal("verified without an installation")),
         (Err(e), installation) => {
             let reply = verification_failure(app, &e);
@@ -185,10 +199,12 @@ fn origin(url: &str) -> Option<&str> {
 /// Checks a site URL and returns the identity to store and compare (what the
 /// core sends: no query, no trailing slash). The broker fetches ownership
 /// proofs from this URL, so it must not be a way into the broker's own
-/// network: no query (the proof path is appended to it), and unless
-/// `allow_loopback_sites` (tests) no loopback, private, link-local or other
-/// internal address, literal or resolved. (A production broker should also
-/// pin the checked address for the fetch itself: DNS can change in between.)
+/// network: no query (the proof path is appended to it), `https` (plain
+/// `http` only for loopback hosts with `allow_loopback_sites`), and a literal
+/// address must be a public one. Names are resolved and checked only where
+/// the broker connects — in the proof fetch, which resolves once, checks
+/// every address and pins the connection to them ([`site_fetch`]): a check
+/// here would be a second resolution an attacker's DNS can answer differently.
 fn check_site_url(app: &App, site_url: &str) -> Step<String> {
     // A browser extension has no web site: its origin (`chrome-extension://<id>`,
     // `moz-extension://<uuid>`) stands in for one. It cannot serve an ownership
@@ -216,54 +232,18 @@ fn check_site_url(app: &App, site_url: &str) -> Step<String> {
     if !allowed {
         return Err(Reply::error(400, "invalid_request", "site_url must use https"));
     }
-    if !app.config.allow_loopback_sites {
-        refuse_internal_host(&url)?;
-    }
+    refuse_internal_literal(&url, app.config.allow_loopback_sites)?;
     Ok(url.site_identity())
 }
 
-/// Refuses a host that is, or resolves to, an address inside a network.
-fn refuse_internal_host(url: &tessera_core::url::Url) -> Step<()> {
-    use std::net::{IpAddr, ToSocketAddrs};
+/// Refuses a site whose host is a literal internal address (no DNS here).
+fn refuse_internal_literal(url: &tessera_core::url::Url, allow_loopback: bool) -> Step<()> {
     let host = url.host().trim_start_matches('[').trim_end_matches(']');
-    let port = url.port().unwrap_or(if url.scheme() == "https" { 443 } else { 80 });
-    let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => (host, port)
-            .to_socket_addrs()
-            .map(|found| found.map(|a| a.ip()).collect())
-            .map_err(|_| Reply::error(400, "invalid_request", "site_url host does not resolve"))?,
-    };
-    if addrs.is_empty() || addrs.iter().any(is_internal_address) {
-        return Err(Reply::error(400, "invalid_request", "site_url must be a public address"));
-    }
-    Ok(())
-}
-
-/// Loopback, private, link-local (cloud metadata), CGNAT, unspecified,
-/// broadcast, multicast and unique-local addresses.
-fn is_internal_address(ip: &std::net::IpAddr) -> bool {
-    match ip {
-        std::net::IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || a == 0
-                || (a == 100 && (b & 0xc0) == 64)
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if !site_fetch::address_allowed(&ip, allow_loopback) => {
+            Err(Reply::error(400, "invalid_request", "site_url must be a public address"))
         }
-        std::net::IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_internal_address(&std::net::IpAddr::V4(v4)))
-        }
+        _ => Ok(()),
     }
 }
 
@@ -341,7 +321,13 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
             // One answer for every failure: the broker must not tell a
             // registrant what it found at an address (no scanning through it).
             let refused = || Reply::error(403, "ownership_proof_invalid", "the ownership proof could not be verified");
-            let proof = fetch_ownership_proof(&existing.site_url, id).map_err(|_| refused().for_install(id))?;
+            let proof = site_fetch::fetch_ownership_proof(
+                &app.config.resolver,
+                app.config.allow_loopback_sites,
+                &existing.site_url,
+                id,
+            )
+            .map_err(|_| refused().for_install(id))?;
             tessera_core::registration::verify_ownership_proof(&secret, id, &challenge, &proof)
                 .map_err(|_| refused().for_install(id))?;
             db(app.store.set_installation_status(id, InstallStatus::Active, now))?;
@@ -352,20 +338,6 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
 
 fn registered(install_id: &str) -> Reply {
     Reply::json(201, json!({"install_id": install_id, "status": "registered"})).for_install(install_id)
-}
-
-/// `GET {site_url}/.well-known/tessera/{install_id}`: no redirects, short
-/// timeout, small body.
-fn fetch_ownership_proof(site_url: &str, install_id: &str) -> Result<String, String> {
-    let url = format!("{}{}", site_url.trim_end_matches('/'), tessera_core::registration::ownership_path(install_id));
-    let mut resp =
-        http_agent(Duration::from_secs(5)).get(&url).call().map_err(|_| "the site could not be reached".to_string())?;
-    if resp.status().as_u16() != 200 {
-        return Err(format!("the site answered {}", resp.status().as_u16()));
-    }
-    let body =
-        resp.body_mut().with_config().limit(1024).read_to_string().map_err(|_| "unreadable proof".to_string())?;
-    Ok(body.trim().to_string())
 }
 
 // ---- connect ---------------------------------------------------------------------------
@@ -420,7 +392,25 @@ pub fn connect(app: &App, req: &Incoming) -> Reply {
         r.error = Some(code);
         return r;
     }
-    let scope = params.scope.clone().unwrap_or_else(|| app.config.default_scope.clone());
+    // Only scopes this broker's operator allows: a connect link is signed
+    // by whoever registered, and may ask for anything.
+    let requested = params.scope.clone().unwrap_or_else(|| app.config.default_scope.clone());
+    let scope = match allowed_scope(app, &requested) {
+        Ok(scope) => scope,
+        Err(refused) => {
+            return Reply::page(
+                400,
+                "This access is not allowed",
+                &format!(
+                    "The link asks for access that this service does not offer ({}). Nothing was sent to Stora. \
+                     Error: scope_not_allowed.",
+                    refused.join(" ")
+                ),
+                Some("scope_not_allowed"),
+            )
+            .for_install(id);
+        }
+    };
     let broker_state = random_id("", 24);
     let attempt = ConnectAttempt {
         install_id: id.to_string(),
@@ -432,7 +422,124 @@ pub fn connect(app: &App, req: &Incoming) -> Reply {
     if app.store.insert_connect_attempt(&broker_state, &attempt).is_err() {
         return internal("storage error").for_install(id);
     }
-    Reply::redirect(&app.stora.authorize_url(&callback_url(app), &scope, &broker_state)).for_install(id)
+    interstitial(app, &installation, &scope, &broker_state).for_install(id)
+}
+
+/// The requested scope, its parts deduplicated, if every part is on the
+/// broker's allow-list; otherwise the parts that are not.
+fn allowed_scope(app: &App, requested: &str) -> Result<String, Vec<String>> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in requested.split(' ').filter(|p| !p.is_empty()) {
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    let refused: Vec<String> =
+        parts.iter().filter(|p| !app.config.allowed_scopes.iter().any(|a| a == *p)).map(|p| p.to_string()).collect();
+    if parts.is_empty() {
+        return Err(vec![String::from("(none)")]);
+    }
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    Ok(parts.join(" "))
+}
+
+/// HTML-escapes text for element content and attribute values.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// The path of the broker's public URL (empty unless it is mounted below a
+/// prefix): browser links are built on it.
+fn public_path(app: &App) -> &str {
+    origin(&app.public_url).map_or("", |o| &app.public_url[o.len()..]).trim_end_matches('/')
+}
+
+/// The page shown before the operator is sent to Stora: which site asks,
+/// registered by whom (the admin email's domain), for what access, and two
+/// ways on — "Continue" (to Stora's consent) and "This is not me" (nothing is
+/// connected). A link mailed by a stranger who registered their own site
+/// shows *their* site here, not the operator's. Never framed.
+fn interstitial(app: &App, installation: &Installation, scope: &str, broker_state: &str) -> Reply {
+    let domain = installation.admin_email.rsplit_once('@').map_or("", |(_, d)| d);
+    let scopes: String = scope.split(' ').map(|s| format!("<li><code>{}</code></li>", esc(s))).collect();
+    let attempt = form_urlencoded::byte_serialize(broker_state.as_bytes()).collect::<String>();
+    let base = public_path(app);
+    let body = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Connect to Stora?</title></head>\n<body>\n\
+         <h1>Connect a site to your Stora account?</h1>\n\
+         <p>A site is asking for access to your Stora account. Continue only if this is your own site and you \
+         started this from its settings page.</p>\n\
+         <dl>\n<dt>Site</dt><dd id=\"site\">{site}</dd>\n\
+         <dt>Registered by an administrator at</dt><dd id=\"admin-domain\">{domain}</dd>\n\
+         <dt>Access requested</dt><dd><ul id=\"scopes\">{scopes}</ul></dd>\n</dl>\n\
+         <p><a id=\"continue\" href=\"{base}/connect/continue?attempt={attempt}\">Continue</a>\n\
+         <a id=\"not-me\" href=\"{base}/connect/cancel?attempt={attempt}\">This is not me</a></p>\n\
+         </body></html>\n",
+        site = esc(&installation.site_url),
+        domain = esc(domain),
+        base = esc(base),
+    );
+    Reply {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "text/html; charset=utf-8".into()),
+            ("cache-control".into(), "no-store".into()),
+            ("referrer-policy".into(), "no-referrer".into()),
+            ("x-frame-options".into(), "DENY".into()),
+            ("content-security-policy".into(), "default-src 'none'; frame-ancestors 'none'; base-uri 'none'".into()),
+        ],
+        body: body.into_bytes(),
+        install_id: None,
+        error: None,
+    }
+}
+
+/// `GET /connect/continue?attempt=…` (browser, the interstitial's
+/// "Continue"): send the browser to Stora's consent page for that attempt.
+pub fn connect_continue(app: &App, req: &Incoming) -> Reply {
+    let gone = || {
+        Reply::page(
+            400,
+            "This connect link is no longer valid",
+            "It expired, was cancelled or was already used. Start again from your plugin's settings page.",
+            Some("invalid_state"),
+        )
+    };
+    let Some(broker_state) = req.param("attempt") else {
+        return gone();
+    };
+    let attempt = match app.store.connect_attempt(&broker_state) {
+        Ok(Some(a)) => a,
+        Ok(None) => return gone(),
+        Err(_) => return internal("storage error"),
+    };
+    if attempt.expires_at < app.now() {
+        return gone().for_install(&attempt.install_id);
+    }
+    Reply::redirect(&app.stora.authorize_url(&callback_url(app), &attempt.scope, &broker_state))
+        .for_install(&attempt.install_id)
+}
+
+/// `GET /connect/cancel?attempt=…` (browser, the interstitial's "This is
+/// not me"): forget the attempt, connect nothing, send the browser nowhere
+/// (least of all to the return URL of a site the operator does not know).
+/// Logged with the code `connect_not_me`, so the broker's operator can see
+/// who sends such links.
+pub fn connect_cancel(app: &App, req: &Incoming) -> Reply {
+    let taken = req.param("attempt").and_then(|state| app.store.take_connect_attempt(&state).ok().flatten());
+    let reply = Reply::page(
+        200,
+        "Nothing was connected",
+        "Nothing was connected and nothing was shared with that site. If you did not start this, someone may \
+         be trying to get access to your Stora account: do not use that link again. You can close this page.",
+        Some("connect_not_me"),
+    );
+    match taken {
+        Some(attempt) => reply.for_install(&attempt.install_id),
+        None => reply,
+    }
 }
 
 fn callback_url(app: &App) -> String {
@@ -528,6 +635,19 @@ pub fn callback(app: &App, req: &Incoming) -> Reply {
 
 // ---- API proxy ---------------------------------------------------------------------------
 
+/// An access token and the generation of the grant it belongs to: what
+/// Stora's answer to a call made with it can be about.
+pub struct Access {
+    /// The Stora access token.
+    pub token: Zeroizing<String>,
+    /// The grant's generation when this token was read or written.
+    pub generation: i64,
+}
+
+fn refresh_conflict() -> Reply {
+    Reply::error(503, "refresh_conflict", "the grant changed during the call; retry")
+}
+
 /// A Stora access token valid for at least the refresh margin.
 ///
 /// Refreshes are serialised per installation: the lock is taken, the grant
@@ -537,7 +657,7 @@ pub fn callback(app: &App, req: &Incoming) -> Reply {
 /// revoked the old refresh token. `stale` forces a refresh when Stora has
 /// just refused that access token, unless another thread already replaced
 /// it.
-pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> Step<Zeroizing<String>> {
+pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> Step<Access> {
     let lock = app.refresh_lock(install_id);
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
     let Some(grant) = db(app.store.grant(install_id))? else {
@@ -552,20 +672,21 @@ pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> S
         None => grant.access_expires_at - now <= app.config.refresh_margin_secs,
     };
     if !needs_refresh {
-        return Ok(grant.access_token);
+        return Ok(Access { token: grant.access_token, generation: grant.generation });
     }
     match app.stora.refresh(&grant.refresh_token, now) {
         Ok(tokens) => {
             if !db(app.store.rotate_tokens(install_id, grant.generation, &tokens, now))? {
                 // Another broker process rotated concurrently (a shared
                 // database without a shared lock); the plugin retries.
-                return Err(Reply::error(503, "refresh_conflict", "the grant changed during the refresh; retry"));
+                return Err(refresh_conflict());
             }
             app.observer.refreshed(install_id);
-            Ok(tokens.access_token)
+            // rotate_tokens moved the grant to the next generation.
+            Ok(Access { token: tokens.access_token, generation: grant.generation + 1 })
         }
         Err(StoraError::InvalidGrant) => {
-            db(app.store.mark_grant_revoked(install_id))?;
+            db(app.store.mark_grant_revoked(install_id, grant.generation))?;
             Err(reconnect_required())
         }
         Err(StoraError::Status(429, _)) => {
@@ -601,38 +722,69 @@ fn reconnect_required() -> Reply {
 /// body, `Retry-After`) goes back to the plugin as is, except that a dead
 /// grant becomes `401 stora_reconnect_required`.
 pub fn api(app: &App, req: &Incoming) -> Reply {
-    let (verified, installation) = match verify_signed(app, req) {
+    let (verified, installation, url) = match verify_signed_url(app, req) {
         Ok(v) => v,
         Err(reply) => return reply,
     };
     let id = installation.install_id.clone();
-    api_inner(app, req, &verified, &installation).unwrap_or_else(|r| r).for_install(&id)
+    api_inner(app, req, &verified, &installation, &url).unwrap_or_else(|r| r).for_install(&id)
 }
 
-fn api_inner(app: &App, req: &Incoming, verified: &Verified, installation: &Installation) -> Step<Reply> {
+/// The Stora path and query to forward: exactly the verified (normalised)
+/// URL's, below the broker's `/api/`.
+fn proxy_target(app: &App, url: &tessera_core::url::Url) -> Step<String> {
+    // The public URL is `scheme://authority`, possibly with a path prefix
+    // (a broker mounted below one): the signed path starts with it.
+    let path = url.path().strip_prefix(public_path(app)).unwrap_or(url.path());
+    check_proxy_path(path)?;
+    let Some(rest) = path.strip_prefix("/api/") else {
+        return Err(Reply::error(400, "invalid_request", "not an API path"));
+    };
+    Ok(match url.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_string(),
+    })
+}
+
+fn api_inner(
+    app: &App,
+    req: &Incoming,
+    verified: &Verified,
+    installation: &Installation,
+    url: &tessera_core::url::Url,
+) -> Step<Reply> {
     check_enabled(installation)?;
     check_broker_token(app, verified)?;
     let id = installation.install_id.as_str();
-    check_proxy_path(&req.path)?;
-    let target = req.path_and_query();
-    let target = target.strip_prefix("/api/").unwrap_or(&target);
+    // Forward what was verified, not the raw request line.
+    let target = proxy_target(app, url)?;
 
     let forward = |access: &str| {
         app.stora
-            .forward(&req.method, target, &req.headers, &req.body, access)
+            .forward(&req.method, &target, &req.headers, &req.body, access)
             .map_err(|_| Reply::error(502, "stora_unavailable", "Stora could not be reached"))
     };
     let access = fresh_access_token(app, id, None)?;
-    let mut answer = forward(&access)?;
-    if answer.status == 401 && answer.error_code().as_deref() == Some("invalid_token") {
+    let mut answer = forward(&access.token)?;
+    if answer.is_invalid_token() {
         // Stora refused a token we thought valid (revoked, or expired
         // early): refresh once and try again. A grant that is gone
         // surfaces from the refresh as stora_reconnect_required.
-        let access = fresh_access_token(app, id, Some(&access))?;
-        answer = forward(&access)?;
-        if answer.status == 401 {
-            db(app.store.mark_grant_revoked(id))?;
-            return Err(reconnect_required());
+        let access = fresh_access_token(app, id, Some(&access.token))?;
+        answer = forward(&access.token)?;
+        if answer.is_invalid_token() {
+            // Stora refused the token it has just issued: the grant is
+            // gone. Marked under the refresh lock, and only if it is still
+            // the grant that token belongs to: a reconnect (or another
+            // refresh) that landed while this call was at Stora replaced it,
+            // and this answer says nothing about the new one. Any other 401
+            // is passed through below and never marks anything.
+            let lock = app.refresh_lock(id);
+            let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            if db(app.store.mark_grant_revoked(id, access.generation))? {
+                return Err(reconnect_required());
+            }
+            return Err(refresh_conflict());
         }
     }
     let error =
@@ -903,30 +1055,27 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_refused_as_sites() {
-        for internal in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
+        for url in [
+            "https://127.0.0.1",
+            "https://[::1]:8443",
+            "https://10.0.0.7/wp",
+            "https://169.254.169.254",
+            "https://198.18.0.1",
+            "https://192.0.0.8",
+            "https://240.0.0.1",
+            "https://[64:ff9b::a9fe:a9fe]",
+            "https://[2002:a9fe:a9fe::1]",
+            "https://[fec0::1]",
         ] {
-            let ip: std::net::IpAddr = internal.parse().unwrap();
-            assert!(is_internal_address(&ip), "{internal}");
-        }
-        for public in ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "172.32.0.1"] {
-            let ip: std::net::IpAddr = public.parse().unwrap();
-            assert!(!is_internal_address(&ip), "{public}");
-        }
-        for url in ["https://127.0.0.1", "https://[::1]:8443", "https://10.0.0.7/wp", "https://169.254.169.254"] {
             let parsed = tessera_core::url::Url::parse(url, "site_url").unwrap();
-            assert!(refuse_internal_host(&parsed).is_err(), "{url}");
+            assert!(refuse_internal_literal(&parsed, false).is_err(), "{url}");
         }
+        let loopback = tessera_core::url::Url::parse("http://127.0.0.1:8080", "site_url").unwrap();
+        assert!(refuse_internal_literal(&loopback, true).is_ok(), "the test configuration admits loopback");
+        let private = tessera_core::url::Url::parse("http://10.0.0.1:8080", "site_url").unwrap();
+        assert!(refuse_internal_literal(&private, true).is_err(), "and nothing else");
+        let public = tessera_core::url::Url::parse("https://93.184.216.34", "site_url").unwrap();
+        assert!(refuse_internal_literal(&public, false).is_ok());
     }
 
     #[test]

@@ -27,7 +27,12 @@ pub struct EnvOptions {
     /// Put a [`FaultProxy`] in front of the broker: plugins (and browsers)
     /// reach the broker through it, and it is the broker's public URL.
     pub fault_proxy: bool,
+    /// The broker's resolver for site names (`None`: the system's).
+    pub resolver: Option<Arc<dyn crate::site_fetch::Resolve>>,
 }
+
+/// The scopes the examples ask for (the broker's allow-list in an [`Env`]).
+pub const EXAMPLE_SCOPES: &[&str] = &["orders:read", "contacts:read", "contacts:write"];
 
 /// Where the broker's log lines go in an [`Env`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +52,7 @@ impl Default for EnvOptions {
             log: LogChoice::Memory,
             stora: fake_stora::Config::default(),
             fault_proxy: false,
+            resolver: None,
         }
     }
 }
@@ -94,6 +100,10 @@ impl Env {
         );
         config.require_ownership_proof = options.require_ownership_proof;
         config.allow_loopback_sites = true;
+        config.allowed_scopes = EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
+        if let Some(resolver) = &options.resolver {
+            config.resolver = resolver.clone();
+        }
         config.log = match options.log {
             LogChoice::Memory => LogSink::Memory(logs.clone()),
             LogChoice::Stderr => LogSink::Stderr,

@@ -8,7 +8,8 @@
 //! | route | handler |
 //! |---|---|
 //! | `POST /installations` | [`handlers::register`] (optional ownership challenge) |
-//! | `GET /connect` | [`handlers::connect`] (signed URL → Stora authorize) |
+//! | `GET /connect` | [`handlers::connect`] (signed URL, scope allow-list → interstitial) |
+//! | `GET /connect/continue`, `GET /connect/cancel` | [`handlers::connect_continue`] (→ Stora authorize), [`handlers::connect_cancel`] ("This is not me") |
 //! | `GET /callback` | [`handlers::callback`] (code exchange → broker token → plugin) |
 //! | `* /api/{*path}` | [`handlers::api`] (signed proxy to Stora `/2025-09/…`) |
 //! | `POST /disconnect` | [`handlers::disconnect`] |
@@ -45,6 +46,7 @@ pub mod handlers;
 pub mod harness;
 pub mod observe;
 pub mod plugin_host;
+pub mod site_fetch;
 pub mod stora;
 pub mod store;
 
@@ -82,6 +84,10 @@ pub struct BrokerConfig {
     pub client_secret: String,
     /// Scope asked for when the plugin names none.
     pub default_scope: String,
+    /// The scopes a connect link may ask for (each space-separated part of
+    /// the requested scope must be one of them; anything else is refused
+    /// before the operator is sent to Stora). Default: the default scope.
+    pub allowed_scopes: Vec<String>,
     /// SQLite database file.
     pub db_path: PathBuf,
     /// 32-byte key sealing secrets and tokens at rest.
@@ -91,10 +97,13 @@ pub struct BrokerConfig {
     /// Answer registrations with an ownership challenge (202) and fetch the
     /// proof from the site before accepting.
     pub require_ownership_proof: bool,
-    /// Accept `http://` site URLs on loopback hosts (tests and the demo).
-    /// A production broker fetching proofs must also refuse private and
-    /// loopback addresses (SSRF).
+    /// Accept `http://` site URLs on loopback hosts, and fetch ownership
+    /// proofs from loopback addresses (tests and the demo). Every other
+    /// internal address stays refused ([`site_fetch`]).
     pub allow_loopback_sites: bool,
+    /// Resolves site names for the ownership-proof fetch (the system
+    /// resolver; tests inject a scripted one).
+    pub resolver: Arc<dyn site_fetch::Resolve>,
     /// Refresh when the access token expires within this many seconds.
     pub refresh_margin_secs: i64,
     /// Lifetime of a pending connect, seconds.
@@ -121,6 +130,7 @@ impl std::fmt::Debug for BrokerConfig {
             .field("admin_token", &"[redacted]")
             .field("require_ownership_proof", &self.require_ownership_proof)
             .field("public_url", &self.public_url)
+            .field("allowed_scopes", &self.allowed_scopes)
             .finish_non_exhaustive()
     }
 }
@@ -136,11 +146,13 @@ impl BrokerConfig {
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
             default_scope: "orders:read".into(),
+            allowed_scopes: vec!["orders:read".into()],
             db_path,
             storage_key,
             admin_token: crypto::random_id("adm_", 24),
             require_ownership_proof: false,
             allow_loopback_sites: false,
+            resolver: Arc::new(site_fetch::SystemResolver),
             refresh_margin_secs: 300,
             connect_ttl_secs: tessera_core::connect::CONNECT_TTL_SECS,
             uninstall_ticket_max_age_secs: tessera_core::connect::UNINSTALL_TICKET_MAX_AGE_SECS,
@@ -329,6 +341,8 @@ impl Reply {
             headers: vec![
                 ("content-type".into(), "text/html; charset=utf-8".into()),
                 ("cache-control".into(), "no-store".into()),
+                ("x-frame-options".into(), "DENY".into()),
+                ("content-security-policy".into(), "default-src 'none'; frame-ancestors 'none'".into()),
             ],
             body: body.into_bytes(),
             install_id: None,
@@ -417,6 +431,8 @@ pub fn router(app: Arc<App>) -> Router {
             handle!(get, "GET /installations/{id}/uninstall", handlers::uninstall_ticket),
         )
         .route("/connect", handle!(get, "GET /connect", handlers::connect))
+        .route("/connect/continue", handle!(get, "GET /connect/continue", handlers::connect_continue))
+        .route("/connect/cancel", handle!(get, "GET /connect/cancel", handlers::connect_cancel))
         .route("/callback", handle!(get, "GET /callback", handlers::callback))
         .route("/api/{*path}", handle!(any, "/api/{*path}", handlers::api))
         .route("/disconnect", handle!(post, "POST /disconnect", handlers::disconnect))

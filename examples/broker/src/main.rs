@@ -15,6 +15,7 @@
 //! | `TESSERA_PORT` | port on 127.0.0.1 (default 0: ephemeral); put a TLS terminator in front |
 //! | `TESSERA_REQUIRE_OWNERSHIP` | `1`: ownership challenge at registration |
 //! | `TESSERA_DEFAULT_SCOPE` | scope when the plugin names none (default `orders:read`) |
+//! | `TESSERA_ALLOWED_SCOPES` | the scopes a connect link may ask for, space-separated (default: the default scope); anything else is refused before Stora |
 //! | `TESSERA_MAX_LIFETIME` | stop after this many seconds (default: run until killed) |
 //!
 //! Prints `tessera-broker listening on http://127.0.0.1:PORT`, then one JSON
@@ -55,6 +56,10 @@ fn main() {
     if let Some(scope) = var("TESSERA_DEFAULT_SCOPE") {
         config.default_scope = scope;
     }
+    config.allowed_scopes = match var("TESSERA_ALLOWED_SCOPES") {
+        Some(list) => list.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        None => config.default_scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+    };
     let port: u16 = var("TESSERA_PORT").and_then(|p| p.parse().ok()).unwrap_or(0);
     let broker = Broker::start_on(config, port).unwrap_or_else(|e| {
         eprintln!("tessera-broker: cannot start: {e}");

@@ -11,8 +11,8 @@
 //!   [`SiteHandle`]) until `Done`. It keeps the last persisted state JSON and
 //!   can simulate a skewed local clock.
 //! * [`Browser`] follows redirects like an operator's browser: connect URL →
-//!   broker → Stora consent (approve or deny) → broker callback → the
-//!   plugin's return URL, where it stops.
+//!   the broker's interstitial ("Continue") → Stora consent (approve or deny)
+//!   → broker callback → the plugin's return URL, where it stops.
 //! * [`SiteServer`] is the plugin's site on 127.0.0.1, serving the ownership
 //!   proof at `/.well-known/tessera/{install_id}` (a host publishes proofs
 //!   there through a [`SiteHandle`]).
@@ -358,9 +358,23 @@ impl Browser {
         Err("too many redirects".into())
     }
 
-    /// Connect URL → consent page → decision → return URL.
+    /// Opens a connect URL: the broker's interstitial, where the operator
+    /// clicks "Continue" (`#continue`), then on to Stora's consent page (or a
+    /// redirect to `stop_at`).
+    pub fn open_connect(&self, connect_url: &str, stop_at: &str) -> Result<Landing, String> {
+        match self.open(connect_url, stop_at)? {
+            Landing::Page { url, status: 200, body } => match find_link(&body, "continue") {
+                Some(href) => self.open(&resolve(&url, &href), stop_at),
+                None => Ok(Landing::Page { url, status: 200, body }),
+            },
+            other => Ok(other),
+        }
+    }
+
+    /// Connect URL → interstitial ("Continue") → consent page → decision →
+    /// return URL.
     pub fn connect(&self, connect_url: &str, return_url: &str, decision: Decision<'_>) -> Result<String, String> {
-        let consent = match self.open(connect_url, return_url)? {
+        let consent = match self.open_connect(connect_url, return_url)? {
             Landing::Returned(url) => return Ok(url),
             Landing::Page { url, status: 200, body } => (url, body),
             Landing::Page { status, body, .. } => return Err(format!("connect page {status}: {body}")),
@@ -407,6 +421,7 @@ fn resolve(current: &str, location: &str) -> String {
 /// which stand in for the plugin's REST route).
 pub struct SiteServer {
     handle: SiteHandle,
+    seen: Arc<Mutex<Vec<SiteRequest>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -422,9 +437,17 @@ impl SiteServer {
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
         let files: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<SiteRequest>>> = Arc::default();
+        type SiteState = (Arc<Mutex<HashMap<String, String>>>, Arc<Mutex<Vec<SiteRequest>>>);
         let app = axum::Router::new()
-            .fallback(|State(files): State<Arc<Mutex<HashMap<String, String>>>>, req: AxRequest| async move {
+            .fallback(|State((files, seen)): State<SiteState>, req: AxRequest| async move {
                 let path = req.uri().path().to_string();
+                let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+                seen.lock().unwrap_or_else(|e| e.into_inner()).push(SiteRequest {
+                    method: req.method().as_str().to_string(),
+                    path: path.clone(),
+                    host,
+                });
                 if req.method() == axum::http::Method::PUT {
                     // Test hook for suites in other languages: set a file.
                     let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
@@ -440,7 +463,7 @@ impl SiteServer {
                     None => (StatusCode::NOT_FOUND, "not found").into_response(),
                 }
             })
-            .with_state(files.clone());
+            .with_state((files.clone(), seen.clone()));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -453,7 +476,7 @@ impl SiteServer {
                 }
             });
         });
-        Ok(SiteServer { handle: SiteHandle { url, files }, shutdown: Some(tx), thread: Some(thread) })
+        Ok(SiteServer { handle: SiteHandle { url, files }, seen, shutdown: Some(tx), thread: Some(thread) })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41236`.
@@ -475,6 +498,23 @@ impl SiteServer {
     pub fn serve(&self, path: &str, body: &str) {
         self.handle.serve(path, body);
     }
+
+    /// Every request the site received, oldest first (the broker's proof
+    /// fetches: where they went and with which `Host`).
+    pub fn requests(&self) -> Vec<SiteRequest> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// One request a [`SiteServer`] received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteRequest {
+    /// Method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// The `Host` header.
+    pub host: String,
 }
 
 /// What a host can do with a [`SiteServer`]: publish files (proofs). Cheap

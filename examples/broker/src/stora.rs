@@ -53,6 +53,21 @@ impl Forwarded {
     pub fn error_code(&self) -> Option<String> {
         serde_json::from_slice::<serde_json::Value>(&self.body).ok()?.get("error")?.as_str().map(str::to_string)
     }
+
+    /// A `401` that says the access token itself was refused (RFC 6750
+    /// §3.1 `invalid_token`, in the JSON body or the `WWW-Authenticate`
+    /// challenge). Only this answer is about the grant; any other 401 (a
+    /// gateway's, another error code, an HTML page) says nothing about it.
+    pub fn is_invalid_token(&self) -> bool {
+        if self.status != 401 {
+            return false;
+        }
+        let challenge = self.headers.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("www-authenticate")
+                && value.split(',').any(|p| p.trim().trim_start_matches("Bearer ").trim() == "error=\"invalid_token\"")
+        });
+        challenge || self.error_code().as_deref() == Some("invalid_token")
+    }
 }
 
 #[derive(Deserialize)]

@@ -372,6 +372,27 @@ impl Store {
         Ok(())
     }
 
+    /// Reads a connect attempt without using it up (the interstitial's
+    /// "Continue").
+    pub fn connect_attempt(&self, broker_state: &str) -> Result<Option<ConnectAttempt>> {
+        self.conn()?
+            .query_row(
+                "SELECT install_id, plugin_state, return_url, scope, expires_at
+                 FROM connect_attempts WHERE broker_state = ?1",
+                params![broker_state],
+                |r| {
+                    Ok(ConnectAttempt {
+                        install_id: r.get(0)?,
+                        plugin_state: r.get(1)?,
+                        return_url: r.get(2)?,
+                        scope: r.get(3)?,
+                        expires_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+    }
+
     /// Takes (reads and deletes) a connect attempt: each state works once.
     pub fn take_connect_attempt(&self, broker_state: &str) -> Result<Option<ConnectAttempt>> {
         self.conn()?
@@ -483,15 +504,18 @@ impl Store {
     }
 
     /// Stora said the grant is gone: wipe the tokens, keep the row so the
-    /// plugin's broker token maps to `stora_reconnect_required`.
-    pub fn mark_grant_revoked(&self, install_id: &str) -> Result<()> {
-        self.conn()?.execute(
+    /// plugin's broker token maps to `stora_reconnect_required`. Only the
+    /// grant still at `generation` is marked (compare-and-set): a reconnect
+    /// or a rotation that landed since the caller read it is a different
+    /// grant, and Stora's answer was not about it. Returns whether it was
+    /// marked. Callers hold the installation's refresh lock.
+    pub fn mark_grant_revoked(&self, install_id: &str, generation: i64) -> Result<bool> {
+        Ok(self.conn()?.execute(
             "UPDATE grants SET status = 'revoked', access_token = x'', refresh_token = x'',
                                generation = generation + 1
-             WHERE install_id = ?1",
-            params![install_id],
-        )?;
-        Ok(())
+             WHERE install_id = ?1 AND generation = ?2 AND status = 'active'",
+            params![install_id, generation],
+        )? == 1)
     }
 
     /// Deletes the grant and with it the broker token (disconnect).
@@ -548,9 +572,13 @@ mod tests {
         assert!(!store.rotate_tokens("ins_x", g.generation, &tokens("c"), 2).unwrap(), "stale generation");
         assert_eq!(store.grant("ins_x").unwrap().unwrap().refresh_token.as_str(), "srt_b");
 
-        store.mark_grant_revoked("ins_x").unwrap();
+        let g = store.grant("ins_x").unwrap().unwrap();
+        assert!(!store.mark_grant_revoked("ins_x", g.generation - 1).unwrap(), "another generation: untouched");
+        assert!(!store.grant("ins_x").unwrap().unwrap().revoked);
+        assert!(store.mark_grant_revoked("ins_x", g.generation).unwrap());
         let g = store.grant("ins_x").unwrap().unwrap();
         assert!(g.revoked && g.refresh_token.is_empty());
+        assert!(!store.mark_grant_revoked("ins_x", g.generation).unwrap(), "already revoked");
 
         let attempt = ConnectAttempt {
             install_id: "ins_x".into(),

@@ -230,7 +230,7 @@ fn callback_with_wrong_or_expired_state() {
 
     // Broker side: the pending connect expired before Stora came back.
     let url = plugin.companion.connect_url(&env.return_url(), None, plugin.now(), &mut OsEntropy).unwrap();
-    let consent = match browser.open(&url, &env.return_url()).unwrap() {
+    let consent = match browser.open_connect(&url, &env.return_url()).unwrap() {
         Landing::Page { url, body, .. } => (url, body),
         other => panic!("{other:?}"),
     };

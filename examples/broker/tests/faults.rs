@@ -112,6 +112,7 @@ fn rig(require_ownership_proof: bool) -> Rig {
     );
     config.require_ownership_proof = require_ownership_proof;
     config.allow_loopback_sites = true;
+    config.allowed_scopes = tessera_broker::harness::EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
     config.public_url = Some(proxy.url().to_string());
     config.log = LogSink::Off;
     let broker = Broker::start(config).expect("broker starts");

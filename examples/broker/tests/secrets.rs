@@ -172,6 +172,7 @@ fn rig() -> Rig {
     );
     config.require_ownership_proof = true;
     config.allow_loopback_sites = true;
+    config.allowed_scopes = tessera_broker::harness::EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
     config.public_url = Some(broker_proxy.url().to_string());
     let logs: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
     config.log = LogSink::Memory(logs.clone());

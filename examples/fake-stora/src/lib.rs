@@ -19,7 +19,7 @@
 //! * Test controls under `/_control/`: `GET counters`, `GET requests`,
 //!   `GET grants`, `POST revoke_grant {operator}`,
 //!   `POST expire_tokens {operator?}`, `POST faults {status?, latency_ms?,
-//!   retry_after?, count?, path_prefix?}`, `POST clear_faults`,
+//!   retry_after?, count?, skip?, path_prefix?}`, `POST clear_faults`,
 //!   `POST config {access_ttl_secs?,
 //!   rate_per_sec?, rate_per_min?}`, `POST reset`.
 //!
@@ -165,7 +165,8 @@ async fn faults(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> 
         if let Some(status) = fault.status {
             if path.starts_with("/2025-09/") {
                 let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok());
-                shared.lock().record_faulted(req.method().as_str(), &path, key, status);
+                let query = req.uri().query();
+                shared.lock().record_faulted(req.method().as_str(), &path, query, key, status);
             }
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
             let mut resp = json_response(
@@ -329,7 +330,8 @@ async fn api(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, header
     let bearer =
         headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
-    let answer = shared.lock().api(method.as_str(), path, full_path, bearer, idempotency_key, &body, now());
+    let answer =
+        shared.lock().api(method.as_str(), path, full_path, uri.query(), bearer, idempotency_key, &body, now());
     let mut resp =
         json_response(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer.body);
     for (name, value) in answer.headers {

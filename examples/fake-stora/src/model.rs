@@ -107,8 +107,11 @@ pub struct OperatorCounters {
 pub struct RequestRecord {
     /// HTTP method.
     pub method: String,
-    /// Path (without query).
+    /// Path (without query), exactly as received.
     pub path: String,
+    /// Query (without `?`), exactly as received.
+    #[serde(default)]
+    pub query: Option<String>,
     /// Operator, when the bearer token was valid.
     pub operator: Option<String>,
     /// The `Idempotency-Key` header, if any.
@@ -135,6 +138,10 @@ pub struct Fault {
     /// How many requests the fault applies to (default 1).
     #[serde(default)]
     pub count: Option<u32>,
+    /// Let this many matching requests through untouched first (default 0):
+    /// a fault on the second call of a sequence (the broker's retry).
+    #[serde(default)]
+    pub skip: Option<u32>,
 }
 
 /// Summary of a grant for `GET /_control/grants` (no token values).
@@ -381,6 +388,10 @@ impl Store {
             path.starts_with(f.path_prefix.as_deref().unwrap_or("/2025-09/")) && f.count.unwrap_or(1) > 0
         })?;
         let fault = &mut self.faults[index];
+        if let Some(skip) = fault.skip.filter(|s| *s > 0) {
+            fault.skip = Some(skip - 1);
+            return None;
+        }
         let remaining = fault.count.unwrap_or(1) - 1;
         fault.count = Some(remaining);
         let taken = fault.clone();
@@ -607,11 +618,19 @@ impl Store {
     // ---- API ----------------------------------------------------------------
 
     /// Records an API request answered by an injected fault.
-    pub fn record_faulted(&mut self, method: &str, path: &str, idempotency_key: Option<&str>, status: u16) {
+    pub fn record_faulted(
+        &mut self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+        idempotency_key: Option<&str>,
+        status: u16,
+    ) {
         self.counters.api_requests += 1;
         self.log_request(RequestRecord {
             method: method.to_string(),
             path: path.to_string(),
+            query: query.map(str::to_string),
             operator: None,
             idempotency_key: idempotency_key.map(str::to_string),
             status,
@@ -632,6 +651,7 @@ impl Store {
         method: &str,
         path: &str,
         full_path: &str,
+        query: Option<&str>,
         bearer: Option<&str>,
         idempotency_key: Option<&str>,
         body: &[u8],
@@ -643,6 +663,7 @@ impl Store {
         self.log_request(RequestRecord {
             method: method.to_string(),
             path: full_path.to_string(),
+            query: query.map(str::to_string),
             operator,
             idempotency_key: idempotency_key.map(str::to_string),
             status: answer.status,
@@ -878,7 +899,7 @@ mod tests {
         let t = s.exchange_code(&cfg.client_id, &cfg.client_secret, &code, "http://127.0.0.1:9/cb", 0).unwrap();
         let again = s.exchange_code(&cfg.client_id, &cfg.client_secret, &code, "http://127.0.0.1:9/cb", 0);
         assert_eq!(again.unwrap_err().error, "invalid_grant");
-        let answer = s.api("GET", "/orders", "/2025-09/orders", Some(&t.access_token), None, b"", 1);
+        let answer = s.api("GET", "/orders", "/2025-09/orders", None, Some(&t.access_token), None, b"", 1);
         assert_eq!(answer.status, 401);
     }
 
@@ -900,26 +921,26 @@ mod tests {
         let b = connect(&mut s, "opr_b", 0);
         let now = 120;
         for _ in 0..10 {
-            let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", now);
+            let r = s.api("GET", "/orders", "/2025-09/orders", None, Some(&a.access_token), None, b"", now);
             assert_eq!(r.status, 200);
         }
-        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", now);
+        let r = s.api("GET", "/orders", "/2025-09/orders", None, Some(&a.access_token), None, b"", now);
         assert_eq!(r.status, 429);
         assert!(r.headers.iter().any(|(h, v)| *h == "retry-after" && v == "1"));
-        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&b.access_token), None, b"", now);
+        let r = s.api("GET", "/orders", "/2025-09/orders", None, Some(&b.access_token), None, b"", now);
         assert_eq!(r.status, 200, "another operator is not limited");
         // 60 per minute.
         let mut t = now + 1;
         let mut ok = 10;
         while ok < 60 {
-            let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", t);
+            let r = s.api("GET", "/orders", "/2025-09/orders", None, Some(&a.access_token), None, b"", t);
             if r.status == 200 {
                 ok += 1;
             } else {
                 t += 1;
             }
         }
-        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&a.access_token), None, b"", t + 1);
+        let r = s.api("GET", "/orders", "/2025-09/orders", None, Some(&a.access_token), None, b"", t + 1);
         assert_eq!(r.status, 429);
     }
 
@@ -928,7 +949,7 @@ mod tests {
         let mut s = store();
         let t = connect(&mut s, "opr_a", 0);
         assert_eq!(s.expire_tokens(Some("opr_a"), 10), 1);
-        let r = s.api("GET", "/orders", "/2025-09/orders", Some(&t.access_token), None, b"", 10);
+        let r = s.api("GET", "/orders", "/2025-09/orders", None, Some(&t.access_token), None, b"", 10);
         assert_eq!(r.status, 401);
         assert_eq!(r.body["error"], "invalid_token");
     }
@@ -943,11 +964,11 @@ mod tests {
         let code = url.split("code=").nth(1).unwrap().to_string();
         let t = s.exchange_code(&cfg.client_id, &cfg.client_secret, &code, "http://127.0.0.1:9/cb", 0).unwrap();
         let body = br#"{"name":"Grace"}"#;
-        let a = s.api("POST", "/contacts", "/2025-09/contacts", Some(&t.access_token), Some("k1"), body, 1);
-        let b = s.api("POST", "/contacts", "/2025-09/contacts", Some(&t.access_token), Some("k1"), body, 1);
+        let a = s.api("POST", "/contacts", "/2025-09/contacts", None, Some(&t.access_token), Some("k1"), body, 1);
+        let b = s.api("POST", "/contacts", "/2025-09/contacts", None, Some(&t.access_token), Some("k1"), body, 1);
         assert_eq!(a.status, 201);
         assert_eq!(a.body, b.body);
-        let c = s.api("POST", "/contacts", "/2025-09/contacts", Some(&t.access_token), None, body, 1);
+        let c = s.api("POST", "/contacts", "/2025-09/contacts", None, Some(&t.access_token), None, body, 1);
         assert_eq!(c.status, 400);
     }
 }

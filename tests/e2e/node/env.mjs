@@ -70,7 +70,9 @@ export class Env {
   /** The browser part of connect: returns the URL it landed on (the return URL). */
   async browseConnect(c, { scope, operator, now } = {}) {
     const url = c.connectUrl({ returnUrl: this.returnUrl, scope, now });
-    const page = await browse(url, this.returnUrl);
+    let page = await browse(url, this.returnUrl);
+    const cont = !page.returned && page.status === 200 && page.body.match(/id="continue" href="([^"]+)"/);
+    if (cont) page = await browse(new URL(cont[1].replaceAll("&amp;", "&"), page.url).href, this.returnUrl); // the broker's interstitial: Continue
     if (page.returned) return page.url;
     if (page.status !== 200) throw new Error(`consent page answered ${page.status}`);
     const id = operator ? "approve" : "deny";

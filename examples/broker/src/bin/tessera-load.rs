@@ -60,11 +60,17 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let args = parse_args();
     let stora = fake_stora::Config { rate_per_sec: 0, rate_per_min: 0, ..Default::default() };
-    let env = Env::start(EnvOptions { require_ownership_proof: true, log: LogChoice::Off, stora, fault_proxy: false })
-        .unwrap_or_else(|e| {
-            eprintln!("tessera-load: cannot start the servers: {e}");
-            std::process::exit(1)
-        });
+    let env = Env::start(EnvOptions {
+        require_ownership_proof: true,
+        log: LogChoice::Off,
+        stora,
+        fault_proxy: false,
+        resolver: None,
+    })
+    .unwrap_or_else(|e| {
+        eprintln!("tessera-load: cannot start the servers: {e}");
+        std::process::exit(1)
+    });
     println!(
         "tessera-load: {} installations x {} calls, loopback only (broker {}, fake Stora {})",
         args.installations,
