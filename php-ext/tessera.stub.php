@@ -323,8 +323,9 @@ namespace Tessera {
     {
         /**
          * @param int|null $windowSecs accepted clock difference (default 300)
-         * @param int|null $replayCapacity opt into an in-memory replay store of this many live nonces (only for a
-         *        long-running process: under PHP-FPM or mod_php objects die with the request; pass `$replay` instead)
+         * @param int|null $replayCapacity opt into an in-memory replay store holding this many live nonces per
+         *        installation (an installation that fills its share is refused, `replay_store_full`; no other is), only
+         *        for a long-running process: under PHP-FPM or mod_php objects die with the request; pass `$replay` instead
          */
         public function __construct(?int $windowSecs = null, ?int $replayCapacity = null) {}
 
@@ -335,7 +336,8 @@ namespace Tessera {
          *        `url` is absolute: the broker's public URL for the request
          * @param callable(string): ?string $secretFor install id => secret (base64url), or null when unknown
          * @param (callable(string, int, int): bool)|null $replay `($key, $expiresAt, $now)`: true when recorded now,
-         *        false when already seen (a shared store: a table with a unique key, Redis SET NX EX); when null the
+         *        false when already seen (a shared store: a table with a unique key, Redis SET NX EX; `$key` is
+         *        `install_id:nonce`: bound what each installation may hold, never one limit for all); when null the
          *        in-memory store from `$replayCapacity`, and without one a request that would verify is refused
          * @param int|null $now unix seconds; the clock when null
          * @return array{install_id: string, created: int, expires: int, nonce: string, idempotency_key: ?string, bearer: ?string}

@@ -1,10 +1,12 @@
 //! Broker-side verification of the Tessera signature profile.
 //!
 //! Order of checks: parse (bounded), select the `tessera` label explicitly,
-//! check `alg`/`tag`/`keyid`/`nonce`, required components, the time window,
-//! the body digest, then the MAC (constant time), and only then record the
-//! nonce — so a forged request cannot burn a nonce. Anything but an explicit
-//! success is a failure, each with its own code.
+//! check `alg`/`tag`/`keyid`/`nonce`, `expires = created + 300`, required
+//! components, the time window, the body digest, then the MAC (constant
+//! time), and only then record the nonce — so a forged request cannot burn a
+//! nonce. Anything but an explicit success is a failure, each with its own
+//! code. The replay store bounds each installation on its own
+//! ([`MemoryReplayStore`]).
 
 use std::borrow::Cow;
 use std::cmp::Reverse;
@@ -16,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::http::{MAX_BODY, Request};
 use crate::secret::{Secret, ct_eq};
 use crate::sfv::{BareItem, InnerList, Member, parse_dictionary};
-use crate::sign::{ALG, DERIVED, LABEL, OPTIONAL_HEADERS, TAG, is_profile_token};
+use crate::sign::{ALG, DERIVED, LABEL, OPTIONAL_HEADERS, TAG, VALIDITY_SECS, is_profile_token};
 use crate::signature::{MessageView, covered_components, hmac_sha256, signature_base};
 use crate::url::Url;
 
@@ -30,28 +32,63 @@ pub trait ReplayStore {
     /// Records `key` until `expires_at` (unix seconds). Returns
     /// [`Error::Replayed`] if `key` is already live, [`Error::ReplayStoreFull`]
     /// if there is no room (fail closed).
+    ///
+    /// The verifier's key is `install_id + ":" + nonce` (an install id never
+    /// contains `:`). A store MUST bound what each installation may hold on
+    /// its own, so that one installation filling its share is refused
+    /// without refusing any other (docs/PROTOCOL.md §7.2).
     fn check_and_insert(&mut self, key: &str, expires_at: i64, now: i64) -> Result<()>;
 }
 
-/// An in-memory [`ReplayStore`] with bounded memory: entries expire, and when
-/// `capacity` live entries exist new requests are refused rather than an
-/// unexpired nonce being forgotten.
+/// Live nonces one installation may hold in a [`MemoryReplayStore::default`]
+/// store. A nonce lives at most `window + 300` seconds (300 with clocks in
+/// step); a plugin within Stora's rate limits (60 calls a minute) holds a
+/// few hundred.
+pub const DEFAULT_REPLAY_PER_INSTALLATION: usize = 1_000;
+
+/// The installation a replay key belongs to: the part before the first `:`
+/// (the whole key is the installation `""`'s when it has none).
+fn installation_of(key: &str) -> &str {
+    key.split_once(':').map_or("", |(installation, _)| installation)
+}
+
+/// An in-memory [`ReplayStore`] bounded per installation: entries expire,
+/// and when an installation has `per_installation` live entries its new
+/// requests are refused ([`Error::ReplayStoreFull`]) rather than an
+/// unexpired nonce being forgotten. Other installations are unaffected:
+/// there is no shared limit one installation could exhaust. Memory is at
+/// most `per_installation` entries for each installation that verified a
+/// request within the last `window + 300` seconds — only installations the
+/// broker knows, whose MAC verified, reach the store.
 #[derive(Debug)]
 pub struct MemoryReplayStore {
-    capacity: usize,
+    per_installation: usize,
     live: HashMap<String, i64>,
+    /// Live entries per installation (no entry for an installation with none).
+    counts: HashMap<String, usize>,
     by_expiry: BinaryHeap<Reverse<(i64, String)>>,
 }
 
 impl MemoryReplayStore {
-    /// A store holding at most `capacity` live nonces.
-    pub fn new(capacity: usize) -> MemoryReplayStore {
-        MemoryReplayStore { capacity: capacity.max(1), live: HashMap::new(), by_expiry: BinaryHeap::new() }
+    /// A store holding at most `per_installation` (at least 1) live nonces
+    /// for each installation.
+    pub fn new(per_installation: usize) -> MemoryReplayStore {
+        MemoryReplayStore {
+            per_installation: per_installation.max(1),
+            live: HashMap::new(),
+            counts: HashMap::new(),
+            by_expiry: BinaryHeap::new(),
+        }
     }
 
-    /// Live entries.
+    /// Live entries, all installations together.
     pub fn len(&self) -> usize {
         self.live.len()
+    }
+
+    /// Live entries of one installation.
+    pub fn len_for(&self, installation: &str) -> usize {
+        self.counts.get(installation).copied().unwrap_or(0)
     }
 
     /// Whether no entry is live.
@@ -60,7 +97,7 @@ impl MemoryReplayStore {
     }
 
     /// Forgets entries whose expiry has passed. An entry expiring at `now`
-    /// is still live: the verifier accepts `created + window == now`.
+    /// is still live: the verifier accepts `now == expires`.
     fn purge(&mut self, now: i64) {
         while let Some(Reverse((exp, _))) = self.by_expiry.peek() {
             if *exp >= now {
@@ -69,6 +106,13 @@ impl MemoryReplayStore {
             let Some(Reverse((exp, key))) = self.by_expiry.pop() else { break };
             if self.live.get(&key) == Some(&exp) {
                 self.live.remove(&key);
+                let installation = installation_of(&key);
+                if let Some(n) = self.counts.get_mut(installation) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.counts.remove(installation);
+                    }
+                }
             }
         }
     }
@@ -76,7 +120,7 @@ impl MemoryReplayStore {
 
 impl Default for MemoryReplayStore {
     fn default() -> Self {
-        MemoryReplayStore::new(100_000)
+        MemoryReplayStore::new(DEFAULT_REPLAY_PER_INSTALLATION)
     }
 }
 
@@ -86,9 +130,11 @@ impl ReplayStore for MemoryReplayStore {
         if self.live.contains_key(key) {
             return Err(Error::Replayed);
         }
-        if self.live.len() >= self.capacity {
+        let installation = installation_of(key);
+        if self.len_for(installation) >= self.per_installation {
             return Err(Error::ReplayStoreFull);
         }
+        *self.counts.entry(installation.to_owned()).or_insert(0) += 1;
         self.live.insert(key.to_owned(), expires_at);
         self.by_expiry.push(Reverse((expires_at, key.to_owned())));
         Ok(())
@@ -206,8 +252,10 @@ fn profile_params(list: &InnerList) -> Result<Profile> {
     if !is_profile_token(&nonce) || !is_profile_token(&keyid) {
         return Err(Error::SignatureMalformed("nonce and keyid must be [A-Za-z0-9._~-]"));
     }
-    if expires <= created || expires - created > 3600 {
-        return Err(Error::SignatureMalformed("expires must follow created by at most an hour"));
+    // The profile fixes the validity: a signer cannot ask for a nonce to be
+    // kept longer (nor for a longer-lived capture).
+    if created.checked_add(VALIDITY_SECS) != Some(expires) {
+        return Err(Error::SignatureInvalid);
     }
     Ok(Profile { created, expires, nonce, keyid })
 }
@@ -305,8 +353,9 @@ impl Verifier {
             return Err(Error::SignatureInvalid);
         }
 
-        let keep_until = profile.expires.max(profile.created.saturating_add(self.window_secs));
-        replay.check_and_insert(&format!("{}:{}", profile.keyid, profile.nonce), keep_until, now)?;
+        // The time check refuses the request once `now > expires`, whatever
+        // the window: the nonce need not be kept any longer.
+        replay.check_and_insert(&format!("{}:{}", profile.keyid, profile.nonce), profile.expires, now)?;
 
         let bearer = fields.get("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
         Ok(Verified {
@@ -323,19 +372,127 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sign::LABEL;
+    use crate::signature::hmac_sign_generic;
 
     #[test]
     fn replay_store_expires_and_bounds() {
         let mut s = MemoryReplayStore::new(2);
-        s.check_and_insert("a", 10, 0).unwrap();
-        assert_eq!(s.check_and_insert("a", 10, 5), Err(Error::Replayed));
-        s.check_and_insert("b", 20, 5).unwrap();
-        assert_eq!(s.check_and_insert("c", 20, 5), Err(Error::ReplayStoreFull));
+        s.check_and_insert("i:a", 10, 0).unwrap();
+        assert_eq!(s.check_and_insert("i:a", 10, 5), Err(Error::Replayed));
+        s.check_and_insert("i:b", 20, 5).unwrap();
+        assert_eq!(s.check_and_insert("i:c", 20, 5), Err(Error::ReplayStoreFull));
         // "a" expires at 10: still live at 10, gone at 11.
-        assert_eq!(s.check_and_insert("a", 10, 10), Err(Error::Replayed));
-        assert_eq!(s.check_and_insert("c", 20, 10), Err(Error::ReplayStoreFull));
-        s.check_and_insert("c", 20, 11).unwrap();
+        assert_eq!(s.check_and_insert("i:a", 10, 10), Err(Error::Replayed));
+        assert_eq!(s.check_and_insert("i:c", 20, 10), Err(Error::ReplayStoreFull));
+        s.check_and_insert("i:c", 20, 11).unwrap();
         assert_eq!(s.len(), 2);
-        assert!(s.check_and_insert("a", 30, 21).is_ok());
+        assert!(s.check_and_insert("i:a", 30, 21).is_ok());
+    }
+
+    #[test]
+    fn replay_store_is_bounded_per_installation() {
+        let mut s = MemoryReplayStore::new(3);
+        for n in 0..3 {
+            s.check_and_insert(&format!("flood:{n}"), 100, 0).unwrap();
+        }
+        // The flooder's share is full: it alone is refused...
+        assert_eq!(s.check_and_insert("flood:x", 100, 1), Err(Error::ReplayStoreFull));
+        assert_eq!(s.len_for("flood"), 3);
+        // ...every other installation keeps its whole share.
+        for other in ["a", "b", "c"] {
+            for n in 0..3 {
+                s.check_and_insert(&format!("{other}:{n}"), 50, 1).unwrap();
+            }
+            assert_eq!(s.check_and_insert(&format!("{other}:x"), 50, 1), Err(Error::ReplayStoreFull));
+        }
+        assert_eq!(s.len(), 12);
+        // A replay is still `replayed`, even with the share full.
+        assert_eq!(s.check_and_insert("flood:0", 100, 1), Err(Error::Replayed));
+        // Expiry gives an installation its share back (and forgets it).
+        assert!(s.check_and_insert("a:y", 60, 51).is_ok());
+        assert_eq!((s.len_for("a"), s.len_for("b"), s.len_for("flood")), (1, 0, 3));
+        assert!(!s.counts.contains_key("b"), "an installation with no live nonce is forgotten");
+        assert_eq!(s.check_and_insert("flood:x", 100, 51), Err(Error::ReplayStoreFull));
+        assert!(s.check_and_insert("flood:x", 200, 101).is_ok());
+        // A key without `:` belongs to the installation "".
+        assert_eq!(installation_of("nocolon"), "");
+        assert_eq!(installation_of("ins_1:n:x"), "ins_1");
+        // At least one per installation.
+        let mut one = MemoryReplayStore::new(0);
+        one.check_and_insert("a:1", 5, 0).unwrap();
+        assert_eq!(one.check_and_insert("a:2", 5, 0), Err(Error::ReplayStoreFull));
+        one.check_and_insert("b:1", 5, 0).unwrap();
+        assert_eq!(MemoryReplayStore::default().per_installation, DEFAULT_REPLAY_PER_INSTALLATION);
+    }
+
+    const NOW: i64 = 1_700_000_000;
+    const SECRET: [u8; 32] = [7; 32];
+
+    /// A request signed for the profile, with `expires` = `created + delta`.
+    fn signed(keyid: &str, nonce: &str, created: i64, delta: i64) -> Request {
+        let mut req = Request {
+            method: "GET".into(),
+            url: "https://broker.example/api/orders".into(),
+            headers: vec![("content-digest".into(), crate::signature::content_digest(b""))],
+            body: Vec::new(),
+        };
+        let input = format!(
+            r#"{LABEL}=("@method" "@authority" "@path" "@query" "content-digest");created={created};expires={};nonce="{nonce}";alg="hmac-sha256";keyid="{keyid}";tag="tessera-v1""#,
+            created + delta
+        );
+        let (_, sig) = hmac_sign_generic(&req, &input, &SECRET).unwrap();
+        req.headers.push(("signature-input".into(), input));
+        req.headers.push(("signature".into(), sig));
+        req
+    }
+
+    fn verify(req: &Request, now: i64, store: &mut MemoryReplayStore) -> Result<Verified> {
+        Verifier::default().verify(req, now, &mut |_| Some(Secret::from_bytes(&SECRET).unwrap()), store)
+    }
+
+    #[test]
+    fn expires_is_exactly_created_plus_300() {
+        let mut store = MemoryReplayStore::new(10);
+        for delta in [3600, 301, 299, 1, 0, -1] {
+            let req = signed("ins_a", &format!("n{delta}"), NOW, delta);
+            assert_eq!(verify(&req, NOW, &mut store), Err(Error::SignatureInvalid), "expires = created + {delta}");
+        }
+        assert!(store.is_empty(), "a refused signature stores no nonce");
+        // Decided before the MAC: even without a secret.
+        let long = signed("ins_a", "n", NOW, 3600);
+        assert_eq!(Verifier::default().verify(&long, NOW, &mut |_| None, &mut store), Err(Error::SignatureInvalid));
+        let ok = verify(&signed("ins_a", "ok", NOW, 300), NOW, &mut store).unwrap();
+        assert_eq!(ok.expires, NOW + 300);
+    }
+
+    #[test]
+    fn a_nonce_is_kept_until_expires_and_no_longer() {
+        // With a wide window the request still stops verifying at `expires`,
+        // so the store keeps the nonce exactly that long.
+        let wide = Verifier { window_secs: 3600 };
+        let lookup = &mut |_: &str| Some(Secret::from_bytes(&SECRET).unwrap());
+        let mut store = MemoryReplayStore::new(1);
+        let req = signed("ins_a", "n1", NOW, 300);
+        wide.verify(&req, NOW, lookup, &mut store).unwrap();
+        assert_eq!(wide.verify(&req, NOW + 300, lookup, &mut store), Err(Error::Replayed));
+        assert_eq!(wide.verify(&req, NOW + 301, lookup, &mut store), Err(Error::SignatureExpired));
+        // Gone at expires + 1: the installation's share is free again.
+        let next = signed("ins_a", "n2", NOW + 301, 300);
+        wide.verify(&next, NOW + 301, lookup, &mut store).unwrap();
+    }
+
+    #[test]
+    fn a_flood_from_one_installation_leaves_the_others_alone() {
+        let mut store = MemoryReplayStore::new(5);
+        for n in 0..5 {
+            verify(&signed("ins_flood", &format!("n{n}"), NOW, 300), NOW, &mut store).unwrap();
+        }
+        assert_eq!(verify(&signed("ins_flood", "n5", NOW, 300), NOW, &mut store), Err(Error::ReplayStoreFull));
+        for n in 0..5 {
+            verify(&signed("ins_other", &format!("n{n}"), NOW, 300), NOW, &mut store).unwrap();
+        }
+        assert_eq!(store.len_for("ins_flood"), 5);
+        assert_eq!(store.len_for("ins_other"), 5);
     }
 }

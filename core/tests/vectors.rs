@@ -104,6 +104,10 @@ fn compute_callback(case: &Value) -> Value {
     out
 }
 
+/// The replay store's share per installation in `verify.json` (every runner
+/// uses a `MemoryReplayStore` of this size).
+const REPLAY_SHARE: usize = 64;
+
 fn compute_verify(case: &Value) -> Value {
     let secrets: Vec<(String, Secret)> = case["secrets"]
         .as_object()
@@ -111,7 +115,7 @@ fn compute_verify(case: &Value) -> Value {
         .iter()
         .map(|(k, v)| (k.clone(), Secret::from_base64url(v.as_str().unwrap()).unwrap()))
         .collect();
-    let mut store = MemoryReplayStore::new(64);
+    let mut store = MemoryReplayStore::new(REPLAY_SHARE);
     let verifier = Verifier::default();
     let results: Vec<Value> = case["requests"]
         .as_array()
@@ -536,7 +540,7 @@ mod fixtures {
         });
         let only_c = json!({ c.install_id().unwrap(): secret_of(&c).to_base64url() });
         let mut n = 0;
-        let mut sign = |method: &str, path: &str, body: &str, now: i64| -> Value {
+        let mut sign_as = |c: &Companion, method: &str, path: &str, body: &str, now: i64| -> Value {
             n += 1;
             let mut req = ApiRequest::new(method, path);
             if !body.is_empty() {
@@ -555,10 +559,37 @@ mod fixtures {
                 .unwrap();
             json!({ "method": s.method, "url": s.url, "headers": pairs_to_headers(&s.headers), "body": String::from_utf8(s.body).unwrap() })
         };
-        let get = sign("GET", "/api/orders?limit=3", "", NOW);
-        let post = sign("POST", "/api/events", r#"{"type":"note"}"#, NOW);
-        let old = sign("GET", "/api/orders", "", NOW - 301);
-        let future = sign("GET", "/api/orders", "", NOW + 301);
+        let get = sign_as(&c, "GET", "/api/orders?limit=3", "", NOW);
+        let post = sign_as(&c, "POST", "/api/events", r#"{"type":"note"}"#, NOW);
+        let old = sign_as(&c, "GET", "/api/orders", "", NOW - 301);
+        let future = sign_as(&c, "GET", "/api/orders", "", NOW + 301);
+        // `expires` other than `created + 300`, validly MACed by the installation.
+        let with_expires = |req: &Value, delta: i64| -> Value {
+            let mut req = req.clone();
+            let input = req["headers"]["signature-input"].as_str().unwrap();
+            let input = input.replace(&format!(";expires={};", NOW + 300), &format!(";expires={};", NOW + delta));
+            let as_request = Request {
+                method: req["method"].as_str().unwrap().into(),
+                url: req["url"].as_str().unwrap().into(),
+                headers: headers_to_pairs(&req["headers"]),
+                body: req["body"].as_str().unwrap().as_bytes().to_vec(),
+            };
+            let (_, sig) = hmac_sign_generic(&as_request, &input, secret_of(&c).expose()).unwrap();
+            req["headers"]["signature-input"] = json!(input);
+            req["headers"]["signature"] = json!(sig);
+            req
+        };
+        let expires_hour = with_expires(&get, 3600);
+        let expires_short = with_expires(&get, 299);
+        let expires_300 = with_expires(&get, 300);
+        assert_eq!(expires_300, get, "re-signing with created + 300 reproduces the signer");
+        // One installation floods: 64 nonces (the runners' share per
+        // installation) fill its share, the 65th is refused; a replay is still
+        // `replayed`; another installation is unaffected.
+        let mut flood: Vec<Value> = (0..REPLAY_SHARE + 1).map(|_| sign_as(&c, "GET", "/api/orders", "", NOW)).collect();
+        flood.push(flood[0].clone());
+        flood.push(sign_as(&other, "GET", "/api/orders", "", NOW));
+        flood.push(sign_as(&other, "GET", "/api/orders", "", NOW));
         let mut tampered_body = post.clone();
         tampered_body["body"] = json!(r#"{"type":"NOTE"}"#);
         let mut tampered_path = get.clone();
@@ -586,7 +617,7 @@ mod fixtures {
         authority["url"] = json!("https://BROKER.example:443/api/orders?limit=3");
         let case = |name: &str, secrets: &Value, reqs: Vec<Value>| json!({ "name": name, "now": NOW, "secrets": secrets, "requests": reqs });
         doc(
-            "Broker side: verifyRequest each request in order with one fresh replay store, `secrets` mapping keyid -> secret (base64url). `expected`: one result per request: {installId, nonce, created} or {error}.",
+            "Broker side: verifyRequest each request in order with one fresh in-memory replay store holding 64 live nonces per installation (MemoryReplayStore(64)), `secrets` mapping keyid -> secret (base64url). `expected`: one result per request: {installId, nonce, created} or {error}.",
             vec![
                 case("get-ok-then-replayed", &secrets, vec![get.clone(), get.clone()]),
                 case("post-ok", &secrets, vec![post.clone()]),
@@ -608,6 +639,9 @@ mod fixtures {
                     vec![get.clone()],
                 ),
                 case("known-only", &only_c, vec![post]),
+                case("expires-an-hour", &secrets, vec![expires_hour, get.clone()]),
+                case("expires-short", &secrets, vec![expires_short]),
+                case("per-installation-bound", &secrets, flood),
             ],
         )
     }

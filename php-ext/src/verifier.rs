@@ -130,7 +130,8 @@ use ext_php_rs::boxed::ZBox;
 impl Verifier {
     /// A verifier accepting `created` within `$windowSecs` of the broker clock
     /// (default 300). `$replayCapacity` opts into an in-memory replay store of
-    /// that many live nonces, used when `verify()` gets no `$replay` callable;
+    /// that many live nonces per installation (one that fills its share is
+    /// refused, no other is), used when `verify()` gets no `$replay` callable;
     /// it only protects a long-running process (not PHP-FPM or mod_php, where
     /// objects die with the request). Without either, `verify()` refuses.
     pub fn __construct(windowSecs: OptIntArg, replayCapacity: OptIntArg) -> Res<Self> {

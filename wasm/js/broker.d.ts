@@ -11,12 +11,19 @@ export type SecretLookup = (
   installId: string,
 ) => SecretValue | null | undefined | PromiseLike<SecretValue | null | undefined>;
 
-/** A host nonce store: return true when `key` was new and is now kept until `expiresAt`. */
+/**
+ * A host nonce store: return true when `key` was new and is now kept until `expiresAt`.
+ * `key` is `installId + ":" + nonce`: bound what each installation may hold, never one limit for all.
+ */
 export interface ReplayStore {
   checkAndInsert(key: string, expiresAt: number, now: number): boolean | PromiseLike<boolean>;
 }
 
-/** The core's bounded in-memory nonce store (refuses requests when full). */
+/**
+ * The core's in-memory nonce store, bounded per installation: an installation
+ * holding `capacity` live nonces (default 1,000) is refused until they expire;
+ * no other installation is affected.
+ */
 export class MemoryReplayStore {
   constructor(capacity?: number);
   readonly size: number;

@@ -41,11 +41,11 @@ function storeBusy() {
   );
 }
 
-/** The core's bounded in-memory nonce store (fails closed when full). */
+/** The core's in-memory nonce store, bounded per installation (fails closed for that installation only). */
 export class MemoryReplayStore {
   #core;
 
-  /** At most `capacity` live nonces (the core's default when omitted). */
+  /** At most `capacity` live nonces per installation (the core's 1,000 when omitted): one that fills its share is refused, no other is. */
   constructor(capacity) {
     ensureReady();
     const n = c.optInt(capacity, "capacity");

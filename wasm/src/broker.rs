@@ -20,7 +20,9 @@ pub struct WasmReplayStore(MemoryReplayStore);
 
 #[wasm_bindgen(js_class = ReplayStoreCore)]
 impl WasmReplayStore {
-    /// A store holding at most `capacity` live nonces (the core's default when `undefined`).
+    /// A store holding at most `capacity` live nonces per installation (the
+    /// core's default, 1,000, when `undefined`): an installation that fills
+    /// its share is refused, no other is.
     #[wasm_bindgen(constructor)]
     pub fn new(capacity: Option<f64>) -> WasmReplayStore {
         WasmReplayStore(match capacity {

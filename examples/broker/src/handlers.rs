@@ -2,6 +2,7 @@
 //! code (it runs on tokio's blocking pool): verify, load, decide, store,
 //! answer. Read them top to bottom.
 
+use std::cell::RefCell;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use serde::Deserialize;
@@ -31,13 +32,38 @@ fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
 
 // ---- verification ------------------------------------------------------------
 
-/// A replay store shared by all handler threads: the lock is held only for
-/// the nonce check itself.
-struct SharedReplay<'a>(&'a std::sync::Mutex<tessera_core::verify::MemoryReplayStore>);
+/// Whether the installation that signed may make this request: its status
+/// checked against what the request asks ([`check_status`]).
+type Admit<'a> = &'a dyn Fn(&Installation) -> Step<()>;
 
-impl ReplayStore for SharedReplay<'_> {
+/// The replay store shared by all handler threads (bounded per installation,
+/// `MemoryReplayStore`), behind a gate: the verifier reaches the store only
+/// once the MAC verified, and the gate then refuses an installation whose
+/// status does not allow the request *before* its nonce is recorded — a
+/// disabled or pending installation cannot fill even its own share (an
+/// unknown one never gets this far: the verifier has no secret for it). The
+/// lock is held only for the nonce check itself.
+struct GatedReplay<'a> {
+    store: &'a std::sync::Mutex<tessera_core::verify::MemoryReplayStore>,
+    /// The signer's row, as the verifier's secret lookup loaded it.
+    installation: &'a RefCell<Option<Installation>>,
+    admit: Admit<'a>,
+    /// The gate's answer, when it refused.
+    refused: Option<Reply>,
+}
+
+impl ReplayStore for GatedReplay<'_> {
     fn check_and_insert(&mut self, key: &str, expires_at: i64, now: i64) -> tessera_core::error::Result<()> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).check_and_insert(key, expires_at, now)
+        let installation = self.installation.borrow();
+        let Some(installation) = installation.as_ref() else {
+            return Err(CoreError::UnknownInstallation);
+        };
+        if let Err(reply) = (self.admit)(installation) {
+            self.refused = Some(reply);
+            // Any error stops the verifier here; the gate's reply is answered.
+            return Err(CoreError::Replayed);
+        }
+        self.store.lock().unwrap_or_else(|e| e.into_inner()).check_and_insert(key, expires_at, now)
     }
 }
 
@@ -53,10 +79,12 @@ fn verification_failure(app: &App, error: &CoreError) -> Reply {
     reply
 }
 
-/// Verifies a signed plugin request against the broker's public URL.
-/// Returns what the signature established and the installation row.
-fn verify_signed(app: &App, req: &Incoming) -> Step<(Verified, Installation)> {
-    verify_signed_url(app, req).map(|(verified, installation, _)| (verified, installation))
+/// Verifies a signed plugin request against the broker's public URL, and
+/// refuses it — before its nonce is recorded — unless `admit` accepts the
+/// signer's installation. Returns what the signature established and the
+/// installation row.
+fn verify_signed(app: &App, req: &Incoming, admit: Admit<'_>) -> Step<(Verified, Installation)> {
+    verify_signed_url(app, req, admit).map(|(verified, installation, _)| (verified, installation))
 }
 
 /// [`verify_signed`], plus the URL the signature covers: the request's URL
@@ -65,16 +93,21 @@ fn verify_signed(app: &App, req: &Incoming) -> Step<(Verified, Installation)> {
 /// come from this value, never from the raw request line: two raw forms
 /// (`%7c` / `%7C`, `;` / `%3B`, `/` / `%2F` in a query) verify with the same
 /// signature, and the one the plugin signed is the normalised one.
-fn verify_signed_url(app: &App, req: &Incoming) -> Step<(Verified, Installation, tessera_core::url::Url)> {
+fn verify_signed_url(
+    app: &App,
+    req: &Incoming,
+    admit: Admit<'_>,
+) -> Step<(Verified, Installation, tessera_core::url::Url)> {
     let core_req = CoreRequest {
         method: req.method.clone(),
         url: format!("{}{}", app.public_url, req.path_and_query()),
         headers: req.headers.clone(),
         body: req.body.clone(),
     };
-    let mut installation = None;
+    let installation = RefCell::new(None);
     let mut lookup = Duration::ZERO;
     let started = Instant::now();
+    let mut replay = GatedReplay { store: &app.replay, installation: &installation, admit, refused: None };
     let result = app.verifier.verify(
         &core_req,
         app.now(),
@@ -82,13 +115,18 @@ fn verify_signed_url(app: &App, req: &Incoming) -> Step<(Verified, Installation,
             let t = Instant::now();
             let row = app.store.installation(install_id).ok().flatten();
             let secret = row.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
-            installation = row;
+            *installation.borrow_mut() = row;
             lookup += t.elapsed();
             secret
         },
-        &mut SharedReplay(&app.replay),
+        &mut replay,
     );
     app.observer.verification(started.elapsed(), lookup);
+    let refused = replay.refused;
+    let installation = installation.into_inner();
+    if let (Some(refused), Some(installation)) = (refused, &installation) {
+        return Err(refused.for_install(&installation.install_id));
+    }
     match (result, installation) {
         (Ok(verified), Some(installation)) => match tessera_core::url::Url::parse(&core_req.url, "url") {
             Ok(url) => Ok((verified, installation, url)),
@@ -722,7 +760,7 @@ fn reconnect_required() -> Reply {
 /// body, `Retry-After`) goes back to the plugin as is, except that a dead
 /// grant becomes `401 stora_reconnect_required`.
 pub fn api(app: &App, req: &Incoming) -> Reply {
-    let (verified, installation, url) = match verify_signed_url(app, req) {
+    let (verified, installation, url) = match verify_signed_url(app, req, &check_enabled) {
         Ok(v) => v,
         Err(reply) => return reply,
     };
@@ -814,7 +852,7 @@ fn revoke_and_wipe(app: &App, install_id: &str) -> Step<bool> {
 /// the tokens and the broker token, `204`. Accepted in every status (see
 /// [`Use::Leave`]), a pending site move included.
 pub fn disconnect(app: &App, req: &Incoming) -> Reply {
-    let (verified, installation) = match verify_signed(app, req) {
+    let (verified, installation) = match verify_signed(app, req, &|i| check_status(i, Use::Leave)) {
         Ok(v) => v,
         Err(reply) => return reply,
     };
@@ -839,7 +877,7 @@ fn remove_installation(app: &App, install_id: &str) -> Step<()> {
 /// connected, then forget the installation. `204`; `404` if unknown.
 /// Accepted in every status (see [`Use::Leave`]), a pending site move included.
 pub fn deregister(app: &App, req: &Incoming) -> Reply {
-    let (verified, installation) = match verify_signed(app, req) {
+    let (verified, installation) = match verify_signed(app, req, &|i| check_status(i, Use::Leave)) {
         Ok(v) => v,
         Err(reply) if reply.error.as_deref() == Some("unknown_installation") => {
             return Reply::error(404, "unknown_installation", "no such installation");
@@ -909,19 +947,21 @@ struct SiteMovedBody {
 /// secret) proves it. Meanwhile disconnect and deregister are accepted and
 /// every other signed call answers `403 ownership_pending`.
 pub fn site_moved(app: &App, req: &Incoming) -> Reply {
-    let (verified, installation) = match verify_signed(app, req) {
+    // A move already waiting for its proof may be asked for again: the
+    // plugin lost the 202 (its challenge) and repeats the signed PATCH.
+    // It starts a new proof round (a new challenge replaces the old); the
+    // installation stays refused everywhere else until the proof.
+    let proving =
+        |i: &Installation| app.config.require_ownership_proof && matches!(i.status, InstallStatus::PendingOwnership);
+    let admit = |i: &Installation| if proving(i) { Ok(()) } else { check_enabled(i) };
+    let (verified, installation) = match verify_signed(app, req, &admit) {
         Ok(v) => v,
         Err(reply) => return reply,
     };
     let id = installation.install_id.clone();
     let result = (|| {
         check_path_id(req, &verified)?;
-        // A move already waiting for its proof may be asked for again: the
-        // plugin lost the 202 (its challenge) and repeats the signed PATCH.
-        // It starts a new proof round (a new challenge replaces the old); the
-        // installation stays refused everywhere else until the proof.
-        let proving =
-            app.config.require_ownership_proof && matches!(installation.status, InstallStatus::PendingOwnership);
+        let proving = proving(&installation);
         if !proving {
             check_enabled(&installation)?;
         }
@@ -950,7 +990,7 @@ struct RotateBody {
 /// `POST /installations/{id}/rotate` `{secret}` (signed with the old
 /// secret): replace the per-installation secret.
 pub fn rotate_secret(app: &App, req: &Incoming) -> Reply {
-    let (verified, installation) = match verify_signed(app, req) {
+    let (verified, installation) = match verify_signed(app, req, &check_enabled) {
         Ok(v) => v,
         Err(reply) => return reply,
     };

@@ -25,8 +25,11 @@
 //! * Every plugin call after registration is verified with tessera-core's
 //!   [`tessera_core::Verifier`] against the URL the plugin
 //!   was configured with (the broker's public URL), with a shared replay
-//!   store. Failures answer `401 signature_invalid | signature_expired (+Date)
-//!   | replayed | unknown_installation`.
+//!   store bounded per installation. Failures answer `401 signature_invalid |
+//!   signature_expired (+Date) | replayed | unknown_installation`, `503
+//!   replay_store_full` for an installation that filled its own share. A
+//!   disabled or pending installation is refused before its nonce is
+//!   recorded ([`handlers`]' replay gate).
 //! * The broker token is bound to one installation: it is looked up by hash
 //!   and must belong to the installation that signed the request.
 //! * Refreshes are serialised per installation and the rotated pair is
@@ -113,7 +116,10 @@ pub struct BrokerConfig {
     /// The broker's base URL as plugins are configured with it; signatures
     /// cover its authority. `None`: `http://{bound address}`.
     pub public_url: Option<String>,
-    /// Capacity of the in-memory replay store.
+    /// Live nonces the in-memory replay store holds per installation
+    /// (`MemoryReplayStore`): an installation that fills its share is
+    /// answered `503 replay_store_full` until its nonces expire; no other
+    /// installation is affected.
     pub replay_capacity: usize,
     /// Where log lines go.
     pub log: LogSink,
@@ -157,7 +163,7 @@ impl BrokerConfig {
             connect_ttl_secs: tessera_core::connect::CONNECT_TTL_SECS,
             uninstall_ticket_max_age_secs: tessera_core::connect::UNINSTALL_TICKET_MAX_AGE_SECS,
             public_url: None,
-            replay_capacity: 200_000,
+            replay_capacity: tessera_core::verify::DEFAULT_REPLAY_PER_INSTALLATION,
             log: LogSink::Stderr,
         }
     }

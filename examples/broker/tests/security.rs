@@ -9,7 +9,10 @@
 //!   `a_reconnect_during_a_failing_call_keeps_its_new_grant`,
 //!   `a_second_401_that_is_not_invalid_token_never_marks_the_grant`;
 //! * item 5 — `connect_shows_an_interstitial_before_stora`,
-//!   `this_is_not_me_cancels_the_connect`, `scopes_outside_the_allow_list_are_refused`.
+//!   `this_is_not_me_cancels_the_connect`, `scopes_outside_the_allow_list_are_refused`;
+//! * item 2 — `one_installation_flooding_the_replay_store_denies_only_itself`,
+//!   `refused_installations_store_no_nonce`, `a_long_lived_signature_is_refused`
+//!   (the bounds themselves: `verify::tests` in the core).
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, TcpListener};
@@ -361,4 +364,131 @@ fn scopes_outside_the_allow_list_are_refused() {
     // A broker configured with the default allow-list (its default scope only).
     let config = tessera_broker::BrokerConfig::new("http://127.0.0.1:9", "c", "s", env.dir().join("other.sqlite3"));
     assert_eq!(config.allowed_scopes, vec![config.default_scope.clone()]);
+}
+
+// ---- item 2: one installation cannot deny service to every other ---------------------------
+
+/// A fresh signed `GET {path}` from `plugin` (a new nonce each time).
+fn signed_get(plugin: &PluginHost, path: &str) -> Request {
+    plugin
+        .companion
+        .sign_request(
+            &ApiRequest::new("GET", path),
+            &SignOptions { now: plugin.now(), ..Default::default() },
+            &mut OsEntropy,
+        )
+        .unwrap()
+}
+
+fn error_code(resp: &tessera_core::Response) -> Option<String> {
+    tessera_core::classify::error_code(&resp.body)
+}
+
+/// The replay store's share per installation in these tests: small, so that
+/// a flood over HTTP reaches it in a moment (the default is 1,000).
+const SHARE: usize = 20;
+
+fn small_replay_store(env: &Env) {
+    *env.broker.app().replay.lock().unwrap() = tessera_core::MemoryReplayStore::new(SHARE);
+}
+
+#[test]
+fn one_installation_flooding_the_replay_store_denies_only_itself() {
+    let env = env();
+    small_replay_store(&env);
+    let victim = connected(&env, "opr_victim", None);
+    // The attacker: any installation that holds its own secret — here one
+    // that registered (and proved its site) but never connected. Each signed
+    // request verifies, so its nonce is recorded, then the broker refuses it
+    // (no broker token).
+    let attacker = registered(&env);
+    let mut full_after = None;
+    for n in 0..SHARE * 3 {
+        let resp = attacker.send(&signed_get(&attacker, "/api/orders")).unwrap();
+        if resp.status == 503 {
+            assert_eq!(error_code(&resp).as_deref(), Some("replay_store_full"), "{}", body(&resp));
+            full_after = Some(n);
+            break;
+        }
+        assert_eq!(error_code(&resp).as_deref(), Some("broker_token_invalid"), "{}", body(&resp));
+    }
+    assert_eq!(full_after, Some(SHARE), "the attacker's own share fills after {SHARE} nonces");
+
+    // Every other installation is unaffected...
+    let resp = victim.send(&signed_get(&victim, "/api/orders")).unwrap();
+    assert_eq!(resp.status, 200, "another installation was denied by the flood: {}", body(&resp));
+    let other = connected(&env, "opr_bystander", None);
+    for _ in 0..3 {
+        let resp = other.send(&signed_get(&other, "/api/orders")).unwrap();
+        assert_eq!(resp.status, 200, "{}", body(&resp));
+    }
+    // ...and the flooder stays refused until its own nonces expire.
+    let resp = attacker.send(&signed_get(&attacker, "/api/orders")).unwrap();
+    assert_eq!((resp.status, error_code(&resp).as_deref()), (503, Some("replay_store_full")));
+}
+
+#[test]
+fn refused_installations_store_no_nonce() {
+    let env = env();
+    small_replay_store(&env);
+    let disabled = connected(&env, "opr_disabled", None);
+    let pending = connected(&env, "opr_pending", None);
+    let unknown = connected(&env, "opr_unknown", None);
+    let id = |p: &PluginHost| p.companion.install_id().unwrap().to_string();
+    assert_eq!(env.admin("POST", &format!("/admin/installations/{}/disable", id(&disabled))).status, 200);
+    let app = env.broker.app();
+    app.store
+        .set_installation_status(&id(&pending), tessera_broker::store::InstallStatus::PendingOwnership, app.now())
+        .unwrap();
+    // Deregistered at the broker (by its operator, say) but still signing.
+    app.store.delete_installation(&id(&unknown)).unwrap();
+
+    for (plugin, status, code) in [
+        (&disabled, 401, "installation_disabled"),
+        (&pending, 403, "ownership_pending"),
+        (&unknown, 401, "unknown_installation"),
+    ] {
+        for _ in 0..SHARE * 2 {
+            let resp = plugin.send(&signed_get(plugin, "/api/orders")).unwrap();
+            assert_eq!((resp.status, error_code(&resp).as_deref()), (status, Some(code)), "{}", body(&resp));
+        }
+    }
+    assert_eq!(app.replay.lock().unwrap().len(), 0, "a refused installation's nonces were stored");
+
+    // Leaving is still accepted in every status (and records its nonce, in
+    // the installation's own share).
+    let mut disabled = disabled;
+    disabled.disconnect().expect("a disabled installation may still disconnect");
+    assert_eq!(app.replay.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_long_lived_signature_is_refused() {
+    let env = env();
+    let plugin = connected(&env, "opr_expires", None);
+    let secret = env.broker.app().store.installation(plugin.companion.install_id().unwrap()).unwrap().unwrap().secret;
+    for (delta, want) in [(3600, Some("signature_invalid")), (299, Some("signature_invalid")), (300, None)] {
+        let mut req = signed_get(&plugin, "/api/orders");
+        let input = req.header("signature-input").unwrap().to_string();
+        let created: i64 = input.split(";created=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
+        let expires = input.split(";expires=").nth(1).unwrap().split(';').next().unwrap().to_string();
+        let input = input.replace(&format!(";expires={expires};"), &format!(";expires={};", created + delta));
+        let (_, signature) = tessera_core::signature::hmac_sign_generic(&req, &input, &secret).unwrap();
+        for (k, v) in req.headers.iter_mut() {
+            match k.as_str() {
+                "signature-input" => *v = input.clone(),
+                "signature" => *v = signature.clone(),
+                _ => {}
+            }
+        }
+        let resp = plugin.send(&req).unwrap();
+        match want {
+            Some(code) => assert_eq!(
+                (resp.status, error_code(&resp).as_deref()),
+                (401, Some(code)),
+                "expires = created + {delta}"
+            ),
+            None => assert_eq!(resp.status, 200, "expires = created + 300: {}", body(&resp)),
+        }
+    }
 }

@@ -77,6 +77,23 @@ for ($i = 0; $i < $per; $i++) {
         'window' => G::chance(85) ? 300 : G::pick([0, 600, 86_400, 86_401, -1]), 'capacity' => G::pick([1024, 1, 2])]);
 }
 
+// Issue 14 item 2: `expires` other than `created + 300` (validly MACed) and
+// the per-installation replay bound (two installations, small shares).
+// Appended after the cases above, so their inputs stay the same.
+for ($i = 0; $i < intdiv($per, 3); $i++) {
+    $reqs = [];
+    for ($j = mt_rand(2, 8); $j > 0; $j--) {
+        [$r, $t] = $g->signedRequest();
+        $r['now'] = $t + (G::chance(80) ? 0 : G::pick([300, 301]));
+        $reqs[] = G::chance(25) ? $g->withExpires($r, G::pick([3600, 301, 299, 0, -1, 300])) : $r;
+        if (G::chance(20)) {
+            $reqs[] = $r;
+        }
+    }
+    $add(['op' => 'verify', 'secrets' => ['ins_O9w3RAV1LOPU_4UYwjMgeg' => $g->signingSecret(), 'ins_other' => $g->signingSecret()],
+        'requests' => $reqs, 'window' => G::pick([300, 300, 600, 86_400]), 'capacity' => G::pick([1, 2, 3])]);
+}
+
 $inFile = tempnam(sys_get_temp_dir(), 'oracle');
 file_put_contents($inFile, implode("\n", array_map(fn ($c) => json_encode($c, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES), $cases)) . "\n");
 $proc = proc_open([$oracle], [0 => ['file', $inFile, 'r'], 1 => ['pipe', 'w']], $pipes);
