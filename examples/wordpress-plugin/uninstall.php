@@ -1,6 +1,6 @@
 <?php
 /**
- * Uninstall (Plugins → Delete): the extension's uninstall plan (disconnect
+ * Uninstall (Plugins → Delete): Tessera's uninstall plan (disconnect
  * and deregister at the broker, best effort), then every option of the plugin
  * is deleted whatever the network said.
  *
@@ -9,17 +9,18 @@
 
 defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
 
+require_once __DIR__ . '/includes/class-storefront-sync-tessera.php';
 require_once __DIR__ . '/includes/class-storefront-sync-state.php';
 require_once __DIR__ . '/includes/class-storefront-sync-client.php';
 
-if ( extension_loaded( 'tessera' ) ) {
+if ( Storefront_Sync_Tessera::available() ) {
 	try {
 		$storefront_sync_companion = Storefront_Sync_State::load();
 		if ( null !== $storefront_sync_companion ) {
 			// Compare the site address first: uninstall can run where no admin
 			// page ever did (WP-CLI on a cloned database), and a copy must skip
 			// the remote steps so it never disconnects or deregisters the
-			// original. The extension decides. Nothing is persisted: the state
+			// original. Tessera decides. Nothing is persisted: the state
 			// is deleted below.
 			$storefront_sync_companion->checkSite( home_url() );
 			$storefront_sync_report = $storefront_sync_companion->uninstall( Storefront_Sync_Client::transport() );
@@ -30,7 +31,7 @@ if ( extension_loaded( 'tessera' ) ) {
 				}
 			}
 		}
-	} catch ( \Tessera\Exception\TesseraException $storefront_sync_error ) {
+	} catch ( \Tessera\Exception\TesseraException | \StorefrontSync\Vendor\Tessera\Exception\TesseraException $storefront_sync_error ) {
 		// The state cannot be opened (changed salts): nothing can be signed, so
 		// the broker cannot be told. The local data goes anyway.
 		// phpcs:ignore WordPress.PHP.DevelopmentFunctions.error_log_error_log

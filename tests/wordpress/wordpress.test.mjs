@@ -1,13 +1,16 @@
 // The example plugin in a real WordPress, as an operator uses it: headless
 // Chromium (playwright-core + Debian's chromium) drives wp-admin against the
 // reference broker and the fake Stora. Started by scripts/test.d/40-wordpress.sh,
-// which provides (environment):
+// once per mode, which provides (environment):
+//   WP_TESSERA_MODE   `native`: the site's PHP loads the tessera extension;
+//                     `pure`: no extension at all, the plugin runs its bundled copy
 //   WP_URL            the WordPress site (php -S on 127.0.0.1)
-//   WP_WORK           the run's temporary directory (WordPress tree in WP_WORK/wp)
+//   WP_WORK           this mode's temporary directory (WordPress tree in WP_WORK/wp)
 //   WP_MYSQL_SOCKET   the private MariaDB's socket
+//   WP_DB_NAME        this mode's database
 //   WP_ARTIFACTS      where screenshots go
 //   TESSERA_ENV       tessera-e2e-env's JSON line (broker_url, stora_url, admin_token)
-//   WP_PHP_EXTENSION  the built tessera.so (the secrets step opens the sealed option with it)
+//   WP_PHP_EXTENSION  the built tessera.so (the PHP CLI steps load it to use the native implementation)
 //   TESSERA_STORA_CANARY  prefix of every Stora code and token in this run
 // The steps run in order and depend on each other: after a failure the rest
 // are skipped. Each step saves a screenshot and checks the page text.
@@ -29,6 +32,11 @@ const env = JSON.parse(process.env.TESSERA_ENV);
 const wpContent = join(work, 'wp', 'wp-content');
 const settingsUrl = () => `${base}/wp-admin/options-general.php?page=storefront-sync`;
 const OPERATOR = 'opr_demo'; // the fake Stora's default signed-in operator
+const MODE = process.env.WP_TESSERA_MODE || 'native';
+assert.ok(['native', 'pure'].includes(MODE), `WP_TESSERA_MODE is native or pure, not ${MODE}`);
+// What the plugin's resolver reports in this mode (Storefront_Sync_Tessera::implementation()).
+const IMPLEMENTATION = MODE === 'native' ? 'native' : 'bundled';
+const DB_NAME = process.env.WP_DB_NAME || 'wordpress';
 
 let context;
 let profileDir;
@@ -52,6 +60,7 @@ function step(name, fn) {
       await fn(t);
     } catch (e) {
       broken = true;
+      if (e instanceof Error && page) e.stack = `(the page was ${page.url()})\n${e.stack}`;
       await screenshot(`FAILED-${name}`).catch(() => {});
       throw e;
     }
@@ -111,10 +120,29 @@ const stora = (method, path, body) => http(method, `${env.stora_url}/_control/${
 function sql(query) {
   const out = execFileSync(
     'mariadb',
-    ['--no-defaults', `--socket=${process.env.WP_MYSQL_SOCKET}`, '-u', 'root', '--batch', '--skip-column-names', 'wordpress', '-e', query],
+    ['--no-defaults', `--socket=${process.env.WP_MYSQL_SOCKET}`, '-u', 'root', '--batch', '--skip-column-names', DB_NAME, '-e', query],
     { encoding: 'utf8' },
   );
   return out.split('\n').filter(Boolean).map((line) => line.split('\t'));
+}
+
+/**
+ * PHP code run by the PHP CLI inside this run's WordPress (as tests/wordpress/install.php loads it,
+ * not Debian's configuration), with the tessera extension (`native`) or without any (`pure`).
+ * `prelude` runs before WordPress loads. Returns what the code echoes.
+ */
+function wpPhp(code, { native, prelude = '' }) {
+  const args = native ? ['-d', `extension=${process.env.WP_PHP_EXTENSION}`] : [];
+  return execFileSync(
+    'php',
+    [
+      ...args,
+      '-r',
+      `${prelude} define("ABSPATH", getenv("WP_ROOT") . "/"); $u = parse_url(getenv("WP_URL")); $_SERVER["HTTP_HOST"] = $u["host"] . ":" . $u["port"]; ` +
+        `$_SERVER["REQUEST_URI"] = "/"; require ABSPATH . "wp-load.php"; ${code}`,
+    ],
+    { encoding: 'utf8', env: { ...process.env, WP_ROOT: join(work, 'wp'), WP_URL: site } },
+  );
 }
 
 const pluginOptions = () => sql("SELECT option_name, autoload FROM wp_options WHERE option_name LIKE '%storefront%' ORDER BY option_name");
@@ -127,6 +155,7 @@ async function clickAndWait(locator) {
 
 /** At the fake Stora's consent page: check it, screenshot, approve; lands back on the settings page. */
 async function approveAtStora(name) {
+  await page.locator('#continue').click(); // the broker's interstitial (site, admin domain, scopes): Continue
   await page.waitForURL((u) => u.href.startsWith(`${env.stora_url}/oauth2/authorize`), { timeout: 15_000 });
   await expectText('Allow tessera-demo-client to access your Stora account?', 'orders:read');
   await screenshot(name);
@@ -202,7 +231,7 @@ step('activate the plugin while the broker is unreachable: activation succeeds, 
   const options = Object.fromEntries(pluginOptions());
   assert.equal(options.storefront_sync_state, 'no', 'the sealed state is stored, not autoloaded');
   const sealed = sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0];
-  assert.match(sealed, /^tsv1\./, 'the state is sealed by the extension');
+  assert.match(sealed, /^tsv1\./, 'the state is sealed by Tessera');
   assert.ok(!sealed.includes('ins_'), 'nothing readable in the sealed state');
 });
 
@@ -224,6 +253,35 @@ step('the next admin page load registers, with the ownership proof served at /.w
   // No challenge is outstanding any more: the well-known path answers 404.
   const proof = await http('GET', `${site}/.well-known/tessera/${notes.installId}`);
   assert.equal(proof.status, 404);
+});
+
+step(`the settings page and Site Health say which Tessera runs: ${IMPLEMENTATION === 'native' ? 'the native extension' : 'the bundled pure-PHP copy'}`, async () => {
+  await page.goto(settingsUrl());
+  const row = page.locator('#storefront-sync-implementation');
+  assert.equal(await row.getAttribute('data-implementation'), IMPLEMENTATION);
+  const label = await row.innerText();
+  if (MODE === 'native') {
+    assert.match(label, /^Native extension tessera \d+\.\d+\.\d+/);
+    await expectText('encrypted by the tessera PHP extension this server loads');
+  } else {
+    assert.match(label, /^Bundled pure PHP \(Tessera \d+\.\d+\.\d+\)/);
+    await expectText('nothing to install on the server');
+  }
+  await screenshot('settings-implementation');
+  // Tools → Site Health: a passed test whose title says the same.
+  await page.goto(`${base}/wp-admin/site-health.php`);
+  const trigger = page.locator('#health-check-site-status-good [aria-controls="health-check-accordion-block-storefront_sync_tessera"]');
+  await trigger.waitFor({ state: 'attached' });
+  // The page moves while its asynchronous tests (loopback, REST, …) append results: click once they are done.
+  await page.locator('.site-health-progress-wrapper:not(.loading)').waitFor();
+  await page.locator('.site-health-view-passed').click();
+  await trigger.waitFor({ state: 'visible' });
+  await trigger.click();
+  const title = await trigger.innerText();
+  assert.ok(title.includes(`Storefront Sync runs on ${MODE === 'native' ? 'the ' : 'its '}${label.charAt(0).toLowerCase()}${label.slice(1)}`), title);
+  await expectText(MODE === 'native' ? 'This server loads the tessera PHP extension' : 'it works on every host');
+  await screenshot('site-health-implementation');
+  await page.goto(settingsUrl()); // where the next step starts
 });
 
 step('Connect: consent at Stora, back on the settings page, connected, recent orders shown', async () => {
@@ -298,21 +356,10 @@ step('Reconnect from the notice: consent again, connected, orders back', async (
 });
 
 step('no secret or token in a database dump or the logs: only the sealed option holds them', async () => {
-  // The installation's secret, read the way the plugin reads it: open the sealed option with the site's key.
-  const php = process.env.WP_PHP_EXTENSION;
-  assert.ok(php && STORA_CANARY, '40-wordpress.sh provides WP_PHP_EXTENSION and TESSERA_STORA_CANARY');
-  const stateJson = execFileSync(
-    'php',
-    [
-      '-d',
-      `extension=${php}`,
-      '-r',
-      // As tests/wordpress/install.php loads this run's WordPress (not Debian's configuration).
-      'define("ABSPATH", getenv("WP_ROOT") . "/"); $u = parse_url(getenv("WP_URL")); $_SERVER["HTTP_HOST"] = $u["host"] . ":" . $u["port"]; ' +
-        '$_SERVER["REQUEST_URI"] = "/"; require ABSPATH . "wp-load.php"; echo Storefront_Sync_State::load()->toJson();',
-    ],
-    { encoding: 'utf8', env: { ...process.env, WP_ROOT: join(work, 'wp'), WP_URL: site } },
-  );
+  // The installation's secret, read the way the plugin reads it: open the sealed option with the site's key,
+  // with this mode's implementation.
+  assert.ok(process.env.WP_PHP_EXTENSION && STORA_CANARY, '40-wordpress.sh provides WP_PHP_EXTENSION and TESSERA_STORA_CANARY');
+  const stateJson = wpPhp('echo Storefront_Sync_State::load()->toJson();', { native: MODE === 'native' });
   const state = JSON.parse(stateJson);
   const secret = state.installation.secret;
   assert.ok(notes.brokerTokens.has(state.broker_token), 'the browser saw the current token in the callback URL');
@@ -320,7 +367,7 @@ step('no secret or token in a database dump or the logs: only the sealed option 
   const raw = Buffer.from(secret, 'base64url');
   const needles = [secret, raw.toString('hex'), raw.toString('base64'), encodeURIComponent(raw.toString('base64'))];
   for (const t of notes.brokerTokens) needles.push(t, encodeURIComponent(t), Buffer.from(t).toString('base64'), Buffer.from(t).toString('hex'));
-  const dump = execFileSync('mariadb-dump', ['--no-defaults', `--socket=${process.env.WP_MYSQL_SOCKET}`, '-u', 'root', '--skip-extended-insert', 'wordpress'], {
+  const dump = execFileSync('mariadb-dump', ['--no-defaults', `--socket=${process.env.WP_MYSQL_SOCKET}`, '-u', 'root', '--skip-extended-insert', DB_NAME], {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });
@@ -343,6 +390,55 @@ step('no secret or token in a database dump or the logs: only the sealed option 
   assert.deepEqual(leaks, []);
   // The search works: the unsealed state holds the secret and the current token.
   assert.ok(stateJson.includes(secret) && stateJson.includes(state.broker_token));
+});
+
+step('the other implementation opens the same sealed state: a host that adds or drops the extension keeps the connection', async () => {
+  const open = (native) =>
+    JSON.parse(
+      wpPhp(
+        'echo json_encode(["class" => get_class($c = Storefront_Sync_State::load()), "state" => $c->toJson(), ' +
+          '"global" => class_exists("Tessera\\Companion", false)]);',
+        { native },
+      ),
+    );
+  const mine = open(MODE === 'native');
+  const other = open(MODE !== 'native');
+  const [native, pure] = MODE === 'native' ? [mine, other] : [other, mine];
+  assert.equal(native.class, 'Tessera\\Companion');
+  assert.equal(pure.class, 'StorefrontSync\\Vendor\\Tessera\\Companion');
+  assert.equal(pure.global, false, 'without the extension, the plugin never declares a global Tessera class');
+  assert.equal(other.state, mine.state, 'the same state, byte for byte');
+});
+
+step('another plugin loading an unprefixed tessera-php (the global Tessera\\… aliases) changes nothing for this one', async () => {
+  // What a second plugin that requires tessera/tessera-php without prefixing it does when the
+  // extension is absent: Tessera\Companion becomes an alias of Tessera\Pure\Companion. The plugin
+  // still uses the extension (native) or its own copy (pure).
+  const other = new URL('../../php/autoload.php', import.meta.url).pathname;
+  const out = JSON.parse(
+    wpPhp(
+      'echo json_encode(["class" => get_class(Storefront_Sync_State::load()), "alias" => class_exists("Tessera\\Companion", false) ? (new ReflectionClass("Tessera\\Companion"))->getName() : null]);',
+      {
+        native: MODE === 'native',
+        prelude: `require ${JSON.stringify(other)};`,
+      },
+    ),
+  );
+  assert.equal(out.class, MODE === 'native' ? 'Tessera\\Companion' : 'StorefrontSync\\Vendor\\Tessera\\Companion');
+  assert.equal(out.alias, MODE === 'native' ? 'Tessera\\Companion' : 'Tessera\\Pure\\Companion', 'both copies live in one process');
+  // And a state it cannot open, through the plugin's own catch blocks (both implementations named in each).
+  const caught = wpPhp(
+    'Storefront_Sync_Plugin::ensure_registered(); try { Storefront_Sync_State::load(); echo "opened"; } ' +
+      'catch (Exception $e) { echo get_class($e), " ", $e->getErrorCode(); }',
+    {
+      native: MODE === 'native',
+      prelude: `require ${JSON.stringify(other)}; define("STOREFRONT_SYNC_STATE_KEY", "not the key the state was sealed with");`,
+    },
+  );
+  assert.equal(
+    caught,
+    `${MODE === 'native' ? 'Tessera' : 'StorefrontSync\\Vendor\\Tessera'}\\Exception\\StateUndecryptableException state_undecryptable`,
+  );
 });
 
 step('changed keys: the sealed state does not open; the plugin says so, offers to register again, and loses nothing', async () => {

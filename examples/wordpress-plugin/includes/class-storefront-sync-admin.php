@@ -6,16 +6,15 @@
  *
  * Every state-changing action is a POST to admin-post.php with a nonce and
  * the manage_options capability; the connect callback is a GET carrying a
- * nonce in the return URL (and the extension's own one-use `state`).
+ * nonce in the return URL (and Tessera's own one-use `state`).
  *
  * @package StorefrontSync
  */
 
 defined( 'ABSPATH' ) || exit;
 
-use Tessera\Companion;
-use Tessera\Exception\StateUndecryptableException;
-use Tessera\Exception\TesseraException;
+use Tessera as Native;
+use StorefrontSync\Vendor\Tessera as Bundled;
 
 /**
  * The admin side.
@@ -52,7 +51,7 @@ final class Storefront_Sync_Admin {
 	/**
 	 * Why the orders could not be fetched.
 	 *
-	 * @var TesseraException|null
+	 * @var Native\Exception\TesseraException|Bundled\Exception\TesseraException|null
 	 */
 	private static $orders_error = null;
 
@@ -138,7 +137,7 @@ final class Storefront_Sync_Admin {
 
 	/**
 	 * Where the broker sends the browser back after consent: this page, with
-	 * a marker and a nonce (the extension adds its own one-use `state`).
+	 * a marker and a nonce (Tessera adds its own one-use `state`).
 	 *
 	 * @return string
 	 */
@@ -159,7 +158,7 @@ final class Storefront_Sync_Admin {
 	 */
 	public static function on_admin_init() {
 		global $pagenow;
-		if ( ! current_user_can( self::CAP ) || wp_doing_ajax() || wp_doing_cron() || ! extension_loaded( 'tessera' ) ) {
+		if ( ! current_user_can( self::CAP ) || wp_doing_ajax() || wp_doing_cron() || ! Storefront_Sync_Tessera::available() ) {
 			return;
 		}
 		// Before anything can be signed, also ahead of the action handlers: a
@@ -188,7 +187,7 @@ final class Storefront_Sync_Admin {
 			if ( $companion->status() !== $before ) {
 				Storefront_Sync_State::save( $companion );
 			}
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			return; // Unreadable state: the notice says so.
 		}
 	}
@@ -196,23 +195,23 @@ final class Storefront_Sync_Admin {
 	/**
 	 * Where things stand, for the page and the notices.
 	 *
-	 * @return array{status: string, companion: Companion|null}
+	 * @return array{status: string, companion: Native\Companion|Bundled\Companion|null}
 	 */
 	private static function current() {
-		if ( ! extension_loaded( 'tessera' ) ) {
+		if ( ! Storefront_Sync_Tessera::available() ) {
 			return array(
-				'status'    => 'extension_missing',
+				'status'    => 'tessera_missing',
 				'companion' => null,
 			);
 		}
 		try {
 			$companion = Storefront_Sync_State::load();
-		} catch ( StateUndecryptableException $e ) {
+		} catch ( Native\Exception\StateUndecryptableException | Bundled\Exception\StateUndecryptableException $e ) {
 			return array(
 				'status'    => 'state_undecryptable',
 				'companion' => null,
 			);
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			return array(
 				'status'    => 'state_corrupt',
 				'companion' => null,
@@ -255,7 +254,7 @@ final class Storefront_Sync_Admin {
 		if ( 'connected' === $current['status'] ) {
 			try {
 				self::$orders = Storefront_Sync_Client::recent_orders( $current['companion'] );
-			} catch ( TesseraException $e ) {
+			} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 				self::$orders_error = $e;
 			}
 		}
@@ -263,7 +262,7 @@ final class Storefront_Sync_Admin {
 
 	/**
 	 * The broker sent the browser back: `completeConnect()` checks the
-	 * extension's one-use `state` and stores the broker token. The browser is
+	 * Tessera's one-use `state` and stores the broker token. The browser is
 	 * then sent to the clean page URL, so the token does not stay in the
 	 * address bar or the history.
 	 *
@@ -274,7 +273,7 @@ final class Storefront_Sync_Admin {
 		if ( ! wp_verify_nonce( $nonce, 'storefront_sync_callback' ) ) {
 			self::finish( 'error', 'callback_invalid' );
 		}
-		// The extension parses and validates the callback (state, broker_token
+		// Tessera parses and validates the callback (state, broker_token
 		// or error) itself; it gets the query string exactly as received.
 		$query = isset( $_SERVER['QUERY_STRING'] ) ? wp_unslash( $_SERVER['QUERY_STRING'] ) : ''; // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized
 		$companion = null;
@@ -284,7 +283,7 @@ final class Storefront_Sync_Admin {
 			Storefront_Sync_State::save( $companion );
 			Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
 			self::finish( 'connected' );
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			if ( null !== $companion ) {
 				Storefront_Sync_State::save( $companion ); // The attempt is used up either way.
 			}
@@ -301,9 +300,10 @@ final class Storefront_Sync_Admin {
 		if ( ! current_user_can( self::CAP ) ) {
 			return;
 		}
-		$current   = self::current();
-		$status    = $current['status'];
-		$companion = $current['companion'];
+		$current        = self::current();
+		$status         = $current['status'];
+		$companion      = $current['companion'];
+		$implementation = Storefront_Sync_Tessera::implementation();
 		?>
 		<div class="wrap storefront-sync">
 			<h1><?php esc_html_e( 'Storefront Sync', 'storefront-sync' ); ?></h1>
@@ -327,6 +327,13 @@ final class Storefront_Sync_Admin {
 				<tr>
 					<th scope="row"><?php esc_html_e( 'Site address', 'storefront-sync' ); ?></th>
 					<td><code><?php echo esc_html( home_url() ); ?></code></td>
+				</tr>
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Tessera', 'storefront-sync' ); ?></th>
+					<td>
+						<span id="storefront-sync-implementation" data-implementation="<?php echo esc_attr( $implementation['type'] ); ?>"><?php echo esc_html( ucfirst( $implementation['label'] ) ); ?></span>
+						<p class="description"><?php echo esc_html( self::implementation_description( $implementation['type'] ) ); ?></p>
+					</td>
 				</tr>
 			</table>
 			<div class="storefront-sync-actions">
@@ -481,7 +488,7 @@ final class Storefront_Sync_Admin {
 	 */
 	private static function status_label( $status ) {
 		$labels = array(
-			'extension_missing'    => __( 'Extension missing', 'storefront-sync' ),
+			'tessera_missing'      => __( 'Cannot run', 'storefront-sync' ),
 			'state_undecryptable'  => __( 'Saved connection unreadable', 'storefront-sync' ),
 			'state_corrupt'        => __( 'Saved connection damaged', 'storefront-sync' ),
 			'not_registered'       => __( 'Not registered', 'storefront-sync' ),
@@ -501,13 +508,13 @@ final class Storefront_Sync_Admin {
 	 * One sentence about the status.
 	 *
 	 * @param string         $status    View status.
-	 * @param Companion|null $companion The installation.
+	 * @param Native\Companion|Bundled\Companion|null $companion The installation.
 	 * @return string
 	 */
 	private static function status_description( $status, $companion ) {
 		switch ( $status ) {
-			case 'extension_missing':
-				return __( 'The tessera PHP extension is not loaded. Ask your host to install it.', 'storefront-sync' );
+			case 'tessera_missing':
+				return Storefront_Sync_Tessera::missing_reason();
 			case 'state_undecryptable':
 				return __( 'The saved connection cannot be decrypted with this site\'s current security keys (the salts in wp-config.php, or STOREFRONT_SYNC_STATE_KEY, changed). Restore the previous keys to keep it, or register again.', 'storefront-sync' );
 			case 'state_corrupt':
@@ -540,9 +547,26 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
+	 * What the Tessera row of the settings page says about the implementation.
+	 *
+	 * @param string $type `native`, `bundled` or `missing` (Storefront_Sync_Tessera::implementation()).
+	 * @return string
+	 */
+	private static function implementation_description( $type ) {
+		switch ( $type ) {
+			case 'native':
+				return __( 'Requests are signed and the saved connection is encrypted by the tessera PHP extension this server loads.', 'storefront-sync' );
+			case 'bundled':
+				return __( 'Requests are signed and the saved connection is encrypted by the copy of Tessera this plugin ships, in plain PHP: nothing to install on the server.', 'storefront-sync' );
+			default:
+				return Storefront_Sync_Tessera::missing_reason();
+		}
+	}
+
+	/**
 	 * Why a reconnect is required.
 	 *
-	 * @param string|null $reason The extension's reconnect reason.
+	 * @param string|null $reason Tessera's reconnect reason.
 	 * @return string
 	 */
 	private static function reconnect_reason( $reason ) {
@@ -557,7 +581,7 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
-	 * Message for an error code (the extension's codes, plus a few of ours).
+	 * Message for an error code (Tessera's codes, plus a few of ours).
 	 *
 	 * @param string $code Error code.
 	 * @return string
@@ -586,6 +610,8 @@ final class Storefront_Sync_Admin {
 				return __( 'The Storefront Sync service could not confirm that this site is yours: it could not read the proof at /.well-known/tessera/. Check that pretty permalinks are on.', 'storefront-sync' );
 			case 'not_registered':
 				return __( 'This site is not registered yet.', 'storefront-sync' );
+			case 'tessera_missing':
+				return Storefront_Sync_Tessera::missing_reason();
 			case 'invalid_enquiry':
 				return __( 'Enter a name and a valid email address.', 'storefront-sync' );
 			case 'client_error':
@@ -616,7 +642,7 @@ final class Storefront_Sync_Admin {
 		$status  = $current['status'];
 		$name    = __( 'Storefront Sync', 'storefront-sync' );
 		switch ( $status ) {
-			case 'extension_missing':
+			case 'tessera_missing':
 			case 'state_undecryptable':
 			case 'state_corrupt':
 			case 'registration_invalid':
@@ -707,8 +733,8 @@ final class Storefront_Sync_Admin {
 			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'storefront-sync' ), '', array( 'response' => 403 ) );
 		}
 		check_admin_referer( 'storefront_sync_' . $action );
-		if ( ! extension_loaded( 'tessera' ) ) {
-			self::finish( 'error', 'extension_missing' );
+		if ( ! Storefront_Sync_Tessera::available() ) {
+			self::finish( 'error', 'tessera_missing' );
 		}
 	}
 
@@ -731,8 +757,8 @@ final class Storefront_Sync_Admin {
 	/**
 	 * The stored installation, or an error result.
 	 *
-	 * @return Companion
-	 * @throws TesseraException When the state does not open.
+	 * @return Native\Companion|Bundled\Companion
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException When the state does not open.
 	 */
 	private static function companion_or_fail() {
 		$companion = Storefront_Sync_State::load();
@@ -765,7 +791,7 @@ final class Storefront_Sync_Admin {
 		self::begin( 'register_again' );
 		try {
 			$companion = Storefront_Sync_State::load();
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			Storefront_Sync_State::delete();
 			$companion = null;
 		}
@@ -804,7 +830,7 @@ final class Storefront_Sync_Admin {
 			$companion = self::companion_or_fail();
 			$url       = $companion->connectUrl( self::return_url(), Storefront_Sync_Client::SCOPE );
 			Storefront_Sync_State::save( $companion );
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
 		$broker_host = (string) wp_parse_url( $url, PHP_URL_HOST );
@@ -820,7 +846,7 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
-	 * "Disconnect": the extension's disconnect (the broker revokes at Stora),
+	 * "Disconnect": Tessera's disconnect (the broker revokes at Stora),
 	 * the broker token is dropped locally whatever the broker said.
 	 *
 	 * @return void
@@ -831,7 +857,7 @@ final class Storefront_Sync_Admin {
 			$companion = self::companion_or_fail();
 			$result    = $companion->disconnect( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
 			Storefront_Sync_State::save( $companion );
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
 		Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
@@ -855,7 +881,7 @@ final class Storefront_Sync_Admin {
 		}
 		try {
 			$contact = Storefront_Sync_Client::send_enquiry( self::companion_or_fail(), $name, $email );
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
 		self::finish( 'enquiry_sent', isset( $contact['id'] ) ? (string) $contact['id'] : '' );
@@ -874,7 +900,7 @@ final class Storefront_Sync_Admin {
 			$companion = self::companion_or_fail();
 			$companion->resolveSiteAsCopy();
 			Storefront_Sync_State::save( $companion );
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
 		delete_transient( Storefront_Sync_State::LOCK_TRANSIENT );
@@ -886,7 +912,7 @@ final class Storefront_Sync_Admin {
 	 * "The site moved": the broker is told the new address (signed). When the
 	 * service asks the new address to prove it is this site, as at
 	 * registration, this site's proof route serves the proof from the saved
-	 * state, so the extension finishes the round in the same operation.
+	 * state, so Tessera finishes the round in the same operation.
 	 *
 	 * @return void
 	 */
@@ -895,7 +921,7 @@ final class Storefront_Sync_Admin {
 		try {
 			$companion = self::companion_or_fail();
 			$companion->siteMoved( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister(), Storefront_Sync_Client::proof_server() );
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
 		self::finish( 'site_moved' );

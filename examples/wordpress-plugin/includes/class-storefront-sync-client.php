@@ -1,11 +1,12 @@
 <?php
 /**
- * The plugin's use of the tessera extension: registration, API calls through
- * the broker, and WordPress's HTTP API as the transport.
+ * The plugin's use of Tessera (the native extension or the bundled copy, see
+ * Storefront_Sync_Tessera): registration, API calls through the broker, and
+ * WordPress's HTTP API as the transport.
  *
  * Everything protocol-related (what to send, signatures, retries, backoff,
  * clock skew, redirects, error mapping, what to persist, when to register
- * again) is the extension's: its drivers run the core's step machine
+ * again) is Tessera's: its drivers run the core's step machine
  * (docs/HOST-CONTRACT.md). This class only supplies WordPress's pieces: the
  * site URL, the admin email, the HTTP transport, the storage and whether the
  * ownership proof can be served now.
@@ -15,13 +16,11 @@
 
 defined( 'ABSPATH' ) || exit;
 
-use Tessera\Companion;
-use Tessera\Exception\RateLimitedException;
-use Tessera\Exception\TesseraException;
-use Tessera\Exception\TransportException;
+use Tessera as Native;
+use StorefrontSync\Vendor\Tessera as Bundled;
 
 /**
- * Talks to the partner's broker through the extension.
+ * Talks to the partner's broker through Tessera.
  */
 final class Storefront_Sync_Client {
 
@@ -49,13 +48,13 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * The transport the extension's drivers call: WordPress's HTTP API. A
-	 * request the extension builds is `{method, url, headers, body}`, which
+	 * The transport Tessera's drivers call: WordPress's HTTP API. A
+	 * request Tessera builds is `{method, url, headers, body}`, which
 	 * are wp_remote_request()'s own argument names. Each request is sent once
-	 * (the extension decides about retries) and never redirected
+	 * (Tessera decides about retries) and never redirected
 	 * (`'redirection' => 0`): every response goes back whatever its status, a
 	 * 3xx too. Only a request that got no response at all (WP_Error) is a
-	 * TransportException. The extension signs a Content-Type on every POST, so
+	 * TransportException. Tessera signs a Content-Type on every POST, so
 	 * WordPress adds no header of its own and the request goes out exactly as
 	 * signed.
 	 *
@@ -65,7 +64,7 @@ final class Storefront_Sync_Client {
 		return static function ( array $request ) {
 			$response = wp_remote_request( $request['url'], $request + array( 'timeout' => 15, 'redirection' => 0 ) );
 			if ( is_wp_error( $response ) ) {
-				throw new TransportException( $response->get_error_message() );
+				throw Storefront_Sync_Tessera::transport_exception( $response->get_error_message() );
 			}
 			return array(
 				'status'  => (int) wp_remote_retrieve_response_code( $response ),
@@ -76,10 +75,10 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * The persist callable: the extension hands over the state whenever an
+	 * The persist callable: Tessera hands over the state whenever an
 	 * operation changed it (a new installation's secret before it is sent, a
-	 * learned clock offset, a dropped broker token); it is stored before the
-	 * extension goes on.
+	 * learned clock offset, a dropped broker token); it is stored before
+	 * Tessera goes on.
 	 *
 	 * @return callable(string): void
 	 */
@@ -93,10 +92,11 @@ final class Storefront_Sync_Client {
 	 * A fresh, unregistered installation. The retry budget is kept short: an
 	 * admin page load must not sleep for minutes on a busy broker.
 	 *
-	 * @return Companion
+	 * @return Native\Companion|Bundled\Companion
 	 */
 	public static function create() {
-		return Companion::create(
+		$companion = Storefront_Sync_Tessera::companion();
+		return $companion::create(
 			array(
 				'broker_url' => self::broker_url(),
 				'retry'      => array(
@@ -143,34 +143,34 @@ final class Storefront_Sync_Client {
 
 	/**
 	 * Registers the installation (a new one, one still pending, the proof
-	 * round of an earlier attempt): the extension's register() driver
+	 * round of an earlier attempt): Tessera's register() driver
 	 * persists the secret before anything is sent, retries what is safe to
 	 * retry and runs the ownership proof round.
 	 *
-	 * @param Companion $companion  The installation (created if new).
-	 * @param bool      $activating Whether this runs inside the activation hook.
+	 * @param Native\Companion|Bundled\Companion $companion  The installation (created if new).
+	 * @param bool                               $activating Whether this runs inside the activation hook.
 	 * @return string The installation's status afterwards.
-	 * @throws TesseraException What the extension reports (rejected, rate limited, unavailable, redirected, …).
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports (rejected, rate limited, unavailable, redirected, …).
 	 */
-	public static function register( Companion $companion, $activating = false ) {
+	public static function register( Native\Companion|Bundled\Companion $companion, $activating = false ) {
 		$companion->register( self::registration(), self::transport(), null, self::persister(), self::proof_server( $activating ) );
 		Storefront_Sync_State::update_health( array( 'registration_error' => null ) );
 		return $companion->status();
 	}
 
 	/**
-	 * A signed API call through the broker (the extension's driver: retries,
+	 * A signed API call through the broker (Tessera's driver: retries,
 	 * backoff, clock skew, reconnect mapping, persistence).
 	 *
-	 * @param Companion $companion The installation.
-	 * @param array     $request   `{method, path, headers?, body?}`, path below the broker URL.
+	 * @param Native\Companion|Bundled\Companion $companion The installation.
+	 * @param array                              $request   `{method, path, headers?, body?}`, path below the broker URL.
 	 * @return array{status: int, headers: array<string, string>, body: string}
-	 * @throws TesseraException What the extension reports.
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports.
 	 */
-	public static function call( Companion $companion, array $request ) {
+	public static function call( Native\Companion|Bundled\Companion $companion, array $request ) {
 		try {
 			$response = $companion->call( $request, self::transport(), null, self::persister() );
-		} catch ( RateLimitedException $e ) {
+		} catch ( Native\Exception\RateLimitedException | Bundled\Exception\RateLimitedException $e ) {
 			Storefront_Sync_State::update_health( array( 'rate_limited_until' => time() + max( 1, $e->getRetryAfter() ) ) );
 			throw $e;
 		}
@@ -181,11 +181,11 @@ final class Storefront_Sync_Client {
 	/**
 	 * The operator's recent orders (broker `/api/orders` → Stora `/2025-09/orders`).
 	 *
-	 * @param Companion $companion The installation.
+	 * @param Native\Companion|Bundled\Companion $companion The installation.
 	 * @return array<int, array<string, mixed>>
-	 * @throws TesseraException What the extension reports.
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports.
 	 */
-	public static function recent_orders( Companion $companion ) {
+	public static function recent_orders( Native\Companion|Bundled\Companion $companion ) {
 		$response = self::call(
 			$companion,
 			array(
@@ -199,16 +199,16 @@ final class Storefront_Sync_Client {
 
 	/**
 	 * The example action: records a website enquiry as a Stora contact
-	 * (`POST /api/contacts`; the extension adds the Idempotency-Key and keeps
+	 * (`POST /api/contacts`; Tessera adds the Idempotency-Key and keeps
 	 * it across retries).
 	 *
-	 * @param Companion $companion The installation.
-	 * @param string    $name      Contact name.
-	 * @param string    $email     Contact email.
+	 * @param Native\Companion|Bundled\Companion $companion The installation.
+	 * @param string                             $name      Contact name.
+	 * @param string                             $email     Contact email.
 	 * @return array<string, mixed> The created contact.
-	 * @throws TesseraException What the extension reports.
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports.
 	 */
-	public static function send_enquiry( Companion $companion, $name, $email ) {
+	public static function send_enquiry( Native\Companion|Bundled\Companion $companion, $name, $email ) {
 		$response = self::call(
 			$companion,
 			array(

@@ -4,7 +4,7 @@
  *
  * When the broker answers a registration with a challenge, it fetches this
  * URL before it accepts the installation, so nobody can register someone
- * else's site URL. The proof itself is computed by the extension
+ * else's site URL. The proof itself is computed by Tessera
  * (`ownershipProof()`); WordPress serves it through a REST route, reached at
  * the well-known path by a rewrite rule (pretty permalinks, or any server
  * that sends unknown paths to index.php as WordPress's .htaccess does).
@@ -14,7 +14,8 @@
 
 defined( 'ABSPATH' ) || exit;
 
-use Tessera\Exception\TesseraException;
+use Tessera as Native;
+use StorefrontSync\Vendor\Tessera as Bundled;
 
 /**
  * The proof route.
@@ -75,7 +76,7 @@ final class Storefront_Sync_Ownership {
 	 */
 	public static function proof( WP_REST_Request $request ) {
 		$not_found = new WP_Error( 'storefront_sync_no_challenge', __( 'No ownership challenge is outstanding.', 'storefront-sync' ), array( 'status' => 404 ) );
-		if ( ! extension_loaded( 'tessera' ) ) {
+		if ( ! Storefront_Sync_Tessera::available() ) {
 			return $not_found;
 		}
 		try {
@@ -84,7 +85,7 @@ final class Storefront_Sync_Ownership {
 				return $not_found;
 			}
 			$proof = $companion->ownershipProof();
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			return $not_found;
 		}
 		$response = new WP_REST_Response( $proof['body'], 200 );
@@ -109,7 +110,7 @@ final class Storefront_Sync_Ownership {
 		if ( $served || ! $ours || 200 !== $result->get_status() || ! is_string( $result->get_data() ) ) {
 			return $served;
 		}
-		// The proof is base64url text made by the extension; nothing to escape.
+		// The proof is base64url text made by Tessera; nothing to escape.
 		echo $result->get_data(); // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped
 		return true;
 	}

@@ -7,7 +7,8 @@
 
 defined( 'ABSPATH' ) || exit;
 
-use Tessera\Exception\TesseraException;
+use Tessera as Native;
+use StorefrontSync\Vendor\Tessera as Bundled;
 
 /**
  * Wires the plugin into WordPress.
@@ -21,6 +22,7 @@ final class Storefront_Sync_Plugin {
 	 */
 	public static function boot() {
 		add_action( 'init', array( __CLASS__, 'load_textdomain' ) );
+		add_filter( 'site_status_tests', array( 'Storefront_Sync_Tessera', 'site_status_tests' ) );
 		Storefront_Sync_Ownership::hooks();
 		if ( is_admin() ) {
 			Storefront_Sync_Admin::hooks();
@@ -44,9 +46,9 @@ final class Storefront_Sync_Plugin {
 	 * @return void
 	 */
 	public static function activate() {
-		if ( ! extension_loaded( 'tessera' ) ) {
+		if ( ! Storefront_Sync_Tessera::available() ) {
 			wp_die(
-				esc_html__( 'Storefront Sync needs the tessera PHP extension. Ask your host to install it, then activate the plugin again.', 'storefront-sync' ),
+				esc_html( Storefront_Sync_Tessera::missing_reason() ),
 				esc_html__( 'Plugin could not be activated', 'storefront-sync' ),
 				array( 'back_link' => true )
 			);
@@ -77,7 +79,7 @@ final class Storefront_Sync_Plugin {
 	public static function ensure_registered( $activating = false ) {
 		try {
 			$companion = Storefront_Sync_State::load();
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			return; // state_undecryptable: the admin notice asks the operator.
 		}
 		$pending = array( 'not_registered', 'registration_pending', 'awaiting_ownership' );
@@ -90,8 +92,8 @@ final class Storefront_Sync_Plugin {
 	 * Registers (a new installation when $companion is null). Problems go to
 	 * the health record, shown as an admin notice; nothing is thrown.
 	 *
-	 * @param \Tessera\Companion|null $companion  The installation, or null for a new one.
-	 * @param bool                     $activating Whether this runs inside the activation hook.
+	 * @param Native\Companion|Bundled\Companion|null $companion  The installation, or null for a new one.
+	 * @param bool                                    $activating Whether this runs inside the activation hook.
 	 * @return bool Whether the site is registered now.
 	 */
 	public static function try_register( $companion, $activating = false ) {
@@ -102,7 +104,7 @@ final class Storefront_Sync_Plugin {
 		try {
 			$status = Storefront_Sync_Client::register( $companion ?? Storefront_Sync_Client::create(), $activating );
 			return 'registered' === $status;
-		} catch ( TesseraException $e ) {
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::registration_failed( $e->getErrorCode(), $e->getMessage() );
 		} finally {
 			delete_transient( Storefront_Sync_State::LOCK_TRANSIENT );
@@ -114,7 +116,7 @@ final class Storefront_Sync_Plugin {
 	 * Records a registration problem for the admin notice.
 	 *
 	 * @param string $code    Error code.
-	 * @param string $message Message (the extension's messages never contain secrets).
+	 * @param string $message Message (Tessera's messages never contain secrets).
 	 * @return void
 	 */
 	private static function registration_failed( $code, $message ) {

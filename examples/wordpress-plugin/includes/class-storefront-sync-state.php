@@ -8,14 +8,15 @@
 
 defined( 'ABSPATH' ) || exit;
 
-use Tessera\Companion;
+use Tessera as Native;
+use StorefrontSync\Vendor\Tessera as Bundled;
 
 /**
  * Persistence of the tessera state.
  *
- * The extension's state (install id, per-installation secret, broker token,
- * pending connect, learned clock offset) is sealed by the extension
- * (`sealState()`, an AEAD under a key the extension derives with HKDF from
+ * Tessera's state (install id, per-installation secret, broker token,
+ * pending connect, learned clock offset) is sealed by Tessera
+ * (`sealState()`, an AEAD under a key Tessera derives with HKDF from
  * the key material below) and stored in ONE option that is not autoloaded.
  * A sealed state that does not open (`state_undecryptable`, e.g. after the
  * salts in wp-config.php changed) is never treated as "nothing stored": the
@@ -37,9 +38,10 @@ final class Storefront_Sync_State {
 	 *
 	 *     define( 'STOREFRONT_SYNC_STATE_KEY', 'a long random string' );
 	 *
-	 * otherwise WordPress's LOGGED_IN_KEY . LOGGED_IN_SALT (wp_salt()). The
-	 * extension derives the actual AEAD key from this with HKDF; the prefix
-	 * keeps this use of the salts separate from WordPress's own.
+	 * otherwise WordPress's LOGGED_IN_KEY . LOGGED_IN_SALT (wp_salt()).
+	 * Tessera derives the actual AEAD key from this with HKDF (the extension
+	 * and the bundled copy alike: either opens what the other sealed); the
+	 * prefix keeps this use of the salts separate from WordPress's own.
 	 *
 	 * @return string
 	 */
@@ -63,35 +65,37 @@ final class Storefront_Sync_State {
 	/**
 	 * Opens the stored state.
 	 *
-	 * @return Companion|null Null when nothing is stored.
-	 * @throws \Tessera\Exception\StateUndecryptableException When the stored state does not open with today's key.
+	 * @return Native\Companion|Bundled\Companion|null Null when nothing is stored.
+	 * @throws Native\Exception\StateUndecryptableException|Bundled\Exception\StateUndecryptableException When the stored state does not open with today's key.
 	 */
 	public static function load() {
 		$sealed = get_option( self::OPTION, '' );
 		if ( ! is_string( $sealed ) || '' === $sealed ) {
 			return null;
 		}
-		return Companion::openState( $sealed, self::key_material() );
+		$companion = Storefront_Sync_Tessera::companion();
+		return $companion::openState( $sealed, self::key_material() );
 	}
 
 	/**
 	 * Seals and stores the state.
 	 *
-	 * @param Companion $companion The installation.
+	 * @param Native\Companion|Bundled\Companion $companion The installation.
 	 * @return void
 	 */
-	public static function save( Companion $companion ) {
+	public static function save( Native\Companion|Bundled\Companion $companion ) {
 		update_option( self::OPTION, $companion->sealState( self::key_material() ), false );
 	}
 
 	/**
-	 * Stores a state JSON the extension handed to a `persist` callable.
+	 * Stores a state JSON Tessera handed to a `persist` callable.
 	 *
-	 * @param string $state_json State JSON from the extension.
+	 * @param string $state_json State JSON from Tessera.
 	 * @return void
 	 */
 	public static function save_json( $state_json ) {
-		self::save( Companion::fromJson( $state_json ) );
+		$companion = Storefront_Sync_Tessera::companion();
+		self::save( $companion::fromJson( $state_json ) );
 	}
 
 	/**

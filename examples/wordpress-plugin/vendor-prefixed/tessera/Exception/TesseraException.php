@@ -1,0 +1,47 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Exception;
+
+/**
+ * Base of every error Tessera throws. Also thrown as such for `internal`
+ * errors (a bug).
+ *
+ * The pure-PHP twin of the extension's `Tessera\Exception\TesseraException`:
+ * the same private properties, written once when Tessera builds the
+ * exception, and the same final getters (with the same fallbacks for an
+ * exception constructed with `new` in PHP).
+ */
+class TesseraException extends \Exception
+{
+    private $errorCode;
+    private $status;
+    private $reason;
+    private $retryAfterMs;
+    private $registeredUrl;
+    private $currentUrl;
+    private $wireStatus;
+    private $wireCode;
+
+    /** The stable snake_case error code (e.g. `reconnect_required`). */
+    final public function getErrorCode(): string
+    {
+        \StorefrontSync\Vendor\Tessera\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return $this->errorCode ?? 'internal';
+    }
+
+    /** The HTTP status behind the error, if any. */
+    final public function getStatus(): ?int
+    {
+        \StorefrontSync\Vendor\Tessera\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return $this->status;
+    }
+
+    /** The broker's own code behind the error (reconnect reason, 4xx code), if any. */
+    final public function getReason(): ?string
+    {
+        \StorefrontSync\Vendor\Tessera\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return $this->reason;
+    }
+}

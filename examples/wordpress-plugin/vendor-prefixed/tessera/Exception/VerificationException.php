@@ -1,0 +1,23 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Exception;
+
+/** Broker side: a signature, connect URL, ticket or proof did not verify. */
+final class VerificationException extends TesseraException
+{
+    /** The HTTP status a broker answers this failure with (401, 403, 503, …). */
+    final public function getHttpStatus(): int
+    {
+        \StorefrontSync\Vendor\Tessera\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return \StorefrontSync\Vendor\Tessera\Internal\PhpErrors::read($this, 'wireStatus') ?? 500;
+    }
+
+    /** The `error` code a broker answers this failure with. */
+    final public function getWireCode(): string
+    {
+        \StorefrontSync\Vendor\Tessera\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return \StorefrontSync\Vendor\Tessera\Internal\PhpErrors::read($this, 'wireCode') ?? 'internal';
+    }
+}

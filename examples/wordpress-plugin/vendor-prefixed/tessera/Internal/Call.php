@@ -1,0 +1,72 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Internal;
+
+/**
+ * One operation in progress (`machine::Call`). Create it with a
+ * `Machine::start*` function, drive it with {@see Machine::step()}.
+ */
+final class Call
+{
+    // `Op`
+    public const OP_API = 'api';
+    public const OP_REGISTER = 'register';
+    public const OP_DISCONNECT = 'disconnect';
+    public const OP_UNINSTALL_DISCONNECT = 'uninstall_disconnect';
+    public const OP_UNINSTALL_DEREGISTER = 'uninstall_deregister';
+    public const OP_UNINSTALL_LOCAL = 'uninstall_local';
+    public const OP_SITE_MOVED = 'site_moved';
+
+    public ?Registration $registration = null;
+    /** The registration round continues a site move (completes as SiteMoved). */
+    public bool $siteMove = false;
+    public int $proofRounds = 0;
+    public bool $awaitingProof = false;
+    /** A registration already started over with a fresh id once. */
+    public bool $startedOver = false;
+    public ?string $idempotencyKey = null;
+    public int $attempts = 0;
+    public int $delaySpentMs = 0;
+    public bool $skewRetried = false;
+    public bool $awaitingResponse = false;
+    public bool $started = false;
+    public bool $finished = false;
+    /** @var list<Action|null> queued actions; null is `Pending::Resend` */
+    public array $pending = [];
+    public RemoteStep $disconnectStep;
+
+    public function __construct(public string $op, public ApiRequest $req)
+    {
+        $this->disconnectStep = RemoteStep::skipped();
+    }
+
+    /** Attempts sent so far for the current request. */
+    public function attempts(): int
+    {
+        return $this->attempts;
+    }
+
+    /** Whether Done was returned. */
+    public function isFinished(): bool
+    {
+        return $this->finished;
+    }
+
+    /** The `Idempotency-Key` used on every attempt, once the first is signed. */
+    public function idempotencyKey(): ?string
+    {
+        return $this->idempotencyKey;
+    }
+
+    public function resetFor(string $op, ApiRequest $req): void
+    {
+        $this->op = $op;
+        $this->req = $req;
+        $this->idempotencyKey = null;
+        $this->attempts = 0;
+        $this->delaySpentMs = 0;
+        $this->skewRetried = false;
+    }
+}

@@ -1,0 +1,35 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Internal;
+
+/** A parsed connect callback (Rust `connect::Callback`). */
+final class Callback
+{
+    /**
+     * @param string $state the `state` parameter
+     * @param string|null $brokerToken the `broker_token` parameter, if any
+     * @param string|null $error the `error` parameter, if any
+     */
+    public function __construct(
+        public readonly string $state,
+        #[\SensitiveParameter] public readonly ?string $brokerToken,
+        public readonly ?string $error,
+    ) {
+    }
+
+    /**
+     * What `var_dump` shows: the token redacted.
+     *
+     * @return array<string, mixed>
+     */
+    public function __debugInfo(): array
+    {
+        return [
+            'state' => $this->state,
+            'brokerToken' => $this->brokerToken === null ? null : '[redacted]',
+            'error' => $this->error,
+        ];
+    }
+}

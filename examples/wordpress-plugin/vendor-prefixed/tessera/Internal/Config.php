@@ -1,0 +1,28 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Internal;
+
+/** What a host configures once (`config::Config`). */
+final class Config
+{
+    public function __construct(
+        public string $brokerUrl,
+        public Routes $routes = new Routes(),
+        public RetryPolicy $retry = new RetryPolicy(),
+    ) {
+    }
+
+    /** A configuration with default routes and retry policy (`Config::new`). */
+    public static function new(string $brokerUrl): self
+    {
+        return new self($brokerUrl);
+    }
+
+    public function __clone()
+    {
+        $this->routes = clone $this->routes;
+        $this->retry = clone $this->retry;
+    }
+}

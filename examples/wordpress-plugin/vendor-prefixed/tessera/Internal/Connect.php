@@ -1,0 +1,306 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Internal;
+
+/**
+ * The browser connect flow and other URL-signed links (core/src/connect.rs).
+ *
+ * A URL-signed link carries `sig` = base64url(HMAC-SHA256(secret, canonical))
+ * where canonical = `<context>\n<k1>=<v1>&<k2>=<v2>…`, each value
+ * percent-encoded with every byte outside RFC 3986 unreserved escaped.
+ */
+final class Connect
+{
+    /** Context string of connect URLs. */
+    public const CONNECT_CONTEXT = 'tessera-connect-v1';
+    /** Context string of uninstall tickets. */
+    public const UNINSTALL_CONTEXT = 'tessera-uninstall-v1';
+    /** Lifetime of a pending connect (and of a connect URL), seconds. */
+    public const CONNECT_TTL_SECS = 600;
+    /** Tolerated clock lead of a link's `ts`, seconds. */
+    public const FUTURE_SKEW_SECS = 300;
+    /** Default maximum age of an uninstall ticket (30 days). */
+    public const UNINSTALL_TICKET_MAX_AGE_SECS = 30 * 24 * 3600;
+    /** Longest callback URL accepted. */
+    public const MAX_CALLBACK = 8 * 1024;
+
+    private const SCHEME_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-';
+    private const CONNECT_KEYS = ['install_id', 'state', 'return_url', 'scope', 'ts', 'sig'];
+
+    /**
+     * `k=v&…` with canonical percent-encoding of the values.
+     *
+     * @param list<array{0: string, 1: string}> $pairs
+     */
+    public static function canonicalQuery(#[\SensitiveParameter] array $pairs): string
+    {
+        $parts = [];
+        foreach ($pairs as [$k, $v]) {
+            $parts[] = $k . '=' . rawurlencode($v);
+        }
+        return implode('&', $parts);
+    }
+
+    /**
+     * The `sig` value for a URL-signed link.
+     *
+     * @param list<array{0: string, 1: string}> $pairs
+     */
+    public static function linkSignature(Secret $secret, string $context, #[\SensitiveParameter] array $pairs): string
+    {
+        $canonical = $context . "\n" . self::canonicalQuery($pairs);
+        return Encoding::b64urlEncode(Signature::hmacSha256($secret->expose(), $canonical));
+    }
+
+    /**
+     * Checks a return URL: an absolute http(s) URL the strict URL model
+     * accepts or a browser-extension page; visible ASCII, no fragment, no
+     * backslash, at most 2048 bytes, and a query that decodes, repeats no
+     * key and carries none of `state`, `broker_token`, `error`.
+     *
+     * @throws CoreError invalid_url / too_large
+     */
+    public static function checkReturnUrl(#[\SensitiveParameter] string $url): void
+    {
+        if (\strlen($url) > 2048) {
+            throw CoreError::tooLarge('return_url', 2048);
+        }
+        if (!Text::isAsciiGraphic($url)) {
+            throw CoreError::invalidUrl('return_url', 'must be visible ASCII without spaces');
+        }
+        if (str_contains($url, '#')) {
+            throw CoreError::invalidUrl('return_url', 'must not contain a fragment');
+        }
+        $sep = strpos($url, '://');
+        if ($sep === false) {
+            throw CoreError::invalidUrl('return_url', 'must be absolute');
+        }
+        $scheme = substr($url, 0, $sep);
+        $rest = substr($url, $sep + 3);
+        $schemeOk = $scheme !== '' && strspn($scheme[0], 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz') === 1
+            && Text::allIn($scheme, self::SCHEME_CHARS);
+        if (!$schemeOk || $rest === '') {
+            throw CoreError::invalidUrl('return_url', 'must be absolute');
+        }
+        if (\in_array(Text::asciiLower($scheme), Registration::EXTENSION_SCHEMES, true)) {
+            $id = substr($rest, 0, strcspn($rest, '/?'));
+            if (!Registration::isExtensionId($id)) {
+                throw CoreError::invalidUrl('return_url', 'an extension page must be scheme://<id>/path');
+            }
+        } else {
+            Url::parse($url, 'return_url');
+        }
+        if (str_contains($url, '\\')) {
+            throw CoreError::invalidUrl('return_url', 'must not contain a backslash');
+        }
+        $q = strpos($url, '?');
+        if ($q !== false) {
+            $pairs = self::uniquePairs(substr($url, $q + 1));
+            if ($pairs === null) {
+                throw CoreError::invalidUrl('return_url', 'has a query that does not percent-decode or repeats a key');
+            }
+            foreach ($pairs as [$k]) {
+                if ($k === 'state' || $k === 'broker_token' || $k === 'error') {
+                    throw CoreError::invalidUrl('return_url', 'must not carry state, broker_token or error in its query');
+                }
+            }
+        }
+    }
+
+    /**
+     * Checks a scope string: 1-256 visible ASCII characters or spaces.
+     *
+     * @throws CoreError invalid_input (field `scope`)
+     */
+    public static function checkScope(string $scope): void
+    {
+        $len = \strlen($scope);
+        if ($len === 0 || $len > 256 || preg_match('/[^\x20-\x7E]/', $scope) === 1) {
+            throw CoreError::invalidInput('scope', 'must be 1-256 visible ASCII characters');
+        }
+    }
+
+    /**
+     * Ordered connect-URL parameters (without `sig`).
+     *
+     * @return list<array{0: string, 1: string}>
+     */
+    public static function connectPairs(
+        string $installId,
+        string $state,
+        #[\SensitiveParameter] string $returnUrl,
+        ?string $scope,
+        string $ts,
+    ): array {
+        $pairs = [['install_id', $installId], ['state', $state], ['return_url', $returnUrl]];
+        if ($scope !== null) {
+            $pairs[] = ['scope', $scope];
+        }
+        $pairs[] = ['ts', $ts];
+        return $pairs;
+    }
+
+    /**
+     * Broker side: verifies a connect URL (absolute, or just its query) at `now`.
+     *
+     * @param callable(string): ?Secret $secretFor
+     * @throws CoreError
+     */
+    public static function verifyConnectUrl(#[\SensitiveParameter] string $url, int $now, callable $secretFor): ConnectParams
+    {
+        if (\strlen($url) > self::MAX_CALLBACK) {
+            throw CoreError::tooLarge('url', self::MAX_CALLBACK);
+        }
+        $pairs = self::uniquePairs(self::queryOf($url));
+        if ($pairs === null) {
+            throw CoreError::signatureMalformed('malformed or repeated query parameter');
+        }
+        foreach ($pairs as [$k]) {
+            if (!\in_array($k, self::CONNECT_KEYS, true)) {
+                throw CoreError::signatureMalformed('unexpected query parameter');
+            }
+        }
+        $need = static function (string $k) use ($pairs): string {
+            return self::get($pairs, $k) ?? throw CoreError::signatureMalformed('missing connect parameter');
+        };
+        $installId = $need('install_id');
+        $state = $need('state');
+        $returnUrl = $need('return_url');
+        $sig = $need('sig');
+        $scope = self::get($pairs, 'scope');
+        $ts = self::checkTs(self::get($pairs, 'ts'), $now, self::CONNECT_TTL_SECS);
+        $secret = $secretFor($installId);
+        if ($secret === null) {
+            throw CoreError::unknownInstallation();
+        }
+        $want = self::linkSignature(
+            $secret,
+            self::CONNECT_CONTEXT,
+            self::connectPairs($installId, $state, $returnUrl, $scope, (string) $ts),
+        );
+        if (!hash_equals($want, $sig)) {
+            throw CoreError::signatureInvalid();
+        }
+        self::checkReturnUrl($returnUrl);
+        return new ConnectParams($installId, $state, $returnUrl, $scope, $ts);
+    }
+
+    /**
+     * Broker side: verifies an uninstall ticket's query for `installId`
+     * (taken from the path); returns the ticket's `ts`.
+     *
+     * @param callable(string): ?Secret $secretFor
+     * @throws CoreError
+     */
+    public static function verifyUninstallTicket(
+        string $installId,
+        #[\SensitiveParameter] string $urlOrQuery,
+        int $now,
+        int $maxAgeSecs,
+        callable $secretFor,
+    ): int {
+        if (\strlen($urlOrQuery) > self::MAX_CALLBACK) {
+            throw CoreError::tooLarge('url', self::MAX_CALLBACK);
+        }
+        $pairs = self::uniquePairs(self::queryOf($urlOrQuery));
+        if ($pairs === null) {
+            throw CoreError::signatureMalformed('malformed or repeated query parameter');
+        }
+        $sig = self::get($pairs, 'sig');
+        if ($sig === null) {
+            throw CoreError::signatureMissing();
+        }
+        $ts = self::checkTs(self::get($pairs, 'ts'), $now, $maxAgeSecs);
+        $secret = $secretFor($installId);
+        if ($secret === null) {
+            throw CoreError::unknownInstallation();
+        }
+        $want = self::linkSignature($secret, self::UNINSTALL_CONTEXT, [['install_id', $installId], ['ts', (string) $ts]]);
+        if (!hash_equals($want, $sig)) {
+            throw CoreError::signatureInvalid();
+        }
+        return $ts;
+    }
+
+    /**
+     * Parses a callback given as a full return URL, `?query` or bare query.
+     *
+     * @throws CoreError too_large / callback_invalid
+     */
+    public static function parseCallback(#[\SensitiveParameter] string $input): Callback
+    {
+        if (\strlen($input) > self::MAX_CALLBACK) {
+            throw CoreError::tooLarge('callback', self::MAX_CALLBACK);
+        }
+        $pairs = self::uniquePairs(self::queryOf($input));
+        if ($pairs === null) {
+            throw CoreError::callbackInvalid('malformed or repeated query parameter');
+        }
+        $state = self::get($pairs, 'state');
+        if ($state === null) {
+            throw CoreError::callbackInvalid('missing state');
+        }
+        return new Callback($state, self::get($pairs, 'broker_token'), self::get($pairs, 'error'));
+    }
+
+    /** The query of a URL, `?query` or bare query (fragment dropped). */
+    private static function queryOf(#[\SensitiveParameter] string $url): string
+    {
+        $hash = strpos($url, '#');
+        $noFrag = $hash === false ? $url : substr($url, 0, $hash);
+        $q = strpos($noFrag, '?');
+        if ($q !== false) {
+            return substr($noFrag, $q + 1);
+        }
+        return str_contains($noFrag, '://') ? '' : $noFrag;
+    }
+
+    /**
+     * Decoded query pairs with each key at most once.
+     *
+     * @return list<array{0: string, 1: string}>|null
+     */
+    private static function uniquePairs(#[\SensitiveParameter] string $query): ?array
+    {
+        $pairs = Encoding::parseQuery($query);
+        if ($pairs === null) {
+            return null;
+        }
+        $seen = [];
+        foreach ($pairs as [$k]) {
+            if (isset($seen[$k])) {
+                return null;
+            }
+            $seen[$k] = true;
+        }
+        return $pairs;
+    }
+
+    /**
+     * @param list<array{0: string, 1: string}> $pairs
+     */
+    private static function get(array $pairs, string $key): ?string
+    {
+        foreach ($pairs as [$k, $v]) {
+            if ($k === $key) {
+                return $v;
+            }
+        }
+        return null;
+    }
+
+    private static function checkTs(?string $ts, int $now, int $maxAge): int
+    {
+        $len = $ts === null ? 0 : \strlen($ts);
+        if ($ts === null || $len === 0 || $len > 12 || strspn($ts, '0123456789') !== $len) {
+            throw CoreError::signatureMalformed('ts must be unix seconds');
+        }
+        $t = (int) $ts;
+        if ($t > Ints::saturatingAdd($now, self::FUTURE_SKEW_SECS) || Ints::saturatingSub($now, $t) > $maxAge) {
+            throw CoreError::signatureExpired();
+        }
+        return $t;
+    }
+}

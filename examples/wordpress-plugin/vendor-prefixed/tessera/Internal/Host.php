@@ -1,0 +1,133 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Internal;
+
+/**
+ * The host side of the step machine: {@see drive()}, a literal transcription
+ * of docs/HOST-CONTRACT.md §2–4 with PHP callables (transport, sleep,
+ * persist, serveProof), as `php-ext/src/host.rs`. All policy (retries,
+ * backoff, skew, redirects, what to persist, when to register again) is the
+ * core's; this only does what each action says and feeds back what happened.
+ */
+final class Host
+{
+    /**
+     * @param callable $transport `function (array $request): array $response`; throws
+     *        `TransportException` when no response could be read
+     * @param callable|null $sleep `function (int $ms): void`; the process sleeps when absent
+     * @param callable|null $persist `function (string $stateJson): void`; nothing is stored when absent
+     * @param callable|null $serveProof `function (array $proof): mixed`; `false` (or absent) defers the proof
+     */
+    public function __construct(
+        private $transport,
+        private $sleep = null,
+        private $persist = null,
+        private $serveProof = null,
+    ) {
+    }
+
+    /** Local time, unix seconds (the system clock). */
+    public static function unixNow(): int
+    {
+        return time();
+    }
+
+    /**
+     * `Send(request)`: sent once, exactly as given; every response is fed
+     * back as it is (a 3xx too); a `TransportException` is
+     * `TransportError(network)`; any other exception propagates and abandons
+     * the operation.
+     *
+     * @throws CoreError when the transport returns something that is not a response
+     */
+    private function send(#[\SensitiveParameter] Request $request): Event
+    {
+        $arr = Convert::requestToPhp($request);
+        try {
+            $z = ($this->transport)($arr);
+        } catch (\Throwable $e) {
+            if (self::isTransportException($e)) {
+                return Event::transportError(Event::NETWORK);
+            }
+            throw $e;
+        }
+        return Event::response(Convert::responseFromPhp(Convert::expectArray($z, 'transport')));
+    }
+
+    /**
+     * The transport's "no response could be read": this package's
+     * `TransportException` (which is `Tessera\Exception\TransportException`
+     * when the extension is absent), or the extension's when it is loaded.
+     */
+    private static function isTransportException(\Throwable $e): bool
+    {
+        static $ext = null;
+        $ext ??= (extension_loaded('tessera') && class_exists('Tessera\\Exception\\TransportException', false))
+            ? 'Tessera\\Exception\\TransportException'
+            : '';
+        return $e instanceof \StorefrontSync\Vendor\Tessera\Exception\TransportException || ($ext !== '' && $e instanceof $ext);
+    }
+
+    /** `Sleep(ms)`: sleep exactly that long. */
+    private function sleep(int $ms): Event
+    {
+        if ($this->sleep !== null) {
+            ($this->sleep)($ms);
+        } else {
+            usleep($ms * 1000);
+        }
+        return Event::slept();
+    }
+
+    /** `Persist(state)`: store it before feeding `Persisted`. */
+    private function persist(#[\SensitiveParameter] string $state): Event
+    {
+        if ($this->persist !== null) {
+            ($this->persist)($state);
+        }
+        return Event::persisted();
+    }
+
+    /** `ServeProof(proof)`: `ProofServed`, unless the callable returns `false` or there is none. */
+    private function serveProof(#[\SensitiveParameter] OwnershipProof $proof): Event
+    {
+        if ($this->serveProof === null) {
+            return Event::proofDeferred();
+        }
+        $served = ($this->serveProof)(Convert::proofToPhp($proof));
+        return $served === false ? Event::proofDeferred() : Event::proofServed();
+    }
+
+    /**
+     * Drives `$call` to completion (docs/HOST-CONTRACT.md §2). The companion
+     * is used only inside each step, never while a PHP callable runs, so
+     * callables may use the same `Companion` object.
+     *
+     * @throws CoreError the error the operation ended with (or a bad value from a callable)
+     */
+    public function drive(
+        #[\SensitiveParameter] CompanionCore $core,
+        #[\SensitiveParameter] TestHooks $hooks,
+        #[\SensitiveParameter] Call $call,
+    ): Completion
+    {
+        $event = Event::start();
+        while (true) {
+            // The host clock, read once per event, just before feeding it.
+            $now = $hooks->now();
+            $action = Machine::step($core, $call, $event, $now, $hooks->entropy());
+            $event = match ($action->type) {
+                Action::SEND => $this->send($action->request),
+                Action::SLEEP => $this->sleep($action->ms),
+                Action::PERSIST => $this->persist($action->state),
+                Action::SERVE_PROOF => $this->serveProof($action->proof),
+                default => $action->result instanceof CoreError ? throw $action->result : $action->result,
+            };
+            if ($event instanceof Completion) {
+                return $event;
+            }
+        }
+    }
+}

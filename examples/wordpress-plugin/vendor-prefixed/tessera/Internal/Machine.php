@@ -1,0 +1,550 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Internal;
+
+/**
+ * The step machine that drives every multi-step operation (sans-IO):
+ * registration, API calls, disconnect, uninstall and "the site moved" (port
+ * of `core/src/machine/mod.rs`, `register.rs` and `leave.rs`; the Rust
+ * `impl Companion` methods are static functions taking the companion first).
+ *
+ * The host loop: feed Start, then perform each Action and feed back what
+ * happened, until Done (docs/HOST-CONTRACT.md).
+ */
+final class Machine
+{
+    /** At most this many ownership proofs are served in one registration. */
+    public const MAX_PROOF_ROUNDS = 2;
+    /** Attempts per remote step of the uninstall plan. */
+    public const UNINSTALL_MAX_ATTEMPTS = 2;
+
+    // ---- starting operations -------------------------------------------------------
+
+    /** Starts a signed API call through the broker (needs a broker token). @throws CoreError */
+    public static function startCall(CompanionCore $c, ApiRequest $req): Call
+    {
+        self::signPreflight($c, $req, CompanionCore::PURPOSE_API);
+        if ($c->state->brokerToken === null) {
+            throw $c->state->reconnectReason !== null
+                ? CoreError::reconnectRequired($c->state->reconnectReason)
+                : CoreError::notConnected();
+        }
+        return new Call(Call::OP_API, $req);
+    }
+
+    /** Checks everything signing will check, before any I/O. @throws CoreError */
+    private static function signPreflight(CompanionCore $c, ApiRequest $req, string $purpose): void
+    {
+        Http::normalizeMethod($req->method);
+        Http::checkBody($req->body);
+        Http::normalizeHeaders($req->headers);
+        $c->broker->join($req->path, 'path');
+        $c->signingInstallation($purpose);
+    }
+
+    /**
+     * Starts registering this installation with the broker (new, pending,
+     * invalid, or the ownership round of a site move). @throws CoreError
+     */
+    public static function startRegistration(CompanionCore $c, Registration $reg): Call
+    {
+        Registration::checkRegistration($reg);
+        $i = $c->state->installation;
+        if ($i !== null && $i->invalidReason === null && $i->confirmed) {
+            if ($i->challenge === null) {
+                throw CoreError::invalidState('already registered; uninstall or reset first to register again');
+            }
+            // A pending site move proves the address it moved to, nothing else.
+            if (Registration::checkRegistration($reg) !== $i->siteUrl) {
+                throw CoreError::siteMismatch($i->siteUrl, $reg->siteUrl);
+            }
+        }
+        if ($c->state->siteMismatch !== null && $i !== null && $i->confirmed) {
+            throw CoreError::invalidState('resolve the site mismatch first (a copy, or the site moved)');
+        }
+        $call = new Call(Call::OP_REGISTER, new ApiRequest('POST', $c->state->config->routes->installations));
+        $call->registration = $reg;
+        return $call;
+    }
+
+    /** Starts a disconnect: `POST /disconnect`. @throws CoreError */
+    public static function startDisconnect(CompanionCore $c): Call
+    {
+        $req = new ApiRequest('POST', $c->state->config->routes->disconnect);
+        self::signPreflight($c, $req, CompanionCore::PURPOSE_LEAVE);
+        if ($c->state->brokerToken === null) {
+            throw CoreError::notConnected();
+        }
+        return new Call(Call::OP_DISCONNECT, $req);
+    }
+
+    /** Starts the uninstall plan (never fails). */
+    public static function startUninstall(CompanionCore $c): Call
+    {
+        $plan = self::uninstallPlan($c);
+        if ($plan !== null) {
+            return new Call($plan[0], $plan[1]);
+        }
+        return new Call(Call::OP_UNINSTALL_LOCAL, new ApiRequest('DELETE', $c->state->config->routes->installations));
+    }
+
+    /** Starts "the site moved": `PATCH /installations/{id}` with the new URL. @throws CoreError */
+    public static function startSiteMoved(CompanionCore $c): Call
+    {
+        $inst = $c->state->installation;
+        if ($inst === null || !$inst->confirmed) {
+            throw CoreError::notRegistered();
+        }
+        $current = $c->state->siteMismatch ?? throw CoreError::invalidState('no site mismatch to resolve');
+        $body = '{"site_url":' . Json::writeStr($current) . '}';
+        $path = $c->state->config->routes->installations . '/' . $inst->id;
+        return new Call(Call::OP_SITE_MOVED, new ApiRequest('PATCH', $path, [['content-type', 'application/json']], $body));
+    }
+
+    /** @return array{string, ApiRequest}|null */
+    private static function uninstallPlan(CompanionCore $c): ?array
+    {
+        $state = $c->state;
+        $inst = $state->installation;
+        if ($inst === null) {
+            return null;
+        }
+        // A copy must never touch the original; an unconfirmed registration has
+        // nothing at the broker worth a signed request.
+        if ($state->siteMismatch !== null || $inst->invalidReason !== null || !$inst->confirmed) {
+            return null;
+        }
+        if ($state->brokerToken !== null) {
+            return [Call::OP_UNINSTALL_DISCONNECT, new ApiRequest('POST', $state->config->routes->disconnect)];
+        }
+        return [Call::OP_UNINSTALL_DEREGISTER, self::deregisterRequest($c, $inst->id)];
+    }
+
+    private static function deregisterRequest(CompanionCore $c, string $id): ApiRequest
+    {
+        return new ApiRequest('DELETE', $c->state->config->routes->installations . '/' . $id);
+    }
+
+    // ---- the step --------------------------------------------------------------------
+
+    /** Advances `$call` with `$event` at local time `$now` (unix seconds). */
+    public static function step(CompanionCore $c, Call $call, Event $event, int $now, Entropy $entropy): Action
+    {
+        if ($call->finished) {
+            return Action::done(CoreError::invalidState('the call is already finished'));
+        }
+        $type = $event->type;
+        if ($type === Event::START && !$call->started) {
+            $call->started = true;
+            $action = match ($call->op) {
+                Call::OP_REGISTER => self::beginRegistration($c, $call, $entropy),
+                Call::OP_UNINSTALL_LOCAL => self::finishUninstall($c, $call, RemoteStep::skipped()),
+                default => self::send($c, $call, $now, $entropy),
+            };
+        } elseif ($type === Event::RESPONSE && $call->awaitingResponse) {
+            $call->awaitingResponse = false;
+            $outcome = Classify::classify($event->response, $now);
+            $action = self::onOutcome($c, $call, $outcome, $event->response, $now, $entropy);
+        } elseif ($type === Event::TRANSPORT_ERROR && $call->awaitingResponse) {
+            $call->awaitingResponse = false;
+            $action = $event->transportError === Event::REDIRECT
+                ? self::fail($c, $call, CoreError::redirected(null))
+                : self::retryOrFail($c, $call, null, $entropy);
+        } elseif ($type === Event::PROOF_SERVED && $call->awaitingProof) {
+            $call->awaitingProof = false;
+            $action = self::resendRegistration($c, $call, $now, $entropy);
+        } elseif ($type === Event::PROOF_DEFERRED && $call->awaitingProof) {
+            $call->awaitingProof = false;
+            $action = self::proofDeferred($c, $call);
+        } elseif (($type === Event::SLEPT || $type === Event::PERSISTED) && $call->pending !== []) {
+            $action = self::nextPending($c, $call, $now, $entropy);
+        } else {
+            $call->finished = true;
+            return Action::done(CoreError::invalidState('unexpected event for this call'));
+        }
+        if ($action->type === Action::DONE) {
+            $call->finished = true;
+        }
+        if ($action->type === Action::SERVE_PROOF) {
+            $call->awaitingProof = true;
+        }
+        return $action;
+    }
+
+    private static function nextPending(CompanionCore $c, Call $call, int $now, Entropy $entropy): Action
+    {
+        if ($call->pending === []) {
+            return Action::done(CoreError::internal('no pending action'));
+        }
+        $next = array_shift($call->pending);
+        return $next ?? self::send($c, $call, $now, $entropy);
+    }
+
+    private static function send(CompanionCore $c, Call $call, int $now, Entropy $entropy): Action
+    {
+        if ($call->op === Call::OP_REGISTER) {
+            try {
+                $request = $c->registrationPost();
+            } catch (CoreError $e) {
+                return self::fail($c, $call, $e);
+            }
+            $call->attempts++;
+            $call->awaitingResponse = true;
+            return Action::send($request);
+        }
+        $method = self::asciiUpper($call->req->method);
+        if ($call->idempotencyKey === null) {
+            $caller = null;
+            foreach ($call->req->headers as [$k, $v]) {
+                if (strcasecmp($k, 'idempotency-key') === 0) {
+                    $caller = Text::trim($v);
+                    break;
+                }
+            }
+            $call->idempotencyKey = $caller
+                ?? (($method === 'POST' || $method === 'PATCH') ? Sign::uuidV4($entropy->fill(16)) : null);
+        }
+        $opts = new SignOptions($now, null, $call->idempotencyKey);
+        $purpose = match ($call->op) {
+            Call::OP_SITE_MOVED => CompanionCore::PURPOSE_SITE_MOVE,
+            Call::OP_API => CompanionCore::PURPOSE_API,
+            default => CompanionCore::PURPOSE_LEAVE,
+        };
+        try {
+            $request = $c->signAs($call->req, $opts, $entropy, $purpose);
+        } catch (CoreError $e) {
+            return self::fail($c, $call, $e);
+        }
+        $call->attempts++;
+        $call->awaitingResponse = true;
+        return Action::send($request);
+    }
+
+    /** Whether this operation's request may be sent again after an answer that did not show whether the broker acted. */
+    private static function safeToRepeat(Call $call): bool
+    {
+        return $call->op === Call::OP_REGISTER
+            || Sign::isIdempotent(self::asciiUpper($call->req->method))
+            || $call->idempotencyKey !== null;
+    }
+
+    /** The retry budget of this operation. */
+    private static function policy(CompanionCore $c, Call $call): RetryPolicy
+    {
+        $policy = clone $c->state->config->retry;
+        if ($call->op === Call::OP_UNINSTALL_DISCONNECT || $call->op === Call::OP_UNINSTALL_DEREGISTER) {
+            // Uninstall is best effort and often runs inside one web request.
+            $policy->maxAttempts = min($policy->maxAttempts, self::UNINSTALL_MAX_ATTEMPTS);
+        }
+        return $policy;
+    }
+
+    /**
+     * 5xx, 408 or a network failure (`$status` null): back off and send again
+     * when that is safe and within budget, else end as `server_unavailable`.
+     */
+    private static function retryOrFail(CompanionCore $c, Call $call, ?int $status, Entropy $entropy): Action
+    {
+        $policy = self::policy($c, $call);
+        $shift = min(max($call->attempts - 1, 0), 20);
+        // ≤ max_delay_ms, which the configuration bounds to 600 000.
+        $ceiling = (int) U64::min(U64::saturatingMul($policy->baseDelayMs, 1 << $shift), $policy->maxDelayMs);
+        $delay = self::u64LeMod($entropy->fill(8), $ceiling + 1);
+        if (self::safeToRepeat($call)
+            && $call->attempts < $policy->maxAttempts
+            && U64::le($call->delaySpentMs + $delay, $policy->maxTotalDelayMs)
+        ) {
+            return self::sleepThenResend($call, $delay);
+        }
+        return self::fail($c, $call, CoreError::serverUnavailable($status, $call->attempts));
+    }
+
+    /** `u64::from_le_bytes(bytes) % m` for 0 < m ≤ 2^31. */
+    private static function u64LeMod(string $bytes8, int $m): int
+    {
+        $w = unpack('Vlo/Vhi', $bytes8);
+        return ((($w['hi'] % $m) * ((1 << 32) % $m)) % $m + $w['lo'] % $m) % $m;
+    }
+
+    /** Decides what a classified response leads to. */
+    private static function onOutcome(CompanionCore $c, Call $call, Outcome $outcome, Response $resp, int $now, Entropy $entropy): Action
+    {
+        if ($call->op === Call::OP_REGISTER
+            && $outcome->kind !== Outcome::SERVER_UNAVAILABLE
+            && $outcome->kind !== Outcome::RATE_LIMITED
+            && $outcome->kind !== Outcome::REDIRECTED
+        ) {
+            return self::onRegistrationAnswer($c, $call, $resp, $now, $entropy);
+        }
+        if (self::isSuccess($call, $outcome)) {
+            return self::succeed($c, $call, $resp);
+        }
+        $policy = self::policy($c, $call);
+        switch ($outcome->kind) {
+            case Outcome::SERVER_UNAVAILABLE:
+                return self::retryOrFail($c, $call, $outcome->status, $entropy);
+            case Outcome::RATE_LIMITED:
+                $wait = $outcome->retryAfterMs ?? $policy->baseDelayMs;
+                if ($call->attempts < $policy->maxAttempts
+                    && U64::le($wait, $policy->maxRetryAfterMs)
+                    && U64::le($call->delaySpentMs + (int) $wait, $policy->maxTotalDelayMs)
+                ) {
+                    return self::sleepThenResend($call, (int) $wait);
+                }
+                return self::fail($c, $call, CoreError::rateLimited($wait));
+            case Outcome::SIGNATURE_EXPIRED:
+                if (!$call->skewRetried && $outcome->serverDate !== null) {
+                    $call->skewRetried = true;
+                    $c->state->clockOffset = Clock::offsetFrom($outcome->serverDate, $now);
+                    $call->pending[] = null;
+                    return Action::persist($c->state->toJson());
+                }
+                break;
+            case Outcome::RECONNECT_REQUIRED:
+                if ($call->op === Call::OP_API) {
+                    $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
+                    $c->state->brokerToken = null;
+                    $c->state->reconnectReason = $err->reason();
+                    return self::persistThenDone($c, $call, $err);
+                }
+                break;
+            case Outcome::REGISTRATION_INVALID:
+                if ($call->op === Call::OP_API || $call->op === Call::OP_SITE_MOVED) {
+                    $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
+                    if ($c->state->installation !== null) {
+                        $c->state->installation->invalidReason = $err->reason();
+                    }
+                    $c->state->brokerToken = null;
+                    return self::persistThenDone($c, $call, $err);
+                }
+                break;
+        }
+        $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
+        return self::fail($c, $call, $err);
+    }
+
+    /** Operation-specific successes. */
+    private static function isSuccess(Call $call, Outcome $outcome): bool
+    {
+        $status = $outcome->status;
+        switch ($call->op) {
+            case Call::OP_DISCONNECT:
+            case Call::OP_UNINSTALL_DISCONNECT:
+                // A 401 saying the connection is gone means there is nothing left to revoke.
+                return $outcome->kind === Outcome::OK
+                    || ($status === 401
+                        && ($outcome->kind === Outcome::RECONNECT_REQUIRED
+                            || $outcome->code === null || $outcome->code === 'unknown_installation'));
+            case Call::OP_UNINSTALL_DEREGISTER:
+                return $outcome->kind === Outcome::OK || $status === 404 || $outcome->kind === Outcome::REGISTRATION_INVALID;
+            default:
+                return $outcome->kind === Outcome::OK;
+        }
+    }
+
+    private static function sleepThenResend(Call $call, int $delay): Action
+    {
+        $call->delaySpentMs += $delay;
+        $call->pending[] = null;
+        return Action::sleep($delay);
+    }
+
+    private static function persistThenDone(CompanionCore $c, Call $call, Completion|CoreError $result): Action
+    {
+        $c->state->refresh();
+        $call->pending[] = Action::done($result);
+        return Action::persist($c->state->toJson());
+    }
+
+    private static function succeed(CompanionCore $c, Call $call, Response $resp): Action
+    {
+        switch ($call->op) {
+            case Call::OP_API:
+                return Action::done(Completion::response($resp));
+            case Call::OP_DISCONNECT:
+                $c->state->brokerToken = null;
+                return self::persistThenDone($c, $call, Completion::disconnected(RemoteStep::ok()));
+            case Call::OP_UNINSTALL_DISCONNECT:
+                return self::nextUninstallStage($c, $call, RemoteStep::ok());
+            case Call::OP_UNINSTALL_DEREGISTER:
+                return self::finishUninstall($c, $call, RemoteStep::ok());
+            case Call::OP_SITE_MOVED:
+                return self::siteMovedAnswer($c, $call, $resp);
+            default: // Register, UninstallLocal
+                return Action::done(CoreError::internal('handled elsewhere'));
+        }
+    }
+
+    private static function fail(CompanionCore $c, Call $call, CoreError $err): Action
+    {
+        switch ($call->op) {
+            case Call::OP_DISCONNECT:
+                $c->state->brokerToken = null;
+                return self::persistThenDone($c, $call, Completion::disconnected(RemoteStep::failed($err)));
+            case Call::OP_UNINSTALL_DISCONNECT:
+                return self::nextUninstallStage($c, $call, RemoteStep::failed($err));
+            case Call::OP_UNINSTALL_DEREGISTER:
+            case Call::OP_UNINSTALL_LOCAL:
+                return self::finishUninstall($c, $call, RemoteStep::failed($err));
+            default: // Api, SiteMoved, Register
+                $c->state->refresh();
+                return Action::done($err);
+        }
+    }
+
+    // ---- registration (register.rs) ---------------------------------------------------
+
+    /** First step: create or refresh the installation, persist it, then send. */
+    private static function beginRegistration(CompanionCore $c, Call $call, Entropy $entropy): Action
+    {
+        $reg = $call->registration;
+        if ($reg === null) {
+            return self::fail($c, $call, CoreError::internal('registration without its input'));
+        }
+        try {
+            $c->prepareRegistration($reg, $entropy);
+        } catch (CoreError $e) {
+            return self::fail($c, $call, $e);
+        }
+        // Resuming a round whose proof was deferred: the host serves it again
+        // before the POST that makes the broker fetch it.
+        try {
+            $proof = $c->ownershipProof();
+            $call->proofRounds++;
+            $call->pending[] = Action::serveProof($proof);
+        } catch (CoreError) {
+            $call->pending[] = null;
+        }
+        return Action::persist($c->state->toJson());
+    }
+
+    /** A 2xx or 4xx answer to the registration POST. */
+    private static function onRegistrationAnswer(CompanionCore $c, Call $call, Response $resp, int $now, Entropy $entropy): Action
+    {
+        $before = $c->state->toJson();
+        try {
+            $proof = $c->handleRegistrationResponseAt($resp, $now);
+        } catch (CoreError $e) {
+            if ($c->state->installation === null && !$call->startedOver && $call->registration !== null) {
+                // The broker challenged an id whose challenge never arrived (or
+                // already holds it): start over once, with a fresh id and
+                // secret, persisted before they are sent.
+                sodium_memzero($before);
+                $call->startedOver = true;
+                $call->proofRounds = 0;
+                $call->resetFor(Call::OP_REGISTER, new ApiRequest('POST', $call->req->path));
+                return self::beginRegistration($c, $call, $entropy);
+            }
+            $changed = $c->state->toJson() !== $before;
+            sodium_memzero($before);
+            return $changed ? self::persistThenDone($c, $call, $e) : self::fail($c, $call, $e);
+        }
+        sodium_memzero($before);
+        if ($proof === null) {
+            $done = $call->siteMove ? Completion::siteMoved() : Completion::registration(null);
+            return self::persistThenDone($c, $call, $done);
+        }
+        return self::serveProof($c, $call, $proof);
+    }
+
+    /** Persist the challenge, then ask the host to serve its proof (bounded). */
+    private static function serveProof(CompanionCore $c, Call $call, OwnershipProof $proof): Action
+    {
+        $c->state->refresh();
+        if ($call->proofRounds >= self::MAX_PROOF_ROUNDS) {
+            return self::persistThenDone($c, $call, self::awaitingCompletion($call, $proof));
+        }
+        $call->proofRounds++;
+        $call->pending[] = Action::serveProof($proof);
+        return Action::persist($c->state->toJson());
+    }
+
+    /** The proof is served: send the registration again so the broker fetches it. */
+    private static function resendRegistration(CompanionCore $c, Call $call, int $now, Entropy $entropy): Action
+    {
+        $call->resetFor(Call::OP_REGISTER, $call->req);
+        return self::send($c, $call, $now, $entropy);
+    }
+
+    /** The host cannot serve the proof now: end with the challenge kept (already persisted). */
+    private static function proofDeferred(CompanionCore $c, Call $call): Action
+    {
+        try {
+            $proof = $c->ownershipProof();
+        } catch (CoreError $e) {
+            return self::fail($c, $call, $e);
+        }
+        return Action::done(self::awaitingCompletion($call, $proof));
+    }
+
+    private static function awaitingCompletion(Call $call, OwnershipProof $proof): Completion
+    {
+        return $call->siteMove ? Completion::siteMoved() : Completion::registration($proof);
+    }
+
+    /**
+     * The broker's 2xx to `PATCH /installations/{id}`: 200 moved; 202 the new
+     * address must prove ownership, which continues as a registration round.
+     */
+    private static function siteMovedAnswer(CompanionCore $c, Call $call, Response $resp): Action
+    {
+        $challenge = null;
+        if ($resp->status === 202) {
+            try {
+                $challenge = Registration::parseChallenge($resp->body);
+            } catch (CoreError $e) {
+                return self::fail($c, $call, $e);
+            }
+        }
+        $movedTo = $c->state->siteMismatch;
+        $c->state->siteMismatch = null;
+        if ($c->state->installation !== null && $movedTo !== null) {
+            $c->state->installation->siteUrl = $movedTo;
+            $c->state->installation->challenge = $challenge;
+        }
+        if ($challenge === null) {
+            return self::persistThenDone($c, $call, Completion::siteMoved());
+        }
+        $call->resetFor(Call::OP_REGISTER, new ApiRequest('POST', $c->state->config->routes->installations));
+        $call->siteMove = true;
+        try {
+            $proof = $c->ownershipProof();
+        } catch (CoreError $e) {
+            return self::fail($c, $call, $e);
+        }
+        return self::serveProof($c, $call, $proof);
+    }
+
+    // ---- leaving (leave.rs) -----------------------------------------------------------
+
+    private static function nextUninstallStage(CompanionCore $c, Call $call, RemoteStep $disconnect): Action
+    {
+        $call->disconnectStep = $disconnect;
+        $c->state->brokerToken = null;
+        $inst = $c->state->installation;
+        if ($inst === null) {
+            return self::finishUninstall($c, $call, RemoteStep::skipped());
+        }
+        $call->resetFor(Call::OP_UNINSTALL_DEREGISTER, self::deregisterRequest($c, $inst->id));
+        $call->pending[] = null;
+        // Persist the dropped token before going on, so a crash here cannot resurrect it.
+        $c->state->refresh();
+        return Action::persist($c->state->toJson());
+    }
+
+    private static function finishUninstall(CompanionCore $c, Call $call, RemoteStep $deregister): Action
+    {
+        $disconnect = $call->disconnectStep;
+        $call->disconnectStep = RemoteStep::skipped();
+        $c->state = new State($c->state->config);
+        return self::persistThenDone($c, $call, Completion::uninstalled($disconnect, $deregister));
+    }
+
+    /** Rust `to_ascii_uppercase` (locale-independent). */
+    public static function asciiUpper(string $s): string
+    {
+        return strtr($s, 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ');
+    }
+}

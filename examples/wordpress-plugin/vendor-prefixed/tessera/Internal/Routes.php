@@ -1,0 +1,16 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StorefrontSync\Vendor\Tessera\Internal;
+
+/** Route paths below the broker base URL (`config::Routes`). */
+final class Routes
+{
+    public function __construct(
+        public string $installations = '/installations',
+        public string $connect = '/connect',
+        public string $disconnect = '/disconnect',
+    ) {
+    }
+}
