@@ -72,7 +72,8 @@ final class HostileInputTest extends TestCase
         $c = self::$counts;
         // PHPUnit is strict about output: the count goes to stderr.
         fwrite(STDERR, sprintf(
-            "\nhostile calls (PHP extension): %d — %d refused with a Tessera exception, %d caller exceptions propagated unchanged, %d engine argument-count errors, %d accepted as valid\n",
+            "\nhostile calls (%s): %d — %d refused with a Tessera exception, %d caller exceptions propagated unchanged, %d engine argument-count errors, %d accepted as valid\n",
+            impl() === IMPL_PURE ? 'pure PHP' : 'PHP extension',
             $c['calls'],
             $c['refused'],
             $c['propagated'],
@@ -637,21 +638,33 @@ final class HostileInputTest extends TestCase
 
     // ---- tests -------------------------------------------------------------------------------
 
-    /** Every public method and function of the extension, by reflection. */
+    /**
+     * Every public method and function of the implementation under test, by
+     * reflection, under its API name: the extension's internal `Tessera\…`
+     * classes, or the pure-PHP `Tessera\Pure\…` classes (not `Internal\`)
+     * that `Tessera\…` aliases, without their magic methods (the
+     * extension refuses cloning and serialisation in object handlers).
+     */
     private static function members(): array
     {
+        $pure = impl() === IMPL_PURE;
+        $prefix = $pure ? 'Tessera\\Pure\\' : 'Tessera\\';
+        $apiName = fn (string $class): string => $pure ? 'Tessera\\' . substr($class, strlen($prefix)) : $class;
         $members = [];
         foreach (get_declared_classes() as $class) {
-            if (!str_starts_with($class, 'Tessera\\')) {
+            if (!str_starts_with($class, $prefix) || ($pure && str_starts_with($class, 'Tessera\\Pure\\Internal\\'))) {
                 continue;
             }
             $rc = new \ReflectionClass($class);
-            if (!$rc->isInternal()) {
+            if ($rc->isInternal() === $pure) {
                 continue;
             }
             foreach ($rc->getMethods(\ReflectionMethod::IS_PUBLIC) as $m) {
-                if (str_starts_with($m->getDeclaringClass()->getName(), 'Tessera\\')) {
-                    $members[$m->getDeclaringClass()->getName() . '::' . $m->getName()] = $m;
+                if ($pure && in_array($m->getName(), PURE_MAGIC_METHODS, true)) {
+                    continue;
+                }
+                if (str_starts_with($m->getDeclaringClass()->getName(), $prefix)) {
+                    $members[$apiName($m->getDeclaringClass()->getName()) . '::' . $m->getName()] = $m;
                 }
             }
         }

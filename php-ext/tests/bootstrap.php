@@ -56,6 +56,30 @@ function impl(): string
     return extension_loaded('tessera') ? IMPL_EXTENSION : IMPL_PURE;
 }
 
+/**
+ * Magic methods only the pure-PHP classes declare: the extension refuses
+ * cloning and serialisation in its object handlers, pure PHP in these.
+ */
+const PURE_MAGIC_METHODS = ['__clone', '__serialize', '__unserialize', '__wakeup', '__sleep', '__debugInfo', '__set_state'];
+
+/**
+ * php-ext/tessera.stub.php described by reflection in a child `php -n`
+ * (stub-check.php --describe-stub): classes => methods => params (name, type, ...).
+ */
+function stub_description(): array
+{
+    static $desc = null;
+    if ($desc === null) {
+        $cmd = escapeshellarg(PHP_BINARY) . ' -n ' . escapeshellarg(__DIR__ . '/stub-check.php') . ' --describe-stub ' . escapeshellarg(__DIR__ . '/../tessera.stub.php');
+        exec($cmd, $lines, $rc);
+        if ($rc !== 0) {
+            throw new \RuntimeException("describing the stub failed:\n" . implode("\n", $lines));
+        }
+        $desc = json_decode(implode("\n", $lines), true, 512, JSON_THROW_ON_ERROR);
+    }
+    return $desc;
+}
+
 /** The real name of a class (an alias resolves to the pure-PHP class it names). */
 function real_class(string $class): string
 {

@@ -7,6 +7,7 @@
  * and functions. Test-only functions (namespace Tessera\Testing) are ignored.
  *
  *   php -d extension=/path/tessera.so php-ext/tests/stub-check.php php-ext/tessera.stub.php
+ *   php -n php-ext/tests/stub-check.php --pure php-ext/tessera.stub.php   (the pure-PHP package, php/)
  *
  * The stub is described in a child `php -n` process (no extension), so both
  * descriptions come from reflection of real classes.
@@ -131,16 +132,72 @@ if (($argv[1] ?? '') === '--describe-stub') {
     exit(0);
 }
 
-$stub = $argv[1] ?? (__DIR__ . '/../tessera.stub.php');
-if (!extension_loaded('tessera')) {
-    fwrite(STDERR, "stub-check: the tessera extension is not loaded (php -d extension=...)\n");
-    exit(2);
+/**
+ * The pure-PHP package (php/, `Tessera\Pure\…`) described under the API's
+ * names, to compare with the stub: parameter types are left out (the pure
+ * methods are untyped on purpose: a wrong type is theirs to refuse with
+ * InvalidInputException, as the extension does), and so are the magic methods
+ * with which pure PHP refuses cloning and serialisation (the extension does it
+ * in its object handlers).
+ */
+function describe_pure(): array
+{
+    require_once __DIR__ . '/../../php/autoload.php';
+    $classes = array_values(array_filter(
+        get_declared_classes(),
+        fn ($c) => str_starts_with($c, 'Tessera\\Pure\\') && !str_starts_with($c, 'Tessera\\Pure\\Internal\\')
+    ));
+    $desc = describe($classes, []);
+    $api = fn ($v) => is_string($v) ? preg_replace('/(^|\?)Tessera\\\\Pure\\\\/', '$1Tessera\\\\', $v) : $v;
+    $out = ['classes' => [], 'functions' => []];
+    foreach ($desc['classes'] as $name => $c) {
+        $c['parent'] = $api($c['parent']);
+        foreach (['__clone', '__serialize', '__unserialize', '__wakeup', '__sleep', '__debugInfo', '__set_state'] as $magic) {
+            unset($c['methods'][$magic]);
+        }
+        foreach ($c['methods'] as &$m) {
+            $m['return'] = $api($m['return']);
+        }
+        unset($m);
+        $out['classes'][$api($name)] = $c;
+    }
+    ksort($out['classes']);
+    return $out;
 }
-$ext = new ReflectionExtension('tessera');
-$extDesc = describe(
-    array_values(array_filter($ext->getClassNames(), 'is_public_api')),
-    array_values(array_filter(array_map(fn ($f) => $f->getName(), $ext->getFunctions()), 'is_public_api'))
-);
+
+function without_param_types(array $desc): array
+{
+    foreach ($desc['classes'] as &$c) {
+        foreach ($c['methods'] as &$m) {
+            foreach ($m['params'] as &$p) {
+                unset($p['type']);
+            }
+        }
+    }
+    return $desc;
+}
+
+$pure = ($argv[1] ?? '') === '--pure';
+$stub = $argv[$pure ? 2 : 1] ?? (__DIR__ . '/../tessera.stub.php');
+if ($pure) {
+    if (extension_loaded('tessera')) {
+        fwrite(STDERR, "stub-check --pure: run it without the tessera extension (php -n)\n");
+        exit(2);
+    }
+    $extDesc = describe_pure();
+    $against = 'the pure-PHP package';
+} else {
+    if (!extension_loaded('tessera')) {
+        fwrite(STDERR, "stub-check: the tessera extension is not loaded (php -d extension=...)\n");
+        exit(2);
+    }
+    $ext = new ReflectionExtension('tessera');
+    $extDesc = describe(
+        array_values(array_filter($ext->getClassNames(), 'is_public_api')),
+        array_values(array_filter(array_map(fn ($f) => $f->getName(), $ext->getFunctions()), 'is_public_api'))
+    );
+    $against = 'the extension';
+}
 
 $cmd = escapeshellarg(PHP_BINARY) . ' -n ' . escapeshellarg(__FILE__) . ' --describe-stub ' . escapeshellarg($stub);
 exec($cmd, $lines, $rc);
@@ -150,14 +207,18 @@ if ($rc !== 0) {
 }
 $stubDesc = json_decode(implode("\n", $lines), true);
 $extDesc = json_decode(json_encode($extDesc), true);
+if ($pure) {
+    $stubDesc = without_param_types($stubDesc);
+    $extDesc = without_param_types($extDesc);
+}
 
 $problems = [];
-$walk = function ($a, $b, string $path) use (&$walk, &$problems): void {
+$walk = function ($a, $b, string $path) use (&$walk, &$problems, $against): void {
     if (is_array($a) && is_array($b)) {
         foreach (array_unique(array_merge(array_keys($a), array_keys($b))) as $k) {
             $p = $path === '' ? (string) $k : "$path.$k";
             if (!array_key_exists($k, $a)) {
-                $problems[] = "$p: only in the extension";
+                $problems[] = "$p: only in $against";
             } elseif (!array_key_exists($k, $b)) {
                 $problems[] = "$p: only in the stub";
             } else {
@@ -167,7 +228,7 @@ $walk = function ($a, $b, string $path) use (&$walk, &$problems): void {
         return;
     }
     if ($a !== $b) {
-        $problems[] = "$path: stub " . json_encode($a) . ' != extension ' . json_encode($b);
+        $problems[] = "$path: stub " . json_encode($a) . " != $against " . json_encode($b);
     }
 };
 $walk($stubDesc, $extDesc, '');
@@ -175,7 +236,7 @@ $walk($stubDesc, $extDesc, '');
 $classes = count($extDesc['classes']);
 $methods = array_sum(array_map(fn ($c) => count($c['methods']), $extDesc['classes']));
 if ($problems) {
-    fwrite(STDERR, "stub-check: tessera.stub.php does not match the extension:\n  " . implode("\n  ", $problems) . "\n");
+    fwrite(STDERR, "stub-check: tessera.stub.php does not match $against:\n  " . implode("\n  ", $problems) . "\n");
     exit(1);
 }
-echo "stub-check: tessera.stub.php matches the extension ($classes classes, $methods methods, " . count($extDesc['functions']) . " functions)\n";
+echo "stub-check: tessera.stub.php matches $against" . ($pure ? ' (parameter types aside)' : '') . " ($classes classes, $methods methods, " . count($extDesc['functions']) . " functions)\n";

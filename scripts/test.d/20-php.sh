@@ -1,19 +1,53 @@
 #!/usr/bin/env bash
-# PHP extension: release build, stub check, PHPUnit suite, and the same suite
-# under valgrind (about 85 s on top of the builds; see php-ext/README.md).
+# PHP: the extension and the pure-PHP package (php/), one suite for both.
+#   1. stub check: php-ext/tessera.stub.php against the extension, and against
+#      the pure-PHP classes (names, arguments, defaults, returns)
+#   2. PHPUnit (php-ext/tests) against the extension (the --test-hooks build)
+#   3. the same PHPUnit suite against the pure-PHP package, loaded through
+#      Composer's generated autoloader, under `php -n` without the extension
+#      (only PHPUnit's own dom/mbstring/tokenizer/xml/xmlwriter added)
+#   4. the differential test: both implementations in one process, 20,000
+#      generated cases compared byte for byte (php/tests/differential.php),
+#      after a self-test that a planted difference is caught
+#   5. the extension's suite under valgrind (about 85 s; see php-ext/README.md)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$TESSERA_ROOT"
+phpunit="$(command -v phpunit)"
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+# The last line PHPUnit prints: "OK (216 tests, 12256 assertions)" or
+# "Tests: 216, Assertions: 12150, Skipped: 2."
+summary() { grep -E '^(OK \(|Tests: )' "$1" | tail -n 1; }
 
-# What ships: the stub must describe exactly this build.
+# What ships: the stub must describe exactly this build, and the pure package the stub.
 so=$(bash scripts/build-php.sh | tail -n 1)
 log "stub check"
 php -d extension="$so" php-ext/tests/stub-check.php php-ext/tessera.stub.php
+php -n php-ext/tests/stub-check.php --pure php-ext/tessera.stub.php
 
 # The suite runs on the build with the test-only panic hook (same code plus
 # Tessera\Testing\panic()).
 test_so=$(bash scripts/build-php.sh --test-hooks | tail -n 1)
-log "phpunit"
-RUST_BACKTRACE=0 php -d extension="$test_so" "$(command -v phpunit)" -c php-ext/phpunit.xml
+log "phpunit: the extension"
+RUST_BACKTRACE=0 php -d extension="$test_so" "$phpunit" -c php-ext/phpunit.xml 2>&1 | tee "$out/extension"
+ext_summary=$(summary "$out/extension")
+
+log "phpunit: pure PHP (php -n, no extension; through Composer's autoloader)"
+COMPOSER_HOME="$out/composer" COMPOSER_ALLOW_SUPERUSER=1 composer dump-autoload -d php --no-interaction
+TESSERA_PURE_LOADER=composer php -n -d extension=dom -d extension=mbstring -d extension=tokenizer -d extension=xml -d extension=xmlwriter \
+    -d memory_limit=-1 "$phpunit" -c php/phpunit.xml -v 2>&1 | tee "$out/pure"
+pure_summary=$(summary "$out/pure")
+
+log "differential: extension vs pure PHP"
+# First a planted difference must be caught and shrunk (about 1 s), then the
+# real run (a new seed each time, printed; TESSERA_DIFF_SEED fixes it).
+php -n -d extension="$so" php/tests/differential.php --self-test --seed=9 --cases=3000 2>/dev/null | tail -n 1
+php -n -d extension="$so" php/tests/differential.php ${TESSERA_DIFF_SEED:+--seed="$TESSERA_DIFF_SEED"}
+
+log "php results"
+echo "extension: $ext_summary"
+echo "pure PHP:  $pure_summary"
+
 log "phpunit under valgrind"
 bash php-ext/tests/valgrind.sh "$test_so"

@@ -5,7 +5,8 @@
 #   1. Rust: tessera-core's Companion over real HTTP (examples/broker/tests/e2e.rs)
 #   2. the demo binary (what scripts/demo.sh runs after setup) must exit 0
 #   3. Node: the built npm package tessera-companion (tests/e2e/node)
-#   4. PHP: the built extension tessera.so (tests/e2e/php)
+#   4. PHP: the built extension tessera.so, then the pure-PHP package with no
+#      extension loaded (tests/e2e/php, TESSERA_IMPL=pure)
 # Suites 3 and 4 start `tessera-e2e-env` (fake Stora + broker + site) themselves.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -37,3 +38,8 @@ tar -xzf wasm/dist/tessera-companion-*.tgz -C "$mods/tessera-companion" --strip-
 log "e2e (PHP): the extension tessera.so"
 ext=$(bash scripts/build-php.sh | tail -n 1)
 timeout 300 php -d "extension=$ext" /usr/bin/phpunit -c tests/e2e/php/phpunit.xml
+
+log "e2e (PHP): the pure-PHP package (php -n, no extension)"
+# dom ... xmlwriter are PHPUnit's needs, posix the race test's; the package needs none.
+TESSERA_IMPL=pure timeout 300 php -n -d extension=dom -d extension=mbstring -d extension=tokenizer -d extension=xml \
+    -d extension=xmlwriter -d extension=posix /usr/bin/phpunit -c tests/e2e/php/phpunit.xml

@@ -9,8 +9,9 @@ use Tessera\Exception\ReconnectRequiredException;
 use Tessera\Exception\InvalidStateException;
 
 /**
- * The whole lifecycle from PHP (the tessera extension, as a WordPress plugin
- * uses it) against the reference broker and the fake Stora over real HTTP.
+ * The whole lifecycle from PHP (the tessera extension, or the pure-PHP
+ * package with TESSERA_IMPL=pure, as a WordPress plugin uses it) against the
+ * reference broker and the fake Stora over real HTTP.
  */
 final class LifecycleTest extends TestCase
 {

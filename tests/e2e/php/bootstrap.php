@@ -3,7 +3,7 @@
 declare(strict_types=1);
 
 /*
- * End-to-end harness for the PHP extension: starts tessera-e2e-env (fake
+ * End-to-end harness for the PHP extension and the pure-PHP package: starts tessera-e2e-env (fake
  * Stora + reference broker + a stand-in for the plugin's site, all on
  * 127.0.0.1) once for the run, and gives the tests a real HTTP transport and
  * a "browser" that follows redirects. Uses only PHP's stream wrapper (no curl),
@@ -16,9 +16,32 @@ use Tessera\Companion;
 
 require_once __DIR__ . '/lib.php';
 
-if (!extension_loaded('tessera')) {
-    fwrite(STDERR, "The tessera extension is not loaded: run phpunit as php -d extension=/path/to/tessera.so /usr/bin/phpunit\n");
+/*
+ * Either implementation (TESSERA_IMPL): the extension (default; it must be
+ * loaded), or `pure`: the pure-PHP package through its Composer-less loader
+ * php/autoload.php (what the WordPress bundle uses), with the extension NOT
+ * loaded (php -n).
+ */
+if ((getenv('TESSERA_IMPL') ?: 'extension') === 'pure') {
+    if (extension_loaded('tessera')) {
+        fwrite(STDERR, "TESSERA_IMPL=pure: the tessera extension is loaded; run the pure-PHP suite without it (php -n ...)\n");
+        exit(2);
+    }
+    require dirname(__DIR__, 3) . '/php/autoload.php';
+    if ((new \ReflectionClass(Companion::class))->getName() !== 'Tessera\\Pure\\Companion') {
+        fwrite(STDERR, "TESSERA_IMPL=pure: Tessera\\Companion is not the pure-PHP class\n");
+        exit(2);
+    }
+} elseif (!extension_loaded('tessera')) {
+    fwrite(STDERR, "The tessera extension is not loaded: run phpunit as php -d extension=/path/to/tessera.so /usr/bin/phpunit\n"
+        . "(or TESSERA_IMPL=pure php -n ... for the pure-PHP package)\n");
     exit(2);
+}
+
+/** 'pure' or 'extension': the implementation under test. */
+function impl(): string
+{
+    return extension_loaded('tessera') ? 'extension' : 'pure';
 }
 
 /** The running environment: URLs, admin token, and the process that owns it. */
@@ -135,6 +158,9 @@ final class Env
     {
         $url = $c->connectUrl($this->returnUrl, $scope, $now);
         $page = browse($url, $this->returnUrl);
+        if (!$page['returned'] && $page['status'] === 200 && preg_match('/id="continue" href="([^"]+)"/', $page['body'], $cont)) {
+            $page = browse(resolve($page['url'], html_entity_decode($cont[1])), $this->returnUrl); // the broker's interstitial: Continue
+        }
         if ($page['returned']) {
             return $page['url'];
         }
