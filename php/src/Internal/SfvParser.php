@@ -19,13 +19,16 @@ final class SfvParser
     private const MAX_KEY = 64;
 
     private const DIGITS = '0123456789';
-    private const LOWER = 'abcdefghijklmnopqrstuvwxyz';
-    private const ALPHA = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-    private const KEY_CHARS = self::LOWER . self::DIGITS . '_-.*';
-    private const TOKEN_CHARS = self::ALPHA . self::DIGITS . "!#$%&'*+-.^_`|~:/";
-    private const B64_CHARS = self::ALPHA . self::DIGITS . '+/=';
-    /** Printable ASCII without `"` and `\`. */
-    private const STRING_CHARS = " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+    // Runs of these sets are matched as character classes from the current
+    // offset (a bitmap lookup, where strspn() scans its set for every byte).
+    /** Key characters: lowercase, digits, `_-.*`. */
+    private const KEY_SPAN = '/\G[a-z0-9_\-.*]*/';
+    /** Token characters: tchar plus `:` and `/`. */
+    private const TOKEN_SPAN = '/\G[A-Za-z0-9!#$%&\'*+\-.^_`|~:\/]*/';
+    /** Base64 characters and `=`. */
+    private const B64_SPAN = '/\G[A-Za-z0-9+\/=]*/';
+    /** Printable ASCII and space, without `"` and `\`. */
+    private const STRING_SPAN = '/\G[ !#-\[\]-~]*/';
 
     private int $i = 0;
     private int $n;
@@ -109,7 +112,7 @@ final class SfvParser
         if ($c !== '*' && ($c === '' || \ord($c) < 0x61 || \ord($c) > 0x7A)) {
             throw self::fail('key must start with a lowercase letter or *');
         }
-        $len = strspn($this->s, self::KEY_CHARS, $this->i);
+        $len = $this->span(self::KEY_SPAN);
         if ($len > self::MAX_KEY) {
             throw self::fail('key too long');
         }
@@ -222,7 +225,7 @@ final class SfvParser
         $this->i++;
         $out = '';
         while (true) {
-            $run = strspn($this->s, self::STRING_CHARS, $this->i);
+            $run = $this->span(self::STRING_SPAN);
             $out .= substr($this->s, $this->i, $run);
             $this->i += $run;
             $c = $this->peek();
@@ -251,14 +254,14 @@ final class SfvParser
     {
         $start = $this->i;
         $this->i++;
-        $this->i += strspn($this->s, self::TOKEN_CHARS, $this->i);
+        $this->i += $this->span(self::TOKEN_SPAN);
         return SfvBareItem::token(substr($this->s, $start, $this->i - $start));
     }
 
     private function byteSeq(): SfvBareItem
     {
         $this->i++;
-        $len = strspn($this->s, self::B64_CHARS, $this->i);
+        $len = $this->span(self::B64_SPAN);
         $body = substr($this->s, $this->i, $len);
         $this->i += $len;
         if (!$this->eat(':')) {
@@ -283,5 +286,12 @@ final class SfvParser
             '0' => SfvBareItem::boolean(false),
             default => throw self::fail('bad boolean'),
         };
+    }
+
+    /** Length of the run of bytes matched by `$class` (one of the `*_SPAN` patterns) at the current offset. */
+    private function span(string $class): int
+    {
+        preg_match($class, $this->s, $m, 0, $this->i);
+        return \strlen($m[0]);
     }
 }

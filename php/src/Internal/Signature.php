@@ -93,15 +93,67 @@ final class Signature
         return [$base, $label . '=:' . $sig . ':'];
     }
 
-    /** HMAC-SHA256 of `data` under `key` (raw 32 bytes). */
+    /** HMAC block size of SHA-256, and its pads (RFC 2104). */
+    private const BLOCK = 64;
+    private const IPAD = "\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36"
+        . "\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36"
+        . "\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36"
+        . "\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36\x36";
+    private const OPAD = "\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c"
+        . "\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c"
+        . "\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c"
+        . "\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c\x5c";
+    /** `Content-Digest` of the empty body (most GET requests), computed once. */
+    private const EMPTY_DIGEST = 'sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:';
+
+    /** Whether OpenSSL's SHA-256 is available (optional: `hash` is used otherwise). */
+    private static ?bool $openssl = null;
+
+    /**
+     * SHA-256 of `data` (raw 32 bytes). OpenSSL's implementation when the
+     * host has the extension (several times faster than `hash` on PHP 8.1-8.2),
+     * else `hash`; the digest is the same.
+     */
+    public static function sha256(#[\SensitiveParameter] string $data): string
+    {
+        if (self::$openssl ??= \function_exists('openssl_digest')) {
+            $d = openssl_digest($data, 'sha256', true);
+            if (\is_string($d)) {
+                return $d;
+            }
+        }
+        return hash('sha256', $data, true);
+    }
+
+    /**
+     * HMAC-SHA256 of `data` under `key` (raw 32 bytes): `hash_hmac`, or
+     * RFC 2104 over {@see sha256()} when OpenSSL is there (the same MAC,
+     * faster); the padded key copies are wiped.
+     */
     public static function hmacSha256(#[\SensitiveParameter] string $key, #[\SensitiveParameter] string $data): string
     {
-        return hash_hmac('sha256', $data, $key, true);
+        if (!(self::$openssl ??= \function_exists('openssl_digest'))) {
+            return hash_hmac('sha256', $data, $key, true);
+        }
+        $k = \strlen($key) > self::BLOCK ? self::sha256($key) : $key;
+        $k .= str_repeat("\0", self::BLOCK - \strlen($k)); // a new string: $key itself is never written
+        $ik = $k ^ self::IPAD;
+        $ok = $k ^ self::OPAD;
+        $inner = $ik . $data;
+        $outer = $ok . self::sha256($inner);
+        $mac = self::sha256($outer);
+        // Wipe the key copies (sodium_memzero leaves a string shared with the caller alone).
+        sodium_memzero($k);
+        sodium_memzero($ik);
+        sodium_memzero($ok);
+        sodium_memzero($inner);
+        sodium_memzero($outer);
+        return $mac;
     }
 
     /** The `Content-Digest` value (RFC 9530) for `body`: `sha-256=:…:`. */
     public static function contentDigest(#[\SensitiveParameter] string $body): string
     {
-        return 'sha-256=:' . base64_encode(hash('sha256', $body, true)) . ':';
+        return $body === '' ? self::EMPTY_DIGEST : 'sha-256=:' . base64_encode(self::sha256($body)) . ':';
     }
 }

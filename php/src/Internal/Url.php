@@ -22,6 +22,10 @@ final class Url
     private const HEX = '0123456789abcdefABCDEF';
     private const PATH_KEEP = Encoding::UNRESERVED . "!$&'()*+,;=:@/";
     private const QUERY_KEEP = Encoding::UNRESERVED . '=&';
+    /** Matches a path made of PATH_KEEP only (`$keep` of the path in `normalizePart`). */
+    private const ALL_PATH_KEEP = '/^[A-Za-z0-9\-._~!$&\'()*+,;=:@\/]*$/D';
+    /** Matches a query made of QUERY_KEEP only. */
+    private const ALL_QUERY_KEEP = '/^[A-Za-z0-9\-._~=&]*$/D';
     private const PLUS_IN_QUERY = "has '+' in the query: write %20 for a space or %2B for a plus";
 
     private function __construct(
@@ -286,11 +290,13 @@ final class Url
     /** Uppercases `%xx` escapes, percent-encodes bytes outside `keep`. */
     private static function normalizePart(string $part, string $keep, bool $isQuery, string $field): string
     {
-        $n = \strlen($part);
-        $run = strspn($part, $keep);
-        if ($run === $n) {
+        // The common case, all kept: a character class is a bitmap lookup, where
+        // strspn() scans its ~80-character set for every byte.
+        if (preg_match($isQuery ? self::ALL_QUERY_KEEP : self::ALL_PATH_KEEP, $part) === 1) {
             return $part;
         }
+        $n = \strlen($part);
+        $run = strspn($part, $keep);
         $out = substr($part, 0, $run);
         $i = $run;
         while ($i < $n) {

@@ -15,8 +15,8 @@ final class JsonParser
     private const WS = " \t\n\r";
     private const DIGITS = '0123456789';
     /** Bytes that end a plain run inside a string: quote, backslash, controls. */
-    private const STRING_STOP = "\"\\\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
-        . "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
+    /** A run of string bytes up to `"`, `\` or a control character (a class: strcspn() scans its set per byte). */
+    private const STRING_RUN = '/\G[^"\\\\\x00-\x1f]*/';
     private const SIMPLE_ESCAPES = ['"' => '"', '\\' => '\\', '/' => '/', 'b' => "\x08", 'f' => "\x0c", 'n' => "\n",
         'r' => "\r", 't' => "\t"];
 
@@ -207,8 +207,9 @@ final class JsonParser
         $this->i++;
         $out = '';
         while (true) {
-            $run = strcspn($this->s, self::STRING_STOP, $this->i);
-            $out .= substr($this->s, $this->i, $run);
+            preg_match(self::STRING_RUN, $this->s, $m, 0, $this->i);
+            $run = \strlen($m[0]);
+            $out .= $m[0];
             $this->i += $run;
             $c = $this->peek();
             if ($c === null) {

@@ -29,14 +29,13 @@ final class Sign
     public const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
     /** Headers the signer owns: a caller-supplied value is replaced. */
     private const OWNED_HEADERS = ['content-digest', 'authorization', 'signature', 'signature-input'];
-    private const PROFILE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-';
     private const TOKEN_REASON = 'must be 1-128 characters of [A-Za-z0-9._~-]';
 
     /** Whether `s` is a profile-safe parameter value: `[A-Za-z0-9._~-]`, 1..=128 characters. */
     public static function isProfileToken(string $s): bool
     {
-        $len = \strlen($s);
-        return $len > 0 && $len <= 128 && strspn($s, self::PROFILE_CHARS) === $len;
+        // A character class is a bitmap lookup; strspn() scans its 66-character set for every byte.
+        return preg_match('/^[A-Za-z0-9._~-]{1,128}$/D', $s) === 1;
     }
 
     /** A UUIDv4 string from 16 random bytes. */
@@ -92,9 +91,11 @@ final class Sign
             throw CoreError::invalidInput('keyid', 'must be [A-Za-z0-9._~-]');
         }
         $extra = [];
-        foreach (Http::normalizeHeaders($headers) as $h) {
-            if (!\in_array($h[0], self::OWNED_HEADERS, true)) {
-                $extra[] = $h;
+        if ($headers !== []) {
+            foreach (Http::normalizeHeaders($headers) as $h) {
+                if (!\in_array($h[0], self::OWNED_HEADERS, true)) {
+                    $extra[] = $h;
+                }
             }
         }
 
@@ -139,14 +140,39 @@ final class Sign
             $out[] = $h;
         }
 
-        $authority = $url->authority();
-        $msg = MessageView::of($method, $url, $authority, $out);
         $params = self::profileParamsText($components, $opts->now, $nonce, $keyid);
-        $base = Signature::signatureBaseParts($msg, $components, $params);
+        $base = self::signatureBase($method, $url, $out, $components, $params);
         $mac = Signature::hmacSha256($secret->expose(), $base);
         $out[] = ['signature-input', self::LABEL . '=' . $params];
         $out[] = ['signature', self::LABEL . '=:' . base64_encode($mac) . ':'];
         return new Request($method, $url->asString(), $out, $body);
+    }
+
+    /**
+     * The signature base of what `sign` builds: the same text as
+     * `Signature::signatureBaseParts(MessageView::of($method, $url, $url->authority(), $headers), …)`,
+     * without its generic lookups — every name in `headers` is lowercase, every
+     * value trimmed ASCII without CR or LF (`Http::normalizeHeaders` or the
+     * signer's own), and every covered header is present.
+     *
+     * @param list<array{0: string, 1: string}> $headers
+     * @param list<string> $components
+     */
+    private static function signatureBase(string $method, Url $url, #[\SensitiveParameter] array $headers, array $components, string $params): string
+    {
+        $base = '"@method": ' . $method . "\n\"@authority\": " . $url->authority() . "\n\"@path\": " . $url->path()
+            . "\n\"@query\": ?" . $url->query() . "\n";
+        for ($i = \count(self::DERIVED), $n = \count($components); $i < $n; $i++) {
+            $name = $components[$i];
+            $value = null;
+            foreach ($headers as [$k, $v]) {
+                if ($k === $name) {
+                    $value = $value === null ? $v : $value . ', ' . $v;
+                }
+            }
+            $base .= '"' . $name . '": ' . $value . "\n";
+        }
+        return $base . '"@signature-params": ' . $params;
     }
 
     /**

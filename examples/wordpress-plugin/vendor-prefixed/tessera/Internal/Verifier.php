@@ -25,7 +25,6 @@ final class Verifier
         'signature-input' => 0, 'signature' => 1, 'content-digest' => 2, 'content-type' => 3, 'authorization' => 4,
         'idempotency-key' => 5,
     ];
-    private const B64_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=';
     private const BAD_SIG_LEN = 'signature must be a 32-byte byte sequence';
 
     /**
@@ -200,7 +199,7 @@ final class Verifier
             return null;
         }
         $b64 = substr($field, $pl, -1);
-        if (strspn($b64, self::B64_CHARS) !== \strlen($b64)) {
+        if (preg_match('/^[A-Za-z0-9+\/=]*$/D', $b64) !== 1) { // B64_CHARS (a class: strspn() scans the set per byte)
             return null;
         }
         return Encoding::b64Decode($b64);
