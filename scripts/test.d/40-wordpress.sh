@@ -3,8 +3,10 @@
 # twice: `native` (the site's PHP loads the built tessera extension) and `pure`
 # (no extension at all: the plugin runs its bundled, prefixed pure-PHP copy).
 #   - first, without a server: the bundled copy is what scripts/bundle-php.sh
-#     makes from today's php/src (--check), and the plugin's code names both
-#     implementations wherever it catches (tests/wordpress/lint-plugin.php);
+#     makes from today's php/src (--check), the plugin's code names both
+#     implementations wherever it catches (tests/wordpress/lint-plugin.php),
+#     and its seal key never comes from a database-stored salt
+#     (tests/wordpress/seal-key.php: stubbed WordPress, WordPress's own wp_salt());
 #   - a private MariaDB (own datadir and socket in a temporary directory, no
 #     TCP) with one database per mode; per mode, Debian's WordPress served by
 #     `php -S 127.0.0.1:PORT` with a router script (what .htaccess does) and
@@ -33,6 +35,8 @@ started=$(date +%s)
 log "the plugin's bundled Tessera is today's php/src (scripts/bundle-php.sh --check)"
 bash scripts/bundle-php.sh --check
 php tests/wordpress/lint-plugin.php examples/wordpress-plugin
+log "the plugin's seal key comes from wp-config.php only, never a database-stored salt (tests/wordpress/seal-key.php)"
+php tests/wordpress/seal-key.php examples/wordpress-plugin
 
 ext=$(bash scripts/build-php.sh | tail -n 1)
 log "building tessera-e2e-env"
@@ -139,7 +143,7 @@ SQL
     ln -s /usr/share/wordpress/wp-content/themes "$wp/wp-content/themes"
     cp -r examples/wordpress-plugin "$wp/wp-content/plugins/storefront-sync"
     cp tests/wordpress/mu-plugins/*.php "$wp/wp-content/mu-plugins/"
-    salts=$(php -r 'foreach (["AUTH_KEY","SECURE_AUTH_KEY","LOGGED_IN_KEY","NONCE_KEY","AUTH_SALT","SECURE_AUTH_SALT","LOGGED_IN_SALT","NONCE_SALT"] as $k) printf("define( %s, %s );\n", var_export($k, true), var_export(bin2hex(random_bytes(32)), true));')
+    salts=$(php -r 'foreach (["AUTH_KEY","SECURE_AUTH_KEY","LOGGED_IN_KEY","NONCE_KEY","AUTH_SALT","SECURE_AUTH_SALT","LOGGED_IN_SALT","NONCE_SALT"] as $k) printf("defined( %1\$s ) || define( %1\$s, %2\$s );\n", var_export($k, true), var_export(bin2hex(random_bytes(32)), true));')
     cat >"$wp/wp-config.php" <<PHP
 <?php
 // Written by scripts/test.d/40-wordpress.sh for one test run ($mode).
@@ -149,12 +153,12 @@ define( 'DB_PASSWORD', '$db_password' );
 define( 'DB_HOST', 'localhost:$sock' );
 define( 'DB_CHARSET', 'utf8mb4' );
 \$table_prefix = 'wp_';
-$salts
 // Constants the test changes while WordPress runs (the state key override,
-// the site's address when it "moves").
+// the site's address when it "moves"); a PHP CLI step may define a salt first.
 if ( is_readable( '$w/test-constants.php' ) ) {
 	require '$w/test-constants.php';
 }
+$salts
 defined( 'WP_HOME' ) || define( 'WP_HOME', '$site' );
 defined( 'WP_SITEURL' ) || define( 'WP_SITEURL', '$site' );
 define( 'WP_CONTENT_DIR', __DIR__ . '/wp-content' );

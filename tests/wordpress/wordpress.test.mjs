@@ -267,6 +267,9 @@ step(`the settings page and Site Health say which Tessera runs: ${IMPLEMENTATION
     assert.match(label, /^Bundled pure PHP \(Tessera \d+\.\d+\.\d+\)/);
     await expectText('nothing to install on the server');
   }
+  const key = page.locator('#storefront-sync-state-key');
+  assert.equal(await key.getAttribute('data-protected'), 'yes');
+  assert.equal(await key.getAttribute('data-source'), 'salts');
   await screenshot('settings-implementation');
   // Tools → Site Health: a passed test whose title says the same.
   await page.goto(`${base}/wp-admin/site-health.php`);
@@ -280,6 +283,9 @@ step(`the settings page and Site Health say which Tessera runs: ${IMPLEMENTATION
   const title = await trigger.innerText();
   assert.ok(title.includes(`Storefront Sync runs on ${MODE === 'native' ? 'the ' : 'its '}${label.charAt(0).toLowerCase()}${label.slice(1)}`), title);
   await expectText(MODE === 'native' ? 'This server loads the tessera PHP extension' : 'it works on every host');
+  // The suite's wp-config.php has real LOGGED_IN_* salts: the key test passes too.
+  const keyTest = page.locator('#health-check-site-status-good [aria-controls="health-check-accordion-block-storefront_sync_state_key"]');
+  assert.ok((await keyTest.innerText()).includes('encrypted with a key from wp-config.php'));
   await screenshot('site-health-implementation');
   await page.goto(settingsUrl()); // where the next step starts
 });
@@ -439,6 +445,28 @@ step('another plugin loading an unprefixed tessera-php (the global Tessera\\… 
     caught,
     `${MODE === 'native' ? 'Tessera' : 'StorefrontSync\\Vendor\\Tessera'}\\Exception\\StateUndecryptableException state_undecryptable`,
   );
+});
+
+step('wp-config.php without a usable LOGGED_IN_SALT: Site Health is critical and says what to add; no salt is generated into the database, nothing is re-sealed', async () => {
+  const saltRows = () => sql("SELECT COUNT(*) FROM wp_options WHERE option_name IN ('logged_in_key', 'logged_in_salt')")[0][0];
+  const before = sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0];
+  assert.equal(saltRows(), '0');
+  const out = JSON.parse(
+    wpPhp(
+      '$tests = apply_filters("site_status_tests", ["direct" => [], "async" => []]); ' +
+        '$health = call_user_func($tests["direct"]["storefront_sync_state_key"]["test"]); ' +
+        'try { Storefront_Sync_State::load(); $load = "opened"; } catch (Exception $e) { $load = $e->getErrorCode(); } ' +
+        'echo json_encode(["status" => Storefront_Sync_State::key_status(), "health" => $health, "load" => $load]);',
+      // Defined before wp-config.php's own (40-wordpress.sh writes `defined() || define()`): the sample's placeholder.
+      { native: MODE === 'native', prelude: 'define("LOGGED_IN_SALT", "put your unique phrase here");' },
+    ),
+  );
+  assert.deepEqual(out.status, { protected: false, source: 'none', problems: { LOGGED_IN_SALT: 'default' } });
+  assert.equal(out.health.status, 'critical');
+  assert.match(out.health.description, /define\( &#039;STOREFRONT_SYNC_STATE_KEY&#039;, &#039;[A-Za-z0-9]{64}&#039; \);/);
+  assert.equal(out.load, 'state_undecryptable', 'the state sealed under the real salts does not open with other key material');
+  assert.equal(saltRows(), '0', 'WordPress generated no salt into the database on the plugin\'s behalf');
+  assert.equal(sql("SELECT option_value FROM wp_options WHERE option_name = 'storefront_sync_state'")[0][0], before, 'the state is untouched');
 });
 
 step('changed keys: the sealed state does not open; the plugin says so, offers to register again, and loses nothing', async () => {

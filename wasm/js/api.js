@@ -12,9 +12,12 @@ import {
   hmacSignGenericCore,
 } from "./tessera_wasm.js";
 import { TesseraError, invalidArgument } from "./error.js";
-import { ensureReady } from "./ready.js";
+import { ensureReady, plugin } from "./ready.js";
 import * as c from "./conv.js";
-import { guarded, nowSecs, optNow, rethrow } from "./conv.js";
+import { nowSecs, optNow } from "./conv.js";
+
+// A trap poisons the instance (see ready.js): `internal`, then a fresh instance.
+const { rethrow, guarded } = plugin;
 
 export { TesseraError };
 
@@ -40,6 +43,8 @@ let coreOf;
 export class Companion {
   /** The wasm object; null once `free()` ran. */
   #core;
+  /** The instance generation `#core` lives in (a trap ends it: see ready.js). */
+  #gen;
 
   static {
     // `this` of every method: a live Companion (not unbound, not another object, not freed).
@@ -48,6 +53,8 @@ export class Companion {
         throw invalidArgument("this", "a Companion (was the method called unbound?)");
       }
       if (self.#core === null) throw new TesseraError("invalid_state", "invalid_state", "this Companion was freed");
+      // Its wasm object died with a trapped instance: never call into the new one with it.
+      plugin.check(self.#gen);
       return self.#core;
     };
   }
@@ -61,7 +68,8 @@ export class Companion {
         "use Companion.create(), Companion.fromJSON() or Companion.openState()",
       );
     }
-    this.#core = core;
+    this.#core = plugin.track(core);
+    this.#gen = plugin.generation;
   }
 
   /** A fresh, unregistered companion for the broker at `config.brokerUrl`. */
@@ -405,7 +413,7 @@ export class Companion {
     const core = this.#core;
     if (core === null) return; // freed already: harmless
     this.#core = null;
-    core.free();
+    plugin.release(core, this.#gen); // a dead instance's object was detached already
   }
 }
 
@@ -455,10 +463,11 @@ async function drive(companion, start, options) {
 
   let call;
   try {
-    call = start(core);
+    call = plugin.track(start(core));
   } catch (e) {
     rethrow(e);
   }
+  const generation = plugin.generation;
   running.add(companion);
   try {
     // The clock is read once per event, just before the event is fed.
@@ -529,7 +538,7 @@ async function drive(companion, start, options) {
     rethrow(e);
   } finally {
     running.delete(companion);
-    call.free();
+    plugin.release(call, generation);
   }
 }
 

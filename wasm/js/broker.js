@@ -15,18 +15,21 @@ import {
   verifyUninstallTicketCore,
 } from "./tessera_broker.js";
 import { TesseraError, invalidArgument } from "./error.js";
-import { checkEnvironment } from "./ready.js";
+import { Engine, checkEnvironment } from "./ready.js";
 import * as c from "./conv.js";
-import { guarded, optNow, rethrow } from "./conv.js";
+import { optNow } from "./conv.js";
 
-let loaded = false;
+// The broker module's own instance; a trap poisons it like the plugin's (ready.js).
+const engine = new Engine("tessera-companion broker");
+const { rethrow, guarded } = engine;
 
-/** Instantiates the broker module from the file beside this one, once. */
+/** Instantiates the broker module from the file beside this one, once; re-creates it after a trap. */
 function ensureReady() {
-  if (loaded) return;
-  checkEnvironment();
-  initSync({ module: readFileSync(new URL("./tessera_broker_bg.wasm", import.meta.url)) });
-  loaded = true;
+  if (!engine.ready) {
+    checkEnvironment();
+    engine.load(initSync, new WebAssembly.Module(readFileSync(new URL("./tessera_broker_bg.wasm", import.meta.url))));
+  }
+  engine.ensure();
 }
 
 let storeCore;
@@ -44,13 +47,16 @@ function storeBusy() {
 /** The core's in-memory nonce store, bounded per installation (fails closed for that installation only). */
 export class MemoryReplayStore {
   #core;
+  /** The instance generation `#core` lives in: after a trap the store (and its nonces) is gone. */
+  #gen;
 
   /** At most `capacity` live nonces per installation (the core's 1,000 when omitted): one that fills its share is refused, no other is. */
   constructor(capacity) {
     ensureReady();
     const n = c.optInt(capacity, "capacity");
     if (n !== undefined && n < 1) throw invalidArgument("capacity", "a positive integer");
-    this.#core = new ReplayStoreCore(n);
+    this.#core = engine.track(guarded(() => new ReplayStoreCore(n)));
+    this.#gen = engine.generation;
   }
 
   /** Live entries. */
@@ -62,12 +68,19 @@ export class MemoryReplayStore {
   }
 
   static {
-    // The wasm store of a real MemoryReplayStore, else undefined.
-    storeCore = (store) => (typeof store === "object" && store !== null && #core in store ? store.#core : undefined);
+    // The wasm store of a real MemoryReplayStore, else undefined; one of a
+    // trapped instance throws `invalid_state` (its nonces are gone with it).
+    storeCore = (store) => {
+      if (typeof store !== "object" || store === null || !(#core in store)) return undefined;
+      engine.check(store.#gen);
+      return store.#core;
+    };
   }
 }
 
 let defaultStore;
+/** The instance generation of `defaultStore`: after a trap it starts empty, like after a process restart. */
+let defaultStoreGen;
 
 /** `secretFor` as the core's synchronous lookup; an async answer is awaited by a second pass. */
 async function withSecrets(secretFor, run) {
@@ -81,18 +94,18 @@ async function withSecrets(secretFor, run) {
     }
     return check(v);
   };
+  // The lookup runs inside the wasm call: a trap it causes in this instance
+  // discards the call's result (Engine.reentrant).
+  const generation = engine.generation;
   try {
-    return run(lookup);
+    return engine.reentrant(() => run(lookup));
   } catch (e) {
-    if (pending === undefined) rethrow(e);
+    if (pending === undefined || generation !== engine.generation) throw e;
   }
   const { keyid, promise } = pending;
   const secret = check(await promise);
-  try {
-    return run((k) => (k === keyid ? secret : null));
-  } catch (e) {
-    rethrow(e);
-  }
+  ensureReady();
+  return engine.reentrant(() => run((k) => (k === keyid ? secret : null)));
 }
 
 /**
@@ -111,10 +124,16 @@ export async function verifyRequest(request, options) {
   const now = optNow(o.now, "options.now");
   const windowSecs = c.optInt(o.windowSecs, "options.windowSecs");
   let store = o.replayStore;
-  if (store === undefined || store === null) store = defaultStore ??= new MemoryReplayStore();
-  const core = storeCore(store);
-  if (core !== undefined) {
+  if (store === undefined || store === null) {
+    if (defaultStore === undefined || defaultStoreGen !== engine.generation) {
+      defaultStore = new MemoryReplayStore();
+      defaultStoreGen = engine.generation;
+    }
+    store = defaultStore;
+  }
+  if (storeCore(store) !== undefined) {
     return withSecrets(secretFor, (lookup) => {
+      const core = storeCore(store); // again at every pass: the instance may have been re-created meanwhile
       if (busyStores.has(core)) throw storeBusy();
       busyStores.add(core);
       try {
@@ -129,7 +148,10 @@ export async function verifyRequest(request, options) {
     verifyRequestRecording(method, url, headers, body, now, windowSecs, lookup),
   );
   const { replayKey, replayExpiresAt, ...result } = verified;
-  if ((await checkAndInsert.call(store, replayKey, replayExpiresAt, now)) !== true) throw replayedError();
+  if ((await checkAndInsert.call(store, replayKey, replayExpiresAt, now)) !== true) {
+    ensureReady();
+    throw guarded(() => replayedError());
+  }
   return result;
 }
 

@@ -200,20 +200,3 @@ export function optNow(v, field) {
   const n = optInt(v, field);
   return n === undefined ? nowSecs() : n;
 }
-
-/** A wasm trap would mean a bug; it still surfaces as a TesseraError. */
-export function rethrow(e) {
-  if (typeof WebAssembly !== "undefined" && e instanceof WebAssembly.RuntimeError) {
-    throw new TesseraError("internal", "internal", "tessera-companion hit an internal error", { cause: e });
-  }
-  throw e;
-}
-
-/** Runs a call into wasm, mapping a trap (a bug) to an `internal` TesseraError. */
-export function guarded(f) {
-  try {
-    return f();
-  } catch (e) {
-    rethrow(e);
-  }
-}

@@ -4,11 +4,11 @@
 
 import { readFileSync } from "node:fs";
 import { initSync as instantiate } from "./tessera_wasm.js";
-import { checkEnvironment, markReady } from "./ready.js";
+import { checkEnvironment, plugin } from "./ready.js";
 
 checkEnvironment();
-instantiate({ module: readFileSync(new URL("./tessera_wasm_bg.wasm", import.meta.url)) });
-markReady();
+// The compiled module is kept: a fresh instance replaces one that trapped (ready.js).
+plugin.load(instantiate, new WebAssembly.Module(readFileSync(new URL("./tessera_wasm_bg.wasm", import.meta.url))));
 
 export * from "./api.js";
 export * from "./broker.js";

@@ -2,9 +2,9 @@
 // import time: call `await init()` (or initSync) once before anything else.
 // No eval, no top-level await (MV3 service workers forbid both).
 
-import instantiate, { initSync as instantiateSync } from "./tessera_wasm.js";
+import { initSync as instantiateSync } from "./tessera_wasm.js";
 import { TesseraError } from "./error.js";
-import { checkEnvironment, isReady, markReady } from "./ready.js";
+import { checkEnvironment, isReady, plugin } from "./ready.js";
 
 export * from "./api.js";
 
@@ -23,8 +23,10 @@ export function init(input) {
     pending = (async () => {
       checkEnvironment();
       const source = input ?? new URL("./tessera_wasm_bg.wasm", import.meta.url);
-      await instantiate({ module_or_path: source });
-      markReady();
+      // Compiled here and instantiated synchronously, so that the compiled
+      // module is kept: a fresh instance replaces one that trapped (ready.js).
+      const module = await compile(source);
+      if (!isReady()) plugin.load(instantiateSync, module);
     })().catch((e) => {
       pending = undefined;
       throw loadError(e);
@@ -42,11 +44,28 @@ export function initSync(input) {
     throw new TesseraError("invalid_input", "invalid_input", "invalid `input`: expected the wasm bytes or a WebAssembly.Module");
   }
   try {
-    instantiateSync({ module: input });
+    plugin.load(instantiateSync, input instanceof WebAssembly.Module ? input : new WebAssembly.Module(input));
   } catch (e) {
     throw loadError(e);
   }
-  markReady();
+}
+
+/** A URL or string, a Request, a Response or a promise of one, bytes, or a WebAssembly.Module → a WebAssembly.Module. */
+async function compile(source) {
+  let s = source;
+  if (typeof s === "string" || s instanceof URL || (typeof Request === "function" && s instanceof Request)) s = fetch(s);
+  s = await s;
+  if (s instanceof WebAssembly.Module) return s;
+  if (s instanceof ArrayBuffer || ArrayBuffer.isView(s)) return WebAssembly.compile(s);
+  if (typeof Response === "function" && s instanceof Response) {
+    if (!s.ok) throw new Error(`failed to fetch the wasm module: ${s.status} ${s.statusText}`);
+    const type = (s.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+    if (typeof WebAssembly.compileStreaming === "function" && type === "application/wasm") {
+      return WebAssembly.compileStreaming(s);
+    }
+    return WebAssembly.compile(await s.arrayBuffer());
+  }
+  throw new TypeError("expected a URL, a Request, a Response, the wasm bytes or a WebAssembly.Module");
 }
 
 function loadError(e) {

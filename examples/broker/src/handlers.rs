@@ -246,16 +246,17 @@ fn origin(url: &str) -> Option<&str> {
 fn check_site_url(app: &App, site_url: &str) -> Step<String> {
     // A browser extension has no web site: its origin (`chrome-extension://<id>`,
     // `moz-extension://<uuid>`) stands in for one. It cannot serve an ownership
-    // proof, so such registrations need a broker without that requirement (a
-    // production broker would also allow-list its own extension ids here).
+    // proof, so it is never challenged; instead only the extensions the
+    // operator listed may register (`allowed_extension_ids`).
     if site_url.starts_with("chrome-extension://") || site_url.starts_with("moz-extension://") {
         let identity = tessera_core::registration::site_identity(site_url, "site_url")
             .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
-        if app.config.require_ownership_proof {
+        let id = extension_id(&identity).unwrap_or_default();
+        if !app.config.extension_allowed(id) {
             return Err(Reply::error(
-                400,
-                "invalid_request",
-                "this broker requires an ownership proof, which a browser extension cannot serve",
+                403,
+                "extension_not_allowed",
+                "this broker does not serve this browser extension (its id is not on the broker's allow-list)",
             ));
         }
         return Ok(identity);
@@ -274,6 +275,35 @@ fn check_site_url(app: &App, site_url: &str) -> Step<String> {
     Ok(url.site_identity())
 }
 
+/// The `<id>` of an extension site identity (`chrome-extension://<id>`,
+/// `moz-extension://<id>`); `None` for a web site.
+fn extension_id(identity: &str) -> Option<&str> {
+    ["chrome-extension://", "moz-extension://"].iter().find_map(|scheme| identity.strip_prefix(scheme))
+}
+
+/// Whether a registration (or site move) of `platform` at `site` (its
+/// identity) owes an ownership proof: never for a browser extension, else as
+/// the broker's per-platform policy says (`require_ownership_proof_for`).
+fn proof_required(app: &App, platform: &str, site: &str) -> bool {
+    extension_id(site).is_none() && app.config.proof_required_for(platform)
+}
+
+/// Whether `return_url` may receive the callback of `installation`: the same
+/// origin as its registered site; for a Chromium extension
+/// (`chrome-extension://<id>`) also `https://<id>.chromiumapp.org`, the
+/// origin of `chrome.identity.getRedirectURL()` (`launchWebAuthFlow`), for
+/// that same id only.
+fn return_url_allowed(installation: &Installation, return_url: &str) -> bool {
+    let Some(to) = origin(return_url) else { return false };
+    if Some(to) == origin(&installation.site_url) {
+        return true;
+    }
+    match installation.site_url.strip_prefix("chrome-extension://") {
+        Some(id) => to.eq_ignore_ascii_case(&format!("https://{id}.chromiumapp.org")),
+        None => false,
+    }
+}
+
 /// Refuses a site whose host is a literal internal address (no DNS here).
 fn refuse_internal_literal(url: &tessera_core::url::Url, allow_loopback: bool) -> Step<()> {
     let host = url.host().trim_start_matches('[').trim_end_matches(']');
@@ -286,7 +316,8 @@ fn refuse_internal_literal(url: &tessera_core::url::Url, allow_loopback: bool) -
 }
 
 /// `POST /installations` (unsigned): store the installation and its secret.
-/// With ownership proofs on, the first POST answers `202 {challenge}` and
+/// When the platform owes an ownership proof (never an extension: its id must
+/// be allow-listed instead), the first POST answers `202 {challenge}` and
 /// the second fetches `{site_url}/.well-known/tessera/{install_id}`.
 pub fn register(app: &App, req: &Incoming) -> Reply {
     register_inner(app, req).unwrap_or_else(|reply| reply)
@@ -323,7 +354,8 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
             plugin_version: body.plugin_version.clone(),
             secret: Zeroizing::new(secret.expose().to_vec()),
         };
-        if app.config.require_ownership_proof {
+        // Per platform; an extension installation is never challenged.
+        if proof_required(app, &body.platform, &site_url) {
             let challenge = random_id("chl_", 24);
             if app.store.insert_installation(&new, InstallStatus::PendingOwnership, Some(&challenge), now).is_err() {
                 return Err(
@@ -410,8 +442,9 @@ pub fn connect(app: &App, req: &Incoming) -> Reply {
     let id = params.install_id.as_str();
 
     // The token will be delivered to return_url: it must be on the
-    // registered site, or a stolen connect link could send it elsewhere.
-    if origin(&params.return_url).is_none() || origin(&params.return_url) != origin(&installation.site_url) {
+    // registered site (for an extension: its own pages or its own
+    // chromiumapp.org address), or a stolen connect link could send it elsewhere.
+    if !return_url_allowed(&installation, &params.return_url) {
         return Reply::page(
             400,
             "This connect link is not valid",
@@ -951,8 +984,9 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
     // plugin lost the 202 (its challenge) and repeats the signed PATCH.
     // It starts a new proof round (a new challenge replaces the old); the
     // installation stays refused everywhere else until the proof.
-    let proving =
-        |i: &Installation| app.config.require_ownership_proof && matches!(i.status, InstallStatus::PendingOwnership);
+    let proving = |i: &Installation| {
+        matches!(i.status, InstallStatus::PendingOwnership) && proof_required(app, &i.platform, &i.site_url)
+    };
     let admit = |i: &Installation| if proving(i) { Ok(()) } else { check_enabled(i) };
     let (verified, installation) = match verify_signed(app, req, &admit) {
         Ok(v) => v,
@@ -968,7 +1002,7 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
         let body: SiteMovedBody = serde_json::from_slice(&req.body)
             .map_err(|_| Reply::error(400, "invalid_request", "expected {\"site_url\": …}"))?;
         let site_url = check_site_url(app, &body.site_url)?;
-        if app.config.require_ownership_proof && (site_url != installation.site_url || proving) {
+        if proof_required(app, &installation.platform, &site_url) && (site_url != installation.site_url || proving) {
             // The new address must prove ownership like a new registration:
             // otherwise an installation that proved its own site could move
             // to a victim's and phish its operator with signed connect links.

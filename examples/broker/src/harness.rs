@@ -18,8 +18,15 @@ use crate::{Broker, BrokerConfig};
 /// How to build an [`Env`].
 #[derive(Clone, Debug)]
 pub struct EnvOptions {
-    /// Ask registrations for an ownership proof.
+    /// Ask web-site registrations for an ownership proof (every platform:
+    /// `BrokerConfig::require_ownership_proof`); extensions never are.
     pub require_ownership_proof: bool,
+    /// The broker's `allowed_extension_ids`. Default `["*"]`: every
+    /// extension, because the test browsers load the example extension
+    /// unpacked from a fresh temporary directory, which gives it a new id
+    /// each run. `TESSERA_ALLOWED_EXTENSION_IDS` (space- or comma-separated)
+    /// overrides it in `tessera-e2e-env`.
+    pub allowed_extension_ids: Vec<String>,
     /// Keep broker log lines in memory (else stderr, or off).
     pub log: LogChoice,
     /// Fake Stora settings.
@@ -49,6 +56,7 @@ impl Default for EnvOptions {
     fn default() -> Self {
         EnvOptions {
             require_ownership_proof: true,
+            allowed_extension_ids: vec![crate::WILDCARD.to_string()],
             log: LogChoice::Memory,
             stora: fake_stora::Config::default(),
             fault_proxy: false,
@@ -98,7 +106,8 @@ impl Env {
             &options.stora.client_secret,
             dir.join("broker.sqlite3"),
         );
-        config.require_ownership_proof = options.require_ownership_proof;
+        config.require_ownership_proof(options.require_ownership_proof);
+        config.allowed_extension_ids = options.allowed_extension_ids.clone();
         config.allow_loopback_sites = true;
         config.allowed_scopes = EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
         if let Some(resolver) = &options.resolver {

@@ -53,7 +53,7 @@ pub mod site_fetch;
 pub mod stora;
 pub mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -97,9 +97,26 @@ pub struct BrokerConfig {
     pub storage_key: [u8; 32],
     /// Bearer token of the admin routes (kill switch, metrics).
     pub admin_token: String,
-    /// Answer registrations with an ownership challenge (202) and fetch the
-    /// proof from the site before accepting.
-    pub require_ownership_proof: bool,
+    /// The platforms (the registration's self-declared `platform`) whose
+    /// web-site registrations and site moves are answered with an ownership
+    /// challenge (202) and accepted only once the proof is fetched from the
+    /// site. [`WILDCARD`] (`*`) stands for every platform; empty: no
+    /// proofs. A browser-extension installation (`chrome-extension://<id>`,
+    /// `moz-extension://<id>`) is never challenged, whatever its platform: it
+    /// has no site to serve a proof from ([`allowed_extension_ids`] guards it
+    /// instead). The platform is chosen by whoever registers, so naming only
+    /// some platforms lets a registrant skip the proof by declaring another:
+    /// `*` is the safe value.
+    ///
+    /// [`allowed_extension_ids`]: BrokerConfig::allowed_extension_ids
+    pub require_ownership_proof_for: BTreeSet<String>,
+    /// The browser extensions that may register: the `<id>` of their
+    /// `chrome-extension://<id>` / `moz-extension://<id>` origin
+    /// (case-insensitive). Any other extension installation is refused at
+    /// registration (and at a site move) with `403 extension_not_allowed`.
+    /// Empty (the default): no extension may register. [`WILDCARD`]
+    /// (`*`) admits every extension — development and test environments only.
+    pub allowed_extension_ids: Vec<String>,
     /// Accept `http://` site URLs on loopback hosts, and fetch ownership
     /// proofs from loopback addresses (tests and the demo). Every other
     /// internal address stays refused ([`site_fetch`]).
@@ -134,14 +151,36 @@ impl std::fmt::Debug for BrokerConfig {
             .field("db_path", &self.db_path)
             .field("storage_key", &"[redacted]")
             .field("admin_token", &"[redacted]")
-            .field("require_ownership_proof", &self.require_ownership_proof)
+            .field("require_ownership_proof_for", &self.require_ownership_proof_for)
+            .field("allowed_extension_ids", &self.allowed_extension_ids)
             .field("public_url", &self.public_url)
             .field("allowed_scopes", &self.allowed_scopes)
             .finish_non_exhaustive()
     }
 }
 
+/// The wildcard: in [`BrokerConfig::require_ownership_proof_for`] every platform, in
+/// [`BrokerConfig::allowed_extension_ids`] every extension (development only).
+pub const WILDCARD: &str = "*";
+
 impl BrokerConfig {
+    /// Turns ownership proofs on for every platform's web sites (`*`), or off.
+    pub fn require_ownership_proof(&mut self, on: bool) {
+        self.require_ownership_proof_for = if on { BTreeSet::from([WILDCARD.to_string()]) } else { BTreeSet::new() };
+    }
+
+    /// Whether a web-site registration (or site move) of `platform` owes an
+    /// ownership proof. Extension installations never do (the caller checks
+    /// the site identity first).
+    pub fn proof_required_for(&self, platform: &str) -> bool {
+        self.require_ownership_proof_for.contains(WILDCARD) || self.require_ownership_proof_for.contains(platform)
+    }
+
+    /// Whether the extension `id` (its origin's host) may register.
+    pub fn extension_allowed(&self, id: &str) -> bool {
+        self.allowed_extension_ids.iter().any(|a| a == WILDCARD || a.eq_ignore_ascii_case(id))
+    }
+
     /// A configuration for a broker talking to `stora_url`, storing in
     /// `db_path`, with a random storage key and admin token.
     pub fn new(stora_url: &str, client_id: &str, client_secret: &str, db_path: PathBuf) -> Self {
@@ -156,7 +195,8 @@ impl BrokerConfig {
             db_path,
             storage_key,
             admin_token: crypto::random_id("adm_", 24),
-            require_ownership_proof: false,
+            require_ownership_proof_for: BTreeSet::new(),
+            allowed_extension_ids: Vec::new(),
             allow_loopback_sites: false,
             resolver: Arc::new(site_fetch::SystemResolver),
             refresh_margin_secs: 300,

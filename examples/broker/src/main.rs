@@ -13,7 +13,9 @@
 //! | `TESSERA_DB` | SQLite file (default `tessera-broker.sqlite3`) |
 //! | `TESSERA_PUBLIC_URL` | the URL plugins are configured with (default `http://127.0.0.1:{port}`) |
 //! | `TESSERA_PORT` | port on 127.0.0.1 (default 0: ephemeral); put a TLS terminator in front |
-//! | `TESSERA_REQUIRE_OWNERSHIP` | `1`: ownership challenge at registration |
+//! | `TESSERA_REQUIRE_OWNERSHIP` | `1`: ownership challenge at registration (and site move) for web sites of the platforms in `TESSERA_PROOF_PLATFORMS` |
+//! | `TESSERA_PROOF_PLATFORMS` | the platforms whose web sites owe the proof, separated by spaces or commas; `*` = every platform (the default when `TESSERA_REQUIRE_OWNERSHIP=1`; setting this variable alone also turns proofs on). The platform is self-declared: naming only some lets a registrant skip the proof by declaring another. Browser extensions are never challenged |
+//! | `TESSERA_ALLOWED_EXTENSION_IDS` | the browser extensions that may register (the `<id>` of `chrome-extension://<id>` / `moz-extension://<id>`), separated by spaces or commas; unset or empty: none (`403 extension_not_allowed`); `*`: every extension (development only) |
 //! | `TESSERA_DEFAULT_SCOPE` | scope when the plugin names none (default `orders:read`) |
 //! | `TESSERA_ALLOWED_SCOPES` | the scopes a connect link may ask for, space-separated (default: the default scope); anything else is refused before Stora |
 //! | `TESSERA_MAX_LIFETIME` | stop after this many seconds (default: run until killed) |
@@ -52,7 +54,15 @@ fn main() {
     config.storage_key = key;
     config.admin_token = required("TESSERA_ADMIN_TOKEN");
     config.public_url = var("TESSERA_PUBLIC_URL");
-    config.require_ownership_proof = var("TESSERA_REQUIRE_OWNERSHIP").as_deref() == Some("1");
+    let list = |v: String| v.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>();
+    config.require_ownership_proof(var("TESSERA_REQUIRE_OWNERSHIP").as_deref() == Some("1"));
+    if let Some(platforms) = var("TESSERA_PROOF_PLATFORMS") {
+        config.require_ownership_proof_for = list(platforms).into_iter().collect();
+    }
+    config.allowed_extension_ids = var("TESSERA_ALLOWED_EXTENSION_IDS").map(list).unwrap_or_default();
+    if config.allowed_extension_ids.iter().any(|id| id == tessera_broker::WILDCARD) {
+        eprintln!("tessera-broker: TESSERA_ALLOWED_EXTENSION_IDS=* admits every browser extension (development only)");
+    }
     if let Some(scope) = var("TESSERA_DEFAULT_SCOPE") {
         config.default_scope = scope;
     }

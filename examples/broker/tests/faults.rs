@@ -110,7 +110,7 @@ fn rig(require_ownership_proof: bool) -> Rig {
         &stora_config.client_secret,
         dir.join("broker.sqlite3"),
     );
-    config.require_ownership_proof = require_ownership_proof;
+    config.require_ownership_proof(require_ownership_proof);
     config.allow_loopback_sites = true;
     config.allowed_scopes = tessera_broker::harness::EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
     config.public_url = Some(proxy.url().to_string());

@@ -170,7 +170,7 @@ fn rig() -> Rig {
         &stora_config.client_secret,
         dir.join("broker.sqlite3"),
     );
-    config.require_ownership_proof = true;
+    config.require_ownership_proof(true);
     config.allow_loopback_sites = true;
     config.allowed_scopes = tessera_broker::harness::EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
     config.public_url = Some(broker_proxy.url().to_string());

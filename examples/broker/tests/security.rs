@@ -10,6 +10,9 @@
 //!   `a_second_401_that_is_not_invalid_token_never_marks_the_grant`;
 //! * item 5 — `connect_shows_an_interstitial_before_stora`,
 //!   `this_is_not_me_cancels_the_connect`, `scopes_outside_the_allow_list_are_refused`;
+//! * item 9 — `proofs_for_wordpress_never_challenge_an_extension`,
+//!   `an_extension_not_on_the_allow_list_is_refused`,
+//!   `an_extension_returns_to_its_own_chromiumapp_org_address_only`;
 //! * item 2 — `one_installation_flooding_the_replay_store_denies_only_itself`,
 //!   `refused_installations_store_no_nonce`, `a_long_lived_signature_is_refused`
 //!   (the bounds themselves: `verify::tests` in the core).
@@ -491,4 +494,156 @@ fn a_long_lived_signature_is_refused() {
             None => assert_eq!(resp.status, 200, "expires = created + 300: {}", body(&resp)),
         }
     }
+}
+
+// ---- item 9: a per-platform proof policy, an extension allow-list, chromiumapp.org ------
+
+/// A Chromium extension id (32 of `a-p`), and another.
+const EXT: &str = "abcdefghijklmnopabcdefghijklmnop";
+const OTHER_EXT: &str = "ponmlkjihgfedcbaponmlkjihgfedcba";
+
+/// One raw registration POST: the new install id and the broker's answer.
+fn post_registration(env: &Env, site_url: &str, platform: &str) -> (String, tessera_core::Response) {
+    let id = tessera_broker::crypto::random_id("ins_", 18);
+    let mut raw = [0u8; 32];
+    tessera_broker::crypto::fill_random(&mut raw);
+    let secret = Secret::from_bytes(&raw).unwrap();
+    let resp = env.http(Request {
+        method: "POST".into(),
+        url: format!("{}/installations", env.broker.url()),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: json!({
+            "install_id": id, "site_url": site_url, "admin_email": "owner@shop.example",
+            "secret": secret.to_base64url(), "platform": platform, "plugin_version": "1.0.0",
+        })
+        .to_string()
+        .into_bytes(),
+    });
+    (id, resp)
+}
+
+#[test]
+fn proofs_for_wordpress_never_challenge_an_extension() {
+    // Ownership proofs on (every platform, which includes WordPress): the
+    // WordPress site is challenged, the extension registers at once — it has
+    // no site to serve a proof from (it used to be refused outright, so a
+    // broker serving extensions could require no proof from anyone).
+    let env = env();
+    let (wp, wp_resp) = post_registration(&env, env.site.url(), "wordpress");
+    assert_eq!(wp_resp.status, 202, "the WordPress site is challenged: {}", body(&wp_resp));
+    assert!(serde_json::from_slice::<serde_json::Value>(&wp_resp.body).unwrap()["challenge"].is_string());
+    assert_eq!(env.admin("GET", &format!("/admin/installations/{wp}")).status, 200);
+
+    for (site, platform) in [
+        (format!("chrome-extension://{EXT}"), "chrome-extension"),
+        // The self-declared platform does not matter: the origin does.
+        (format!("chrome-extension://{OTHER_EXT}"), "wordpress"),
+        ("moz-extension://2d0f1a52-4c5e-4e3b-9a51-0c5d3c7e9f10".to_string(), "firefox-extension"),
+    ] {
+        let (id, resp) = post_registration(&env, &site, platform);
+        assert_eq!(resp.status, 201, "{site} ({platform}) registers without a challenge: {}", body(&resp));
+        let row = env.admin("GET", &format!("/admin/installations/{id}"));
+        let row: serde_json::Value = serde_json::from_slice(&row.body).unwrap();
+        assert_eq!(row["status"], "active", "{site}");
+    }
+
+    // Through the core's step machine too: registered, no proof served.
+    let mut plugin = PluginHost::new(env.broker_url()).unwrap().with_site(env.site.handle());
+    plugin.register(&registration(&format!("chrome-extension://{EXT}"), "chrome-extension")).expect("registers");
+    assert_eq!(plugin.companion.status(), Status::Registered);
+    assert!(env.site.requests().is_empty(), "no proof was fetched from anywhere");
+
+    // The policy is per platform: with proofs for WordPress only, another
+    // platform's web site is not challenged (`TESSERA_PROOF_PLATFORMS`).
+    let mut config = tessera_broker::BrokerConfig::new("http://127.0.0.1:9", "c", "s", "unused".into());
+    config.require_ownership_proof_for = ["wordpress".to_string()].into();
+    assert!(config.proof_required_for("wordpress"));
+    assert!(!config.proof_required_for("joomla"));
+    config.require_ownership_proof(true);
+    assert!(config.proof_required_for("joomla"), "`*`: every platform");
+}
+
+#[test]
+fn an_extension_not_on_the_allow_list_is_refused() {
+    let env = Env::start(EnvOptions {
+        require_ownership_proof: false,
+        allowed_extension_ids: vec![EXT.to_string()],
+        ..EnvOptions::default()
+    })
+    .unwrap();
+    let (_, listed) = post_registration(&env, &format!("chrome-extension://{EXT}"), "chrome-extension");
+    assert_eq!(listed.status, 201, "{}", body(&listed));
+    let (_, upper) = post_registration(&env, &format!("chrome-extension://{}", EXT.to_uppercase()), "chrome-extension");
+    assert_eq!(upper.status, 201, "ids compare case-insensitively: {}", body(&upper));
+    for site in
+        [format!("chrome-extension://{OTHER_EXT}"), "moz-extension://2d0f1a52-4c5e-4e3b-9a51-0c5d3c7e9f10".to_string()]
+    {
+        let (id, resp) = post_registration(&env, &site, "chrome-extension");
+        assert_eq!((resp.status, error_code(&resp).as_deref()), (403, Some("extension_not_allowed")), "{site}");
+        assert_eq!(env.admin("GET", &format!("/admin/installations/{id}")).status, 404, "nothing stored");
+    }
+    // The core's step machine reports the broker's code.
+    let mut plugin = PluginHost::new(env.broker_url()).unwrap();
+    let err =
+        plugin.register(&registration(&format!("chrome-extension://{OTHER_EXT}"), "chrome-extension")).unwrap_err();
+    assert_eq!(err.reason(), Some("extension_not_allowed"), "{err:?}");
+    // A web site is not affected by the extension allow-list.
+    let (_, web) = post_registration(&env, env.site.url(), "wordpress");
+    assert_eq!(web.status, 201, "{}", body(&web));
+    // The production default: no extension unless listed.
+    let config = tessera_broker::BrokerConfig::new("http://127.0.0.1:9", "c", "s", "unused".into());
+    assert!(config.allowed_extension_ids.is_empty() && !config.extension_allowed(EXT));
+}
+
+#[test]
+fn an_extension_returns_to_its_own_chromiumapp_org_address_only() {
+    // `chrome.identity.getRedirectURL()` is `https://<id>.chromiumapp.org/…`
+    // (what `launchWebAuthFlow` waits for, and the npm README's quick start).
+    let env = env();
+    let mut plugin = PluginHost::new(env.broker_url()).unwrap();
+    plugin.register(&registration(&format!("chrome-extension://{EXT}"), "chrome-extension")).expect("registers");
+
+    // Another extension's address, or look-alikes, never get the callback.
+    for refused in [
+        format!("https://{OTHER_EXT}.chromiumapp.org/tessera"),
+        format!("https://{EXT}.chromiumapp.org.evil.example/tessera"),
+        format!("https://evil.example/{EXT}.chromiumapp.org/"),
+        format!("https://x.{EXT}.chromiumapp.org/tessera"),
+        format!("https://{EXT}.chromiumapp.org:8443/tessera"),
+        format!("http://{EXT}.chromiumapp.org/tessera"),
+        format!("chrome-extension://{OTHER_EXT}/connected.html"),
+    ] {
+        let link = plugin.companion.connect_url(&refused, None, plugin.now(), &mut OsEntropy).unwrap();
+        let resp = get(&env, &link);
+        assert_eq!(resp.status, 400, "{refused}: {}", body(&resp));
+        assert!(body(&resp).contains("not on the registered site"), "{refused}: {}", body(&resp));
+    }
+
+    // Its own chromiumapp.org address, and its own pages, are accepted: the
+    // operator sees the interstitial, consents, and the broker token comes back.
+    for own in [format!("https://{EXT}.chromiumapp.org/tessera"), format!("chrome-extension://{EXT}/connected.html")] {
+        let link = plugin.companion.connect_url(&own, None, plugin.now(), &mut OsEntropy).unwrap();
+        let resp = get(&env, &link);
+        assert_eq!(resp.status, 200, "{own}: the interstitial: {}", body(&resp));
+        assert!(find_link(&body(&resp), "continue").is_some(), "{own}");
+    }
+    plugin
+        .connect(
+            &Browser::default(),
+            &format!("https://{EXT}.chromiumapp.org/tessera"),
+            None,
+            Decision::Approve("opr_ext"),
+        )
+        .expect("connects through its chromiumapp.org address");
+    assert_eq!(plugin.companion.status(), Status::Connected);
+    assert_eq!(plugin.get_json("/api/orders").unwrap()["data"].as_array().map(Vec::len), Some(3));
+
+    // A web site's installation cannot use an extension's address.
+    let mut web = connected(&env, "opr_web", None);
+    let link = web
+        .companion
+        .connect_url(&format!("https://{EXT}.chromiumapp.org/tessera"), None, web.now(), &mut OsEntropy)
+        .unwrap();
+    let resp = get(&env, &link);
+    assert_eq!((resp.status, body(&resp).contains("not on the registered site")), (400, true), "{}", body(&resp));
 }

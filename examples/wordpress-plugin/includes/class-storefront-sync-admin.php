@@ -304,6 +304,7 @@ final class Storefront_Sync_Admin {
 		$status         = $current['status'];
 		$companion      = $current['companion'];
 		$implementation = Storefront_Sync_Tessera::implementation();
+		$key            = Storefront_Sync_State::key_status();
 		?>
 		<div class="wrap storefront-sync">
 			<h1><?php esc_html_e( 'Storefront Sync', 'storefront-sync' ); ?></h1>
@@ -327,6 +328,12 @@ final class Storefront_Sync_Admin {
 				<tr>
 					<th scope="row"><?php esc_html_e( 'Site address', 'storefront-sync' ); ?></th>
 					<td><code><?php echo esc_html( home_url() ); ?></code></td>
+				</tr>
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Saved connection', 'storefront-sync' ); ?></th>
+					<td>
+						<span id="storefront-sync-state-key" data-protected="<?php echo esc_attr( $key['protected'] ? 'yes' : 'no' ); ?>" data-source="<?php echo esc_attr( $key['source'] ); ?>"><?php echo esc_html( self::key_description( $key ) ); ?></span>
+					</td>
 				</tr>
 				<tr>
 					<th scope="row"><?php esc_html_e( 'Tessera', 'storefront-sync' ); ?></th>
@@ -547,6 +554,22 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
+	 * What the "Saved connection" row says about the key.
+	 *
+	 * @param array{protected: bool, source: string} $key Storefront_Sync_State::key_status().
+	 * @return string
+	 */
+	private static function key_description( array $key ) {
+		switch ( $key['source'] ) {
+			case 'constant':
+				return __( 'Encrypted with the STOREFRONT_SYNC_STATE_KEY constant in wp-config.php.', 'storefront-sync' );
+			case 'salts':
+				return __( 'Encrypted with a key derived from the LOGGED_IN_KEY and LOGGED_IN_SALT security keys in wp-config.php.', 'storefront-sync' );
+		}
+		return __( 'Not protected: wp-config.php has no key for it (see the notice above).', 'storefront-sync' );
+	}
+
+	/**
 	 * What the Tessera row of the settings page says about the implementation.
 	 *
 	 * @param string $type `native`, `bundled` or `missing` (Storefront_Sync_Tessera::implementation()).
@@ -634,6 +657,7 @@ final class Storefront_Sync_Admin {
 			return;
 		}
 		self::flash_notice();
+		self::key_notice();
 		$screen = get_current_screen();
 		if ( null !== $screen && 'settings_page_' . self::PAGE === $screen->id ) {
 			return; // The settings page shows the status and its buttons itself.
@@ -675,6 +699,22 @@ final class Storefront_Sync_Admin {
 				}
 				break;
 		}
+	}
+
+	/**
+	 * On every admin page, the settings page included: the saved connection
+	 * is not protected by a key from wp-config.php, and what to add there.
+	 *
+	 * @return void
+	 */
+	private static function key_notice() {
+		if ( ! Storefront_Sync_Tessera::available() || Storefront_Sync_State::key_status()['protected'] ) {
+			return;
+		}
+		self::notice_open( 'error', 'state_key' );
+		printf( '<p><strong>%s:</strong> %s</p>', esc_html__( 'Storefront Sync', 'storefront-sync' ), esc_html__( 'the saved connection is not protected.', 'storefront-sync' ) );
+		echo Storefront_Sync_State::unprotected_description_html(); // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped there.
+		echo '</div>';
 	}
 
 	/**

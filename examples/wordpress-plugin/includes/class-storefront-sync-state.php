@@ -21,6 +21,12 @@ use StorefrontSync\Vendor\Tessera as Bundled;
  * A sealed state that does not open (`state_undecryptable`, e.g. after the
  * salts in wp-config.php changed) is never treated as "nothing stored": the
  * plugin says so and lets the operator decide (see Storefront_Sync_Admin).
+ *
+ * The key material comes from wp-config.php only (config_key_material()):
+ * never from WordPress's database-stored salts, which a database dump holds
+ * next to the sealed state. Without it the plugin keeps working, seals under
+ * a public label, and the admin notice and Site Health say the state is not
+ * protected and what to add to wp-config.php.
  */
 final class Storefront_Sync_State {
 
@@ -33,23 +39,307 @@ final class Storefront_Sync_State {
 	/** Short-lived lock so two admin page loads do not register at once. */
 	const LOCK_TRANSIENT = 'storefront_sync_registering';
 
+	/** The dedicated constant for the key material (wp-config.php). */
+	const KEY_CONSTANT = 'STOREFRONT_SYNC_STATE_KEY';
+
+	/** wp-config-sample.php's placeholder: WordPress treats it as "no key". */
+	const DEFAULT_PHRASE = 'put your unique phrase here';
+
+	/** The constants WordPress compares to find duplicated keys (wp_salt()). */
+	const SALT_CONSTANTS = array(
+		'AUTH_KEY',
+		'AUTH_SALT',
+		'SECURE_AUTH_KEY',
+		'SECURE_AUTH_SALT',
+		'LOGGED_IN_KEY',
+		'LOGGED_IN_SALT',
+		'NONCE_KEY',
+		'NONCE_SALT',
+		'SECRET_KEY',
+		'SECRET_SALT',
+	);
+
 	/**
-	 * Key material for sealing. A constant in wp-config.php wins:
+	 * What the state is sealed with when wp-config.php holds no usable key
+	 * material: a public label. It protects nothing and says so (the admin
+	 * notice, Site Health); it is never WordPress's database-stored salt,
+	 * which sits in the same dump as the state.
+	 */
+	const UNPROTECTED_MATERIAL = 'storefront-sync/state/v1|unprotected';
+
+	/**
+	 * Key material for sealing, from wp-config.php only:
 	 *
 	 *     define( 'STOREFRONT_SYNC_STATE_KEY', 'a long random string' );
 	 *
-	 * otherwise WordPress's LOGGED_IN_KEY . LOGGED_IN_SALT (wp_salt()).
+	 * wins; otherwise WordPress's LOGGED_IN_KEY (or SECRET_KEY, as wp_salt()
+	 * picks) and LOGGED_IN_SALT, when each is defined, non-empty, not the
+	 * sample's placeholder and not equal to another salt constant; that is
+	 * exactly what wp_salt( 'logged_in' ) returns then, so a state sealed by
+	 * earlier versions keeps opening. wp_salt() itself is never called: where
+	 * a constant is unusable it generates a salt and STORES IT IN THE
+	 * DATABASE, next to the state it would protect. Without usable constants
+	 * this returns null (see key_material()).
+	 *
 	 * Tessera derives the actual AEAD key from this with HKDF (the extension
 	 * and the bundled copy alike: either opens what the other sealed); the
 	 * prefix keeps this use of the salts separate from WordPress's own.
 	 *
+	 * @return string|null
+	 */
+	public static function config_key_material() {
+		if ( self::usable_constant( self::KEY_CONSTANT, false ) ) {
+			return 'storefront-sync/state/v1|constant|' . constant( self::KEY_CONSTANT );
+		}
+		$parts = self::salt_parts();
+		if ( 'config' === $parts['key']['source'] && 'config' === $parts['salt']['source'] ) {
+			return 'storefront-sync/state/v1|salt|' . $parts['key']['value'] . $parts['salt']['value'];
+		}
+		return null;
+	}
+
+	/**
+	 * What the state is sealed with: the wp-config.php key material, else
+	 * the public UNPROTECTED_MATERIAL (the plugin keeps working and the admin
+	 * and Site Health say the saved connection is not protected).
+	 *
 	 * @return string
 	 */
 	public static function key_material() {
-		if ( defined( 'STOREFRONT_SYNC_STATE_KEY' ) && is_string( STOREFRONT_SYNC_STATE_KEY ) && '' !== STOREFRONT_SYNC_STATE_KEY ) {
-			return 'storefront-sync/state/v1|constant|' . STOREFRONT_SYNC_STATE_KEY;
+		return self::config_key_material() ?? self::UNPROTECTED_MATERIAL;
+	}
+
+	/**
+	 * Whether the state is protected by key material from wp-config.php, and
+	 * why not: for the admin notice, the settings page and Site Health.
+	 *
+	 * @return array{protected: bool, source: string, problems: array<string, string>}
+	 *         source: `constant` (STOREFRONT_SYNC_STATE_KEY), `salts` (LOGGED_IN_*,
+	 *         SECRET_KEY) or `none`; problems: constant name => `missing`, `empty`,
+	 *         `default` or `duplicated`, for the ones that are not usable.
+	 */
+	public static function key_status() {
+		$problems = array();
+		if ( defined( self::KEY_CONSTANT ) && ! self::usable_constant( self::KEY_CONSTANT, false ) ) {
+			$problems[ self::KEY_CONSTANT ] = self::constant_problem( self::KEY_CONSTANT, false );
 		}
-		return 'storefront-sync/state/v1|salt|' . wp_salt( 'logged_in' );
+		if ( self::usable_constant( self::KEY_CONSTANT, false ) ) {
+			$source = 'constant';
+		} elseif ( null !== self::config_key_material() ) {
+			$source = 'salts';
+		} else {
+			$source = 'none';
+			$parts  = self::salt_parts();
+			if ( 'config' !== $parts['key']['source'] ) {
+				$problems['LOGGED_IN_KEY'] = self::constant_problem( 'LOGGED_IN_KEY', true );
+			}
+			if ( 'config' !== $parts['salt']['source'] ) {
+				$problems['LOGGED_IN_SALT'] = self::constant_problem( 'LOGGED_IN_SALT', true );
+			}
+		}
+		return array(
+			'protected' => 'none' !== $source,
+			'source'    => $source,
+			'problems'  => $problems,
+		);
+	}
+
+	/**
+	 * The two halves of wp_salt( 'logged_in' ) and where each comes from,
+	 * following wp_salt()'s choice (wp-includes/pluggable.php) without its
+	 * side effect: a half WordPress would take from the database is read
+	 * from there (get_site_option, never generated nor written), and only
+	 * for opening a state sealed by earlier versions.
+	 *
+	 * @return array{key: array{value: string, source: string}, salt: array{value: string, source: string}}
+	 *         source: `config`, `db` (stored by WordPress) or `none` (nothing usable anywhere).
+	 */
+	private static function salt_parts() {
+		$parts = array();
+		foreach ( array( 'key', 'salt' ) as $type ) {
+			$const = 'LOGGED_IN_' . strtoupper( $type );
+			if ( self::usable_constant( $const, true ) ) {
+				$parts[ $type ] = array(
+					'value'  => (string) constant( $const ),
+					'source' => 'config',
+				);
+			} elseif ( 'key' === $type && self::usable_constant( 'SECRET_KEY', true ) ) {
+				$parts[ $type ] = array(
+					'value'  => (string) constant( 'SECRET_KEY' ),
+					'source' => 'config',
+				);
+			} else {
+				$stored         = get_site_option( 'logged_in_' . $type );
+				$parts[ $type ] = is_string( $stored ) && '' !== $stored
+					? array(
+						'value'  => $stored,
+						'source' => 'db',
+					)
+					: array(
+						'value'  => '',
+						'source' => 'none',
+					);
+			}
+		}
+		return $parts;
+	}
+
+	/**
+	 * Whether a constant holds usable key material: defined, non-empty, not
+	 * the placeholder of wp-config-sample.php (or its translation) and, for
+	 * WordPress's salt constants, not equal to another of them (wp_salt()
+	 * rejects duplicates too).
+	 *
+	 * @param string $name           Constant name.
+	 * @param bool   $check_duplicate Whether a value shared with another salt constant is unusable.
+	 * @return bool
+	 */
+	private static function usable_constant( $name, $check_duplicate ) {
+		return '' === self::constant_problem( $name, $check_duplicate );
+	}
+
+	/**
+	 * Why a constant is not usable key material ('' when it is).
+	 *
+	 * @param string $name            Constant name.
+	 * @param bool   $check_duplicate Whether a value shared with another salt constant is unusable.
+	 * @return string `missing`, `empty`, `default`, `duplicated` or ''.
+	 */
+	private static function constant_problem( $name, $check_duplicate ) {
+		if ( ! defined( $name ) ) {
+			return 'missing';
+		}
+		$value = constant( $name );
+		if ( ! is_string( $value ) && ! is_int( $value ) ) {
+			return 'empty';
+		}
+		$value = (string) $value;
+		if ( '' === $value || '0' === $value ) {
+			return 'empty';
+		}
+		$defaults = array( self::DEFAULT_PHRASE );
+		if ( function_exists( '__' ) ) {
+			// phpcs:ignore WordPress.WP.I18n.TextDomainMismatch -- WordPress's own string, as wp_salt() translates it.
+			$defaults[] = __( 'put your unique phrase here' );
+		}
+		if ( in_array( $value, $defaults, true ) ) {
+			return 'default';
+		}
+		if ( $check_duplicate ) {
+			foreach ( self::SALT_CONSTANTS as $other ) {
+				if ( $other !== $name && defined( $other ) && (string) constant( $other ) === $value ) {
+					return 'duplicated';
+				}
+			}
+		}
+		return '';
+	}
+
+	/**
+	 * Key material a stored state may still be sealed with, besides today's:
+	 * what earlier versions used where wp_salt( 'logged_in' ) drew on the
+	 * database (read there, never generated), and the unprotected label.
+	 * Only for opening; load() moves such a state under the wp-config.php key
+	 * as soon as there is one.
+	 *
+	 * @return string[]
+	 */
+	private static function previous_key_materials() {
+		$materials = array();
+		$parts     = self::salt_parts();
+		if ( 'none' !== $parts['key']['source'] && 'none' !== $parts['salt']['source']
+			&& ( 'db' === $parts['key']['source'] || 'db' === $parts['salt']['source'] ) ) {
+			$materials[] = 'storefront-sync/state/v1|salt|' . $parts['key']['value'] . $parts['salt']['value'];
+		}
+		$materials[] = self::UNPROTECTED_MATERIAL;
+		return array_values( array_diff( $materials, array( self::key_material() ) ) );
+	}
+
+	/**
+	 * Why the key is not protected, in words (for the notice and Site Health).
+	 *
+	 * @param array<string, string> $problems key_status()['problems'].
+	 * @return string
+	 */
+	public static function key_problems_text( array $problems ) {
+		$words = array(
+			/* translators: %s: constant name, e.g. LOGGED_IN_SALT. */
+			'missing'    => __( '%s is not defined', 'storefront-sync' ),
+			/* translators: %s: constant name, e.g. LOGGED_IN_SALT. */
+			'empty'      => __( '%s is empty', 'storefront-sync' ),
+			/* translators: %s: constant name, e.g. LOGGED_IN_SALT. */
+			'default'    => __( '%s is still "put your unique phrase here"', 'storefront-sync' ),
+			/* translators: %s: constant name, e.g. LOGGED_IN_SALT. */
+			'duplicated' => __( '%s has the same value as another security key', 'storefront-sync' ),
+		);
+		$parts = array();
+		foreach ( $problems as $name => $problem ) {
+			$parts[] = sprintf( $words[ $problem ] ?? '%s', $name );
+		}
+		return implode( '; ', $parts );
+	}
+
+	/**
+	 * The line to add to wp-config.php, with a fresh random key.
+	 *
+	 * @return string
+	 */
+	public static function suggested_config_line() {
+		return sprintf( "define( '%s', '%s' );", self::KEY_CONSTANT, wp_generate_password( 64, false, false ) );
+	}
+
+	/**
+	 * The Site Health test "Storefront Sync: key for the saved connection":
+	 * good with key material from wp-config.php, critical without.
+	 *
+	 * @return array<string, mixed>
+	 */
+	public static function site_health_test() {
+		$status = self::key_status();
+		$result = array(
+			'label'       => '',
+			'status'      => 'good',
+			'badge'       => array(
+				'label' => __( 'Security', 'storefront-sync' ),
+				'color' => 'blue',
+			),
+			'description' => '',
+			'actions'     => '',
+			'test'        => 'storefront_sync_state_key',
+		);
+		if ( $status['protected'] ) {
+			$result['label']       = __( 'Storefront Sync\'s saved connection is encrypted with a key from wp-config.php', 'storefront-sync' );
+			$result['description'] = '<p>' . esc_html(
+				'constant' === $status['source']
+					? __( 'The key is the STOREFRONT_SYNC_STATE_KEY constant in wp-config.php: a copy of the database alone cannot open the saved connection. Keep the constant: without it the connection cannot be opened.', 'storefront-sync' )
+					: __( 'The key is derived from the LOGGED_IN_KEY and LOGGED_IN_SALT security keys in wp-config.php: a copy of the database alone cannot open the saved connection. Changing those keys makes it unreadable; a STOREFRONT_SYNC_STATE_KEY constant avoids that.', 'storefront-sync' )
+			) . '</p>';
+			return $result;
+		}
+		$result['status']         = 'critical';
+		$result['badge']['color'] = 'red';
+		$result['label']          = __( 'Storefront Sync\'s saved connection is not protected: wp-config.php has no key for it', 'storefront-sync' );
+		$result['description']    = self::unprotected_description_html();
+		return $result;
+	}
+
+	/**
+	 * What the notice and Site Health say when no wp-config.php key exists
+	 * (HTML, escaped).
+	 *
+	 * @return string
+	 */
+	public static function unprotected_description_html() {
+		$status = self::key_status();
+		return '<p>' . esc_html(
+			sprintf(
+				/* translators: %s: what is wrong, e.g. "LOGGED_IN_SALT is not defined". */
+				__( 'wp-config.php holds no usable key to encrypt the saved connection (%s). WordPress then keeps its own security keys in the database, so the plugin does not use them: the saved connection (this site\'s secret for the Storefront Sync service and its access to your Stora account) is stored in a form anyone with a copy of the database, such as a backup or a staging copy, can read and use.', 'storefront-sync' ),
+				self::key_problems_text( $status['problems'] )
+			)
+		) . '</p><p>' . esc_html__( 'Add this line to wp-config.php, above the line "That\'s all, stop editing!" (the value is random, generated for you now):', 'storefront-sync' ) . '</p>'
+		. '<p><code class="storefront-sync-key-line">' . esc_html( self::suggested_config_line() ) . '</code></p><p>'
+		. esc_html__( 'The plugin re-encrypts the saved connection with it on the next page load; nothing else changes. Keep the line in wp-config.php from then on. Treat database backups made before as sensitive.', 'storefront-sync' ) . '</p>';
 	}
 
 	/**
@@ -74,7 +364,25 @@ final class Storefront_Sync_State {
 			return null;
 		}
 		$companion = Storefront_Sync_Tessera::companion();
-		return $companion::openState( $sealed, self::key_material() );
+		try {
+			return $companion::openState( $sealed, self::key_material() );
+		} catch ( Native\Exception\StateUndecryptableException | Bundled\Exception\StateUndecryptableException $e ) {
+			// Sealed before wp-config.php had key material (by an earlier
+			// version under WordPress's database-stored salt, or unprotected):
+			// it still opens, and moves under the wp-config.php key now.
+			foreach ( self::previous_key_materials() as $material ) {
+				try {
+					$opened = $companion::openState( $sealed, $material );
+				} catch ( Native\Exception\StateUndecryptableException | Bundled\Exception\StateUndecryptableException $ignored ) {
+					continue;
+				}
+				if ( null !== self::config_key_material() ) {
+					self::save( $opened );
+				}
+				return $opened;
+			}
+			throw $e;
+		}
 	}
 
 	/**

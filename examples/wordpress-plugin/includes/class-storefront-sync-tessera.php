@@ -170,7 +170,8 @@ final class Storefront_Sync_Tessera {
 
 	/**
 	 * Site Health (Tools → Site Health → Status): says which implementation
-	 * runs.
+	 * runs, and whether the saved connection's key comes from wp-config.php
+	 * (Storefront_Sync_State::site_health_test()).
 	 *
 	 * @param array<string, array<string, mixed>> $tests Site Health tests.
 	 * @return array<string, array<string, mixed>>
@@ -179,6 +180,10 @@ final class Storefront_Sync_Tessera {
 		$tests['direct']['storefront_sync_tessera'] = array(
 			'label' => __( 'Storefront Sync: Tessera implementation', 'storefront-sync' ),
 			'test'  => array( __CLASS__, 'site_health_test' ),
+		);
+		$tests['direct']['storefront_sync_state_key'] = array(
+			'label' => __( 'Storefront Sync: key for the saved connection', 'storefront-sync' ),
+			'test'  => array( 'Storefront_Sync_State', 'site_health_test' ),
 		);
 		return $tests;
 	}

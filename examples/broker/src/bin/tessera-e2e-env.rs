@@ -21,6 +21,11 @@
 //!                 [--token-canary PREFIX]
 //! ```
 //!
+//! Web-site registrations owe an ownership proof unless
+//! `--no-ownership-proof`; extension installations never do. Every extension
+//! id may register unless `TESSERA_ALLOWED_EXTENSION_IDS` (ids separated by
+//! spaces or commas; empty: none) says otherwise.
+//!
 //! `--token-canary` prefixes every code and token the fake Stora issues, so
 //! a leak test can recognise them in whatever the plugin side printed.
 
@@ -31,6 +36,11 @@ use tessera_broker::harness::{Env, EnvOptions, LogChoice};
 
 fn main() {
     let mut options = EnvOptions { log: LogChoice::Off, ..EnvOptions::default() };
+    // The extension allow-list (default: every extension, see
+    // `EnvOptions::allowed_extension_ids`): ids separated by spaces or commas.
+    if let Ok(list) = std::env::var("TESSERA_ALLOWED_EXTENSION_IDS") {
+        options.allowed_extension_ids = list.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    }
     let mut max_lifetime = 600u64;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

@@ -66,6 +66,7 @@ fn main() {
         stora,
         fault_proxy: false,
         resolver: None,
+        ..EnvOptions::default()
     })
     .unwrap_or_else(|e| {
         eprintln!("tessera-load: cannot start the servers: {e}");
