@@ -360,7 +360,7 @@ namespace Tessera {
          * returns the ticket's timestamp.
          *
          * @param callable(string): ?string $secretFor
-         * @param int|null $maxAgeSecs default 30 days
+         * @param int|null $maxAgeSecs default 7 days
          * @throws \Tessera\Exception\VerificationException
          */
         public static function verifyUninstallTicket(string $installId, string $urlOrQuery, callable $secretFor, ?int $maxAgeSecs = null, ?int $now = null): int {}

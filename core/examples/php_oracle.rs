@@ -178,7 +178,7 @@ fn run(v: &J) -> J {
             J::Array(v["requests"].as_array().unwrap().iter().map(|r| {
                 let req = Request { method: s(r, "method").into(), url: s(r, "url").into(), headers: pairs(&r["headers"]), body: unhex(s(r, "body")) };
                 match ver.verify(&req, r["now"].as_i64().unwrap(), &mut sf, &mut store) {
-                    Ok(x) => json!({"install_id": x.install_id, "created": x.created, "expires": x.expires, "nonce": x.nonce, "idempotency_key": x.idempotency_key, "bearer": x.bearer}),
+                    Ok(x) => json!({"install_id": x.install_id, "created": x.created, "expires": x.expires, "nonce": x.nonce, "idempotency_key": x.idempotency_key, "bearer": x.bearer.as_ref().map(|t| t.expose())}),
                     Err(e) => err(e),
                 }
             }).collect())

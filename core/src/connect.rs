@@ -20,8 +20,11 @@ pub const UNINSTALL_CONTEXT: &str = "tessera-uninstall-v1";
 pub const CONNECT_TTL_SECS: i64 = 600;
 /// Tolerated clock lead of a link's `ts`, seconds.
 pub const FUTURE_SKEW_SECS: i64 = 300;
-/// Default maximum age of an uninstall ticket (30 days); hosts refresh it.
-pub const UNINSTALL_TICKET_MAX_AGE_SECS: i64 = 30 * 24 * 3600;
+/// Default maximum age of an uninstall ticket (7 days). The ticket is a
+/// reusable bearer capability until then, so it is short; hosts re-issue it
+/// whenever they run (an extension: every service-worker start and a daily
+/// alarm), well within this age (docs/PROTOCOL.md §5.9).
+pub const UNINSTALL_TICKET_MAX_AGE_SECS: i64 = 7 * 24 * 3600;
 /// Longest callback URL accepted.
 pub const MAX_CALLBACK: usize = 8 * 1024;
 
@@ -259,6 +262,27 @@ mod tests {
         assert!(parse_callback("https://s.example/cb").is_err());
         assert!(parse_callback("state=a&state=b").is_err());
         assert!(parse_callback("state=%ZZ").is_err());
+    }
+
+    #[test]
+    fn uninstall_ticket_lives_seven_days() {
+        // Issue 14 item 10: the ticket is a reusable bearer capability, so its
+        // default lifetime is short (7 days, not 30); hosts re-issue it.
+        assert_eq!(UNINSTALL_TICKET_MAX_AGE_SECS, 7 * 24 * 3600);
+        let secret = Secret::from_bytes(&[5u8; 32]).unwrap();
+        let id = "ins_BTrrnGcBGJrBvzfhg7XWVw";
+        let ts = 1_700_000_000_i64;
+        let ts_text = ts.to_string();
+        let sig = link_signature(&secret, UNINSTALL_CONTEXT, &[("install_id", id), ("ts", &ts_text)]);
+        let url = format!("https://b.example/installations/{id}/uninstall?ts={ts}&sig={sig}");
+        let at = |now: i64| {
+            verify_uninstall_ticket(id, &url, now, UNINSTALL_TICKET_MAX_AGE_SECS, &mut |_| Some(secret.clone()))
+        };
+        assert_eq!(at(ts + 7 * 24 * 3600), Ok(ts), "accepted on its last second");
+        assert_eq!(at(ts + 7 * 24 * 3600 + 1), Err(Error::SignatureExpired), "refused one second later");
+        assert_eq!(at(ts + 30 * 24 * 3600), Err(Error::SignatureExpired), "the old 30-day age is long gone");
+        assert_eq!(at(ts - FUTURE_SKEW_SECS), Ok(ts));
+        assert_eq!(at(ts - FUTURE_SKEW_SECS - 1), Err(Error::SignatureExpired));
     }
 
     #[test]

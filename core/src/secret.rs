@@ -102,6 +102,14 @@ impl BrokerToken {
         Ok(BrokerToken(token.to_owned()))
     }
 
+    /// Wraps the bearer token a signed request presented, exactly as sent
+    /// (broker side, [`crate::Verified::bearer`]). Unlike [`BrokerToken::new`]
+    /// it accepts any text: the broker only looks it up and compares it, and
+    /// a malformed token must stay "unknown", not become "missing".
+    pub fn presented(token: &str) -> BrokerToken {
+        BrokerToken(token.to_owned())
+    }
+
     /// The token text (for the `Authorization` header only).
     pub fn expose(&self) -> &str {
         &self.0

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::http::{MAX_BODY, Request};
-use crate::secret::{Secret, ct_eq};
+use crate::secret::{BrokerToken, Secret, ct_eq};
 use crate::sfv::{BareItem, InnerList, Member, parse_dictionary};
 use crate::sign::{ALG, DERIVED, LABEL, OPTIONAL_HEADERS, TAG, VALIDITY_SECS, is_profile_token};
 use crate::signature::{MessageView, covered_components, hmac_sha256, signature_base};
@@ -154,8 +154,9 @@ pub struct Verified {
     pub nonce: String,
     /// The covered `Idempotency-Key`, if any.
     pub idempotency_key: Option<String>,
-    /// The covered bearer token (`Authorization: Bearer …`), if any.
-    pub bearer: Option<String>,
+    /// The covered bearer token (`Authorization: Bearer …`), if any: a
+    /// [`BrokerToken`], so `Debug` prints it redacted and it is zeroised on drop.
+    pub bearer: Option<BrokerToken>,
 }
 
 /// Verifies signed requests (broker side).
@@ -357,7 +358,9 @@ impl Verifier {
         // the window: the nonce need not be kept any longer.
         replay.check_and_insert(&format!("{}:{}", profile.keyid, profile.nonce), profile.expires, now)?;
 
-        let bearer = fields.get("authorization").and_then(|a| a.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+        let bearer = fields
+            .get("authorization")
+            .and_then(|a| a.strip_prefix("Bearer ").map(|t| BrokerToken::presented(t.trim())));
         Ok(Verified {
             install_id: profile.keyid,
             created: profile.created,
@@ -494,5 +497,38 @@ mod tests {
         }
         assert_eq!(store.len_for("ins_flood"), 5);
         assert_eq!(store.len_for("ins_other"), 5);
+    }
+
+    /// Issue 14: `Verified.bearer` is a `BrokerToken`, so logging what the
+    /// verifier established never prints the token.
+    #[test]
+    fn verified_debug_does_not_print_the_bearer() {
+        // Any text after "Bearer " is presented as is (here with a character
+        // `BrokerToken::new` refuses): the broker finds it unknown.
+        for token in ["btk_liveSECRETtoken", "btk_SECRET,not-b64token"] {
+            let mut req = Request {
+                method: "GET".into(),
+                url: "https://broker.example/api/orders".into(),
+                headers: vec![
+                    ("authorization".into(), format!("Bearer {token}")),
+                    ("content-digest".into(), crate::signature::content_digest(b"")),
+                ],
+                body: Vec::new(),
+            };
+            let input = format!(
+                r#"{LABEL}=("@method" "@authority" "@path" "@query" "authorization" "content-digest");created={NOW};expires={};nonce="nb{}";alg="hmac-sha256";keyid="ins_a";tag="tessera-v1""#,
+                NOW + 300,
+                token.len()
+            );
+            let (_, sig) = hmac_sign_generic(&req, &input, &SECRET).unwrap();
+            req.headers.push(("signature-input".into(), input));
+            req.headers.push(("signature".into(), sig));
+            let v = verify(&req, NOW, &mut MemoryReplayStore::new(10)).unwrap();
+            assert_eq!(v.bearer.as_ref().map(BrokerToken::expose), Some(token));
+            for text in [format!("{v:?}"), format!("{v:#?}"), format!("{:?}", v.bearer)] {
+                assert!(!text.contains("SECRET"), "{text}");
+                assert!(text.contains("[redacted]"), "{text}");
+            }
+        }
     }
 }

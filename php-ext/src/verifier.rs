@@ -120,7 +120,7 @@ fn verified_to_php(v: &tessera_core::Verified) -> ZBox<ZendHashTable> {
         .int("expires", v.expires)
         .str("nonce", &v.nonce)
         .opt_str("idempotency_key", v.idempotency_key.as_deref())
-        .opt_str("bearer", v.bearer.as_deref())
+        .opt_str("bearer", v.bearer.as_ref().map(tessera_core::BrokerToken::expose))
         .build()
 }
 
@@ -212,7 +212,7 @@ impl Verifier {
 
     /// Verifies an uninstall ticket (the URL or its query) for `$installId`
     /// (taken from the path); returns the ticket's `ts`. `$maxAgeSecs`
-    /// defaults to 30 days.
+    /// defaults to 7 days (`UNINSTALL_TICKET_MAX_AGE_SECS`).
     ///
     /// @throws \Tessera\Exception\VerificationException when it does not verify
     pub fn verify_uninstall_ticket(

@@ -257,6 +257,33 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     await screenshot(options, "registered");
   });
 
+  await t.test("the uninstall ticket is re-issued: a daily alarm re-signs it (issue 14 item 10)", async () => {
+    const sw = context.serviceWorkers()[0];
+    const NAME = "tessera.refresh-uninstall-url";
+    const alarm = await sw.evaluate((name) => chrome.alarms?.get(name), NAME);
+    assert.ok(alarm, "the worker set a refresh alarm at start");
+    assert.equal(alarm.periodInMinutes, 24 * 60, "daily");
+    // Fire it now (an unpacked extension may) and watch the worker set a fresh ticket.
+    const urls = await sw.evaluate(async (name) => {
+      const set = chrome.runtime.setUninstallURL;
+      const seen = [];
+      chrome.runtime.setUninstallURL = (url) => (seen.push(url), set.call(chrome.runtime, url));
+      try {
+        const period = (await chrome.alarms.get(name)).periodInMinutes;
+        await chrome.alarms.create(name, { when: Date.now() + 50, periodInMinutes: period });
+        for (const end = Date.now() + 10000; !seen.length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+        return seen;
+      } finally {
+        chrome.runtime.setUninstallURL = set;
+      }
+    }, NAME);
+    assert.equal(urls.length, 1, "the alarm re-set the uninstall URL");
+    assert.ok(urls[0].startsWith(`${env.broker}/installations/${installId}/uninstall?`), urls[0]);
+    const ticket = new URL(urls[0]);
+    assert.ok(Math.abs(Number(ticket.searchParams.get("ts")) - Date.now() / 1000) < 60, "a ticket signed now");
+    assert.equal((await sw.evaluate((name) => chrome.alarms.get(name), NAME)).periodInMinutes, 24 * 60, "still daily");
+  });
+
   await t.test("a refused connect comes back to connected.html with the broker's error (kill switch)", async () => {
     const disable = await fetch(`${env.broker}/admin/installations/${installId}/disable`, {
       method: "POST",

@@ -125,7 +125,7 @@ fn verify_with(
         .set("expires", v.expires as f64)
         .set("nonce", v.nonce)
         .opt("idempotencyKey", v.idempotency_key)
-        .opt("bearer", v.bearer)
+        .opt("bearer", v.bearer.as_ref().map(|t| t.expose().to_owned()))
         .done())
 }
 
@@ -190,7 +190,7 @@ pub fn verify_connect_url_core(url: &str, now: f64, lookup: &Function) -> Result
         .done())
 }
 
-/// `verify_uninstall_ticket` → the ticket's `ts` (`max_age_secs` defaults to the core's 30 days).
+/// `verify_uninstall_ticket` → the ticket's `ts` (`max_age_secs` defaults to the core's `UNINSTALL_TICKET_MAX_AGE_SECS`, 7 days).
 #[wasm_bindgen(js_name = verifyUninstallTicketCore)]
 pub fn verify_uninstall_ticket_core(
     install_id: &str,

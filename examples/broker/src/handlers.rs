@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tessera_core::error::Error as CoreError;
 use tessera_core::http::Request as CoreRequest;
-use tessera_core::secret::{Secret, ct_eq};
+use tessera_core::secret::{BrokerToken, Secret, ct_eq};
 use tessera_core::verify::{ReplayStore, Verified};
 use zeroize::Zeroizing;
 
@@ -193,7 +193,7 @@ fn check_path_id(req: &Incoming, verified: &Verified) -> Step<()> {
 
 /// The broker token must exist and belong to the installation that signed.
 fn check_broker_token(app: &App, verified: &Verified) -> Step<()> {
-    let Some(bearer) = verified.bearer.as_deref() else {
+    let Some(bearer) = verified.bearer.as_ref().map(BrokerToken::expose) else {
         return Err(Reply::error(401, "broker_token_invalid", "missing broker token"));
     };
     let owner = db(app.store.install_for_token(&token_hash(bearer)))?;

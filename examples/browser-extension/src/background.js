@@ -22,9 +22,25 @@ chrome.runtime.onInstalled.addListener(({ reason }) => {
 
 chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());
 
-// The uninstall ticket expires (30 days at the reference broker): every
-// start of the worker signs a fresh one (and resyncs the badge).
-host.getStatus().catch((e) => console.warn("state not readable", host.errorJSON(e)));
+// The uninstall ticket is a bearer link that expires (7 days at the
+// reference broker, tessera-core's UNINSTALL_TICKET_MAX_AGE_SECS): every start
+// of the worker signs a fresh one (and resyncs the badge), and so does a daily
+// alarm, for a browser left running with the worker asleep. No policy here
+// beyond "refresh regularly".
+const REFRESH_ALARM = "tessera.refresh-uninstall-url";
+const refresh = () => host.getStatus().catch((e) => console.warn("state not readable", host.errorJSON(e)));
+// A listener here makes Chromium start the worker with the browser, so the
+// top-level refresh() below runs then too.
+chrome.runtime.onStartup.addListener(() => {});
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === REFRESH_ALARM) refresh();
+});
+// Created once (re-creating it on every start would push it back each time).
+chrome.alarms
+  .get(REFRESH_ALARM)
+  .then((alarm) => alarm ?? chrome.alarms.create(REFRESH_ALARM, { delayInMinutes: 24 * 60, periodInMinutes: 24 * 60 }))
+  .catch((e) => console.warn("refresh alarm not set", host.errorJSON(e)));
+refresh();
 
 /** Page → worker requests. Each answers `{ ok: true, value }` or `{ ok: false, error }`. */
 const handlers = {

@@ -116,6 +116,20 @@ final class ConnectRegistrationTest extends Support
         }
     }
 
+    /** Issue 14 item 10: the uninstall ticket lives 7 days (core connect::tests::uninstall_ticket_lives_seven_days). */
+    public function testUninstallTicketLivesSevenDays(): void
+    {
+        self::assertSame(7 * 24 * 3600, Connect::UNINSTALL_TICKET_MAX_AGE_SECS);
+        $secret = Secret::fromBytes(str_repeat("\x05", 32));
+        $ts = 1_700_000_000;
+        $sig = Connect::linkSignature($secret, Connect::UNINSTALL_CONTEXT, [['install_id', self::ID], ['ts', (string) $ts]]);
+        $url = 'https://b.example/installations/' . self::ID . "/uninstall?ts={$ts}&sig={$sig}";
+        $at = fn (int $now) => Connect::verifyUninstallTicket(self::ID, $url, $now, Connect::UNINSTALL_TICKET_MAX_AGE_SECS, fn () => $secret);
+        self::assertSame($ts, $at($ts + 7 * 24 * 3600));
+        self::assertCoreError('signature_expired', fn () => $at($ts + 7 * 24 * 3600 + 1));
+        self::assertCoreError('signature_expired', fn () => $at($ts + 30 * 24 * 3600));
+    }
+
     public function testVerifyConnectUrlChecksInOrder(): void
     {
         $secret = Secret::fromBytes(str_repeat("\x05", 32));

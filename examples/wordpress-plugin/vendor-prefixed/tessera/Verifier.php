@@ -150,7 +150,7 @@ final class Verifier
      * @param string $installId
      * @param string $urlOrQuery
      * @param callable $secretFor `(string $installId): ?string`
-     * @param int|null $maxAgeSecs default 30 days
+     * @param int|null $maxAgeSecs default 7 days
      * @param int|null $now
      * @throws Exception\VerificationException
      */

@@ -21,8 +21,8 @@ final class Connect
     public const CONNECT_TTL_SECS = 600;
     /** Tolerated clock lead of a link's `ts`, seconds. */
     public const FUTURE_SKEW_SECS = 300;
-    /** Default maximum age of an uninstall ticket (30 days). */
-    public const UNINSTALL_TICKET_MAX_AGE_SECS = 30 * 24 * 3600;
+    /** Default maximum age of an uninstall ticket (7 days): a reusable bearer link, so short; hosts re-issue it. */
+    public const UNINSTALL_TICKET_MAX_AGE_SECS = 7 * 24 * 3600;
     /** Longest callback URL accepted. */
     public const MAX_CALLBACK = 8 * 1024;
 
