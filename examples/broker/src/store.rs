@@ -380,15 +380,7 @@ impl Store {
                 "SELECT install_id, plugin_state, return_url, scope, expires_at
                  FROM connect_attempts WHERE broker_state = ?1",
                 params![broker_state],
-                |r| {
-                    Ok(ConnectAttempt {
-                        install_id: r.get(0)?,
-                        plugin_state: r.get(1)?,
-                        return_url: r.get(2)?,
-                        scope: r.get(3)?,
-                        expires_at: r.get(4)?,
-                    })
-                },
+                connect_attempt_row,
             )
             .optional()
     }
@@ -400,15 +392,7 @@ impl Store {
                 "DELETE FROM connect_attempts WHERE broker_state = ?1
                  RETURNING install_id, plugin_state, return_url, scope, expires_at",
                 params![broker_state],
-                |r| {
-                    Ok(ConnectAttempt {
-                        install_id: r.get(0)?,
-                        plugin_state: r.get(1)?,
-                        return_url: r.get(2)?,
-                        scope: r.get(3)?,
-                        expires_at: r.get(4)?,
-                    })
-                },
+                connect_attempt_row,
             )
             .optional()
     }
@@ -526,6 +510,17 @@ impl Store {
 
 fn undecryptable(what: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnName(format!("{what}: sealed value does not open with the storage key"))
+}
+
+/// A `connect_attempts` row (`install_id, plugin_state, return_url, scope, expires_at`).
+fn connect_attempt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectAttempt> {
+    Ok(ConnectAttempt {
+        install_id: r.get(0)?,
+        plugin_state: r.get(1)?,
+        return_url: r.get(2)?,
+        scope: r.get(3)?,
+        expires_at: r.get(4)?,
+    })
 }
 
 #[cfg(test)]
