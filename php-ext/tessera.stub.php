@@ -17,7 +17,7 @@
  *   string>, 'body' => string]`; `headers` and `body` may be omitted.
  * - Errors are thrown as `Tessera\Exception\TesseraException` subclasses, one
  *   per error family; `getErrorCode()` is the stable code.
- * - The multi-step operations (`register`, `call`, `disconnect`, `uninstall`,
+ * - The multi-step operations (`register`, `call`, `disconnect`, `uninstall`, `reset`,
  *   `siteMoved`) run on the core's step machine; the host callables follow
  *   docs/HOST-CONTRACT.md: the transport sends each request once, exactly as
  *   given, never follows a redirect (`wp_remote_request(..., ['redirection'
@@ -235,6 +235,23 @@ namespace Tessera {
          * @return array{disconnect: array{result: 'ok'|'skipped'|'failed', error: ?\Tessera\Exception\TesseraException}, deregister: array{result: 'ok'|'skipped'|'failed', error: ?\Tessera\Exception\TesseraException}}
          */
         public function uninstall(callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
+
+        /**
+         * "Reset this installation" (a secret that may have leaked): with the
+         * old secret, best effort (two attempts each), disconnect and
+         * deregister the old installation (its grant is revoked), wipe the
+         * local state, then register afresh (a new install id and secret,
+         * persisted before the POST). `$registration` and `$serveProof` as for
+         * `register()`, the other callables as for `call()`.
+         *
+         * @param array{site_url: string, admin_email: string, platform: string, plugin_version: string} $registration
+         * @return array{disconnect: array{result: 'ok'|'skipped'|'failed', error: ?\Tessera\Exception\TesseraException}, deregister: array{result: 'ok'|'skipped'|'failed', error: ?\Tessera\Exception\TesseraException}, registration: array{outcome: 'registered'}|array{outcome: 'ownership_challenge', proof: array{url: string, path: string, body: string}}}
+         * @throws \Tessera\Exception\InvalidInputException
+         * @throws \Tessera\Exception\RateLimitedException
+         * @throws \Tessera\Exception\ClientErrorException on a redirect (code `redirected`)
+         * @throws \Tessera\Exception\ServerUnavailableException
+         */
+        public function reset(array $registration, callable $transport, ?callable $sleep = null, ?callable $persist = null, ?callable $serveProof = null): array {}
 
         /**
          * "The site moved": tells the broker the new site URL (signed) after

@@ -56,18 +56,25 @@ fn step_json(s: &RemoteStep) -> Value {
     json!({ "result": s.as_str(), "error": s.error().map(|e| e.code()) })
 }
 
+fn registration_json(r: &RegistrationOutcome) -> Value {
+    match r {
+        RegistrationOutcome::Registered => json!({ "outcome": "registered" }),
+        RegistrationOutcome::OwnershipChallenge(p) => json!({
+            "outcome": "ownership_challenge", "proof": { "url": p.url, "path": p.path, "body": p.body }
+        }),
+    }
+}
+
 fn completion_json(c: &Completion) -> Value {
     match c {
         Completion::Response(r) => json!({ "response": { "status": r.status, "body": text(&r.body) } }),
-        Completion::Registration(RegistrationOutcome::Registered) => {
-            json!({ "registration": { "outcome": "registered" } })
-        }
-        Completion::Registration(RegistrationOutcome::OwnershipChallenge(p)) => json!({
-            "registration": { "outcome": "ownership_challenge", "proof": { "url": p.url, "path": p.path, "body": p.body } }
-        }),
+        Completion::Registration(r) => json!({ "registration": registration_json(r) }),
         Completion::Disconnected { remote } => json!({ "disconnected": { "remote": step_json(remote) } }),
         Completion::Uninstalled(r) => json!({
             "uninstalled": { "disconnect": step_json(&r.disconnect), "deregister": step_json(&r.deregister) }
+        }),
+        Completion::Reset { disconnect, deregister, registration } => json!({
+            "reset": { "disconnect": step_json(disconnect), "deregister": step_json(deregister), "registration": registration_json(registration) }
         }),
         Completion::SiteMoved => json!({ "site_moved": {} }),
     }
@@ -154,21 +161,26 @@ fn operation_json(op: &Op) -> Value {
         }}),
         Op::Disconnect => json!({ "op": "disconnect" }),
         Op::Uninstall => json!({ "op": "uninstall" }),
+        Op::Reset(r) => json!({ "op": "reset", "registration": {
+            "site_url": r.site_url, "admin_email": r.admin_email, "platform": r.platform, "plugin_version": r.plugin_version
+        }}),
         Op::SiteMoved => json!({ "op": "site_moved" }),
+    }
+}
+
+fn registration_in(r: &Value) -> tessera_core::Registration {
+    tessera_core::Registration {
+        site_url: r["site_url"].as_str().unwrap().into(),
+        admin_email: r["admin_email"].as_str().unwrap().into(),
+        platform: r["platform"].as_str().unwrap().into(),
+        plugin_version: r["plugin_version"].as_str().unwrap().into(),
     }
 }
 
 fn start(c: &Companion, op: &Value) -> tessera_core::Result<tessera_core::Call> {
     match op["op"].as_str().unwrap() {
-        "register" => {
-            let r = &op["registration"];
-            c.start_registration(&tessera_core::Registration {
-                site_url: r["site_url"].as_str().unwrap().into(),
-                admin_email: r["admin_email"].as_str().unwrap().into(),
-                platform: r["platform"].as_str().unwrap().into(),
-                plugin_version: r["plugin_version"].as_str().unwrap().into(),
-            })
-        }
+        "register" => c.start_registration(&registration_in(&op["registration"])),
+        "reset" => c.start_reset(&registration_in(&op["registration"])),
         "call" => {
             let r = &op["request"];
             c.start_call(ApiRequest {
@@ -273,7 +285,7 @@ fn replay(script: &Value) -> Result<(), String> {
 const FILES: [(&str, &str); 3] = [
     ("machine-register.json", "Registration on the step machine, and the site-move proof round"),
     ("machine-call.json", "API calls: retries, backoff, Retry-After, clock skew, redirects, reconnect mapping"),
-    ("machine-leave.json", "Disconnect and uninstall, including a pending site move"),
+    ("machine-leave.json", "Disconnect, uninstall and reset, including a pending site move"),
 ];
 
 #[test]

@@ -371,6 +371,34 @@ impl Companion {
         })
     }
 
+    /// "Reset this installation" (a secret that may have leaked): with the old
+    /// secret, best effort (two attempts each), disconnect and deregister the
+    /// old installation (its grant is revoked), wipe the local state, then
+    /// register afresh (a new install id and secret, persisted before the
+    /// POST; `$serveProof` as for `register()`). Returns `['disconnect' =>
+    /// [...], 'deregister' => [...], 'registration' => [...]]` (the steps as
+    /// for `uninstall()`, the registration outcome as for `register()`).
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    /// @throws \Tessera\Exception\RateLimitedException
+    /// @throws \Tessera\Exception\ClientErrorException
+    /// @throws \Tessera\Exception\ServerUnavailableException
+    pub fn reset(
+        &self,
+        registration: ArrayArg,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+        serveProof: OptCallableArg,
+    ) -> Res<Completed> {
+        guard(|| {
+            registration.get("registration")?;
+            let reg: Registration = from_php(registration.0, "registration")?;
+            let host = host(&transport, &sleep, &persist, Some(&serveProof))?;
+            self.run(|c| c.start_reset(&reg), &host)
+        })
+    }
+
     /// "The site moved": tells the broker the new site URL (signed), after
     /// `checkSite()` reported a mismatch. When the broker asks the new
     /// address for an ownership proof, `$serveProof` is called as for

@@ -362,19 +362,27 @@ pub fn completion_to_php(completion: &Completion) -> Zval {
             z.set_hashtable(response_to_php(r));
             z
         }
-        Completion::Registration(outcome) => {
-            let result = Assoc::new().str("outcome", outcome.as_str());
-            match outcome {
-                RegistrationOutcome::Registered => result.zval(),
-                RegistrationOutcome::OwnershipChallenge(p) => result.with("proof", proof_to_php(p).zval()).zval(),
-            }
-        }
+        Completion::Registration(outcome) => registration_to_php(outcome),
         Completion::Disconnected { remote } => Assoc::new().with("remote", remote_step_to_php(remote)).zval(),
         Completion::Uninstalled(report) => Assoc::new()
             .with("disconnect", remote_step_to_php(&report.disconnect))
             .with("deregister", remote_step_to_php(&report.deregister))
             .zval(),
+        Completion::Reset { disconnect, deregister, registration } => Assoc::new()
+            .with("disconnect", remote_step_to_php(disconnect))
+            .with("deregister", remote_step_to_php(deregister))
+            .with("registration", registration_to_php(registration))
+            .zval(),
         Completion::SiteMoved => Zval::null(),
+    }
+}
+
+/// `['outcome' => 'registered']` or `['outcome' => 'ownership_challenge', 'proof' => …]`.
+fn registration_to_php(outcome: &RegistrationOutcome) -> Zval {
+    let result = Assoc::new().str("outcome", outcome.as_str());
+    match outcome {
+        RegistrationOutcome::Registered => result.zval(),
+        RegistrationOutcome::OwnershipChallenge(p) => result.with("proof", proof_to_php(p).zval()).zval(),
     }
 }
 

@@ -188,7 +188,7 @@ function php_headers(array $pairs): array
 /**
  * Every script in tests/vectors/machine*.json (docs/HOST-CONTRACT.md §6),
  * replayed through the extension's real driver (`register()`, `call()`,
- * `disconnect()`, `uninstall()`, `siteMoved()`) with scripted callables, the
+ * `disconnect()`, `uninstall()`, `reset()`, `siteMoved()`) with scripted callables, the
  * script's seed (`useSeededEntropy`) and clock (`useClock`): every action must
  * equal the script's, the completion or error its `done`, and `toJson()` its
  * final state. Hosts that break the contract (following a redirect, retrying
@@ -264,6 +264,10 @@ final class MachineTest extends TestCase
                 'uninstall' => (function () use ($c, $send, $sleep, $persist) {
                     $report = $c->uninstall($send, $sleep, $persist);
                     return ['uninstalled' => ['disconnect' => self::step($report['disconnect']), 'deregister' => self::step($report['deregister'])]];
+                })(),
+                'reset' => (function () use ($c, $op, $send, $sleep, $persist, $serveProof) {
+                    $report = $c->reset($op['registration'], $send, $sleep, $persist, $serveProof);
+                    return ['reset' => ['disconnect' => self::step($report['disconnect']), 'deregister' => self::step($report['deregister']), 'registration' => $report['registration']]];
                 })(),
                 'site_moved' => ['site_moved' => $c->siteMoved($send, $sleep, $persist, $serveProof) ?? []],
             };

@@ -394,6 +394,37 @@ final class Companion
     }
 
     /**
+     * "Reset this installation" (a secret that may have leaked): with the old
+     * secret, best effort (two attempts each), disconnect and deregister the
+     * old installation (its grant is revoked), wipe the local state, then
+     * register afresh (a new install id and secret, persisted before the
+     * POST). `$registration` and `$serveProof` as for `register()`, the other
+     * callables as for `call()`.
+     *
+     * @param array{site_url: string, admin_email: string, platform: string, plugin_version: string} $registration
+     * @param callable $transport
+     * @param callable|null $sleep
+     * @param callable|null $persist
+     * @param callable|null $serveProof
+     * @return array{disconnect: array{result: 'ok'|'skipped'|'failed', error: ?Exception\TesseraException}, deregister: array{result: 'ok'|'skipped'|'failed', error: ?Exception\TesseraException}, registration: array{outcome: 'registered'}|array{outcome: 'ownership_challenge', proof: array{url: string, path: string, body: string}}}
+     * @throws Exception\InvalidInputException
+     * @throws Exception\RateLimitedException
+     * @throws Exception\ClientErrorException on a redirect (code `redirected`)
+     * @throws Exception\ServerUnavailableException
+     */
+    public function reset($registration, $transport, $sleep = null, $persist = null, $serveProof = null): array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 5);
+        try {
+            $reg = Convert::registrationFromPhp(Convert::array($registration, 'registration'));
+            $host = Binding::host($transport, $sleep, $persist, $serveProof);
+            return Binding::run($this, fn (CompanionCore $c): Call => Machine::startReset($c, $reg), $host);
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
      * Uninstalls: disconnect and deregister at the broker (best effort), then
      * wipe the local state whatever happened. A site copy skips the remote
      * steps. Callables as for `call()`.

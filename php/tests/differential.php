@@ -7,7 +7,7 @@
  * (`serialize()` of the normalised results): signed requests, signature bases
  * (`Verifier::hmacSignGeneric`), URLs, headers, state JSON and the getters,
  * error codes, messages and exception classes, and whole driver runs
- * (`register`, `call`, `disconnect`, `uninstall`, `siteMoved`) with scripted
+ * (`register`, `call`, `disconnect`, `uninstall`, `reset`, `siteMoved`) with scripted
  * transports, seeded entropy and scripted clocks: every request the
  * transport saw, every sleep, persist and proof served.
  *
@@ -958,6 +958,7 @@ function ops(): array
                 'register' => $c->register(mat($in['registration']), $transport, $sleep, $persist, $host->serveProof()),
                 'disconnect' => $c->disconnect($transport, $sleep, $persist),
                 'uninstall' => $c->uninstall($transport, $sleep, $persist),
+                'reset' => $c->reset(mat($in['registration']), $transport, $sleep, $persist, $host->serveProof()),
                 'siteMoved' => $c->siteMoved($transport, $sleep, $persist, $host->serveProof()),
             });
             return ['result' => $result, 'log' => $host->log, 'after' => view($c)];
@@ -1338,11 +1339,11 @@ function gen_arity_case(array $states): array
 
 function gen_drive_case(array $states, callable $state): array
 {
-    $op = weighted(['call' => 45, 'register' => 25, 'disconnect' => 10, 'uninstall' => 12, 'siteMoved' => 8]);
+    $op = weighted(['call' => 45, 'register' => 25, 'disconnect' => 10, 'uninstall' => 12, 'reset' => 8, 'siteMoved' => 8]);
     $prefer = match ($op) {
         'call', 'disconnect' => ['default/connected', 'based/connected', 'one-shot/connected', 'default/offset', 'default/reconnect', 'default/registered', 'edge/offset 3153600000', 'edge/offset -1700000001', 'edge/offset 251702300800'],
         'register' => ['default/fresh', 'based/fresh', 'one-shot/fresh', 'default/pending', 'default/awaiting', 'default/invalid', 'default/moving', 'default/mismatch'],
-        'uninstall' => ['default/connected', 'default/registered', 'default/mismatch', 'default/fresh', 'based/connected', 'default/awaiting'],
+        'uninstall', 'reset' => ['default/connected', 'default/registered', 'default/mismatch', 'default/fresh', 'based/connected', 'default/awaiting'],
         'siteMoved' => ['default/mismatch', 'based/mismatch', 'default/moving', 'default/connected'],
     };
     $in = [
@@ -1360,10 +1361,10 @@ function gen_drive_case(array $states, callable $state): array
     if ($op === 'call') {
         $in['request'] = chance(80) ? ['method' => pick(['GET', 'POST', 'DELETE', 'PUT']), 'path' => pick(['/api/orders', '/api/contacts?x=1', '/x'])] + (chance(50) ? ['body' => '{"a":1}'] : []) : gen_api_request();
     }
-    if ($op === 'register') {
+    if ($op === 'register' || $op === 'reset') {
         $in['registration'] = chance(85) ? REG : gen_registration();
     }
-    if ($op === 'register' || $op === 'siteMoved') {
+    if ($op === 'register' || $op === 'reset' || $op === 'siteMoved') {
         if (chance(80)) {
             $in['serve'] = array_map(fn () => pick([true, true, false, 0, null, 'x', 'throw']), range(0, r(0, 3)));
         }

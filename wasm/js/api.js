@@ -360,6 +360,25 @@ export class Companion {
   }
 
   /**
+   * "Reset this installation" (a secret that may have leaked): with the old
+   * secret, best effort, the uninstall plan's remote steps (disconnect,
+   * deregister: the old grant is revoked), then local state is wiped and a new
+   * installation registers (a new id and secret, persisted before the POST;
+   * the ownership proof served as `register()` does) →
+   * `{ disconnect, deregister, registration }`.
+   */
+  reset(registration, options) {
+    const start = (core) =>
+      core.startReset(
+        c.str(c.obj(registration, "registration").siteUrl, "registration.siteUrl"),
+        c.str(registration.adminEmail, "registration.adminEmail"),
+        c.str(registration.platform, "registration.platform"),
+        c.str(registration.pluginVersion, "registration.pluginVersion"),
+      );
+    return drive(this, start, options);
+  }
+
+  /**
    * "The site moved": sends the signed URL update after a site mismatch; when
    * the broker asks the new address for an ownership proof, serves it
    * (`serveProof`) and completes the registration round.

@@ -356,6 +356,13 @@ export interface UninstallReport {
   deregister: RemoteStep;
 }
 
+/** What `reset()` did: the old installation's remote steps, then the new registration. */
+export interface ResetReport {
+  disconnect: RemoteStep;
+  deregister: RemoteStep;
+  registration: RegistrationOutcome;
+}
+
 /**
  * The plugin side of one installation. Persist `toJSON()` (or
  * `sealState(key)`) after every method that changes it, and whenever a
@@ -403,6 +410,8 @@ export class Companion {
   call(request: ApiRequest, options?: DriverOptions): Promise<HttpResponse>;
   disconnect(options?: DriverOptions): Promise<DisconnectResult>;
   uninstall(options?: DriverOptions): Promise<UninstallReport>;
+  /** "Reset this installation": revoke and deregister the old one (best effort), then register afresh. */
+  reset(registration: Registration, options?: RegisterOptions): Promise<ResetReport>;
   siteMoved(options?: RegisterOptions): Promise<void>;
 
   checkSite(currentUrl: string): SiteCheck;

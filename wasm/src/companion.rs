@@ -61,6 +61,11 @@ fn completion_out(completion: &Completion) -> JsValue {
             .set("disconnect", remote_step(&report.disconnect))
             .set("deregister", remote_step(&report.deregister))
             .done(),
+        Completion::Reset { disconnect, deregister, registration } => Obj::new()
+            .set("disconnect", remote_step(disconnect))
+            .set("deregister", remote_step(deregister))
+            .set("registration", registration_out(registration))
+            .done(),
         Completion::SiteMoved => JsValue::UNDEFINED,
     }
 }
@@ -285,6 +290,19 @@ impl WasmCompanion {
     #[wasm_bindgen(js_name = startUninstall)]
     pub fn start_uninstall(&self) -> WasmCall {
         WasmCall(self.inner.start_uninstall())
+    }
+
+    /// `Companion::start_reset`: "reset this installation".
+    #[wasm_bindgen(js_name = startReset)]
+    pub fn start_reset(
+        &self,
+        site_url: String,
+        admin_email: String,
+        platform: String,
+        plugin_version: String,
+    ) -> Result<WasmCall, JsValue> {
+        let reg = Registration { site_url, admin_email, platform, plugin_version };
+        self.inner.start_reset(&reg).js().map(WasmCall)
     }
 
     /// `Companion::start_site_moved`.

@@ -410,6 +410,14 @@ const SPEC = {
   },
   "Companion#disconnect": { async: true, receiver: connected, call: (c, a) => c.disconnect(...a), args: () => [driverOptions()], slots: [driverSlot()], fetchSlot: 0 },
   "Companion#uninstall": { async: true, receiver: connected, call: (c, a) => c.uninstall(...a), args: () => [driverOptions()], slots: [driverSlot()], fetchSlot: 0 },
+  "Companion#reset": {
+    async: true,
+    receiver: connected,
+    call: (c, a) => c.reset(...a),
+    args: () => [{ ...REG }, { ...driverOptions(), fetch: async () => ({ status: 201 }), serveProof: () => true }],
+    slots: [object({ siteUrl: text([...STRINGS, ...URLS]), adminEmail: text(), platform: text(), pluginVersion: text() }), proofDriverSlot()],
+    fetchSlot: 1,
+  },
   "Companion#siteMoved": {
     async: true,
     receiver: () => Companion.fromJSON(MISMATCH),
@@ -505,9 +513,9 @@ const ACCEPTED = [
   [/./, /\.body$|^0$/, /^detached ArrayBuffer$/, "a detached ArrayBuffer has byteLength 0: it reads as the empty body"],
   [/^hmacSignGeneric$/, /^2$/, /^(empty key|15-byte key|string (empty|nul|embedded nul|percent nul|word null|1 MiB|1 MiB \+ 1 of 2-byte))$/, "the low-level generic signer takes any HMAC key (RFC 2104: any length)"],
   [/^Companion#sealState$|^Companion\.openState$/, /^(0|1)$/, /^(string (1 MiB|1 MiB \+ 1 of 2-byte))$/, "key material of any length ≥ 16 bytes (HKDF input)"],
-  [/^Companion#(register|registrationRequest|checkSite)$/, /siteUrl$|^0$/, /^url (plain http|hex ip)$/, "a site may be plain http; the core normalises the host"],
-  [/^Companion#(register|registrationRequest)$/, /\.platform$/, /^string word null$/, "`null` is a valid platform name ([a-z0-9._-]{1,32})"],
-  [/^Companion#(register|registrationRequest)$/, /\.pluginVersion$/, /^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/, "the plugin version is free text the core JSON-encodes"],
+  [/^Companion#(register|reset|registrationRequest|checkSite)$/, /siteUrl$|^0$/, /^url (plain http|hex ip)$/, "a site may be plain http; the core normalises the host"],
+  [/^Companion#(register|reset|registrationRequest)$/, /\.platform$/, /^string word null$/, "`null` is a valid platform name ([a-z0-9._-]{1,32})"],
+  [/^Companion#(register|reset|registrationRequest)$/, /\.pluginVersion$/, /^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/, "the plugin version is free text the core JSON-encodes"],
   [/^Companion#connectUrl$/, /\.scope$/, /./, "scope is free text (1-256 visible ASCII) the core percent-encodes"],
   [/^Companion#connectUrl$/, /\.returnUrl$/, /^url (plain http|file|userinfo|port out of range|negative port|open ipv6|bad escape|backslash authority|dot segments|hex ip|long host label)$/, "the core checks only that a return URL is absolute visible ASCII without a fragment (any scheme, e.g. chrome-extension://); which return URLs to redirect to is the broker's decision (see the report)"],
   [/^(Companion#(signRequest|call)|hmacSignGeneric)$/, /\.method$/, /^string word null$/, "`null` is a valid method token"],
@@ -766,7 +774,7 @@ test("hostile fetch results and clocks through every async driver", async () => 
       } else if (result.ok && member !== "Companion#call" && /^fetch →/.test(label)) {
         // disconnect/uninstall report a failed remote step instead of throwing.
         counts.calls++;
-        const steps = member === "Companion#uninstall" ? [result.value.disconnect, result.value.deregister] : [result.value?.remote];
+        const steps = member === "Companion#uninstall" || member === "Companion#reset" ? [result.value.disconnect, result.value.deregister] : [result.value?.remote];
         if (member === "Companion#siteMoved" || steps.some((s) => s?.result === "failed" && s.error instanceof TesseraError && s.error.code !== "internal")) counts.accepted++;
         else failures.push(`${member} ${label}: no failed step in ${preview(result.value)}`);
       } else {

@@ -1,6 +1,6 @@
 // The machine scripts (tests/vectors/machine*.json, docs/HOST-CONTRACT.md §6)
 // replayed through the packed package's real driver: `register`, `call`,
-// `disconnect`, `uninstall` and `siteMoved` run with a scripted `fetch`,
+// `disconnect`, `uninstall`, `reset` and `siteMoved` run with a scripted `fetch`,
 // `sleep`, `onPersist`, `serveProof` and `clock`. Every action the driver
 // performs must be the script's next action, byte for byte, in order; the
 // clock must be read exactly once per event, just before it is fed; the
@@ -63,6 +63,15 @@ function resultOut(op, value, TesseraError) {
       assert.deepEqual(Object.keys(value), ["disconnect", "deregister"]);
       return {
         uninstalled: { disconnect: stepOut(value.disconnect, TesseraError), deregister: stepOut(value.deregister, TesseraError) },
+      };
+    case "reset":
+      assert.deepEqual(Object.keys(value), ["disconnect", "deregister", "registration"]);
+      return {
+        reset: {
+          disconnect: stepOut(value.disconnect, TesseraError),
+          deregister: stepOut(value.deregister, TesseraError),
+          registration: value.registration,
+        },
       };
     case "site_moved":
       assert.equal(value, undefined, "siteMoved() resolves to undefined");
@@ -186,6 +195,11 @@ async function replay(api, script) {
     case "uninstall":
       run = c.uninstall(options);
       break;
+    case "reset": {
+      const r = op.registration;
+      run = c.reset({ siteUrl: r.site_url, adminEmail: r.admin_email, platform: r.platform, pluginVersion: r.plugin_version }, options);
+      break;
+    }
     case "site_moved":
       run = c.siteMoved(options);
       break;
@@ -246,7 +260,7 @@ async function replayAll(api) {
 test("the machine scripts exist", () => {
   assert.ok(SCRIPTS.length >= 40, `only ${SCRIPTS.length} machine scripts`);
   const ops = new Set(SCRIPTS.map(([, s]) => s.operation.op));
-  assert.deepEqual([...ops].sort(), ["call", "disconnect", "register", "site_moved", "uninstall"]);
+  assert.deepEqual([...ops].sort(), ["call", "disconnect", "register", "reset", "site_moved", "uninstall"]);
 });
 
 test("every machine script replays through the package's driver", async (t) => {

@@ -5,6 +5,7 @@ use super::{Action, Call, Completion, Op, Pending, RemoteStep, UninstallReport};
 use crate::companion::{Companion, Purpose};
 use crate::error::{Error, Result};
 use crate::http::ApiRequest;
+use crate::registration::{Registration, check_registration};
 
 /// Attempts per remote step of the uninstall plan.
 pub const UNINSTALL_MAX_ATTEMPTS: u32 = 2;
@@ -52,6 +53,22 @@ impl Companion {
         }
     }
 
+    /// Starts "reset this installation": the uninstall plan's remote steps
+    /// with the old secret (disconnect when connected, deregister; best
+    /// effort, [`UNINSTALL_MAX_ATTEMPTS`] each, skipped for a site copy), then
+    /// the local state is wiped and persisted, and a new installation (a new
+    /// id and secret, persisted before the POST) registers as
+    /// [`Companion::start_registration`] does, ownership proof included.
+    /// Completes as [`Completion::Reset`]; a failed registration ends in its
+    /// error, with the old installation already gone locally (register again).
+    pub fn start_reset(&self, reg: &Registration) -> Result<Call> {
+        check_registration(reg)?;
+        let mut call = self.start_uninstall();
+        call.registration = Some(reg.clone());
+        call.reset = true;
+        Ok(call)
+    }
+
     /// Starts "the site moved": `PATCH /installations/{id}` with the new URL.
     /// Only while a site mismatch is recorded. When the broker asks the new
     /// address for an ownership proof, the same operation serves it
@@ -89,6 +106,16 @@ impl Companion {
         };
         let config = self.state.config.clone();
         self.state = crate::state::State::new(config);
+        if call.reset {
+            // The old installation is gone locally: persist that, then
+            // register afresh on the same call.
+            call.reset_steps = Some((report.disconnect, report.deregister));
+            let path = self.state.config.routes.installations.clone();
+            call.reset_for(Op::Register, ApiRequest::new("POST", &path));
+            call.pending.push_back(Pending::BeginRegistration);
+            self.state.refresh();
+            return Action::Persist(self.state.to_json());
+        }
         self.persist_then_done(call, Ok(Completion::Uninstalled(report)))
     }
 }

@@ -1,5 +1,5 @@
 //! The step machine that drives every multi-step operation (sans-IO):
-//! registration, API calls, disconnect, uninstall and "the site moved".
+//! registration, API calls, disconnect, uninstall, reset and "the site moved".
 //!
 //! The host loop is a few lines: feed [`Event::Start`], then perform each
 //! [`Action`] and feed back what happened, until [`Action::Done`]. The
@@ -79,6 +79,8 @@ enum Op {
 enum Pending {
     Emit(Action),
     Resend,
+    /// Reset: the old installation is wiped; register afresh.
+    BeginRegistration,
 }
 
 /// One operation in progress. Create with a `Companion::start_*` method,
@@ -103,6 +105,11 @@ pub struct Call {
     finished: bool,
     pending: VecDeque<Pending>,
     disconnect_step: RemoteStep,
+    /// "Reset this installation": the uninstall plan's remote steps, then a
+    /// fresh registration (`registration` holds its input).
+    reset: bool,
+    /// How the reset's old-installation steps ended (disconnect, deregister).
+    reset_steps: Option<(RemoteStep, RemoteStep)>,
 }
 
 impl Call {
@@ -124,6 +131,8 @@ impl Call {
             finished: false,
             pending: VecDeque::new(),
             disconnect_step: RemoteStep::Skipped,
+            reset: false,
+            reset_steps: None,
         }
     }
 
@@ -227,6 +236,7 @@ impl Companion {
         match call.pending.pop_front() {
             Some(Pending::Emit(action)) => action,
             Some(Pending::Resend) => self.send(call, now, entropy),
+            Some(Pending::BeginRegistration) => self.begin_registration(call, entropy),
             None => Action::Done(Err(Error::Internal("no pending action"))),
         }
     }

@@ -81,11 +81,7 @@ impl Companion {
         }
         match result {
             Ok(RegistrationOutcome::Registered) => {
-                let done = if call.site_move {
-                    Completion::SiteMoved
-                } else {
-                    Completion::Registration(RegistrationOutcome::Registered)
-                };
+                let done = self.registration_completion(call, RegistrationOutcome::Registered);
                 self.persist_then_done(call, Ok(done))
             }
             Ok(RegistrationOutcome::OwnershipChallenge(proof)) => self.serve_proof(call, proof),
@@ -125,11 +121,18 @@ impl Companion {
         }
     }
 
-    fn awaiting_completion(&self, call: &Call, proof: OwnershipProof) -> Completion {
+    fn awaiting_completion(&self, call: &mut Call, proof: OwnershipProof) -> Completion {
+        self.registration_completion(call, RegistrationOutcome::OwnershipChallenge(proof))
+    }
+
+    /// How a registration round ends: as itself, as a site move, or as a reset.
+    fn registration_completion(&self, call: &mut Call, outcome: RegistrationOutcome) -> Completion {
         if call.site_move {
-            Completion::SiteMoved
-        } else {
-            Completion::Registration(RegistrationOutcome::OwnershipChallenge(proof))
+            return Completion::SiteMoved;
+        }
+        match call.reset_steps.take() {
+            Some((disconnect, deregister)) => Completion::Reset { disconnect, deregister, registration: outcome },
+            None => Completion::Registration(outcome),
         }
     }
 

@@ -144,6 +144,17 @@ pub enum Completion {
     },
     /// [`crate::Companion::start_uninstall`]: local state is wiped.
     Uninstalled(UninstallReport),
+    /// [`crate::Companion::start_reset`]: the old installation's remote steps
+    /// (best effort, with the old secret), local state wiped, and a new
+    /// installation registered (or its ownership proof still owed).
+    Reset {
+        /// `POST /disconnect` for the old installation.
+        disconnect: RemoteStep,
+        /// `DELETE /installations/{old id}`.
+        deregister: RemoteStep,
+        /// The new installation's registration.
+        registration: RegistrationOutcome,
+    },
     /// [`crate::Companion::start_site_moved`]: the registration carries the new
     /// URL. When the broker asked for an ownership proof of the new address
     /// and the host deferred serving it, the status is `awaiting_ownership`:

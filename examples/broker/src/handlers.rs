@@ -147,8 +147,7 @@ fn verify_signed_url(
 /// statuses that may make it (the broker side of the core's signing purposes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Use {
-    /// Connect links, API calls, a site move, a secret rotation: only an
-    /// active installation.
+    /// Connect links, API calls, a site move: only an active installation.
     Serve,
     /// `POST /disconnect` and `DELETE /installations/{id}`: leaving. The
     /// holder of the secret may always revoke its grant and forget its
@@ -1012,32 +1011,6 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
         }
         db(app.store.update_site_url(&id, &site_url, app.now()))?;
         Ok(Reply::json(200, json!({"install_id": id, "site_url": site_url})))
-    })();
-    result.unwrap_or_else(|r| r).for_install(&id)
-}
-
-#[derive(Deserialize)]
-struct RotateBody {
-    secret: String,
-}
-
-/// `POST /installations/{id}/rotate` `{secret}` (signed with the old
-/// secret): replace the per-installation secret.
-pub fn rotate_secret(app: &App, req: &Incoming) -> Reply {
-    let (verified, installation) = match verify_signed(app, req, &check_enabled) {
-        Ok(v) => v,
-        Err(reply) => return reply,
-    };
-    let id = installation.install_id.clone();
-    let result = (|| {
-        check_path_id(req, &verified)?;
-        check_enabled(&installation)?;
-        let body: RotateBody = serde_json::from_slice(&req.body)
-            .map_err(|_| Reply::error(400, "invalid_request", "expected {\"secret\": …}"))?;
-        let secret =
-            Secret::from_base64url(&body.secret).map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
-        db(app.store.replace_secret(&id, secret.expose(), app.now()))?;
-        Ok(Reply::json(200, json!({"install_id": id, "rotated": true})))
     })();
     result.unwrap_or_else(|r| r).for_install(&id)
 }

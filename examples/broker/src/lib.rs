@@ -15,7 +15,6 @@
 //! | `POST /disconnect` | [`handlers::disconnect`] |
 //! | `DELETE /installations/{id}` | [`handlers::deregister`] |
 //! | `PATCH /installations/{id}` | [`handlers::site_moved`] |
-//! | `POST /installations/{id}/rotate` | [`handlers::rotate_secret`] |
 //! | `GET /installations/{id}/uninstall` | [`handlers::uninstall_ticket`] |
 //! | `POST /admin/installations/{id}/disable` / `enable` | [`handlers::admin_set_disabled`] (kill switch) |
 //! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] |
@@ -471,7 +470,6 @@ pub fn router(app: Arc<App>) -> Router {
                 handlers::site_moved
             )),
         )
-        .route("/installations/{id}/rotate", handle!(post, "POST /installations/{id}/rotate", handlers::rotate_secret))
         .route(
             "/installations/{id}/uninstall",
             handle!(get, "GET /installations/{id}/uninstall", handlers::uninstall_ticket),

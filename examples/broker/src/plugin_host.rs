@@ -240,6 +240,17 @@ impl PluginHost {
         }
     }
 
+    /// "Reset this installation" ([`Companion::start_reset`]): the old
+    /// installation's remote steps (best effort), then a fresh registration
+    /// (its proof round served by the site, as [`PluginHost::register`]).
+    pub fn reset(&mut self, reg: &Registration) -> Result<(RemoteStep, RemoteStep, RegistrationOutcome), Error> {
+        let call = self.companion.start_reset(reg)?;
+        match self.drive(call)? {
+            Completion::Reset { disconnect, deregister, registration } => Ok((disconnect, deregister, registration)),
+            _ => Err(Error::Internal("unexpected completion")),
+        }
+    }
+
     /// "The site moved" ([`Companion::start_site_moved`]), including the
     /// proof round when the broker asks the new address for one.
     pub fn site_moved(&mut self) -> Result<(), Error> {

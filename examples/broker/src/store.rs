@@ -329,15 +329,6 @@ impl Store {
         )? == 1)
     }
 
-    /// Replaces the per-installation secret (rotation). `false` if unknown.
-    pub fn replace_secret(&self, install_id: &str, secret: &[u8], now: i64) -> Result<bool> {
-        let sealed = self.vault.seal("secret", install_id, secret);
-        Ok(self.conn()?.execute(
-            "UPDATE installations SET secret = ?2, updated_at = ?3 WHERE install_id = ?1",
-            params![install_id, sealed, now],
-        )? == 1)
-    }
-
     /// Deletes an installation with its grant and connect attempts.
     pub fn delete_installation(&self, install_id: &str) -> Result<bool> {
         Ok(self.conn()?.execute("DELETE FROM installations WHERE install_id = ?1", params![install_id])? == 1)

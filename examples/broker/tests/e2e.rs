@@ -749,3 +749,36 @@ fn grants_survive_a_broker_restart() {
     assert_eq!(env.stora.counters().refreshes, 2);
     assert_eq!(env.stora.counters().invalid_grants, 0);
 }
+
+/// "Reset this installation" (issue 14, item 3): the old installation's grant
+/// is revoked at Stora and the installation forgotten at the broker (signed
+/// with the old secret), then a new installation registers (its own id and
+/// secret, ownership proof served) and is left registered, not connected.
+#[test]
+fn reset_revokes_the_old_installation_and_registers_a_new_one() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_reset", None);
+    let old_id = plugin.companion.install_id().unwrap().to_string();
+    let old_secret = plugin.companion.to_json();
+    assert_eq!(stora_grants(&env, "opr_reset"), (1, 0));
+    let revokes = env.stora.counters().revokes;
+
+    let (disconnect, deregister, outcome) = plugin.reset(&registration(env.site.url(), "wordpress")).unwrap();
+    assert_eq!((disconnect.as_str(), deregister.as_str()), ("ok", "ok"));
+    assert_eq!(outcome, RegistrationOutcome::Registered);
+    assert_eq!(env.stora.counters().revokes, revokes + 1, "the broker revoked the old grant at Stora");
+    assert_eq!(stora_grants(&env, "opr_reset"), (1, 1), "the old grant is revoked at Stora");
+    assert!(env.broker.app().store.grant(&old_id).unwrap().is_none(), "the broker forgot the old grant");
+    assert!(env.broker.app().store.installation(&old_id).unwrap().is_none(), "the old installation is gone");
+
+    let new_id = plugin.companion.install_id().unwrap().to_string();
+    assert_ne!(new_id, old_id, "a new install id");
+    assert_ne!(plugin.companion.to_json(), old_secret);
+    let stored = env.broker.app().store.installation(&new_id).unwrap().expect("the new installation exists");
+    assert_eq!(stored.status, InstallStatus::Active);
+    assert_eq!(plugin.companion.status(), Status::Registered, "registered, not connected");
+    assert_eq!(plugin.persisted.as_deref(), Some(plugin.companion.to_json().as_str()), "the new state is persisted");
+    // The new installation connects as any other.
+    plugin.connect(&Browser::default(), &env.return_url(), None, Decision::Approve("opr_reset")).expect("connects");
+    assert!(plugin.get_json("/api/orders").is_ok());
+}

@@ -13,6 +13,8 @@
 //! * item 9 — `proofs_for_wordpress_never_challenge_an_extension`,
 //!   `an_extension_not_on_the_allow_list_is_refused`,
 //!   `an_extension_returns_to_its_own_chromiumapp_org_address_only`;
+//! * item 3 — `the_rotate_route_is_gone` (the remedy, "reset this
+//!   installation", is `e2e::reset_revokes_the_old_installation_and_registers_a_new_one`);
 //! * item 2 — `one_installation_flooding_the_replay_store_denies_only_itself`,
 //!   `refused_installations_store_no_nonce`, `a_long_lived_signature_is_refused`
 //!   (the bounds themselves: `verify::tests` in the core).
@@ -646,4 +648,28 @@ fn an_extension_returns_to_its_own_chromiumapp_org_address_only() {
         .unwrap();
     let resp = get(&env, &link);
     assert_eq!((resp.status, body(&resp).contains("not on the registered site")), (400, true), "{}", body(&resp));
+}
+
+// ---- item 3: no secret rotation route --------------------------------------------------
+
+/// A thief holding the secret could rotate it and lock the plugin out while
+/// keeping the grant: the route is gone (404/405), the secret unchanged.
+#[test]
+fn the_rotate_route_is_gone() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_rotate", None);
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let new_secret = json!({ "secret": Secret::from_bytes(&[7u8; 32]).unwrap().to_base64url() }).to_string();
+    let req = plugin
+        .companion
+        .sign_request(
+            &ApiRequest::json("POST", &format!("/installations/{id}/rotate"), new_secret),
+            &SignOptions { now: plugin.now(), ..Default::default() },
+            &mut OsEntropy,
+        )
+        .unwrap();
+    let resp = env.http(req);
+    assert!(matches!(resp.status, 404 | 405), "rotate answered {} {}", resp.status, body(&resp));
+    // The plugin's own secret still signs.
+    assert!(plugin.get_json("/api/orders").is_ok());
 }

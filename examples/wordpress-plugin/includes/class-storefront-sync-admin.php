@@ -39,6 +39,7 @@ final class Storefront_Sync_Admin {
 		'enquiry'        => 'handle_enquiry',
 		'site_copy'      => 'handle_site_copy',
 		'site_moved'     => 'handle_site_moved',
+		'reset'          => 'handle_reset',
 	);
 
 	/**
@@ -391,16 +392,22 @@ final class Storefront_Sync_Admin {
 				break;
 			case 'registered':
 				self::button( 'connect', __( 'Connect to Stora', 'storefront-sync' ), 'primary', '', $context );
+				self::reset_button( $context );
 				break;
 			case 'connected':
 			case 'rate_limited':
 				self::button( 'connect', __( 'Reconnect', 'storefront-sync' ), 'secondary', '', $context );
 				self::button( 'disconnect', __( 'Disconnect', 'storefront-sync' ), 'secondary storefront-sync-danger', '', $context );
+				self::reset_button( $context );
 				break;
 			case 'reconnect_required':
 				self::button( 'connect', __( 'Reconnect', 'storefront-sync' ), 'primary', '', $context );
+				self::reset_button( $context );
 				break;
 			case 'registration_invalid':
+				self::button( 'register_again', __( 'Register again', 'storefront-sync' ), 'primary', __( 'Register this site again? The current connection cannot be used any more and you will have to connect to Stora again.', 'storefront-sync' ), $context );
+				self::reset_button( $context );
+				break;
 			case 'state_undecryptable':
 			case 'state_corrupt':
 				self::button( 'register_again', __( 'Register again', 'storefront-sync' ), 'primary', __( 'Register this site again? The current connection cannot be used any more and you will have to connect to Stora again.', 'storefront-sync' ), $context );
@@ -410,6 +417,16 @@ final class Storefront_Sync_Admin {
 				self::button( 'site_copy', __( 'This is a copy', 'storefront-sync' ), 'secondary', '', $context );
 				break;
 		}
+	}
+
+	/**
+	 * "Reset this installation" (a secret that may have leaked), with a confirmation.
+	 *
+	 * @param string $context Prefix of the button's id.
+	 * @return void
+	 */
+	private static function reset_button( $context ) {
+		self::button( 'reset', __( 'Reset this installation', 'storefront-sync' ), 'secondary storefront-sync-danger', __( 'Reset this installation? The Storefront Sync service revokes this site\'s access to your Stora account and forgets this installation; the site then registers afresh (a new secret) and you connect to Stora again.', 'storefront-sync' ), $context );
 	}
 
 	/**
@@ -750,12 +767,15 @@ final class Storefront_Sync_Admin {
 			/* translators: %s: Stora contact id. */
 			'enquiry_sent'         => sprintf( __( 'Enquiry sent to Stora as contact %s.', 'storefront-sync' ), $ref ),
 			'site_moved'           => __( 'The Storefront Sync service now knows this site\'s new address.', 'storefront-sync' ),
+			'reset'                => __( 'This installation was reset: its access to your Stora account is revoked and the site is registered afresh. Connect to Stora again.', 'storefront-sync' ),
+			/* translators: %s: error code. */
+			'reset_locally'        => sprintf( __( 'This site is registered afresh, but the Storefront Sync service could not be told to remove the old installation (%s). Remove the old access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
 		);
 		if ( 'error' === $notice ) {
 			self::notice_open( 'error', 'result' );
 			printf( '<p>%s</p></div>', esc_html( self::error_message( $ref ) ) );
 		} elseif ( isset( $messages[ $notice ] ) ) {
-			self::notice_open( 'disconnected_locally' === $notice ? 'warning' : 'success', 'result' );
+			self::notice_open( in_array( $notice, array( 'disconnected_locally', 'reset_locally' ), true ) ? 'warning' : 'success', 'result' );
 			printf( '<p>%s</p></div>', esc_html( $messages[ $notice ] ) );
 		}
 	}
@@ -905,6 +925,32 @@ final class Storefront_Sync_Admin {
 			self::finish( 'disconnected_locally', null !== $result['remote']['error'] ? $result['remote']['error']->getErrorCode() : 'unknown' );
 		}
 		self::finish( 'disconnected' );
+	}
+
+	/**
+	 * "Reset this installation": Tessera's reset. With the old secret, best
+	 * effort, the broker revokes the old grant at Stora and forgets the old
+	 * installation; then the site registers afresh (a new secret). The remedy
+	 * for a secret that may have leaked.
+	 *
+	 * @return void
+	 */
+	public static function handle_reset() {
+		self::begin( 'reset' );
+		try {
+			$companion = self::companion_or_fail();
+			$result    = Storefront_Sync_Client::reset( $companion );
+			Storefront_Sync_State::save( $companion );
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+			self::finish( 'error', $e->getErrorCode() );
+		}
+		Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
+		foreach ( array( 'disconnect', 'deregister' ) as $step ) {
+			if ( 'failed' === $result[ $step ]['result'] ) {
+				self::finish( 'reset_locally', null !== $result[ $step ]['error'] ? $result[ $step ]['error']->getErrorCode() : 'unknown' );
+			}
+		}
+		self::finish( 'reset' );
 	}
 
 	/**

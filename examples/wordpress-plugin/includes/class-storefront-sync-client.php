@@ -159,6 +159,21 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
+	 * "Reset this installation": the old installation is disconnected and
+	 * deregistered at the broker (best effort, old secret), then the site
+	 * registers afresh (a new secret, persisted before it is sent).
+	 *
+	 * @param Native\Companion|Bundled\Companion $companion The installation.
+	 * @return array{disconnect: array, deregister: array, registration: array} What Tessera reports.
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException When the new registration fails.
+	 */
+	public static function reset( Native\Companion|Bundled\Companion $companion ) {
+		$result = $companion->reset( self::registration(), self::transport(), null, self::persister(), self::proof_server( false ) );
+		Storefront_Sync_State::update_health( array( 'registration_error' => null ) );
+		return $result;
+	}
+
+	/**
 	 * A signed API call through the broker (Tessera's driver: retries,
 	 * backoff, clock skew, reconnect mapping, persistence).
 	 *

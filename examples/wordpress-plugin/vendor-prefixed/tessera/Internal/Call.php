@@ -33,9 +33,16 @@ final class Call
     public bool $awaitingResponse = false;
     public bool $started = false;
     public bool $finished = false;
-    /** @var list<Action|null> queued actions; null is `Pending::Resend` */
+    /** @var list<Action|string|null> queued actions; null is `Pending::Resend`, BEGIN_REGISTRATION `Pending::BeginRegistration` */
     public array $pending = [];
     public RemoteStep $disconnectStep;
+    /** "Reset this installation": the uninstall plan's remote steps, then a fresh registration. */
+    public bool $reset = false;
+    /** @var array{RemoteStep, RemoteStep}|null how the reset's old-installation steps ended (disconnect, deregister) */
+    public ?array $resetSteps = null;
+
+    /** `Pending::BeginRegistration`: the old installation is wiped; register afresh. */
+    public const BEGIN_REGISTRATION = 'begin_registration';
 
     public function __construct(public string $op, public ApiRequest $req)
     {

@@ -11,6 +11,7 @@ final class Completion
     public const REGISTRATION = 'registration';
     public const DISCONNECTED = 'disconnected';
     public const UNINSTALLED = 'uninstalled';
+    public const RESET = 'reset';
     public const SITE_MOVED = 'site_moved';
 
     private function __construct(
@@ -18,9 +19,9 @@ final class Completion
         public readonly ?Response $response = null,
         /** For REGISTRATION: null when registered, the proof still owed otherwise. */
         public readonly ?OwnershipProof $proof = null,
-        /** For DISCONNECTED: the remote step; for UNINSTALLED: the disconnect step. */
+        /** For DISCONNECTED: the remote step; for UNINSTALLED and RESET: the disconnect step. */
         public readonly ?RemoteStep $remote = null,
-        /** For UNINSTALLED: the deregister step. */
+        /** For UNINSTALLED and RESET: the deregister step. */
         public readonly ?RemoteStep $deregister = null,
     ) {
     }
@@ -45,6 +46,12 @@ final class Completion
     public static function uninstalled(RemoteStep $disconnect, RemoteStep $deregister): self
     {
         return new self(self::UNINSTALLED, null, null, $disconnect, $deregister);
+    }
+
+    /** A reset: the old installation's steps, then the new registration (`$proof` as for registration()). */
+    public static function reset(RemoteStep $disconnect, RemoteStep $deregister, ?OwnershipProof $proof): self
+    {
+        return new self(self::RESET, null, $proof, $disconnect, $deregister);
     }
 
     public static function siteMoved(): self

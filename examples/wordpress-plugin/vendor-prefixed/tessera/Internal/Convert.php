@@ -218,6 +218,13 @@ final class Convert
                 'disconnect' => self::remoteStepToPhp($completion->remote),
                 'deregister' => self::remoteStepToPhp($completion->deregister),
             ],
+            Completion::RESET => [
+                'disconnect' => self::remoteStepToPhp($completion->remote),
+                'deregister' => self::remoteStepToPhp($completion->deregister),
+                'registration' => $completion->proof === null
+                    ? ['outcome' => 'registered']
+                    : ['outcome' => 'ownership_challenge', 'proof' => self::proofToPhp($completion->proof)],
+            ],
             default => null, // SiteMoved
         };
     }

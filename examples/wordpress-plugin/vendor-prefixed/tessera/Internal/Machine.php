@@ -6,7 +6,7 @@ namespace StorefrontSync\Vendor\Tessera\Internal;
 
 /**
  * The step machine that drives every multi-step operation (sans-IO):
- * registration, API calls, disconnect, uninstall and "the site moved" (port
+ * registration, API calls, disconnect, uninstall, reset and "the site moved" (port
  * of `core/src/machine/mod.rs`, `register.rs` and `leave.rs`; the Rust
  * `impl Companion` methods are static functions taking the companion first).
  *
@@ -88,6 +88,20 @@ final class Machine
             return new Call($plan[0], $plan[1]);
         }
         return new Call(Call::OP_UNINSTALL_LOCAL, new ApiRequest('DELETE', $c->state->config->routes->installations));
+    }
+
+    /**
+     * Starts "reset this installation": the uninstall plan's remote steps with
+     * the old secret (best effort), then the local state is wiped and a new
+     * installation registers as startRegistration() does. @throws CoreError
+     */
+    public static function startReset(CompanionCore $c, Registration $reg): Call
+    {
+        Registration::checkRegistration($reg);
+        $call = self::startUninstall($c);
+        $call->registration = $reg;
+        $call->reset = true;
+        return $call;
     }
 
     /** Starts "the site moved": `PATCH /installations/{id}` with the new URL. @throws CoreError */
@@ -179,6 +193,9 @@ final class Machine
             return Action::done(CoreError::internal('no pending action'));
         }
         $next = array_shift($call->pending);
+        if ($next === Call::BEGIN_REGISTRATION) {
+            return self::beginRegistration($c, $call, $entropy);
+        }
         return $next ?? self::send($c, $call, $now, $entropy);
     }
 
@@ -443,8 +460,7 @@ final class Machine
         }
         sodium_memzero($before);
         if ($proof === null) {
-            $done = $call->siteMove ? Completion::siteMoved() : Completion::registration(null);
-            return self::persistThenDone($c, $call, $done);
+            return self::persistThenDone($c, $call, self::registrationCompletion($call, null));
         }
         return self::serveProof($c, $call, $proof);
     }
@@ -481,7 +497,18 @@ final class Machine
 
     private static function awaitingCompletion(Call $call, OwnershipProof $proof): Completion
     {
-        return $call->siteMove ? Completion::siteMoved() : Completion::registration($proof);
+        return self::registrationCompletion($call, $proof);
+    }
+
+    /** How a registration round ends: as itself, as a site move, or as a reset. */
+    private static function registrationCompletion(Call $call, ?OwnershipProof $proof): Completion
+    {
+        if ($call->siteMove) {
+            return Completion::siteMoved();
+        }
+        $steps = $call->resetSteps;
+        $call->resetSteps = null;
+        return $steps !== null ? Completion::reset($steps[0], $steps[1], $proof) : Completion::registration($proof);
     }
 
     /**
@@ -539,6 +566,15 @@ final class Machine
         $disconnect = $call->disconnectStep;
         $call->disconnectStep = RemoteStep::skipped();
         $c->state = new State($c->state->config);
+        if ($call->reset) {
+            // The old installation is gone locally: persist that, then
+            // register afresh on the same call.
+            $call->resetSteps = [$disconnect, $deregister];
+            $call->resetFor(Call::OP_REGISTER, new ApiRequest('POST', $c->state->config->routes->installations));
+            $call->pending[] = Call::BEGIN_REGISTRATION;
+            $c->state->refresh();
+            return Action::persist($c->state->toJson());
+        }
         return self::persistThenDone($c, $call, Completion::uninstalled($disconnect, $deregister));
     }
 
