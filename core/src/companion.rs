@@ -189,19 +189,7 @@ impl Companion {
     /// Creates (or refreshes, when pending) the installation for `reg`.
     pub(crate) fn prepare_registration(&mut self, reg: &Registration, entropy: &mut dyn Entropy) -> Result<()> {
         let site = check_registration(reg)?;
-        let reuse = match &self.state.installation {
-            Some(i) if i.invalid_reason.is_some() => false,
-            Some(i) if i.confirmed && i.challenge.is_none() => {
-                return Err(Error::InvalidState("already registered; uninstall first to register again"));
-            }
-            // A pending site move proves the address it moved to, nothing else.
-            Some(i) if i.confirmed && i.site_url != site => {
-                return Err(Error::SiteMismatch { registered: i.site_url.clone(), current: site });
-            }
-            Some(_) => true,
-            None => false,
-        };
-        if !reuse {
+        if !self.registration_reuses(&site)? {
             let id = format!("ins_{}", b64url_encode(&random::<16>(entropy)));
             let raw = zeroize::Zeroizing::new(random::<32>(entropy));
             let secret = Secret::from_bytes(raw.as_slice())?;
@@ -228,6 +216,24 @@ impl Companion {
         inst.plugin_version = reg.plugin_version.clone();
         self.state.refresh();
         Ok(())
+    }
+
+    /// Whether a registration for the normalised `site` may proceed, and if
+    /// so whether it reuses the installation in the state (pending, awaiting
+    /// its proof, or a site move's proof round) rather than drawing a new one.
+    pub(crate) fn registration_reuses(&self, site: &str) -> Result<bool> {
+        match &self.state.installation {
+            None => Ok(false),
+            Some(i) if i.invalid_reason.is_some() => Ok(false),
+            Some(i) if i.confirmed && i.challenge.is_none() => {
+                Err(Error::InvalidState("already registered; uninstall or reset first to register again"))
+            }
+            // A pending site move proves the address it moved to, nothing else.
+            Some(i) if i.confirmed && i.site_url != site => {
+                Err(Error::SiteMismatch { registered: i.site_url.clone(), current: site.to_owned() })
+            }
+            Some(_) => Ok(true),
+        }
     }
 
     /// The registration POST for the installation in the state.

@@ -17,19 +17,7 @@ impl Companion {
     /// ownership round of a site move. The new secret is persisted before
     /// anything is sent.
     pub fn start_registration(&self, reg: &Registration) -> Result<Call> {
-        check_registration(reg)?;
-        if let Some(i) = &self.state.installation
-            && i.invalid_reason.is_none()
-            && i.confirmed
-        {
-            if i.challenge.is_none() {
-                return Err(Error::InvalidState("already registered; uninstall or reset first to register again"));
-            }
-            // A pending site move proves the address it moved to, nothing else.
-            if check_registration(reg)? != i.site_url {
-                return Err(Error::SiteMismatch { registered: i.site_url.clone(), current: reg.site_url.clone() });
-            }
-        }
+        self.registration_reuses(&check_registration(reg)?)?;
         if self.state.site_mismatch.is_some() && self.state.installation.as_ref().is_some_and(|i| i.confirmed) {
             return Err(Error::InvalidState("resolve the site mismatch first (a copy, or the site moved)"));
         }

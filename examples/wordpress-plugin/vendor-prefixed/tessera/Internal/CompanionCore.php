@@ -118,22 +118,33 @@ final class CompanionCore
         return $this->registrationPost();
     }
 
+    /**
+     * Whether a registration for the normalised `$site` may proceed, and if so
+     * whether it reuses the installation in the state (pending, awaiting its
+     * proof, or a site move's proof round) rather than drawing a new one.
+     * @throws CoreError
+     */
+    public function registrationReuses(string $site): bool
+    {
+        $i = $this->state->installation;
+        if ($i === null || $i->invalidReason !== null) {
+            return false;
+        }
+        if ($i->confirmed && $i->challenge === null) {
+            throw CoreError::invalidState('already registered; uninstall or reset first to register again');
+        }
+        if ($i->confirmed && $i->siteUrl !== $site) {
+            // A pending site move proves the address it moved to, nothing else.
+            throw CoreError::siteMismatch($i->siteUrl, $site);
+        }
+        return true;
+    }
+
     /** Creates (or refreshes, when pending) the installation for `$reg`. @throws CoreError */
     public function prepareRegistration(Registration $reg, Entropy $entropy): void
     {
         $site = Registration::checkRegistration($reg);
-        $i = $this->state->installation;
-        if ($i === null || $i->invalidReason !== null) {
-            $reuse = false;
-        } elseif ($i->confirmed && $i->challenge === null) {
-            throw CoreError::invalidState('already registered; uninstall first to register again');
-        } elseif ($i->confirmed && $i->siteUrl !== $site) {
-            // A pending site move proves the address it moved to, nothing else.
-            throw CoreError::siteMismatch($i->siteUrl, $site);
-        } else {
-            $reuse = true;
-        }
-        if (!$reuse) {
+        if (!$this->registrationReuses($site)) {
             $id = 'ins_' . Encoding::b64urlEncode($entropy->fill(16));
             $raw = $entropy->fill(32);
             try {

@@ -50,17 +50,8 @@ final class Machine
      */
     public static function startRegistration(CompanionCore $c, Registration $reg): Call
     {
-        Registration::checkRegistration($reg);
+        $c->registrationReuses(Registration::checkRegistration($reg));
         $i = $c->state->installation;
-        if ($i !== null && $i->invalidReason === null && $i->confirmed) {
-            if ($i->challenge === null) {
-                throw CoreError::invalidState('already registered; uninstall or reset first to register again');
-            }
-            // A pending site move proves the address it moved to, nothing else.
-            if (Registration::checkRegistration($reg) !== $i->siteUrl) {
-                throw CoreError::siteMismatch($i->siteUrl, $reg->siteUrl);
-            }
-        }
         if ($c->state->siteMismatch !== null && $i !== null && $i->confirmed) {
             throw CoreError::invalidState('resolve the site mismatch first (a copy, or the site moved)');
         }
