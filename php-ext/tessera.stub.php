@@ -32,15 +32,18 @@ namespace Tessera {
     /**
      * The plugin side of one installation: configuration plus state.
      *
-     * Persist `toJson()` (better: `sealState()`) after every method that
-     * changes the state. Objects cannot be serialised or cloned; a method
+     * Give it a seal key (`create()`, `importState()`, `openState()`) and
+     * store exactly what the `$persist` callables receive: the state sealed
+     * under that key. After a method without a `$persist` that changes the
+     * state (`connectUrl()`, `checkSite()`, `resolveSiteAsCopy()`, …) store
+     * `sealState()` (or `exportState()`, which holds the secret). Objects cannot be serialised or cloned; a method
      * called from inside one of the same object's callbacks while it is in use
      * throws `InvalidStateException`.
      */
     final class Companion
     {
         /**
-         * Not constructible with `new`: use `create()`, `fromJson()` or
+         * Not constructible with `new`: use `create()`, `importState()` or
          * `openState()`.
          *
          * @throws \Tessera\Exception\InvalidStateException always
@@ -50,24 +53,35 @@ namespace Tessera {
         /**
          * A fresh, unregistered companion.
          *
-         * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}} $config
+         * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string, connect_complete?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}} $config
          *        `broker_url` must be https, or http to a loopback host.
-         * @throws \Tessera\Exception\InvalidInputException
+         * @param string|null $sealKey key material (at least 16 bytes, e.g.
+         *        WordPress' salts): every `$persist` callable is then handed the
+         *        state sealed under it (as `sealState()` makes it; reopen it with
+         *        `openState()`) instead of its JSON
+         * @throws \Tessera\Exception\InvalidInputException also when `$sealKey` is shorter than 16 bytes
          */
-        public static function create(array $config): Companion {}
+        public static function create(array $config, #[\SensitiveParameter] ?string $sealKey = null): Companion {}
 
         /**
-         * Restores a companion from `toJson()` output.
+         * Restores a companion from `exportState()` output.
          *
+         * @param string|null $sealKey as for `create()`: every `$persist`
+         *        callable is then handed the state sealed under it
          * @throws \Tessera\Exception\InvalidStateException when the JSON is corrupt or from a newer version
+         * @throws \Tessera\Exception\InvalidInputException when `$sealKey` is shorter than 16 bytes
          */
-        public static function fromJson(string $json): Companion {}
+        public static function importState(#[\SensitiveParameter] string $json, #[\SensitiveParameter] ?string $sealKey = null): Companion {}
 
         /**
-         * The state as JSON. It contains the secret and the broker token:
-         * store it sealed (`sealState()`) or where only the plugin can read it.
+         * The state as JSON, for `importState()`.
+         *
+         * IT CONTAINS THE SECRET AND THE BROKER TOKEN: whoever reads it can
+         * act as this installation. Prefer a seal key (`create()`,
+         * `importState()`, `openState()`) and store what `$persist` receives,
+         * or `sealState()`; never log, display or send this.
          */
-        public function toJson(): string {}
+        public function exportState(): string {}
 
         /**
          * Where the installation stands: `not_registered`,
@@ -152,25 +166,57 @@ namespace Tessera {
 
         /**
          * The broker connect URL to send the browser to; records the pending
-         * connect (persist afterwards).
+         * connect (persist afterwards) with a fresh random `state`.
          *
          * @param int|null $now unix seconds; the clock when null
-         * @param string|null $state only for reproducible tests (16-128 characters of [A-Za-z0-9._~-]);
-         *        16 random bytes when null
          * @throws \Tessera\Exception\InvalidInputException
          * @throws \Tessera\Exception\InvalidStateException
          */
-        public function connectUrl(string $returnUrl, ?string $scope = null, ?int $now = null, ?string $state = null): string {}
+        public function connectUrl(#[\SensitiveParameter] string $returnUrl, ?string $scope = null, ?int $now = null): string {}
 
         /**
-         * Completes the connect from the callback (the full return URL, or
-         * its query string).
+         * Completes the connect from the callback the broker sent the browser
+         * to (the full return URL, or its query string): checks it (`state`,
+         * once, within 10 minutes of `connectUrl()`; the attempt is used up and
+         * persisted before anything is sent), then exchanges its single-use
+         * connect `code` for the broker token with a signed
+         * `POST {connect_complete}` that carries no `Authorization` header
+         * (docs/PROTOCOL.md §5.4, §5.4.1), retried like any POST with an
+         * `Idempotency-Key`. On success the broker token and the Stora
+         * account are stored (and persisted) and the status is `connected`.
+         * On any failure a previously held broker token (and account) is
+         * kept. Callables as for `call()`; the time is the clock's.
          *
-         * @param int|null $now unix seconds; the clock when null
-         * @throws \Tessera\Exception\CallbackException
-         * @throws \Tessera\Exception\InvalidStateException when no connect is pending
+         * Show the operator the account it returns ("Connected to Stora
+         * account Acme Self Storage (op_42)"): a round completed with someone
+         * else's account is then seen at once.
+         *
+         * @param string $callback the return URL as the browser reached it (`state` and `code`, or `error`)
+         * @param callable(array{method: string, url: string, headers: array<string, string>, body: string}): array{status: int, headers?: array<string, string|list<string>>, body?: string} $transport as for `call()`
+         * @param (callable(int): void)|null $sleep sleeps that many milliseconds; sleeps the process when null
+         * @param (callable(string): void)|null $persist stores what it is given durably before it
+         *        returns: the state sealed under the seal key when the companion has one
+         *        (`create()`, `importState()`, `openState()`), else the state JSON
+         * @return array{account: array{id: string, name: string}} the Stora account the site is now connected to
+         * @throws \Tessera\Exception\CallbackException `callback_invalid` (malformed callback, no or bad `code`, or a 200 answer that is not `{"broker_token", "account"}`), `callback_state_mismatch`, `callback_expired`, `callback_denied` (`getReason()`: the broker's `error`)
+         * @throws \Tessera\Exception\InvalidInputException `too_large` (a callback over 8192 bytes)
+         * @throws \Tessera\Exception\InvalidStateException when no connect is pending, or not registered
+         * @throws \Tessera\Exception\ClientErrorException when the broker refuses the code (`getReason()` e.g. `connect_code_invalid`), or on a redirect (code `redirected`)
+         * @throws \Tessera\Exception\RegistrationInvalidException when the broker no longer knows this installation
+         * @throws \Tessera\Exception\RateLimitedException
+         * @throws \Tessera\Exception\ServerUnavailableException
+         * @throws \Tessera\Exception\SiteMismatchException
          */
-        public function completeConnect(string $callback, ?int $now = null): void {}
+        public function completeConnect(#[\SensitiveParameter] string $callback, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
+
+        /**
+         * The Stora account this site is connected to (stored by
+         * `completeConnect()`), or null while not connected. Show it to the
+         * operator next to Disconnect / Reconnect.
+         *
+         * @return array{id: string, name: string}|null `name` may be empty
+         */
+        public function account(): ?array {}
 
         /**
          * Signs an API request and returns the request to send. `$now`,
@@ -183,7 +229,7 @@ namespace Tessera {
          * @throws \Tessera\Exception\InvalidStateException when not registered
          * @throws \Tessera\Exception\SiteMismatchException
          */
-        public function signRequest(array $request, ?int $now = null, ?string $nonce = null, ?string $idempotencyKey = null): array {}
+        public function signRequest(#[\SensitiveParameter] array $request, ?int $now = null, ?string $nonce = null, ?string $idempotencyKey = null): array {}
 
         /**
          * Classifies a broker response.
@@ -206,7 +252,9 @@ namespace Tessera {
          *        whatever its status (a 3xx too); throws `\Tessera\Exception\TransportException` when no response
          *        could be read (DNS, connect, TLS, timeout); never retries on its own
          * @param (callable(int): void)|null $sleep sleeps that many milliseconds; sleeps the process when null
-         * @param (callable(string): void)|null $persist stores the state JSON durably before it returns
+         * @param (callable(string): void)|null $persist stores what it is given durably before it
+         *        returns: the state sealed under the seal key when the companion has one
+         *        (`create()`, `importState()`, `openState()`), else the state JSON
          * @return array{status: int, headers: array<string, string>, body: string}
          * @throws \Tessera\Exception\ReconnectRequiredException
          * @throws \Tessera\Exception\RegistrationInvalidException
@@ -215,7 +263,21 @@ namespace Tessera {
          * @throws \Tessera\Exception\ServerUnavailableException
          * @throws \Tessera\Exception\SiteMismatchException
          */
-        public function call(array $request, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
+        public function call(#[\SensitiveParameter] array $request, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
+
+        /**
+         * Revokes a previous installation of this site (after "Register
+         * again": a state that no longer opened, or a registration the broker
+         * refused): a signed request asking the broker to revoke its Stora
+         * grant and forget it (docs/PROTOCOL.md §5.11). Keep the install id
+         * outside the sealed state to have it here (it is not a secret).
+         * Callables as for `call()`.
+         *
+         * @return array{revoked: bool} `false`: nothing of it was left
+         * @throws \Tessera\Exception\InvalidInputException for a malformed id, or this installation's own
+         * @throws \Tessera\Exception\ClientErrorException `ownership_proof_required` when the broker did not see this site proved
+         */
+        public function revokePrevious(string $installId, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
 
         /**
          * Disconnects: a signed call to the broker's disconnect route, then
@@ -297,38 +359,16 @@ namespace Tessera {
          * @param string $keyMaterial at least 16 bytes (e.g. WordPress' salts)
          * @throws \Tessera\Exception\InvalidInputException when the key material is too short
          */
-        public function sealState(string $keyMaterial): string {}
+        public function sealState(#[\SensitiveParameter] string $keyMaterial): string {}
 
         /**
-         * Opens a sealed state.
+         * Opens a sealed state. The companion keeps `$keyMaterial` as its
+         * seal key: every `$persist` callable is then handed the state
+         * sealed under it, ready to store as it is.
          *
          * @throws \Tessera\Exception\StateUndecryptableException when it does not open with this key
          */
-        public static function openState(string $sealed, string $keyMaterial): Companion {}
-
-        /**
-         * Test hook (reproducible runs, the machine scripts; a later release
-         * moves it to test builds): draws this object's randomness (install
-         * id, secret, nonces, idempotency keys, backoff jitter, connect
-         * state, seal nonces) from the core's `SeededEntropy($seed)`, one
-         * stream across calls. Never in production: the secret would be
-         * predictable.
-         *
-         * @param string|null $seed exactly 32 bytes; null returns to the OS CSPRNG
-         * @throws \Tessera\Exception\InvalidInputException when the seed is not 32 bytes
-         */
-        public function useSeededEntropy(?string $seed = null): void {}
-
-        /**
-         * Test hook (a later release moves it to test builds): reads `now`
-         * from `$clock()` (unix seconds) instead of the system clock, in the
-         * drivers (once per event fed to the step machine) and in every
-         * method whose `$now` is omitted (not the static `classify()`).
-         *
-         * @param (callable(): int)|null $clock null returns to the system clock
-         * @throws \Tessera\Exception\InvalidInputException when `$clock` is not callable
-         */
-        public function useClock(?callable $clock = null): void {}
+        public static function openState(#[\SensitiveParameter] string $sealed, #[\SensitiveParameter] string $keyMaterial): Companion {}
     }
 
     /**
@@ -361,7 +401,7 @@ namespace Tessera {
          * @throws \Tessera\Exception\VerificationException when the request does not verify
          * @throws \Tessera\Exception\InvalidInputException
          */
-        public function verify(array $request, callable $secretFor, ?callable $replay = null, ?int $now = null): array {}
+        public function verify(#[\SensitiveParameter] array $request, callable $secretFor, ?callable $replay = null, ?int $now = null): array {}
 
         /**
          * Verifies a connect URL (absolute, or just its query).
@@ -393,14 +433,14 @@ namespace Tessera {
          * @throws \Tessera\Exception\InvalidInputException
          * @throws \Tessera\Exception\VerificationException when the signature input is malformed
          */
-        public static function hmacSignGeneric(array $request, string $signatureInput, string $key): array {}
+        public static function hmacSignGeneric(array $request, string $signatureInput, #[\SensitiveParameter] string $key): array {}
 
         /**
          * Checks an ownership proof fetched from the site, in constant time.
          *
          * @throws \Tessera\Exception\VerificationException when it does not match
          */
-        public static function verifyOwnershipProof(string $secret, string $installId, string $challenge, string $proof): void {}
+        public static function verifyOwnershipProof(#[\SensitiveParameter] string $secret, string $installId, string $challenge, #[\SensitiveParameter] string $proof): void {}
     }
 }
 

@@ -2,8 +2,11 @@
 # Release build of the PHP extension `tessera`.
 #
 #   scripts/build-php.sh                 -> target/php/tessera.so (what ships, stripped)
-#   scripts/build-php.sh --test-hooks    -> target/php/tessera-test.so (adds the
-#                                           test-only panic hook the PHP suite uses)
+#   scripts/build-php.sh --test-hooks    -> target/php/tessera-test.so (cargo feature
+#                                           `test-hooks`: adds the test-only functions the
+#                                           PHP suite uses, Tessera\Testing\panic(),
+#                                           useSeededEntropy(), useClock(), connectUrl()
+#                                           with a fixed state; never shipped)
 #
 # Load it with `php -d extension=$PWD/target/php/tessera.so`.
 set -euo pipefail

@@ -2,11 +2,17 @@
 # Builds the npm package tessera-companion from wasm/:
 #   wasm/pkg/                              the ready-to-publish folder
 #   wasm/dist/tessera-companion-<v>.tgz    `npm pack` of that folder
+# With --test-hooks, the test build instead (never published; the wasm suite
+# runs on it): the same package plus the test hooks (useSeededEntropy, a fixed
+# connect `state`) from cargo feature `test-hooks` and wasm/test-hooks/, in
+# wasm/pkg-test/ and wasm/dist-test/. Same cargo target dir: only the binding
+# crate is rebuilt.
 # Needs scripts/setup.d/10-wasm.sh (run by scripts/setup.sh) first.
 # Env: TESSERA_WASM_TOOLCHAIN=rustup|debian to force a toolchain (default:
 # Debian's rustc-web with -Zbuild-std and immediate-abort panics, which gives
 # the smallest module; rustup's prebuilt wasm32 std only when Debian's is absent).
 set -euo pipefail
+shopt -s inherit_errexit # a failed cargo build inside $(cargo_wasm …) must stop the build
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$TESSERA_ROOT"
 
@@ -15,6 +21,12 @@ triple=wasm32-unknown-unknown
 profile=wasm-release
 pkg="$TESSERA_ROOT/wasm/pkg"
 dist="$TESSERA_ROOT/wasm/dist"
+hooks=()
+if [ "${1:-}" = "--test-hooks" ]; then
+    pkg="$TESSERA_ROOT/wasm/pkg-test"
+    dist="$TESSERA_ROOT/wasm/dist-test"
+    hooks=(--features test-hooks)
+fi
 
 toolchain=${TESSERA_WASM_TOOLCHAIN:-}
 if [ -z "$toolchain" ]; then
@@ -64,9 +76,10 @@ cargo_wasm() { # cargo_wasm <features args...>: builds, prints the .wasm path
 }
 
 rm -rf "$pkg" && mkdir -p "$pkg" "$dist"
+optimising=() # wasm-opt (the slow step) of one module runs while cargo builds the next
 for variant in tessera_wasm tessera_broker; do
-    features=()
-    [ "$variant" = tessera_wasm ] && features=(--no-default-features)
+    features=("${hooks[@]}")
+    [ "$variant" = tessera_wasm ] && features+=(--no-default-features)
     log "cargo build $variant ($toolchain, --profile $profile ${features[*]})"
     out=$(cargo_wasm "${features[@]}")
     # One ESM glue per module for every environment: the Node entry
@@ -74,6 +87,7 @@ for variant in tessera_wasm tessera_broker; do
     # an explicit init().
     wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name "$variant" "$out"
     wasm_file="$pkg/${variant}_bg.wasm"
+    (
     raw_before=$(stat -c %s "$wasm_file")
     "$TESSERA_ROOT/wasm/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers --enable-simd \
         --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
@@ -91,11 +105,19 @@ for variant in tessera_wasm tessera_broker; do
         limit=${TESSERA_WASM_GZ_LIMIT:-$goal}
         [ "$gz" -le "$limit" ] || { echo "tessera_wasm_bg.wasm is $gz bytes gzipped, over the $limit-byte budget" >&2; exit 1; }
     fi
+    ) &
+    optimising+=($!)
 done
+for job in "${optimising[@]}"; do wait "$job"; done
 
 # Hand-written package files.
 cp "$TESSERA_ROOT"/wasm/js/*.js "$TESSERA_ROOT"/wasm/js/*.d.ts "$pkg/"
 cp "$TESSERA_ROOT/wasm/npm/package.json" "$TESSERA_ROOT/wasm/npm/README.md" "$pkg/"
+if [ ${#hooks[@]} -gt 0 ]; then
+    # The test build's JS and types: the hooks appended to the module that owns Companion.
+    cat "$TESSERA_ROOT/wasm/test-hooks/api.js" >>"$pkg/api.js"
+    cat "$TESSERA_ROOT/wasm/test-hooks/index.web.d.ts" >>"$pkg/index.web.d.ts"
+fi
 
 crate_version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)
 pkg_version=$(node -p 'require(process.argv[1]).version' "$pkg/package.json")
@@ -104,4 +126,4 @@ pkg_version=$(node -p 'require(process.argv[1]).version' "$pkg/package.json")
 
 rm -f "$dist"/tessera-companion-*.tgz
 (cd "$pkg" && npm pack --pack-destination "$dist" --loglevel=error >/dev/null)
-log "package: wasm/pkg/ and $(ls "$dist"/tessera-companion-*.tgz | sed "s|$TESSERA_ROOT/||")"
+log "package: ${pkg#"$TESSERA_ROOT"/}/ and $(ls "$dist"/tessera-companion-*.tgz | sed "s|$TESSERA_ROOT/||")"

@@ -35,8 +35,23 @@ fn companion() -> Companion {
     .unwrap();
     c.handle_registration_response_at(&Response::new(201, vec![]), 1_700_000_000).unwrap();
     c.connect_url_with_state("https://shop.example/cb", None, NOW, "bench-state-0123456").unwrap();
-    c.complete_connect("state=bench-state-0123456&broker_token=btk_bench", NOW).unwrap();
+    complete_connect(&mut c, "state=bench-state-0123456&code=cc_YmVuY2gtY29ubmVjdA", "btk_bench", &mut rng);
     c
+}
+
+/// Completes a connect whose exchange the broker answers with `token`.
+fn complete_connect(c: &mut tessera_core::Companion, callback: &str, token: &str, rng: &mut SeededEntropy) {
+    use tessera_core::{Action, Event};
+    let mut call = c.start_complete_connect(callback, NOW).unwrap();
+    let answer = format!(r#"{{"broker_token":"{token}","account":{{"id":"op_1","name":"Acme"}}}}"#);
+    let mut event = Event::Start;
+    loop {
+        event = match c.step(&mut call, event, NOW, rng) {
+            Action::Send(_) => Event::Response(Response::new(200, answer.clone().into_bytes())),
+            Action::Done(result) => return drop(result.unwrap()),
+            _ => Event::Persisted,
+        };
+    }
 }
 
 fn requests() -> Vec<(&'static str, ApiRequest)> {

@@ -134,6 +134,10 @@ fn run(v: &J) -> J {
             Ok(x) => json!(hex(&x)),
             Err(e) => err(e),
         },
+        "account" => match Account::new(s(v, "id"), s(v, "name")) {
+            Ok(_) => json!("ok"),
+            Err(e) => err(e),
+        },
         "email" => match registration::check_email(s(v, "text")) {
             Ok(()) => json!("ok"),
             Err(e) => err(e),

@@ -9,19 +9,18 @@ use crate::classify::classify;
 use crate::clock;
 use crate::config::Config;
 use crate::connect::{
-    CONNECT_CONTEXT, CONNECT_TTL_SECS, UNINSTALL_CONTEXT, canonical_query, check_return_url, check_scope,
-    connect_pairs, link_signature, parse_callback,
+    CONNECT_CONTEXT, UNINSTALL_CONTEXT, canonical_query, check_return_url, check_scope, connect_pairs, link_signature,
 };
 use crate::encoding::b64url_encode;
 use crate::entropy::{Entropy, random};
-use crate::error::{Error, Result, sanitize_code};
+use crate::error::{Error, Result};
 use crate::http::{ApiRequest, Request, Response};
 use crate::registration::{
     OwnershipProof, Registration, RegistrationOutcome, check_registration, ownership_path, ownership_proof,
     registration_body, site_identity,
 };
 use crate::seal;
-use crate::secret::{BrokerToken, Secret, ct_eq};
+use crate::secret::Secret;
 use crate::sign::{SignInput, SignOptions, sign};
 use crate::state::{Installation, PendingConnect, State, Status};
 use crate::url::Url;
@@ -39,6 +38,9 @@ pub(crate) enum Purpose {
     Leave,
     /// `PATCH /installations/{id}`: while the site mismatch is recorded.
     SiteMove,
+    /// Signed as the installation itself, never with the broker token: the
+    /// connect completion (§5.4.1), revoking a previous installation (§5.11).
+    Installation,
 }
 
 /// Result of [`Companion::check_site`].
@@ -87,6 +89,9 @@ pub enum SiteCheck {
 pub struct Companion {
     pub(crate) state: State,
     pub(crate) broker: Url,
+    /// When set, every [`crate::Action::Persist`] carries the state sealed
+    /// with it: hosts get exactly what they store.
+    pub(crate) seal_key: Option<seal::SealKey>,
 }
 
 fn validate_config(config: &Config) -> Result<Url> {
@@ -97,7 +102,8 @@ fn validate_config(config: &Config) -> Result<Url> {
     if url.query().is_some() {
         return Err(Error::InvalidUrl { field: "broker_url", reason: "must not have a query" });
     }
-    for route in [&config.routes.installations, &config.routes.connect, &config.routes.disconnect] {
+    let r = &config.routes;
+    for route in [&r.installations, &r.connect, &r.disconnect, &r.connect_complete] {
         let joined = url.join(route, "routes")?;
         if joined.query().is_some() {
             return Err(Error::InvalidUrl { field: "routes", reason: "must not have a query" });
@@ -123,14 +129,14 @@ impl Companion {
     /// The broker URL must be `https`, or `http` to a loopback host (tests).
     pub fn create(config: Config) -> Result<Companion> {
         let broker = validate_config(&config)?;
-        Ok(Companion { state: State::new(config), broker })
+        Ok(Companion { state: State::new(config), broker, seal_key: None })
     }
 
     /// Restores a companion from [`Companion::to_json`] output.
     pub fn from_json(json: &str) -> Result<Companion> {
         let state = State::from_json(json)?;
         let broker = validate_config(&state.config)?;
-        Ok(Companion { state, broker })
+        Ok(Companion { state, broker, seal_key: None })
     }
 
     /// The state as JSON. It contains the secret and the broker token: store
@@ -205,6 +211,7 @@ impl Companion {
                 invalid_reason: None,
             });
             self.state.broker_token = None;
+            self.state.account = None;
             self.state.pending_connect = None;
             self.state.reconnect_reason = None;
             self.state.site_mismatch = None;
@@ -337,7 +344,7 @@ impl Companion {
     /// The registration a signed request for `purpose` may use.
     pub(crate) fn signing_installation(&self, purpose: Purpose) -> Result<&Installation> {
         match purpose {
-            Purpose::Api => self.usable_installation(),
+            Purpose::Api | Purpose::Installation => self.usable_installation(),
             // Leaving must stay possible while a site move waits for its
             // proof: the broker still holds the unchanged secret and the grant.
             Purpose::Leave => {
@@ -359,7 +366,8 @@ impl Companion {
 
     /// Builds the broker connect URL to open in the browser and records the
     /// pending connect (persist the state afterwards). Allowed while connected:
-    /// that is a reconnect, and the current token stays until the callback.
+    /// that is a reconnect, and the current token stays until
+    /// [`Companion::start_complete_connect`] succeeds.
     pub fn connect_url(
         &mut self,
         return_url: &str,
@@ -401,34 +409,6 @@ impl Companion {
         Ok(url)
     }
 
-    /// Completes the connect from the callback (the full return URL, or its
-    /// query). Checks `state` in constant time, once, within 10 minutes; an
-    /// `error=` callback becomes [`Error::CallbackDenied`]. On any failure the
-    /// previous broker token, if any, is kept.
-    pub fn complete_connect(&mut self, callback: &str, now: i64) -> Result<()> {
-        let cb = parse_callback(callback)?;
-        let pending = self.state.pending_connect.as_ref().ok_or(Error::InvalidState("no connect is pending"))?;
-        if !ct_eq(pending.state.as_bytes(), cb.state.as_bytes()) {
-            return Err(Error::CallbackStateMismatch);
-        }
-        let expired = now.abs_diff(pending.created) > CONNECT_TTL_SECS as u64;
-        // The state matched: this attempt is used up whatever happens next.
-        self.state.pending_connect = None;
-        self.state.refresh();
-        if expired {
-            return Err(Error::CallbackExpired);
-        }
-        if let Some(code) = cb.error {
-            return Err(Error::CallbackDenied { code: sanitize_code(&code) });
-        }
-        let token =
-            BrokerToken::new(cb.broker_token.as_deref().ok_or(Error::CallbackInvalid("missing broker_token"))?)?;
-        self.state.broker_token = Some(token);
-        self.state.reconnect_reason = None;
-        self.state.refresh();
-        Ok(())
-    }
-
     // ---- signing ------------------------------------------------------------
 
     /// Signs `req` for the broker. `opts.now` is local unix seconds; the
@@ -456,7 +436,7 @@ impl Companion {
                 url: &url,
                 headers: &req.headers,
                 body: &req.body,
-                token: self.state.broker_token.as_ref(),
+                token: if purpose == Purpose::Installation { None } else { self.state.broker_token.as_ref() },
             },
             &opts,
             entropy,
@@ -489,6 +469,7 @@ impl Companion {
     pub fn resolve_site_as_copy(&mut self) {
         self.state.installation = None;
         self.state.broker_token = None;
+        self.state.account = None;
         self.state.pending_connect = None;
         self.state.reconnect_reason = None;
         self.state.site_mismatch = None;
@@ -518,9 +499,32 @@ impl Companion {
     }
 
     /// Opens a sealed state. Any failure to open is [`Error::StateUndecryptable`].
+    /// The companion keeps `key_material` as its seal key
+    /// ([`Companion::set_seal_key`]): what it asks the host to persist is
+    /// sealed the same way.
     pub fn open_state(sealed: &str, key_material: &[u8]) -> Result<Companion> {
         let plain = seal::open(sealed, key_material)?;
         let json = std::str::from_utf8(&plain).map_err(|_| Error::StateCorrupt("sealed state is not UTF-8".into()))?;
-        Companion::from_json(json)
+        let mut companion = Companion::from_json(json)?;
+        companion.set_seal_key(key_material)?;
+        Ok(companion)
+    }
+
+    /// From now on every [`crate::Action::Persist`] carries the state sealed
+    /// under `key_material` (≥ 16 bytes; [`Companion::seal_state`]'s format,
+    /// a fresh nonce each time) instead of its JSON: the host stores what it
+    /// is given and reopens it with [`Companion::open_state`].
+    pub fn set_seal_key(&mut self, key_material: &[u8]) -> Result<()> {
+        self.seal_key = Some(seal::SealKey::new(key_material)?);
+        Ok(())
+    }
+
+    /// What the host persists: the state sealed with the seal key when one
+    /// was given, else its JSON.
+    pub(crate) fn persisted_form(&self, entropy: &mut dyn Entropy) -> Result<String> {
+        match &self.seal_key {
+            Some(key) => self.seal_state(key.expose(), entropy),
+            None => Ok(self.to_json()),
+        }
     }
 }

@@ -10,11 +10,19 @@ pub struct Routes {
     pub connect: String,
     /// Disconnect.
     pub disconnect: String,
+    /// Connect completion: the signed exchange of a connect code for a
+    /// broker token (docs/PROTOCOL.md §5.4.1).
+    pub connect_complete: String,
 }
 
 impl Default for Routes {
     fn default() -> Self {
-        Routes { installations: "/installations".into(), connect: "/connect".into(), disconnect: "/disconnect".into() }
+        Routes {
+            installations: "/installations".into(),
+            connect: "/connect".into(),
+            disconnect: "/disconnect".into(),
+            connect_complete: "/connect/complete".into(),
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub const FUTURE_SKEW_SECS: i64 = 300;
 pub const UNINSTALL_TICKET_MAX_AGE_SECS: i64 = 7 * 24 * 3600;
 /// Longest callback URL accepted.
 pub const MAX_CALLBACK: usize = 8 * 1024;
+/// Longest connect code accepted (docs/PROTOCOL.md §5.4).
+pub const MAX_CONNECT_CODE: usize = 256;
 
 /// `k=v&…` with canonical percent-encoding of the values.
 pub fn canonical_query(pairs: &[(&str, &str)]) -> String {
@@ -74,7 +76,7 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
     if !scheme_ok || rest.is_empty() {
         return bad("must be absolute");
     }
-    // The broker sends the operator's browser here with a broker token: an
+    // The broker sends the operator's browser here with a connect code: an
     // http(s) URL the strict URL model accepts (a host, a valid port, no
     // userinfo or backslash), or a page of a browser extension.
     if crate::registration::EXTENSION_SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
@@ -88,7 +90,7 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
     if url.contains('\\') {
         return bad("must not contain a backslash");
     }
-    // The broker appends `state` and `broker_token` (or `error`) to this URL,
+    // The broker appends `state` and `code` (or `error`) to this URL,
     // and the plugin parses the result with `parse_callback`. A query that
     // does not percent-decode, repeats a key, or already carries one of those
     // keys would make every callback `callback_invalid` (or a false
@@ -98,8 +100,8 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
         let Some(pairs) = unique_pairs(query) else {
             return bad("has a query that does not percent-decode or repeats a key");
         };
-        if pairs.iter().any(|(k, _)| matches!(k.as_str(), "state" | "broker_token" | "error")) {
-            return bad("must not carry state, broker_token or error in its query");
+        if pairs.iter().any(|(k, _)| matches!(k.as_str(), "state" | "code" | "error")) {
+            return bad("must not carry state, code or error in its query");
         }
     }
     Ok(())
@@ -228,8 +230,17 @@ pub fn verify_uninstall_ticket(
 #[derive(Debug)]
 pub(crate) struct Callback {
     pub state: String,
-    pub broker_token: Option<String>,
+    pub code: Option<String>,
     pub error: Option<String>,
+}
+
+/// Checks a connect code: 16-256 characters of `[A-Za-z0-9-._~]`.
+pub(crate) fn check_connect_code(code: &str) -> Result<()> {
+    let charset_ok = code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if code.len() < 16 || code.len() > MAX_CONNECT_CODE || !charset_ok {
+        return Err(Error::CallbackInvalid("code is not a valid connect code"));
+    }
+    Ok(())
 }
 
 /// Parses a callback given as a full return URL, `?query` or bare query.
@@ -241,7 +252,7 @@ pub(crate) fn parse_callback(input: &str) -> Result<Callback> {
     let state = get(&pairs, "state").ok_or(Error::CallbackInvalid("missing state"))?;
     Ok(Callback {
         state: state.to_owned(),
-        broker_token: get(&pairs, "broker_token").map(str::to_owned),
+        code: get(&pairs, "code").map(str::to_owned),
         error: get(&pairs, "error").map(str::to_owned),
     })
 }
@@ -252,12 +263,10 @@ mod tests {
 
     #[test]
     fn callback_forms() {
-        for input in
-            ["https://s.example/cb?state=abc&broker_token=t", "?state=abc&broker_token=t", "state=abc&broker_token=t#x"]
-        {
+        for input in ["https://s.example/cb?state=abc&code=t", "?state=abc&code=t", "state=abc&code=t#x"] {
             let cb = parse_callback(input).unwrap();
             assert_eq!(cb.state, "abc");
-            assert_eq!(cb.broker_token.as_deref(), Some("t"));
+            assert_eq!(cb.code.as_deref(), Some("t"));
         }
         assert!(parse_callback("https://s.example/cb").is_err());
         assert!(parse_callback("state=a&state=b").is_err());
@@ -301,7 +310,7 @@ mod tests {
             "https://x/cb?a=%zz",
             "https://x/cb?a=%FF",
             "https://x/cb?state=1",
-            "https://x/cb?a=1&%62roker_token=t",
+            "https://x/cb?a=1&%63ode=t",
             "https://x/cb?error",
             "https://x/cb?a=1&b&a=2",
             "file:///etc/passwd",

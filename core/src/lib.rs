@@ -95,5 +95,5 @@ pub use machine::{Action, Call, Completion, Event, RemoteStep, TransportError, U
 pub use registration::{OwnershipProof, Registration, RegistrationOutcome, verify_ownership_proof};
 pub use secret::{BrokerToken, Secret};
 pub use sign::SignOptions;
-pub use state::{State, Status};
+pub use state::{Account, State, Status};
 pub use verify::{MemoryReplayStore, ReplayStore, Verified, Verifier};

@@ -35,6 +35,31 @@ fn cipher(key_material: &[u8]) -> Result<XChaCha20Poly1305> {
     XChaCha20Poly1305::new_from_slice(key.as_ref()).map_err(|_| Error::Internal("aead key length"))
 }
 
+/// Host key material a companion seals its persisted state with
+/// ([`crate::Companion::set_seal_key`]). Zeroised on drop; prints as
+/// `[redacted]`.
+#[derive(Clone)]
+pub struct SealKey(Zeroizing<Vec<u8>>);
+
+impl SealKey {
+    /// Checks and keeps `key_material` (at least 16 bytes).
+    pub fn new(key_material: &[u8]) -> Result<SealKey> {
+        cipher(key_material)?;
+        Ok(SealKey(Zeroizing::new(key_material.to_vec())))
+    }
+
+    /// The key material.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey([redacted])")
+    }
+}
+
 /// Seals `plaintext` with a fresh 24-byte `nonce` (random: pass 24 random bytes).
 pub fn seal(plaintext: &[u8], key_material: &[u8], nonce: [u8; 24]) -> Result<String> {
     let ct = cipher(key_material)?

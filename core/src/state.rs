@@ -99,6 +99,37 @@ pub struct PendingConnect {
     pub return_url: String,
 }
 
+/// The Stora account a connect completed with (docs/PROTOCOL.md §5.4.1):
+/// hosts show it, so that a round completed with someone else's account is
+/// seen at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Stora's account id: 1-128 characters, no control character.
+    pub id: String,
+    /// Display name: 0-200 characters, no control character.
+    pub name: String,
+}
+
+impl Account {
+    /// Longest account id accepted, in characters.
+    pub const MAX_ID: usize = 128;
+    /// Longest account name accepted, in characters.
+    pub const MAX_NAME: usize = 200;
+
+    /// An account as the broker reported it, checked against the profile.
+    pub fn new(id: &str, name: &str) -> Result<Account> {
+        let clean = |s: &str| !s.chars().any(char::is_control);
+        let id_len = id.chars().count();
+        if id_len == 0 || id_len > Self::MAX_ID || !clean(id) {
+            return Err(Error::CallbackInvalid("account.id must be 1-128 characters without control characters"));
+        }
+        if name.chars().count() > Self::MAX_NAME || !clean(name) {
+            return Err(Error::CallbackInvalid("account.name must be 0-200 characters without control characters"));
+        }
+        Ok(Account { id: id.to_owned(), name: name.to_owned() })
+    }
+}
+
 /// Everything the plugin side keeps. Serialise with [`State::to_json`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct State {
@@ -112,6 +143,8 @@ pub struct State {
     pub installation: Option<Installation>,
     /// Broker token after a successful connect.
     pub broker_token: Option<BrokerToken>,
+    /// The Stora account of the last completed connect.
+    pub account: Option<Account>,
     /// Outstanding connect.
     pub pending_connect: Option<PendingConnect>,
     /// Learned broker-minus-local clock offset, seconds.
@@ -131,6 +164,7 @@ impl State {
             status: Status::NotRegistered,
             installation: None,
             broker_token: None,
+            account: None,
             pending_connect: None,
             clock_offset: 0,
             reconnect_reason: None,
@@ -176,6 +210,7 @@ impl State {
         routes.str("installations", &c.routes.installations);
         routes.str("connect", &c.routes.connect);
         routes.str("disconnect", &c.routes.disconnect);
+        routes.str("connect_complete", &c.routes.connect_complete);
         routes.end();
         let mut retry = ObjectWriter::new(config.key("retry"));
         retry.u64("max_attempts", u64::from(c.retry.max_attempts));
@@ -207,6 +242,15 @@ impl State {
             }
         }
         o.opt_str("broker_token", self.broker_token.as_ref().map(BrokerToken::expose));
+        match &self.account {
+            None => o.key("account").push_str("null"),
+            Some(a) => {
+                let mut acc = ObjectWriter::new(o.key("account"));
+                acc.str("id", &a.id);
+                acc.str("name", &a.name);
+                acc.end();
+            }
+        }
         match &self.pending_connect {
             None => o.key("pending_connect").push_str("null"),
             Some(p) => {
@@ -256,6 +300,7 @@ impl State {
                 installations: routes.opt_string("installations")?.unwrap_or(dr.installations),
                 connect: routes.opt_string("connect")?.unwrap_or(dr.connect),
                 disconnect: routes.opt_string("disconnect")?.unwrap_or(dr.disconnect),
+                connect_complete: routes.opt_string("connect_complete")?.unwrap_or(dr.connect_complete),
             },
             retry: RetryPolicy {
                 max_attempts: u32::try_from(retry.u64_or("max_attempts", u64::from(dp.max_attempts))?)
@@ -286,6 +331,13 @@ impl State {
             None => None,
             Some(t) => Some(BrokerToken::new(t).map_err(|_| corrupt("broker_token", "must be a token"))?),
         };
+        let account = match top.opt_obj("account")? {
+            None => None,
+            Some(a) => Some(
+                Account::new(a.req_str("id")?, a.req_str("name")?)
+                    .map_err(|_| corrupt("account", "must be an account"))?,
+            ),
+        };
         let pending_connect = match top.opt_obj("pending_connect")? {
             None => None,
             Some(p) => Some(PendingConnect {
@@ -300,6 +352,7 @@ impl State {
             status,
             installation,
             broker_token,
+            account,
             pending_connect,
             clock_offset: match top.req_i64("clock_offset")? {
                 o if o.unsigned_abs() <= crate::clock::MAX_CLOCK_OFFSET_SECS as u64 => o,

@@ -12,7 +12,7 @@ use tessera_core::{ApiRequest, Companion, SeededEntropy, SignOptions, verify_con
 
 mod support;
 
-use support::NOW;
+use support::{NOW, complete_connect};
 
 fn registered() -> Companion {
     support::registered("https://broker.example", 3)
@@ -53,7 +53,7 @@ fn url_whose_normalised_form_exceeds_the_bound_is_too_large() {
     // the broker cannot accept.
     let mut c = registered();
     c.connect_url_with_state("https://shop.example/cb", None, NOW, "fuzz-state-0123456789").unwrap();
-    c.complete_connect("state=fuzz-state-0123456789&broker_token=btk_1", NOW).unwrap();
+    complete_connect(&mut c, "state=fuzz-state-0123456789&code=cc_ZnV6ei1jb25uZWN0LWNvZGU", NOW, "btk_1").unwrap();
     let signed = c.sign_request(
         &ApiRequest::new("GET", &tail),
         &SignOptions { now: NOW, ..Default::default() },
@@ -85,10 +85,10 @@ fn url_parse_crash_files() {
 
 /// The plugin accepted a return URL whose own query has a malformed escape
 /// (`%A.`), signed a connect URL for it, and the broker verified it; but the
-/// callback the broker then sends (`{return_url}&state=…&broker_token=…`)
+/// callback the broker then sends (`{return_url}&state=…&code=…`)
 /// never parses, so the operator could never connect. The same for a return
 /// URL whose query repeats a key (second run) or already carries `state`,
-/// `broker_token` or `error`. Both are now
+/// `code` or `error`. Both are now
 /// refused up front (`invalid_url`), by the plugin and by the broker.
 #[test]
 fn return_url_whose_callback_cannot_complete_is_refused() {
@@ -99,7 +99,7 @@ fn return_url_whose_callback_cannot_complete_is_refused() {
         "https://shop.example/cb?state=mine",
         "https://shop.example/cb?%73tate=mine",
         "https://shop.example/cb?error=x",
-        "https://shop.example/cb?x=1&broker_token=t",
+        "https://shop.example/cb?x=1&code=t",
         // The fuzzer's second input: the return URL's own query repeats a key ("33").
         "ApAps://shop,,,,Aps://sho&&?ps://shop,,,,Aps://sho&&33&&&&?ps://shop,,,,(,,Aps://sho&&33&A",
         "https://shop.example/cb?a=1&a=2",
@@ -138,9 +138,11 @@ fn return_url_whose_callback_cannot_complete_is_refused() {
     let mut c = registered();
     c.connect_url_with_state("https://shop.example/wp-admin/?page=x&tab=y", None, NOW, "fuzz-state-0123456789")
         .unwrap();
-    c.complete_connect(
-        "https://shop.example/wp-admin/?page=x&tab=y&state=fuzz-state-0123456789&broker_token=btk_1",
+    complete_connect(
+        &mut c,
+        "https://shop.example/wp-admin/?page=x&tab=y&state=fuzz-state-0123456789&code=cc_ZnV6ei1jb25uZWN0LWNvZGU",
         NOW,
+        "btk_1",
     )
     .unwrap();
     assert_eq!(c.status().as_str(), "connected");
@@ -215,7 +217,9 @@ fn extreme_pending_connect_created_is_expired_not_a_panic() {
         let json = state_with(0, created);
         let outcome = std::panic::catch_unwind(|| {
             let mut c = Companion::from_json(&json).unwrap();
-            c.complete_connect("state=cGVuZGluZy1zdGF0ZS0x&broker_token=btk_2", NOW).map_err(|e| e.code())
+            complete_connect(&mut c, "state=cGVuZGluZy1zdGF0ZS0x&code=cc_ZnV6ei1jb25uZWN0LWNvZGU", NOW, "btk_2")
+                .map(|_| ())
+                .map_err(|e| e.code())
         });
         assert_eq!(outcome.ok(), Some(Err("callback_expired")), "created {created}");
     }

@@ -645,3 +645,30 @@ fn a_moved_site_proves_its_new_address_when_the_broker_asks() {
     let (res, _) = drive(&mut d, call, NOW, |_, _| Ok(Response::new(202, b"{}".to_vec())));
     assert_eq!(res.unwrap_err().code(), "registration_rejected");
 }
+
+/// Issue 14 (decided item): hosts get what they store. With a seal key, every
+/// persist carries the sealed state (never the JSON with the secret), and it
+/// reopens with the key to exactly the companion's state.
+#[test]
+fn with_a_seal_key_every_persist_is_sealed() {
+    let key = b"0123456789abcdef-host-key-material";
+    let mut c = connected("https://broker.example", 17);
+    c.set_seal_key(key).unwrap();
+    assert!(!format!("{c:?}").contains("host-key-material"), "Debug prints the seal key");
+    let call = c.start_disconnect().unwrap();
+    let (result, trace) = drive(&mut c, call, NOW, |_, _| Ok(Response::new(204, Vec::new())));
+    assert!(result.is_ok());
+    assert!(!trace.persisted.is_empty());
+    let secret = secret_of(&c).to_base64url();
+    for persisted in &trace.persisted {
+        assert!(persisted.starts_with("tsv1."), "persisted in the clear: {persisted}");
+        assert!(!persisted.contains(&secret));
+        assert_eq!(Companion::open_state(persisted, key).unwrap().to_json(), c.to_json());
+    }
+    // A companion opened from a sealed state keeps sealing with the same key.
+    let mut reopened = Companion::open_state(trace.persisted.last().unwrap(), key).unwrap();
+    reopened.check_site("https://elsewhere.example").unwrap();
+    let call = reopened.start_uninstall();
+    let (_, trace) = drive(&mut reopened, call, NOW, |_, _| Ok(Response::new(204, Vec::new())));
+    assert!(trace.persisted.iter().all(|p| p.starts_with("tsv1.")));
+}

@@ -77,6 +77,10 @@ fn completion_json(c: &Completion) -> Value {
             "reset": { "disconnect": step_json(disconnect), "deregister": step_json(deregister), "registration": registration_json(registration) }
         }),
         Completion::SiteMoved => json!({ "site_moved": {} }),
+        Completion::PreviousRevoked { revoked } => json!({ "previous_revoked": { "revoked": revoked } }),
+        Completion::Connected { account } => {
+            json!({ "connected": { "account": { "id": account.id, "name": account.name } } })
+        }
     }
 }
 
@@ -165,6 +169,8 @@ fn operation_json(op: &Op) -> Value {
             "site_url": r.site_url, "admin_email": r.admin_email, "platform": r.platform, "plugin_version": r.plugin_version
         }}),
         Op::SiteMoved => json!({ "op": "site_moved" }),
+        Op::CompleteConnect(callback) => json!({ "op": "complete_connect", "callback": callback }),
+        Op::RevokePrevious(id) => json!({ "op": "revoke_previous", "install_id": id }),
     }
 }
 
@@ -177,7 +183,7 @@ fn registration_in(r: &Value) -> tessera_core::Registration {
     }
 }
 
-fn start(c: &Companion, op: &Value) -> tessera_core::Result<tessera_core::Call> {
+fn start(c: &mut Companion, op: &Value, now: i64) -> tessera_core::Result<tessera_core::Call> {
     match op["op"].as_str().unwrap() {
         "register" => c.start_registration(&registration_in(&op["registration"])),
         "reset" => c.start_reset(&registration_in(&op["registration"])),
@@ -193,6 +199,8 @@ fn start(c: &Companion, op: &Value) -> tessera_core::Result<tessera_core::Call> 
         "disconnect" => c.start_disconnect(),
         "uninstall" => Ok(c.start_uninstall()),
         "site_moved" => c.start_site_moved(),
+        "complete_connect" => c.start_complete_connect(op["callback"].as_str().unwrap(), now),
+        "revoke_previous" => c.start_revoke_previous(op["install_id"].as_str().unwrap()),
         other => panic!("unknown op {other}"),
     }
 }
@@ -210,8 +218,9 @@ fn run(s: &Scenario) -> (Value, Vec<String>) {
         "seed": seed_hex(&seed),
         "state": s.state,
         "operation": op,
+        "now": s.now,
     });
-    let mut call = match start(&c, &op) {
+    let mut call = match start(&mut c, &op, s.now) {
         Ok(call) => call,
         Err(e) => {
             script["start_error"] = json!(e.code());
@@ -262,7 +271,8 @@ fn replay(script: &Value) -> Result<(), String> {
     let name = script["name"].as_str().unwrap();
     let mut c = Companion::from_json(script["state"].as_str().unwrap()).map_err(|e| e.to_string())?;
     let mut rng = SeededEntropy::new(seed_in(script["seed"].as_str().unwrap()));
-    let mut call = match (start(&c, &script["operation"]), script["start_error"].as_str()) {
+    let now = script["now"].as_i64().unwrap();
+    let mut call = match (start(&mut c, &script["operation"], now), script["start_error"].as_str()) {
         (Err(e), Some(code)) if e.code() == code => return Ok(()),
         (Err(e), _) => return Err(format!("{name}: start failed with {}", e.code())),
         (Ok(_), Some(code)) => return Err(format!("{name}: start should fail with {code}")),
@@ -282,10 +292,17 @@ fn replay(script: &Value) -> Result<(), String> {
     Ok(())
 }
 
-const FILES: [(&str, &str); 3] = [
+const FILES: [(&str, &str); 4] = [
     ("machine-register.json", "Registration on the step machine, and the site-move proof round"),
     ("machine-call.json", "API calls: retries, backoff, Retry-After, clock skew, redirects, reconnect mapping"),
-    ("machine-leave.json", "Disconnect, uninstall and reset, including a pending site move"),
+    (
+        "machine-leave.json",
+        "Disconnect, uninstall, reset and revoking a previous installation, including a pending site move",
+    ),
+    (
+        "machine-connect.json",
+        "Connect completion: the callback's local checks, then the signed exchange of the connect code",
+    ),
 ];
 
 #[test]

@@ -81,7 +81,7 @@ proptest! {
         let _ = tessera_core::verify_uninstall_ticket("ins_x", &input, NOW, 60, &mut |_| None);
         let _ = classify(&Response { status, headers: vec![("retry-after".into(), input.clone()), ("date".into(), input.clone())], body: bytes.clone() }, NOW);
         let mut c = registered("https://broker.example", 5);
-        let _ = c.complete_connect(&input, NOW);
+        let _ = complete_connect(&mut c, &input, NOW, "btk_x");
         let _ = c.handle_registration_response_at(&Response::new(202, bytes.clone()), 1_700_000_000);
         let _ = c.check_site(&input);
         let _ = c.connect_url(&input, Some(&input), NOW, &mut rng(1));
@@ -164,7 +164,7 @@ proptest! {
         prop_assert!(ok_or_input(signed.as_ref().map(|_| ()).map_err(Clone::clone)));
         prop_assert!(ok_or_input(c.uninstall_url(now).map(|_| ())));
         prop_assert!(ok_or_input(c.connect_url("https://shop.example/cb", None, now, &mut rng(2)).map(|_| ())));
-        let _ = c.complete_connect("state=AAAAAAAAAAAAAAAAAAAAAA&broker_token=t", now);
+        let _ = complete_connect(&mut c, "state=AAAAAAAAAAAAAAAAAAAAAA&code=cc_AAAAAAAAAAAAAAAAAAAA", now, "btk_x");
         if let Ok(signed) = signed {
             let mut store = MemoryReplayStore::new(4);
             for verify_now in [now, i64::MIN, i64::MAX, NOW] {

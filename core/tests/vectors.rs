@@ -96,8 +96,27 @@ fn compute_connect(case: &Value) -> Value {
 
 fn compute_callback(case: &Value) -> Value {
     let mut c = Companion::from_json(case["state"].as_str().unwrap()).unwrap();
-    let result = c.complete_connect(case["callback"].as_str().unwrap(), case["now"].as_i64().unwrap());
+    let answer = &case["answer"];
+    let mut sent = Vec::new();
+    let result =
+        c.start_complete_connect(case["callback"].as_str().unwrap(), case["now"].as_i64().unwrap()).and_then(|call| {
+            drive(&mut c, call, case["now"].as_i64().unwrap(), |request| {
+                sent.push(json!({
+                    "method": request.method,
+                    "url": request.url,
+                    "body": String::from_utf8_lossy(&request.body),
+                    "authorization": request.headers.iter().any(|(k, _)| k == "authorization"),
+                }));
+                Response::new(answer["status"].as_u64().unwrap() as u16, answer["body"].as_str().unwrap().as_bytes())
+            })
+        });
     let mut out = json!({ "status": c.status().as_str(), "pendingConnect": c.state().pending_connect.is_some() });
+    if let Some(account) = c.account() {
+        out["account"] = json!({ "id": account.id, "name": account.name });
+    }
+    if !sent.is_empty() {
+        out["sent"] = Value::Array(sent);
+    }
     if let Err(e) = result {
         out["error"] = json!(e.code());
     }
@@ -498,34 +517,90 @@ mod fixtures {
         let mut reconnecting = connected(b, 22);
         reconnecting.connect_url_with_state("https://shop.example/cb", None, NOW, st).unwrap();
         let reg = registered(b, 23);
-        let case = |name: &str, c: &Companion, cb: String, now: i64| json!({ "name": name, "state": c.to_json(), "callback": cb, "now": now });
+        let ok = json!({ "status": 200, "body": r#"{"broker_token":"btk_abc.DEF-123","account":{"id":"op_42","name":"Acme Self Storage"}}"# });
+        let answer = |status: u16, body: &str| json!({ "status": status, "body": body });
+        let case = |name: &str, c: &Companion, cb: String, now: i64, answer: &Value| json!({ "name": name, "state": c.to_json(), "callback": cb, "now": now, "answer": answer });
+        let code = "cc_Y29ubmVjdC1jb2RlLXZlY3Rvci0wMQ";
         doc(
-            "Companion.fromJSON(state).completeConnect(callback) at `now`. `expected`: {status, pendingConnect, error?}.",
+            "Companion.fromJSON(state).completeConnect(callback) at `now`; every request the connect completion \
+             sends (`POST /connect/complete`, signed) is answered with `answer`. `expected`: {status, \
+             pendingConnect, account? (while connected), sent? (method, url, body and whether an Authorization \
+             header was sent, for each request), error?}.",
             vec![
+                case("ok-full-url", &pending, format!("https://shop.example/cb?state={st}&code={code}"), NOW + 60, &ok),
+                case("ok-query-only", &pending, format!("state={st}&code={code}"), NOW + 60, &ok),
+                case("ok-leading-question-mark", &pending, format!("?code={code}&state={st}"), NOW + 60, &ok),
+                case("wrong-state", &pending, format!("state=d3Jvbmctc3RhdGUtMDE&code={code}"), NOW + 60, &ok),
+                case("expired", &pending, format!("state={st}&code={code}"), NOW + 601, &ok),
+                case("denied", &pending, format!("state={st}&error=access_denied&error_description=no"), NOW + 60, &ok),
+                case("missing-code", &pending, format!("state={st}"), NOW + 60, &ok),
+                case("bad-code-chars", &pending, format!("state={st}&code=cc_a%20bcdefghijklmnop"), NOW + 60, &ok),
+                case("short-code", &pending, format!("state={st}&code=cc_short"), NOW + 60, &ok),
                 case(
-                    "ok-full-url",
+                    "broker-token-in-url-is-not-a-code",
                     &pending,
-                    format!("https://shop.example/cb?state={st}&broker_token=btk_abc.DEF-123"),
+                    format!("state={st}&broker_token=btk_abc"),
                     NOW + 60,
+                    &ok,
                 ),
-                case("ok-query-only", &pending, format!("state={st}&broker_token=btk_abc"), NOW + 60),
-                case("ok-leading-question-mark", &pending, format!("?broker_token=btk_abc&state={st}"), NOW + 60),
-                case("wrong-state", &pending, "state=d3Jvbmctc3RhdGUtMDE&broker_token=btk_abc".into(), NOW + 60),
-                case("expired", &pending, format!("state={st}&broker_token=btk_abc"), NOW + 601),
-                case("denied", &pending, format!("state={st}&error=access_denied&error_description=no"), NOW + 60),
-                case("missing-token", &pending, format!("state={st}"), NOW + 60),
-                case("bad-token-chars", &pending, format!("state={st}&broker_token=a%20b"), NOW + 60),
-                case("missing-state", &pending, "broker_token=btk_abc".into(), NOW + 60),
-                case("repeated-state", &pending, format!("state={st}&state={st}&broker_token=x"), NOW + 60),
-                case("malformed-escape", &pending, format!("state={st}&broker_token=%zz"), NOW + 60),
-                case("no-pending-connect", &reg, format!("state={st}&broker_token=btk_abc"), NOW + 60),
+                case("missing-state", &pending, format!("code={code}"), NOW + 60, &ok),
+                case("repeated-state", &pending, format!("state={st}&state={st}&code={code}"), NOW + 60, &ok),
+                case("malformed-escape", &pending, format!("state={st}&code=%zz"), NOW + 60, &ok),
+                case("no-pending-connect", &reg, format!("state={st}&code={code}"), NOW + 60, &ok),
                 case(
                     "reconnect-denied-keeps-old-token",
                     &reconnecting,
                     format!("state={st}&error=access_denied"),
                     NOW + 60,
+                    &ok,
                 ),
-                case("reconnect-ok", &reconnecting, format!("state={st}&broker_token=btk_new"), NOW + 60),
+                case("reconnect-ok", &reconnecting, format!("state={st}&code={code}"), NOW + 60, &ok),
+                case(
+                    "code-refused-keeps-old-token",
+                    &reconnecting,
+                    format!("state={st}&code={code}"),
+                    NOW + 60,
+                    &answer(400, r#"{"error":"connect_code_invalid"}"#),
+                ),
+                case("answer-not-json", &pending, format!("state={st}&code={code}"), NOW + 60, &answer(200, "ok")),
+                case(
+                    "answer-without-account",
+                    &pending,
+                    format!("state={st}&code={code}"),
+                    NOW + 60,
+                    &answer(200, r#"{"broker_token":"btk_abc"}"#),
+                ),
+                case(
+                    "answer-bad-token",
+                    &pending,
+                    format!("state={st}&code={code}"),
+                    NOW + 60,
+                    &answer(200, r#"{"broker_token":"a b","account":{"id":"op_1","name":""}}"#),
+                ),
+                case(
+                    "answer-control-char-in-name",
+                    &pending,
+                    format!("state={st}&code={code}"),
+                    NOW + 60,
+                    &answer(200, r#"{"broker_token":"btk_abc","account":{"id":"op_1","name":"a\u0007b"}}"#),
+                ),
+                case(
+                    "answer-duplicate-token",
+                    &pending,
+                    format!("state={st}&code={code}"),
+                    NOW + 60,
+                    &answer(
+                        200,
+                        r#"{"broker_token":"btk_a","broker_token":"btk_b","account":{"id":"op_1","name":"x"}}"#,
+                    ),
+                ),
+                case(
+                    "unknown-installation",
+                    &pending,
+                    format!("state={st}&code={code}"),
+                    NOW + 60,
+                    &answer(401, r#"{"error":"unknown_installation"}"#),
+                ),
             ],
         )
     }

@@ -1,7 +1,8 @@
 //! Plugin side of the connect callback: the first line is `<now>
 //! <state-index>` (one of the states of `tests/vectors/callback.json`: pending
 //! connect, none pending, connected), the rest is the callback (full URL,
-//! `?query` or bare query) for `Companion::complete_connect`. Asserts: no
+//! `?query` or bare query) for `Companion::start_complete_connect`, whose
+//! exchange the broker answers with a token. Asserts: no
 //! panic; success means connected with no pending connect; a failure keeps the
 //! previous broker token and either keeps the pending connect or consumes it;
 //! the state still round-trips through JSON.
@@ -9,7 +10,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tessera_core::{Companion, Status};
-use tessera_fuzz::{callback_states, companion_from, parse_now};
+use tessera_fuzz::{callback_states, companion_from, complete_connect, parse_now};
 
 fuzz_target!(|data: &[u8]| {
     let end = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
@@ -20,8 +21,8 @@ fuzz_target!(|data: &[u8]| {
     let callback = String::from_utf8_lossy(&data[(end + 1).min(data.len())..]);
 
     let before = c.state().clone();
-    match c.complete_connect(&callback, now) {
-        Ok(()) => {
+    match complete_connect(&mut c, &callback, now, "btk_fuzz") {
+        Ok(_) => {
             assert_eq!(c.status(), Status::Connected);
             assert!(c.state().pending_connect.is_none());
         }

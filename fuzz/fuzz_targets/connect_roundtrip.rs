@@ -1,10 +1,11 @@
 //! The whole connect flow with arbitrary inputs (structured with `arbitrary`):
 //! the plugin builds a connect URL for an arbitrary return URL, scope, state
 //! and clock; the broker verifies it; the broker's callback (built exactly as
-//! PROTOCOL.md §5.4 says: `&` or `?`, then `state` and `broker_token`,
-//! percent-encoded) completes the connect. Asserts: every connect URL the
-//! plugin builds verifies and yields the same state, return URL and scope; its
-//! callback then connects the plugin with that token.
+//! PROTOCOL.md §5.4 says: `&` or `?`, then `state` and `code`,
+//! percent-encoded) completes the connect, the exchange answered with a
+//! token. Asserts: every connect URL the plugin builds verifies and yields the
+//! same state, return URL and scope; its callback then connects the plugin
+//! with that token.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -13,7 +14,7 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tessera_core::encoding::pct_encode;
 use tessera_core::{Companion, Status, verify_connect_url};
-use tessera_fuzz::{NOW, fixture, secret_of};
+use tessera_fuzz::{NOW, complete_connect, fixture, secret_of};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -23,6 +24,7 @@ struct Input {
     now_offset: u32,
     callback_delay: u16,
     token: String,
+    code: String,
 }
 
 fn registered() -> &'static Companion {
@@ -49,9 +51,13 @@ fuzz_target!(|input: Input| {
         input.token.chars().filter(|c| c.is_ascii_alphanumeric() || "-._~+/=".contains(*c)).take(512).collect();
     let token = if token.is_empty() { "btk_x".to_owned() } else { token };
     let sep = if p.return_url.contains('?') { '&' } else { '?' };
-    let callback = format!("{}{sep}state={}&broker_token={}", p.return_url, pct_encode(&p.state), pct_encode(&token));
+    // Connect codes: 16-256 of [A-Za-z0-9-._~].
+    let code: String =
+        input.code.chars().filter(|c| c.is_ascii_alphanumeric() || "-._~".contains(*c)).take(240).collect();
+    let code = format!("cc_{code:_<13}");
+    let callback = format!("{}{sep}state={}&code={}", p.return_url, pct_encode(&p.state), pct_encode(&code));
     let later = now + i64::from(input.callback_delay % 600);
-    c.complete_connect(&callback, later)
+    complete_connect(&mut c, &callback, later, &token)
         .unwrap_or_else(|e| panic!("the broker's callback for a verified connect URL fails: {e:?}\n{callback}"));
     assert_eq!(c.status(), Status::Connected);
     assert_eq!(c.state().broker_token.as_ref().map(|t| t.expose()), Some(token.as_str()));

@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
     let _ =
         c.sign_request(&ApiRequest::new("POST", "/api/x"), &SignOptions { now: NOW, ..Default::default() }, &mut rng);
     let _ = c.uninstall_url(NOW);
-    let _ = c.clone().complete_connect("state=cGVuZGluZy1zdGF0ZS0x&broker_token=btk_1", NOW);
+    let _ = tessera_fuzz::complete_connect(&mut c.clone(), "state=cGVuZGluZy1zdGF0ZS0x&code=cc_ZnV6ei1jb2RlLTAx", NOW, "btk_1");
     let _ = c.clone().connect_url("https://shop.example/cb", Some("orders:read"), NOW, &mut rng);
     if let Ok(mut call) = c.start_call(ApiRequest::new("GET", "/api/orders")) {
         let expired = Response::new(401, br#"{"error":"signature_expired"}"#.to_vec())

@@ -131,6 +131,28 @@ pub fn secret_or_default(text: &str) -> Secret {
 /// A companion registered (201 at [`NOW`]) for `https://shop.example` with the
 /// broker at `broker_url`, its randomness from `seed`; with `token`, also
 /// connected through a connect URL and its callback.
+/// Completes a connect from `callback` at `now`; the broker answers the
+/// exchange with `token` (docs/PROTOCOL.md §5.4.1).
+pub fn complete_connect(
+    c: &mut tessera_core::Companion,
+    callback: &str,
+    now: i64,
+    token: &str,
+) -> tessera_core::Result<tessera_core::Completion> {
+    use tessera_core::{Action, Event, Response, SeededEntropy};
+    let mut rng = SeededEntropy::new([7; 32]);
+    let mut call = c.start_complete_connect(callback, now)?;
+    let answer = format!(r#"{{"broker_token":"{token}","account":{{"id":"op_1","name":"Acme"}}}}"#);
+    let mut event = Event::Start;
+    loop {
+        event = match c.step(&mut call, event, now, &mut rng) {
+            Action::Send(_) => Event::Response(Response::new(200, answer.clone().into_bytes())),
+            Action::Done(result) => return result,
+            _ => Event::Persisted,
+        };
+    }
+}
+
 pub fn fixture(broker_url: &str, seed: u8, token: Option<&str>) -> tessera_core::Companion {
     use tessera_core::{Config, Registration, Response, SeededEntropy};
     let mut rng = SeededEntropy::new([seed; 32]);
@@ -145,7 +167,7 @@ pub fn fixture(broker_url: &str, seed: u8, token: Option<&str>) -> tessera_core:
     c.handle_registration_response_at(&Response::new(201, vec![]), NOW).unwrap();
     if let Some(token) = token {
         c.connect_url_with_state("https://shop.example/cb", None, NOW, "fuzz-state-0123456789").unwrap();
-        c.complete_connect(&format!("state=fuzz-state-0123456789&broker_token={token}"), NOW).unwrap();
+        complete_connect(&mut c, "state=fuzz-state-0123456789&code=cc_ZnV6ei1jb25uZWN0", NOW, token).unwrap();
     }
     c
 }

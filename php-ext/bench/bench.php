@@ -105,7 +105,10 @@ $reg = $c->registrationRequest(['site_url' => 'https://shop.example', 'admin_ema
 $secret = json_decode($reg['body'], true)['secret'];
 $c->handleRegistrationResponse(['status' => 201, 'headers' => [], 'body' => '{}']);
 parse_str((string) parse_url($c->connectUrl('https://shop.example/cb'), PHP_URL_QUERY), $q);
-$c->completeConnect("state={$q['state']}&broker_token=btk_bench_token");
+$c->completeConnect(
+    "state={$q['state']}&code=cc_bench0123456789abcd",
+    fn (array $request): array => ['status' => 200, 'headers' => [], 'body' => '{"broker_token":"btk_bench_token","account":{"id":"op_bench","name":"Bench"}}'],
+);
 $php = new PhpSigner('https://broker.example', (string) $c->installId(), base64_decode(strtr($secret, '-_', '+/')), 'btk_bench_token');
 
 $requests = [

@@ -17,17 +17,20 @@ use crate::convert::{
     ArrayArg, Assoc, CallableArg, Completed, OptCallableArg, OptIntArg, OptStrArg, StrArg, api_request_from_php,
     completion_to_php, from_php, json_to_zval, proof_to_php, request_to_php, response_from_php,
 };
-use crate::errors::{Failure, Res, busy, guard, invalid};
+use crate::errors::{Failure, Res, busy, guard};
 use crate::host::{Host, TestHooks, drive, now, unix_now, with_entropy};
 
-/// The plugin side of one installation: configuration plus state. Persist
-/// `toJson()` (better: `sealState()`) after every method that changes it.
+/// The plugin side of one installation: configuration plus state. Give it a
+/// seal key and store what `$persist` receives; after a method without a
+/// `$persist` that changes the state, store `sealState()` (or `exportState()`,
+/// which holds the secret).
 #[php_class]
 #[php(name = "Tessera\\Companion")]
 #[php(flags = ext_php_rs::flags::ClassFlags::Final)]
 pub struct Companion {
     inner: RefCell<CoreCompanion>,
-    /// `useSeededEntropy()` / `useClock()`.
+    /// Where randomness and `now` come from: the system, or in test builds
+    /// what `Tessera\Testing\useSeededEntropy()` / `useClock()` set.
     hooks: RefCell<TestHooks>,
 }
 
@@ -66,6 +69,27 @@ impl Companion {
     }
 }
 
+/// For `crate::testing` (test builds only: feature `test-hooks`).
+#[cfg(feature = "test-hooks")]
+impl Companion {
+    pub(crate) fn test_hooks(&self) -> &RefCell<TestHooks> {
+        &self.hooks
+    }
+
+    /// `connectUrl()` with a caller-chosen `state` (vectors, machine scripts).
+    pub(crate) fn connect_url_with_state(
+        &self,
+        return_url: &str,
+        scope: Option<&str>,
+        now: &OptIntArg<'_>,
+        state: &StrArg<'_>,
+    ) -> Res<String> {
+        let now = self.now_or(now)?;
+        let state = state.utf8("state")?;
+        Ok(self.with_mut(|c| c.connect_url_with_state(return_url, scope, now, state))??)
+    }
+}
+
 fn host<'a>(
     transport: &CallableArg<'a>,
     sleep: &OptCallableArg<'a>,
@@ -92,40 +116,62 @@ fn to_php_array<T: serde::Serialize>(value: &T) -> Res<ZBox<ZendHashTable>> {
 
 #[php_impl]
 impl Companion {
-    /// Not constructible with `new`: use `create()`, `fromJson()` or
+    /// Not constructible with `new`: use `create()`, `importState()` or
     /// `openState()`. (PHP classes backed by Rust always have a constructor.)
     ///
     /// @throws \Tessera\Exception\InvalidStateException always
     pub fn __construct() -> Res<Companion> {
         Err(Failure::Core(tessera_core::Error::InvalidState(
-            "create a Companion with Companion::create(), fromJson() or openState()",
+            "create a Companion with Companion::create(), importState() or openState()",
         )))
     }
 
     /// A fresh, unregistered companion. `$config`: `broker_url` (https, or
     /// http to a loopback host), optional `routes` (`installations`,
-    /// `connect`, `disconnect`) and `retry` (`max_attempts`, `base_delay_ms`,
+    /// `connect`, `disconnect`, `connect_complete`) and `retry` (`max_attempts`, `base_delay_ms`,
     /// `max_delay_ms`, `max_total_delay_ms`, `max_retry_after_ms`).
     ///
-    /// @throws \Tessera\Exception\InvalidInputException
-    pub fn create(config: ArrayArg) -> Res<Companion> {
+    /// With `$sealKey` (at least 16 bytes, e.g. WordPress' salts) every
+    /// `$persist` callable is handed the state sealed under it (as
+    /// `sealState()` makes it; reopen with `openState()`) instead of its JSON.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException also when `$sealKey` is shorter than 16 bytes
+    pub fn create(config: ArrayArg, sealKey: OptStrArg) -> Res<Companion> {
         guard(|| {
             config.get("config")?;
             let config: Config = from_php(config.0, "config")?;
-            Ok(Companion::wrap(CoreCompanion::create(config)?))
+            let key = sealKey.bytes("sealKey")?;
+            let mut companion = CoreCompanion::create(config)?;
+            if let Some(key) = key {
+                companion.set_seal_key(key)?;
+            }
+            Ok(Companion::wrap(companion))
         })
     }
 
-    /// Restores a companion from `toJson()` output.
+    /// Restores a companion from `exportState()` output. With `$sealKey` (at
+    /// least 16 bytes) every `$persist` callable is handed the state sealed
+    /// under it, as for `create()`.
     ///
     /// @throws \Tessera\Exception\InvalidStateException when the JSON is corrupt or from a newer version
-    pub fn from_json(json: StrArg) -> Res<Companion> {
-        guard(|| Ok(Companion::wrap(CoreCompanion::from_json(json.utf8("json")?)?)))
+    /// @throws \Tessera\Exception\InvalidInputException when `$sealKey` is shorter than 16 bytes
+    pub fn import_state(json: StrArg, sealKey: OptStrArg) -> Res<Companion> {
+        guard(|| {
+            let json = json.utf8("json")?;
+            let key = sealKey.bytes("sealKey")?;
+            let mut companion = CoreCompanion::from_json(json)?;
+            if let Some(key) = key {
+                companion.set_seal_key(key)?;
+            }
+            Ok(Companion::wrap(companion))
+        })
     }
 
-    /// The state as JSON. It contains the secret and the broker token: store it
-    /// sealed (`sealState()`) or where only the plugin can read it.
-    pub fn to_json(&self) -> Res<String> {
+    /// The state as JSON, for `importState()`. It contains the secret and the
+    /// broker token: whoever reads it can act as this installation. Prefer a
+    /// seal key (`create()`, `importState()`, `openState()`) and store what
+    /// `$persist` receives, or `sealState()`; never log or display this.
+    pub fn export_state(&self) -> Res<String> {
         guard(|| self.with(CoreCompanion::to_json))
     }
 
@@ -241,35 +287,52 @@ impl Companion {
     }
 
     /// The broker connect URL to send the browser to; records the pending
-    /// connect (persist afterwards). `$now` defaults to the clock; `$state`
-    /// (16-128 characters of `[A-Za-z0-9._~-]`) defaults to 16 random bytes
-    /// and is only for reproducible tests.
+    /// connect (persist afterwards) with a fresh random `state`. `$now`
+    /// defaults to the clock.
     ///
     /// @throws \Tessera\Exception\InvalidInputException
     /// @throws \Tessera\Exception\InvalidStateException
-    pub fn connect_url(&self, returnUrl: StrArg, scope: OptStrArg, now: OptIntArg, state: OptStrArg) -> Res<String> {
+    pub fn connect_url(&self, returnUrl: StrArg, scope: OptStrArg, now: OptIntArg) -> Res<String> {
         guard(|| {
             let return_url = returnUrl.utf8("returnUrl")?;
             let scope = scope.utf8("scope")?;
             let now = self.now_or(&now)?;
-            Ok(match state.utf8("state")? {
-                Some(state) => self.with_mut(|c| c.connect_url_with_state(return_url, scope, now, state))??,
-                None => self.with_entropy(|c, e| c.connect_url(return_url, scope, now, e))??,
-            })
+            Ok(self.with_entropy(|c, e| c.connect_url(return_url, scope, now, e))??)
         })
     }
 
     /// Completes the connect from the callback (the full return URL, or its
-    /// query). `$now` defaults to the clock.
+    /// query): checks it (`state`, once, within 10 minutes), then exchanges
+    /// its single-use connect code for the broker token with a signed request
+    /// (docs/PROTOCOL.md §5.4.1). Returns `['account' => ['id' => …, 'name'
+    /// => …]]`: the Stora account the site is now connected to — show it to
+    /// the operator. On any failure a previously held broker token is kept.
+    /// Callables as for `call()`.
     ///
     /// @throws \Tessera\Exception\CallbackException
     /// @throws \Tessera\Exception\InvalidStateException when no connect is pending
-    pub fn complete_connect(&self, callback: StrArg, now: OptIntArg) -> Res<()> {
+    /// @throws \Tessera\Exception\ClientErrorException when the broker refuses the code
+    /// @throws \Tessera\Exception\ServerUnavailableException
+    pub fn complete_connect(
+        &self,
+        callback: StrArg,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+    ) -> Res<Completed> {
         guard(|| {
             let callback = callback.utf8("callback")?;
-            let now = self.now_or(&now)?;
-            Ok(self.with_mut(|c| c.complete_connect(callback, now))??)
+            let host = host(&transport, &sleep, &persist, None)?;
+            let now = now(&self.hooks)?;
+            let call = self.with_mut(|c| c.start_complete_connect(callback, now))??;
+            Ok(Completed(completion_to_php(&drive(&self.inner, &self.hooks, call, &host)?)))
         })
+    }
+
+    /// The Stora account this site is connected to, `['id' => …, 'name' =>
+    /// …]`, or `null` while not connected.
+    pub fn account(&self) -> Res<Option<ZBox<ZendHashTable>>> {
+        guard(|| self.with(|c| c.account().map(|a| Assoc::new().str("id", &a.id).str("name", &a.name).build())))
     }
 
     /// Signs an API request (`method`, `path` below the broker URL with an
@@ -323,8 +386,9 @@ impl Companion {
     /// once, exactly as given and without following redirects, and returns
     /// `status, headers, body` whatever the status; it throws
     /// `Tessera\Exception\TransportException` when no response could be read.
-    /// `$sleep(int $ms)` defaults to sleeping; `$persist(string $stateJson)`
-    /// must store the state before it returns.
+    /// `$sleep(int $ms)` defaults to sleeping; `$persist(string $state)`
+    /// must store what it is given before it returns: the state sealed under
+    /// the seal key when the companion has one, else the state JSON.
     ///
     /// @throws \Tessera\Exception\ReconnectRequiredException
     /// @throws \Tessera\Exception\RegistrationInvalidException
@@ -356,6 +420,30 @@ impl Companion {
         guard(|| {
             let host = host(&transport, &sleep, &persist, None)?;
             self.run(CoreCompanion::start_disconnect, &host)
+        })
+    }
+
+    /// Revokes a previous installation of this site (after "Register again":
+    /// a state that no longer opened, or a registration the broker refused):
+    /// a signed request asking the broker to revoke its Stora grant and
+    /// forget it (docs/PROTOCOL.md §5.11). Keep the install id outside the
+    /// sealed state to have it here (it is not a secret). Returns
+    /// `['revoked' => bool]` (`false`: nothing of it was left). Callables as
+    /// for `call()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException for a malformed id, or this installation's own
+    /// @throws \Tessera\Exception\ClientErrorException `ownership_proof_required` when the broker did not see this site proved
+    pub fn revoke_previous(
+        &self,
+        installId: StrArg,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+    ) -> Res<Completed> {
+        guard(|| {
+            let id = installId.utf8("installId")?.to_owned();
+            let host = host(&transport, &sleep, &persist, None)?;
+            self.run(|c| c.start_revoke_previous(&id), &host)
         })
     }
 
@@ -462,7 +550,8 @@ impl Companion {
         })
     }
 
-    /// Opens a sealed state.
+    /// Opens a sealed state. The companion keeps `$keyMaterial` as its seal
+    /// key: every `$persist` callable is handed the state sealed under it.
     ///
     /// @throws \Tessera\Exception\StateUndecryptableException when it does not open with this key
     pub fn open_state(sealed: StrArg, keyMaterial: StrArg) -> Res<Companion> {
@@ -471,40 +560,6 @@ impl Companion {
             let sealed = String::from_utf8_lossy(sealed.bytes("sealed")?);
             let key = keyMaterial.bytes("keyMaterial")?;
             Ok(Companion::wrap(CoreCompanion::open_state(&sealed, key)?))
-        })
-    }
-
-    /// Test hook (reproducible runs, the machine scripts; a later release
-    /// moves it to test builds): draw this object's randomness (install id,
-    /// secret, nonces, idempotency keys, backoff jitter, connect state, seal
-    /// nonces) from the core's `SeededEntropy($seed)`, one stream across
-    /// calls. `$seed` is exactly 32 bytes; `null` returns to the OS CSPRNG.
-    /// Never in production: the secret would be predictable.
-    ///
-    /// @throws \Tessera\Exception\InvalidInputException when the seed is not 32 bytes
-    pub fn use_seeded_entropy(&self, seed: OptStrArg) -> Res<()> {
-        guard(|| {
-            let seed = match seed.bytes("seed")? {
-                Some(b) => Some(<[u8; 32]>::try_from(b).map_err(|_| invalid("seed", "must be exactly 32 bytes"))?),
-                None => None,
-            };
-            self.hooks.try_borrow_mut().map_err(|_| busy())?.set_seed(seed);
-            Ok(())
-        })
-    }
-
-    /// Test hook (a later release moves it to test builds): read `now` from
-    /// `$clock(): int` (unix seconds) instead of the system clock, in the
-    /// drivers (once per event fed to the step machine) and in every method
-    /// whose `$now` is omitted. `null` returns to the system clock.
-    ///
-    /// @throws \Tessera\Exception\InvalidInputException when `$clock` is not callable
-    pub fn use_clock(&self, clock: OptCallableArg) -> Res<()> {
-        guard(|| {
-            clock.get("clock")?;
-            let clock = clock.0.map(ext_php_rs::types::Zval::shallow_clone);
-            self.hooks.try_borrow_mut().map_err(|_| busy())?.set_clock(clock);
-            Ok(())
         })
     }
 }

@@ -374,6 +374,14 @@ pub fn completion_to_php(completion: &Completion) -> Zval {
             .with("registration", registration_to_php(registration))
             .zval(),
         Completion::SiteMoved => Zval::null(),
+        Completion::PreviousRevoked { revoked } => {
+            let mut z = Zval::new();
+            z.set_bool(*revoked);
+            Assoc::new().with("revoked", z).zval()
+        }
+        Completion::Connected { account } => {
+            Assoc::new().with("account", Assoc::new().str("id", &account.id).str("name", &account.name).zval()).zval()
+        }
     }
 }
 

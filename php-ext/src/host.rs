@@ -55,8 +55,9 @@ fn take_transport_exception() -> bool {
     is_transport && ExecutorGlobals::take_exception().is_some()
 }
 
-/// The test hooks of one companion (`useSeededEntropy()`, `useClock()`):
-/// where randomness and `now` come from. Both default to the system.
+/// Where one companion's randomness and `now` come from: the system, unless a
+/// test build's `Tessera\Testing\useSeededEntropy()` / `useClock()` set them
+/// (only test builds can: the setters exist with feature `test-hooks` only).
 #[derive(Default)]
 pub struct TestHooks {
     /// `SeededEntropy` set by `useSeededEntropy()`: one stream across calls.
@@ -68,11 +69,13 @@ pub struct TestHooks {
 impl TestHooks {
     /// Draw randomness from `SeededEntropy::new(seed)` from now on (`None`:
     /// the OS CSPRNG).
+    #[cfg(feature = "test-hooks")]
     pub fn set_seed(&mut self, seed: Option<[u8; 32]>) {
         self.seeded = seed.map(SeededEntropy::new);
     }
 
     /// Read `now` from this callable from now on (`None`: the system clock).
+    #[cfg(feature = "test-hooks")]
     pub fn set_clock(&mut self, clock: Option<Zval>) {
         self.clock = clock;
     }
@@ -166,7 +169,7 @@ impl Host<'_> {
 
 /// Drives `call` to completion (docs/HOST-CONTRACT.md §2). The companion is
 /// borrowed only inside each `step`, never while a PHP callable runs, so
-/// callables may use the same `Companion` object (e.g. `toJson()` in
+/// callables may use the same `Companion` object (e.g. `exportState()` in
 /// `persist`).
 pub fn drive(
     cell: &RefCell<Companion>,

@@ -11,6 +11,8 @@ pub mod companion;
 pub mod convert;
 pub mod errors;
 pub mod host;
+#[cfg(feature = "test-hooks")]
+pub mod testing;
 pub mod verifier;
 
 /// Module startup: registers the exception classes (plain internal classes,
@@ -42,6 +44,6 @@ pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
     let module =
         module.name("tessera").startup_function(startup).class::<companion::Companion>().class::<verifier::Verifier>();
     #[cfg(feature = "test-hooks")]
-    let module = module.function(wrap_function!(test_panic));
+    let module = testing::register(module.function(wrap_function!(test_panic)));
     module
 }

@@ -35,14 +35,14 @@ final class BadInputTest extends TestCase
     {
         [$c, $secret] = connected();
         $valid = [
-            'config' => ['broker_url' => BROKER], 'json' => $c->toJson(), 'registration' => ['site_url' => SITE, 'admin_email' => 'a@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1'],
+            'config' => ['broker_url' => BROKER], 'json' => $c->exportState(), 'registration' => ['site_url' => SITE, 'admin_email' => 'a@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1'],
             'response' => ['status' => 200], 'returnUrl' => SITE . '/cb', 'scope' => null, 'now' => null, 'state' => null, 'callback' => 'state=x',
             'request' => ['method' => 'GET', 'path' => '/x', 'url' => BROKER . '/x'], 'nonce' => null, 'idempotencyKey' => null,
             'transport' => fn ($r) => ['status' => 200], 'sleep' => null, 'persist' => null, 'currentUrl' => SITE, 'keyMaterial' => str_repeat('k', 16),
             'sealed' => 'tsv1.x', 'windowSecs' => null, 'replayCapacity' => null, 'secretFor' => fn ($id) => null, 'replay' => null,
             'url' => BROKER . '/connect', 'installId' => 'ins_x', 'urlOrQuery' => 'ts=1', 'maxAgeSecs' => null, 'secret' => $secret,
             'challenge' => 'challenge-challenge', 'proof' => 'p', 'signatureInput' => 'a=("@method")', 'key' => 'k',
-            'serveProof' => null, 'seed' => null, 'clock' => null,
+            'serveProof' => null, 'seed' => null, 'clock' => null, 'sealKey' => str_repeat('s', 16),
         ];
         $checked = 0;
         // The declared types are the stub's (php-ext/tessera.stub.php, which
@@ -76,7 +76,7 @@ final class BadInputTest extends TestCase
                             }
                             $args[] = $j === $i ? self::value($wrong) : $valid[$q->getName()];
                         }
-                        $target = $m->isStatic() ? null : ($class === Companion::class ? Companion::fromJson($c->toJson()) : new Verifier());
+                        $target = $m->isStatic() ? null : ($class === Companion::class ? Companion::importState($c->exportState()) : new Verifier());
                         try {
                             $m->getName() === '__construct' ? new Verifier(...$args) : $m->invokeArgs($target, $args);
                             $this->fail("$class::{$m->getName()} accepted $label for \${$p->getName()}");
@@ -115,14 +115,14 @@ final class BadInputTest extends TestCase
         $cases = [
             'config key' => fn () => Companion::create(['broker_url' => BROKER, "rout\xff" => []]),
             'config value' => fn () => Companion::create(['broker_url' => "https://$bad.example"]),
-            'json' => fn () => Companion::fromJson("{\"v\":1,\"x\":\"$bad\"}"),
+            'json' => fn () => Companion::importState("{\"v\":1,\"x\":\"$bad\"}"),
             'path' => fn () => $c->signRequest(['method' => 'GET', 'path' => "/api/$bad"]),
             'method' => fn () => $c->signRequest(['method' => "G\xffT", 'path' => '/x']),
             'header name' => fn () => $c->signRequest(['method' => 'GET', 'path' => '/x', 'headers' => ["X-$bad" => 'v']]),
             'header value' => fn () => $c->signRequest(['method' => 'GET', 'path' => '/x', 'headers' => ['X-A' => $bad]]),
             'nonce' => fn () => $c->signRequest(['method' => 'GET', 'path' => '/x'], null, $bad),
             'return url' => fn () => $c->connectUrl(SITE . "/$bad"),
-            'callback' => fn () => $c->completeConnect("state=$bad"),
+            'callback' => fn () => $c->completeConnect("state=$bad", connect_transport()),
             'current url' => fn () => $c->checkSite("https://$bad.example"),
             'response header' => fn () => Companion::classify(['status' => 200, 'headers' => ['X' => $bad]]),
             'registration' => fn () => Companion::create(['broker_url' => BROKER])->registrationRequest(['site_url' => SITE, 'admin_email' => "$bad@shop.example", 'platform' => 'wordpress', 'plugin_version' => '1']),
@@ -170,9 +170,9 @@ final class BadInputTest extends TestCase
             '100k headers' => fn () => $c->signRequest(['method' => 'GET', 'path' => '/x', 'headers' => array_fill_keys(array_map(fn ($i) => "x-h$i", range(1, 100000)), 'v')]),
             'method 1 MiB' => fn () => $c->signRequest(['method' => $mb, 'path' => '/x']),
             'nonce 1 MiB' => fn () => $c->signRequest(['method' => 'GET', 'path' => '/x'], null, $mb),
-            'state json 16 MiB' => fn () => Companion::fromJson('{"v":1,"pad":"' . str_repeat($mb, 16) . '"}'),
+            'state json 16 MiB' => fn () => Companion::importState('{"v":1,"pad":"' . str_repeat($mb, 16) . '"}'),
             'sealed 8 MiB' => fn () => Companion::openState('tsv1.' . str_repeat($mb, 8), 'key-material-key'),
-            'callback 4 MiB' => fn () => $c->completeConnect('state=' . str_repeat($mb, 4)),
+            'callback 4 MiB' => fn () => $c->completeConnect('state=' . str_repeat($mb, 4), connect_transport()),
             'return url 4 MiB' => fn () => $c->connectUrl(SITE . '/' . str_repeat($mb, 4)),
             'broker url 4 MiB' => fn () => Companion::create(['broker_url' => BROKER . '/' . str_repeat($mb, 4)]),
             'response body 8 MiB' => fn () => Companion::classify(['status' => 400, 'body' => '{"error":"' . str_repeat($mb, 8) . '"}']),
@@ -223,9 +223,9 @@ final class BadInputTest extends TestCase
             'config deep' => fn () => Companion::create(['broker_url' => BROKER, 'routes' => $deep]),
             'config self reference' => fn () => Companion::create($self),
             'registration missing key' => fn () => Companion::create(['broker_url' => BROKER])->registrationRequest(['site_url' => SITE]),
-            'state not json' => fn () => Companion::fromJson('not json'),
-            'state json array' => fn () => Companion::fromJson('[]'),
-            'state deep json' => fn () => Companion::fromJson(str_repeat('[', 100000) . str_repeat(']', 100000)),
+            'state not json' => fn () => Companion::importState('not json'),
+            'state json array' => fn () => Companion::importState('[]'),
+            'state deep json' => fn () => Companion::importState(str_repeat('[', 100000) . str_repeat(']', 100000)),
             'verify url missing' => fn () => (new Verifier())->verify(['method' => 'GET'], fn ($id) => null),
         ];
         foreach ($cases as $name => $f) {

@@ -18,9 +18,9 @@ final class CompanionTest extends TestCase
     public function testStateRoundTrip(): void
     {
         [$c] = connected();
-        $json = $c->toJson();
-        $d = Companion::fromJson($json);
-        $this->assertSame($json, $d->toJson());
+        $json = $c->exportState();
+        $d = Companion::importState($json);
+        $this->assertSame($json, $d->exportState());
         $this->assertSame('connected', $d->status());
         $this->assertSame($c->installId(), $d->installId());
         $this->assertSame(SITE, $d->siteUrl());
@@ -37,7 +37,7 @@ final class CompanionTest extends TestCase
         $this->assertSame('not_registered', $c->status());
         $this->assertNull($c->installId());
         $this->assertNull($c->siteUrl());
-        $state = json_decode($c->toJson(), true);
+        $state = json_decode($c->exportState(), true);
         $this->assertSame('/oauth/connect', $state['config']['routes']['connect']);
         $this->assertSame('/installations', $state['config']['routes']['installations']);
         $this->assertSame(5, $state['config']['retry']['max_attempts']);
@@ -101,9 +101,33 @@ final class CompanionTest extends TestCase
         $this->assertSame($c->installId(), $params['install_id']);
         $this->assertSame($return, $params['return_url']);
         $this->assertSame('orders:read', $params['scope']);
-        // ... Stora consent, then the broker redirects back:
-        $c->completeConnect($return . '&state=' . rawurlencode($params['state']) . '&broker_token=btk_from_broker');
+        // ... Stora consent, then the broker redirects back with a single-use
+        // connect code, which the plugin exchanges with a signed request:
+        $this->assertNull($c->account());
+        $exchange = connect_transport('btk_from_broker', ['id' => 'op_42', 'name' => 'Acme Self Storage']);
+        $r = new Recorder();
+        $out = $c->completeConnect($return . '&state=' . rawurlencode($params['state']) . '&code=' . CONNECT_CODE, $exchange, $r->sleep(), $r->persist());
+        $this->assertSame(['account' => ['id' => 'op_42', 'name' => 'Acme Self Storage']], $out);
         $this->assertSame('connected', $c->status());
+        $this->assertSame(['id' => 'op_42', 'name' => 'Acme Self Storage'], $c->account());
+        $this->assertCount(1, $exchange->requests);
+        $complete = $exchange->requests[0];
+        $this->assertSame('POST', $complete['method']);
+        $this->assertSame(BROKER . '/connect/complete', $complete['url']);
+        $this->assertSame('{"code":"' . CONNECT_CODE . '","state":"' . $params['state'] . '"}', $complete['body']);
+        // No bearer (§5.4.1); signed, with an Idempotency-Key.
+        $this->assertArrayNotHasKey('authorization', array_change_key_case($complete['headers']));
+        $this->assertArrayHasKey('idempotency-key', array_change_key_case($complete['headers']));
+        $v = (new Verifier(null, 16))->verify($complete, fn ($id) => $secret);
+        $this->assertSame($c->installId(), $v['install_id']);
+        $this->assertNull($v['bearer']);
+        // The consumed attempt is persisted before the send, the token after.
+        $this->assertCount(2, $r->persisted);
+        $this->assertNull(json_decode($r->persisted[0], true)['pending_connect']);
+        $this->assertSame('registered', json_decode($r->persisted[0], true)['status']);
+        $this->assertSame($c->exportState(), end($r->persisted));
+        // The account survives the state's round trip.
+        $this->assertSame($c->account(), Companion::importState($c->exportState())->account());
 
         $transport = new FakeTransport([response(200, ['orders' => []], ['X-Request-Id' => 'r1'])]);
         $resp = $c->call(['method' => 'GET', 'path' => '/api/orders?limit=3'], $transport);
@@ -122,37 +146,163 @@ final class CompanionTest extends TestCase
     public function testCallbackStateIsCheckedOnce(): void
     {
         [$c] = registered();
-        $url = $c->connectUrl(SITE . '/cb');
-        parse_str((string) parse_url($url, PHP_URL_QUERY), $q);
+        $state = state_of($c->connectUrl(SITE . '/cb'));
+        $t = connect_transport();
         try {
-            $c->completeConnect('state=wrong-state-value&broker_token=btk_x');
+            $c->completeConnect('state=wrong-state-value&code=' . CONNECT_CODE, $t);
             $this->fail('expected CallbackException');
         } catch (CallbackException $e) {
             $this->assertSame('callback_state_mismatch', $e->getErrorCode());
         }
         try {
-            $c->completeConnect("state={$q['state']}&error=access_denied");
+            $c->completeConnect("state=$state&error=access_denied", $t);
             $this->fail('expected CallbackException');
         } catch (CallbackException $e) {
             $this->assertSame('callback_denied', $e->getErrorCode());
             $this->assertSame('access_denied', $e->getReason());
         }
+        // Nothing was sent for either.
+        $this->assertSame([], $t->requests);
         // The state was used up by the denied callback.
-        $this->expectException(InvalidStateException::class);
-        $c->completeConnect("state={$q['state']}&broker_token=btk_x");
+        try {
+            $c->completeConnect("state=$state&code=" . CONNECT_CODE, $t);
+            $this->fail('expected InvalidStateException');
+        } catch (InvalidStateException $e) {
+            $this->assertSame([], $t->requests);
+            $this->assertSame('registered', $c->status());
+        }
     }
 
     public function testCallbackExpires(): void
     {
         [$c] = registered();
-        $url = $c->connectUrl(SITE . '/cb', null, 1700000000);
-        parse_str((string) parse_url($url, PHP_URL_QUERY), $q);
+        // An attempt started 601 s ago (the completion reads the clock).
+        $state = state_of($c->connectUrl(SITE . '/cb', null, time() - 601));
+        $t = connect_transport();
         try {
-            $c->completeConnect("state={$q['state']}&broker_token=btk_x", 1700000000 + 601);
+            $c->completeConnect("state=$state&code=" . CONNECT_CODE, $t);
             $this->fail('expected CallbackException');
         } catch (CallbackException $e) {
             $this->assertSame('callback_expired', $e->getErrorCode());
         }
+        $this->assertSame([], $t->requests);
+        $this->assertSame('registered', $c->status());
+    }
+
+    /** The broker token no longer travels in the callback: a `broker_token` there is not a code. */
+    public function testATokenInTheCallbackIsRefused(): void
+    {
+        [$c] = registered();
+        $state = state_of($c->connectUrl(SITE . '/cb'));
+        $t = connect_transport();
+        try {
+            $c->completeConnect("state=$state&broker_token=btk_from_an_old_broker", $t);
+            $this->fail('expected CallbackException');
+        } catch (CallbackException $e) {
+            $this->assertSame('callback_invalid', $e->getErrorCode());
+        }
+        $this->assertSame([], $t->requests);
+        $this->assertSame('registered', $c->status());
+        $this->assertStringNotContainsString('btk_from_an_old_broker', $c->exportState());
+    }
+
+    /** Reconnecting while connected: the new token and account replace the old ones only on success. */
+    public function testReconnectReplacesTokenAndAccount(): void
+    {
+        [$c, $secret] = connected();
+        $this->assertSame(ACCOUNT, $c->account());
+        connect($c, 'btk_second', ['id' => 'op_other', 'name' => 'Other Storage']);
+        $this->assertSame('connected', $c->status());
+        $this->assertSame(['id' => 'op_other', 'name' => 'Other Storage'], $c->account());
+        $t = new FakeTransport([response(200, [])]);
+        $c->call(['method' => 'GET', 'path' => '/api/x'], $t);
+        $this->assertSame('Bearer btk_second', $t->requests[0]['headers']['authorization']);
+    }
+
+    /** @return array<string, array{\Closure(): FakeTransport, string}> a failing exchange, and the error code it ends with */
+    public static function failedExchanges(): array
+    {
+        return [
+            'transport exception' => [fn () => FakeTransport::always(transport_error()), 'server_unavailable'],
+            'code refused (400)' => [fn () => FakeTransport::always(response(400, ['error' => 'connect_code_invalid'])), 'client_error'],
+            '503 every time' => [fn () => FakeTransport::always(response(503)), 'server_unavailable'],
+            '200 without an account' => [fn () => FakeTransport::always(response(200, ['broker_token' => 'btk_new'])), 'callback_invalid'],
+            '200 not json' => [fn () => FakeTransport::always(['status' => 200, 'headers' => [], 'body' => 'ok']), 'callback_invalid'],
+        ];
+    }
+
+    /**
+     * A failed completion — the transport throws, the broker refuses the
+     * code, or answers nonsense — keeps the previous broker token and account.
+     *
+     * @dataProvider failedExchanges
+     */
+    public function testAFailedReconnectKeepsThePreviousToken(\Closure $transport, string $code): void
+    {
+        [$c] = connected();
+        $before = json_decode($c->exportState(), true);
+        $t = $transport();
+        $r = new Recorder();
+        try {
+            $c->completeConnect(callback_url(state_of($c->connectUrl(RETURN_URL))), $t, $r->sleep(), $r->persist());
+            $this->fail('expected a TesseraException');
+        } catch (\Tessera\Exception\TesseraException $e) {
+            $this->assertSame($code, $e->getErrorCode());
+        }
+        $this->assertNotEmpty($t->requests);
+        $this->assertSame('connected', $c->status());
+        $this->assertSame(ACCOUNT, $c->account());
+        $after = json_decode($c->exportState(), true);
+        $this->assertSame($before['broker_token'], $after['broker_token']);
+        $this->assertSame('btk_test_token', $after['broker_token']);
+        $this->assertNull($after['pending_connect'], 'the attempt is used up');
+        foreach ($r->persisted as $persisted) {
+            $this->assertSame('btk_test_token', json_decode($persisted, true)['broker_token']);
+        }
+        // ... and the old token still signs calls.
+        $call = new FakeTransport([response(200, [])]);
+        $c->call(['method' => 'GET', 'path' => '/api/x'], $call);
+        $this->assertSame('Bearer btk_test_token', $call->requests[0]['headers']['authorization']);
+    }
+
+    /** A TransportException thrown by the host during the completion: retried, then the previous token is kept. */
+    public function testATransportExceptionDuringCompletionKeepsThePreviousToken(): void
+    {
+        [$c] = connected();
+        $t = FakeTransport::always(transport_error('connection reset'));
+        $r = new Recorder();
+        try {
+            $c->completeConnect(callback_url(state_of($c->connectUrl(RETURN_URL))), $t, $r->sleep(), $r->persist());
+            $this->fail('expected ServerUnavailableException');
+        } catch (\Tessera\Exception\ServerUnavailableException $e) {
+            $this->assertSame('server_unavailable', $e->getErrorCode());
+        }
+        // Retried like any POST with an Idempotency-Key, with the same key.
+        $this->assertGreaterThan(1, count($t->requests));
+        $keys = array_unique(array_map(fn ($q) => array_change_key_case($q['headers'])['idempotency-key'], $t->requests));
+        $this->assertCount(1, $keys);
+        $this->assertNotEmpty($r->sleeps);
+        $this->assertSame('connected', $c->status());
+        $this->assertSame('btk_test_token', json_decode($c->exportState(), true)['broker_token']);
+        $this->assertSame(ACCOUNT, $c->account());
+    }
+
+    /** Any other exception from the transport propagates unchanged, and the previous token is kept. */
+    public function testAHostExceptionDuringCompletionPropagatesAndKeepsThePreviousToken(): void
+    {
+        [$c] = connected();
+        $boom = new \DomainException('the host gave up');
+        $t = FakeTransport::always($boom);
+        try {
+            $c->completeConnect(callback_url(state_of($c->connectUrl(RETURN_URL))), $t, fn (int $ms) => null);
+            $this->fail('expected the host\'s exception');
+        } catch (\DomainException $e) {
+            $this->assertSame($boom, $e);
+        }
+        $this->assertCount(1, $t->requests);
+        $this->assertSame('connected', $c->status());
+        $this->assertSame('btk_test_token', json_decode($c->exportState(), true)['broker_token']);
+        $this->assertSame(ACCOUNT, $c->account());
     }
 
     public function testSignRequestIsDeterministicWithFixedInputs(): void
@@ -216,9 +366,9 @@ final class CompanionTest extends TestCase
             $this->assertSame('https://staging.shop.example', $e->getCurrentUrl());
         }
         // The mismatch is part of the state.
-        $this->assertSame('site_mismatch', Companion::fromJson($c->toJson())->status());
+        $this->assertSame('site_mismatch', Companion::importState($c->exportState())->status());
         // A copy must not touch the original's registration: uninstall skips the broker.
-        $copy = Companion::fromJson($c->toJson());
+        $copy = Companion::importState($c->exportState());
         $t = new FakeTransport([]);
         $report = $copy->uninstall($t);
         $this->assertSame([], $t->requests);
@@ -252,7 +402,7 @@ final class CompanionTest extends TestCase
         $sealed = $c->sealState($key);
         $this->assertStringStartsWith('tsv1.', $sealed);
         $this->assertNotSame($sealed, $c->sealState($key), 'fresh nonce per seal');
-        $this->assertSame($c->toJson(), Companion::openState($sealed, $key)->toJson());
+        $this->assertSame($c->exportState(), Companion::openState($sealed, $key)->exportState());
         foreach ([
             [$sealed, 'another-key-material'],
             [substr($sealed, 0, -4), $key],
@@ -286,7 +436,7 @@ final class CompanionTest extends TestCase
         }
         $this->assertSame('not_registered', $c->status());
         $this->assertNull($c->installId());
-        $this->assertStringNotContainsString($secret, $c->toJson());
+        $this->assertStringNotContainsString($secret, $c->exportState());
         $this->assertStringNotContainsString($secret, end($r->persisted));
     }
 
@@ -386,7 +536,7 @@ final class CompanionTest extends TestCase
         $transport = function (array $req) use ($c, &$seen): array {
             // Reading the companion from inside its own call is fine.
             $seen[] = $c->status();
-            $seen[] = strlen($c->toJson()) > 0;
+            $seen[] = strlen($c->exportState()) > 0;
             return ['status' => 200, 'headers' => [], 'body' => 'ok'];
         };
         $this->assertSame('ok', $c->call(['method' => 'GET', 'path' => '/api/x'], $transport)['body']);

@@ -212,7 +212,7 @@ final class DriverTest extends TestCase
             $sleep = fn (int $ms) => $where === 'sleep' ? throw $boom : null;
             $persist = fn (string $j) => $where === 'persist' ? throw $boom : null;
             try {
-                [$d] = [\Tessera\Companion::fromJson($c->toJson())];
+                [$d] = [\Tessera\Companion::importState($c->exportState())];
                 $d->call(self::GET, $t, $sleep, $persist);
                 $this->fail("expected the LogicException from $where");
             } catch (\LogicException $e) {
@@ -254,7 +254,7 @@ final class DriverTest extends TestCase
         $this->assertCount(1, $t->requests);
         $this->assertSame(['POST', BROKER . '/installations'], [$t->requests[0]['method'], $t->requests[0]['url']]);
         $this->assertCount(2, $r->persisted);
-        $this->assertSame($c->toJson(), end($r->persisted));
+        $this->assertSame($c->exportState(), end($r->persisted));
     }
 
     public function testRegisterRetriesLostAnswersWithTheSameInstallation(): void
@@ -388,7 +388,7 @@ final class DriverTest extends TestCase
         foreach ([true, true, false] as $seeded) {
             $c = Companion::create(['broker_url' => BROKER]);
             if ($seeded) {
-                $c->useSeededEntropy($seed);
+                \Tessera\Testing\useSeededEntropy($c, $seed);
             }
             $t = new FakeTransport([response(201, [])]);
             $c->register(REGISTRATION, $t);
@@ -400,12 +400,12 @@ final class DriverTest extends TestCase
         $this->assertSame($bodies[1], $bodies[3]);
         $this->assertNotSame($bodies[0], $bodies[4]);
         $c = Companion::create(['broker_url' => BROKER]);
-        $c->useSeededEntropy($seed);
-        $c->useSeededEntropy(null);
+        \Tessera\Testing\useSeededEntropy($c, $seed);
+        \Tessera\Testing\useSeededEntropy($c, null);
         $this->assertNotSame($bodies[0], $c->registrationRequest(REGISTRATION)['body'], 'null returns to the OS CSPRNG');
         foreach (['', str_repeat('x', 31), str_repeat('x', 33)] as $bad) {
             try {
-                $c->useSeededEntropy($bad);
+                \Tessera\Testing\useSeededEntropy($c, $bad);
                 $this->fail('expected InvalidInputException');
             } catch (InvalidInputException $e) {
                 $this->assertSame('invalid_input', $e->getErrorCode());
@@ -417,7 +417,7 @@ final class DriverTest extends TestCase
     {
         [$c] = connected();
         $reads = 0;
-        $c->useClock(function () use (&$reads): int {
+        \Tessera\Testing\useClock($c, function () use (&$reads): int {
             $reads++;
             return 1800000000;
         });
@@ -428,7 +428,7 @@ final class DriverTest extends TestCase
         $this->assertSame(1800000000, created_of($c->signRequest(self::GET)));
         $this->assertSame(1700000000, created_of($c->signRequest(self::GET, 1700000000)), 'an explicit $now wins');
         $this->assertStringContainsString('ts=1800000000', $c->uninstallUrl());
-        $c->useClock(fn () => '1800000000');
+        \Tessera\Testing\useClock($c, fn () => '1800000000');
         try {
             $c->signRequest(self::GET);
             $this->fail('expected InvalidInputException');
@@ -436,14 +436,14 @@ final class DriverTest extends TestCase
             $this->assertSame('invalid_input', $e->getErrorCode());
         }
         $boom = new \LogicException('clock broke');
-        $c->useClock(fn () => throw $boom);
+        \Tessera\Testing\useClock($c, fn () => throw $boom);
         try {
             $c->call(self::GET, new FakeTransport([response(200)]));
             $this->fail('expected the LogicException');
         } catch (\LogicException $e) {
             $this->assertSame($boom, $e);
         }
-        $c->useClock(null);
+        \Tessera\Testing\useClock($c, null);
         $this->assertEqualsWithDelta(time(), created_of($c->signRequest(self::GET)), 2);
     }
 }

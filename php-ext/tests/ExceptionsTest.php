@@ -48,13 +48,13 @@ final class ExceptionsTest extends TestCase
         $registration = ['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1'];
         return [
             'invalid input' => [Exception\InvalidInputException::class, 'insecure_broker_url', fn () => Companion::create(['broker_url' => 'http://broker.example'])],
-            'invalid state' => [Exception\InvalidStateException::class, 'state_corrupt', fn () => Companion::fromJson('{"v":1}')],
+            'invalid state' => [Exception\InvalidStateException::class, 'state_corrupt', fn () => Companion::importState('{"v":1}')],
             'not registered' => [Exception\InvalidStateException::class, 'not_registered', fn () => Companion::create(['broker_url' => BROKER])->signRequest(['method' => 'GET', 'path' => '/x'])],
             'newer state' => [Exception\InvalidStateException::class, 'state_version_unsupported', function () {
                 [$c] = registered();
-                $s = json_decode($c->toJson(), true);
+                $s = json_decode($c->exportState(), true);
                 $s['v'] = 99;
-                Companion::fromJson(json_encode($s));
+                Companion::importState(json_encode($s));
             }],
             'undecryptable' => [Exception\StateUndecryptableException::class, 'state_undecryptable', fn () => Companion::openState('tsv1.AAAA', str_repeat('k', 16))],
             'reconnect' => [Exception\ReconnectRequiredException::class, 'reconnect_required', function () {
@@ -93,7 +93,7 @@ final class ExceptionsTest extends TestCase
             'callback' => [Exception\CallbackException::class, 'callback_invalid', function () {
                 [$c] = registered();
                 $c->connectUrl(SITE . '/cb');
-                $c->completeConnect('broker_token=btk_x');
+                $c->completeConnect('code=' . CONNECT_CODE, connect_transport());
             }],
             'site mismatch' => [Exception\SiteMismatchException::class, 'site_mismatch', function () {
                 [$c] = connected();

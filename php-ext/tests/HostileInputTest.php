@@ -49,22 +49,23 @@ final class HostileInputTest extends TestCase
         $req = $c->registrationRequest(['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1.0.0']);
         $c->handleRegistrationResponse(['status' => 201, 'headers' => [], 'body' => '{}']);
         self::$fx['secret'] = json_decode($req['body'], true)['secret'];
-        self::$fx['registered'] = $c->toJson();
-        $c->connectUrl(SITE . '/wp-admin/?page=x', null, 1700000000, 'hostile-state-0123456789');
-        self::$fx['pending'] = $c->toJson();
-        $c->completeConnect(SITE . '/wp-admin/?page=x&state=hostile-state-0123456789&broker_token=btk_hostile', 1700000001);
-        self::$fx['connected'] = $c->toJson();
+        self::$fx['registered'] = $c->exportState();
+        // Pending now: completeConnect() reads the clock (10 minutes to complete).
+        \Tessera\Testing\connectUrl($c, SITE . '/wp-admin/?page=x', null, time(), 'hostile-state-0123456789');
+        self::$fx['pending'] = $c->exportState();
+        $c->completeConnect(SITE . '/wp-admin/?page=x&state=hostile-state-0123456789&code=' . CONNECT_CODE, self::connectTransport('btk_hostile'));
+        self::$fx['connected'] = $c->exportState();
         self::$fx['install_id'] = (string) $c->installId();
         $c->checkSite('https://moved.example');
-        self::$fx['mismatch'] = $c->toJson();
+        self::$fx['mismatch'] = $c->exportState();
         $a = Companion::create(['broker_url' => BROKER]);
         $req = $a->registrationRequest(['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platform' => 'wordpress', 'plugin_version' => '1.0.0']);
         $a->handleRegistrationResponse(['status' => 202, 'headers' => [], 'body' => '{"challenge":"challenge-0123456789abcdef"}']);
-        self::$fx['awaiting'] = $a->toJson();
+        self::$fx['awaiting'] = $a->exportState();
         self::$fx['awaiting_secret'] = json_decode($req['body'], true)['secret'];
         self::$fx['awaiting_id'] = (string) $a->installId();
         self::$fx['proof'] = $a->ownershipProof()['body'];
-        self::$fx['sealed'] = Companion::fromJson(self::$fx['connected'])->sealState('0123456789abcdef-hostile');
+        self::$fx['sealed'] = Companion::importState(self::$fx['connected'])->sealState('0123456789abcdef-hostile');
     }
 
     public static function tearDownAfterClass(): void
@@ -265,6 +266,14 @@ final class HostileInputTest extends TestCase
         return ['hostile' => $h];
     }
 
+    /** An optional byte-string parameter (a seal key): null means none. */
+    private static function optBytes(): array
+    {
+        $s = self::bytes();
+        unset($s['hostile']['null']);
+        return $s + ['optional' => true];
+    }
+
     private static function time(bool $optional = true): array
     {
         return ['hostile' => self::wrong($optional ? ['null', 'int'] : ['int']) + self::cat('times', 'time'), 'optional' => $optional];
@@ -335,12 +344,18 @@ final class HostileInputTest extends TestCase
 
     private static function state(string $name): Companion
     {
-        return Companion::fromJson(self::$fx[$name]);
+        return Companion::importState(self::$fx[$name]);
     }
 
     private static function okTransport(): \Closure
     {
         return fn (array $r) => ['status' => 204, 'headers' => [], 'body' => ''];
+    }
+
+    /** The broker's answer to the connect completion. */
+    private static function connectTransport(string $token = 'btk_x'): \Closure
+    {
+        return fn (array $r) => ['status' => 200, 'headers' => ['Content-Type' => 'application/json'], 'body' => json_encode(['broker_token' => $token, 'account' => ACCOUNT])];
     }
 
     private static function signed(): array
@@ -367,23 +382,23 @@ final class HostileInputTest extends TestCase
         return [
             'Tessera\Companion::__construct' => ['receiver' => null, 'new' => true, 'args' => fn () => [], 'slots' => [], 'always_throws' => 'not constructible with new (stub)'],
             'Tessera\Companion::create' => [
-                'args' => fn () => [['broker_url' => BROKER, 'routes' => ['connect' => '/c'], 'retry' => ['max_attempts' => 2]]],
+                'args' => fn () => [['broker_url' => BROKER, 'routes' => ['connect' => '/c', 'connect_complete' => '/c/done'], 'retry' => ['max_attempts' => 2]], '0123456789abcdef-hostile'],
                 'slots' => [self::arr([
                     'broker_url' => self::text('strings', 'urls'),
-                    'routes' => self::arr(['installations' => self::optText(), 'connect' => self::optText('strings', 'urls'), 'disconnect' => self::optText()], true),
+                    'routes' => self::arr(['installations' => self::optText(), 'connect' => self::optText('strings', 'urls'), 'disconnect' => self::optText(), 'connect_complete' => self::optText()], true),
                     'retry' => self::arr(['max_attempts' => self::time(), 'base_delay_ms' => self::time(), 'max_delay_ms' => self::time(), 'max_total_delay_ms' => self::time(), 'max_retry_after_ms' => self::time()], true),
-                ])],
+                ]), self::optBytes()],
             ],
-            'Tessera\Companion::fromJson' => [
-                'args' => fn () => [$fx['connected']],
+            'Tessera\Companion::importState' => [
+                'args' => fn () => [$fx['connected'], '0123456789abcdef-hostile'],
                 'slots' => [['hostile' => self::text()['hostile'] + [
                     'truncated state' => fn () => substr($fx['connected'], 0, intdiv(strlen($fx['connected']), 2)),
                     'state with clock offset i64 max' => fn () => preg_replace('/"clock_offset":-?\d+/', '"clock_offset":9223372036854775807', $fx['connected']),
                     'state with retry u64 max' => fn () => preg_replace('/"base_delay_ms":\d+/', '"base_delay_ms":18446744073709551615', $fx['connected']),
-                ]]],
+                ]], self::optBytes()],
             ],
             'Tessera\Companion::openState' => ['args' => fn () => [$fx['sealed'], '0123456789abcdef-hostile'], 'slots' => [self::bytes(), self::bytes()]],
-            'Tessera\Companion::toJson' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
+            'Tessera\Companion::exportState' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::status' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::installId' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::siteUrl' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
@@ -408,14 +423,16 @@ final class HostileInputTest extends TestCase
             'Tessera\Companion::ownershipProof' => ['receiver' => 'awaiting', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::connectUrl' => [
                 'receiver' => 'registered',
-                'args' => fn () => [SITE . '/wp-admin/?page=x', 'units:read', $now, 'fixed-state-0123456789'],
-                'slots' => [self::text('strings', 'urls'), self::optText(), self::time(), self::optText()],
+                'args' => fn () => [SITE . '/wp-admin/?page=x', 'units:read', $now],
+                'slots' => [self::text('strings', 'urls'), self::optText(), self::time()],
             ],
             'Tessera\Companion::completeConnect' => [
                 'receiver' => 'pending',
-                'args' => fn () => [SITE . '/wp-admin/?page=x&state=hostile-state-0123456789&broker_token=btk_x', $now + 1],
-                'slots' => [self::text('strings', 'urls'), self::time()],
+                'args' => fn () => [SITE . '/wp-admin/?page=x&state=hostile-state-0123456789&code=' . CONNECT_CODE, self::connectTransport(), fn ($ms) => null, fn ($j) => null],
+                'slots' => [self::text('strings', 'urls'), ...$driver],
+                'transport' => 1,
             ],
+            'Tessera\Companion::account' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::signRequest' => [
                 'receiver' => 'connected',
                 'args' => fn () => [['method' => 'POST', 'path' => '/api/x?a=1', 'headers' => ['X-A' => ['b', 'c']], 'body' => '{}'], $now, 'n0nce', 'key'],
@@ -432,6 +449,7 @@ final class HostileInputTest extends TestCase
                 'transport' => 1,
             ],
             'Tessera\Companion::disconnect' => ['receiver' => 'connected', 'args' => fn () => [self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => $driver, 'transport' => 0],
+            'Tessera\Companion::revokePrevious' => ['receiver' => 'connected', 'args' => fn () => ['ins_cHJldmlvdXMtaW5zdGFsbA', self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => [self::text(), ...$driver], 'transport' => 1],
             'Tessera\Companion::uninstall' => ['receiver' => 'connected', 'args' => fn () => [self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => $driver, 'transport' => 0],
             'Tessera\Companion::reset' => [
                 'receiver' => 'connected',
@@ -444,8 +462,6 @@ final class HostileInputTest extends TestCase
             'Tessera\Companion::resolveSiteAsCopy' => ['receiver' => 'mismatch', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::uninstallUrl' => ['receiver' => 'connected', 'args' => fn () => [$now], 'slots' => [self::time()]],
             'Tessera\Companion::sealState' => ['receiver' => 'connected', 'args' => fn () => ['0123456789abcdef-hostile'], 'slots' => [self::bytes()]],
-            'Tessera\Companion::useSeededEntropy' => ['receiver' => 'fresh', 'args' => fn () => [str_repeat("\x01", 32)], 'slots' => [self::bytes()]],
-            'Tessera\Companion::useClock' => ['receiver' => 'fresh', 'args' => fn () => [fn () => 1700000000], 'slots' => [self::callable(true)]],
             'Tessera\Verifier::__construct' => ['new' => true, 'args' => fn () => [300, 10], 'slots' => [self::time(), self::time()]],
             'Tessera\Verifier::verify' => [
                 'receiver' => 'verifier',
@@ -474,6 +490,9 @@ final class HostileInputTest extends TestCase
     /** Members that take no input of their own (besides the extra-argument check). */
     private const EXEMPT_FUNCTIONS = [
         'tessera\testing\panic' => 'test-only hook of tessera-test.so (not in the shipped build)',
+        'tessera\testing\useseededentropy' => 'test-only hook of tessera-test.so (not in the shipped build)',
+        'tessera\testing\useclock' => 'test-only hook of tessera-test.so (not in the shipped build)',
+        'tessera\testing\connecturl' => 'test-only hook of tessera-test.so (not in the shipped build)',
     ];
 
     /**
@@ -488,7 +507,7 @@ final class HostileInputTest extends TestCase
             ['/::create$/', '/^0\.(routes|retry)$/', '/^(empty array|missing)$/', 'routes and retry are optional: an empty or missing array means the defaults'],
             ['/::create$/', '/^0\.retry\.base_delay_ms$/', '/^time 2\^53$/', 'the base delay is capped by max_delay_ms (core)'],
             ['/::create$/', '/^0\.routes\.connect$/', '/^url scheme-relative$/', 'joined below the broker URL like a path (https://broker.example//broker.example/x)'],
-            ['/::fromJson$/', '/^0$/', '/^state with (clock offset i64 max|retry u64 max)$/', 'the core accepts these stored values (its i64 arithmetic on them: see the report)'],
+            ['/::importState$/', '/^0$/', '/^state with (clock offset i64 max|retry u64 max)$/', 'the core accepts these stored values (its i64 arithmetic on them: see the report)'],
             ['/::(registrationRequest|register|reset|checkSite)$/', '/site_url$|^0$/', '/^url (plain http|hex ip)$/', 'a site may be plain http; the core normalises the host'],
             ['/::(registrationRequest|register|reset)$/', '/\.platform$/', '/^string word null$/', '`null` is a valid platform name ([a-z0-9._-]{1,32})'],
             ['/./', '/(^|\.)(\d|now)$/', '/^time 2\^53$/', 'an int: any whole second is a time (and any capacity/window the host asks for)'],
@@ -499,14 +518,15 @@ final class HostileInputTest extends TestCase
             ['/::hmacSignGeneric$/', '/^2$/', '/^(string (empty|nul|embedded nul|percent nul|word null|1 MiB|1 MiB \+ 1 of 2-byte|big)|15 bytes)$/', 'the low-level generic signer takes any HMAC key (RFC 2104: any length)'],
             ['/::hmacSignGeneric$/', '/\.url$/', '/^url (plain http|hex ip)$/', 'the generic signer signs any absolute http(s) URL'],
             ['/::(sealState|openState)$/', '/^(0|1)$/', '/^string (1 MiB|1 MiB \+ 1 of 2-byte|big)$/', 'key material of any length ≥ 16 bytes (HKDF input)'],
+            ['/::(create|importState)$/', '/^1$/', '/^string (1 MiB|1 MiB \+ 1 of 2-byte|big)$/', 'a seal key: key material of any length ≥ 16 bytes (HKDF input)'],
             ['/::connectUrl$/', '/^1$/', '/./', 'scope is free text (1-256 visible ASCII) the core percent-encodes'],
             ['/::connectUrl$/', '/^0$/', '/^url (plain http|file|userinfo|port out of range|negative port|open ipv6|bad escape|backslash authority|dot segments|hex ip|long host label)$/', 'the core checks only that a return URL is absolute visible ASCII without a fragment; which return URLs to redirect to is the broker\'s decision (see the report)'],
             ['/::(signRequest|call|hmacSignGeneric)$/', '/\.method$/', '/^string word null$/', '`null` is a valid method token'],
             ['/::(signRequest|call)$/', '/\.path$/', '/^url scheme-relative$/', 'joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker'],
             ['/::signRequest$/', '/^(2|3)$/', '/^string word null$/', '`null` is a valid nonce / idempotency-key token'],
-            ['/::(call|disconnect|uninstall|siteMoved|register|reset)$/', '/^(2|3|4)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored (as serveProof it is not called: no challenge)'],
+            ['/::revokePrevious$/', '/^0$/', '/^string word null$/', '`null` is a valid install id token ([A-Za-z0-9._~-]): the broker answers whether it exists'],
+            ['/::(call|disconnect|uninstall|siteMoved|register|reset|completeConnect|revokePrevious)$/', '/^(2|3|4)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored (as serveProof it is not called: no challenge)'],
             ['/^callbacks$/', '/^result$/', '/^serveProof returns /', 'anything but false means served (checked: registered after a second send)'],
-            ['/::useClock$/', '/^0$/', '/^function-name string$/', '"strlen" is a callable: set as the clock (a call that reads it refuses its answer)'],
             ['/::(registrationRequest|register|reset)$/', '/\.plugin_version$/', '/^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/', 'the plugin version is free text the core JSON-encodes'],
             ['/./', '/(^|\.)(\d|now)$|\.(max_attempts|\w+_ms)$/', '/^(zero|time negative|time very negative|minus one|PHP_INT_(MIN|MAX)|time i64 (min|max))$/', 'any int is a time for the binding; the core decides (see the time notes in the report)'],
         ];
@@ -590,7 +610,7 @@ final class HostileInputTest extends TestCase
         $this->assertSame(self::$fx['install_id'], $v['install_id']);
         if ($receiver instanceof Companion) {
             $this->assertIsString($receiver->status());
-            $this->assertIsString($receiver->toJson());
+            $this->assertIsString($receiver->exportState());
         }
     }
 
@@ -880,12 +900,12 @@ final class HostileInputTest extends TestCase
         ] as $label => $clock) {
             $callbacks["call: $label"] = function () use ($clock) {
                 $c = self::state('connected');
-                $c->useClock($clock);
+                \Tessera\Testing\useClock($c, $clock);
                 return $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => ['status' => 200]);
             };
             $callbacks["signRequest: $label"] = function () use ($clock) {
                 $c = self::state('connected');
-                $c->useClock($clock);
+                \Tessera\Testing\useClock($c, $clock);
                 return $c->signRequest(['method' => 'GET', 'path' => '/x']);
             };
         }
@@ -930,7 +950,7 @@ final class HostileInputTest extends TestCase
         }
         // Using the same companion from inside its callables is fine (not hostile: documented).
         $c = self::state('connected');
-        $r = $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => ['status' => 200, 'body' => $c->toJson() !== '' ? 'ok' : ''], null, fn ($j) => $c->signRequest(['method' => 'GET', 'path' => '/y']));
+        $r = $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => ['status' => 200, 'body' => $c->exportState() !== '' ? 'ok' : ''], null, fn ($j) => $c->signRequest(['method' => 'GET', 'path' => '/y']));
         $this->assertSame('ok', $r['body']);
         $this->assertNoFailures();
     }
@@ -953,8 +973,12 @@ final class HostileInputTest extends TestCase
         $calls = [
             'signRequest now PHP_INT_MAX' => fn () => self::state('connected')->signRequest(['method' => 'GET', 'path' => '/x'], PHP_INT_MAX)['headers']['signature-input'],
             'connectUrl now PHP_INT_MIN' => fn () => self::state('registered')->connectUrl(SITE . '/cb', null, PHP_INT_MIN),
-            'completeConnect now PHP_INT_MIN' => fn () => self::state('pending')->completeConnect(SITE . '/wp-admin/?page=x&state=hostile-state-0123456789&broker_token=btk_x', PHP_INT_MIN),
-            'uninstallUrl with a stored clock offset of i64 max' => fn () => Companion::fromJson((string) preg_replace('/"clock_offset":-?\d+/', '"clock_offset":9223372036854775807', self::$fx['connected']))->uninstallUrl(1700000000),
+            'completeConnect now PHP_INT_MIN' => function () {
+                $c = self::state('pending');
+                \Tessera\Testing\useClock($c, fn () => PHP_INT_MIN);
+                return $c->completeConnect(SITE . '/wp-admin/?page=x&state=hostile-state-0123456789&code=' . CONNECT_CODE, self::connectTransport(), fn ($ms) => null);
+            },
+            'uninstallUrl with a stored clock offset of i64 max' => fn () => Companion::importState((string) preg_replace('/"clock_offset":-?\d+/', '"clock_offset":9223372036854775807', self::$fx['connected']))->uninstallUrl(1700000000),
             'verify at now PHP_INT_MIN a request created at 0' => fn () => (new Verifier(null, 10))->verify(self::state('connected')->signRequest(['method' => 'GET', 'path' => '/x'], 0), fn ($id) => $secret, null, PHP_INT_MIN),
             'verifyConnectUrl now PHP_INT_MAX' => fn () => Verifier::verifyConnectUrl(self::state('registered')->connectUrl(SITE . '/cb', null, 1700000000), fn ($id) => $secret, PHP_INT_MAX),
             'verifyUninstallTicket max age PHP_INT_MIN' => fn () => Verifier::verifyUninstallTicket(self::$fx['install_id'], self::state('registered')->uninstallUrl(1700000000), fn ($id) => $secret, PHP_INT_MIN, PHP_INT_MIN),

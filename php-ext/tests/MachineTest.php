@@ -188,9 +188,9 @@ function php_headers(array $pairs): array
 /**
  * Every script in tests/vectors/machine*.json (docs/HOST-CONTRACT.md §6),
  * replayed through the extension's real driver (`register()`, `call()`,
- * `disconnect()`, `uninstall()`, `reset()`, `siteMoved()`) with scripted callables, the
+ * `disconnect()`, `uninstall()`, `reset()`, `siteMoved()`, `completeConnect()`) with scripted callables, the
  * script's seed (`useSeededEntropy`) and clock (`useClock`): every action must
- * equal the script's, the completion or error its `done`, and `toJson()` its
+ * equal the script's, the completion or error its `done`, and `exportState()` its
  * final state. Hosts that break the contract (following a redirect, retrying
  * on their own) must fail the replay.
  */
@@ -243,10 +243,20 @@ final class MachineTest extends TestCase
     private static function replay(array $script, ?\Closure $transport = null): ?string
     {
         $name = "{$script['file']}: {$script['name']}";
-        $c = Companion::fromJson($script['state']);
-        $c->useSeededEntropy(hex2bin($script['seed']));
+        $c = Companion::importState($script['state']);
+        \Tessera\Testing\useSeededEntropy($c, hex2bin($script['seed']));
         $h = new ScriptedHost($script);
-        $c->useClock(fn (): int => $h->clock());
+        // completeConnect() reads the clock once to check the callback before
+        // the driver starts: that reading is the script's `now`; every later
+        // one is the next event's (ScriptedHost::clock()).
+        $startRead = $script['operation']['op'] === 'complete_connect';
+        \Tessera\Testing\useClock($c, function () use ($h, $script, &$startRead): int {
+            if ($startRead) {
+                $startRead = false;
+                return $script['now'];
+            }
+            return $h->clock();
+        });
         $send = $transport !== null ? $transport($h) : fn (array $r): array => $h->broker($r);
         $sleep = fn (int $ms) => $h->sleep($ms);
         $persist = fn (string $s) => $h->persist($s);
@@ -270,6 +280,8 @@ final class MachineTest extends TestCase
                     return ['reset' => ['disconnect' => self::step($report['disconnect']), 'deregister' => self::step($report['deregister']), 'registration' => $report['registration']]];
                 })(),
                 'site_moved' => ['site_moved' => $c->siteMoved($send, $sleep, $persist, $serveProof) ?? []],
+                'complete_connect' => ['connected' => $c->completeConnect($op['callback'], $send, $sleep, $persist)],
+                'revoke_previous' => ['previous_revoked' => $c->revokePrevious($op['install_id'], $send, $sleep, $persist)],
             };
             $outcome = ['result' => $result];
         } catch (ReplayMismatch $m) {
@@ -281,15 +293,15 @@ final class MachineTest extends TestCase
                 ? ['error' => $e->getErrorCode()]
                 : ['error' => ['code' => $e->getErrorCode(), 'status' => $e->getStatus()]];
         } finally {
-            $c->useClock(null);
+            \Tessera\Testing\useClock($c, null);
         }
         try {
             $h->finish($script, $outcome);
         } catch (ReplayMismatch $m) {
             return "$name: {$m->getMessage()}";
         }
-        if ($c->toJson() !== $script['final_state']) {
-            return "$name: the final state differs:\n{$c->toJson()}\n{$script['final_state']}";
+        if ($c->exportState() !== $script['final_state']) {
+            return "$name: the final state differs:\n{$c->exportState()}\n{$script['final_state']}";
         }
         return null;
     }

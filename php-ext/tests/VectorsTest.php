@@ -25,7 +25,7 @@ final class VectorsTest extends TestCase
     {
         $o = $case['options'];
         $this->assertOutcome($case['expected'], function () use ($case, $o) {
-            $c = Companion::fromJson($case['state']);
+            $c = Companion::importState($case['state']);
             return $c->signRequest($case['request'], $o['now'], $o['nonce'], $o['idempotencyKey']);
         });
     }
@@ -54,8 +54,8 @@ final class VectorsTest extends TestCase
     {
         $in = $case['input'];
         $this->assertOutcome($case['expected'], function () use ($case, $in) {
-            $c = Companion::fromJson($case['state']);
-            $url = $c->connectUrl($in['returnUrl'], $in['scope'], $in['now'], $in['state']);
+            $c = Companion::importState($case['state']);
+            $url = \Tessera\Testing\connectUrl($c, $in['returnUrl'], $in['scope'], $in['now'], $in['state']);
             return ['url' => $url, 'status' => $c->status()];
         });
     }
@@ -65,20 +65,44 @@ final class VectorsTest extends TestCase
         return vector_cases('callback.json');
     }
 
-    /** @dataProvider callbackCases */
+    /**
+     * The callback's checks, then the signed exchange of its connect code:
+     * every request the completion sends is answered with the case's
+     * `answer`; `now` comes from the clock hook (read at the start and once
+     * per event the driver feeds).
+     *
+     * @dataProvider callbackCases
+     */
     public function testCallback(array $case): void
     {
-        $c = Companion::fromJson($case['state']);
+        $c = Companion::importState($case['state']);
+        \Tessera\Testing\useClock($c, fn (): int => $case['now']);
+        $answer = ['status' => $case['answer']['status'], 'headers' => ['Content-Type' => 'application/json'], 'body' => $case['answer']['body']];
+        $transport = FakeTransport::always($answer);
         $error = null;
         try {
-            $c->completeConnect($case['callback'], $case['now']);
+            $out = $c->completeConnect($case['callback'], $transport, fn (int $ms) => null, fn (string $json) => null);
+            $this->assertSame(['account' => $c->account()], $out, 'completeConnect() returns the account it stored');
         } catch (TesseraException $e) {
             $error = $e->getErrorCode();
+        } finally {
+            \Tessera\Testing\useClock($c, null);
         }
         $got = [
             'status' => $c->status(),
-            'pendingConnect' => json_decode($c->toJson(), true)['pending_connect'] !== null,
+            'pendingConnect' => json_decode($c->exportState(), true)['pending_connect'] !== null,
         ];
+        if ($c->account() !== null) {
+            $got['account'] = $c->account();
+        }
+        if ($transport->requests !== []) {
+            $got['sent'] = array_map(fn (array $r): array => [
+                'method' => $r['method'],
+                'url' => $r['url'],
+                'body' => $r['body'],
+                'authorization' => array_key_exists('authorization', array_change_key_case($r['headers'])),
+            ], $transport->requests);
+        }
         if ($error !== null) {
             $got['error'] = $error;
         }
@@ -115,7 +139,7 @@ final class VectorsTest extends TestCase
     /** @dataProvider sealCases */
     public function testSeal(array $case): void
     {
-        $this->assertOutcome($case['expected'], fn () => ['state' => Companion::openState($case['sealed'], $case['keyMaterial'])->toJson()]);
+        $this->assertOutcome($case['expected'], fn () => ['state' => Companion::openState($case['sealed'], $case['keyMaterial'])->exportState()]);
     }
 
     public static function ownershipCases(): array
@@ -126,7 +150,7 @@ final class VectorsTest extends TestCase
     /** @dataProvider ownershipCases */
     public function testOwnership(array $case): void
     {
-        $c = Companion::fromJson($case['state']);
+        $c = Companion::importState($case['state']);
         try {
             $r = $c->handleRegistrationResponse($case['response']);
             $got = ['outcome' => $r['outcome'], 'status' => $c->status()];
@@ -147,7 +171,7 @@ final class VectorsTest extends TestCase
     /** @dataProvider uninstallUrlCases */
     public function testUninstallUrl(array $case): void
     {
-        $this->assertOutcome($case['expected'], fn () => ['url' => Companion::fromJson($case['state'])->uninstallUrl($case['now'])]);
+        $this->assertOutcome($case['expected'], fn () => ['url' => Companion::importState($case['state'])->uninstallUrl($case['now'])]);
     }
 
     public static function rfc9421Cases(): array
@@ -195,7 +219,7 @@ final class VectorsTest extends TestCase
         $this->assertSame([
             'callback.json', 'classification.json', 'connect.json', 'inputs.json',
             // machine*.json: MachineTest replays every script through the driver.
-            'machine-call.json', 'machine-leave.json', 'machine-register.json',
+            'machine-call.json', 'machine-connect.json', 'machine-leave.json', 'machine-register.json',
             'ownership.json', 'rfc9421.json', 'seal.json', 'signing.json', 'uninstall_url.json', 'verify.json',
         ], $files, 'a new vector file needs a test here');
     }

@@ -48,6 +48,17 @@ const IMPL_EXTENSION = 'extension';
         fwrite(STDERR, "TESSERA_IMPL must be 'extension' or 'pure', not '$impl'\n");
         exit(2);
     }
+    // The test hooks (Tessera\Testing\useSeededEntropy(), useClock(),
+    // connectUrl() with a fixed state): the extension's test build has them,
+    // the shipped tessera.so does not; for pure PHP they live in
+    // php/tests/testing.php, outside the package.
+    if ($impl === IMPL_PURE) {
+        require_once __DIR__ . '/../../php/tests/testing.php';
+    } elseif (!function_exists('Tessera\\Testing\\useSeededEntropy')) {
+        fwrite(STDERR, "The loaded tessera extension has no test hooks: run the suite on the test build "
+            . "(scripts/build-php.sh --test-hooks → target/php/tessera-test.so)\n");
+        exit(2);
+    }
 })();
 
 /** The implementation under test: IMPL_EXTENSION or IMPL_PURE. */
@@ -97,15 +108,26 @@ final class FakeTransport
     /** @var list<array> requests received */
     public array $requests = [];
 
+    /** What answers every request once the script is used up (null: a 599 "script exhausted"). */
+    private array|\Throwable|\Closure|null $always = null;
+
     /** @param list<array|\Throwable|callable> $script */
     public function __construct(private array $script)
     {
     }
 
+    /** A transport that answers every request with $answer (a response, an exception to throw, or a callable). */
+    public static function always(array|\Throwable|\Closure $answer): self
+    {
+        $t = new self([]);
+        $t->always = $answer;
+        return $t;
+    }
+
     public function __invoke(array $request): array
     {
         $this->requests[] = $request;
-        $next = array_shift($this->script) ?? ['status' => 599, 'headers' => [], 'body' => 'script exhausted'];
+        $next = array_shift($this->script) ?? $this->always ?? ['status' => 599, 'headers' => [], 'body' => 'script exhausted'];
         if ($next instanceof \Throwable) {
             throw $next;
         }
@@ -163,13 +185,58 @@ function registered(string $broker = BROKER): array
     return [$c, $secret];
 }
 
-/** @return array{Companion, string} a connected companion (broker token btk_test_token) and its secret */
+/** The Stora account the scripted broker's connect completion names (docs/PROTOCOL.md §5.4.1). */
+const ACCOUNT = ['id' => 'op_test', 'name' => 'Test Storage'];
+
+/** A well-formed connect code (§5.4: 16-256 characters of [A-Za-z0-9-._~]; the reference broker's form). */
+const CONNECT_CODE = 'cc_dGVzdC1jb25uZWN0LWNvZGUtMDEyMzQ1Njc4OWFiY2RlZmc';
+
+/** The plugin's return page in these tests. */
+const RETURN_URL = SITE . '/wp-admin/admin.php?page=tessera';
+
+/** The broker's 200 answer to the signed `POST /connect/complete`: `{"broker_token", "account"}`. */
+function connect_answer(string $token = 'btk_test_token', array $account = ACCOUNT): array
+{
+    return response(200, ['broker_token' => $token, 'account' => $account]);
+}
+
+/** A transport answering every request (the connect completion) with connect_answer(); it records what it was sent. */
+function connect_transport(string $token = 'btk_test_token', array $account = ACCOUNT): FakeTransport
+{
+    return FakeTransport::always(connect_answer($token, $account));
+}
+
+/** The `state` parameter of a connect URL. */
+function state_of(string $connectUrl): string
+{
+    parse_str((string) parse_url($connectUrl, PHP_URL_QUERY), $q);
+    return $q['state'];
+}
+
+/** The callback the broker sends the browser to: `$return` + `state` and a connect `code` (§5.4). */
+function callback_url(string $state, string $code = CONNECT_CODE, string $return = RETURN_URL): string
+{
+    return $return . (str_contains($return, '?') ? '&' : '?') . 'state=' . rawurlencode($state) . '&code=' . rawurlencode($code);
+}
+
+/**
+ * Connects $c (registered): a connect URL, then the callback, whose code the
+ * scripted broker exchanges for $token and ACCOUNT.
+ *
+ * @return FakeTransport what the completion sent
+ */
+function connect(Companion $c, string $token = 'btk_test_token', array $account = ACCOUNT): FakeTransport
+{
+    $t = connect_transport($token, $account);
+    $c->completeConnect(callback_url(state_of($c->connectUrl(RETURN_URL))), $t, fn (int $ms) => null);
+    return $t;
+}
+
+/** @return array{Companion, string} a connected companion (broker token btk_test_token, account ACCOUNT) and its secret */
 function connected(string $broker = BROKER, string $token = 'btk_test_token'): array
 {
     [$c, $secret] = registered($broker);
-    $url = $c->connectUrl(SITE . '/wp-admin/admin.php?page=tessera');
-    parse_str((string) parse_url($url, PHP_URL_QUERY), $q);
-    $c->completeConnect(SITE . '/wp-admin/admin.php?page=tessera&state=' . $q['state'] . '&broker_token=' . $token);
+    connect($c, $token);
     return [$c, $secret];
 }
 

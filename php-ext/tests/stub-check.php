@@ -3,7 +3,8 @@
  * Checks php-ext/tessera.stub.php against the loaded `tessera` extension by
  * reflection: the same classes, parents, flags, interfaces, methods
  * (name, static/final/abstract, visibility, parameter names, types,
- * optionality and defaults, return types), non-private properties, constants
+ * optionality and defaults, return types; `#[\SensitiveParameter]` against
+ * the pure-PHP package), non-private properties, constants
  * and functions. Test-only functions (namespace Tessera\Testing) are ignored.
  *
  *   php -d extension=/path/tessera.so php-ext/tests/stub-check.php php-ext/tessera.stub.php
@@ -35,6 +36,7 @@ function describe_function(ReflectionFunctionAbstract $f): array
             'variadic' => $p->isVariadic(),
             'by_ref' => $p->isPassedByReference(),
             'default' => $default,
+            'sensitive' => $p->getAttributes('SensitiveParameter') !== [],
         ];
     }
     $d = [
@@ -167,11 +169,26 @@ function describe_pure(): array
 
 function without_param_types(array $desc): array
 {
+    return without_param_keys($desc, 'type');
+}
+
+/**
+ * `#[\SensitiveParameter]` is compared with the pure-PHP package only: the
+ * extension cannot declare attributes (ext-php-rs), so there the stub's are
+ * documentation.
+ */
+function without_param_keys(array $desc, string $key): array
+{
     foreach ($desc['classes'] as &$c) {
         foreach ($c['methods'] as &$m) {
             foreach ($m['params'] as &$p) {
-                unset($p['type']);
+                unset($p[$key]);
             }
+        }
+    }
+    foreach ($desc['functions'] as &$f) {
+        foreach ($f['params'] as &$p) {
+            unset($p[$key]);
         }
     }
     return $desc;
@@ -210,6 +227,9 @@ $extDesc = json_decode(json_encode($extDesc), true);
 if ($pure) {
     $stubDesc = without_param_types($stubDesc);
     $extDesc = without_param_types($extDesc);
+} else {
+    $stubDesc = without_param_keys($stubDesc, 'sensitive');
+    $extDesc = without_param_keys($extDesc, 'sensitive');
 }
 
 $problems = [];

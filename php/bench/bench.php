@@ -68,7 +68,8 @@ function connected(string $ns): array
     );
     $url = $c->connectUrl('https://shop.example/wp-admin/admin.php?page=x');
     parse_str((string) parse_url($url, PHP_URL_QUERY), $q);
-    $c->completeConnect('state=' . $q['state'] . '&broker_token=btk_bench_token_0123456789');
+    $c->completeConnect('state=' . $q['state'] . '&code=cc_bench_code_0123456789', fn (array $r): array => ['status' => 200, 'headers' => [],
+        'body' => '{"broker_token":"btk_bench_token_0123456789","account":{"id":"op_bench","name":"Bench Storage"}}']);
     return [$c, $secret];
 }
 
@@ -90,7 +91,7 @@ foreach (IMPLS as $label => $ns) {
     $verifier = new $V();
     $secretFor = fn (string $id): ?string => $signerSecret;
     $replay = fn (string $k, int $exp, int $now): bool => true; // a shared store that accepts: the verify work only
-    $state = $c->toJson();
+    $state = $c->exportState();
     $sealed = $c->sealState($key);
     $ok = fn (array $r): array => ['status' => 200, 'headers' => ['content-type' => 'application/json'], 'body' => '{"data":[]}'];
     $cases = [
@@ -100,7 +101,7 @@ foreach (IMPLS as $label => $ns) {
         'seal state' => fn () => $c->sealState($key),
         'open state' => fn () => $C::openState($sealed, $key),
         'call() GET, scripted 200' => fn () => $c->call(['method' => 'GET', 'path' => '/api/orders'], $ok),
-        'fromJson + toJson' => fn () => $C::fromJson($state)->toJson(),
+        'importState + exportState' => fn () => $C::importState($state)->exportState(),
     ];
     foreach ($cases as $name => $f) {
         $results[$name][$label] = measure($f, $seconds);
@@ -115,7 +116,7 @@ foreach (file('/proc/self/maps') ?: [] as $line) {
     }
 }
 $stateFile = tempnam(sys_get_temp_dir(), 'tessera-bench-state');
-file_put_contents($stateFile, connected('Tessera\\')[0]->toJson());
+file_put_contents($stateFile, connected('Tessera\\')[0]->exportState());
 $cache = sys_get_temp_dir() . '/tessera-bench-opcache-' . getmypid();
 @mkdir($cache);
 $opcache = '-d zend_extension=opcache -d opcache.enable_cli=1 -d opcache.file_cache=' . escapeshellarg($cache) . ' -d opcache.jit=off';

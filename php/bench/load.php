@@ -20,7 +20,7 @@ if ($mode === 'autoload') {
 } elseif ($mode === 'composer') {
     require __DIR__ . '/../vendor/autoload.php';
 }
-$c = Tessera\Companion::fromJson($state);
+$c = Tessera\Companion::importState($state);
 $c->signRequest(['method' => 'GET', 'path' => '/api/orders?limit=3']);
 $t1 = hrtime(true);
 if ((new ReflectionClass($c))->isInternal() !== ($mode === 'extension')) {

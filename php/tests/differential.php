@@ -7,11 +7,14 @@
  * (`serialize()` of the normalised results): signed requests, signature bases
  * (`Verifier::hmacSignGeneric`), URLs, headers, state JSON and the getters,
  * error codes, messages and exception classes, and whole driver runs
- * (`register`, `call`, `disconnect`, `uninstall`, `reset`, `siteMoved`) with scripted
+ * (`register`, `call`, `completeConnect`, `revokePrevious`, `disconnect`, `uninstall`, `reset`, `siteMoved`) with scripted
  * transports, seeded entropy and scripted clocks: every request the
  * transport saw, every sleep, persist and proof served.
  *
- *   php -n -d extension=$PWD/target/php/tessera.so php/tests/differential.php [--seed=N] [--cases=N]
+ *   php -n -d extension=$PWD/target/php/tessera-test.so php/tests/differential.php [--seed=N] [--cases=N]
+ *
+ * (the extension's test build: the test hooks seed, clock and a fixed connect
+ * state, `Tessera\Testing\…`; pure PHP's are in php/tests/testing.php)
  *   php -n -d extension=... php/tests/differential.php --replay=<token printed with a difference>
  *
  * The seed is random unless given (it is printed: a run is reproducible from
@@ -43,6 +46,11 @@ if (!extension_loaded('tessera')) {
     exit(2);
 }
 require __DIR__ . '/../autoload.php';
+require __DIR__ . '/testing.php';
+if (!function_exists('Tessera\\Testing\\useSeededEntropy')) {
+    fwrite(STDERR, "differential: the loaded extension has no test hooks: use its test build (scripts/build-php.sh --test-hooks)\n");
+    exit(2);
+}
 if (!(new \ReflectionClass('Tessera\\Companion'))->isInternal() || (new \ReflectionClass('Tessera\\Pure\\Companion'))->isInternal()) {
     fwrite(STDERR, "differential: Tessera\\Companion must be the extension's class and Tessera\\Pure\\Companion the pure-PHP one\n");
     exit(2);
@@ -70,6 +78,16 @@ const REG = ['site_url' => SITE, 'admin_email' => 'owner@shop.example', 'platfor
 function cls(string $impl, string $name): string
 {
     return IMPLS[$impl] . $name;
+}
+
+/**
+ * A test hook on either implementation's companion: `Tessera\Testing\…`
+ * (the extension's test build) or `Tessera\Pure\Testing\…` (php/tests/testing.php).
+ */
+function hook(object $c, string $name, mixed ...$args): mixed
+{
+    $fn = ($c instanceof \Tessera\Pure\Companion ? 'Tessera\\Pure\\Testing\\' : 'Tessera\\Testing\\') . $name;
+    return $fn($c, ...$args);
 }
 
 // ---- randomness (mt_rand, seeded: the whole run is reproducible from the seed) -------------
@@ -409,7 +427,7 @@ function gen_config(): mixed
     $cfg = ['broker_url' => gen_broker_url()];
     if (chance(35)) {
         $routes = [];
-        foreach (['installations', 'connect', 'disconnect'] as $k) {
+        foreach (['installations', 'connect', 'disconnect', 'connect_complete'] as $k) {
             if (chance(50)) {
                 $routes[$k] = gen_route();
             }
@@ -465,6 +483,18 @@ function gen_seed(): mixed
 {
     // Never null: that is the OS CSPRNG again (not reproducible).
     return chance(97) ? rbytes(32) : pick([rbytes(31), rbytes(33), '', 5, [], 1.5, H . 'object']);
+}
+
+/** A seal key for a companion (issue 14): mostly none, else valid key material. */
+function gen_seal_key(): ?string
+{
+    return chance(70) ? null : pick(['0123456789abcdef', 'seal-key-material-0123456789', rbytes(16), rbytes(r(16, 64))]);
+}
+
+/** The optional `$sealKey` argument of create()/importState(): absent, null, or any key material. */
+function gen_seal_key_arg(): array
+{
+    return chance(60) ? [] : ['sealKey' => chance(20) ? null : gen_key_material()];
 }
 
 function gen_key_material(): mixed
@@ -544,12 +574,13 @@ function norm_throwable(\Throwable $e): array
 function view(object $c): array
 {
     return [
-        'json' => outcome(fn () => $c->toJson()),
+        'json' => outcome(fn () => $c->exportState()),
         'status' => outcome(fn () => $c->status()),
         'installId' => outcome(fn () => $c->installId()),
         'siteUrl' => outcome(fn () => $c->siteUrl()),
         'reconnectReason' => outcome(fn () => $c->reconnectReason()),
         'clockOffset' => outcome(fn () => $c->clockOffset()),
+        'account' => outcome(fn () => $c->account()),
     ];
 }
 
@@ -743,11 +774,12 @@ function replay_fn(mixed $kind): ?\Closure
 function companion(string $impl, array $in): object
 {
     $C = cls($impl, 'Companion');
-    $c = $C::fromJson($in['state']);
+    // With a seal key (issue 14) every persist hands over the sealed state.
+    $c = $C::importState($in['state'], isset($in['sealKey']) ? mat($in['sealKey']) : null);
     // Never the OS CSPRNG: without a seed in the case, a fixed one.
-    $c->useSeededEntropy(array_key_exists('seed', $in) ? mat($in['seed']) : str_repeat("\x5a", 32));
+    hook($c, 'useSeededEntropy', array_key_exists('seed', $in) ? mat($in['seed']) : str_repeat("\x5a", 32));
     $at = $in['clockAt'] ?? T0;
-    $c->useClock(fn () => $at);
+    hook($c, 'useClock', fn () => $at);
     return $c;
 }
 
@@ -755,9 +787,9 @@ function companion(string $impl, array $in): object
 function ops(): array
 {
     return [
-        'create' => fn (string $impl, array $in) => cls($impl, 'Companion')::create(mat($in['config'])),
+        'create' => fn (string $impl, array $in) => cls($impl, 'Companion')::create(mat($in['config']), ...(array_key_exists('sealKey', $in) ? [mat($in['sealKey'])] : [])),
 
-        'fromJson' => fn (string $impl, array $in) => cls($impl, 'Companion')::fromJson(mat($in['json'])),
+        'importState' => fn (string $impl, array $in) => cls($impl, 'Companion')::importState(mat($in['json']), ...(array_key_exists('sealKey', $in) ? [mat($in['sealKey'])] : [])),
 
         'sign' => function (string $impl, array $in) {
             $c = companion($impl, $in);
@@ -796,7 +828,9 @@ function ops(): array
 
         'connect' => function (string $impl, array $in) {
             $c = companion($impl, $in);
-            $url = outcome(fn () => $c->connectUrl(mat($in['returnUrl']), mat($in['scope']), mat($in['now']), mat($in['cstate'])));
+            $url = outcome(fn () => $in['cstate'] === null
+                ? $c->connectUrl(mat($in['returnUrl']), mat($in['scope']), mat($in['now']))
+                : hook($c, 'connectUrl', mat($in['returnUrl']), mat($in['scope']), mat($in['now']), mat($in['cstate'])));
             $out = ['url' => $url, 'mid' => view($c)];
             $state = null;
             if (isset($url['ok']) && is_string($url['ok'])) {
@@ -807,7 +841,14 @@ function ops(): array
                 $out['verified'] = outcome(fn () => $V::verifyConnectUrl($in['tamper'] === null ? $url['ok'] : str_replace($in['tamper'][0], $in['tamper'][1], $url['ok']), secret_for($in['secretFor'], $secret), $in['verifyNow'] === 'after' ? ts_of($url['ok']) + 5 : mat($in['verifyNow'])));
             }
             $cb = mat(is_string($in['callback']) ? str_replace('{STATE}', (string) ($state ?? 'none'), $in['callback']) : $in['callback']);
-            $out['complete'] = outcome(fn () => $c->completeConnect($cb, mat($in['cbNow'])));
+            if ($in['cbNow'] !== null) {
+                // The completion reads `now` from the clock (the test hook).
+                $cbNow = $in['cbNow'];
+                hook($c, 'useClock', fn () => mat($cbNow));
+            }
+            $host = new Host($impl, $in);
+            $out['complete'] = outcome(fn () => $c->completeConnect($cb, $host->transport(), $host->sleep(), $host->persist()));
+            $out['log'] = $host->log;
             $out['after'] = view($c);
             return $out;
         },
@@ -886,10 +927,10 @@ function ops(): array
 
         'hooks' => function (string $impl, array $in) {
             $C = cls($impl, 'Companion');
-            $c = $C::fromJson($in['state']);
+            $c = $C::importState($in['state']);
             $out = [
-                'seed' => outcome(fn () => $c->useSeededEntropy(mat($in['seed']))),
-                'clock' => outcome(fn () => $c->useClock(mat($in['clock']))),
+                'seed' => outcome(fn () => hook($c, 'useSeededEntropy', mat($in['seed']))),
+                'clock' => outcome(fn () => hook($c, 'useClock', mat($in['clock']))),
             ];
             // Only with both hooks in place (else the OS CSPRNG and the real clock would answer).
             if (isset($out['seed']['ok'], $out['clock']['ok']) && is_string($in['seed']) && is_string($in['clock'])) {
@@ -930,7 +971,7 @@ function ops(): array
             try {
                 match ($in['raise']) {
                     'open' => $C::openState(mat($in['arg']), 'key-material-0123456789'),
-                    'fromJson' => $C::fromJson(mat($in['arg'])),
+                    'importState' => $C::importState(mat($in['arg'])),
                     'sign' => $c->signRequest(['method' => 'GET', 'path' => mat($in['arg'])], T0, 'nonce-0123456789abcdef'),
                     'call' => $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => mat($in['arg'])),
                     'verify' => (new $V())->verify(['method' => 'GET', 'url' => BROKER . '/x', 'headers' => ['signature-input' => mat($in['arg'])]], fn ($id) => null),
@@ -948,20 +989,29 @@ function ops(): array
             $host = new Host($impl, $in);
             $clock = $host->clock();
             if ($clock !== null) {
-                $c->useClock($clock);
+                hook($c, 'useClock', $clock);
             }
             $transport = $host->transport();
             $sleep = $host->sleep();
             $persist = $host->persist();
             $result = outcome(fn () => match ($in['op']) {
                 'call' => $c->call(mat($in['request']), $transport, $sleep, $persist),
+                'completeConnect' => $c->completeConnect(mat($in['callback']), $transport, $sleep, $persist),
                 'register' => $c->register(mat($in['registration']), $transport, $sleep, $persist, $host->serveProof()),
                 'disconnect' => $c->disconnect($transport, $sleep, $persist),
+                'revokePrevious' => $c->revokePrevious(mat($in['installId']), $transport, $sleep, $persist),
                 'uninstall' => $c->uninstall($transport, $sleep, $persist),
                 'reset' => $c->reset(mat($in['registration']), $transport, $sleep, $persist, $host->serveProof()),
                 'siteMoved' => $c->siteMoved($transport, $sleep, $persist, $host->serveProof()),
             });
-            return ['result' => $result, 'log' => $host->log, 'after' => view($c)];
+            // Hosts get what they store: the last persisted value reopens to the
+            // companion's state (sealed with the seal key when there is one).
+            $persisted = array_values(array_filter(array_map(fn ($e) => $e['persist'] ?? null, $host->log), 'is_string'));
+            $C = cls($impl, 'Companion');
+            $reopened = $persisted === [] ? null : outcome(fn () => isset($in['sealKey'])
+                ? ($C::openState(end($persisted), mat($in['sealKey']))->exportState() === $c->exportState() ? 'sealed, reopens to the state' : 'sealed, differs')
+                : (end($persisted) === $c->exportState() ? 'the state JSON' : 'differs'));
+            return ['result' => $result, 'log' => $host->log, 'reopened' => $reopened, 'after' => view($c)];
         },
     ];
 }
@@ -974,58 +1024,59 @@ function fixtures(string $impl): array
     $C = cls($impl, 'Companion');
     $seed = str_repeat("\x11", 32);
     $hooks = function (object $c) use ($seed): object {
-        $c->useSeededEntropy($seed);
-        $c->useClock(fn () => T0);
+        hook($c, 'useSeededEntropy', $seed);
+        hook($c, 'useClock', fn () => T0);
         return $c;
     };
     $mk = fn (array $cfg) => $hooks($C::create($cfg));
-    $load = fn (string $json) => $hooks($C::fromJson($json));
+    $load = fn (string $json) => $hooks($C::importState($json));
     $f = [];
     $configs = [
         'default' => ['broker_url' => BROKER],
-        'based' => ['broker_url' => 'http://127.0.0.1:8080/base/', 'routes' => ['installations' => '/i', 'connect' => '/c', 'disconnect' => '/d'], 'retry' => ['max_attempts' => 5, 'base_delay_ms' => 10, 'max_delay_ms' => 100, 'max_total_delay_ms' => 1000, 'max_retry_after_ms' => 2000]],
+        'based' => ['broker_url' => 'http://127.0.0.1:8080/base/', 'routes' => ['installations' => '/i', 'connect' => '/c', 'disconnect' => '/d', 'connect_complete' => '/cc'], 'retry' => ['max_attempts' => 5, 'base_delay_ms' => 10, 'max_delay_ms' => 100, 'max_total_delay_ms' => 1000, 'max_retry_after_ms' => 2000]],
         'one-shot' => ['broker_url' => BROKER, 'retry' => ['max_attempts' => 1]],
     ];
     foreach ($configs as $name => $cfg) {
         $c = $mk($cfg);
-        $f["$name/fresh"] = $c->toJson();
+        $f["$name/fresh"] = $c->exportState();
         $c->registrationRequest(REG);
-        $f["$name/pending"] = $c->toJson();
+        $f["$name/pending"] = $c->exportState();
         $c->handleRegistrationResponse(['status' => 201, 'headers' => [], 'body' => '{}']);
-        $f["$name/registered"] = $c->toJson();
-        $c->connectUrl(SITE . '/wp-admin/admin.php?page=x', 'orders:read', T0, 'fixture-state-0123456789');
-        $f["$name/connecting"] = $c->toJson();
-        $c->completeConnect('state=fixture-state-0123456789&broker_token=btk_fixture_token', T0 + 5);
-        $f["$name/connected"] = $c->toJson();
-        $c->connectUrl(SITE . '/cb', null, T0 + 10, 'fixture-state-again-0123456789');
-        $f["$name/reconnecting"] = $c->toJson();
+        $f["$name/registered"] = $c->exportState();
+        hook($c, 'connectUrl', SITE . '/wp-admin/admin.php?page=x', 'orders:read', T0, 'fixture-state-0123456789');
+        $f["$name/connecting"] = $c->exportState();
+        $c->completeConnect('state=fixture-state-0123456789&code=cc_fixture-code-0123456789', fn ($r) => ['status' => 200, 'headers' => [],
+            'body' => '{"broker_token":"btk_fixture_token","account":{"id":"op_fixture","name":"Fixture Storage"}}']);
+        $f["$name/connected"] = $c->exportState();
+        hook($c, 'connectUrl', SITE . '/cb', null, T0 + 10, 'fixture-state-again-0123456789');
+        $f["$name/reconnecting"] = $c->exportState();
         $m = $load($f["$name/connected"]);
         $m->checkSite('https://moved.example');
-        $f["$name/mismatch"] = $m->toJson();
+        $f["$name/mismatch"] = $m->exportState();
         $m->siteMoved(fn ($r) => ['status' => 202, 'headers' => [], 'body' => '{"challenge":"challenge-0123456789abcdef"}'], fn ($ms) => null, null, fn ($p) => false);
-        $f["$name/moving"] = $m->toJson();
+        $f["$name/moving"] = $m->exportState();
         $r = $load($f["$name/connected"]);
         try {
             $r->call(['method' => 'GET', 'path' => '/x'], fn ($q) => ['status' => 401, 'headers' => [], 'body' => '{"error":"stora_reconnect_required"}']);
         } catch (\Throwable) {
         }
-        $f["$name/reconnect"] = $r->toJson();
+        $f["$name/reconnect"] = $r->exportState();
         $g = $load($f["$name/connected"]);
         try {
             $g->call(['method' => 'GET', 'path' => '/x'], fn ($q) => ['status' => 401, 'headers' => [], 'body' => '{"error":"unknown_installation"}']);
         } catch (\Throwable) {
         }
-        $f["$name/invalid"] = $g->toJson();
+        $f["$name/invalid"] = $g->exportState();
         $o = $load($f["$name/connected"]);
         $n = 0;
         $o->call(['method' => 'GET', 'path' => '/x'], function ($q) use (&$n) {
             return $n++ === 0 ? ['status' => 401, 'headers' => ['Date' => http_date(T0 + 400)], 'body' => '{"error":"signature_expired"}'] : ['status' => 200, 'headers' => [], 'body' => ''];
         }, fn ($ms) => null);
-        $f["$name/offset"] = $o->toJson();
+        $f["$name/offset"] = $o->exportState();
         $a = $mk($cfg);
         $a->registrationRequest(REG);
         $a->handleRegistrationResponse(['status' => 202, 'headers' => [], 'body' => '{"challenge":"challenge-0123456789abcdef"}']);
-        $f["$name/awaiting"] = $a->toJson();
+        $f["$name/awaiting"] = $a->exportState();
     }
     // Edges: clock offsets at and past the bound, a pending connect at the
     // edges of time, an old pending move.
@@ -1065,11 +1116,15 @@ function mutate_json(string $json): string
             3, 4 => (function () use ($m) {
                 $from = pick(['"v":1', '"clock_offset":0', '"confirmed":true', '"broker_token":"btk_fixture_token"', '"status":"connected"', '"status":"registered"',
                     '"max_attempts":3', '"pending_connect":null', '"site_mismatch":null', '"reconnect_reason":null', '"platform":"wordpress"', '"broker_url":"https://broker.example"',
-                    '"installations":"/installations"', '"base_delay_ms":250', '"id":"ins_']);
+                    '"installations":"/installations"', '"base_delay_ms":250', '"id":"ins_', '"account":{"id":"op_fixture","name":"Fixture Storage"}', '"account":null',
+                    '"connect_complete":"/connect/complete"', '"name":"Fixture Storage"']);
                 $to = pick(['"v":2', '"v":0', '"v":"1"', '"clock_offset":-9223372036854775808', '"clock_offset":86401', '"clock_offset":1.5', '"confirmed":1', '"confirmed":false',
                     '"broker_token":"b t"', '"broker_token":""', '"broker_token":null', '"status":"x"', '"status":"connected"', '"status":"site_mismatch"', '"max_attempts":4294967296',
                     '"max_attempts":0', '"v":1,"v":1', '"v":18446744073709551616', '"pending_connect":{}', '"site_mismatch":"x"', '"reconnect_reason":"x"', '"platform":""',
-                    '"broker_url":"http://broker.example"', '"installations":"i"', '"base_delay_ms":-1', '"id":"xx_', '"extra":1,"v":1']);
+                    '"broker_url":"http://broker.example"', '"installations":"i"', '"base_delay_ms":-1', '"id":"xx_', '"extra":1,"v":1', '"account":{"id":"","name":""}',
+                    '"account":{"id":"op\\u0007","name":""}', '"account":{"id":"op","name":"a\\u0085b"}', '"account":{"id":"op"}', '"account":{}', '"account":1',
+                    '"account":{"id":"' . str_repeat('\u00e9', 129) . '","name":""}', '"account":{"id":"x","name":"' . str_repeat('n', 201) . '"}',
+                    '"account":{"id":"x","id":"y","name":""}', '"connect_complete":"/c?x=1"', '"connect_complete":""', '"connect_complete":1', '"name":"Caf\\u00e9 \\u2028"']);
                 return str_replace($from, $to, $m);
             })(),
             5 => json_encode(json_decode($m, true), JSON_UNESCAPED_SLASHES | JSON_PRETTY_PRINT) ?: $m,
@@ -1093,6 +1148,47 @@ function gen_script(int $max = 6): array
     return $s;
 }
 
+/** A connect callback; `{STATE}` is the pending connect's `state`. */
+function gen_callback(): mixed
+{
+    $code = fn () => 'cc_' . rstr(UNRESERVED, 13, 60);
+    if (chance(15)) {
+        return mutate_chars('state={STATE}&code=' . $code(), URL_CHARS);
+    }
+    if (chance(8)) {
+        return hostile();
+    }
+    return pick(['state={STATE}&code=' . $code(), 'state={STATE}&code=' . $code(), SITE . '/cb?state={STATE}&code=' . $code(), '?code=' . $code() . '&state={STATE}',
+        'state={STATE}&code=cc_short', 'state={STATE}&code=' . rstr(UNRESERVED, 16, 16), 'state={STATE}&code=' . rstr(UNRESERVED, 15, 15),
+        'state={STATE}&code=' . str_repeat('c', pick([256, 257, r(100, 5000)])), 'state={STATE}&code=cc_a%20bcdefghijklmnop', 'state={STATE}&code=cc_abcdefghijklmnop%2B',
+        'state={STATE}&code=', 'state={STATE}&code=' . rtext(20), 'state={STATE}&broker_token=btk_x', 'state={STATE}&broker_token=btk_x&code=' . $code(),
+        'state={STATE}&error=access_denied', 'state={STATE}&error=' . rtext(5) . '&code=' . $code(), 'code=' . $code(), 'state=wrong&code=' . $code(),
+        'state={STATE}&state=x&code=' . $code(), 'state={STATE}&code=a&code=b', 'state={STATE}', '', 'state=%ZZ', rtext(10)]);
+}
+
+/** The broker's answer to the connect completion. */
+function gen_connect_answer(): mixed
+{
+    if (chance(25)) {
+        return gen_script(1)[0];
+    }
+    $token = chance(85) ? 'btk_' . rstr(UNRESERVED, 1, 40) : pick(['', 'a b', str_repeat('t', r(500, 600)), "\u{e9}", 'btk+/=']);
+    $id = chance(85) ? 'op_' . rstr(ALNUM, 1, 10) : pick(['', str_repeat('i', 128), str_repeat("\u{e9}", 129), "op\\u0007", "op\\u0000", "op\u{85}", "op\u{a0}", 'op\\"x']);
+    $name = chance(80) ? pick(['Acme Self Storage', '', "Caf\u{e9} \u{1F600}", 'Storage \\u2028 Co']) : pick([str_repeat('n', 200), str_repeat('n', 201), "a\tb", "a\\u0085b", "a\u{9f}b", rtext(8)]);
+    $body = chance(85) ? '{"broker_token":"' . $token . '","account":{"id":"' . $id . '","name":"' . $name . '"}}'
+        : pick(['ok', '', '{}', '[]', '{"broker_token":"btk_x"}', '{"broker_token":"btk_x","account":null}', '{"broker_token":"btk_x","account":{"id":"op_1"}}',
+            '{"broker_token":1,"account":{"id":"op_1","name":""}}', '{"broker_token":"btk_a","broker_token":"btk_b","account":{"id":"op_1","name":"x"}}',
+            '{"broker_token":"btk_a","account":{"id":"op_1","name":"x","name":"y"}}', '{"broker_token":"btk_a","account":{"id":"op_1","name":"x"},"extra":[1]}',
+            '{"broker_token":"btk_a","account":{"id":"op_1","name":"x"}', "{\"broker_token\":\"btk_a\",\"account\":{\"id\":\"op_1\",\"name\":\"\xff\"}}"]);
+    return ['status' => chance(90) ? 200 : pick([201, 204, 299]), 'headers' => [], 'body' => $body];
+}
+
+/** @return list<mixed> the answers a connect completion gets, in order */
+function gen_connect_script(): array
+{
+    return array_map(fn () => gen_connect_answer(), range(0, chance(70) ? 0 : r(1, 4)));
+}
+
 /** One random case: [op, input]. */
 function gen_case(array $states): array
 {
@@ -1107,12 +1203,12 @@ function gen_case(array $states): array
         return $n <= 93 ? $states[pick($names)] : mutate_json($states[pick($names)]);
     };
     $op = weighted([
-        'create' => 6, 'fromJson' => 7, 'sign' => 22, 'classify' => 9, 'registration' => 6, 'connect' => 8, 'site' => 5, 'ticket' => 4, 'seal' => 4,
+        'create' => 6, 'importState' => 7, 'sign' => 22, 'classify' => 9, 'registration' => 6, 'connect' => 8, 'site' => 5, 'ticket' => 4, 'seal' => 4,
         'open' => 2, 'verify' => 8, 'hmac' => 5, 'proof' => 2, 'hooks' => 1, 'arity' => 2, 'drive' => 18, 'dump' => 2,
     ]);
     return [$op, match ($op) {
-        'create' => ['config' => gen_config()],
-        'fromJson' => ['json' => chance(95) ? mutate_json($states[pick($names)]) : pick([hostile(), '', '{}', '[]', 'null', str_repeat('[', 600) . str_repeat(']', 600), '{"v":1}'])],
+        'create' => ['config' => gen_config()] + gen_seal_key_arg(),
+        'importState' => ['json' => chance(95) ? mutate_json($states[pick($names)]) : pick([hostile(), '', '{}', '[]', 'null', str_repeat('[', 600) . str_repeat(']', 600), '{"v":1}'])] + gen_seal_key_arg(),
         'sign' => [
             'state' => $state(['connected', 'connected', 'registered', 'offset', 'reconnect', 'connecting', 'edge/offset 3153600000', 'edge/offset -3153600000', 'edge/offset 251702300799', 'edge/offset 251702300800', 'edge/offset -1700000000', 'edge/offset -1700000001', 'edge/offset -3600']), 'seed' => gen_seed(), 'request' => gen_api_request(), 'now' => gen_now(), 'nonce' => gen_token(), 'idem' => gen_token(1, 40),
             'clockAt' => chance(20) ? T0 + r(-100, 100) : T0, 'window' => pick([null, 1, 300, 3600]), 'verifyNow' => pick([null, T0, T0 + r(-400, 400)]),
@@ -1123,11 +1219,10 @@ function gen_case(array $states): array
             'state' => $state(['registered', 'connected', 'connecting', 'reconnecting', 'reconnect', 'edge/pending 0', 'edge/pending 253402300799', 'edge/offset -1700000001', 'edge/offset 251702300800']), 'seed' => gen_seed(), 'returnUrl' => chance(85) ? SITE . pick(['/cb', '/wp-admin/admin.php?page=x', '/a?b=c&d', '/%C3%BC', '/']) : gen_url(),
             'scope' => chance(80) ? pick([null, null, 'orders:read', 'orders:read contacts:write']) : pick(['', ' ', 'a  b', 'x"y', 'ü', rtext(6), str_repeat('s', 257), hostile()]),
             'now' => chance(85) ? pick([null, T0, T0 + r(-1000, 1000)]) : gen_now(), 'cstate' => chance(90) ? pick([null, rstr(UNRESERVED, 16, 128)]) : gen_token(16, 128),
-            'callback' => chance(15) ? mutate_chars('state={STATE}&broker_token=btk_' . rstr(UNRESERVED, 8, 20), URL_CHARS) : (chance(90) ? pick(['state={STATE}&broker_token=btk_' . rstr(UNRESERVED, 1, 40), SITE . '/cb?state={STATE}&broker_token=btk_x', '?state={STATE}&broker_token=b%20t',
-                'state={STATE}&error=access_denied', 'state={STATE}&error=' . rtext(5), 'broker_token=x', 'state=wrong&broker_token=x', 'state={STATE}&state=x&broker_token=y',
-                'state={STATE}', '', 'state=%ZZ', 'state={STATE}&broker_token=', 'state={STATE}&broker_token=' . str_repeat('t', r(100, 5000)), rtext(10), 'state={STATE}&broker_token=' . rtext(6)])
-                : hostile()),
+            'callback' => gen_callback(),
             'cbNow' => pick([null, T0, T0 + 5, T0 + 599, T0 + 601, T0 + 3600, T0 - 5, gen_now()]),
+            'script' => gen_connect_script(), 'sleep' => 'record', 'persist' => pick(['record', 'record', 'none']), 'sealKey' => gen_seal_key(),
+            'persistThrowsAt' => chance(8) ? r(0, 1) : -1,
             'secretFor' => pick(['good', 'good', 'null', 'other', 'bad', 'int', 'throw']), 'verifyNow' => pick(['after', 'after', 'after', T0, T0 + 300, T0 + 301, T0 - 301, gen_now(false)]),
             'tamper' => chance(70) ? null : pick([['sig=', 'sig=A'], ['state=', 'state=x'], ['ts=', 'ts=1'], ['return_url=', 'return_url=x'], ['&', '&x=1&'], ['install_id=ins_', 'install_id=ins_x']]),
         ],
@@ -1148,9 +1243,9 @@ function gen_case(array $states): array
         'hooks' => ['state' => $states[pick($names)], 'seed' => gen_seed(), 'clock' => pick([H . 'closure', H . 'closure', 'strlen', 5, 'no_such_function', [], hostile()])],
         'arity' => gen_arity_case($states),
         'drive' => gen_drive_case($states, $state),
-        'dump' => ['state' => $state(), 'raise' => $raise = pick(['open', 'fromJson', 'sign', 'call', 'verify', 'site']), 'arg' => match ($raise) {
+        'dump' => ['state' => $state(), 'sealKey' => gen_seal_key(), 'raise' => $raise = pick(['open', 'importState', 'sign', 'call', 'verify', 'site']), 'arg' => match ($raise) {
             'open' => pick(['tsv1.AAAA', '', 'x', hostile()]),
-            'fromJson' => pick(['{"v":1}', '', mutate_json($states['default/connected']), hostile()]),
+            'importState' => pick(['{"v":1}', '', mutate_json($states['default/connected']), hostile()]),
             'sign' => gen_path(),
             'call' => gen_response(true),
             'verify' => pick(['tessera=("@method")', rtext(8), hostile()]),
@@ -1174,8 +1269,8 @@ function gen_verify_case(array $states): array
 {
     // Sign with the extension at generation time: the signed requests are data.
     $state = $states[pick(['default/connected', 'default/registered', 'based/connected', 'one-shot/connected'])];
-    $c = \Tessera\Companion::fromJson($state);
-    $c->useSeededEntropy(rbytes(32));
+    $c = \Tessera\Companion::importState($state);
+    hook($c, 'useSeededEntropy', rbytes(32));
     $reqs = [];
     for ($i = 0, $n = r(1, 8); $i < $n; $i++) {
         $api = chance(80) ? ['method' => pick(['GET', 'POST', 'DELETE', 'PUT']), 'path' => pick(['/api/x', '/api/y?z=1&a=%20', '/api/ü', '/']), 'body' => pick(['', '{}', rbytes(r(0, 100))])] : gen_api_request();
@@ -1306,7 +1401,7 @@ function gen_hmac_case(): array
 function gen_proof_case(array $states): array
 {
     $state = $states['default/awaiting'];
-    $a = \Tessera\Companion::fromJson($state);
+    $a = \Tessera\Companion::importState($state);
     $proof = $a->ownershipProof();
     return [
         'secret' => chance(70) ? secret_of($state) : pick(['bad!', '', 'c2hvcnQ', str_repeat('A', 43), hostile()]),
@@ -1339,9 +1434,11 @@ function gen_arity_case(array $states): array
 
 function gen_drive_case(array $states, callable $state): array
 {
-    $op = weighted(['call' => 45, 'register' => 25, 'disconnect' => 10, 'uninstall' => 12, 'reset' => 8, 'siteMoved' => 8]);
+    $op = weighted(['call' => 45, 'register' => 25, 'completeConnect' => 12, 'revokePrevious' => 6, 'disconnect' => 10, 'uninstall' => 12, 'reset' => 8, 'siteMoved' => 8]);
     $prefer = match ($op) {
-        'call', 'disconnect' => ['default/connected', 'based/connected', 'one-shot/connected', 'default/offset', 'default/reconnect', 'default/registered', 'edge/offset 3153600000', 'edge/offset -1700000001', 'edge/offset 251702300800'],
+        'completeConnect' => ['default/connecting', 'based/connecting', 'one-shot/connecting', 'default/reconnecting', 'based/reconnecting', 'edge/pending 0',
+            'edge/pending 253402300799', 'default/registered', 'default/connected'],
+        'call', 'disconnect', 'revokePrevious' => ['default/connected', 'based/connected', 'one-shot/connected', 'default/offset', 'default/reconnect', 'default/registered', 'edge/offset 3153600000', 'edge/offset -1700000001', 'edge/offset 251702300800'],
         'register' => ['default/fresh', 'based/fresh', 'one-shot/fresh', 'default/pending', 'default/awaiting', 'default/invalid', 'default/moving', 'default/mismatch'],
         'uninstall', 'reset' => ['default/connected', 'default/registered', 'default/mismatch', 'default/fresh', 'based/connected', 'default/awaiting'],
         'siteMoved' => ['default/mismatch', 'based/mismatch', 'default/moving', 'default/connected'],
@@ -1357,7 +1454,25 @@ function gen_drive_case(array $states, callable $state): array
         'persist' => pick(['record', 'record', 'record', 'none']),
         'persistThrowsAt' => chance(10) ? r(0, 2) : -1,
         'persistReturns' => chance(5) ? pick([false, 'x', H . 'object']) : null,
+        'sealKey' => gen_seal_key(),
     ];
+    if ($op === 'completeConnect') {
+        $in['callback'] = chance(85)
+            ? 'state=' . pick(['fixture-state-0123456789', 'fixture-state-again-0123456789']) . pick(['&code=cc_' . rstr(UNRESERVED, 13, 60), '&error=access_denied', '&code=x'])
+            : str_replace('{STATE}', 'fixture-state-0123456789', (string) (is_string($cb = gen_callback()) ? $cb : ''));
+        $in['script'] = array_map(fn () => chance(50) ? gen_connect_answer() : gen_script(1)[0], range(0, r(0, 5)));
+        if (chance(70)) {
+            $in['clock'] = ['kind' => 'int', 'base' => pick([T0, T0 + 10, T0 + r(-700, 700)]), 'step' => pick([0, 0, 1, r(0, 30)])];
+        }
+    }
+    if ($op === 'revokePrevious') {
+        $in['installId'] = chance(85) ? 'ins_' . rstr(UNRESERVED, 20, 24) : pick(['', 'ins x', 'ins_"q', H . 'object', str_repeat('a', 200)]);
+        if (chance(60)) {
+            $in['script'] = array_map(fn () => pick([['status' => 204], ['status' => 404, 'body' => '{"error":"previous_installation_not_found"}'],
+                ['status' => 404], ['status' => 403, 'body' => '{"error":"ownership_proof_required"}'], ['status' => 503], ['status' => 301],
+                ['status' => 429, 'headers' => ['Retry-After' => '1']], 'TE']), range(0, r(1, 4)));
+        }
+    }
     if ($op === 'call') {
         $in['request'] = chance(80) ? ['method' => pick(['GET', 'POST', 'DELETE', 'PUT']), 'path' => pick(['/api/orders', '/api/contacts?x=1', '/x'])] + (chance(50) ? ['body' => '{"a":1}'] : []) : gen_api_request();
     }
@@ -1537,12 +1652,15 @@ $states = $fx['ext']['ok'] + vector_states();
 mt_srand($seed);
 $counts = [];
 $diffs = 0;
+$sealedRuns = 0;
 for ($i = 0; $i < $total; $i++) {
     mt_srand(unpack('N', hash('sha256', "$seed/$i", true))[1] & 0x7fffffff); // each case reproducible on its own from (seed, index)
     [$op, $in] = gen_case($states);
     $counts[$op] = ($counts[$op] ?? 0) + 1;
     $t = hrtime(true);
     $out = run_case($op, $in);
+    // Driven operations with a seal key whose last persisted blob reopened to the state.
+    $sealedRuns += substr_count(serialize($out['ext']), 'sealed, reopens to the state');
     if (getenv('TESSERA_DIFF_STATS')) {
         $time[$op] = ($time[$op] ?? 0) + (hrtime(true) - $t) / 1e9;
         if (str_contains(serialize($out), 'LogicException') || str_contains(serialize($out), 'UnhandledMatchError')) {
@@ -1577,8 +1695,8 @@ if (isset($stats)) {
 }
 $secs = (hrtime(true) - $started) / 1e9;
 $run = array_sum($counts);
-printf("differential (extension vs pure PHP): seed %d, %d cases (%s), %d fixtures; %d difference(s); %.1f s\n",
-    $seed, $run, implode(', ', array_map(fn ($k, $v) => "$k $v", array_keys($counts), $counts)), count($states), $diffs, $secs);
+printf("differential (extension vs pure PHP): seed %d, %d cases (%s), %d fixtures, %d driven with a seal key whose sealed persist reopened to the state; %d difference(s); %.1f s\n",
+    $seed, $run, implode(', ', array_map(fn ($k, $v) => "$k $v", array_keys($counts), $counts)), count($states), $sealedRuns, $diffs, $secs);
 if (SELF_TEST) {
     // The planted bug must be found, and shrunk to a signed URL.
     $found = $diffs > 0 && str_starts_with($where, '.ok.signed.ok.url');

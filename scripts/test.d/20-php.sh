@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # PHP: the extension and the pure-PHP package (php/), one suite for both.
 #   1. stub check: php-ext/tessera.stub.php against the extension, and against
-#      the pure-PHP classes (names, arguments, defaults, returns)
+#      the pure-PHP classes (names, arguments, defaults, returns); the test
+#      hooks are absent from the shipped tessera.so and the pure-PHP package,
+#      present in the test build and php/tests/testing.php
+#      (php-ext/tests/test-hooks-check.php)
 #   2. PHPUnit (php-ext/tests) against the extension (the --test-hooks build)
 #   3. the same PHPUnit suite against the pure-PHP package, loaded through
 #      Composer's generated autoloader, under `php -n` without the extension
@@ -26,9 +29,14 @@ log "stub check"
 php -d extension="$so" php-ext/tests/stub-check.php php-ext/tessera.stub.php
 php -n php-ext/tests/stub-check.php --pure php-ext/tessera.stub.php
 
-# The suite runs on the build with the test-only panic hook (same code plus
-# Tessera\Testing\panic()).
+# The suite runs on the test build: the same code plus Tessera\Testing\panic()
+# and the test hooks Tessera\Testing\useSeededEntropy(), useClock() and
+# connectUrl() with a fixed state, which what ships must not have.
 test_so=$(bash scripts/build-php.sh --test-hooks | tail -n 1)
+log "test hooks: absent from what ships, present in the test builds"
+php -n -d extension="$so" php-ext/tests/test-hooks-check.php shipped "$so"
+php -n -d extension="$test_so" php-ext/tests/test-hooks-check.php test
+php -n php-ext/tests/test-hooks-check.php pure
 log "phpunit: the extension"
 RUST_BACKTRACE=0 php -d extension="$test_so" "$phpunit" -c php-ext/phpunit.xml 2>&1 | tee "$out/extension"
 ext_summary=$(summary "$out/extension")
@@ -42,8 +50,8 @@ pure_summary=$(summary "$out/pure")
 log "differential: extension vs pure PHP"
 # First a planted difference must be caught and shrunk (about 1 s), then the
 # real run (a new seed each time, printed; TESSERA_DIFF_SEED fixes it).
-php -n -d extension="$so" php/tests/differential.php --self-test --seed=9 --cases=3000 2>/dev/null | tail -n 1
-php -n -d extension="$so" php/tests/differential.php ${TESSERA_DIFF_SEED:+--seed="$TESSERA_DIFF_SEED"}
+php -n -d extension="$test_so" php/tests/differential.php --self-test --seed=9 --cases=3000 2>/dev/null | tail -n 1
+php -n -d extension="$test_so" php/tests/differential.php ${TESSERA_DIFF_SEED:+--seed="$TESSERA_DIFF_SEED"}
 
 log "php results"
 echo "extension: $ext_summary"

@@ -100,6 +100,9 @@ async function badge() {
   return sw.evaluate(() => chrome.action.getBadgeText({}));
 }
 
+/** How the pages show the fake Stora's default operator (opr_demo) once connected. */
+const ACCOUNT_TEXT = "Connected to Stora account Northwind Self Storage (opr_demo)";
+
 /** Clicks Connect or Reconnect, approves at the fake Stora, lands on connected.html. */
 async function connectVia(button, name) {
   const tabOpened = context.waitForEvent("page", { timeout: STEP_TIMEOUT });
@@ -115,8 +118,11 @@ async function connectVia(button, name) {
   const landed = new URL(tab.url());
   assert.equal(`${landed.protocol}//${landed.host}`, `chrome-extension://${extensionId}`);
   assert.equal(landed.pathname, "/connected.html");
-  assert.equal(landed.search, "", "the broker token is taken out of the address bar");
+  assert.equal(landed.search, "", "the connect code is taken out of the address bar");
   assert.match(await tab.locator("#detail").innerText(), /Installation ins_\S+ is connected/);
+  // The Stora account the operator consented with (the fake Stora's default operator), shown as text.
+  assert.equal((await tab.locator("#account").innerText()).trim(), ACCOUNT_TEXT);
+  assert.equal(await tab.locator("#account > *").count(), 0, "no markup: the account is text");
   await screenshot(tab, `${name}-connected-tab`);
   await tab.close();
 }
@@ -135,6 +141,103 @@ async function refreshOrders() {
     document.querySelector("#orders tbody").replaceChildren();
   });
   await options.locator("#refresh").click();
+}
+
+// ---- the seal key (issue 14: kept out of chrome.storage) ------------------------------------
+
+/**
+ * `Companion.openState(sealed, key)` for each key (a string, or bytes as an
+ * array of numbers), run in an extension page with the package's browser
+ * entry: `{ json }` (the state) or `{ code }` (the error).
+ */
+async function openStates(sealed, keys) {
+  return options.evaluate(
+    async ([sealed, keys]) => {
+      await (await import(chrome.runtime.getURL("tessera-host.js"))).ready();
+      const { Companion } = await import(chrome.runtime.getURL("vendor/tessera-companion/index.web.js"));
+      return keys.map((key) => {
+        try {
+          const c = Companion.openState(sealed, typeof key === "string" ? key : Uint8Array.from(key));
+          const json = c.exportState();
+          c.free();
+          return { json };
+        } catch (e) {
+          return { code: e?.code ?? String(e) };
+        }
+      });
+    },
+    [sealed, keys],
+  );
+}
+
+/**
+ * The raw seal key, unwrapped inside the extension as the extension does
+ * (seal-key.js in an extension page, under the state lock): only code running
+ * in the extension's origin can do this.
+ */
+async function rawSealKey() {
+  const b64 = await options.evaluate(async () => {
+    const { loadSealKey } = await import(chrome.runtime.getURL("seal-key.js"));
+    const key = await navigator.locks.request("tessera.state", () => loadSealKey(true));
+    return btoa(String.fromCharCode(...key));
+  });
+  return new Uint8Array(Buffer.from(b64, "base64"));
+}
+
+/**
+ * Checks that nothing in chrome.storage.local alone opens the sealed state:
+ * no plaintext `tessera.sealKey`, and no stored value (as base64, with or
+ * without a `xx1.` prefix, at any 32-byte offset) is a key that opens it.
+ * Returns the stored items.
+ */
+async function assertNoSealKeyInStorage() {
+  const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+  assert.equal(stored["tessera.sealKey"], undefined, "no plaintext seal key in chrome.storage");
+  const wrapped = stored["tessera.wrappedSealKey"];
+  assert.match(wrapped, /^wk1\.[A-Za-z0-9+/]+=*$/, "the seal key is stored wrapped");
+  const sealed = stored["tessera.state"];
+  assert.match(sealed, /^tsv1\./);
+  const candidates = [["tessera.wrappedSealKey as is", wrapped]];
+  for (const [name, value] of Object.entries(stored)) {
+    if (name === "tessera.state" || typeof value !== "string") continue;
+    const bytes = [...Buffer.from(value.replace(/^[a-z0-9]+\./, ""), "base64")];
+    for (let i = 0; i + 32 <= bytes.length; i += 1) candidates.push([`${name} (bytes ${i}..${i + 32})`, bytes.slice(i, i + 32)]);
+  }
+  assert.ok(candidates.length > 1, "the wrapped key decodes to at least 32 bytes");
+  const results = await openStates(sealed, candidates.map(([, key]) => key));
+  for (const [i, r] of results.entries()) {
+    assert.ok(r.code === "state_undecryptable" || r.code === "invalid_input", `${candidates[i][0]} opens the sealed state`);
+  }
+  return stored;
+}
+
+/**
+ * Stops the extension's service worker, as Chromium does when it is idle, and
+ * waits until DevTools reports it stopped. The next message starts a fresh
+ * one (Playwright keeps the same Worker handle for it). A global set before
+ * the stop is gone after it: the caller checks that.
+ */
+async function stopServiceWorker() {
+  await context.serviceWorkers()[0].evaluate(() => (self.__beforeRestart = true));
+  const script = `chrome-extension://${extensionId}/background.js`;
+  const cdp = await context.newCDPSession(options);
+  try {
+    const stopped = new Promise((resolve) =>
+      cdp.on("ServiceWorker.workerVersionUpdated", ({ versions }) => {
+        if (versions.some((v) => v.scriptURL === script && v.runningStatus === "stopped")) resolve();
+      }),
+    );
+    await cdp.send("ServiceWorker.enable");
+    await cdp.send("ServiceWorker.stopAllWorkers");
+    await Promise.race([stopped, new Promise((_, reject) => setTimeout(() => reject(new Error("worker did not stop")), STEP_TIMEOUT))]);
+  } finally {
+    await cdp.detach().catch(() => {});
+  }
+}
+
+/** True when the worker running now was started after the last stopServiceWorker(). */
+async function workerRestarted() {
+  return context.serviceWorkers()[0].evaluate(() => self.__beforeRestart === undefined);
 }
 
 before(async () => {
@@ -248,11 +351,14 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     assert.equal(body.platform, "chrome-extension");
     assert.equal(body.admin_email, EMAIL);
     assert.equal(body.status, "active");
-    // The state is sealed at rest, with its key under another storage key.
-    const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
-    assert.match(stored["tessera.state"], /^tsv1\./);
+    // The state is sealed at rest; its key is not in chrome.storage, only
+    // wrapped under a non-extractable key in IndexedDB (issue 14).
+    const stored = await assertNoSealKeyInStorage();
     assert.ok(!stored["tessera.state"].includes(installId), "the stored state is sealed");
-    assert.equal(typeof stored["tessera.sealKey"], "string");
+    // The install id is not a secret: it is also kept in plain text, outside the seal (issue 14 item 7).
+    assert.equal(stored["tessera.installId"], installId);
+    assert.equal(stored["tessera.previousInstallId"], undefined);
+    assert.ok(!(await options.locator("#previous-notice").isVisible()));
     assert.ok((await visibleText(options)).includes("Connect"));
     await screenshot(options, "registered");
   });
@@ -306,8 +412,11 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
   });
 
   await t.test("connect: consent at Stora, back on connected.html, orders through the broker", async () => {
+    assert.equal((await options.locator("#account").innerText()).trim(), "—");
     await connectVia("#connect", "connect");
     await expectStatus("Connected");
+    await options.locator("#account", { hasText: ACCOUNT_TEXT }).waitFor({ timeout: STEP_TIMEOUT });
+    assert.equal((await options.locator("#account").innerText()).trim(), ACCOUNT_TEXT);
     await expectOrders();
     assert.equal(await badge(), "");
     assert.equal((await admin(`/admin/installations/${installId}`)).body.grant.status, "active");
@@ -317,11 +426,11 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
   await t.test("chrome.storage holds the secret and the token only sealed; no console line or page holds one", async () => {
     const sw = context.serviceWorkers()[0];
     const stored = await sw.evaluate(() => chrome.storage.local.get(null));
-    // Open the sealed state the way the extension does (its key is stored next to it:
-    // sealing protects a copied state value, not a copy of the whole storage).
-    const { Companion } = await import(path.join(packageDir, "index.node.js"));
-    const key = Buffer.from(stored["tessera.sealKey"], "base64");
-    const state = JSON.parse(Companion.openState(stored["tessera.state"], new Uint8Array(key)).toJSON());
+    // Open the sealed state the way the extension does: its key is only
+    // wrapped in chrome.storage, and unwrapped by code in the extension's origin.
+    const [opened] = await openStates(stored["tessera.state"], [[...(await rawSealKey())]]);
+    assert.ok(opened.json, `the unwrapped key opens the state (${opened.code})`);
+    const state = JSON.parse(opened.json);
     const secret = state.installation.secret;
     const token = state.broker_token;
     assert.ok(secret && token, "connected: the state holds a secret and a token");
@@ -338,6 +447,42 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
       if (text.includes(STORA_CANARY)) leaks.push(`a Stora token in ${place}`);
     }
     assert.deepEqual(leaks, []);
+  });
+
+  await t.test("the state survives a service-worker restart: the wrapped seal key is unwrapped again", async () => {
+    const before = await assertNoSealKeyInStorage();
+    await stopServiceWorker();
+    await refreshOrders(); // the page's message wakes the worker, which opens the state
+    await expectOrders();
+    assert.ok(await workerRestarted(), "a fresh service worker answered");
+    await options.reload();
+    await expectStatus("Connected");
+    const after = await assertNoSealKeyInStorage();
+    assert.equal(after["tessera.wrappedSealKey"], before["tessera.wrappedSealKey"], "the same seal key");
+  });
+
+  await t.test("migration: an older version's plaintext tessera.sealKey is wrapped, then removed", async () => {
+    // What an older version left: the raw key in chrome.storage, no wrapping key in IndexedDB.
+    const raw = Buffer.from(await rawSealKey()).toString("base64");
+    await options.evaluate(async (legacy) => {
+      await navigator.locks.request("tessera.state", async () => {
+        await chrome.storage.local.remove("tessera.wrappedSealKey");
+        await chrome.storage.local.set({ "tessera.sealKey": legacy });
+        await new Promise((resolve, reject) => {
+          const req = indexedDB.deleteDatabase("tessera-keys");
+          req.onsuccess = resolve;
+          req.onerror = () => reject(req.error);
+        });
+      });
+    }, raw);
+    await options.reload();
+    await expectStatus("Connected"); // the same key: the sealed state still opens
+    await assertNoSealKeyInStorage();
+    assert.equal(Buffer.from(await rawSealKey()).toString("base64"), raw, "the old key, now wrapped");
+    await stopServiceWorker();
+    await refreshOrders();
+    await expectOrders();
+    assert.ok(await workerRestarted(), "a fresh service worker answered");
   });
 
   await t.test("the grant is revoked at Stora: Reconnect required, in the page and on the badge", async () => {
@@ -366,6 +511,7 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     const before = await stora("GET", "/_control/counters");
     await connectVia("#reconnect", "reconnect-while-connected");
     await expectStatus("Connected");
+    assert.equal((await options.locator("#account").innerText()).trim(), ACCOUNT_TEXT);
     await refreshOrders();
     await expectOrders();
     const after = await stora("GET", "/_control/counters");
@@ -378,6 +524,7 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     await options.locator("#disconnect").click();
     await expectStatus("Registered, not connected");
     assert.equal((await options.locator("#message").innerText()).trim(), "Disconnected.");
+    assert.equal((await options.locator("#account").innerText()).trim(), "—", "no account once disconnected");
     const after = await stora("GET", "/_control/counters");
     assert.equal(after.revokes, before.revokes + 1, "Stora saw the broker's revoke");
     assert.equal((await admin(`/admin/installations/${installId}`)).body.grant, null);
@@ -395,12 +542,14 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     assert.equal((await stora("GET", "/_control/counters")).revokes, before.revokes + 1);
     const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
     assert.equal(stored["tessera.state"], undefined, "local state wiped");
+    assert.equal(stored["tessera.installId"], undefined, "deregistered: no earlier installation to remember");
     await screenshot(options, "removed");
   });
 
   await t.test("a stored state that does not open is an error with a way out, never 'empty'", async () => {
     const sw = context.serviceWorkers()[0];
     // As if the seal key were lost: a fresh key no longer opens the sealed state.
+    // (An older version's plaintext key: it is migrated, and still does not open the state.)
     await sw.evaluate(() => chrome.storage.local.set({ "tessera.state": "tsv1.AAAA", "tessera.sealKey": btoa("k".repeat(32)) }));
     await options.reload();
     await options.locator("#status", { hasText: "Unreadable" }).waitFor({ timeout: STEP_TIMEOUT });
@@ -411,15 +560,79 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     await expectStatus("Not registered");
     const stored = await sw.evaluate(() => chrome.storage.local.get(null));
     assert.equal(stored["tessera.state"], undefined, "the unreadable state is gone");
-    assert.notEqual(stored["tessera.sealKey"], btoa("k".repeat(32)), "a new key was drawn");
+    assert.equal(stored["tessera.sealKey"], undefined, "no plaintext key is kept");
+    assert.match(stored["tessera.wrappedSealKey"], /^wk1\./, "a new key was drawn, wrapped");
   });
 
-  await t.test("uninstall: Chromium opens the signed ticket URL and the broker deregisters", async () => {
+  await t.test("a lost IndexedDB wrapping key makes the sealed state unreadable, never silently new", async () => {
     await options.locator("#email").fill(EMAIL);
     await options.locator("#register").click();
     await expectStatus("Registered, not connected");
-    const second = (await options.locator("#install-id").innerText()).trim();
+    const before = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    // The wrapping key is gone (IndexedDB cleared), the wrapped key and the state remain.
+    await options.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          const req = indexedDB.deleteDatabase("tessera-keys");
+          req.onsuccess = resolve;
+          req.onerror = () => reject(req.error);
+        }),
+    );
+    await options.reload();
+    await options.locator("#status", { hasText: "Unreadable" }).waitFor({ timeout: STEP_TIMEOUT });
+    assert.ok(await options.locator("#reset-section").isVisible());
+    assert.match(await options.locator("#message").innerText(), /\[state_undecryptable\]/);
+    const kept = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    assert.equal(kept["tessera.state"], before["tessera.state"], "the old state is kept until the user forgets it");
+    assert.equal(kept["tessera.wrappedSealKey"], before["tessera.wrappedSealKey"]);
+    await screenshot(options, "seal-key-lost");
+    await options.locator("#reset").click();
+    await expectStatus("Not registered");
+    const after = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    assert.equal(after["tessera.state"], undefined);
+    assert.notEqual(after["tessera.wrappedSealKey"], before["tessera.wrappedSealKey"], "a new key");
+  });
+
+  let second;
+  await t.test("registered again after forgetting the state: the page says the earlier registration may still have access (issue 14 item 7)", async () => {
+    const before = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    const earlier = before["tessera.installId"];
+    assert.match(earlier ?? "", /^ins_/, "the forgotten state's install id was kept in plain text");
+    assert.equal((await admin(`/admin/installations/${earlier}`)).status, 200, "the broker still knows the earlier installation");
+    assert.ok(!(await options.locator("#previous-notice").isVisible()), "no notice before registering again");
+    await options.locator("#email").fill(EMAIL);
+    await options.locator("#register").click();
+    await expectStatus("Registered, not connected");
+    second = (await options.locator("#install-id").innerText()).trim();
     assert.notEqual(second, installId, "a fresh installation");
+    assert.notEqual(second, earlier, "a fresh installation");
+    const notice = options.locator("#previous-notice");
+    await notice.waitFor({ state: "visible", timeout: STEP_TIMEOUT });
+    assert.equal(
+      (await options.locator("#previous-text").innerText()).trim(),
+      "An earlier registration may still have access to your Stora account. It is removed automatically after it has been unused for a while; you can remove the app's access now in your Stora account settings.",
+    );
+    assert.equal(await notice.getAttribute("data-install-id"), earlier);
+    assert.equal(await notice.locator("button").count(), 1, "text only: no revoke button, just Dismiss");
+    const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    assert.equal(stored["tessera.installId"], second);
+    assert.equal(stored["tessera.previousInstallId"], earlier);
+    await screenshot(options, "earlier-registration-notice");
+    // It stays until dismissed, across reloads.
+    await options.reload();
+    await expectStatus("Registered, not connected");
+    await notice.waitFor({ state: "visible", timeout: STEP_TIMEOUT });
+    await options.locator("#dismiss-previous").click();
+    await notice.waitFor({ state: "hidden", timeout: STEP_TIMEOUT });
+    const after = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    assert.equal(after["tessera.previousInstallId"], undefined, "dismissed for good");
+    await options.reload();
+    await expectStatus("Registered, not connected");
+    assert.ok(!(await notice.isVisible()));
+  });
+
+  await t.test("uninstall: Chromium opens the signed ticket URL and the broker deregisters", async () => {
+    assert.ok(second, "registered by the step before");
     await connectVia("#connect", "before-uninstall");
     await expectOrders();
     assert.equal((await admin(`/admin/installations/${second}`)).status, 200);

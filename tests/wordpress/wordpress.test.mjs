@@ -32,18 +32,23 @@ const env = JSON.parse(process.env.TESSERA_ENV);
 const wpContent = join(work, 'wp', 'wp-content');
 const settingsUrl = () => `${base}/wp-admin/options-general.php?page=storefront-sync`;
 const OPERATOR = 'opr_demo'; // the fake Stora's default signed-in operator
+// What the settings page says after a connect: the fake Stora's account of OPERATOR (GET /2025-09/account).
+const ACCOUNT_TEXT = `Connected to Stora account Northwind Self Storage (${OPERATOR})`;
 const MODE = process.env.WP_TESSERA_MODE || 'native';
 assert.ok(['native', 'pure'].includes(MODE), `WP_TESSERA_MODE is native or pure, not ${MODE}`);
 // What the plugin's resolver reports in this mode (Storefront_Sync_Tessera::implementation()).
 const IMPLEMENTATION = MODE === 'native' ? 'native' : 'bundled';
 const DB_NAME = process.env.WP_DB_NAME || 'wordpress';
+/** The state-as-JSON method: `toJson()`, `exportState()` in Tessera versions that renamed it (wpPhp code). */
+const EXPORT = '{method_exists($c, "exportState") ? "exportState" : "toJson"}';
 
 let context;
 let profileDir;
 let page;
 let shot = 0;
 let broken = false;
-const notes = { installId: null, brokerTokens: new Set() };
+// connectCodes: the single-use codes the browser carried in callback URLs; urls: every URL it requested.
+const notes = { installId: null, connectCodes: new Set(), urls: [] };
 // Prefix of every Stora code and token in this run (40-wordpress.sh starts tessera-e2e-env with it).
 const STORA_CANARY = process.env.TESSERA_STORA_CANARY || '';
 
@@ -166,7 +171,11 @@ async function approveAtStora(name) {
     timeout: 20_000,
   });
   await page.waitForLoadState('load');
-  assert.ok(!page.url().includes('broker_token'), 'the broker token does not stay in the address bar');
+  assert.ok(!page.url().includes('broker_token'), 'no broker token in the address bar');
+  assert.ok(!new URL(page.url()).searchParams.has('code'), 'the connect code does not stay in the address bar');
+  // The page names the Stora account the site is now connected to.
+  await expectText(ACCOUNT_TEXT);
+  assert.equal(await page.locator('#storefront-sync-account').getAttribute('data-account-id'), OPERATOR);
 }
 
 // ---- the browser --------------------------------------------------------------------------------
@@ -192,10 +201,12 @@ before(async () => {
   profileDir = profile;
   page = context.pages()[0] ?? (await context.newPage());
   page.on('dialog', (dialog) => dialog.accept()); // WordPress's "Are you sure…?" before deleting a plugin
-  // The broker token reaches the site once, in the callback URL: note each (the secrets step searches for them).
+  // The callback carries a single-use connect code, never a broker token (the plugin exchanges the
+  // code with a signed request): note every URL and each code (the secrets step checks them).
   page.on('request', (req) => {
-    const token = new URL(req.url()).searchParams.get('broker_token');
-    if (token) notes.brokerTokens.add(token);
+    const url = new URL(req.url());
+    notes.urls.push(req.url());
+    if (url.searchParams.has('storefront-sync-callback') && url.searchParams.has('code')) notes.connectCodes.add(url.searchParams.get('code'));
   });
 });
 
@@ -293,7 +304,7 @@ step(`the settings page and Site Health say which Tessera runs: ${IMPLEMENTATION
 step('Connect: consent at Stora, back on the settings page, connected, recent orders shown', async () => {
   await clickAndWait(page.locator('#storefront-sync-connect'));
   await approveAtStora('stora-consent');
-  await expectText('Connected to Stora.', 'Connected', 'Recent orders', 'ord_1001', 'A-12', 'ord_1003', 'Moving out', '129.00 GBP');
+  await expectText('Connected to Stora.', 'Connected', ACCOUNT_TEXT, 'Recent orders', 'ord_1001', 'A-12', 'ord_1003', 'Moving out', '129.00 GBP');
   assert.equal(await status(), 'connected');
   assert.equal(await page.locator('#storefront-sync-orders tbody tr').count(), 3);
   // Reconnect is offered while connected, next to Disconnect.
@@ -355,7 +366,7 @@ step('the grant is revoked at Stora: the page says Reconnect required, and every
 step('Reconnect from the notice: consent again, connected, orders back', async () => {
   await clickAndWait(page.locator('#storefront-sync-notice-connect'));
   await approveAtStora('stora-consent-reconnect');
-  await expectText('Connected to Stora.', 'Connected', 'ord_1001');
+  await expectText('Connected to Stora.', 'Connected', ACCOUNT_TEXT, 'ord_1001');
   assert.equal(await status(), 'connected');
   await expectNoText('Reconnect required');
   await screenshot('reconnected');
@@ -365,27 +376,30 @@ step('no secret or token in a database dump or the logs: only the sealed option 
   // The installation's secret, read the way the plugin reads it: open the sealed option with the site's key,
   // with this mode's implementation.
   assert.ok(process.env.WP_PHP_EXTENSION && STORA_CANARY, '40-wordpress.sh provides WP_PHP_EXTENSION and TESSERA_STORA_CANARY');
-  const stateJson = wpPhp('echo Storefront_Sync_State::load()->toJson();', { native: MODE === 'native' });
+  const stateJson = wpPhp(`$c = Storefront_Sync_State::load(); echo $c->${EXPORT}();`, { native: MODE === 'native' });
   const state = JSON.parse(stateJson);
   const secret = state.installation.secret;
-  assert.ok(notes.brokerTokens.has(state.broker_token), 'the browser saw the current token in the callback URL');
-  assert.ok(notes.brokerTokens.size >= 2, 'two connects so far');
+  assert.ok(notes.connectCodes.size >= 2, 'two connects so far, each with a connect code in the callback URL');
+  assert.ok(state.broker_token, 'connected: the state holds a broker token');
+  assert.deepEqual(state.account, { id: OPERATOR, name: 'Northwind Self Storage' });
+  // The browser never carried a broker token, nor the secret.
+  assert.deepEqual(notes.urls.filter((u) => u.includes('broker_token') || u.includes(state.broker_token) || u.includes(encodeURIComponent(state.broker_token)) || u.includes(secret)), []);
   const raw = Buffer.from(secret, 'base64url');
   const needles = [secret, raw.toString('hex'), raw.toString('base64'), encodeURIComponent(raw.toString('base64'))];
-  for (const t of notes.brokerTokens) needles.push(t, encodeURIComponent(t), Buffer.from(t).toString('base64'), Buffer.from(t).toString('hex'));
+  const t = state.broker_token;
+  needles.push(t, encodeURIComponent(t), Buffer.from(t).toString('base64'), Buffer.from(t).toString('hex'));
   const dump = execFileSync('mariadb-dump', ['--no-defaults', `--socket=${process.env.WP_MYSQL_SOCKET}`, '-u', 'root', '--skip-extended-insert', DB_NAME], {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
   });
   assert.ok(dump.includes('storefront_sync_state'), 'the dump holds the sealed option');
   const read = (f) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-  // A web server's access log records the callback URL, which carries the broker token by design
-  // (the protocol's one place; php -S logs only static files); every other line is searched.
-  const serverLog = read(join(work, 'php-server.log'));
+  // The callback URL (which a web server's access log records) carries only a single-use connect
+  // code: the whole server log is searched.
   const places = [
     ['the database dump', dump],
     ['the WordPress debug log', read(process.env.WP_DEBUG_LOG)],
-    ['the PHP server log, but the callback lines', serverLog.split('\n').filter((l) => !l.includes('storefront-sync-callback')).join('\n')],
+    ['the PHP server log', read(join(work, 'php-server.log'))],
     ["the broker's log", read(join(work, 'env.err'))],
   ];
   const leaks = [];
@@ -402,7 +416,7 @@ step('the other implementation opens the same sealed state: a host that adds or 
   const open = (native) =>
     JSON.parse(
       wpPhp(
-        'echo json_encode(["class" => get_class($c = Storefront_Sync_State::load()), "state" => $c->toJson(), ' +
+        `echo json_encode(["class" => get_class($c = Storefront_Sync_State::load()), "state" => $c->${EXPORT}(), ` +
           '"global" => class_exists("Tessera\\Companion", false)]);',
         { native },
       ),
@@ -579,6 +593,139 @@ step('install it again and activate with the broker reachable: activation defers
     .filter((entry) => entry.install_id === installId && entry.route === 'POST /installations')
     .map((entry) => entry.status);
   assert.deepEqual(posts, [202, 201]);
+});
+
+// ---- "Register again" leaves an earlier installation behind (issue 14 item 7) ---------------------
+// The install id is kept in plain text next to the sealed state; after "Register again" the
+// settings page offers to revoke the earlier installation's access (a request signed by the new
+// installation, docs/PROTOCOL.md §5.11). This run's broker requires ownership proofs for every
+// platform, so it accepts the request from this site.
+
+const option = (name) => sql(`SELECT option_value, autoload FROM wp_options WHERE option_name = '${name}'`)[0] ?? null;
+const PREVIOUS_NOTICE = 'An earlier registration of this site may still have access to your Stora account.';
+/** The broker's request log (tessera-e2e-env --log stderr): one JSON object a line. */
+const brokerLog = () =>
+  readFileSync(join(work, 'env.err'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+
+step('the install id is kept outside the sealed state, in its own option (not autoloaded)', async () => {
+  await page.goto(settingsUrl());
+  assert.equal(await status(), 'registered');
+  notes.installId = await page.locator('#storefront-sync-install-id').innerText();
+  assert.deepEqual(option('storefront_sync_install_id'), [notes.installId, 'no']);
+  assert.equal(option('storefront_sync_previous_install_id'), null);
+  await expectNoText(PREVIOUS_NOTICE);
+});
+
+step('changed keys, then "Register again": a new installation, and a notice offers to revoke the earlier access', async () => {
+  // The old installation holds a grant at Stora.
+  await clickAndWait(page.locator('#storefront-sync-connect'));
+  await approveAtStora('stora-consent-before-register-again');
+  assert.equal(await status(), 'connected');
+  const old = notes.installId;
+  assert.equal((await brokerAdmin(`/admin/installations/${old}`)).json.grant.status, 'active');
+  // The key changes for good (the moved site's address stays): the sealed state no longer opens.
+  const constants = readFileSync(join(work, 'test-constants.php'), 'utf8');
+  writeFileSync(join(work, 'test-constants.php'), `${constants}\ndefine( 'STOREFRONT_SYNC_STATE_KEY', 'the key after the operator rotated it' );\n`);
+  await page.goto(settingsUrl());
+  assert.equal(await status(), 'state_undecryptable');
+  await expectNoText(PREVIOUS_NOTICE);
+  await clickAndWait(page.locator('#storefront-sync-register-again')); // confirm() is accepted
+  await expectText('This site is registered with the Storefront Sync service.', PREVIOUS_NOTICE, 'Revoke the earlier access');
+  assert.equal(await status(), 'registered');
+  notes.installId = await page.locator('#storefront-sync-install-id').innerText();
+  assert.notEqual(notes.installId, old, 'a new installation');
+  notes.previousInstallId = old;
+  assert.equal(await page.locator('#storefront-sync-previous').getAttribute('data-install-id'), old);
+  await screenshot('register-again-previous-notice');
+  // The old id was read from the plain option (the state did not open), the new one replaced it.
+  assert.deepEqual(option('storefront_sync_previous_install_id'), [old, 'no']);
+  assert.deepEqual(option('storefront_sync_install_id'), [notes.installId, 'no']);
+  // The broker: the new installation proved the site; the old one is still there, with its grant.
+  const fresh = await brokerAdmin(`/admin/installations/${notes.installId}`);
+  assert.equal(fresh.json.status, 'active');
+  assert.equal(fresh.json.site_url, base);
+  const stale = await brokerAdmin(`/admin/installations/${old}`);
+  assert.equal(stale.status, 200);
+  assert.equal(stale.json.grant.status, 'active', 'the earlier grant is still live');
+});
+
+step('"Revoke the earlier access": the broker revokes the old grant at Stora and forgets the old installation', async () => {
+  const old = notes.previousInstallId;
+  const before = (await stora('GET', 'counters')).json;
+  await clickAndWait(page.locator('#storefront-sync-revoke-previous'));
+  await expectText('The earlier access was revoked.');
+  await expectNoText(PREVIOUS_NOTICE);
+  assert.equal(await status(), 'registered', 'the new installation is untouched');
+  await screenshot('previous-revoked');
+  assert.equal((await brokerAdmin(`/admin/installations/${old}`)).status, 404, 'the broker no longer knows the old installation');
+  assert.equal((await stora('GET', 'counters')).json.revokes, before.revokes + 1, 'the broker revoked the old grant at Stora');
+  assert.equal((await brokerAdmin(`/admin/installations/${notes.installId}`)).json.status, 'active');
+  assert.equal(option('storefront_sync_previous_install_id'), null, 'the earlier id is forgotten');
+  const calls = brokerLog().filter((e) => e.route === 'POST /installations/{id}/revoke-previous');
+  assert.deepEqual(
+    calls.map((e) => [e.install_id, e.status]),
+    [[notes.installId, 204]],
+    'one request, signed by the new installation',
+  );
+});
+
+step('the broker forgets the installation: "Register again" after registration_invalid, and revoking finds nothing left', async () => {
+  await clickAndWait(page.locator('#storefront-sync-connect'));
+  await approveAtStora('stora-consent-before-registration-invalid');
+  const old = notes.installId;
+  // The broker loses the installation (deregistered behind the plugin's back, here by the
+  // Tessera uninstall plan run from the PHP CLI without persisting anything).
+  const report = JSON.parse(
+    wpPhp(
+      '$c = Storefront_Sync_State::load(); $r = $c->uninstall(Storefront_Sync_Client::transport()); ' +
+        'echo json_encode(array_map(fn ($s) => $s["result"], $r));',
+      { native: MODE === 'native' },
+    ),
+  );
+  assert.equal(report.deregister, 'ok');
+  assert.equal((await brokerAdmin(`/admin/installations/${old}`)).status, 404);
+  await page.goto(settingsUrl()); // fetching the orders meets 401 unknown_installation
+  await page.goto(settingsUrl());
+  assert.equal(await status(), 'registration_invalid');
+  await expectNoText(PREVIOUS_NOTICE);
+  await clickAndWait(page.locator('#storefront-sync-register-again'));
+  await expectText('This site is registered with the Storefront Sync service.', PREVIOUS_NOTICE);
+  notes.installId = await page.locator('#storefront-sync-install-id').innerText();
+  assert.notEqual(notes.installId, old, 'a new installation');
+  assert.deepEqual(option('storefront_sync_previous_install_id'), [old, 'no'], 'the old id, read from the state that still opened');
+  await clickAndWait(page.locator('#storefront-sync-revoke-previous'));
+  await expectText('Nothing of the earlier registration was left.');
+  await expectNoText(PREVIOUS_NOTICE);
+  assert.equal(option('storefront_sync_previous_install_id'), null);
+  await screenshot('previous-nothing-left');
+  const calls = brokerLog().filter((e) => e.route === 'POST /installations/{id}/revoke-previous' && e.install_id === notes.installId);
+  assert.deepEqual(calls.map((e) => e.status), [404]);
+});
+
+step('a broker that never saw this site prove its address answers ownership_proof_required: the plugin explains and forgets the earlier id', async () => {
+  // This run's broker requires proofs, so the answer is played by WordPress's pre_http_request
+  // filter (the request never leaves): what a broker without proofs for WordPress answers.
+  const out = JSON.parse(
+    wpPhp(
+      'update_option(Storefront_Sync_State::PREVIOUS_INSTALL_ID_OPTION, "ins_AAAAAAAAAAAAAAAAAAAAAA", false); $seen = []; ' +
+        'add_filter("pre_http_request", function ($pre, $args, $url) use (&$seen) { $seen[] = $args["method"] . " " . parse_url($url, PHP_URL_PATH) . " " . $args["body"]; ' +
+        'return ["response" => ["code" => 403, "message" => "Forbidden"], "headers" => new Requests_Utility_CaseInsensitiveDictionary(["content-type" => "application/json"]), ' +
+        '"body" => json_encode(["error" => "ownership_proof_required", "message" => "prove the site first"]), "cookies" => [], "filename" => null]; }, 10, 3); ' +
+        '$r = Storefront_Sync_Previous::revoke(); echo json_encode(["result" => $r, "seen" => $seen, "left" => get_option(Storefront_Sync_State::PREVIOUS_INSTALL_ID_OPTION, null)]);',
+      { native: MODE === 'native' },
+    ),
+  );
+  assert.deepEqual(out.result, ['previous_proof_required', '']);
+  assert.deepEqual(out.seen, [`POST /installations/${notes.installId}/revoke-previous {"install_id":"ins_AAAAAAAAAAAAAAAAAAAAAA"}`], 'sent once (a 403 is never retried)');
+  assert.equal(out.left, null, 'the earlier id is forgotten: the button could not work');
+  // What the operator reads (the result notice of the settings page).
+  await page.goto(`${settingsUrl()}&sfs_notice=previous_proof_required`);
+  await expectText('The service can only do this for a site that proved its address. The earlier registration is removed automatically after it has been unused for a while; you can also remove the app\'s access in your Stora account settings.');
+  await expectNoText(PREVIOUS_NOTICE);
+  await screenshot('previous-proof-required');
 });
 
 step('no PHP error, warning or notice from the plugin', async () => {

@@ -23,15 +23,17 @@ const NONCE = "bench-nonce-0123456789";
 const IDEM = "bench-idempotency-key-1";
 const BODY = '{"unit":"A-101","size":"5x10","tenant":"t_123"}';
 const c = Companion.create({ brokerUrl: "https://broker.example" });
-c.useSeededEntropy(new Uint8Array(32).fill(1));
 await c.register(
   { siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "chrome-extension", pluginVersion: "1" },
   { fetch: async () => ({ status: 201 }) },
 );
 const state = new URL(c.connectUrl({ returnUrl: "chrome-extension://abc/cb", now: NOW })).searchParams.get("state");
-c.completeConnect(`state=${state}&broker_token=btk_bench_token`, { now: NOW });
+await c.completeConnect(`state=${state}&code=cc_bench0123456789abcd`, {
+  now: NOW,
+  fetch: async () => ({ status: 200, body: '{"broker_token":"btk_bench_token","account":{"id":"a","name":"b"}}' }),
+});
 const ID = c.installId;
-const SECRET = Buffer.from(JSON.parse(c.toJSON()).installation.secret, "base64url");
+const SECRET = Buffer.from(JSON.parse(c.exportState()).installation.secret, "base64url");
 const REQUEST = { method: "POST", path: "/api/units?limit=3", headers: { "content-type": "application/json" }, body: BODY };
 const OPTS = { now: NOW, nonce: NONCE, idempotencyKey: IDEM };
 const URL_ = "https://broker.example/api/units?limit=3";
@@ -117,13 +119,13 @@ console.log(`  http-message-signatures  ${fmt(n)}  [${fmt(pick("npm", "wall"))}]
 console.log(`  node:crypto floor        ${fmt(f)}  [${fmt(pick("floor", "wall"))}]  floor = ${(f / t).toFixed(2)}x tessera (goal <= 3x)`);
 
 // Cold start in fresh processes: import (+ instantiate) and the first sign.
-const STATE = c.toJSON();
+const STATE = c.exportState();
 const cold = (entry) => `
   const t0 = performance.now();
   const m = await import(${JSON.stringify(new URL(entry, PKG).href)});
   ${entry === "index.web.js" ? `const { readFileSync } = await import("node:fs"); await m.init(readFileSync(new URL("tessera_wasm_bg.wasm", ${JSON.stringify(PKG.href)})));` : ""}
   const t1 = performance.now();
-  const c = m.Companion.fromJSON(${JSON.stringify(STATE)});
+  const c = m.Companion.importState(${JSON.stringify(STATE)});
   const t2 = performance.now();
   c.signRequest(${JSON.stringify(REQUEST)});
   const t3 = performance.now();

@@ -31,14 +31,27 @@ const nullable = (v) => (v === undefined ? null : v);
 
 const CONSTRUCT = Symbol("Companion.construct");
 
+/** What `Companion#toJSON()` shows: never the secret, the broker token or the pending connect. */
+function summary(core) {
+  return {
+    status: core.status(),
+    installId: nullable(core.installId()),
+    siteUrl: nullable(core.siteUrl()),
+    account: nullable(core.account()),
+    reconnectReason: nullable(core.reconnectReason()),
+  };
+}
+
 /** The live wasm object behind a Companion `this` (set in the class's static block). */
 let coreOf;
 
 /**
  * The plugin side of one installation: configuration and state. Create it
- * with `Companion.create`, restore it with `Companion.fromJSON` /
- * `Companion.openState`, and persist `toJSON()` (or `sealState(key)`) after
- * every call that changes it.
+ * with `Companion.create`, restore it with `Companion.importState` /
+ * `Companion.openState`, and persist what `onPersist` receives (or
+ * `exportState()` / `sealState(key)`) after every call that changes it.
+ * `toJSON()` is a redacted summary: `JSON.stringify(companion)` and loggers
+ * never see the secret.
  */
 export class Companion {
   /** The wasm object; null once `free()` ran. */
@@ -59,52 +72,62 @@ export class Companion {
     };
   }
 
-  /** @private use Companion.create / fromJSON / openState. */
+  /** @private use Companion.create / importState / openState. */
   constructor(token, core) {
     if (token !== CONSTRUCT) {
       throw new TesseraError(
         "invalid_input",
         "invalid_input",
-        "use Companion.create(), Companion.fromJSON() or Companion.openState()",
+        "use Companion.create(), Companion.importState() or Companion.openState()",
       );
     }
     this.#core = plugin.track(core);
     this.#gen = plugin.generation;
   }
 
-  /** A fresh, unregistered companion for the broker at `config.brokerUrl`. */
+  /**
+   * A fresh, unregistered companion for the broker at `config.brokerUrl`.
+   * With `config.sealKey` (≥ 16 bytes; a string is UTF-8) every `onPersist`
+   * receives the state sealed with it (`openState(value, sealKey)` reopens it).
+   */
   static create(config) {
     ensureReady();
     c.obj(config, "config");
     const routes = c.optObj(config.routes, "config.routes");
     const retry = c.optObj(config.retry, "config.retry");
+    const sealKey = c.optBytes(config.sealKey, "config.sealKey");
     const nonNegative = (v, field) => {
       const n = c.optInt(v, field);
       if (n !== undefined && n < 0) throw invalidArgument(field, "a non-negative integer");
       return n;
     };
     try {
-      return new Companion(
-        CONSTRUCT,
+      return Companion.#withSealKey(
         CompanionCore.create(
           c.str(config.brokerUrl, "config.brokerUrl"),
           c.optStr(routes.installations, "config.routes.installations"),
           c.optStr(routes.connect, "config.routes.connect"),
           c.optStr(routes.disconnect, "config.routes.disconnect"),
+          c.optStr(routes.connectComplete, "config.routes.connectComplete"),
           nonNegative(retry.maxAttempts, "config.retry.maxAttempts"),
           nonNegative(retry.baseDelayMs, "config.retry.baseDelayMs"),
           nonNegative(retry.maxDelayMs, "config.retry.maxDelayMs"),
           nonNegative(retry.maxTotalDelayMs, "config.retry.maxTotalDelayMs"),
           nonNegative(retry.maxRetryAfterMs, "config.retry.maxRetryAfterMs"),
         ),
+        sealKey,
       );
     } catch (e) {
       rethrow(e);
     }
   }
 
-  /** Restores a companion from `toJSON()` output (the string, or it parsed). */
-  static fromJSON(json) {
+  /**
+   * Restores a companion from `exportState()` output (the string, or it
+   * parsed). With `options.sealKey` every `onPersist` receives the state
+   * sealed with it from now on.
+   */
+  static importState(json, options) {
     ensureReady();
     let text = json;
     if (typeof json === "object" && json !== null && !Array.isArray(json)) {
@@ -118,14 +141,34 @@ export class Companion {
       }
     }
     c.str(text, "json");
+    const sealKey = c.optBytes(c.optObj(options, "options").sealKey, "options.sealKey");
     try {
-      return new Companion(CONSTRUCT, CompanionCore.fromJson(text));
+      return Companion.#withSealKey(CompanionCore.fromJson(text), sealKey);
     } catch (e) {
       rethrow(e);
     }
   }
 
-  /** Opens `sealState()` output with the same key; `state_undecryptable` on any failure. */
+  /** Wraps a fresh wasm object, giving it `sealKey` first when there is one. */
+  static #withSealKey(core, sealKey) {
+    const companion = new Companion(CONSTRUCT, core);
+    if (sealKey !== undefined) {
+      try {
+        core.setSealKey(sealKey);
+      } catch (e) {
+        // A refused key (too short) frees the new object; a trap detaches it (rethrow).
+        if (!(e instanceof WebAssembly.RuntimeError)) companion.free();
+        throw e;
+      }
+    }
+    return companion;
+  }
+
+  /**
+   * Opens `sealState()` output (or a sealed `onPersist` value) with the same
+   * key; `state_undecryptable` on any failure. The companion keeps `key` as
+   * its seal key: every `onPersist` receives the state sealed with it.
+   */
   static openState(sealed, key) {
     ensureReady();
     c.str(sealed, "sealed");
@@ -142,10 +185,41 @@ export class Companion {
     return classify(response, options);
   }
 
-  /** The state as a JSON string. It contains the secret: store it sealed or private. */
-  toJSON() {
+  /**
+   * The state as a JSON string, to store and give back to `importState()`.
+   * IT CONTAINS THE INSTALLATION SECRET AND THE BROKER TOKEN IN CLEAR: never
+   * log it, send it anywhere or store it where others read; prefer a seal
+   * key (`sealKey`, `sealState(key)`).
+   */
+  exportState() {
     const core = coreOf(this);
     return guarded(() => core.toJson());
+  }
+
+  /**
+   * A redacted summary, `{ status, installId, siteUrl, account,
+   * reconnectReason }`, so that `JSON.stringify(companion)`, loggers and error
+   * reporters never see the secret, the broker token or the pending connect.
+   * Not the state: persist `exportState()` or a sealed state.
+   */
+  toJSON() {
+    const core = coreOf(this);
+    return guarded(() => summary(core));
+  }
+
+  /**
+   * `util.inspect` / `console.log` in Node show the same redacted summary. A
+   * logger never throws: a freed companion (or the prototype) shows as
+   * `Companion {}`.
+   */
+  [Symbol.for("nodejs.util.inspect.custom")](depth, options, inspect) {
+    let s;
+    try {
+      s = this.toJSON();
+    } catch {
+      return "Companion {}";
+    }
+    return `Companion ${typeof inspect === "function" ? inspect(s, options) : JSON.stringify(s)}`;
   }
 
   /** Where the installation stands (`not_registered`, `registered`, `connected`, …). */
@@ -172,25 +246,19 @@ export class Companion {
     return guarded(() => nullable(core.reconnectReason()));
   }
 
+  /**
+   * The Stora account this installation is connected to, `{ id, name }`
+   * (show it to the operator); null while not connected.
+   */
+  get account() {
+    const core = coreOf(this);
+    return guarded(() => nullable(core.account()));
+  }
+
   /** The learned broker-minus-local clock offset, in seconds. */
   get clockOffset() {
     const core = coreOf(this);
     return guarded(() => core.clockOffset());
-  }
-
-  /**
-   * Tests and reproducible vectors only: draw randomness from the core's
-   * SeededEntropy(seed) (32 bytes), one stream across calls; null returns to
-   * the platform CSPRNG.
-   */
-  useSeededEntropy(seed) {
-    const core = coreOf(this);
-    const s = seed === null || seed === undefined ? undefined : c.reqBytes(seed, "seed");
-    try {
-      core.useSeededEntropy(s);
-    } catch (e) {
-      rethrow(e);
-    }
   }
 
   /**
@@ -268,7 +336,8 @@ export class Companion {
 
   /**
    * The broker connect URL to open in the browser; records the pending
-   * connect (persist afterwards). `state` fixes the state value (vectors only).
+   * connect (persist afterwards). Then `completeConnect()` with the URL the
+   * browser comes back to.
    */
   connectUrl(options) {
     const core = coreOf(this);
@@ -278,23 +347,27 @@ export class Companion {
         c.str(options.returnUrl, "options.returnUrl"),
         c.optStr(options.scope, "options.scope"),
         optNow(options.now, "options.now"),
-        c.optStr(options.state, "options.state"),
       );
     } catch (e) {
       rethrow(e);
     }
   }
 
-  /** Completes the connect from the callback URL (or its query); persist afterwards. */
+  /**
+   * Completes the connect from the callback URL (or its query): checks its
+   * `state` locally, then exchanges its one-time `code` with the signed
+   * `POST /connect/complete` → `{ account: { id, name } }`, the Stora account
+   * now connected (show it to the operator). The consumed pending connect and
+   * then the broker token reach `onPersist`. `options.now` (unix seconds)
+   * replaces the clock for the callback's own checks only.
+   */
   completeConnect(callbackUrl, options) {
-    const core = coreOf(this);
-    c.str(callbackUrl, "callbackUrl");
-    const o = c.optObj(options, "options");
-    try {
-      core.completeConnect(callbackUrl, optNow(o.now, "options.now"));
-    } catch (e) {
-      rethrow(e);
-    }
+    // Argument errors reject, as everything the driver runs does.
+    const start = (core, now) => {
+      const callback = c.str(callbackUrl, "callbackUrl");
+      return core.startCompleteConnect(callback, c.optInt(c.optObj(options, "options").now, "options.now") ?? now());
+    };
+    return drive(this, start, options);
   }
 
   /**
@@ -344,6 +417,17 @@ export class Companion {
         c.bytes(request.body, "request.body"),
       );
     return drive(this, start, options);
+  }
+
+  /**
+   * Revokes a previous installation of this site after "Register again"
+   * (`POST {installations}/{id}/revoke-previous`, signed by this one): the
+   * broker revokes its Stora grant and forgets it → `{ revoked }` (`false`:
+   * nothing of it was left). Keep the install id outside the sealed state to
+   * have it here; it is not a secret.
+   */
+  revokePrevious(installId, options) {
+    return drive(this, (core) => core.startRevokePrevious(c.str(installId, "installId")), options);
   }
 
   /** Disconnects (`POST /disconnect`); the broker token is dropped locally either way. */
@@ -481,8 +565,12 @@ async function drive(companion, start, options) {
   }
 
   let call;
+  // A start that needs the time (a connect completion checks its callback's
+  // age) reads the clock through `now()`, after its arguments were checked;
+  // that one reading is also the start event's.
+  let startNow;
   try {
-    call = plugin.track(start(core));
+    call = plugin.track(start(core, () => (startNow = nowSecs(clock))));
   } catch (e) {
     rethrow(e);
   }
@@ -490,7 +578,7 @@ async function drive(companion, start, options) {
   running.add(companion);
   try {
     // The clock is read once per event, just before the event is fed.
-    let action = core.stepStart(call, nowSecs(clock));
+    let action = core.stepStart(call, startNow ?? nowSecs(clock));
     for (;;) {
       switch (action.type) {
         case "send": {
@@ -535,6 +623,7 @@ async function drive(companion, start, options) {
           action = core.stepSlept(call, nowSecs(clock));
           break;
         case "persist":
+          // Exactly what to store: sealed when the companion has a seal key, else the JSON.
           if (onPersist) await onPersist(action.state);
           core = coreOf(companion);
           action = core.stepPersisted(call, nowSecs(clock));

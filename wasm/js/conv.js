@@ -114,6 +114,11 @@ export function reqBytes(v, field) {
   return bytes(v, field);
 }
 
+/** An optional byte string (a seal key): `undefined` when absent. */
+export function optBytes(v, field) {
+  return v === undefined || v === null ? undefined : reqBytes(v, field);
+}
+
 /** A secret as the broker stores it: base64url text (checked as a string) or bytes. */
 export function secretValue(v, field) {
   if (typeof v === "string") return text(v, field);

@@ -174,6 +174,8 @@ export interface Routes {
   connect?: string;
   /** Default `/disconnect`. */
   disconnect?: string;
+  /** The connect completion (code → broker token). Default `/connect/complete`. */
+  connectComplete?: string;
 }
 
 /** Bounded retry with full-jitter backoff. */
@@ -195,6 +197,31 @@ export interface CompanionConfig {
   brokerUrl: string;
   routes?: Routes;
   retry?: RetryPolicy;
+  /**
+   * A key (≥ 16 bytes; a string counts as its UTF-8 bytes) kept apart from
+   * the stored state: every `onPersist` then receives the state sealed with
+   * it (reopen with `Companion.openState(value, sealKey)`), never the JSON.
+   */
+  sealKey?: Uint8Array | string;
+}
+
+/** Options of `Companion.importState`. */
+export interface ImportStateOptions {
+  /** As `CompanionConfig.sealKey`: `onPersist` receives the state sealed with it from now on. */
+  sealKey?: Uint8Array | string;
+}
+
+/**
+ * What `companion.toJSON()` (and so `JSON.stringify(companion)`) returns: a
+ * redacted summary, never the secret, the broker token or a pending connect.
+ * Not the state: persist `exportState()` or a sealed state.
+ */
+export interface CompanionSummary {
+  status: Status;
+  installId: string | null;
+  siteUrl: string | null;
+  account: Account | null;
+  reconnectReason: string | null;
 }
 
 export type Status =
@@ -233,12 +260,29 @@ export interface ConnectOptions {
   scope?: string;
   /** Unix seconds; default now. */
   now?: number;
-  /** Fixed `state` (16-128 of `[A-Za-z0-9._~-]`): test vectors only. */
-  state?: string;
 }
 
 export interface NowOption {
   /** Unix seconds; default now. */
+  now?: number;
+}
+
+/** The Stora account a connect completed with: show it to the operator. */
+export interface Account {
+  /** Stora's account id (1-128 characters). */
+  id: string;
+  /** Display name (0-200 characters, may be empty). */
+  name: string;
+}
+
+/** What `completeConnect()` resolves to. */
+export interface ConnectResult {
+  account: Account;
+}
+
+/** `completeConnect()`: the driver, and the time the callback's own checks use. */
+export interface CompleteConnectOptions extends DriverOptions {
+  /** Unix seconds for the callback's checks (its 10-minute age); default the clock's now. */
   now?: number;
 }
 
@@ -317,8 +361,13 @@ export interface DriverOptions {
   fetch?: FetchLike;
   /** Default `setTimeout`. */
   sleep?: (ms: number) => Promise<void> | void;
-  /** Store the state JSON (ideally sealed) whenever the core says so; awaited. */
-  onPersist?: (stateJson: string) => Promise<void> | void;
+  /**
+   * Store exactly this value whenever the core says so (awaited): the state
+   * sealed with the companion's seal key when it has one (`sealKey`,
+   * `openState`; reopen with `Companion.openState(state, key)`), else the
+   * state JSON, which holds the secret (reopen with `Companion.importState`).
+   */
+  onPersist?: (state: string) => Promise<void> | void;
   /** The clock in ms since the epoch, read once per event; default `Date.now`. */
   clock?: () => number;
   /**
@@ -350,6 +399,11 @@ export interface DisconnectResult {
   remote: RemoteStep;
 }
 
+/** `revoked` is `false` when the broker had nothing left of that installation. */
+export interface RevokePreviousResult {
+  revoked: boolean;
+}
+
 /** Local state is wiped whatever this says. */
 export interface UninstallReport {
   disconnect: RemoteStep;
@@ -364,32 +418,44 @@ export interface ResetReport {
 }
 
 /**
- * The plugin side of one installation. Persist `toJSON()` (or
- * `sealState(key)`) after every method that changes it, and whenever a
- * driver calls `onPersist`.
+ * The plugin side of one installation. Store what a driver hands to
+ * `onPersist`, and `sealState(key)` (or `exportState()`) after every method
+ * that changes it outside a driver. `toJSON()` is a redacted summary.
  */
 export class Companion {
   private constructor();
-  /** A fresh, unregistered companion. */
+  /** A fresh, unregistered companion; with `config.sealKey`, `onPersist` values are sealed. */
   static create(config: CompanionConfig): Companion;
-  /** Restores `toJSON()` output. */
-  static fromJSON(json: string | object): Companion;
-  /** Opens `sealState()` output; `state_undecryptable` on any failure. */
+  /** Restores `exportState()` output; with `options.sealKey`, `onPersist` values are sealed from now on. */
+  static importState(json: string | object, options?: ImportStateOptions): Companion;
+  /**
+   * Opens `sealState()` output or a sealed `onPersist` value;
+   * `state_undecryptable` on any failure. The companion keeps `key` as its
+   * seal key: `onPersist` values are sealed with it.
+   */
   static openState(sealed: string, key: Uint8Array | string): Companion;
   /** Same as the `classify` export. */
   static classify(response: ResponseInput, options?: NowOption): Outcome;
 
-  /** The state JSON. It contains the secret and the broker token. */
-  toJSON(): string;
+  /**
+   * The state JSON, for `importState()`. **It contains the installation
+   * secret and the broker token in clear**: never log it or send it
+   * anywhere; prefer a seal key or `sealState(key)`.
+   */
+  exportState(): string;
+  /**
+   * A redacted summary for `JSON.stringify(companion)` and loggers: no
+   * secret, no broker token, no pending connect. Not the state.
+   */
+  toJSON(): CompanionSummary;
   readonly status: Status;
   readonly installId: string | null;
   readonly siteUrl: string | null;
   readonly reconnectReason: string | null;
+  /** The Stora account this installation is connected to; null while not connected. */
+  readonly account: Account | null;
   /** Learned broker-minus-local clock offset, seconds. */
   readonly clockOffset: number;
-
-  /** Tests only: the core's SeededEntropy(seed) for all randomness from now on; null to undo. */
-  useSeededEntropy(seed: Uint8Array | null): void;
 
   /**
    * Registers (new, pending, after `registration_invalid`, after "this is a
@@ -404,11 +470,23 @@ export class Companion {
   ownershipProof(): OwnershipProof;
 
   connectUrl(options: ConnectOptions): string;
-  completeConnect(callbackUrl: string, options?: NowOption): void;
+  /**
+   * Completes the connect from the URL the browser came back to (or its
+   * query): checks `state`, then exchanges the one-time `code` with the
+   * signed `POST /connect/complete` → the Stora account now connected. The
+   * consumed pending connect and then the broker token reach `onPersist`.
+   */
+  completeConnect(callbackUrl: string, options?: CompleteConnectOptions): Promise<ConnectResult>;
 
   signRequest(request: ApiRequest, options?: SignOptions): HttpRequest;
   call(request: ApiRequest, options?: DriverOptions): Promise<HttpResponse>;
   disconnect(options?: DriverOptions): Promise<DisconnectResult>;
+  /**
+   * After "Register again": asks the broker to revoke the previous
+   * installation of this site (its Stora grant, its registration). Needs a
+   * site this broker saw proved (else `client_error` `ownership_proof_required`).
+   */
+  revokePrevious(installId: string, options?: DriverOptions): Promise<RevokePreviousResult>;
   uninstall(options?: DriverOptions): Promise<UninstallReport>;
   /** "Reset this installation": revoke and deregister the old one (best effort), then register afresh. */
   reset(registration: Registration, options?: RegisterOptions): Promise<ResetReport>;

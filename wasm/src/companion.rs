@@ -1,6 +1,9 @@
 //! The plugin-side facade: `CompanionCore` (wrapped by the JS `Companion`)
 //! and `CallCore`, one step-machine run.
 
+use tessera_core::OsEntropy;
+#[cfg(feature = "test-hooks")]
+use tessera_core::SeededEntropy;
 use tessera_core::entropy::Entropy;
 use tessera_core::error::Error;
 use tessera_core::machine::RemoteStep;
@@ -8,7 +11,6 @@ use tessera_core::{
     Action, ApiRequest, Call, Companion, Completion, Config, Event, OwnershipProof, Registration, RegistrationOutcome,
     RetryPolicy, Routes, SignOptions, SiteCheck, TransportError,
 };
-use tessera_core::{OsEntropy, SeededEntropy};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{Obj, headers_in, request_out, response_in, response_out, secs, unsigned};
@@ -18,14 +20,19 @@ use crate::error::{IntoJs, to_js};
 #[wasm_bindgen(js_name = CompanionCore)]
 pub struct WasmCompanion {
     inner: Companion,
-    /// A deterministic stream set by `useSeededEntropy` (tests and vectors);
+    /// A deterministic stream set by `useSeededEntropy` (test builds only);
     /// `None` means the platform CSPRNG.
+    #[cfg(feature = "test-hooks")]
     seeded: Option<SeededEntropy>,
 }
 
 impl From<Companion> for WasmCompanion {
     fn from(inner: Companion) -> Self {
-        WasmCompanion { inner, seeded: None }
+        WasmCompanion {
+            inner,
+            #[cfg(feature = "test-hooks")]
+            seeded: None,
+        }
     }
 }
 
@@ -67,7 +74,14 @@ fn completion_out(completion: &Completion) -> JsValue {
             .set("registration", registration_out(registration))
             .done(),
         Completion::SiteMoved => JsValue::UNDEFINED,
+        Completion::Connected { account } => Obj::new().set("account", account_out(account)).done(),
+        Completion::PreviousRevoked { revoked } => Obj::new().set("revoked", *revoked).done(),
     }
+}
+
+/// `{ id, name }`: the Stora account a connect completed with.
+fn account_out(account: &tessera_core::Account) -> JsValue {
+    Obj::new().set("id", account.id.as_str()).set("name", account.name.as_str()).done()
 }
 
 /// An action as `{ type, ... }`; a failed `Done` is thrown as its TesseraError.
@@ -91,6 +105,7 @@ impl WasmCompanion {
         installations: Option<String>,
         connect: Option<String>,
         disconnect: Option<String>,
+        connect_complete: Option<String>,
         max_attempts: Option<f64>,
         base_delay_ms: Option<f64>,
         max_delay_ms: Option<f64>,
@@ -102,6 +117,7 @@ impl WasmCompanion {
             installations: installations.unwrap_or(d.installations),
             connect: connect.unwrap_or(d.connect),
             disconnect: disconnect.unwrap_or(d.disconnect),
+            connect_complete: connect_complete.unwrap_or(d.connect_complete),
         };
         let r = RetryPolicy::default();
         let retry = RetryPolicy {
@@ -126,22 +142,6 @@ impl WasmCompanion {
         Companion::open_state(sealed, key).js().map(WasmCompanion::from)
     }
 
-    /// Draw randomness from `SeededEntropy::new(seed)` (32 bytes) from now on,
-    /// one stream across calls; `undefined` returns to the platform CSPRNG.
-    /// For tests and reproducible vectors only.
-    #[wasm_bindgen(js_name = useSeededEntropy)]
-    pub fn use_seeded_entropy(&mut self, seed: Option<Vec<u8>>) -> Result<(), JsValue> {
-        self.seeded = match seed {
-            Some(seed) => Some(SeededEntropy::new(
-                seed.as_slice()
-                    .try_into()
-                    .map_err(|_| to_js(&Error::InvalidInput { field: "seed", reason: "must be exactly 32 bytes" }))?,
-            )),
-            None => None,
-        };
-        Ok(())
-    }
-
     /// `Companion::to_json` (contains the secret).
     #[wasm_bindgen(js_name = toJson)]
     pub fn to_json(&self) -> String {
@@ -163,6 +163,11 @@ impl WasmCompanion {
     #[wasm_bindgen(js_name = siteUrl)]
     pub fn site_url(&self) -> Option<String> {
         self.inner.site_url().map(str::to_owned)
+    }
+
+    /// `Companion::account` → `{ id, name }` while connected, else `null`.
+    pub fn account(&self) -> JsValue {
+        self.inner.account().map_or(JsValue::NULL, account_out)
     }
 
     /// `Companion::reconnect_reason`.
@@ -209,28 +214,11 @@ impl WasmCompanion {
         self.inner.ownership_proof().js().map(|p| proof_out(&p))
     }
 
-    /// `Companion::connect_url`, or `connect_url_with_state` when `state` is given.
+    /// `Companion::connect_url` (the state is always 16 random bytes).
     #[wasm_bindgen(js_name = connectUrl)]
-    pub fn connect_url(
-        &mut self,
-        return_url: &str,
-        scope: Option<String>,
-        now: f64,
-        state: Option<String>,
-    ) -> Result<String, JsValue> {
-        let now = secs(now);
-        let scope = scope.as_deref();
-        match state {
-            Some(state) => self.inner.connect_url_with_state(return_url, scope, now, &state),
-            None => self.with_entropy(|c, e| c.connect_url(return_url, scope, now, e)),
-        }
-        .js()
-    }
-
-    /// `Companion::complete_connect`.
-    #[wasm_bindgen(js_name = completeConnect)]
-    pub fn complete_connect(&mut self, callback: &str, now: f64) -> Result<(), JsValue> {
-        self.inner.complete_connect(callback, secs(now)).js()
+    pub fn connect_url(&mut self, return_url: &str, scope: Option<String>, now: f64) -> Result<String, JsValue> {
+        let (now, scope) = (secs(now), scope.as_deref());
+        self.with_entropy(|c, e| c.connect_url(return_url, scope, now, e)).js()
     }
 
     /// `Companion::sign_request` → the packed request (see `request_out`); the
@@ -278,6 +266,19 @@ impl WasmCompanion {
         body: Vec<u8>,
     ) -> Result<WasmCall, JsValue> {
         self.inner.start_call(api_request(method, path, headers, body)).js().map(WasmCall)
+    }
+
+    /// `Companion::start_complete_connect`: the callback's local checks, then
+    /// the signed exchange of its connect code.
+    #[wasm_bindgen(js_name = startCompleteConnect)]
+    pub fn start_complete_connect(&mut self, callback: &str, now: f64) -> Result<WasmCall, JsValue> {
+        self.inner.start_complete_connect(callback, secs(now)).js().map(WasmCall)
+    }
+
+    /// `Companion::start_revoke_previous`.
+    #[wasm_bindgen(js_name = startRevokePrevious)]
+    pub fn start_revoke_previous(&self, install_id: &str) -> Result<WasmCall, JsValue> {
+        self.inner.start_revoke_previous(install_id).js().map(WasmCall)
     }
 
     /// `Companion::start_disconnect`.
@@ -392,6 +393,12 @@ impl WasmCompanion {
     pub fn seal_state(&mut self, key: &[u8]) -> Result<String, JsValue> {
         self.with_entropy(|c, e| c.seal_state(key, e)).js()
     }
+
+    /// `Companion::set_seal_key`: every persist action carries the state sealed with it.
+    #[wasm_bindgen(js_name = setSealKey)]
+    pub fn set_seal_key(&mut self, key: &[u8]) -> Result<(), JsValue> {
+        self.inner.set_seal_key(key).js()
+    }
 }
 
 impl WasmCompanion {
@@ -399,12 +406,47 @@ impl WasmCompanion {
         action_out(self.with_entropy(|c, e| c.step(&mut call.0, event, secs(now), e)))
     }
 
-    /// Runs `f` with the seeded stream if one is set, else the platform CSPRNG.
+    /// Runs `f` with the seeded stream if one is set (test builds), else the
+    /// platform CSPRNG.
     fn with_entropy<T>(&mut self, f: impl FnOnce(&mut Companion, &mut dyn Entropy) -> T) -> T {
-        match &mut self.seeded {
-            Some(s) => f(&mut self.inner, s),
-            None => f(&mut self.inner, &mut OsEntropy),
+        #[cfg(feature = "test-hooks")]
+        if let Some(s) = &mut self.seeded {
+            return f(&mut self.inner, s);
         }
+        f(&mut self.inner, &mut OsEntropy)
+    }
+}
+
+/// Test hooks: only in test builds (feature `test-hooks`,
+/// `scripts/build-wasm.sh --test-hooks`), never in the published package.
+#[cfg(feature = "test-hooks")]
+#[wasm_bindgen(js_class = CompanionCore)]
+impl WasmCompanion {
+    /// Draw randomness from `SeededEntropy::new(seed)` (32 bytes) from now on,
+    /// one stream across calls; `undefined` returns to the platform CSPRNG.
+    #[wasm_bindgen(js_name = useSeededEntropy)]
+    pub fn use_seeded_entropy(&mut self, seed: Option<Vec<u8>>) -> Result<(), JsValue> {
+        self.seeded = match seed {
+            Some(seed) => Some(SeededEntropy::new(
+                seed.as_slice()
+                    .try_into()
+                    .map_err(|_| to_js(&Error::InvalidInput { field: "seed", reason: "must be exactly 32 bytes" }))?,
+            )),
+            None => None,
+        };
+        Ok(())
+    }
+
+    /// `Companion::connect_url_with_state`: a caller-chosen `state` (vectors).
+    #[wasm_bindgen(js_name = connectUrlWithState)]
+    pub fn connect_url_with_state(
+        &mut self,
+        return_url: &str,
+        scope: Option<String>,
+        now: f64,
+        state: &str,
+    ) -> Result<String, JsValue> {
+        self.inner.connect_url_with_state(return_url, scope.as_deref(), secs(now), state).js()
     }
 }
 

@@ -5,19 +5,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Companion, TesseraError, verifyOwnershipProof, verifyRequest } from "tessera-companion";
-import { NOW, SEED, recordingSleep, response, scriptedFetch, text } from "./helpers.mjs";
+import { ACCOUNT, CODE, NOW, SEED, completeWith, connectAnswer, recordingSleep, response, scriptedFetch, stateOf, text } from "./helpers.mjs";
 
 const BROKER = "https://broker.example";
 const RETURN = "chrome-extension://abcdefghijklmnop/options.html";
 const clock = (secs = NOW) => () => secs * 1000;
 
-function connected(retry) {
+function registered(retry) {
   const c = Companion.create({ brokerUrl: BROKER, retry });
   c.useSeededEntropy(SEED);
   c.registrationRequest({ siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "chrome-extension", pluginVersion: "1" });
   c.handleRegistrationResponse({ status: 201 });
-  const state = new URL(c.connectUrl({ returnUrl: RETURN, now: NOW })).searchParams.get("state");
-  c.completeConnect(`state=${state}&broker_token=btk_1`, { now: NOW });
+  return c;
+}
+
+async function connected(retry) {
+  const c = registered(retry);
+  const state = stateOf(c.connectUrl({ returnUrl: RETURN, now: NOW }));
+  await completeWith(c, `state=${state}&code=${CODE}`, "btk_1", { clock: clock() });
   return c;
 }
 const hdr = (req, name) => Object.fromEntries(req.headers)[name];
@@ -25,7 +30,7 @@ const created = (req) => Number(/;created=(\d+)/.exec(hdr(req, "signature-input"
 const nonce = (req) => /;nonce="([^"]+)"/.exec(hdr(req, "signature-input"))[1];
 
 test("5xx then 200: full-jitter backoff, same Idempotency-Key, fresh nonce per attempt", async () => {
-  const c = connected();
+  const c = await connected();
   const { fetch, sent } = scriptedFetch([response(503), response(502), response(200, "ok")]);
   const { sleep, slept } = recordingSleep();
   const res = await c.call({ method: "POST", path: "/api/units", body: "{}" }, { fetch, sleep, clock: clock() });
@@ -40,7 +45,7 @@ test("5xx then 200: full-jitter backoff, same Idempotency-Key, fresh nonce per a
 });
 
 test("5xx exhausts the attempts → server_unavailable with status; GET retried, no key", async () => {
-  const c = connected();
+  const c = await connected();
   const { fetch, sent } = scriptedFetch([response(500), response(500), response(500), response(200)]);
   const { sleep, slept } = recordingSleep();
   await assert.rejects(c.call({ method: "GET", path: "/api/units" }, { fetch, sleep }), (e) => {
@@ -56,7 +61,7 @@ test("5xx exhausts the attempts → server_unavailable with status; GET retried,
 });
 
 test("transport errors (fetch rejects) are retried, then server_unavailable without status", async () => {
-  const c = connected({ maxAttempts: 2 });
+  const c = await connected({ maxAttempts: 2 });
   const { fetch, sent } = scriptedFetch([new TypeError("fetch failed"), new TypeError("fetch failed")]);
   const { sleep } = recordingSleep();
   await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch, sleep }), (e) => e.code === "server_unavailable" && e.status === undefined && !("status" in e));
@@ -64,7 +69,7 @@ test("transport errors (fetch rejects) are retried, then server_unavailable with
 });
 
 test("408 is retried; other 4xx never are", async () => {
-  const c = connected();
+  const c = await connected();
   const a = scriptedFetch([response(408), response(200)]);
   assert.equal((await c.call({ method: "GET", path: "/api/x" }, { fetch: a.fetch, sleep: async () => {} })).status, 200);
   for (const status of [400, 403, 404, 409, 422]) {
@@ -80,7 +85,7 @@ test("408 is retried; other 4xx never are", async () => {
 });
 
 test("429 honours Retry-After; a long one surfaces as rate_limited", async () => {
-  const c = connected();
+  const c = await connected();
   const a = scriptedFetch([response(429, "", { "retry-after": "2" }), response(200)]);
   const s = recordingSleep();
   await c.call({ method: "GET", path: "/api/x" }, { fetch: a.fetch, sleep: s.sleep, clock: clock() });
@@ -96,7 +101,7 @@ test("429 honours Retry-After; a long one surfaces as rate_limited", async () =>
 });
 
 test("signature_expired + Date: learn the clock offset, persist, re-sign once", async () => {
-  const c = connected();
+  const c = await connected();
   const skew = 400; // the broker is 400 s ahead of this clock
   const date = new Date((NOW + skew) * 1000).toUTCString();
   const expired = () => response(401, '{"error":"signature_expired"}', { date });
@@ -115,7 +120,7 @@ test("signature_expired + Date: learn the clock offset, persist, re-sign once", 
 });
 
 test("reconnect required: token dropped, state persisted, typed error with reason", async () => {
-  const c = connected();
+  const c = await connected();
   const { fetch } = scriptedFetch([response(401, '{"error":"stora_reconnect_required"}')]);
   const persisted = [];
   await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch, onPersist: async (s) => void persisted.push(s) }), (e) => {
@@ -128,23 +133,74 @@ test("reconnect required: token dropped, state persisted, typed error with reaso
   assert.equal(c.status, "reconnect_required");
   assert.equal(c.reconnectReason, "stora_reconnect_required");
   assert.equal(persisted.length, 1);
-  assert.equal(persisted[0], c.toJSON());
+  assert.equal(persisted[0], c.exportState());
   await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch }), { code: "reconnect_required", reason: "stora_reconnect_required" });
   // Reconnect: connect again, allowed from this state.
-  const state = new URL(c.connectUrl({ returnUrl: RETURN, now: NOW })).searchParams.get("state");
-  c.completeConnect(`state=${state}&broker_token=btk_2`, { now: NOW });
+  const state = stateOf(c.connectUrl({ returnUrl: RETURN, now: NOW }));
+  await completeWith(c, `state=${state}&code=${CODE}`, "btk_2", { clock: clock() });
   assert.equal(c.status, "connected");
+  assert.equal(c.reconnectReason, null);
+});
+
+test("completeConnect runs on the driver: persist first, the exchange retried with one Idempotency-Key, the clock for the callback's age", async () => {
+  const c = registered();
+  const state = stateOf(c.connectUrl({ returnUrl: RETURN, now: NOW }));
+  const order = [];
+  const { fetch, sent } = scriptedFetch([
+    () => (order.push("send"), response(503)),
+    new Error("offline"),
+    () => (order.push("send"), connectAnswer("btk_retry")),
+  ]);
+  const { sleep, slept } = recordingSleep();
+  const result = await c.completeConnect(`${RETURN}?state=${state}&code=${CODE}`, {
+    fetch,
+    sleep,
+    clock: clock(NOW + 60),
+    onPersist: (json) => void order.push(`persist:${JSON.parse(json).broker_token ?? "none"}`),
+  });
+  assert.deepEqual(result, { account: ACCOUNT });
+  assert.deepEqual(order, ["persist:none", "send", "send", "persist:btk_retry"]);
+  assert.equal(sent.length, 3);
+  assert.equal(slept.length, 2);
+  const keys = new Set(sent.map((r) => hdr(r, "idempotency-key")));
+  assert.equal(keys.size, 1, "one Idempotency-Key across the retries");
+  assert.equal(new Set(sent.map(nonce)).size, 3, "a fresh nonce per attempt");
+  for (const r of sent) {
+    assert.equal(r.url, `${BROKER}/connect/complete`);
+    assert.equal(hdr(r, "authorization"), undefined);
+    assert.equal(created(r), NOW + 60);
+  }
+  assert.equal(c.status, "connected");
+
+  // The start reads the same clock: a callback 601 s after the link is expired; nothing is sent.
+  const late = registered();
+  const s2 = stateOf(late.connectUrl({ returnUrl: RETURN, now: NOW }));
+  const never = scriptedFetch([]);
+  await assert.rejects(late.completeConnect(`state=${s2}&code=${CODE}`, { fetch: never.fetch, clock: clock(NOW + 601) }), { code: "callback_expired" });
+  assert.equal(never.sent.length, 0);
+  // options.now overrides the clock for the callback's checks only.
+  const early = registered();
+  const s3 = stateOf(early.connectUrl({ returnUrl: RETURN, now: NOW }));
+  await completeWith(early, `state=${s3}&code=${CODE}`, "btk_now", { now: NOW + 1, clock: clock(NOW + 601) });
+  assert.equal(early.status, "connected");
+
+  // No pending connect: invalid_state; bad arguments reject before the clock is read.
+  const fresh = Companion.create({ brokerUrl: BROKER });
+  await assert.rejects(fresh.completeConnect(`state=${s3}&code=${CODE}`, { fetch: never.fetch }), { code: "invalid_state" });
+  const noClock = { fetch: never.fetch, clock: () => assert.fail("no clock") };
+  await assert.rejects(early.completeConnect(42, noClock), { code: "invalid_input" });
+  await assert.rejects(early.completeConnect("state=abc", { now: "soon" }), { code: "invalid_input" });
 });
 
 test("registration invalid (kill switch / unknown installation)", async () => {
-  const c = connected();
+  const c = await connected();
   const { fetch } = scriptedFetch([response(401, '{"error":"unknown_installation"}')]);
   await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch }), { code: "registration_invalid", kind: "registration_invalid", reason: "unknown_installation" });
   assert.equal(c.status, "registration_invalid");
 });
 
 test("onPersist is awaited before the driver goes on; its failure rejects the call", async () => {
-  const c = connected();
+  const c = await connected();
   const order = [];
   const { fetch } = scriptedFetch([response(401, '{"error":"broker_token_invalid"}')]);
   await assert.rejects(
@@ -158,14 +214,14 @@ test("onPersist is awaited before the driver goes on; its failure rejects the ca
     { code: "reconnect_required" },
   );
   assert.deepEqual(order, ["persisted"]);
-  const d = connected();
+  const d = await connected();
   const boom = new Error("storage full");
   const f2 = scriptedFetch([response(204)]);
   await assert.rejects(d.disconnect({ fetch: f2.fetch, onPersist: () => { throw boom; } }), (e) => e === boom);
 });
 
 test("the default fetch is globalThis.fetch; plain response objects are accepted", async () => {
-  const c = connected();
+  const c = await connected();
   const saved = globalThis.fetch;
   const calls = [];
   globalThis.fetch = async (url, init) => {
@@ -183,7 +239,7 @@ test("the default fetch is globalThis.fetch; plain response objects are accepted
 });
 
 test("an abort signal stops the driver", async () => {
-  const c = connected();
+  const c = await connected();
   const ac = new AbortController();
   const { fetch } = scriptedFetch([
     () => {
@@ -196,8 +252,8 @@ test("an abort signal stops the driver", async () => {
 
 test("calls against a real loopback HTTP server with the global fetch", async () => {
   const { createServer } = await import("node:http");
-  const c = connected();
-  const secret = JSON.parse(c.toJSON()).installation.secret;
+  const c = await connected();
+  const secret = JSON.parse(c.exportState()).installation.secret;
   let hits = 0;
   const server = createServer(async (req, res) => {
     const chunks = [];
@@ -218,7 +274,7 @@ test("calls against a real loopback HTTP server with the global fetch", async ()
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   try {
     const port = server.address().port;
-    const local = Companion.fromJSON(c.toJSON().replace(BROKER, `http://127.0.0.1:${port}`));
+    const local = Companion.importState(c.exportState().replace(BROKER, `http://127.0.0.1:${port}`));
     const res = await local.call({ method: "POST", path: "/api/echo", headers: { "content-type": "application/json" }, body: '{"a":1}' }, { sleep: async () => {} });
     assert.equal(res.status, 200);
     assert.deepEqual(JSON.parse(text(res.body)), { ok: c.installId });
@@ -258,7 +314,7 @@ test("register(): the new secret is persisted before the first send; 201 → reg
   assert.equal(sent[0].redirect, "manual");
   assert.equal(sent[0].credentials, "omit");
   assert.equal(c.status, "registered");
-  assert.equal(persisted.at(-1), c.toJSON());
+  assert.equal(persisted.at(-1), c.exportState());
   // Registered: a second register() is refused before anything happens.
   await assert.rejects(c.register(REG, { fetch: async () => assert.fail("no send") }), { code: "invalid_state" });
 });
@@ -307,7 +363,7 @@ test("register(): a 202 challenge is served through serveProof, then the registr
   assert.deepEqual(Object.keys(proofs[0]), ["url", "path", "body"]);
   assert.equal(proofs[0].url, `https://shop.example/.well-known/tessera/${c.installId}`);
   assert.deepEqual(persisted, ["registration_pending", "awaiting_ownership", "registered"], "the challenge is stored before the proof is served");
-  const secret = JSON.parse(c.toJSON()).installation.secret;
+  const secret = JSON.parse(c.exportState()).installation.secret;
   verifyOwnershipProof({ secret, installId: c.installId, challenge: "challenge-0123456789abcdef", proof: proofs[0].body });
 });
 
@@ -342,7 +398,7 @@ test("redirects are never followed: a visible 3xx and an opaque redirect end wit
     [() => response(307), 307],
     [opaque, undefined],
   ]) {
-    const c = connected();
+    const c = await connected();
     const { fetch, sent } = scriptedFetch([answer, response(200)]);
     await assert.rejects(c.call({ method: "GET", path: "/api/x" }, { fetch, sleep: async () => assert.fail("no retry") }), (e) => {
       assert.ok(e instanceof TesseraError);
@@ -361,7 +417,7 @@ test("redirects are never followed: a visible 3xx and an opaque redirect end wit
 });
 
 test("siteMoved(): a 202 from the broker runs the proof round through serveProof", async () => {
-  const c = connected();
+  const c = await connected();
   c.checkSite("https://moved.example");
   const proofs = [];
   const { fetch, sent } = scriptedFetch([challenge(), response(201)]);
@@ -373,7 +429,7 @@ test("siteMoved(): a 202 from the broker runs the proof round through serveProof
 });
 
 test("one operation at a time per companion: a second one is refused while the first runs", async () => {
-  const c = connected();
+  const c = await connected();
   let release;
   const gate = new Promise((r) => (release = r));
   const first = c.call({ method: "GET", path: "/api/x" }, { fetch: async () => (await gate, response(200)) });
@@ -388,6 +444,6 @@ test("register(): bad input and wrong state are refused before any action", asyn
   const c = Companion.create({ brokerUrl: BROKER });
   await assert.rejects(c.register({ ...REG, adminEmail: "not an email" }, never), { code: "invalid_input" });
   await assert.rejects(c.register({ ...REG, platform: undefined }, never), { code: "invalid_input" });
-  await assert.rejects(connected().register(REG, never), { code: "invalid_state" });
+  await assert.rejects((await connected()).register(REG, never), { code: "invalid_state" });
   assert.equal(c.status, "not_registered");
 });

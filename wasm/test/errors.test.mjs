@@ -3,20 +3,25 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as pkg from "tessera-companion";
-import { NOW, SEED, outcome } from "./helpers.mjs";
+import { CODE, NOW, SEED, completeWith, outcome, outcomeAsync, stateOf } from "./helpers.mjs";
 
 const { Companion, TesseraError, classify, verifyRequest, verifyConnectUrl, hmacSignGeneric, contentDigest, MemoryReplayStore } = pkg;
 const BROKER = "https://broker.example";
 
-function connected() {
+async function connected() {
   const c = Companion.create({ brokerUrl: BROKER });
   c.useSeededEntropy(SEED);
   c.registrationRequest({ siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "wordpress", pluginVersion: "1" });
   c.handleRegistrationResponse({ status: 201 });
-  const state = new URL(c.connectUrl({ returnUrl: "https://shop.example/cb", now: NOW })).searchParams.get("state");
-  c.completeConnect(`state=${state}&broker_token=btk_secret_token_value`, { now: NOW });
+  const state = stateOf(c.connectUrl({ returnUrl: "https://shop.example/cb", now: NOW }));
+  await completeWith(c, `state=${state}&code=${CODE}`, "btk_secret_token_value", { now: NOW });
   return c;
 }
+
+/** A fetch that must not be reached (a TesseraError is never retried: it ends the call as is). */
+const noFetch = async () => {
+  throw new TesseraError("internal", "internal", "fetch must not be reached here");
+};
 
 const thrown = (fn) => {
   try {
@@ -43,22 +48,20 @@ test("TesseraError: an Error subclass with name, code, kind and a secret-free to
   assert.throws(() => { throw e; }, TesseraError);
 });
 
-test("codes and kinds of representative failures", () => {
-  const c = connected();
+test("codes and kinds of representative failures", async () => {
+  const c = await connected();
   const cases = [
     [() => Companion.create({ brokerUrl: "not a url" }), "invalid_url", "invalid_input"],
     [() => Companion.create({ brokerUrl: "ftp://broker.example" }), "invalid_url", "invalid_input"],
-    [() => Companion.fromJSON("{"), "state_corrupt", "invalid_state"],
-    [() => Companion.fromJSON('{"v":2}'), "state_version_unsupported", "invalid_state"],
+    [() => Companion.importState("{"), "state_corrupt", "invalid_state"],
+    [() => Companion.importState('{"v":2}'), "state_version_unsupported", "invalid_state"],
     [() => Companion.create({ brokerUrl: BROKER }).connectUrl({ returnUrl: "https://x.example/cb" }), "not_registered", "invalid_state"],
-    [() => Companion.create({ brokerUrl: BROKER }).completeConnect("state=abc&broker_token=t"), "invalid_state", "invalid_state"],
     [() => c.signRequest({ method: "GET", path: "/api/x", body: new Uint8Array((1 << 20) + 1) }), "too_large", "invalid_input"],
     [() => c.signRequest({ method: "G ET", path: "/api/x" }), "invalid_input", "invalid_input"],
     [() => c.signRequest({ method: "GET", path: "/api/x?a=b+c" }), "invalid_url", "invalid_input"],
     [() => c.signRequest({ method: "GET", path: "/api/x", headers: { "bad name": "v" } }), "invalid_input", "invalid_input"],
     [() => c.signRequest({ method: "GET", path: "/api/x" }, { nonce: "has space" }), "invalid_input", "invalid_input"],
     [() => Companion.openState("tsv1.AAAA", "0123456789abcdef"), "state_undecryptable", "state_undecryptable"],
-    [() => c.completeConnect("https://shop.example/cb?nothing=here"), "callback_invalid", "callback"],
     [() => c.useSeededEntropy(new Uint8Array(3)), "invalid_input", "invalid_input"],
   ];
   for (const [fn, code, kind] of cases) {
@@ -67,10 +70,17 @@ test("codes and kinds of representative failures", () => {
     assert.equal(e.code, code, e.message);
     assert.equal(e.kind, kind, e.message);
   }
+  // completeConnect runs on the driver: it rejects.
+  for (const [p, code, kind] of [
+    [() => Companion.create({ brokerUrl: BROKER }).completeConnect("state=abcdefghijklmnop&code=cc_0123456789abcdef", { fetch: noFetch }), "invalid_state", "invalid_state"],
+    [() => c.completeConnect("https://shop.example/cb?nothing=here", { fetch: noFetch }), "callback_invalid", "callback"],
+  ]) {
+    await assert.rejects(p(), (e) => e instanceof TesseraError && e.code === code && e.kind === kind);
+  }
 });
 
-test("wrong JavaScript types raise invalid_input TesseraErrors", () => {
-  const c = connected();
+test("wrong JavaScript types raise invalid_input TesseraErrors", async () => {
+  const c = await connected();
   const calls = [
     () => Companion.create(),
     () => Companion.create(null),
@@ -80,8 +90,8 @@ test("wrong JavaScript types raise invalid_input TesseraErrors", () => {
     () => Companion.create({ brokerUrl: BROKER, retry: { maxAttempts: 1.5 } }),
     () => Companion.create({ brokerUrl: BROKER, retry: { maxAttempts: -1 } }),
     () => Companion.create({ brokerUrl: BROKER, retry: { baseDelayMs: "10" } }),
-    () => Companion.fromJSON(undefined),
-    () => Companion.fromJSON(12),
+    () => Companion.importState(undefined),
+    () => Companion.importState(12),
     () => Companion.openState(null, "k"),
     () => Companion.openState("tsv1.x", undefined),
     () => c.registrationRequest({ siteUrl: "https://a.example" }),
@@ -94,7 +104,6 @@ test("wrong JavaScript types raise invalid_input TesseraErrors", () => {
     () => c.connectUrl("https://shop.example/cb"),
     () => c.connectUrl({ returnUrl: "https://shop.example/cb", now: "now" }),
     () => c.connectUrl({ returnUrl: "https://shop.example/cb", now: NaN }),
-    () => c.completeConnect({ url: "x" }),
     () => c.signRequest(),
     () => c.signRequest({ method: "GET" }),
     () => c.signRequest({ method: "GET", path: "/x", body: {} }),
@@ -120,8 +129,13 @@ test("wrong JavaScript types raise invalid_input TesseraErrors", () => {
 });
 
 test("async APIs reject (never throw synchronously) with TesseraErrors", async () => {
-  const c = connected();
+  const c = await connected();
   for (const p of [
+    () => c.completeConnect({ url: "x" }),
+    () => c.completeConnect(),
+    () => c.completeConnect("state=x", "opts"),
+    () => c.completeConnect("state=x", { now: "soon" }),
+    () => c.completeConnect("state=x", { fetch: 5 }),
     () => c.call(),
     () => c.call({ method: "GET", path: "/x" }, { fetch: "no" }),
     () => c.call({ method: "GET", path: "/x" }, { sleep: 1 }),
@@ -144,9 +158,10 @@ test("async APIs reject (never throw synchronously) with TesseraErrors", async (
 });
 
 test("secrets and tokens never appear in messages or toJSON of errors", async () => {
-  const c = connected();
-  const state = JSON.parse(c.toJSON());
+  const c = await connected();
+  const state = JSON.parse(c.exportState());
   const secrets = [state.installation.secret, state.broker_token];
+  assert.equal(state.broker_token, "btk_secret_token_value");
   const errors = [];
   const collect = (fn) => {
     try {
@@ -155,12 +170,29 @@ test("secrets and tokens never appear in messages or toJSON of errors", async ()
       errors.push(e);
     }
   };
-  collect(() => Companion.fromJSON(c.toJSON().slice(0, 200)));
-  collect(() => Companion.fromJSON(c.toJSON().replace('"confirmed":true', '"confirmed":"yes"')));
-  collect(() => Companion.fromJSON(c.toJSON().replace(state.installation.secret, state.installation.secret + "!")));
-  collect(() => Companion.fromJSON(c.toJSON().replace(state.broker_token, "bad token\u0001")));
-  collect(() => c.completeConnect(`state=x&broker_token=${state.broker_token}`));
-  collect(() => Companion.openState(c.sealState("k".repeat(16)), "j".repeat(16)));
+  collect(() => Companion.importState(c.exportState().slice(0, 200)));
+  collect(() => Companion.importState(c.exportState().replace('"confirmed":true', '"confirmed":"yes"')));
+  collect(() => Companion.importState(c.exportState().replace(state.installation.secret, state.installation.secret + "!")));
+  collect(() => Companion.importState(c.exportState().replace(state.broker_token, "bad token\u0001")));
+  for (const cb of [`state=x&broker_token=${state.broker_token}`, `state=x&code=${state.broker_token}`]) {
+    try {
+      await c.completeConnect(cb, { fetch: noFetch });
+    } catch (e) {
+      errors.push(e);
+    }
+  }
+  // A refused exchange (and a malformed answer quoting the token) during a reconnect.
+  for (const answer of [
+    () => new Response('{"error":"connect_code_invalid"}', { status: 400 }),
+    () => new Response(`{"broker_token":"${state.broker_token}","account":5}`, { status: 200 }),
+  ]) {
+    const s = stateOf(c.connectUrl({ returnUrl: "https://shop.example/cb", now: NOW }));
+    try {
+      await c.completeConnect(`state=${s}&code=${CODE}`, { fetch: async () => answer(), now: NOW });
+    } catch (e) {
+      errors.push(e);
+    }
+  }  collect(() => Companion.openState(c.sealState("k".repeat(16)), "j".repeat(16)));
   collect(() => c.signRequest({ method: "GET", path: `/api/${state.installation.secret}?x=+` }));
   const signed = c.signRequest({ method: "GET", path: "/api/x" }, { now: NOW });
   for (const secretFor of [() => state.installation.secret.slice(1), () => "!!"]) {
@@ -170,15 +202,15 @@ test("secrets and tokens never appear in messages or toJSON of errors", async ()
       errors.push(e);
     }
   }
-  const d = connected();
-  const ds = JSON.parse(d.toJSON());
+  const d = await connected();
+  const ds = JSON.parse(d.exportState());
   secrets.push(ds.installation.secret, ds.broker_token);
   try {
     await d.call({ method: "GET", path: "/api/x" }, { fetch: async () => new Response('{"error":"broker_token_invalid"}', { status: 401 }) });
   } catch (e) {
     errors.push(e);
   }
-  assert.ok(errors.length >= 9, `collected ${errors.length}`);
+  assert.ok(errors.length >= 12, `collected ${errors.length}`);
   for (const e of errors) {
     assert.ok(e instanceof TesseraError, String(e));
     const shown = `${e.message} ${JSON.stringify(e)} ${String(e)} ${e.reason ?? ""}`;
@@ -203,21 +235,20 @@ function junk(r) {
 }
 
 test("fuzz: malformed JSON, URLs, callbacks, sealed blobs and responses never crash the module", async () => {
-  const c = connected();
-  const base = c.toJSON();
+  const c = await connected();
+  const base = c.exportState();
   const r = rng(1234);
   for (let i = 0; i < 400; i++) {
     const s = junk(r);
     const cut = base.slice(0, Math.floor(r() * base.length));
     for (const fn of [
-      () => Companion.fromJSON(s),
-      () => Companion.fromJSON(cut),
-      () => Companion.fromJSON(base.slice(0, 40) + s + base.slice(40)),
+      () => Companion.importState(s),
+      () => Companion.importState(cut),
+      () => Companion.importState(base.slice(0, 40) + s + base.slice(40)),
       () => Companion.create({ brokerUrl: s }),
       () => Companion.create({ brokerUrl: `https://${s}` }),
       () => Companion.openState(s, "0123456789abcdef"),
-      () => Companion.fromJSON(base).completeConnect(s),
-      () => Companion.fromJSON(base).checkSite(`https://${s}`),
+      () => Companion.importState(base).checkSite(`https://${s}`),
       () => c.signRequest({ method: "GET", path: `/${s}` }, { now: NOW }),
       () => c.signRequest({ method: s || "GET", path: "/x", headers: [[s || "x", s]] }, { now: NOW }),
       () => classify({ status: Math.floor(r() * 600), headers: { "retry-after": s, date: s }, body: s }),
@@ -226,23 +257,26 @@ test("fuzz: malformed JSON, URLs, callbacks, sealed blobs and responses never cr
       const o = outcome(TesseraError, fn);
       assert.ok(o.error === undefined || typeof o.error === "string");
     }
+    const cc = await outcomeAsync(TesseraError, () => Companion.importState(base).completeConnect(s, { fetch: noFetch }));
+    assert.equal(typeof cc.error, "string");
+    assert.notEqual(cc.error, "internal", `completeConnect(${JSON.stringify(s)})`);
     const o = await verifyRequest({ method: "GET", url: "https://broker.example/x", headers: { "signature-input": s, signature: s, "content-digest": s } }, { secretFor: () => null }).then(() => "ok", (e) => e);
     assert.ok(o === "ok" || o instanceof TesseraError, String(o));
   }
   // Still fully working afterwards.
   const after = c.signRequest({ method: "GET", path: "/api/x" }, { now: NOW, nonce: "after" });
   assert.equal(after.method, "GET");
-  await verifyRequest(after, { secretFor: () => JSON.parse(c.toJSON()).installation.secret, now: NOW });
+  await verifyRequest(after, { secretFor: () => JSON.parse(c.exportState()).installation.secret, now: NOW });
 });
 
 test("oversized inputs are refused by the core and leave the module working", async () => {
-  const c = connected();
+  const c = await connected();
   const huge = new Uint8Array(64 << 20);
   assert.throws(() => c.signRequest({ method: "POST", path: "/api/x", body: huge }), { code: "too_large" });
   await assert.rejects(verifyRequest({ method: "POST", url: "https://broker.example/x", body: huge }, { secretFor: () => null }), { code: "too_large" });
   const longText = "x".repeat(8 << 20);
-  assert.throws(() => Companion.fromJSON(longText), TesseraError);
-  assert.throws(() => c.completeConnect(longText), TesseraError);
+  assert.throws(() => Companion.importState(longText), TesseraError);
+  await assert.rejects(c.completeConnect(longText, { fetch: noFetch }), TesseraError);
   assert.throws(() => Companion.openState(longText, "0123456789abcdef"), TesseraError);
   assert.throws(() => c.signRequest({ method: "GET", path: "/x", headers: Array.from({ length: 5000 }, (_, i) => [`h${i}`, "v"]) }), { code: "too_large" });
   assert.equal(c.signRequest({ method: "GET", path: "/api/ok" }).method, "GET");

@@ -69,3 +69,33 @@ export function recordingSleep() {
 
 export const SEED = new Uint8Array(32).fill(42);
 export const NOW = 1_700_000_000;
+
+/** The Stora account the fake exchanges below report. */
+export const ACCOUNT = Object.freeze({ id: "acct_test_1", name: "Test Storage Ltd" });
+
+/** The broker's 200 answer to `POST /connect/complete` (docs/PROTOCOL.md §5.4.1). */
+export function connectAnswer(brokerToken, account = ACCOUNT) {
+  return response(200, JSON.stringify({ broker_token: brokerToken, account }), {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+  });
+}
+
+/**
+ * Completes a connect whose exchange the fake broker answers with
+ * `brokerToken` (and `account`) → `{ result, sent }`: what completeConnect
+ * resolved to and the requests it sent. `options` go to the driver as well
+ * (e.g. `now` for the callback's checks).
+ */
+export async function completeWith(companion, callback, brokerToken, options = {}) {
+  const { account = ACCOUNT, ...driver } = options;
+  const { fetch, sent } = scriptedFetch([connectAnswer(brokerToken, account)]);
+  const result = await companion.completeConnect(callback, { fetch, sleep: async () => {}, ...driver });
+  return { result, sent };
+}
+
+/** The `state` of a connect URL. */
+export const stateOf = (connectUrl) => new URL(connectUrl).searchParams.get("state");
+
+/** A well-formed connect code (16-256 of `[A-Za-z0-9-._~]`). */
+export const CODE = "cc_test0123456789abcdefABCDEF";

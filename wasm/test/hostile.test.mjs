@@ -162,6 +162,16 @@ const key = () => ({
     ...fromCatalogue(STRINGS.filter(([l]) => /empty|nul|1 MiB|big/.test(l))),
   ],
 });
+// An optional seal key (`config.sealKey`, `importState`'s `options.sealKey`).
+const optKey = () => ({
+  hostile: () => [
+    ...wrongTypes(["absent", "bytes"]),
+    ["empty key", () => ""],
+    ["15-byte key", () => new Uint8Array(15)],
+    ["big key", () => new Uint8Array(size("big"))],
+    ...fromCatalogue(STRINGS.filter(([l]) => /empty|nul|1 MiB|big/.test(l))),
+  ],
+});
 const fn = (optional = false) => ({ hostile: () => wrongTypes(optional ? ["absent", "function"] : ["function"]) });
 const headers = () => ({
   hostile: () => [
@@ -192,40 +202,44 @@ function registered() {
   c.handleRegistrationResponse({ status: 201, body: "{}" });
   return c;
 }
-const REGISTERED = registered().toJSON();
+const REGISTERED = registered().exportState();
 
 function pendingConnect() {
-  const c = Companion.fromJSON(REGISTERED);
+  const c = Companion.importState(REGISTERED);
   const state = new URL(c.connectUrl({ returnUrl: RETURN, now: NOW, state: "hostile-state-0123456789" })).searchParams.get("state");
   assert.equal(state, "hostile-state-0123456789");
   return c;
 }
-const PENDING = pendingConnect().toJSON();
-const CONNECTED = (() => {
-  const c = Companion.fromJSON(PENDING);
-  c.completeConnect(`${RETURN}?state=hostile-state-0123456789&broker_token=btk_hostile`, { now: NOW + 1 });
-  return c.toJSON();
+const PENDING = pendingConnect().exportState();
+const CALLBACK = `${RETURN}?state=hostile-state-0123456789&code=cc_hostile-0123456789`;
+const CONNECT_ANSWER = '{"broker_token":"btk_hostile","account":{"id":"acct_hostile","name":"Hostile Storage"}}';
+const connectAnswerFetch = async () => ({ status: 200, headers: { "content-type": "application/json" }, body: CONNECT_ANSWER });
+const CONNECTED = await (async () => {
+  const c = Companion.importState(PENDING);
+  const done = await c.completeConnect(CALLBACK, { fetch: connectAnswerFetch, sleep: () => {}, onPersist: () => {}, now: NOW + 1, clock: () => (NOW + 1) * 1000 });
+  assert.deepEqual(done, { account: { id: "acct_hostile", name: "Hostile Storage" } });
+  return c.exportState();
 })();
 const SECRET = JSON.parse(REGISTERED).installation.secret;
 const INSTALL_ID = JSON.parse(REGISTERED).installation.id;
 const MISMATCH = (() => {
-  const c = Companion.fromJSON(CONNECTED);
+  const c = Companion.importState(CONNECTED);
   assert.equal(c.checkSite("https://moved.example").kind, "mismatch");
-  return c.toJSON();
+  return c.exportState();
 })();
 const AWAITING = (() => {
   const c = Companion.create({ brokerUrl: BROKER });
   c.registrationRequest(REG);
   c.handleRegistrationResponse({ status: 202, body: JSON.stringify({ challenge: "challenge-0123456789abcdef" }) });
-  return c.toJSON();
+  return c.exportState();
 })();
 const SEAL_KEY = "0123456789abcdef-hostile";
-const SEALED = Companion.fromJSON(CONNECTED).sealState(SEAL_KEY);
+const SEALED = Companion.importState(CONNECTED).sealState(SEAL_KEY);
 const fresh = () => Companion.create({ brokerUrl: BROKER });
-const connected = () => Companion.fromJSON(CONNECTED);
+const connected = () => Companion.importState(CONNECTED);
 const signedRequest = () => connected().signRequest({ method: "POST", path: "/api/x", body: "{}" }, { now: NOW });
-const connectLink = () => Companion.fromJSON(REGISTERED).connectUrl({ returnUrl: RETURN, now: NOW });
-const ticket = () => Companion.fromJSON(REGISTERED).uninstallUrl({ now: NOW });
+const connectLink = () => Companion.importState(REGISTERED).connectUrl({ returnUrl: RETURN, now: NOW });
+const ticket = () => Companion.importState(REGISTERED).uninstallUrl({ now: NOW });
 const okFetch = async () => ({ status: 204 });
 const driverOptions = () => ({ fetch: okFetch, sleep: () => {}, onPersist: () => {}, clock: () => NOW * 1000 });
 const driverFields = () => ({
@@ -299,10 +313,11 @@ const secretForSlot = () => ({
 const SPEC = {
   "Companion.create": {
     call: (_, a) => Companion.create(...a),
-    args: () => [{ brokerUrl: BROKER, routes: { connect: "/c" }, retry: { maxAttempts: 2 } }],
+    args: () => [{ brokerUrl: BROKER, routes: { connect: "/c" }, retry: { maxAttempts: 2 }, sealKey: SEAL_KEY }],
     slots: [
       object({
         brokerUrl: text([...STRINGS, ...URLS]),
+        sealKey: optKey(),
         routes: object({ installations: optText(), connect: optText(URLS), disconnect: optText() }, { optional: true }),
         retry: object(
           { maxAttempts: count(), baseDelayMs: count(), maxDelayMs: count(), maxTotalDelayMs: count(), maxRetryAfterMs: count() },
@@ -311,9 +326,9 @@ const SPEC = {
       }),
     ],
   },
-  "Companion.fromJSON": {
-    call: (_, a) => Companion.fromJSON(...a),
-    args: () => [CONNECTED],
+  "Companion.importState": {
+    call: (_, a) => Companion.importState(...a),
+    args: () => [CONNECTED, { sealKey: SEAL_KEY }],
     slots: [
       {
         hostile: () => [
@@ -330,6 +345,7 @@ const SPEC = {
           ["object with throwing toJSON", () => ({ toJSON() { throw SENTINEL; } })],
         ],
       },
+      object({ sealKey: optKey() }, { optional: true }),
     ],
   },
   "Companion.openState": {
@@ -342,11 +358,13 @@ const SPEC = {
     args: () => [{ status: 429, headers: { "retry-after": "3" }, body: "" }, { now: NOW }],
     slots: [object({ status: status(), headers: headers(), body: body() }), object({ now: time() }, { optional: true })],
   },
+  "Companion#exportState": { receiver: connected, call: (c) => c.exportState(), args: () => [], slots: [] },
   "Companion#toJSON": { receiver: connected, call: (c) => c.toJSON(), args: () => [], slots: [] },
   "Companion#status": { receiver: connected, get: "status", args: () => [], slots: [] },
   "Companion#installId": { receiver: connected, get: "installId", args: () => [], slots: [] },
   "Companion#siteUrl": { receiver: connected, get: "siteUrl", args: () => [], slots: [] },
   "Companion#reconnectReason": { receiver: connected, get: "reconnectReason", args: () => [], slots: [] },
+  "Companion#account": { receiver: connected, get: "account", args: () => [], slots: [] },
   "Companion#clockOffset": { receiver: connected, get: "clockOffset", args: () => [], slots: [] },
   "Companion#useSeededEntropy": {
     receiver: connected,
@@ -378,18 +396,20 @@ const SPEC = {
     args: () => [{ status: 202, headers: { date: "Tue, 14 Nov 2023 22:13:20 GMT" }, body: '{"challenge":"challenge-0123456789abcdef"}' }],
     slots: [object({ status: status(), headers: headers(), body: body() })],
   },
-  "Companion#ownershipProof": { receiver: () => Companion.fromJSON(AWAITING), call: (c) => c.ownershipProof(), args: () => [], slots: [] },
+  "Companion#ownershipProof": { receiver: () => Companion.importState(AWAITING), call: (c) => c.ownershipProof(), args: () => [], slots: [] },
   "Companion#connectUrl": {
-    receiver: () => Companion.fromJSON(REGISTERED),
+    receiver: () => Companion.importState(REGISTERED),
     call: (c, a) => c.connectUrl(...a),
     args: () => [{ returnUrl: RETURN, scope: "units:read", now: NOW, state: "fixed-state-0123456789" }],
     slots: [object({ returnUrl: text([...STRINGS, ...URLS]), scope: optText(), now: time(), state: optText() })],
   },
   "Companion#completeConnect": {
-    receiver: () => Companion.fromJSON(PENDING),
+    async: true,
+    receiver: () => Companion.importState(PENDING),
     call: (c, a) => c.completeConnect(...a),
-    args: () => [`${RETURN}?state=hostile-state-0123456789&broker_token=btk_hostile`, { now: NOW + 1 }],
-    slots: [text([...STRINGS, ...URLS]), object({ now: time() }, { optional: true })],
+    args: () => [CALLBACK, { ...driverOptions(), fetch: connectAnswerFetch, now: NOW + 1 }],
+    slots: [text([...STRINGS, ...URLS]), object({ ...driverFields(), now: time() }, { optional: true })],
+    fetchSlot: 1,
   },
   "Companion#signRequest": {
     receiver: connected,
@@ -409,6 +429,14 @@ const SPEC = {
     fetchSlot: 1,
   },
   "Companion#disconnect": { async: true, receiver: connected, call: (c, a) => c.disconnect(...a), args: () => [driverOptions()], slots: [driverSlot()], fetchSlot: 0 },
+  "Companion#revokePrevious": {
+    async: true,
+    receiver: connected,
+    call: (c, a) => c.revokePrevious(...a),
+    args: () => ["ins_cHJldmlvdXMtaW5zdGFsbA", driverOptions()],
+    slots: [text(STRINGS), driverSlot()],
+    fetchSlot: 1,
+  },
   "Companion#uninstall": { async: true, receiver: connected, call: (c, a) => c.uninstall(...a), args: () => [driverOptions()], slots: [driverSlot()], fetchSlot: 0 },
   "Companion#reset": {
     async: true,
@@ -420,14 +448,14 @@ const SPEC = {
   },
   "Companion#siteMoved": {
     async: true,
-    receiver: () => Companion.fromJSON(MISMATCH),
+    receiver: () => Companion.importState(MISMATCH),
     call: (c, a) => c.siteMoved(...a),
     args: () => [{ ...driverOptions(), fetch: async () => ({ status: 200 }), serveProof: () => true }],
     slots: [proofDriverSlot()],
     fetchSlot: 0,
   },
   "Companion#checkSite": { receiver: connected, call: (c, a) => c.checkSite(...a), args: () => [SITE], slots: [text([...STRINGS, ...URLS])] },
-  "Companion#resolveSiteAsCopy": { receiver: () => Companion.fromJSON(MISMATCH), call: (c) => c.resolveSiteAsCopy(), args: () => [], slots: [] },
+  "Companion#resolveSiteAsCopy": { receiver: () => Companion.importState(MISMATCH), call: (c) => c.resolveSiteAsCopy(), args: () => [], slots: [] },
   "Companion#uninstallUrl": { receiver: connected, call: (c, a) => c.uninstallUrl(...a), args: () => [{ now: NOW }], slots: [object({ now: time() }, { optional: true })] },
   "Companion#sealState": { receiver: connected, call: (c, a) => c.sealState(...a), args: () => [SEAL_KEY], slots: [key()] },
   "Companion#free": { receiver: connected, call: (c) => c.free(), args: () => [], slots: [] },
@@ -482,7 +510,7 @@ const SPEC = {
   verifyOwnershipProof: {
     call: (_, a) => pkg.verifyOwnershipProof(...a),
     args: () => {
-      const c = Companion.fromJSON(AWAITING);
+      const c = Companion.importState(AWAITING);
       const state = JSON.parse(AWAITING);
       return [{ secret: state.installation.secret, installId: state.installation.id, challenge: "challenge-0123456789abcdef", proof: c.ownershipProof().body }];
     },
@@ -513,6 +541,7 @@ const ACCEPTED = [
   [/./, /\.body$|^0$/, /^detached ArrayBuffer$/, "a detached ArrayBuffer has byteLength 0: it reads as the empty body"],
   [/^hmacSignGeneric$/, /^2$/, /^(empty key|15-byte key|string (empty|nul|embedded nul|percent nul|word null|1 MiB|1 MiB \+ 1 of 2-byte))$/, "the low-level generic signer takes any HMAC key (RFC 2104: any length)"],
   [/^Companion#sealState$|^Companion\.openState$/, /^(0|1)$/, /^(string (1 MiB|1 MiB \+ 1 of 2-byte))$/, "key material of any length ≥ 16 bytes (HKDF input)"],
+  [/^Companion\.(create|importState)$/, /^(0|1)\.sealKey$/, /^(string (1 MiB|1 MiB \+ 1 of 2-byte))$/, "a seal key is key material of any length ≥ 16 bytes (HKDF input)"],
   [/^Companion#(register|reset|registrationRequest|checkSite)$/, /siteUrl$|^0$/, /^url (plain http|hex ip)$/, "a site may be plain http; the core normalises the host"],
   [/^Companion#(register|reset|registrationRequest)$/, /\.platform$/, /^string word null$/, "`null` is a valid platform name ([a-z0-9._-]{1,32})"],
   [/^Companion#(register|reset|registrationRequest)$/, /\.pluginVersion$/, /^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/, "the plugin version is free text the core JSON-encodes"],
@@ -522,8 +551,9 @@ const ACCEPTED = [
   [/^Companion#(signRequest|call)$/, /\.path$/, /^url scheme-relative$/, "joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker"],
   [/^Companion\.create$/, /\.routes\.connect$/, /^url scheme-relative$/, "joined below the broker URL like a path"],
   [/^Companion#signRequest$/, /\.(nonce|idempotencyKey)$/, /^string word null$/, "`null` is a valid nonce / key token"],
+  [/^Companion#revokePrevious$/, /^0$/, /^string word null$/, "`null` is a valid install id token ([A-Za-z0-9._~-]): the broker answers whether it exists"],
   [/^hmacSignGeneric$/, /\.url$/, /^url (plain http|hex ip)$/, "the generic signer signs any absolute http(s) URL"],
-  [/^Companion\.fromJSON$/, /^0$/, /^state with (base delay u64 max|clock offset i64 (max|min))$/, "the core accepts these fields as stored (see the extreme-state test and the report)"],
+  [/^Companion\.importState$/, /^0$/, /^state with (base delay u64 max|clock offset i64 (max|min))$/, "the core accepts these fields as stored (see the extreme-state test and the report)"],
 ];
 function isOptionalPath(spec, path) {
   let slot = { fields: Object.fromEntries(spec.slots.map((s, i) => [String(i), s])), optional: false };
@@ -612,7 +642,7 @@ async function sanity(receiver) {
   if (receiver instanceof Companion && Object.getPrototypeOf(receiver) === Companion.prototype && receiver !== Companion.prototype) {
     try {
       assert.equal(typeof receiver.status, "string");
-      assert.equal(typeof receiver.toJSON(), "string");
+      assert.equal(typeof receiver.exportState(), "string");
     } catch (e) {
       // Only a freed companion (invalid_state) or a fake one (invalid_input) may refuse.
       assert.ok(e instanceof TesseraError && ["invalid_state", "invalid_input"].includes(e.code), `receiver poisoned: ${e}`);
@@ -730,7 +760,7 @@ test("hostile receivers: unbound, foreign, prototype, freed, and in the wrong st
     ["freed this", freed],
     ["unregistered this", fresh],
     ["connected this", connected],
-    ["mismatch this", () => Companion.fromJSON(MISMATCH)],
+    ["mismatch this", () => Companion.importState(MISMATCH)],
   ];
   for (const [member, spec] of Object.entries(SPEC)) {
     if (!spec.receiver) continue;
@@ -793,7 +823,7 @@ test("hostile serveProof callbacks in register() and siteMoved()", async () => {
   };
   const receivers = [
     ["Companion#register", fresh, (c, o) => c.register({ ...REG }, o)],
-    ["Companion#siteMoved", () => Companion.fromJSON(MISMATCH), (c, o) => c.siteMoved(o)],
+    ["Companion#siteMoved", () => Companion.importState(MISMATCH), (c, o) => c.siteMoved(o)],
   ];
   const callbacks = [
     ["serveProof throws", () => () => { throw SENTINEL; }],
@@ -879,7 +909,7 @@ test("extreme values inside a stored state: every method afterwards refuses or w
   ];
   const calls = [
     ["connectUrl", (c) => c.connectUrl({ returnUrl: RETURN, now: NOW })],
-    ["completeConnect", (c) => c.completeConnect(`${RETURN}?state=hostile-state-0123456789&broker_token=btk_x`, { now: NOW })],
+    ["completeConnect", (c) => c.completeConnect(CALLBACK, { fetch: connectAnswerFetch, sleep: () => {}, now: NOW, clock: () => NOW * 1000 })],
     ["signRequest", (c) => c.signRequest({ method: "GET", path: "/api/x" }, { now: NOW })],
     ["uninstallUrl", (c) => c.uninstallUrl({ now: NOW })],
     ["call 503s", (c) => c.call({ method: "GET", path: "/api/x" }, { fetch: async () => ({ status: 503 }), sleep: () => {}, clock: () => NOW * 1000 })],
@@ -893,7 +923,7 @@ test("extreme values inside a stored state: every method afterwards refuses or w
       const spec = { slots: [] };
       let result;
       try {
-        result = { ok: true, value: await f(Companion.fromJSON(json)) };
+        result = { ok: true, value: await f(Companion.importState(json)) };
       } catch (error) {
         result = { ok: false, error };
       }
@@ -952,20 +982,20 @@ test("re-entrancy and use after free from inside callbacks", async () => {
   // Using the same companion from a callback (not freeing it) is fine.
   const c = connected();
   const seen = [];
-  const res = await c.call({ method: "GET", path: "/x" }, { fetch: async () => (seen.push(c.toJSON().length, c.signRequest({ method: "GET", path: "/y" }).method), { status: 200 }), clock: () => NOW * 1000 });
+  const res = await c.call({ method: "GET", path: "/x" }, { fetch: async () => (seen.push(c.exportState().length, c.signRequest({ method: "GET", path: "/y" }).method), { status: 200 }), clock: () => NOW * 1000 });
   assert.equal(res.status, 200);
   assert.equal(seen[1], "GET");
   report("re-entrancy");
 });
 
-test("a string of the largest length JavaScript allows is refused before it is copied", () => {
+test("a string of the largest length JavaScript allows is refused before it is copied", async () => {
   const max = "x".repeat(2 ** 29 - 24);
   const c = connected();
   const started = Date.now();
-  for (const f of [() => Companion.fromJSON(max), () => c.signRequest({ method: "GET", path: max }), () => pkg.contentDigest(max), () => c.completeConnect(max)]) {
+  for (const f of [() => Companion.importState(max), () => c.signRequest({ method: "GET", path: max }), () => pkg.contentDigest(max), () => c.completeConnect(max, { fetch: connectAnswerFetch })]) {
     let result;
     try {
-      result = { ok: true, value: f() };
+      result = { ok: true, value: await f() };
     } catch (error) {
       result = { ok: false, error };
     }

@@ -5,20 +5,20 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { httpbis, createSigner, createVerifier } from "http-message-signatures";
 import { Companion, contentDigest, hmacSignGeneric, verifyRequest } from "tessera-companion";
-import { SEED } from "./helpers.mjs";
+import { CODE, SEED, completeWith, stateOf } from "./helpers.mjs";
 
 const PROFILE_PARAMS = ["created", "expires", "nonce", "alg", "keyid", "tag"];
 
-function connected() {
+async function connected() {
   const c = Companion.create({ brokerUrl: "https://broker.example:8443/base" });
   c.useSeededEntropy(SEED);
   c.registrationRequest({ siteUrl: "https://shop.example", adminEmail: "a@shop.example", platform: "chrome-extension", pluginVersion: "1" });
   c.handleRegistrationResponse({ status: 201 });
   const now = Math.floor(Date.now() / 1000);
-  const state = new URL(c.connectUrl({ returnUrl: "chrome-extension://abc/cb", now })).searchParams.get("state");
-  c.completeConnect(`state=${state}&broker_token=btk_interop`, { now });
+  const state = stateOf(c.connectUrl({ returnUrl: "chrome-extension://abc/cb", now }));
+  await completeWith(c, `state=${state}&code=${CODE}`, "btk_interop");
   c.useSeededEntropy(null);
-  const secret = Buffer.from(JSON.parse(c.toJSON()).installation.secret, "base64url");
+  const secret = Buffer.from(JSON.parse(c.exportState()).installation.secret, "base64url");
   return { c, secret };
 }
 
@@ -35,7 +35,7 @@ function npmVerify(signed, secret, installId) {
 }
 
 test("tessera-companion signatures verify with http-message-signatures", async () => {
-  const { c, secret } = connected();
+  const { c, secret } = await connected();
   const requests = [
     { method: "GET", path: "/api/orders" },
     { method: "GET", path: "/api/orders?limit=3&after=u_%2F1" },
@@ -55,7 +55,7 @@ test("tessera-companion signatures verify with http-message-signatures", async (
 });
 
 test("signatures made by http-message-signatures with the profile verify with tessera-companion", async () => {
-  const { c, secret } = connected();
+  const { c, secret } = await connected();
   const url = "https://broker.example:8443/base/api/units?limit=3";
   const body = '{"name":"A1"}';
   const headers = {

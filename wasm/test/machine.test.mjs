@@ -1,9 +1,11 @@
 // The machine scripts (tests/vectors/machine*.json, docs/HOST-CONTRACT.md §6)
 // replayed through the packed package's real driver: `register`, `call`,
-// `disconnect`, `uninstall`, `reset` and `siteMoved` run with a scripted `fetch`,
+// `disconnect`, `uninstall`, `reset`, `siteMoved`, `completeConnect` and `revokePrevious` run with a scripted `fetch`,
 // `sleep`, `onPersist`, `serveProof` and `clock`. Every action the driver
 // performs must be the script's next action, byte for byte, in order; the
-// clock must be read exactly once per event, just before it is fed; the
+// clock must be read exactly once per event, just before it is fed (a
+// connect completion's start reads it once, for its checks and the start
+// event: the script's `now`); the
 // completion (or error code and status) and the final state must match.
 //
 // Then deliberately wrong drivers: the packed package copied to a temporary
@@ -76,6 +78,13 @@ function resultOut(op, value, TesseraError) {
     case "site_moved":
       assert.equal(value, undefined, "siteMoved() resolves to undefined");
       return { site_moved: {} };
+    case "complete_connect":
+      assert.deepEqual(Object.keys(value), ["account"]);
+      assert.deepEqual(Object.keys(value.account), ["id", "name"]);
+      return { connected: { account: { ...value.account } } };
+    case "revoke_previous":
+      assert.deepEqual(Object.keys(value), ["revoked"]);
+      return { previous_revoked: { revoked: value.revoked } };
     default:
       throw new Error(`unknown operation ${op}`);
   }
@@ -99,7 +108,8 @@ async function replay(api, script) {
   };
   const check = (ok, message) => ok || deviate(message);
 
-  const c = Companion.fromJSON(script.state);
+  const op = script.operation;
+  const c = Companion.importState(script.state);
   c.useSeededEntropy(hexBytes(script.seed));
   const ac = new AbortController();
   const ABORTED = new Error("aborted by the script");
@@ -127,9 +137,19 @@ async function replay(api, script) {
 
   const clock = () => {
     check(!persisting, `clock read while onPersist was still running`);
+    if (steps.length === 0) {
+      // A refused start: only a start that needs the time reads the clock, once (the script's `now`).
+      check(clockReads === 0, "the clock was read more than once for a refused start");
+      clockReads += 1;
+      return script.now * 1000;
+    }
     check(clockReads === at, `clock read ${clockReads - at + 1} times for the event of step ${at}, or away from its feed`);
     return steps[clockReads++].now * 1000;
   };
+  if (op.op === "complete_connect" && steps.length > 0) {
+    // One reading serves the start's checks and the start event.
+    assert.equal(steps[0].now, script.now, `${script.name}: script error, the start's now differs from the first step's`);
+  }
 
   const fetch = async (url, init) => {
     const event = perform("send", ({ request: r }) => {
@@ -160,7 +180,7 @@ async function replay(api, script) {
   const onPersist = async (state) => {
     perform("persist", (a) => {
       check(state === a.state, `step ${at}: persisted state differs:\n  got      ${state}\n  expected ${a.state}`);
-      check(c.toJSON() === state, `step ${at}: the state to persist is not the companion's state`);
+      check(c.exportState() === state, `step ${at}: the state to persist is not the companion's state`);
     });
     persisting = true;
     await new Promise((resolve) => setImmediate(resolve));
@@ -178,7 +198,6 @@ async function replay(api, script) {
   };
 
   const options = { fetch, sleep, onPersist, serveProof, clock, signal: ac.signal };
-  const op = script.operation;
   let run;
   switch (op.op) {
     case "register": {
@@ -203,6 +222,15 @@ async function replay(api, script) {
     case "site_moved":
       run = c.siteMoved(options);
       break;
+    case "revoke_previous":
+      run = c.revokePrevious(op.install_id, options);
+      break;
+    case "complete_connect": {
+      // The driver's completeConnect takes no serveProof: an unknown option is ignored.
+      const { serveProof: _, ...driver } = options;
+      run = c.completeConnect(op.callback, driver);
+      break;
+    }
     default:
       throw new Error(`unknown operation ${op.op}`);
   }
@@ -221,7 +249,9 @@ async function replay(api, script) {
   if (script.start_error !== undefined) {
     assert.ok(threw && error instanceof TesseraError, `${script.name}: expected ${script.start_error}, got ${threw ? error : "success"}`);
     assert.equal(error.code, script.start_error, script.name);
-    assert.equal(at + clockReads, 0, `${script.name}: nothing may happen before a refused start`);
+    assert.equal(at, 0, `${script.name}: nothing may happen before a refused start`);
+    // Only the connect completion needs the time to start (and reads it at most once).
+    assert.ok(clockReads <= (op.op === "complete_connect" ? 1 : 0), `${script.name}: ${clockReads} clock reads before a refused start`);
   } else if (last.event.type === "abort") {
     assert.equal(error, ABORTED, `${script.name}: the abort reason ends the operation (got ${threw ? error : "success"})`);
     assert.equal(at, steps.length - 1, `${script.name}: aborted at step ${at}`);
@@ -239,7 +269,7 @@ async function replay(api, script) {
       assert.deepEqual(resultOut(op.op, value, TesseraError), done.result, script.name);
     }
   }
-  assert.equal(c.toJSON(), script.final_state, `${script.name}: final state`);
+  assert.equal(c.exportState(), script.final_state, `${script.name}: final state`);
   c.free();
 }
 
@@ -260,7 +290,8 @@ async function replayAll(api) {
 test("the machine scripts exist", () => {
   assert.ok(SCRIPTS.length >= 40, `only ${SCRIPTS.length} machine scripts`);
   const ops = new Set(SCRIPTS.map(([, s]) => s.operation.op));
-  assert.deepEqual([...ops].sort(), ["call", "disconnect", "register", "reset", "site_moved", "uninstall"]);
+  assert.deepEqual([...ops].sort(), ["call", "complete_connect", "disconnect", "register", "reset", "revoke_previous", "site_moved", "uninstall"]);
+  for (const [file, s] of SCRIPTS) assert.equal(typeof s.now, "number", `${file}: ${s.name} has a top-level now`);
 });
 
 test("every machine script replays through the package's driver", async (t) => {
@@ -354,7 +385,30 @@ const MUTANTS = [
           const early = nowSecs(clock);`,
     mustFail: () => scriptsWith((st) => st.action?.type === "send"),
   },
+  {
+    name: "reads the clock again for the start event of a connect completion",
+    from: "let action = core.stepStart(call, startNow ?? nowSecs(clock));",
+    to: "let action = core.stepStart(call, nowSecs(clock));",
+    mustFail: () => connectScripts((s) => s.steps.length > 0),
+  },
+  {
+    name: "checks the callback against the wall clock instead of the clock option",
+    from: `"options.now") ?? now());`,
+    to: `"options.now") ?? Math.floor(Date.now() / 1000));`,
+    // The script's callbacks are minutes old by its clock and years old by the wall clock.
+    mustFail: () => connectScripts((s) => s.steps.length > 0 && s.steps.at(-1).action?.error?.code !== "callback_expired"),
+  },
+  {
+    name: "drops the account from the connect completion",
+    from: "return drive(this, start, options);\n  }\n\n  /**\n   * Signs one request",
+    to: "return drive(this, start, options).then(() => ({}));\n  }\n\n  /**\n   * Signs one request",
+    mustFail: () => connectScripts((s) => s.steps.at(-1)?.action?.result?.connected !== undefined),
+  },
 ];
+
+/** The complete_connect scripts matching `pred`, by name. */
+const connectScripts = (pred) =>
+  SCRIPTS.filter(([, s]) => s.operation.op === "complete_connect" && pred(s)).map(([f, s]) => `${f}: ${s.name}`);
 
 for (const m of MUTANTS) {
   test(`a driver that ${m.name} fails the replay`, async () => {

@@ -23,7 +23,7 @@ import {
   contentDigest,
   verifyRequest,
 } from "tessera-companion";
-import { NOW, response, scriptedFetch } from "./helpers.mjs";
+import { CODE, NOW, completeWith, response, scriptedFetch, stateOf } from "./helpers.mjs";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const BROKER = "https://broker.example";
@@ -38,11 +38,11 @@ function registered() {
   return c;
 }
 
-function connected() {
+async function connected() {
   const c = registered();
   const ret = "chrome-extension://abcdefghijklmnop/options.html";
-  const state = new URL(c.connectUrl({ returnUrl: ret, now: NOW })).searchParams.get("state");
-  c.completeConnect(`${ret}?state=${state}&broker_token=btk_test`, { now: NOW + 5 });
+  const state = stateOf(c.connectUrl({ returnUrl: ret, now: NOW }));
+  await completeWith(c, `${ret}?state=${state}&code=${CODE}`, "btk_test", { now: NOW + 5 });
   return c;
 }
 
@@ -79,7 +79,7 @@ function assertRestarted(f, what) {
 test("plugin module: a trap is `internal`, the instance is re-created, old companions fail typed, restored ones sign identically", async () => {
   const c = registered();
   const other = registered();
-  const saved = c.toJSON();
+  const saved = c.exportState();
   const before = c.signRequest(REQ, PINNED);
 
   // The trap: an unpinned nonce needs the CSPRNG, which fails.
@@ -99,6 +99,7 @@ test("plugin module: a trap is `internal`, the instance is re-created, old compa
   for (const [what, f] of [
     ["trapped: signRequest", () => c.signRequest(REQ, PINNED)],
     ["trapped: status", () => c.status],
+    ["trapped: exportState", () => c.exportState()],
     ["trapped: toJSON", () => c.toJSON()],
     ["other: signRequest", () => other.signRequest(REQ, PINNED)],
     ["other: installId", () => other.installId],
@@ -114,22 +115,22 @@ test("plugin module: a trap is `internal`, the instance is re-created, old compa
   c.free();
 
   // A companion restored from its persisted state works on the fresh instance and signs identically.
-  const restored = Companion.fromJSON(saved);
+  const restored = Companion.importState(saved);
   assert.equal(restored.status, "registered");
   assert.deepEqual(restored.signRequest(REQ, PINNED), before);
-  assert.equal(restored.toJSON(), saved);
+  assert.equal(restored.exportState(), saved);
   // Randomness works again; new companions and the pure helpers too.
   assert.equal(restored.signRequest(REQ, { now: NOW }).method, "POST");
   assert.equal(registered().status, "registered");
   assert.match(contentDigest("x"), /^sha-256=:/);
   assert.equal(classify({ status: 200 }).kind, "ok");
   // Many allocations on the fresh instance: its heap is sound.
-  for (let i = 0; i < 2000; i++) assert.deepEqual(Companion.fromJSON(saved).signRequest(REQ, PINNED), before);
+  for (let i = 0; i < 2000; i++) assert.deepEqual(Companion.importState(saved).signRequest(REQ, PINNED), before);
 });
 
 test("plugin module: a trap while another companion's call awaits its fetch fails that call typed", async () => {
-  const waiting = connected();
-  const saved = waiting.toJSON();
+  const waiting = await connected();
+  const saved = waiting.exportState();
   let release;
   const gate = new Promise((ok) => (release = ok));
   const { fetch } = scriptedFetch([response(200, "{}")]);
@@ -145,15 +146,15 @@ test("plugin module: a trap while another companion's call awaits its fetch fail
   release();
   await assert.rejects(pending, (e) => e instanceof TesseraError && e.code === "invalid_state" && RESTARTED.test(e.message));
   // A trap inside an operation (the machine draws the nonce): the operation rejects `internal`.
-  const trapped = Companion.fromJSON(saved);
+  const trapped = Companion.importState(saved);
   const p = withFailingRandom(() => trapped.call(REQ, { fetch: scriptedFetch([response(200, "{}")]).fetch }));
   await assert.rejects(p, (e) => e instanceof TesseraError && e.code === "internal");
-  assert.equal(Companion.fromJSON(saved).status, "connected");
+  assert.equal(Companion.importState(saved).status, "connected");
 });
 
 test("broker module: a trap is `internal`, the instance is re-created, an old MemoryReplayStore fails typed", async () => {
   const c = registered();
-  const secret = JSON.parse(c.toJSON()).installation.secret;
+  const secret = JSON.parse(c.exportState()).installation.secret;
   const store = new MemoryReplayStore();
   const signed = c.signRequest(REQ, PINNED);
   const request = { method: signed.method, url: signed.url, headers: signed.headers, body: signed.body };
@@ -194,7 +195,7 @@ test("web entry and garbage collection: the old instance's objects never reach t
     const REQ = ${JSON.stringify(REQ)}, PINNED = ${JSON.stringify(PINNED)};
     const make = () => { const c = m.Companion.create({ brokerUrl: "${BROKER}" }); c.registrationRequest(${JSON.stringify(REG)}); c.handleRegistrationResponse({ status: 201 }); return c; };
     let olds = Array.from({ length: 200 }, make);
-    const saved = olds[0].toJSON(), before = olds[0].signRequest(REQ, PINNED);
+    const saved = olds[0].exportState(), before = olds[0].signRequest(REQ, PINNED);
     const rv = globalThis.crypto.getRandomValues;
     globalThis.crypto.getRandomValues = () => { throw new Error("down"); };
     let code; try { olds[1].signRequest(REQ, { now: ${NOW} }); } catch (e) { code = e.code; }
@@ -203,7 +204,7 @@ test("web entry and garbage collection: the old instance's objects never reach t
     olds = null;
     for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((ok) => setTimeout(ok, 10)); }
     let same = 0;
-    const live = Array.from({ length: 300 }, () => m.Companion.fromJSON(saved));
+    const live = Array.from({ length: 300 }, () => m.Companion.importState(saved));
     for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((ok) => setTimeout(ok, 10)); }
     for (const c of live) if (JSON.stringify(c.signRequest(REQ, PINNED)) === JSON.stringify(before)) same++;
     console.log(JSON.stringify({ code, stale, same }));

@@ -16,12 +16,12 @@ const cases = (file) => {
   handled.add(file);
   return vectors(file);
 };
-const pendingConnect = (c) => JSON.parse(c.toJSON()).pending_connect !== null;
+const pendingConnect = (c) => JSON.parse(c.exportState()).pending_connect !== null;
 
 describe("signing.json: signRequest", () => {
   for (const v of cases("signing.json")) {
     it(v.name, () => {
-      const r = outcome(TesseraError, () => Companion.fromJSON(v.state).signRequest(v.request, v.options));
+      const r = outcome(TesseraError, () => Companion.importState(v.state).signRequest(v.request, v.options));
       if (v.expected.error) {
         assert.equal(r.error, v.expected.error, v.name);
         return;
@@ -49,7 +49,7 @@ describe("classification.json: classify", () => {
 describe("connect.json: connectUrl", () => {
   for (const v of cases("connect.json")) {
     it(v.name, () => {
-      const c = Companion.fromJSON(v.state);
+      const c = Companion.importState(v.state);
       const r = outcome(TesseraError, () => c.connectUrl(v.input));
       if (v.expected.error) assert.deepEqual({ error: r.error }, { error: v.expected.error }, v.name);
       else assert.deepEqual({ url: r.value, status: c.status }, v.expected, v.name);
@@ -59,11 +59,27 @@ describe("connect.json: connectUrl", () => {
 
 describe("callback.json: completeConnect", () => {
   for (const v of cases("callback.json")) {
-    it(v.name, () => {
-      const c = Companion.fromJSON(v.state);
-      const r = outcome(TesseraError, () => c.completeConnect(v.callback, { now: v.now }));
+    it(v.name, async () => {
+      const c = Companion.importState(v.state);
+      // Every request the completion sends is answered with `answer`; the clock stands at `now`.
+      const sent = [];
+      const fetch = async (url, init) => {
+        sent.push({
+          method: init.method,
+          url,
+          body: init.body === undefined ? "" : text(init.body),
+          authorization: init.headers.some(([name]) => name.toLowerCase() === "authorization"),
+        });
+        return { status: v.answer.status, headers: [], body: v.answer.body };
+      };
+      const r = await outcomeAsync(TesseraError, () =>
+        c.completeConnect(v.callback, { fetch, sleep: async () => {}, clock: () => v.now * 1000 }),
+      );
       const got = { status: c.status, pendingConnect: pendingConnect(c) };
+      if (c.account !== null) got.account = c.account;
+      if (sent.length > 0) got.sent = sent;
       if (r.error !== undefined) got.error = r.error;
+      else assert.deepEqual(r.value, { account: c.account }, v.name);
       assert.deepEqual(got, v.expected, v.name);
     });
   }
@@ -89,7 +105,7 @@ describe("verify.json: verifyRequest in order with one fresh replay store", () =
 describe("seal.json: openState", () => {
   for (const v of cases("seal.json")) {
     it(v.name, () => {
-      const r = outcome(TesseraError, () => Companion.openState(v.sealed, v.keyMaterial).toJSON());
+      const r = outcome(TesseraError, () => Companion.openState(v.sealed, v.keyMaterial).exportState());
       assert.deepEqual(r.error ? { error: r.error } : { state: r.value }, v.expected, v.name);
     });
   }
@@ -98,7 +114,7 @@ describe("seal.json: openState", () => {
 describe("ownership.json: handleRegistrationResponse", () => {
   for (const v of cases("ownership.json")) {
     it(v.name, () => {
-      const c = Companion.fromJSON(v.state);
+      const c = Companion.importState(v.state);
       const r = outcome(TesseraError, () => c.handleRegistrationResponse(v.response));
       const got = r.error ? { error: r.error, status: c.status } : { ...r.value, status: c.status };
       assert.deepEqual(got, v.expected, v.name);
@@ -109,7 +125,7 @@ describe("ownership.json: handleRegistrationResponse", () => {
 describe("uninstall_url.json: uninstallUrl", () => {
   for (const v of cases("uninstall_url.json")) {
     it(v.name, () => {
-      const r = outcome(TesseraError, () => Companion.fromJSON(v.state).uninstallUrl({ now: v.now }));
+      const r = outcome(TesseraError, () => Companion.importState(v.state).uninstallUrl({ now: v.now }));
       assert.deepEqual(r.error ? { error: r.error } : { url: r.value }, v.expected, v.name);
     });
   }

@@ -87,6 +87,7 @@ impl Companion {
     pub(super) fn next_uninstall_stage(&mut self, call: &mut Call, disconnect: RemoteStep) -> Action {
         call.disconnect_step = disconnect;
         self.state.broker_token = None;
+        self.state.account = None;
         let id = match &self.state.installation {
             Some(inst) => inst.id.clone(),
             None => return self.finish_uninstall(call, RemoteStep::Skipped),

@@ -15,7 +15,15 @@
 //! # companion.handle_registration_response_at(&Response::new(201, vec![]), 1_700_000_000)?;
 //! # let url = companion.connect_url("https://s.example/cb", None, 1_700_000_000, &mut rng)?;
 //! # let state = url.split("state=").nth(1).unwrap().split('&').next().unwrap().to_string();
-//! # companion.complete_connect(&format!("state={state}&broker_token=btk_1"), 1_700_000_000)?;
+//! # let mut connect = companion.start_complete_connect(&format!("state={state}&code=cc_0123456789abcdef"), 1_700_000_000)?;
+//! # let mut ev = Event::Start;
+//! # loop {
+//! #     match companion.step(&mut connect, ev, 1_700_000_000, &mut rng) {
+//! #         Action::Send(_) => ev = Event::Response(Response::new(200, br#"{"broker_token":"btk_1","account":{"id":"op_1","name":"Acme"}}"#.to_vec())),
+//! #         Action::Done(r) => { r?; break }
+//! #         _ => ev = Event::Persisted,
+//! #     }
+//! # }
 //! let now = 1_700_000_000; // the host's clock, unix seconds
 //! let mut call = companion.start_call(ApiRequest::new("GET", "/api/orders"))?;
 //! let mut event = Event::Start;
@@ -44,7 +52,9 @@
 //! teaches the clock offset and is retried once; a 3xx is never followed;
 //! other 4xx are never retried. State changes are persisted before `Done`.
 
+mod connect;
 mod leave;
+mod previous;
 mod register;
 mod types;
 
@@ -68,6 +78,8 @@ pub const MAX_PROOF_ROUNDS: u32 = 2;
 enum Op {
     Api,
     Register,
+    ConnectComplete,
+    RevokePrevious,
     Disconnect,
     UninstallDisconnect,
     UninstallDeregister,
@@ -110,6 +122,9 @@ pub struct Call {
     reset: bool,
     /// How the reset's old-installation steps ended (disconnect, deregister).
     reset_steps: Option<(RemoteStep, RemoteStep)>,
+    /// Connect completion: the callback failed locally after the pending
+    /// connect was consumed (ends the call once that is persisted).
+    local_failure: Option<Error>,
 }
 
 impl Call {
@@ -133,6 +148,7 @@ impl Call {
             disconnect_step: RemoteStep::Skipped,
             reset: false,
             reset_steps: None,
+            local_failure: None,
         }
     }
 
@@ -194,6 +210,7 @@ impl Companion {
                 match call.op {
                     Op::Register => self.begin_registration(call, entropy),
                     Op::UninstallLocal => self.finish_uninstall(call, RemoteStep::Skipped),
+                    Op::ConnectComplete => self.begin_connect_completion(call),
                     _ => self.send(call, now, entropy),
                 }
             }
@@ -222,6 +239,17 @@ impl Companion {
                 call.finished = true;
                 return Action::Done(Err(Error::InvalidState("unexpected event for this call")));
             }
+        };
+        // Hosts get what they store: sealed when the companion has a seal key.
+        let action = match action {
+            Action::Persist(json) if self.seal_key.is_some() => {
+                drop(zeroize::Zeroizing::new(json));
+                match self.persisted_form(entropy) {
+                    Ok(sealed) => Action::Persist(sealed),
+                    Err(e) => Action::Done(Err(e)),
+                }
+            }
+            other => other,
         };
         if matches!(action, Action::Done(_)) {
             call.finished = true;
@@ -267,6 +295,7 @@ impl Companion {
         let purpose = match call.op {
             Op::SiteMoved => Purpose::SiteMove,
             Op::Api => Purpose::Api,
+            Op::ConnectComplete | Op::RevokePrevious => Purpose::Installation,
             _ => Purpose::Leave,
         };
         match self.sign_as(&call.req, &opts, entropy, purpose) {
@@ -334,7 +363,7 @@ impl Companion {
             return self.on_registration_answer(call, &resp, now, entropy);
         }
         if self.is_success(call, &outcome) {
-            return self.succeed(call, resp);
+            return self.succeed(call, &outcome, resp);
         }
         let policy = self.policy(call);
         match outcome.kind {
@@ -362,7 +391,7 @@ impl Companion {
                 self.state.reconnect_reason = err.reason().map(str::to_owned);
                 self.persist_then_done(call, Err(err))
             }
-            OutcomeKind::RegistrationInvalid if matches!(call.op, Op::Api | Op::SiteMoved) => {
+            OutcomeKind::RegistrationInvalid if matches!(call.op, Op::Api | Op::SiteMoved | Op::ConnectComplete) => {
                 let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
                 if let Some(inst) = &mut self.state.installation {
                     inst.invalid_reason = err.reason().map(str::to_owned);
@@ -381,7 +410,10 @@ impl Companion {
     fn is_success(&self, call: &Call, outcome: &Outcome) -> bool {
         let status = outcome.status;
         match call.op {
-            Op::Api | Op::SiteMoved | Op::Register | Op::UninstallLocal => outcome.kind == OutcomeKind::Ok,
+            Op::Api | Op::SiteMoved | Op::Register | Op::ConnectComplete | Op::UninstallLocal => {
+                outcome.kind == OutcomeKind::Ok
+            }
+            Op::RevokePrevious => outcome.kind == OutcomeKind::Ok || Self::previous_gone(outcome),
             // A 401 saying the connection is gone means there is nothing left to
             // revoke. A 401 about the request itself (signature, digest, replay,
             // clock) means the broker did not process it: not success.
@@ -411,28 +443,32 @@ impl Companion {
         Action::Persist(self.state.to_json())
     }
 
-    fn succeed(&mut self, call: &mut Call, resp: Response) -> Action {
+    fn succeed(&mut self, call: &mut Call, outcome: &Outcome, resp: Response) -> Action {
         match call.op {
             Op::Api => Action::Done(Ok(Completion::Response(resp))),
             Op::Register | Op::UninstallLocal => Action::Done(Err(Error::Internal("handled elsewhere"))),
             Op::Disconnect => {
                 self.state.broker_token = None;
+                self.state.account = None;
                 self.persist_then_done(call, Ok(Completion::Disconnected { remote: RemoteStep::Ok }))
             }
             Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Ok),
             Op::UninstallDeregister => self.finish_uninstall(call, RemoteStep::Ok),
             Op::SiteMoved => self.site_moved_answer(call, &resp),
+            Op::ConnectComplete => self.connect_answer(call, &resp),
+            Op::RevokePrevious => self.previous_revoked(outcome),
         }
     }
 
     fn fail(&mut self, call: &mut Call, err: Error) -> Action {
         match call.op {
-            Op::Api | Op::SiteMoved | Op::Register => {
+            Op::Api | Op::SiteMoved | Op::Register | Op::ConnectComplete | Op::RevokePrevious => {
                 self.state.refresh();
                 Action::Done(Err(err))
             }
             Op::Disconnect => {
                 self.state.broker_token = None;
+                self.state.account = None;
                 self.persist_then_done(call, Ok(Completion::Disconnected { remote: RemoteStep::Failed(err) }))
             }
             Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Failed(err)),

@@ -137,6 +137,19 @@ pub enum Completion {
     /// proof is still owed (the host deferred serving it; start the
     /// registration again once it can).
     Registration(RegistrationOutcome),
+    /// [`crate::Companion::start_complete_connect`]: connected; the broker
+    /// token is stored and this is the Stora account to show the operator.
+    Connected {
+        /// The account the operator consented with.
+        account: crate::state::Account,
+    },
+    /// [`crate::Companion::start_revoke_previous`]: nothing of the previous
+    /// installation is left at the broker.
+    PreviousRevoked {
+        /// `false` when the broker had nothing left of it (`404
+        /// previous_installation_not_found`).
+        revoked: bool,
+    },
     /// [`crate::Companion::start_disconnect`]: the broker token is gone locally.
     Disconnected {
         /// How the broker call ended.

@@ -17,6 +17,10 @@ pub enum Op {
     Uninstall,
     Reset(Registration),
     SiteMoved,
+    /// Complete a connect from this callback.
+    CompleteConnect(String),
+    /// Revoke this previous installation.
+    RevokePrevious(&'static str),
 }
 
 /// How the broker (for a send) or the host (for a proof) answers.
@@ -184,6 +188,7 @@ pub fn all() -> Vec<Scenario> {
     let mut v = register();
     v.extend(calls());
     v.extend(leave());
+    v.extend(connect());
     v
 }
 
@@ -1064,6 +1069,246 @@ fn leave() -> Vec<Scenario> {
             Op::Reset(reg()),
             vec![resp(204, ""), resp(204, ""), code(400, "invalid_request")],
             "send POST, persist, send DELETE, persist, persist, send POST, done registration_rejected",
+        ),
+        s(
+            g,
+            "revoke previous: 204",
+            &["a signed POST without a bearer, nothing persisted", "revoked"],
+            92,
+            registered(B, 92),
+            Op::RevokePrevious(PREVIOUS),
+            vec![resp(204, "")],
+            "send POST, done previous_revoked",
+        ),
+        s(
+            g,
+            "revoke previous: already gone",
+            &["404 previous_installation_not_found ends well: nothing is left"],
+            93,
+            registered(B, 93),
+            Op::RevokePrevious(PREVIOUS),
+            vec![code(404, "previous_installation_not_found")],
+            "send POST, done previous_revoked",
+        ),
+        s(
+            g,
+            "revoke previous: no proof",
+            &["ownership_proof_required is a client error, never retried"],
+            94,
+            connected(B, 94),
+            Op::RevokePrevious(PREVIOUS),
+            vec![code(403, "ownership_proof_required")],
+            "send POST, done client_error",
+        ),
+        s(
+            g,
+            "revoke previous: 503 then 204",
+            &["retried with the same Idempotency-Key"],
+            95,
+            registered(B, 95),
+            Op::RevokePrevious(PREVIOUS),
+            vec![code(503, "unavailable"), resp(204, "")],
+            "send POST, sleep *, send POST, done previous_revoked",
+        ),
+        s(
+            g,
+            "revoke previous: not registered",
+            &["a new registration must exist first: refused before anything is sent"],
+            96,
+            fresh(),
+            Op::RevokePrevious(PREVIOUS),
+            vec![],
+            "start_error not_registered",
+        ),
+    ]
+}
+
+const PREVIOUS: &str = "ins_cHJldmlvdXMtaW5zdGFsbA";
+
+// ---- connect completion -------------------------------------------------------------
+
+const STATE: &str = "c2NyaXB0ZWQtY29ubmVjdA";
+const CODE: &str = "cc_c2NyaXB0ZWQtY29ubmVjdC1jb2Rl";
+const RETURN: &str = "https://shop.example/wp-admin/admin.php?page=tessera";
+const ANSWER: &str = r#"{"broker_token":"btk_c2NyaXB0ZWQ","account":{"id":"op_7","name":"Acme Self Storage"}}"#;
+
+/// `c` with a pending connect created at `created`.
+fn pending_at(mut c: Companion, created: i64) -> Companion {
+    c.connect_url_with_state(RETURN, None, created, STATE).unwrap();
+    c
+}
+
+fn callback(extra: &str) -> Op {
+    Op::CompleteConnect(format!("{RETURN}&state={STATE}{extra}"))
+}
+
+fn connect() -> Vec<Scenario> {
+    let g = "connect";
+    let date_ahead = fmt_http_date(NOW + 900);
+    vec![
+        s(
+            g,
+            "connect: completed",
+            &[
+                "the consumed pending connect is persisted before the send",
+                "signed POST without a bearer",
+                "token and account stored, persisted",
+            ],
+            110,
+            pending_at(registered(B, 110), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![resp(200, ANSWER)],
+            "persist, send POST, persist, done connected",
+        ),
+        s(
+            g,
+            "connect: 503 then 200",
+            &["retried with the same Idempotency-Key"],
+            111,
+            pending_at(registered(B, 111), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![code(503, "unavailable"), resp(200, ANSWER)],
+            "persist, send POST, sleep *, send POST, persist, done connected",
+        ),
+        s(
+            g,
+            "connect: network error then 200",
+            &["a lost answer is retried: the broker answers a retry of the same key with a new token"],
+            112,
+            pending_at(registered(B, 112), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![net(), resp(200, ANSWER)],
+            "persist, send POST, sleep *, send POST, persist, done connected",
+        ),
+        s(
+            g,
+            "connect: 429 Retry-After",
+            &["Retry-After honoured"],
+            113,
+            pending_at(registered(B, 113), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![with(429, r#"{"error":"rate_limited"}"#, &[("Retry-After", "2")]), resp(200, ANSWER)],
+            "persist, send POST, sleep 2000, send POST, persist, done connected",
+        ),
+        s(
+            g,
+            "connect: clock skew",
+            &["signature_expired with Date teaches the offset, persisted, retried once"],
+            114,
+            pending_at(registered(B, 114), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![with(401, r#"{"error":"signature_expired"}"#, &[("Date", &date_ahead)]), resp(200, ANSWER)],
+            "persist, send POST, persist, send POST, persist, done connected",
+        ),
+        s(
+            g,
+            "connect: code refused",
+            &["connect_code_invalid is a client error, never retried"],
+            115,
+            pending_at(registered(B, 115), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![code(400, "connect_code_invalid")],
+            "persist, send POST, done client_error",
+        ),
+        s(
+            g,
+            "connect: reconnect refused keeps the old token",
+            &["a failed reconnect keeps the broker token and account held before"],
+            116,
+            pending_at(connected(B, 116), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![code(400, "connect_code_invalid")],
+            "persist, send POST, done client_error",
+        ),
+        s(
+            g,
+            "connect: reconnect replaces the token",
+            &["the new token and account replace the old ones"],
+            117,
+            pending_at(connected(B, 117), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![resp(200, ANSWER)],
+            "persist, send POST, persist, done connected",
+        ),
+        s(
+            g,
+            "connect: registration gone",
+            &["unknown_installation marks the registration invalid"],
+            118,
+            pending_at(registered(B, 118), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![code(401, "unknown_installation")],
+            "persist, send POST, persist, done registration_invalid",
+        ),
+        s(
+            g,
+            "connect: redirect",
+            &["a 3xx is never followed"],
+            119,
+            pending_at(registered(B, 119), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![with(302, "", &[("Location", "https://elsewhere.example/")])],
+            "persist, send POST, done redirected",
+        ),
+        s(
+            g,
+            "connect: malformed answer",
+            &["a 200 without an account is callback_invalid; nothing stored"],
+            120,
+            pending_at(registered(B, 120), NOW - 30),
+            callback(&format!("&code={CODE}")),
+            vec![resp(200, r#"{"broker_token":"btk_x"}"#)],
+            "persist, send POST, done callback_invalid",
+        ),
+        s(
+            g,
+            "connect: expired",
+            &["after 10 minutes the consumed attempt ends callback_expired, nothing sent"],
+            121,
+            pending_at(registered(B, 121), NOW - 601),
+            callback(&format!("&code={CODE}")),
+            vec![],
+            "persist, done callback_expired",
+        ),
+        s(
+            g,
+            "connect: denied",
+            &["error= ends callback_denied once the attempt is consumed"],
+            122,
+            pending_at(registered(B, 122), NOW - 30),
+            callback("&error=access_denied"),
+            vec![],
+            "persist, done callback_denied",
+        ),
+        s(
+            g,
+            "connect: no code",
+            &["a callback without a code ends callback_invalid; the attempt is consumed"],
+            123,
+            pending_at(registered(B, 123), NOW - 30),
+            callback("&broker_token=btk_from_an_old_broker"),
+            vec![],
+            "persist, done callback_invalid",
+        ),
+        s(
+            g,
+            "connect: state mismatch",
+            &["a wrong state fails before anything changes"],
+            124,
+            pending_at(registered(B, 124), NOW - 30),
+            Op::CompleteConnect(format!("{RETURN}&state=d3Jvbmctc3RhdGUtMDE&code={CODE}")),
+            vec![],
+            "start_error callback_state_mismatch",
+        ),
+        s(
+            g,
+            "connect: nothing pending",
+            &["no pending connect: invalid_state, nothing changes"],
+            125,
+            registered(B, 125),
+            callback(&format!("&code={CODE}")),
+            vec![],
+            "start_error invalid_state",
         ),
     ]
 }

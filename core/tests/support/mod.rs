@@ -2,7 +2,9 @@
 //! every interesting state.
 #![allow(dead_code)]
 
-use tessera_core::{Companion, Config, Registration, Response, Secret, SeededEntropy};
+use tessera_core::{
+    Action, Call, Companion, Completion, Config, Event, Registration, Request, Response, Secret, SeededEntropy,
+};
 
 /// A fixed "now" for vectors: 2023-11-14T22:13:20Z.
 pub const NOW: i64 = 1_700_000_000;
@@ -36,8 +38,41 @@ pub fn connected(broker: &str, seed: u8) -> Companion {
     let state = "cccccccccccccccccccccc";
     c.connect_url_with_state("https://shop.example/wp-admin/options-general.php?page=tessera", None, NOW, state)
         .unwrap();
-    c.complete_connect(&format!("?state={state}&broker_token={TOKEN}"), NOW + 5).unwrap();
+    complete_connect(&mut c, &format!("?state={state}&code=cc_Zm9yLXRlc3RzLW9ubHk"), NOW + 5, TOKEN).unwrap();
     c
+}
+
+/// The broker's answer to a connect completion (docs/PROTOCOL.md §5.4.1).
+pub fn connect_answer(token: &str) -> Response {
+    let body = format!(r#"{{"broker_token":"{token}","account":{{"id":"op_test","name":"Test Storage"}}}}"#);
+    Response::new(200, body.into_bytes())
+}
+
+/// Runs `call` to its end at `now`: persists succeed, sleeps end, proofs
+/// are served, and `answer` answers every request sent.
+pub fn drive(
+    c: &mut Companion,
+    mut call: Call,
+    now: i64,
+    mut answer: impl FnMut(&Request) -> Response,
+) -> tessera_core::Result<Completion> {
+    let mut entropy = rng(99);
+    let mut event = Event::Start;
+    loop {
+        event = match c.step(&mut call, event, now, &mut entropy) {
+            Action::Send(request) => Event::Response(answer(&request)),
+            Action::Sleep(_) => Event::Slept,
+            Action::Persist(_) => Event::Persisted,
+            Action::ServeProof(_) => Event::ProofServed,
+            Action::Done(result) => return result,
+        };
+    }
+}
+
+/// Completes a connect from `callback`; the broker answers with `token`.
+pub fn complete_connect(c: &mut Companion, callback: &str, now: i64, token: &str) -> tessera_core::Result<Completion> {
+    let call = c.start_complete_connect(callback, now)?;
+    drive(c, call, now, |_| connect_answer(token))
 }
 
 pub fn secret_of(c: &Companion) -> Secret {

@@ -16,17 +16,17 @@ use zeroize::Zeroizing;
 use crate::crypto::{random_id, token_hash};
 use crate::site_fetch;
 use crate::stora::StoraError;
-use crate::store::{ConnectAttempt, InstallStatus, Installation, NewInstallation};
+use crate::store::{InstallStatus, Installation, NewInstallation};
 use crate::{App, Incoming, Reply};
 
 /// Shorthand: handlers return `Err(reply)` to answer early.
-type Step<T> = Result<T, Reply>;
+pub(crate) type Step<T> = Result<T, Reply>;
 
-fn internal(what: &str) -> Reply {
+pub(crate) fn internal(what: &str) -> Reply {
     Reply::error(500, "internal", what)
 }
 
-fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
+pub(crate) fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
     result.map_err(|_| internal("storage error"))
 }
 
@@ -34,7 +34,7 @@ fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
 
 /// Whether the installation that signed may make this request: its status
 /// checked against what the request asks ([`check_status`]).
-type Admit<'a> = &'a dyn Fn(&Installation) -> Step<()>;
+pub(crate) type Admit<'a> = &'a dyn Fn(&Installation) -> Step<()>;
 
 /// The replay store shared by all handler threads (bounded per installation,
 /// `MemoryReplayStore`), behind a gate: the verifier reaches the store only
@@ -83,7 +83,7 @@ fn verification_failure(app: &App, error: &CoreError) -> Reply {
 /// refuses it — before its nonce is recorded — unless `admit` accepts the
 /// signer's installation. Returns what the signature established and the
 /// installation row.
-fn verify_signed(app: &App, req: &Incoming, admit: Admit<'_>) -> Step<(Verified, Installation)> {
+pub(crate) fn verify_signed(app: &App, req: &Incoming, admit: Admit<'_>) -> Step<(Verified, Installation)> {
     verify_signed_url(app, req, admit).map(|(verified, installation, _)| (verified, installation))
 }
 
@@ -129,7 +129,10 @@ fn verify_signed_url(
     }
     match (result, installation) {
         (Ok(verified), Some(installation)) => match tessera_core::url::Url::parse(&core_req.url, "url") {
-            Ok(url) => Ok((verified, installation, url)),
+            Ok(url) => {
+                seen(app, &installation);
+                Ok((verified, installation, url))
+            }
             Err(_) => Err(internal("verified a URL that does not parse")),
         },
         (Ok(_), None) => Err(internal("verified without an installation")),
@@ -139,6 +142,64 @@ fn verify_signed_url(
                 Some(i) => reply.for_install(&i.install_id),
                 None => reply,
             })
+        }
+    }
+}
+
+// ---- idle installations ------------------------------------------------------------------
+
+/// `last_seen` is written only when the stored value is older than this
+/// (seconds): one write an hour per active installation, not one per call.
+pub const LAST_SEEN_EVERY_SECS: i64 = 3600;
+
+/// The idle sweep runs at most this often (seconds).
+pub const IDLE_SWEEP_EVERY_SECS: i64 = 3600;
+
+/// Records that `installation` just proved it holds its secret (a verified
+/// signed request, a URL-signed link, a registration), throttled to
+/// [`LAST_SEEN_EVERY_SECS`]. Best effort: a failed write costs nothing but
+/// an hour of idle time.
+pub(crate) fn seen(app: &App, installation: &Installation) {
+    let now = app.now();
+    if now - installation.last_seen > LAST_SEEN_EVERY_SECS {
+        let _ = app.store.touch_last_seen(&installation.install_id, now);
+    }
+}
+
+/// Forgets the installations that have not been seen for longer than the
+/// idle limit (`installation_idle_days`), revoking their grants at Stora
+/// (best effort) exactly as a deregistration does; each is logged as
+/// `installation_expired`. Runs at most every [`IDLE_SWEEP_EVERY_SECS`]
+/// (one caller wins the slot), lazily, before a request is handled.
+pub fn sweep_idle(app: &App) {
+    let Some(limit) = app.config.idle_limit_secs() else {
+        return;
+    };
+    let now = app.now();
+    let last = app.last_idle_sweep.load(std::sync::atomic::Ordering::Relaxed);
+    // A clock set back (tests) sweeps again at once.
+    if (0..IDLE_SWEEP_EVERY_SECS).contains(&now.saturating_sub(last)) {
+        return;
+    }
+    let claimed = app.last_idle_sweep.compare_exchange(
+        last,
+        now,
+        std::sync::atomic::Ordering::AcqRel,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    if claimed.is_err() {
+        return;
+    }
+    let Ok(idle) = app.store.idle_installations(now - limit) else {
+        return;
+    };
+    for id in idle {
+        // Seen since the list was read (a request that raced the sweep): kept.
+        if !matches!(app.store.last_seen(&id), Ok(Some(seen)) if seen < now - limit) {
+            continue;
+        }
+        if remove_installation(app, &id).is_ok() {
+            app.observer.event("installation_expired", &id, None);
         }
     }
 }
@@ -177,7 +238,7 @@ fn check_status(installation: &Installation, purpose: Use) -> Step<()> {
 }
 
 /// [`check_status`] for everything but leaving.
-fn check_enabled(installation: &Installation) -> Step<()> {
+pub(crate) fn check_enabled(installation: &Installation) -> Step<()> {
     check_status(installation, Use::Serve)
 }
 
@@ -292,7 +353,7 @@ fn proof_required(app: &App, platform: &str, site: &str) -> bool {
 /// (`chrome-extension://<id>`) also `https://<id>.chromiumapp.org`, the
 /// origin of `chrome.identity.getRedirectURL()` (`launchWebAuthFlow`), for
 /// that same id only.
-fn return_url_allowed(installation: &Installation, return_url: &str) -> bool {
+pub(crate) fn return_url_allowed(installation: &Installation, return_url: &str) -> bool {
     let Some(to) = origin(return_url) else { return false };
     if Some(to) == origin(&installation.site_url) {
         return true;
@@ -376,6 +437,8 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
     if !ct_eq(&existing.secret, secret.expose()) || existing.site_url != site_url {
         return Err(Reply::error(409, "registration_conflict", "installation id already registered").for_install(id));
     }
+    // The holder of the secret is alive.
+    seen(app, &existing);
     match existing.status {
         InstallStatus::Active => Ok(registered(id)),
         InstallStatus::Disabled => {
@@ -399,7 +462,9 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
             .map_err(|_| refused().for_install(id))?;
             tessera_core::registration::verify_ownership_proof(&secret, id, &challenge, &proof)
                 .map_err(|_| refused().for_install(id))?;
-            db(app.store.set_installation_status(id, InstallStatus::Active, now))?;
+            // Proven: this installation may now end its site's previous
+            // installations (revoke-previous).
+            db(app.store.set_proven(id, now))?;
             Ok(registered(id))
         }
     }
@@ -409,298 +474,10 @@ fn registered(install_id: &str) -> Reply {
     Reply::json(201, json!({"install_id": install_id, "status": "registered"})).for_install(install_id)
 }
 
-// ---- connect ---------------------------------------------------------------------------
-
-/// `GET /connect?install_id&state&return_url&scope&ts&sig` (browser): verify
-/// the signed URL, remember `{broker state → installation, plugin state,
-/// return URL}` for 10 minutes, send the browser to Stora's consent page.
-pub fn connect(app: &App, req: &Incoming) -> Reply {
-    let url = format!("{}{}", app.public_url, req.path_and_query());
-    let mut installation = None;
-    let verified = tessera_core::connect::verify_connect_url(&url, app.now(), &mut |id: &str| {
-        let row = app.store.installation(id).ok().flatten();
-        let secret = row.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
-        installation = row;
-        secret
-    });
-    let params = match verified {
-        Ok(p) => p,
-        Err(e) => {
-            let (status, code) = e.wire_code();
-            return Reply::page(
-                status,
-                "This connect link is not valid",
-                "Start again from your plugin's settings page.",
-                Some(code),
-            );
-        }
-    };
-    let Some(installation) = installation else {
-        return internal("verified without an installation");
-    };
-    let id = params.install_id.as_str();
-
-    // The token will be delivered to return_url: it must be on the
-    // registered site (for an extension: its own pages or its own
-    // chromiumapp.org address), or a stolen connect link could send it elsewhere.
-    if !return_url_allowed(&installation, &params.return_url) {
-        return Reply::page(
-            400,
-            "This connect link is not valid",
-            "The return address is not on the registered site.",
-            Some("return_url_mismatch"),
-        )
-        .for_install(id);
-    }
-    // From here on the return URL is trusted: report errors there.
-    let back_with_error = |code: &str| {
-        Reply::redirect(&append_query(&params.return_url, &[("state", &params.state), ("error", code)])).for_install(id)
-    };
-    if let Err(reply) = check_enabled(&installation) {
-        let code = reply.error.clone().unwrap_or_default();
-        let mut r = back_with_error(&code);
-        r.error = Some(code);
-        return r;
-    }
-    // Only scopes this broker's operator allows: a connect link is signed
-    // by whoever registered, and may ask for anything.
-    let requested = params.scope.clone().unwrap_or_else(|| app.config.default_scope.clone());
-    let scope = match allowed_scope(app, &requested) {
-        Ok(scope) => scope,
-        Err(refused) => {
-            return Reply::page(
-                400,
-                "This access is not allowed",
-                &format!(
-                    "The link asks for access that this service does not offer ({}). Nothing was sent to Stora. \
-                     Error: scope_not_allowed.",
-                    refused.join(" ")
-                ),
-                Some("scope_not_allowed"),
-            )
-            .for_install(id);
-        }
-    };
-    let broker_state = random_id("", 24);
-    let attempt = ConnectAttempt {
-        install_id: id.to_string(),
-        plugin_state: params.state.clone(),
-        return_url: params.return_url.clone(),
-        scope: scope.clone(),
-        expires_at: app.now() + app.config.connect_ttl_secs,
-    };
-    if app.store.insert_connect_attempt(&broker_state, &attempt).is_err() {
-        return internal("storage error").for_install(id);
-    }
-    interstitial(app, &installation, &scope, &broker_state).for_install(id)
-}
-
-/// The requested scope, its parts deduplicated, if every part is on the
-/// broker's allow-list; otherwise the parts that are not.
-fn allowed_scope(app: &App, requested: &str) -> Result<String, Vec<String>> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in requested.split(' ').filter(|p| !p.is_empty()) {
-        if !parts.contains(&part) {
-            parts.push(part);
-        }
-    }
-    let refused: Vec<String> =
-        parts.iter().filter(|p| !app.config.allowed_scopes.iter().any(|a| a == *p)).map(|p| p.to_string()).collect();
-    if parts.is_empty() {
-        return Err(vec![String::from("(none)")]);
-    }
-    if !refused.is_empty() {
-        return Err(refused);
-    }
-    Ok(parts.join(" "))
-}
-
-/// HTML-escapes text for element content and attribute values.
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 /// The path of the broker's public URL (empty unless it is mounted below a
 /// prefix): browser links are built on it.
-fn public_path(app: &App) -> &str {
+pub(crate) fn public_path(app: &App) -> &str {
     origin(&app.public_url).map_or("", |o| &app.public_url[o.len()..]).trim_end_matches('/')
-}
-
-/// The page shown before the operator is sent to Stora: which site asks,
-/// registered by whom (the admin email's domain), for what access, and two
-/// ways on — "Continue" (to Stora's consent) and "This is not me" (nothing is
-/// connected). A link mailed by a stranger who registered their own site
-/// shows *their* site here, not the operator's. Never framed.
-fn interstitial(app: &App, installation: &Installation, scope: &str, broker_state: &str) -> Reply {
-    let domain = installation.admin_email.rsplit_once('@').map_or("", |(_, d)| d);
-    let scopes: String = scope.split(' ').map(|s| format!("<li><code>{}</code></li>", esc(s))).collect();
-    let attempt = form_urlencoded::byte_serialize(broker_state.as_bytes()).collect::<String>();
-    let base = public_path(app);
-    let body = format!(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Connect to Stora?</title></head>\n<body>\n\
-         <h1>Connect a site to your Stora account?</h1>\n\
-         <p>A site is asking for access to your Stora account. Continue only if this is your own site and you \
-         started this from its settings page.</p>\n\
-         <dl>\n<dt>Site</dt><dd id=\"site\">{site}</dd>\n\
-         <dt>Registered by an administrator at</dt><dd id=\"admin-domain\">{domain}</dd>\n\
-         <dt>Access requested</dt><dd><ul id=\"scopes\">{scopes}</ul></dd>\n</dl>\n\
-         <p><a id=\"continue\" href=\"{base}/connect/continue?attempt={attempt}\">Continue</a>\n\
-         <a id=\"not-me\" href=\"{base}/connect/cancel?attempt={attempt}\">This is not me</a></p>\n\
-         </body></html>\n",
-        site = esc(&installation.site_url),
-        domain = esc(domain),
-        base = esc(base),
-    );
-    Reply {
-        status: 200,
-        headers: vec![
-            ("content-type".into(), "text/html; charset=utf-8".into()),
-            ("cache-control".into(), "no-store".into()),
-            ("referrer-policy".into(), "no-referrer".into()),
-            ("x-frame-options".into(), "DENY".into()),
-            ("content-security-policy".into(), "default-src 'none'; frame-ancestors 'none'; base-uri 'none'".into()),
-        ],
-        body: body.into_bytes(),
-        install_id: None,
-        error: None,
-    }
-}
-
-/// `GET /connect/continue?attempt=…` (browser, the interstitial's
-/// "Continue"): send the browser to Stora's consent page for that attempt.
-pub fn connect_continue(app: &App, req: &Incoming) -> Reply {
-    let gone = || {
-        Reply::page(
-            400,
-            "This connect link is no longer valid",
-            "It expired, was cancelled or was already used. Start again from your plugin's settings page.",
-            Some("invalid_state"),
-        )
-    };
-    let Some(broker_state) = req.param("attempt") else {
-        return gone();
-    };
-    let attempt = match app.store.connect_attempt(&broker_state) {
-        Ok(Some(a)) => a,
-        Ok(None) => return gone(),
-        Err(_) => return internal("storage error"),
-    };
-    if attempt.expires_at < app.now() {
-        return gone().for_install(&attempt.install_id);
-    }
-    Reply::redirect(&app.stora.authorize_url(&callback_url(app), &attempt.scope, &broker_state))
-        .for_install(&attempt.install_id)
-}
-
-/// `GET /connect/cancel?attempt=…` (browser, the interstitial's "This is
-/// not me"): forget the attempt, connect nothing, send the browser nowhere
-/// (least of all to the return URL of a site the operator does not know).
-/// Logged with the code `connect_not_me`, so the broker's operator can see
-/// who sends such links.
-pub fn connect_cancel(app: &App, req: &Incoming) -> Reply {
-    let taken = req.param("attempt").and_then(|state| app.store.take_connect_attempt(&state).ok().flatten());
-    let reply = Reply::page(
-        200,
-        "Nothing was connected",
-        "Nothing was connected and nothing was shared with that site. If you did not start this, someone may \
-         be trying to get access to your Stora account: do not use that link again. You can close this page.",
-        Some("connect_not_me"),
-    );
-    match taken {
-        Some(attempt) => reply.for_install(&attempt.install_id),
-        None => reply,
-    }
-}
-
-fn callback_url(app: &App) -> String {
-    format!("{}/callback", app.public_url)
-}
-
-/// Appends form-encoded parameters to a URL.
-pub fn append_query(url: &str, params: &[(&str, &str)]) -> String {
-    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish().replace('+', "%20");
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{query}")
-}
-
-/// `GET /callback?code&state` (browser, from Stora): check the broker
-/// state (one use, 10 minutes), exchange the code with the client secret,
-/// seal the tokens, mint a broker token bound to the installation and send
-/// the browser back to the plugin with `state` + `broker_token`.
-pub fn callback(app: &App, req: &Incoming) -> Reply {
-    let Some(broker_state) = req.param("state") else {
-        return Reply::page(400, "Connection failed", "The answer from Stora has no state.", Some("invalid_state"));
-    };
-    let attempt = match app.store.take_connect_attempt(&broker_state) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return Reply::page(
-                400,
-                "Connection failed",
-                "This connection attempt is unknown or was already used. Start again from your plugin.",
-                Some("invalid_state"),
-            );
-        }
-        Err(_) => return internal("storage error"),
-    };
-    let id = attempt.install_id.clone();
-    let back = |params: &[(&str, &str)]| {
-        let mut all = vec![("state", attempt.plugin_state.as_str())];
-        all.extend_from_slice(params);
-        Reply::redirect(&append_query(&attempt.return_url, &all)).for_install(&id)
-    };
-    let back_with_error = |code: &str| {
-        let mut r = back(&[("error", code)]);
-        r.error = Some(code.to_string());
-        r
-    };
-    let now = app.now();
-    if attempt.expires_at < now {
-        return back_with_error("connect_expired");
-    }
-    if let Some(error) = req.param("error") {
-        // e.g. access_denied: the operator said no.
-        let code: String = error.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect();
-        return back_with_error(if code.is_empty() { "stora_error" } else { &code });
-    }
-    let Some(code) = req.param("code") else {
-        return back_with_error("invalid_callback");
-    };
-    match app.store.installation(&id) {
-        Ok(Some(i)) if i.status == InstallStatus::Active => {}
-        Ok(Some(_)) => return back_with_error("installation_disabled"),
-        Ok(None) => {
-            return Reply::page(
-                400,
-                "Connection failed",
-                "The installation no longer exists.",
-                Some("unknown_installation"),
-            );
-        }
-        Err(_) => return internal("storage error"),
-    }
-
-    let tokens = match app.stora.exchange_code(&code, &callback_url(app), now) {
-        Ok(t) => t,
-        Err(StoraError::InvalidGrant) => return back_with_error("invalid_grant"),
-        Err(_) => return back_with_error("stora_unavailable"),
-    };
-
-    // Reconnect while connected: the previous grant is replaced; revoke it
-    // at Stora (best effort) so no orphaned grant stays alive.
-    let lock = app.refresh_lock(&id);
-    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let previous = app.store.grant(&id).ok().flatten();
-
-    let broker_token = Zeroizing::new(random_id("btk_", 32));
-    if app.store.save_grant(&id, &token_hash(&broker_token), &tokens, now).is_err() {
-        let _ = app.stora.revoke(&tokens.refresh_token);
-        return back_with_error("broker_storage_error");
-    }
-    if let Some(previous) = previous.filter(|g| !g.revoked && !g.refresh_token.is_empty()) {
-        let _ = app.stora.revoke(&previous.refresh_token);
-    }
-    back(&[("broker_token", broker_token.as_str())])
 }
 
 // ---- API proxy ---------------------------------------------------------------------------
@@ -882,7 +659,7 @@ fn revoke_and_wipe(app: &App, install_id: &str) -> Step<bool> {
 
 /// `POST /disconnect` (signed, with the broker token): revoke at Stora, wipe
 /// the tokens and the broker token, `204`. Accepted in every status (see
-/// [`Use::Leave`]), a pending site move included.
+/// `Use::Leave`), a pending site move included.
 pub fn disconnect(app: &App, req: &Incoming) -> Reply {
     let (verified, installation) = match verify_signed(app, req, &|i| check_status(i, Use::Leave)) {
         Ok(v) => v,
@@ -900,6 +677,8 @@ pub fn disconnect(app: &App, req: &Incoming) -> Reply {
 
 fn remove_installation(app: &App, install_id: &str) -> Step<()> {
     revoke_and_wipe(app, install_id)?;
+    // Rounds not completed yet may hold a Stora grant: revoke those too.
+    crate::connect::revoke_forgotten(app, db(app.store.forget_connect_attempts_of(install_id))?);
     db(app.store.delete_installation(install_id))?;
     app.forget_lock(install_id);
     Ok(())
@@ -907,7 +686,7 @@ fn remove_installation(app: &App, install_id: &str) -> Step<()> {
 
 /// `DELETE /installations/{id}` (signed by that installation): disconnect if
 /// connected, then forget the installation. `204`; `404` if unknown.
-/// Accepted in every status (see [`Use::Leave`]), a pending site move included.
+/// Accepted in every status (see `Use::Leave`), a pending site move included.
 pub fn deregister(app: &App, req: &Incoming) -> Reply {
     let (verified, installation) = match verify_signed(app, req, &|i| check_status(i, Use::Leave)) {
         Ok(v) => v,
@@ -965,6 +744,53 @@ pub fn uninstall_ticket(app: &App, req: &Incoming) -> Reply {
                 .for_install(&id)
         }
     }
+}
+
+/// `POST /installations/{id}/revoke-previous` `{"install_id": <previous>}`
+/// (signed by `{id}`, `docs/PROTOCOL.md` §5.11): after "Register again" the
+/// plugin is a new installation; this ends the old one it can no longer sign
+/// for. Only an installation that **proved** its site (§5.2) may do it, and
+/// only to a web installation of the same (normalised) site URL: its grant
+/// is revoked at Stora (best effort) and it is forgotten like a
+/// deregistration. `204`; `403 ownership_proof_required` for an unproven
+/// signer (proofs not required for its platform, or an extension); `404
+/// previous_installation_not_found` for an unknown id, the signer's own, or
+/// another site's (one answer: a proven site learns nothing about others).
+pub fn revoke_previous(app: &App, req: &Incoming) -> Reply {
+    let (verified, installation) = match verify_signed(app, req, &check_enabled) {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
+    let id = installation.install_id.clone();
+    let result = (|| {
+        check_path_id(req, &verified)?;
+        check_enabled(&installation)?;
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        let Some(previous) = body.get("install_id").and_then(|v| v.as_str()) else {
+            return Err(Reply::error(400, "invalid_request", "expected {\"install_id\": …}"));
+        };
+        if !installation.proven || extension_id(&installation.site_url).is_some() {
+            return Err(Reply::error(
+                403,
+                "ownership_proof_required",
+                "only an installation that proved ownership of its site may revoke a previous one",
+            ));
+        }
+        let not_found = || {
+            Reply::error(404, "previous_installation_not_found", "no previous installation of this site has that id")
+        };
+        if previous == id {
+            return Err(not_found());
+        }
+        match db(app.store.site_of(previous))? {
+            Some(site) if extension_id(&site).is_none() && site == installation.site_url => {}
+            _ => return Err(not_found()),
+        }
+        remove_installation(app, previous)?;
+        app.observer.event("previous_installation_revoked", previous, Some(&id));
+        Ok(Reply::no_content())
+    })();
+    result.unwrap_or_else(|r| r).for_install(&id)
 }
 
 #[derive(Deserialize)]

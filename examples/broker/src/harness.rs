@@ -36,6 +36,11 @@ pub struct EnvOptions {
     pub fault_proxy: bool,
     /// The broker's resolver for site names (`None`: the system's).
     pub resolver: Option<Arc<dyn crate::site_fetch::Resolve>>,
+    /// The platforms whose web sites owe a proof, replacing what
+    /// `require_ownership_proof` set (`BrokerConfig::require_ownership_proof_for`).
+    pub proof_platforms: Option<Vec<String>>,
+    /// `BrokerConfig::installation_idle_secs` (`None`: the default, 180 days).
+    pub installation_idle_secs: Option<i64>,
 }
 
 /// The scopes the examples ask for (the broker's allow-list in an [`Env`]).
@@ -61,6 +66,8 @@ impl Default for EnvOptions {
             stora: fake_stora::Config::default(),
             fault_proxy: false,
             resolver: None,
+            proof_platforms: None,
+            installation_idle_secs: None,
         }
     }
 }
@@ -107,6 +114,10 @@ impl Env {
             dir.join("broker.sqlite3"),
         );
         config.require_ownership_proof(options.require_ownership_proof);
+        if let Some(platforms) = &options.proof_platforms {
+            config.require_ownership_proof_for = platforms.iter().cloned().collect();
+        }
+        config.installation_idle_secs = options.installation_idle_secs;
         config.allowed_extension_ids = options.allowed_extension_ids.clone();
         config.allow_loopback_sites = true;
         config.allowed_scopes = EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();

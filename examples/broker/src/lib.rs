@@ -2,20 +2,22 @@
 //!
 //! A partner-hosted broker for Tessera's wire protocol v1 (see DESIGN.md).
 //! It is meant to be read: each route is one synchronous function in
-//! [`handlers`], storage is one SQLite file ([`store`]), the Stora client
+//! [`handlers`] (the connect flow in [`connect`]), storage is one SQLite file ([`store`]), the Stora client
 //! is [`stora`], and secrets at rest are sealed by [`crypto`].
 //!
 //! | route | handler |
 //! |---|---|
 //! | `POST /installations` | [`handlers::register`] (optional ownership challenge) |
-//! | `GET /connect` | [`handlers::connect`] (signed URL, scope allow-list → interstitial) |
-//! | `GET /connect/continue`, `GET /connect/cancel` | [`handlers::connect_continue`] (→ Stora authorize), [`handlers::connect_cancel`] ("This is not me") |
-//! | `GET /callback` | [`handlers::callback`] (code exchange → broker token → plugin) |
+//! | `GET /connect` | [`connect::connect`] (signed URL, single use, browser cookie, scope allow-list → interstitial) |
+//! | `GET /connect/continue`, `GET /connect/cancel` | [`connect::connect_continue`] (same browser → Stora authorize), [`connect::connect_cancel`] ("This is not me") |
+//! | `GET /callback` | [`connect::callback`] (same browser; code exchange → account → connect code → plugin) |
+//! | `POST /connect/complete` | [`connect::connect_complete`] (signed: connect code → grant + broker token) |
 //! | `* /api/{*path}` | [`handlers::api`] (signed proxy to Stora `/2025-09/…`) |
 //! | `POST /disconnect` | [`handlers::disconnect`] |
 //! | `DELETE /installations/{id}` | [`handlers::deregister`] |
 //! | `PATCH /installations/{id}` | [`handlers::site_moved`] |
 //! | `GET /installations/{id}/uninstall` | [`handlers::uninstall_ticket`] |
+//! | `POST /installations/{id}/revoke-previous` | [`handlers::revoke_previous`] (a proven site ends its own previous installation) |
 //! | `POST /admin/installations/{id}/disable` / `enable` | [`handlers::admin_set_disabled`] (kill switch) |
 //! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] |
 //!
@@ -36,10 +38,15 @@
 //!   Stora's `invalid_grant` becomes `401 stora_reconnect_required`.
 //! * The client secret, Stora tokens, per-installation secrets and broker
 //!   tokens never appear in logs or answers.
+//! * Installations that stop signing are forgotten after
+//!   [`BrokerConfig::installation_idle_days`] (their grants revoked at
+//!   Stora): a sweep at most hourly, run lazily by incoming requests
+//!   ([`handlers::sweep_idle`]).
 //!
 //! Start one in-process with [`Broker::start`] (127.0.0.1, ephemeral port,
 //! stops when dropped) or run the `tessera-broker` binary.
 
+pub mod connect;
 pub mod crypto;
 #[cfg(feature = "demo")]
 pub mod fault_proxy;
@@ -137,6 +144,13 @@ pub struct BrokerConfig {
     /// answered `503 replay_store_full` until its nonces expire; no other
     /// installation is affected.
     pub replay_capacity: usize,
+    /// Forget installations that have made no verified signed request (and
+    /// opened no URL-signed link) for this many days, revoking their grants
+    /// at Stora (`docs/PROTOCOL.md` §5.11). `0`: never. Default 180.
+    pub installation_idle_days: u32,
+    /// The same limit in seconds, overriding the days when set (tests).
+    /// `Some(0)`: never.
+    pub installation_idle_secs: Option<i64>,
     /// Where log lines go.
     pub log: LogSink,
 }
@@ -154,9 +168,14 @@ impl std::fmt::Debug for BrokerConfig {
             .field("allowed_extension_ids", &self.allowed_extension_ids)
             .field("public_url", &self.public_url)
             .field("allowed_scopes", &self.allowed_scopes)
+            .field("installation_idle_days", &self.installation_idle_days)
+            .field("installation_idle_secs", &self.installation_idle_secs)
             .finish_non_exhaustive()
     }
 }
+
+/// Default of [`BrokerConfig::installation_idle_days`].
+pub const DEFAULT_INSTALLATION_IDLE_DAYS: u32 = 180;
 
 /// The wildcard: in [`BrokerConfig::require_ownership_proof_for`] every platform, in
 /// [`BrokerConfig::allowed_extension_ids`] every extension (development only).
@@ -173,6 +192,13 @@ impl BrokerConfig {
     /// the site identity first).
     pub fn proof_required_for(&self, platform: &str) -> bool {
         self.require_ownership_proof_for.contains(WILDCARD) || self.require_ownership_proof_for.contains(platform)
+    }
+
+    /// How long an installation may stay silent before it is forgotten,
+    /// seconds; `None`: never.
+    pub fn idle_limit_secs(&self) -> Option<i64> {
+        let secs = self.installation_idle_secs.unwrap_or(i64::from(self.installation_idle_days) * 86_400);
+        (secs > 0).then_some(secs)
     }
 
     /// Whether the extension `id` (its origin's host) may register.
@@ -203,6 +229,8 @@ impl BrokerConfig {
             uninstall_ticket_max_age_secs: tessera_core::connect::UNINSTALL_TICKET_MAX_AGE_SECS,
             public_url: None,
             replay_capacity: tessera_core::verify::DEFAULT_REPLAY_PER_INSTALLATION,
+            installation_idle_days: DEFAULT_INSTALLATION_IDLE_DAYS,
+            installation_idle_secs: None,
             log: LogSink::Stderr,
         }
     }
@@ -227,6 +255,8 @@ pub struct App {
     pub observer: Observer,
     refresh_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     clock_offset: AtomicI64,
+    /// When the idle sweep last ran (broker clock, unix seconds).
+    pub(crate) last_idle_sweep: AtomicI64,
 }
 
 impl App {
@@ -241,6 +271,7 @@ impl App {
             public_url: public_url.trim_end_matches('/').to_string(),
             refresh_locks: Mutex::new(HashMap::new()),
             clock_offset: AtomicI64::new(0),
+            last_idle_sweep: AtomicI64::new(i64::MIN),
             store,
             config,
         })
@@ -443,9 +474,13 @@ async fn run(app: Arc<App>, route: &'static str, req: Request, handler: Handler)
                 body: body.to_vec(),
             };
             let worker = app.clone();
-            tokio::task::spawn_blocking(move || handler(&worker, &incoming))
-                .await
-                .unwrap_or_else(|_| Reply::error(500, "internal", "the handler failed"))
+            tokio::task::spawn_blocking(move || {
+                // Forget silent installations first (at most hourly).
+                handlers::sweep_idle(&worker);
+                handler(&worker, &incoming)
+            })
+            .await
+            .unwrap_or_else(|_| Reply::error(500, "internal", "the handler failed"))
         }
     };
     app.observer.call(route, reply.install_id.as_deref(), reply.status, started.elapsed(), reply.error.as_deref());
@@ -474,10 +509,15 @@ pub fn router(app: Arc<App>) -> Router {
             "/installations/{id}/uninstall",
             handle!(get, "GET /installations/{id}/uninstall", handlers::uninstall_ticket),
         )
-        .route("/connect", handle!(get, "GET /connect", handlers::connect))
-        .route("/connect/continue", handle!(get, "GET /connect/continue", handlers::connect_continue))
-        .route("/connect/cancel", handle!(get, "GET /connect/cancel", handlers::connect_cancel))
-        .route("/callback", handle!(get, "GET /callback", handlers::callback))
+        .route(
+            "/installations/{id}/revoke-previous",
+            handle!(post, "POST /installations/{id}/revoke-previous", handlers::revoke_previous),
+        )
+        .route("/connect", handle!(get, "GET /connect", connect::connect))
+        .route("/connect/continue", handle!(get, "GET /connect/continue", connect::connect_continue))
+        .route("/connect/cancel", handle!(get, "GET /connect/cancel", connect::connect_cancel))
+        .route("/connect/complete", handle!(post, "POST /connect/complete", connect::connect_complete))
+        .route("/callback", handle!(get, "GET /callback", connect::callback))
         .route("/api/{*path}", handle!(any, "/api/{*path}", handlers::api))
         .route("/disconnect", handle!(post, "POST /disconnect", handlers::disconnect))
         .route("/admin/installations/{id}", handle!(get, "GET /admin/installations/{id}", handlers::admin_installation))

@@ -18,6 +18,7 @@
 //! | `TESSERA_ALLOWED_EXTENSION_IDS` | the browser extensions that may register (the `<id>` of `chrome-extension://<id>` / `moz-extension://<id>`), separated by spaces or commas; unset or empty: none (`403 extension_not_allowed`); `*`: every extension (development only) |
 //! | `TESSERA_DEFAULT_SCOPE` | scope when the plugin names none (default `orders:read`) |
 //! | `TESSERA_ALLOWED_SCOPES` | the scopes a connect link may ask for, space-separated (default: the default scope); anything else is refused before Stora |
+//! | `TESSERA_INSTALLATION_IDLE_DAYS` | forget installations that have not signed a request (or opened a signed link) for this many days, revoking their Stora grants (default 180; `0`: never) |
 //! | `TESSERA_MAX_LIFETIME` | stop after this many seconds (default: run until killed) |
 //!
 //! Prints `tessera-broker listening on http://127.0.0.1:PORT`, then one JSON
@@ -70,6 +71,12 @@ fn main() {
         Some(list) => list.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         None => config.default_scope.split(' ').filter(|s| !s.is_empty()).map(str::to_string).collect(),
     };
+    if let Some(days) = var("TESSERA_INSTALLATION_IDLE_DAYS") {
+        config.installation_idle_days = days.parse().unwrap_or_else(|_| {
+            eprintln!("tessera-broker: TESSERA_INSTALLATION_IDLE_DAYS must be a number of days (0: never)");
+            std::process::exit(2)
+        });
+    }
     let port: u16 = var("TESSERA_PORT").and_then(|p| p.parse().ok()).unwrap_or(0);
     let broker = Broker::start_on(config, port).unwrap_or_else(|e| {
         eprintln!("tessera-broker: cannot start: {e}");

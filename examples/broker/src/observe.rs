@@ -2,7 +2,8 @@
 //! counters.
 //!
 //! A log line is JSON with the installation id, the route, the status, the
-//! latency and the broker's error code. It never carries a header, a query,
+//! latency and the broker's error code; an event line (an installation
+//! expired or revoked by its successor) has the event code and the ids. It never carries a header, a query,
 //! a body or a description, so no secret, broker token, Stora token or
 //! client secret can reach the log by construction.
 
@@ -40,6 +41,20 @@ pub struct CallRecord<'a> {
     pub latency_ms: f64,
     /// The broker's error code for non-2xx answers.
     pub error: Option<&'a str>,
+}
+
+/// Something the broker did on its own account (not an answer to a call):
+/// `installation_expired`, `previous_installation_revoked`.
+#[derive(Debug, Serialize)]
+pub struct EventRecord<'a> {
+    /// Wall clock, unix milliseconds.
+    pub ts_ms: u128,
+    /// What happened.
+    pub event: &'a str,
+    /// The installation it happened to.
+    pub install_id: &'a str,
+    /// The installation that asked for it, if one did.
+    pub by: Option<&'a str>,
 }
 
 /// Counters for one installation.
@@ -116,6 +131,25 @@ impl Observer {
             };
             serde_json::to_string(&record).unwrap_or_default()
         };
+        self.write(line);
+    }
+
+    /// Logs an event about `install_id` (ids and the event code only, never
+    /// a secret), asked for by the installation `by` if any.
+    pub fn event(&self, event: &str, install_id: &str, by: Option<&str>) {
+        let line = || {
+            let record = EventRecord {
+                ts_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
+                event,
+                install_id,
+                by,
+            };
+            serde_json::to_string(&record).unwrap_or_default()
+        };
+        self.write(line);
+    }
+
+    fn write(&self, line: impl FnOnce() -> String) {
         match &self.sink {
             LogSink::Stderr => eprintln!("{}", line()),
             LogSink::Memory(lines) => lines.lock().unwrap_or_else(|e| e.into_inner()).push(line()),

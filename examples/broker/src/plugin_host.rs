@@ -10,9 +10,11 @@
 //!   following a redirect), `Sleep`, `Persist` and `ServeProof` (on its
 //!   [`SiteHandle`]) until `Done`. It keeps the last persisted state JSON and
 //!   can simulate a skewed local clock.
-//! * [`Browser`] follows redirects like an operator's browser: connect URL →
-//!   the broker's interstitial ("Continue") → Stora consent (approve or deny)
-//!   → broker callback → the plugin's return URL, where it stops.
+//! * [`Browser`] follows redirects like an operator's browser, with a cookie
+//!   jar (the broker binds a connect round to the browser's cookie): connect
+//!   URL → the broker's interstitial ("Continue") → Stora consent (approve or
+//!   deny) → broker callback → the plugin's return URL (`state` + `code`),
+//!   where it stops; [`PluginHost::complete_connect`] then exchanges the code.
 //! * [`SiteServer`] is the plugin's site on 127.0.0.1, serving the ownership
 //!   proof at `/.well-known/tessera/{install_id}` (a host publishes proofs
 //!   there through a [`SiteHandle`]).
@@ -22,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tessera_core::{
-    Action, ApiRequest, Call, Companion, Completion, Config, Error, Event, OsEntropy, OwnershipProof, Registration,
-    RegistrationOutcome, RemoteStep, Request, Response, TransportError, UninstallReport,
+    Account, Action, ApiRequest, Call, Companion, Completion, Config, Error, Event, OsEntropy, OwnershipProof,
+    Registration, RegistrationOutcome, RemoteStep, Request, Response, TransportError, UninstallReport,
 };
 
 /// Unix seconds from the wall clock.
@@ -261,6 +263,19 @@ impl PluginHost {
         }
     }
 
+    /// "Revoke a previous installation" ([`Companion::start_revoke_previous`],
+    /// `docs/PROTOCOL.md` §5.11): signed by this installation, ends the
+    /// previous installation `install_id` of the same site at the broker (its
+    /// Stora grant revoked). `Ok(true)`: revoked now; `Ok(false)`: the broker
+    /// had nothing left of it (`404 previous_installation_not_found`).
+    pub fn revoke_previous(&mut self, install_id: &str) -> Result<bool, Error> {
+        let call = self.companion.start_revoke_previous(install_id)?;
+        match self.drive(call)? {
+            Completion::PreviousRevoked { revoked } => Ok(revoked),
+            _ => Err(Error::Internal("unexpected completion")),
+        }
+    }
+
     /// `GET /api/{path}` and the JSON body.
     pub fn get_json(&mut self, path: &str) -> Result<serde_json::Value, Error> {
         let resp = self.call(ApiRequest::new("GET", path))?;
@@ -268,19 +283,29 @@ impl PluginHost {
     }
 
     /// Runs the browser connect flow: open the connect URL, approve (as
-    /// `operator`) or deny at Stora, land on `return_url`, complete.
+    /// `operator`) or deny at Stora, land on `return_url`, complete (the
+    /// signed exchange of the connect code). `Ok` is the Stora account the
+    /// site is now connected to.
     pub fn connect(
         &mut self,
         browser: &Browser,
         return_url: &str,
         scope: Option<&str>,
         decision: Decision<'_>,
-    ) -> Result<(), Error> {
+    ) -> Result<Account, Error> {
         let landing = self.connect_until_return(browser, return_url, scope, decision)?;
+        self.complete_connect(&landing)
+    }
+
+    /// Completes a connect from the URL the browser landed on
+    /// ([`Companion::start_complete_connect`], driven like every call).
+    pub fn complete_connect(&mut self, landing: &str) -> Result<Account, Error> {
         let now = self.now();
-        let result = self.companion.complete_connect(&landing, now);
-        self.persisted = Some(self.companion.to_json());
-        result
+        let call = self.companion.start_complete_connect(landing, now)?;
+        match self.drive(call)? {
+            Completion::Connected { account } => Ok(account),
+            _ => Err(Error::Internal("unexpected completion")),
+        }
     }
 
     /// The connect flow up to the plugin's return URL (not completed):
@@ -326,18 +351,65 @@ pub enum Landing {
     },
 }
 
-/// Follows redirects like an operator's browser would.
+/// Follows redirects like an operator's browser would, and keeps cookies:
+/// each `Set-Cookie` (`name=value`; attributes ignored) is stored for the
+/// host and port that set it and sent back on later requests there. Two
+/// `Browser`s are two browsers.
 pub struct Browser {
     agent: ureq::Agent,
+    cookies: Mutex<HashMap<String, Vec<(String, String)>>>,
 }
 
 impl Default for Browser {
     fn default() -> Self {
-        Browser { agent: crate::stora::http_agent(Duration::from_secs(30)) }
+        Browser { agent: crate::stora::http_agent(Duration::from_secs(30)), cookies: Mutex::default() }
     }
 }
 
+/// `host[:port]` of an absolute URL.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())]
+}
+
 impl Browser {
+    /// The value of the cookie `name` this browser holds for `url`'s host.
+    pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
+        let jar = self.cookies.lock().unwrap_or_else(|e| e.into_inner());
+        jar.get(authority(url))?.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+    }
+
+    /// Sets (or replaces) a cookie for `url`'s host, as if it had set it.
+    pub fn set_cookie(&self, url: &str, name: &str, value: &str) {
+        let mut jar = self.cookies.lock().unwrap_or_else(|e| e.into_inner());
+        let cookies = jar.entry(authority(url).to_string()).or_default();
+        cookies.retain(|(n, _)| n != name);
+        cookies.push((name.to_string(), value.to_string()));
+    }
+
+    /// One `GET`, with this browser's cookies for the host; stores the
+    /// cookies the answer sets.
+    pub fn get(&self, url: &str) -> Result<Response, String> {
+        let mut headers = vec![("accept".to_string(), "text/html".to_string())];
+        let cookie = {
+            let jar = self.cookies.lock().unwrap_or_else(|e| e.into_inner());
+            jar.get(authority(url)).map(|c| c.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; "))
+        };
+        if let Some(cookie) = cookie.filter(|c| !c.is_empty()) {
+            headers.push(("cookie".into(), cookie));
+        }
+        let resp =
+            send(&self.agent, &Request { method: "GET".into(), url: url.to_string(), headers, body: Vec::new() })?;
+        for (name, value) in &resp.headers {
+            if name.eq_ignore_ascii_case("set-cookie")
+                && let Some((n, v)) = value.split(';').next().and_then(|pair| pair.trim().split_once('='))
+            {
+                self.set_cookie(url, n.trim(), v.trim());
+            }
+        }
+        Ok(resp)
+    }
+
     /// Opens `url` and follows redirects (at most 10) until a page, or a
     /// redirect to a URL starting with `stop_at`.
     pub fn open(&self, url: &str, stop_at: &str) -> Result<Landing, String> {
@@ -346,15 +418,7 @@ impl Browser {
             if url.starts_with(stop_at) {
                 return Ok(Landing::Returned(url));
             }
-            let resp = send(
-                &self.agent,
-                &Request {
-                    method: "GET".into(),
-                    url: url.clone(),
-                    headers: vec![("accept".into(), "text/html".into())],
-                    body: Vec::new(),
-                },
-            )?;
+            let resp = self.get(&url)?;
             match (resp.status, resp.header("location")) {
                 (301 | 302 | 303 | 307 | 308, Some(location)) => url = resolve(&url, location),
                 _ => {

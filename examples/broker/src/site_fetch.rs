@@ -13,7 +13,7 @@
 //!    that resolves to one public and one internal address is refused too:
 //!    which one a client would pick is not the broker's to guess.
 //! 3. **Pin.** The connection goes to the checked addresses only (ureq is
-//!    given a resolver that answers them, [`Pinned`]); the request keeps the
+//!    given a resolver that answers them, `Pinned`); the request keeps the
 //!    original URL, so `Host` (and, with TLS, SNI and certificate checks)
 //!    name the site. A second DNS answer — a rebinding attacker's TTL-0
 //!    record now pointing at `169.254.169.254` — is never asked for.

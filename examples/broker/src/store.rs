@@ -1,13 +1,18 @@
 //! Storage: SQLite (through rusqlite, SQLite compiled in) as the embedded
-//! default. One file holds three tables:
+//! default. One file holds four tables:
 //!
 //! * `installations`: one row per plugin installation (site URL, admin
-//!   email, the sealed per-installation secret, status, ownership challenge);
-//! * `connect_attempts`: short-lived `{broker state → installation}` rows,
-//!   one per connect click, deleted when used (single use, 10 minutes);
+//!   email, the sealed per-installation secret, status, ownership challenge,
+//!   whether it proved its site, when it last signed);
+//! * `connect_links`: every connect link opened (`install_id`, plugin
+//!   `state`) until it expires, so that each opens once ([`connect`]);
+//! * `connect_attempts`: one row per connect round, keyed by the broker's
+//!   OAuth `state`: the SHA-256 of the browser cookie it is bound to, then
+//!   the Stora tokens and account it obtained and the SHA-256 of its
+//!   connect code, until the plugin completes it ([`connect`]);
 //! * `grants`: the Stora grant of a connected installation: sealed access
-//!   and refresh tokens, expiry, scope, and the SHA-256 of the broker token
-//!   the plugin presents.
+//!   and refresh tokens, expiry, scope, the SHA-256 of the broker token
+//!   the plugin presents, and the connect round it came from.
 //!
 //! Secrets are sealed by [`Vault`] before they reach SQL and opened after
 //! they come back; nothing here ever logs a value. A partner swapping in
@@ -23,6 +28,10 @@ use zeroize::Zeroizing;
 
 use crate::crypto::Vault;
 
+pub mod connect;
+
+pub use connect::{AttemptStage, CodedAttempt, Completed, ConnectAttempt, Forgotten, LinkClaim, Obtained};
+
 /// Result of storage calls.
 pub type Result<T> = rusqlite::Result<T>;
 
@@ -37,15 +46,35 @@ CREATE TABLE IF NOT EXISTS installations (
     status         TEXT NOT NULL CHECK (status IN ('pending_ownership', 'active', 'disabled')),
     challenge      TEXT,
     created_at     INTEGER NOT NULL,
-    updated_at     INTEGER NOT NULL
+    updated_at     INTEGER NOT NULL,
+    proven         INTEGER NOT NULL DEFAULT 0,
+    last_seen      INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS connect_attempts (
-    broker_state TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS connect_links (
     install_id   TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
     plugin_state TEXT NOT NULL,
-    return_url   TEXT NOT NULL,
-    scope        TEXT NOT NULL,
-    expires_at   INTEGER NOT NULL
+    expires_at   INTEGER NOT NULL,
+    broker_state TEXT,
+    PRIMARY KEY (install_id, plugin_state)
+);
+CREATE TABLE IF NOT EXISTS connect_attempts (
+    broker_state      TEXT PRIMARY KEY,
+    install_id        TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    plugin_state      TEXT NOT NULL,
+    return_url        TEXT NOT NULL,
+    scope             TEXT NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    browser_hash      BLOB NOT NULL,
+    stage             TEXT NOT NULL CHECK (stage IN ('consent', 'exchanging', 'authorized', 'completed')),
+    access_token      BLOB,
+    refresh_token     BLOB,
+    access_expires_at INTEGER,
+    granted_scope     TEXT,
+    account_id        TEXT,
+    account_name      TEXT,
+    code_hash         BLOB UNIQUE,
+    code_expires_at   INTEGER,
+    completion_key    TEXT
 );
 CREATE TABLE IF NOT EXISTS grants (
     install_id        TEXT PRIMARY KEY REFERENCES installations(install_id) ON DELETE CASCADE,
@@ -57,9 +86,56 @@ CREATE TABLE IF NOT EXISTS grants (
     status            TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
     generation        INTEGER NOT NULL,
     connected_at      INTEGER NOT NULL,
-    refreshed_at      INTEGER
+    refreshed_at      INTEGER,
+    connect_round     TEXT
 );
 ";
+
+/// The schema version [`Store::open`] migrates to (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 2;
+
+/// Brings an older database to [`SCHEMA_VERSION`], then creates what is
+/// missing. Version 1 (single-use connect links, browser binding, connect
+/// codes): `connect_attempts` changed shape — its rows live ten minutes, so
+/// it is recreated rather than altered — and `grants` remembers the connect
+/// round that made it (`connect_round`). Version 2 (revoke a previous
+/// installation, idle expiry): `installations` remembers whether the
+/// installation proved its site (`proven`; rows from before are `0`: nobody
+/// knows) and when it last signed (`last_seen`; rows from before start their
+/// idle time at the migration).
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        conn.execute_batch("DROP TABLE IF EXISTS connect_attempts;")?;
+        let grants_without_round: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'connect_round')",
+            [],
+            |r| r.get(0),
+        )?;
+        if grants_without_round == 1 {
+            conn.execute_batch("ALTER TABLE grants ADD COLUMN connect_round TEXT;")?;
+        }
+    }
+    if version < 2 {
+        let installations_without_proven: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'installations'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('installations') WHERE name = 'proven')",
+            [],
+            |r| r.get(0),
+        )?;
+        if installations_without_proven == 1 {
+            conn.execute_batch(
+                "ALTER TABLE installations ADD COLUMN proven INTEGER NOT NULL DEFAULT 0;
+                 ALTER TABLE installations ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+                 UPDATE installations SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);",
+            )?;
+        }
+    }
+    conn.execute_batch(SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
 
 /// Lifecycle of an installation row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,21 +202,13 @@ pub struct Installation {
     pub status: InstallStatus,
     /// Pending ownership challenge.
     pub challenge: Option<String>,
-}
-
-/// A pending connect (one click on "Connect").
-#[derive(Clone, Debug)]
-pub struct ConnectAttempt {
-    /// Installation that started it.
-    pub install_id: String,
-    /// The plugin's own `state`, handed back on the return URL.
-    pub plugin_state: String,
-    /// Where to send the browser afterwards.
-    pub return_url: String,
-    /// Scope asked of Stora.
-    pub scope: String,
-    /// Unix time after which the attempt is void.
-    pub expires_at: i64,
+    /// Whether the installation proved ownership of `site_url` (§5.2): set
+    /// when its registration or site move passed the proof; `false` for one
+    /// registered (or moved) without a proof, and while a move waits for it.
+    pub proven: bool,
+    /// When it last made a verified signed request or opened a URL-signed
+    /// link (written at most hourly), or registered. Unix seconds.
+    pub last_seen: i64,
 }
 
 /// Fresh tokens from Stora.
@@ -221,7 +289,7 @@ impl Store {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path, vault: Vault) -> Result<Store> {
         let conn = open_connection(path)?;
-        conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Store { path: path.to_path_buf(), idle: Mutex::new(vec![conn]), vault })
     }
 
@@ -247,8 +315,8 @@ impl Store {
         let secret = self.vault.seal("secret", &new.install_id, &new.secret);
         self.conn()?.execute(
             "INSERT INTO installations (install_id, site_url, admin_email, platform, plugin_version,
-                                        secret, status, challenge, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                                        secret, status, challenge, created_at, updated_at, proven, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, 0, ?9)",
             params![
                 new.install_id,
                 new.site_url,
@@ -270,7 +338,7 @@ impl Store {
         let row = self
             .conn()?
             .query_row(
-                "SELECT site_url, admin_email, platform, plugin_version, secret, status, challenge
+                "SELECT site_url, admin_email, platform, plugin_version, secret, status, challenge, proven, last_seen
                  FROM installations WHERE install_id = ?1",
                 params![install_id],
                 |r| {
@@ -282,11 +350,14 @@ impl Store {
                         r.get::<_, Vec<u8>>(4)?,
                         r.get::<_, String>(5)?,
                         r.get::<_, Option<String>>(6)?,
+                        r.get::<_, bool>(7)?,
+                        r.get::<_, i64>(8)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((site_url, admin_email, platform, plugin_version, sealed, status, challenge)) = row else {
+        let Some((site_url, admin_email, platform, plugin_version, sealed, status, challenge, proven, last_seen)) = row
+        else {
             return Ok(None);
         };
         let secret =
@@ -300,7 +371,50 @@ impl Store {
             secret,
             status: InstallStatus::parse(&status),
             challenge,
+            proven,
+            last_seen,
         }))
+    }
+
+    /// The site URL of an installation (no secret opened). `None` if unknown.
+    pub fn site_of(&self, install_id: &str) -> Result<Option<String>> {
+        self.conn()?
+            .query_row("SELECT site_url FROM installations WHERE install_id = ?1", params![install_id], |r| r.get(0))
+            .optional()
+    }
+
+    /// The installation passed its ownership proof at its current site URL:
+    /// active, challenge cleared, `proven`. `false` if unknown.
+    pub fn set_proven(&self, install_id: &str, now: i64) -> Result<bool> {
+        Ok(self.conn()?.execute(
+            "UPDATE installations SET status = ?2, challenge = NULL, proven = 1, updated_at = ?3
+             WHERE install_id = ?1",
+            params![install_id, InstallStatus::Active.as_str(), now],
+        )? == 1)
+    }
+
+    /// Records that the installation signed at `now`.
+    pub fn touch_last_seen(&self, install_id: &str, now: i64) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE installations SET last_seen = ?2 WHERE install_id = ?1 AND last_seen < ?2",
+            params![install_id, now],
+        )?;
+        Ok(())
+    }
+
+    /// When an installation was last seen. `None` if unknown.
+    pub fn last_seen(&self, install_id: &str) -> Result<Option<i64>> {
+        self.conn()?
+            .query_row("SELECT last_seen FROM installations WHERE install_id = ?1", params![install_id], |r| r.get(0))
+            .optional()
+    }
+
+    /// The installations (of any status) not seen since `before`.
+    pub fn idle_installations(&self, before: i64) -> Result<Vec<String>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT install_id FROM installations WHERE last_seen < ?1 ORDER BY last_seen")?;
+        let rows = stmt.query_map(params![before], |r| r.get(0))?;
+        rows.collect()
     }
 
     /// Changes the status (and clears the challenge). `false` if unknown.
@@ -311,10 +425,12 @@ impl Store {
         )? == 1)
     }
 
-    /// Records a new site URL (the site moved). `false` if unknown.
+    /// Records a new site URL (the site moved without a proof round): a
+    /// different address is not proven. `false` if unknown.
     pub fn update_site_url(&self, install_id: &str, site_url: &str, now: i64) -> Result<bool> {
         Ok(self.conn()?.execute(
-            "UPDATE installations SET site_url = ?2, updated_at = ?3 WHERE install_id = ?1",
+            "UPDATE installations SET proven = (proven AND site_url = ?2), site_url = ?2, updated_at = ?3
+             WHERE install_id = ?1",
             params![install_id, site_url, now],
         )? == 1)
     }
@@ -324,7 +440,8 @@ impl Store {
     /// round then activates it). `false` if unknown.
     pub fn begin_site_move(&self, install_id: &str, site_url: &str, challenge: &str, now: i64) -> Result<bool> {
         Ok(self.conn()?.execute(
-            "UPDATE installations SET site_url = ?2, status = ?3, challenge = ?4, updated_at = ?5 WHERE install_id = ?1",
+            "UPDATE installations SET site_url = ?2, status = ?3, challenge = ?4, proven = 0, updated_at = ?5
+             WHERE install_id = ?1",
             params![install_id, site_url, InstallStatus::PendingOwnership.as_str(), challenge, now],
         )? == 1)
     }
@@ -342,76 +459,20 @@ impl Store {
         rows.collect()
     }
 
-    // ---- connect attempts ---------------------------------------------------
-
-    /// Stores a connect attempt under the broker's own OAuth `state`.
-    pub fn insert_connect_attempt(&self, broker_state: &str, attempt: &ConnectAttempt) -> Result<()> {
-        let conn = self.conn()?;
-        conn.execute("DELETE FROM connect_attempts WHERE expires_at < ?1", params![attempt.expires_at - 3600])?;
-        conn.execute(
-            "INSERT INTO connect_attempts (broker_state, install_id, plugin_state, return_url, scope, expires_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                broker_state,
-                attempt.install_id,
-                attempt.plugin_state,
-                attempt.return_url,
-                attempt.scope,
-                attempt.expires_at
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Reads a connect attempt without using it up (the interstitial's
-    /// "Continue").
-    pub fn connect_attempt(&self, broker_state: &str) -> Result<Option<ConnectAttempt>> {
-        self.conn()?
-            .query_row(
-                "SELECT install_id, plugin_state, return_url, scope, expires_at
-                 FROM connect_attempts WHERE broker_state = ?1",
-                params![broker_state],
-                connect_attempt_row,
-            )
-            .optional()
-    }
-
-    /// Takes (reads and deletes) a connect attempt: each state works once.
-    pub fn take_connect_attempt(&self, broker_state: &str) -> Result<Option<ConnectAttempt>> {
-        self.conn()?
-            .query_row(
-                "DELETE FROM connect_attempts WHERE broker_state = ?1
-                 RETURNING install_id, plugin_state, return_url, scope, expires_at",
-                params![broker_state],
-                connect_attempt_row,
-            )
-            .optional()
-    }
-
     // ---- grants -------------------------------------------------------------
 
     /// Stores the grant of a (re)connected installation, replacing any
-    /// previous one and its broker token.
-    pub fn save_grant(&self, install_id: &str, broker_token_hash: &[u8], tokens: &NewTokens, now: i64) -> Result<()> {
-        let access = self.vault.seal("access_token", install_id, tokens.access_token.as_bytes());
-        let refresh = self.vault.seal("refresh_token", install_id, tokens.refresh_token.as_bytes());
-        self.conn()?.execute(
-            "INSERT INTO grants (install_id, broker_token_hash, access_token, refresh_token,
-                                 access_expires_at, scope, status, generation, connected_at, refreshed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', 0, ?7, NULL)
-             ON CONFLICT (install_id) DO UPDATE SET
-                 broker_token_hash = excluded.broker_token_hash,
-                 access_token = excluded.access_token,
-                 refresh_token = excluded.refresh_token,
-                 access_expires_at = excluded.access_expires_at,
-                 scope = excluded.scope,
-                 status = 'active',
-                 generation = grants.generation + 1,
-                 connected_at = excluded.connected_at,
-                 refreshed_at = NULL",
-            params![install_id, broker_token_hash, access, refresh, tokens.expires_at, tokens.scope, now],
-        )?;
-        Ok(())
+    /// previous one and its broker token (a new generation). `connect_round`
+    /// is the broker state of the connect round that produced it.
+    pub fn save_grant(
+        &self,
+        install_id: &str,
+        broker_token_hash: &[u8],
+        tokens: &NewTokens,
+        connect_round: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
+        upsert_grant(&*self.conn()?, &self.vault, install_id, broker_token_hash, tokens, connect_round, now)
     }
 
     /// The installation a broker token (by hash) belongs to.
@@ -499,19 +560,41 @@ impl Store {
     }
 }
 
-fn undecryptable(what: &str) -> rusqlite::Error {
-    rusqlite::Error::InvalidColumnName(format!("{what}: sealed value does not open with the storage key"))
+/// The statement behind [`Store::save_grant`], on a given connection (the
+/// connect completion runs it inside its transaction).
+pub(crate) fn upsert_grant(
+    conn: &Connection,
+    vault: &Vault,
+    install_id: &str,
+    broker_token_hash: &[u8],
+    tokens: &NewTokens,
+    connect_round: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    let access = vault.seal("access_token", install_id, tokens.access_token.as_bytes());
+    let refresh = vault.seal("refresh_token", install_id, tokens.refresh_token.as_bytes());
+    conn.execute(
+        "INSERT INTO grants (install_id, broker_token_hash, access_token, refresh_token, access_expires_at,
+                             scope, status, generation, connected_at, refreshed_at, connect_round)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', 0, ?7, NULL, ?8)
+         ON CONFLICT (install_id) DO UPDATE SET
+             broker_token_hash = excluded.broker_token_hash,
+             access_token = excluded.access_token,
+             refresh_token = excluded.refresh_token,
+             access_expires_at = excluded.access_expires_at,
+             scope = excluded.scope,
+             status = 'active',
+             generation = grants.generation + 1,
+             connected_at = excluded.connected_at,
+             refreshed_at = NULL,
+             connect_round = excluded.connect_round",
+        params![install_id, broker_token_hash, access, refresh, tokens.expires_at, tokens.scope, now, connect_round],
+    )?;
+    Ok(())
 }
 
-/// A `connect_attempts` row (`install_id, plugin_state, return_url, scope, expires_at`).
-fn connect_attempt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectAttempt> {
-    Ok(ConnectAttempt {
-        install_id: r.get(0)?,
-        plugin_state: r.get(1)?,
-        return_url: r.get(2)?,
-        scope: r.get(3)?,
-        expires_at: r.get(4)?,
-    })
+fn undecryptable(what: &str) -> rusqlite::Error {
+    rusqlite::Error::InvalidColumnName(format!("{what}: sealed value does not open with the storage key"))
 }
 
 #[cfg(test)]
@@ -535,6 +618,72 @@ mod tests {
     }
 
     #[test]
+    fn a_version_0_database_is_migrated() {
+        let dir = std::env::temp_dir().join(format!("tessera-store-{}", crate::crypto::random_id("", 8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("broker.db");
+        // The shape before single-use links and connect codes.
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch(
+                "CREATE TABLE connect_attempts (broker_state TEXT PRIMARY KEY, install_id TEXT NOT NULL,
+                     plugin_state TEXT NOT NULL, return_url TEXT NOT NULL, scope TEXT NOT NULL,
+                     expires_at INTEGER NOT NULL);
+                 INSERT INTO connect_attempts VALUES ('bs', 'ins_x', 'ps', 'https://s.example', 'o', 1);
+                 CREATE TABLE grants (install_id TEXT PRIMARY KEY, broker_token_hash BLOB NOT NULL UNIQUE,
+                     access_token BLOB NOT NULL, refresh_token BLOB NOT NULL, access_expires_at INTEGER NOT NULL,
+                     scope TEXT NOT NULL, status TEXT NOT NULL, generation INTEGER NOT NULL,
+                     connected_at INTEGER NOT NULL, refreshed_at INTEGER);",
+            )
+            .unwrap();
+        for _ in 0..2 {
+            let store = Store::open(&path, Vault::new(&[1u8; 32])).expect("migrates (and reopens)");
+            assert!(store.connect_attempt("bs").unwrap().is_none(), "the old rounds are dropped");
+            let round: Option<String> = store
+                .conn()
+                .unwrap()
+                .query_row("SELECT connect_round FROM grants", [], |r| r.get(0))
+                .optional()
+                .unwrap();
+            assert!(round.is_none(), "the column exists");
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_version_1_database_gains_proven_and_last_seen() {
+        let dir = std::env::temp_dir().join(format!("tessera-store-{}", crate::crypto::random_id("", 8)));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("broker.db");
+        let vault = Vault::new(&[1u8; 32]);
+        let sealed = vault.seal("secret", "ins_old", &[9u8; 32]);
+        // The installations table before `proven` and `last_seen`.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE installations (install_id TEXT PRIMARY KEY, site_url TEXT NOT NULL,
+                 admin_email TEXT NOT NULL, platform TEXT NOT NULL, plugin_version TEXT NOT NULL,
+                 secret BLOB NOT NULL, status TEXT NOT NULL, challenge TEXT,
+                 created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO installations VALUES ('ins_old', 'https://shop.example', 'a@example.com', 'wordpress',
+                 '1.0', ?1, 'active', NULL, 5, 5)",
+            params![sealed],
+        )
+        .unwrap();
+        drop(conn);
+        for _ in 0..2 {
+            let store = Store::open(&path, Vault::new(&[1u8; 32])).expect("migrates (and reopens)");
+            let old = store.installation("ins_old").unwrap().unwrap();
+            assert!(!old.proven, "nobody knows whether it proved its site");
+            assert!(old.last_seen > 1_700_000_000, "its idle time starts at the migration");
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
     fn grant_lifecycle_and_compare_and_set() {
         let (store, dir) = temp_store();
         let new = NewInstallation {
@@ -550,7 +699,7 @@ mod tests {
         let got = store.installation("ins_x").unwrap().unwrap();
         assert_eq!(&got.secret[..], &[9u8; 32]);
 
-        store.save_grant("ins_x", b"hash", &tokens("a"), 1).unwrap();
+        store.save_grant("ins_x", b"hash", &tokens("a"), None, 1).unwrap();
         assert_eq!(store.install_for_token(b"hash").unwrap().as_deref(), Some("ins_x"));
         let g = store.grant("ins_x").unwrap().unwrap();
         assert_eq!(g.refresh_token.as_str(), "srt_a");
@@ -565,17 +714,6 @@ mod tests {
         let g = store.grant("ins_x").unwrap().unwrap();
         assert!(g.revoked && g.refresh_token.is_empty());
         assert!(!store.mark_grant_revoked("ins_x", g.generation).unwrap(), "already revoked");
-
-        let attempt = ConnectAttempt {
-            install_id: "ins_x".into(),
-            plugin_state: "ps".into(),
-            return_url: "https://shop.example/cb".into(),
-            scope: "orders:read".into(),
-            expires_at: 700,
-        };
-        store.insert_connect_attempt("bs", &attempt).unwrap();
-        assert!(store.take_connect_attempt("bs").unwrap().is_some());
-        assert!(store.take_connect_attempt("bs").unwrap().is_none(), "single use");
 
         assert!(store.delete_installation("ins_x").unwrap());
         assert!(store.grant("ins_x").unwrap().is_none(), "cascade");

@@ -208,14 +208,16 @@ fn callback_with_wrong_or_expired_state() {
     let landing =
         plugin.connect_until_return(&browser, &env.return_url(), None, Decision::Approve("opr_state")).unwrap();
     let forged = landing.replace("state=", "state=x");
-    let err = plugin.companion.complete_connect(&forged, plugin.now()).unwrap_err();
+    let err = plugin.complete_connect(&forged).unwrap_err();
     assert_eq!(err.code(), "callback_state_mismatch");
     assert_eq!(plugin.companion.status(), Status::Registered, "no token stored");
 
     // Plugin side: the right state, but later than 10 minutes.
     let landing =
         plugin.connect_until_return(&browser, &env.return_url(), None, Decision::Approve("opr_state")).unwrap();
-    let err = plugin.companion.complete_connect(&landing, plugin.now() + 601).unwrap_err();
+    plugin.clock_skew = 601;
+    let err = plugin.complete_connect(&landing).unwrap_err();
+    plugin.clock_skew = 0;
     assert_eq!(err.code(), "callback_expired");
     assert_eq!(plugin.companion.status(), Status::Registered);
 
@@ -243,7 +245,7 @@ fn callback_with_wrong_or_expired_state() {
     };
     env.broker.app().set_clock_offset(0);
     assert!(landing.contains("error=connect_expired"), "{landing}");
-    let err = plugin.companion.complete_connect(&landing, plugin.now()).unwrap_err();
+    let err = plugin.complete_connect(&landing).unwrap_err();
     assert_eq!(err.code(), "callback_denied");
 
     // And the flow still works afterwards.

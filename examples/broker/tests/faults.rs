@@ -4,6 +4,7 @@
 //! plugin (tessera-core's Companion and step machine, driven over real HTTP
 //! by [`PluginHost`]) and the reference broker. For every lifecycle step —
 //! registration (both POSTs of the ownership proof), connect and callback,
+//! the connect completion (signed, Idempotency-Key),
 //! a signed GET, a signed POST (Idempotency-Key), disconnect, uninstall
 //! (both remote steps), site moved — and every fault kind — 500/502/503
 //! (with and without `Retry-After`), an HTML error page, a timeout, the
@@ -380,8 +381,13 @@ fn caller_idempotency_key_survives_retries() {
     req.headers.push(("Idempotency-Key".into(), "caller-key-0001".into()));
     let resp = plugin.call(req).expect("third attempt succeeds");
     assert_eq!(resp.status, 201);
-    let keys: Vec<_> =
-        rig.proxy.seen().iter().filter_map(|s| s.header("idempotency-key").map(str::to_string)).collect();
+    let keys: Vec<_> = rig
+        .proxy
+        .seen()
+        .iter()
+        .filter(|s| s.path() == "/api/contacts")
+        .filter_map(|s| s.header("idempotency-key").map(str::to_string))
+        .collect();
     assert_eq!(keys, vec!["caller-key-0001"; 3]);
     let at_stora: Vec<_> = rig
         .stora
@@ -711,13 +717,15 @@ fn registration_under_every_fault() {
     report("registration", failures, faults.len() * 2);
 }
 
-// ---- connect and callback (browser) --------------------------------------------------------
+// ---- connect and callback (browser), completion (signed) ------------------------------------
 
 /// The browser's `GET /connect` and the broker's `GET /callback` under
 /// faults, as a reconnect of a connected plugin: the connect does not
 /// complete (the browser never reaches the return URL) or completes; either
-/// way the state is valid, a failed reconnect keeps the current token when
-/// the broker did not act, and connecting again works.
+/// way the state is valid, a failed reconnect keeps the current token — and
+/// that token still works, since nothing the browser does replaces the
+/// grant (only the plugin's signed completion does) — and connecting again
+/// works (a new link: the one a fault interrupted is used up).
 #[test]
 fn connect_and_callback_under_every_fault() {
     let rig = rig(false);
@@ -736,10 +744,12 @@ fn connect_and_callback_under_every_fault() {
             expect(&mut failures, fault.forwards() || result.is_err(), || format!("{label}: the connect went through"));
             if let Some(restored) = check_state(&plugin, &label, &mut failures) {
                 match &result {
-                    Ok(()) => expect(
+                    Ok(account) => expect(
                         &mut failures,
-                        restored.status() == Status::Connected && token_of(&restored) != token,
-                        || format!("{label}: completed but not with a new token"),
+                        restored.status() == Status::Connected
+                            && token_of(&restored) != token
+                            && account.id == "opr_conn",
+                        || format!("{label}: completed but not with a new token and the account: {account:?}"),
                     ),
                     Err(e) => {
                         expect(&mut failures, e.code() == "callback_invalid", || format!("{label}: {e:?}"));
@@ -748,11 +758,8 @@ fn connect_and_callback_under_every_fault() {
                             token_of(&restored) == token && restored.status() == Status::Connected,
                             || format!("{label}: a failed reconnect lost the current token"),
                         );
-                        // The broker did not act (fault before /callback ran): the token still works.
-                        if path == "/connect" || !fault.forwards() {
-                            let call = plugin.get_json("/api/orders");
-                            expect(&mut failures, call.is_ok(), || format!("{label}: old token refused: {call:?}"));
-                        }
+                        let call = plugin.get_json("/api/orders");
+                        expect(&mut failures, call.is_ok(), || format!("{label}: old token refused: {call:?}"));
                     }
                 }
             }
@@ -763,6 +770,58 @@ fn connect_and_callback_under_every_fault() {
         }
     }
     report("connect/callback", failures, faults.len() * 2);
+}
+
+/// The signed `POST /connect/complete` under faults, as a reconnect: it
+/// carries an Idempotency-Key, so an unavailable answer is retried with the
+/// same key — and when the broker had already completed (the answer was
+/// lost), the retry is answered with a new broker token for the same grant.
+/// Either way the state is valid, at most the policy's attempts are sent,
+/// success means a new, working token, and connecting again works.
+#[test]
+fn connect_completion_under_every_fault() {
+    let rig = rig(false);
+    let mut plugin = rig.connected("opr_complete", None);
+    let browser = Browser::default();
+    let mut failures = Vec::new();
+    let faults = all_faults();
+    for fault in &faults {
+        let label = format!("POST /connect/complete {}", fault.name());
+        let token = token_of(&plugin.companion);
+        rig.proxy.reset_seen();
+        rig.proxy.fail_times(Some("POST"), "/connect/complete", fault.clone(), 1);
+        let result = plugin.connect(&browser, &rig.return_url(), None, Decision::Approve("opr_complete"));
+        rig.proxy.clear();
+        let sent = rig.proxy.count("POST", "/connect/complete");
+        expect(&mut failures, (1..=MAX_ATTEMPTS as usize).contains(&sent), || format!("{label}: {sent} attempts"));
+        if is_unavailable(fault) && !matches!(fault, Fault::Status { retry_after: Some(_), .. }) {
+            // Retried with the same key; the second attempt answers.
+            expect(&mut failures, result.is_ok() && sent == 2, || format!("{label}: {result:?} after {sent} attempts"));
+        }
+        if let Some(restored) = check_state(&plugin, &label, &mut failures) {
+            match &result {
+                Ok(account) => {
+                    expect(
+                        &mut failures,
+                        restored.status() == Status::Connected
+                            && token_of(&restored) != token
+                            && account.id == "opr_complete",
+                        || format!("{label}: completed but not with a new token and the account: {account:?}"),
+                    );
+                    let call = plugin.get_json("/api/orders");
+                    expect(&mut failures, call.is_ok(), || format!("{label}: the new token is refused: {call:?}"));
+                }
+                Err(e) => expect(&mut failures, token_of(&restored) == token, || {
+                    format!("{label}: a failed completion dropped the current token: {e:?}")
+                }),
+            }
+        }
+        let again = plugin.connect(&browser, &rig.return_url(), None, Decision::Approve("opr_complete"));
+        expect(&mut failures, again.is_ok(), || format!("{label}: no recovery: {again:?}"));
+        let call = plugin.get_json("/api/orders");
+        expect(&mut failures, call.is_ok(), || format!("{label}: call after reconnect: {call:?}"));
+    }
+    report("connect completion", failures, faults.len());
 }
 
 /// A registration whose 202 challenge was lost (the broker acted, the answer

@@ -30,9 +30,13 @@
 //!   plain JSON), and the broker's SQLite files.
 //!
 //! Allowed, and checked to be where the protocol puts them (so the search is
-//! known to work): the broker token in the callback URL the broker redirects
-//! the browser to (`return_url?state&broker_token`), and the authorization
-//! code in Stora's redirect to the broker's `/callback` (OAuth).
+//! known to work): the connect code in the callback URL the broker redirects
+//! the browser to (`return_url?state&code`) and in the body of the plugin's
+//! signed `POST /connect/complete`; the broker token only in the broker's
+//! answer to that POST (never in a URL: PROTOCOL.md §5.4); and the
+//! authorization code in Stora's redirect to the broker's `/callback` (OAuth).
+//! Connect codes are searched for everywhere else, the broker's log lines
+//! and SQLite files included (the broker keeps only their hash).
 
 use std::collections::BTreeMap;
 
@@ -55,6 +59,7 @@ const CANARY: &str = "CANARYstora-";
 enum Kind {
     InstallSecret,
     BrokerToken,
+    ConnectCode,
     AuthCode,
     StoraToken,
     ClientSecret,
@@ -293,11 +298,18 @@ fn connect(rig: &mut Rig, plugin: &mut PluginHost, scope: Option<&str>, cap: &mu
     cap.add("a connect URL", &url);
     rig.persist(plugin, cap);
     let landing = browser.connect(&url, &return_url, Decision::Approve("opr_secret")).expect("lands");
-    // The protocol's callback: the broker token is in this URL, by design.
-    cap.add_allowing("the callback URL the browser landed on", &landing, &[Kind::BrokerToken]);
-    let result = plugin.companion.complete_connect(&landing, plugin.now());
-    cap.debug("complete_connect", &result);
-    result.expect("completes");
+    // The protocol's callback: the connect code is in this URL, by design;
+    // the broker token is not.
+    let code = landing.split("code=").nth(1).expect("a connect code").split('&').next().unwrap().to_string();
+    rig.held.insert(code, Kind::ConnectCode);
+    cap.add_allowing("the callback URL the browser landed on", &landing, &[Kind::ConnectCode]);
+    let call = plugin.companion.start_complete_connect(&landing, plugin.now()).inspect_err(|e| cap.error("start", e));
+    let call = call.expect("the callback checks pass");
+    cap.debug("a connect completion", &call);
+    match drive(rig, plugin, call, cap).expect("completes") {
+        Completion::Connected { account } => assert_eq!(account.id, "opr_secret"),
+        other => panic!("{other:?}"),
+    }
     rig.persist(plugin, cap);
 }
 
@@ -351,14 +363,14 @@ fn no_secret_or_token_leaks_anywhere() {
     let now = plugin.now();
     let _ = plugin.companion.connect_url(&return_url, None, now, &mut OsEntropy).unwrap();
     for cb in [
-        format!("{return_url}&state=forged-state-0123456789&broker_token={token_now}"),
-        format!("{return_url}&state=%ZZ&broker_token={token_now}"),
-        format!("{return_url}&broker_token={token_now}"),
+        format!("{return_url}&state=forged-state-0123456789&code={token_now}"),
+        format!("{return_url}&state=%ZZ&code={token_now}"),
+        format!("{return_url}&code={token_now}"),
         format!("{return_url}&state=forged-state-0123456789&broker_token={token_now}%00%FF"),
     ] {
-        match plugin.companion.complete_connect(&cb, plugin.now()) {
+        match plugin.companion.start_complete_connect(&cb, plugin.now()) {
             Err(e) => cap.error("a refused callback", &e),
-            Ok(()) => panic!("a forged callback was accepted"),
+            Ok(_) => panic!("a forged callback was accepted"),
         }
     }
     for bad in [format!("{token_now}\u{0}"), format!("{token_now} x"), "x".repeat(5000)] {
@@ -475,6 +487,13 @@ fn no_secret_or_token_leaks_anywhere() {
     for seen in rig.broker_proxy.seen() {
         let req = format!("{} {}", seen.method, seen.target);
         let callback = seen.method == "GET" && seen.path() == "/callback";
+        let completion = seen.method == "POST" && seen.path() == "/connect/complete";
+        // Request bodies (but the registration's, which carries the secret
+        // by design): the connect code travels in the completion's.
+        if !(seen.method == "POST" && seen.path() == "/installations") {
+            let allowed: &[Kind] = if completion { &[Kind::ConnectCode] } else { &[] };
+            cap.add_allowing(format!("the body of {req}"), &seen.body, allowed);
+        }
         // OAuth: the authorization code reaches the broker's callback in its URL.
         cap.add_allowing(
             format!("a URL the broker received: {req}"),
@@ -483,10 +502,12 @@ fn no_secret_or_token_leaks_anywhere() {
         );
         for (name, value) in &seen.response_headers {
             let protocol_callback = callback && name.eq_ignore_ascii_case("location") && value.starts_with(&return_url);
-            let allowed: &[Kind] = if protocol_callback { &[Kind::BrokerToken] } else { &[] };
+            let allowed: &[Kind] = if protocol_callback { &[Kind::ConnectCode] } else { &[] };
             cap.add_allowing(format!("answer header {name} to {req}"), value, allowed);
         }
-        cap.add(format!("answer body to {req}"), &seen.response_body);
+        // The broker token is answered in the body of the signed completion only.
+        let allowed: &[Kind] = if completion { &[Kind::BrokerToken] } else { &[] };
+        cap.add_allowing(format!("answer body to {req}"), &seen.response_body, allowed);
     }
     for seen in rig.stora_proxy.seen() {
         let req = format!("{} {}", seen.method, seen.target);
@@ -522,7 +543,9 @@ fn no_secret_or_token_leaks_anywhere() {
     bytes_forms(Kind::StorageKey, &rig.broker.app().config.storage_key, &mut needles);
     let secrets = rig.held.values().filter(|k| **k == Kind::InstallSecret).count();
     let tokens = rig.held.values().filter(|k| **k == Kind::BrokerToken).count();
+    let codes = rig.held.values().filter(|k| **k == Kind::ConnectCode).count();
     assert!(secrets >= 2 && tokens >= 5, "the lifecycle held {secrets} secrets and {tokens} broker tokens");
+    assert!(codes >= 5, "the lifecycle used {codes} connect codes");
     assert!(issued.iter().filter(|t| t.contains("sat_")).count() >= 5, "Stora issued {issued:?}");
     assert!(issued.iter().all(|t| t.starts_with(CANARY)), "every Stora token carries the canary");
 
@@ -554,7 +577,11 @@ fn no_secret_or_token_leaks_anywhere() {
     // The search works: the allowed places do hold what the protocol puts there.
     assert!(
         allowed_hits.get(&Kind::BrokerToken).copied().unwrap_or(0) >= tokens,
-        "broker tokens in callbacks: {allowed_hits:?}"
+        "broker tokens in completion answers: {allowed_hits:?}"
+    );
+    assert!(
+        allowed_hits.get(&Kind::ConnectCode).copied().unwrap_or(0) >= codes * 3,
+        "connect codes in callbacks and completion bodies: {allowed_hits:?}"
     );
     assert!(allowed_hits.get(&Kind::AuthCode).copied().unwrap_or(0) >= 2, "codes in OAuth redirects: {allowed_hits:?}");
     // And the plain state would have been caught: it holds the secret and the token.

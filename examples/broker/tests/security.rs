@@ -13,6 +13,8 @@
 //! * item 9 — `proofs_for_wordpress_never_challenge_an_extension`,
 //!   `an_extension_not_on_the_allow_list_is_refused`,
 //!   `an_extension_returns_to_its_own_chromiumapp_org_address_only`;
+//! * item 1 (single-use, browser-bound connect links; a connect code instead
+//!   of a broker token in the callback) — `tests/connect.rs`;
 //! * item 3 — `the_rotate_route_is_gone` (the remedy, "reset this
 //!   installation", is `e2e::reset_revokes_the_old_installation_and_registers_a_new_one`);
 //! * item 2 — `one_installation_flooding_the_replay_store_denies_only_itself`,
@@ -300,7 +302,8 @@ fn connect_shows_an_interstitial_before_stora() {
     let env = env();
     let mut plugin = registered(&env);
     let url = connect_link(&mut plugin, &env, Some("orders:read contacts:read"));
-    let page = get(&env, &url);
+    let browser = Browser::default();
+    let page = browser.get(&url).unwrap();
     assert_eq!(page.status, 200, "no redirect to Stora before the operator confirms: {:?}", page.header("location"));
     let html = body(&page);
     assert!(html.contains(env.site.url()), "the registered site: {html}");
@@ -313,9 +316,10 @@ fn connect_shows_an_interstitial_before_stora() {
     assert!(page.header("content-security-policy").is_some_and(|c| c.contains("frame-ancestors 'none'")));
     assert_eq!(env.stora.counters().authorize_requests, 0, "nothing reached Stora yet");
 
-    // Continue → Stora's consent page, with the requested scope.
+    // Continue → Stora's consent page, with the requested scope (from the
+    // browser that opened the link: it holds the round's cookie).
     let cont = format!("{}{}", env.broker_url(), find_link(&html, "continue").unwrap());
-    let to_stora = get(&env, &cont);
+    let to_stora = browser.get(&cont).unwrap();
     assert_eq!(to_stora.status, 302);
     let location = to_stora.header("location").unwrap();
     assert!(location.starts_with(&format!("{}/oauth2/authorize?", env.stora.url())), "{location}");
@@ -447,6 +451,8 @@ fn refused_installations_store_no_nonce() {
         .unwrap();
     // Deregistered at the broker (by its operator, say) but still signing.
     app.store.delete_installation(&id(&unknown)).unwrap();
+    // The nonces of the three connect completions (signed) are forgotten.
+    small_replay_store(&env);
 
     for (plugin, status, code) in [
         (&disabled, 401, "installation_disabled"),

@@ -41,6 +41,9 @@ function render(state) {
   const s = state.status;
   $("status").textContent = STATUS_TEXT[s] ?? s;
   $("status").dataset.status = s;
+  // The account the installation is connected to, always as text (the name comes from Stora).
+  const account = state.account;
+  $("account").textContent = account ? `Connected to Stora account ${account.name} (${account.id})` : "—";
   $("install-id").textContent = state.installId ?? "—";
   $("broker-url").textContent = state.brokerUrl;
   $("site-url").textContent = state.siteUrl;
@@ -53,6 +56,12 @@ function render(state) {
   $("reconnect").hidden = s === "registered";
   $("disconnect").disabled = s !== "connected" && s !== "reconnect_required";
   $("notice").hidden = s !== "reconnect_required";
+  // An installation a registration replaced (after "Forget local state" or a
+  // registration the broker no longer accepted) may still hold a grant: the
+  // broker cannot revoke it for an extension (no ownership proof), so say
+  // what ends it.
+  $("previous-notice").hidden = !(registered && state.previousInstallId);
+  $("previous-notice").dataset.installId = state.previousInstallId ?? "";
   $("orders-section").hidden = s !== "connected";
   $("reset-section").hidden = true;
 }
@@ -146,6 +155,10 @@ action("remove", async () => {
   );
 });
 action("refresh", loadOrders);
+action("dismiss-previous", async () => {
+  await host.dismissPreviousInstallation();
+  await refreshStatus();
+});
 action("reset", async () => {
   await ask("reset");
   say("Local state forgotten.");

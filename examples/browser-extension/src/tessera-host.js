@@ -7,13 +7,28 @@
 // error mapping are the package's.
 
 import { init, Companion, TesseraError } from "./vendor/tessera-companion/index.web.js";
+import { loadSealKey, forgetSealKey } from "./seal-key.js";
 
 export { TesseraError };
 
-/** chrome.storage.local keys. The seal key lives apart from the sealed state. */
+/** chrome.storage.local keys. The seal key is not among them: see seal-key.js. */
 const STATE_KEY = "tessera.state";
-const SEAL_KEY = "tessera.sealKey";
 const EMAIL_KEY = "tessera.adminEmail";
+/**
+ * The install id in plain text, next to the sealed state. Not a secret (it is
+ * every signature's `keyid`): kept so the extension still knows which
+ * installation it was after it forgot a state that no longer opened.
+ */
+const INSTALL_ID_KEY = "tessera.installId";
+/**
+ * The installation a registration replaced (after "Forget local state" or a
+ * registration the broker no longer accepted), until the operator dismisses
+ * the notice about it. The broker never lets an extension revoke it
+ * (`ownership_proof_required`: an extension cannot prove a site); it ends
+ * after the broker's idle limit, or when the operator removes the app's
+ * access in the Stora account settings.
+ */
+const PREVIOUS_KEY = "tessera.previousInstallId";
 
 /** One Web Lock name: every context (worker, pages) reads-modifies-writes under it. */
 const LOCK = "tessera.state";
@@ -42,23 +57,6 @@ export function ready() {
   return loading;
 }
 
-function toBase64(bytes) {
-  return btoa(String.fromCharCode(...bytes));
-}
-
-function fromBase64(text) {
-  return Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
-}
-
-/** The seal key: 32 random bytes made once, stored under its own key. */
-async function sealKey() {
-  const stored = (await chrome.storage.local.get(SEAL_KEY))[SEAL_KEY];
-  if (typeof stored === "string") return fromBase64(stored);
-  const key = crypto.getRandomValues(new Uint8Array(32));
-  await chrome.storage.local.set({ [SEAL_KEY]: toBase64(key) });
-  return key;
-}
-
 /**
  * Runs `fn(companion, hooks)` on the stored installation under the lock and
  * saves the state afterwards (also when `fn` throws: a failed callback or
@@ -68,23 +66,31 @@ async function sealKey() {
 export async function withCompanion(fn) {
   const config = await ready();
   return navigator.locks.request(LOCK, async () => {
-    const key = await sealKey();
-    const sealed = (await chrome.storage.local.get(STATE_KEY))[STATE_KEY];
+    const stored = await chrome.storage.local.get([STATE_KEY, INSTALL_ID_KEY]);
+    const sealed = stored[STATE_KEY];
+    // In memory only; chrome.storage holds it wrapped under an IndexedDB key.
+    // A key that cannot be unwrapped is state_undecryptable too.
+    const key = await loadSealKey(typeof sealed === "string");
     // A state that does not open is an error (state_undecryptable), never "empty".
     const companion =
-      typeof sealed === "string" ? Companion.openState(sealed, key) : Companion.create({ brokerUrl: config.brokerUrl });
+      typeof sealed === "string" ? Companion.openState(sealed, key) : Companion.create({ brokerUrl: config.brokerUrl, sealKey: key });
     let wiped = false;
     // Saved only when it changed (a fresh seal differs every time, pages
     // follow chrome.storage.onChanged, and a fresh unregistered companion
     // need not be stored at all).
-    let saved = companion.toJSON();
+    let saved = stateJSON(companion);
     const save = async () => {
       if (wiped) return;
-      const json = companion.toJSON();
+      const json = stateJSON(companion);
       if (json === saved) return;
-      await chrome.storage.local.set({ [STATE_KEY]: companion.sealState(key) });
+      const id = companion.installId;
+      await chrome.storage.local.set({ [STATE_KEY]: companion.sealState(key), ...(id ? { [INSTALL_ID_KEY]: id } : {}) });
       saved = json;
     };
+    // A state stored before the plain install id existed gets it now.
+    if (companion.installId && stored[INSTALL_ID_KEY] !== companion.installId) {
+      await chrome.storage.local.set({ [INSTALL_ID_KEY]: companion.installId });
+    }
     const hooks = {
       config,
       onPersist: save,
@@ -97,7 +103,8 @@ export async function withCompanion(fn) {
     } finally {
       try {
         if (wiped) {
-          await chrome.storage.local.remove(STATE_KEY);
+          // Deregistered: no earlier installation left to warn about.
+          await chrome.storage.local.remove([STATE_KEY, INSTALL_ID_KEY, PREVIOUS_KEY]);
         } else {
           await save();
         }
@@ -109,14 +116,26 @@ export async function withCompanion(fn) {
   });
 }
 
+/** The state as JSON, to tell whether it changed (never stored as is). */
+function stateJSON(companion) {
+  return companion.exportState();
+}
+
 /** What the pages show: no secret, no token. */
 export async function snapshot(companion) {
   const config = await ready();
-  const adminEmail = (await chrome.storage.local.get(EMAIL_KEY))[EMAIL_KEY] ?? "";
+  const stored = await chrome.storage.local.get([EMAIL_KEY, PREVIOUS_KEY]);
+  const adminEmail = stored[EMAIL_KEY] ?? "";
+  const installId = companion?.installId ?? null;
+  const previous = stored[PREVIOUS_KEY] ?? null;
   return {
     status: companion ? companion.status : "not_registered",
     installId: companion?.installId ?? null,
     reconnectReason: companion?.reconnectReason ?? null,
+    /** `{ id, name }` of the connected Stora account, or null. */
+    account: companion?.account ?? null,
+    /** The id of an installation a registration replaced, which may still hold a grant (or null). */
+    previousInstallId: previous && previous !== installId ? previous : null,
     siteUrl: SITE_URL,
     brokerUrl: config.brokerUrl,
     adminEmail,
@@ -167,9 +186,20 @@ export async function register(adminEmail) {
   return withCompanion(async (c, { onPersist }) => {
     if (!email) return snapshot(c);
     const registration = { siteUrl: SITE_URL, adminEmail: email, platform: PLATFORM, pluginVersion: VERSION };
+    // The installation this registration may replace: the state's (a
+    // registration the broker no longer accepts), else the plain id of a
+    // state that was forgotten ("Forget local state").
+    const prior = c.installId ?? (await chrome.storage.local.get(INSTALL_ID_KEY))[INSTALL_ID_KEY] ?? null;
     // No serveProof: an extension has no site to serve an ownership proof
     // from, so a challenge is deferred and comes back as the outcome.
-    const outcome = await c.register(registration, driver(onPersist));
+    let outcome;
+    try {
+      outcome = await c.register(registration, driver(onPersist));
+    } finally {
+      // A new id (persisted before it was sent, so also when this failed):
+      // the earlier installation may still hold a grant at Stora.
+      if (prior && c.installId && c.installId !== prior) await chrome.storage.local.set({ [PREVIOUS_KEY]: prior });
+    }
     if (outcome.outcome === "ownership_challenge") {
       throw new Error("the broker asked for an ownership proof, which an extension cannot serve");
     }
@@ -182,10 +212,15 @@ export async function connectUrl() {
   return withCompanion((c, { config }) => c.connectUrl({ returnUrl: RETURN_URL, scope: config.scope }));
 }
 
-/** Completes the connect from the broker's redirect to connected.html. */
+/**
+ * Completes the connect from the broker's redirect to connected.html
+ * (`?state=…&code=…`): the package checks `state`, then exchanges the
+ * one-time code with the broker (signed `POST /connect/complete`) → the
+ * status, with the Stora account now connected (pages show it).
+ */
 export async function completeConnect(callbackUrl) {
-  return withCompanion(async (c) => {
-    c.completeConnect(callbackUrl);
+  return withCompanion(async (c, { onPersist }) => {
+    await c.completeConnect(callbackUrl, driver(onPersist));
     return snapshot(c);
   });
 }
@@ -219,11 +254,21 @@ export async function removeConnection() {
   });
 }
 
-/** Forgets a local state that cannot be opened any more (its key is gone). */
+/** The operator read the notice about the earlier installation. */
+export async function dismissPreviousInstallation() {
+  await chrome.storage.local.remove(PREVIOUS_KEY);
+}
+
+/**
+ * Forgets a local state that cannot be opened any more (its key is gone).
+ * The plain install id stays: the next registration knows which installation
+ * it replaces.
+ */
 export async function resetLocalState() {
   await ready();
   return navigator.locks.request(LOCK, async () => {
-    await chrome.storage.local.remove([STATE_KEY, SEAL_KEY]);
+    await chrome.storage.local.remove(STATE_KEY);
+    await forgetSealKey();
     await reflect(null);
   });
 }

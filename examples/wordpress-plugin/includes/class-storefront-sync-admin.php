@@ -69,6 +69,7 @@ final class Storefront_Sync_Admin {
 		foreach ( self::ACTIONS as $action => $method ) {
 			add_action( 'admin_post_storefront_sync_' . $action, array( __CLASS__, $method ) );
 		}
+		Storefront_Sync_Previous::hooks();
 		add_filter( 'plugin_action_links_' . plugin_basename( STOREFRONT_SYNC_FILE ), array( __CLASS__, 'action_links' ) );
 		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
 	}
@@ -262,10 +263,14 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
-	 * The broker sent the browser back: `completeConnect()` checks the
-	 * Tessera's one-use `state` and stores the broker token. The browser is
-	 * then sent to the clean page URL, so the token does not stay in the
-	 * address bar or the history.
+	 * The broker sent the browser back with Tessera's one-use `state` and a
+	 * single-use connect `code` (never a broker token): `completeConnect()`
+	 * checks the callback, then exchanges the code for the broker token with
+	 * a signed request to the broker (through the same transport as every
+	 * other call) and stores it with the Stora account it belongs to. On any
+	 * failure the previous connection, if any, is kept. The browser is then
+	 * sent to the clean page URL, so the code does not stay in the address
+	 * bar or the history; the page shows which Stora account is connected.
 	 *
 	 * @return void
 	 */
@@ -274,13 +279,13 @@ final class Storefront_Sync_Admin {
 		if ( ! wp_verify_nonce( $nonce, 'storefront_sync_callback' ) ) {
 			self::finish( 'error', 'callback_invalid' );
 		}
-		// Tessera parses and validates the callback (state, broker_token
-		// or error) itself; it gets the query string exactly as received.
+		// Tessera parses and validates the callback (state, code or error)
+		// itself; it gets the query string exactly as received.
 		$query = isset( $_SERVER['QUERY_STRING'] ) ? wp_unslash( $_SERVER['QUERY_STRING'] ) : ''; // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized
 		$companion = null;
 		try {
 			$companion = self::companion_or_fail();
-			$companion->completeConnect( (string) $query );
+			$companion->completeConnect( (string) $query, Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
 			Storefront_Sync_State::save( $companion );
 			Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
 			self::finish( 'connected' );
@@ -288,7 +293,11 @@ final class Storefront_Sync_Admin {
 			if ( null !== $companion ) {
 				Storefront_Sync_State::save( $companion ); // The attempt is used up either way.
 			}
-			self::finish( 'error', $e->getErrorCode() );
+			$code = $e->getErrorCode();
+			if ( 'client_error' === $code && 'connect_code_invalid' === $e->getReason() ) {
+				$code = 'connect_code_invalid'; // The broker refused the code (used, cancelled or expired).
+			}
+			self::finish( 'error', $code );
 		}
 	}
 
@@ -310,6 +319,7 @@ final class Storefront_Sync_Admin {
 		<div class="wrap storefront-sync">
 			<h1><?php esc_html_e( 'Storefront Sync', 'storefront-sync' ); ?></h1>
 			<p><?php esc_html_e( 'Shows your Stora orders on this site and sends website enquiries to Stora, through the Storefront Sync service.', 'storefront-sync' ); ?></p>
+			<?php Storefront_Sync_Previous::render_notice( $status, $companion ); ?>
 
 			<h2><?php esc_html_e( 'Connection', 'storefront-sync' ); ?></h2>
 			<table class="form-table" role="presentation">
@@ -320,6 +330,16 @@ final class Storefront_Sync_Admin {
 						<p class="description"><?php echo esc_html( self::status_description( $status, $companion ) ); ?></p>
 					</td>
 				</tr>
+				<?php $account = null !== $companion ? $companion->account() : null; ?>
+				<?php if ( null !== $account ) : ?>
+					<tr>
+						<th scope="row"><?php esc_html_e( 'Stora account', 'storefront-sync' ); ?></th>
+						<td>
+							<span id="storefront-sync-account" data-account-id="<?php echo esc_attr( $account['id'] ); ?>"><?php echo esc_html( self::account_label( $account ) ); ?></span>
+							<p class="description"><?php esc_html_e( 'If this is not your Stora account, disconnect now and connect again.', 'storefront-sync' ); ?></p>
+						</td>
+					</tr>
+				<?php endif; ?>
 				<?php if ( null !== $companion && null !== $companion->installId() ) : ?>
 					<tr>
 						<th scope="row"><?php esc_html_e( 'Installation', 'storefront-sync' ); ?></th>
@@ -551,7 +571,11 @@ final class Storefront_Sync_Admin {
 			case 'registered':
 				return __( 'This site is registered. Connect your Stora account to see your orders here.', 'storefront-sync' );
 			case 'connected':
-				return __( 'Connected to your Stora account.', 'storefront-sync' );
+				$account = null !== $companion ? $companion->account() : null;
+				if ( null === $account ) {
+					return __( 'Connected to your Stora account.', 'storefront-sync' );
+				}
+				return self::account_label( $account );
 			case 'reconnect_required':
 				return self::reconnect_reason( null !== $companion ? $companion->reconnectReason() : null );
 			case 'rate_limited':
@@ -568,6 +592,23 @@ final class Storefront_Sync_Admin {
 				);
 		}
 		return '';
+	}
+
+	/**
+	 * "Connected to Stora account <name> (<id>)": the account the operator
+	 * consented with, as the broker reported it when the connect completed.
+	 * Plain text: the caller escapes it.
+	 *
+	 * @param array{id: string, name: string} $account Tessera's `account()`.
+	 * @return string
+	 */
+	private static function account_label( array $account ) {
+		if ( '' === $account['name'] ) {
+			/* translators: %s: Stora account id. */
+			return sprintf( __( 'Connected to Stora account %s', 'storefront-sync' ), $account['id'] );
+		}
+		/* translators: 1: Stora account name, 2: Stora account id. */
+		return sprintf( __( 'Connected to Stora account %1$s (%2$s)', 'storefront-sync' ), $account['name'], $account['id'] );
 	}
 
 	/**
@@ -656,6 +697,8 @@ final class Storefront_Sync_Admin {
 				return __( 'Enter a name and a valid email address.', 'storefront-sync' );
 			case 'client_error':
 				return __( 'The Storefront Sync service refused the request.', 'storefront-sync' );
+			case 'connect_code_invalid':
+				return __( 'The Storefront Sync service did not accept this connection attempt (it was already used, cancelled or took too long). Click Connect again.', 'storefront-sync' );
 			default:
 				/* translators: %s: error code. */
 				return sprintf( __( 'Something went wrong (%s).', 'storefront-sync' ), $code );
@@ -759,23 +802,26 @@ final class Storefront_Sync_Admin {
 		$ref    = isset( $_GET['sfs_ref'] ) ? sanitize_text_field( wp_unslash( $_GET['sfs_ref'] ) ) : '';
 		// phpcs:enable
 		$messages = array(
-			'connected'            => __( 'Connected to Stora.', 'storefront-sync' ),
-			'registered'           => __( 'This site is registered with the Storefront Sync service.', 'storefront-sync' ),
-			'disconnected'         => __( 'Disconnected. The Storefront Sync service revoked this site\'s access to your Stora account.', 'storefront-sync' ),
+			'connected'               => __( 'Connected to Stora.', 'storefront-sync' ),
+			'registered'              => __( 'This site is registered with the Storefront Sync service.', 'storefront-sync' ),
+			'disconnected'            => __( 'Disconnected. The Storefront Sync service revoked this site\'s access to your Stora account.', 'storefront-sync' ),
 			/* translators: %s: error code. */
-			'disconnected_locally' => sprintf( __( 'Disconnected on this site, but the Storefront Sync service could not be told (%s). Remove the access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
+			'disconnected_locally'    => sprintf( __( 'Disconnected on this site, but the Storefront Sync service could not be told (%s). Remove the access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
 			/* translators: %s: Stora contact id. */
-			'enquiry_sent'         => sprintf( __( 'Enquiry sent to Stora as contact %s.', 'storefront-sync' ), $ref ),
-			'site_moved'           => __( 'The Storefront Sync service now knows this site\'s new address.', 'storefront-sync' ),
-			'reset'                => __( 'This installation was reset: its access to your Stora account is revoked and the site is registered afresh. Connect to Stora again.', 'storefront-sync' ),
+			'enquiry_sent'            => sprintf( __( 'Enquiry sent to Stora as contact %s.', 'storefront-sync' ), $ref ),
+			'site_moved'              => __( 'The Storefront Sync service now knows this site\'s new address.', 'storefront-sync' ),
+			'reset'                   => __( 'This installation was reset: its access to your Stora account is revoked and the site is registered afresh. Connect to Stora again.', 'storefront-sync' ),
 			/* translators: %s: error code. */
-			'reset_locally'        => sprintf( __( 'This site is registered afresh, but the Storefront Sync service could not be told to remove the old installation (%s). Remove the old access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
+			'reset_locally'           => sprintf( __( 'This site is registered afresh, but the Storefront Sync service could not be told to remove the old installation (%s). Remove the old access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
+			'previous_revoked'        => __( 'The earlier access was revoked.', 'storefront-sync' ),
+			'previous_gone'           => __( 'Nothing of the earlier registration was left.', 'storefront-sync' ),
+			'previous_proof_required' => __( 'The service can only do this for a site that proved its address. The earlier registration is removed automatically after it has been unused for a while; you can also remove the app\'s access in your Stora account settings.', 'storefront-sync' ),
 		);
 		if ( 'error' === $notice ) {
 			self::notice_open( 'error', 'result' );
 			printf( '<p>%s</p></div>', esc_html( self::error_message( $ref ) ) );
 		} elseif ( isset( $messages[ $notice ] ) ) {
-			self::notice_open( in_array( $notice, array( 'disconnected_locally', 'reset_locally' ), true ) ? 'warning' : 'success', 'result' );
+			self::notice_open( in_array( $notice, array( 'disconnected_locally', 'reset_locally', 'previous_proof_required' ), true ) ? 'warning' : 'success', 'result' );
 			printf( '<p>%s</p></div>', esc_html( $messages[ $notice ] ) );
 		}
 	}
@@ -788,7 +834,7 @@ final class Storefront_Sync_Admin {
 	 * @param string $action Action key.
 	 * @return void
 	 */
-	private static function begin( $action ) {
+	public static function begin( $action ) {
 		if ( ! current_user_can( self::CAP ) ) {
 			wp_die( esc_html__( 'Sorry, you are not allowed to do that.', 'storefront-sync' ), '', array( 'response' => 403 ) );
 		}
@@ -805,7 +851,7 @@ final class Storefront_Sync_Admin {
 	 * @param string $ref    Detail (error code, contact id).
 	 * @return never
 	 */
-	private static function finish( $notice, $ref = '' ) {
+	public static function finish( $notice, $ref = '' ) {
 		$args = array( 'sfs_notice' => $notice );
 		if ( '' !== $ref ) {
 			$args['sfs_ref'] = rawurlencode( $ref );
@@ -844,11 +890,16 @@ final class Storefront_Sync_Admin {
 	 * "Register again": after the broker stopped accepting the registration,
 	 * or when the saved state cannot be decrypted any more. The operator
 	 * asked for it: the unreadable state is replaced by a new registration.
+	 * The old installation's id (from the state when it still opens, else
+	 * the plain copy kept next to it) is remembered first, so the settings
+	 * page can offer to revoke the access it may still hold
+	 * (Storefront_Sync_Previous).
 	 *
 	 * @return void
 	 */
 	public static function handle_register_again() {
 		self::begin( 'register_again' );
+		$previous = Storefront_Sync_State::install_id();
 		try {
 			$companion = Storefront_Sync_State::load();
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
@@ -858,8 +909,17 @@ final class Storefront_Sync_Admin {
 		if ( null !== $companion && 'registration_invalid' !== $companion->status() ) {
 			self::finish( 'error', 'invalid_state' );
 		}
+		if ( null !== $companion && null !== $companion->installId() ) {
+			$previous = $companion->installId();
+		}
+		Storefront_Sync_Previous::remember( $previous );
 		delete_transient( Storefront_Sync_State::LOCK_TRANSIENT );
 		Storefront_Sync_Plugin::try_register( $companion );
+		try {
+			Storefront_Sync_Previous::settle( Storefront_Sync_State::load() );
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+			unset( $e ); // Nothing stored that opens: the remembered id stays.
+		}
 		self::finish_registration();
 	}
 

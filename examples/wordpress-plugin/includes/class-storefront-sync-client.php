@@ -89,7 +89,9 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * A fresh, unregistered installation. The retry budget is kept short: an
+	 * A fresh, unregistered installation, sealing what it asks to persist
+	 * under the wp-config.php key material (so even the first persist, the
+	 * new secret, is stored sealed). The retry budget is kept short: an
 	 * admin page load must not sleep for minutes on a busy broker.
 	 *
 	 * @return Native\Companion|Bundled\Companion
@@ -104,7 +106,8 @@ final class Storefront_Sync_Client {
 					'max_total_delay_ms' => 4000,
 					'max_retry_after_ms' => 4000,
 				),
-			)
+			),
+			Storefront_Sync_State::key_material()
 		);
 	}
 

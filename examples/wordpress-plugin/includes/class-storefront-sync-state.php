@@ -36,6 +36,17 @@ final class Storefront_Sync_State {
 	/** Health record for notices: last registration problem, rate limit (autoload = no). */
 	const HEALTH_OPTION = 'storefront_sync_health';
 
+	/**
+	 * The installation's id in plain text, next to the sealed state (autoload
+	 * = no). Not a secret (it is the `keyid` of every signature); kept outside
+	 * the seal so the plugin still knows which installation it was when the
+	 * sealed state no longer opens (see Storefront_Sync_Previous).
+	 */
+	const INSTALL_ID_OPTION = 'storefront_sync_install_id';
+
+	/** The id of the installation "Register again" replaced, until it is revoked (autoload = no). */
+	const PREVIOUS_INSTALL_ID_OPTION = 'storefront_sync_previous_install_id';
+
 	/** Short-lived lock so two admin page loads do not register at once. */
 	const LOCK_TRANSIENT = 'storefront_sync_registering';
 
@@ -365,7 +376,10 @@ final class Storefront_Sync_State {
 		}
 		$companion = Storefront_Sync_Tessera::companion();
 		try {
-			return $companion::openState( $sealed, self::key_material() );
+			$opened = $companion::openState( $sealed, self::key_material() );
+			// A state stored before the plain install id existed gets it now.
+			self::note_install_id( $opened );
+			return $opened;
 		} catch ( Native\Exception\StateUndecryptableException | Bundled\Exception\StateUndecryptableException $e ) {
 			// Sealed before wp-config.php had key material (by an earlier
 			// version under WordPress's database-stored salt, or unprotected):
@@ -379,7 +393,8 @@ final class Storefront_Sync_State {
 				if ( null !== self::config_key_material() ) {
 					self::save( $opened );
 				}
-				return $opened;
+				// From here on it seals (and persists) under today's key.
+				return $companion::openState( $opened->sealState( self::key_material() ), self::key_material() );
 			}
 			throw $e;
 		}
@@ -393,21 +408,72 @@ final class Storefront_Sync_State {
 	 */
 	public static function save( Native\Companion|Bundled\Companion $companion ) {
 		update_option( self::OPTION, $companion->sealState( self::key_material() ), false );
+		self::note_install_id( $companion );
 	}
 
 	/**
-	 * Stores a state JSON Tessera handed to a `persist` callable.
+	 * Keeps INSTALL_ID_OPTION equal to the state's install id (when it has one).
 	 *
-	 * @param string $state_json State JSON from Tessera.
+	 * @param Native\Companion|Bundled\Companion $companion The installation.
 	 * @return void
 	 */
-	public static function save_json( $state_json ) {
+	private static function note_install_id( Native\Companion|Bundled\Companion $companion ) {
+		$install_id = $companion->installId();
+		if ( null !== $install_id && self::install_id() !== $install_id ) {
+			update_option( self::INSTALL_ID_OPTION, $install_id, false );
+		}
+	}
+
+	/**
+	 * The installation's id as last stored (readable when the sealed state
+	 * does not open), or null.
+	 *
+	 * @return string|null
+	 */
+	public static function install_id() {
+		$id = get_option( self::INSTALL_ID_OPTION, '' );
+		return is_string( $id ) && '' !== $id ? $id : null;
+	}
+
+	/**
+	 * Stores a state Tessera handed to a `persist` callable: sealed
+	 * (`tsv1.…`: every companion this plugin makes has a seal key), or its
+	 * JSON (defensive: a companion made without one).
+	 * Either way it is stored sealed under today's key material (a state
+	 * opened under an earlier key, see load(), moves under today's).
+	 *
+	 * @param string $state State JSON or sealed state from Tessera.
+	 * @return void
+	 * @throws Native\Exception\StateUndecryptableException|Bundled\Exception\StateUndecryptableException When a sealed state opens with no known key (never expected).
+	 */
+	public static function save_json( $state ) {
 		$companion = Storefront_Sync_Tessera::companion();
-		self::save( $companion::fromJson( $state_json ) );
+		if ( 0 !== strpos( $state, 'tsv1.' ) ) {
+			self::save( $companion::importState( $state ) );
+			return;
+		}
+		$failure = null;
+		foreach ( array_merge( array( self::key_material() ), self::previous_key_materials() ) as $material ) {
+			try {
+				$opened = $companion::openState( $state, $material );
+			} catch ( Native\Exception\StateUndecryptableException | Bundled\Exception\StateUndecryptableException $e ) {
+				$failure = $failure ?? $e;
+				continue;
+			}
+			if ( self::key_material() === $material ) {
+				update_option( self::OPTION, $state, false ); // Sealed under today's key already.
+				self::note_install_id( $opened );
+			} else {
+				self::save( $opened );
+			}
+			return;
+		}
+		throw $failure;
 	}
 
 	/**
 	 * Forgets the state (uninstall, or the operator chose to register again).
+	 * INSTALL_ID_OPTION stays: "Register again" still needs the old id.
 	 *
 	 * @return void
 	 */
@@ -455,6 +521,8 @@ final class Storefront_Sync_State {
 	public static function delete_all() {
 		delete_option( self::OPTION );
 		delete_option( self::HEALTH_OPTION );
+		delete_option( self::INSTALL_ID_OPTION );
+		delete_option( self::PREVIOUS_INSTALL_ID_OPTION );
 		delete_transient( self::LOCK_TRANSIENT );
 	}
 }

@@ -46,7 +46,7 @@ final class Binding
 
     public static function uninitialised(): CoreError
     {
-        return CoreError::invalidState('create a Companion with Companion::create(), fromJson() or openState()');
+        return CoreError::invalidState('create a Companion with Companion::create(), importState() or openState()');
     }
 
     public static function setVerifier(Verifier $v, VerifierState $state): void

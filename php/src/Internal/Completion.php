@@ -13,6 +13,8 @@ final class Completion
     public const UNINSTALLED = 'uninstalled';
     public const RESET = 'reset';
     public const SITE_MOVED = 'site_moved';
+    public const CONNECTED = 'connected';
+    public const PREVIOUS_REVOKED = 'previous_revoked';
 
     private function __construct(
         public readonly string $type,
@@ -23,6 +25,10 @@ final class Completion
         public readonly ?RemoteStep $remote = null,
         /** For UNINSTALLED and RESET: the deregister step. */
         public readonly ?RemoteStep $deregister = null,
+        /** For CONNECTED: the Stora account the operator consented with. */
+        public readonly ?Account $account = null,
+        /** For PREVIOUS_REVOKED: false when the broker had nothing left of it. */
+        public readonly bool $revoked = false,
     ) {
     }
 
@@ -52,6 +58,18 @@ final class Completion
     public static function reset(RemoteStep $disconnect, RemoteStep $deregister, ?OwnershipProof $proof): self
     {
         return new self(self::RESET, null, $proof, $disconnect, $deregister);
+    }
+
+    /** A connect completion: connected; the broker token is stored and this is the account to show the operator. */
+    public static function connected(Account $account): self
+    {
+        return new self(self::CONNECTED, null, null, null, null, $account);
+    }
+
+    /** A previous installation revoked (`$revoked` false: nothing of it was left). */
+    public static function previousRevoked(bool $revoked): self
+    {
+        return new self(self::PREVIOUS_REVOKED, null, null, null, null, null, $revoked);
     }
 
     public static function siteMoved(): self

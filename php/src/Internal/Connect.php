@@ -25,6 +25,8 @@ final class Connect
     public const UNINSTALL_TICKET_MAX_AGE_SECS = 7 * 24 * 3600;
     /** Longest callback URL accepted. */
     public const MAX_CALLBACK = 8 * 1024;
+    /** Longest connect code accepted (docs/PROTOCOL.md §5.4). */
+    public const MAX_CONNECT_CODE = 256;
 
     private const SCHEME_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-';
     private const CONNECT_KEYS = ['install_id', 'state', 'return_url', 'scope', 'ts', 'sig'];
@@ -58,7 +60,7 @@ final class Connect
      * Checks a return URL: an absolute http(s) URL the strict URL model
      * accepts or a browser-extension page; visible ASCII, no fragment, no
      * backslash, at most 2048 bytes, and a query that decodes, repeats no
-     * key and carries none of `state`, `broker_token`, `error`.
+     * key and carries none of `state`, `code`, `error`.
      *
      * @throws CoreError invalid_url / too_large
      */
@@ -102,8 +104,8 @@ final class Connect
                 throw CoreError::invalidUrl('return_url', 'has a query that does not percent-decode or repeats a key');
             }
             foreach ($pairs as [$k]) {
-                if ($k === 'state' || $k === 'broker_token' || $k === 'error') {
-                    throw CoreError::invalidUrl('return_url', 'must not carry state, broker_token or error in its query');
+                if ($k === 'state' || $k === 'code' || $k === 'error') {
+                    throw CoreError::invalidUrl('return_url', 'must not carry state, code or error in its query');
                 }
             }
         }
@@ -225,6 +227,19 @@ final class Connect
     }
 
     /**
+     * Checks a connect code: 16-256 characters of `[A-Za-z0-9-._~]`.
+     *
+     * @throws CoreError callback_invalid
+     */
+    public static function checkConnectCode(#[\SensitiveParameter] string $code): void
+    {
+        $charsetOk = strspn($code, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') === \strlen($code);
+        if (\strlen($code) < 16 || \strlen($code) > self::MAX_CONNECT_CODE || !$charsetOk) {
+            throw CoreError::callbackInvalid('code is not a valid connect code');
+        }
+    }
+
+    /**
      * Parses a callback given as a full return URL, `?query` or bare query.
      *
      * @throws CoreError too_large / callback_invalid
@@ -242,7 +257,7 @@ final class Connect
         if ($state === null) {
             throw CoreError::callbackInvalid('missing state');
         }
-        return new Callback($state, self::get($pairs, 'broker_token'), self::get($pairs, 'error'));
+        return new Callback($state, self::get($pairs, 'code'), self::get($pairs, 'error'));
     }
 
     /** The query of a URL, `?query` or bare query (fragment dropped). */

@@ -225,8 +225,16 @@ final class Convert
                     ? ['outcome' => 'registered']
                     : ['outcome' => 'ownership_challenge', 'proof' => self::proofToPhp($completion->proof)],
             ],
+            Completion::CONNECTED => ['account' => self::accountToPhp($completion->account)],
+            Completion::PREVIOUS_REVOKED => ['revoked' => $completion->revoked],
             default => null, // SiteMoved
         };
+    }
+
+    /** An account as the extension returns it: `['id' => …, 'name' => …]`. */
+    public static function accountToPhp(Account $account): array
+    {
+        return ['id' => $account->id, 'name' => $account->name];
     }
 
     /**
@@ -299,10 +307,11 @@ final class Convert
         $brokerUrl = self::serdeString($fields['broker_url'], 'config');
         $routes = new Routes();
         if (array_key_exists('routes', $fields)) {
-            $r = self::structFields($fields['routes'], ['installations', 'connect', 'disconnect'], ['installations', 'connect', 'disconnect'], 'config');
-            foreach (['installations', 'connect', 'disconnect'] as $k) {
+            $names = ['installations', 'connect', 'disconnect', 'connect_complete'];
+            $r = self::structFields($fields['routes'], $names, $names, 'config');
+            foreach (['installations' => 'installations', 'connect' => 'connect', 'disconnect' => 'disconnect', 'connect_complete' => 'connectComplete'] as $k => $p) {
                 if (array_key_exists($k, $r)) {
-                    $routes->$k = self::serdeString($r[$k], 'config');
+                    $routes->$p = self::serdeString($r[$k], 'config');
                 }
             }
         }

@@ -6,8 +6,9 @@ namespace Tessera\Pure\Internal;
 
 /**
  * The step machine that drives every multi-step operation (sans-IO):
- * registration, API calls, disconnect, uninstall, reset and "the site moved" (port
- * of `core/src/machine/mod.rs`, `register.rs` and `leave.rs`; the Rust
+ * registration, API calls, connect completion, disconnect, uninstall, reset
+ * and "the site moved" (port of `core/src/machine/mod.rs`, `register.rs`,
+ * `connect.rs` and `leave.rs`; the Rust
  * `impl Companion` methods are static functions taking the companion first).
  *
  * The host loop: feed Start, then perform each Action and feed back what
@@ -58,6 +59,93 @@ final class Machine
         $call = new Call(Call::OP_REGISTER, new ApiRequest('POST', $c->state->config->routes->installations));
         $call->registration = $reg;
         return $call;
+    }
+
+    /**
+     * Starts completing a connect from the callback (the full return URL,
+     * `?query` or the bare query), at local time `$now` (`start_complete_connect`).
+     *
+     * Checked here, before any I/O: size and syntax (`too_large`,
+     * `callback_invalid`), a pending connect (`invalid_state`), `state` in
+     * constant time (`callback_state_mismatch`); the pending connect is kept
+     * on these. Then it is consumed — the returned call persists that first —
+     * and the call ends `callback_expired` after 10 minutes,
+     * `callback_denied` for an `error=` callback, `callback_invalid` without
+     * a well-formed `code`, or else sends the signed exchange and ends
+     * Connected with the Stora account. On any failure a previously held
+     * broker token is kept.
+     *
+     * @throws CoreError
+     */
+    public static function startCompleteConnect(CompanionCore $c, #[\SensitiveParameter] string $callback, int $now): Call
+    {
+        $cb = Connect::parseCallback($callback);
+        $pending = $c->state->pendingConnect ?? throw CoreError::invalidState('no connect is pending');
+        if (!hash_equals($pending->state, $cb->state)) {
+            throw CoreError::callbackStateMismatch();
+        }
+        // Rust `now.abs_diff(created)`: a difference beyond PHP_INT_MAX becomes a (large) float.
+        $expired = abs($now - $pending->created) > Connect::CONNECT_TTL_SECS;
+        $failure = null;
+        if ($expired) {
+            $failure = CoreError::callbackExpired();
+        } elseif ($cb->error !== null) {
+            $failure = CoreError::callbackDenied(CoreError::sanitizeCode($cb->error));
+        } elseif ($cb->code === null) {
+            $failure = CoreError::callbackInvalid('missing code');
+        } else {
+            try {
+                Connect::checkConnectCode($cb->code);
+            } catch (CoreError $e) {
+                $failure = $e;
+            }
+        }
+        // Checked before the pending connect is consumed: the exchange is
+        // signed with a usable registration (else nothing is consumed).
+        if ($failure === null) {
+            $c->usableInstallation();
+        }
+        // The state matched: this attempt is used up whatever happens next.
+        $c->state->pendingConnect = null;
+        $c->state->refresh();
+        $body = $failure === null && $cb->code !== null
+            ? '{"code":"' . $cb->code . '","state":"' . $cb->state . '"}'
+            : '';
+        $call = new Call(
+            Call::OP_CONNECT_COMPLETE,
+            ApiRequest::json('POST', $c->state->config->routes->connectComplete, $body),
+        );
+        $call->localFailure = $failure;
+        return $call;
+    }
+
+    /**
+     * Starts revoking the previous installation `$installId` of this site
+     * (docs/PROTOCOL.md §5.11; machine/previous.rs): a signed POST without the
+     * broker token; ends PreviousRevoked (`revoked` false on `404
+     * previous_installation_not_found`).
+     *
+     * @throws CoreError
+     */
+    public static function startRevokePrevious(CompanionCore $c, string $installId): Call
+    {
+        if (!Sign::isProfileToken($installId)) {
+            throw CoreError::invalidInput('install_id', 'must be an install id');
+        }
+        $inst = $c->usableInstallation();
+        if ($inst->id === $installId) {
+            throw CoreError::invalidInput('install_id', "is this installation's own id");
+        }
+        $path = $c->state->config->routes->installations . '/' . $inst->id . '/revoke-previous';
+        $c->broker->join($path, 'routes');
+        $body = '{"install_id":"' . $installId . '"}';
+        return new Call(Call::OP_REVOKE_PREVIOUS, ApiRequest::json('POST', $path, $body));
+    }
+
+    /** A `404 previous_installation_not_found` also ends a revoke-previous well. */
+    private static function previousGone(Outcome $outcome): bool
+    {
+        return $outcome->status === 404 && $outcome->code === 'previous_installation_not_found';
     }
 
     /** Starts a disconnect: `POST /disconnect`. @throws CoreError */
@@ -146,6 +234,7 @@ final class Machine
             $action = match ($call->op) {
                 Call::OP_REGISTER => self::beginRegistration($c, $call, $entropy),
                 Call::OP_UNINSTALL_LOCAL => self::finishUninstall($c, $call, RemoteStep::skipped()),
+                Call::OP_CONNECT_COMPLETE => self::beginConnectCompletion($c, $call),
                 default => self::send($c, $call, $now, $entropy),
             };
         } elseif ($type === Event::RESPONSE && $call->awaitingResponse) {
@@ -168,6 +257,14 @@ final class Machine
         } else {
             $call->finished = true;
             return Action::done(CoreError::invalidState('unexpected event for this call'));
+        }
+        // Hosts get what they store: sealed when the companion has a seal key.
+        if ($action->type === Action::PERSIST && $c->sealKey !== null) {
+            try {
+                $action = Action::persist($c->persistedForm($entropy));
+            } catch (CoreError $e) {
+                $action = Action::done($e);
+            }
         }
         if ($action->type === Action::DONE) {
             $call->finished = true;
@@ -218,6 +315,7 @@ final class Machine
         $purpose = match ($call->op) {
             Call::OP_SITE_MOVED => CompanionCore::PURPOSE_SITE_MOVE,
             Call::OP_API => CompanionCore::PURPOSE_API,
+            Call::OP_CONNECT_COMPLETE, Call::OP_REVOKE_PREVIOUS => CompanionCore::PURPOSE_INSTALLATION,
             default => CompanionCore::PURPOSE_LEAVE,
         };
         try {
@@ -287,7 +385,7 @@ final class Machine
             return self::onRegistrationAnswer($c, $call, $resp, $now, $entropy);
         }
         if (self::isSuccess($call, $outcome)) {
-            return self::succeed($c, $call, $resp);
+            return self::succeed($c, $call, $outcome, $resp);
         }
         $policy = self::policy($c, $call);
         switch ($outcome->kind) {
@@ -319,7 +417,7 @@ final class Machine
                 }
                 break;
             case Outcome::REGISTRATION_INVALID:
-                if ($call->op === Call::OP_API || $call->op === Call::OP_SITE_MOVED) {
+                if ($call->op === Call::OP_API || $call->op === Call::OP_SITE_MOVED || $call->op === Call::OP_CONNECT_COMPLETE) {
                     $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
                     if ($c->state->installation !== null) {
                         $c->state->installation->invalidReason = $err->reason();
@@ -347,7 +445,9 @@ final class Machine
                             || $outcome->code === null || $outcome->code === 'unknown_installation'));
             case Call::OP_UNINSTALL_DEREGISTER:
                 return $outcome->kind === Outcome::OK || $status === 404 || $outcome->kind === Outcome::REGISTRATION_INVALID;
-            default:
+            case Call::OP_REVOKE_PREVIOUS:
+                return $outcome->kind === Outcome::OK || self::previousGone($outcome);
+            default: // Api, SiteMoved, Register, ConnectComplete, UninstallLocal
                 return $outcome->kind === Outcome::OK;
         }
     }
@@ -366,13 +466,14 @@ final class Machine
         return Action::persist($c->state->toJson());
     }
 
-    private static function succeed(CompanionCore $c, Call $call, Response $resp): Action
+    private static function succeed(CompanionCore $c, Call $call, Outcome $outcome, Response $resp): Action
     {
         switch ($call->op) {
             case Call::OP_API:
                 return Action::done(Completion::response($resp));
             case Call::OP_DISCONNECT:
                 $c->state->brokerToken = null;
+                $c->state->account = null;
                 return self::persistThenDone($c, $call, Completion::disconnected(RemoteStep::ok()));
             case Call::OP_UNINSTALL_DISCONNECT:
                 return self::nextUninstallStage($c, $call, RemoteStep::ok());
@@ -380,6 +481,10 @@ final class Machine
                 return self::finishUninstall($c, $call, RemoteStep::ok());
             case Call::OP_SITE_MOVED:
                 return self::siteMovedAnswer($c, $call, $resp);
+            case Call::OP_CONNECT_COMPLETE:
+                return self::connectAnswer($c, $call, $resp);
+            case Call::OP_REVOKE_PREVIOUS:
+                return Action::done(Completion::previousRevoked(!self::previousGone($outcome)));
             default: // Register, UninstallLocal
                 return Action::done(CoreError::internal('handled elsewhere'));
         }
@@ -390,13 +495,14 @@ final class Machine
         switch ($call->op) {
             case Call::OP_DISCONNECT:
                 $c->state->brokerToken = null;
+                $c->state->account = null;
                 return self::persistThenDone($c, $call, Completion::disconnected(RemoteStep::failed($err)));
             case Call::OP_UNINSTALL_DISCONNECT:
                 return self::nextUninstallStage($c, $call, RemoteStep::failed($err));
             case Call::OP_UNINSTALL_DEREGISTER:
             case Call::OP_UNINSTALL_LOCAL:
                 return self::finishUninstall($c, $call, RemoteStep::failed($err));
-            default: // Api, SiteMoved, Register
+            default: // Api, SiteMoved, Register, ConnectComplete
                 $c->state->refresh();
                 return Action::done($err);
         }
@@ -535,12 +641,83 @@ final class Machine
         return self::serveProof($c, $call, $proof);
     }
 
+    // ---- connect completion (connect.rs) ----------------------------------------------
+
+    /** The first step: persist the consumed pending connect, then send the exchange (or end with the local failure). */
+    private static function beginConnectCompletion(CompanionCore $c, Call $call): Action
+    {
+        $err = $call->localFailure;
+        $call->localFailure = null;
+        $call->pending[] = $err !== null ? Action::done($err) : null;
+        return Action::persist($c->state->toJson());
+    }
+
+    /** A 2xx answer to the exchange: the broker token and the account. */
+    private static function connectAnswer(CompanionCore $c, Call $call, Response $resp): Action
+    {
+        try {
+            [$token, $account] = self::parseConnectAnswer($resp->body);
+        } catch (CoreError $e) {
+            return self::fail($c, $call, $e);
+        }
+        $c->state->brokerToken = $token;
+        $c->state->account = $account;
+        $c->state->reconnectReason = null;
+        return self::persistThenDone($c, $call, Completion::connected($account));
+    }
+
+    /**
+     * `{"broker_token":"…","account":{"id":"…","name":"…"}}` (a duplicate
+     * member makes the answer malformed).
+     *
+     * @return array{BrokerToken, Account}
+     * @throws CoreError
+     */
+    private static function parseConnectAnswer(#[\SensitiveParameter] string $body): array
+    {
+        try {
+            $value = Json::parse($body);
+        } catch (JsonParseError) {
+            throw self::malformedAnswer();
+        }
+        $text = self::answerText($value, 'broker_token');
+        try {
+            $token = BrokerToken::new($text);
+        } finally {
+            sodium_memzero($text);
+        }
+        $account = self::answerMember($value, 'account');
+        return [$token, Account::new(self::answerText($account, 'id'), self::answerText($account, 'name'))];
+    }
+
+    private static function malformedAnswer(): CoreError
+    {
+        return CoreError::callbackInvalid("the broker's answer to the connect completion is malformed");
+    }
+
+    /** @throws CoreError */
+    private static function answerMember(JsonValue $v, string $key): JsonValue
+    {
+        try {
+            return $v->get($key) ?? throw self::malformedAnswer();
+        } catch (JsonDuplicateKey) {
+            throw self::malformedAnswer();
+        }
+    }
+
+    /** @throws CoreError */
+    private static function answerText(JsonValue $v, string $key): string
+    {
+        return self::answerMember($v, $key)->asStr() ?? throw self::malformedAnswer();
+    }
+
     // ---- leaving (leave.rs) -----------------------------------------------------------
 
     private static function nextUninstallStage(CompanionCore $c, Call $call, RemoteStep $disconnect): Action
     {
         $call->disconnectStep = $disconnect;
         $c->state->brokerToken = null;
+        $c->state->account = null;
         $inst = $c->state->installation;
         if ($inst === null) {
             return self::finishUninstall($c, $call, RemoteStep::skipped());

@@ -72,11 +72,21 @@ final class Seal
         }
     }
 
-    private static function key(#[\SensitiveParameter] string $keyMaterial): string
+    /**
+     * Refuses key material shorter than 16 bytes (what `cipher` checks first).
+     *
+     * @throws CoreError invalid_input (field `key`)
+     */
+    public static function checkKeyMaterial(#[\SensitiveParameter] string $keyMaterial): void
     {
         if (\strlen($keyMaterial) < self::MIN_KEY_MATERIAL) {
             throw CoreError::invalidInput('key', 'key material must be at least 16 bytes');
         }
+    }
+
+    private static function key(#[\SensitiveParameter] string $keyMaterial): string
+    {
+        self::checkKeyMaterial($keyMaterial);
         return hash_hkdf('sha256', $keyMaterial, 32, self::INFO, self::SALT);
     }
 }

@@ -44,6 +44,8 @@ final class State
     public ?Installation $installation = null;
     /** Broker token after a successful connect. */
     public ?BrokerToken $brokerToken = null;
+    /** The Stora account of the last completed connect. */
+    public ?Account $account = null;
     /** Outstanding connect. */
     public ?PendingConnect $pendingConnect = null;
     /** Learned broker-minus-local clock offset, seconds. */
@@ -111,6 +113,7 @@ final class State
             . ',"routes":{"installations":' . Json::writeStr($c->routes->installations)
             . ',"connect":' . Json::writeStr($c->routes->connect)
             . ',"disconnect":' . Json::writeStr($c->routes->disconnect)
+            . ',"connect_complete":' . Json::writeStr($c->routes->connectComplete)
             . '},"retry":{"max_attempts":' . $r->maxAttempts
             . ',"base_delay_ms":' . $r->baseDelayMs
             . ',"max_delay_ms":' . $r->maxDelayMs
@@ -140,6 +143,8 @@ final class State
             $out .= '}';
         }
         $out .= ',"broker_token":' . ($this->brokerToken === null ? 'null' : Json::writeStr($this->brokerToken->expose()));
+        $a = $this->account;
+        $out .= ',"account":' . ($a === null ? 'null' : '{"id":' . Json::writeStr($a->id) . ',"name":' . Json::writeStr($a->name) . '}');
         $p = $this->pendingConnect;
         $out .= ',"pending_connect":' . ($p === null ? 'null' : '{"state":' . Json::writeStr($p->state)
             . ',"created":' . $p->created
@@ -197,13 +202,14 @@ final class State
         $installations = self::optStr2($routes, 'config.routes', 'installations') ?? $dr->installations;
         $connect = self::optStr2($routes, 'config.routes', 'connect') ?? $dr->connect;
         $disconnect = self::optStr2($routes, 'config.routes', 'disconnect') ?? $dr->disconnect;
+        $connectComplete = self::optStr2($routes, 'config.routes', 'connect_complete') ?? $dr->connectComplete;
         $maxAttempts = self::u64Or($retry, 'config.retry', 'max_attempts', $dp->maxAttempts);
         if (U64::cmp($maxAttempts, 4294967295) > 0) {
             throw self::corrupt('config.retry.max_attempts', 'is out of range');
         }
         $config = new Config(
             $brokerUrl,
-            new Routes($installations, $connect, $disconnect),
+            new Routes($installations, $connect, $disconnect, $connectComplete),
             new RetryPolicy(
                 (int) $maxAttempts,
                 self::u64Or($retry, 'config.retry', 'base_delay_ms', $dp->baseDelayMs),
@@ -251,6 +257,17 @@ final class State
                 throw self::corrupt('broker_token', 'must be a token');
             }
         }
+        $account = null;
+        $a = self::optObj($root, '', 'account');
+        if ($a !== null) {
+            $id = self::reqStr($a, 'account', 'id');
+            $name = self::reqStr($a, 'account', 'name');
+            try {
+                $account = Account::new($id, $name);
+            } catch (CoreError) {
+                throw self::corrupt('account', 'must be an account');
+            }
+        }
         $pendingConnect = null;
         $p = self::optObj($root, '', 'pending_connect');
         if ($p !== null) {
@@ -264,6 +281,7 @@ final class State
         $state->status = $status;
         $state->installation = $installation;
         $state->brokerToken = $brokerToken;
+        $state->account = $account;
         $state->pendingConnect = $pendingConnect;
         $offset = (int) self::req($root, '', 'clock_offset', self::I64)->asI64();
         if ($offset < -Clock::MAX_CLOCK_OFFSET_SECS || $offset > Clock::MAX_CLOCK_OFFSET_SECS) {

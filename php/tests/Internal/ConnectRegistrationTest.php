@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Tessera\Pure\Tests\Internal;
 
+use Tessera\Pure\Internal\Account;
 use Tessera\Pure\Internal\Clock;
 use Tessera\Pure\Internal\Connect;
 use Tessera\Pure\Internal\CoreError;
@@ -23,19 +24,48 @@ final class ConnectRegistrationTest extends Support
 
     public function testCallbackForms(): void
     {
-        foreach (['https://s.example/cb?state=abc&broker_token=t', '?state=abc&broker_token=t', 'state=abc&broker_token=t#x'] as $input) {
+        foreach (['https://s.example/cb?state=abc&code=t', '?state=abc&code=t', 'state=abc&code=t#x'] as $input) {
             $cb = Connect::parseCallback($input);
             self::assertSame('abc', $cb->state);
-            self::assertSame('t', $cb->brokerToken);
+            self::assertSame('t', $cb->code);
             self::assertNull($cb->error);
         }
+        // A broker token in the callback is not a connect code (docs/PROTOCOL.md §5.4).
+        self::assertNull(Connect::parseCallback('state=abc&broker_token=btk_x')->code);
         self::assertSame('access_denied', Connect::parseCallback('state=a&error=access_denied')->error);
         self::assertCoreError('callback_invalid', fn () => Connect::parseCallback('https://s.example/cb'), 'the callback is malformed: missing state');
         self::assertCoreError('callback_invalid', fn () => Connect::parseCallback('state=a&state=b'), 'the callback is malformed: malformed or repeated query parameter');
         self::assertCoreError('callback_invalid', fn () => Connect::parseCallback('state=%ZZ'));
         self::assertCoreError('too_large', fn () => Connect::parseCallback(str_repeat('a', 8193)), '`callback` is too large (limit 8192)');
-        $dump = print_r(Connect::parseCallback('state=a&broker_token=SECRETTOKEN'), true);
-        self::assertStringNotContainsString('SECRETTOKEN', $dump);
+        $dump = print_r(Connect::parseCallback('state=a&code=SECRETCODE'), true);
+        self::assertStringNotContainsString('SECRETCODE', $dump);
+    }
+
+    public function testConnectCodes(): void
+    {
+        foreach ([str_repeat('a', 16), str_repeat('Z', 256), 'cc_0123456789-._~AZaz'] as $ok) {
+            Connect::checkConnectCode($ok);
+        }
+        foreach (['', str_repeat('a', 15), str_repeat('a', 257), 'cc_a bcdefghijklmnop', 'cc_abcdefghijklmnop+', 'cc_abcdefghijklmnop/',
+            "cc_abcdefghijklmno\u{e9}", "cc_abcdefghijklmnop\n"] as $bad) {
+            self::assertCoreError('callback_invalid', fn () => Connect::checkConnectCode($bad), 'the callback is malformed: code is not a valid connect code', $bad);
+        }
+    }
+
+    public function testAccounts(): void
+    {
+        $a = Account::new('op_1', '');
+        self::assertSame(['op_1', ''], [$a->id, $a->name]);
+        Account::new(str_repeat("\u{e9}", 128), str_repeat("\u{1F600}", 200));
+        Account::new('a', "Acme \u{a0}\u{2028}\u{200b} Storage"); // not Cc
+        $id = 'account.id must be 1-128 characters without control characters';
+        $name = 'account.name must be 0-200 characters without control characters';
+        foreach (['', str_repeat("\u{e9}", 129), "a\x00", "a\x1f", "a\x7f", "a\u{80}", "a\u{9f}"] as $bad) {
+            self::assertCoreError('callback_invalid', fn () => Account::new($bad, 'n'), "the callback is malformed: {$id}", bin2hex($bad));
+        }
+        foreach ([str_repeat('n', 201), "a\tb", "a\u{85}", "\n"] as $bad) {
+            self::assertCoreError('callback_invalid', fn () => Account::new('op_1', $bad), "the callback is malformed: {$name}", bin2hex($bad));
+        }
     }
 
     public function testReturnUrls(): void
@@ -49,9 +79,9 @@ final class ConnectRegistrationTest extends Support
             '/relative' => 'must be absolute', 'https://x#f' => 'must not contain a fragment', 'https://x y' => 'must be visible ASCII without spaces',
             '://x' => 'must be absolute', '1http://x' => 'must be absolute', 'https://x/cb?a=%zz' => 'has an invalid %-escape',
             'https://x/cb?a=%FF' => 'has a query that does not percent-decode or repeats a key',
-            'https://x/cb?state=1' => 'must not carry state, broker_token or error in its query',
-            'https://x/cb?a=1&%62roker_token=t' => 'must not carry state, broker_token or error in its query',
-            'https://x/cb?error' => 'must not carry state, broker_token or error in its query',
+            'https://x/cb?state=1' => 'must not carry state, code or error in its query',
+            'https://x/cb?a=1&%63ode=t' => 'must not carry state, code or error in its query',
+            'https://x/cb?error' => 'must not carry state, code or error in its query',
             'https://x/cb?a=1&b&a=2' => 'has a query that does not percent-decode or repeats a key',
             'file:///etc/passwd' => 'scheme must be http or https', 'https://s.example:99999/cb' => 'has an invalid port',
             'https://[::1/cb' => 'has an unclosed IPv6 bracket', 'https://evil.example\\@shop.example/' => 'must not contain user information',

@@ -4,6 +4,7 @@ declare(strict_types=1);
 
 namespace Tessera\Pure\Tests\Internal;
 
+use Tessera\Pure\Internal\Account;
 use Tessera\Pure\Internal\Classify;
 use Tessera\Pure\Internal\Connect;
 use Tessera\Pure\Internal\CoreError;
@@ -49,6 +50,10 @@ final class Oracle
             'seeded' => self::seeded($v),
             'seal' => self::guard(fn () => Seal::seal(hex2bin($v['pt']), hex2bin($v['key']), hex2bin($v['nonce']))),
             'open' => self::guard(fn () => bin2hex(Seal::open($v['sealed'], hex2bin($v['key'])))),
+            'account' => self::guard(function () use ($v) {
+                Account::new($v['id'], $v['name']);
+                return 'ok';
+            }),
             'email' => self::guard(function () use ($v) {
                 Registration::checkEmail($v['text']);
                 return 'ok';

@@ -65,6 +65,17 @@ final class OracleGen
         return $s;
     }
 
+    /** An account id or name for `account` (Account::new): often valid, else too long or with a control character. */
+    public static function accountText(): string
+    {
+        $base = self::pick(['op_1', '', 'Acme Self Storage', "\u{e9}t\u{e9}", "\u{1F600}", "a\u{a0}b\u{2028}c", self::junk(6)]);
+        return match (mt_rand(0, 7)) {
+            0 => $base . self::pick(["\x00", "\x1f", "\t", "\n", "\x7f", "\u{80}", "\u{85}", "\u{9f}", "\u{a0}", "\u{ad}", "\u{200b}"]),
+            1 => str_repeat(self::pick(['a', "\u{e9}", "\u{1F600}"]), self::pick([127, 128, 129, 199, 200, 201])),
+            default => $base,
+        };
+    }
+
     /** Inserts, deletes or replaces a piece at a random place (keeps UTF-8 valid when `s` is ASCII-split-safe). */
     public static function mutate(string $s): string
     {
@@ -404,13 +415,13 @@ final class OracleGen
         return $r;
     }
 
-    /** A connect URL (often valid) for `connect`. */
-    public function connectUrl(int $now): string
+    /** A connect URL (often valid) for `connect`; `$ret` the return URL, else a picked one. */
+    public function connectUrl(int $now, ?string $ret = null): string
     {
         $secret = Secret::fromBase64url($this->secrets[0]);
         $ts = (string) ($now + self::pick([0, -601, 301, -10, 299]));
         $scope = self::chance(50) ? self::pick(['orders:read', 'a b', '', 'é']) : null;
-        $ret = self::pick(['https://s.example/cb', 'chrome-extension://abcdef/options.html', 'https://s.example/cb?state=1',
+        $ret ??= self::pick(['https://s.example/cb', 'chrome-extension://abcdef/options.html', 'https://s.example/cb?state=1',
             'https://x#f', 'ftp://s.example/', 'https://s.example/cb?a=%2F&b', 'https://evil.example\\@shop.example/',
             'moz-extension://0b1c-2d3e/c.html?x=1', 'https://s.example:99999/cb', '1http://x']);
         $pairs = Connect::connectPairs('ins_O9w3RAV1LOPU_4UYwjMgeg', 'st-' . mt_rand(0, 99), $ret, $scope, $ts);

@@ -36,9 +36,33 @@ test("the whole lifecycle", async () => {
   const id = c.installId;
   assert.equal(JSON.parse((await env.admin("GET", `/admin/installations/${id}`)).body).status, "active");
 
-  // Connect in the browser, approve at Stora.
-  await env.connect(c, "opr_node_life");
+  // Connect in the browser, approve at Stora. The browser lands on the
+  // return URL with `state` and a one-time `code`, never a token.
+  assert.equal(c.account, null);
+  const landing = await env.browseConnect(c, { operator: "opr_node_life" });
+  const params = new URL(landing).searchParams;
+  assert.match(params.get("code") ?? "", /^[A-Za-z0-9._~-]{16,256}$/, `landing URL ${landing}`);
+  assert.ok(params.get("state"));
+  assert.ok(!landing.includes("broker_token"), `landing URL ${landing}`);
+  const pending = c.exportState(); // a copy that could try the same callback again
+  // The plugin exchanges the code with a signed POST and shows the account.
+  const exchange = recorder();
+  const connected = await c.completeConnect(landing, exchange.options);
+  const operator = { id: "opr_node_life", name: "Operator opr_node_life" };
+  assert.deepEqual(connected, { account: operator });
+  assert.deepEqual(c.account, operator, "the fake Stora operator who consented");
   assert.equal(c.status, "connected");
+  assert.deepEqual(exchange.statuses, [200]);
+  assert.equal(JSON.parse(exchange.persisted).broker_token, JSON.parse(c.exportState()).broker_token, "the token was persisted");
+  assert.ok(!landing.includes(JSON.parse(c.exportState()).broker_token));
+  // The code is single use: the same callback from a copy of the state is refused.
+  const copy = Companion.importState(pending);
+  await rejects(copy.completeConnect(landing), (e) => {
+    assert.equal(e.code, "client_error");
+    assert.equal(e.reason, "connect_code_invalid");
+  });
+  assert.equal(copy.status, "registered");
+  assert.equal(copy.account, null);
 
   // A signed API call returns Stora data.
   const orders = await getJson(c, "/api/orders");
@@ -65,10 +89,11 @@ test("the whole lifecycle", async () => {
   assert.ok(rec.persisted, "the dropped token was persisted");
 
   // Reconnect; then reconnect while connected with a wider scope.
-  await env.connect(c, "opr_node_life");
+  assert.deepEqual((await env.connect(c, "opr_node_life")).account, operator);
   await getJson(c, "/api/orders");
   const revoked = (await env.storaCounters()).grants_revoked;
-  await env.connect(c, "opr_node_life", "orders:read contacts:read");
+  assert.deepEqual((await env.connect(c, "opr_node_life", "orders:read contacts:read")).account, operator);
+  assert.deepEqual(c.account, operator);
   assert.equal((await getJson(c, "/api/contacts")).data.length, 2);
   assert.equal((await env.storaCounters()).grants_revoked, revoked + 1, "the replaced grant was revoked");
 
@@ -78,6 +103,7 @@ test("the whole lifecycle", async () => {
   assert.equal(result.remote.result, "ok");
   assert.equal((await env.storaCounters()).revokes, revokes + 1);
   assert.equal(c.status, "registered");
+  assert.equal(c.account, null, "no account once disconnected");
   await rejects(getJson(c, "/api/orders"), (e) => assert.equal(e.code, "not_connected"));
 
   // Uninstall: disconnect + deregister + local wipe.
@@ -138,27 +164,32 @@ test("a callback with a wrong or expired state, or a denial", async () => {
   const c = env.companion();
   await env.register(c);
   const landing = await env.browseConnect(c, { operator: "opr_node_state" });
-  assert.throws(() => c.completeConnect(landing.replace("state=", "state=x")), (e) => e.code === "callback_state_mismatch");
+  assert.ok(new URL(landing).searchParams.has("code") && !landing.includes("broker_token"), landing);
+  const noSend = { fetch: async () => assert.fail("nothing is sent for a callback refused locally") };
+  await rejects(c.completeConnect(landing.replace("state=", "state=x"), noSend), (e) => assert.equal(e.code, "callback_state_mismatch"));
   const landing2 = await env.browseConnect(c, { operator: "opr_node_state" });
-  assert.throws(
-    () => c.completeConnect(landing2, { now: Math.floor(Date.now() / 1000) + 601 }),
-    (e) => e.code === "callback_expired",
-  );
+  await rejects(c.completeConnect(landing2, { ...noSend, now: Math.floor(Date.now() / 1000) + 601 }), (e) => assert.equal(e.code, "callback_expired"));
   assert.equal(c.status, "registered", "no token stored");
+  assert.equal(c.account, null);
   const denied = await env.browseConnect(c, {});
-  assert.throws(() => c.completeConnect(denied), (e) => e.code === "callback_denied" && e.reason === "access_denied");
+  assert.ok(!new URL(denied).searchParams.has("code"), denied);
+  await rejects(c.completeConnect(denied, noSend), (e) => {
+    assert.equal(e.code, "callback_denied");
+    assert.equal(e.reason, "access_denied");
+  });
   const forged = await fetch(`${env.broker}/callback?code=x&state=forged`, { redirect: "manual" });
   assert.equal(forged.status, 400);
-  await env.connect(c, "opr_node_state");
+  const { account } = await env.connect(c, "opr_node_state");
+  assert.deepEqual(account, { id: "opr_node_state", name: "Operator opr_node_state" });
   assert.equal(c.status, "connected");
 });
 
 test("a broker token used by another installation is refused", async () => {
   const a = await env.connected("opr_node_tok_a");
   const b = await env.connected("opr_node_tok_b");
-  const state = JSON.parse(b.toJSON());
-  state.broker_token = JSON.parse(a.toJSON()).broker_token;
-  const thief = Companion.fromJSON(JSON.stringify(state));
+  const state = JSON.parse(b.exportState());
+  state.broker_token = JSON.parse(a.exportState()).broker_token;
+  const thief = Companion.importState(JSON.stringify(state));
   await rejects(getJson(thief, "/api/orders"), (e) => {
     assert.equal(e.code, "reconnect_required");
     assert.equal(e.reason, "broker_token_invalid");
@@ -215,13 +246,13 @@ test("injected 5xx: bounded retries with the same Idempotency-Key", async () => 
 
 test("two concurrent calls needing a refresh: one refresh reaches Stora", async () => {
   const c = await env.connected("opr_node_race");
-  const state = c.toJSON();
+  const state = c.exportState();
   await env.storaControl("expire_tokens", { operator: "opr_node_race" });
   await env.storaControl("faults", { latency_ms: 400, count: 1, path_prefix: "/oauth2/token" });
   const before = (await env.storaCounters()).refreshes;
   const [x, y] = await Promise.all([
-    getJson(Companion.fromJSON(state), "/api/orders"),
-    getJson(Companion.fromJSON(state), "/api/orders"),
+    getJson(Companion.importState(state), "/api/orders"),
+    getJson(Companion.importState(state), "/api/orders"),
   ]);
   assert.equal(x.data.length, 3);
   assert.equal(y.data.length, 3);

@@ -67,12 +67,16 @@ export class Env {
     return served;
   }
 
-  /** The browser part of connect: returns the URL it landed on (the return URL). */
-  async browseConnect(c, { scope, operator, now } = {}) {
+  /**
+   * The browser part of connect: returns the URL it landed on (the return
+   * URL, with `state` and `code`). One browser (one cookie jar) per call
+   * unless `jar` is given: the broker binds the round to the browser's cookie.
+   */
+  async browseConnect(c, { scope, operator, now, jar = cookieJar() } = {}) {
     const url = c.connectUrl({ returnUrl: this.returnUrl, scope, now });
-    let page = await browse(url, this.returnUrl);
+    let page = await browse(url, this.returnUrl, jar);
     const cont = !page.returned && page.status === 200 && page.body.match(/id="continue" href="([^"]+)"/);
-    if (cont) page = await browse(new URL(cont[1].replaceAll("&amp;", "&"), page.url).href, this.returnUrl); // the broker's interstitial: Continue
+    if (cont) page = await browse(new URL(cont[1].replaceAll("&amp;", "&"), page.url).href, this.returnUrl, jar); // the broker's interstitial: Continue
     if (page.returned) return page.url;
     if (page.status !== 200) throw new Error(`consent page answered ${page.status}`);
     const id = operator ? "approve" : "deny";
@@ -80,13 +84,17 @@ export class Env {
     if (!m) throw new Error(`no #${id} link`);
     let next = new URL(m[1].replaceAll("&amp;", "&"), page.url).href;
     if (operator) next += `&operator=${encodeURIComponent(operator)}`;
-    const landing = await browse(next, this.returnUrl);
+    const landing = await browse(next, this.returnUrl, jar);
     if (!landing.returned) throw new Error(`ended on a page (${landing.status})`);
     return landing.url;
   }
 
-  async connect(c, operator, scope) {
-    c.completeConnect(await this.browseConnect(c, { operator, scope }));
+  /**
+   * Connects: the browser part, then `completeConnect()` (the signed code
+   * exchange, with the global fetch against the broker) → `{ account }`.
+   */
+  async connect(c, operator, scope, options = {}) {
+    return c.completeConnect(await this.browseConnect(c, { operator, scope }), options);
   }
 
   async connected(operator, scope) {
@@ -134,11 +142,35 @@ export function errorCode(resp) {
   }
 }
 
-/** Follows redirects like a browser until a page, or a redirect to `stopAt`. */
-export async function browse(url, stopAt) {
+/**
+ * A browser's cookies: host[:port] → Map(name → value). Only what the tests
+ * need: `Set-Cookie` name=value kept for the host that set it (attributes
+ * ignored) and sent back to that host.
+ */
+export function cookieJar() {
+  return new Map();
+}
+
+/**
+ * Follows redirects like a browser until a page, or a redirect to `stopAt`,
+ * keeping cookies in `jar` (a fresh browser when omitted).
+ */
+export async function browse(url, stopAt, jar = cookieJar()) {
   for (let i = 0; i < 10; i++) {
     if (url.startsWith(stopAt)) return { returned: true, url };
-    const r = await fetch(url, { redirect: "manual", headers: { accept: "text/html" } });
+    const host = new URL(url).host;
+    const headers = { accept: "text/html" };
+    const cookies = jar.get(host);
+    if (cookies?.size) headers.cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    const r = await fetch(url, { redirect: "manual", headers });
+    const setCookies = r.headers.getSetCookie?.() ?? (r.headers.get("set-cookie") ? [r.headers.get("set-cookie")] : []);
+    for (const line of setCookies) {
+      const pair = line.split(";")[0];
+      const eq = pair.indexOf("=");
+      if (eq <= 0) continue;
+      if (!jar.has(host)) jar.set(host, new Map());
+      jar.get(host).set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
     const location = r.headers.get("location");
     if ([301, 302, 303, 307, 308].includes(r.status) && location) {
       await r.arrayBuffer();

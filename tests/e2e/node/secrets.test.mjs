@@ -7,10 +7,13 @@
 // tokens the companion held (in plain, percent, base64, base64url and hex
 // forms) and for any Stora token (the canary).
 //
-// `Companion#toJSON()` returns the state by design (it is what a plugin
-// persists): it must be sealed before storage, so the sealed form is
-// searched, and the plain form is checked to hold the secret (the search
-// works). Neither an error nor inspect output may contain it.
+// Security issue 14: `Companion#toJSON()` is a redacted summary, so the
+// companion itself is printed every way too, JSON.stringify included (a
+// connect pending, its `state` is searched for as well). The state is
+// handed out only by `exportState()` (checked to hold the secret: the search
+// works) and, the companion having a seal key, sealed to `onPersist`: every
+// persisted value is searched, and must reopen with the key to the state of
+// that moment.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -33,14 +36,10 @@ class Capture {
   add(place, value, allow = []) {
     this.items.push([place, String(value), allow]);
   }
-  /**
-   * Prints `value` every way a plugin might. `persisted`: the value is a
-   * Companion, whose JSON form is its state by design (what a plugin stores,
-   * sealed), so JSON.stringify and %j are left out for it.
-   */
-  print(place, value, { allow = [], persisted = false } = {}) {
+  /** Prints `value` every way a plugin might. */
+  print(place, value, { allow = [] } = {}) {
     this.add(`inspect ${place}`, util.inspect(value, { depth: Infinity, showHidden: true, getters: true }), allow);
-    this.add(`format ${place}`, persisted ? util.format("%s %o %O", value, value, value) : util.format("%s %o %O %j", value, value, value, value), allow);
+    this.add(`format ${place}`, util.format("%s %o %O %j", value, value, value, value), allow);
     let out = "";
     const sink = new Writable({
       write: (chunk, _enc, done) => {
@@ -59,12 +58,11 @@ class Capture {
     } catch {
       // objects without a string form
     }
-    if (!persisted) {
-      try {
-        this.add(`JSON ${place}`, JSON.stringify(value), allow);
-      } catch {
-        // not serialisable (BigInt, cycles)
-      }
+    try {
+      this.add(`JSON ${place}`, JSON.stringify(value), allow);
+      this.add(`JSON nested ${place}`, JSON.stringify({ context: { value }, list: [value] }), allow);
+    } catch {
+      // not serialisable (BigInt, cycles)
     }
   }
   error(place, e) {
@@ -97,23 +95,45 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
   const key = "a sealing key of 32 bytes or so!";
   const held = new Map(); // value -> kind
   const sealed = [];
+  // What onPersist received (the companion has a seal key: sealed), with the state of that moment.
+  const persisted = [];
+  let c;
+  const onPersist = (value) => {
+    persisted.push({ value, state: c.exportState() });
+    const state = JSON.parse(c.exportState());
+    if (state.installation) held.set(state.installation.secret, "secret");
+    if (state.broker_token) held.set(state.broker_token, "broker token");
+    if (state.pending_connect) held.set(state.pending_connect.state, "pending connect state");
+  };
   const note = (c) => {
-    const state = JSON.parse(c.toJSON());
+    const state = JSON.parse(c.exportState());
     if (state.installation) held.set(state.installation.secret, "secret");
     if (state.broker_token) held.set(state.broker_token, "broker token");
     sealed.push(c.sealState(key));
-    cap.print("the companion", c, { persisted: true });
+    cap.print("the companion", c);
+    // toJSON() is the redacted summary.
+    assert.deepEqual(JSON.parse(JSON.stringify(c)), {
+      status: c.status,
+      installId: c.installId,
+      siteUrl: c.siteUrl,
+      account: c.account,
+      reconnectReason: c.reconnectReason,
+    });
   };
   const opts = () => {
     const rec = recorder();
-    rec.options.onPersist = () => {}; // the real host stores sealState(key); see `note`
+    rec.options.onPersist = onPersist; // stores exactly what it is given: sealed
     return rec.options;
   };
 
-  const c = env.companion();
-  await env.register(c);
+  c = Companion.create({ brokerUrl: env.broker, sealKey: key });
+  await env.register(c, { onPersist });
   note(c);
-  await env.connect(c, "opr_node_secrets", "orders:read contacts:read contacts:write");
+  // The URL the browser lands on, and what completing the connect resolves to.
+  const landing = await env.browseConnect(c, { operator: "opr_node_secrets", scope: "orders:read contacts:read contacts:write" });
+  cap.print("a connect landing URL", landing);
+  cap.print("a connect result", await c.completeConnect(landing, opts()));
+  assert.deepEqual(c.account, { id: "opr_node_secrets", name: "Operator opr_node_secrets" });
   note(c);
   cap.print("a GET result", await c.call({ method: "GET", path: "/api/orders" }, opts()));
   cap.print("a POST result", await c.call({ method: "POST", path: "/api/contacts", headers: [["content-type", "application/json"]], body: new TextEncoder().encode('{"name":"Ada"}') }, opts()));
@@ -127,16 +147,24 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
   await send(signed);
   cap.print("a replay answer", await send(signed));
 
-  // Forged callbacks carrying the current token.
-  const token = JSON.parse(c.toJSON()).broker_token;
-  c.connectUrl({ returnUrl: env.returnUrl });
+  // Forged callbacks carrying the current token (the last one with the real
+  // state and the token as the code: sent to the broker, refused there).
+  const token = JSON.parse(c.exportState()).broker_token;
+  const realState = new URL(c.connectUrl({ returnUrl: env.returnUrl })).searchParams.get("state");
+  // A connect pending (a reconnect while connected): the companion printed now holds its state too.
+  held.set(realState, "pending connect state");
+  assert.equal(JSON.parse(c.exportState()).pending_connect.state, realState);
+  cap.print("a companion with a connect pending", c);
   for (const cb of [
     `${env.returnUrl}&state=forged-state-0123456789&broker_token=${token}`,
     `${env.returnUrl}&broker_token=${token}`,
     `${env.returnUrl}&state=%ZZ&broker_token=${token}%00`,
+    `${env.returnUrl}&state=forged-state-0123456789&code=${encodeURIComponent(token)}`,
+    `${env.returnUrl}&state=${realState}&code=${encodeURIComponent(token)}`,
   ]) {
-    await rejects(cap, "a forged callback", () => c.completeConnect(cb));
+    await rejects(cap, "a forged callback", () => c.completeConnect(cb, opts()));
   }
+  assert.equal(c.status, "connected", "the token held before is kept");
   note(c);
 
   // Revoked at Stora: reconnect required.
@@ -144,7 +172,7 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
   await rejects(cap, "a call needing a reconnect", c.call({ method: "GET", path: "/api/orders" }, opts()));
   await rejects(cap, "a call while reconnect is required", c.call({ method: "GET", path: "/api/orders" }, opts()));
   note(c);
-  await env.connect(c, "opr_node_secrets");
+  await env.connect(c, "opr_node_secrets", undefined, opts());
   note(c);
 
   // Kill switch.
@@ -152,11 +180,11 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
   await env.admin("POST", `/admin/installations/${id}/disable`);
   await rejects(cap, "a call to a disabled installation", c.call({ method: "GET", path: "/api/orders" }, opts()));
   await env.admin("POST", `/admin/installations/${id}/enable`);
-  await env.connect(c, "opr_node_secrets");
+  await env.connect(c, "opr_node_secrets", undefined, opts());
   note(c);
 
   // Bad input that holds the secret or the token.
-  const json = c.toJSON();
+  const json = c.exportState();
   const state = JSON.parse(json);
   const secret = state.installation.secret;
   let refused = 0;
@@ -169,7 +197,7 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
     json.replace('"v":1', `"v":"${secret}"`),
   ]) {
     try {
-      Companion.fromJSON(bad); // an unknown member is ignored: not every variant is refused
+      Companion.importState(bad); // an unknown member is ignored: not every variant is refused
     } catch (e) {
       cap.error("a corrupt state", e);
       refused += 1;
@@ -184,7 +212,7 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
   cap.print("a disconnect result", await c.disconnect(opts()));
   note(c);
   await rejects(cap, "a call when not connected", c.call({ method: "GET", path: "/api/orders" }, opts()));
-  await env.connect(c, "opr_node_secrets");
+  await env.connect(c, "opr_node_secrets", undefined, opts());
   note(c);
   cap.print("the uninstall link", c.uninstallUrl());
   cap.print("an uninstall result", await c.uninstall(opts()));
@@ -197,7 +225,19 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
     for (const f of forms(value, raw)) needles.push([kind, f]);
   }
   assert.ok([...held.values()].filter((k) => k === "broker token").length >= 3, "the lifecycle held several broker tokens");
-  const places = [...cap.items, ...sealed.map((s, i) => [`sealed state #${i}`, s, []])];
+  assert.ok([...held.values()].includes("pending connect state"));
+  // Every onPersist value is sealed and reopens with the key to the state of that moment.
+  assert.ok(persisted.length >= 10, `only ${persisted.length} persists`);
+  for (const [i, { value, state }] of persisted.entries()) {
+    assert.match(value, /^tsv1\./, `persist #${i} is sealed`);
+    assert.equal(Companion.openState(value, key).exportState(), state, `persist #${i} reopens to its state`);
+  }
+  assert.equal(Companion.openState(persisted.at(-1).value, key).exportState(), c.exportState(), "what was stored last is the companion");
+  const places = [
+    ...cap.items,
+    ...sealed.map((s, i) => [`sealed state #${i}`, s, []]),
+    ...persisted.map(({ value }, i) => [`persisted value #${i}`, value, []]),
+  ];
   const leaks = [];
   let allowedHits = 0;
   for (const [place, text, allow] of places) {

@@ -25,8 +25,95 @@ final class EdgeCasesTest extends TestCase
         $env = Env::get();
         $c = $env->companion();
         $env->register($c);
-        $env->connect($c, $operator, $scope);
+        $out = $env->connect($c, $operator, $scope);
+        // The account is the fake Stora operator that consented (GET /2025-09/account).
+        $this->assertSame(['account' => self::account($operator)], $out);
+        $this->assertSame(self::account($operator), $c->account());
         return $c;
+    }
+
+    /** The fake Stora's account of $operator (examples/fake-stora: `operator_name`). */
+    private static function account(string $operator): array
+    {
+        return ['id' => $operator, 'name' => "Operator $operator"];
+    }
+
+    private static function send(): \Closure
+    {
+        return fn (array $req): array => http_send($req);
+    }
+
+    /**
+     * The callback carries `state` and a single-use connect `code`, never a
+     * broker token; completeConnect() exchanges the code with a signed
+     * request, and the companion then names the Stora account that consented.
+     */
+    public function testTheCallbackCarriesACodeAndTheAccountIsShown(): void
+    {
+        $env = Env::get();
+        $c = $env->companion();
+        $env->register($c);
+        $this->assertNull($c->account());
+        $landing = $env->browseConnect($c, null, 'opr_php_account');
+        $this->assertStringStartsWith($env->returnUrl, $landing);
+        $this->assertStringContainsString('code=', $landing);
+        $this->assertStringNotContainsString('broker_token', $landing);
+        parse_str((string) parse_url($landing, PHP_URL_QUERY), $q);
+        $this->assertMatchesRegularExpression('/^[A-Za-z0-9._~-]{16,256}$/', $q['code']);
+        $sent = [];
+        $out = $c->completeConnect($landing, function (array $req) use (&$sent): array {
+            $sent[] = $req;
+            return http_send($req);
+        });
+        $this->assertSame(['account' => self::account('opr_php_account')], $out);
+        $this->assertSame('connected', $c->status());
+        $this->assertSame(self::account('opr_php_account'), $c->account());
+        $this->assertSame(self::account('opr_php_account'), Companion::importState($c->exportState())->account());
+        $this->assertCount(1, $sent);
+        $this->assertSame('POST', $sent[0]['method']);
+        $this->assertSame($env->broker . '/connect/complete', $sent[0]['url']);
+        $this->assertArrayNotHasKey('authorization', array_change_key_case($sent[0]['headers']));
+        // The token it got works, for that operator.
+        $this->assertSame('opr_php_account', (new Host())->getJson($c, '/api/account')['id']);
+        // The code was single use: the same callback again is refused (nothing pending here).
+        $this->expectException(\Tessera\Exception\InvalidStateException::class);
+        $c->completeConnect($landing, self::send());
+    }
+
+    /** A reconnect as another operator replaces the account; a failed one keeps the old token and account. */
+    public function testReconnectShowsTheNewAccountAndAFailedOneKeepsTheOld(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_re_a');
+        $env->connect($c, 'opr_php_re_b');
+        $this->assertSame(self::account('opr_php_re_b'), $c->account());
+        $this->assertSame('opr_php_re_b', (new Host())->getJson($c, '/api/account')['id']);
+        $token = json_decode($c->exportState(), true)['broker_token'];
+        // A code the broker refuses (tampered): the previous token and account are kept.
+        $landing = $env->browseConnect($c, null, 'opr_php_re_c');
+        parse_str((string) parse_url($landing, PHP_URL_QUERY), $q);
+        $tampered = str_replace('code=' . rawurlencode($q['code']), 'code=' . rawurlencode(strrev($q['code'])), $landing);
+        try {
+            $c->completeConnect($tampered, self::send());
+            $this->fail('expected the broker to refuse the code');
+        } catch (\Tessera\Exception\ClientErrorException $e) {
+            $this->assertSame('connect_code_invalid', $e->getReason());
+        }
+        $this->assertSame('connected', $c->status());
+        $this->assertSame($token, json_decode($c->exportState(), true)['broker_token']);
+        $this->assertSame(self::account('opr_php_re_b'), $c->account());
+        $this->assertSame('opr_php_re_b', (new Host())->getJson($c, '/api/account')['id']);
+        // A transport that fails during the completion: the same.
+        $landing = $env->browseConnect($c, null, 'opr_php_re_c');
+        try {
+            $c->completeConnect($landing, static fn (array $req) => throw new \Tessera\Exception\TransportException('down'), fn (int $ms) => null);
+            $this->fail('expected server unavailable');
+        } catch (ServerUnavailableException $e) {
+            $this->assertSame('server_unavailable', $e->getErrorCode());
+        }
+        $this->assertSame($token, json_decode($c->exportState(), true)['broker_token']);
+        $this->assertSame(self::account('opr_php_re_b'), $c->account());
+        $this->assertSame('opr_php_re_b', (new Host())->getJson($c, '/api/account')['id']);
     }
 
     private static function code(array $response): ?string
@@ -93,14 +180,18 @@ final class EdgeCasesTest extends TestCase
         $env->register($c);
         $landing = $env->browseConnect($c, null, 'opr_php_state');
         try {
-            $c->completeConnect(str_replace('state=', 'state=x', $landing));
+            $c->completeConnect(str_replace('state=', 'state=x', $landing), self::send());
             $this->fail('expected a state mismatch');
         } catch (CallbackException $e) {
             $this->assertSame('callback_state_mismatch', $e->getErrorCode());
         }
         $landing = $env->browseConnect($c, null, 'opr_php_state');
+        // The attempt started more than 10 minutes ago (as stored).
+        $state = json_decode($c->exportState(), true);
+        $state['pending_connect']['created'] -= 601;
+        $c = Companion::importState(json_encode($state));
         try {
-            $c->completeConnect($landing, time() + 601);
+            $c->completeConnect($landing, self::send());
             $this->fail('expected an expired callback');
         } catch (CallbackException $e) {
             $this->assertSame('callback_expired', $e->getErrorCode());
@@ -108,7 +199,7 @@ final class EdgeCasesTest extends TestCase
         $this->assertSame('registered', $c->status(), 'no token stored');
         // Denied consent.
         try {
-            $c->completeConnect($env->browseConnect($c, null, null));
+            $c->completeConnect($env->browseConnect($c, null, null), self::send());
             $this->fail('expected a denied callback');
         } catch (CallbackException $e) {
             $this->assertSame('callback_denied', $e->getErrorCode());
@@ -118,17 +209,19 @@ final class EdgeCasesTest extends TestCase
         $r = http_send(['method' => 'GET', 'url' => $env->broker . '/callback?code=x&state=forged', 'headers' => [], 'body' => '']);
         $this->assertSame(400, $r['status']);
         // Still connects afterwards.
+        $this->assertNull($c->account());
         $env->connect($c, 'opr_php_state');
         $this->assertSame('connected', $c->status());
+        $this->assertSame(self::account('opr_php_state'), $c->account());
     }
 
     public function testBrokerTokenOfAnotherInstallationIsRefused(): void
     {
         $a = $this->connected('opr_php_tok_a');
         $b = $this->connected('opr_php_tok_b');
-        $state = json_decode($b->toJson(), true);
-        $state['broker_token'] = json_decode($a->toJson(), true)['broker_token'];
-        $thief = Companion::fromJson(json_encode($state));
+        $state = json_decode($b->exportState(), true);
+        $state['broker_token'] = json_decode($a->exportState(), true)['broker_token'];
+        $thief = Companion::importState(json_encode($state));
         try {
             (new Host())->getJson($thief, '/api/orders');
             $this->fail('expected reconnect required');
@@ -142,9 +235,9 @@ final class EdgeCasesTest extends TestCase
     {
         $c = $this->connected('opr_php_skew');
         // A host whose clock runs 15 minutes slow signs with created = now - 900.
-        $state = json_decode($c->toJson(), true);
+        $state = json_decode($c->exportState(), true);
         $state['clock_offset'] = -900;
-        $skewed = Companion::fromJson(json_encode($state));
+        $skewed = Companion::importState(json_encode($state));
         $host = new Host();
         $this->assertCount(3, $host->getJson($skewed, '/api/orders')['data']);
         $this->assertSame([401, 200], $host->statuses, 'one signature_expired, then success');
@@ -203,7 +296,7 @@ final class EdgeCasesTest extends TestCase
         }
         $env = Env::get();
         $c = $this->connected('opr_php_race');
-        $state = $c->toJson();
+        $state = $c->exportState();
         $env->storaControl('expire_tokens', ['operator' => 'opr_php_race']);
         $env->storaControl('faults', ['latency_ms' => 400, 'count' => 1, 'path_prefix' => '/oauth2/token']);
         $before = $env->storaCounters()['refreshes'];
@@ -218,7 +311,7 @@ final class EdgeCasesTest extends TestCase
             if ($pid === 0) {
                 time_sleep_until($start);
                 try {
-                    $orders = (new Host())->getJson(Companion::fromJson($state), '/api/orders');
+                    $orders = (new Host())->getJson(Companion::importState($state), '/api/orders');
                     file_put_contents($files[$i], (string) count($orders['data']));
                 } catch (\Throwable $e) {
                     file_put_contents($files[$i], get_class($e) . ': ' . $e->getMessage());

@@ -26,7 +26,7 @@ final class LifecycleTest extends TestCase
         $this->assertSame(['outcome' => 'registered'], $env->register($c, $persisted));
         $this->assertSame('registered', $c->status());
         $this->assertSame('registration_pending', json_decode($persisted[0], true)['status']);
-        $this->assertSame($c->toJson(), end($persisted));
+        $this->assertSame($c->exportState(), end($persisted));
         $id = $c->installId();
         $info = json_decode($env->admin('GET', "/admin/installations/$id")['body'], true);
         $this->assertSame('active', $info['status']);

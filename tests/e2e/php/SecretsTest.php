@@ -21,8 +21,8 @@ use Tessera\Exception\TesseraException;
  *
  * With PHP's production settings (zend.exception_ignore_args=On, set here):
  * with the development setting, traces keep call arguments (the key passed
- * to openState(), the callback URL passed to completeConnect()), as
- * php-ext/README.md says.
+ * to openState()), as php-ext/README.md says. The callback URL passed to
+ * completeConnect() carries only a single-use connect code.
  *
  * Pure PHP runs in PHP frames, so its traces are searched further: the
  * frames inside Tessera (`Tessera\…` classes) of every exception, Tessera's
@@ -32,9 +32,13 @@ use Tessera\Exception\TesseraException;
  * #[\SensitiveParameter] and Tessera's own care keep secrets out). Warnings,
  * notices and the error log written during the run are searched too.
  *
- * toJson() returns the state by design (what a plugin persists): it must be
- * sealed before storage, so the sealed form is searched; the plain form is
- * checked to hold the secret (the search works).
+ * The companions are given a seal key (issue 14: hosts get what they
+ * store), so every `$persist` callable receives the sealed state: each such
+ * value must open with the key to a state (the last one to the companion's
+ * own), and is searched like everything else. The seal key itself is a
+ * needle: no dump of a companion holding it, no exception, no result shows
+ * it. exportState() returns the state by design (it holds the secret): the
+ * plain form is checked to hold the secret (the search works).
  */
 final class SecretsTest extends TestCase
 {
@@ -134,7 +138,7 @@ final class SecretsTest extends TestCase
 
     private function note(Companion $c): void
     {
-        $state = json_decode($c->toJson(), true);
+        $state = json_decode($c->exportState(), true);
         if (isset($state['installation']['secret'])) {
             $this->held[$state['installation']['secret']] = 'secret';
         }
@@ -143,6 +147,26 @@ final class SecretsTest extends TestCase
         }
         $this->sealed[] = $c->sealState($this->key);
         $this->dump('the companion', $c);
+    }
+
+    /**
+     * What $persist received: sealed blobs that open with the seal key (the
+     * last one, when $current, to the companion's state), searched like the
+     * sealed states.
+     *
+     * @param list<string> $persisted
+     */
+    private function persistedSealed(Companion $c, array $persisted, bool $current = true): void
+    {
+        $this->assertNotEmpty($persisted, 'something was persisted');
+        foreach ($persisted as $i => $blob) {
+            $this->assertStringStartsWith('tsv1.', $blob, "persisted #$i is sealed");
+            $this->assertIsString(Companion::openState($blob, $this->key)->exportState());
+            $this->sealed[] = $blob;
+        }
+        if ($current) {
+            $this->assertSame($c->exportState(), Companion::openState(end($persisted), $this->key)->exportState());
+        }
     }
 
     public function testNoSecretOrTokenInExceptionsResultsOrDumps(): void
@@ -205,10 +229,17 @@ final class SecretsTest extends TestCase
         $this->key = random_bytes(32);
         $run = fn (Companion $c, array $req) => $c->call($req, $host->transport(), $host->sleep(), $host->persist());
 
-        $c = $env->companion();
-        $env->register($c);
+        $this->held[$this->key] = 'seal key';
+        $c = $env->companion($this->key);
+        $env->register($c, $persisted);
+        $this->assertGreaterThanOrEqual(2, count($persisted), 'the secret, then the confirmation');
+        $this->persistedSealed($c, $persisted);
         $this->note($c);
-        $env->connect($c, $op, 'orders:read contacts:read contacts:write');
+        $this->dump('the companion right after create', $env->companion($this->key));
+        $this->dump('a connect result', $env->connect($c, $op, 'orders:read contacts:read contacts:write', $persisted));
+        $this->persistedSealed($c, $persisted);
+        // The Stora account that consented (fake Stora: GET /2025-09/account).
+        $this->assertSame(['id' => $op, 'name' => "Operator $op"], $c->account());
         $this->note($c);
         $this->dump('a GET result', $run($c, ['method' => 'GET', 'path' => '/api/orders']));
         $this->dump('a POST result', $run($c, ['method' => 'POST', 'path' => '/api/contacts', 'headers' => ['content-type' => 'application/json'], 'body' => '{"name":"Ada"}']));
@@ -221,16 +252,22 @@ final class SecretsTest extends TestCase
         http_send($signed);
         $this->dump('a replay answer', http_send($signed));
 
-        // Forged callbacks carrying the current token.
-        $token = json_decode($c->toJson(), true)['broker_token'];
-        $c->connectUrl($env->returnUrl);
+        // Forged callbacks carrying the current token (the last one, with
+        // the pending state and the token as its code, reaches the broker's
+        // connect completion, which refuses it).
+        $token = json_decode($c->exportState(), true)['broker_token'];
+        parse_str((string) parse_url($c->connectUrl($env->returnUrl), PHP_URL_QUERY), $q);
         foreach ([
             "{$env->returnUrl}&state=forged-state-0123456789&broker_token=$token",
             "{$env->returnUrl}&broker_token=$token",
             "{$env->returnUrl}&state=%ZZ&broker_token=$token%00",
+            "{$env->returnUrl}&state=forged-state-0123456789&code=" . rawurlencode($token),
+            "{$env->returnUrl}&state={$q['state']}&code=" . rawurlencode($token),
         ] as $cb) {
-            $this->fails('a forged callback', fn () => $c->completeConnect($cb));
+            $this->fails('a forged callback', fn () => $c->completeConnect($cb, $host->transport(), $host->sleep(), $host->persist()));
         }
+        $this->assertSame('connected', $c->status(), 'a failed completion keeps the token');
+        $this->assertSame($token, json_decode($c->exportState(), true)['broker_token']);
         $this->note($c);
 
         // Revoked at Stora; the kill switch.
@@ -238,7 +275,8 @@ final class SecretsTest extends TestCase
         $this->fails('a call needing a reconnect', fn () => $run($c, ['method' => 'GET', 'path' => '/api/orders']));
         $this->fails('a call while reconnect is required', fn () => $run($c, ['method' => 'GET', 'path' => '/api/orders']));
         $this->note($c);
-        $env->connect($c, $op);
+        $this->dump('a reconnect result', $env->connect($c, $op));
+        $this->assertSame(['id' => $op, 'name' => "Operator $op"], $c->account());
         $id = $c->installId();
         $env->admin('POST', "/admin/installations/$id/disable");
         $this->fails('a call to a disabled installation', fn () => $run($c, ['method' => 'GET', 'path' => '/api/orders']));
@@ -247,7 +285,7 @@ final class SecretsTest extends TestCase
         $this->note($c);
 
         // Bad input that holds the secret or the token; a transport that fails.
-        $json = $c->toJson();
+        $json = $c->exportState();
         $state = json_decode($json, true);
         $secret = $state['installation']['secret'];
         foreach ([
@@ -257,7 +295,7 @@ final class SecretsTest extends TestCase
             str_replace("\"{$state['broker_token']}\"", "{\"{$state['broker_token']}\":1}", $json),
             str_replace('"v":1', "\"v\":\"$secret\"", $json),
         ] as $bad) {
-            $this->fails('a corrupt state', fn () => Companion::fromJson($bad));
+            $this->fails('a corrupt state', fn () => Companion::importState($bad));
         }
         $this->fails('a wrong key', fn () => Companion::openState($c->sealState($this->key), 'another key of 16+ bytes'));
         $this->fails('a plain state given as sealed', fn () => Companion::openState($json, $this->key));
@@ -278,7 +316,7 @@ final class SecretsTest extends TestCase
         ));
         $this->note($c);
         // register() persists the new secret before its first send.
-        $fresh = $env->companion();
+        $fresh = $env->companion($this->key);
         $this->propagates('a persist that throws', 'the disk is full', fn () => $fresh->register(
             $env->registration(),
             static fn (#[\SensitiveParameter] array $req) => http_send($req),
@@ -296,6 +334,12 @@ final class SecretsTest extends TestCase
         $this->dump('an uninstall report', $c->uninstall($host->transport(), $host->sleep(), $host->persist()));
         $this->note($c);
 
+        // Everything the driver handed to $persist on the way (the host's log).
+        $this->assertNotEmpty($host->persistedAll);
+        $this->persistedSealed($c, $host->persistedAll, false);
+        $this->dump('a companion imported with the seal key', Companion::importState($json, $this->key));
+        $this->dump('a companion opened with the seal key', Companion::openState($c->sealState($this->key), $this->key));
+
         // The search.
         $needles = [];
         foreach ($this->held as $value => $kind) {
@@ -311,6 +355,7 @@ final class SecretsTest extends TestCase
                 }
             }
         }
+        $this->assertNotEmpty(array_filter($needles, fn ($n) => $n[0] === 'seal key'), 'the seal key is searched for');
         $tokens = count(array_filter($this->held, fn ($k) => $k === 'broker token'));
         $this->assertGreaterThanOrEqual(3, $tokens, 'the lifecycle held several broker tokens');
         $places = $this->places;

@@ -106,10 +106,13 @@ final class Env
         proc_close($this->process);
     }
 
-    /** A fresh companion for the broker; retry delays kept short. */
-    public function companion(): Companion
+    /**
+     * A fresh companion for the broker; with `$sealKey` every persist hands
+     * over the state sealed under it.
+     */
+    public function companion(#[\SensitiveParameter] ?string $sealKey = null): Companion
     {
-        return Companion::create(['broker_url' => $this->broker]);
+        return Companion::create(['broker_url' => $this->broker], $sealKey);
     }
 
     public function registration(): array
@@ -152,14 +155,17 @@ final class Env
 
     /**
      * Runs the browser part of connect and returns the URL the browser
-     * landed on (the plugin's return URL with state + broker_token or error).
+     * landed on (the plugin's return URL with state + code, or error). One
+     * browser (one cookie jar) per call unless $browser is given: the broker
+     * binds the round to the browser's cookie.
      */
-    public function browseConnect(Companion $c, ?string $scope, ?string $operator, ?int $now = null): string
+    public function browseConnect(Companion $c, ?string $scope, ?string $operator, ?int $now = null, ?Browser $browser = null): string
     {
+        $browser ??= new Browser();
         $url = $c->connectUrl($this->returnUrl, $scope, $now);
-        $page = browse($url, $this->returnUrl);
+        $page = $browser->browse($url, $this->returnUrl);
         if (!$page['returned'] && $page['status'] === 200 && preg_match('/id="continue" href="([^"]+)"/', $page['body'], $cont)) {
-            $page = browse(resolve($page['url'], html_entity_decode($cont[1])), $this->returnUrl); // the broker's interstitial: Continue
+            $page = $browser->browse(resolve($page['url'], html_entity_decode($cont[1])), $this->returnUrl); // the broker's interstitial: Continue
         }
         if ($page['returned']) {
             return $page['url'];
@@ -175,16 +181,32 @@ final class Env
         if ($operator !== null) {
             $next .= '&operator=' . rawurlencode($operator);
         }
-        $landing = browse($next, $this->returnUrl);
+        $landing = $browser->browse($next, $this->returnUrl);
         if (!$landing['returned']) {
             throw new \RuntimeException("ended on a page ({$landing['status']})");
         }
         return $landing['url'];
     }
 
-    public function connect(Companion $c, string $operator, ?string $scope = null): void
+    /**
+     * Connects $c as $operator: the browser round, then completeConnect()
+     * exchanges the callback's single-use connect code for the broker token
+     * (signed `POST /connect/complete`). The callback must carry `code`, and
+     * never a broker token. Returns completeConnect()'s result:
+     * `['account' => ['id' => …, 'name' => …]]`.
+     */
+    /** @param list<string>|null $persisted receives every state the completion persists */
+    public function connect(Companion $c, string $operator, ?string $scope = null, ?array &$persisted = null): array
     {
-        $c->completeConnect($this->browseConnect($c, $scope, $operator));
+        $landing = $this->browseConnect($c, $scope, $operator);
+        parse_str((string) parse_url($landing, PHP_URL_QUERY), $q);
+        if (!isset($q['code']) || str_contains($landing, 'broker_token')) {
+            throw new \RuntimeException("the callback must carry a connect code and no broker token: $landing");
+        }
+        $persisted = [];
+        return $c->completeConnect($landing, fn (array $req): array => http_send($req), fn (int $ms) => usleep($ms * 1000), function (string $state) use (&$persisted): void {
+            $persisted[] = $state;
+        });
     }
 
     public function storaControl(string $path, array $body = []): array
@@ -208,6 +230,56 @@ final class Env
     public function admin(string $method, string $path): array
     {
         return http_send(['method' => $method, 'url' => $this->broker . $path, 'headers' => ['authorization' => 'Bearer ' . $this->adminToken], 'body' => '']);
+    }
+}
+
+/**
+ * A browser with cookies: follows redirects like browse() (lib.php), and
+ * keeps each Set-Cookie name=value (attributes ignored) for the host:port
+ * that set it, sending it back there. Two instances are two browsers.
+ */
+final class Browser
+{
+    /** @var array<string, array<string, string>> host:port => name => value */
+    public array $cookies = [];
+
+    private static function hostOf(string $url): string
+    {
+        $p = parse_url($url);
+        return ($p['host'] ?? '') . (isset($p['port']) ? ':' . $p['port'] : '');
+    }
+
+    /** @return array{returned: bool, url: string, status: int, body: string} */
+    public function browse(string $url, string $stopAt): array
+    {
+        for ($i = 0; $i < 10; $i++) {
+            if (str_starts_with($url, $stopAt)) {
+                return ['returned' => true, 'url' => $url, 'status' => 0, 'body' => ''];
+            }
+            $host = self::hostOf($url);
+            $headers = ['accept' => 'text/html'];
+            if (($this->cookies[$host] ?? []) !== []) {
+                $pairs = [];
+                foreach ($this->cookies[$host] as $name => $value) {
+                    $pairs[] = "$name=$value";
+                }
+                $headers['cookie'] = implode('; ', $pairs);
+            }
+            $r = http_send(['method' => 'GET', 'url' => $url, 'headers' => $headers, 'body' => '']);
+            if (isset($r['headers']['set-cookie'])) {
+                $pair = explode(';', $r['headers']['set-cookie'], 2)[0];
+                if (str_contains($pair, '=')) {
+                    [$name, $value] = array_map('trim', explode('=', $pair, 2));
+                    $this->cookies[$host][$name] = $value;
+                }
+            }
+            if (in_array($r['status'], [301, 302, 303, 307, 308], true) && isset($r['headers']['location'])) {
+                $url = resolve($url, $r['headers']['location']);
+                continue;
+            }
+            return ['returned' => false, 'url' => $url, 'status' => $r['status'], 'body' => $r['body']];
+        }
+        throw new \RuntimeException('too many redirects');
     }
 }
 

@@ -86,6 +86,8 @@ final class Host
     /** @var list<int> */
     public array $sleeps = [];
     public ?string $persisted = null;
+    /** @var list<string> everything persisted, in order */
+    public array $persistedAll = [];
     /** @var list<int> */
     public array $statuses = [];
 
@@ -107,8 +109,9 @@ final class Host
 
     public function persist(): callable
     {
-        return function (string $json): void {
-            $this->persisted = $json;
+        return function (string $state): void {
+            $this->persisted = $state;
+            $this->persistedAll[] = $state;
         };
     }
 

@@ -8,6 +8,9 @@ import {
   verifyRequest,
   MemoryReplayStore,
   hmacSignGeneric,
+  type Account,
+  type CompanionSummary,
+  type ConnectResult,
   type DriverOptions,
   type ErrorCode,
   type HttpRequest,
@@ -31,7 +34,15 @@ export async function background(): Promise<void> {
   await init(new Uint8Array(8));
 
   const sealed = await storage.get("tessera");
-  const companion = sealed ? Companion.openState(sealed, sealKey) : Companion.create({ brokerUrl: "https://broker.example" });
+  // With a seal key every onPersist value is the sealed state: store it as-is.
+  const companion = sealed
+    ? Companion.openState(sealed, sealKey)
+    : Companion.create({ brokerUrl: "https://broker.example", sealKey });
+  const restored: Companion = Companion.importState(companion.exportState(), { sealKey: "a string key of 16+ bytes" });
+  const plain: Companion = Companion.importState(JSON.parse(restored.exportState()) as object);
+  const summary: CompanionSummary = companion.toJSON();
+  const logged: string | null = summary.installId;
+  void [plain, logged];
   const status: Status = companion.status;
   const id: string | null = companion.installId;
 
@@ -63,7 +74,11 @@ export async function background(): Promise<void> {
   void reg;
 
   const url: string = companion.connectUrl({ returnUrl: "chrome-extension://abc/cb.html", scope: "units:read" });
-  companion.completeConnect(url);
+  // The callback the browser came back to (`?state=…&code=…`): exchanged over the driver.
+  const connected: ConnectResult = await companion.completeConnect(url, { onPersist: (json) => storage.set("tessera", json) });
+  const shown: string = `${connected.account.name} (${connected.account.id})`;
+  const current: Account | null = companion.account;
+  void [shown, current?.id];
 
   const options: DriverOptions = {
     onPersist: (json) => storage.set("tessera", companion.sealState(sealKey) + json.length),
@@ -106,6 +121,14 @@ export async function background(): Promise<void> {
 
   // @ts-expect-error brokerUrl is required
   Companion.create({});
+  // @ts-expect-error a seal key is bytes or a string
+  Companion.create({ brokerUrl: "https://broker.example", sealKey: 16 });
+  // @ts-expect-error fromJSON is gone: importState
+  Companion.fromJSON("{}");
+  // @ts-expect-error toJSON() is a redacted summary, not the state string
+  const notState: string = companion.toJSON();
+  // @ts-expect-error the summary never carries the secret
+  void companion.toJSON().secret;
   // @ts-expect-error the constructor is private
   new Companion();
   // @ts-expect-error methods are strings
@@ -122,6 +145,10 @@ export async function background(): Promise<void> {
   void companion.register({ siteUrl: "https://shop.example" });
   // @ts-expect-error serveProof is for register() and siteMoved()
   void companion.call({ method: "GET", path: "/x" }, { serveProof: () => false });
+  // @ts-expect-error completeConnect is async: its result is a promise
+  const sync: ConnectResult = companion.completeConnect(url);
+  // @ts-expect-error account is null while not connected
+  const always: Account = companion.account;
   const redirected: ErrorCode = "redirected";
-  void [bad, badCode, noErr, noNull, redirected];
+  void [bad, badCode, noErr, noNull, redirected, sync, always, notState];
 }

@@ -14,15 +14,15 @@ use StorefrontSync\Vendor\Tessera\Internal\Host;
 use StorefrontSync\Vendor\Tessera\Internal\Machine;
 use StorefrontSync\Vendor\Tessera\Internal\PhpErrors;
 use StorefrontSync\Vendor\Tessera\Internal\SignOptions;
-use StorefrontSync\Vendor\Tessera\Internal\TestHooks;
 
 /**
  * The plugin side of one installation: configuration plus state.
  *
  * The pure-PHP twin of the extension's `Tessera\Companion` (same methods,
- * arguments, array shapes, errors; see `php-ext/tessera.stub.php`). Persist
- * `toJson()` (better: `sealState()`) after every method that changes the
- * state. Objects cannot be serialised or cloned and show nothing in dumps.
+ * arguments, array shapes, errors; see `php-ext/tessera.stub.php`). Give it
+ * a seal key and store what `$persist` receives; after a method without a
+ * `$persist` that changes the state, store `sealState()` (or `exportState()`,
+ * which holds the secret). Objects cannot be serialised or cloned and show nothing in dumps.
  *
  * Parameters are untyped on purpose: a value of the wrong type is an
  * `InvalidInputException`, never a `TypeError` (the extension's contract).
@@ -30,7 +30,7 @@ use StorefrontSync\Vendor\Tessera\Internal\TestHooks;
 final class Companion
 {
     /**
-     * Not constructible with `new`: use `create()`, `fromJson()` or
+     * Not constructible with `new`: use `create()`, `importState()` or
      * `openState()`.
      *
      * @throws Exception\InvalidStateException always
@@ -38,47 +38,69 @@ final class Companion
     public function __construct()
     {
         Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
-        throw PhpErrors::exception(CoreError::invalidState('create a Companion with Companion::create(), fromJson() or openState()'));
+        throw PhpErrors::exception(CoreError::invalidState('create a Companion with Companion::create(), importState() or openState()'));
     }
 
     /**
      * A fresh, unregistered companion.
      *
-     * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}} $config
-     * @throws Exception\InvalidInputException
+     * With `$sealKey` (at least 16 bytes, e.g. WordPress' salts) every
+     * `$persist` callable is handed the state sealed under it (as
+     * `sealState()` makes it; reopen with `openState()`) instead of its JSON.
+     *
+     * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string, connect_complete?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}} $config
+     * @param string|null $sealKey key material to seal what `$persist` receives; none: the JSON
+     * @throws Exception\InvalidInputException also when `$sealKey` is shorter than 16 bytes
      */
-    public static function create($config): Companion
+    public static function create($config, #[\SensitiveParameter] $sealKey = null): Companion
     {
-        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 1);
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 2);
         try {
             $config = Convert::configFromPhp(Convert::array($config, 'config'));
-            return Binding::wrap(CompanionCore::create($config));
+            $key = Convert::optBytes($sealKey, 'sealKey');
+            $core = CompanionCore::create($config);
+            if ($key !== null) {
+                $core->setSealKey($key);
+            }
+            return Binding::wrap($core);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }
     }
 
     /**
-     * Restores a companion from `toJson()` output.
+     * Restores a companion from `exportState()` output. With `$sealKey` (at
+     * least 16 bytes) every `$persist` callable is handed the state sealed
+     * under it, as for `create()`.
      *
      * @param string $json
+     * @param string|null $sealKey
      * @throws Exception\InvalidStateException when the JSON is corrupt or from a newer version
+     * @throws Exception\InvalidInputException when `$sealKey` is shorter than 16 bytes
      */
-    public static function fromJson(#[\SensitiveParameter] $json): Companion
+    public static function importState(#[\SensitiveParameter] $json, #[\SensitiveParameter] $sealKey = null): Companion
     {
-        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 1);
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 2);
         try {
-            return Binding::wrap(CompanionCore::fromJson(Convert::utf8($json, 'json')));
+            $json = Convert::utf8($json, 'json');
+            $key = Convert::optBytes($sealKey, 'sealKey');
+            $core = CompanionCore::fromJson($json);
+            if ($key !== null) {
+                $core->setSealKey($key);
+            }
+            return Binding::wrap($core);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }
     }
 
     /**
-     * The state as JSON. It contains the secret and the broker token: store
-     * it sealed (`sealState()`) or where only the plugin can read it.
+     * The state as JSON, for `importState()`. IT CONTAINS THE SECRET AND THE
+     * BROKER TOKEN: whoever reads it can act as this installation. Prefer a
+     * seal key (`create()`, `importState()`, `openState()`) and store what
+     * `$persist` receives, or `sealState()`; never log or display this.
      */
-    public function toJson(): string
+    public function exportState(): string
     {
         Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
         try {
@@ -244,27 +266,22 @@ final class Companion
 
     /**
      * The broker connect URL to send the browser to; records the pending
-     * connect (persist afterwards).
+     * connect (persist afterwards) with a fresh random `state`.
      *
      * @param string $returnUrl
      * @param string|null $scope
      * @param int|null $now unix seconds; the clock when null
-     * @param string|null $state only for reproducible tests (16-128 characters of [A-Za-z0-9._~-]);
-     *        16 random bytes when null
      * @throws Exception\InvalidInputException
      * @throws Exception\InvalidStateException
      */
-    public function connectUrl(#[\SensitiveParameter] $returnUrl, $scope = null, $now = null, #[\SensitiveParameter] $state = null): string
+    public function connectUrl(#[\SensitiveParameter] $returnUrl, $scope = null, $now = null): string
     {
-        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 4);
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 3);
         try {
             $returnUrl = Convert::utf8($returnUrl, 'returnUrl');
             $scope = Convert::optUtf8($scope, 'scope');
             $now = Binding::hooks($this)->nowOr($now);
-            $state = Convert::optUtf8($state, 'state');
-            return $state !== null
-                ? Binding::core($this)->connectUrlWithState($returnUrl, $scope, $now, $state)
-                : Binding::core($this)->connectUrl($returnUrl, $scope, $now, Binding::hooks($this)->entropy());
+            return Binding::core($this)->connectUrl($returnUrl, $scope, $now, Binding::hooks($this)->entropy());
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }
@@ -272,20 +289,48 @@ final class Companion
 
     /**
      * Completes the connect from the callback (the full return URL, or its
-     * query string).
+     * query): checks it (`state`, once, within 10 minutes), then exchanges
+     * its single-use connect code for the broker token with a signed request
+     * (docs/PROTOCOL.md §5.4.1). Returns `['account' => ['id' => …, 'name'
+     * => …]]`: the Stora account the site is now connected to — show it to
+     * the operator. On any failure a previously held broker token is kept.
+     * Callables as for `call()`.
      *
      * @param string $callback
-     * @param int|null $now unix seconds; the clock when null
+     * @param callable $transport
+     * @param callable|null $sleep
+     * @param callable|null $persist
+     * @return array{account: array{id: string, name: string}}
      * @throws Exception\CallbackException
      * @throws Exception\InvalidStateException when no connect is pending
+     * @throws Exception\ClientErrorException when the broker refuses the code
+     * @throws Exception\ServerUnavailableException
      */
-    public function completeConnect(#[\SensitiveParameter] $callback, $now = null): void
+    public function completeConnect(#[\SensitiveParameter] $callback, $transport, $sleep = null, $persist = null): array
     {
-        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 2);
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 4);
         try {
             $callback = Convert::utf8($callback, 'callback');
-            $now = Binding::hooks($this)->nowOr($now);
-            Binding::core($this)->completeConnect($callback, $now);
+            $host = Binding::host($transport, $sleep, $persist, null);
+            $now = Binding::hooks($this)->now();
+            return Binding::run($this, fn (CompanionCore $c): Call => Machine::startCompleteConnect($c, $callback, $now), $host);
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * The Stora account this site is connected to, `['id' => …, 'name' =>
+     * …]`, or `null` while not connected.
+     *
+     * @return array{id: string, name: string}|null
+     */
+    public function account(): ?array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        try {
+            $account = Binding::core($this)->account();
+            return $account === null ? null : Convert::accountToPhp($account);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }
@@ -350,7 +395,8 @@ final class Companion
      * @param callable $transport sends the request once, exactly as given, without following redirects, and
      *        returns the response whatever its status; throws `TransportException` when no response could be read
      * @param callable|null $sleep sleeps that many milliseconds; sleeps the process when null
-     * @param callable|null $persist stores the state JSON durably before it returns
+     * @param callable|null $persist stores what it is given durably before it returns: the state sealed
+     *        under the seal key when the companion has one, else the state JSON
      * @return array{status: int, headers: array<string, string>, body: string}
      * @throws Exception\ReconnectRequiredException
      * @throws Exception\RegistrationInvalidException
@@ -366,6 +412,33 @@ final class Companion
             $req = Convert::apiRequestFromPhp(Convert::array($request, 'request'));
             $host = Binding::host($transport, $sleep, $persist, null);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startCall($c, $req), $host);
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * Revokes a previous installation of this site (after "Register again": a
+     * state that no longer opened, or a registration the broker refused): a
+     * signed request asking the broker to revoke its Stora grant and forget
+     * it (docs/PROTOCOL.md §5.11). Keep the install id outside the sealed
+     * state to have it here (it is not a secret). Callables as for `call()`.
+     *
+     * @param string $installId
+     * @param callable $transport
+     * @param callable|null $sleep
+     * @param callable|null $persist
+     * @return array{revoked: bool} `false`: nothing of it was left
+     * @throws Exception\InvalidInputException for a malformed id, or this installation's own
+     * @throws Exception\ClientErrorException `ownership_proof_required` when the broker did not see this site proved
+     */
+    public function revokePrevious($installId, $transport, $sleep = null, $persist = null): array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 4);
+        try {
+            $installId = Convert::utf8($installId, 'installId');
+            $host = Binding::host($transport, $sleep, $persist, null);
+            return Binding::run($this, fn (CompanionCore $c): Call => Machine::startRevokePrevious($c, $installId), $host);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }
@@ -530,7 +603,8 @@ final class Companion
     }
 
     /**
-     * Opens a sealed state.
+     * Opens a sealed state. The companion keeps `$keyMaterial` as its seal
+     * key: every `$persist` callable is handed the state sealed under it.
      *
      * @param string $sealed
      * @param string $keyMaterial
@@ -548,46 +622,6 @@ final class Companion
             }
             $key = Convert::bytes($keyMaterial, 'keyMaterial');
             return Binding::wrap(CompanionCore::openState($sealed, $key));
-        } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
-        }
-    }
-
-    /**
-     * Test hook (reproducible runs, the machine scripts): draws this object's
-     * randomness from the core's `SeededEntropy($seed)`, one stream across
-     * calls. Never in production: the secret would be predictable.
-     *
-     * @param string|null $seed exactly 32 bytes; null returns to the OS CSPRNG
-     * @throws Exception\InvalidInputException when the seed is not 32 bytes
-     */
-    public function useSeededEntropy(#[\SensitiveParameter] $seed = null): void
-    {
-        Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 1);
-        try {
-            $seed = Convert::optBytes($seed, 'seed');
-            if ($seed !== null && strlen($seed) !== 32) {
-                throw CoreError::invalidInput('seed', 'must be exactly 32 bytes');
-            }
-            Binding::hooks($this)->setSeed($seed);
-        } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
-        }
-    }
-
-    /**
-     * Test hook: reads `now` from `$clock()` (unix seconds) instead of the
-     * system clock, in the drivers (once per event fed to the step machine)
-     * and in every method whose `$now` is omitted (not the static `classify()`).
-     *
-     * @param callable|null $clock null returns to the system clock
-     * @throws Exception\InvalidInputException when `$clock` is not callable
-     */
-    public function useClock($clock = null): void
-    {
-        Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 1);
-        try {
-            Binding::hooks($this)->setClock(Convert::optCallable($clock, 'clock'));
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }

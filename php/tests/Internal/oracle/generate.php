@@ -94,6 +94,18 @@ for ($i = 0; $i < intdiv($per, 3); $i++) {
         'requests' => $reqs, 'window' => G::pick([300, 300, 600, 86_400]), 'capacity' => G::pick([1, 2, 3])]);
 }
 
+// The connect completion (docs/PROTOCOL.md §5.4.1): return URLs that carry
+// `code` (refused) or `broker_token` (allowed now), and account checks.
+// Appended, so the inputs above stay the same.
+for ($i = 0; $i < intdiv($per, 3); $i++) {
+    $ret = G::pick(['https://s.example/cb?code=1', 'https://s.example/cb?broker_token=1', 'https://s.example/cb?a=1&%63ode=x',
+        'https://s.example/cb?codes=1', 'chrome-extension://abcdef/o.html?code', 'https://s.example/cb?x=' . G::junk(3)]);
+    $add(['op' => 'connect', 'url' => $g->connectUrl($now, $ret), 'now' => $now + G::pick([0, 5, -5]),
+        'secrets' => ['ins_O9w3RAV1LOPU_4UYwjMgeg' => $g->secret()]]);
+    $add(['op' => 'account', 'id' => G::accountText(), 'name' => G::accountText()]);
+    $add(['op' => 'account', 'id' => G::pick(['op_7', 'x']), 'name' => G::accountText()]);
+}
+
 $inFile = tempnam(sys_get_temp_dir(), 'oracle');
 file_put_contents($inFile, implode("\n", array_map(fn ($c) => json_encode($c, JSON_THROW_ON_ERROR | JSON_UNESCAPED_SLASHES), $cases)) . "\n");
 $proc = proc_open([$oracle], [0 => ['file', $inFile, 'r'], 1 => ['pipe', 'w']], $pipes);

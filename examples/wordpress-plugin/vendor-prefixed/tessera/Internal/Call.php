@@ -13,6 +13,8 @@ final class Call
     // `Op`
     public const OP_API = 'api';
     public const OP_REGISTER = 'register';
+    public const OP_CONNECT_COMPLETE = 'connect_complete';
+    public const OP_REVOKE_PREVIOUS = 'revoke_previous';
     public const OP_DISCONNECT = 'disconnect';
     public const OP_UNINSTALL_DISCONNECT = 'uninstall_disconnect';
     public const OP_UNINSTALL_DEREGISTER = 'uninstall_deregister';
@@ -40,6 +42,11 @@ final class Call
     public bool $reset = false;
     /** @var array{RemoteStep, RemoteStep}|null how the reset's old-installation steps ended (disconnect, deregister) */
     public ?array $resetSteps = null;
+    /**
+     * Connect completion: the callback failed locally after the pending
+     * connect was consumed (ends the call once that is persisted).
+     */
+    public ?CoreError $localFailure = null;
 
     /** `Pending::BeginRegistration`: the old installation is wiped; register afresh. */
     public const BEGIN_REGISTRATION = 'begin_registration';

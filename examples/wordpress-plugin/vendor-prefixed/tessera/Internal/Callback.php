@@ -9,18 +9,18 @@ final class Callback
 {
     /**
      * @param string $state the `state` parameter
-     * @param string|null $brokerToken the `broker_token` parameter, if any
+     * @param string|null $code the `code` parameter (the single-use connect code), if any
      * @param string|null $error the `error` parameter, if any
      */
     public function __construct(
         public readonly string $state,
-        #[\SensitiveParameter] public readonly ?string $brokerToken,
+        #[\SensitiveParameter] public readonly ?string $code,
         public readonly ?string $error,
     ) {
     }
 
     /**
-     * What `var_dump` shows: the token redacted.
+     * What `var_dump` shows: the connect code redacted.
      *
      * @return array<string, mixed>
      */
@@ -28,7 +28,7 @@ final class Callback
     {
         return [
             'state' => $this->state,
-            'brokerToken' => $this->brokerToken === null ? null : '[redacted]',
+            'code' => $this->code === null ? null : '[redacted]',
             'error' => $this->error,
         ];
     }

@@ -26,6 +26,14 @@ final class CompanionCore
     public const PURPOSE_LEAVE = 'leave';
     /** `PATCH /installations/{id}`: while the site mismatch is recorded. */
     public const PURPOSE_SITE_MOVE = 'site_move';
+    /** The connect completion (§5.4.1): as API, but never with the broker token being replaced. */
+    public const PURPOSE_INSTALLATION = 'installation';
+
+    /**
+     * When set, every persist action carries the state sealed with it: hosts
+     * get exactly what they store ({@see setSealKey()}).
+     */
+    public ?SealKey $sealKey = null;
 
     private function __construct(public State $state, public Url $broker)
     {
@@ -41,7 +49,8 @@ final class CompanionCore
         if ($url->query() !== null) {
             throw CoreError::invalidUrl('broker_url', 'must not have a query');
         }
-        foreach ([$config->routes->installations, $config->routes->connect, $config->routes->disconnect] as $route) {
+        $r = $config->routes;
+        foreach ([$r->installations, $r->connect, $r->disconnect, $r->connectComplete] as $route) {
             $joined = $url->join($route, 'routes');
             if ($joined->query() !== null) {
                 throw CoreError::invalidUrl('routes', 'must not have a query');
@@ -154,6 +163,7 @@ final class CompanionCore
             }
             $this->state->installation = new Installation($id, '', '', $secret, '', '');
             $this->state->brokerToken = null;
+            $this->state->account = null;
             $this->state->pendingConnect = null;
             $this->state->reconnectReason = null;
             $this->state->siteMismatch = null;
@@ -286,6 +296,7 @@ final class CompanionCore
     {
         switch ($purpose) {
             case self::PURPOSE_API:
+            case self::PURPOSE_INSTALLATION:
                 return $this->usableInstallation();
             case self::PURPOSE_LEAVE:
                 // Leaving must stay possible while a site move waits for its proof.
@@ -307,7 +318,11 @@ final class CompanionCore
 
     // ---- connect ------------------------------------------------------------
 
-    /** The broker connect URL; records the pending connect. @throws CoreError */
+    /**
+     * The broker connect URL; records the pending connect. Allowed while
+     * connected: that is a reconnect, and the current token stays until
+     * Machine::startCompleteConnect() succeeds. @throws CoreError
+     */
     public function connectUrl(#[\SensitiveParameter] string $returnUrl, ?string $scope, int $now, Entropy $entropy): string
     {
         $state = Encoding::b64urlEncode($entropy->fill(16));
@@ -340,32 +355,12 @@ final class CompanionCore
     }
 
     /**
-     * Completes the connect from the callback (the full return URL, or its
-     * query): `state` checked in constant time, once, within 10 minutes.
-     *
-     * @throws CoreError
+     * The Stora account this installation is connected to (while it holds a
+     * broker token): show it to the operator (`account`, machine/connect.rs).
      */
-    public function completeConnect(#[\SensitiveParameter] string $callback, int $now): void
+    public function account(): ?Account
     {
-        $cb = Connect::parseCallback($callback);
-        $pending = $this->state->pendingConnect ?? throw CoreError::invalidState('no connect is pending');
-        if (!hash_equals($pending->state, $cb->state)) {
-            throw CoreError::callbackStateMismatch();
-        }
-        $expired = abs($now - $pending->created) > Connect::CONNECT_TTL_SECS;
-        // The state matched: this attempt is used up whatever happens next.
-        $this->state->pendingConnect = null;
-        $this->state->refresh();
-        if ($expired) {
-            throw CoreError::callbackExpired();
-        }
-        if ($cb->error !== null) {
-            throw CoreError::callbackDenied(CoreError::sanitizeCode($cb->error));
-        }
-        $token = BrokerToken::new($cb->brokerToken ?? throw CoreError::callbackInvalid('missing broker_token'));
-        $this->state->brokerToken = $token;
-        $this->state->reconnectReason = null;
-        $this->state->refresh();
+        return $this->state->brokerToken === null ? null : $this->state->account;
     }
 
     // ---- signing ------------------------------------------------------------
@@ -389,7 +384,7 @@ final class CompanionCore
             $url,
             $req->headers,
             $req->body,
-            $this->state->brokerToken,
+            $purpose === self::PURPOSE_INSTALLATION ? null : $this->state->brokerToken,
             $opts,
             $entropy,
         );
@@ -429,6 +424,7 @@ final class CompanionCore
     {
         $this->state->installation = null;
         $this->state->brokerToken = null;
+        $this->state->account = null;
         $this->state->pendingConnect = null;
         $this->state->reconnectReason = null;
         $this->state->siteMismatch = null;
@@ -462,7 +458,13 @@ final class CompanionCore
         }
     }
 
-    /** Opens a sealed state; any failure to open is `state_undecryptable`. @throws CoreError */
+    /**
+     * Opens a sealed state; any failure to open is `state_undecryptable`. The
+     * companion keeps `$keyMaterial` as its seal key ({@see setSealKey()}):
+     * what it asks the host to persist is sealed the same way.
+     *
+     * @throws CoreError
+     */
     public static function openState(string $sealed, #[\SensitiveParameter] string $keyMaterial): self
     {
         $plain = Seal::open($sealed, $keyMaterial);
@@ -470,9 +472,38 @@ final class CompanionCore
             if (!Text::isUtf8($plain)) {
                 throw CoreError::stateCorrupt('sealed state is not UTF-8');
             }
-            return self::fromJson($plain);
+            $companion = self::fromJson($plain);
         } finally {
             sodium_memzero($plain);
         }
+        $companion->setSealKey($keyMaterial);
+        return $companion;
+    }
+
+    /**
+     * From now on every persist action carries the state sealed under
+     * `$keyMaterial` (≥ 16 bytes; {@see sealState()}'s format, a fresh nonce
+     * each time) instead of its JSON: the host stores what it is given and
+     * reopens it with {@see openState()}.
+     *
+     * @throws CoreError invalid_input (field `key`) when it is shorter than 16 bytes
+     */
+    public function setSealKey(#[\SensitiveParameter] string $keyMaterial): void
+    {
+        $this->sealKey = SealKey::new($keyMaterial);
+    }
+
+    /**
+     * What the host persists: the state sealed with the seal key when one was
+     * given, else its JSON (`persisted_form`).
+     *
+     * @throws CoreError
+     */
+    public function persistedForm(Entropy $entropy): string
+    {
+        if ($this->sealKey !== null) {
+            return $this->sealState($this->sealKey->expose(), $entropy);
+        }
+        return $this->toJson();
     }
 }

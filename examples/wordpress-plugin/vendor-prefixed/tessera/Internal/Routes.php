@@ -11,6 +11,8 @@ final class Routes
         public string $installations = '/installations',
         public string $connect = '/connect',
         public string $disconnect = '/disconnect',
+        /** Connect completion: the signed exchange of a connect code for a broker token (docs/PROTOCOL.md §5.4.1). */
+        public string $connectComplete = '/connect/complete',
     ) {
     }
 }

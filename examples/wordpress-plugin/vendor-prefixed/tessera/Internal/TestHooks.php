@@ -5,29 +5,19 @@ declare(strict_types=1);
 namespace StorefrontSync\Vendor\Tessera\Internal;
 
 /**
- * The test hooks of one companion (`useSeededEntropy()`, `useClock()`):
- * where randomness and `now` come from. Both default to the system (port of
- * `TestHooks` in `php-ext/src/host.rs`).
+ * Where one companion's randomness and `now` come from: the system (port of
+ * `TestHooks` in `php-ext/src/host.rs`). This package has no way to change
+ * either: the test hooks `StorefrontSync\Vendor\Tessera\Testing\useSeededEntropy()` /
+ * `useClock()` live in php/tests/testing.php, outside the package's
+ * autoload, like the extension's, which only its test build has.
  */
 final class TestHooks
 {
-    /** `SeededEntropy` set by `useSeededEntropy()`: one stream across calls. */
+    /** The seeded stream a test set (php/tests/testing.php): one stream across calls. */
     private ?SeededEntropy $seeded = null;
-    /** @var callable|null the `useClock()` callable */
+    /** @var callable|null the clock a test set (php/tests/testing.php) */
     private $clock = null;
     private static ?OsEntropy $os = null;
-
-    /** Draw randomness from `SeededEntropy($seed)` from now on (null: the OS CSPRNG). */
-    public function setSeed(#[\SensitiveParameter] ?string $seed): void
-    {
-        $this->seeded = $seed === null ? null : new SeededEntropy($seed);
-    }
-
-    /** Read `now` from this callable from now on (null: the system clock). */
-    public function setClock(?callable $clock): void
-    {
-        $this->clock = $clock;
-    }
 
     /** The seeded stream when one is set, else the OS CSPRNG. */
     public function entropy(): Entropy
