@@ -519,12 +519,16 @@ impl Companion {
         Ok(())
     }
 
-    /// What the host persists: the state sealed with the seal key when one
-    /// was given, else its JSON.
-    pub(crate) fn persisted_form(&self, entropy: &mut dyn Entropy) -> Result<String> {
+    /// What the host persists for the state `json` (already serialised by
+    /// the step that asks to persist it): sealed with the seal key when one
+    /// was given (a fresh 24-byte nonce from `entropy`), else `json` itself.
+    pub(crate) fn persisted_form(&self, json: String, entropy: &mut dyn Entropy) -> Result<String> {
         match &self.seal_key {
-            Some(key) => self.seal_state(key.expose(), entropy),
-            None => Ok(self.to_json()),
+            Some(key) => {
+                let json = zeroize::Zeroizing::new(json);
+                seal::seal(json.as_bytes(), key.expose(), random::<24>(entropy))
+            }
+            None => Ok(json),
         }
     }
 }

@@ -242,13 +242,10 @@ impl Companion {
         };
         // Hosts get what they store: sealed when the companion has a seal key.
         let action = match action {
-            Action::Persist(json) if self.seal_key.is_some() => {
-                drop(zeroize::Zeroizing::new(json));
-                match self.persisted_form(entropy) {
-                    Ok(sealed) => Action::Persist(sealed),
-                    Err(e) => Action::Done(Err(e)),
-                }
-            }
+            Action::Persist(json) if self.seal_key.is_some() => match self.persisted_form(json, entropy) {
+                Ok(sealed) => Action::Persist(sealed),
+                Err(e) => Action::Done(Err(e)),
+            },
             other => other,
         };
         if matches!(action, Action::Done(_)) {
@@ -456,7 +453,7 @@ impl Companion {
             Op::UninstallDeregister => self.finish_uninstall(call, RemoteStep::Ok),
             Op::SiteMoved => self.site_moved_answer(call, &resp),
             Op::ConnectComplete => self.connect_answer(call, &resp),
-            Op::RevokePrevious => self.previous_revoked(outcome),
+            Op::RevokePrevious => Self::previous_revoked(outcome),
         }
     }
 

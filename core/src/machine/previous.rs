@@ -40,7 +40,7 @@ impl Companion {
         outcome.status == 404 && outcome.code.as_deref() == Some(PREVIOUS_NOT_FOUND)
     }
 
-    pub(super) fn previous_revoked(&mut self, outcome: &Outcome) -> Action {
+    pub(super) fn previous_revoked(outcome: &Outcome) -> Action {
         Action::Done(Ok(Completion::PreviousRevoked { revoked: !Self::previous_gone(outcome) }))
     }
 }

@@ -82,7 +82,9 @@ fn verification_failure(app: &App, error: &CoreError) -> Reply {
 /// Verifies a signed plugin request against the broker's public URL, and
 /// refuses it — before its nonce is recorded — unless `admit` accepts the
 /// signer's installation. Returns what the signature established and the
-/// installation row.
+/// installation row, which `admit` has accepted (a verified request always
+/// passed the gate: the replay store is the verifier's last step), so the
+/// handlers do not check its status again.
 pub(crate) fn verify_signed(app: &App, req: &Incoming, admit: Admit<'_>) -> Step<(Verified, Installation)> {
     verify_signed_url(app, req, admit).map(|(verified, installation, _)| (verified, installation))
 }
@@ -667,7 +669,6 @@ pub fn disconnect(app: &App, req: &Incoming) -> Reply {
     };
     let id = installation.install_id.clone();
     let result = (|| {
-        check_status(&installation, Use::Leave)?;
         check_broker_token(app, &verified)?;
         revoke_and_wipe(app, &id)?;
         Ok(Reply::no_content())
@@ -698,7 +699,6 @@ pub fn deregister(app: &App, req: &Incoming) -> Reply {
     let id = installation.install_id.clone();
     let result = (|| {
         check_path_id(req, &verified)?;
-        check_status(&installation, Use::Leave)?;
         remove_installation(app, &id)?;
         Ok(Reply::no_content())
     })();
@@ -764,7 +764,6 @@ pub fn revoke_previous(app: &App, req: &Incoming) -> Reply {
     let id = installation.install_id.clone();
     let result = (|| {
         check_path_id(req, &verified)?;
-        check_enabled(&installation)?;
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let Some(previous) = body.get("install_id").and_then(|v| v.as_str()) else {
             return Err(Reply::error(400, "invalid_request", "expected {\"install_id\": …}"));
@@ -821,9 +820,6 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
     let result = (|| {
         check_path_id(req, &verified)?;
         let proving = proving(&installation);
-        if !proving {
-            check_enabled(&installation)?;
-        }
         let body: SiteMovedBody = serde_json::from_slice(&req.body)
             .map_err(|_| Reply::error(400, "invalid_request", "expected {\"site_url\": …}"))?;
         let site_url = check_site_url(app, &body.site_url)?;

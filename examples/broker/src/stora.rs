@@ -70,15 +70,6 @@ impl Forwarded {
     }
 }
 
-/// The Stora account a grant belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StoraAccount {
-    /// Account id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-}
-
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
@@ -232,10 +223,10 @@ impl StoraClient {
     }
 
     /// `GET {base}/2025-09/account` with a fresh access token: the Stora
-    /// account a grant belongs to (`id`, `name`), checked as the plugin
-    /// checks it (`docs/PROTOCOL.md` §5.4.1: id 1–128 characters, name at
-    /// most 200, no control characters).
-    pub fn account(&self, access_token: &str) -> Result<StoraAccount, StoraError> {
+    /// account a grant belongs to (`id`, `name`), checked with the very
+    /// check the plugin applies to it ([`tessera_core::Account::new`],
+    /// `docs/PROTOCOL.md` §5.4.1).
+    pub fn account(&self, access_token: &str) -> Result<tessera_core::Account, StoraError> {
         let answer =
             self.forward("GET", "account", &[("accept".into(), "application/json".into())], &[], access_token)?;
         if answer.status != 200 {
@@ -246,12 +237,7 @@ impl StoraClient {
         let value: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|_| invalid())?;
         let id = value.get("id").and_then(|v| v.as_str()).ok_or_else(invalid)?;
         let name = value.get("name").and_then(|v| v.as_str()).unwrap_or("");
-        let clean = |s: &str| !s.chars().any(char::is_control);
-        let id_ok = (1..=128).contains(&id.chars().count()) && clean(id);
-        if !id_ok || name.chars().count() > 200 || !clean(name) {
-            return Err(invalid());
-        }
-        Ok(StoraAccount { id: id.to_string(), name: name.to_string() })
+        tessera_core::Account::new(id, name).map_err(|_| invalid())
     }
 
     /// Forwards an API call to `{base}/2025-09/{path_and_query}` with the

@@ -439,12 +439,11 @@ final class Storefront_Sync_State {
 	 * Stores a state Tessera handed to a `persist` callable: sealed
 	 * (`tsv1.…`: every companion this plugin makes has a seal key), or its
 	 * JSON (defensive: a companion made without one).
-	 * Either way it is stored sealed under today's key material (a state
-	 * opened under an earlier key, see load(), moves under today's).
+	 * Either way it is stored sealed under today's key material.
 	 *
 	 * @param string $state State JSON or sealed state from Tessera.
 	 * @return void
-	 * @throws Native\Exception\StateUndecryptableException|Bundled\Exception\StateUndecryptableException When a sealed state opens with no known key (never expected).
+	 * @throws Native\Exception\StateUndecryptableException|Bundled\Exception\StateUndecryptableException When a sealed state does not open with today's key (never expected: every companion the plugin makes seals with it).
 	 */
 	public static function save_json( $state ) {
 		$companion = Storefront_Sync_Tessera::companion();
@@ -452,23 +451,11 @@ final class Storefront_Sync_State {
 			self::save( $companion::importState( $state ) );
 			return;
 		}
-		$failure = null;
-		foreach ( array_merge( array( self::key_material() ), self::previous_key_materials() ) as $material ) {
-			try {
-				$opened = $companion::openState( $state, $material );
-			} catch ( Native\Exception\StateUndecryptableException | Bundled\Exception\StateUndecryptableException $e ) {
-				$failure = $failure ?? $e;
-				continue;
-			}
-			if ( self::key_material() === $material ) {
-				update_option( self::OPTION, $state, false ); // Sealed under today's key already.
-				self::note_install_id( $opened );
-			} else {
-				self::save( $opened );
-			}
-			return;
-		}
-		throw $failure;
+		// Every companion this plugin makes seals under today's key (create(),
+		// and load(), which re-keys a state opened under an earlier one).
+		$opened = $companion::openState( $state, self::key_material() );
+		update_option( self::OPTION, $state, false );
+		self::note_install_id( $opened );
 	}
 
 	/**

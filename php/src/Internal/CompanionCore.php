@@ -494,16 +494,22 @@ final class CompanionCore
     }
 
     /**
-     * What the host persists: the state sealed with the seal key when one was
-     * given, else its JSON (`persisted_form`).
+     * What the host persists for the state `$json` (already serialised by the
+     * step that asks to persist it): sealed with the seal key when one was
+     * given (a fresh 24-byte nonce from `$entropy`), else `$json` itself
+     * (`persisted_form`).
      *
      * @throws CoreError
      */
-    public function persistedForm(Entropy $entropy): string
+    public function persistedForm(#[\SensitiveParameter] string $json, Entropy $entropy): string
     {
-        if ($this->sealKey !== null) {
-            return $this->sealState($this->sealKey->expose(), $entropy);
+        if ($this->sealKey === null) {
+            return $json;
         }
-        return $this->toJson();
+        try {
+            return Seal::seal($json, $this->sealKey->expose(), $entropy->fill(24));
+        } finally {
+            sodium_memzero($json);
+        }
     }
 }

@@ -261,7 +261,7 @@ final class Machine
         // Hosts get what they store: sealed when the companion has a seal key.
         if ($action->type === Action::PERSIST && $c->sealKey !== null) {
             try {
-                $action = Action::persist($c->persistedForm($entropy));
+                $action = Action::persist($c->persistedForm((string) $action->state, $entropy));
             } catch (CoreError $e) {
                 $action = Action::done($e);
             }

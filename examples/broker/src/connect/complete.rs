@@ -32,7 +32,6 @@ pub fn connect_complete(app: &App, req: &Incoming) -> Reply {
     };
     let id = installation.install_id.clone();
     let result = (|| {
-        check_enabled(&installation)?;
         sweep(app);
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
         let (Some(code), Some(state)) =
