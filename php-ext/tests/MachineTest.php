@@ -31,6 +31,8 @@ final class ScriptedHost
     public int $k = 0;
     /** How often the clock was read. */
     public int $clockReads = 0;
+    /** The first difference found, even if the driver swallowed the exception that reported it. */
+    public ?string $firstMismatch = null;
     /** @var list<array> */
     private array $steps;
 
@@ -41,6 +43,7 @@ final class ScriptedHost
 
     private function mismatch(string $what): ReplayMismatch
     {
+        $this->firstMismatch ??= "step {$this->k}: $what";
         return new ReplayMismatch("step {$this->k}: $what");
     }
 
@@ -295,6 +298,10 @@ final class MachineTest extends TestCase
         } finally {
             \Tessera\Testing\useClock($c, null);
         }
+        // A driver that caught the ReplayMismatch (a catch-all around its own retry) still fails.
+        if ($h->firstMismatch !== null) {
+            return "$name: {$h->firstMismatch} (the driver went on)";
+        }
         try {
             $h->finish($script, $outcome);
         } catch (ReplayMismatch $m) {
@@ -311,6 +318,7 @@ final class MachineTest extends TestCase
         $replayed = 0;
         $skipped = [];
         $failures = [];
+        $failed = [];
         foreach (self::scripts() as $script) {
             if (($why = self::unreplayable($script)) !== null) {
                 $skipped[] = "{$script['name']} ($why)";
@@ -319,8 +327,14 @@ final class MachineTest extends TestCase
             $error = self::replay($script);
             if ($error !== null) {
                 $failures[] = $error;
+                $failed[] = "{$script['file']}: {$script['name']}";
             }
             $replayed++;
+        }
+        // TESSERA_REPLAY_FAILED=file: the scripts that failed, a JSON list of
+        // "machine-….json: name" (php/tests/wrong-drivers.php reads it).
+        if (($report = getenv('TESSERA_REPLAY_FAILED')) !== false && $report !== '') {
+            file_put_contents($report, json_encode($failed, JSON_THROW_ON_ERROR));
         }
         $this->assertSame([], $failures, implode("\n\n", $failures));
         // PHPUnit is strict about output: the count goes to stderr.

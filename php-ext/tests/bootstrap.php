@@ -15,6 +15,8 @@ use Tessera\Exception\TransportException;
  *       must NOT be loaded — php/phpunit.xml (through Composer's
  *       php/vendor/autoload.php), or TESSERA_IMPL=pure with this file alone
  *       (through php/autoload.php, the Composer-less loader).
+ *       TESSERA_PURE_DIR=/path/to/a/copy/of/php loads that copy's autoload.php
+ *       instead (php/tests/wrong-drivers.php: deliberately broken drivers).
  */
 const IMPL_PURE = 'pure';
 const IMPL_EXTENSION = 'extension';
@@ -28,7 +30,7 @@ const IMPL_EXTENSION = 'extension';
         }
         // A Composer autoloader (php/tests/bootstrap.php) may already provide the package.
         if (!class_exists('Tessera\\Pure\\Companion')) {
-            require __DIR__ . '/../../php/autoload.php';
+            require (getenv('TESSERA_PURE_DIR') ?: __DIR__ . '/../../php') . '/autoload.php';
         }
         if ((new \ReflectionClass('Tessera\\Companion'))->getName() !== 'Tessera\\Pure\\Companion') {
             fwrite(STDERR, "TESSERA_IMPL=pure: Tessera\\Companion is not the pure-PHP class\n");

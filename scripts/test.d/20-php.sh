@@ -9,6 +9,11 @@
 #   3. the same PHPUnit suite against the pure-PHP package, loaded through
 #      Composer's generated autoloader, under `php -n` without the extension
 #      (only PHPUnit's own dom/mbstring/tokenizer/xml/xmlwriter added)
+#   3b. deliberately wrong pure-PHP drivers: MachineTest against copies of
+#      the package with one driver rule broken each must fail, every script
+#      that exercises the rule among the failed (php/tests/wrong-drivers.php,
+#      about 15 s; the extension's twin, a rebuild per mutant, is
+#      scripts/driver-mutants-ext.sh, not run here)
 #   4. the differential test: both implementations in one process, 20,000
 #      generated cases compared byte for byte (php/tests/differential.php),
 #      after a self-test that a planted difference is caught
@@ -46,6 +51,9 @@ COMPOSER_HOME="$out/composer" COMPOSER_ALLOW_SUPERUSER=1 composer dump-autoload 
 TESSERA_PURE_LOADER=composer php -n -d extension=dom -d extension=mbstring -d extension=tokenizer -d extension=xml -d extension=xmlwriter \
     -d memory_limit=-1 "$phpunit" -c php/phpunit.xml -v 2>&1 | tee "$out/pure"
 pure_summary=$(summary "$out/pure")
+
+log "wrong drivers: pure-PHP driver mutants must fail the machine scripts"
+php -n php/tests/wrong-drivers.php "$phpunit"
 
 log "differential: extension vs pure PHP"
 # First a planted difference must be caught and shrunk (about 1 s), then the

@@ -240,9 +240,10 @@ impl Companion {
                 return Action::Done(Err(Error::InvalidState("unexpected event for this call")));
             }
         };
-        // Hosts get what they store: sealed when the companion has a seal key.
+        // Hosts get what they store: sealed when the companion has a seal key
+        // (persisted_form returns the JSON as it is when there is none).
         let action = match action {
-            Action::Persist(json) if self.seal_key.is_some() => match self.persisted_form(json, entropy) {
+            Action::Persist(json) => match self.persisted_form(json, entropy) {
                 Ok(sealed) => Action::Persist(sealed),
                 Err(e) => Action::Done(Err(e)),
             },

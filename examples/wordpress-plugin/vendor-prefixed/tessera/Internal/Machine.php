@@ -258,8 +258,9 @@ final class Machine
             $call->finished = true;
             return Action::done(CoreError::invalidState('unexpected event for this call'));
         }
-        // Hosts get what they store: sealed when the companion has a seal key.
-        if ($action->type === Action::PERSIST && $c->sealKey !== null) {
+        // Hosts get what they store: sealed when the companion has a seal key
+        // (persistedForm returns the JSON as it is when there is none).
+        if ($action->type === Action::PERSIST) {
             try {
                 $action = Action::persist($c->persistedForm((string) $action->state, $entropy));
             } catch (CoreError $e) {
