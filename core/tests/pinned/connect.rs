@@ -7,8 +7,8 @@ use tessera_core::connect::{
     UNINSTALL_TICKET_MAX_AGE_SECS, canonical_query, link_signature,
 };
 use tessera_core::{
-    Action, Companion, Completion, Config, Error, Event, Registration, Response, Secret, SeededEntropy,
-    verify_connect_url, verify_uninstall_ticket,
+    Action, Companion, Completion, Error, Event, Response, Secret, SeededEntropy, verify_connect_url,
+    verify_uninstall_ticket,
 };
 
 const NOW: i64 = 1_700_000_000;
@@ -50,17 +50,9 @@ fn verify_ticket(query: &str, now: i64) -> Result<i64, Error> {
     verify_uninstall_ticket(ID, query, now, UNINSTALL_TICKET_MAX_AGE_SECS, &mut |id| (id == ID).then(|| secret(1)))
 }
 
+/// A registered companion (the machine module's fixture, seed 3).
 fn registered() -> Companion {
-    let mut c = Companion::create(Config::new("https://broker.example")).unwrap();
-    let reg = Registration {
-        site_url: "https://shop.example".into(),
-        admin_email: "owner@shop.example".into(),
-        platform: "wordpress".into(),
-        plugin_version: "1.2.3".into(),
-    };
-    c.registration_request(&reg, &mut SeededEntropy::new([3; 32])).unwrap();
-    c.handle_registration_response_at(&Response::new(201, b"{}".to_vec()), NOW).unwrap();
-    c
+    super::machine::registered(3)
 }
 
 /// Completes a connect from `callback` against a broker that answers every

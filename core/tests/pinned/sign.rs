@@ -2,24 +2,13 @@
 //! methods, and what the signer puts on the wire.
 
 use tessera_core::sign::{is_idempotent, is_profile_token, uuid_v4};
-use tessera_core::{
-    ApiRequest, Companion, Config, MemoryReplayStore, Registration, Request, Response, SeededEntropy, SignOptions,
-    Verifier,
-};
+use tessera_core::{ApiRequest, Companion, MemoryReplayStore, Request, SeededEntropy, SignOptions, Verifier};
 
 const NOW: i64 = 1_700_000_000;
 
+/// A registered companion (the machine module's fixture, seed 4).
 fn registered() -> Companion {
-    let mut c = Companion::create(Config::new("https://broker.example")).unwrap();
-    let reg = Registration {
-        site_url: "https://shop.example".into(),
-        admin_email: "owner@shop.example".into(),
-        platform: "wordpress".into(),
-        plugin_version: "1.2.3".into(),
-    };
-    c.registration_request(&reg, &mut SeededEntropy::new([4; 32])).unwrap();
-    c.handle_registration_response_at(&Response::new(201, b"{}".to_vec()), NOW).unwrap();
-    c
+    super::machine::registered(4)
 }
 
 fn sign(c: &Companion, req: &ApiRequest, opts: SignOptions) -> tessera_core::Result<Request> {
