@@ -266,6 +266,53 @@ namespace Tessera {
         public function call(#[\SensitiveParameter] array $request, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
 
         /**
+         * Does `$request` as `call()` does, then records the Stora Timeline
+         * Event `$event` (`POST /api/timeline/events`): its `external.id` is
+         * the call's Idempotency-Key (the caller's, the core's for POST/PATCH,
+         * or a UUID drawn when a call without one succeeded), its own key
+         * `tle-<that key>`, so a retried action replays the event instead of
+         * recording a second one. A failed call throws and records nothing; a
+         * failed event does not undo the call. The event is checked before
+         * anything is sent. Callables as for `call()`.
+         *
+         * @param array{method: string, path: string, headers?: array<string, string|list<string>>, body?: string} $request
+         * @param array{source_id: string, template_id: string, contact_id?: ?string, site_id?: ?string, description?: ?string, external_url: string, variables?: ?array<string, string>} $event
+         *        ids 1-100 visible ASCII; description ≤ 1000 characters; external_url (required) an absolute https URL ≤ 2048
+         *        bytes; ≤ 50 variables, names `[a-z0-9_.]{1,40}`, values ≤ 500 characters (Unicode scalar values)
+         * @return array{response: array{status: int, headers: array<string, string>, body: string}, event: array{ok: bool, error?: \Tessera\Exception\TesseraException}}
+         * @throws \Tessera\Exception\InvalidInputException for an invalid event
+         * @throws \Tessera\Exception\ClientErrorException and the other exceptions of `call()`
+         */
+        public function callAndRecord(#[\SensitiveParameter] array $request, array $event, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
+
+        /**
+         * The request recording `$event` (as for `callAndRecord()`) for the
+         * action `$externalId` (1-124 of `[A-Za-z0-9._~-]`): `POST
+         * /api/timeline/events` with `Idempotency-Key: tle-<externalId>`, ready for `call()`.
+         *
+         * @return array{method: string, path: string, headers: array<string, string>, body: string}
+         * @throws \Tessera\Exception\InvalidInputException
+         */
+        public static function timelineEventRequest(array $event, string $externalId): array {}
+
+        /**
+         * Checks Stora metadata (`key => string`): at most 20 keys of
+         * `[a-z0-9._:-]{1,40}`, values at most 500 characters (Unicode scalar values).
+         *
+         * @throws \Tessera\Exception\InvalidInputException
+         */
+        public static function validateMetadata(array $metadata): void {}
+
+        /**
+         * The JSON merge-patch body `{"metadata":{…}}` for `$changes` (`null`
+         * deletes a key; keys sorted). With `$current` (what the resource holds
+         * now) the merged result must satisfy `validateMetadata()` too.
+         *
+         * @throws \Tessera\Exception\InvalidInputException
+         */
+        public static function metadataPatch(array $changes, ?array $current = null): string {}
+
+        /**
          * Revokes a previous installation of this site (after "Register
          * again": a state that no longer opened, or a registration the broker
          * refused): a signed request asking the broker to revoke its Stora
@@ -458,8 +505,11 @@ namespace Tessera\Exception {
         /** The HTTP status behind the error, if any. */
         final public function getStatus(): ?int {}
 
-        /** The broker's own code behind the error (reconnect reason, 4xx code), if any. */
+        /** The code behind the error (reconnect reason, 4xx code, Stora's code), if any. */
         final public function getReason(): ?string {}
+
+        /** Stora's request id behind the error, if Stora answered: quote it to Stora's support. */
+        final public function getRequestId(): ?string {}
     }
 
     /** A malformed argument: URL, email, header, method, size, encoding, type. */
@@ -493,7 +543,12 @@ namespace Tessera\Exception {
      */
     final class ClientErrorException extends TesseraException {}
 
-    /** The broker stayed unavailable (5xx, 408, transport errors) after retries. */
+    /**
+     * The broker stayed unavailable (5xx, 408, transport errors) after
+     * retries, or Stora itself failed (code `upstream_failed`: `getReason()`
+     * is Stora's code, `getRequestId()` its request id; a POST is not sent
+     * again, as Stora replays its stored answer to the same Idempotency-Key).
+     */
     final class ServerUnavailableException extends TesseraException {}
 
     /** The connect callback was refused (wrong or expired state, denied, malformed). */

@@ -3,7 +3,10 @@
 # whole Tessera lifecycle against the reference broker and a fake Stora on
 # this machine (SQLite in a temporary directory, 127.0.0.1 only): register,
 # connect, signed API calls, token expiry and refresh, revocation at Stora,
-# reconnect, kill switch, disconnect, uninstall. Prints each step as an
+# reconnect, an action recorded as a Stora Timeline Event (with the plugin's
+# reference in Stora metadata), a burst of 15 calls from two installations of
+# one operator paced by the broker (Stora's 429 count: 0), kill switch,
+# disconnect, uninstall. Prints each step as an
 # operator would read it and exits 0. The servers stop by themselves.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

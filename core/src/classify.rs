@@ -2,11 +2,21 @@
 
 use crate::error::{Error, sanitize_code};
 use crate::http::Response;
+use crate::json::Value;
 
 /// Largest body inspected for an error code.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 /// Longest `Retry-After` taken at face value (one day).
 const MAX_RETRY_AFTER_MS: u64 = 86_400_000;
+/// A `RateLimit-Reset` at or above this is an absolute time (unix seconds,
+/// as Stora documents it); below it, a delay in seconds (the IETF draft's
+/// form). 1,000,000,000 is 2001-09-09: no delay is that long, and no reset
+/// time that early.
+const RESET_ABSOLUTE_FROM: i64 = 1_000_000_000;
+
+/// The response header with which a broker says who produced its answer:
+/// `stora` for Stora's own answer passed through, `broker` for the broker's.
+pub const ORIGIN_HEADER: &str = "tessera-origin";
 
 /// The family of a broker response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +32,9 @@ pub enum OutcomeKind {
     SignatureExpired,
     /// 429.
     RateLimited,
+    /// Stora's `api_error` (documented as 400): an internal or third-party
+    /// failure at Stora, not a fault of the request.
+    UpstreamFailed,
     /// 3xx: a signed request is never redirected (the host's HTTP stack must
     /// not follow it, and the core does not either).
     Redirected,
@@ -40,6 +53,7 @@ impl OutcomeKind {
             OutcomeKind::RegistrationInvalid => "registration_invalid",
             OutcomeKind::SignatureExpired => "signature_expired",
             OutcomeKind::RateLimited => "rate_limited",
+            OutcomeKind::UpstreamFailed => "upstream_failed",
             OutcomeKind::Redirected => "redirected",
             OutcomeKind::ClientError => "client_error",
             OutcomeKind::ServerUnavailable => "server_unavailable",
@@ -55,15 +69,31 @@ pub struct Outcome {
     pub kind: OutcomeKind,
     /// HTTP status.
     pub status: u16,
-    /// The broker's error code (`error` member, or RFC 9457 `code`), sanitised.
+    /// The error code, sanitised: Stora's nested `error.code`, the broker's
+    /// `error` member, or an RFC 9457 `code`.
     pub code: Option<String>,
-    /// For 429: the `Retry-After` delay in milliseconds, when given.
+    /// For 429: the delay in milliseconds from `Retry-After`, else from
+    /// `RateLimit-Reset`, when given.
     pub retry_after_ms: Option<u64>,
     /// The broker's `Date`, unix seconds, when given and valid.
     pub server_date: Option<i64>,
+    /// Stora's `error.request_id`, sanitised: what a plugin quotes to support.
+    pub request_id: Option<String>,
+    /// The broker marked the answer as Stora's own (`Tessera-Origin: stora`).
+    pub from_stora: bool,
 }
 
 impl Outcome {
+    /// Stora answered an error itself: [`Error::UpstreamFailed`].
+    fn upstream_failed(&self, attempts: u32) -> Error {
+        Error::UpstreamFailed {
+            status: self.status,
+            code: self.code.clone().unwrap_or_else(|| format!("http_{}", self.status)),
+            request_id: self.request_id.clone(),
+            attempts,
+        }
+    }
+
     /// The error this outcome surfaces as when it ends a call (`None` for Ok).
     pub fn to_error(&self, attempts: u32) -> Option<Error> {
         let reason = || self.code.clone().unwrap_or_else(|| format!("http_{}", self.status));
@@ -73,23 +103,41 @@ impl Outcome {
             OutcomeKind::RegistrationInvalid => Error::RegistrationInvalid { reason: reason() },
             OutcomeKind::RateLimited => Error::RateLimited { retry_after_ms: self.retry_after_ms.unwrap_or(0) },
             OutcomeKind::Redirected => Error::Redirected { status: Some(self.status) },
+            OutcomeKind::ServerUnavailable if self.from_stora => self.upstream_failed(attempts),
             OutcomeKind::ServerUnavailable => Error::ServerUnavailable { status: Some(self.status), attempts },
+            OutcomeKind::UpstreamFailed => self.upstream_failed(attempts),
             OutcomeKind::SignatureExpired | OutcomeKind::ClientError => {
-                Error::ClientError { status: self.status, reason: reason() }
+                Error::ClientError { status: self.status, reason: reason(), request_id: self.request_id.clone() }
             }
         })
     }
 }
 
-/// Reads `error` (or RFC 9457 `code`) from a JSON error body.
+/// Reads the error code from a JSON error body: Stora's nested
+/// `{"error": {"code": …}}`, a broker's `{"error": "…"}`, or RFC 9457's
+/// top-level `code`.
 pub fn error_code(body: &[u8]) -> Option<String> {
+    error_fields(body).0
+}
+
+/// The error code and Stora's `error.request_id` of a JSON error body. An
+/// object `error` is Stora's nested form (its members only); otherwise a
+/// string `error`, else a string top-level `code`.
+fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
     if body.is_empty() || body.len() > MAX_ERROR_BODY {
-        return None;
+        return (None, None);
     }
-    let value = crate::json::parse(body).ok()?;
-    let member = |name| value.get(name).ok().flatten().and_then(crate::json::Value::as_str);
-    let code = member("error").or_else(|| member("code"))?;
-    Some(sanitize_code(code))
+    let Ok(value) = crate::json::parse(body) else {
+        return (None, None);
+    };
+    let text = |v: &'_ Value, name: &str| v.get(name).ok().flatten().and_then(Value::as_str).map(sanitize_code);
+    match value.get("error").ok().flatten() {
+        Some(nested @ Value::Object(_)) => {
+            (text(nested, "code"), text(nested, "request_id").filter(|id| id.as_str() != "unknown"))
+        }
+        Some(Value::String(code)) => (Some(sanitize_code(code)), None),
+        _ => (text(&value, "code"), None),
+    }
 }
 
 /// Parses an HTTP-date (IMF-fixdate and the two obsolete forms) to unix seconds.
@@ -113,18 +161,37 @@ pub fn parse_retry_after(value: &str, now: i64) -> Option<u64> {
     Some(((at - now).max(0) as u64).saturating_mul(1000).min(MAX_RETRY_AFTER_MS))
 }
 
-/// Classifies `resp` at local time `now` (unix seconds).
+/// `RateLimit-Reset` as an absolute time (unix seconds, Stora's form) or,
+/// below [`RESET_ABSOLUTE_FROM`], delay-seconds; relative to `now`, capped at a day.
+pub fn parse_ratelimit_reset(value: &str, now: i64) -> Option<u64> {
+    let v = value.trim();
+    if v.len() > 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n: i64 = v.parse().ok()?; // and an empty value is refused here
+    let secs = if n >= RESET_ABSOLUTE_FROM { n.saturating_sub(now).max(0) } else { n };
+    Some((secs as u64).saturating_mul(1000).min(MAX_RETRY_AFTER_MS))
+}
+
+/// Classifies `resp` at time `now` (unix seconds; the step machine passes
+/// its clock corrected by the learned offset).
 pub fn classify(resp: &Response, now: i64) -> Outcome {
     let status = resp.status;
-    let code = if (200..300).contains(&status) { None } else { error_code(&resp.body) };
+    let (code, request_id) = if (200..300).contains(&status) { (None, None) } else { error_fields(&resp.body) };
     let server_date = resp.header("date").and_then(parse_http_date);
-    // An HTTP-date Retry-After is measured against the server's own Date when
-    // there is one (both are the server's clock, so local skew cannot distort it).
+    // Times in Retry-After and RateLimit-Reset are the server side's clock:
+    // measured against the broker's own Date when there is one, so local
+    // skew cannot distort them (Stora's and the broker's clocks are both
+    // servers' clocks; the plugin's is the one that drifts).
+    let clock = server_date.unwrap_or(now);
     let retry_after_ms = if status == 429 {
-        resp.header("retry-after").and_then(|v| parse_retry_after(v, server_date.unwrap_or(now)))
+        resp.header("retry-after")
+            .and_then(|v| parse_retry_after(v, clock))
+            .or_else(|| resp.header("ratelimit-reset").and_then(|v| parse_ratelimit_reset(v, clock)))
     } else {
         None
     };
+    let from_stora = resp.header(ORIGIN_HEADER).is_some_and(|v| v.trim().eq_ignore_ascii_case("stora"));
     let kind = match (status, code.as_deref()) {
         (200..=299, _) => OutcomeKind::Ok,
         (401 | 403, Some("stora_reconnect_required" | "broker_token_invalid" | "installation_disabled")) => {
@@ -133,11 +200,12 @@ pub fn classify(resp: &Response, now: i64) -> Outcome {
         (401, Some("signature_invalid" | "unknown_installation")) => OutcomeKind::RegistrationInvalid,
         (401, Some("signature_expired")) => OutcomeKind::SignatureExpired,
         (429, _) => OutcomeKind::RateLimited,
+        (400..=499, Some("api_error")) => OutcomeKind::UpstreamFailed,
         (300..=399, _) => OutcomeKind::Redirected,
         (408, _) | (500..=599, _) => OutcomeKind::ServerUnavailable,
         _ => OutcomeKind::ClientError,
     };
-    Outcome { kind, status, code, retry_after_ms, server_date }
+    Outcome { kind, status, code, retry_after_ms, server_date, request_id, from_stora }
 }
 
 #[cfg(test)]

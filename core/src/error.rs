@@ -31,7 +31,8 @@ pub enum ErrorKind {
     RateLimited,
     /// The broker refused the request with a 4xx that retrying will not fix.
     ClientError,
-    /// The broker stayed unavailable (5xx, 408, transport errors) after retries.
+    /// The broker stayed unavailable (5xx, 408, transport errors) after
+    /// retries, or Stora itself failed (`upstream_failed`).
     ServerUnavailable,
     /// The connect callback was refused (wrong/expired state, denied, malformed).
     Callback,
@@ -161,12 +162,14 @@ pub enum Error {
         retry_after_ms: u64,
     },
     /// A 4xx the plugin must not retry.
-    #[error("the broker refused the request (status {status}, {reason})")]
+    #[error("the broker refused the request (status {status}, {reason}{})", request_suffix(request_id))]
     ClientError {
         /// HTTP status.
         status: u16,
-        /// The broker's error code, or `http_<status>`.
+        /// The error code (the broker's, or Stora's nested `error.code`), or `http_<status>`.
         reason: String,
+        /// Stora's `request_id`, when Stora answered.
+        request_id: Option<String>,
     },
     /// The broker answered with a redirect (3xx), or the host's HTTP stack
     /// stopped at one it did not follow. A signed request is never
@@ -181,6 +184,26 @@ pub enum Error {
     ServerUnavailable {
         /// Last HTTP status seen, if any.
         status: Option<u16>,
+        /// Attempts made.
+        attempts: u32,
+    },
+
+    /// Stora itself answered with a failure: its `api_error` (an internal or
+    /// third-party failure), or a 5xx the broker marked as Stora's
+    /// (`Tessera-Origin: stora`). A POST is not sent again: Stora stores the
+    /// first answer to an `Idempotency-Key` for 24 hours, failures included,
+    /// so a retry with the same key only replays this answer.
+    #[error(
+        "Stora could not complete the request (status {status}, {code}{}) after {attempts} attempt(s)",
+        request_suffix(request_id)
+    )]
+    UpstreamFailed {
+        /// HTTP status.
+        status: u16,
+        /// Stora's error code, or `http_<status>`.
+        code: String,
+        /// Stora's `request_id`, to quote to Stora's support.
+        request_id: Option<String>,
         /// Attempts made.
         attempts: u32,
     },
@@ -268,6 +291,7 @@ impl Error {
             Error::ClientError { .. } => "client_error",
             Error::Redirected { .. } => "redirected",
             Error::ServerUnavailable { .. } => "server_unavailable",
+            Error::UpstreamFailed { .. } => "upstream_failed",
             Error::CallbackStateMismatch => "callback_state_mismatch",
             Error::CallbackExpired => "callback_expired",
             Error::CallbackDenied { .. } => "callback_denied",
@@ -305,7 +329,7 @@ impl Error {
             }
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::ClientError { .. } | Error::Redirected { .. } => ErrorKind::ClientError,
-            Error::ServerUnavailable { .. } => ErrorKind::ServerUnavailable,
+            Error::ServerUnavailable { .. } | Error::UpstreamFailed { .. } => ErrorKind::ServerUnavailable,
             Error::CallbackStateMismatch
             | Error::CallbackExpired
             | Error::CallbackDenied { .. }
@@ -335,7 +359,9 @@ impl Error {
     /// The HTTP status behind the error, when there is one.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::ClientError { status, .. } | Error::RegistrationRejected { status, .. } => Some(*status),
+            Error::ClientError { status, .. }
+            | Error::RegistrationRejected { status, .. }
+            | Error::UpstreamFailed { status, .. } => Some(*status),
             Error::ServerUnavailable { status, .. } | Error::Redirected { status } => *status,
             Error::RegistrationConflict => Some(409),
             Error::RateLimited { .. } => Some(429),
@@ -343,14 +369,24 @@ impl Error {
         }
     }
 
-    /// The broker's own code behind the error (reconnect reason, 4xx code), if any.
+    /// The code behind the error (reconnect reason, 4xx code, callback error,
+    /// Stora's code of an `upstream_failed`), if any.
     pub fn reason(&self) -> Option<&str> {
         match self {
             Error::ReconnectRequired { reason }
             | Error::RegistrationInvalid { reason }
             | Error::RegistrationRejected { reason, .. }
             | Error::ClientError { reason, .. } => Some(reason),
-            Error::CallbackDenied { code } => Some(code),
+            Error::CallbackDenied { code } | Error::UpstreamFailed { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Stora's `request_id` behind the error, when Stora answered it: what a
+    /// plugin quotes to Stora's support.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::ClientError { request_id, .. } | Error::UpstreamFailed { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -378,6 +414,11 @@ impl Error {
             _ => (500, "internal"),
         }
     }
+}
+
+/// `, request <id>` for messages, when there is a request id.
+fn request_suffix(request_id: &Option<String>) -> String {
+    request_id.as_ref().map(|id| format!(", request {id}")).unwrap_or_default()
 }
 
 /// Keeps broker-supplied codes printable, short and free of anything odd.

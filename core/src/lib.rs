@@ -67,6 +67,7 @@ pub mod http;
 pub mod httpdate;
 pub mod json;
 pub mod machine;
+pub mod metadata;
 pub mod registration;
 pub mod seal;
 pub mod secret;
@@ -74,6 +75,7 @@ pub mod sfv;
 pub mod sign;
 pub mod signature;
 pub mod state;
+pub mod timeline;
 pub mod url;
 pub mod verify;
 
@@ -96,4 +98,5 @@ pub use registration::{OwnershipProof, Registration, RegistrationOutcome, verify
 pub use secret::{BrokerToken, Secret};
 pub use sign::SignOptions;
 pub use state::{Account, State, Status};
+pub use timeline::TimelineEvent;
 pub use verify::{MemoryReplayStore, ReplayStore, Verified, Verifier};

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 use tessera_core::{
     Action, ApiRequest, Companion, Completion, Event, RegistrationOutcome, RemoteStep, Request, Response,
-    SeededEntropy, TransportError,
+    SeededEntropy, TimelineEvent, TransportError,
 };
 
 #[path = "machine/scenarios.rs"]
@@ -78,6 +78,9 @@ fn completion_json(c: &Completion) -> Value {
         }),
         Completion::SiteMoved => json!({ "site_moved": {} }),
         Completion::PreviousRevoked { revoked } => json!({ "previous_revoked": { "revoked": revoked } }),
+        Completion::Recorded { response, event } => json!({
+            "recorded": { "response": { "status": response.status, "body": text(&response.body) }, "event": step_json(event) }
+        }),
         Completion::Connected { account } => {
             json!({ "connected": { "account": { "id": account.id, "name": account.name } } })
         }
@@ -171,6 +174,55 @@ fn operation_json(op: &Op) -> Value {
         Op::SiteMoved => json!({ "op": "site_moved" }),
         Op::CompleteConnect(callback) => json!({ "op": "complete_connect", "callback": callback }),
         Op::RevokePrevious(id) => json!({ "op": "revoke_previous", "install_id": id }),
+        Op::Record(r, e) => json!({ "op": "call_and_record", "request": {
+            "method": r.method, "path": r.path, "headers": pairs(&r.headers), "body": text(&r.body)
+        }, "event": event_json_of(e) }),
+    }
+}
+
+/// A Timeline Event in the scripts: snake_case members, absent ones omitted,
+/// `variables` an object in order.
+fn event_json_of(e: &TimelineEvent) -> Value {
+    let mut v = json!({ "source_id": e.source_id, "template_id": e.template_id });
+    for (name, field) in [
+        ("contact_id", &e.contact_id),
+        ("site_id", &e.site_id),
+        ("description", &e.description),
+        ("external_url", &e.external_url),
+    ] {
+        if let Some(x) = field {
+            v[name] = json!(x);
+        }
+    }
+    let vars: serde_json::Map<String, Value> = e.variables.iter().map(|(k, x)| (k.clone(), json!(x))).collect();
+    v["variables"] = Value::Object(vars);
+    v
+}
+
+fn event_in_json(v: &Value) -> TimelineEvent {
+    let opt = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+    TimelineEvent {
+        source_id: v["source_id"].as_str().unwrap().into(),
+        template_id: v["template_id"].as_str().unwrap().into(),
+        contact_id: opt("contact_id"),
+        site_id: opt("site_id"),
+        description: opt("description"),
+        external_url: opt("external_url"),
+        variables: v["variables"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, x)| (k.clone(), x.as_str().unwrap().to_owned()))
+            .collect(),
+    }
+}
+
+fn request_in(r: &Value) -> ApiRequest {
+    ApiRequest {
+        method: r["method"].as_str().unwrap().into(),
+        path: r["path"].as_str().unwrap().into(),
+        headers: pairs_in(&r["headers"]),
+        body: r["body"].as_str().unwrap().as_bytes().to_vec(),
     }
 }
 
@@ -187,15 +239,8 @@ fn start(c: &mut Companion, op: &Value, now: i64) -> tessera_core::Result<tesser
     match op["op"].as_str().unwrap() {
         "register" => c.start_registration(&registration_in(&op["registration"])),
         "reset" => c.start_reset(&registration_in(&op["registration"])),
-        "call" => {
-            let r = &op["request"];
-            c.start_call(ApiRequest {
-                method: r["method"].as_str().unwrap().into(),
-                path: r["path"].as_str().unwrap().into(),
-                headers: pairs_in(&r["headers"]),
-                body: r["body"].as_str().unwrap().as_bytes().to_vec(),
-            })
-        }
+        "call" => c.start_call(request_in(&op["request"])),
+        "call_and_record" => c.start_recorded_call(request_in(&op["request"]), event_in_json(&op["event"])),
         "disconnect" => c.start_disconnect(),
         "uninstall" => Ok(c.start_uninstall()),
         "site_moved" => c.start_site_moved(),

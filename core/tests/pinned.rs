@@ -20,6 +20,8 @@ mod json;
 mod machine;
 #[path = "pinned/machine_leave.rs"]
 mod machine_leave;
+#[path = "pinned/metadata.rs"]
+mod metadata;
 #[path = "pinned/registration.rs"]
 mod registration;
 #[path = "pinned/seal.rs"]
@@ -30,6 +32,8 @@ mod secret;
 mod sign;
 #[path = "pinned/state.rs"]
 mod state;
+#[path = "pinned/timeline.rs"]
+mod timeline;
 #[path = "pinned/url.rs"]
 mod url;
 #[path = "pinned/verify.rs"]

@@ -77,7 +77,10 @@ fn response_of(v: &Value) -> Response {
 
 fn compute_classification(case: &Value) -> Value {
     let o = tessera_core::classify(&response_of(&case["response"]), case["now"].as_i64().unwrap());
-    json!({ "kind": o.kind.as_str(), "status": o.status, "code": o.code, "retryAfterMs": o.retry_after_ms })
+    json!({
+        "kind": o.kind.as_str(), "status": o.status, "code": o.code, "retryAfterMs": o.retry_after_ms,
+        "requestId": o.request_id, "fromStora": o.from_stora,
+    })
 }
 
 fn compute_connect(case: &Value) -> Value {
@@ -426,10 +429,20 @@ mod fixtures {
 
     fn classification() -> Value {
         let e = |code: &str| format!(r#"{{"error":"{code}","error_description":"d"}}"#);
+        let nested = |code: &str, request_id: &str| {
+            json!({ "error": {
+                "code": code, "type": "invalid_request_error", "message": "m", "details": [], "links": [],
+                "request_id": request_id,
+            }})
+            .to_string()
+        };
+        let stora = |name: &str, status: u16, code: &str| {
+            resp(name, status, json!({ "tessera-origin": "stora" }), &nested(code, &format!("req_{status}{code}")))
+        };
         let h = json!({});
         let date = tessera_core::classify::fmt_http_date(NOW + 30);
         doc(
-            "classify(response, now) per DESIGN.md. `expected`: {kind, status, code, retryAfterMs}.",
+            "classify(response, now) per DESIGN.md and PROTOCOL.md \"Stora's answers\". `expected`: {kind, status, code, retryAfterMs, requestId, fromStora}.",
             vec![
                 resp("ok-200", 200, h.clone(), "[]"),
                 resp("ok-204", 204, h.clone(), ""),
@@ -472,6 +485,70 @@ mod fixtures {
                 resp("server-502", 502, h.clone(), ""),
                 resp("server-503-retry-after-ignored", 503, json!({ "Retry-After": "5" }), ""),
                 resp("redirect-302", 302, json!({ "location": "https://elsewhere.example" }), ""),
+                // Stora's documented errors (API 2025-09), passed through by the
+                // broker with `Tessera-Origin: stora`: every code has an outcome.
+                stora("stora-invalid-request", 400, "invalid_request"),
+                stora("stora-api-error", 400, "api_error"),
+                stora("stora-invalid-token", 401, "invalid_token"),
+                stora("stora-forbidden", 403, "forbidden"),
+                stora("stora-resource-not-found", 404, "resource_not_found"),
+                stora("stora-invalid-endpoint", 404, "invalid_endpoint"),
+                stora("stora-invalid-format", 406, "invalid_format"),
+                stora("stora-conflict", 409, "conflict"),
+                stora("stora-invalid-url-param", 422, "invalid_url_param"),
+                stora("stora-invalid-content", 422, "invalid_content"),
+                stora("stora-too-many-requests", 429, "too_many_requests"),
+                stora("stora-internal-server-error", 500, "internal_server_error"),
+                resp(
+                    "stora-nested-without-origin-header",
+                    409,
+                    h.clone(),
+                    &nested("conflict", "req_0123456789abcdef01234567"),
+                ),
+                resp(
+                    "stora-request-id-sanitised",
+                    409,
+                    json!({ "tessera-origin": "stora" }),
+                    &nested("conflict", "req_<b>x</b>"),
+                ),
+                resp(
+                    "stora-nested-without-code",
+                    400,
+                    json!({ "tessera-origin": "stora" }),
+                    r#"{"error":{"message":"m","request_id":"req_1"},"code":"ignored"}"#,
+                ),
+                resp(
+                    "broker-502-stora-unreachable",
+                    502,
+                    json!({ "tessera-origin": "broker" }),
+                    &e("stora_unavailable"),
+                ),
+                resp("origin-header-case-and-space", 500, json!({ "Tessera-Origin": " Stora " }), ""),
+                resp("origin-header-other-value", 500, json!({ "tessera-origin": "stora-ish" }), ""),
+                // RateLimit-Reset: Stora's absolute epoch seconds, read against
+                // the broker's Date (the plugin's clock may be off), else `now`.
+                resp(
+                    "ratelimit-reset-absolute-against-date",
+                    429,
+                    json!({ "RateLimit-Limit": "60", "RateLimit-Reset": (NOW + 130).to_string(), "Date": date }),
+                    &nested("too_many_requests", "req_2"),
+                ),
+                resp(
+                    "ratelimit-reset-absolute-against-now",
+                    429,
+                    json!({ "ratelimit-reset": (NOW + 9).to_string() }),
+                    "",
+                ),
+                resp("ratelimit-reset-past", 429, json!({ "ratelimit-reset": (NOW - 9).to_string() }), ""),
+                resp("ratelimit-reset-delta-seconds", 429, json!({ "ratelimit-reset": "4" }), ""),
+                resp("ratelimit-reset-garbage", 429, json!({ "ratelimit-reset": "-4" }), ""),
+                resp(
+                    "retry-after-wins-over-ratelimit-reset",
+                    429,
+                    json!({ "retry-after": "2", "ratelimit-reset": (NOW + 50).to_string() }),
+                    "",
+                ),
+                resp("ratelimit-reset-ignored-unless-429", 503, json!({ "ratelimit-reset": "4" }), ""),
             ],
         )
     }
@@ -892,5 +969,37 @@ mod fixtures {
                 ),
             ],
         )
+    }
+}
+
+#[path = "vectors/records.rs"]
+mod records;
+
+/// `timeline.json` and `metadata.json` (their fixtures are in vectors/records.rs).
+#[test]
+fn timeline_and_metadata_vectors() {
+    let bless = std::env::var_os("TESSERA_BLESS").is_some();
+    type Build = fn() -> Value;
+    let files: [(&str, Build, Compute); 2] = [
+        ("timeline", records::timeline, records::compute_timeline),
+        ("metadata", records::metadata, records::compute_metadata),
+    ];
+    for (name, build, compute) in files {
+        let path = dir().join(format!("{name}.json"));
+        if bless {
+            let mut doc = build();
+            for case in doc["cases"].as_array_mut().unwrap() {
+                case["expected"] = compute(case);
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
+        }
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let (mut ok, mut failed) = (0, 0);
+        for case in doc["cases"].as_array().unwrap() {
+            let got = compute(case);
+            assert_eq!(got, case["expected"], "{name}.json case {}", case["name"]);
+            if got.get("error").is_some() { failed += 1 } else { ok += 1 }
+        }
+        assert!(ok >= 5 && failed >= 5, "{name}.json: {ok} accepted, {failed} refused");
     }
 }

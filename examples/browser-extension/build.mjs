@@ -6,7 +6,11 @@
 // connected.html).
 //
 //   node build.mjs --broker-url https://broker.partner.example --stora-url https://<Stora's authorize origin>
-//                  [--scope "orders:read"] [--package node_modules/tessera-companion] [--out dist]
+//                  [--scope "public.order:read"] [--event-url https://partner.example/extension]
+//                  [--package node_modules/tessera-companion] [--out dist]
+//
+// --event-url: the https page the extension's Stora Timeline Events link to
+// (`external.url`); default: the https form of the broker URL.
 //
 // No bundler: the package's browser entry (index.web.js) is plain ES modules
 // loaded by the service worker and the pages as they are.
@@ -22,6 +26,7 @@ const { values: args } = parseArgs({
     "broker-url": { type: "string", default: process.env.TESSERA_BROKER_URL },
     "stora-url": { type: "string", default: process.env.TESSERA_STORA_URL },
     scope: { type: "string" },
+    "event-url": { type: "string" },
     package: { type: "string", default: join(here, "node_modules", "tessera-companion") },
     out: { type: "string", default: join(here, "dist") },
   },
@@ -52,6 +57,15 @@ function originPattern(url, withPort) {
   return `${url.protocol}//${withPort && url.port ? url.host : url.hostname}/*`;
 }
 const broker = httpsUrl("broker-url");
+let eventUrl;
+if (args["event-url"]) {
+  try {
+    eventUrl = new URL(args["event-url"]);
+  } catch {
+    fail(`--event-url: not a URL: ${args["event-url"]}`);
+  }
+  if (eventUrl.protocol !== "https:") fail("--event-url must use https (Stora takes only https links)");
+}
 const stora = httpsUrl("stora-url");
 const brokerUrl = broker.href.replace(/\/$/, "");
 const brokerPattern = originPattern(broker, broker.protocol === "https:");
@@ -92,7 +106,7 @@ manifest.host_permissions = [brokerPattern];
 for (const entry of manifest.web_accessible_resources) entry.matches = returnPatterns;
 writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 
-const config = { brokerUrl, ...(args.scope ? { scope: args.scope } : {}) };
+const config = { brokerUrl, ...(args.scope ? { scope: args.scope } : {}), ...(eventUrl ? { eventUrl: eventUrl.href } : {}) };
 writeFileSync(join(out, "config.json"), JSON.stringify(config, null, 2) + "\n");
 
 console.log(`built ${out} (broker ${brokerUrl}, tessera-companion ${pkg.version})`);

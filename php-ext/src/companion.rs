@@ -14,11 +14,12 @@ use tessera_core::{Companion as CoreCompanion, SiteCheck};
 use tessera_core::{Config, SignOptions};
 
 use crate::convert::{
-    ArrayArg, Assoc, CallableArg, Completed, OptCallableArg, OptIntArg, OptStrArg, StrArg, api_request_from_php,
-    completion_to_php, from_php, json_to_zval, proof_to_php, request_to_php, response_from_php,
+    ArrayArg, Assoc, CallableArg, Completed, OptArrayArg, OptCallableArg, OptIntArg, OptStrArg, StrArg,
+    api_request_from_php, completion_to_php, from_php, json_to_zval, proof_to_php, request_to_php, response_from_php,
 };
 use crate::errors::{Failure, Res, busy, guard};
 use crate::host::{Host, TestHooks, drive, now, unix_now, with_entropy};
+use crate::records;
 
 /// The plugin side of one installation: configuration plus state. Give it a
 /// seal key and store what `$persist` receives; after a method without a
@@ -407,6 +408,68 @@ impl Companion {
             let req = api_request_from_php(request.get("request")?)?;
             let host = host(&transport, &sleep, &persist, None)?;
             self.run(|c| c.start_call(req), &host)
+        })
+    }
+
+    /// Does `$request` as `call()` does, then records the Stora Timeline
+    /// Event `$event` (`source_id`, `template_id`, optional `contact_id`,
+    /// `site_id`, `description`, `external_url`, `variables`): `POST
+    /// /api/timeline/events` with `external.id` = the call's Idempotency-Key
+    /// and its own key `tle-<that key>`. Returns `['response' => [...],
+    /// 'event' => ['ok' => true] | ['ok' => false, 'error' =>
+    /// TesseraException]]`; a failed call throws and records nothing. The
+    /// event is checked before anything is sent.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException for an invalid event
+    /// @throws \Tessera\Exception\ClientErrorException and the other exceptions of `call()`
+    pub fn call_and_record(
+        &self,
+        request: ArrayArg,
+        event: ArrayArg,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+    ) -> Res<Completed> {
+        guard(|| {
+            let req = api_request_from_php(request.get("request")?)?;
+            let event = records::event_from_php(event.get("event")?)?;
+            let host = host(&transport, &sleep, &persist, None)?;
+            self.run(|c| c.start_recorded_call(req, event), &host)
+        })
+    }
+
+    /// The request recording `$event` for the action `$externalId`: `POST
+    /// /api/timeline/events` (`method, path, headers, body`), `Idempotency-Key:
+    /// tle-<externalId>`, ready for `call()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    pub fn timeline_event_request(event: ArrayArg, externalId: StrArg) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let event = records::event_from_php(event.get("event")?)?;
+            let req = event.to_request(externalId.utf8("externalId")?)?;
+            Ok(records::api_request_to_php(&req))
+        })
+    }
+
+    /// Checks Stora metadata (`key => string`): at most 20 keys of
+    /// `[a-z0-9._:-]{1,40}`, values at most 500 characters.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    pub fn validate_metadata(metadata: ArrayArg) -> Res<()> {
+        guard(|| {
+            Ok(tessera_core::metadata::validate(&records::metadata_from_php(metadata.get("metadata")?, "metadata")?)?)
+        })
+    }
+
+    /// The JSON merge-patch body `{"metadata":{…}}` for `$changes` (`null`
+    /// deletes a key; keys sorted). With `$current`, the merged result is checked too.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException
+    pub fn metadata_patch(changes: ArrayArg, current: OptArrayArg) -> Res<String> {
+        guard(|| {
+            let changes = records::patch_from_php(changes.get("changes")?)?;
+            let current = current.get("current")?.map(|c| records::metadata_from_php(c, "current")).transpose()?;
+            Ok(tessera_core::metadata::merge_patch_body(&changes, current.as_ref())?)
         })
     }
 

@@ -78,6 +78,11 @@ opt_arg_type!(
     DataType::Long
 );
 opt_arg_type!(
+    /// A `?array` parameter (may be omitted).
+    OptArrayArg,
+    DataType::Array
+);
+opt_arg_type!(
     /// A `?callable` parameter (may be omitted).
     OptCallableArg,
     DataType::Callable
@@ -87,6 +92,13 @@ impl<'a> ArrayArg<'a> {
     /// The array, or `InvalidInput` naming `field`.
     pub fn get(&self, field: &'static str) -> Res<&'a ZendHashTable> {
         self.0.array().ok_or_else(|| invalid(field, "must be an array"))
+    }
+}
+
+impl<'a> OptArrayArg<'a> {
+    /// The array, if given.
+    pub fn get(&self, field: &'static str) -> Res<Option<&'a ZendHashTable>> {
+        self.0.map(|z| z.array().ok_or_else(|| invalid(field, "must be an array"))).transpose()
     }
 }
 
@@ -152,7 +164,7 @@ pub fn utf8<'a>(z: &'a Zval, field: &'static str) -> Res<&'a str> {
 
 /// Iterates a PHP array as (key, value) with the key as a `Zval`: the
 /// ext-php-rs iterator panics on a non-UTF-8 string key.
-fn entries(ht: &ZendHashTable) -> impl Iterator<Item = (Zval, &Zval)> {
+pub fn entries(ht: &ZendHashTable) -> impl Iterator<Item = (Zval, &Zval)> {
     let mut it = ht.iter();
     std::iter::from_fn(move || it.next_zval()).map(|(k, v)| (k, v.dereference()))
 }
@@ -163,7 +175,7 @@ fn is_list(ht: &ZendHashTable) -> bool {
 }
 
 /// A PHP array key as UTF-8 text (integer keys as their decimal form).
-fn key_text(k: &Zval, field: &'static str) -> Res<String> {
+pub fn key_text(k: &Zval, field: &'static str) -> Res<String> {
     match k.long() {
         Some(n) => Ok(n.to_string()),
         None => utf8(k, field).map(str::to_owned),
@@ -382,6 +394,7 @@ pub fn completion_to_php(completion: &Completion) -> Zval {
         Completion::Connected { account } => {
             Assoc::new().with("account", Assoc::new().str("id", &account.id).str("name", &account.name).zval()).zval()
         }
+        Completion::Recorded { response, event } => crate::records::recorded_to_php(response, event),
     }
 }
 

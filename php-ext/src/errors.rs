@@ -144,6 +144,7 @@ fn transport_parent() -> &'static ClassEntry {
 const P_CODE: &str = "errorCode";
 const P_STATUS: &str = "status";
 const P_REASON: &str = "reason";
+const P_REQUEST_ID: &str = "requestId";
 const P_RETRY_AFTER_MS: &str = "retryAfterMs";
 const P_REGISTERED: &str = "registeredUrl";
 const P_CURRENT: &str = "currentUrl";
@@ -202,6 +203,7 @@ macro_rules! getter {
 getter!(get_error_code, P_CODE, |z: &mut Zval| set_str(z, "internal"));
 getter!(get_status, P_STATUS);
 getter!(get_reason, P_REASON);
+getter!(get_request_id, P_REQUEST_ID);
 getter!(get_retry_after_ms, P_RETRY_AFTER_MS, |z: &mut Zval| z.set_long(0));
 getter!(get_registered_url, P_REGISTERED, |z: &mut Zval| set_str(z, ""));
 getter!(get_current_url, P_CURRENT, |z: &mut Zval| set_str(z, ""));
@@ -284,9 +286,17 @@ pub fn register() -> ext_php_rs::error::Result<()> {
         match class {
             Class::Base => {
                 b = b.extends((ce::exception, "\\Exception"));
-                for p in
-                    [P_CODE, P_STATUS, P_REASON, P_RETRY_AFTER_MS, P_REGISTERED, P_CURRENT, P_WIRE_STATUS, P_WIRE_CODE]
-                {
+                for p in [
+                    P_CODE,
+                    P_STATUS,
+                    P_REASON,
+                    P_REQUEST_ID,
+                    P_RETRY_AFTER_MS,
+                    P_REGISTERED,
+                    P_CURRENT,
+                    P_WIRE_STATUS,
+                    P_WIRE_CODE,
+                ] {
                     b = b.property(private_prop(p));
                 }
                 for (f, flags) in [
@@ -309,7 +319,14 @@ pub fn register() -> ext_php_rs::error::Result<()> {
                         get_reason,
                         DataType::String,
                         true,
-                        &[" The broker's own code behind the error, if any."],
+                        &[" The code behind the error (reconnect reason, 4xx code, Stora's code), if any."],
+                    ),
+                    method(
+                        "getRequestId",
+                        get_request_id,
+                        DataType::String,
+                        true,
+                        &[" Stora's request id behind the error, if Stora answered: quote it to Stora's support."],
                     ),
                 ] {
                     b = b.method(f, flags);
@@ -412,6 +429,9 @@ pub fn exception_object(error: &Error) -> Zval {
     }
     if let Some(reason) = error.reason() {
         set_private(&mut obj, base, P_REASON, reason);
+    }
+    if let Some(request_id) = error.request_id() {
+        set_private(&mut obj, base, P_REQUEST_ID, request_id);
     }
     if let Some(ms) = error.retry_after_ms() {
         set_private(&mut obj, base, P_RETRY_AFTER_MS, i64::try_from(ms).unwrap_or(i64::MAX));

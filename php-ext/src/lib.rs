@@ -11,6 +11,7 @@ pub mod companion;
 pub mod convert;
 pub mod errors;
 pub mod host;
+pub mod records;
 #[cfg(feature = "test-hooks")]
 pub mod testing;
 pub mod verifier;

@@ -347,7 +347,38 @@ final class CompanionTest extends TestCase
         $this->assertSame(401, $o['status']);
         $this->assertSame('stora_reconnect_required', $o['code']);
         $o = Companion::classify(['status' => 429, 'headers' => ['Retry-After' => ['3']]]);
-        $this->assertSame(['code' => null, 'kind' => 'rate_limited', 'retry_after_ms' => 3000, 'server_date' => null, 'status' => 429], $o);
+        $this->assertSame(['code' => null, 'from_stora' => false, 'kind' => 'rate_limited', 'request_id' => null, 'retry_after_ms' => 3000, 'server_date' => null, 'status' => 429], $o);
+        // Stora's nested error, passed through by the broker.
+        $o = Companion::classify(['status' => 400, 'headers' => ['Tessera-Origin' => ['stora']], 'body' => '{"error":{"code":"api_error","request_id":"req_7"}}']);
+        $this->assertSame(['upstream_failed', 'api_error', 'req_7', true], [$o['kind'], $o['code'], $o['request_id'], $o['from_stora']]);
+    }
+
+    public function testStoraErrorsKeepTheirCodeAndRequestId(): void
+    {
+        [$c] = connected();
+        $stora = fn (int $status, string $code) => [
+            'status' => $status,
+            'headers' => ['Tessera-Origin' => ['stora']],
+            'body' => json_encode(['error' => ['code' => $code, 'type' => 't', 'message' => 'm', 'details' => [], 'links' => [], 'request_id' => "req_{$status}"]]),
+        ];
+        try {
+            $c->call(['method' => 'POST', 'path' => '/api/contacts', 'body' => '{}'], fn ($r) => $stora(409, 'conflict'));
+            $this->fail('no exception');
+        } catch (\Tessera\Exception\ClientErrorException $e) {
+            $this->assertSame(['client_error', 409, 'conflict', 'req_409'], [$e->getErrorCode(), $e->getStatus(), $e->getReason(), $e->getRequestId()]);
+        }
+        $sent = 0;
+        try {
+            $c->call(['method' => 'POST', 'path' => '/api/contacts', 'body' => '{}'], function ($r) use ($stora, &$sent) {
+                $sent++;
+                return $stora(500, 'internal_server_error');
+            });
+            $this->fail('no exception');
+        } catch (\Tessera\Exception\ServerUnavailableException $e) {
+            // Stora stored its 500 under the key: not sent again.
+            $this->assertSame(['upstream_failed', 500, 'internal_server_error', 'req_500', 1], [$e->getErrorCode(), $e->getStatus(), $e->getReason(), $e->getRequestId(), $sent]);
+            $this->assertStringContainsString('req_500', $e->getMessage());
+        }
     }
 
     public function testSiteMismatch(): void

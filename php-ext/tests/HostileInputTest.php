@@ -334,6 +334,40 @@ final class HostileInputTest extends TestCase
         return ['hostile' => self::wrong(['int']) + self::cat('times', 'time') + ['65536' => fn () => 65536]];
     }
 
+    /** A `key => string` array (event variables, metadata); `$nulls`: null values mean "delete". */
+    private static function stringMap(bool $optional, bool $nulls = false): array
+    {
+        $h = self::wrong($optional ? ['null', 'array'] : ['array']);
+        $h['int value'] = fn () => ['a' => 5];
+        $h['nested array value'] = fn () => ['a' => ['b']];
+        $h['object value'] = fn () => ['a' => new \stdClass()];
+        $h['invalid utf-8 key'] = fn () => ["\xff" => 'v'];
+        $h['invalid utf-8 value'] = fn () => ['a' => "\xff"];
+        $h['bad key'] = fn () => ['A B' => 'v'];
+        $h['100k entries'] = fn () => array_fill(0, self::size('many'), 'v');
+        $h['big value'] = fn () => ['a' => str_repeat('v', self::size('big'))];
+        if (!$nulls) {
+            $h['null value'] = fn () => ['a' => null];
+        }
+        return ['hostile' => $h] + ($optional ? ['optional' => true] : []);
+    }
+
+    /** A Timeline Event array. */
+    private static function event(): array
+    {
+        return self::arr([
+            'source_id' => self::text(),
+            'template_id' => self::text(),
+            'contact_id' => self::optText(),
+            'site_id' => self::optText(),
+            'description' => self::optText(),
+            'external_url' => self::optText('strings', 'urls'),
+            'variables' => self::stringMap(true),
+        ]);
+    }
+
+    private const EVENT = ['source_id' => 'src_1', 'template_id' => 'tpl_1', 'contact_id' => 'con_1', 'site_id' => 'sit_1', 'description' => 'd', 'external_url' => 'https://shop.example/x', 'variables' => ['unit' => 'A-12']];
+
     /** An array parameter with typed fields. */
     private static function arr(array $fields, bool $optional = false): array
     {
@@ -448,6 +482,15 @@ final class HostileInputTest extends TestCase
                 'slots' => [$request, ...$driver],
                 'transport' => 1,
             ],
+            'Tessera\Companion::callAndRecord' => [
+                'receiver' => 'connected',
+                'args' => fn () => [['method' => 'POST', 'path' => '/api/x', 'body' => '{}'], self::EVENT, fn ($r) => ['status' => 201, 'headers' => [], 'body' => 'ok'], fn ($ms) => null, fn ($j) => null],
+                'slots' => [$request, self::event(), ...$driver],
+                'transport' => 2,
+            ],
+            'Tessera\Companion::timelineEventRequest' => ['args' => fn () => [self::EVENT, 'order-7'], 'slots' => [self::event(), self::text()]],
+            'Tessera\Companion::validateMetadata' => ['args' => fn () => [['plan' => 'gold']], 'slots' => [self::stringMap(false)]],
+            'Tessera\Companion::metadataPatch' => ['args' => fn () => [['plan' => null, 'tier' => '2'], ['plan' => 'gold']], 'slots' => [self::stringMap(false, true), self::stringMap(true)]],
             'Tessera\Companion::disconnect' => ['receiver' => 'connected', 'args' => fn () => [self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => $driver, 'transport' => 0],
             'Tessera\Companion::revokePrevious' => ['receiver' => 'connected', 'args' => fn () => ['ins_cHJldmlvdXMtaW5zdGFsbA', self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => [self::text(), ...$driver], 'transport' => 1],
             'Tessera\Companion::uninstall' => ['receiver' => 'connected', 'args' => fn () => [self::okTransport(), fn ($ms) => null, fn ($j) => null], 'slots' => $driver, 'transport' => 0],
@@ -512,8 +555,9 @@ final class HostileInputTest extends TestCase
             ['/::(registrationRequest|register|reset)$/', '/\.platform$/', '/^string word null$/', '`null` is a valid platform name ([a-z0-9._-]{1,32})'],
             ['/./', '/(^|\.)(\d|now)$/', '/^time 2\^53$/', 'an int: any whole second is a time (and any capacity/window the host asks for)'],
             ['/::(handleRegistrationResponse|classify)$/', '/\.headers$/', '/^(header (name|value) .*|header list .*|int name|100k-entry list value|reference value)$/', 'a response\'s headers are whatever the broker sent; the core reads only the ones it knows'],
-            ['/::(signRequest|call|verify|hmacSignGeneric)$/', '/\.headers$/', '/^(int name|reference value)$/', 'an integer key is the header name "5" (a valid token); references are read through'],
-            ['/::(handleRegistrationResponse|classify|signRequest|call|verify|hmacSignGeneric)$/', '/^0\.\xff$/', '/^invalid utf-8 key$/', 'keys of a request/response array other than method/path/url/status/headers/body are ignored (a wp_remote_request array carries more)'],
+            ['/::(signRequest|call|callAndRecord|verify|hmacSignGeneric)$/', '/\.headers$/', '/^(int name|reference value)$/', 'an integer key is the header name "5" (a valid token); references are read through'],
+            ['/::(callAndRecord|timelineEventRequest)$/', '/^(0|1)\.\xff$/', '/^invalid utf-8 key$/', 'keys of an event array other than its documented members are ignored'],
+            ['/::(handleRegistrationResponse|classify|signRequest|call|callAndRecord|verify|hmacSignGeneric)$/', '/^0\.\xff$/', '/^invalid utf-8 key$/', 'keys of a request/response array other than method/path/url/status/headers/body are ignored (a wp_remote_request array carries more)'],
             ['/::(classify|hmacSignGeneric)$/', '/\.body$/', '/^(big body|1 MiB \+ 1 body)$/', 'bodies are bytes of any size (classify reads a bounded prefix; the generic signer has no limit)'],
             ['/::hmacSignGeneric$/', '/^2$/', '/^(string (empty|nul|embedded nul|percent nul|word null|1 MiB|1 MiB \+ 1 of 2-byte|big)|15 bytes)$/', 'the low-level generic signer takes any HMAC key (RFC 2104: any length)'],
             ['/::hmacSignGeneric$/', '/\.url$/', '/^url (plain http|hex ip)$/', 'the generic signer signs any absolute http(s) URL'],
@@ -521,11 +565,14 @@ final class HostileInputTest extends TestCase
             ['/::(create|importState)$/', '/^1$/', '/^string (1 MiB|1 MiB \+ 1 of 2-byte|big)$/', 'a seal key: key material of any length ≥ 16 bytes (HKDF input)'],
             ['/::connectUrl$/', '/^1$/', '/./', 'scope is free text (1-256 visible ASCII) the core percent-encodes'],
             ['/::connectUrl$/', '/^0$/', '/^url (plain http|file|userinfo|port out of range|negative port|open ipv6|bad escape|backslash authority|dot segments|hex ip|long host label)$/', 'the core checks only that a return URL is absolute visible ASCII without a fragment; which return URLs to redirect to is the broker\'s decision (see the report)'],
-            ['/::(signRequest|call|hmacSignGeneric)$/', '/\.method$/', '/^string word null$/', '`null` is a valid method token'],
-            ['/::(signRequest|call)$/', '/\.path$/', '/^url scheme-relative$/', 'joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker'],
+            ['/::(callAndRecord|timelineEventRequest)$/', '/\.(source_id|template_id|contact_id|site_id)$/', '/^string (percent .*|bad percent escape|format string|path traversal|word null|json (truncated|trailing garbage|nan literal|lone surrogate escape|huge number|proto key))$/', 'ids are any 1-100 visible ASCII characters (Stora\'s ids are opaque); the core JSON-encodes them'],
+            ['/::(callAndRecord|timelineEventRequest)$/', '/\.description$/', '/^string (?!deep|just over|1 MiB|big)/', 'the description is free text of at most 1000 characters the core JSON-encodes'],
+            ['/::timelineEventRequest$/', '/^1$/', '/^string word null$/', '`null` is a valid external id ([A-Za-z0-9._~-]{1,124})'],
+            ['/::(signRequest|call|callAndRecord|hmacSignGeneric)$/', '/\.method$/', '/^string word null$/', '`null` is a valid method token'],
+            ['/::(signRequest|call|callAndRecord)$/', '/\.path$/', '/^url scheme-relative$/', 'joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker'],
             ['/::signRequest$/', '/^(2|3)$/', '/^string word null$/', '`null` is a valid nonce / idempotency-key token'],
             ['/::revokePrevious$/', '/^0$/', '/^string word null$/', '`null` is a valid install id token ([A-Za-z0-9._~-]): the broker answers whether it exists'],
-            ['/::(call|disconnect|uninstall|siteMoved|register|reset|completeConnect|revokePrevious)$/', '/^(2|3|4)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored (as serveProof it is not called: no challenge)'],
+            ['/::(call|callAndRecord|disconnect|uninstall|siteMoved|register|reset|completeConnect|revokePrevious)$/', '/^(2|3|4)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored (as serveProof it is not called: no challenge)'],
             ['/^callbacks$/', '/^result$/', '/^serveProof returns /', 'anything but false means served (checked: registered after a second send)'],
             ['/::(registrationRequest|register|reset)$/', '/\.plugin_version$/', '/^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/', 'the plugin version is free text the core JSON-encodes'],
             ['/./', '/(^|\.)(\d|now)$|\.(max_attempts|\w+_ms)$/', '/^(zero|time negative|time very negative|minus one|PHP_INT_(MIN|MAX)|time i64 (min|max))$/', 'any int is a time for the binding; the core decides (see the time notes in the report)'],

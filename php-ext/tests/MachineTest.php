@@ -273,6 +273,15 @@ final class MachineTest extends TestCase
                     $response = $c->call(['method' => $r['method'], 'path' => $r['path'], 'headers' => php_headers($r['headers']), 'body' => $r['body']], $send, $sleep, $persist);
                     return ['response' => ['status' => $response['status'], 'body' => $response['body']]];
                 })(),
+                'call_and_record' => (function () use ($c, $op, $send, $sleep, $persist) {
+                    $r = $op['request'];
+                    $request = ['method' => $r['method'], 'path' => $r['path'], 'headers' => php_headers($r['headers']), 'body' => $r['body']];
+                    $out = $c->callAndRecord($request, $op['event'], $send, $sleep, $persist);
+                    $event = $out['event']['ok']
+                        ? ['result' => 'ok', 'error' => null]
+                        : ['result' => 'failed', 'error' => $out['event']['error']->getErrorCode()];
+                    return ['recorded' => ['response' => ['status' => $out['response']['status'], 'body' => $out['response']['body']], 'event' => $event]];
+                })(),
                 'disconnect' => ['disconnected' => ['remote' => self::step($c->disconnect($send, $sleep, $persist)['remote'])]],
                 'uninstall' => (function () use ($c, $send, $sleep, $persist) {
                     $report = $c->uninstall($send, $sleep, $persist);

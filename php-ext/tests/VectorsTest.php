@@ -40,7 +40,7 @@ final class VectorsTest extends TestCase
     {
         $this->assertOutcome($case['expected'], function () use ($case) {
             $o = Companion::classify($case['response'], $case['now']);
-            return ['kind' => $o['kind'], 'status' => $o['status'], 'code' => $o['code'], 'retryAfterMs' => $o['retry_after_ms']];
+            return ['kind' => $o['kind'], 'status' => $o['status'], 'code' => $o['code'], 'retryAfterMs' => $o['retry_after_ms'], 'requestId' => $o['request_id'], 'fromStora' => $o['from_stora']];
         });
     }
 
@@ -220,11 +220,50 @@ final class VectorsTest extends TestCase
             'callback.json', 'classification.json', 'connect.json', 'inputs.json',
             // machine*.json: MachineTest replays every script through the driver.
             'machine-call.json', 'machine-connect.json', 'machine-leave.json', 'machine-register.json',
-            'ownership.json', 'rfc9421.json', 'seal.json', 'signing.json', 'uninstall_url.json', 'verify.json',
+            'metadata.json', 'ownership.json', 'rfc9421.json', 'seal.json', 'signing.json', 'timeline.json',
+            'uninstall_url.json', 'verify.json',
         ], $files, 'a new vector file needs a test here');
     }
 
     /** Runs $f; compares its result, or `['error' => code]` when it throws, with $expected. */
+    public static function timelineCases(): array
+    {
+        return vector_cases('timeline.json');
+    }
+
+    /** @dataProvider timelineCases */
+    public function testTimeline(array $case): void
+    {
+        $this->assertOutcomeWithMessage($case['expected'], fn () => Companion::timelineEventRequest($case['event'], $case['external_id']));
+    }
+
+    public static function metadataCases(): array
+    {
+        return vector_cases('metadata.json');
+    }
+
+    /** @dataProvider metadataCases */
+    public function testMetadata(array $case): void
+    {
+        $this->assertOutcomeWithMessage($case['expected'], function () use ($case) {
+            if (array_key_exists('metadata', $case)) {
+                Companion::validateMetadata($case['metadata']);
+                return ['ok' => true];
+            }
+            return ['body' => Companion::metadataPatch($case['changes'], $case['current'] ?? null)];
+        });
+    }
+
+    private function assertOutcomeWithMessage(array $expected, callable $f): void
+    {
+        try {
+            $got = $f();
+        } catch (TesseraException $e) {
+            $got = ['error' => $e->getErrorCode(), 'message' => $e->getMessage()];
+        }
+        $this->assertSame($expected, $got);
+    }
+
     private function assertOutcome(array $expected, callable $f): void
     {
         try {

@@ -12,6 +12,9 @@ use Tessera\Pure\Internal\Convert;
 use Tessera\Pure\Internal\CoreError;
 use Tessera\Pure\Internal\Host;
 use Tessera\Pure\Internal\Machine;
+use Tessera\Pure\Internal\Metadata;
+use Tessera\Pure\Internal\Record;
+use Tessera\Pure\Internal\Records;
 use Tessera\Pure\Internal\PhpErrors;
 use Tessera\Pure\Internal\SignOptions;
 
@@ -412,6 +415,92 @@ final class Companion
             $req = Convert::apiRequestFromPhp(Convert::array($request, 'request'));
             $host = Binding::host($transport, $sleep, $persist, null);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startCall($c, $req), $host);
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * Does `$request` as `call()` does, then records the Stora Timeline Event
+     * `$event`: `POST /api/timeline/events` with `external.id` = the call's
+     * Idempotency-Key and its own key `tle-<that key>`. A failed call throws
+     * and records nothing; a failed event does not undo the call. The event
+     * is checked before anything is sent. Callables as for `call()`.
+     *
+     * @param array{method: string, path: string, headers?: array<string, string|list<string>>, body?: string} $request
+     * @param array{source_id: string, template_id: string, contact_id?: ?string, site_id?: ?string, description?: ?string, external_url: string, variables?: ?array<string, string>} $event
+     * @param callable $transport
+     * @param callable|null $sleep
+     * @param callable|null $persist
+     * @return array{response: array{status: int, headers: array<string, string>, body: string}, event: array{ok: bool, error?: Exception\TesseraException}}
+     * @throws Exception\InvalidInputException for an invalid event
+     * @throws Exception\ClientErrorException and the other exceptions of `call()`
+     */
+    public function callAndRecord(#[\SensitiveParameter] $request, $event, $transport, $sleep = null, $persist = null): array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 3, 5);
+        try {
+            $req = Convert::apiRequestFromPhp(Convert::array($request, 'request'));
+            $ev = Records::eventFromPhp(Convert::array($event, 'event'));
+            $host = Binding::host($transport, $sleep, $persist, null);
+            return Binding::run($this, fn (CompanionCore $c): Call => Record::startRecordedCall($c, $req, $ev), $host);
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * The request recording `$event` for the action `$externalId` (`POST
+     * /api/timeline/events`, `Idempotency-Key: tle-<externalId>`), ready for `call()`.
+     *
+     * @param array $event as for `callAndRecord()`
+     * @param string $externalId 1-124 of `[A-Za-z0-9._~-]`
+     * @return array{method: string, path: string, headers: array<string, string>, body: string}
+     * @throws Exception\InvalidInputException
+     */
+    public static function timelineEventRequest($event, $externalId): array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 2);
+        try {
+            $ev = Records::eventFromPhp(Convert::array($event, 'event'));
+            return Records::apiRequestToPhp($ev->toRequest(Convert::utf8($externalId, 'externalId')));
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * Checks Stora metadata (`key => string`): at most 20 keys of
+     * `[a-z0-9._:-]{1,40}`, values at most 500 characters.
+     *
+     * @param array<string, string> $metadata
+     * @throws Exception\InvalidInputException
+     */
+    public static function validateMetadata($metadata): void
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 1);
+        try {
+            Metadata::validate(Records::metadataFromPhp(Convert::array($metadata, 'metadata'), 'metadata'));
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * The JSON merge-patch body `{"metadata":{…}}` for `$changes` (`null`
+     * deletes a key; keys sorted). With `$current`, the merged result is checked too.
+     *
+     * @param array<string, ?string> $changes
+     * @param array<string, string>|null $current
+     * @throws Exception\InvalidInputException
+     */
+    public static function metadataPatch($changes, $current = null): string
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 2);
+        try {
+            $patch = Records::patchFromPhp(Convert::array($changes, 'changes'));
+            $now = $current === null ? null : Records::metadataFromPhp(Convert::array($current, 'current'), 'current');
+            return Metadata::mergePatchBody($patch, $now);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }

@@ -340,11 +340,16 @@ const BROKER_CODES = ['stora_reconnect_required', 'broker_token_invalid', 'insta
     'signature_expired', 'rate_limited', 'not_found', 'bad_request', 'conflict', 'ownership_proof_invalid', 'site_mismatch', 'x<y>', 'ÜML', '',
     'a b', 'replayed', 'digest_mismatch'];
 
+/** Stora's documented error codes (API 2025-09). */
+const STORA_CODES = ['invalid_request', 'api_error', 'invalid_token', 'forbidden', 'resource_not_found', 'invalid_endpoint',
+    'invalid_format', 'conflict', 'invalid_url_param', 'invalid_content', 'too_many_requests', 'internal_server_error'];
+
 function gen_response_body(): mixed
 {
     return pick([
         '', '', '{}', 'nope', '{"error":"' . pick(BROKER_CODES) . '"}', '{"error":"' . pick(BROKER_CODES) . '"}', '{"code":"' . pick(BROKER_CODES) . '"}',
-        '{"error":{"code":"x"}}', '{"error":5}', '{"error":null}', '{"error":"a","error":"b"}', '[1,2]', '{"challenge":"challenge-0123456789abcdef"}',
+        '{"error":{"code":"x"}}', '{"error":{"code":"' . pick(STORA_CODES) . '","type":"t","message":"m","details":[],"links":[],"request_id":"' . pick(['req_1', 'req_<x>', '', rtext(4)]) . '"}}',
+        '{"error":{"request_id":"req_2"},"code":"c"}', '{"error":{"code":5,"request_id":7}}', '{"error":5}', '{"error":null}', '{"error":"a","error":"b"}', '[1,2]', '{"challenge":"challenge-0123456789abcdef"}',
         '{"challenge":"' . rstr(UNRESERVED, 1, 140) . '"}', '{"challenge":5}', '{"ok":true}', rbytes(r(0, 40)), '{"error":"' . str_repeat('e', r(60, 300)) . '"}',
         json_encode(['error' => rtext(6)], JSON_INVALID_UTF8_SUBSTITUTE), chance(10) ? '{"error":"stora_reconnect_required"' . str_repeat(' ', r(0, 70000)) . '}' : '{"error" : "x" }',
         chance(10) ? hostile() : '',
@@ -374,6 +379,12 @@ function gen_response(bool $small = false): mixed
         }
         if (chance(30)) {
             $h['Content-Type'] = pick(['application/json', 'text/html', 'application/problem+json']);
+        }
+        if (chance(30)) {
+            $h[pick(['RateLimit-Reset', 'ratelimit-reset'])] = pick(['1700000009', '999999999', '1000000000', '4', ' 60 ', '-4', '', '999999999999', '9999999999999', rtext(3)]);
+        }
+        if (chance(30)) {
+            $h[pick(['Tessera-Origin', 'tessera-origin'])] = pick(['stora', 'STORA', ' stora ', 'broker', 'storax', '', rtext(3)]);
         }
         if (chance(15)) {
             $h[gen_header_name()] = gen_header_value();
@@ -815,6 +826,12 @@ function ops(): array
 
         'classify' => fn (string $impl, array $in) => cls($impl, 'Companion')::classify(mat($in['response']), mat($in['now'])),
 
+        'timeline' => fn (string $impl, array $in) => cls($impl, 'Companion')::timelineEventRequest(mat($in['event']), mat($in['externalId'])),
+
+        'metadata' => fn (string $impl, array $in) => array_key_exists('changes', $in)
+            ? cls($impl, 'Companion')::metadataPatch(mat($in['changes']), ...(array_key_exists('current', $in) ? [mat($in['current'])] : []))
+            : cls($impl, 'Companion')::validateMetadata(mat($in['metadata'])),
+
         'registration' => function (string $impl, array $in) {
             $c = companion($impl, $in);
             $out = ['request' => outcome(fn () => $c->registrationRequest(mat($in['registration'])))];
@@ -1003,6 +1020,7 @@ function ops(): array
                 'uninstall' => $c->uninstall($transport, $sleep, $persist),
                 'reset' => $c->reset(mat($in['registration']), $transport, $sleep, $persist, $host->serveProof()),
                 'siteMoved' => $c->siteMoved($transport, $sleep, $persist, $host->serveProof()),
+                'callAndRecord' => $c->callAndRecord(mat($in['request']), mat($in['event']), $transport, $sleep, $persist),
             });
             // Hosts get what they store: the last persisted value reopens to the
             // companion's state (sealed with the seal key when there is one).
@@ -1017,6 +1035,62 @@ function ops(): array
 }
 
 // ---- case generators ----------------------------------------------------------------------------
+
+/** A Timeline Event array: mostly valid, sometimes at or over a limit, sometimes hostile. */
+function gen_event(): mixed
+{
+    if (chance(4)) {
+        return hostile();
+    }
+    $id = fn () => chance(85) ? pick(['src_tessera', 'tpl_contact_created', 'con_' . rstr(UNRESERVED, 1, 20), str_repeat('i', 100)])
+        : pick(['', ' ', 'a b', str_repeat('i', 101), "caf\xe9", 'é', rtext(5), hostile()]);
+    $e = ['source_id' => $id(), 'template_id' => $id()];
+    foreach (['contact_id', 'site_id'] as $k) {
+        if (chance(50)) {
+            $e[$k] = $id();
+        }
+    }
+    if (chance(50)) {
+        $e['description'] = chance(80) ? rtext(20) : pick([str_repeat('é', 1000), str_repeat('😀', 1001), hostile()]);
+    }
+    if (chance(50)) {
+        $e['external_url'] = chance(70) ? SITE . pick(['/x', '/wp-admin/admin.php?page=a&id=7', '/%C3%BC', '/' . str_repeat('a', 2030)]) : gen_url();
+    }
+    if (chance(70)) {
+        $e['variables'] = chance(90) ? gen_string_map(pick([0, 1, 2, 3, 50, 51]), false, '[a-z0-9_.]') : hostile();
+    }
+    if (chance(5)) {
+        $e[pick(['source_id', 'variables', 'description', 'contact_id'])] = hostile();
+    }
+    return $e;
+}
+
+/** A `key => string` array (`$nulls`: some values null); keys mostly of `$charset` plus edge cases. */
+function gen_string_map(int $n, bool $nulls, string $charset = '[a-z0-9._:-]'): array
+{
+    $out = [];
+    for ($i = 0; $i < $n; $i++) {
+        $key = chance(85) ? pick(['k' . $i, 'v.' . $i, 'a_' . $i, (string) $i, "x$i:y"]) : pick(['', 'A', 'a b', 'a/b', str_repeat('k', 40), str_repeat('k', 41), "\xff", 'é', '10', '2', rtext(4)]);
+        $out[$key] = chance(85) ? pick(['v', '', 'gold', rtext(8)]) : pick([str_repeat('x', 500), str_repeat('é', 501), "caf\xe9", $nulls ? null : 'x', hostile()]);
+        if ($nulls && chance(30)) {
+            $out[$key] = null;
+        }
+    }
+    return $out;
+}
+
+/** validateMetadata($metadata) or metadataPatch($changes[, $current]). */
+function gen_metadata_case(): array
+{
+    if (chance(40)) {
+        return ['metadata' => chance(95) ? gen_string_map(pick([0, 1, 3, 20, 21]), false) : hostile()];
+    }
+    $in = ['changes' => chance(95) ? gen_string_map(pick([0, 1, 2, 3, 20, 21]), true) : hostile()];
+    if (chance(60)) {
+        $in['current'] = chance(95) ? gen_string_map(pick([0, 1, 3, 19, 20]), false) : pick([null, hostile()]);
+    }
+    return $in;
+}
 
 /** Fixture states, built through one implementation (both must agree: checked at start). */
 function fixtures(string $impl): array
@@ -1205,6 +1279,7 @@ function gen_case(array $states): array
     $op = weighted([
         'create' => 6, 'importState' => 7, 'sign' => 22, 'classify' => 9, 'registration' => 6, 'connect' => 8, 'site' => 5, 'ticket' => 4, 'seal' => 4,
         'open' => 2, 'verify' => 8, 'hmac' => 5, 'proof' => 2, 'hooks' => 1, 'arity' => 2, 'drive' => 18, 'dump' => 2,
+        'timeline' => 5, 'metadata' => 5,
     ]);
     return [$op, match ($op) {
         'create' => ['config' => gen_config()] + gen_seal_key_arg(),
@@ -1214,6 +1289,8 @@ function gen_case(array $states): array
             'clockAt' => chance(20) ? T0 + r(-100, 100) : T0, 'window' => pick([null, 1, 300, 3600]), 'verifyNow' => pick([null, T0, T0 + r(-400, 400)]),
         ],
         'classify' => ['response' => gen_response(), 'now' => gen_now(false)],
+        'timeline' => ['event' => gen_event(), 'externalId' => chance(85) ? pick(['order-7', 'k', rstr(UNRESERVED, 1, 40), str_repeat('e', 124)]) : pick(['', 'a b', str_repeat('e', 125), 'é', rtext(6), hostile()])],
+        'metadata' => gen_metadata_case(),
         'registration' => ['state' => $state(['fresh', 'fresh', 'pending', 'awaiting', 'invalid', 'moving']), 'seed' => gen_seed(), 'registration' => gen_registration(), 'responses' => array_map(fn () => gen_response(true), range(0, r(0, 3)))],
         'connect' => [
             'state' => $state(['registered', 'connected', 'connecting', 'reconnecting', 'reconnect', 'edge/pending 0', 'edge/pending 253402300799', 'edge/offset -1700000001', 'edge/offset 251702300800']), 'seed' => gen_seed(), 'returnUrl' => chance(85) ? SITE . pick(['/cb', '/wp-admin/admin.php?page=x', '/a?b=c&d', '/%C3%BC', '/']) : gen_url(),
@@ -1434,11 +1511,11 @@ function gen_arity_case(array $states): array
 
 function gen_drive_case(array $states, callable $state): array
 {
-    $op = weighted(['call' => 45, 'register' => 25, 'completeConnect' => 12, 'revokePrevious' => 6, 'disconnect' => 10, 'uninstall' => 12, 'reset' => 8, 'siteMoved' => 8]);
+    $op = weighted(['call' => 45, 'register' => 25, 'completeConnect' => 12, 'revokePrevious' => 6, 'disconnect' => 10, 'uninstall' => 12, 'reset' => 8, 'siteMoved' => 8, 'callAndRecord' => 12]);
     $prefer = match ($op) {
         'completeConnect' => ['default/connecting', 'based/connecting', 'one-shot/connecting', 'default/reconnecting', 'based/reconnecting', 'edge/pending 0',
             'edge/pending 253402300799', 'default/registered', 'default/connected'],
-        'call', 'disconnect', 'revokePrevious' => ['default/connected', 'based/connected', 'one-shot/connected', 'default/offset', 'default/reconnect', 'default/registered', 'edge/offset 3153600000', 'edge/offset -1700000001', 'edge/offset 251702300800'],
+        'call', 'callAndRecord', 'disconnect', 'revokePrevious' => ['default/connected', 'based/connected', 'one-shot/connected', 'default/offset', 'default/reconnect', 'default/registered', 'edge/offset 3153600000', 'edge/offset -1700000001', 'edge/offset 251702300800'],
         'register' => ['default/fresh', 'based/fresh', 'one-shot/fresh', 'default/pending', 'default/awaiting', 'default/invalid', 'default/moving', 'default/mismatch'],
         'uninstall', 'reset' => ['default/connected', 'default/registered', 'default/mismatch', 'default/fresh', 'based/connected', 'default/awaiting'],
         'siteMoved' => ['default/mismatch', 'based/mismatch', 'default/moving', 'default/connected'],
@@ -1473,7 +1550,10 @@ function gen_drive_case(array $states, callable $state): array
                 ['status' => 429, 'headers' => ['Retry-After' => '1']], 'TE']), range(0, r(1, 4)));
         }
     }
-    if ($op === 'call') {
+    if ($op === 'callAndRecord') {
+        $in['event'] = gen_event();
+    }
+    if ($op === 'call' || $op === 'callAndRecord') {
         $in['request'] = chance(80) ? ['method' => pick(['GET', 'POST', 'DELETE', 'PUT']), 'path' => pick(['/api/orders', '/api/contacts?x=1', '/x'])] + (chance(50) ? ['body' => '{"a":1}'] : []) : gen_api_request();
     }
     if ($op === 'register' || $op === 'reset') {

@@ -9,6 +9,9 @@
 #   3. the same PHPUnit suite against the pure-PHP package, loaded through
 #      Composer's generated autoloader, under `php -n` without the extension
 #      (only PHPUnit's own dom/mbstring/tokenizer/xml/xmlwriter added)
+#   3a. pure PHP's lower layer (php/phpunit-internal.xml: ports of the
+#      core's unit tests, the Rust oracle fixtures, and with the extension
+#      loaded an in-process differential of the two)
 #   3b. deliberately wrong pure-PHP drivers: MachineTest against copies of
 #      the package with one driver rule broken each must fail, every script
 #      that exercises the rule among the failed (php/tests/wrong-drivers.php,
@@ -52,6 +55,10 @@ TESSERA_PURE_LOADER=composer php -n -d extension=dom -d extension=mbstring -d ex
     -d memory_limit=-1 "$phpunit" -c php/phpunit.xml -v 2>&1 | tee "$out/pure"
 pure_summary=$(summary "$out/pure")
 
+log "phpunit: pure PHP's lower layer (ports of the core's unit tests, oracle fixtures, an in-process differential)"
+php -d extension="$test_so" -d memory_limit=-1 "$phpunit" -c php/phpunit-internal.xml 2>&1 | tee "$out/internal"
+internal_summary=$(summary "$out/internal")
+
 log "wrong drivers: pure-PHP driver mutants must fail the machine scripts"
 php -n php/tests/wrong-drivers.php "$phpunit"
 
@@ -64,6 +71,7 @@ php -n -d extension="$test_so" php/tests/differential.php ${TESSERA_DIFF_SEED:+-
 log "php results"
 echo "extension: $ext_summary"
 echo "pure PHP:  $pure_summary"
+echo "internal:  $internal_summary"
 
 log "phpunit under valgrind"
 bash php-ext/tests/valgrind.sh "$test_so"

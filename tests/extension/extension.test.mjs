@@ -423,6 +423,40 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     await screenshot(options, "connected-orders");
   });
 
+  await t.test("flag for follow-up: the order's Stora metadata, a Timeline Event on the operator's timeline, every POST keyed", async () => {
+    const before = await stora("GET", "/_control/counters");
+    await options.locator('#orders button.flag[data-order="ord_1001"]').click();
+    await options
+      .locator("#message", { hasText: "Order ord_1001 flagged for follow-up and recorded on your Stora timeline." })
+      .waitFor({ timeout: STEP_TIMEOUT });
+    // The orders are read again from Stora (through the broker): the mark is in the order's metadata.
+    const row = options.locator("#orders tbody tr", { hasText: "ord_1001" });
+    assert.equal((await row.locator("td").nth(4).innerText()).trim(), "Flagged");
+    assert.equal(await options.locator('#orders button.flag[data-order="ord_1002"]').count(), 1, "other orders are not flagged");
+    await screenshot(options, "flagged-for-follow-up");
+    const requests = await stora("GET", "/_control/requests");
+    const patches = requests.filter((r) => r.method === "PATCH" && r.path === "/2025-09/orders/ord_1001");
+    assert.equal(patches.length, 1);
+    assert.equal(patches[0].status, 200);
+    const key = patches[0].idempotency_key;
+    assert.ok(key, "the PATCH carried an Idempotency-Key");
+    const posts = requests.filter((r) => r.method === "POST" && r.path === "/2025-09/timeline/events");
+    assert.deepEqual(posts.map((r) => [r.status, r.idempotency_key]), [[201, `tle-${key}`]]);
+    const timeline = await stora("GET", "/_control/timeline?operator=opr_demo");
+    assert.equal(timeline.length, 1, "one entry on the operator's timeline");
+    const [event] = timeline;
+    assert.equal(event.source.id, "tessera_example_extension");
+    assert.equal(event.template.id, "order_follow_up");
+    assert.equal(event.description, "Order flagged for follow-up via Tessera example companion for Stora");
+    assert.equal(event.external.id, key, "external.id is the action's Idempotency-Key");
+    const eventUrl = new URL(env.broker);
+    eventUrl.protocol = "https:";
+    assert.equal(event.external.url, eventUrl.href, "external.url: the https form of the broker URL (no --event-url)");
+    assert.deepEqual(event.variables, { order: "ord_1001" });
+    const after = await stora("GET", "/_control/counters");
+    assert.equal(after.posts_without_idempotency_key, before.posts_without_idempotency_key, "every POST carried an Idempotency-Key");
+  });
+
   await t.test("chrome.storage holds the secret and the token only sealed; no console line or page holds one", async () => {
     const sw = context.serviceWorkers()[0];
     const stored = await sw.evaluate(() => chrome.storage.local.get(null));

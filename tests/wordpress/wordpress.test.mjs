@@ -121,6 +121,28 @@ async function http(method, url, { body, token } = {}) {
 const brokerAdmin = (path) => http('GET', `${env.broker_url}${path}`, { token: env.admin_token });
 const stora = (method, path, body) => http(method, `${env.stora_url}/_control/${path}`, { body });
 
+/**
+ * A GET on Stora's own API as another API client of OPERATOR sees it (the fake's default client,
+ * its own OAuth grant of `scope`): how the suite reads what Stora stored, e.g. a contact's metadata.
+ */
+async function storaApiGet(path, scope) {
+  const client = { id: 'tessera-demo-client', secret: 'tessera-demo-client-secret' }; // fake_stora::Config::default()
+  const redirectUri = `${env.stora_url}/suite-callback`;
+  const authorize = new URL(`${env.stora_url}/oauth2/authorize`);
+  for (const [k, v] of Object.entries({ client_id: client.id, redirect_uri: redirectUri, response_type: 'code', scope, state: 'suite' })) {
+    authorize.searchParams.set(k, v);
+  }
+  const consent = await http('GET', authorize.href);
+  const approve = consent.body.match(/id="approve" href="([^"]+)"/)[1].replaceAll('&amp;', '&');
+  const decided = await fetch(`${env.stora_url}${approve}&operator=${OPERATOR}`, { redirect: 'manual' });
+  const code = new URL(decided.headers.get('location')).searchParams.get('code');
+  const form = { grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: client.id, client_secret: client.secret };
+  const token = await fetch(`${env.stora_url}/oauth2/token`, { method: 'POST', body: new URLSearchParams(form) }).then((r) => r.json());
+  const res = await http('GET', `${env.stora_url}${path}`, { token: token.access_token });
+  assert.equal(res.status, 200, `GET ${path}: ${res.body}`);
+  return res.json;
+}
+
 /** One SQL query against the private MariaDB; rows as arrays of strings. */
 function sql(query) {
   const out = execFileSync(
@@ -162,7 +184,7 @@ async function clickAndWait(locator) {
 async function approveAtStora(name) {
   await page.locator('#continue').click(); // the broker's interstitial (site, admin domain, scopes): Continue
   await page.waitForURL((u) => u.href.startsWith(`${env.stora_url}/oauth2/authorize`), { timeout: 15_000 });
-  await expectText('Allow tessera-demo-client to access your Stora account?', 'orders:read');
+  await expectText('Allow tessera-demo-client to access your Stora account?', 'public.order:read');
   await screenshot(name);
   await page.locator('#approve').click();
   // The broker redirects to the return URL (with the callback marker); the
@@ -315,18 +337,60 @@ step('Connect: consent at Stora, back on the settings page, connected, recent or
   assert.equal(broker.json.grant.status, 'active');
 });
 
-step('the example action: a website enquiry becomes a Stora contact (signed POST with an Idempotency-Key)', async () => {
+step('the example action: a website enquiry becomes a Stora contact with the plugin\'s metadata, recorded as a Timeline Event', async () => {
+  const before = (await stora('GET', 'counters')).json;
   await page.fill('#storefront-sync-name', 'Grace Hopper');
   await page.fill('#storefront-sync-email', 'grace@example.com');
   await clickAndWait(page.locator('#storefront-sync-send-enquiry'));
-  await expectText('Enquiry sent to Stora as contact con_');
+  await expectText('Enquiry sent to Stora as contact con_', 'recorded on your Stora timeline');
   await screenshot('enquiry-sent');
+  const contactId = (await text()).match(/as contact (con_[0-9]+)/)[1];
   const requests = (await stora('GET', 'requests')).json;
   const posts = requests.filter((r) => r.method === 'POST' && r.path === '/2025-09/contacts');
   assert.equal(posts.length, 1);
   assert.equal(posts[0].status, 201);
-  assert.ok(posts[0].idempotency_key, 'the POST carried an Idempotency-Key');
+  const key = posts[0].idempotency_key;
+  assert.ok(key, 'the POST carried an Idempotency-Key');
   assert.equal(posts[0].operator, OPERATOR);
+  // Then the event: its own key derives from the action's, so a retried action replays it.
+  const events = requests.filter((r) => r.method === 'POST' && r.path === '/2025-09/timeline/events');
+  assert.deepEqual(events.map((r) => [r.status, r.idempotency_key]), [[201, `tle-${key}`]]);
+  const timeline = (await stora('GET', `timeline?operator=${OPERATOR}`)).json;
+  assert.equal(timeline.length, 1, 'one entry on the operator\'s timeline');
+  const [event] = timeline;
+  assert.equal(event.source.id, 'storefront_sync');
+  assert.equal(event.template.id, 'website_enquiry');
+  assert.equal(event.description, 'Website enquiry via Storefront Sync');
+  assert.equal(event.external.id, key, 'external.id is the action\'s Idempotency-Key');
+  const adminUrl = new URL(`${site}/wp-admin/options-general.php?page=storefront-sync`);
+  adminUrl.protocol = 'https:';
+  assert.equal(event.external.url, adminUrl.href, 'external.url: the https form of the plugin\'s admin page');
+  assert.deepEqual(event.variables, { name: 'Grace Hopper' }, 'the name only: no email on the timeline');
+  assert.ok(!JSON.stringify(event).includes('grace@example.com'));
+  // The plugin's reference is on the contact at Stora (read back with Stora's own API).
+  const contact = await storaApiGet(`/2025-09/contacts/${contactId}`, 'public.contact:read');
+  assert.deepEqual(Object.keys(contact.metadata), ['storefront_sync.enquiry']);
+  assert.match(contact.metadata['storefront_sync.enquiry'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  const after = (await stora('GET', 'counters')).json;
+  assert.equal(after.posts_without_idempotency_key, before.posts_without_idempotency_key, 'every POST carried an Idempotency-Key');
+});
+
+step('Stora fails the Timeline Event: the enquiry still stands and the page says the entry was not recorded, with the code', async () => {
+  await stora('POST', 'faults', { status: 500, count: 1, path_prefix: '/2025-09/timeline/events' });
+  try {
+    await page.fill('#storefront-sync-name', 'Ada Lovelace');
+    await page.fill('#storefront-sync-email', 'ada@example.com');
+    await clickAndWait(page.locator('#storefront-sync-send-enquiry'));
+  } finally {
+    await stora('POST', 'clear_faults');
+  }
+  await expectText('Enquiry sent to Stora as contact con_', 'but the timeline entry could not be recorded (upstream_failed)');
+  assert.equal(await page.locator('#storefront-sync-notice-result.notice-warning').count(), 1);
+  await screenshot('enquiry-not-recorded');
+  const requests = (await stora('GET', 'requests')).json.filter((r) => r.method === 'POST');
+  assert.deepEqual(requests.filter((r) => r.path === '/2025-09/contacts').map((r) => r.status), [201, 201]);
+  assert.equal(requests.filter((r) => r.path === '/2025-09/timeline/events').at(-1).status, 500);
+  assert.equal((await stora('GET', `timeline?operator=${OPERATOR}`)).json.length, 1, 'nothing new on the timeline');
 });
 
 step('Stora rate-limits the operator: the page says Rate limited, waits, then shows the orders again', async () => {

@@ -15,6 +15,9 @@ import { TesseraError, invalidArgument } from "./error.js";
 import { ensureReady, plugin } from "./ready.js";
 import * as c from "./conv.js";
 import { nowSecs, optNow } from "./conv.js";
+import { eventArgs } from "./records.js";
+
+export { metadataPatch, timelineEventRequest, validateMetadata } from "./records.js";
 
 // A trap poisons the instance (see ready.js): `internal`, then a fresh instance.
 const { rethrow, guarded } = plugin;
@@ -415,6 +418,25 @@ export class Companion {
         c.str(request.path, "request.path"),
         c.headerList(request.headers, "request.headers"),
         c.bytes(request.body, "request.body"),
+      );
+    return drive(this, start, options);
+  }
+
+  /**
+   * Does `request` as `call` does, then records the Timeline Event `event`
+   * (`POST /api/timeline/events`; `external.id` is the call's
+   * Idempotency-Key, the event's key `tle-<that key>`) →
+   * `{ response, event: { ok: true } | { ok: false, error } }`. A failed call
+   * rejects with its error and records nothing.
+   */
+  callAndRecord(request, event, options) {
+    const start = (core) =>
+      core.startRecordedCall(
+        c.str(c.obj(request, "request").method, "request.method"),
+        c.str(request.path, "request.path"),
+        c.headerList(request.headers, "request.headers"),
+        c.bytes(request.body, "request.body"),
+        ...eventArgs(event, "event"),
       );
     return drive(this, start, options);
   }

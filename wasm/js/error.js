@@ -2,7 +2,7 @@
 // through `fromCore` (imported by the generated glue), so every core error
 // reaches JavaScript as a TesseraError with the core's stable code.
 
-const EXTRA = ["status", "retryAfterMs", "reason", "registered", "current"];
+const EXTRA = ["status", "retryAfterMs", "reason", "requestId", "registered", "current"];
 
 /**
  * Every failure of tessera-companion: `code` is the stable machine-readable
@@ -14,7 +14,7 @@ export class TesseraError extends Error {
    * @param {string} code
    * @param {string} kind
    * @param {string} message
-   * @param {{status?: number, retryAfterMs?: number, reason?: string,
+   * @param {{status?: number, retryAfterMs?: number, reason?: string, requestId?: string,
    *          registered?: string, current?: string, cause?: unknown}} [extra]
    */
   constructor(code, kind, message, extra = {}) {
@@ -45,8 +45,8 @@ Object.defineProperty(TesseraError.prototype, "name", {
  * `undefined`.
  * @returns {TesseraError}
  */
-export function fromCore(code, kind, message, status, retryAfterMs, reason, registered, current) {
-  return new TesseraError(code, kind, message, { status, retryAfterMs, reason, registered, current });
+export function fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current) {
+  return new TesseraError(code, kind, message, { status, retryAfterMs, reason, requestId, registered, current });
 }
 
 /** A wrong JavaScript argument (type conversion failed before reaching the core). */

@@ -65,6 +65,7 @@ export type ErrorCode =
   | "client_error"
   | "redirected"
   | "server_unavailable"
+  | "upstream_failed"
   | "callback_state_mismatch"
   | "callback_expired"
   | "callback_denied"
@@ -90,6 +91,7 @@ export interface TesseraErrorJSON {
   status?: number;
   retryAfterMs?: number;
   reason?: string;
+  requestId?: string;
   registered?: string;
   current?: string;
 }
@@ -105,12 +107,14 @@ export class TesseraError extends Error {
   readonly code: ErrorCode;
   /** The code's family. */
   readonly kind: ErrorKind;
-  /** HTTP status behind the error (client_error, redirected, server_unavailable, registration_*, rate_limited). */
+  /** HTTP status behind the error (client_error, redirected, server_unavailable, upstream_failed, registration_*, rate_limited). */
   readonly status?: number;
   /** rate_limited: how long the broker asked to wait, in ms (0 when it did not say). */
   readonly retryAfterMs?: number;
-  /** The broker's own code: reconnect reason, 4xx code, callback error. */
+  /** The code behind the error: reconnect reason, 4xx code, callback error, Stora's code (upstream_failed). */
   readonly reason?: string;
+  /** client_error, upstream_failed: Stora's `request_id`, to quote to Stora's support. */
+  readonly requestId?: string;
   /** site_mismatch: the registered site URL. */
   readonly registered?: string;
   /** site_mismatch: the site URL the host reports now. */
@@ -304,18 +308,23 @@ export type OutcomeKind =
   | "rate_limited"
   | "client_error"
   | "redirected"
-  | "server_unavailable";
+  | "server_unavailable"
+  | "upstream_failed";
 
 /** A classified broker response. */
 export interface Outcome {
   kind: OutcomeKind;
   status: number;
-  /** The broker's `error` (or problem+json `code`), sanitised. */
+  /** Stora's nested `error.code`, the broker's `error`, or problem+json `code`; sanitised. */
   code?: string;
-  /** 429: the Retry-After delay in ms, when given. */
+  /** 429: the delay in ms from Retry-After, else RateLimit-Reset, when given. */
   retryAfterMs?: number;
   /** The broker's `Date`, unix seconds, when given. */
   serverDate?: number;
+  /** Stora's `error.request_id`, sanitised. */
+  requestId?: string;
+  /** The broker marked the answer as Stora's own (`Tessera-Origin: stora`). */
+  fromStora: boolean;
 }
 
 export type SiteCheck =
@@ -480,6 +489,12 @@ export class Companion {
 
   signRequest(request: ApiRequest, options?: SignOptions): HttpRequest;
   call(request: ApiRequest, options?: DriverOptions): Promise<HttpResponse>;
+  /**
+   * Does `request` as `call` does, then records `event` on the operator's
+   * Stora timeline (`external.id` = the call's Idempotency-Key). A failed
+   * call rejects and records nothing; a failed event does not undo the call.
+   */
+  callAndRecord(request: ApiRequest, event: TimelineEvent, options?: DriverOptions): Promise<RecordedCall>;
   disconnect(options?: DriverOptions): Promise<DisconnectResult>;
   /**
    * After "Register again": asks the broker to revoke the previous
@@ -500,6 +515,46 @@ export class Companion {
   /** Frees the wasm memory now (otherwise at garbage collection). */
   free(): void;
 }
+
+// ---- Timeline Events and metadata -------------------------------------------------
+
+/**
+ * A Stora Timeline Event. Ids: 1-100 visible ASCII characters; description
+ * ≤ 1000 characters; externalUrl (required: Stora's `external` object has
+ * an id, the action's Idempotency-Key, and a url) an absolute https URL ≤ 2048 bytes;
+ * variables ≤ 50, names `[a-z0-9_.]{1,40}`, values ≤ 500 characters
+ * (characters are Unicode code points).
+ */
+export interface TimelineEvent {
+  sourceId: string;
+  templateId: string;
+  contactId?: string | null;
+  siteId?: string | null;
+  description?: string | null;
+  externalUrl: string;
+  variables?: Record<string, string> | null;
+}
+
+/** What `callAndRecord` resolves to: the call's 2xx response and how recording ended. */
+export interface RecordedCall {
+  response: HttpResponse;
+  event: { ok: true } | { ok: false; error: TesseraError };
+}
+
+/** `POST /api/timeline/events` for `event`, recording the action `externalId` (≤ 124 of `[A-Za-z0-9._~-]`). */
+export interface TimelineEventRequest {
+  method: "POST";
+  path: string;
+  headers: [string, string][];
+  body: string;
+}
+
+/** The request recording `event` for the action `externalId`; `Idempotency-Key: tle-<externalId>`. */
+export function timelineEventRequest(event: TimelineEvent, externalId: string): TimelineEventRequest;
+/** Throws `invalid_input` unless `metadata` satisfies Stora's rules (≤ 20 keys `[a-z0-9._:-]{1,40}`, values ≤ 500 characters). */
+export function validateMetadata(metadata: Record<string, string>): void;
+/** The merge-patch body `{"metadata":{…}}` (`null` deletes a key; keys sorted); with `current`, the merged result is checked. */
+export function metadataPatch(changes: Record<string, string | null>, current?: Record<string, string> | null): string;
 
 /** Classifies a broker response. */
 export function classify(response: ResponseInput, options?: NowOption): Outcome;

@@ -19,7 +19,7 @@ use crate::error::{IntoJs, to_js};
 /// One installation (configuration + state); the JS `Companion` wraps it.
 #[wasm_bindgen(js_name = CompanionCore)]
 pub struct WasmCompanion {
-    inner: Companion,
+    pub(crate) inner: Companion,
     /// A deterministic stream set by `useSeededEntropy` (test builds only);
     /// `None` means the platform CSPRNG.
     #[cfg(feature = "test-hooks")]
@@ -38,14 +38,14 @@ impl From<Companion> for WasmCompanion {
 
 /// One logical call in progress (see `CompanionCore.step*`).
 #[wasm_bindgen(js_name = CallCore)]
-pub struct WasmCall(Call);
+pub struct WasmCall(pub(crate) Call);
 
-fn api_request(method: String, path: String, headers: Vec<String>, body: Vec<u8>) -> ApiRequest {
+pub(crate) fn api_request(method: String, path: String, headers: Vec<String>, body: Vec<u8>) -> ApiRequest {
     ApiRequest { method, path, headers: headers_in(headers), body }
 }
 
 /// `{ result, error }`: `error` is the step's TesseraError, or `null`.
-fn remote_step(step: &RemoteStep) -> JsValue {
+pub(crate) fn remote_step(step: &RemoteStep) -> JsValue {
     Obj::new().set("result", step.as_str()).set("error", step.error().map_or(JsValue::NULL, to_js)).done()
 }
 
@@ -76,6 +76,7 @@ fn completion_out(completion: &Completion) -> JsValue {
         Completion::SiteMoved => JsValue::UNDEFINED,
         Completion::Connected { account } => Obj::new().set("account", account_out(account)).done(),
         Completion::PreviousRevoked { revoked } => Obj::new().set("revoked", *revoked).done(),
+        Completion::Recorded { response, event } => crate::records::recorded_out(response, event),
     }
 }
 

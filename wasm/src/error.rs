@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(raw_module = "./error.js")]
 extern "C" {
-    /// `fromCore(code, kind, message, status, retryAfterMs, reason, registered, current)`.
+    /// `fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current)`.
     #[wasm_bindgen(js_name = fromCore)]
     #[allow(clippy::too_many_arguments)]
     fn from_core(
@@ -15,6 +15,7 @@ extern "C" {
         status: Option<u16>,
         retry_after_ms: Option<f64>,
         reason: Option<&str>,
+        request_id: Option<&str>,
         registered: Option<&str>,
         current: Option<&str>,
     ) -> JsValue;
@@ -34,6 +35,7 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
         // Milliseconds fit an f64 exactly far beyond any real delay.
         e.retry_after_ms().map(|ms| ms as f64),
         e.reason(),
+        e.request_id(),
         registered,
         current,
     )

@@ -19,8 +19,10 @@ mod companion;
 mod convert;
 mod error;
 mod lowlevel;
+mod records;
 
 #[cfg(feature = "broker")]
 pub use broker::WasmReplayStore;
 pub use companion::{WasmCall, WasmCompanion};
 pub use lowlevel::{classify, content_digest, hmac_sign_generic};
+pub use records::{metadata_patch, timeline_event_request, validate_metadata};

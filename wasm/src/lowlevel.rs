@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use crate::convert::{Obj, headers_in, response_in, secs};
 use crate::error::IntoJs;
 
-/// `classify` → `{ kind, status, code?, retryAfterMs?, serverDate? }`.
+/// `classify` → `{ kind, status, code?, retryAfterMs?, serverDate?, requestId?, fromStora }`.
 #[wasm_bindgen(js_name = classifyCore)]
 pub fn classify(status: u16, headers: Vec<String>, body: Vec<u8>, now: f64) -> JsValue {
     let o = core_classify(&response_in(status, headers, body), secs(now));
@@ -18,6 +18,8 @@ pub fn classify(status: u16, headers: Vec<String>, body: Vec<u8>, now: f64) -> J
         .opt("code", o.code)
         .opt("retryAfterMs", o.retry_after_ms.map(|ms| ms as f64))
         .opt("serverDate", o.server_date.map(|d| d as f64))
+        .opt("requestId", o.request_id)
+        .set("fromStora", o.from_stora)
         .done()
 }
 

@@ -268,10 +268,19 @@ test("classify: every outcome kind", () => {
     [{ status: 408 }, { kind: "server_unavailable" }],
     [{ status: 500, body: "<html>" }, { kind: "server_unavailable" }],
     [{ status: 503 }, { kind: "server_unavailable" }],
+    // Stora's own answers, passed through by the broker.
+    [
+      { status: 400, headers: { "Tessera-Origin": "stora" }, body: '{"error":{"code":"api_error","request_id":"req_9"}}' },
+      { kind: "upstream_failed", code: "api_error", requestId: "req_9", fromStora: true },
+    ],
+    [
+      { status: 429, headers: { "RateLimit-Reset": String(NOW + 5), "Tessera-Origin": "stora" } },
+      { kind: "rate_limited", retryAfterMs: 5000, fromStora: true },
+    ],
   ];
   for (const [resp, want] of cases) {
     const got = classify(resp, { now: NOW });
-    assert.deepEqual(got, { status: resp.status, ...want }, JSON.stringify(resp));
+    assert.deepEqual(got, { status: resp.status, fromStora: false, ...want }, JSON.stringify(resp));
     assert.deepEqual(Companion.classify(resp, { now: NOW }), got);
   }
 });

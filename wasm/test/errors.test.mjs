@@ -281,3 +281,23 @@ test("oversized inputs are refused by the core and leave the module working", as
   assert.throws(() => c.signRequest({ method: "GET", path: "/x", headers: Array.from({ length: 5000 }, (_, i) => [`h${i}`, "v"]) }), { code: "too_large" });
   assert.equal(c.signRequest({ method: "GET", path: "/api/ok" }).method, "GET");
 });
+
+test("Stora's errors keep their code and request id; its stored 5xx to a POST is not sent again", async () => {
+  const c = await connected();
+  const stora = (status, code) => async () =>
+    new Response(JSON.stringify({ error: { code, type: "t", message: "m", details: [], links: [], request_id: `req_${status}` } }), {
+      status,
+      headers: { "tessera-origin": "stora", "content-type": "application/json" },
+    });
+  const conflict = await c.call({ method: "POST", path: "/api/contacts", body: "{}" }, { fetch: stora(409, "conflict") }).catch((e) => e);
+  assert.ok(conflict instanceof TesseraError);
+  assert.deepEqual([conflict.code, conflict.status, conflict.reason, conflict.requestId], ["client_error", 409, "conflict", "req_409"]);
+  assert.equal(conflict.toJSON().requestId, "req_409");
+  let sent = 0;
+  const failing = stora(500, "internal_server_error");
+  const failed = await c
+    .call({ method: "POST", path: "/api/contacts", body: "{}" }, { fetch: (...a) => (sent++, failing(...a)), sleep: async () => {} })
+    .catch((e) => e);
+  assert.deepEqual([failed.code, failed.kind, failed.reason, failed.requestId, sent], ["upstream_failed", "server_unavailable", "internal_server_error", "req_500", 1]);
+  assert.match(failed.message, /req_500/);
+});

@@ -193,6 +193,32 @@ const headers = () => ({
 /** An object slot with typed fields; `optional` when the whole object may be absent. */
 const object = (fields, { optional = false } = {}) => ({ fields, optional });
 
+/** A record of strings (event variables, metadata); `nulls`: `null` values mean "delete". */
+const stringRecord = (optional, nulls = false) => ({
+  hostile: () => [
+    ...wrongTypes(optional ? ["absent", "plain"] : ["plain"]),
+    ["record with number value", () => ({ a: 1 })],
+    ["record with lone surrogate value", () => ({ a: "\uD800" })],
+    ["record with lone surrogate key", () => ({ "\uDFFF": "v" })],
+    ["record with throwing getter", () => ({ get a() { throw SENTINEL; } })],
+    ["record with bad key", () => ({ "A B": "v" })],
+    ["record with 10k + 1 entries", () => Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`k${i}`, "v"]))],
+    ["record with big value", () => ({ a: STRINGS.find(([l]) => l === "string big")[1] })],
+    ...(nulls ? [["record with undefined value", () => ({ a: undefined })]] : [["record with null value", () => ({ a: null })]]),
+  ],
+});
+const EVENT = { sourceId: "src_1", templateId: "tpl_1", contactId: "con_1", siteId: "sit_1", description: "d", externalUrl: "https://shop.example/x", variables: { unit: "A-12" } };
+const eventSlot = () =>
+  object({
+    sourceId: text(),
+    templateId: text(),
+    contactId: optText(),
+    siteId: optText(),
+    description: optText(),
+    externalUrl: optText([...STRINGS, ...URLS]),
+    variables: stringRecord(true),
+  });
+
 // ---- fixtures -----------------------------------------------------------------------
 
 function registered() {
@@ -428,6 +454,14 @@ const SPEC = {
     slots: [object({ method: text(), path: text([...STRINGS, ...URLS]), headers: headers(), body: body() }), driverSlot()],
     fetchSlot: 1,
   },
+  "Companion#callAndRecord": {
+    async: true,
+    receiver: connected,
+    call: (c, a) => c.callAndRecord(...a),
+    args: () => [{ method: "POST", path: "/api/contacts", body: "{}" }, { ...EVENT, variables: { ...EVENT.variables } }, driverOptions()],
+    slots: [object({ method: text(), path: text([...STRINGS, ...URLS]), headers: headers(), body: body() }), eventSlot(), driverSlot()],
+    fetchSlot: 2,
+  },
   "Companion#disconnect": { async: true, receiver: connected, call: (c, a) => c.disconnect(...a), args: () => [driverOptions()], slots: [driverSlot()], fetchSlot: 0 },
   "Companion#revokePrevious": {
     async: true,
@@ -468,6 +502,17 @@ const SPEC = {
     call: (_, a) => pkg.hmacSignGeneric(...a),
     args: () => [{ method: "POST", url: "https://example.com/foo?param=Value&Pet=dog", headers: { date: "x" }, body: "{}" }, 'sig-b25=("date" "@authority");created=1618884473;keyid="test-shared-secret"', "key"],
     slots: [object({ method: text(), url: text([...STRINGS, ...URLS]), headers: headers(), body: body() }), text(), key()],
+  },
+  timelineEventRequest: {
+    call: (_, a) => pkg.timelineEventRequest(...a),
+    args: () => [{ ...EVENT, variables: { ...EVENT.variables } }, "order-7"],
+    slots: [eventSlot(), text()],
+  },
+  validateMetadata: { call: (_, a) => pkg.validateMetadata(...a), args: () => [{ plan: "gold" }], slots: [stringRecord(false)] },
+  metadataPatch: {
+    call: (_, a) => pkg.metadataPatch(...a),
+    args: () => [{ plan: null, tier: "2" }, { plan: "gold" }],
+    slots: [stringRecord(false, true), stringRecord(true)],
   },
   contentDigest: { call: (_, a) => pkg.contentDigest(...a), args: () => ["{}"], slots: [body()] },
   MemoryReplayStore: { call: (_, a) => new MemoryReplayStore(...a), args: () => [10], slots: [count()] },
@@ -547,10 +592,13 @@ const ACCEPTED = [
   [/^Companion#(register|reset|registrationRequest)$/, /\.pluginVersion$/, /^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/, "the plugin version is free text the core JSON-encodes"],
   [/^Companion#connectUrl$/, /\.scope$/, /./, "scope is free text (1-256 visible ASCII) the core percent-encodes"],
   [/^Companion#connectUrl$/, /\.returnUrl$/, /^url (plain http|file|userinfo|port out of range|negative port|open ipv6|bad escape|backslash authority|dot segments|hex ip|long host label)$/, "the core checks only that a return URL is absolute visible ASCII without a fragment (any scheme, e.g. chrome-extension://); which return URLs to redirect to is the broker's decision (see the report)"],
-  [/^(Companion#(signRequest|call)|hmacSignGeneric)$/, /\.method$/, /^string word null$/, "`null` is a valid method token"],
-  [/^Companion#(signRequest|call)$/, /\.path$/, /^url scheme-relative$/, "joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker"],
+  [/^(Companion#(signRequest|call|callAndRecord)|hmacSignGeneric)$/, /\.method$/, /^string word null$/, "`null` is a valid method token"],
+  [/^Companion#(signRequest|call|callAndRecord)$/, /\.path$/, /^url scheme-relative$/, "joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker"],
   [/^Companion\.create$/, /\.routes\.connect$/, /^url scheme-relative$/, "joined below the broker URL like a path"],
   [/^Companion#signRequest$/, /\.(nonce|idempotencyKey)$/, /^string word null$/, "`null` is a valid nonce / key token"],
+  [/^(Companion#callAndRecord|timelineEventRequest)$/, /\.(sourceId|templateId|contactId|siteId)$/, /^string (percent .*|bad percent escape|format string|path traversal|word null|json (truncated|trailing garbage|nan literal|lone surrogate escape|huge number|proto key))$/, "ids are any 1-100 visible ASCII characters (Stora's ids are opaque); the core JSON-encodes them"],
+  [/^(Companion#callAndRecord|timelineEventRequest)$/, /\.description$/, /^string (?!deep|just over|1 MiB|big)/, "the description is free text of at most 1000 characters the core JSON-encodes"],
+  [/^timelineEventRequest$/, /^1$/, /^string word null$/, "`null` is a valid external id ([A-Za-z0-9._~-]{1,124})"],
   [/^Companion#revokePrevious$/, /^0$/, /^string word null$/, "`null` is a valid install id token ([A-Za-z0-9._~-]): the broker answers whether it exists"],
   [/^hmacSignGeneric$/, /\.url$/, /^url (plain http|hex ip)$/, "the generic signer signs any absolute http(s) URL"],
   [/^Companion\.importState$/, /^0$/, /^state with (base delay u64 max|clock offset i64 (max|min))$/, "the core accepts these fields as stored (see the extreme-state test and the report)"],

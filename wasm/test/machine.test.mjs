@@ -82,6 +82,18 @@ function resultOut(op, value, TesseraError) {
       assert.deepEqual(Object.keys(value), ["account"]);
       assert.deepEqual(Object.keys(value.account), ["id", "name"]);
       return { connected: { account: { ...value.account } } };
+    case "call_and_record": {
+      assert.deepEqual(Object.keys(value), ["response", "event"]);
+      const { ok, error } = value.event;
+      assert.deepEqual(Object.keys(value.event), ok ? ["ok"] : ["ok", "error"], "event is { ok: true } or { ok: false, error }");
+      if (!ok) assert.ok(error instanceof TesseraError, "a failed event carries a TesseraError");
+      return {
+        recorded: {
+          response: { status: value.response.status, body: text(value.response.body) },
+          event: ok ? { result: "ok", error: null } : { result: "failed", error: error.code },
+        },
+      };
+    }
     case "revoke_previous":
       assert.deepEqual(Object.keys(value), ["revoked"]);
       return { previous_revoked: { revoked: value.revoked } };
@@ -208,6 +220,13 @@ async function replay(api, script) {
     case "call":
       run = c.call({ method: op.request.method, path: op.request.path, headers: op.request.headers, body: op.request.body }, options);
       break;
+    case "call_and_record": {
+      const e = op.event;
+      const event = { sourceId: e.source_id, templateId: e.template_id, contactId: e.contact_id, siteId: e.site_id };
+      Object.assign(event, { description: e.description, externalUrl: e.external_url, variables: e.variables });
+      run = c.callAndRecord({ method: op.request.method, path: op.request.path, headers: op.request.headers, body: op.request.body }, event, options);
+      break;
+    }
     case "disconnect":
       run = c.disconnect(options);
       break;
@@ -290,7 +309,7 @@ async function replayAll(api) {
 test("the machine scripts exist", () => {
   assert.ok(SCRIPTS.length >= 40, `only ${SCRIPTS.length} machine scripts`);
   const ops = new Set(SCRIPTS.map(([, s]) => s.operation.op));
-  assert.deepEqual([...ops].sort(), ["call", "complete_connect", "disconnect", "register", "reset", "revoke_previous", "site_moved", "uninstall"]);
+  assert.deepEqual([...ops].sort(), ["call", "call_and_record", "complete_connect", "disconnect", "register", "reset", "revoke_previous", "site_moved", "uninstall"]);
   for (const [file, s] of SCRIPTS) assert.equal(typeof s.now, "number", `${file}: ${s.name} has a top-level now`);
 });
 

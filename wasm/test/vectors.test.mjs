@@ -7,6 +7,9 @@ import {
   classify,
   hmacSignGeneric,
   MemoryReplayStore,
+  metadataPatch,
+  timelineEventRequest,
+  validateMetadata,
   verifyRequest,
 } from "tessera-companion";
 import { assertHeaders, outcome, outcomeAsync, text, vectorFiles, vectors } from "./helpers.mjs";
@@ -40,7 +43,10 @@ describe("classification.json: classify", () => {
   for (const v of cases("classification.json")) {
     it(v.name, () => {
       const o = classify(v.response, { now: v.now });
-      const got = { kind: o.kind, status: o.status, code: o.code ?? null, retryAfterMs: o.retryAfterMs ?? null };
+      const got = {
+        kind: o.kind, status: o.status, code: o.code ?? null, retryAfterMs: o.retryAfterMs ?? null,
+        requestId: o.requestId ?? null, fromStora: o.fromStora,
+      };
       assert.deepEqual(got, v.expected, v.name);
     });
   }
@@ -149,6 +155,51 @@ describe("inputs.json: create + registrationRequest", () => {
         return true;
       });
       assert.deepEqual(r.error ? { error: r.error } : { ok: true }, v.expected, v.name);
+    });
+  }
+});
+
+/** `{ error, message }` of a TesseraError, or the value. */
+function withMessage(fn) {
+  try {
+    return { value: fn() };
+  } catch (e) {
+    assert.ok(e instanceof TesseraError, `expected a TesseraError, got ${e}`);
+    return { error: { error: e.code, message: e.message } };
+  }
+}
+
+/** A vector's snake_case event → the npm shape. */
+const jsEvent = (e) => ({
+  sourceId: e.source_id,
+  templateId: e.template_id,
+  contactId: e.contact_id,
+  siteId: e.site_id,
+  description: e.description,
+  externalUrl: e.external_url,
+  variables: e.variables,
+});
+
+describe("timeline.json: timelineEventRequest", () => {
+  for (const v of cases("timeline.json")) {
+    it(v.name, () => {
+      const r = withMessage(() => timelineEventRequest(jsEvent(v.event), v.external_id));
+      if (v.expected.error) return assert.deepEqual(r.error, v.expected, v.name);
+      assert.equal(r.error, undefined, `${v.name}: ${JSON.stringify(r.error)}`);
+      const { method, path, headers, body } = r.value;
+      assert.deepEqual({ method, path, body }, { method: v.expected.method, path: v.expected.path, body: v.expected.body });
+      assertHeaders(headers, v.expected.headers, v.name);
+    });
+  }
+});
+
+describe("metadata.json: validateMetadata, metadataPatch", () => {
+  for (const v of cases("metadata.json")) {
+    it(v.name, () => {
+      const r = "metadata" in v ? withMessage(() => validateMetadata(v.metadata)) : withMessage(() => metadataPatch(v.changes, v.current));
+      if (v.expected.error) return assert.deepEqual(r.error, v.expected, v.name);
+      assert.equal(r.error, undefined, `${v.name}: ${JSON.stringify(r.error)}`);
+      assert.deepEqual("metadata" in v ? { ok: r.value === undefined } : { body: r.value }, v.expected, v.name);
     });
   }
 });

@@ -91,6 +91,7 @@ test("exports map: node → index.node.js (ready at import), browser/worker/defa
   `);
   assert.deepEqual(r, [
     "Companion", "MemoryReplayStore", "TesseraError", "classify", "contentDigest", "hmacSignGeneric", "init", "initSync",
+    "metadataPatch", "timelineEventRequest", "validateMetadata",
     "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest", "verifyUninstallTicket",
   ]);
 });
@@ -100,7 +101,10 @@ test("web entry: the plugin side only (no broker module, no node: imports); brok
     import * as m from "tessera-companion/web";
     console.log(JSON.stringify(Object.keys(m).sort()));
   `);
-  assert.deepEqual(web, ["Companion", "TesseraError", "classify", "contentDigest", "hmacSignGeneric", "init", "initSync"]);
+  assert.deepEqual(web, [
+    "Companion", "TesseraError", "classify", "contentDigest", "hmacSignGeneric", "init", "initSync",
+    "metadataPatch", "timelineEventRequest", "validateMetadata",
+  ]);
   // Nothing the browser entry loads may import a Node builtin or the broker module.
   const seen = new Set();
   const walk = (f) => {
@@ -129,7 +133,7 @@ test("shipped files: exactly the package's files, ESM, no eval or new Function",
   const files = readdirSync(PKG).sort();
   assert.deepEqual(files, [
     "README.md", "api.js", "broker.d.ts", "broker.js", "conv.js", "error.js", "index.d.ts", "index.node.js",
-    "index.web.d.ts", "index.web.js", "package.json", "ready.js", "tessera_broker.js", "tessera_broker_bg.wasm",
+    "index.web.d.ts", "index.web.js", "package.json", "ready.js", "records.js", "tessera_broker.js", "tessera_broker_bg.wasm",
     "tessera_wasm.js", "tessera_wasm_bg.wasm",
   ]);
   const pkg = JSON.parse(readFileSync(new URL("package.json", PKG), "utf8"));

@@ -55,6 +55,7 @@
 mod connect;
 mod leave;
 mod previous;
+mod record;
 mod register;
 mod types;
 
@@ -85,6 +86,8 @@ enum Op {
     UninstallDeregister,
     UninstallLocal,
     SiteMoved,
+    /// The Timeline Event after a recorded call's action (record.rs).
+    Record,
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +128,8 @@ pub struct Call {
     /// Connect completion: the callback failed locally after the pending
     /// connect was consumed (ends the call once that is persisted).
     local_failure: Option<Error>,
+    /// A recorded call: the event to send once the action succeeded.
+    recording: Option<Box<record::Recording>>,
 }
 
 impl Call {
@@ -149,6 +154,7 @@ impl Call {
             reset: false,
             reset_steps: None,
             local_failure: None,
+            recording: None,
         }
     }
 
@@ -216,14 +222,19 @@ impl Companion {
             }
             Event::Response(resp) if call.awaiting_response => {
                 call.awaiting_response = false;
-                let outcome = classify(&resp, now);
+                // Times the answer names are the server side's: read against
+                // its Date, else against the clock corrected by the offset.
+                let outcome = classify(&resp, now.saturating_add(self.state.clock_offset));
                 self.on_outcome(call, outcome, resp, now, entropy)
             }
             Event::TransportError(kind) if call.awaiting_response => {
                 call.awaiting_response = false;
                 match kind {
                     TransportError::Redirect => self.fail(call, Error::Redirected { status: None }),
-                    TransportError::Network => self.retry_or_fail(call, None, entropy),
+                    TransportError::Network => {
+                        let err = Error::ServerUnavailable { status: None, attempts: call.attempts };
+                        self.retry_or_fail(call, err, entropy)
+                    }
                 }
             }
             Event::ProofServed if call.awaiting_proof => {
@@ -292,7 +303,7 @@ impl Companion {
         let opts = SignOptions { now, nonce: None, idempotency_key: call.idempotency_key.clone() };
         let purpose = match call.op {
             Op::SiteMoved => Purpose::SiteMove,
-            Op::Api => Purpose::Api,
+            Op::Api | Op::Record => Purpose::Api,
             Op::ConnectComplete | Op::RevokePrevious => Purpose::Installation,
             _ => Purpose::Leave,
         };
@@ -314,6 +325,13 @@ impl Companion {
             || call.idempotency_key.is_some()
     }
 
+    /// Whether Stora keeps its answer to this request under the request's
+    /// `Idempotency-Key` (a POST with a key): sending it again within 24
+    /// hours replays that answer, a failure included.
+    fn replays_stored_answer(call: &Call) -> bool {
+        call.idempotency_key.is_some() && call.req.method.eq_ignore_ascii_case("POST")
+    }
+
     /// The retry budget of this operation.
     fn policy(&self, call: &Call) -> crate::config::RetryPolicy {
         let mut policy = self.state.config.retry.clone();
@@ -325,9 +343,9 @@ impl Companion {
         policy
     }
 
-    /// 5xx, 408 or a network failure (`status` None): back off and send again
-    /// when that is safe and within budget, else end as `server_unavailable`.
-    fn retry_or_fail(&mut self, call: &mut Call, status: Option<u16>, entropy: &mut dyn Entropy) -> Action {
+    /// 5xx, 408, Stora's `api_error` or a network failure: back off and send
+    /// again when that is safe and within budget, else end with `err`.
+    fn retry_or_fail(&mut self, call: &mut Call, err: Error, entropy: &mut dyn Entropy) -> Action {
         let policy = self.policy(call);
         let ceiling = policy
             .base_delay_ms
@@ -340,7 +358,7 @@ impl Companion {
         {
             return self.sleep_then_resend(call, delay);
         }
-        self.fail(call, Error::ServerUnavailable { status, attempts: call.attempts })
+        self.fail(call, err)
     }
 
     /// Decides what a classified response leads to.
@@ -361,11 +379,24 @@ impl Companion {
             return self.on_registration_answer(call, &resp, now, entropy);
         }
         if self.is_success(call, &outcome) {
+            if call.recording.is_some() {
+                return self.recorded_success(call, resp, now, entropy);
+            }
             return self.succeed(call, &outcome, resp);
         }
         let policy = self.policy(call);
         match outcome.kind {
-            OutcomeKind::ServerUnavailable => self.retry_or_fail(call, Some(outcome.status), entropy),
+            OutcomeKind::ServerUnavailable | OutcomeKind::UpstreamFailed => {
+                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
+                // Stora's own failure to a POST with a key is stored under the
+                // key: a retry would only replay it, so say so at once. A 5xx
+                // the broker or a proxy produced (Stora not reached) is retried.
+                let stora_failed = outcome.kind == OutcomeKind::UpstreamFailed || outcome.from_stora;
+                if stora_failed && Self::replays_stored_answer(call) {
+                    return self.fail(call, err);
+                }
+                self.retry_or_fail(call, err, entropy)
+            }
             OutcomeKind::RateLimited => {
                 let wait = outcome.retry_after_ms.unwrap_or(policy.base_delay_ms);
                 if call.attempts < policy.max_attempts
@@ -383,13 +414,15 @@ impl Companion {
                 call.pending.push_back(Pending::Resend);
                 Action::Persist(self.state.to_json())
             }
-            OutcomeKind::ReconnectRequired if call.op == Op::Api => {
+            OutcomeKind::ReconnectRequired if matches!(call.op, Op::Api | Op::Record) => {
                 let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
                 self.state.broker_token = None;
                 self.state.reconnect_reason = err.reason().map(str::to_owned);
                 self.persist_then_done(call, Err(err))
             }
-            OutcomeKind::RegistrationInvalid if matches!(call.op, Op::Api | Op::SiteMoved | Op::ConnectComplete) => {
+            OutcomeKind::RegistrationInvalid
+                if matches!(call.op, Op::Api | Op::Record | Op::SiteMoved | Op::ConnectComplete) =>
+            {
                 let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
                 if let Some(inst) = &mut self.state.installation {
                     inst.invalid_reason = err.reason().map(str::to_owned);
@@ -408,7 +441,7 @@ impl Companion {
     fn is_success(&self, call: &Call, outcome: &Outcome) -> bool {
         let status = outcome.status;
         match call.op {
-            Op::Api | Op::SiteMoved | Op::Register | Op::ConnectComplete | Op::UninstallLocal => {
+            Op::Api | Op::Record | Op::SiteMoved | Op::Register | Op::ConnectComplete | Op::UninstallLocal => {
                 outcome.kind == OutcomeKind::Ok
             }
             Op::RevokePrevious => outcome.kind == OutcomeKind::Ok || Self::previous_gone(outcome),
@@ -437,6 +470,7 @@ impl Companion {
 
     fn persist_then_done(&mut self, call: &mut Call, result: Result<Completion>) -> Action {
         self.state.refresh();
+        let result = Self::recorded_result(call, result);
         call.pending.push_back(Pending::Emit(Action::Done(result)));
         Action::Persist(self.state.to_json())
     }
@@ -444,7 +478,7 @@ impl Companion {
     fn succeed(&mut self, call: &mut Call, outcome: &Outcome, resp: Response) -> Action {
         match call.op {
             Op::Api => Action::Done(Ok(Completion::Response(resp))),
-            Op::Register | Op::UninstallLocal => Action::Done(Err(Error::Internal("handled elsewhere"))),
+            Op::Register | Op::UninstallLocal | Op::Record => Action::Done(Err(Error::Internal("handled elsewhere"))),
             Op::Disconnect => {
                 self.state.broker_token = None;
                 self.state.account = None;
@@ -471,6 +505,7 @@ impl Companion {
             }
             Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Failed(err)),
             Op::UninstallDeregister | Op::UninstallLocal => self.finish_uninstall(call, RemoteStep::Failed(err)),
+            Op::Record => self.recorded(call, RemoteStep::Failed(err)),
         }
     }
 }

@@ -173,4 +173,13 @@ pub enum Completion {
     /// and the host deferred serving it, the status is `awaiting_ownership`:
     /// finish with [`crate::Companion::start_registration`].
     SiteMoved,
+    /// [`crate::Companion::start_recorded_call`]: the action succeeded; its
+    /// Timeline Event was recorded or not.
+    Recorded {
+        /// The broker's 2xx response to the action.
+        response: Response,
+        /// How recording the event ended: `Ok`, or `Failed` (the action
+        /// stands; nothing is undone).
+        event: RemoteStep,
+    },
 }

@@ -4,7 +4,8 @@
 
 use tessera_core::classify::fmt_http_date;
 use tessera_core::{
-    Action, ApiRequest, Companion, Config, Event, Registration, Response, RetryPolicy, SeededEntropy, TransportError,
+    Action, ApiRequest, Companion, Config, Event, Registration, Response, RetryPolicy, SeededEntropy, TimelineEvent,
+    TransportError,
 };
 
 use super::support::*;
@@ -21,6 +22,8 @@ pub enum Op {
     CompleteConnect(String),
     /// Revoke this previous installation.
     RevokePrevious(&'static str),
+    /// Do this call, then record this Timeline Event.
+    Record(ApiRequest, TimelineEvent),
 }
 
 /// How the broker (for a send) or the host (for a proof) answers.
@@ -187,8 +190,10 @@ fn s(
 pub fn all() -> Vec<Scenario> {
     let mut v = register();
     v.extend(calls());
+    v.extend(stora_answers());
     v.extend(leave());
     v.extend(connect());
+    v.extend(recorded());
     v
 }
 
@@ -844,6 +849,135 @@ fn calls() -> Vec<Scenario> {
     ]
 }
 
+/// Stora's error body as the broker passes it through (`Tessera-Origin: stora`).
+fn stora(status: u16, code: &str) -> Answer {
+    let body = format!(
+        r#"{{"error":{{"code":"{code}","type":"api_error","message":"scripted","details":[],"links":[],"request_id":"req_{status}"}}}}"#
+    );
+    with(status, &body, &[("Tessera-Origin", "stora")])
+}
+
+/// Stora's answers through the broker: its own failures versus the
+/// broker's, `api_error`, `RateLimit-Reset` (PROTOCOL.md "Stora's answers").
+fn stora_answers() -> Vec<Scenario> {
+    let g = "call";
+    let date = fmt_http_date(NOW);
+    let reset_in_3 = (NOW + 3).to_string();
+    let reset_far = (NOW + 7_200).to_string();
+    vec![
+        s(
+            g,
+            "call: POST answered 500 by Stora ends at once",
+            &["Stora's stored failure is not retried", "upstream_failed"],
+            140,
+            connected(B, 140),
+            post("/api/contacts", r#"{"name":"Ada"}"#),
+            vec![stora(500, "internal_server_error")],
+            "send POST, done upstream_failed",
+        ),
+        s(
+            g,
+            "call: POST answered 502 by the broker (Stora not reached) is retried",
+            &["broker 5xx retried with the same key"],
+            141,
+            connected(B, 141),
+            post("/api/contacts", r#"{"name":"Ada"}"#),
+            vec![
+                with(502, r#"{"error":"stora_unavailable"}"#, &[("Tessera-Origin", "broker")]),
+                resp(503, "<html>proxy</html>"),
+                resp(201, r#"{"id":"con_1"}"#),
+            ],
+            "send POST, sleep *, send POST, sleep *, send POST, done response",
+        ),
+        s(
+            g,
+            "call: GET answered 500 by Stora is retried, then upstream_failed",
+            &["GET is not replayed by key: retried", "upstream_failed"],
+            142,
+            connected(B, 142),
+            get("/api/orders"),
+            vec![
+                stora(500, "internal_server_error"),
+                stora(503, "internal_server_error"),
+                stora(500, "internal_server_error"),
+            ],
+            "send GET, sleep *, send GET, sleep *, send GET, done upstream_failed",
+        ),
+        s(
+            g,
+            "call: PATCH answered 500 by Stora is retried (Stora replays POSTs only)",
+            &["only a keyed POST is replayed by Stora"],
+            148,
+            connected(B, 148),
+            Op::Call(ApiRequest::json("PATCH", "/api/contacts/con_1", r#"{"name":"Ada"}"#.to_owned())),
+            vec![stora(500, "internal_server_error"), resp(200, "{}")],
+            "send PATCH, sleep *, send PATCH, done response",
+        ),
+        s(
+            g,
+            "call: POST answered api_error ends at once",
+            &["api_error", "Stora's stored failure is not retried"],
+            143,
+            connected(B, 143),
+            post("/api/contacts", r#"{"name":"Ada"}"#),
+            vec![stora(400, "api_error")],
+            "send POST, done upstream_failed",
+        ),
+        s(
+            g,
+            "call: GET answered api_error is retried, then succeeds",
+            &["api_error", "GET is not replayed by key: retried"],
+            144,
+            connected(B, 144),
+            get("/api/orders"),
+            vec![stora(400, "api_error"), resp(200, "[]")],
+            "send GET, sleep *, send GET, done response",
+        ),
+        s(
+            g,
+            "call: Stora's conflict is a client error, not retried",
+            &["documented 4xx never retried", "request_id on the error"],
+            145,
+            connected(B, 145),
+            post("/api/contacts", r#"{"name":"Ada"}"#),
+            vec![stora(409, "conflict")],
+            "send POST, done client_error",
+        ),
+        s(
+            g,
+            "call: Stora's 429 waits until RateLimit-Reset by the broker's Date",
+            &["RateLimit-Reset", "the broker's clock"],
+            146,
+            connected(B, 146),
+            post("/api/contacts", r#"{"name":"Ada"}"#),
+            vec![
+                with(
+                    429,
+                    "",
+                    &[
+                        ("Tessera-Origin", "stora"),
+                        ("RateLimit-Limit", "10"),
+                        ("RateLimit-Reset", &reset_in_3),
+                        ("Date", &date),
+                    ],
+                ),
+                resp(201, "{}"),
+            ],
+            "send POST, sleep 3000, send POST, done response",
+        ),
+        s(
+            g,
+            "call: RateLimit-Reset beyond the cap ends as rate_limited",
+            &["RateLimit-Reset", "bounded wait"],
+            147,
+            connected(B, 147),
+            get("/api/orders"),
+            vec![with(429, "", &[("RateLimit-Reset", &reset_far), ("Date", &date)])],
+            "send GET, done rate_limited",
+        ),
+    ]
+}
+
 fn leave() -> Vec<Scenario> {
     let g = "leave";
     vec![
@@ -1309,6 +1443,113 @@ fn connect() -> Vec<Scenario> {
             callback(&format!("&code={CODE}")),
             vec![],
             "start_error invalid_state",
+        ),
+    ]
+}
+
+// ---- do the action, then record it (Timeline Events) ------------------------------
+
+fn event() -> TimelineEvent {
+    TimelineEvent {
+        source_id: "src_tessera".into(),
+        template_id: "tpl_contact_created".into(),
+        contact_id: Some("con_1".into()),
+        site_id: None,
+        description: Some("Contact created from the \"Rent\" form".into()),
+        external_url: Some("https://shop.example/wp-admin/admin.php?page=rentals&id=7".into()),
+        variables: vec![("form".into(), "rent".into()), ("unit".into(), "A-12".into())],
+    }
+}
+
+fn record(req: ApiRequest) -> Op {
+    Op::Record(req, event())
+}
+
+const STORED: &str = r#"{"id":"tle_1","created_at":1700000000}"#;
+const INVALID_CONTENT: &str = r#"{"error":{"code":"invalid_content","type":"invalid_request_error","message":"template variable missing","details":[],"links":[],"request_id":"req_0123456789abcdef01234567"}}"#;
+const CONFLICT: &str = r#"{"error":{"code":"conflict","type":"invalid_request_error","message":"already exists","details":[],"links":[],"request_id":"req_0123456789abcdef01234568"}}"#;
+
+fn recorded() -> Vec<Scenario> {
+    let g = "call";
+    let contact = || ApiRequest::json("POST", "/api/contacts", r#"{"name":"Ada"}"#.to_owned());
+    vec![
+        s(
+            g,
+            "record: action ok, event recorded",
+            &[
+                "the event is sent after the action succeeded",
+                "external.id is the action's key",
+                "event key tle-<action key>",
+            ],
+            130,
+            connected(B, 130),
+            record(contact()),
+            vec![resp(201, r#"{"id":"con_1"}"#), resp(201, STORED)],
+            "send POST, send POST, done recorded",
+        ),
+        s(
+            g,
+            "record: event refused 422, the action's response still returned",
+            &["a failed event ends Recorded with event failed", "the action is not undone"],
+            131,
+            connected(B, 131),
+            record(contact()),
+            vec![resp(201, r#"{"id":"con_1"}"#), resp(422, INVALID_CONTENT)],
+            "send POST, send POST, done recorded",
+        ),
+        s(
+            g,
+            "record: action 409, no event sent",
+            &["a failed action ends with its error and sends no event"],
+            132,
+            connected(B, 132),
+            record(contact()),
+            vec![resp(409, CONFLICT)],
+            "send POST, done client_error",
+        ),
+        s(
+            g,
+            "record: the caller's key ties the event",
+            &["a caller's key is kept", "event key derived from the caller's key"],
+            133,
+            connected(B, 133),
+            record({
+                let mut r = contact();
+                r.headers.push(("Idempotency-Key".into(), "order-7-contact".into()));
+                r
+            }),
+            vec![resp(201, r#"{"id":"con_1"}"#), resp(201, STORED)],
+            "send POST, send POST, done recorded",
+        ),
+        s(
+            g,
+            "record: event 503 retried with the same key",
+            &["the event follows the normal retry policy"],
+            134,
+            connected(B, 134),
+            record(contact()),
+            vec![resp(201, r#"{"id":"con_1"}"#), resp(503, ""), resp(201, STORED)],
+            "send POST, send POST, sleep *, send POST, done recorded",
+        ),
+        s(
+            g,
+            "record: a GET action gets a key drawn for the event",
+            &["an action without a key: a UUID drawn on success ties the event"],
+            135,
+            connected(B, 135),
+            record(ApiRequest::new("GET", "/api/orders/ord_1")),
+            vec![resp(200, r#"{"id":"ord_1"}"#), resp(201, STORED)],
+            "send GET, send POST, done recorded",
+        ),
+        s(
+            g,
+            "record: an invalid event is refused before anything is sent",
+            &["the event is validated up front"],
+            136,
+            connected(B, 136),
+            Op::Record(contact(), TimelineEvent { template_id: String::new(), ..event() }),
+            vec![],
+            "start_error invalid_input",
         ),
     ]
 }

@@ -131,6 +131,7 @@ fn completion_name(c: &Completion) -> &'static str {
         Completion::Uninstalled(_) => "uninstalled",
         Completion::Reset { .. } => "reset",
         Completion::SiteMoved => "site_moved",
+        Completion::Recorded { .. } => "recorded",
     }
 }
 

@@ -292,6 +292,7 @@ fn interstitial(app: &App, installation: &Installation, scope: &str, broker_stat
         body: body.into_bytes(),
         install_id: None,
         error: None,
+        origin: crate::Origin::Broker,
     }
 }
 
@@ -441,7 +442,12 @@ pub fn callback(app: &App, req: &Incoming) -> Reply {
     };
     // Which Stora account consented: the plugin shows it to the operator.
     let account = match app.stora.account(&tokens.access_token) {
-        Ok(account) => account,
+        Ok(account) => {
+            // An API call Stora counts against the operator, made before
+            // the operator was known: the calls after it count it.
+            app.pacer.note(&account.id);
+            account
+        }
         Err(_) => {
             let _ = app.stora.revoke(&tokens.refresh_token);
             return back_with_error("stora_unavailable");

@@ -491,6 +491,28 @@ pub struct Access {
     pub token: Zeroizing<String>,
     /// The grant's generation when this token was read or written.
     pub generation: i64,
+    /// Whose budget a call with it comes from ([`operator_key`]).
+    pub operator: String,
+}
+
+/// The key of the pacing budget a grant's calls come from: its Stora
+/// account; an installation of its own for a grant stored before the broker
+/// remembered accounts (schema version 3), until it reconnects.
+pub fn operator_key(grant: &crate::store::Grant) -> String {
+    match &grant.account_id {
+        Some(account) => account.clone(),
+        None => format!("installation:{}", grant.install_id),
+    }
+}
+
+/// Takes a slot from `operator`'s budget before a call to Stora, waiting
+/// for it when it is near ([`crate::pacing`]); refused: `429 rate_limited`
+/// with `Retry-After`, Stora not called.
+fn pace(app: &App, operator: &str) -> Step<()> {
+    app.pacer.acquire(operator).map(|_| ()).map_err(|next| {
+        Reply::error(429, "rate_limited", "the operator's Stora rate limit is used up; retry later")
+            .with_header("retry-after", &crate::pacing::retry_after_secs(next).to_string())
+    })
 }
 
 fn refresh_conflict() -> Reply {
@@ -520,8 +542,9 @@ pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> S
         Some(refused) => ct_eq(grant.access_token.as_bytes(), refused.as_bytes()),
         None => grant.access_expires_at - now <= app.config.refresh_margin_secs,
     };
+    let operator = operator_key(&grant);
     if !needs_refresh {
-        return Ok(Access { token: grant.access_token, generation: grant.generation });
+        return Ok(Access { token: grant.access_token, generation: grant.generation, operator });
     }
     match app.stora.refresh(&grant.refresh_token, now) {
         Ok(tokens) => {
@@ -532,7 +555,7 @@ pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> S
             }
             app.observer.refreshed(install_id);
             // rotate_tokens moved the grant to the next generation.
-            Ok(Access { token: tokens.access_token, generation: grant.generation + 1 })
+            Ok(Access { token: tokens.access_token, generation: grant.generation + 1, operator })
         }
         Err(StoraError::InvalidGrant) => {
             db(app.store.mark_grant_revoked(install_id, grant.generation))?;
@@ -567,9 +590,13 @@ fn reconnect_required() -> Reply {
 }
 
 /// `* /api/{path}` (signed, with the broker token): forward to Stora
-/// `/2025-09/{path}` with a fresh access token. Stora's answer (status,
-/// body, `Retry-After`) goes back to the plugin as is, except that a dead
-/// grant becomes `401 stora_reconnect_required`.
+/// `/2025-09/{path}` with a fresh access token, once the operator's pacing
+/// budget has a slot. Stora's answer (status, body, the
+/// [`crate::stora::PASSTHROUGH_HEADERS`]) goes back to the plugin as is,
+/// marked `Tessera-Origin: stora`, except that a dead grant becomes
+/// `401 stora_reconnect_required`; the broker's own answers (that one,
+/// `502 stora_unavailable`, its pacing `429 rate_limited`) are marked
+/// `broker`.
 pub fn api(app: &App, req: &Incoming) -> Reply {
     let (verified, installation, url) = match verify_signed_url(app, req, &check_enabled) {
         Ok(v) => v,
@@ -608,19 +635,22 @@ fn api_inner(
     // Forward what was verified, not the raw request line.
     let target = proxy_target(app, url)?;
 
-    let forward = |access: &str| {
+    // Every call to Stora takes a slot of the operator's budget first
+    // (the refreshes in between are OAuth calls, not paced).
+    let forward = |access: &Access| {
+        pace(app, &access.operator)?;
         app.stora
-            .forward(&req.method, &target, &req.headers, &req.body, access)
+            .forward(&req.method, &target, &req.headers, &req.body, &access.token)
             .map_err(|_| Reply::error(502, "stora_unavailable", "Stora could not be reached"))
     };
     let access = fresh_access_token(app, id, None)?;
-    let mut answer = forward(&access.token)?;
+    let mut answer = forward(&access)?;
     if answer.is_invalid_token() {
         // Stora refused a token we thought valid (revoked, or expired
         // early): refresh once and try again. A grant that is gone
         // surfaces from the refresh as stora_reconnect_required.
         let access = fresh_access_token(app, id, Some(&access.token))?;
-        answer = forward(&access.token)?;
+        answer = forward(&access)?;
         if answer.is_invalid_token() {
             // Stora refused the token it has just issued: the grant is
             // gone. Marked under the refresh lock, and only if it is still
@@ -638,7 +668,15 @@ fn api_inner(
     }
     let error =
         (answer.status >= 400).then(|| answer.error_code().unwrap_or_else(|| format!("stora_{}", answer.status)));
-    Ok(Reply { status: answer.status, headers: answer.headers, body: answer.body, install_id: None, error })
+    // Stora's answer, passed through: marked `Tessera-Origin: stora`.
+    Ok(Reply {
+        status: answer.status,
+        headers: answer.headers,
+        body: answer.body,
+        install_id: None,
+        error,
+        origin: crate::Origin::Stora,
+    })
 }
 
 // ---- disconnect, deregister, uninstall ------------------------------------------------------
@@ -909,6 +947,12 @@ pub fn admin_metrics(app: &App, req: &Incoming) -> Reply {
             "totals": app.observer.totals(),
             "installations": counts,
             "per_installation": app.observer.installs(),
+            "pacing": {
+                "per_sec": app.pacer.config().per_sec,
+                "per_min": app.pacer.config().per_min,
+                "max_queue_ms": app.pacer.config().max_queue_ms,
+                "per_operator": app.pacer.stats(),
+            },
         }),
     )
 }

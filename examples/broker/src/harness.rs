@@ -41,10 +41,20 @@ pub struct EnvOptions {
     pub proof_platforms: Option<Vec<String>>,
     /// `BrokerConfig::installation_idle_secs` (`None`: the default, 180 days).
     pub installation_idle_secs: Option<i64>,
+    /// `BrokerConfig::pacing` (default: Stora's limits, 10/s and 60/min).
+    pub pacing: crate::pacing::Pacing,
 }
 
-/// The scopes the examples ask for (the broker's allow-list in an [`Env`]).
-pub const EXAMPLE_SCOPES: &[&str] = &["orders:read", "contacts:read", "contacts:write"];
+/// The scopes the examples ask for (the broker's allow-list in an [`Env`]):
+/// orders read and flagged (metadata), contacts read and created, and
+/// Timeline Events recorded.
+pub const EXAMPLE_SCOPES: &[&str] = &[
+    "public.order:read",
+    "public.order:write",
+    "public.contact:read",
+    "public.contact:write",
+    "public.timeline_event:write",
+];
 
 /// Where the broker's log lines go in an [`Env`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +78,7 @@ impl Default for EnvOptions {
             resolver: None,
             proof_platforms: None,
             installation_idle_secs: None,
+            pacing: crate::pacing::Pacing::default(),
         }
     }
 }
@@ -118,6 +129,7 @@ impl Env {
             config.require_ownership_proof_for = platforms.iter().cloned().collect();
         }
         config.installation_idle_secs = options.installation_idle_secs;
+        config.pacing = options.pacing.clone();
         config.allowed_extension_ids = options.allowed_extension_ids.clone();
         config.allow_loopback_sites = true;
         config.allowed_scopes = EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
@@ -158,6 +170,17 @@ impl Env {
     /// its ownership proofs on the site.
     pub fn plugin(&self) -> PluginHost {
         PluginHost::new(self.broker_url()).expect("loopback broker URL is valid").with_site(self.site.handle())
+    }
+
+    /// A new plugin installation, registered (its ownership proof served
+    /// when asked) and connected as Stora operator `operator` (the fake's
+    /// consent approved for that account), with the default scope.
+    pub fn connected_plugin(&self, operator: &str) -> Result<PluginHost, tessera_core::Error> {
+        let mut plugin = self.plugin();
+        plugin.register(&crate::plugin_host::registration(self.site.url(), "wordpress"))?;
+        let browser = crate::plugin_host::Browser::default();
+        plugin.connect(&browser, &self.return_url(), None, crate::plugin_host::Decision::Approve(operator))?;
+        Ok(plugin)
     }
 
     /// The plugin's return URL (its settings page on the site).

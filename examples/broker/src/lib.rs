@@ -54,7 +54,9 @@ pub mod handlers;
 #[cfg(feature = "demo")]
 pub mod harness;
 pub mod observe;
+pub mod pacing;
 pub mod plugin_host;
+pub mod reply;
 pub mod site_fetch;
 pub mod stora;
 pub mod store;
@@ -67,17 +69,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{any, delete, get, patch, post};
 use tessera_core::verify::{MemoryReplayStore, Verifier};
 
 use crate::crypto::Vault;
 use crate::observe::{LogSink, Observer};
+use crate::pacing::{Pacer, Pacing};
 use crate::stora::StoraClient;
 use crate::store::Store;
+
+pub use crate::reply::{Incoming, Origin, Reply};
 
 /// Largest request body the broker accepts (bytes).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -151,6 +154,10 @@ pub struct BrokerConfig {
     /// The same limit in seconds, overriding the days when set (tests).
     /// `Some(0)`: never.
     pub installation_idle_secs: Option<i64>,
+    /// Per-operator pacing of the calls forwarded to Stora ([`pacing`]):
+    /// 10/s and 60/min per operator by default, a call waiting at most
+    /// 2 s for its slot. [`Pacing::off`] turns it off.
+    pub pacing: Pacing,
     /// Where log lines go.
     pub log: LogSink,
 }
@@ -170,6 +177,7 @@ impl std::fmt::Debug for BrokerConfig {
             .field("allowed_scopes", &self.allowed_scopes)
             .field("installation_idle_days", &self.installation_idle_days)
             .field("installation_idle_secs", &self.installation_idle_secs)
+            .field("pacing", &self.pacing)
             .finish_non_exhaustive()
     }
 }
@@ -215,8 +223,8 @@ impl BrokerConfig {
             stora_url: stora_url.to_string(),
             client_id: client_id.to_string(),
             client_secret: client_secret.to_string(),
-            default_scope: "orders:read".into(),
-            allowed_scopes: vec!["orders:read".into()],
+            default_scope: "public.order:read".into(),
+            allowed_scopes: vec!["public.order:read".into()],
             db_path,
             storage_key,
             admin_token: crypto::random_id("adm_", 24),
@@ -231,6 +239,7 @@ impl BrokerConfig {
             replay_capacity: tessera_core::verify::DEFAULT_REPLAY_PER_INSTALLATION,
             installation_idle_days: DEFAULT_INSTALLATION_IDLE_DAYS,
             installation_idle_secs: None,
+            pacing: Pacing::default(),
             log: LogSink::Stderr,
         }
     }
@@ -253,6 +262,9 @@ pub struct App {
     pub replay: Mutex<MemoryReplayStore>,
     /// Logs and counters.
     pub observer: Observer,
+    /// Per-operator budgets of calls to Stora. In this process's memory:
+    /// one broker instance (sharing them between instances is issue 19).
+    pub pacer: Pacer,
     refresh_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     clock_offset: AtomicI64,
     /// When the idle sweep last ran (broker clock, unix seconds).
@@ -268,6 +280,7 @@ impl App {
             verifier: Verifier::default(),
             replay: Mutex::new(MemoryReplayStore::new(config.replay_capacity)),
             observer: Observer::new(config.log.clone()),
+            pacer: Pacer::new(config.pacing.clone()),
             public_url: public_url.trim_end_matches('/').to_string(),
             refresh_locks: Mutex::new(HashMap::new()),
             clock_offset: AtomicI64::new(0),
@@ -297,156 +310,6 @@ impl App {
     /// Drops the refresh lock of a deleted installation.
     pub fn forget_lock(&self, install_id: &str) {
         self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner()).remove(install_id);
-    }
-}
-
-// ---- request / reply values ------------------------------------------------------
-
-/// An incoming request, fully read, as the handlers see it.
-#[derive(Clone, Debug)]
-pub struct Incoming {
-    /// Uppercase method.
-    pub method: String,
-    /// Path, percent-encoded as received.
-    pub path: String,
-    /// Raw query, without `?`.
-    pub query: Option<String>,
-    /// Headers, names lowercase.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
-}
-
-impl Incoming {
-    /// First value of a header (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    /// Decoded query parameters.
-    pub fn query_pairs(&self) -> Vec<(String, String)> {
-        form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect()
-    }
-
-    /// First decoded query parameter named `key`.
-    pub fn param(&self, key: &str) -> Option<String> {
-        self.query_pairs().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    /// Path and query as received.
-    pub fn path_and_query(&self) -> String {
-        match &self.query {
-            Some(q) => format!("{}?{q}", self.path),
-            None => self.path.clone(),
-        }
-    }
-
-    /// The `n`th path segment (0-based), e.g. the id in `/installations/{id}`.
-    pub fn segment(&self, n: usize) -> Option<&str> {
-        self.path.trim_start_matches('/').split('/').nth(n)
-    }
-}
-
-/// What a handler answers, plus what the log line needs.
-#[derive(Debug)]
-pub struct Reply {
-    /// Status.
-    pub status: u16,
-    /// Headers.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
-    /// Installation, once known (for logs and counters).
-    pub install_id: Option<String>,
-    /// The broker's error code (for logs).
-    pub error: Option<String>,
-}
-
-impl Reply {
-    /// A JSON answer.
-    pub fn json(status: u16, value: serde_json::Value) -> Reply {
-        Reply {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: value.to_string().into_bytes(),
-            install_id: None,
-            error: None,
-        }
-    }
-
-    /// `{"error": code, "error_description": description}`.
-    pub fn error(status: u16, code: &str, description: &str) -> Reply {
-        let mut reply = Reply::json(status, serde_json::json!({"error": code, "error_description": description}));
-        reply.error = Some(code.to_string());
-        reply
-    }
-
-    /// An empty answer (204).
-    pub fn no_content() -> Reply {
-        Reply { status: 204, headers: Vec::new(), body: Vec::new(), install_id: None, error: None }
-    }
-
-    /// A `302 Found` to `location`.
-    pub fn redirect(location: &str) -> Reply {
-        Reply {
-            status: 302,
-            headers: vec![
-                ("location".into(), location.to_string()),
-                ("cache-control".into(), "no-store".into()),
-                ("referrer-policy".into(), "no-referrer".into()),
-            ],
-            body: Vec::new(),
-            install_id: None,
-            error: None,
-        }
-    }
-
-    /// A small HTML page for browser-facing routes.
-    pub fn page(status: u16, title: &str, message: &str, error: Option<&str>) -> Reply {
-        let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-        let body = format!(
-            "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head>\n\
-             <body><h1>{t}</h1><p>{m}</p></body></html>\n",
-            t = esc(title),
-            m = esc(message)
-        );
-        Reply {
-            status,
-            headers: vec![
-                ("content-type".into(), "text/html; charset=utf-8".into()),
-                ("cache-control".into(), "no-store".into()),
-                ("x-frame-options".into(), "DENY".into()),
-                ("content-security-policy".into(), "default-src 'none'; frame-ancestors 'none'".into()),
-            ],
-            body: body.into_bytes(),
-            install_id: None,
-            error: error.map(str::to_string),
-        }
-    }
-
-    /// Tags the reply with the installation it concerns.
-    pub fn for_install(mut self, install_id: &str) -> Reply {
-        self.install_id = Some(install_id.to_string());
-        self
-    }
-
-    /// Adds a header.
-    pub fn with_header(mut self, name: &str, value: &str) -> Reply {
-        self.headers.push((name.to_string(), value.to_string()));
-        self
-    }
-
-    fn into_http(self) -> Response {
-        let mut resp = Response::new(Body::from(self.body));
-        *resp.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        for (name, value) in self.headers {
-            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
-                resp.headers_mut().append(name, value);
-            }
-        }
-        resp
     }
 }
 
@@ -485,6 +348,11 @@ async fn run(app: Arc<App>, route: &'static str, req: Request, handler: Handler)
     };
     app.observer.call(route, reply.install_id.as_deref(), reply.status, started.elapsed(), reply.error.as_deref());
     reply.into_http()
+}
+
+/// A known route asked with another method: `405`.
+fn method_not_allowed(_app: &App, _req: &Incoming) -> Reply {
+    Reply::error(405, "method_not_allowed", "this route does not take that method")
 }
 
 macro_rules! handle {
@@ -531,6 +399,9 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics))
         .fallback(|State(app): State<Arc<App>>, req: Request| run(app, "fallback", req, handlers::not_found))
+        .method_not_allowed_fallback(|State(app): State<Arc<App>>, req: Request| {
+            run(app, "method_not_allowed", req, method_not_allowed)
+        })
         .with_state(app)
 }
 
@@ -601,11 +472,5 @@ impl Drop for Broker {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        self.into_http()
     }
 }

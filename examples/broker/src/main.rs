@@ -16,9 +16,13 @@
 //! | `TESSERA_REQUIRE_OWNERSHIP` | `1`: ownership challenge at registration (and site move) for web sites of the platforms in `TESSERA_PROOF_PLATFORMS` |
 //! | `TESSERA_PROOF_PLATFORMS` | the platforms whose web sites owe the proof, separated by spaces or commas; `*` = every platform (the default when `TESSERA_REQUIRE_OWNERSHIP=1`; setting this variable alone also turns proofs on). The platform is self-declared: naming only some lets a registrant skip the proof by declaring another. Browser extensions are never challenged |
 //! | `TESSERA_ALLOWED_EXTENSION_IDS` | the browser extensions that may register (the `<id>` of `chrome-extension://<id>` / `moz-extension://<id>`), separated by spaces or commas; unset or empty: none (`403 extension_not_allowed`); `*`: every extension (development only) |
-//! | `TESSERA_DEFAULT_SCOPE` | scope when the plugin names none (default `orders:read`) |
+//! | `TESSERA_DEFAULT_SCOPE` | scope when the plugin names none (default `public.order:read`) |
 //! | `TESSERA_ALLOWED_SCOPES` | the scopes a connect link may ask for, space-separated (default: the default scope); anything else is refused before Stora |
 //! | `TESSERA_INSTALLATION_IDLE_DAYS` | forget installations that have not signed a request (or opened a signed link) for this many days, revoking their Stora grants (default 180; `0`: never) |
+//! | `TESSERA_PACE_PER_SEC` | calls forwarded to Stora per operator in any one-second window (default 10, Stora's limit; `0`: no per-second pacing) |
+//! | `TESSERA_PACE_PER_MIN` | the same in any sixty-second window (default 60; `0`: none; both `0`: pacing off) |
+//! | `TESSERA_PACE_MAX_WAIT_MS` | longest a call waits for its operator's next slot before the broker answers `429 rate_limited` itself (default 2000) |
+//! | `TESSERA_PACE_OVERRIDES` | per-operator limits, `opr_a=20/120,opr_b=5/30` (Stora account id = per second / per minute) |
 //! | `TESSERA_MAX_LIFETIME` | stop after this many seconds (default: run until killed) |
 //!
 //! Prints `tessera-broker listening on http://127.0.0.1:PORT`, then one JSON
@@ -74,6 +78,24 @@ fn main() {
     if let Some(days) = var("TESSERA_INSTALLATION_IDLE_DAYS") {
         config.installation_idle_days = days.parse().unwrap_or_else(|_| {
             eprintln!("tessera-broker: TESSERA_INSTALLATION_IDLE_DAYS must be a number of days (0: never)");
+            std::process::exit(2)
+        });
+    }
+    let number = |name: &str, default: u64| -> u64 {
+        var(name).map_or(default, |v| {
+            v.parse().unwrap_or_else(|_| {
+                eprintln!("tessera-broker: {name} must be a whole number");
+                std::process::exit(2)
+            })
+        })
+    };
+    let pace = &mut config.pacing;
+    pace.per_sec = u32::try_from(number("TESSERA_PACE_PER_SEC", pace.per_sec.into())).unwrap_or(u32::MAX);
+    pace.per_min = u32::try_from(number("TESSERA_PACE_PER_MIN", pace.per_min.into())).unwrap_or(u32::MAX);
+    pace.max_queue_ms = number("TESSERA_PACE_MAX_WAIT_MS", pace.max_queue_ms);
+    if let Some(text) = var("TESSERA_PACE_OVERRIDES") {
+        pace.overrides = tessera_broker::pacing::Pacing::parse_overrides(&text).unwrap_or_else(|e| {
+            eprintln!("tessera-broker: TESSERA_PACE_OVERRIDES: {e}");
             std::process::exit(2)
         });
     }

@@ -223,6 +223,15 @@ impl PluginHost {
         }
     }
 
+    /// Signs `req` once and sends it as is: no retry and no backoff, the
+    /// broker's raw answer whatever its status (tests and load tools that
+    /// count 429s and read headers).
+    pub fn send_signed(&mut self, req: &ApiRequest) -> Result<Response, String> {
+        let opts = tessera_core::SignOptions { now: self.now(), ..Default::default() };
+        let signed = self.companion.sign_request(req, &opts, &mut self.entropy).map_err(|e| e.to_string())?;
+        self.send(&signed)
+    }
+
     /// Disconnect ([`Companion::start_disconnect`]): how the broker call ended.
     pub fn disconnect(&mut self) -> Result<RemoteStep, Error> {
         let call = self.companion.start_disconnect()?;

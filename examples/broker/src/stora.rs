@@ -15,6 +15,20 @@ use crate::store::NewTokens;
 /// Largest Stora response body the broker reads.
 const MAX_BODY: u64 = 4 * 1024 * 1024;
 
+/// The headers of Stora's answer to a forwarded API call that go back to
+/// the plugin (lowercase); every other header stays at the broker.
+/// `RateLimit-Reset` is an absolute UTC epoch second: the plugin compares it
+/// with the `Date` of the broker's answer (hyper sets it on every answer).
+pub const PASSTHROUGH_HEADERS: &[&str] = &[
+    "content-type",
+    "ratelimit-limit",
+    "ratelimit-reset",
+    "request-id",
+    "idempotent-replayed",
+    "retry-after",
+    "www-authenticate",
+];
+
 /// Why a Stora call failed.
 #[derive(Debug)]
 pub enum StoraError {
@@ -49,9 +63,10 @@ pub struct Forwarded {
 }
 
 impl Forwarded {
-    /// Stora's `error` code, if the body is an OAuth-style error.
+    /// Stora's error code: the nested `error.code` of its API errors, or an
+    /// OAuth-style `error` (read as the plugin reads it, by the core).
     pub fn error_code(&self) -> Option<String> {
-        serde_json::from_slice::<serde_json::Value>(&self.body).ok()?.get("error")?.as_str().map(str::to_string)
+        tessera_core::classify::error_code(&self.body)
     }
 
     /// A `401` that says the access token itself was refused (RFC 6750
@@ -274,9 +289,7 @@ impl StoraClient {
         let headers = resp
             .headers()
             .iter()
-            .filter(|(name, _)| {
-                matches!(name.as_str(), "content-type" | "retry-after" | "idempotent-replayed" | "www-authenticate")
-            })
+            .filter(|(name, _)| PASSTHROUGH_HEADERS.contains(&name.as_str()))
             .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
             .collect();
         let body = resp

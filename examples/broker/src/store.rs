@@ -87,12 +87,13 @@ CREATE TABLE IF NOT EXISTS grants (
     generation        INTEGER NOT NULL,
     connected_at      INTEGER NOT NULL,
     refreshed_at      INTEGER,
-    connect_round     TEXT
+    connect_round     TEXT,
+    account_id        TEXT
 );
 ";
 
 /// The schema version [`Store::open`] migrates to (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Brings an older database to [`SCHEMA_VERSION`], then creates what is
 /// missing. Version 1 (single-use connect links, browser binding, connect
@@ -102,7 +103,9 @@ const SCHEMA_VERSION: i64 = 2;
 /// installation, idle expiry): `installations` remembers whether the
 /// installation proved its site (`proven`; rows from before are `0`: nobody
 /// knows) and when it last signed (`last_seen`; rows from before start their
-/// idle time at the migration).
+/// idle time at the migration). Version 3 (per-operator pacing): `grants`
+/// remembers the Stora account it belongs to (`account_id`; grants from
+/// before have none and are paced per installation until they reconnect).
 fn migrate(conn: &Connection) -> Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 1 {
@@ -130,6 +133,17 @@ fn migrate(conn: &Connection) -> Result<()> {
                  ALTER TABLE installations ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
                  UPDATE installations SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);",
             )?;
+        }
+    }
+    if version < 3 {
+        let grants_without_account: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'account_id')",
+            [],
+            |r| r.get(0),
+        )?;
+        if grants_without_account == 1 {
+            conn.execute_batch("ALTER TABLE grants ADD COLUMN account_id TEXT;")?;
         }
     }
     conn.execute_batch(SCHEMA)?;
@@ -239,6 +253,9 @@ pub struct Grant {
     pub revoked: bool,
     /// Bumped on every rotation; [`Store::rotate_tokens`] compares it.
     pub generation: i64,
+    /// The Stora account (operator) the grant belongs to, as Stora named it
+    /// at connect time. `None` for grants stored before schema version 3.
+    pub account_id: Option<String>,
 }
 
 /// Idle connections kept for reuse.
@@ -468,11 +485,10 @@ impl Store {
         &self,
         install_id: &str,
         broker_token_hash: &[u8],
-        tokens: &NewTokens,
-        connect_round: Option<&str>,
+        grant: &GrantSource<'_>,
         now: i64,
     ) -> Result<()> {
-        upsert_grant(&*self.conn()?, &self.vault, install_id, broker_token_hash, tokens, connect_round, now)
+        upsert_grant(&*self.conn()?, &self.vault, install_id, broker_token_hash, grant, now)
     }
 
     /// The installation a broker token (by hash) belongs to.
@@ -489,7 +505,7 @@ impl Store {
         let row = self
             .conn()?
             .query_row(
-                "SELECT access_token, refresh_token, access_expires_at, scope, status, generation
+                "SELECT access_token, refresh_token, access_expires_at, scope, status, generation, account_id
                  FROM grants WHERE install_id = ?1",
                 params![install_id],
                 |r| {
@@ -500,11 +516,12 @@ impl Store {
                         r.get::<_, String>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, i64>(5)?,
+                        r.get::<_, Option<String>>(6)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((access, refresh, access_expires_at, scope, status, generation)) = row else {
+        let Some((access, refresh, access_expires_at, scope, status, generation, account_id)) = row else {
             return Ok(None);
         };
         let revoked = status == "revoked";
@@ -522,6 +539,7 @@ impl Store {
             scope,
             revoked,
             generation,
+            account_id,
         }))
     }
 
@@ -560,6 +578,18 @@ impl Store {
     }
 }
 
+/// What a grant is made of when it is stored: the tokens, the connect round
+/// that produced it and the Stora account it belongs to.
+#[derive(Clone, Copy)]
+pub struct GrantSource<'a> {
+    /// Stora's tokens.
+    pub tokens: &'a NewTokens,
+    /// Broker state of the connect round that produced the grant.
+    pub connect_round: Option<&'a str>,
+    /// The Stora account (operator) id.
+    pub account_id: Option<&'a str>,
+}
+
 /// The statement behind [`Store::save_grant`], on a given connection (the
 /// connect completion runs it inside its transaction).
 pub(crate) fn upsert_grant(
@@ -567,16 +597,16 @@ pub(crate) fn upsert_grant(
     vault: &Vault,
     install_id: &str,
     broker_token_hash: &[u8],
-    tokens: &NewTokens,
-    connect_round: Option<&str>,
+    grant: &GrantSource<'_>,
     now: i64,
 ) -> Result<()> {
+    let GrantSource { tokens, connect_round, account_id } = *grant;
     let access = vault.seal("access_token", install_id, tokens.access_token.as_bytes());
     let refresh = vault.seal("refresh_token", install_id, tokens.refresh_token.as_bytes());
     conn.execute(
         "INSERT INTO grants (install_id, broker_token_hash, access_token, refresh_token, access_expires_at,
-                             scope, status, generation, connected_at, refreshed_at, connect_round)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', 0, ?7, NULL, ?8)
+                             scope, status, generation, connected_at, refreshed_at, connect_round, account_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'active', 0, ?7, NULL, ?8, ?9)
          ON CONFLICT (install_id) DO UPDATE SET
              broker_token_hash = excluded.broker_token_hash,
              access_token = excluded.access_token,
@@ -587,8 +617,19 @@ pub(crate) fn upsert_grant(
              generation = grants.generation + 1,
              connected_at = excluded.connected_at,
              refreshed_at = NULL,
-             connect_round = excluded.connect_round",
-        params![install_id, broker_token_hash, access, refresh, tokens.expires_at, tokens.scope, now, connect_round],
+             connect_round = excluded.connect_round,
+             account_id = excluded.account_id",
+        params![
+            install_id,
+            broker_token_hash,
+            access,
+            refresh,
+            tokens.expires_at,
+            tokens.scope,
+            now,
+            connect_round,
+            account_id
+        ],
     )?;
     Ok(())
 }
@@ -613,7 +654,7 @@ mod tests {
             access_token: Zeroizing::new(format!("sat_{tag}")),
             refresh_token: Zeroizing::new(format!("srt_{tag}")),
             expires_at: 100,
-            scope: "orders:read".into(),
+            scope: "public.order:read".into(),
         }
     }
 
@@ -646,6 +687,9 @@ mod tests {
                 .optional()
                 .unwrap();
             assert!(round.is_none(), "the column exists");
+            let account: Option<Option<String>> =
+                store.conn().unwrap().query_row("SELECT account_id FROM grants", [], |r| r.get(0)).optional().unwrap();
+            assert!(account.is_none(), "and so does account_id (version 3)");
         }
         std::fs::remove_dir_all(dir).ok();
     }
@@ -699,10 +743,13 @@ mod tests {
         let got = store.installation("ins_x").unwrap().unwrap();
         assert_eq!(&got.secret[..], &[9u8; 32]);
 
-        store.save_grant("ins_x", b"hash", &tokens("a"), None, 1).unwrap();
+        let a = tokens("a");
+        let source = GrantSource { tokens: &a, connect_round: None, account_id: Some("opr_x") };
+        store.save_grant("ins_x", b"hash", &source, 1).unwrap();
         assert_eq!(store.install_for_token(b"hash").unwrap().as_deref(), Some("ins_x"));
         let g = store.grant("ins_x").unwrap().unwrap();
         assert_eq!(g.refresh_token.as_str(), "srt_a");
+        assert_eq!(g.account_id.as_deref(), Some("opr_x"));
         assert!(store.rotate_tokens("ins_x", g.generation, &tokens("b"), 2).unwrap());
         assert!(!store.rotate_tokens("ins_x", g.generation, &tokens("c"), 2).unwrap(), "stale generation");
         assert_eq!(store.grant("ins_x").unwrap().unwrap().refresh_token.as_str(), "srt_b");

@@ -96,7 +96,12 @@ fn full_lifecycle() {
     // Reconnect while connected, with a wider scope.
     let revoked_before = env.stora.counters().grants_revoked;
     plugin
-        .connect(&browser, &env.return_url(), Some("orders:read contacts:read"), Decision::Approve("opr_life"))
+        .connect(
+            &browser,
+            &env.return_url(),
+            Some("public.order:read public.contact:read"),
+            Decision::Approve("opr_life"),
+        )
         .unwrap();
     let contacts = plugin.get_json("/api/contacts").unwrap();
     assert_eq!(contacts["data"].as_array().unwrap().len(), 2);
@@ -165,7 +170,7 @@ fn replayed_request_is_refused() {
 #[test]
 fn tampered_body_is_refused() {
     let env = env();
-    let plugin = connected(&env, "opr_tamper", Some("contacts:write"));
+    let plugin = connected(&env, "opr_tamper", Some("public.contact:write"));
     let mut signed = plugin
         .companion
         .sign_request(
@@ -318,39 +323,41 @@ fn stora_rate_limit_backs_off_without_storm() {
 }
 
 #[test]
-fn real_rate_limit_is_absorbed() {
+fn a_burst_is_paced_by_the_broker() {
     let env = env();
     let mut plugin = connected(&env, "opr_burst", None);
-    // Twelve calls in a burst against 10 req/s: the plugin waits as told.
-    for _ in 0..12 {
+    // Fifteen calls in a burst against Stora's 10 req/s: the broker queues
+    // them under the operator's budget, so Stora never answers 429.
+    let started = std::time::Instant::now();
+    for _ in 0..15 {
         plugin.get_json("/api/orders").unwrap();
-        for (i, status) in plugin.last_trace.statuses.iter().enumerate() {
-            if *status == 429 {
-                assert!(plugin.last_trace.sleeps[i] >= 1000);
-            }
-        }
+        assert!(plugin.last_trace.statuses.iter().all(|s| *s == 200), "{:?}", plugin.last_trace.statuses);
     }
-    let c = env.stora.counters();
-    assert!(c.rate_limited <= 3, "no storm: {} rate-limited requests", c.rate_limited);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400), "queued, not refused");
+    assert_eq!(env.stora.counters().rate_limited, 0, "Stora never rate-limited");
 }
 
 #[test]
-fn injected_5xx_retries_with_same_idempotency_key() {
+fn stora_5xx_ends_a_post_at_once_and_is_retried_for_a_get() {
     let env = env();
-    let mut plugin = connected(&env, "opr_5xx", Some("contacts:write"));
-    env.stora_control("faults", json!({"status": 503, "count": 2, "path_prefix": "/2025-09/contacts"}));
-    let resp = plugin.call(ApiRequest::json("POST", "/api/contacts", br#"{"name":"Grace Hopper"}"#.to_vec())).unwrap();
-    assert_eq!(resp.status, 201);
-    assert_eq!(plugin.last_trace.statuses, vec![503, 503, 201]);
-    let posts = stora_requests(&env, "/2025-09/contacts");
-    assert_eq!(posts.len(), 3);
-    let key = posts[0].idempotency_key.clone().expect("Idempotency-Key forwarded");
-    assert!(posts.iter().all(|p| p.idempotency_key.as_deref() == Some(key.as_str())), "same key on every attempt");
+    let mut plugin = connected(&env, "opr_5xx", Some("public.order:read public.contact:write"));
+    env.stora_control("faults", json!({"status": 503, "count": 1, "path_prefix": "/2025-09/contacts"}));
+    let err =
+        plugin.call(ApiRequest::json("POST", "/api/contacts", br#"{"name":"Grace Hopper"}"#.to_vec())).unwrap_err();
+    // Stora stored its 503 under the key: a retry would replay it.
+    assert_eq!(err.code(), "upstream_failed");
+    assert_eq!((err.status(), err.reason()), (Some(503), Some("internal_server_error")));
+    assert!(err.request_id().is_some_and(|id| id.starts_with("req_")), "{err}");
+    assert_eq!(plugin.last_trace.statuses, vec![503], "sent once");
+    assert_eq!(stora_requests(&env, "/2025-09/contacts").len(), 1);
 
-    // Unavailable for longer than the budget: bounded, then server_unavailable.
+    // A GET is not replayed by key: Stora's 5xx is retried, bounded.
+    env.stora_control("faults", json!({"status": 502, "count": 1, "path_prefix": "/2025-09/orders"}));
+    plugin.get_json("/api/orders").unwrap();
+    assert_eq!(plugin.last_trace.statuses, vec![502, 200]);
     env.stora_control("faults", json!({"status": 502, "count": 10, "path_prefix": "/2025-09/orders"}));
     let err = plugin.get_json("/api/orders").unwrap_err();
-    assert_eq!(err.code(), "server_unavailable");
+    assert_eq!(err.code(), "upstream_failed");
     assert_eq!(plugin.last_trace.sends, 3);
 }
 
@@ -625,7 +632,7 @@ fn disconnect_during_a_pending_site_move_then_finish_it() {
 fn a_redirect_ends_the_call_sent_once() {
     let env = Env::start(EnvOptions { fault_proxy: true, ..EnvOptions::default() }).expect("environment starts");
     let proxy = env.proxy.as_ref().unwrap();
-    let mut plugin = connected(&env, "opr_redirect", Some("orders:read contacts:write"));
+    let mut plugin = connected(&env, "opr_redirect", Some("public.order:read public.contact:write"));
     let before = plugin.companion.to_json();
     let at = |path: &str| format!("{}{path}", env.broker_url());
 

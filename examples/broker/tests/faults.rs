@@ -114,6 +114,9 @@ fn rig(require_ownership_proof: bool) -> Rig {
     config.require_ownership_proof(require_ownership_proof);
     config.allow_loopback_sites = true;
     config.allowed_scopes = tessera_broker::harness::EXAMPLE_SCOPES.iter().map(|s| s.to_string()).collect();
+    // The rig sends dozens of calls for one operator within seconds (the fake's
+    // limits are off too): pacing would only delay them past its timeouts.
+    config.pacing = tessera_broker::pacing::Pacing::off();
     config.public_url = Some(proxy.url().to_string());
     config.log = LogSink::Off;
     let broker = Broker::start(config).expect("broker starts");
@@ -286,7 +289,7 @@ fn signed_get_under_every_fault() {
 #[test]
 fn signed_post_with_idempotency_key_under_every_fault() {
     let rig = rig(false);
-    let mut plugin = rig.connected("opr_post", Some("contacts:write"));
+    let mut plugin = rig.connected("opr_post", Some("public.contact:write"));
     let mut failures = Vec::new();
     let faults = all_faults();
     let post = || ApiRequest::json("POST", "/api/contacts", br#"{"name":"Ada"}"#.to_vec());
@@ -375,7 +378,7 @@ fn signed_post_with_idempotency_key_under_every_fault() {
 #[test]
 fn caller_idempotency_key_survives_retries() {
     let rig = rig(false);
-    let mut plugin = rig.connected("opr_key", Some("contacts:write"));
+    let mut plugin = rig.connected("opr_key", Some("public.contact:write"));
     rig.proxy.fail_times(Some("POST"), "/api/contacts", Fault::DropAfterForward, 2);
     let mut req = ApiRequest::json("POST", "/api/contacts", br#"{"name":"Bo"}"#.to_vec());
     req.headers.push(("Idempotency-Key".into(), "caller-key-0001".into()));

@@ -328,7 +328,7 @@ fn no_secret_or_token_leaks_anywhere() {
     assert_eq!(plugin.companion.status().as_str(), "registered");
 
     // Connect; calls; a Stora refresh; a keyed POST.
-    connect(&mut rig, &mut plugin, Some("orders:read contacts:read contacts:write"), &mut cap);
+    connect(&mut rig, &mut plugin, Some("public.order:read public.contact:read public.contact:write"), &mut cap);
     for path in ["/api/orders", "/api/account", "/api/contacts"] {
         let r = call(&mut rig, &mut plugin, ApiRequest::new("GET", path), &mut cap).unwrap();
         cap.debug("an API response", &r);
@@ -386,7 +386,7 @@ fn no_secret_or_token_leaks_anywhere() {
     assert_eq!(err.code(), "reconnect_required");
     let err = plugin.companion.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err();
     cap.error("start_call while reconnect is required", &err);
-    connect(&mut rig, &mut plugin, Some("orders:read contacts:read"), &mut cap);
+    connect(&mut rig, &mut plugin, Some("public.order:read public.contact:read"), &mut cap);
 
     // The kill switch, then back.
     let id = plugin.companion.install_id().unwrap().to_string();

@@ -276,7 +276,10 @@ fn a_second_401_that_is_not_invalid_token_never_marks_the_grant() {
     // broker refreshes; second forward: a 401 of another kind (here an
     // injected fault, e.g. a gateway's own 401).
     env.stora_control("expire_tokens", json!({"operator": "opr_other401"}));
-    env.stora_control("faults", json!({"path_prefix": "/2025-09/orders", "status": 401, "skip": 1}));
+    env.stora_control(
+        "faults",
+        json!({"path_prefix": "/2025-09/orders", "status": 401, "code": "forbidden", "skip": 1}),
+    );
     let err = plugin.get_json("/api/orders").unwrap_err();
     assert_ne!(err.reason(), Some("stora_reconnect_required"), "{err:?}");
     let grant = env.broker.app().store.grant(&id).unwrap().unwrap();
@@ -301,7 +304,7 @@ fn connect_link(plugin: &mut PluginHost, env: &Env, scope: Option<&str>) -> Stri
 fn connect_shows_an_interstitial_before_stora() {
     let env = env();
     let mut plugin = registered(&env);
-    let url = connect_link(&mut plugin, &env, Some("orders:read contacts:read"));
+    let url = connect_link(&mut plugin, &env, Some("public.order:read public.contact:read"));
     let browser = Browser::default();
     let page = browser.get(&url).unwrap();
     assert_eq!(page.status, 200, "no redirect to Stora before the operator confirms: {:?}", page.header("location"));
@@ -309,7 +312,7 @@ fn connect_shows_an_interstitial_before_stora() {
     assert!(html.contains(env.site.url()), "the registered site: {html}");
     assert!(html.contains("shop.example"), "the admin email's domain: {html}");
     assert!(!html.contains("owner@"), "only the domain of the admin email: {html}");
-    assert!(html.contains("orders:read") && html.contains("contacts:read"), "the requested scopes: {html}");
+    assert!(html.contains("public.order:read") && html.contains("public.contact:read"), "the requested scopes: {html}");
     assert!(find_link(&html, "continue").is_some() && find_link(&html, "not-me").is_some(), "{html}");
     assert!(html.contains("Continue") && html.contains("This is not me"), "{html}");
     assert_eq!(page.header("x-frame-options"), Some("DENY"), "never framed (clickjacking)");
@@ -324,8 +327,8 @@ fn connect_shows_an_interstitial_before_stora() {
     let location = to_stora.header("location").unwrap();
     assert!(location.starts_with(&format!("{}/oauth2/authorize?", env.stora.url())), "{location}");
     assert!(
-        location.contains("scope=contacts%3Aread+orders%3Aread")
-            || location.contains("scope=orders%3Aread+contacts%3Aread"),
+        location.contains("scope=public.contact%3Aread+public.order%3Aread")
+            || location.contains("scope=public.order%3Aread+public.contact%3Aread"),
         "{location}"
     );
 
@@ -358,7 +361,7 @@ fn this_is_not_me_cancels_the_connect() {
 fn scopes_outside_the_allow_list_are_refused() {
     let env = env();
     let mut plugin = registered(&env);
-    for scope in ["orders:read account:admin", "payments:write", "orders:read orders:write"] {
+    for scope in ["public.order:read account:admin", "payments:write", "public.order:read orders:write"] {
         let url = connect_link(&mut plugin, &env, Some(scope));
         let page = get(&env, &url);
         assert_eq!(page.status, 400, "{scope}: {}", body(&page));
@@ -367,7 +370,7 @@ fn scopes_outside_the_allow_list_are_refused() {
     }
     assert_eq!(env.stora.counters().authorize_requests, 0);
     // An allowed scope still works.
-    let url = connect_link(&mut plugin, &env, Some("orders:read contacts:write"));
+    let url = connect_link(&mut plugin, &env, Some("public.order:read public.contact:write"));
     assert_eq!(get(&env, &url).status, 200);
 
     // A broker configured with the default allow-list (its default scope only).

@@ -47,6 +47,7 @@ const handlers = {
   status: () => host.getStatus(),
   register: (msg) => host.register(msg.adminEmail),
   orders: () => host.apiGet("/api/orders"),
+  flag: (msg) => host.flagForFollowUp(msg.orderId),
   disconnect: () => host.disconnect(),
   remove: () => host.removeConnection(),
   reset: () => host.resetLocalState(),

@@ -1,6 +1,7 @@
 // The options page. It loads tessera-companion itself (status, connect URL)
 // and asks the service worker for everything that talks to the broker
-// (register, orders, disconnect, remove) through chrome.runtime messages.
+// (register, orders, flag for follow-up, disconnect, remove) through
+// chrome.runtime messages.
 
 import * as host from "./tessera-host.js";
 
@@ -89,6 +90,7 @@ async function loadOrders() {
           td.textContent = text;
           tr.append(td);
         }
+        tr.append(followUpCell(o));
         return tr;
       }),
     );
@@ -99,6 +101,23 @@ async function loadOrders() {
   }
 }
 
+/** "Flagged" when the order carries the extension's mark, else a "Flag for follow-up" button. */
+function followUpCell(order) {
+  const td = document.createElement("td");
+  if (order.metadata?.[host.FOLLOW_UP_KEY] === "yes") {
+    td.textContent = "Flagged";
+    td.className = "flagged";
+  } else {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "small flag";
+    button.dataset.order = order.id;
+    button.textContent = "Flag for follow-up";
+    td.append(button);
+  }
+  return td;
+}
+
 /** One thing at a time: button actions and updates from storage never interleave. */
 let queue = Promise.resolve();
 function serial(fn) {
@@ -107,22 +126,27 @@ function serial(fn) {
   return run;
 }
 
-/** Runs a button's action with the buttons disabled. */
+/** Runs an action with the buttons disabled, reporting its error. */
+function runAction(run) {
+  const buttons = document.querySelectorAll("button");
+  buttons.forEach((b) => (b.disabled = true));
+  return serial(async () => {
+    try {
+      await run();
+    } catch (e) {
+      say(describe(e), true);
+    } finally {
+      document.querySelectorAll("button").forEach((b) => (b.disabled = false));
+      if (current) render(current);
+    }
+  });
+}
+
+/** A button's action. */
 function action(id, run) {
   $(id).addEventListener("click", (event) => {
     event.preventDefault();
-    const buttons = document.querySelectorAll("button");
-    buttons.forEach((b) => (b.disabled = true));
-    serial(async () => {
-      try {
-        await run();
-      } catch (e) {
-        say(describe(e), true);
-      } finally {
-        buttons.forEach((b) => (b.disabled = false));
-        if (current) render(current);
-      }
-    });
+    runAction(run);
   });
 }
 
@@ -155,6 +179,22 @@ action("remove", async () => {
   );
 });
 action("refresh", loadOrders);
+// "Flag for follow-up" (one button per order row, made by loadOrders).
+$("orders").addEventListener("click", (event) => {
+  const button = event.target.closest("button.flag");
+  if (!button) return;
+  const orderId = button.dataset.order;
+  runAction(async () => {
+    const result = await ask("flag", { orderId });
+    await loadOrders();
+    say(
+      result.event.ok
+        ? `Order ${orderId} flagged for follow-up and recorded on your Stora timeline.`
+        : `Order ${orderId} flagged for follow-up, but the timeline entry could not be recorded: ${describe(result.event.error)}`,
+      !result.event.ok,
+    );
+  });
+});
 action("dismiss-previous", async () => {
   await host.dismissPreviousInstallation();
   await refreshStatus();

@@ -6,7 +6,7 @@
 // uninstall URL. Registration, signing, state rules, retries, redirects and
 // error mapping are the package's.
 
-import { init, Companion, TesseraError } from "./vendor/tessera-companion/index.web.js";
+import { init, Companion, TesseraError, metadataPatch } from "./vendor/tessera-companion/index.web.js";
 import { loadSealKey, forgetSealKey } from "./seal-key.js";
 
 export { TesseraError };
@@ -39,6 +39,18 @@ export const VERSION = chrome.runtime.getManifest().version;
 export const SITE_URL = chrome.runtime.getURL("").replace(/\/$/, "");
 /** Where the broker sends the browser back after consent (web accessible). */
 export const RETURN_URL = chrome.runtime.getURL("connected.html");
+/**
+ * What the extension asks the operator to grant at Stora (config.json's
+ * `scope` replaces it): read orders, flag them (order metadata), and record
+ * what it did on the operator's Stora timeline.
+ */
+export const SCOPE = "public.order:read public.order:write public.timeline_event:write";
+/** The Timeline Event source of this extension (`source.id`), as registered with Stora. */
+export const EVENT_SOURCE = "tessera_example_extension";
+/** The Timeline Event template of "Flag for follow-up" (`template.id`). */
+export const FOLLOW_UP_TEMPLATE = "order_follow_up";
+/** The extension's mark on an order, in the order's Stora metadata. */
+export const FOLLOW_UP_KEY = "storefront_ext.follow_up";
 
 let loading;
 
@@ -49,7 +61,15 @@ export function ready() {
       fetch(chrome.runtime.getURL("config.json")).then((r) => r.json()),
       init(chrome.runtime.getURL("vendor/tessera-companion/tessera_wasm_bg.wasm")),
     ]);
-    return Object.freeze({ brokerUrl: String(config.brokerUrl), scope: config.scope ?? undefined });
+    const brokerUrl = String(config.brokerUrl);
+    return Object.freeze({
+      brokerUrl,
+      scope: config.scope ?? SCOPE,
+      // The Timeline Events' `external.url`, which Stora requires to be https:
+      // the partner's page about the extension (build.mjs --event-url), else the
+      // https form of the broker's URL.
+      eventUrl: config.eventUrl ?? httpsForm(brokerUrl),
+    });
   })().catch((e) => {
     loading = undefined;
     throw e;
@@ -222,6 +242,49 @@ export async function completeConnect(callbackUrl) {
   return withCompanion(async (c, { onPersist }) => {
     await c.completeConnect(callbackUrl, driver(onPersist));
     return snapshot(c);
+  });
+}
+
+/** `url` with the https scheme (a loopback test broker is plain http). */
+function httpsForm(url) {
+  const u = new URL(url);
+  u.protocol = "https:";
+  return u.href;
+}
+
+/**
+ * "Flag for follow-up", an action that originates here: the order's Stora
+ * metadata gets the extension's mark (`PATCH /api/orders/{id}` with a
+ * merge-patch body from the package's `metadataPatch`), then the package's
+ * `callAndRecord` records a Timeline Event on the operator's timeline whose
+ * `external.id` is the PATCH's Idempotency-Key. A failed PATCH throws and
+ * records nothing; a failed event leaves the order flagged and is reported.
+ * → `{ order, event: { ok: true } | { ok: false, error } }`.
+ */
+export async function flagForFollowUp(orderId) {
+  if (typeof orderId !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(orderId)) {
+    throw new Error("not an order id");
+  }
+  const name = chrome.runtime.getManifest().name;
+  return withCompanion(async (c, { config, onPersist }) => {
+    const request = {
+      method: "PATCH",
+      path: `/api/orders/${orderId}`,
+      headers: { "content-type": "application/json" },
+      body: metadataPatch({ [FOLLOW_UP_KEY]: "yes" }),
+    };
+    const event = {
+      sourceId: EVENT_SOURCE,
+      templateId: FOLLOW_UP_TEMPLATE,
+      description: `Order flagged for follow-up via ${name}`,
+      externalUrl: config.eventUrl,
+      variables: { order: orderId },
+    };
+    const recorded = await c.callAndRecord(request, event, driver(onPersist));
+    return {
+      order: JSON.parse(new TextDecoder().decode(recorded.response.body)),
+      event: recorded.event.ok ? { ok: true } : { ok: false, error: errorJSON(recorded.event.error) },
+    };
   });
 }
 

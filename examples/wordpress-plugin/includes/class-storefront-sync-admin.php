@@ -375,7 +375,7 @@ final class Storefront_Sync_Admin {
 
 			<?php if ( 'connected' === $status ) : ?>
 				<h2><?php esc_html_e( 'Send a test enquiry to Stora', 'storefront-sync' ); ?></h2>
-				<p><?php esc_html_e( 'Creates a contact in your Stora account, as a website enquiry form would.', 'storefront-sync' ); ?></p>
+				<p><?php esc_html_e( 'Creates a contact in your Stora account, as a website enquiry form would, and records it on your Stora timeline.', 'storefront-sync' ); ?></p>
 				<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" id="storefront-sync-enquiry">
 					<input type="hidden" name="action" value="storefront_sync_enquiry" />
 					<?php wp_nonce_field( 'storefront_sync_enquiry' ); ?>
@@ -800,6 +800,7 @@ final class Storefront_Sync_Admin {
 		}
 		$notice = sanitize_key( wp_unslash( $_GET['sfs_notice'] ) );
 		$ref    = isset( $_GET['sfs_ref'] ) ? sanitize_text_field( wp_unslash( $_GET['sfs_ref'] ) ) : '';
+		$code   = isset( $_GET['sfs_code'] ) ? sanitize_key( wp_unslash( $_GET['sfs_code'] ) ) : '';
 		// phpcs:enable
 		$messages = array(
 			'connected'               => __( 'Connected to Stora.', 'storefront-sync' ),
@@ -808,7 +809,9 @@ final class Storefront_Sync_Admin {
 			/* translators: %s: error code. */
 			'disconnected_locally'    => sprintf( __( 'Disconnected on this site, but the Storefront Sync service could not be told (%s). Remove the access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
 			/* translators: %s: Stora contact id. */
-			'enquiry_sent'            => sprintf( __( 'Enquiry sent to Stora as contact %s.', 'storefront-sync' ), $ref ),
+			'enquiry_sent'            => sprintf( __( 'Enquiry sent to Stora as contact %s and recorded on your Stora timeline.', 'storefront-sync' ), $ref ),
+			/* translators: 1: Stora contact id, 2: error code. */
+			'enquiry_unrecorded'      => sprintf( __( 'Enquiry sent to Stora as contact %1$s, but the timeline entry could not be recorded (%2$s).', 'storefront-sync' ), $ref, $code ),
 			'site_moved'              => __( 'The Storefront Sync service now knows this site\'s new address.', 'storefront-sync' ),
 			'reset'                   => __( 'This installation was reset: its access to your Stora account is revoked and the site is registered afresh. Connect to Stora again.', 'storefront-sync' ),
 			/* translators: %s: error code. */
@@ -821,7 +824,7 @@ final class Storefront_Sync_Admin {
 			self::notice_open( 'error', 'result' );
 			printf( '<p>%s</p></div>', esc_html( self::error_message( $ref ) ) );
 		} elseif ( isset( $messages[ $notice ] ) ) {
-			self::notice_open( in_array( $notice, array( 'disconnected_locally', 'reset_locally', 'previous_proof_required' ), true ) ? 'warning' : 'success', 'result' );
+			self::notice_open( in_array( $notice, array( 'disconnected_locally', 'reset_locally', 'previous_proof_required', 'enquiry_unrecorded' ), true ) ? 'warning' : 'success', 'result' );
 			printf( '<p>%s</p></div>', esc_html( $messages[ $notice ] ) );
 		}
 	}
@@ -849,12 +852,16 @@ final class Storefront_Sync_Admin {
 	 *
 	 * @param string $notice Result code.
 	 * @param string $ref    Detail (error code, contact id).
+	 * @param string $code   A second detail: the error code of a part that failed.
 	 * @return never
 	 */
-	public static function finish( $notice, $ref = '' ) {
+	public static function finish( $notice, $ref = '', $code = '' ) {
 		$args = array( 'sfs_notice' => $notice );
 		if ( '' !== $ref ) {
 			$args['sfs_ref'] = rawurlencode( $ref );
+		}
+		if ( '' !== $code ) {
+			$args['sfs_code'] = rawurlencode( $code );
 		}
 		wp_safe_redirect( self::page_url( $args ) );
 		exit;
@@ -1014,7 +1021,9 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
-	 * The example POST: a website enquiry becomes a Stora contact.
+	 * The example POST: a website enquiry becomes a Stora contact, recorded
+	 * on the operator's Stora timeline. When only the timeline entry failed
+	 * the enquiry still stands, and the notice says so with the error code.
 	 *
 	 * @return void
 	 */
@@ -1026,11 +1035,15 @@ final class Storefront_Sync_Admin {
 			self::finish( 'error', 'invalid_enquiry' );
 		}
 		try {
-			$contact = Storefront_Sync_Client::send_enquiry( self::companion_or_fail(), $name, $email );
+			$sent = Storefront_Sync_Client::send_enquiry( self::companion_or_fail(), $name, $email );
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
-		self::finish( 'enquiry_sent', isset( $contact['id'] ) ? (string) $contact['id'] : '' );
+		$contact = isset( $sent['contact']['id'] ) ? (string) $sent['contact']['id'] : '';
+		if ( null !== $sent['event_error'] ) {
+			self::finish( 'enquiry_unrecorded', $contact, $sent['event_error'] );
+		}
+		self::finish( 'enquiry_sent', $contact );
 	}
 
 	/**

@@ -24,8 +24,23 @@ use StorefrontSync\Vendor\Tessera as Bundled;
  */
 final class Storefront_Sync_Client {
 
-	/** What the plugin asks the operator to grant at Stora. */
-	const SCOPE = 'orders:read contacts:write';
+	/**
+	 * What the plugin asks the operator to grant at Stora: read orders,
+	 * create contacts, record Timeline Events.
+	 */
+	const SCOPE = 'public.order:read public.contact:write public.timeline_event:write';
+
+	/** The Timeline Event source of this plugin (`source.id`), as registered with Stora. */
+	const EVENT_SOURCE = 'storefront_sync';
+
+	/** The Timeline Event template of a website enquiry (`template.id`). */
+	const ENQUIRY_TEMPLATE = 'website_enquiry';
+
+	/**
+	 * The plugin's reference on a contact it created, kept in the contact's
+	 * Stora metadata instead of a mapping table on this site.
+	 */
+	const ENQUIRY_METADATA_KEY = 'storefront_sync.enquiry';
 
 	/** The partner's broker (override in wp-config.php for a test broker). */
 	const DEFAULT_BROKER_URL = 'https://broker.example.com';
@@ -186,14 +201,29 @@ final class Storefront_Sync_Client {
 	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports.
 	 */
 	public static function call( Native\Companion|Bundled\Companion $companion, array $request ) {
+		return self::noting_rate_limit(
+			static fn () => $companion->call( $request, self::transport(), null, self::persister() )
+		);
+	}
+
+	/**
+	 * Runs one broker operation and notes in the plugin's health record
+	 * whether the broker asked to slow down (the settings page then waits
+	 * that long before calling again).
+	 *
+	 * @param callable(): mixed $operation The operation.
+	 * @return mixed What it returned.
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports.
+	 */
+	private static function noting_rate_limit( callable $operation ) {
 		try {
-			$response = $companion->call( $request, self::transport(), null, self::persister() );
+			$result = $operation();
 		} catch ( Native\Exception\RateLimitedException | Bundled\Exception\RateLimitedException $e ) {
 			Storefront_Sync_State::update_health( array( 'rate_limited_until' => time() + max( 1, $e->getRetryAfter() ) ) );
 			throw $e;
 		}
 		Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
-		return $response;
+		return $result;
 	}
 
 	/**
@@ -216,32 +246,71 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * The example action: records a website enquiry as a Stora contact
-	 * (`POST /api/contacts`; Tessera adds the Idempotency-Key and keeps
-	 * it across retries).
+	 * The example action, "do it, then record it": a website enquiry becomes
+	 * a Stora contact (`POST /api/contacts`; Tessera adds the Idempotency-Key
+	 * and keeps it across retries) carrying the plugin's reference in its
+	 * metadata (`storefront_sync.enquiry` = a new UUID, checked by
+	 * `validateMetadata()` before anything is sent), and Tessera's
+	 * callAndRecord() then records a Timeline Event on the operator's Stora
+	 * timeline whose `external.id` is that Idempotency-Key.
+	 *
+	 * The event is built before the contact exists, so it names no
+	 * `contact.id`; its one variable is the enquirer's name (no email: the
+	 * timeline holds as little personal data as it can). A failed event does
+	 * not undo the contact: the result says how recording ended.
 	 *
 	 * @param Native\Companion|Bundled\Companion $companion The installation.
 	 * @param string                             $name      Contact name.
 	 * @param string                             $email     Contact email.
-	 * @return array<string, mixed> The created contact.
-	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports.
+	 * @return array{contact: array<string, mixed>, enquiry: string, event_error: ?string} The created contact, the
+	 *         plugin's reference, and the error code when the Timeline Event could not be recorded (else null).
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException What Tessera reports about the contact.
 	 */
 	public static function send_enquiry( Native\Companion|Bundled\Companion $companion, $name, $email ) {
-		$response = self::call(
-			$companion,
-			array(
-				'method'  => 'POST',
-				'path'    => '/api/contacts',
-				'headers' => array( 'content-type' => 'application/json' ),
-				'body'    => (string) wp_json_encode(
-					array(
-						'name'  => $name,
-						'email' => $email,
-					)
-				),
-			)
+		$enquiry  = wp_generate_uuid4();
+		$metadata = array( self::ENQUIRY_METADATA_KEY => $enquiry );
+		$companion::validateMetadata( $metadata );
+		$request  = array(
+			'method'  => 'POST',
+			'path'    => '/api/contacts',
+			'headers' => array( 'content-type' => 'application/json' ),
+			'body'    => (string) wp_json_encode(
+				array(
+					'name'     => $name,
+					'email'    => $email,
+					'metadata' => $metadata,
+				)
+			),
 		);
-		$contact = json_decode( $response['body'], true );
-		return is_array( $contact ) ? $contact : array();
+		$event   = array(
+			'source_id'    => self::EVENT_SOURCE,
+			'template_id'  => self::ENQUIRY_TEMPLATE,
+			'description'  => 'Website enquiry via Storefront Sync',
+			'external_url' => self::event_url(),
+			// Stora's limit for a variable value (Unicode characters).
+			'variables'    => array( 'name' => mb_substr( $name, 0, 500 ) ),
+		);
+		$result  = self::noting_rate_limit(
+			static fn () => $companion->callAndRecord( $request, $event, self::transport(), null, self::persister() )
+		);
+		$contact = json_decode( $result['response']['body'], true );
+		return array(
+			'contact'     => is_array( $contact ) ? $contact : array(),
+			'enquiry'     => $enquiry,
+			'event_error' => $result['event']['ok'] ? null : $result['event']['error']->getErrorCode(),
+		);
+	}
+
+	/**
+	 * Where the operator finds the enquiry on this site (the event's
+	 * `external.url`): the plugin's settings page. Stora requires an https
+	 * URL there (Tessera checks it too), so it is always the https form of
+	 * the admin URL: what a production site serves anyway; a local test site
+	 * on plain http records a link that needs https to open.
+	 *
+	 * @return string
+	 */
+	public static function event_url() {
+		return set_url_scheme( admin_url( 'options-general.php?page=' . Storefront_Sync_Admin::PAGE ), 'https' );
 	}
 }

@@ -20,6 +20,8 @@ final class Call
     public const OP_UNINSTALL_DEREGISTER = 'uninstall_deregister';
     public const OP_UNINSTALL_LOCAL = 'uninstall_local';
     public const OP_SITE_MOVED = 'site_moved';
+    /** The Timeline Event after a recorded call's action (Record). */
+    public const OP_RECORD = 'record';
 
     public ?Registration $registration = null;
     /** The registration round continues a site move (completes as SiteMoved). */
@@ -47,6 +49,10 @@ final class Call
      * connect was consumed (ends the call once that is persisted).
      */
     public ?CoreError $localFailure = null;
+    /** A recorded call: the event to send once the action succeeded (Rust `recording`). */
+    public ?TimelineEvent $recordingEvent = null;
+    /** A recorded call: the action's 2xx response, once it came. */
+    public ?Response $recordingResponse = null;
 
     /** `Pending::BeginRegistration`: the old installation is wiped; register afresh. */
     public const BEGIN_REGISTRATION = 'begin_registration';

@@ -11,20 +11,47 @@ final class Classify
     private const MAX_ERROR_BODY = 64 * 1024;
     /** Longest `Retry-After` taken at face value (one day). */
     private const MAX_RETRY_AFTER_MS = 86_400_000;
+    /** A `RateLimit-Reset` at or above this is absolute unix seconds; below, delay-seconds. */
+    private const RESET_ABSOLUTE_FROM = 1_000_000_000;
+    /** The response header with which a broker says who produced its answer. */
+    public const ORIGIN_HEADER = 'tessera-origin';
 
-    /** Reads `error` (or RFC 9457 `code`) from a JSON error body, sanitised. */
+    /** Reads the error code (Stora's nested `error.code`, a string `error`, or RFC 9457 `code`), sanitised. */
     public static function errorCode(#[\SensitiveParameter] string $body): ?string
     {
+        return self::errorFields($body)[0];
+    }
+
+    /**
+     * The error code and Stora's `error.request_id` of a JSON error body (Rust `error_fields`).
+     *
+     * @return array{0: ?string, 1: ?string}
+     */
+    private static function errorFields(#[\SensitiveParameter] string $body): array
+    {
         if ($body === '' || \strlen($body) > self::MAX_ERROR_BODY) {
-            return null;
+            return [null, null];
         }
         try {
             $value = Json::parse($body);
+            $error = $value->get('error');
         } catch (JsonParseError) {
-            return null;
+            return [null, null];
+        } catch (JsonDuplicateKey) {
+            $error = null;
         }
-        $code = self::member($value, 'error') ?? self::member($value, 'code');
-        return $code === null ? null : CoreError::sanitizeCode($code);
+        $text = static function (JsonValue $v, string $name): ?string {
+            $s = self::member($v, $name);
+            return $s === null ? null : CoreError::sanitizeCode($s);
+        };
+        if ($error !== null && $error->isObject()) {
+            $id = $text($error, 'request_id');
+            return [$text($error, 'code'), $id === 'unknown' ? null : $id];
+        }
+        if ($error !== null && $error->asStr() !== null) {
+            return [CoreError::sanitizeCode($error->asStr()), null];
+        }
+        return [$text($value, 'code'), null];
     }
 
     /** Parses an HTTP-date (IMF-fixdate and the two obsolete forms) to unix seconds. */
@@ -56,18 +83,38 @@ final class Classify
         return $secs >= intdiv(self::MAX_RETRY_AFTER_MS, 1000) ? self::MAX_RETRY_AFTER_MS : $secs * 1000;
     }
 
-    /** Classifies `resp` at local time `now` (unix seconds). */
+    /** `RateLimit-Reset` as absolute unix seconds (Stora's form) or delay-seconds, relative to `now`, in milliseconds; capped at a day. */
+    public static function parseRatelimitReset(string $value, int $now): ?int
+    {
+        $v = Text::trim($value);
+        $len = \strlen($v);
+        if ($len === 0 || $len > 12 || strspn($v, '0123456789') !== $len) {
+            return null; // (Rust: the empty value fails `parse`)
+        }
+        $n = (int) $v;
+        $secs = $n >= self::RESET_ABSOLUTE_FROM ? max(Ints::saturatingSub($n, $now), 0) : $n;
+        return $secs >= intdiv(self::MAX_RETRY_AFTER_MS, 1000) ? self::MAX_RETRY_AFTER_MS : $secs * 1000;
+    }
+
+    /** Classifies `resp` at time `now` (unix seconds; the machine passes its clock corrected by the offset). */
     public static function classify(Response $resp, int $now): Outcome
     {
         $status = $resp->status;
-        $code = ($status >= 200 && $status < 300) ? null : self::errorCode($resp->body);
+        [$code, $requestId] = ($status >= 200 && $status < 300) ? [null, null] : self::errorFields($resp->body);
         $date = $resp->header('date');
         $serverDate = $date === null ? null : HttpDate::parse($date);
+        $clock = $serverDate ?? $now;
         $retryAfterMs = null;
         if ($status === 429) {
             $ra = $resp->header('retry-after');
-            $retryAfterMs = $ra === null ? null : self::parseRetryAfter($ra, $serverDate ?? $now);
+            $retryAfterMs = $ra === null ? null : self::parseRetryAfter($ra, $clock);
+            if ($retryAfterMs === null) {
+                $reset = $resp->header('ratelimit-reset');
+                $retryAfterMs = $reset === null ? null : self::parseRatelimitReset($reset, $clock);
+            }
         }
+        $origin = $resp->header(self::ORIGIN_HEADER);
+        $fromStora = $origin !== null && Text::asciiUpper(Text::trim($origin)) === 'STORA';
         $kind = match (true) {
             $status >= 200 && $status <= 299 => Outcome::OK,
             ($status === 401 || $status === 403)
@@ -77,11 +124,12 @@ final class Classify
                 => Outcome::REGISTRATION_INVALID,
             $status === 401 && $code === 'signature_expired' => Outcome::SIGNATURE_EXPIRED,
             $status === 429 => Outcome::RATE_LIMITED,
+            $status >= 400 && $status <= 499 && $code === 'api_error' => Outcome::UPSTREAM_FAILED,
             $status >= 300 && $status <= 399 => Outcome::REDIRECTED,
             $status === 408 || ($status >= 500 && $status <= 599) => Outcome::SERVER_UNAVAILABLE,
             default => Outcome::CLIENT_ERROR,
         };
-        return new Outcome($kind, $status, $code, $retryAfterMs, $serverDate);
+        return new Outcome($kind, $status, $code, $retryAfterMs, $serverDate, $requestId, $fromStora);
     }
 
     /** A string member, or null when absent, ambiguous or not a string. */

@@ -15,6 +15,7 @@ final class Completion
     public const SITE_MOVED = 'site_moved';
     public const CONNECTED = 'connected';
     public const PREVIOUS_REVOKED = 'previous_revoked';
+    public const RECORDED = 'recorded';
 
     private function __construct(
         public readonly string $type,
@@ -70,6 +71,12 @@ final class Completion
     public static function previousRevoked(bool $revoked): self
     {
         return new self(self::PREVIOUS_REVOKED, null, null, null, null, null, $revoked);
+    }
+
+    /** A recorded call: the action's 2xx response and how recording its event ended (`$remote`). */
+    public static function recorded(Response $response, RemoteStep $event): self
+    {
+        return new self(self::RECORDED, $response, null, $event);
     }
 
     public static function siteMoved(): self

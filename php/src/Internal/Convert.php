@@ -227,6 +227,7 @@ final class Convert
             ],
             Completion::CONNECTED => ['account' => self::accountToPhp($completion->account)],
             Completion::PREVIOUS_REVOKED => ['revoked' => $completion->revoked],
+            Completion::RECORDED => Records::recordedToPhp($completion->response, $completion->remote),
             default => null, // SiteMoved
         };
     }
@@ -245,7 +246,9 @@ final class Convert
     {
         return [
             'code' => $o->code,
+            'from_stora' => $o->fromStora,
             'kind' => $o->kind,
+            'request_id' => $o->requestId,
             'retry_after_ms' => $o->retryAfterMs,
             'server_date' => $o->serverDate,
             'status' => $o->status,

@@ -49,6 +49,7 @@ final class CoreError extends \Exception
         'client_error' => 'client_error',
         'redirected' => 'client_error',
         'server_unavailable' => 'server_unavailable',
+        'upstream_failed' => 'server_unavailable',
         'callback_state_mismatch' => 'callback',
         'callback_expired' => 'callback',
         'callback_denied' => 'callback',
@@ -83,8 +84,10 @@ final class CoreError extends \Exception
     public readonly ?string $registered;
     /** The current site URL (SiteMismatch). */
     public readonly ?string $current;
-    /** Attempts made (ServerUnavailable). */
+    /** Attempts made (ServerUnavailable, UpstreamFailed). */
     public readonly ?int $attempts;
+    /** Stora's `request_id` (ClientError, UpstreamFailed). */
+    public readonly ?string $requestId;
     /** The version found (StateVersionUnsupported; a decimal string above PHP_INT_MAX). */
     public readonly int|string|null $found;
     /** The highest version supported (StateVersionUnsupported). */
@@ -107,6 +110,7 @@ final class CoreError extends \Exception
         $this->registered = $fields['registered'] ?? null;
         $this->current = $fields['current'] ?? null;
         $this->attempts = $fields['attempts'] ?? null;
+        $this->requestId = $fields['requestId'] ?? null;
         $this->found = $fields['found'] ?? null;
         $this->supported = $fields['supported'] ?? null;
         $this->detail = $fields['detail'] ?? null;
@@ -137,19 +141,28 @@ final class CoreError extends \Exception
     public function status(): ?int
     {
         return match ($this->errorCode) {
-            'client_error', 'registration_rejected', 'server_unavailable', 'redirected' => $this->status,
+            'client_error', 'registration_rejected', 'server_unavailable', 'redirected', 'upstream_failed' => $this->status,
             'registration_conflict' => 409,
             'rate_limited' => 429,
             default => null,
         };
     }
 
-    /** The broker's own code behind the error, if any (Rust `Error::reason()`). */
+    /** The code behind the error, if any (Rust `Error::reason()`). */
     public function reason(): ?string
     {
         return match ($this->errorCode) {
             'reconnect_required', 'registration_invalid', 'registration_rejected', 'client_error',
-            'callback_denied' => $this->reason,
+            'callback_denied', 'upstream_failed' => $this->reason,
+            default => null,
+        };
+    }
+
+    /** Stora's `request_id` behind the error, if any (Rust `Error::request_id()`). */
+    public function requestId(): ?string
+    {
+        return match ($this->errorCode) {
+            'client_error', 'upstream_failed' => $this->requestId,
             default => null,
         };
     }
@@ -286,12 +299,13 @@ final class CoreError extends \Exception
     }
 
     /** `ClientError`. */
-    public static function clientError(int $status, string $reason): self
+    public static function clientError(int $status, string $reason, ?string $requestId = null): self
     {
+        $r = self::requestSuffix($requestId);
         return new self(
             'client_error',
-            "the broker refused the request (status {$status}, {$reason})",
-            ['status' => $status, 'reason' => $reason],
+            "the broker refused the request (status {$status}, {$reason}{$r})",
+            ['status' => $status, 'reason' => $reason, 'requestId' => $requestId],
         );
     }
 
@@ -315,6 +329,23 @@ final class CoreError extends \Exception
             "the broker is unavailable after {$attempts} attempt(s){$s}",
             ['status' => $status, 'attempts' => $attempts],
         );
+    }
+
+    /** `UpstreamFailed`: Stora itself answered with a failure (`reason` holds Stora's code). */
+    public static function upstreamFailed(int $status, string $code, ?string $requestId, int $attempts): self
+    {
+        $r = self::requestSuffix($requestId);
+        return new self(
+            'upstream_failed',
+            "Stora could not complete the request (status {$status}, {$code}{$r}) after {$attempts} attempt(s)",
+            ['status' => $status, 'reason' => $code, 'requestId' => $requestId, 'attempts' => $attempts],
+        );
+    }
+
+    /** `, request <id>` for messages, when there is a request id. */
+    private static function requestSuffix(?string $requestId): string
+    {
+        return $requestId === null ? '' : ", request {$requestId}";
     }
 
     /** `CallbackStateMismatch`. */

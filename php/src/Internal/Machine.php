@@ -239,13 +239,15 @@ final class Machine
             };
         } elseif ($type === Event::RESPONSE && $call->awaitingResponse) {
             $call->awaitingResponse = false;
-            $outcome = Classify::classify($event->response, $now);
+            // Times the answer names are the server side's: read against its
+            // Date, else against the clock corrected by the offset.
+            $outcome = Classify::classify($event->response, Ints::saturatingAdd($now, $c->state->clockOffset));
             $action = self::onOutcome($c, $call, $outcome, $event->response, $now, $entropy);
         } elseif ($type === Event::TRANSPORT_ERROR && $call->awaitingResponse) {
             $call->awaitingResponse = false;
             $action = $event->transportError === Event::REDIRECT
                 ? self::fail($c, $call, CoreError::redirected(null))
-                : self::retryOrFail($c, $call, null, $entropy);
+                : self::retryOrFail($c, $call, CoreError::serverUnavailable(null, $call->attempts), $entropy);
         } elseif ($type === Event::PROOF_SERVED && $call->awaitingProof) {
             $call->awaitingProof = false;
             $action = self::resendRegistration($c, $call, $now, $entropy);
@@ -288,6 +290,12 @@ final class Machine
         return $next ?? self::send($c, $call, $now, $entropy);
     }
 
+    /** `send` for Record (record.rs calls the machine's `send`). */
+    public static function sendRequest(CompanionCore $c, Call $call, int $now, Entropy $entropy): Action
+    {
+        return self::send($c, $call, $now, $entropy);
+    }
+
     private static function send(CompanionCore $c, Call $call, int $now, Entropy $entropy): Action
     {
         if ($call->op === Call::OP_REGISTER) {
@@ -315,7 +323,7 @@ final class Machine
         $opts = new SignOptions($now, null, $call->idempotencyKey);
         $purpose = match ($call->op) {
             Call::OP_SITE_MOVED => CompanionCore::PURPOSE_SITE_MOVE,
-            Call::OP_API => CompanionCore::PURPOSE_API,
+            Call::OP_API, Call::OP_RECORD => CompanionCore::PURPOSE_API,
             Call::OP_CONNECT_COMPLETE, Call::OP_REVOKE_PREVIOUS => CompanionCore::PURPOSE_INSTALLATION,
             default => CompanionCore::PURPOSE_LEAVE,
         };
@@ -337,6 +345,16 @@ final class Machine
             || $call->idempotencyKey !== null;
     }
 
+    /**
+     * Whether Stora keeps its answer to this request under the request's
+     * `Idempotency-Key` (a POST with a key): sending it again within 24 hours
+     * replays that answer, a failure included.
+     */
+    private static function replaysStoredAnswer(Call $call): bool
+    {
+        return $call->idempotencyKey !== null && self::asciiUpper($call->req->method) === 'POST';
+    }
+
     /** The retry budget of this operation. */
     private static function policy(CompanionCore $c, Call $call): RetryPolicy
     {
@@ -349,10 +367,10 @@ final class Machine
     }
 
     /**
-     * 5xx, 408 or a network failure (`$status` null): back off and send again
-     * when that is safe and within budget, else end as `server_unavailable`.
+     * 5xx, 408, Stora's `api_error` or a network failure: back off and send
+     * again when that is safe and within budget, else end with `$err`.
      */
-    private static function retryOrFail(CompanionCore $c, Call $call, ?int $status, Entropy $entropy): Action
+    private static function retryOrFail(CompanionCore $c, Call $call, CoreError $err, Entropy $entropy): Action
     {
         $policy = self::policy($c, $call);
         $shift = min(max($call->attempts - 1, 0), 20);
@@ -365,7 +383,7 @@ final class Machine
         ) {
             return self::sleepThenResend($call, $delay);
         }
-        return self::fail($c, $call, CoreError::serverUnavailable($status, $call->attempts));
+        return self::fail($c, $call, $err);
     }
 
     /** `u64::from_le_bytes(bytes) % m` for 0 < m ≤ 2^31. */
@@ -386,12 +404,23 @@ final class Machine
             return self::onRegistrationAnswer($c, $call, $resp, $now, $entropy);
         }
         if (self::isSuccess($call, $outcome)) {
+            if ($call->recordingEvent !== null) {
+                return Record::recordedSuccess($c, $call, $resp, $now, $entropy);
+            }
             return self::succeed($c, $call, $outcome, $resp);
         }
         $policy = self::policy($c, $call);
         switch ($outcome->kind) {
             case Outcome::SERVER_UNAVAILABLE:
-                return self::retryOrFail($c, $call, $outcome->status, $entropy);
+            case Outcome::UPSTREAM_FAILED:
+                $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
+                // Stora's own failure to a POST with a key is stored under the
+                // key: a retry would only replay it, so say so at once.
+                $storaFailed = $outcome->kind === Outcome::UPSTREAM_FAILED || $outcome->fromStora;
+                if ($storaFailed && self::replaysStoredAnswer($call)) {
+                    return self::fail($c, $call, $err);
+                }
+                return self::retryOrFail($c, $call, $err, $entropy);
             case Outcome::RATE_LIMITED:
                 $wait = $outcome->retryAfterMs ?? $policy->baseDelayMs;
                 if ($call->attempts < $policy->maxAttempts
@@ -410,7 +439,7 @@ final class Machine
                 }
                 break;
             case Outcome::RECONNECT_REQUIRED:
-                if ($call->op === Call::OP_API) {
+                if ($call->op === Call::OP_API || $call->op === Call::OP_RECORD) {
                     $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
                     $c->state->brokerToken = null;
                     $c->state->reconnectReason = $err->reason();
@@ -418,7 +447,7 @@ final class Machine
                 }
                 break;
             case Outcome::REGISTRATION_INVALID:
-                if ($call->op === Call::OP_API || $call->op === Call::OP_SITE_MOVED || $call->op === Call::OP_CONNECT_COMPLETE) {
+                if ($call->op === Call::OP_API || $call->op === Call::OP_RECORD || $call->op === Call::OP_SITE_MOVED || $call->op === Call::OP_CONNECT_COMPLETE) {
                     $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
                     if ($c->state->installation !== null) {
                         $c->state->installation->invalidReason = $err->reason();
@@ -463,6 +492,7 @@ final class Machine
     private static function persistThenDone(CompanionCore $c, Call $call, Completion|CoreError $result): Action
     {
         $c->state->refresh();
+        $result = Record::recordedResult($call, $result);
         $call->pending[] = Action::done($result);
         return Action::persist($c->state->toJson());
     }
@@ -503,6 +533,8 @@ final class Machine
             case Call::OP_UNINSTALL_DEREGISTER:
             case Call::OP_UNINSTALL_LOCAL:
                 return self::finishUninstall($c, $call, RemoteStep::failed($err));
+            case Call::OP_RECORD:
+                return Record::recorded($c, $call, RemoteStep::failed($err));
             default: // Api, SiteMoved, Register, ConnectComplete
                 $c->state->refresh();
                 return Action::done($err);

@@ -17,6 +17,8 @@ final class Outcome
     public const SIGNATURE_EXPIRED = 'signature_expired';
     /** 429. */
     public const RATE_LIMITED = 'rate_limited';
+    /** Stora's `api_error` (documented as 400): an internal or third-party failure at Stora. */
+    public const UPSTREAM_FAILED = 'upstream_failed';
     /** 3xx: a signed request is never redirected. */
     public const REDIRECTED = 'redirected';
     /** Other 1xx/4xx. */
@@ -30,6 +32,8 @@ final class Outcome
      * @param string|null $code the broker's error code, sanitised
      * @param int|null $retryAfterMs for 429: the `Retry-After` delay in milliseconds, when given
      * @param int|null $serverDate the broker's `Date`, unix seconds, when given and valid
+     * @param string|null $requestId Stora's `error.request_id`, sanitised
+     * @param bool $fromStora the broker marked the answer as Stora's own (`Tessera-Origin: stora`)
      */
     public function __construct(
         public readonly string $kind,
@@ -37,6 +41,8 @@ final class Outcome
         public readonly ?string $code,
         public readonly ?int $retryAfterMs,
         public readonly ?int $serverDate,
+        public readonly ?string $requestId = null,
+        public readonly bool $fromStora = false,
     ) {
     }
 
@@ -50,8 +56,11 @@ final class Outcome
             self::REGISTRATION_INVALID => CoreError::registrationInvalid($reason),
             self::RATE_LIMITED => CoreError::rateLimited($this->retryAfterMs ?? 0),
             self::REDIRECTED => CoreError::redirected($this->status),
-            self::SERVER_UNAVAILABLE => CoreError::serverUnavailable($this->status, $attempts),
-            default => CoreError::clientError($this->status, $reason),
+            self::SERVER_UNAVAILABLE => $this->fromStora
+                ? CoreError::upstreamFailed($this->status, $reason, $this->requestId, $attempts)
+                : CoreError::serverUnavailable($this->status, $attempts),
+            self::UPSTREAM_FAILED => CoreError::upstreamFailed($this->status, $reason, $this->requestId, $attempts),
+            default => CoreError::clientError($this->status, $reason, $this->requestId),
         };
     }
 }

@@ -54,6 +54,9 @@ final class PhpErrors
         if (($reason = $error->reason()) !== null) {
             $props['reason'] = $reason;
         }
+        if (($requestId = $error->requestId()) !== null) {
+            $props['requestId'] = $requestId;
+        }
         if (($ms = $error->retryAfterMs()) !== null) {
             // u64 → i64, saturating (`i64::try_from(ms).unwrap_or(i64::MAX)`).
             $props['retryAfterMs'] = is_int($ms) ? $ms : PHP_INT_MAX;

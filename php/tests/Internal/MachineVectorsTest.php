@@ -93,11 +93,11 @@ final class MachineVectorsTest extends Support
         // openState keeps the key: what it persists is sealed the same way.
         $opened = CompanionCore::openState(CompanionCore::create(new Config('https://broker.example'))->sealState($key, new SeededEntropy(str_repeat('k', 32))), $key);
         self::assertNotNull($opened->sealKey);
-        self::assertStringStartsWith('tsv1.', $opened->persistedForm(new SeededEntropy(str_repeat('p', 32))));
-        self::assertSame($opened->toJson(), Seal::open($opened->persistedForm(new SeededEntropy(str_repeat('p', 32))), $key));
+        self::assertStringStartsWith('tsv1.', $opened->persistedForm($opened->toJson(), new SeededEntropy(str_repeat('p', 32))));
+        self::assertSame($opened->toJson(), Seal::open($opened->persistedForm($opened->toJson(), new SeededEntropy(str_repeat('p', 32))), $key));
         // Without one, the JSON; a short key is refused and leaves none.
         $plain = CompanionCore::create(new Config('https://broker.example'));
-        self::assertSame($plain->toJson(), $plain->persistedForm(new SeededEntropy(str_repeat('p', 32))));
+        self::assertSame($plain->toJson(), $plain->persistedForm($plain->toJson(), new SeededEntropy(str_repeat('p', 32))));
         self::assertCoreError('invalid_input', fn () => $plain->setSealKey(str_repeat('k', 15)));
         self::assertNull($plain->sealKey);
         // The key prints as [redacted].
@@ -143,7 +143,30 @@ final class MachineVectorsTest extends Support
             'site_moved' => Machine::startSiteMoved($c),
             'complete_connect' => Machine::startCompleteConnect($c, $op['callback'], $now),
             'revoke_previous' => Machine::startRevokePrevious($c, $op['install_id']),
+            'call_and_record' => \Tessera\Pure\Internal\Record::startRecordedCall(
+                $c,
+                new ApiRequest($op['request']['method'], $op['request']['path'], $op['request']['headers'], $op['request']['body']),
+                self::timelineEvent($op['event']),
+            ),
         };
+    }
+
+    /** @param array<string, mixed> $e a script's event (snake_case, absent members omitted) */
+    private static function timelineEvent(array $e): \Tessera\Pure\Internal\TimelineEvent
+    {
+        $variables = [];
+        foreach ($e['variables'] ?? [] as $k => $v) {
+            $variables[] = [(string) $k, $v];
+        }
+        return new \Tessera\Pure\Internal\TimelineEvent(
+            $e['source_id'],
+            $e['template_id'],
+            $e['contact_id'] ?? null,
+            $e['site_id'] ?? null,
+            $e['description'] ?? null,
+            $e['external_url'] ?? null,
+            $variables,
+        );
     }
 
     /** @param array<string, mixed> $e */
@@ -205,6 +228,7 @@ final class MachineVectorsTest extends Support
             Completion::SITE_MOVED => ['site_moved' => new \stdClass()],
             Completion::CONNECTED => ['connected' => ['account' => ['id' => $c->account->id, 'name' => $c->account->name]]],
             Completion::PREVIOUS_REVOKED => ['previous_revoked' => ['revoked' => $c->revoked]],
+            Completion::RECORDED => ['recorded' => ['response' => ['status' => $c->response->status, 'body' => $c->response->body], 'event' => self::stepJson($c->remote)]],
         };
     }
 

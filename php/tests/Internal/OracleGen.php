@@ -465,7 +465,7 @@ final class OracleGen
 
     public function classifyCase(): array
     {
-        $status = self::pick([200, 204, 299, 300, 302, 307, 399, 401, 403, 404, 408, 409, 429, 500, 503, 599, 600, 199, 100, 0, 65535]);
+        $status = self::pick([200, 204, 299, 300, 302, 307, 399, 400, 401, 403, 404, 408, 409, 422, 429, 499, 500, 503, 599, 600, 199, 100, 0, 65535]);
         $headers = [];
         if (self::chance(50)) {
             $headers[] = [self::pick(['Date', 'date', 'DATE']), $this->date()];
@@ -477,7 +477,18 @@ final class OracleGen
         if (self::chance(10)) {
             $headers[] = ['retry-after', '1'];
         }
-        $body = self::pick(['', '{"error":"stora_reconnect_required"}', '{"error":"broker_token_invalid"}',
+        if (self::chance(40)) {
+            $headers[] = [self::pick(['RateLimit-Reset', 'ratelimit-reset']), self::pick(['1700000009', '999999999', '1000000000', '4', '0',
+                ' 1700000060 ', '-4', '', '999999999999', '9999999999999', '1e9', (string) \PHP_INT_MAX])];
+        }
+        if (self::chance(40)) {
+            $headers[] = [self::pick(['Tessera-Origin', 'tessera-origin']), self::pick(['stora', 'STORA', ' Stora ', 'broker', 'stora-x', '', "stora\u{a0}"])];
+        }
+        $body = self::pick(['', '{"error":{"code":"api_error","request_id":"req_1"}}', '{"error":{"code":"conflict","request_id":"req_<b>"}}',
+            '{"error":{"request_id":"x"},"code":"top"}', '{"error":{"code":7,"request_id":null}}', '{"error":{"code":"a","code":"b"}}',
+            '{"error":{"code":"internal_server_error","type":"api_error","message":"m","details":[],"links":[],"request_id":"req_0123"}}',
+            '{"error":{"code":"stora_reconnect_required"}}', '{"error":{}}', '{"error":[]}', '{"error":{"request_id":"' . "\u{1F600}" . '"}}',
+            '{"error":"stora_reconnect_required"}', '{"error":"broker_token_invalid"}',
             '{"code":"installation_disabled","type":"about:blank"}', '{"error":"signature_invalid"}', '{"error":"unknown_installation"}',
             '{"error":"signature_expired"}', '{"error":1,"code":"x"}', '{"error":"a","error":"b","code":"c"}', 'not json',
             '{"error":"access_denied<script>"}', '{"error":"' . "\u{1F600}" . '"}', '{"error":"' . str_repeat('a', 70) . '"}',

@@ -92,7 +92,7 @@ test("the whole lifecycle", async () => {
   assert.deepEqual((await env.connect(c, "opr_node_life")).account, operator);
   await getJson(c, "/api/orders");
   const revoked = (await env.storaCounters()).grants_revoked;
-  assert.deepEqual((await env.connect(c, "opr_node_life", "orders:read contacts:read")).account, operator);
+  assert.deepEqual((await env.connect(c, "opr_node_life", "public.order:read public.contact:read")).account, operator);
   assert.deepEqual(c.account, operator);
   assert.equal((await getJson(c, "/api/contacts")).data.length, 2);
   assert.equal((await env.storaCounters()).grants_revoked, revoked + 1, "the replaced grant was revoked");
@@ -128,7 +128,7 @@ test("a replayed request is refused", async () => {
 });
 
 test("a tampered body is refused", async () => {
-  const c = await env.connected("opr_node_tamper", "contacts:write");
+  const c = await env.connected("opr_node_tamper", "public.contact:write");
   const signed = c.signRequest({
     method: "POST",
     path: "/api/contacts",
@@ -222,26 +222,85 @@ test("429 from Stora: backoff, no storm", async () => {
   assert.equal((await env.storaRequests("/2025-09/orders")).length, before + 3, "no storm at Stora");
 });
 
-test("injected 5xx: bounded retries with the same Idempotency-Key", async () => {
-  const c = await env.connected("opr_node_5xx", "contacts:write");
-  await env.storaControl("faults", { status: 503, count: 2, path_prefix: "/2025-09/contacts" });
-  const before = (await env.storaRequests("/2025-09/contacts")).length;
-  const rec = recorder();
-  const r = await c.call(
-    { method: "POST", path: "/api/contacts", headers: { "content-type": "application/json" }, body: '{"name":"Grace Hopper"}' },
-    rec.options,
-  );
-  assert.equal(r.status, 201);
-  assert.deepEqual(rec.statuses, [503, 503, 201]);
-  const posts = (await env.storaRequests("/2025-09/contacts")).slice(before);
-  assert.equal(posts.length, 3);
-  assert.ok(posts[0].idempotency_key);
-  assert.ok(posts.every((p) => p.idempotency_key === posts[0].idempotency_key), "same key on every attempt");
+test("Stora's errors: code and request id kept; its stored 5xx ends a POST at once and replays for the same key", async () => {
+  const c = await env.connected("opr_node_5xx", "public.order:read public.contact:write");
+  const post = (key, body) => ({
+    method: "POST",
+    path: "/api/contacts",
+    headers: { "content-type": "application/json", "idempotency-key": key },
+    body,
+  });
+  // A documented 4xx, in Stora's nested shape: never retried, request id kept.
+  const bad = await c.call(post("node-bad-1", '{"name":"Ada","metadata":{"Bad Key":"x"}}')).catch((e) => e);
+  assert.deepEqual([bad.code, bad.status, bad.reason], ["client_error", 422, "invalid_content"]);
+  const logged = (await env.storaRequests("/2025-09/contacts")).at(-1);
+  assert.equal(bad.requestId, logged.request_id, "the request id Stora logged");
 
+  // Stora's own 503 to a POST is stored under the key: not sent again...
+  await env.storaControl("faults", { status: 503, count: 1, path_prefix: "/2025-09/contacts" });
+  const rec = recorder();
+  const failed = await c.call(post("node-5xx-1", '{"name":"Grace Hopper"}'), rec.options).catch((e) => e);
+  assert.deepEqual([failed.code, failed.kind, failed.status], ["upstream_failed", "server_unavailable", 503]);
+  assert.deepEqual(rec.statuses, [503], "sent once");
+  // ...and the same key, later, gets exactly that answer again (24 h replay).
+  const replayed = await c.call(post("node-5xx-1", '{"name":"Grace Hopper"}')).catch((e) => e);
+  assert.deepEqual([replayed.code, replayed.status, replayed.requestId], ["upstream_failed", 503, failed.requestId]);
+  const records = await env.storaRequests("/2025-09/contacts");
+  assert.equal(records.at(-1).idempotent_replayed, true);
+  // A new key is a new request.
+  assert.equal((await c.call(post("node-5xx-2", '{"name":"Grace Hopper"}'))).status, 201);
+
+  // A GET is not replayed by key: Stora's 5xx is retried, bounded.
   await env.storaControl("faults", { status: 502, count: 10, path_prefix: "/2025-09/orders" });
   const rec2 = recorder();
-  await rejects(getJson(c, "/api/orders", rec2), (e) => assert.equal(e.code, "server_unavailable"));
+  await rejects(getJson(c, "/api/orders", rec2), (e) => assert.equal(e.code, "upstream_failed"));
   assert.equal(rec2.statuses.length, 3, "bounded retries");
+  await env.storaControl("clear_faults");
+});
+
+test("an action and its retry record one Timeline Event on the operator's timeline", async () => {
+  const c = await env.connected("opr_node_timeline", "public.contact:write public.timeline_event:write");
+  const request = {
+    method: "POST",
+    path: "/api/contacts",
+    headers: { "content-type": "application/json", "idempotency-key": "node-enquiry-1" },
+    body: '{"name":"Ada","metadata":{"plugin.enquiry":"enq-1"}}',
+  };
+  const event = {
+    sourceId: "storefront_ext",
+    templateId: "website_enquiry",
+    description: "Website enquiry via the extension",
+    externalUrl: "https://shop.example/enquiries/enq-1",
+    variables: { name: "Ada" },
+  };
+  let out;
+  for (let round = 0; round < 2; round++) {
+    // The second round is a host retrying the same action (same key).
+    out = await c.callAndRecord(request, event);
+    assert.equal(out.response.status, 201);
+    assert.deepEqual(out.event, { ok: true });
+  }
+  const timeline = await (await fetch(`${env.stora}/_control/timeline?operator=opr_node_timeline`)).json();
+  assert.equal(timeline.length, 1, "one event for the action and its retry");
+  assert.deepEqual(timeline[0].external, { id: "node-enquiry-1", url: "https://shop.example/enquiries/enq-1" });
+  assert.equal(JSON.parse(new TextDecoder().decode(out.response.body)).metadata["plugin.enquiry"], "enq-1");
+  const events = await env.storaRequests("/2025-09/timeline/events");
+  assert.deepEqual([events.at(-1).idempotency_key, events.at(-1).idempotent_replayed], ["tle-node-enquiry-1", true]);
+});
+
+test("a burst from two installations of one operator is paced by the broker: Stora never answers 429", async () => {
+  const a = await env.connected("opr_node_burst");
+  const b = await env.connected("opr_node_burst");
+  const before = (await env.storaCounters()).rate_limited;
+  const started = Date.now();
+  // One operation at a time per Companion: each call gets its own copy of a state.
+  const states = [a.exportState(), b.exportState()];
+  const results = await Promise.all(
+    Array.from({ length: 14 }, (_, i) => getJson(Companion.importState(states[i % 2]), "/api/orders")),
+  );
+  assert.equal(results.length, 14);
+  assert.ok(Date.now() - started >= 300, "queued under 10 requests/s");
+  assert.equal((await env.storaCounters()).rate_limited, before, "no 429 from Stora");
 });
 
 test("two concurrent calls needing a refresh: one refresh reaches Stora", async () => {

@@ -117,7 +117,7 @@ async function rejectsTyped(promise, code, label) {
 test("GET and keyed POST under every fault: typed error, bounded retries, state intact, recovery", async () => {
   for (const [name, fault] of Object.entries(FAULTS)) {
     // One operator per fault (and the fake's rate limit off, above): no 429s.
-    const c = await env.connected(`opr_node_faults_${name.replace(/[^a-z0-9]/g, "_")}`, "orders:read contacts:write");
+    const c = await env.connected(`opr_node_faults_${name.replace(/[^a-z0-9]/g, "_")}`, "public.order:read public.contact:write");
     let stored = c.exportState();
     for (const [method, path, body] of [
       ["GET", "/api/orders"],

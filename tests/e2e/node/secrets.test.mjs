@@ -130,7 +130,7 @@ test("no secret, broker token or Stora token in errors, results, inspect or cons
   await env.register(c, { onPersist });
   note(c);
   // The URL the browser lands on, and what completing the connect resolves to.
-  const landing = await env.browseConnect(c, { operator: "opr_node_secrets", scope: "orders:read contacts:read contacts:write" });
+  const landing = await env.browseConnect(c, { operator: "opr_node_secrets", scope: "public.order:read public.contact:read public.contact:write" });
   cap.print("a connect landing URL", landing);
   cap.print("a connect result", await c.completeConnect(landing, opts()));
   assert.deepEqual(c.account, { id: "opr_node_secrets", name: "Operator opr_node_secrets" });

@@ -9,6 +9,7 @@ use Tessera\Companion;
 use Tessera\Exception\CallbackException;
 use Tessera\Exception\RateLimitedException;
 use Tessera\Exception\ReconnectRequiredException;
+use Tessera\Exception\ClientErrorException;
 use Tessera\Exception\ServerUnavailableException;
 
 /** Attacks and failures, from PHP, against the real broker. */
@@ -163,7 +164,7 @@ final class EdgeCasesTest extends TestCase
     public function testTamperedBodyIsRefused(): void
     {
         $env = Env::get();
-        $c = $this->connected('opr_php_tamper', 'contacts:write');
+        $c = $this->connected('opr_php_tamper', 'public.contact:write');
         $signed = $c->signRequest(['method' => 'POST', 'path' => '/api/contacts', 'headers' => ['content-type' => 'application/json'], 'body' => '{"name":"Grace"}']);
         $signed['body'] = '{"name":"Mallory"}';
         $before = count($env->storaRequests('/2025-09/contacts'));
@@ -263,30 +264,97 @@ final class EdgeCasesTest extends TestCase
         $this->assertSame($before + 3, count($env->storaRequests('/2025-09/orders')), 'no storm at Stora');
     }
 
-    public function testInjected5xxRetriesWithSameIdempotencyKey(): void
+    public function testStoraErrorsKeepTheirCodeAndStoredFailuresReplay(): void
     {
         $env = Env::get();
-        $c = $this->connected('opr_php_5xx', 'contacts:write');
-        $env->storaControl('faults', ['status' => 503, 'count' => 2, 'path_prefix' => '/2025-09/contacts']);
-        $before = count($env->storaRequests('/2025-09/contacts'));
+        $c = $this->connected('opr_php_5xx', 'public.order:read public.contact:write');
+        $post = fn (string $key, string $body) => ['method' => 'POST', 'path' => '/api/contacts',
+            'headers' => ['content-type' => 'application/json', 'idempotency-key' => $key], 'body' => $body];
         $host = new Host();
-        $r = $c->call(['method' => 'POST', 'path' => '/api/contacts', 'headers' => ['content-type' => 'application/json'], 'body' => '{"name":"Grace Hopper"}'], $host->transport(), $host->sleep(), $host->persist());
-        $this->assertSame(201, $r['status']);
-        $this->assertSame([503, 503, 201], $host->statuses);
-        $posts = array_slice($env->storaRequests('/2025-09/contacts'), $before);
-        $this->assertCount(3, $posts);
-        $keys = array_unique(array_map(fn ($p) => $p['idempotency_key'], $posts));
-        $this->assertCount(1, $keys, 'same Idempotency-Key on every attempt');
-        $this->assertNotNull(reset($keys));
+        // A documented 4xx in Stora's nested shape: never retried, request id kept.
+        try {
+            $c->call($post('php-bad-1', '{"name":"Ada","metadata":{"Bad Key":"x"}}'), $host->transport(), $host->sleep(), $host->persist());
+            $this->fail('expected a client error');
+        } catch (ClientErrorException $e) {
+            $this->assertSame([422, 'invalid_content'], [$e->getStatus(), $e->getReason()]);
+            $logged = $env->storaRequests('/2025-09/contacts');
+            $this->assertSame(end($logged)['request_id'], $e->getRequestId(), 'the request id Stora logged');
+        }
 
+        // Stora's own 503 to a POST is stored under the key: sent once...
+        $env->storaControl('faults', ['status' => 503, 'count' => 1, 'path_prefix' => '/2025-09/contacts']);
+        $host = new Host();
+        try {
+            $c->call($post('php-5xx-1', '{"name":"Grace Hopper"}'), $host->transport(), $host->sleep(), $host->persist());
+            $this->fail('expected upstream_failed');
+        } catch (ServerUnavailableException $e) {
+            $this->assertSame(['upstream_failed', 503], [$e->getErrorCode(), $e->getStatus()]);
+            $first = $e->getRequestId();
+        }
+        $this->assertSame([503], $host->statuses, 'sent once');
+        // ...and the same key later gets exactly that answer again.
+        try {
+            $c->call($post('php-5xx-1', '{"name":"Grace Hopper"}'), $host->transport(), $host->sleep(), $host->persist());
+            $this->fail('expected the replayed failure');
+        } catch (ServerUnavailableException $e) {
+            $this->assertSame(['upstream_failed', $first], [$e->getErrorCode(), $e->getRequestId()]);
+        }
+        $records = $env->storaRequests('/2025-09/contacts');
+        $this->assertTrue(end($records)['idempotent_replayed']);
+        $r = $c->call($post('php-5xx-2', '{"name":"Grace Hopper"}'), $host->transport(), $host->sleep(), $host->persist());
+        $this->assertSame(201, $r['status']);
+
+        // A GET is not replayed by key: Stora's 5xx is retried, bounded.
         $env->storaControl('faults', ['status' => 502, 'count' => 10, 'path_prefix' => '/2025-09/orders']);
+        $host = new Host();
         try {
             $host->getJson($c, '/api/orders');
-            $this->fail('expected server unavailable');
+            $this->fail('expected upstream_failed');
         } catch (ServerUnavailableException $e) {
-            $this->assertSame('server_unavailable', $e->getErrorCode());
+            $this->assertSame('upstream_failed', $e->getErrorCode());
         }
         $this->assertCount(3, $host->statuses, 'bounded retries');
+        $env->storaControl('clear_faults');
+    }
+
+    public function testAnActionAndItsRetryRecordOneTimelineEvent(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_timeline', 'public.contact:write public.timeline_event:write');
+        $request = ['method' => 'POST', 'path' => '/api/contacts',
+            'headers' => ['content-type' => 'application/json', 'idempotency-key' => 'php-enquiry-1'],
+            'body' => '{"name":"Ada","metadata":{"plugin.enquiry":"enq-1"}}'];
+        $this->assertSame('{"metadata":{"plugin.enquiry":"enq-1"}}', Companion::metadataPatch(['plugin.enquiry' => 'enq-1']));
+        $event = ['source_id' => 'storefront_sync', 'template_id' => 'website_enquiry', 'description' => 'Website enquiry via Storefront Sync',
+            'external_url' => 'https://shop.example/enquiries/enq-1', 'variables' => ['name' => 'Ada']];
+        $host = new Host();
+        for ($round = 0; $round < 2; $round++) {
+            // The second round is a host retrying the same action (same key).
+            $out = $c->callAndRecord($request, $event, $host->transport(), $host->sleep(), $host->persist());
+            $this->assertSame(201, $out['response']['status']);
+            $this->assertSame(['ok' => true], $out['event']);
+        }
+        $timeline = $env->storaTimeline('opr_php_timeline');
+        $this->assertCount(1, $timeline, 'one event for the action and its retry');
+        $this->assertSame(['php-enquiry-1', 'https://shop.example/enquiries/enq-1'], [$timeline[0]['external']['id'], $timeline[0]['external']['url']]);
+        $this->assertSame('enq-1', json_decode($out['response']['body'], true)['metadata']['plugin.enquiry']);
+        $events = $env->storaRequests('/2025-09/timeline/events');
+        $this->assertSame(['tle-php-enquiry-1', true], [end($events)['idempotency_key'], end($events)['idempotent_replayed']]);
+    }
+
+    public function testABurstIsPacedByTheBroker(): void
+    {
+        $env = Env::get();
+        $c = $this->connected('opr_php_burst');
+        $before = $env->storaCounters()['rate_limited'];
+        $host = new Host();
+        $started = microtime(true);
+        for ($i = 0; $i < 13; $i++) {
+            $host->getJson($c, '/api/orders');
+            $this->assertSame([200], $host->statuses);
+        }
+        $this->assertGreaterThan(0.2, microtime(true) - $started, 'queued under 10 requests/s');
+        $this->assertSame($before, $env->storaCounters()['rate_limited'], 'Stora never answered 429');
     }
 
     public function testConcurrentCallsRefreshOnce(): void
@@ -316,7 +384,12 @@ final class EdgeCasesTest extends TestCase
                 } catch (\Throwable $e) {
                     file_put_contents($files[$i], get_class($e) . ': ' . $e->getMessage());
                 }
-                posix_kill(getmypid(), SIGKILL); // leave without running the parent's shutdown code
+                // Leave without running the parent's shutdown code (or the rest
+                // of its suite): posix is not loaded under `php -n`, pcntl is.
+                if (function_exists('posix_kill')) {
+                    posix_kill(getmypid(), SIGKILL);
+                }
+                pcntl_exec('/bin/true');
             }
             $pids[] = $pid;
         }

@@ -67,7 +67,7 @@ final class LifecycleTest extends TestCase
         $env->connect($c, 'opr_php_life');
         $host->getJson($c, '/api/orders');
         $revoked = $env->storaCounters()['grants_revoked'];
-        $env->connect($c, 'opr_php_life', 'orders:read contacts:read');
+        $env->connect($c, 'opr_php_life', 'public.order:read public.contact:read');
         $this->assertCount(2, $host->getJson($c, '/api/contacts')['data']);
         $this->assertSame($revoked + 1, $env->storaCounters()['grants_revoked'], 'the replaced grant was revoked');
 

@@ -236,7 +236,7 @@ final class SecretsTest extends TestCase
         $this->persistedSealed($c, $persisted);
         $this->note($c);
         $this->dump('the companion right after create', $env->companion($this->key));
-        $this->dump('a connect result', $env->connect($c, $op, 'orders:read contacts:read contacts:write', $persisted));
+        $this->dump('a connect result', $env->connect($c, $op, 'public.order:read public.contact:read public.contact:write', $persisted));
         $this->persistedSealed($c, $persisted);
         // The Stora account that consented (fake Stora: GET /2025-09/account).
         $this->assertSame(['id' => $op, 'name' => "Operator $op"], $c->account());

@@ -227,6 +227,12 @@ final class Env
         return array_values(array_filter($all, fn ($r) => $r['path'] === $path));
     }
 
+    /** The operator's Stora timeline, as the operator sees it (oldest first). */
+    public function storaTimeline(string $operator): array
+    {
+        return json_decode(http_send(['method' => 'GET', 'url' => "{$this->stora}/_control/timeline?operator=" . rawurlencode($operator), 'headers' => [], 'body' => ''])['body'], true);
+    }
+
     public function admin(string $method, string $path): array
     {
         return http_send(['method' => $method, 'url' => $this->broker . $path, 'headers' => ['authorization' => 'Bearer ' . $this->adminToken], 'body' => '']);

@@ -8,6 +8,9 @@ import {
   verifyRequest,
   MemoryReplayStore,
   hmacSignGeneric,
+  metadataPatch,
+  timelineEventRequest,
+  validateMetadata,
   type Account,
   type CompanionSummary,
   type ConnectResult,
@@ -20,7 +23,9 @@ import {
   type RegistrationOutcome,
   type RemoteStep,
   type SiteCheck,
+  type RecordedCall,
   type Status,
+  type TimelineEvent,
   type UninstallReport,
   type Verified,
 } from "tessera-companion";
@@ -151,4 +156,24 @@ export async function background(): Promise<void> {
   const always: Account = companion.account;
   const redirected: ErrorCode = "redirected";
   void [bad, badCode, noErr, noNull, redirected, sync, always, notState];
+}
+
+/** Timeline Events and metadata. */
+export async function records(companion: Companion): Promise<string> {
+  const event: TimelineEvent = { sourceId: "src_1", templateId: "tpl_1", contactId: "con_1", externalUrl: "https://shop.example/x", variables: { unit: "A-12" } };
+  const out: RecordedCall = await companion.callAndRecord({ method: "POST", path: "/api/contacts", body: "{}" }, event);
+  const status: number = out.response.status;
+  if (!out.event.ok) {
+    const e: TesseraError = out.event.error;
+    void e;
+  }
+  const req = timelineEventRequest(event, "order-7");
+  await companion.call(req);
+  validateMetadata({ plan: "gold" });
+  // @ts-expect-error metadata values are strings
+  validateMetadata({ plan: 1 });
+  // @ts-expect-error an event needs a templateId
+  const noTemplate: TimelineEvent = { sourceId: "src_1" };
+  void [status, noTemplate];
+  return metadataPatch({ plan: null, tier: "2" }, { plan: "gold" });
 }

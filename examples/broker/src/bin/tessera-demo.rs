@@ -2,18 +2,24 @@
 //! operator would read it. Starts a fake Stora, the reference broker
 //! (SQLite in a temporary directory) and the plugin's site on 127.0.0.1,
 //! drives a plugin (tessera-core's Companion) through register → connect →
-//! API calls → token expiry → revocation → reconnect → disconnect →
-//! uninstall, checks every step, and exits 0. Everything stops by itself.
+//! API calls → token expiry → revocation → reconnect → an action recorded
+//! as a Stora Timeline Event → a burst of calls the broker paces → kill
+//! switch → disconnect → uninstall, checks every step, and exits 0.
+//! Everything stops by itself.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use tessera_broker::harness::{Env, EnvOptions, LogChoice};
-use tessera_broker::plugin_host::{Browser, Decision, registration};
-use tessera_core::{Completion, RegistrationOutcome};
+use tessera_broker::plugin_host::{Browser, Decision, PluginHost, registration};
+use tessera_core::{ApiRequest, Completion, RegistrationOutcome, RemoteStep, TimelineEvent};
 
 const OPERATOR: &str = "opr_demo";
+/// The operator of the paced burst (its own budget at the fake Stora).
+const BURST_OPERATOR: &str = "opr_burst";
+/// Calls in the paced burst: more than Stora's 10 a second.
+const BURST_CALLS: usize = 15;
 
 fn main() -> ExitCode {
     let started = Instant::now();
@@ -130,7 +136,12 @@ fn run() -> Result<(), String> {
 
     // 6. Reconnect.
     plugin
-        .connect(&browser, &env.return_url(), Some("orders:read contacts:read"), Decision::Approve(OPERATOR))
+        .connect(
+            &browser,
+            &env.return_url(),
+            Some("public.order:read public.contact:read public.contact:write public.timeline_event:write"),
+            Decision::Approve(OPERATOR),
+        )
         .map_err(|e| format!("reconnect failed: {e}"))?;
     let contacts = plugin.get_json("/api/contacts").map_err(|e| format!("contacts call failed: {e}"))?;
     step(
@@ -143,7 +154,13 @@ fn run() -> Result<(), String> {
         ),
     );
 
-    // 7. Kill switch.
+    // 7. An action recorded on the operator's Stora timeline.
+    timeline_event(&env, &mut plugin)?;
+
+    // 8. A burst the broker paces under Stora's per-operator limit.
+    paced_burst(&env)?;
+
+    // 9. Kill switch.
     let disable = env.admin("POST", &format!("/admin/installations/{id}/disable"));
     check(disable.status == 200, "kill switch failed")?;
     let err = plugin.get_json("/api/orders").err().ok_or("a disabled installation should be refused")?;
@@ -152,7 +169,7 @@ fn run() -> Result<(), String> {
         .connect(&browser, &env.return_url(), None, Decision::Approve(OPERATOR))
         .map_err(|e| format!("reconnect after the kill switch failed: {e}"))?;
     step(
-        7,
+        9,
         "Kill switch",
         &format!(
             "broker operator disabled the installation → reconnect required ({}); re-enabled and reconnected",
@@ -160,7 +177,7 @@ fn run() -> Result<(), String> {
         ),
     );
 
-    // 8. Disconnect.
+    // 10. Disconnect.
     let revokes = env.stora.counters().revokes;
     let call = plugin.companion.start_disconnect().map_err(|e| e.to_string())?;
     let remote = match plugin.drive(call).map_err(|e| format!("disconnect failed: {e}"))? {
@@ -169,12 +186,12 @@ fn run() -> Result<(), String> {
     };
     check(env.stora.counters().revokes == revokes + 1, "Stora did not see the revoke")?;
     step(
-        8,
+        10,
         "Disconnect",
         &format!("broker said {remote}; Stora saw the revoke; plugin status: {}", plugin.companion.status().as_str()),
     );
 
-    // 9. Uninstall.
+    // 11. Uninstall.
     plugin
         .connect(&browser, &env.return_url(), None, Decision::Approve(OPERATOR))
         .map_err(|e| format!("connect before uninstall failed: {e}"))?;
@@ -187,7 +204,7 @@ fn run() -> Result<(), String> {
     check(gone, "the broker still knows the installation")?;
     check(plugin.companion.install_id().is_none(), "local state not wiped")?;
     step(
-        9,
+        11,
         "Uninstall",
         &format!(
             "disconnect: {}, deregister: {}; the broker no longer knows {id}; local state wiped (status: {})",
@@ -211,5 +228,102 @@ fn run() -> Result<(), String> {
     for line in logs.iter().rev().take(3).rev() {
         println!("    {line}");
     }
+    Ok(())
+}
+
+/// Step 7: "do the action, then record it". A contact is created with the
+/// plugin's reference in its Stora metadata (checked by the core first),
+/// and the core's recorded call then posts a Timeline Event whose
+/// `external.id` is the action's Idempotency-Key.
+fn timeline_event(env: &Env, plugin: &mut PluginHost) -> Result<(), String> {
+    let reference = ("tessera_demo.enquiry".to_string(), "enq-0001".to_string());
+    tessera_core::metadata::validate_pairs(std::slice::from_ref(&reference)).map_err(|e| e.to_string())?;
+    let body = json!({"name": "Grace Hopper", "email": "grace@example.com", "metadata": {&reference.0: &reference.1}});
+    let action = ApiRequest::json("POST", "/api/contacts", body.to_string());
+    let event = TimelineEvent {
+        source_id: "tessera_demo".into(),
+        template_id: "website_enquiry".into(),
+        description: Some("Website enquiry via the Tessera demo".into()),
+        external_url: Some(env.site.url().replacen("http://", "https://", 1) + "/enquiries/enq-0001"),
+        variables: vec![("name".into(), "Grace Hopper".into())],
+        ..TimelineEvent::default()
+    };
+    let call = plugin.companion.start_recorded_call(action, event).map_err(|e| e.to_string())?;
+    let (response, recorded) = match plugin.drive(call).map_err(|e| format!("the recorded call failed: {e}"))? {
+        Completion::Recorded { response, event } => (response, event),
+        _ => return Err("unexpected completion of the recorded call".into()),
+    };
+    check(recorded == RemoteStep::Ok, "the Timeline Event was not recorded")?;
+    let contact: Value = serde_json::from_slice(&response.body).map_err(|_| "the contact is not JSON")?;
+    check(contact["metadata"][&reference.0] == reference.1.as_str(), "the contact lacks the plugin's metadata")?;
+    let key = env
+        .stora
+        .store()
+        .requests()
+        .iter()
+        .rev()
+        .find(|r| r.method == "POST" && r.path == "/2025-09/contacts")
+        .and_then(|r| r.idempotency_key.clone())
+        .ok_or("the contact POST carried no Idempotency-Key")?;
+    let entry = env.stora.store().timeline(OPERATOR).last().cloned().ok_or("the operator's timeline is empty")?;
+    check(entry["external"]["id"] == key.as_str(), "external.id is not the action's Idempotency-Key")?;
+    step(
+        7,
+        "Timeline Event",
+        &format!(
+            "contact {} created (metadata {}={}), then recorded on the operator's Stora timeline:",
+            contact["id"].as_str().unwrap_or("?"),
+            reference.0,
+            reference.1
+        ),
+    );
+    println!(
+        "{:27}{}  template {}  \"{}\"  name={}",
+        "",
+        entry["id"].as_str().unwrap_or("?"),
+        entry["template"]["id"].as_str().unwrap_or("?"),
+        entry["description"].as_str().unwrap_or(""),
+        entry["variables"]["name"].as_str().unwrap_or("?")
+    );
+    println!("{:27}external.id {key} (the contact POST's Idempotency-Key; the event's own key: tle-{key})", "");
+    Ok(())
+}
+
+/// Step 8: two installations of one operator send [`BURST_CALLS`] calls at
+/// once; the broker queues what would exceed Stora's 10/s so that Stora
+/// never answers 429.
+fn paced_burst(env: &Env) -> Result<(), String> {
+    let plugins: Vec<PluginHost> = (0..2)
+        .map(|_| env.connected_plugin(BURST_OPERATOR).map_err(|e| format!("burst installation: {e}")))
+        .collect::<Result<_, _>>()?;
+    let before = env.stora.counters().operators.get(BURST_OPERATOR).cloned().unwrap_or_default();
+    let paced_before = env.broker.app().pacer.stats().get(BURST_OPERATOR).map_or(0, |s| s.paced);
+    let started = Instant::now();
+    let threads: Vec<_> = plugins
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut plugin)| {
+            let calls = BURST_CALLS / 2 + (i == 0) as usize * (BURST_CALLS % 2);
+            std::thread::spawn(move || {
+                (0..calls).filter(|_| plugin.call(ApiRequest::new("GET", "/api/orders")).is_ok()).count()
+            })
+        })
+        .collect();
+    let ok: usize = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    let took = started.elapsed().as_secs_f64();
+    let after = env.stora.counters().operators.get(BURST_OPERATOR).cloned().unwrap_or_default();
+    let paced = env.broker.app().pacer.stats().get(BURST_OPERATOR).map_or(0, |s| s.paced) - paced_before;
+    let stora_429 = after.rate_limited - before.rate_limited;
+    check(ok == BURST_CALLS, "not every call of the burst succeeded")?;
+    check(stora_429 == 0, "Stora answered 429 during the burst")?;
+    check(paced > 0, "the broker queued none of the burst")?;
+    step(
+        8,
+        "Paced burst",
+        &format!(
+            "{BURST_CALLS} calls from 2 installations of {BURST_OPERATOR} answered in {took:.1} s (Stora allows 10/s per operator)"
+        ),
+    );
+    println!("{:27}the broker queued {paced} of them for a free slot; Stora's 429 count: {stora_429}", "");
     Ok(())
 }

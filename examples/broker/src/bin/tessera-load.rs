@@ -10,7 +10,8 @@
 //! own Stora operator and then makes M signed `GET /api/orders` calls in its
 //! own thread: plugin signs → broker verifies, loads and unseals the grant,
 //! forwards to the fake Stora → answer. The fake Stora's per-operator rate
-//! limits are switched off so the broker, not the limiter, is measured.
+//! limits and the broker's pacing are switched off so the broker, not a
+//! limiter, is measured (`pacing-load` measures the pacing).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -66,6 +67,9 @@ fn main() {
         stora,
         fault_proxy: false,
         resolver: None,
+        // The broker itself is measured: no pacing (scripts/load-pacing.sh
+        // measures the pacing).
+        pacing: tessera_broker::pacing::Pacing::off(),
         ..EnvOptions::default()
     })
     .unwrap_or_else(|e| {

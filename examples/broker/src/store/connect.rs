@@ -19,7 +19,7 @@
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
-use super::{NewTokens, Result, Store, undecryptable, upsert_grant};
+use super::{GrantSource, NewTokens, Result, Store, undecryptable, upsert_grant};
 
 /// Where a connect round is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -357,7 +357,7 @@ impl Store {
         let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
         let row = tx
             .query_row(
-                "SELECT install_id, access_token, refresh_token, access_expires_at, granted_scope
+                "SELECT install_id, access_token, refresh_token, access_expires_at, granted_scope, account_id
                  FROM connect_attempts WHERE broker_state = ?1 AND stage = 'authorized'",
                 params![broker_state],
                 |r| {
@@ -367,11 +367,12 @@ impl Store {
                         r.get::<_, Vec<u8>>(2)?,
                         r.get::<_, i64>(3)?,
                         r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((install_id, access, refresh, expires_at, scope)) = row else {
+        let Some((install_id, access, refresh, expires_at, scope, account_id)) = row else {
             return Ok(None);
         };
         let open = |column: &str, sealed: &[u8]| {
@@ -396,7 +397,9 @@ impl Store {
             ),
             None => None,
         };
-        upsert_grant(&tx, &self.vault, &install_id, broker_token_hash, &tokens, Some(broker_state), now)?;
+        let source =
+            GrantSource { tokens: &tokens, connect_round: Some(broker_state), account_id: account_id.as_deref() };
+        upsert_grant(&tx, &self.vault, &install_id, broker_token_hash, &source, now)?;
         tx.execute(
             "UPDATE connect_attempts SET stage = 'completed', access_token = NULL, refresh_token = NULL,
                     completion_key = ?2, code_expires_at = MAX(code_expires_at, ?3)
@@ -445,7 +448,7 @@ mod tests {
             install_id: "ins_x".into(),
             plugin_state: "ps".into(),
             return_url: "https://shop.example/cb".into(),
-            scope: "orders:read".into(),
+            scope: "public.order:read".into(),
             expires_at: 700,
             browser_hash: vec![1; 32],
             stage: AttemptStage::Consent,
@@ -463,7 +466,7 @@ mod tests {
                 access_token: Zeroizing::new("sat_a".into()),
                 refresh_token: Zeroizing::new("srt_a".into()),
                 expires_at: 4000,
-                scope: "orders:read".into(),
+                scope: "public.order:read".into(),
             },
             account_id: "opr_a".into(),
             account_name: "A".into(),

@@ -18,6 +18,7 @@ class TesseraException extends \Exception
     private $errorCode;
     private $status;
     private $reason;
+    private $requestId;
     private $retryAfterMs;
     private $registeredUrl;
     private $currentUrl;
@@ -38,10 +39,17 @@ class TesseraException extends \Exception
         return $this->status;
     }
 
-    /** The broker's own code behind the error (reconnect reason, 4xx code), if any. */
+    /** The code behind the error (reconnect reason, 4xx code, Stora's code), if any. */
     final public function getReason(): ?string
     {
         \StorefrontSync\Vendor\Tessera\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
         return $this->reason;
+    }
+
+    /** Stora's request id behind the error, if Stora answered: quote it to Stora's support. */
+    final public function getRequestId(): ?string
+    {
+        \StorefrontSync\Vendor\Tessera\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return $this->requestId;
     }
 }
