@@ -199,24 +199,6 @@ fn event_json_of(e: &TimelineEvent) -> Value {
     v
 }
 
-fn event_in_json(v: &Value) -> TimelineEvent {
-    let opt = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
-    TimelineEvent {
-        source_id: v["source_id"].as_str().unwrap().into(),
-        template_id: v["template_id"].as_str().unwrap().into(),
-        contact_id: opt("contact_id"),
-        site_id: opt("site_id"),
-        description: opt("description"),
-        external_url: opt("external_url"),
-        variables: v["variables"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, x)| (k.clone(), x.as_str().unwrap().to_owned()))
-            .collect(),
-    }
-}
-
 fn request_in(r: &Value) -> ApiRequest {
     ApiRequest {
         method: r["method"].as_str().unwrap().into(),
@@ -240,7 +222,9 @@ fn start(c: &mut Companion, op: &Value, now: i64) -> tessera_core::Result<tesser
         "register" => c.start_registration(&registration_in(&op["registration"])),
         "reset" => c.start_reset(&registration_in(&op["registration"])),
         "call" => c.start_call(request_in(&op["request"])),
-        "call_and_record" => c.start_recorded_call(request_in(&op["request"]), event_in_json(&op["event"])),
+        "call_and_record" => {
+            c.start_recorded_call(request_in(&op["request"]), support::timeline_event_in(&op["event"]))
+        }
         "disconnect" => c.start_disconnect(),
         "uninstall" => Ok(c.start_uninstall()),
         "site_moved" => c.start_site_moved(),

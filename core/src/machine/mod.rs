@@ -391,8 +391,7 @@ impl Companion {
                 // Stora's own failure to a POST with a key is stored under the
                 // key: a retry would only replay it, so say so at once. A 5xx
                 // the broker or a proxy produced (Stora not reached) is retried.
-                let stora_failed = outcome.kind == OutcomeKind::UpstreamFailed || outcome.from_stora;
-                if stora_failed && Self::replays_stored_answer(call) {
+                if matches!(err, Error::UpstreamFailed { .. }) && Self::replays_stored_answer(call) {
                     return self.fail(call, err);
                 }
                 self.retry_or_fail(call, err, entropy)

@@ -78,3 +78,23 @@ pub fn complete_connect(c: &mut Companion, callback: &str, now: i64, token: &str
 pub fn secret_of(c: &Companion) -> Secret {
     c.state().installation.as_ref().unwrap().secret.clone()
 }
+
+/// A Timeline Event as the vectors and machine scripts write it (snake_case
+/// members, absent ones omitted, `variables` an ordered object).
+pub fn timeline_event_in(v: &serde_json::Value) -> tessera_core::TimelineEvent {
+    use serde_json::Value;
+    let opt = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
+    tessera_core::TimelineEvent {
+        source_id: v["source_id"].as_str().unwrap().into(),
+        template_id: v["template_id"].as_str().unwrap().into(),
+        contact_id: opt("contact_id"),
+        site_id: opt("site_id"),
+        description: opt("description"),
+        external_url: opt("external_url"),
+        variables: v
+            .get("variables")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, x)| (k.clone(), x.as_str().unwrap().to_owned())).collect())
+            .unwrap_or_default(),
+    }
+}

@@ -2,33 +2,14 @@
 //! metadata rules, inputs → expected (run by every binding's vector runner).
 
 use serde_json::{Value, json};
-use tessera_core::TimelineEvent;
 use tessera_core::metadata::{Metadata, MetadataPatch, merge_patch_body, validate};
 
 fn err(e: tessera_core::Error) -> Value {
     json!({ "error": e.code(), "message": e.to_string() })
 }
 
-/// A vector's event (snake_case members; `variables` an ordered object).
-pub fn event_in(v: &Value) -> TimelineEvent {
-    let opt = |name: &str| v.get(name).and_then(Value::as_str).map(str::to_owned);
-    TimelineEvent {
-        source_id: v["source_id"].as_str().unwrap().into(),
-        template_id: v["template_id"].as_str().unwrap().into(),
-        contact_id: opt("contact_id"),
-        site_id: opt("site_id"),
-        description: opt("description"),
-        external_url: opt("external_url"),
-        variables: v
-            .get("variables")
-            .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, x)| (k.clone(), x.as_str().unwrap().to_owned())).collect())
-            .unwrap_or_default(),
-    }
-}
-
 pub fn compute_timeline(case: &Value) -> Value {
-    match event_in(&case["event"]).to_request(case["external_id"].as_str().unwrap()) {
+    match super::support::timeline_event_in(&case["event"]).to_request(case["external_id"].as_str().unwrap()) {
         Ok(r) => json!({
             "method": r.method,
             "path": r.path,

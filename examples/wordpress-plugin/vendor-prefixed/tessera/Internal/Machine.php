@@ -416,8 +416,7 @@ final class Machine
                 $err = $outcome->toError($call->attempts) ?? CoreError::internal('outcome');
                 // Stora's own failure to a POST with a key is stored under the
                 // key: a retry would only replay it, so say so at once.
-                $storaFailed = $outcome->kind === Outcome::UPSTREAM_FAILED || $outcome->fromStora;
-                if ($storaFailed && self::replaysStoredAnswer($call)) {
+                if ($err->code() === 'upstream_failed' && self::replaysStoredAnswer($call)) {
                     return self::fail($c, $call, $err);
                 }
                 return self::retryOrFail($c, $call, $err, $entropy);
