@@ -9,7 +9,7 @@
 
 use crate::encoding::{b64url_encode, parse_query, pct_encode};
 use crate::error::{Error, Result};
-use crate::secret::{Secret, ct_eq};
+use crate::secret::Secret;
 use crate::signature::hmac_sha256;
 
 /// Context string of connect URLs.
@@ -131,7 +131,7 @@ pub(crate) fn connect_pairs<'a>(
     pairs
 }
 
-fn query_of(url: &str) -> &str {
+pub(crate) fn query_of(url: &str) -> &str {
     let no_frag = url.split('#').next().unwrap_or("");
     match no_frag.split_once('?') {
         Some((_, q)) => q,
@@ -141,7 +141,7 @@ fn query_of(url: &str) -> &str {
 }
 
 /// Decoded query pairs with each key at most once.
-fn unique_pairs(query: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn unique_pairs(query: &str) -> Option<Vec<(String, String)>> {
     let pairs = parse_query(query)?;
     for (i, (k, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(k2, _)| k2 == k) {
@@ -151,77 +151,17 @@ fn unique_pairs(query: &str) -> Option<Vec<(String, String)>> {
     Some(pairs)
 }
 
-fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(crate) fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-fn check_ts(ts: Option<&str>, now: i64, max_age: i64) -> Result<i64> {
+pub(crate) fn check_ts(ts: Option<&str>, now: i64, max_age: i64) -> Result<i64> {
     let ts: i64 = ts
         .filter(|t| !t.is_empty() && t.len() <= 12 && t.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|t| t.parse().ok())
         .ok_or(Error::SignatureMalformed("ts must be unix seconds"))?;
     if ts > now.saturating_add(FUTURE_SKEW_SECS) || now.saturating_sub(ts) > max_age {
         return Err(Error::SignatureExpired);
-    }
-    Ok(ts)
-}
-
-/// Broker side: verifies a connect URL (absolute, or just its query) at `now`.
-pub fn verify_connect_url(
-    url: &str,
-    now: i64,
-    secret_for: &mut dyn FnMut(&str) -> Option<Secret>,
-) -> Result<ConnectParams> {
-    if url.len() > MAX_CALLBACK {
-        return Err(Error::TooLarge { field: "url", limit: MAX_CALLBACK });
-    }
-    let pairs =
-        unique_pairs(query_of(url)).ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
-    if pairs.iter().any(|(k, _)| !matches!(k.as_str(), "install_id" | "state" | "return_url" | "scope" | "ts" | "sig"))
-    {
-        return Err(Error::SignatureMalformed("unexpected query parameter"));
-    }
-    let need = |k| get(&pairs, k).ok_or(Error::SignatureMalformed("missing connect parameter"));
-    let (install_id, state, return_url, sig) = (need("install_id")?, need("state")?, need("return_url")?, need("sig")?);
-    let scope = get(&pairs, "scope");
-    let ts = check_ts(get(&pairs, "ts"), now, CONNECT_TTL_SECS)?;
-    let secret = secret_for(install_id).ok_or(Error::UnknownInstallation)?;
-    let ts_text = ts.to_string();
-    let want = link_signature(&secret, CONNECT_CONTEXT, &connect_pairs(install_id, state, return_url, scope, &ts_text));
-    if !ct_eq(want.as_bytes(), sig.as_bytes()) {
-        return Err(Error::SignatureInvalid);
-    }
-    check_return_url(return_url)?;
-    Ok(ConnectParams {
-        install_id: install_id.to_owned(),
-        state: state.to_owned(),
-        return_url: return_url.to_owned(),
-        scope: scope.map(str::to_owned),
-        ts,
-    })
-}
-
-/// Broker side: verifies an uninstall ticket's query for `install_id` (taken
-/// from the path). Returns the ticket's `ts`.
-pub fn verify_uninstall_ticket(
-    install_id: &str,
-    url_or_query: &str,
-    now: i64,
-    max_age_secs: i64,
-    secret_for: &mut dyn FnMut(&str) -> Option<Secret>,
-) -> Result<i64> {
-    if url_or_query.len() > MAX_CALLBACK {
-        return Err(Error::TooLarge { field: "url", limit: MAX_CALLBACK });
-    }
-    let pairs = unique_pairs(query_of(url_or_query))
-        .ok_or(Error::SignatureMalformed("malformed or repeated query parameter"))?;
-    let sig = get(&pairs, "sig").ok_or(Error::SignatureMissing)?;
-    let ts = check_ts(get(&pairs, "ts"), now, max_age_secs)?;
-    let secret = secret_for(install_id).ok_or(Error::UnknownInstallation)?;
-    let ts_text = ts.to_string();
-    let want = link_signature(&secret, UNINSTALL_CONTEXT, &[("install_id", install_id), ("ts", &ts_text)]);
-    if !ct_eq(want.as_bytes(), sig.as_bytes()) {
-        return Err(Error::SignatureInvalid);
     }
     Ok(ts)
 }
@@ -260,6 +200,7 @@ pub(crate) fn parse_callback(input: &str) -> Result<Callback> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::verify_uninstall_ticket;
 
     #[test]
     fn callback_forms() {

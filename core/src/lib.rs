@@ -87,7 +87,7 @@ struct ReadmeDoctest;
 pub use classify::{Outcome, OutcomeKind, classify};
 pub use companion::{Companion, SiteCheck};
 pub use config::{Config, RetryPolicy, Routes};
-pub use connect::{ConnectParams, verify_connect_url, verify_uninstall_ticket};
+pub use connect::ConnectParams;
 #[cfg(feature = "getrandom")]
 pub use entropy::OsEntropy;
 pub use entropy::{Entropy, SeededEntropy};
@@ -99,4 +99,8 @@ pub use secret::{BrokerToken, Secret};
 pub use sign::SignOptions;
 pub use state::{Account, State, Status};
 pub use timeline::TimelineEvent;
-pub use verify::{MemoryReplayStore, ReplayStore, Verified, Verifier};
+pub use verify::{
+    AwaitingReplay, AwaitingSecret, ConnectUrlAwaitingSecret, MemoryReplayStore, Refusal, ReplayAnswer, ReplayStore,
+    TicketAwaitingSecret, Verified, Verifier, begin_connect_url, begin_uninstall_ticket, check_ownership_proof,
+    verify_connect_url, verify_uninstall_ticket,
+};

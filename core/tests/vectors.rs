@@ -130,13 +130,32 @@ fn compute_callback(case: &Value) -> Value {
 /// uses a `MemoryReplayStore` of this size).
 const REPLAY_SHARE: usize = 64;
 
-fn compute_verify(case: &Value) -> Value {
-    let secrets: Vec<(String, Secret)> = case["secrets"]
+/// A verification failure: the core's code and the wire answer every broker
+/// sends for it (status, `error` code, headers, body).
+fn refused(refusal: &tessera_core::Refusal) -> Value {
+    json!({
+        "error": refusal.error().code(),
+        "answer": {
+            "status": refusal.status(),
+            "code": refusal.code(),
+            "headers": pairs_to_headers(&refusal.headers()),
+            "body": String::from_utf8(refusal.body()).unwrap(),
+        }
+    })
+}
+
+/// A case's `secrets`: keyid -> secret (base64url).
+fn secrets_of(case: &Value) -> Vec<(String, Secret)> {
+    case["secrets"]
         .as_object()
         .unwrap()
         .iter()
         .map(|(k, v)| (k.clone(), Secret::from_base64url(v.as_str().unwrap()).unwrap()))
-        .collect();
+        .collect()
+}
+
+fn compute_verify(case: &Value) -> Value {
+    let secrets = secrets_of(case);
     let mut store = MemoryReplayStore::new(REPLAY_SHARE);
     let verifier = Verifier::default();
     let results: Vec<Value> = case["requests"]
@@ -150,14 +169,49 @@ fn compute_verify(case: &Value) -> Value {
                 headers: headers_to_pairs(&r["headers"]),
                 body: r["body"].as_str().unwrap_or("").as_bytes().to_vec(),
             };
-            let mut lookup = |id: &str| secrets.iter().find(|(k, _)| k == id).map(|(_, s)| s.clone());
-            match verifier.verify(&req, case["now"].as_i64().unwrap(), &mut lookup, &mut store) {
+            // The sans-IO sequence, as every binding runs it.
+            let result = verifier.begin(&req, case["now"].as_i64().unwrap()).and_then(|pending| {
+                let secret = secrets.iter().find(|(k, _)| k == pending.keyid()).map(|(_, s)| s);
+                pending.check(secret)?.record_in(&mut store)
+            });
+            match result {
                 Ok(v) => json!({ "installId": v.install_id, "nonce": v.nonce, "created": v.created }),
-                Err(e) => err(e),
+                Err(refusal) => refused(&refusal),
             }
         })
         .collect();
     json!(results)
+}
+
+fn compute_verify_links(case: &Value) -> Value {
+    let secrets = secrets_of(case);
+    let lookup = |id: &str| secrets.iter().find(|(k, _)| k == id).map(|(_, s)| s);
+    let now = case["now"].as_i64().unwrap();
+    let text = |k: &str| case[k].as_str().unwrap();
+    let result = match text("kind") {
+        "connect" => tessera_core::begin_connect_url(text("url"), now)
+            .and_then(|pending| {
+                let secret = lookup(pending.install_id());
+                pending.check(secret)
+            })
+            .map(|p| json!({ "installId": p.install_id, "state": p.state, "returnUrl": p.return_url, "scope": p.scope, "ts": p.ts })),
+        "uninstall" => {
+            let max_age = case["maxAgeSecs"].as_i64().unwrap_or(tessera_core::connect::UNINSTALL_TICKET_MAX_AGE_SECS);
+            tessera_core::begin_uninstall_ticket(text("installId"), text("url"), now, max_age)
+                .and_then(|pending| {
+                    let secret = lookup(pending.install_id());
+                    pending.check(secret)
+                })
+                .map(|ts| json!({ "ts": ts }))
+        }
+        "ownership" => {
+            let secret = lookup(text("installId")).unwrap();
+            tessera_core::check_ownership_proof(secret, text("installId"), text("challenge"), text("proof"), now)
+                .map(|()| json!({ "ok": true }))
+        }
+        other => panic!("unknown kind {other}"),
+    };
+    result.unwrap_or_else(|refusal| refused(&refusal))
 }
 
 fn compute_seal(case: &Value) -> Value {
@@ -230,6 +284,7 @@ const FILES: &[(&str, Compute)] = &[
     ("connect", compute_connect),
     ("callback", compute_callback),
     ("verify", compute_verify),
+    ("verify_links", compute_verify_links),
     ("seal", compute_seal),
     ("ownership", compute_ownership),
     ("uninstall_url", compute_uninstall_url),
@@ -273,6 +328,7 @@ mod fixtures {
             "connect" => connect(),
             "callback" => callback(),
             "verify" => verify(),
+            "verify_links" => verify_links(),
             "seal" => seal(),
             "ownership" => ownership(),
             "uninstall_url" => uninstall_url(),
@@ -769,7 +825,7 @@ mod fixtures {
         authority["url"] = json!("https://BROKER.example:443/api/orders?limit=3");
         let case = |name: &str, secrets: &Value, reqs: Vec<Value>| json!({ "name": name, "now": NOW, "secrets": secrets, "requests": reqs });
         doc(
-            "Broker side: verifyRequest each request in order with one fresh in-memory replay store holding 64 live nonces per installation (MemoryReplayStore(64)), `secrets` mapping keyid -> secret (base64url). `expected`: one result per request: {installId, nonce, created} or {error}.",
+            "Broker side: verifyRequest each request in order with one fresh in-memory replay store holding 64 live nonces per installation (MemoryReplayStore(64)), `secrets` mapping keyid -> secret (base64url). `expected`: one result per request: {installId, nonce, created} or {error, answer: {status, code, headers, body}} (the wire answer the broker sends: Refusal in the core).",
             vec![
                 case("get-ok-then-replayed", &secrets, vec![get.clone(), get.clone()]),
                 case("post-ok", &secrets, vec![post.clone()]),
@@ -847,6 +903,49 @@ mod fixtures {
                 case("rejected-bad-request", 400, r#"{"error":"invalid_site_url"}"#),
                 case("rate-limited", 429, ""),
                 case("unavailable", 503, ""),
+            ],
+        )
+    }
+
+    fn verify_links() -> Value {
+        let b = "https://broker.example";
+        let mut c = registered(b, 71);
+        let other = registered(b, 72);
+        let id = c.install_id().unwrap().to_owned();
+        let secret = secret_of(&c).to_base64url();
+        let secrets = json!({ &id: &secret, other.install_id().unwrap(): secret_of(&other).to_base64url() });
+        let connect = c
+            .connect_url_with_state("https://shop.example/cb", Some("public.order:read"), NOW, "c3RhdGUtbGlua3MtMDE")
+            .unwrap();
+        let ticket = c.uninstall_url(NOW).unwrap();
+        let challenge = "Y2hhbGxlbmdlLWxpbmtzLTAx";
+        let proof = tessera_core::registration::ownership_proof(&secret_of(&c), &id, challenge);
+        let connect_case = |name: &str, url: &str, now: i64, secrets: &Value| json!({ "name": name, "kind": "connect", "url": url, "now": now, "secrets": secrets });
+        let ticket_case = |name: &str, install_id: &str, url: &str, now: i64| json!({ "name": name, "kind": "uninstall", "installId": install_id, "url": url, "now": now, "secrets": secrets });
+        let proof_case = |name: &str, proof: &str| json!({ "name": name, "kind": "ownership", "installId": id, "challenge": challenge, "proof": proof, "now": NOW, "secrets": secrets });
+        let week = 7 * 24 * 3600;
+        doc(
+            "Broker side: verifyConnectUrl(url, {secretFor, now}) (kind connect), verifyUninstallTicket(installId, url, {secretFor, now}) (kind uninstall), verifyOwnershipProof({secret, installId, challenge, proof}) (kind ownership; the secret is secrets[installId]). `expected`: the result ({installId, state, returnUrl, scope, ts} / {ts} / {ok: true}) or {error, answer: {status, code, headers, body}} (the wire answer the broker sends).",
+            vec![
+                connect_case("connect-ok", &connect, NOW + 10, &secrets),
+                connect_case("connect-expired", &connect, NOW + 601, &secrets),
+                connect_case("connect-from-the-future", &connect, NOW - 301, &secrets),
+                connect_case("connect-unknown-installation", &connect, NOW, &json!({})),
+                connect_case(
+                    "connect-tampered-return-url",
+                    &connect.replace("shop.example", "evil.example"),
+                    NOW,
+                    &secrets,
+                ),
+                connect_case("connect-extra-parameter", &format!("{connect}&x=1"), NOW, &secrets),
+                ticket_case("uninstall-ok", &id, &ticket, NOW + 60),
+                ticket_case("uninstall-last-second", &id, &ticket, NOW + week),
+                ticket_case("uninstall-expired", &id, &ticket, NOW + week + 1),
+                ticket_case("uninstall-another-installation", other.install_id().unwrap(), &ticket, NOW),
+                ticket_case("uninstall-unknown-installation", "ins_AAAAAAAAAAAAAAAAAAAAAA", &ticket, NOW),
+                ticket_case("uninstall-no-sig", &id, ticket.split("&sig=").next().unwrap(), NOW),
+                proof_case("ownership-ok", &proof),
+                proof_case("ownership-mismatch", &proof.replace(&proof[..4], "AAAA")),
             ],
         )
     }

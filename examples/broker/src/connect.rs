@@ -122,21 +122,18 @@ fn browser_mismatch(app: &App, broker_state: &str, install_id: &str) -> Reply {
 pub fn connect(app: &App, req: &Incoming) -> Reply {
     let url = format!("{}{}", app.public_url, req.path_and_query());
     let mut installation = None;
-    let verified = tessera_core::connect::verify_connect_url(&url, app.now(), &mut |id: &str| {
-        let row = app.store.installation(id).ok().flatten();
-        let secret = row.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
-        installation = row;
-        secret
+    let verified = tessera_core::begin_connect_url(&url, app.now()).and_then(|pending| {
+        installation = app.store.installation(pending.install_id()).ok().flatten();
+        pending.check(installation.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok()).as_ref())
     });
     let params = match verified {
         Ok(p) => p,
-        Err(e) => {
-            let (status, code) = e.wire_code();
+        Err(refusal) => {
             return Reply::page(
-                status,
+                refusal.status(),
                 "This connect link is not valid",
                 "Start again from your plugin's settings page.",
-                Some(code),
+                Some(refusal.code()),
             );
         }
     };

@@ -2,15 +2,14 @@
 //! code (it runs on tokio's blocking pool): verify, load, decide, store,
 //! answer. Read them top to bottom.
 
-use std::cell::RefCell;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
 use tessera_core::error::Error as CoreError;
 use tessera_core::http::Request as CoreRequest;
 use tessera_core::secret::{BrokerToken, Secret, ct_eq};
-use tessera_core::verify::{ReplayStore, Verified};
+use tessera_core::verify::Verified;
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_id, token_hash};
@@ -35,49 +34,6 @@ pub(crate) fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
 /// Whether the installation that signed may make this request: its status
 /// checked against what the request asks ([`check_status`]).
 pub(crate) type Admit<'a> = &'a dyn Fn(&Installation) -> Step<()>;
-
-/// The replay store shared by all handler threads (bounded per installation,
-/// `MemoryReplayStore`), behind a gate: the verifier reaches the store only
-/// once the MAC verified, and the gate then refuses an installation whose
-/// status does not allow the request *before* its nonce is recorded — a
-/// disabled or pending installation cannot fill even its own share (an
-/// unknown one never gets this far: the verifier has no secret for it). The
-/// lock is held only for the nonce check itself.
-struct GatedReplay<'a> {
-    store: &'a std::sync::Mutex<tessera_core::verify::MemoryReplayStore>,
-    /// The signer's row, as the verifier's secret lookup loaded it.
-    installation: &'a RefCell<Option<Installation>>,
-    admit: Admit<'a>,
-    /// The gate's answer, when it refused.
-    refused: Option<Reply>,
-}
-
-impl ReplayStore for GatedReplay<'_> {
-    fn check_and_insert(&mut self, key: &str, expires_at: i64, now: i64) -> tessera_core::error::Result<()> {
-        let installation = self.installation.borrow();
-        let Some(installation) = installation.as_ref() else {
-            return Err(CoreError::UnknownInstallation);
-        };
-        if let Err(reply) = (self.admit)(installation) {
-            self.refused = Some(reply);
-            // Any error stops the verifier here; the gate's reply is answered.
-            return Err(CoreError::Replayed);
-        }
-        self.store.lock().unwrap_or_else(|e| e.into_inner()).check_and_insert(key, expires_at, now)
-    }
-}
-
-/// Maps a verification failure to its wire answer. `signature_expired`
-/// carries the broker's `Date` so the plugin can learn its clock offset.
-fn verification_failure(app: &App, error: &CoreError) -> Reply {
-    let (status, code) = error.wire_code();
-    let reply = Reply::error(status, code, &error.to_string());
-    if code == "signature_expired" {
-        let date = UNIX_EPOCH + Duration::from_secs(app.now().max(0) as u64);
-        return reply.with_header("date", &httpdate::fmt_http_date(date));
-    }
-    reply
-}
 
 /// Verifies a signed plugin request against the broker's public URL, and
 /// refuses it — before its nonce is recorded — unless `admit` accepts the
@@ -106,46 +62,51 @@ fn verify_signed_url(
         headers: req.headers.clone(),
         body: req.body.clone(),
     };
-    let installation = RefCell::new(None);
-    let mut lookup = Duration::ZERO;
     let started = Instant::now();
-    let mut replay = GatedReplay { store: &app.replay, installation: &installation, admit, refused: None };
-    let result = app.verifier.verify(
-        &core_req,
-        app.now(),
-        &mut |install_id: &str| {
-            let t = Instant::now();
-            let row = app.store.installation(install_id).ok().flatten();
-            let secret = row.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
-            *installation.borrow_mut() = row;
-            lookup += t.elapsed();
-            secret
-        },
-        &mut replay,
-    );
+    let mut lookup = Duration::ZERO;
+    let result = verify_steps(app, &core_req, admit, &mut lookup);
     app.observer.verification(started.elapsed(), lookup);
-    let refused = replay.refused;
-    let installation = installation.into_inner();
-    if let (Some(refused), Some(installation)) = (refused, &installation) {
-        return Err(refused.for_install(&installation.install_id));
-    }
-    match (result, installation) {
-        (Ok(verified), Some(installation)) => match tessera_core::url::Url::parse(&core_req.url, "url") {
-            Ok(url) => {
-                seen(app, &installation);
-                Ok((verified, installation, url))
-            }
-            Err(_) => Err(internal("verified a URL that does not parse")),
-        },
-        (Ok(_), None) => Err(internal("verified without an installation")),
-        (Err(e), installation) => {
-            let reply = verification_failure(app, &e);
-            Err(match installation {
-                Some(i) => reply.for_install(&i.install_id),
-                None => reply,
-            })
+    let (verified, installation) = result?;
+    match tessera_core::url::Url::parse(&core_req.url, "url") {
+        Ok(url) => {
+            seen(app, &installation);
+            Ok((verified, installation, url))
         }
+        Err(_) => Err(internal("verified a URL that does not parse")),
     }
+}
+
+/// The core's verification steps (docs/PROTOCOL.md §7.2): what needs no
+/// secret; the signer's row and secret (timed into `lookup`) and the MAC;
+/// then `admit` — before the nonce is recorded, so a disabled or pending
+/// installation cannot fill even its own share of the replay store (an
+/// unknown one already stopped at the MAC) — and the replay store, whose
+/// lock is held only for the nonce check. A refusal is answered as the core
+/// words it.
+fn verify_steps(
+    app: &App,
+    core_req: &CoreRequest,
+    admit: Admit<'_>,
+    lookup: &mut Duration,
+) -> Step<(Verified, Installation)> {
+    let pending = app.verifier.begin(core_req, app.now()).map_err(|r| Reply::refusal(&r))?;
+    let t = Instant::now();
+    let installation = app.store.installation(pending.keyid()).ok().flatten();
+    let secret = installation.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
+    *lookup = t.elapsed();
+    let refused = |r: tessera_core::Refusal| match &installation {
+        Some(i) => Reply::refusal(&r).for_install(&i.install_id),
+        None => Reply::refusal(&r),
+    };
+    let checked = pending.check(secret.as_ref()).map_err(refused)?;
+    let Some(installation) = installation else {
+        return Err(internal("verified without an installation"));
+    };
+    admit(&installation).map_err(|reply| reply.for_install(&installation.install_id))?;
+    let verified = checked
+        .record_in(&mut *app.replay.lock().unwrap_or_else(|e| e.into_inner()))
+        .map_err(|r| Reply::refusal(&r).for_install(&installation.install_id))?;
+    Ok((verified, installation))
 }
 
 // ---- idle installations ------------------------------------------------------------------
@@ -452,9 +413,10 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
         // site URL): either way the proof decides, and a move keeps its grant.
         InstallStatus::PendingOwnership => {
             let challenge = existing.challenge.clone().unwrap_or_default();
-            // One answer for every failure: the broker must not tell a
-            // registrant what it found at an address (no scanning through it).
-            let refused = || Reply::error(403, "ownership_proof_invalid", "the ownership proof could not be verified");
+            // One answer for every failure — the core's for a proof that does
+            // not match: the broker must not tell a registrant what it found
+            // at an address (no scanning through it).
+            let refused = || Reply::refusal(&tessera_core::Refusal::new(CoreError::OwnershipProofInvalid, now));
             let proof = site_fetch::fetch_ownership_proof(
                 &app.config.resolver,
                 app.config.allow_loopback_sites,
@@ -462,7 +424,7 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
                 id,
             )
             .map_err(|_| refused().for_install(id))?;
-            tessera_core::registration::verify_ownership_proof(&secret, id, &challenge, &proof)
+            tessera_core::check_ownership_proof(&secret, id, &challenge, &proof, now)
                 .map_err(|_| refused().for_install(id))?;
             // Proven: this installation may now end its site's previous
             // installations (revoke-previous).
@@ -749,16 +711,18 @@ pub fn uninstall_ticket(app: &App, req: &Incoming) -> Reply {
     let Some(id) = req.segment(1).map(str::to_string) else {
         return not_found(app, req);
     };
-    let verified = tessera_core::connect::verify_uninstall_ticket(
+    // The ticket's own checks, then the installation's secret (a missing
+    // row is "already removed", below).
+    let verified = tessera_core::begin_uninstall_ticket(
         &id,
         req.query.as_deref().unwrap_or(""),
         app.now(),
         app.config.uninstall_ticket_max_age_secs,
-        &mut |install_id: &str| {
-            let row = app.store.installation(install_id).ok().flatten();
-            row.and_then(|i| Secret::from_bytes(&i.secret).ok())
-        },
-    );
+    )
+    .and_then(|pending| {
+        let row = app.store.installation(pending.install_id()).ok().flatten();
+        pending.check(row.and_then(|i| Secret::from_bytes(&i.secret).ok()).as_ref())
+    });
     match verified {
         Ok(_) => match remove_installation(app, &id) {
             Ok(()) => Reply::page(
@@ -770,17 +734,19 @@ pub fn uninstall_ticket(app: &App, req: &Incoming) -> Reply {
             .for_install(&id),
             Err(reply) => reply.for_install(&id),
         },
-        Err(CoreError::UnknownInstallation) => Reply::page(
+        Err(refusal) if refusal.error() == &CoreError::UnknownInstallation => Reply::page(
             404,
             "Already removed",
             "This installation is not registered (any more).",
             Some("unknown_installation"),
         ),
-        Err(e) => {
-            let (status, code) = e.wire_code();
-            Reply::page(status, "This link is not valid", "The uninstall link did not verify.", Some(code))
-                .for_install(&id)
-        }
+        Err(refusal) => Reply::page(
+            refusal.status(),
+            "This link is not valid",
+            "The uninstall link did not verify.",
+            Some(refusal.code()),
+        )
+        .for_install(&id),
     }
 }
 

@@ -117,6 +117,22 @@ impl Reply {
         reply
     }
 
+    /// The core's answer to a failed verification ([`Refusal`]): its status,
+    /// headers (`Date` on `signature_expired`) and body, unchanged — the
+    /// broker decides no verification status itself.
+    ///
+    /// [`Refusal`]: tessera_core::Refusal
+    pub fn refusal(refusal: &tessera_core::Refusal) -> Reply {
+        Reply {
+            status: refusal.status(),
+            headers: refusal.headers(),
+            body: refusal.body(),
+            install_id: None,
+            error: Some(refusal.code().to_owned()),
+            origin: Origin::Broker,
+        }
+    }
+
     /// An empty answer (204).
     pub fn no_content() -> Reply {
         Reply {
