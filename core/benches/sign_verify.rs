@@ -11,8 +11,8 @@ use httpsig::prelude::message_component::HttpMessageComponent;
 use httpsig::prelude::*;
 use sha2::{Digest, Sha256};
 use std::hint::black_box;
-use tessera_core::encoding::b64_encode;
-use tessera_core::signature::hmac_sha256;
+use tessera_core::internals::encoding::b64_encode;
+use tessera_core::internals::signature::hmac_sha256;
 use tessera_core::{
     ApiRequest, Companion, Config, MemoryReplayStore, Registration, Request, Response, SeededEntropy, SignOptions,
     Verifier,
@@ -66,7 +66,7 @@ fn requests() -> Vec<(&'static str, ApiRequest)> {
 fn signature_base_of(signed: &Request) -> String {
     let input = signed.header("signature-input").unwrap().strip_prefix("tessera=").unwrap();
     let mut lines: Vec<String> = Vec::new();
-    let url = tessera_core::url::Url::parse(&signed.url, "u").unwrap();
+    let url = tessera_core::internals::url::Url::parse(&signed.url, "u").unwrap();
     for comp in input.split(')').next().unwrap().trim_start_matches('(').split(' ') {
         let name = comp.trim_matches('"');
         let value = match name {
@@ -84,7 +84,7 @@ fn signature_base_of(signed: &Request) -> String {
 
 fn bench(c: &mut Criterion) {
     let comp = companion();
-    let secret = comp.state().installation.as_ref().unwrap().secret.clone();
+    let secret = comp.state().installation().unwrap().secret.clone();
     let mut group = c.benchmark_group("tessera");
     for (name, req) in requests() {
         let opts =

@@ -2,7 +2,8 @@
 use serde_json::{Value as J, json};
 use std::io::{BufRead, Write};
 use tessera_core::*;
-use tessera_core::{connect, encoding, httpdate, json as tj, registration, seal, sfv, signature, url::Url};
+use tessera_core::internals::url::Url;
+use tessera_core::internals::{connect, encoding, httpdate, json as tj, registration, seal, sfv, signature};
 
 fn hex(b: &[u8]) -> String {
     encoding::hex(b)
@@ -148,7 +149,7 @@ fn run(v: &J) -> J {
         },
         "proof" => {
             let sec = Secret::from_base64url(s(v, "secret")).unwrap();
-            match verify_ownership_proof(&sec, s(v, "install_id"), s(v, "challenge"), s(v, "proof")) {
+            match registration::verify_ownership_proof(&sec, s(v, "install_id"), s(v, "challenge"), s(v, "proof")) {
                 Ok(()) => json!("ok"),
                 Err(e) => err(e),
             }

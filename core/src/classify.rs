@@ -1,4 +1,4 @@
-//! Maps any broker response to one outcome (DESIGN.md "Error codes").
+//! Maps any broker response to one outcome (docs/PROTOCOL.md §8.3).
 
 use crate::error::{Error, sanitize_code};
 use crate::http::Response;

@@ -1,6 +1,6 @@
 //! Host configuration: broker location, route paths and retry policy.
 
-/// Route paths below the broker base URL (DESIGN.md defaults).
+/// Route paths below the broker base URL (defaults: docs/PROTOCOL.md §3.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize), serde(default))]
 pub struct Routes {

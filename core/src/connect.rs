@@ -1,5 +1,6 @@
-//! The browser connect flow and other URL-signed links (DESIGN.md "connect",
-//! "callback", "uninstall ticket").
+//! The browser connect flow and other URL-signed links (docs/PROTOCOL.md
+//! §5.3 connect URL, §5.4 callback, §5.9 uninstall ticket), plugin side; the
+//! broker's checks of them are in `verify/links.rs`.
 //!
 //! A URL-signed link carries `sig` = base64url(HMAC-SHA256(secret, canonical))
 //! where canonical = `<context>\n<k1>=<v1>&<k2>=<v2>…` — the other parameters,

@@ -7,7 +7,7 @@
 /// Parses an HTTP-date to unix seconds (surrounding whitespace allowed).
 ///
 /// ```
-/// use tessera_core::httpdate::parse;
+/// use tessera_core::internals::httpdate::parse;
 /// assert_eq!(parse("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
 /// assert_eq!(parse("Sunday, 06-Nov-94 08:49:37 GMT"), Some(784_111_777));
 /// assert_eq!(parse("Sun Nov  6 08:49:37 1994"), Some(784_111_777));
@@ -22,7 +22,7 @@ pub fn parse(text: &str) -> Option<i64> {
 /// Formats unix seconds as an IMF-fixdate, clamped to 1970–9999.
 ///
 /// ```
-/// assert_eq!(tessera_core::httpdate::format(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+/// assert_eq!(tessera_core::internals::httpdate::format(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
 /// ```
 pub fn format(unix_secs: i64) -> String {
     // 253402300799 is 9999-12-31T23:59:59Z.

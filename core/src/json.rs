@@ -396,7 +396,7 @@ pub fn write_str(out: &mut String, s: &str) {
 /// Writes one JSON object member by member, in order.
 ///
 /// ```
-/// use tessera_core::json::ObjectWriter;
+/// use tessera_core::internals::json::ObjectWriter;
 ///
 /// let mut out = String::new();
 /// let mut o = ObjectWriter::new(&mut out);

@@ -12,10 +12,16 @@
 //! - [`Companion::step`]: a step machine for whole calls — retries with
 //!   full-jitter backoff, `Retry-After`, clock-skew correction, reconnect
 //!   mapping, disconnect and the uninstall plan — driven by a tiny host loop.
-//! - [`Verifier`], [`verify_connect_url`], [`verify_ownership_proof`]: what a
-//!   broker runs.
-//! - [`signature`], [`sfv`]: a generic RFC 9421 signature base and a strict
-//!   RFC 8941 parser underneath the profile.
+//! - [`Verifier`], [`begin_connect_url`], [`begin_uninstall_ticket`],
+//!   [`check_ownership_proof`]: what a broker runs, as sans-IO steps — the
+//!   broker is asked for a secret and for a replay-store answer, never called
+//!   back — each failure a [`Refusal`] carrying the wire answer to send.
+//!
+//! The public API is what this page lists. The parsers and encoders under it
+//! (the RFC 8941 parser, the URL model that defines what is signed, the
+//! strict JSON reader) are crate-private; the bindings, the reference broker
+//! and the fuzz targets reach them through a hidden `internals` module that
+//! is not API.
 //!
 //! The core performs no I/O, reads no clock and keeps no global state: time
 //! (`now`, unix seconds) and randomness ([`Entropy`]) are parameters, so every
@@ -41,7 +47,7 @@
 //! let now = 1_700_000_000;
 //! let signed = plugin.sign_request(&ApiRequest::new("GET", "/api/orders?limit=3"),
 //!                                  &SignOptions { now, ..Default::default() }, &mut rng)?;
-//! let secret = plugin.state().installation.as_ref().unwrap().secret.clone();
+//! let secret = plugin.state().installation().unwrap().secret.clone();
 //! let mut replay = MemoryReplayStore::new(1024);
 //! let verified = Verifier::default().verify(&signed, now, &mut |_| Some(secret.clone()), &mut replay)?;
 //! assert_eq!(Some(verified.install_id.as_str()), plugin.install_id());
@@ -55,29 +61,29 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod classify;
-pub mod clock;
-pub mod companion;
-pub mod config;
-pub mod connect;
-pub mod encoding;
-pub mod entropy;
-pub mod error;
-pub mod http;
-pub mod httpdate;
-pub mod json;
-pub mod machine;
+mod classify;
+mod clock;
+mod companion;
+mod config;
+mod connect;
+mod encoding;
+mod entropy;
+mod error;
+mod http;
+mod httpdate;
+mod json;
+mod machine;
+mod registration;
+mod seal;
+mod secret;
+mod sfv;
+mod sign;
+mod signature;
+mod state;
+mod timeline;
+mod url;
+mod verify;
 pub mod metadata;
-pub mod registration;
-pub mod seal;
-pub mod secret;
-pub mod sfv;
-pub mod sign;
-pub mod signature;
-pub mod state;
-pub mod timeline;
-pub mod url;
-pub mod verify;
 
 /// The README's Rust example, compiled and run as a doctest.
 #[cfg(doctest)]
@@ -94,13 +100,101 @@ pub use entropy::{Entropy, SeededEntropy};
 pub use error::{Error, ErrorKind, Result};
 pub use http::{ApiRequest, Request, Response};
 pub use machine::{Action, Call, Completion, Event, RemoteStep, TransportError, UninstallReport};
-pub use registration::{OwnershipProof, Registration, RegistrationOutcome, verify_ownership_proof};
+pub use registration::{OwnershipProof, Registration, RegistrationOutcome};
 pub use secret::{BrokerToken, Secret};
 pub use sign::SignOptions;
-pub use state::{Account, State, Status};
+pub use state::{Account, Installation, PendingConnect, State, Status};
 pub use timeline::TimelineEvent;
 pub use verify::{
     AwaitingReplay, AwaitingSecret, ConnectUrlAwaitingSecret, MemoryReplayStore, Refusal, ReplayAnswer, ReplayStore,
     TicketAwaitingSecret, Verified, Verifier, begin_connect_url, begin_uninstall_ticket, check_ownership_proof,
     verify_connect_url, verify_uninstall_ticket,
 };
+
+/// Not API: the parsers, encoders and constants underneath the public types,
+/// for the crate's own bindings (npm, PHP), the reference broker, the fuzz
+/// targets and the pinned tests — as rustls exposes its internals to its
+/// fuzzers. Anything here may change or go in any release; a partner's code
+/// should never name it.
+#[doc(hidden)]
+pub mod internals {
+    /// Response classification helpers.
+    pub mod classify {
+        pub use crate::classify::{
+            ORIGIN_HEADER, error_code, fmt_http_date, parse_http_date, parse_ratelimit_reset, parse_retry_after,
+        };
+    }
+    /// Clock-offset bounds.
+    pub mod clock {
+        pub use crate::clock::MAX_CLOCK_OFFSET_SECS;
+    }
+    /// URL-signed links.
+    pub mod connect {
+        pub use crate::connect::{
+            CONNECT_CONTEXT, CONNECT_TTL_SECS, FUTURE_SKEW_SECS, MAX_CALLBACK, MAX_CONNECT_CODE, UNINSTALL_CONTEXT,
+            UNINSTALL_TICKET_MAX_AGE_SECS, canonical_query, link_signature,
+        };
+    }
+    /// Base64 and percent-encoding.
+    pub mod encoding {
+        pub use crate::encoding::*;
+    }
+    /// IMF-fixdate.
+    pub mod httpdate {
+        pub use crate::httpdate::*;
+    }
+    /// Bounds of requests.
+    pub mod http {
+        pub use crate::http::MAX_BODY;
+    }
+    /// The strict JSON reader and writer.
+    pub mod json {
+        pub use crate::json::*;
+    }
+    /// Step-machine bounds.
+    pub mod machine {
+        pub use crate::machine::UNINSTALL_MAX_ATTEMPTS;
+    }
+    /// Registration helpers.
+    pub mod registration {
+        pub use crate::registration::{check_email, ownership_path, ownership_proof, site_identity, verify_ownership_proof};
+    }
+    /// Sealed state.
+    pub mod seal {
+        pub use crate::seal::*;
+    }
+    /// Constant-time comparison.
+    pub mod secret {
+        pub use crate::secret::ct_eq;
+    }
+    /// The strict RFC 8941 parser.
+    pub mod sfv {
+        pub use crate::sfv::*;
+    }
+    /// The signing profile's constants and helpers.
+    pub mod sign {
+        pub use crate::sign::*;
+    }
+    /// RFC 9421 signature bases, HMAC, Content-Digest.
+    pub mod signature {
+        pub use crate::signature::*;
+    }
+    /// State bounds and versions.
+    pub mod state {
+        pub use crate::state::{MAX_STATE_JSON, STATE_VERSION};
+    }
+    /// Timeline Event keys.
+    pub mod timeline {
+        pub use crate::timeline::timeline_key;
+    }
+    /// The URL model that defines what is signed.
+    pub mod url {
+        pub use crate::url::*;
+    }
+    /// Verification bounds (and, in test builds, the MAC counter).
+    pub mod verify {
+        #[cfg(feature = "test-hooks")]
+        pub use crate::verify::mac_checks;
+        pub use crate::verify::{DEFAULT_REPLAY_PER_INSTALLATION, DEFAULT_WINDOW_SECS, MAX_WINDOW_SECS};
+    }
+}

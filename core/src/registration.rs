@@ -1,4 +1,4 @@
-//! Install registration (DESIGN.md "register" and "ownership proof").
+//! Install registration (docs/PROTOCOL.md §5.1 and §5.2).
 
 use zeroize::Zeroizing;
 

@@ -9,7 +9,7 @@
 //! action and then records it.
 //!
 //! ```
-//! use tessera_core::timeline::TimelineEvent;
+//! use tessera_core::TimelineEvent;
 //!
 //! let event = TimelineEvent {
 //!     source_id: "src_1".into(),

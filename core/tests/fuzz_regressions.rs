@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use tessera_core::url::{MAX_URL, Url};
+use tessera_core::internals::url::{MAX_URL, Url};
 use tessera_core::{ApiRequest, Companion, SeededEntropy, SignOptions, verify_connect_url};
 
 mod support;
@@ -107,22 +107,22 @@ fn return_url_whose_callback_cannot_complete_is_refused() {
         let mut c = registered();
         let r = c.connect_url_with_state(return_url, None, NOW, "fuzz-state-0123456789");
         assert_eq!(r.unwrap_err().code(), "invalid_url", "{return_url}");
-        assert!(c.state().pending_connect.is_none());
+        assert!(c.state().pending_connect().is_none());
     }
 
     // The broker refuses such a connect URL too, even with a valid signature.
     let c = registered();
-    let secret = c.state().installation.as_ref().unwrap().secret.clone();
+    let secret = c.state().installation().unwrap().secret.clone();
     let id = c.install_id().unwrap().to_owned();
-    let pairs = tessera_core::connect::canonical_query(&[
+    let pairs = tessera_core::internals::connect::canonical_query(&[
         ("install_id", &id),
         ("state", "fuzz-state-0123456789"),
         ("return_url", "https://shop.example/cb?page=%zz"),
         ("ts", "1700000000"),
     ]);
-    let sig = tessera_core::connect::link_signature(
+    let sig = tessera_core::internals::connect::link_signature(
         &secret,
-        tessera_core::connect::CONNECT_CONTEXT,
+        tessera_core::internals::connect::CONNECT_CONTEXT,
         &[
             ("install_id", &id),
             ("state", "fuzz-state-0123456789"),
@@ -233,7 +233,7 @@ fn extreme_pending_connect_created_is_expired_not_a_panic() {
 #[test]
 fn fmt_http_date_after_year_9999_does_not_panic() {
     for t in [253_402_300_800, i64::MAX] {
-        let r = std::panic::catch_unwind(|| tessera_core::classify::fmt_http_date(t));
+        let r = std::panic::catch_unwind(|| tessera_core::internals::classify::fmt_http_date(t));
         assert_eq!(r.ok().as_deref(), Some("Fri, 31 Dec 9999 23:59:59 GMT"), "{t}");
     }
 }

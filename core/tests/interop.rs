@@ -9,7 +9,7 @@ mod support;
 use httpsig::prelude::message_component::{HttpMessageComponent, HttpMessageComponentId};
 use httpsig::prelude::*;
 use support::*;
-use tessera_core::encoding::b64_encode;
+use tessera_core::internals::encoding::b64_encode;
 use tessera_core::{ApiRequest, Request, SignOptions};
 
 /// Field values of one component of `req`, derived independently.

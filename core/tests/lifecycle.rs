@@ -156,7 +156,7 @@ fn signature_expired_learns_the_offset_once() {
     let (res, t) = drive(&mut c, call, NOW, |req, n| {
         Ok(if n == 0 {
             assert!(req.header("signature-input").unwrap().contains(&format!("created={NOW}")));
-            json_err(401, "signature_expired").with_header("Date", &tessera_core::classify::fmt_http_date(server_now))
+            json_err(401, "signature_expired").with_header("Date", &tessera_core::internals::classify::fmt_http_date(server_now))
         } else {
             assert!(req.header("signature-input").unwrap().contains(&format!("created={server_now}")));
             Response::new(200, vec![])
@@ -170,7 +170,7 @@ fn signature_expired_learns_the_offset_once() {
     // A second expiry in the same call is not retried again.
     let call = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap();
     let (res, t) = drive(&mut c, call, NOW, |_, _| {
-        Ok(json_err(401, "signature_expired").with_header("Date", &tessera_core::classify::fmt_http_date(NOW + 9999)))
+        Ok(json_err(401, "signature_expired").with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 9999)))
     });
     assert_eq!(res.unwrap_err().code(), "client_error");
     assert_eq!(t.sent.len(), 2);
@@ -188,7 +188,7 @@ fn reconnect_required_drops_the_token_and_persists() {
         assert_eq!(t.persisted.len(), 1);
         let saved = Companion::from_json(&t.persisted[0]).unwrap();
         assert_eq!(saved.status(), Status::ReconnectRequired);
-        assert!(saved.state().broker_token.is_none());
+        assert!(saved.state().broker_token().is_none());
         // The next call fails fast with the same outcome, and reconnect is offered.
         let again = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err();
         assert_eq!(again.reason(), Some(reason));
@@ -269,7 +269,7 @@ fn uninstall_disconnects_deregisters_and_wipes() {
     assert_eq!(c.status(), Status::NotRegistered);
     assert!(c.install_id().is_none());
     let wiped = Companion::from_json(t.persisted.last().unwrap()).unwrap();
-    assert!(wiped.state().installation.is_none());
+    assert!(wiped.state().installation().is_none());
 }
 
 #[test]
@@ -349,7 +349,7 @@ fn ownership_challenge_then_the_same_registration_again() {
     let RegistrationOutcome::OwnershipChallenge(proof) = outcome else { panic!() };
     assert_eq!(c.status(), Status::AwaitingOwnership);
     let secret = secret_of(&c);
-    tessera_core::verify_ownership_proof(&secret, c.install_id().unwrap(), "abcdefghijklmnop-0123", &proof.body)
+    tessera_core::internals::registration::verify_ownership_proof(&secret, c.install_id().unwrap(), "abcdefghijklmnop-0123", &proof.body)
         .unwrap();
     assert_eq!(proof.url, format!("https://shop.example/.well-known/tessera/{}", c.install_id().unwrap()));
     let second = c.registration_request(&registration("https://shop.example"), &mut rng(21)).unwrap();
@@ -530,7 +530,7 @@ fn disconnect_corrects_a_skewed_clock_instead_of_assuming_success() {
     let call = c.start_disconnect().unwrap();
     let (res, t) = drive(&mut c, call, NOW, |_, n| {
         Ok(if n == 0 {
-            json_err(401, "signature_expired").with_header("Date", &tessera_core::classify::fmt_http_date(NOW + 600))
+            json_err(401, "signature_expired").with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 600))
         } else {
             Response::new(204, vec![])
         })
@@ -544,9 +544,9 @@ fn disconnect_corrects_a_skewed_clock_instead_of_assuming_success() {
 fn registration_retry_after_dates_use_the_clock() {
     let mut c = Companion::create(Config::new(B)).unwrap();
     c.registration_request(&registration("https://shop.example"), &mut rng(42)).unwrap();
-    let r = Response::new(429, vec![]).with_header("Retry-After", &tessera_core::classify::fmt_http_date(NOW + 5));
+    let r = Response::new(429, vec![]).with_header("Retry-After", &tessera_core::internals::classify::fmt_http_date(NOW + 5));
     assert_eq!(c.handle_registration_response_at(&r, NOW).unwrap_err(), Error::RateLimited { retry_after_ms: 5000 });
-    let with_date = r.clone().with_header("Date", &tessera_core::classify::fmt_http_date(NOW));
+    let with_date = r.clone().with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW));
     // The answer's own Date measures an HTTP-date Retry-After, whatever the local clock says.
     assert_eq!(
         c.handle_registration_response_at(&with_date, 0).unwrap_err(),
@@ -559,7 +559,7 @@ fn a_skewed_clock_is_learned_at_registration_so_connect_works() {
     let mut c = Companion::create(Config::new(B)).unwrap();
     c.registration_request(&registration("https://shop.example"), &mut rng(43)).unwrap();
     let local_now = NOW - 3600; // an hour slow
-    let answer = Response::new(201, vec![]).with_header("Date", &tessera_core::classify::fmt_http_date(NOW));
+    let answer = Response::new(201, vec![]).with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW));
     c.handle_registration_response_at(&answer, local_now).unwrap();
     assert_eq!(c.clock_offset(), 3600);
     let url = c.connect_url("https://shop.example/cb", None, local_now, &mut rng(44)).unwrap();
@@ -570,7 +570,7 @@ fn a_skewed_clock_is_learned_at_registration_so_connect_works() {
     // Small differences are noise, not skew.
     let mut d = Companion::create(Config::new(B)).unwrap();
     d.registration_request(&registration("https://shop.example"), &mut rng(45)).unwrap();
-    let answer = Response::new(201, vec![]).with_header("Date", &tessera_core::classify::fmt_http_date(NOW + 30));
+    let answer = Response::new(201, vec![]).with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 30));
     d.handle_registration_response_at(&answer, NOW).unwrap();
     assert_eq!(d.clock_offset(), 0);
 }
@@ -630,7 +630,7 @@ fn a_moved_site_proves_its_new_address_when_the_broker_asks() {
     assert_eq!(c.status(), Status::AwaitingOwnership);
     let proof = c.ownership_proof().unwrap();
     assert_eq!(proof.url, format!("https://new-shop.example/.well-known/tessera/{id}"));
-    tessera_core::verify_ownership_proof(&secret_of(&c), &id, "move-challenge-0123456789", &proof.body).unwrap();
+    tessera_core::internals::registration::verify_ownership_proof(&secret_of(&c), &id, "move-challenge-0123456789", &proof.body).unwrap();
     assert_eq!(c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err().code(), "invalid_state");
     // The proof round is a registration again: same id and secret, new address.
     let again = c.registration_request(&registration("https://new-shop.example"), &mut rng(48)).unwrap();

@@ -30,8 +30,6 @@ mod seal;
 mod secret;
 #[path = "pinned/sign.rs"]
 mod sign;
-#[path = "pinned/state.rs"]
-mod state;
 #[path = "pinned/timeline.rs"]
 mod timeline;
 #[path = "pinned/url.rs"]

@@ -7,7 +7,7 @@ mod support;
 use proptest::prelude::*;
 use support::*;
 use tessera_core::{
-    ApiRequest, Companion, MemoryReplayStore, Request, Response, Secret, SignOptions, Verifier, classify, sfv,
+    ApiRequest, Companion, MemoryReplayStore, Request, Response, Secret, SignOptions, Verifier, classify, internals::sfv,
 };
 
 fn method() -> impl Strategy<Value = String> {
@@ -74,7 +74,7 @@ proptest! {
     #[test]
     fn parsers_never_panic(input in ".{0,300}", bytes in prop::collection::vec(any::<u8>(), 0..300), status in any::<u16>()) {
         let _ = sfv::parse_dictionary(&input);
-        let _ = tessera_core::url::Url::parse(&input, "u");
+        let _ = tessera_core::internals::url::Url::parse(&input, "u");
         let _ = Companion::from_json(&input);
         let _ = Companion::open_state(&input, b"0123456789abcdef");
         let _ = tessera_core::verify_connect_url(&input, NOW, &mut |_| None);
@@ -141,7 +141,7 @@ proptest! {
     fn base64_agrees_with_the_base64_crate(bytes in prop::collection::vec(any::<u8>(), 0..64), text in "[A-Za-z0-9+/=_-]{0,16}") {
         use base64::Engine;
         use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-        use tessera_core::encoding::{b64_decode, b64_encode, b64url_decode, b64url_encode};
+        use tessera_core::internals::encoding::{b64_decode, b64_encode, b64url_decode, b64url_encode};
         prop_assert_eq!(b64_encode(&bytes), STANDARD.encode(&bytes));
         prop_assert_eq!(b64url_encode(&bytes), URL_SAFE_NO_PAD.encode(&bytes));
         prop_assert_eq!(b64_decode(&text), STANDARD.decode(&text).ok());
@@ -185,7 +185,7 @@ proptest! {
                     tessera_core::Action::Done(_) => break,
                 }
             }
-            prop_assert!(c.clock_offset().unsigned_abs() <= tessera_core::clock::MAX_CLOCK_OFFSET_SECS as u64);
+            prop_assert!(c.clock_offset().unsigned_abs() <= tessera_core::internals::clock::MAX_CLOCK_OFFSET_SECS as u64);
         }
     }
 
@@ -211,14 +211,14 @@ fn signed_structured_field_signature_with_tampered_signature_byte_fails() {
         .unwrap();
     let original = signed.header("signature").unwrap().to_owned();
     let mac =
-        tessera_core::encoding::b64_decode(original.trim_start_matches("tessera=:").trim_end_matches(':')).unwrap();
+        tessera_core::internals::encoding::b64_decode(original.trim_start_matches("tessera=:").trim_end_matches(':')).unwrap();
     for i in 0..mac.len() {
         let mut m = mac.clone();
         m[i] ^= 1;
         let mut s = signed.clone();
         for (k, v) in &mut s.headers {
             if k == "signature" {
-                *v = format!("tessera=:{}:", tessera_core::encoding::b64_encode(&m));
+                *v = format!("tessera=:{}:", tessera_core::internals::encoding::b64_encode(&m));
             }
         }
         let mut store = MemoryReplayStore::new(4);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 use support::*;
-use tessera_core::signature::hmac_sign_generic;
+use tessera_core::internals::signature::hmac_sign_generic;
 use tessera_core::{
     ApiRequest, Companion, Config, MemoryReplayStore, Request, Response, Secret, SignOptions, Verifier,
 };
@@ -113,7 +113,7 @@ fn compute_callback(case: &Value) -> Value {
                 Response::new(answer["status"].as_u64().unwrap() as u16, answer["body"].as_str().unwrap().as_bytes())
             })
         });
-    let mut out = json!({ "status": c.status().as_str(), "pendingConnect": c.state().pending_connect.is_some() });
+    let mut out = json!({ "status": c.status().as_str(), "pendingConnect": c.state().pending_connect().is_some() });
     if let Some(account) = c.account() {
         out["account"] = json!({ "id": account.id, "name": account.name });
     }
@@ -196,7 +196,7 @@ fn compute_verify_links(case: &Value) -> Value {
             })
             .map(|p| json!({ "installId": p.install_id, "state": p.state, "returnUrl": p.return_url, "scope": p.scope, "ts": p.ts })),
         "uninstall" => {
-            let max_age = case["maxAgeSecs"].as_i64().unwrap_or(tessera_core::connect::UNINSTALL_TICKET_MAX_AGE_SECS);
+            let max_age = case["maxAgeSecs"].as_i64().unwrap_or(tessera_core::internals::connect::UNINSTALL_TICKET_MAX_AGE_SECS);
             tessera_core::begin_uninstall_ticket(text("installId"), text("url"), now, max_age)
                 .and_then(|pending| {
                     let secret = lookup(pending.install_id());
@@ -251,7 +251,7 @@ fn compute_rfc9421(case: &Value) -> Value {
         headers: headers_to_pairs(&r["headers"]),
         body: r["body"].as_str().unwrap_or("").as_bytes().to_vec(),
     };
-    let key = tessera_core::encoding::b64_decode(case["keyBase64"].as_str().unwrap()).unwrap();
+    let key = tessera_core::internals::encoding::b64_decode(case["keyBase64"].as_str().unwrap()).unwrap();
     let (base, sig) = hmac_sign_generic(&req, case["signatureInput"].as_str().unwrap(), &key).unwrap();
     json!({ "signatureBase": base, "signature": sig })
 }
@@ -496,7 +496,7 @@ mod fixtures {
             resp(name, status, json!({ "tessera-origin": "stora" }), &nested(code, &format!("req_{status}{code}")))
         };
         let h = json!({});
-        let date = tessera_core::classify::fmt_http_date(NOW + 30);
+        let date = tessera_core::internals::classify::fmt_http_date(NOW + 30);
         doc(
             "classify(response, now) per DESIGN.md and PROTOCOL.md \"Stora's answers\". `expected`: {kind, status, code, retryAfterMs, requestId, fromStora}.",
             vec![
@@ -520,13 +520,13 @@ mod fixtures {
                 resp(
                     "rate-limited-date",
                     429,
-                    json!({ "retry-after": tessera_core::classify::fmt_http_date(NOW + 12) }),
+                    json!({ "retry-after": tessera_core::internals::classify::fmt_http_date(NOW + 12) }),
                     "",
                 ),
                 resp(
                     "rate-limited-past-date",
                     429,
-                    json!({ "retry-after": tessera_core::classify::fmt_http_date(NOW - 12) }),
+                    json!({ "retry-after": tessera_core::internals::classify::fmt_http_date(NOW - 12) }),
                     "",
                 ),
                 resp("rate-limited-garbage", 429, json!({ "retry-after": "soon" }), ""),
@@ -857,7 +857,7 @@ mod fixtures {
     fn seal() -> Value {
         let c = connected("https://broker.example", 41);
         let key = "wp-logged-in-key|wp-logged-in-salt";
-        let sealed = tessera_core::seal::seal(c.to_json().as_bytes(), key.as_bytes(), [9; 24]).unwrap();
+        let sealed = tessera_core::internals::seal::seal(c.to_json().as_bytes(), key.as_bytes(), [9; 24]).unwrap();
         let mut tampered = sealed.clone().into_bytes();
         let i = tampered.len() - 5;
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
@@ -919,7 +919,7 @@ mod fixtures {
             .unwrap();
         let ticket = c.uninstall_url(NOW).unwrap();
         let challenge = "Y2hhbGxlbmdlLWxpbmtzLTAx";
-        let proof = tessera_core::registration::ownership_proof(&secret_of(&c), &id, challenge);
+        let proof = tessera_core::internals::registration::ownership_proof(&secret_of(&c), &id, challenge);
         let connect_case = |name: &str, url: &str, now: i64, secrets: &Value| json!({ "name": name, "kind": "connect", "url": url, "now": now, "secrets": secrets });
         let ticket_case = |name: &str, install_id: &str, url: &str, now: i64| json!({ "name": name, "kind": "uninstall", "installId": install_id, "url": url, "now": now, "secrets": secrets });
         let proof_case = |name: &str, proof: &str| json!({ "name": name, "kind": "ownership", "installId": id, "challenge": challenge, "proof": proof, "now": NOW, "secrets": secrets });

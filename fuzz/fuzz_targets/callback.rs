@@ -24,11 +24,11 @@ fuzz_target!(|data: &[u8]| {
     match complete_connect(&mut c, &callback, now, "btk_fuzz") {
         Ok(_) => {
             assert_eq!(c.status(), Status::Connected);
-            assert!(c.state().pending_connect.is_none());
+            assert!(c.state().pending_connect().is_none());
         }
         Err(_) => {
-            assert_eq!(c.state().broker_token, before.broker_token, "a failed callback changed the token");
-            assert!(c.state().pending_connect == before.pending_connect || c.state().pending_connect.is_none());
+            assert_eq!(c.state().broker_token(), before.broker_token(), "a failed callback changed the token");
+            assert!(c.state().pending_connect() == before.pending_connect() || c.state().pending_connect().is_none());
         }
     }
     let json = c.to_json();

@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::classify::{fmt_http_date, parse_http_date};
+use tessera_core::internals::classify::{fmt_http_date, parse_http_date};
 use tessera_core::{OutcomeKind, Response, classify};
 use tessera_fuzz::{Message, parse_now};
 

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use tessera_core::encoding::pct_encode;
+use tessera_core::internals::encoding::pct_encode;
 use tessera_core::{Companion, Status, verify_connect_url};
 use tessera_fuzz::{NOW, complete_connect, fixture, secret_of};
 
@@ -60,5 +60,5 @@ fuzz_target!(|input: Input| {
     complete_connect(&mut c, &callback, later, &token)
         .unwrap_or_else(|e| panic!("the broker's callback for a verified connect URL fails: {e:?}\n{callback}"));
     assert_eq!(c.status(), Status::Connected);
-    assert_eq!(c.state().broker_token.as_ref().map(|t| t.expose()), Some(token.as_str()));
+    assert_eq!(c.state().broker_token().map(|t| t.expose()), Some(token.as_str()));
 });

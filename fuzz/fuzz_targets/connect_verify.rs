@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::connect::{CONNECT_TTL_SECS, FUTURE_SKEW_SECS, UNINSTALL_TICKET_MAX_AGE_SECS};
+use tessera_core::internals::connect::{CONNECT_TTL_SECS, FUTURE_SKEW_SECS, UNINSTALL_TICKET_MAX_AGE_SECS};
 use tessera_core::{verify_connect_url, verify_uninstall_ticket};
 use tessera_fuzz::{Message, parse_now, secret_or_default};
 

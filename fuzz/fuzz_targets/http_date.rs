@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::classify::{fmt_http_date, parse_http_date, parse_retry_after};
+use tessera_core::internals::classify::{fmt_http_date, parse_http_date, parse_retry_after};
 use tessera_fuzz::parse_now;
 
 const DAY_MS: u64 = 86_400_000;

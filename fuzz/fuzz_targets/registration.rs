@@ -2,14 +2,14 @@
 //! states of `tests/vectors/ownership.json`), header lines, blank line, body,
 //! for `Companion::handle_registration_response_at` (once at a fixed `now`,
 //! once at the given one). Asserts: no panic; 201 registers; an ownership challenge yields a
-//! proof the broker-side `verify_ownership_proof` accepts for that challenge
+//! proof the broker-side `check_ownership_proof` accepts for that challenge
 //! and install id, at the documented path; a learned clock offset is the
 //! broker's `Date` minus `now`; the state still round-trips through JSON.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::registration::ownership_path;
-use tessera_core::{Companion, RegistrationOutcome, Response, Status, verify_ownership_proof};
+use tessera_core::internals::registration::ownership_path;
+use tessera_core::{Companion, RegistrationOutcome, Response, Status, check_ownership_proof};
 use tessera_fuzz::{Message, companion_from, parse_now, registration_states, secret_of};
 
 fuzz_target!(|data: &[u8]| {
@@ -32,11 +32,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(RegistrationOutcome::OwnershipChallenge(proof)) => {
             assert_eq!(status, 202);
             assert_eq!(c.status(), Status::AwaitingOwnership);
-            let inst = c.state().installation.as_ref().expect("registered");
+            let inst = c.state().installation().expect("registered");
             let challenge = inst.challenge.as_deref().expect("challenge kept");
             assert_eq!(proof.path, ownership_path(&inst.id));
             assert_eq!(proof.url, format!("{}{}", inst.site_url, proof.path));
-            assert!(verify_ownership_proof(&secret_of(&c), &inst.id, challenge, &proof.body).is_ok());
+            assert!(check_ownership_proof(&secret_of(&c), &inst.id, challenge, &proof.body, 0).is_ok());
         }
         Err(_) => {}
     }

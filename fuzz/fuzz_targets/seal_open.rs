@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::seal::{MIN_KEY_MATERIAL, open, seal};
+use tessera_core::internals::seal::{MIN_KEY_MATERIAL, open, seal};
 use tessera_core::{Companion, Error};
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use tessera_core::Error;
-use tessera_core::seal::{MIN_KEY_MATERIAL, open, seal};
+use tessera_core::internals::seal::{MIN_KEY_MATERIAL, open, seal};
 
 #[derive(Arbitrary, Debug)]
 struct Input {

@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::sfv::{Dictionary, Member, parse_dictionary, write_bare, write_inner_list, write_params};
-use tessera_core::signature::{MessageView, covered_components, signature_base};
+use tessera_core::internals::sfv::{Dictionary, Member, parse_dictionary, write_bare, write_inner_list, write_params};
+use tessera_core::internals::signature::{MessageView, covered_components, signature_base};
 
 fn serialise(dict: &Dictionary) -> String {
     let mut out = String::new();
@@ -23,7 +23,7 @@ fn serialise(dict: &Dictionary) -> String {
                 write_inner_list(&mut out, list);
             }
             Member::Item(item) => {
-                if item.bare != tessera_core::sfv::BareItem::Boolean(true) {
+                if item.bare != tessera_core::internals::sfv::BareItem::Boolean(true) {
                     out.push('=');
                     write_bare(&mut out, &item.bare);
                 }

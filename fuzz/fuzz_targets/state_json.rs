@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::classify::fmt_http_date;
+use tessera_core::internals::classify::fmt_http_date;
 use tessera_core::{Action, ApiRequest, Companion, Event, Response, SeededEntropy, SignOptions};
 use tessera_fuzz::NOW;
 

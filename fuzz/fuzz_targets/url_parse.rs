@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tessera_core::registration::site_identity;
-use tessera_core::url::Url;
+use tessera_core::internals::registration::site_identity;
+use tessera_core::internals::url::Url;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use tessera_core::url::Url;
+use tessera_core::internals::url::Url;
 use tessera_core::{ApiRequest, Companion, MemoryReplayStore, Request, SeededEntropy, SignOptions, Verifier};
 use tessera_fuzz::{NOW, fixture, secret_of};
 

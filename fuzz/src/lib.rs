@@ -120,7 +120,7 @@ pub fn companion_from(states: &[Companion], index: &str) -> Companion {
 
 /// The secret of a registered companion.
 pub fn secret_of(c: &Companion) -> Secret {
-    c.state().installation.as_ref().expect("registered").secret.clone()
+    c.state().installation().expect("registered").secret.clone()
 }
 
 /// A secret from base64url text, or a fixed one when the text is not a secret.

@@ -4,9 +4,9 @@
 use tessera_core::OsEntropy;
 #[cfg(feature = "test-hooks")]
 use tessera_core::SeededEntropy;
-use tessera_core::entropy::Entropy;
-use tessera_core::error::Error;
-use tessera_core::machine::RemoteStep;
+use tessera_core::Entropy;
+use tessera_core::Error;
+use tessera_core::RemoteStep;
 use tessera_core::{
     Action, ApiRequest, Call, Companion, Completion, Config, Event, OwnershipProof, Registration, RegistrationOutcome,
     RetryPolicy, Routes, SignOptions, SiteCheck, TransportError,

@@ -2,7 +2,7 @@
 
 use tessera_core::Request;
 use tessera_core::classify as core_classify;
-use tessera_core::signature;
+use tessera_core::internals::signature;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{Obj, headers_in, response_in, secs};

@@ -2,7 +2,7 @@
 //! ("do the action, then record it") and the pure helpers behind
 //! `timelineEventRequest`, `validateMetadata` and `metadataPatch`.
 
-use tessera_core::machine::RemoteStep;
+use tessera_core::RemoteStep;
 use tessera_core::metadata;
 use tessera_core::{Response, TimelineEvent};
 use wasm_bindgen::prelude::*;

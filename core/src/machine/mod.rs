@@ -44,7 +44,7 @@
 //! # Ok::<(), tessera_core::Error>(())
 //! ```
 //!
-//! Policy (DESIGN.md): 5xx, 408 and transport errors are retried with
+//! Policy (docs/PROTOCOL.md §8.5): 5xx, 408 and transport errors are retried with
 //! full-jitter exponential backoff, bounded in attempts and total delay, only
 //! for idempotent methods, requests with an `Idempotency-Key` (the same key on
 //! every attempt) and the registration POST (idempotent by install id); 429

@@ -2,7 +2,7 @@
 //! broker and the host answer, and the policy trace they must produce.
 //! `sleep *` in a trace is a full-jitter backoff (its value is in the script).
 
-use tessera_core::classify::fmt_http_date;
+use tessera_core::internals::classify::fmt_http_date;
 use tessera_core::{
     Action, ApiRequest, Companion, Config, Event, Registration, Response, RetryPolicy, SeededEntropy, TimelineEvent,
     TransportError,

@@ -1,7 +1,8 @@
 //! `classify.rs`: how much of an error body is read for its code.
 
 use tessera_core::Response;
-use tessera_core::classify::{OutcomeKind, classify, error_code};
+use tessera_core::{OutcomeKind, classify};
+use tessera_core::internals::classify::{error_code};
 
 /// Largest error body whose code is read (64 KiB).
 const LIMIT: usize = 64 * 1024;
@@ -52,7 +53,7 @@ fn empty_error_body_has_no_code() {
 // ---- Stora's answers: RateLimit-Reset, the nested error body, Tessera-Origin -----------------
 
 fn reset(value: &str, now: i64) -> Option<u64> {
-    tessera_core::classify::parse_ratelimit_reset(value, now)
+    tessera_core::internals::classify::parse_ratelimit_reset(value, now)
 }
 
 #[test]

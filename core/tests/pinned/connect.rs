@@ -2,10 +2,7 @@
 //! ticket), their time windows and size limits, the return URL, scope,
 //! callback and connect-code checks.
 
-use tessera_core::connect::{
-    CONNECT_CONTEXT, CONNECT_TTL_SECS, FUTURE_SKEW_SECS, MAX_CALLBACK, MAX_CONNECT_CODE, UNINSTALL_CONTEXT,
-    UNINSTALL_TICKET_MAX_AGE_SECS, canonical_query, link_signature,
-};
+use tessera_core::internals::connect::{CONNECT_CONTEXT, CONNECT_TTL_SECS, FUTURE_SKEW_SECS, MAX_CALLBACK, MAX_CONNECT_CODE, UNINSTALL_CONTEXT, UNINSTALL_TICKET_MAX_AGE_SECS, canonical_query, link_signature};
 use tessera_core::{
     Action, Companion, Completion, Error, Event, Response, Secret, SeededEntropy, verify_connect_url,
     verify_uninstall_ticket,
@@ -101,7 +98,7 @@ fn uninstall_ticket_valid_returns_its_ts() {
 fn uninstall_ticket_made_by_the_plugin_verifies() {
     let c = registered();
     let id = c.install_id().unwrap().to_owned();
-    let s = c.state().installation.as_ref().unwrap().secret.clone();
+    let s = c.state().installation().unwrap().secret.clone();
     let url = c.uninstall_url(NOW).unwrap();
     let got = verify_uninstall_ticket(&id, &url, NOW + 10, 60, &mut |_| Some(s.clone()));
     assert_eq!(got, Ok(NOW));
@@ -190,7 +187,7 @@ fn connect_url_round_trip_returns_its_parameters() {
     let mut c = registered();
     let url = c.connect_url_with_state(RETURN, Some("read write"), NOW, STATE).unwrap();
     let id = c.install_id().unwrap().to_owned();
-    let s = c.state().installation.as_ref().unwrap().secret.clone();
+    let s = c.state().installation().unwrap().secret.clone();
     let got = verify_connect_url(&url, NOW + 1, &mut |k| (k == id).then(|| s.clone())).unwrap();
     assert_eq!(got.install_id, id);
     assert_eq!(got.state, STATE);
@@ -356,7 +353,7 @@ fn callback_url_without_question_mark_has_no_query() {
     let mut c = pending();
     let err = c.start_complete_connect(&format!("https://shop.example/cb&state={STATE}&code=cc_0123456789abcdef"), NOW);
     assert_eq!(err.unwrap_err(), Error::CallbackInvalid("missing state"));
-    assert!(c.state().pending_connect.is_some());
+    assert!(c.state().pending_connect().is_some());
 }
 
 #[test]

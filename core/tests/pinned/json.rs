@@ -1,7 +1,7 @@
 //! `core/src/json.rs`: the core's strict JSON reader and writer, checked
 //! against RFC 8259 and, where both apply, against serde_json.
 
-use tessera_core::json::{self, DuplicateKey, MAX_DEPTH, ObjectWriter, ParseError, Value};
+use tessera_core::internals::json::{self, DuplicateKey, MAX_DEPTH, ObjectWriter, ParseError, Value};
 
 fn ok(s: &str) -> Value {
     json::parse(s.as_bytes()).unwrap_or_else(|e| panic!("{s:?}: {e}"))

@@ -319,7 +319,7 @@ fn a_reconnect_refused_as_reconnect_required_keeps_the_old_token() {
     let call = c.start_complete_connect(&callback, NOW).unwrap();
     let done = run(&mut c, call, vec![error(401, "stora_reconnect_required")]);
     assert_eq!(done.trace, "persist, send POST, done reconnect_required");
-    assert!(c.state().broker_token.is_some());
+    assert!(c.state().broker_token().is_some());
     assert_eq!(c.reconnect_reason(), None);
 }
 
@@ -333,7 +333,7 @@ fn a_disconnect_refused_as_signature_invalid_is_a_failed_step() {
     assert_eq!(done.trace, "send POST, persist, done disconnected");
     let Ok(Completion::Disconnected { remote }) = done.result else { panic!("disconnected") };
     assert_eq!(remote.error().map(Error::code), Some("registration_invalid"));
-    assert_eq!(c.state().installation.as_ref().unwrap().invalid_reason, None);
+    assert_eq!(c.state().installation().unwrap().invalid_reason, None);
 }
 
 // A 401 of the broker's own about the connection means it is gone; the same
@@ -345,5 +345,5 @@ fn a_disconnect_answered_403_reconnect_required_is_a_failed_step() {
     let done = run(&mut c, call, vec![error(403, "stora_reconnect_required")]);
     let Ok(Completion::Disconnected { remote }) = done.result else { panic!("disconnected") };
     assert_eq!(remote.error().map(Error::code), Some("reconnect_required"));
-    assert_eq!(c.state().broker_token, None);
+    assert_eq!(c.state().broker_token(), None);
 }

@@ -35,7 +35,7 @@ fn uninstalling_an_unconfirmed_registration_sends_nothing() {
     assert_eq!(done.trace, "persist, done uninstalled");
     let Ok(Completion::Uninstalled(report)) = done.result else { panic!("uninstalled") };
     assert_eq!((report.disconnect, report.deregister), (RemoteStep::Skipped, RemoteStep::Skipped));
-    assert!(c.state().installation.is_none());
+    assert!(c.state().installation().is_none());
 }
 
 fn deregister(answer: Event) -> RemoteStep {

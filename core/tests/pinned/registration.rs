@@ -1,9 +1,8 @@
 //! `registration.rs`: what a registration accepts (email, platform, version,
 //! extension origins) and how a 202 ownership challenge is read.
 
-use tessera_core::registration::{
-    OwnershipProof, RegistrationOutcome, check_email, site_identity, verify_ownership_proof,
-};
+use tessera_core::{OwnershipProof, RegistrationOutcome};
+use tessera_core::internals::registration::{check_email, site_identity, verify_ownership_proof};
 use tessera_core::{Companion, Config, Error, Registration, Response, SeededEntropy};
 
 const NOW: i64 = 1_700_000_000;
@@ -79,7 +78,7 @@ fn challenge_body_at_the_limit_is_read() {
         panic!("expected an ownership challenge");
     };
     // The proof answers exactly the challenge in the body.
-    let inst = c.state().installation.as_ref().unwrap();
+    let inst = c.state().installation().unwrap();
     assert_eq!(proof.path, format!("/.well-known/tessera/{}", inst.id));
     assert_eq!(verify_ownership_proof(&inst.secret, &inst.id, CHALLENGE, &proof.body), Ok(()));
 }

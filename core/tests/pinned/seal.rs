@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use tessera_core::Error;
-use tessera_core::seal::{MAX_SEALED, MIN_KEY_MATERIAL, PREFIX, SealKey, open, seal};
+use tessera_core::internals::seal::{MAX_SEALED, MIN_KEY_MATERIAL, PREFIX, SealKey, open, seal};
 
 const KEY: &[u8] = b"wordpress-logged-in-key-and-salt";
 

@@ -1,7 +1,7 @@
 //! Pins core/src/sign.rs: the profile token rule, UUIDv4, idempotent
 //! methods, and what the signer puts on the wire.
 
-use tessera_core::sign::{is_idempotent, is_profile_token, uuid_v4};
+use tessera_core::internals::sign::{is_idempotent, is_profile_token, uuid_v4};
 use tessera_core::{ApiRequest, Companion, MemoryReplayStore, Request, SeededEntropy, SignOptions, Verifier};
 
 const NOW: i64 = 1_700_000_000;
@@ -27,7 +27,7 @@ fn values<'a>(req: &'a Request, name: &str) -> Vec<&'a str> {
 
 /// The broker accepts `req`, signed by `c`.
 fn verifies(c: &Companion, req: &Request) -> bool {
-    let secret = c.state().installation.as_ref().unwrap().secret.clone();
+    let secret = c.state().installation().unwrap().secret.clone();
     Verifier::default().verify(req, NOW, &mut |_| Some(secret.clone()), &mut MemoryReplayStore::new(8)).is_ok()
 }
 

@@ -2,7 +2,8 @@
 //! it" (core/src/machine/record.rs): every limit at the limit and one over,
 //! the request, and how a recorded call ends.
 
-use tessera_core::timeline::{TimelineEvent, timeline_key};
+use tessera_core::{TimelineEvent};
+use tessera_core::internals::timeline::{timeline_key};
 use tessera_core::{ApiRequest, Completion, Error, Event, RemoteStep, Response};
 
 use super::machine::{connected, error, run, status};
@@ -145,7 +146,7 @@ fn a_reconnect_while_recording_drops_the_token_and_still_returns_the_action() {
     assert_eq!(run.trace, "send GET, send POST, persist, done recorded");
     let (_, step) = recorded(&run);
     assert_eq!(step.error().map(Error::code), Some("reconnect_required"));
-    assert!(c.state().broker_token.is_none());
+    assert!(c.state().broker_token().is_none());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `core/src/url.rs`: the URL profile Tessera signs (parse, normalise, join,
 //! loopback). Boundaries are pinned on both sides.
 
-use tessera_core::url::{MAX_URL, Url};
+use tessera_core::internals::url::{MAX_URL, Url};
 
 fn parse(text: &str) -> Url {
     Url::parse(text, "url").unwrap_or_else(|e| panic!("{text}: {e}"))

@@ -2,8 +2,8 @@
 //! the per-installation replay store. The Content-Digest and body checks are
 //! in `verify_digest.rs`.
 
-use tessera_core::encoding::b64_encode;
-use tessera_core::signature::{content_digest, hmac_sign_generic};
+use tessera_core::internals::encoding::b64_encode;
+use tessera_core::internals::signature::{content_digest, hmac_sign_generic};
 use tessera_core::{Error, MemoryReplayStore, ReplayStore, Request, Result, Secret, Verified, Verifier};
 
 pub const NOW: i64 = 1_700_000_000;

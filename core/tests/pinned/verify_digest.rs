@@ -1,10 +1,10 @@
 //! `core/src/verify.rs`: the body bound and the Content-Digest check, both
 //! the direct `sha-256=:…:` path and the general structured-field path.
 
-use tessera_core::encoding::b64_encode;
-use tessera_core::http::MAX_BODY;
-use tessera_core::sfv::MAX_FIELD_LEN;
-use tessera_core::signature::content_digest;
+use tessera_core::internals::encoding::b64_encode;
+use tessera_core::internals::http::MAX_BODY;
+use tessera_core::internals::sfv::MAX_FIELD_LEN;
+use tessera_core::internals::signature::content_digest;
 use tessera_core::{Error, MemoryReplayStore, Request, Verifier};
 
 use super::verify::{NOW, REQUIRED, check, input, sign, unsigned, verify_with};

@@ -76,7 +76,7 @@ pub fn complete_connect(c: &mut Companion, callback: &str, now: i64, token: &str
 }
 
 pub fn secret_of(c: &Companion) -> Secret {
-    c.state().installation.as_ref().unwrap().secret.clone()
+    c.state().installation().unwrap().secret.clone()
 }
 
 /// A Timeline Event as the vectors and machine scripts write it (snake_case

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
-use tessera_core::error::Error as CoreError;
-use tessera_core::http::Request as CoreRequest;
-use tessera_core::secret::{BrokerToken, Secret, ct_eq};
-use tessera_core::verify::Verified;
+use tessera_core::Error as CoreError;
+use tessera_core::Request as CoreRequest;
+use tessera_core::{BrokerToken, Secret};
+use tessera_core::internals::secret::{ct_eq};
+use tessera_core::Verified;
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_id, token_hash};
@@ -46,7 +47,7 @@ pub(crate) fn verify_signed(app: &App, req: &Incoming, admit: Admit<'_>) -> Step
 }
 
 /// [`verify_signed`], plus the URL the signature covers: the request's URL
-/// as the verifier normalised it (`tessera_core::url::Url::parse`, the very
+/// as the verifier normalised it (`tessera_core::internals::url::Url::parse`, the very
 /// parse `Verifier::verify` signs over). Anything the broker passes on must
 /// come from this value, never from the raw request line: two raw forms
 /// (`%7c` / `%7C`, `;` / `%3B`, `/` / `%2F` in a query) verify with the same
@@ -55,7 +56,7 @@ fn verify_signed_url(
     app: &App,
     req: &Incoming,
     admit: Admit<'_>,
-) -> Step<(Verified, Installation, tessera_core::url::Url)> {
+) -> Step<(Verified, Installation, tessera_core::internals::url::Url)> {
     let core_req = CoreRequest {
         method: req.method.clone(),
         url: format!("{}{}", app.public_url, req.path_and_query()),
@@ -67,7 +68,7 @@ fn verify_signed_url(
     let result = verify_steps(app, &core_req, admit, &mut lookup);
     app.observer.verification(started.elapsed(), lookup);
     let (verified, installation) = result?;
-    match tessera_core::url::Url::parse(&core_req.url, "url") {
+    match tessera_core::internals::url::Url::parse(&core_req.url, "url") {
         Ok(url) => {
             seen(app, &installation);
             Ok((verified, installation, url))
@@ -272,7 +273,7 @@ fn check_site_url(app: &App, site_url: &str) -> Step<String> {
     // proof, so it is never challenged; instead only the extensions the
     // operator listed may register (`allowed_extension_ids`).
     if site_url.starts_with("chrome-extension://") || site_url.starts_with("moz-extension://") {
-        let identity = tessera_core::registration::site_identity(site_url, "site_url")
+        let identity = tessera_core::internals::registration::site_identity(site_url, "site_url")
             .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
         let id = extension_id(&identity).unwrap_or_default();
         if !app.config.extension_allowed(id) {
@@ -284,7 +285,7 @@ fn check_site_url(app: &App, site_url: &str) -> Step<String> {
         }
         return Ok(identity);
     }
-    let url = tessera_core::url::Url::parse(site_url, "site_url")
+    let url = tessera_core::internals::url::Url::parse(site_url, "site_url")
         .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()))?;
     if url.query().is_some() {
         return Err(Reply::error(400, "invalid_request", "site_url must not have a query"));
@@ -328,7 +329,7 @@ pub(crate) fn return_url_allowed(installation: &Installation, return_url: &str) 
 }
 
 /// Refuses a site whose host is a literal internal address (no DNS here).
-fn refuse_internal_literal(url: &tessera_core::url::Url, allow_loopback: bool) -> Step<()> {
+fn refuse_internal_literal(url: &tessera_core::internals::url::Url, allow_loopback: bool) -> Step<()> {
     let host = url.host().trim_start_matches('[').trim_end_matches(']');
     match host.parse::<std::net::IpAddr>() {
         Ok(ip) if !site_fetch::address_allowed(&ip, allow_loopback) => {
@@ -354,7 +355,7 @@ fn register_inner(app: &App, req: &Incoming) -> Step<Reply> {
     }
     let id = body.install_id.as_str();
     let site_url = check_site_url(app, &body.site_url).map_err(|r| r.for_install(id))?;
-    tessera_core::registration::check_email(&body.admin_email)
+    tessera_core::internals::registration::check_email(&body.admin_email)
         .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()).for_install(id))?;
     let secret = Secret::from_base64url(&body.secret)
         .map_err(|e| Reply::error(400, "invalid_request", &e.to_string()).for_install(id))?;
@@ -570,7 +571,7 @@ pub fn api(app: &App, req: &Incoming) -> Reply {
 
 /// The Stora path and query to forward: exactly the verified (normalised)
 /// URL's, below the broker's `/api/`.
-fn proxy_target(app: &App, url: &tessera_core::url::Url) -> Step<String> {
+fn proxy_target(app: &App, url: &tessera_core::internals::url::Url) -> Step<String> {
     // The public URL is `scheme://authority`, possibly with a path prefix
     // (a broker mounted below one): the signed path starts with it.
     let path = url.path().strip_prefix(public_path(app)).unwrap_or(url.path());
@@ -589,7 +590,7 @@ fn api_inner(
     req: &Incoming,
     verified: &Verified,
     installation: &Installation,
-    url: &tessera_core::url::Url,
+    url: &tessera_core::internals::url::Url,
 ) -> Step<Reply> {
     check_enabled(installation)?;
     check_broker_token(app, verified)?;
@@ -946,14 +947,14 @@ mod tests {
             "https://[2002:a9fe:a9fe::1]",
             "https://[fec0::1]",
         ] {
-            let parsed = tessera_core::url::Url::parse(url, "site_url").unwrap();
+            let parsed = tessera_core::internals::url::Url::parse(url, "site_url").unwrap();
             assert!(refuse_internal_literal(&parsed, false).is_err(), "{url}");
         }
-        let loopback = tessera_core::url::Url::parse("http://127.0.0.1:8080", "site_url").unwrap();
+        let loopback = tessera_core::internals::url::Url::parse("http://127.0.0.1:8080", "site_url").unwrap();
         assert!(refuse_internal_literal(&loopback, true).is_ok(), "the test configuration admits loopback");
-        let private = tessera_core::url::Url::parse("http://10.0.0.1:8080", "site_url").unwrap();
+        let private = tessera_core::internals::url::Url::parse("http://10.0.0.1:8080", "site_url").unwrap();
         assert!(refuse_internal_literal(&private, true).is_err(), "and nothing else");
-        let public = tessera_core::url::Url::parse("https://93.184.216.34", "site_url").unwrap();
+        let public = tessera_core::internals::url::Url::parse("https://93.184.216.34", "site_url").unwrap();
         assert!(refuse_internal_literal(&public, false).is_ok());
     }
 

@@ -1,6 +1,6 @@
 //! # tessera-broker: the reference broker
 //!
-//! A partner-hosted broker for Tessera's wire protocol v1 (see DESIGN.md).
+//! A partner-hosted broker for Tessera's wire protocol v1 (docs/PROTOCOL.md).
 //! It is meant to be read: each route is one synchronous function in
 //! [`handlers`] (the connect flow in [`connect`]), storage is one SQLite file ([`store`]), the Stora client
 //! is [`stora`], and secrets at rest are sealed by [`crypto`].
@@ -72,7 +72,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::{any, delete, get, patch, post};
-use tessera_core::verify::{MemoryReplayStore, Verifier};
+use tessera_core::{MemoryReplayStore, Verifier};
 
 use crate::crypto::Vault;
 use crate::observe::{LogSink, Observer};
@@ -233,10 +233,10 @@ impl BrokerConfig {
             allow_loopback_sites: false,
             resolver: Arc::new(site_fetch::SystemResolver),
             refresh_margin_secs: 300,
-            connect_ttl_secs: tessera_core::connect::CONNECT_TTL_SECS,
-            uninstall_ticket_max_age_secs: tessera_core::connect::UNINSTALL_TICKET_MAX_AGE_SECS,
+            connect_ttl_secs: tessera_core::internals::connect::CONNECT_TTL_SECS,
+            uninstall_ticket_max_age_secs: tessera_core::internals::connect::UNINSTALL_TICKET_MAX_AGE_SECS,
             public_url: None,
-            replay_capacity: tessera_core::verify::DEFAULT_REPLAY_PER_INSTALLATION,
+            replay_capacity: tessera_core::internals::verify::DEFAULT_REPLAY_PER_INSTALLATION,
             installation_idle_days: DEFAULT_INSTALLATION_IDLE_DAYS,
             installation_idle_secs: None,
             pacing: Pacing::default(),

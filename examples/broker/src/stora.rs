@@ -66,7 +66,7 @@ impl Forwarded {
     /// Stora's error code: the nested `error.code` of its API errors, or an
     /// OAuth-style `error` (read as the plugin reads it, by the core).
     pub fn error_code(&self) -> Option<String> {
-        tessera_core::classify::error_code(&self.body)
+        tessera_core::internals::classify::error_code(&self.body)
     }
 
     /// A `401` that says the access token itself was refused (RFC 6750

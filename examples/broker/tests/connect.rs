@@ -52,7 +52,7 @@ fn text(resp: &Response) -> String {
 }
 
 fn error_code(resp: &Response) -> Option<String> {
-    tessera_core::classify::error_code(&resp.body)
+    tessera_core::internals::classify::error_code(&resp.body)
 }
 
 /// Opens the link in `browser` and clicks the interstitial's Continue:

@@ -164,7 +164,7 @@ fn replayed_request_is_refused() {
     assert_eq!(plugin.send(&signed).unwrap().status, 200);
     let again = plugin.send(&signed).unwrap();
     assert_eq!(again.status, 401);
-    assert_eq!(tessera_core::classify::error_code(&again.body).as_deref(), Some("replayed"));
+    assert_eq!(tessera_core::internals::classify::error_code(&again.body).as_deref(), Some("replayed"));
 }
 
 #[test]
@@ -184,7 +184,7 @@ fn tampered_body_is_refused() {
     assert_eq!(resp.status, 401);
     // A body that no longer matches its digest (a rewriting proxy, or an
     // attacker) has its own code: the plugin does not re-register over it.
-    assert_eq!(tessera_core::classify::error_code(&resp.body).as_deref(), Some(Error::DigestMismatch.wire_code().1));
+    assert_eq!(tessera_core::internals::classify::error_code(&resp.body).as_deref(), Some(Error::DigestMismatch.wire_code().1));
     assert!(stora_requests(&env, "/2025-09/contacts").is_empty(), "nothing reached Stora");
 
     // A tampered path is refused too.
@@ -199,7 +199,7 @@ fn tampered_body_is_refused() {
     signed.url = signed.url.replace("/api/orders", "/api/contacts");
     let resp = plugin.send(&signed).unwrap();
     assert_eq!(resp.status, 401);
-    assert_eq!(tessera_core::classify::error_code(&resp.body).as_deref(), Some("signature_invalid"));
+    assert_eq!(tessera_core::internals::classify::error_code(&resp.body).as_deref(), Some("signature_invalid"));
 }
 
 #[test]

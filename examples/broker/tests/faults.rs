@@ -201,11 +201,11 @@ fn report(step: &str, failures: Vec<String>, cases: usize) {
 }
 
 fn secret_of(c: &Companion) -> String {
-    c.state().installation.as_ref().map(|i| i.secret.to_base64url()).unwrap_or_default()
+    c.state().installation().map(|i| i.secret.to_base64url()).unwrap_or_default()
 }
 
 fn token_of(c: &Companion) -> Option<String> {
-    c.state().broker_token.as_ref().map(|t| t.expose().to_string())
+    c.state().broker_token().map(|t| t.expose().to_string())
 }
 
 // ---- signed API calls ------------------------------------------------------------------
@@ -518,7 +518,7 @@ fn uninstall_under_every_fault() {
                     other => failures.push(format!("{label}: {other:?}")),
                 }
                 let want_sends = match (is_unavailable(fault), times) {
-                    (true, None) => tessera_core::machine::UNINSTALL_MAX_ATTEMPTS as usize,
+                    (true, None) => tessera_core::internals::machine::UNINSTALL_MAX_ATTEMPTS as usize,
                     (true, Some(_)) => 2,
                     (false, _) => 1,
                 };

@@ -94,7 +94,7 @@ fn signed_get(plugin: &PluginHost) -> Response {
 }
 
 fn answer(resp: &Response) -> (u16, Option<String>) {
-    (resp.status, tessera_core::classify::error_code(&resp.body))
+    (resp.status, tessera_core::internals::classify::error_code(&resp.body))
 }
 
 fn expect(resp: &Response, status: u16, code: &str) {
@@ -292,7 +292,7 @@ fn unsigned_wrongly_signed_or_refused_signers_change_nothing() {
 
     // Signed with another secret (a companion that claims the new id).
     let mut state: Value = serde_json::from_str(&new.companion.to_json()).unwrap();
-    let forged_secret = tessera_core::secret::Secret::from_bytes(&[7u8; 32]).unwrap().to_base64url();
+    let forged_secret = tessera_core::Secret::from_bytes(&[7u8; 32]).unwrap().to_base64url();
     let mut replaced = false;
     fn replace_secret(v: &mut Value, secret: &str, replaced: &mut bool) {
         match v {

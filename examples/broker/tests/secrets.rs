@@ -210,10 +210,10 @@ impl Rig {
     /// holds (to search for them) and store the state sealed.
     fn persist(&mut self, plugin: &PluginHost, cap: &mut Capture) {
         let state = plugin.companion.state();
-        if let Some(inst) = &state.installation {
+        if let Some(inst) = state.installation() {
             self.held.insert(inst.secret.to_base64url(), Kind::InstallSecret);
         }
-        if let Some(token) = &state.broker_token {
+        if let Some(token) = state.broker_token() {
             self.held.insert(token.expose().to_string(), Kind::BrokerToken);
         }
         let sealed = plugin.companion.seal_state(&self.seal_key, &mut OsEntropy).expect("seals");
@@ -358,7 +358,7 @@ fn no_secret_or_token_leaks_anywhere() {
     cap.debug("a tampered answer", &plugin.send(&tampered).unwrap());
 
     // Forged and malformed callbacks carrying a token-like value.
-    let token_now = plugin.companion.state().broker_token.as_ref().unwrap().expose().to_string();
+    let token_now = plugin.companion.state().broker_token().unwrap().expose().to_string();
     let return_url = rig.return_url();
     let now = plugin.now();
     let _ = plugin.companion.connect_url(&return_url, None, now, &mut OsEntropy).unwrap();
@@ -429,8 +429,8 @@ fn no_secret_or_token_leaks_anywhere() {
     // Error paths over the state itself: corrupt JSON around the secret and
     // the token, a wrong sealing key, a tampered sealed blob.
     let json = plugin.companion.to_json();
-    let secret = plugin.companion.state().installation.as_ref().unwrap().secret.to_base64url();
-    let token = plugin.companion.state().broker_token.as_ref().unwrap().expose().to_string();
+    let secret = plugin.companion.state().installation().unwrap().secret.to_base64url();
+    let token = plugin.companion.state().broker_token().unwrap().expose().to_string();
     let mut corrupt: Vec<String> = (0..json.len()).step_by(3).map(|n| json[..n].to_string()).collect();
     for value in [&secret, &token] {
         corrupt.push(json.replace(&format!("\"{value}\""), &format!("\"{value}\\q\"")));

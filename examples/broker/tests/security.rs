@@ -31,7 +31,7 @@ use serde_json::json;
 use tessera_broker::harness::{Env, EnvOptions};
 use tessera_broker::plugin_host::{Browser, Decision, PluginHost, find_link, registration};
 use tessera_broker::site_fetch::{Resolve, SystemResolver};
-use tessera_core::secret::Secret;
+use tessera_core::Secret;
 use tessera_core::{ApiRequest, OsEntropy, Request, SignOptions, Status};
 
 fn env() -> Env {
@@ -141,8 +141,8 @@ fn proof_fetch_is_pinned_to_the_checked_address() {
     assert_eq!(first.status, 202, "{}", body(&first));
     let challenge: serde_json::Value = serde_json::from_slice(&first.body).unwrap();
     let challenge = challenge["challenge"].as_str().unwrap();
-    let proof_path = tessera_core::registration::ownership_path(&id);
-    env.site.serve(&proof_path, &tessera_core::registration::ownership_proof(&secret, &id, challenge));
+    let proof_path = tessera_core::internals::registration::ownership_path(&id);
+    env.site.serve(&proof_path, &tessera_core::internals::registration::ownership_proof(&secret, &id, challenge));
 
     let second = post();
     stop.store(true, Ordering::SeqCst);
@@ -257,7 +257,7 @@ fn a_reconnect_during_a_failing_call_keeps_its_new_grant() {
     let grant = env.broker.app().store.grant(&id).unwrap().unwrap();
     assert!(!grant.revoked, "the reconnect's new grant was marked revoked by the old grant's 401");
     assert_ne!(
-        tessera_core::classify::error_code(&answer.body).as_deref(),
+        tessera_core::internals::classify::error_code(&answer.body).as_deref(),
         Some("stora_reconnect_required"),
         "the old grant's failure must not be reported as the new grant's"
     );
@@ -393,7 +393,7 @@ fn signed_get(plugin: &PluginHost, path: &str) -> Request {
 }
 
 fn error_code(resp: &tessera_core::Response) -> Option<String> {
-    tessera_core::classify::error_code(&resp.body)
+    tessera_core::internals::classify::error_code(&resp.body)
 }
 
 /// The replay store's share per installation in these tests: small, so that
@@ -487,7 +487,7 @@ fn a_long_lived_signature_is_refused() {
         let created: i64 = input.split(";created=").nth(1).unwrap().split(';').next().unwrap().parse().unwrap();
         let expires = input.split(";expires=").nth(1).unwrap().split(';').next().unwrap().to_string();
         let input = input.replace(&format!(";expires={expires};"), &format!(";expires={};", created + delta));
-        let (_, signature) = tessera_core::signature::hmac_sign_generic(&req, &input, &secret).unwrap();
+        let (_, signature) = tessera_core::internals::signature::hmac_sign_generic(&req, &input, &secret).unwrap();
         for (k, v) in req.headers.iter_mut() {
             match k.as_str() {
                 "signature-input" => *v = input.clone(),

@@ -88,7 +88,7 @@ fn main() {
     // Stora's rate limit lets a real plugin do: give the replay store a share
     // per installation that holds them all (the default is 1,000).
     *env.broker.app().replay.lock().unwrap_or_else(|e| e.into_inner()) =
-        tessera_core::MemoryReplayStore::new(args.calls.max(tessera_core::verify::DEFAULT_REPLAY_PER_INSTALLATION) + 1);
+        tessera_core::MemoryReplayStore::new(args.calls.max(tessera_core::internals::verify::DEFAULT_REPLAY_PER_INSTALLATION) + 1);
 
     // Set up the installations.
     let setup = Instant::now();
@@ -169,7 +169,7 @@ fn main() {
     // The verifier alone, single thread, no I/O.
     let mut plugin = env.plugin();
     plugin.register(&registration(env.site.url(), "wordpress")).expect("register");
-    let secret = plugin.companion.state().installation.as_ref().map(|i| i.secret.clone()).expect("secret");
+    let secret = plugin.companion.state().installation().map(|i| i.secret.clone()).expect("secret");
     let now = plugin.now();
     let reqs: Vec<_> = (0..2000)
         .map(|_| {

@@ -2,7 +2,7 @@
 //! of a connect code for the installation's grant and a broker token.
 
 use serde_json::json;
-use tessera_core::secret::ct_eq;
+use tessera_core::internals::secret::ct_eq;
 use zeroize::Zeroizing;
 
 use super::{CODE_TTL_SECS, sweep};

@@ -1,9 +1,11 @@
-//! `core/src/state.rs`: the persisted state blob (size and version bounds,
+//! Pinned tests of `core/src/state/` (moved from core/tests/pinned: they build
+//! states field by field, which only the crate can): the persisted state blob (size and version bounds,
 //! the derived status, a lossless round trip of every member).
 
-use tessera_core::clock::MAX_CLOCK_OFFSET_SECS;
-use tessera_core::state::{Installation, MAX_STATE_JSON, PendingConnect, STATE_VERSION};
-use tessera_core::{Account, BrokerToken, Config, RetryPolicy, Routes, Secret, State, Status};
+use super::{Account, Installation, MAX_STATE_JSON, PendingConnect, STATE_VERSION, State, Status};
+use crate::clock::MAX_CLOCK_OFFSET_SECS;
+use crate::config::{Config, RetryPolicy, Routes};
+use crate::secret::{BrokerToken, Secret};
 
 const ALL: [(Status, &str); 8] = [
     (Status::NotRegistered, "not_registered"),
@@ -64,7 +66,7 @@ fn full() -> State {
 
 fn corrupt(json: &str) -> String {
     match State::from_json(json) {
-        Err(tessera_core::Error::StateCorrupt(m)) => m,
+        Err(crate::Error::StateCorrupt(m)) => m,
         other => panic!("{json}: {other:?}"),
     }
 }
