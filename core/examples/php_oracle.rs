@@ -1,9 +1,9 @@
 //! Test oracle: reads JSON lines {"op":..., ...} and writes one JSON result per line.
 use serde_json::{Value as J, json};
 use std::io::{BufRead, Write};
-use tessera_core::*;
 use tessera_core::internals::url::Url;
 use tessera_core::internals::{connect, encoding, httpdate, json as tj, registration, seal, sfv, signature};
+use tessera_core::*;
 
 fn hex(b: &[u8]) -> String {
     encoding::hex(b)

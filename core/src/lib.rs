@@ -73,6 +73,7 @@ mod http;
 mod httpdate;
 mod json;
 mod machine;
+pub mod metadata;
 mod registration;
 mod seal;
 mod secret;
@@ -83,7 +84,6 @@ mod state;
 mod timeline;
 mod url;
 mod verify;
-pub mod metadata;
 
 /// The README's Rust example, compiled and run as a doctest.
 #[cfg(doctest)]
@@ -157,7 +157,9 @@ pub mod internals {
     }
     /// Registration helpers.
     pub mod registration {
-        pub use crate::registration::{check_email, ownership_path, ownership_proof, site_identity, verify_ownership_proof};
+        pub use crate::registration::{
+            check_email, ownership_path, ownership_proof, site_identity, verify_ownership_proof,
+        };
     }
     /// Sealed state.
     pub mod seal {

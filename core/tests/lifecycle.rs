@@ -156,7 +156,8 @@ fn signature_expired_learns_the_offset_once() {
     let (res, t) = drive(&mut c, call, NOW, |req, n| {
         Ok(if n == 0 {
             assert!(req.header("signature-input").unwrap().contains(&format!("created={NOW}")));
-            json_err(401, "signature_expired").with_header("Date", &tessera_core::internals::classify::fmt_http_date(server_now))
+            json_err(401, "signature_expired")
+                .with_header("Date", &tessera_core::internals::classify::fmt_http_date(server_now))
         } else {
             assert!(req.header("signature-input").unwrap().contains(&format!("created={server_now}")));
             Response::new(200, vec![])
@@ -170,7 +171,8 @@ fn signature_expired_learns_the_offset_once() {
     // A second expiry in the same call is not retried again.
     let call = c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap();
     let (res, t) = drive(&mut c, call, NOW, |_, _| {
-        Ok(json_err(401, "signature_expired").with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 9999)))
+        Ok(json_err(401, "signature_expired")
+            .with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 9999)))
     });
     assert_eq!(res.unwrap_err().code(), "client_error");
     assert_eq!(t.sent.len(), 2);
@@ -349,8 +351,13 @@ fn ownership_challenge_then_the_same_registration_again() {
     let RegistrationOutcome::OwnershipChallenge(proof) = outcome else { panic!() };
     assert_eq!(c.status(), Status::AwaitingOwnership);
     let secret = secret_of(&c);
-    tessera_core::internals::registration::verify_ownership_proof(&secret, c.install_id().unwrap(), "abcdefghijklmnop-0123", &proof.body)
-        .unwrap();
+    tessera_core::internals::registration::verify_ownership_proof(
+        &secret,
+        c.install_id().unwrap(),
+        "abcdefghijklmnop-0123",
+        &proof.body,
+    )
+    .unwrap();
     assert_eq!(proof.url, format!("https://shop.example/.well-known/tessera/{}", c.install_id().unwrap()));
     let second = c.registration_request(&registration("https://shop.example"), &mut rng(21)).unwrap();
     assert_eq!(first.body, second.body, "the same id and secret are sent again");
@@ -530,7 +537,8 @@ fn disconnect_corrects_a_skewed_clock_instead_of_assuming_success() {
     let call = c.start_disconnect().unwrap();
     let (res, t) = drive(&mut c, call, NOW, |_, n| {
         Ok(if n == 0 {
-            json_err(401, "signature_expired").with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 600))
+            json_err(401, "signature_expired")
+                .with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 600))
         } else {
             Response::new(204, vec![])
         })
@@ -544,7 +552,8 @@ fn disconnect_corrects_a_skewed_clock_instead_of_assuming_success() {
 fn registration_retry_after_dates_use_the_clock() {
     let mut c = Companion::create(Config::new(B)).unwrap();
     c.registration_request(&registration("https://shop.example"), &mut rng(42)).unwrap();
-    let r = Response::new(429, vec![]).with_header("Retry-After", &tessera_core::internals::classify::fmt_http_date(NOW + 5));
+    let r = Response::new(429, vec![])
+        .with_header("Retry-After", &tessera_core::internals::classify::fmt_http_date(NOW + 5));
     assert_eq!(c.handle_registration_response_at(&r, NOW).unwrap_err(), Error::RateLimited { retry_after_ms: 5000 });
     let with_date = r.clone().with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW));
     // The answer's own Date measures an HTTP-date Retry-After, whatever the local clock says.
@@ -570,7 +579,8 @@ fn a_skewed_clock_is_learned_at_registration_so_connect_works() {
     // Small differences are noise, not skew.
     let mut d = Companion::create(Config::new(B)).unwrap();
     d.registration_request(&registration("https://shop.example"), &mut rng(45)).unwrap();
-    let answer = Response::new(201, vec![]).with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 30));
+    let answer =
+        Response::new(201, vec![]).with_header("Date", &tessera_core::internals::classify::fmt_http_date(NOW + 30));
     d.handle_registration_response_at(&answer, NOW).unwrap();
     assert_eq!(d.clock_offset(), 0);
 }
@@ -630,7 +640,13 @@ fn a_moved_site_proves_its_new_address_when_the_broker_asks() {
     assert_eq!(c.status(), Status::AwaitingOwnership);
     let proof = c.ownership_proof().unwrap();
     assert_eq!(proof.url, format!("https://new-shop.example/.well-known/tessera/{id}"));
-    tessera_core::internals::registration::verify_ownership_proof(&secret_of(&c), &id, "move-challenge-0123456789", &proof.body).unwrap();
+    tessera_core::internals::registration::verify_ownership_proof(
+        &secret_of(&c),
+        &id,
+        "move-challenge-0123456789",
+        &proof.body,
+    )
+    .unwrap();
     assert_eq!(c.start_call(ApiRequest::new("GET", "/api/orders")).unwrap_err().code(), "invalid_state");
     // The proof round is a registration again: same id and secret, new address.
     let again = c.registration_request(&registration("https://new-shop.example"), &mut rng(48)).unwrap();

@@ -7,7 +7,8 @@ mod support;
 use proptest::prelude::*;
 use support::*;
 use tessera_core::{
-    ApiRequest, Companion, MemoryReplayStore, Request, Response, Secret, SignOptions, Verifier, classify, internals::sfv,
+    ApiRequest, Companion, MemoryReplayStore, Request, Response, Secret, SignOptions, Verifier, classify,
+    internals::sfv,
 };
 
 fn method() -> impl Strategy<Value = String> {
@@ -211,7 +212,8 @@ fn signed_structured_field_signature_with_tampered_signature_byte_fails() {
         .unwrap();
     let original = signed.header("signature").unwrap().to_owned();
     let mac =
-        tessera_core::internals::encoding::b64_decode(original.trim_start_matches("tessera=:").trim_end_matches(':')).unwrap();
+        tessera_core::internals::encoding::b64_decode(original.trim_start_matches("tessera=:").trim_end_matches(':'))
+            .unwrap();
     for i in 0..mac.len() {
         let mut m = mac.clone();
         m[i] ^= 1;

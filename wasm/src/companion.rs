@@ -1,12 +1,12 @@
 //! The plugin-side facade: `CompanionCore` (wrapped by the JS `Companion`)
 //! and `CallCore`, one step-machine run.
 
-use tessera_core::OsEntropy;
-#[cfg(feature = "test-hooks")]
-use tessera_core::SeededEntropy;
 use tessera_core::Entropy;
 use tessera_core::Error;
+use tessera_core::OsEntropy;
 use tessera_core::RemoteStep;
+#[cfg(feature = "test-hooks")]
+use tessera_core::SeededEntropy;
 use tessera_core::{
     Action, ApiRequest, Call, Companion, Completion, Config, Event, OwnershipProof, Registration, RegistrationOutcome,
     RetryPolicy, Routes, SignOptions, SiteCheck, TransportError,

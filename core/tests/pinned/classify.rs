@@ -1,8 +1,8 @@
 //! `classify.rs`: how much of an error body is read for its code.
 
 use tessera_core::Response;
+use tessera_core::internals::classify::error_code;
 use tessera_core::{OutcomeKind, classify};
-use tessera_core::internals::classify::{error_code};
 
 /// Largest error body whose code is read (64 KiB).
 const LIMIT: usize = 64 * 1024;

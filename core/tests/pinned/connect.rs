@@ -2,7 +2,10 @@
 //! ticket), their time windows and size limits, the return URL, scope,
 //! callback and connect-code checks.
 
-use tessera_core::internals::connect::{CONNECT_CONTEXT, CONNECT_TTL_SECS, FUTURE_SKEW_SECS, MAX_CALLBACK, MAX_CONNECT_CODE, UNINSTALL_CONTEXT, UNINSTALL_TICKET_MAX_AGE_SECS, canonical_query, link_signature};
+use tessera_core::internals::connect::{
+    CONNECT_CONTEXT, CONNECT_TTL_SECS, FUTURE_SKEW_SECS, MAX_CALLBACK, MAX_CONNECT_CODE, UNINSTALL_CONTEXT,
+    UNINSTALL_TICKET_MAX_AGE_SECS, canonical_query, link_signature,
+};
 use tessera_core::{
     Action, Companion, Completion, Error, Event, Response, Secret, SeededEntropy, verify_connect_url,
     verify_uninstall_ticket,

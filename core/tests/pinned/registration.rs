@@ -1,9 +1,9 @@
 //! `registration.rs`: what a registration accepts (email, platform, version,
 //! extension origins) and how a 202 ownership challenge is read.
 
-use tessera_core::{OwnershipProof, RegistrationOutcome};
 use tessera_core::internals::registration::{check_email, site_identity, verify_ownership_proof};
 use tessera_core::{Companion, Config, Error, Registration, Response, SeededEntropy};
+use tessera_core::{OwnershipProof, RegistrationOutcome};
 
 const NOW: i64 = 1_700_000_000;
 /// Largest 202 body read for a challenge (16 KiB).

@@ -2,8 +2,8 @@
 //! it" (core/src/machine/record.rs): every limit at the limit and one over,
 //! the request, and how a recorded call ends.
 
-use tessera_core::{TimelineEvent};
-use tessera_core::internals::timeline::{timeline_key};
+use tessera_core::TimelineEvent;
+use tessera_core::internals::timeline::timeline_key;
 use tessera_core::{ApiRequest, Completion, Error, Event, RemoteStep, Response};
 
 use super::machine::{connected, error, run, status};

@@ -18,8 +18,8 @@
 //! round that obtained a Stora grant and was never completed has that grant
 //! revoked at Stora.
 
-use tessera_core::{Secret};
-use tessera_core::internals::secret::{ct_eq};
+use tessera_core::Secret;
+use tessera_core::internals::secret::ct_eq;
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_id, token_hash};

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tessera_core::Error as CoreError;
 use tessera_core::Request as CoreRequest;
-use tessera_core::{BrokerToken, Secret};
-use tessera_core::internals::secret::{ct_eq};
 use tessera_core::Verified;
+use tessera_core::internals::secret::ct_eq;
+use tessera_core::{BrokerToken, Secret};
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_id, token_hash};

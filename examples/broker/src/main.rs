@@ -45,8 +45,9 @@ fn required(name: &str) -> String {
 
 fn main() {
     let key_text = required("TESSERA_STORAGE_KEY");
-    let key: [u8; 32] =
-        tessera_core::internals::encoding::b64url_decode(&key_text).and_then(|k| k.try_into().ok()).unwrap_or_else(|| {
+    let key: [u8; 32] = tessera_core::internals::encoding::b64url_decode(&key_text)
+        .and_then(|k| k.try_into().ok())
+        .unwrap_or_else(|| {
             eprintln!("tessera-broker: TESSERA_STORAGE_KEY must be 32 bytes, base64url");
             std::process::exit(2)
         });

@@ -171,7 +171,11 @@ pub fn fetch_ownership_proof(
     site_url: &str,
     install_id: &str,
 ) -> Result<String, FetchError> {
-    let url = format!("{}{}", site_url.trim_end_matches('/'), tessera_core::internals::registration::ownership_path(install_id));
+    let url = format!(
+        "{}{}",
+        site_url.trim_end_matches('/'),
+        tessera_core::internals::registration::ownership_path(install_id)
+    );
     let parsed = tessera_core::internals::url::Url::parse(&url, "site_url").map_err(|_| FetchError::BadUrl)?;
     let port = parsed.port().unwrap_or(if parsed.scheme() == "https" { 443 } else { 80 });
     let checked = resolve_checked(resolver.as_ref(), parsed.host(), port, allow_loopback)?;

@@ -184,7 +184,10 @@ fn tampered_body_is_refused() {
     assert_eq!(resp.status, 401);
     // A body that no longer matches its digest (a rewriting proxy, or an
     // attacker) has its own code: the plugin does not re-register over it.
-    assert_eq!(tessera_core::internals::classify::error_code(&resp.body).as_deref(), Some(Error::DigestMismatch.wire_code().1));
+    assert_eq!(
+        tessera_core::internals::classify::error_code(&resp.body).as_deref(),
+        Some(Error::DigestMismatch.wire_code().1)
+    );
     assert!(stora_requests(&env, "/2025-09/contacts").is_empty(), "nothing reached Stora");
 
     // A tampered path is refused too.

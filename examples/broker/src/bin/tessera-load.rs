@@ -87,8 +87,9 @@ fn main() {
     // Each installation makes `calls` calls within minutes, far beyond what
     // Stora's rate limit lets a real plugin do: give the replay store a share
     // per installation that holds them all (the default is 1,000).
-    *env.broker.app().replay.lock().unwrap_or_else(|e| e.into_inner()) =
-        tessera_core::MemoryReplayStore::new(args.calls.max(tessera_core::internals::verify::DEFAULT_REPLAY_PER_INSTALLATION) + 1);
+    *env.broker.app().replay.lock().unwrap_or_else(|e| e.into_inner()) = tessera_core::MemoryReplayStore::new(
+        args.calls.max(tessera_core::internals::verify::DEFAULT_REPLAY_PER_INSTALLATION) + 1,
+    );
 
     // Set up the installations.
     let setup = Instant::now();
