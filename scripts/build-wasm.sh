@@ -4,7 +4,8 @@
 #   wasm/dist/tessera-companion-<v>.tgz    `npm pack` of that folder
 # With --test-hooks, the test build instead (never published; the wasm suite
 # runs on it): the same package plus the test hooks (useSeededEntropy, a fixed
-# connect `state`) from cargo feature `test-hooks` and wasm/test-hooks/, in
+# connect `state`, the broker's macChecks) from cargo feature `test-hooks` and
+# wasm/test-hooks/, in
 # wasm/pkg-test/ and wasm/dist-test/. Same cargo target dir: only the binding
 # crate is rebuilt.
 # Needs scripts/setup.d/10-wasm.sh (run by scripts/setup.sh) first.
@@ -117,6 +118,9 @@ if [ ${#hooks[@]} -gt 0 ]; then
     # The test build's JS and types: the hooks appended to the module that owns Companion.
     cat "$TESSERA_ROOT/wasm/test-hooks/api.js" >>"$pkg/api.js"
     cat "$TESSERA_ROOT/wasm/test-hooks/index.web.d.ts" >>"$pkg/index.web.d.ts"
+    # The broker module's hook (macChecks: the core's count of verification MACs).
+    cat "$TESSERA_ROOT/wasm/test-hooks/broker.js" >>"$pkg/broker.js"
+    cat "$TESSERA_ROOT/wasm/test-hooks/broker.d.ts" >>"$pkg/broker.d.ts"
 fi
 
 crate_version=$(awk -F'"' '/^version = / { print $2; exit }' Cargo.toml)

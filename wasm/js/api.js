@@ -9,7 +9,6 @@ import {
   CompanionCore,
   classifyCore,
   contentDigest as contentDigestCore,
-  hmacSignGenericCore,
 } from "./tessera_wasm.js";
 import { TesseraError, invalidArgument } from "./error.js";
 import { ensureReady, plugin } from "./ready.js";
@@ -686,28 +685,6 @@ export function classify(response, options) {
     optNow(o.now, "options.now"),
   ];
   return guarded(() => classifyCore(...args));
-}
-
-/**
- * Low level: generic RFC 9421 HMAC-SHA256 signing of `{ method, url, headers, body }`
- * for the one member of a `Signature-Input` value (e.g. RFC 9421 Appendix B.2.5)
- * → `{ signatureBase, signature }` (`signature` is the `Signature` field value).
- */
-export function hmacSignGeneric(request, signatureInput, key) {
-  ensureReady();
-  c.obj(request, "request");
-  try {
-    return hmacSignGenericCore(
-      c.str(request.method, "request.method"),
-      c.str(request.url, "request.url"),
-      c.headerList(request.headers, "request.headers"),
-      c.bytes(request.body, "request.body"),
-      c.str(signatureInput, "signatureInput"),
-      c.reqBytes(key, "key"),
-    );
-  } catch (e) {
-    rethrow(e);
-  }
 }
 
 /** Low level: the RFC 9530 `Content-Digest` value (`sha-256=:…:`) of a body. */

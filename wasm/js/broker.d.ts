@@ -12,11 +12,22 @@ export type SecretLookup = (
 ) => SecretValue | null | undefined | PromiseLike<SecretValue | null | undefined>;
 
 /**
- * A host nonce store: return true when `key` was new and is now kept until `expiresAt`.
+ * A replay store's answer when asked to record a nonce: `"fresh"` (it was not
+ * live and is now kept: the request verifies), `"seen"` (a replay: 401
+ * `replayed`) or `"full"` (this installation's share is full: 503
+ * `replay_store_full`, fail closed). `true` / `false` are accepted as
+ * `"fresh"` / `"seen"`.
+ */
+export type ReplayAnswer = "fresh" | "seen" | "full" | boolean;
+
+/**
+ * A host nonce store (a database or cache shared by the broker's processes):
+ * record `key` until `expiresAt` (unix seconds) and answer whether it was new.
+ * It is asked only after the request's MAC verified.
  * `key` is `installId + ":" + nonce`: bound what each installation may hold, never one limit for all.
  */
 export interface ReplayStore {
-  checkAndInsert(key: string, expiresAt: number, now: number): boolean | PromiseLike<boolean>;
+  checkAndInsert(key: string, expiresAt: number, now: number): ReplayAnswer | PromiseLike<ReplayAnswer>;
 }
 
 /**
@@ -39,8 +50,8 @@ export interface IncomingRequest {
 
 export interface VerifyOptions {
   secretFor: SecretLookup;
-  /** Default: one MemoryReplayStore per loaded module. */
-  replayStore?: MemoryReplayStore | ReplayStore;
+  /** Required (there is no default store): one MemoryReplayStore kept for the process, or a shared ReplayStore. */
+  replayStore: MemoryReplayStore | ReplayStore;
   /** Broker clock, unix seconds; default now. */
   now?: number;
   /** Accepted |created - now|, seconds (default 300). */
@@ -80,4 +91,55 @@ export function verifyOwnershipProof(args: {
   installId: string;
   challenge: string;
   proof: string;
+  /** Broker clock, unix seconds; default now. */
+  now?: number;
 }): void;
+
+/**
+ * What every verification failure (a TesseraError of kind `verification`, or
+ * `invalid_request` for a malformed request) carries: the answer the broker
+ * sends, decided by the core. Answer with exactly these.
+ */
+export interface WireAnswer {
+  /** HTTP status: 401 for a signature, 503 for a full replay store, 403 for an ownership proof, 400 for a malformed request. */
+  wireStatus: number;
+  /** The body's `error` code. */
+  wireCode: string;
+  /** Response headers, lowercase names in order: content-type, cache-control, and `date` on `signature_expired`. */
+  wireHeaders: Record<string, string>;
+  /** The JSON body, `{"error": code, "error_description": message}`. */
+  wireBody: string;
+}
+
+declare module "./index.web.js" {
+  interface TesseraError {
+    /** Broker side, a verification refusal: the response headers to send (see WireAnswer). */
+    readonly wireHeaders?: Record<string, string>;
+    /** Broker side, a verification refusal: the JSON body to send (see WireAnswer). */
+    readonly wireBody?: string;
+  }
+}
+
+// ---- low level ---------------------------------------------------------------------
+
+/** A request for `hmacSignGeneric`. */
+export interface GenericRequest {
+  method: string;
+  url: string;
+  headers?: HeadersInput | null;
+  body?: BodyInput | null;
+}
+
+/** What `hmacSignGeneric` returns. */
+export interface GenericSignature {
+  /** The RFC 9421 §2.5 signature base that was signed. */
+  signatureBase: string;
+  /** The `Signature` field value, `label=:base64:`. */
+  signature: string;
+}
+
+/**
+ * Generic RFC 9421 HMAC-SHA256 signing for the one member of a Signature-Input
+ * value (any covered components), e.g. RFC 9421 Appendix B.2.5.
+ */
+export function hmacSignGeneric(request: GenericRequest, signatureInput: string, key: BodyInput): GenericSignature;

@@ -3,16 +3,23 @@
 // the in-memory replay store. These run in their own wasm module
 // (tessera_broker_bg.wasm, the whole core), instantiated on first use, so the
 // module browser extensions load stays small.
+//
+// Verification is the core's sans-IO sequence: what needs no secret is checked
+// (one wasm call), `secretFor` is asked once and awaited, the MAC is checked
+// once (one wasm call), the replay store is asked and awaited, and its answer
+// finishes the verification (one wasm call). No wasm call runs JavaScript in
+// between. Every refusal is a TesseraError carrying the core's wire answer:
+// `wireStatus`, `wireCode`, `wireHeaders`, `wireBody`.
 
 import { readFileSync } from "node:fs";
 import {
   ReplayStoreCore,
+  hmacSignGenericCore,
+  beginConnectUrl,
+  beginRequest,
+  beginUninstallTicket,
+  checkOwnershipProofCore,
   initSync,
-  replayedError,
-  verifyConnectUrlCore,
-  verifyOwnershipProofCore,
-  verifyRequestRecording,
-  verifyUninstallTicketCore,
 } from "./tessera_broker.js";
 import { TesseraError, invalidArgument } from "./error.js";
 import { Engine, checkEnvironment } from "./ready.js";
@@ -33,7 +40,7 @@ function ensureReady() {
 }
 
 let storeCore;
-/** Wasm stores inside `verify` right now (a secretFor callback must not re-enter them). */
+/** Wasm stores whose verification's `secretFor` is running right now (it must not use them). */
 const busyStores = new WeakSet();
 
 function storeBusy() {
@@ -78,34 +85,74 @@ export class MemoryReplayStore {
   }
 }
 
-let defaultStore;
-/** The instance generation of `defaultStore`: after a trap it starts empty, like after a process restart. */
-let defaultStoreGen;
+/** There is no implicit replay store: a request verification names one. */
+function noStore() {
+  return new TesseraError(
+    "invalid_input",
+    "invalid_input",
+    "invalid `options.replayStore`: a replay store is required (there is no default store); pass " +
+      "`replayStore: store` with one `new MemoryReplayStore()` kept for the whole process, or your shared " +
+      'store whose `checkAndInsert(key, expiresAt, now)` answers "fresh", "seen" or "full"',
+  );
+}
 
-/** `secretFor` as the core's synchronous lookup; an async answer is awaited by a second pass. */
-async function withSecrets(secretFor, run) {
-  const check = (v) => (v === undefined || v === null ? null : c.secretValue(v, "secretFor()"));
-  let pending;
-  const lookup = (keyid) => {
-    const v = secretFor(keyid);
-    if (v !== null && typeof v === "object" && typeof v.then === "function") {
-      pending = { keyid, promise: v };
-      return null;
-    }
-    return check(v);
-  };
-  // The lookup runs inside the wasm call: a trap it causes in this instance
-  // discards the call's result (Engine.reentrant).
-  const generation = engine.generation;
+/** The broker instance was re-created while a verification awaited its host: that verification is void. */
+function restartedMidway() {
+  return new TesseraError(
+    "internal",
+    "internal",
+    "tessera-companion broker was restarted after an internal error during this verification; it did not verify",
+  );
+}
+
+/** Frees a pending step handle that will not be used (unless its instance died or a step consumed it). */
+function drop(handle, generation) {
+  if (generation === engine.generation && handle.__wbg_ptr !== 0) guarded(() => handle.free());
+}
+
+/**
+ * Steps 1 and 2 of a verification: `begin()` (a wasm call returning a pending
+ * handle; it throws the refusal of what needs no secret), then `secretFor`
+ * asked once for `idOf(handle)` and awaited, then the handle's `check` (the
+ * MAC, once) → what `check` returns. While `secretFor` runs synchronously,
+ * `busy` (a MemoryReplayStore's wasm store, if any) refuses to be used.
+ */
+async function withSecret(begin, idOf, secretFor, busy) {
+  let generation = engine.generation;
+  let pending = engine.track(guarded(begin));
+  let secret;
   try {
-    return engine.reentrant(() => run(lookup));
+    const id = guarded(() => idOf(pending));
+    let value;
+    if (busy !== undefined) busyStores.add(busy);
+    try {
+      value = secretFor(id);
+    } finally {
+      if (busy !== undefined) busyStores.delete(busy);
+    }
+    value = await value;
+    secret = value === undefined || value === null ? null : c.secretValue(value, "secretFor()");
+    ensureReady();
   } catch (e) {
-    if (pending === undefined || generation !== engine.generation) throw e;
+    // A trap the lookup caused in this instance (through its raw exports)
+    // poisons it first: nothing is freed into a dead instance.
+    if (!(e instanceof WebAssembly.RuntimeError)) drop(pending, generation);
+    rethrow(e);
   }
-  const { keyid, promise } = pending;
-  const secret = check(await promise);
-  ensureReady();
-  return engine.reentrant(() => run((k) => (k === keyid ? secret : null)));
+  if (generation !== engine.generation) {
+    // Re-created while the lookup ran: step 1 again on the new instance (no MAC was computed yet).
+    generation = engine.generation;
+    pending = engine.track(guarded(begin));
+  }
+  return guarded(() => pending.check(secret));
+}
+
+/** A host store's answer: "fresh" | "seen" | "full" (true = fresh, false = seen, for stores written for 0.1). */
+function replayAnswer(v) {
+  if (v === true || v === "fresh") return "fresh";
+  if (v === false || v === "seen") return "seen";
+  if (v === "full") return "full";
+  throw invalidArgument("options.replayStore.checkAndInsert()", 'an answer of "fresh", "seen" or "full" (or true / false)');
 }
 
 /**
@@ -123,36 +170,37 @@ export async function verifyRequest(request, options) {
   const body = c.bytes(request.body, "request.body");
   const now = optNow(o.now, "options.now");
   const windowSecs = c.optInt(o.windowSecs, "options.windowSecs");
-  let store = o.replayStore;
-  if (store === undefined || store === null) {
-    if (defaultStore === undefined || defaultStoreGen !== engine.generation) {
-      defaultStore = new MemoryReplayStore();
-      defaultStoreGen = engine.generation;
-    }
-    store = defaultStore;
-  }
-  if (storeCore(store) !== undefined) {
-    return withSecrets(secretFor, (lookup) => {
-      const core = storeCore(store); // again at every pass: the instance may have been re-created meanwhile
-      if (busyStores.has(core)) throw storeBusy();
-      busyStores.add(core);
-      try {
-        return core.verify(method, url, headers, body, now, windowSecs, lookup);
-      } finally {
-        busyStores.delete(core);
-      }
-    });
-  }
-  const checkAndInsert = c.fn(store?.checkAndInsert, "options.replayStore.checkAndInsert");
-  const verified = await withSecrets(secretFor, (lookup) =>
-    verifyRequestRecording(method, url, headers, body, now, windowSecs, lookup),
+  const store = o.replayStore;
+  if (store === undefined || store === null) throw noStore();
+  const memory = storeCore(store);
+  const checkAndInsert = memory === undefined ? c.fn(store.checkAndInsert, "options.replayStore.checkAndInsert") : undefined;
+  if (memory !== undefined && busyStores.has(memory)) throw storeBusy();
+
+  const replay = engine.track(
+    await withSecret(() => beginRequest(method, url, headers, body, now, windowSecs), (p) => p.keyid(), secretFor, memory),
   );
-  const { replayKey, replayExpiresAt, ...result } = verified;
-  if ((await checkAndInsert.call(store, replayKey, replayExpiresAt, now)) !== true) {
-    ensureReady();
-    throw guarded(() => replayedError());
+  const generation = engine.generation;
+  if (memory !== undefined) {
+    let core;
+    try {
+      core = storeCore(store); // again: the instance may have been re-created meanwhile
+    } catch (e) {
+      drop(replay, generation);
+      throw e;
+    }
+    return guarded(() => replay.recordIn(core));
   }
-  return result;
+  let answer;
+  try {
+    const [key, expiresAt, at] = guarded(() => [replay.replayKey(), replay.expiresAt(), replay.now()]);
+    answer = replayAnswer(await checkAndInsert.call(store, key, expiresAt, at));
+    ensureReady();
+  } catch (e) {
+    if (!(e instanceof WebAssembly.RuntimeError)) drop(replay, generation);
+    rethrow(e);
+  }
+  if (generation !== engine.generation) throw restartedMidway();
+  return guarded(() => replay.finish(answer));
 }
 
 /** Broker side: verifies a connect URL → `{ installId, state, returnUrl, scope?, ts }`. */
@@ -162,7 +210,7 @@ export async function verifyConnectUrl(url, options) {
   const o = c.obj(options, "options");
   const secretFor = c.fn(o.secretFor, "options.secretFor");
   const now = optNow(o.now, "options.now");
-  return withSecrets(secretFor, (lookup) => verifyConnectUrlCore(url, now, lookup));
+  return withSecret(() => beginConnectUrl(url, now), (p) => p.installId(), secretFor);
 }
 
 /** Broker side: verifies an uninstall ticket for `installId` → its `ts`. */
@@ -174,20 +222,37 @@ export async function verifyUninstallTicket(installId, url, options) {
   const secretFor = c.fn(o.secretFor, "options.secretFor");
   const now = optNow(o.now, "options.now");
   const maxAge = c.optInt(o.maxAgeSecs, "options.maxAgeSecs");
-  return withSecrets(secretFor, (lookup) => verifyUninstallTicketCore(installId, url, now, maxAge, lookup));
+  return withSecret(() => beginUninstallTicket(installId, url, now, maxAge), (p) => p.installId(), secretFor);
 }
 
-/** Broker side: checks an ownership proof fetched from the site (throws on mismatch). */
+/** Broker side: checks an ownership proof fetched from the site (throws `ownership_proof_invalid`, 403, on mismatch). */
 export function verifyOwnershipProof(args) {
   ensureReady();
   c.obj(args, "args");
   const secret = c.secretValue(args.secret, "args.secret");
+  const installId = c.str(args.installId, "args.installId");
+  const challenge = c.str(args.challenge, "args.challenge");
+  const proof = c.str(args.proof, "args.proof");
+  const now = optNow(args.now, "args.now");
+  guarded(() => checkOwnershipProofCore(secret, installId, challenge, proof, now));
+}
+
+/**
+ * Low level (broker module): generic RFC 9421 HMAC-SHA256 signing of `{ method, url, headers, body }`
+ * for the one member of a `Signature-Input` value (e.g. RFC 9421 Appendix B.2.5)
+ * → `{ signatureBase, signature }` (`signature` is the `Signature` field value).
+ */
+export function hmacSignGeneric(request, signatureInput, key) {
+  ensureReady();
+  c.obj(request, "request");
   try {
-    verifyOwnershipProofCore(
-      secret,
-      c.str(args.installId, "args.installId"),
-      c.str(args.challenge, "args.challenge"),
-      c.str(args.proof, "args.proof"),
+    return hmacSignGenericCore(
+      c.str(request.method, "request.method"),
+      c.str(request.url, "request.url"),
+      c.headerList(request.headers, "request.headers"),
+      c.bytes(request.body, "request.body"),
+      c.str(signatureInput, "signatureInput"),
+      c.reqBytes(key, "key"),
     );
   } catch (e) {
     rethrow(e);

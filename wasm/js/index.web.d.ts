@@ -561,26 +561,5 @@ export function classify(response: ResponseInput, options?: NowOption): Outcome;
 
 // ---- low level -------------------------------------------------------------------
 
-/** A request for `hmacSignGeneric`. */
-export interface GenericRequest {
-  method: string;
-  url: string;
-  headers?: HeadersInput | null;
-  body?: BodyInput | null;
-}
-
-/** What `hmacSignGeneric` returns. */
-export interface GenericSignature {
-  /** The RFC 9421 §2.5 signature base that was signed. */
-  signatureBase: string;
-  /** The `Signature` field value, `label=:base64:`. */
-  signature: string;
-}
-
-/**
- * Generic RFC 9421 HMAC-SHA256 signing for the one member of a Signature-Input
- * value (any covered components), e.g. RFC 9421 Appendix B.2.5.
- */
-export function hmacSignGeneric(request: GenericRequest, signatureInput: string, key: BodyInput): GenericSignature;
 /** The RFC 9530 Content-Digest value (`sha-256=:…:`) of a body. */
 export function contentDigest(body: BodyInput): string;

@@ -1,6 +1,6 @@
 //! Core [`Error`] → JavaScript `TesseraError` (constructed by `js/error.js`).
 
-use tessera_core::error::Error;
+use tessera_core::Error;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(raw_module = "./error.js")]

@@ -24,5 +24,7 @@ mod records;
 #[cfg(feature = "broker")]
 pub use broker::WasmReplayStore;
 pub use companion::{WasmCall, WasmCompanion};
-pub use lowlevel::{classify, content_digest, hmac_sign_generic};
+#[cfg(feature = "broker")]
+pub use lowlevel::hmac_sign_generic;
+pub use lowlevel::{classify, content_digest};
 pub use records::{metadata_patch, timeline_event_request, validate_metadata};

@@ -1,11 +1,16 @@
-//! Pure helpers: response classification and the generic RFC 9421 exports.
+//! Pure helpers: response classification, `Content-Digest`, and (broker
+//! module only) generic RFC 9421 signing.
 
+#[cfg(feature = "broker")]
 use tessera_core::Request;
 use tessera_core::classify as core_classify;
 use tessera_core::internals::signature;
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{Obj, headers_in, response_in, secs};
+#[cfg(feature = "broker")]
+use crate::convert::headers_in;
+use crate::convert::{Obj, response_in, secs};
+#[cfg(feature = "broker")]
 use crate::error::IntoJs;
 
 /// `classify` → `{ kind, status, code?, retryAfterMs?, serverDate?, requestId?, fromStora }`.
@@ -25,6 +30,9 @@ pub fn classify(status: u16, headers: Vec<String>, body: Vec<u8>, now: f64) -> J
 
 /// Generic RFC 9421 HMAC-SHA256 signing of `req` for the one member of
 /// `signature_input` (`signature::hmac_sign_generic`) → `{ signatureBase, signature }`.
+/// Broker module only: it is the one user of a general structured-field
+/// parser, which the plugin module does not need.
+#[cfg(feature = "broker")]
 #[wasm_bindgen(js_name = hmacSignGenericCore)]
 pub fn hmac_sign_generic(
     method: String,

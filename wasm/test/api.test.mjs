@@ -228,10 +228,10 @@ test("signRequest is deterministic with now/nonce/idempotencyKey and verifies", 
   await verifyRequest(a, { secretFor: () => secretOf(c), now: NOW, replayStore: store });
   assert.equal(store.size, 1);
   await assert.rejects(verifyRequest(a, { secretFor: () => secretOf(c), now: NOW, replayStore: store }), { code: "replayed" });
-  await assert.rejects(verifyRequest(a, { secretFor: () => secretOf(c), now: NOW + 1000 }), { code: "signature_expired" });
-  await assert.rejects(verifyRequest({ ...a, body: "tampered" }, { secretFor: () => secretOf(c), now: NOW }), { code: "digest_mismatch" });
-  await assert.rejects(verifyRequest(a, { secretFor: () => null, now: NOW }), { code: "unknown_installation" });
-  await assert.rejects(verifyRequest({ ...a, headers: [] }, { secretFor: () => secretOf(c), now: NOW }), { code: "signature_missing" });
+  await assert.rejects(verifyRequest(a, { secretFor: () => secretOf(c), now: NOW + 1000, replayStore: store }), { code: "signature_expired" });
+  await assert.rejects(verifyRequest({ ...a, body: "tampered" }, { secretFor: () => secretOf(c), now: NOW, replayStore: store }), { code: "digest_mismatch" });
+  await assert.rejects(verifyRequest(a, { secretFor: () => null, now: NOW, replayStore: store }), { code: "unknown_installation" });
+  await assert.rejects(verifyRequest({ ...a, headers: [] }, { secretFor: () => secretOf(c), now: NOW, replayStore: store }), { code: "signature_missing" });
   // A host replay store (async) sees the nonce once.
   const seen = new Set();
   const hostStore = { async checkAndInsert(key) { if (seen.has(key)) return false; seen.add(key); return true; } };
@@ -240,7 +240,7 @@ test("signRequest is deterministic with now/nonce/idempotencyKey and verifies", 
   await assert.rejects(verifyRequest(b2, { secretFor: async () => secretOf(c), now: NOW, replayStore: hostStore }), { code: "replayed" });
   // Secrets as bytes work too.
   const bytes = Buffer.from(secretOf(c), "base64url");
-  await verifyRequest(c.signRequest({ method: "GET", path: "/api/z" }, { now: NOW }), { secretFor: () => new Uint8Array(bytes), now: NOW });
+  await verifyRequest(c.signRequest({ method: "GET", path: "/api/z" }, { now: NOW }), { secretFor: () => new Uint8Array(bytes), now: NOW, replayStore: store });
 });
 
 test("uninstall ticket verifies broker side", async () => {

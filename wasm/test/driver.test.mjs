@@ -4,7 +4,7 @@
 // fake clock. (Every machine script is replayed in machine.test.mjs.)
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Companion, TesseraError, verifyOwnershipProof, verifyRequest } from "tessera-companion";
+import { Companion, MemoryReplayStore, TesseraError, verifyOwnershipProof, verifyRequest } from "tessera-companion";
 import { ACCOUNT, CODE, NOW, SEED, completeWith, connectAnswer, recordingSleep, response, scriptedFetch, stateOf, text } from "./helpers.mjs";
 
 const BROKER = "https://broker.example";
@@ -255,6 +255,7 @@ test("calls against a real loopback HTTP server with the global fetch", async ()
   const c = await connected();
   const secret = JSON.parse(c.exportState()).installation.secret;
   let hits = 0;
+  const replayStore = new MemoryReplayStore();
   const server = createServer(async (req, res) => {
     const chunks = [];
     for await (const ch of req) chunks.push(ch);
@@ -265,7 +266,7 @@ test("calls against a real loopback HTTP server with the global fetch", async ()
     }
     const headers = Object.entries(req.headers).map(([k, v]) => [k, String(v)]);
     try {
-      const v = await verifyRequest({ method: req.method, url: `http://127.0.0.1:${server.address().port}${req.url}`, headers, body: Buffer.concat(chunks) }, { secretFor: () => secret });
+      const v = await verifyRequest({ method: req.method, url: `http://127.0.0.1:${server.address().port}${req.url}`, headers, body: Buffer.concat(chunks) }, { secretFor: () => secret, replayStore });
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: v.installId }));
     } catch (e) {
       res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: e.code }));

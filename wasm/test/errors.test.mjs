@@ -152,7 +152,7 @@ test("async APIs reject (never throw synchronously) with TesseraErrors", async (
     await assert.rejects(result, (e) => e instanceof TesseraError && e.code === "invalid_input");
   }
   await assert.rejects(
-    verifyRequest({ method: "GET", url: "https://a.example/" }, { secretFor: () => 42 }),
+    verifyRequest({ method: "GET", url: "https://a.example/" }, { secretFor: () => 42, replayStore: new MemoryReplayStore() }),
     (e) => e instanceof TesseraError,
   );
 });
@@ -197,7 +197,7 @@ test("secrets and tokens never appear in messages or toJSON of errors", async ()
   const signed = c.signRequest({ method: "GET", path: "/api/x" }, { now: NOW });
   for (const secretFor of [() => state.installation.secret.slice(1), () => "!!"]) {
     try {
-      await verifyRequest(signed, { secretFor, now: NOW });
+      await verifyRequest(signed, { secretFor, now: NOW, replayStore: new MemoryReplayStore() });
     } catch (e) {
       errors.push(e);
     }
@@ -213,7 +213,7 @@ test("secrets and tokens never appear in messages or toJSON of errors", async ()
   assert.ok(errors.length >= 12, `collected ${errors.length}`);
   for (const e of errors) {
     assert.ok(e instanceof TesseraError, String(e));
-    const shown = `${e.message} ${JSON.stringify(e)} ${String(e)} ${e.reason ?? ""}`;
+    const shown = `${e.message} ${JSON.stringify(e)} ${String(e)} ${e.reason ?? ""} ${e.wireBody ?? ""} ${JSON.stringify(e.wireHeaders ?? {})}`;
     for (const s of secrets) assert.ok(!shown.includes(s), `${e.code} leaks a secret: ${shown}`);
   }
   // And the companion itself prints nothing secret.
@@ -260,20 +260,20 @@ test("fuzz: malformed JSON, URLs, callbacks, sealed blobs and responses never cr
     const cc = await outcomeAsync(TesseraError, () => Companion.importState(base).completeConnect(s, { fetch: noFetch }));
     assert.equal(typeof cc.error, "string");
     assert.notEqual(cc.error, "internal", `completeConnect(${JSON.stringify(s)})`);
-    const o = await verifyRequest({ method: "GET", url: "https://broker.example/x", headers: { "signature-input": s, signature: s, "content-digest": s } }, { secretFor: () => null }).then(() => "ok", (e) => e);
+    const o = await verifyRequest({ method: "GET", url: "https://broker.example/x", headers: { "signature-input": s, signature: s, "content-digest": s } }, { secretFor: () => null, replayStore: new MemoryReplayStore() }).then(() => "ok", (e) => e);
     assert.ok(o === "ok" || o instanceof TesseraError, String(o));
   }
   // Still fully working afterwards.
   const after = c.signRequest({ method: "GET", path: "/api/x" }, { now: NOW, nonce: "after" });
   assert.equal(after.method, "GET");
-  await verifyRequest(after, { secretFor: () => JSON.parse(c.exportState()).installation.secret, now: NOW });
+  await verifyRequest(after, { secretFor: () => JSON.parse(c.exportState()).installation.secret, now: NOW, replayStore: new MemoryReplayStore() });
 });
 
 test("oversized inputs are refused by the core and leave the module working", async () => {
   const c = await connected();
   const huge = new Uint8Array(64 << 20);
   assert.throws(() => c.signRequest({ method: "POST", path: "/api/x", body: huge }), { code: "too_large" });
-  await assert.rejects(verifyRequest({ method: "POST", url: "https://broker.example/x", body: huge }, { secretFor: () => null }), { code: "too_large" });
+  await assert.rejects(verifyRequest({ method: "POST", url: "https://broker.example/x", body: huge }, { secretFor: () => null, replayStore: new MemoryReplayStore() }), { code: "too_large" });
   const longText = "x".repeat(8 << 20);
   assert.throws(() => Companion.importState(longText), TesseraError);
   await assert.rejects(c.completeConnect(longText, { fetch: noFetch }), TesseraError);

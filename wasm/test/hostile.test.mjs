@@ -527,11 +527,13 @@ const SPEC = {
         secretFor: secretForSlot(),
         replayStore: {
           hostile: () => [
-            ...wrongTypes(["absent"]),
+            ...wrongTypes([]),
             ["checkAndInsert not a function", () => ({ checkAndInsert: 5 })],
             ["checkAndInsert throws", () => ({ checkAndInsert: () => { throw SENTINEL; } })],
             ["checkAndInsert rejects", () => ({ checkAndInsert: async () => { throw SENTINEL; } })],
             ["checkAndInsert → 'yes'", () => ({ checkAndInsert: () => "yes" })],
+            ["checkAndInsert → 'full'", () => ({ checkAndInsert: () => "full" })],
+            ["checkAndInsert → promise of 'seen'", () => ({ checkAndInsert: async () => "seen" })],
             ["fake MemoryReplayStore", () => Object.create(MemoryReplayStore.prototype)],
           ],
         },
@@ -561,6 +563,7 @@ const SPEC = {
     },
     slots: [object({ secret: key(), installId: text(), challenge: text(), proof: text() })],
   },
+  macChecks: { call: (_, a) => pkg.macChecks(...a), args: () => [], slots: [], note: "test hook (test builds only): takes no input" },
   init: { async: true, call: (_, a) => pkg.init(...a), args: () => [], slots: [], note: "Node entry: ready at import; init() ignores its argument. The web entry's init is covered below." },
   initSync: { call: (_, a) => pkg.initSync(...a), args: () => [], slots: [], note: "as init" },
 };

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { httpbis, createSigner, createVerifier } from "http-message-signatures";
-import { Companion, contentDigest, hmacSignGeneric, verifyRequest } from "tessera-companion";
+import { Companion, MemoryReplayStore, contentDigest, hmacSignGeneric, verifyRequest } from "tessera-companion";
 import { CODE, SEED, completeWith, stateOf } from "./helpers.mjs";
 
 const PROFILE_PARAMS = ["created", "expires", "nonce", "alg", "keyid", "tag"];
@@ -74,7 +74,7 @@ test("signatures made by http-message-signatures with the profile verify with te
     },
     { method: "POST", url, headers },
   );
-  const v = await verifyRequest({ method: "POST", url, headers: signed.headers, body }, { secretFor: (id) => (id === c.installId ? new Uint8Array(secret) : null) });
+  const v = await verifyRequest({ method: "POST", url, headers: signed.headers, body }, { secretFor: (id) => (id === c.installId ? new Uint8Array(secret) : null), replayStore: new MemoryReplayStore() });
   assert.equal(v.installId, c.installId);
   assert.equal(v.nonce, "npm-nonce-1");
   assert.equal(v.idempotencyKey, "npm-key-1");

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { Companion, TesseraError, metadataPatch, timelineEventRequest, validateMetadata, verifyRequest } from "tessera-companion";
+import { Companion, MemoryReplayStore, TesseraError, metadataPatch, timelineEventRequest, validateMetadata, verifyRequest } from "tessera-companion";
 import { CODE, NOW, SEED, completeWith, stateOf, text } from "./helpers.mjs";
 
 const BROKER = "https://broker.example";
@@ -31,6 +31,7 @@ async function withBroker(answer, run) {
   const c = await connected();
   const secret = JSON.parse(c.exportState()).installation.secret;
   const seen = [];
+  const replayStore = new MemoryReplayStore();
   const server = createServer(async (req, res) => {
     const chunks = [];
     for await (const ch of req) chunks.push(ch);
@@ -38,7 +39,7 @@ async function withBroker(answer, run) {
     const headers = Object.entries(req.headers).map(([k, v]) => [k, String(v)]);
     const url = `http://127.0.0.1:${server.address().port}${req.url}`;
     try {
-      await verifyRequest({ method: req.method, url, headers, body }, { secretFor: () => secret });
+      await verifyRequest({ method: req.method, url, headers, body }, { secretFor: () => secret, replayStore });
     } catch (e) {
       res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ error: e.code }));
       return;

@@ -1,5 +1,6 @@
 // The published package carries no test hooks (security issue 14): no
-// `useSeededEntropy`, no caller-chosen connect `state`, in the JS, the types,
+// `useSeededEntropy`, no caller-chosen connect `state`, no `macChecks` (the
+// broker's count of verification MACs), in the JS, the types,
 // the README or the wasm exports. scripts/test.d/10-wasm.sh unpacks the
 // published tarball (wasm/dist, what `npm pack` of the default build gives)
 // into node_modules/.shipped/tessera-companion and the test build
@@ -12,7 +13,7 @@ import { readFileSync, readdirSync } from "node:fs";
 
 const SHIPPED = new URL("./node_modules/.shipped/tessera-companion/", import.meta.url);
 const TESTING = new URL("./node_modules/tessera-companion/", import.meta.url);
-const HOOKS = /useSeededEntropy|connectUrlWithState|SeededEntropy|test-hooks|test hooks/i;
+const HOOKS = /useSeededEntropy|connectUrlWithState|SeededEntropy|macChecks|mac_checks|test-hooks|test hooks/i;
 const REG = { siteUrl: "https://shop.example", adminEmail: "owner@shop.example", platform: "chrome-extension", pluginVersion: "1.0.0" };
 const RETURN = "chrome-extension://abcdefghijklmnop/options.html";
 const FIXED = "fixed-state-0123456789";
@@ -55,7 +56,7 @@ test("the published wasm modules export no hook", () => {
   for (const f of ["tessera_wasm_bg.wasm", "tessera_broker_bg.wasm"]) {
     const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(new URL(f, SHIPPED)))).map((e) => e.name);
     assert.ok(names.includes("companioncore_connectUrl"), `${f}: exports read`);
-    assert.deepEqual(names.filter((n) => /seed|withstate/i.test(n)), [], f);
+    assert.deepEqual(names.filter((n) => /seed|withstate|macchecks/i.test(n)), [], f);
   }
 });
 
@@ -87,6 +88,12 @@ test("the test build (what the other suites use) has the hooks", async () => {
     return d.registrationRequest(REG).body;
   };
   assert.deepEqual(seeded(), seeded());
+  const broker = await import(new URL("broker.js", TESTING));
+  assert.equal(typeof broker.macChecks, "function");
+  assert.equal(typeof broker.macChecks(), "number");
+  assert.match(readFileSync(new URL("broker.d.ts", TESTING), "utf8"), /macChecks/);
+  const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(new URL("tessera_broker_bg.wasm", TESTING)))).map((e) => e.name);
+  assert.ok(names.includes("macChecks"), "the test build's broker module exports macChecks");
 });
 
 test("the published Companion persists explicitly (issue 14): importState/exportState, a redacted toJSON, sealed onPersist", async () => {

@@ -10,7 +10,10 @@ import {
   metadataPatch,
   timelineEventRequest,
   validateMetadata,
+  verifyConnectUrl,
+  verifyOwnershipProof,
   verifyRequest,
+  verifyUninstallTicket,
 } from "tessera-companion";
 import { assertHeaders, outcome, outcomeAsync, text, vectorFiles, vectors } from "./helpers.mjs";
 
@@ -91,19 +94,59 @@ describe("callback.json: completeConnect", () => {
   }
 });
 
-describe("verify.json: verifyRequest in order with one fresh replay store", () => {
+/** A refusal as the vectors write it: the code and the wire answer the error carries. */
+function refusal(e) {
+  assert.ok(e instanceof TesseraError, `expected a TesseraError, got ${e}`);
+  assert.deepEqual(Object.keys(e.wireHeaders ?? {}), Object.keys(e.wireHeaders ?? {}).map((k) => k.toLowerCase()));
+  return { error: e.code, answer: { status: e.wireStatus, code: e.wireCode, headers: e.wireHeaders, body: e.wireBody } };
+}
+
+/** Runs `fn`; its value, or the refusal it threw. */
+async function refusalOr(fn) {
+  try {
+    return { value: await fn() };
+  } catch (e) {
+    return { refused: refusal(e) };
+  }
+}
+
+/** `expected` with its answer's headers compared in order (the vectors' objects are ordered). */
+function assertRefusal(got, expected, name) {
+  assert.deepEqual(got, expected, name);
+  if (expected.answer) assert.deepEqual(Object.entries(got.answer.headers), Object.entries(expected.answer.headers), name);
+}
+
+describe("verify.json: verifyRequest in order with one fresh replay store, refusals with their wire answer", () => {
   for (const v of cases("verify.json")) {
     it(v.name, async () => {
       // 64 live nonces per installation, as in every runner (tests/vectors/README.md).
       const replayStore = new MemoryReplayStore(64);
       const got = [];
       for (const req of v.requests) {
-        const r = await outcomeAsync(TesseraError, () =>
-          verifyRequest(req, { secretFor: (id) => v.secrets[id], now: v.now, replayStore }),
-        );
-        got.push(r.error ? { error: r.error } : { installId: r.value.installId, nonce: r.value.nonce, created: r.value.created });
+        const r = await refusalOr(() => verifyRequest(req, { secretFor: (id) => v.secrets[id], now: v.now, replayStore }));
+        got.push(r.refused ?? { installId: r.value.installId, nonce: r.value.nonce, created: r.value.created });
       }
-      assert.deepEqual(got, v.expected, v.name);
+      assert.equal(got.length, v.expected.length, v.name);
+      got.forEach((g, i) => assertRefusal(g, v.expected[i], `${v.name} #${i}`));
+    });
+  }
+});
+
+describe("verify_links.json: verifyConnectUrl, verifyUninstallTicket, verifyOwnershipProof with their wire answers", () => {
+  const run = {
+    connect: (v) => verifyConnectUrl(v.url, { secretFor: (id) => v.secrets[id], now: v.now }),
+    uninstall: async (v) => ({ ts: await verifyUninstallTicket(v.installId, v.url, { secretFor: (id) => v.secrets[id], now: v.now }) }),
+    ownership: (v) => {
+      verifyOwnershipProof({ secret: v.secrets[v.installId], installId: v.installId, challenge: v.challenge, proof: v.proof, now: v.now });
+      return { ok: true };
+    },
+  };
+  for (const v of cases("verify_links.json")) {
+    it(`${v.kind}: ${v.name}`, async () => {
+      assert.ok(run[v.kind], `unknown kind ${v.kind}`);
+      const r = await refusalOr(() => run[v.kind](v));
+      const got = r.refused ?? Object.fromEntries(Object.entries(r.value).filter(([, x]) => x !== undefined));
+      assertRefusal(got, v.expected, v.name);
     });
   }
 });

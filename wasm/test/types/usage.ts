@@ -8,6 +8,7 @@ import {
   verifyRequest,
   MemoryReplayStore,
   hmacSignGeneric,
+  type ReplayStore,
   metadataPatch,
   timelineEventRequest,
   validateMetadata,
@@ -121,6 +122,23 @@ export async function background(): Promise<void> {
     { method: "GET", url: "https://broker.example/api/units", headers: [["signature", "x"]] },
     { secretFor: async (installId) => (installId ? "secret" : null), replayStore: new MemoryReplayStore(10) },
   );
+  // A host replay store answers "fresh" | "seen" | "full" (or a promise of one).
+  const shared: ReplayStore = { checkAndInsert: async (key, expiresAt, now) => (key && expiresAt >= now ? "fresh" : "full") };
+  try {
+    await verifyRequest({ method: "GET", url: "https://broker.example/x" }, { secretFor: () => null, replayStore: shared });
+  } catch (e) {
+    // A refusal carries the core's wire answer.
+    if (e instanceof TesseraError && e.wireHeaders !== undefined) {
+      const headers: Record<string, string> = e.wireHeaders;
+      const body: string | undefined = e.wireBody;
+      void [headers, body];
+    }
+  }
+  // @ts-expect-error there is no default replay store
+  await verifyRequest({ method: "GET", url: "https://broker.example/x" }, { secretFor: () => null });
+  // @ts-expect-error a store answers "fresh", "seen" or "full"
+  const wrong: ReplayStore = { checkAndInsert: () => "yes" };
+  void wrong;
   const sig: string = hmacSignGeneric({ method: "GET", url: "https://a.example/" }, 'sig=("@method")', "key").signature;
   void [v.installId, sig];
 
