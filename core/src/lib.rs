@@ -63,6 +63,7 @@
 
 mod classify;
 mod clock;
+mod codes;
 mod companion;
 mod config;
 mod connect;
@@ -91,6 +92,7 @@ mod verify;
 struct ReadmeDoctest;
 
 pub use classify::{Outcome, OutcomeKind, classify};
+pub use codes::{CODES, CodeInfo, code_info};
 pub use companion::{Companion, SiteCheck};
 pub use config::{Config, RetryPolicy, Routes};
 pub use connect::ConnectParams;

@@ -28,6 +28,12 @@ mv "$mods/tessera-companion" "$mods/.shipped/tessera-companion"
 mkdir -p "$mods/tessera-companion"
 tar -xzf wasm/dist-test/tessera-companion-*.tgz -C "$mods/tessera-companion" --strip-components=1
 
+# The core's table of error codes: codes.test.mjs checks the package's
+# ErrorCode/ErrorKind unions and the errors' wireStatus/wireCode against it.
+TESSERA_CODES_JSON="$mods/.codes.json"
+cargo run -q --locked -p tessera-core --example codes >"$TESSERA_CODES_JSON"
+export TESSERA_CODES_JSON
+
 log "node --test wasm/test"
 cd wasm/test
 node --test --test-reporter=spec ./*.test.mjs

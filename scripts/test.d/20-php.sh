@@ -4,7 +4,9 @@
 #      the pure-PHP classes (names, arguments, defaults, returns); the test
 #      hooks are absent from the shipped tessera.so and the pure-PHP package,
 #      present in the test build and php/tests/testing.php
-#      (php-ext/tests/test-hooks-check.php)
+#      (php-ext/tests/test-hooks-check.php); the exception classes of the
+#      stub, the extension and pure PHP against the core's table of error
+#      codes (php-ext/tests/codes-check.php)
 #   2. PHPUnit (php-ext/tests) against the extension (the --test-hooks build)
 #   3. the same PHPUnit suite against the pure-PHP package, loaded through
 #      Composer's generated autoloader, under `php -n` without the extension
@@ -36,6 +38,11 @@ so=$(bash scripts/build-php.sh | tail -n 1)
 log "stub check"
 php -d extension="$so" php-ext/tests/stub-check.php php-ext/tessera.stub.php
 php -n php-ext/tests/stub-check.php --pure php-ext/tessera.stub.php
+log "error codes: the stub, the extension and pure PHP against the core's table"
+cargo run -q --locked -p tessera-core --example codes >"$out/codes.json"
+php -n php-ext/tests/codes-check.php "$out/codes.json" --stub php-ext/tessera.stub.php
+php -n -d extension="$so" php-ext/tests/codes-check.php "$out/codes.json" --ext php-ext/src/errors.rs
+php -n php-ext/tests/codes-check.php "$out/codes.json" --pure
 
 # The suite runs on the test build: the same code plus Tessera\Testing\panic()
 # and the test hooks Tessera\Testing\useSeededEntropy(), useClock() and

@@ -2,7 +2,7 @@
 // through `fromCore` (imported by the generated glue), so every core error
 // reaches JavaScript as a TesseraError with the core's stable code.
 
-const EXTRA = ["status", "retryAfterMs", "reason", "requestId", "registered", "current"];
+const EXTRA = ["status", "retryAfterMs", "reason", "requestId", "registered", "current", "wireStatus", "wireCode"];
 
 /**
  * Every failure of tessera-companion: `code` is the stable machine-readable
@@ -15,7 +15,8 @@ export class TesseraError extends Error {
    * @param {string} kind
    * @param {string} message
    * @param {{status?: number, retryAfterMs?: number, reason?: string, requestId?: string,
-   *          registered?: string, current?: string, cause?: unknown}} [extra]
+   *          registered?: string, current?: string, wireStatus?: number, wireCode?: string,
+   *          cause?: unknown}} [extra]
    */
   constructor(code, kind, message, extra = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
@@ -42,11 +43,21 @@ Object.defineProperty(TesseraError.prototype, "name", {
 
 /**
  * Called by the wasm module for every core error. Absent fields arrive as
- * `undefined`.
+ * `undefined`; `wireStatus`/`wireCode` (the core's `Error::wire_code()`)
+ * only for verification failures.
  * @returns {TesseraError}
  */
-export function fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current) {
-  return new TesseraError(code, kind, message, { status, retryAfterMs, reason, requestId, registered, current });
+export function fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current, wireStatus, wireCode) {
+  return new TesseraError(code, kind, message, {
+    status,
+    retryAfterMs,
+    reason,
+    requestId,
+    registered,
+    current,
+    wireStatus,
+    wireCode,
+  });
 }
 
 /** A wrong JavaScript argument (type conversion failed before reaching the core). */

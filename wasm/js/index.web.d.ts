@@ -94,6 +94,8 @@ export interface TesseraErrorJSON {
   requestId?: string;
   registered?: string;
   current?: string;
+  wireStatus?: number;
+  wireCode?: string;
 }
 
 /**
@@ -119,6 +121,10 @@ export class TesseraError extends Error {
   readonly registered?: string;
   /** site_mismatch: the site URL the host reports now. */
   readonly current?: string;
+  /** kind verification: the HTTP status a broker answers this failure with (401, 403, 503). */
+  readonly wireStatus?: number;
+  /** kind verification: the `error` code a broker answers this failure with. */
+  readonly wireCode?: string;
   /**
    * server_unavailable from a driver whose last send was rejected: that
    * rejection (e.g. fetch's TypeError). Not part of `toJSON()`.

@@ -1,11 +1,12 @@
 //! Core [`Error`] → JavaScript `TesseraError` (constructed by `js/error.js`).
 
-use tessera_core::Error;
+use tessera_core::{Error, ErrorKind};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(raw_module = "./error.js")]
 extern "C" {
-    /// `fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current)`.
+    /// `fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current,
+    /// wireStatus, wireCode)`.
     #[wasm_bindgen(js_name = fromCore)]
     #[allow(clippy::too_many_arguments)]
     fn from_core(
@@ -18,13 +19,25 @@ extern "C" {
         request_id: Option<&str>,
         registered: Option<&str>,
         current: Option<&str>,
+        wire_status: Option<u16>,
+        wire_code: Option<&str>,
     ) -> JsValue;
 }
 
 /// The `TesseraError` for a core error: code, kind, message and the typed extras.
+/// A verification failure also carries the HTTP status and `error` code a
+/// broker answers it with ([`Error::wire_code`]), like PHP's
+/// `VerificationException::getHttpStatus()`/`getWireCode()`.
 pub(crate) fn to_js(e: &Error) -> JsValue {
     let (registered, current) = match e {
         Error::SiteMismatch { registered, current } => (Some(registered.as_str()), Some(current.as_str())),
+        _ => (None, None),
+    };
+    let (wire_status, wire_code) = match e.kind() {
+        ErrorKind::Verification => {
+            let (status, code) = e.wire_code();
+            (Some(status), Some(code))
+        }
         _ => (None, None),
     };
     from_core(
@@ -38,6 +51,8 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
         e.request_id(),
         registered,
         current,
+        wire_status,
+        wire_code,
     )
 }
 
