@@ -62,7 +62,7 @@ fn run(v: &J) -> J {
         "pct" => json!([encoding::pct_decode_query(s(v, "text")), encoding::parse_query(s(v, "text"))]),
         "url" => match Url::parse(s(v, "text"), "u") {
             Ok(u) => {
-                let joined = v.get("tail").map(|t| match u.join(t.as_str().unwrap(), "p") {
+                let joined = v.get("tail").map(|t| match u.append_path(t.as_str().unwrap(), "p") {
                     Ok(j) => json!(j.as_string()),
                     Err(e) => err(e),
                 });

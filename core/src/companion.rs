@@ -104,7 +104,7 @@ fn validate_config(config: &Config) -> Result<Url> {
     }
     let r = &config.routes;
     for route in [&r.installations, &r.connect, &r.disconnect, &r.connect_complete] {
-        let joined = url.join(route, "routes")?;
+        let joined = url.append_path(route, "routes")?;
         if joined.query().is_some() {
             return Err(Error::InvalidUrl { field: "routes", reason: "must not have a query" });
         }
@@ -247,7 +247,7 @@ impl Companion {
     pub(crate) fn registration_post(&self) -> Result<Request> {
         let inst = self.state.installation.as_ref().ok_or(Error::NotRegistered)?;
         let body = registration_body(inst).into_bytes();
-        let url = self.broker.join(&self.state.config.routes.installations, "routes")?;
+        let url = self.broker.append_path(&self.state.config.routes.installations, "routes")?;
         Ok(Request {
             method: "POST".into(),
             url: url.to_string(),
@@ -402,7 +402,7 @@ impl Companion {
         let ts = clock::corrected(now, self.state.clock_offset)?.to_string();
         let pairs = connect_pairs(&inst.id, &state, return_url, scope, &ts);
         let sig = link_signature(&inst.secret, CONNECT_CONTEXT, &pairs);
-        let base = self.broker.join(&self.state.config.routes.connect, "routes")?;
+        let base = self.broker.append_path(&self.state.config.routes.connect, "routes")?;
         let url = format!("{base}?{}&sig={sig}", canonical_query(&pairs));
         self.state.pending_connect = Some(PendingConnect { state, created: now, return_url: return_url.to_owned() });
         self.state.refresh();
@@ -426,7 +426,7 @@ impl Companion {
         purpose: Purpose,
     ) -> Result<Request> {
         let inst = self.signing_installation(purpose)?;
-        let url = self.broker.join(&req.path, "path")?;
+        let url = self.broker.append_path(&req.path, "path")?;
         let opts = SignOptions { now: clock::corrected(opts.now, self.state.clock_offset)?, ..opts.clone() };
         sign(
             &SignInput {
@@ -486,7 +486,7 @@ impl Companion {
         let pairs = [("install_id", inst.id.as_str()), ("ts", ts.as_str())];
         let sig = link_signature(&inst.secret, UNINSTALL_CONTEXT, &pairs);
         let path = format!("{}/{}/uninstall", self.state.config.routes.installations, inst.id);
-        let base = self.broker.join(&path, "routes")?;
+        let base = self.broker.append_path(&path, "routes")?;
         Ok(format!("{base}?ts={ts}&sig={sig}"))
     }
 

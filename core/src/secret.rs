@@ -8,9 +8,11 @@
 use std::fmt;
 
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+#[cfg(feature = "serde")]
+use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::encoding::{b64url_decode, b64url_encode};
+use crate::encoding::{b64url_decode_secret, b64url_encode};
 use crate::error::{Error, Result};
 
 const REDACTED: &str = "[redacted]";
@@ -33,9 +35,9 @@ impl Secret {
 
     /// Parses the unpadded base64url form used on the wire and in state.
     pub fn from_base64url(text: &str) -> Result<Secret> {
-        let bytes = Zeroizing::new(
-            b64url_decode(text).ok_or(Error::InvalidInput { field: "secret", reason: "not base64url" })?,
-        );
+        // Constant-time decoding into a buffer zeroised on every path.
+        let bytes =
+            b64url_decode_secret(text).ok_or(Error::InvalidInput { field: "secret", reason: "not base64url" })?;
         Secret::from_bytes(&bytes)
     }
 

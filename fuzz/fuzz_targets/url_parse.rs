@@ -1,8 +1,8 @@
 //! Feeds arbitrary text to `Url::parse` (every URL the core signs or checks
 //! goes through it), split at the first newline into a base URL and a
-//! path-and-query for `Url::join`, plus `site_identity`. Asserts: no panic;
+//! path-and-query for `Url::append_path`, plus `site_identity`. Asserts: no panic;
 //! normalisation is a fixed point (`parse(u.as_string()) == u`) and emits only
-//! the characters the signing profile allows; `join` equals parsing the
+//! the characters the signing profile allows; `append_path` equals parsing the
 //! concatenation; a site identity is itself a site identity.
 #![no_main]
 
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(url.host(), url.host().to_ascii_lowercase());
     assert!(url.path().starts_with('/'));
     let _ = url.is_loopback();
-    let joined = url.join(tail, "path");
+    let joined = url.append_path(tail, "path");
     let concatenated = Url::parse(
         &format!("{}://{}{}{tail}", url.scheme(), url.authority(), url.path().trim_end_matches('/')),
         "path",

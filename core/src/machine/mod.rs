@@ -201,7 +201,7 @@ impl Companion {
         normalize_method(&req.method)?;
         check_body(&req.body)?;
         normalize_headers(&req.headers)?;
-        self.broker.join(&req.path, "path")?;
+        self.broker.append_path(&req.path, "path")?;
         self.signing_installation(purpose).map(|_| ())
     }
 

@@ -30,7 +30,7 @@ impl Companion {
             return Err(Error::InvalidInput { field: "install_id", reason: "is this installation's own id" });
         }
         let path = format!("{}/{}/revoke-previous", self.state.config.routes.installations, inst.id);
-        self.broker.join(&path, "routes")?;
+        self.broker.append_path(&path, "routes")?;
         let body = format!("{{\"install_id\":\"{install_id}\"}}");
         Ok(Call::new(Op::RevokePrevious, ApiRequest::json("POST", &path, body.into_bytes())))
     }

@@ -51,7 +51,7 @@ final class CompanionCore
         }
         $r = $config->routes;
         foreach ([$r->installations, $r->connect, $r->disconnect, $r->connectComplete] as $route) {
-            $joined = $url->join($route, 'routes');
+            $joined = $url->appendPath($route, 'routes');
             if ($joined->query() !== null) {
                 throw CoreError::invalidUrl('routes', 'must not have a query');
             }
@@ -188,7 +188,7 @@ final class CompanionCore
             $inst->platform,
             $inst->pluginVersion,
         );
-        $url = $this->broker->join($this->state->config->routes->installations, 'routes');
+        $url = $this->broker->appendPath($this->state->config->routes->installations, 'routes');
         return new Request('POST', $url->asString(), [['content-type', 'application/json']], $body);
     }
 
@@ -347,7 +347,7 @@ final class CompanionCore
         $ts = (string) Clock::corrected($now, $this->state->clockOffset);
         $pairs = Connect::connectPairs($inst->id, $state, $returnUrl, $scope, $ts);
         $sig = Connect::linkSignature($inst->secret, Connect::CONNECT_CONTEXT, $pairs);
-        $base = $this->broker->join($this->state->config->routes->connect, 'routes');
+        $base = $this->broker->appendPath($this->state->config->routes->connect, 'routes');
         $url = $base->asString() . '?' . Connect::canonicalQuery($pairs) . '&sig=' . $sig;
         $this->state->pendingConnect = new PendingConnect($state, $now, $returnUrl);
         $this->state->refresh();
@@ -375,7 +375,7 @@ final class CompanionCore
     public function signAs(ApiRequest $req, SignOptions $opts, Entropy $entropy, string $purpose): Request
     {
         $inst = $this->signingInstallation($purpose);
-        $url = $this->broker->join($req->path, 'path');
+        $url = $this->broker->appendPath($req->path, 'path');
         $opts = new SignOptions(Clock::corrected($opts->now, $this->state->clockOffset), $opts->nonce, $opts->idempotencyKey);
         return Sign::sign(
             $inst->secret,
@@ -441,7 +441,7 @@ final class CompanionCore
         $pairs = [['install_id', $inst->id], ['ts', $ts]];
         $sig = Connect::linkSignature($inst->secret, Connect::UNINSTALL_CONTEXT, $pairs);
         $path = $this->state->config->routes->installations . '/' . $inst->id . '/uninstall';
-        $base = $this->broker->join($path, 'routes');
+        $base = $this->broker->appendPath($path, 'routes');
         return $base->asString() . "?ts=$ts&sig=$sig";
     }
 

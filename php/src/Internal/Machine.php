@@ -41,7 +41,7 @@ final class Machine
         Http::normalizeMethod($req->method);
         Http::checkBody($req->body);
         Http::normalizeHeaders($req->headers);
-        $c->broker->join($req->path, 'path');
+        $c->broker->appendPath($req->path, 'path');
         $c->signingInstallation($purpose);
     }
 
@@ -137,7 +137,7 @@ final class Machine
             throw CoreError::invalidInput('install_id', "is this installation's own id");
         }
         $path = $c->state->config->routes->installations . '/' . $inst->id . '/revoke-previous';
-        $c->broker->join($path, 'routes');
+        $c->broker->appendPath($path, 'routes');
         $body = '{"install_id":"' . $installId . '"}';
         return new Call(Call::OP_REVOKE_PREVIOUS, ApiRequest::json('POST', $path, $body));
     }

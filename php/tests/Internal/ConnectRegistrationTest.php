@@ -118,7 +118,7 @@ final class ConnectRegistrationTest extends Support
                 $ts = (string) Clock::corrected($in['now'], $state['clock_offset']);
                 $pairs = Connect::connectPairs($inst['id'], $in['state'], $in['returnUrl'], $in['scope'], $ts);
                 $sig = Connect::linkSignature(Secret::fromBase64url($inst['secret']), Connect::CONNECT_CONTEXT, $pairs);
-                $base = Url::parse($state['config']['broker_url'], 'broker_url')->join($state['config']['routes']['connect'], 'routes');
+                $base = Url::parse($state['config']['broker_url'], 'broker_url')->appendPath($state['config']['routes']['connect'], 'routes');
                 $got = $base . '?' . Connect::canonicalQuery($pairs) . '&sig=' . $sig;
                 self::assertSame($c['expected']['url'], $got, $c['name']);
                 // And the broker side accepts it.
@@ -139,7 +139,7 @@ final class ConnectRegistrationTest extends Support
             $ts = (string) Clock::corrected($c['now'], $state['clock_offset']);
             $secret = Secret::fromBase64url($inst['secret']);
             $sig = Connect::linkSignature($secret, Connect::UNINSTALL_CONTEXT, [['install_id', $inst['id']], ['ts', $ts]]);
-            $base = Url::parse($state['config']['broker_url'], 'b')->join($state['config']['routes']['installations'] . '/' . $inst['id'] . '/uninstall', 'routes');
+            $base = Url::parse($state['config']['broker_url'], 'b')->appendPath($state['config']['routes']['installations'] . '/' . $inst['id'] . '/uninstall', 'routes');
             $url = "{$base}?ts={$ts}&sig={$sig}";
             self::assertSame($c['expected']['url'], $url);
             self::assertSame((int) $ts, Connect::verifyUninstallTicket($inst['id'], $url, $c['now'] + 10, Connect::UNINSTALL_TICKET_MAX_AGE_SECS, fn () => $secret));

@@ -140,7 +140,7 @@ final class Oracle
         } catch (CoreError $e) {
             return self::err($e);
         }
-        $joined = isset($v['tail']) ? self::guard(fn () => $u->join($v['tail'], 'p')->asString()) : null;
+        $joined = isset($v['tail']) ? self::guard(fn () => $u->appendPath($v['tail'], 'p')->asString()) : null;
         return ['url' => $u->asString(), 'authority' => $u->authority(), 'path' => $u->path(), 'query' => $u->query(),
             'loopback' => $u->isLoopback(), 'site' => $u->siteIdentity(), 'joined' => $joined];
     }

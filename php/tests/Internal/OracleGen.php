@@ -321,7 +321,7 @@ final class OracleGen
         $keyid = self::chance(85) ? 'ins_O9w3RAV1LOPU_4UYwjMgeg' : 'ins_other';
         $method = self::pick(['GET', 'POST', 'put', 'DELETE', 'PATCH']);
         $url = Url::parse(self::pick(['https://broker.example', 'https://B.example:8443/t/', 'http://127.0.0.1:8080']), 'u')
-            ->join(self::pick(['/api/orders?limit=3', '/api/x', '/api/q?a=%2f&b', '/disconnect']), 'p');
+            ->appendPath(self::pick(['/api/orders?limit=3', '/api/x', '/api/q?a=%2f&b', '/disconnect']), 'p');
         $headers = [];
         if (self::chance(40)) {
             $headers[] = ['Content-Type', self::pick(['application/json', ' text/plain ', 'a/b; charset=utf-8'])];

@@ -80,7 +80,7 @@ final class UrlHttpTest extends Support
                     $wantErr = $e->getMessage();
                 }
                 try {
-                    $got = $base->join($t, 'p');
+                    $got = $base->appendPath($t, 'p');
                     self::assertNotNull($want, "{$b} + {$t}");
                     self::assertTrue($got->equals($want), "{$b} + {$t}");
                 } catch (\Tessera\Pure\Internal\CoreError $e) {
@@ -98,12 +98,20 @@ final class UrlHttpTest extends Support
         self::assertTrue(Url::parse('http://[::1]:8080', 'u')->isLoopback());
         self::assertFalse(Url::parse('http://127.example.com', 'u')->isLoopback());
         self::assertFalse(Url::parse('http://127.evil.example.com', 'u')->isLoopback());
-        self::assertFalse(Url::parse('http://127.0.0.256', 'u')->isLoopback());
-        self::assertFalse(Url::parse('http://127.0.0.0001', 'u')->isLoopback());
+        // Numeric hosts other than dotted quads are refused (WHATWG reads them as IPv4).
+        $quad = 'invalid URL in `u`: has a numeric host that is not a dotted-quad IPv4 address (a.b.c.d)';
+        foreach (['http://127.0.0.256', 'http://127.0.0.0001', 'http://2130706433', 'http://0x7f.1', 'http://127.1', 'http://1.2.3.4.'] as $bad) {
+            self::assertCoreError('invalid_url', fn () => Url::parse($bad, 'u'), $quad);
+        }
+        $v6 = 'invalid URL in `u`: has an IPv6 host not in canonical form (RFC 5952, e.g. [::1])';
+        foreach (['http://[::FFFF:1.2.3.4]', 'http://[0:0::1]', 'http://[::0001]'] as $bad) {
+            self::assertCoreError('invalid_url', fn () => Url::parse($bad, 'u'), $v6);
+        }
+        self::assertCoreError('invalid_url', fn () => Url::parse('http://[1:2]', 'u'), 'invalid URL in `u`: has an invalid IPv6 host');
         self::assertTrue(Url::parse('http://127.1.2.3:9', 'u')->isLoopback());
         $base = Url::parse('https://b.example/tessera/', 'u');
-        self::assertSame('https://b.example/tessera/api/x?a=1', $base->join('/api/x?a=1', 'p')->asString());
-        self::assertCoreError('invalid_url', fn () => $base->join('api', 'p'), 'invalid URL in `p`: path must start with /');
+        self::assertSame('https://b.example/tessera/api/x?a=1', $base->appendPath('/api/x?a=1', 'p')->asString());
+        self::assertCoreError('invalid_url', fn () => $base->appendPath('api', 'p'), 'invalid URL in `p`: path must start with /');
         self::assertSame('https://s.example/blog', Url::parse('https://S.example/blog/', 'u')->siteIdentity());
         self::assertSame('https://s.example:8443', Url::parse('https://s.example:8443//?q=1', 'u')->siteIdentity());
     }

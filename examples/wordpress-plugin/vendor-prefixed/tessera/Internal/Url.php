@@ -27,6 +27,10 @@ final class Url
     /** Matches a query made of QUERY_KEEP only. */
     private const ALL_QUERY_KEEP = '/^[A-Za-z0-9\-._~=&]*$/D';
     private const PLUS_IN_QUERY = "has '+' in the query: write %20 for a space or %2B for a plus";
+    /** A host WHATWG URLs read as an IPv4 address other than a dotted quad (core/src/url/host.rs). */
+    private const NOT_DOTTED_QUAD = 'has a numeric host that is not a dotted-quad IPv4 address (a.b.c.d)';
+    /** A valid IPv6 literal not written in its canonical form. */
+    private const NOT_CANONICAL_IPV6 = 'has an IPv6 host not in canonical form (RFC 5952, e.g. [::1])';
 
     private function __construct(
         private string $scheme,
@@ -143,12 +147,12 @@ final class Url
 
     /**
      * This URL with `pathAndQuery` (starting with `/`) appended to the base
-     * path; the result is normalised again, exactly as parsing the
-     * concatenation would.
+     * path — not resolved against it as a relative reference; the result is
+     * normalised again, exactly as parsing the concatenation would.
      *
      * @throws CoreError invalid_url / too_large
      */
-    public function join(#[\SensitiveParameter] string $pathAndQuery, string $field): self
+    public function appendPath(#[\SensitiveParameter] string $pathAndQuery, string $field): self
     {
         if (!str_starts_with($pathAndQuery, '/')) {
             throw CoreError::invalidUrl($field, 'path must start with /');
@@ -216,6 +220,13 @@ final class Url
             if ($inside === '' || !Text::allIn($inside, self::IPV6_CHARS)) {
                 throw CoreError::invalidUrl($field, 'has an invalid IPv6 host');
             }
+            $packed = @inet_pton($inside);
+            if (!\is_string($packed) || \strlen($packed) !== 16) {
+                throw CoreError::invalidUrl($field, 'has an invalid IPv6 host');
+            }
+            if (Text::asciiLower($inside) !== self::ipv6Canonical($packed)) {
+                throw CoreError::invalidUrl($field, self::NOT_CANONICAL_IPV6);
+            }
             $port = null;
             if ($after !== '') {
                 if ($after[0] !== ':') {
@@ -234,6 +245,9 @@ final class Url
             if (!$valid) {
                 throw CoreError::invalidUrl($field, 'has an invalid host name');
             }
+            if (self::endsInANumber($h) && !self::isDottedQuad($h)) {
+                throw CoreError::invalidUrl($field, self::NOT_DOTTED_QUAD);
+            }
             $host = Text::asciiLower($h);
         }
         if ($port === null) {
@@ -245,6 +259,74 @@ final class Url
             throw CoreError::invalidUrl($field, 'has an invalid port');
         }
         return [$host, $n];
+    }
+
+    /**
+     * WHATWG's "ends in a number" for a host of letters, digits, `-` and `.`:
+     * the last label (one trailing empty label dropped) is all digits or a
+     * `0x` hex number (`0x` alone included). Such a host is parsed as IPv4.
+     */
+    private static function endsInANumber(string $host): bool
+    {
+        if (str_ends_with($host, '.')) {
+            $host = substr($host, 0, -1);
+        }
+        $dot = strrpos($host, '.');
+        $last = $dot === false ? $host : substr($host, $dot + 1);
+        if (str_starts_with($last, '0x') || str_starts_with($last, '0X')) {
+            $digits = substr($last, 2);
+            return strspn($digits, self::HEX) === \strlen($digits);
+        }
+        return $last !== '' && strspn($last, '0123456789') === \strlen($last);
+    }
+
+    /** Four decimal numbers 0–255 without leading zeros: how WHATWG writes IPv4. */
+    private static function isDottedQuad(string $host): bool
+    {
+        $parts = explode('.', $host);
+        if (\count($parts) !== 4) {
+            return false;
+        }
+        foreach ($parts as $p) {
+            $len = \strlen($p);
+            if ($len === 0 || $len > 3 || strspn($p, '0123456789') !== $len || ($len > 1 && $p[0] === '0') || (int) $p > 255) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The 16-byte address as WHATWG (and RFC 5952) writes it: lowercase hex
+     * without leading zeros, the first longest run of two or more zero pieces
+     * as `::`, never a dotted IPv4 tail.
+     */
+    private static function ipv6Canonical(string $packed): string
+    {
+        /** @var array<int, int> $p */
+        $p = array_values((array) unpack('n8', $packed));
+        [$best, $bestLen] = [-1, 1];
+        for ($i = 0; $i < 8;) {
+            $run = 0;
+            while ($i + $run < 8 && $p[$i + $run] === 0) {
+                $run++;
+            }
+            if ($run > $bestLen) {
+                [$best, $bestLen] = [$i, $run];
+            }
+            $i += max($run, 1);
+        }
+        $out = '';
+        for ($i = 0; $i < 8;) {
+            if ($i === $best) {
+                $out .= $i === 0 ? '::' : ':';
+                $i += $bestLen;
+                continue;
+            }
+            $out .= dechex($p[$i]) . ($i < 7 ? ':' : '');
+            $i++;
+        }
+        return $out;
     }
 
     /**
