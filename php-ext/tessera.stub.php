@@ -434,38 +434,48 @@ namespace Tessera {
         public function __construct(?int $windowSecs = null, ?int $replayCapacity = null) {}
 
         /**
-         * Verifies a signed request.
+         * Verifies a signed request, in the core's steps: what needs no secret
+         * (parse, time window, body digest); then `$secretFor`, called once;
+         * then the MAC; then, only for a request whose MAC verified, the
+         * replay store. A failure throws a VerificationException carrying the
+         * wire answer the broker sends (getHttpStatus(), getWireHeaders(),
+         * getWireBody()).
          *
          * @param array{method: string, url: string, headers?: array<string, string|list<string>>, body?: string} $request
          *        `url` is absolute: the broker's public URL for the request
          * @param callable(string): ?string $secretFor install id => secret (base64url), or null when unknown
-         * @param (callable(string, int, int): bool)|null $replay `($key, $expiresAt, $now)`: true when recorded now,
-         *        false when already seen (a shared store: a table with a unique key, Redis SET NX EX; `$key` is
-         *        `install_id:nonce`: bound what each installation may hold, never one limit for all); when null the
-         *        in-memory store from `$replayCapacity`, and without one a request that would verify is refused
+         * @param (callable(string, int, int): (string|bool))|null $replay `($key, $expiresAt, $now)` records the nonce
+         *        until `$expiresAt` and answers 'fresh' (recorded now), 'seen' (already live: `replayed`) or 'full'
+         *        (no room: `replay_store_full`, 503); true/false are read as fresh/seen. A shared store: a table with
+         *        a unique key, Redis SET NX EX; `$key` is `install_id:nonce`: bound what each installation may hold,
+         *        never one limit for all. When null, the in-memory store from `$replayCapacity`; without either the
+         *        call is refused up front (invalid_input)
          * @param int|null $now unix seconds; the clock when null
          * @return array{install_id: string, created: int, expires: int, nonce: string, idempotency_key: ?string, bearer: ?string}
-         * @throws \Tessera\Exception\VerificationException when the request does not verify
+         * @throws \Tessera\Exception\VerificationException when the request does not verify (with the wire answer)
          * @throws \Tessera\Exception\InvalidInputException
          */
         public function verify(#[\SensitiveParameter] array $request, callable $secretFor, ?callable $replay = null, ?int $now = null): array {}
 
         /**
-         * Verifies a connect URL (absolute, or just its query).
+         * Verifies a connect URL (absolute, or just its query): its parameters
+         * and `ts` first, then `$secretFor` (called once), then `sig` and the
+         * return URL.
          *
          * @param callable(string): ?string $secretFor
          * @return array{install_id: string, state: string, return_url: string, scope: ?string, ts: int}
-         * @throws \Tessera\Exception\VerificationException
+         * @throws \Tessera\Exception\VerificationException when it does not verify (with the wire answer)
          */
         public static function verifyConnectUrl(string $url, callable $secretFor, ?int $now = null): array {}
 
         /**
-         * Verifies an uninstall ticket for `$installId` (taken from the path);
-         * returns the ticket's timestamp.
+         * Verifies an uninstall ticket for `$installId` (taken from the path):
+         * `sig` present and `ts` at most `$maxAgeSecs` old, then `$secretFor`
+         * (called once), then `sig`. Returns the ticket's timestamp.
          *
          * @param callable(string): ?string $secretFor
          * @param int|null $maxAgeSecs default 7 days
-         * @throws \Tessera\Exception\VerificationException
+         * @throws \Tessera\Exception\VerificationException when it does not verify (with the wire answer)
          */
         public static function verifyUninstallTicket(string $installId, string $urlOrQuery, callable $secretFor, ?int $maxAgeSecs = null, ?int $now = null): int {}
 
@@ -485,9 +495,10 @@ namespace Tessera {
         /**
          * Checks an ownership proof fetched from the site, in constant time.
          *
-         * @throws \Tessera\Exception\VerificationException when it does not match
+         * @param int|null $now broker time of the check (unix seconds); the clock when null
+         * @throws \Tessera\Exception\VerificationException when it does not match (403, with the wire answer)
          */
-        public static function verifyOwnershipProof(#[\SensitiveParameter] string $secret, string $installId, string $challenge, #[\SensitiveParameter] string $proof): void {}
+        public static function verifyOwnershipProof(#[\SensitiveParameter] string $secret, string $installId, string $challenge, #[\SensitiveParameter] string $proof, ?int $now = null): void {}
     }
 }
 
@@ -572,6 +583,20 @@ namespace Tessera\Exception {
 
         /** The `error` code a broker answers this failure with. */
         final public function getWireCode(): string {}
+
+        /**
+         * The headers a broker answers this failure with (lowercase name => value, in order: content-type,
+         * cache-control, and date on signature_expired); [] when the exception does not come from a verification step.
+         *
+         * @return array<string, string>
+         */
+        final public function getWireHeaders(): array {}
+
+        /**
+         * The JSON body a broker answers this failure with (`{"error":…,"error_description":…}`); '' when the
+         * exception does not come from a verification step.
+         */
+        final public function getWireBody(): string {}
     }
 
     /**

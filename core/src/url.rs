@@ -1,7 +1,7 @@
 //! A strict, small URL model for the profile Tessera signs.
 //!
 //! Only absolute `http`/`https` URLs with a host are accepted. They are
-//! normalised the way DESIGN.md's interop rules require — lowercase scheme and
+//! normalised the way docs/PROTOCOL.md §6.4 requires — lowercase scheme and
 //! host, no default port, a non-empty path without dot segments, query
 //! characters limited to RFC 3986 unreserved, `%XX`, `=` and `&`, no fragment,
 //! no userinfo — or rejected. What is signed is exactly what is sent.

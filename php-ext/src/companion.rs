@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use ext_php_rs::boxed::ZBox;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::ZendHashTable;
-use tessera_core::internals::classify;
+use tessera_core::classify;
 use tessera_core::{Call, Completion, Registration};
 use tessera_core::{Companion as CoreCompanion, SiteCheck};
 use tessera_core::{Config, SignOptions};

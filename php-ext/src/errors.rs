@@ -23,7 +23,7 @@ use ext_php_rs::ffi::{zend_class_entry, zend_object, zend_read_property, zval};
 use ext_php_rs::flags::{ClassFlags, DataType, MethodFlags, PropertyFlags};
 use ext_php_rs::types::{ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData, ExecutorGlobals, ce, run_handler};
-use tessera_core::{Error, ErrorKind};
+use tessera_core::{Error, ErrorKind, Refusal};
 
 unsafe extern "C" {
     // Exported by the PHP binary; not in ext-php-rs' generated bindings. Writes
@@ -150,6 +150,8 @@ const P_REGISTERED: &str = "registeredUrl";
 const P_CURRENT: &str = "currentUrl";
 const P_WIRE_STATUS: &str = "wireStatus";
 const P_WIRE_CODE: &str = "wireCode";
+const P_WIRE_HEADERS: &str = "wireHeaders";
+const P_WIRE_BODY: &str = "wireBody";
 
 /// A method handler: reads one private property of `$this` (as seen from
 /// `TesseraException`) into the return value.
@@ -209,6 +211,9 @@ getter!(get_registered_url, P_REGISTERED, |z: &mut Zval| set_str(z, ""));
 getter!(get_current_url, P_CURRENT, |z: &mut Zval| set_str(z, ""));
 getter!(get_wire_status, P_WIRE_STATUS, |z: &mut Zval| z.set_long(500));
 getter!(get_wire_code, P_WIRE_CODE, |z: &mut Zval| set_str(z, "internal"));
+// Not from a refusal (hmacSignGeneric's malformed input, `new` in PHP): no answer.
+getter!(get_wire_headers, P_WIRE_HEADERS, |z: &mut Zval| z.set_hashtable(ext_php_rs::types::ZendHashTable::new()));
+getter!(get_wire_body, P_WIRE_BODY, |z: &mut Zval| set_str(z, ""));
 
 fn set_str(z: &mut Zval, s: &str) {
     z.set_zend_string(ZendStr::new(s, false));
@@ -296,6 +301,8 @@ pub fn register() -> ext_php_rs::error::Result<()> {
                     P_CURRENT,
                     P_WIRE_STATUS,
                     P_WIRE_CODE,
+                    P_WIRE_HEADERS,
+                    P_WIRE_BODY,
                 ] {
                     b = b.property(private_prop(p));
                 }
@@ -387,6 +394,27 @@ pub fn register() -> ext_php_rs::error::Result<()> {
                     false,
                     &[" The `error` code a broker answers this failure with."],
                 ),
+                method(
+                    "getWireHeaders",
+                    get_wire_headers,
+                    DataType::Array,
+                    false,
+                    &[
+                        " The headers a broker answers this failure with (lowercase name => value, in order:",
+                        " content-type, cache-control, and date on signature_expired); [] when the exception",
+                        " does not come from a verification step.",
+                    ],
+                ),
+                method(
+                    "getWireBody",
+                    get_wire_body,
+                    DataType::String,
+                    false,
+                    &[
+                        " The JSON body a broker answers this failure with (`{\"error\":…,\"error_description\":…}`);",
+                        " '' when the exception does not come from a verification step.",
+                    ],
+                ),
             ],
             _ => vec![],
         };
@@ -414,6 +442,23 @@ fn set_private(obj: &mut ZendObject, scope: &ClassEntry, name: &str, value: impl
     unsafe {
         zend_update_property_ex(ptr::from_ref(scope).cast_mut(), obj, &raw mut *name, &raw mut value);
     }
+}
+
+/// Builds the `Tessera\Exception\…` object for a refused verification: the
+/// error's exception, plus the refusal's wire headers and body when it is a
+/// `VerificationException`.
+fn refusal_object(refusal: &Refusal) -> Zval {
+    let mut z = exception_object(refusal.error());
+    if class_for(refusal.error().kind()) == Class::Verification
+        && let Some(obj) = z.object_mut()
+    {
+        let base = base_ce();
+        set_private(obj, base, P_WIRE_STATUS, i64::from(refusal.status()));
+        set_private(obj, base, P_WIRE_CODE, refusal.code());
+        set_private(obj, base, P_WIRE_HEADERS, crate::convert::headers_to_php(&refusal.headers()));
+        set_private(obj, base, P_WIRE_BODY, String::from_utf8_lossy(&refusal.body()).as_ref());
+    }
+    z
 }
 
 /// Builds the `Tessera\Exception\…` object for a core error (not thrown).
@@ -453,6 +498,9 @@ pub fn exception_object(error: &Error) -> Zval {
 pub enum Failure {
     /// A core error: thrown as its `Tessera\Exception\…` class.
     Core(Error),
+    /// A refused verification: thrown as its error's class, a
+    /// `VerificationException` carrying the refusal's wire answer.
+    Refused(Refusal),
     /// A PHP exception (from a host callable) is already propagating; it is
     /// left as it is.
     Pending,
@@ -467,12 +515,23 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<Refusal> for Failure {
+    fn from(r: Refusal) -> Self {
+        Failure::Refused(r)
+    }
+}
+
 impl From<Failure> for PhpException {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Core(e) => {
                 let object = exception_object(&e);
                 PhpException::new(e.to_string(), 0, class_entry(class_for(e.kind()))).with_object(object)
+            }
+            Failure::Refused(r) => {
+                let object = refusal_object(&r);
+                PhpException::new(r.error().to_string(), 0, class_entry(class_for(r.error().kind())))
+                    .with_object(object)
             }
             // `throw()` keeps an already pending exception.
             Failure::Pending | Failure::Bailout => PhpException::new("a host callback failed".into(), 0, base_ce()),

@@ -71,6 +71,15 @@ pub fn connect_url(
     })
 }
 
+/// `Tessera\Testing\macChecks(): int`: the MACs verification computed so far
+/// in this process (the core's `verify::mac_checks`), so a test proves that a
+/// verification computes its MAC once.
+#[php_function]
+#[php(name = "Tessera\\Testing\\macChecks")]
+pub fn mac_checks() -> i64 {
+    i64::try_from(tessera_core::internals::verify::mac_checks()).unwrap_or(i64::MAX)
+}
+
 /// Adds the functions above to the module (their generated wrappers are
 /// private to this file).
 pub fn register(module: ModuleBuilder) -> ModuleBuilder {
@@ -78,4 +87,5 @@ pub fn register(module: ModuleBuilder) -> ModuleBuilder {
         .function(wrap_function!(use_seeded_entropy))
         .function(wrap_function!(use_clock))
         .function(wrap_function!(connect_url))
+        .function(wrap_function!(mac_checks))
 }

@@ -3,35 +3,29 @@
 // the Rust parameters that become them are too.
 #![allow(non_snake_case)]
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
+use ext_php_rs::boxed::ZBox;
 use ext_php_rs::prelude::*;
-use ext_php_rs::types::{ZendCallable, ZendHashTable};
-use tessera_core::Error;
+use ext_php_rs::types::{ZendCallable, ZendHashTable, Zval};
 use tessera_core::Secret;
-use tessera_core::connect;
-use tessera_core::registration;
-use tessera_core::verify::{DEFAULT_WINDOW_SECS, MemoryReplayStore, ReplayStore, Verifier as CoreVerifier};
+use tessera_core::internals::connect;
+use tessera_core::{MemoryReplayStore, ReplayAnswer, Verifier as CoreVerifier, begin_connect_url, begin_uninstall_ticket, check_ownership_proof};
+use tessera_core::internals::verify::{DEFAULT_WINDOW_SECS};
 
 use crate::convert::{ArrayArg, Assoc, CallableArg, OptCallableArg, OptIntArg, StrArg, request_from_php};
-use crate::errors::{Failure, Res, guard, invalid};
+use crate::errors::{Res, guard, invalid};
 use crate::host::{call_php, unix_now};
 
-/// Why `verify()` refuses to succeed without a replay store: a PHP object
-/// does not outlive its request (PHP-FPM, mod_php), so a per-object store
-/// would forget every nonce and let captured requests be replayed.
-const NO_REPLAY_STORE: &str = "pass a shared replay store ($replay), or construct the Verifier with $replayCapacity \
-     in a long-running process: a per-request in-memory store would not stop replays";
+/// Why `verify()` refuses up front without a replay store: a PHP object does
+/// not outlive its request (PHP-FPM, mod_php), so a per-object store would
+/// forget every nonce and let captured requests be replayed.
+const NO_REPLAY_STORE: &str = "pass a shared replay store ($replay(string $key, int $expiresAt, int $now) \
+     answering 'fresh', 'seen' or 'full'), or construct the Verifier with $replayCapacity in a long-running process: a per-request in-memory store would \
+     not stop replays";
 
-/// Stands in when there is no store: any request that reaches the replay
-/// check (that is, would otherwise verify) is refused.
-struct NoReplayStore;
-
-impl tessera_core::ReplayStore for NoReplayStore {
-    fn check_and_insert(&mut self, _: &str, _: i64, _: i64) -> tessera_core::Result<()> {
-        Err(tessera_core::Error::InvalidInput { field: "replay", reason: NO_REPLAY_STORE })
-    }
-}
+/// What the replay callable may answer.
+const BAD_REPLAY_ANSWER: &str = "must return 'fresh', 'seen' or 'full' (or true for fresh, false for seen)";
 
 /// Verifies signed plugin requests, connect URLs, uninstall tickets and
 /// ownership proofs (broker side).
@@ -44,72 +38,29 @@ pub struct Verifier {
     replay: Option<RefCell<MemoryReplayStore>>,
 }
 
-/// A `secret_for` lookup backed by a PHP callable returning the secret in its
-/// base64url form (as received at registration) or `null`.
-struct SecretLookup<'a> {
-    callable: ZendCallable<'a>,
-    failure: RefCell<Option<Failure>>,
+/// Asks `$secretFor` — once — for the secret of `install_id`: its base64url
+/// form (as received at registration), or `null` for an unknown installation.
+fn secret_for(callable: &ZendCallable<'_>, install_id: &str) -> Res<Option<Secret>> {
+    let z = call_php(callable, vec![&install_id], "secretFor")?;
+    let z = z.dereference();
+    if z.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(Secret::from_base64url(crate::convert::utf8(z, "secretFor")?)?))
 }
 
-impl<'a> SecretLookup<'a> {
-    fn new(callable: ZendCallable<'a>) -> Self {
-        SecretLookup { callable, failure: RefCell::new(None) }
+/// The replay callable's answer: `'fresh'`, `'seen'`, `'full'`, or (for
+/// compatibility) `true` = fresh and `false` = seen.
+fn replay_answer(z: &Zval) -> Res<ReplayAnswer> {
+    let z = z.dereference();
+    if let Some(b) = z.bool() {
+        return Ok(if b { ReplayAnswer::Fresh } else { ReplayAnswer::Seen });
     }
-
-    fn lookup(&self, install_id: &str) -> Option<Secret> {
-        if self.failure.borrow().is_some() {
-            return None;
-        }
-        let result = call_php(&self.callable, vec![&install_id], "secretFor").and_then(|z| {
-            let z = z.dereference();
-            if z.is_null() {
-                return Ok(None);
-            }
-            let text = crate::convert::utf8(z, "secretFor")?;
-            Secret::from_base64url(text).map(Some).map_err(Failure::from)
-        });
-        match result {
-            Ok(s) => s,
-            Err(f) => {
-                *self.failure.borrow_mut() = Some(f);
-                None
-            }
-        }
-    }
-
-    /// The verification result, unless the callable failed (its failure wins).
-    fn finish<T>(self, r: Result<T, Error>) -> Res<T> {
-        match self.failure.into_inner() {
-            Some(f) => Err(f),
-            None => r.map_err(Failure::from),
-        }
-    }
-}
-
-/// A replay store backed by a PHP callable:
-/// `function (string $key, int $expiresAt, int $now): bool` returning `true`
-/// when the key was recorded now and `false` when it was already live.
-struct PhpReplayStore<'a> {
-    callable: ZendCallable<'a>,
-    failure: Cell<Option<Failure>>,
-}
-
-impl ReplayStore for PhpReplayStore<'_> {
-    fn check_and_insert(&mut self, key: &str, expires_at: i64, now: i64) -> Result<(), Error> {
-        match call_php(&self.callable, vec![&key, &expires_at, &now], "replay") {
-            Ok(z) => match z.dereference().bool() {
-                Some(true) => Ok(()),
-                Some(false) => Err(Error::Replayed),
-                None => {
-                    self.failure.set(Some(invalid("replay", "must return a bool")));
-                    Err(Error::Replayed)
-                }
-            },
-            Err(f) => {
-                self.failure.set(Some(f));
-                Err(Error::Replayed)
-            }
-        }
+    match z.zend_str().map(|s| s.as_bytes()) {
+        Some(b"fresh") => Ok(ReplayAnswer::Fresh),
+        Some(b"seen") => Ok(ReplayAnswer::Seen),
+        Some(b"full") => Ok(ReplayAnswer::Full),
+        _ => Err(invalid("replay", BAD_REPLAY_ANSWER)),
     }
 }
 
@@ -123,8 +74,6 @@ fn verified_to_php(v: &tessera_core::Verified) -> ZBox<ZendHashTable> {
         .opt_str("bearer", v.bearer.as_ref().map(tessera_core::BrokerToken::expose))
         .build()
 }
-
-use ext_php_rs::boxed::ZBox;
 
 #[php_impl]
 impl Verifier {
@@ -148,14 +97,18 @@ impl Verifier {
     }
 
     /// Verifies a signed request (`method`, absolute `url` as the broker's
-    /// public URL for it, `headers`, `body`). `$secretFor(string $installId):
-    /// ?string` returns the installation's secret (base64url, as registered).
-    /// `$replay(string $key, int $expiresAt, int $now): bool` records a nonce
-    /// (true) or reports it already seen (false); without it the verifier's
-    /// in-memory store is used. Returns `install_id, created, expires, nonce,
-    /// idempotency_key, bearer`.
+    /// public URL for it, `headers`, `body`), in the core's steps: what needs
+    /// no secret; then `$secretFor(string $installId): ?string`, called once,
+    /// returns the installation's secret (base64url, as registered) or null;
+    /// then the MAC; then, only for a request whose MAC verified,
+    /// `$replay(string $key, int $expiresAt, int $now)` records the nonce
+    /// (`$key` is `install_id:nonce`) and answers `'fresh'`, `'seen'` or
+    /// `'full'` (`true`/`false` are read as fresh/seen). Without `$replay` the
+    /// in-memory store from `$replayCapacity` is used; without either the call
+    /// is refused up front (`invalid_input`). Returns `install_id, created,
+    /// expires, nonce, idempotency_key, bearer`.
     ///
-    /// @throws \Tessera\Exception\VerificationException when the request does not verify
+    /// @throws \Tessera\Exception\VerificationException when the request does not verify (with the wire answer)
     pub fn verify(
         &self,
         request: ArrayArg,
@@ -165,41 +118,45 @@ impl Verifier {
     ) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let req = request_from_php(request.get("request")?)?;
-            let lookup = SecretLookup::new(secretFor.get("secretFor")?);
+            let secret_fn = secretFor.get("secretFor")?;
+            let replay = replay.get("replay")?;
             let now = now.get("now")?.unwrap_or_else(unix_now);
-            let mut secret_fn = |id: &str| lookup.lookup(id);
-            let result = match replay.get("replay")? {
-                Some(callable) => {
-                    let mut store = PhpReplayStore { callable, failure: Cell::new(None) };
-                    let r = self.core.verify(&req, now, &mut secret_fn, &mut store);
-                    if let Some(f) = store.failure.take() {
-                        return Err(f);
-                    }
-                    r
+            if replay.is_none() && self.replay.is_none() {
+                return Err(invalid("replay", NO_REPLAY_STORE));
+            }
+            let pending = self.core.begin(&req, now)?;
+            let secret = secret_for(&secret_fn, pending.keyid())?;
+            let awaiting = pending.check(secret.as_ref())?;
+            let verified = match (replay, &self.replay) {
+                (Some(callable), _) => {
+                    let (key, expires_at) = (awaiting.replay_key().to_owned(), awaiting.expires_at());
+                    let answer = call_php(&callable, vec![&key, &expires_at, &now], "replay")?;
+                    awaiting.finish(replay_answer(&answer)?)?
                 }
-                None => match &self.replay {
-                    Some(replay) => {
-                        let mut store = replay.try_borrow_mut().map_err(|_| crate::errors::busy())?;
-                        self.core.verify(&req, now, &mut secret_fn, &mut *store)
-                    }
-                    None => self.core.verify(&req, now, &mut secret_fn, &mut NoReplayStore),
-                },
+                // No PHP code runs while the store is borrowed: the borrow cannot fail.
+                (None, Some(store)) => {
+                    awaiting.record_in(&mut *store.try_borrow_mut().map_err(|_| crate::errors::busy())?)?
+                }
+                (None, None) => return Err(invalid("replay", NO_REPLAY_STORE)),
             };
-            lookup.finish(result).map(|v| verified_to_php(&v))
+            Ok(verified_to_php(&verified))
         })
     }
 
-    /// Verifies a connect URL (absolute, or just its query). Returns
-    /// `install_id, state, return_url, scope, ts`.
+    /// Verifies a connect URL (absolute, or just its query): its parameters
+    /// and `ts` first, then `$secretFor(string $installId): ?string` (called
+    /// once), then `sig` and the return URL. Returns `install_id, state,
+    /// return_url, scope, ts`.
     ///
-    /// @throws \Tessera\Exception\VerificationException when it does not verify
+    /// @throws \Tessera\Exception\VerificationException when it does not verify (with the wire answer)
     pub fn verify_connect_url(url: StrArg, secretFor: CallableArg, now: OptIntArg) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let url = url.utf8("url")?;
-            let lookup = SecretLookup::new(secretFor.get("secretFor")?);
+            let secret_fn = secretFor.get("secretFor")?;
             let now = now.get("now")?.unwrap_or_else(unix_now);
-            let r = connect::verify_connect_url(url, now, &mut |id: &str| lookup.lookup(id));
-            let p = lookup.finish(r)?;
+            let pending = begin_connect_url(url, now)?;
+            let secret = secret_for(&secret_fn, pending.install_id())?;
+            let p = pending.check(secret.as_ref())?;
             Ok(Assoc::new()
                 .str("install_id", &p.install_id)
                 .str("state", &p.state)
@@ -211,10 +168,11 @@ impl Verifier {
     }
 
     /// Verifies an uninstall ticket (the URL or its query) for `$installId`
-    /// (taken from the path); returns the ticket's `ts`. `$maxAgeSecs`
-    /// defaults to 7 days (`UNINSTALL_TICKET_MAX_AGE_SECS`).
+    /// (taken from the path): `sig` present and `ts` at most `$maxAgeSecs`
+    /// old (default 7 days, `UNINSTALL_TICKET_MAX_AGE_SECS`), then
+    /// `$secretFor` (called once), then `sig`. Returns the ticket's `ts`.
     ///
-    /// @throws \Tessera\Exception\VerificationException when it does not verify
+    /// @throws \Tessera\Exception\VerificationException when it does not verify (with the wire answer)
     pub fn verify_uninstall_ticket(
         installId: StrArg,
         urlOrQuery: StrArg,
@@ -225,11 +183,12 @@ impl Verifier {
         guard(|| {
             let install_id = installId.utf8("installId")?;
             let url = urlOrQuery.utf8("urlOrQuery")?;
-            let lookup = SecretLookup::new(secretFor.get("secretFor")?);
+            let secret_fn = secretFor.get("secretFor")?;
             let max_age = maxAgeSecs.get("maxAgeSecs")?.unwrap_or(connect::UNINSTALL_TICKET_MAX_AGE_SECS);
             let now = now.get("now")?.unwrap_or_else(unix_now);
-            let r = connect::verify_uninstall_ticket(install_id, url, now, max_age, &mut |id: &str| lookup.lookup(id));
-            lookup.finish(r)
+            let pending = begin_uninstall_ticket(install_id, url, now, max_age)?;
+            let secret = secret_for(&secret_fn, pending.install_id())?;
+            Ok(pending.check(secret.as_ref())?)
         })
     }
 
@@ -245,7 +204,7 @@ impl Verifier {
     pub fn hmac_sign_generic(request: ArrayArg, signatureInput: StrArg, key: StrArg) -> Res<ZBox<ZendHashTable>> {
         guard(|| {
             let req = request_from_php(request.get("request")?)?;
-            let (base, signature) = tessera_core::signature::hmac_sign_generic(
+            let (base, signature) = tessera_core::internals::signature::hmac_sign_generic(
                 &req,
                 signatureInput.utf8("signatureInput")?,
                 key.bytes("key")?,
@@ -255,19 +214,24 @@ impl Verifier {
     }
 
     /// Checks an ownership proof fetched from the site, in constant time.
-    /// `$secret` is the installation's secret (base64url, as registered).
+    /// `$secret` is the installation's secret (base64url, as registered);
+    /// `$now` (unix seconds, the clock when null) is the broker time of the
+    /// check.
     ///
-    /// @throws \Tessera\Exception\VerificationException when it does not match
-    pub fn verify_ownership_proof(secret: StrArg, installId: StrArg, challenge: StrArg, proof: StrArg) -> Res<()> {
+    /// @throws \Tessera\Exception\VerificationException when it does not match (403, with the wire answer)
+    pub fn verify_ownership_proof(
+        secret: StrArg,
+        installId: StrArg,
+        challenge: StrArg,
+        proof: StrArg,
+        now: OptIntArg,
+    ) -> Res<()> {
         guard(|| {
             let secret = Secret::from_base64url(secret.utf8("secret")?)?;
-            registration::verify_ownership_proof(
-                &secret,
-                installId.utf8("installId")?,
-                challenge.utf8("challenge")?,
-                proof.utf8("proof")?,
-            )
-            .map_err(Failure::from)
+            let (install_id, challenge, proof) =
+                (installId.utf8("installId")?, challenge.utf8("challenge")?, proof.utf8("proof")?);
+            let now = now.get("now")?.unwrap_or_else(unix_now);
+            Ok(check_ownership_proof(&secret, install_id, challenge, proof, now)?)
         })
     }
 }

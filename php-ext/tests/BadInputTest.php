@@ -178,7 +178,7 @@ final class BadInputTest extends TestCase
             'return url 4 MiB' => fn () => $c->connectUrl(SITE . '/' . str_repeat($mb, 4)),
             'broker url 4 MiB' => fn () => Companion::create(['broker_url' => BROKER . '/' . str_repeat($mb, 4)]),
             'response body 8 MiB' => fn () => Companion::classify(['status' => 400, 'body' => '{"error":"' . str_repeat($mb, 8) . '"}']),
-            'verify body 8 MiB' => fn () => (new Verifier())->verify(['method' => 'POST', 'url' => BROKER . '/x', 'body' => str_repeat($mb, 8)], fn ($id) => null),
+            'verify body 8 MiB' => fn () => (new Verifier(null, 8))->verify(['method' => 'POST', 'url' => BROKER . '/x', 'body' => str_repeat($mb, 8)], fn ($id) => null),
             'connect url 4 MiB' => fn () => Verifier::verifyConnectUrl(str_repeat($mb, 4), fn ($id) => null),
         ];
         foreach ($cases as $name => $f) {
@@ -228,7 +228,7 @@ final class BadInputTest extends TestCase
             'state not json' => fn () => Companion::importState('not json'),
             'state json array' => fn () => Companion::importState('[]'),
             'state deep json' => fn () => Companion::importState(str_repeat('[', 100000) . str_repeat(']', 100000)),
-            'verify url missing' => fn () => (new Verifier())->verify(['method' => 'GET'], fn ($id) => null),
+            'verify url missing' => fn () => (new Verifier(null, 8))->verify(['method' => 'GET'], fn ($id) => null),
         ];
         foreach ($cases as $name => $f) {
             try {
@@ -260,7 +260,7 @@ final class BadInputTest extends TestCase
     {
         [$c, $secret] = connected();
         $signed = $c->signRequest(['method' => 'GET', 'path' => '/api/x']);
-        $v = new Verifier();
+        $v = new Verifier(null, 8);
         foreach ([fn ($id) => 42, fn ($id) => ['x'], fn ($id) => 'not base64url!', fn ($id) => 'c2hvcnQ'] as $i => $secretFor) {
             try {
                 $v->verify($signed, $secretFor);
@@ -271,9 +271,10 @@ final class BadInputTest extends TestCase
         }
         try {
             $v->verify($signed, fn ($id) => $secret, fn ($k, $e, $n) => 'yes');
-            $this->fail('accepted a non-bool replay result');
+            $this->fail('accepted a replay answer other than fresh/seen/full/true/false');
         } catch (InvalidInputException $e) {
             $this->assertSame('invalid_input', $e->getErrorCode());
+            $this->assertStringContainsString('`replay`', $e->getMessage());
         }
         // An exception thrown by a callback propagates unchanged.
         $boom = new \DomainException('store down');

@@ -47,7 +47,7 @@ final class BailoutTest extends TestCase
             'memory limit in transport' => ['$c->call(["method" => "GET", "path" => "/x"], function ($r) { $a = []; for ($i = 0; $i < 512; $i++) { $a[] = str_repeat("x", 1 << 20); } });', 'Allowed memory size'],
             'E_USER_ERROR in persist' => ['$c->call(["method" => "GET", "path" => "/x"], fn ($r) => Tessera\Tests\response(401, ["error" => "stora_reconnect_required"]), null, function ($j) { trigger_error("boom in persist", E_USER_ERROR); });', 'boom in persist'],
             'E_USER_ERROR in sleep' => ['$c->call(["method" => "GET", "path" => "/x"], fn ($r) => Tessera\Tests\response(503), function ($ms) { trigger_error("boom in sleep", E_USER_ERROR); });', 'boom in sleep'],
-            'E_USER_ERROR in secretFor' => ['(new Tessera\Verifier())->verify($c->signRequest(["method" => "GET", "path" => "/x"]), function ($id) { trigger_error("boom in secretFor", E_USER_ERROR); });', 'boom in secretFor'],
+            'E_USER_ERROR in secretFor' => ['(new Tessera\Verifier(null, 8))->verify($c->signRequest(["method" => "GET", "path" => "/x"]), function ($id) { trigger_error("boom in secretFor", E_USER_ERROR); });', 'boom in secretFor'],
         ];
     }
 

@@ -100,7 +100,7 @@ final class ExceptionsTest extends TestCase
                 $c->checkSite('https://copy.example');
                 $c->connectUrl(SITE . '/cb');
             }],
-            'verification' => [Exception\VerificationException::class, 'signature_missing', fn () => (new Verifier())->verify(['method' => 'GET', 'url' => BROKER . '/api/x'], fn ($id) => null)],
+            'verification' => [Exception\VerificationException::class, 'signature_missing', fn () => (new Verifier(null, 8))->verify(['method' => 'GET', 'url' => BROKER . '/api/x'], fn ($id) => null)],
         ];
     }
 
@@ -147,11 +147,13 @@ final class ExceptionsTest extends TestCase
             $this->assertNull($e->getReason());
         }
         try {
-            (new Verifier())->verify(['method' => 'GET', 'url' => BROKER . '/x'], fn ($id) => null);
+            (new Verifier(null, 8))->verify(['method' => 'GET', 'url' => BROKER . '/x'], fn ($id) => null);
             $this->fail();
         } catch (Exception\VerificationException $e) {
             $this->assertSame(401, $e->getHttpStatus());
             $this->assertSame('signature_missing', $e->getWireCode());
+            $this->assertSame(['content-type' => 'application/json', 'cache-control' => 'no-store'], $e->getWireHeaders());
+            $this->assertSame('{"error":"signature_missing","error_description":"the request carries no tessera signature"}', $e->getWireBody());
         }
         try {
             Verifier::verifyOwnershipProof(str_repeat('A', 43), 'ins_x', 'challenge-challenge', 'nope');
@@ -160,6 +162,17 @@ final class ExceptionsTest extends TestCase
             $this->assertSame('ownership_proof_invalid', $e->getErrorCode());
             $this->assertSame(403, $e->getHttpStatus());
             $this->assertSame('ownership_proof_invalid', $e->getWireCode());
+            $this->assertSame(['content-type' => 'application/json', 'cache-control' => 'no-store'], $e->getWireHeaders());
+            $this->assertSame('{"error":"ownership_proof_invalid","error_description":"the ownership proof does not match"}', $e->getWireBody());
+        }
+        // Not from a verification step (hmacSignGeneric's malformed input): status and code, no answer.
+        try {
+            Verifier::hmacSignGeneric(['method' => 'GET', 'url' => BROKER . '/x'], 'sig=("@method"', 'key');
+            $this->fail();
+        } catch (Exception\VerificationException $e) {
+            $this->assertSame('signature_malformed', $e->getWireCode());
+            $this->assertSame([], $e->getWireHeaders());
+            $this->assertSame('', $e->getWireBody());
         }
     }
 
@@ -171,6 +184,8 @@ final class ExceptionsTest extends TestCase
         $this->assertNull($e->getStatus());
         $s = new Exception\SiteMismatchException();
         $this->assertSame('', $s->getRegisteredUrl());
+        $v = new Exception\VerificationException('by hand');
+        $this->assertSame([500, 'internal', [], ''], [$v->getHttpStatus(), $v->getWireCode(), $v->getWireHeaders(), $v->getWireBody()]);
         $custom = new class ('mine') extends TesseraException {
         };
         $this->assertSame('internal', $custom->getErrorCode());

@@ -7,6 +7,7 @@ namespace Tessera\Tests;
 use PHPUnit\Framework\TestCase;
 use Tessera\Companion;
 use Tessera\Exception\TesseraException;
+use Tessera\Exception\VerificationException;
 use Tessera\Verifier;
 
 /**
@@ -125,10 +126,60 @@ final class VectorsTest extends TestCase
                 $v = $verifier->verify($request, $secretFor, null, $case['now']);
                 $got[] = ['installId' => $v['install_id'], 'nonce' => $v['nonce'], 'created' => $v['created']];
             } catch (TesseraException $e) {
-                $got[] = ['error' => $e->getErrorCode()];
+                $got[] = self::refused($e);
             }
         }
         $this->assertSame($case['expected'], $got);
+    }
+
+    public static function verifyLinksCases(): array
+    {
+        return vector_cases('verify_links.json');
+    }
+
+    /** @dataProvider verifyLinksCases */
+    public function testVerifyLinks(array $case): void
+    {
+        $asked = [];
+        $secretFor = function (string $id) use ($case, &$asked): ?string {
+            $asked[] = $id;
+            return $case['secrets'][$id] ?? null;
+        };
+        try {
+            $got = match ($case['kind']) {
+                'connect' => (function () use ($case, $secretFor) {
+                    $p = Verifier::verifyConnectUrl($case['url'], $secretFor, $case['now']);
+                    return ['installId' => $p['install_id'], 'state' => $p['state'], 'returnUrl' => $p['return_url'], 'scope' => $p['scope'], 'ts' => $p['ts']];
+                })(),
+                'uninstall' => ['ts' => Verifier::verifyUninstallTicket($case['installId'], $case['url'], $secretFor, null, $case['now'])],
+                'ownership' => (function () use ($case) {
+                    Verifier::verifyOwnershipProof($case['secrets'][$case['installId']], $case['installId'], $case['challenge'], $case['proof'], $case['now']);
+                    return ['ok' => true];
+                })(),
+            };
+        } catch (TesseraException $e) {
+            $got = self::refused($e);
+        }
+        $this->assertSame($case['expected'], $got);
+        // The secret is asked for at most once, and only after the checks that need none.
+        $this->assertLessThanOrEqual(1, count($asked));
+        if (in_array($got['error'] ?? null, ['signature_expired', 'signature_missing', 'signature_malformed'], true)) {
+            $this->assertSame([], $asked);
+        }
+    }
+
+    /** A verification failure as the vectors write it: the error code and the wire answer the exception carries. */
+    private static function refused(TesseraException $e): array
+    {
+        if (!$e instanceof VerificationException) {
+            return ['error' => $e->getErrorCode()];
+        }
+        return ['error' => $e->getErrorCode(), 'answer' => [
+            'status' => $e->getHttpStatus(),
+            'code' => $e->getWireCode(),
+            'headers' => $e->getWireHeaders(),
+            'body' => $e->getWireBody(),
+        ]];
     }
 
     public static function sealCases(): array
@@ -221,7 +272,7 @@ final class VectorsTest extends TestCase
             // machine*.json: MachineTest replays every script through the driver.
             'machine-call.json', 'machine-connect.json', 'machine-leave.json', 'machine-register.json',
             'metadata.json', 'ownership.json', 'rfc9421.json', 'seal.json', 'signing.json', 'timeline.json',
-            'uninstall_url.json', 'verify.json',
+            'uninstall_url.json', 'verify.json', 'verify_links.json',
         ], $files, 'a new vector file needs a test here');
     }
 

@@ -31,7 +31,7 @@ $check = function (bool $ok, string $what) use (&$failures): void {
     }
 };
 const HOOK_METHODS = ['useSeededEntropy', 'useClock'];
-const HOOK_FUNCTIONS = ['useSeededEntropy', 'useClock', 'connectUrl'];
+const HOOK_FUNCTIONS = ['useSeededEntropy', 'useClock', 'connectUrl', 'macChecks'];
 
 /** Public methods of a class, by name. */
 function methods(string $class): array

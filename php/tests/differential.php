@@ -572,6 +572,8 @@ function norm_throwable(\Throwable $e): array
         if (method_exists($e, 'getHttpStatus')) {
             $r['httpStatus'] = $e->getHttpStatus();
             $r['wireCode'] = $e->getWireCode();
+            $r['wireHeaders'] = $e->getWireHeaders();
+            $r['wireBody'] = $e->getWireBody();
         }
         $r['previous'] = $e->getPrevious() === null ? null : norm_throwable($e->getPrevious());
         // Where it was raised: the caller's call into the API (pure PHP drops its own frames).
@@ -767,6 +769,8 @@ function replay_fn(mixed $kind): ?\Closure
     return function ($key, $expires, $now) use ($kind, &$seen) {
         return match ($kind) {
             'store' => isset($seen[$key]) ? false : ($seen[$key] = true),
+            // The host store's three answers (Tessera\Verifier::verify's $replay).
+            'answers' => isset($seen[$key]) ? 'seen' : (count($seen) >= 2 ? 'full' : ($seen[$key] = 'fresh')),
             'true' => true,
             'false' => false,
             'throw' => throw new Sentinel('replay'),
@@ -940,7 +944,7 @@ function ops(): array
 
         'hmac' => fn (string $impl, array $in) => cls($impl, 'Verifier')::hmacSignGeneric(mat($in['request']), mat($in['input']), mat($in['key'])),
 
-        'proof' => fn (string $impl, array $in) => cls($impl, 'Verifier')::verifyOwnershipProof(mat($in['secret']), mat($in['installId']), mat($in['challenge']), mat($in['proof'])),
+        'proof' => fn (string $impl, array $in) => cls($impl, 'Verifier')::verifyOwnershipProof(mat($in['secret']), mat($in['installId']), mat($in['challenge']), mat($in['proof']), T0),
 
         'hooks' => function (string $impl, array $in) {
             $C = cls($impl, 'Companion');
@@ -991,7 +995,7 @@ function ops(): array
                     'importState' => $C::importState(mat($in['arg'])),
                     'sign' => $c->signRequest(['method' => 'GET', 'path' => mat($in['arg'])], T0, 'nonce-0123456789abcdef'),
                     'call' => $c->call(['method' => 'GET', 'path' => '/x'], fn ($r) => mat($in['arg'])),
-                    'verify' => (new $V())->verify(['method' => 'GET', 'url' => BROKER . '/x', 'headers' => ['signature-input' => mat($in['arg'])]], fn ($id) => null),
+                    'verify' => (new $V(null, 8))->verify(['method' => 'GET', 'url' => BROKER . '/x', 'headers' => ['signature-input' => mat($in['arg'])]], fn ($id) => null),
                     'site' => $c->checkSite(mat($in['arg'])),
                 };
                 $out['raised'] = null;
@@ -1367,7 +1371,7 @@ function gen_verify_case(array $states): array
     }
     return [
         'requests' => $reqs, 'secret' => secret_of($state), 'secretFor' => pick(['good', 'good', 'good', 'good', 'null', 'other', 'short', 'bad', 'int', 'throw', hostile()]),
-        'replay' => pick([null, 'store', 'store', 'store', 'true', 'false', 'throw', 1, 'yes']), 'window' => chance(85) ? pick([null, 0, 1, 60, 300, 86400]) : pick([-1, 86401, PHP_INT_MAX, hostile()]),
+        'replay' => pick([null, 'store', 'store', 'answers', 'answers', 'true', 'false', 'throw', 1, 'yes', 'full', 'seen', 'FRESH']), 'window' => chance(85) ? pick([null, 0, 1, 60, 300, 86400]) : pick([-1, 86401, PHP_INT_MAX, hostile()]),
         'capacity' => chance(85) ? pick([null, 0, 1, 2, 3, 10, 100]) : pick([-1, PHP_INT_MAX, hostile()]), 'now' => pick([T0, T0, T0, T0 + r(-20, 20), T0 + r(-400, 400), T0 + r(-100000, 100000), gen_now(false)]),
     ];
 }

@@ -117,6 +117,12 @@ namespace Tessera\Pure\Testing {
             throw failure($e);
         }
     }
+
+    /** MACs computed by verification so far (the core's `verify::mac_checks`). */
+    function macChecks(): int
+    {
+        return \Tessera\Pure\Internal\Verifier::macChecks();
+    }
 }
 
 namespace Tessera\Testing {
@@ -134,6 +140,11 @@ namespace Tessera\Testing {
         function connectUrl(\Tessera\Pure\Companion $companion, #[\SensitiveParameter] mixed $returnUrl, mixed $scope, mixed $now, #[\SensitiveParameter] mixed $state): string
         {
             return \Tessera\Pure\Testing\connectUrl($companion, $returnUrl, $scope, $now, $state);
+        }
+
+        function macChecks(): int
+        {
+            return \Tessera\Pure\Testing\macChecks();
         }
     }
 }

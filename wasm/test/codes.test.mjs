@@ -95,18 +95,18 @@ test("verification failures carry wireStatus/wireCode (the core's Error::wire_co
   const proofArgs = { secret, installId: c.installId, challenge: "challenge-0123456789abcdef", proof: "not-the-proof" };
 
   const raised = [
-    await failure(() => verifyRequest({ ...signed("n-1"), headers: [] }, { secretFor, now: NOW })),
-    await failure(() => verifyRequest(tamperedInput(signed("n-2")), { secretFor, now: NOW })),
-    await failure(() => verifyRequest(signed("n-3"), { secretFor: () => wrongSecret, now: NOW })),
-    await failure(() => verifyRequest(signed("n-4"), { secretFor, now: NOW + 10_000 })),
+    await failure(() => verifyRequest({ ...signed("n-1"), headers: [] }, { secretFor, now: NOW, replayStore: new MemoryReplayStore() })),
+    await failure(() => verifyRequest(tamperedInput(signed("n-2")), { secretFor, now: NOW, replayStore: new MemoryReplayStore() })),
+    await failure(() => verifyRequest(signed("n-3"), { secretFor: () => wrongSecret, now: NOW, replayStore: new MemoryReplayStore() })),
+    await failure(() => verifyRequest(signed("n-4"), { secretFor, now: NOW + 10_000, replayStore: new MemoryReplayStore() })),
     await failure(async () => {
       const store = new MemoryReplayStore();
       const req = signed("n-5");
       await verifyRequest(req, { secretFor, now: NOW, replayStore: store });
       await verifyRequest(req, { secretFor, now: NOW, replayStore: store });
     }),
-    await failure(() => verifyRequest({ ...signed("n-6"), body: "abd" }, { secretFor, now: NOW })),
-    await failure(() => verifyRequest(signed("n-7"), { secretFor: () => null, now: NOW })),
+    await failure(() => verifyRequest({ ...signed("n-6"), body: "abd" }, { secretFor, now: NOW, replayStore: new MemoryReplayStore() })),
+    await failure(() => verifyRequest(signed("n-7"), { secretFor: () => null, now: NOW, replayStore: new MemoryReplayStore() })),
     await failure(() => verifyRequest(signed("n-8"), { secretFor, now: NOW, replayStore: full })),
     await failure(() => verifyOwnershipProof(proofArgs)),
   ];

@@ -24,6 +24,8 @@ class TesseraException extends \Exception
     private $currentUrl;
     private $wireStatus;
     private $wireCode;
+    private $wireHeaders;
+    private $wireBody;
 
     /** The stable snake_case error code (e.g. `reconnect_required`). */
     final public function getErrorCode(): string

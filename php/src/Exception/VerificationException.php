@@ -20,4 +20,26 @@ final class VerificationException extends TesseraException
         \Tessera\Pure\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
         return \Tessera\Pure\Internal\PhpErrors::read($this, 'wireCode') ?? 'internal';
     }
+
+    /**
+     * The headers a broker answers this failure with (lowercase name => value, in order: content-type,
+     * cache-control, and date on signature_expired); [] when the exception does not come from a verification step.
+     *
+     * @return array<string, string>
+     */
+    final public function getWireHeaders(): array
+    {
+        \Tessera\Pure\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return \Tessera\Pure\Internal\PhpErrors::read($this, 'wireHeaders') ?? [];
+    }
+
+    /**
+     * The JSON body a broker answers this failure with (`{"error":…,"error_description":…}`); '' when the
+     * exception does not come from a verification step.
+     */
+    final public function getWireBody(): string
+    {
+        \Tessera\Pure\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        return \Tessera\Pure\Internal\PhpErrors::read($this, 'wireBody') ?? '';
+    }
 }

@@ -29,7 +29,6 @@ final class Connect
     public const MAX_CONNECT_CODE = 256;
 
     private const SCHEME_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+.-';
-    private const CONNECT_KEYS = ['install_id', 'state', 'return_url', 'scope', 'ts', 'sig'];
 
     /**
      * `k=v&…` with canonical percent-encoding of the values.
@@ -145,88 +144,6 @@ final class Connect
     }
 
     /**
-     * Broker side: verifies a connect URL (absolute, or just its query) at `now`.
-     *
-     * @param callable(string): ?Secret $secretFor
-     * @throws CoreError
-     */
-    public static function verifyConnectUrl(#[\SensitiveParameter] string $url, int $now, callable $secretFor): ConnectParams
-    {
-        if (\strlen($url) > self::MAX_CALLBACK) {
-            throw CoreError::tooLarge('url', self::MAX_CALLBACK);
-        }
-        $pairs = self::uniquePairs(self::queryOf($url));
-        if ($pairs === null) {
-            throw CoreError::signatureMalformed('malformed or repeated query parameter');
-        }
-        foreach ($pairs as [$k]) {
-            if (!\in_array($k, self::CONNECT_KEYS, true)) {
-                throw CoreError::signatureMalformed('unexpected query parameter');
-            }
-        }
-        $need = static function (string $k) use ($pairs): string {
-            return self::get($pairs, $k) ?? throw CoreError::signatureMalformed('missing connect parameter');
-        };
-        $installId = $need('install_id');
-        $state = $need('state');
-        $returnUrl = $need('return_url');
-        $sig = $need('sig');
-        $scope = self::get($pairs, 'scope');
-        $ts = self::checkTs(self::get($pairs, 'ts'), $now, self::CONNECT_TTL_SECS);
-        $secret = $secretFor($installId);
-        if ($secret === null) {
-            throw CoreError::unknownInstallation();
-        }
-        $want = self::linkSignature(
-            $secret,
-            self::CONNECT_CONTEXT,
-            self::connectPairs($installId, $state, $returnUrl, $scope, (string) $ts),
-        );
-        if (!hash_equals($want, $sig)) {
-            throw CoreError::signatureInvalid();
-        }
-        self::checkReturnUrl($returnUrl);
-        return new ConnectParams($installId, $state, $returnUrl, $scope, $ts);
-    }
-
-    /**
-     * Broker side: verifies an uninstall ticket's query for `installId`
-     * (taken from the path); returns the ticket's `ts`.
-     *
-     * @param callable(string): ?Secret $secretFor
-     * @throws CoreError
-     */
-    public static function verifyUninstallTicket(
-        string $installId,
-        #[\SensitiveParameter] string $urlOrQuery,
-        int $now,
-        int $maxAgeSecs,
-        callable $secretFor,
-    ): int {
-        if (\strlen($urlOrQuery) > self::MAX_CALLBACK) {
-            throw CoreError::tooLarge('url', self::MAX_CALLBACK);
-        }
-        $pairs = self::uniquePairs(self::queryOf($urlOrQuery));
-        if ($pairs === null) {
-            throw CoreError::signatureMalformed('malformed or repeated query parameter');
-        }
-        $sig = self::get($pairs, 'sig');
-        if ($sig === null) {
-            throw CoreError::signatureMissing();
-        }
-        $ts = self::checkTs(self::get($pairs, 'ts'), $now, $maxAgeSecs);
-        $secret = $secretFor($installId);
-        if ($secret === null) {
-            throw CoreError::unknownInstallation();
-        }
-        $want = self::linkSignature($secret, self::UNINSTALL_CONTEXT, [['install_id', $installId], ['ts', (string) $ts]]);
-        if (!hash_equals($want, $sig)) {
-            throw CoreError::signatureInvalid();
-        }
-        return $ts;
-    }
-
-    /**
      * Checks a connect code: 16-256 characters of `[A-Za-z0-9-._~]`.
      *
      * @throws CoreError callback_invalid
@@ -261,7 +178,7 @@ final class Connect
     }
 
     /** The query of a URL, `?query` or bare query (fragment dropped). */
-    private static function queryOf(#[\SensitiveParameter] string $url): string
+    public static function queryOf(#[\SensitiveParameter] string $url): string
     {
         $hash = strpos($url, '#');
         $noFrag = $hash === false ? $url : substr($url, 0, $hash);
@@ -277,7 +194,7 @@ final class Connect
      *
      * @return list<array{0: string, 1: string}>|null
      */
-    private static function uniquePairs(#[\SensitiveParameter] string $query): ?array
+    public static function uniquePairs(#[\SensitiveParameter] string $query): ?array
     {
         $pairs = Encoding::parseQuery($query);
         if ($pairs === null) {
@@ -294,9 +211,11 @@ final class Connect
     }
 
     /**
+     * The value of `key` among `pairs`, if any.
+     *
      * @param list<array{0: string, 1: string}> $pairs
      */
-    private static function get(array $pairs, string $key): ?string
+    public static function get(array $pairs, string $key): ?string
     {
         foreach ($pairs as [$k, $v]) {
             if ($k === $key) {
@@ -306,7 +225,13 @@ final class Connect
         return null;
     }
 
-    private static function checkTs(?string $ts, int $now, int $maxAge): int
+    /**
+     * A link's `ts`: unix seconds, at most `maxAge` old and at most
+     * FUTURE_SKEW_SECS ahead of `now`.
+     *
+     * @throws CoreError signature_malformed / signature_expired
+     */
+    public static function checkTs(?string $ts, int $now, int $maxAge): int
     {
         $len = $ts === null ? 0 : \strlen($ts);
         if ($ts === null || $len === 0 || $len > 12 || strspn($ts, '0123456789') !== $len) {

@@ -5,13 +5,26 @@ declare(strict_types=1);
 namespace Tessera\Pure\Internal;
 
 /**
- * Broker-side verification of the Tessera signature profile
- * (core/src/verify.rs). Order of checks: parse (bounded), select the
- * `tessera` label explicitly, check `alg`/`tag`/`keyid`/`nonce`,
- * `expires = created + 300`, required components, the time window, the body
- * digest, then the MAC (constant time), and only then record the nonce — so a
- * forged request cannot burn a nonce. The replay store bounds each
- * installation on its own (MemoryReplayStore).
+ * Broker-side verification of the Tessera signature profile, as a sans-IO
+ * sequence (core/src/verify/mod.rs): the verifier never calls back into the
+ * broker.
+ *
+ * 1. {@see begin()} checks everything that needs no secret: parse (bounded),
+ *    the `tessera` label selected explicitly, `alg`/`tag`/`keyid`/`nonce`,
+ *    `expires = created + 300`, the covered components, the time window and
+ *    the body digest. It yields an {@see AwaitingSecret}.
+ * 2. The broker looks up the secret of {@see AwaitingSecret::keyid()} and
+ *    hands it to {@see AwaitingSecret::check()}, which checks the MAC
+ *    (constant time), once. It yields an {@see AwaitingReplay}.
+ * 3. The broker records {@see AwaitingReplay::replayKey()} until
+ *    {@see AwaitingReplay::expiresAt()} and hands the store's
+ *    {@see ReplayAnswer} to {@see AwaitingReplay::finish()}, which yields the
+ *    {@see Verified} request.
+ *
+ * Every step's failure is a {@see Refusal}: the error, and the wire answer the
+ * broker sends for it. The nonce is recorded only after the MAC verified, so a
+ * forged request cannot burn one. {@see verify()} runs the three steps with a
+ * closure and a {@see ReplayStore}.
  */
 final class Verifier
 {
@@ -29,20 +42,68 @@ final class Verifier
 
     /**
      * @param int $windowSecs accepted difference between `created` and the broker clock (0 to MAX_WINDOW_SECS;
-     *        anything else makes `verify` throw invalid_input)
+     *        anything else makes `begin` refuse with invalid_input)
      */
     public function __construct(public readonly int $windowSecs = self::DEFAULT_WINDOW_SECS)
     {
     }
 
+    /** MACs computed by verification (requests, connect URLs, tickets): Rust's test-hooks `mac_checks()`. */
+    private static int $macChecks = 0;
+
+    /** How many MACs verification computed in this process (requests, connect URLs, tickets). */
+    public static function macChecks(): int
+    {
+        return self::$macChecks;
+    }
+
+    /** Counts one MAC computation. */
+    public static function countMac(): void
+    {
+        self::$macChecks++;
+    }
+
+    /** `HMAC-SHA256(secret, data)` compared in constant time with `mac` (counted). */
+    public static function macMatches(Secret $secret, #[\SensitiveParameter] string $data, string $mac): bool
+    {
+        self::countMac();
+        return hash_equals(Signature::hmacSha256($secret->expose(), $data), $mac);
+    }
+
     /**
-     * Verifies `req` (its `url` absolute, the broker's public URL for it) at
-     * broker time `now`.
+     * Step 1: checks everything about `req` (its `url` absolute, as the
+     * broker's public URL for it) that needs no secret, at broker time `now`.
      *
-     * @param callable(string): ?Secret $secretFor maps a keyid (install id) to its secret
+     * @throws Refusal
+     */
+    public function begin(#[\SensitiveParameter] Request $req, int $now): AwaitingSecret
+    {
+        try {
+            return $this->parse($req, $now);
+        } catch (CoreError $e) {
+            throw new Refusal($e, $now);
+        }
+    }
+
+    /**
+     * Runs the three steps: `secretFor` maps a keyid (install id) to its
+     * secret, `replay` remembers nonces.
+     *
+     * @param callable(string): ?Secret $secretFor
      * @throws CoreError
      */
     public function verify(#[\SensitiveParameter] Request $req, int $now, callable $secretFor, ReplayStore $replay): Verified
+    {
+        try {
+            $pending = $this->begin($req, $now);
+            return $pending->check($secretFor($pending->keyid()))->recordIn($replay);
+        } catch (Refusal $r) {
+            throw $r->error();
+        }
+    }
+
+    /** @throws CoreError */
+    private function parse(#[\SensitiveParameter] Request $req, int $now): AwaitingSecret
     {
         if ($this->windowSecs < 0 || $this->windowSecs > self::MAX_WINDOW_SECS) {
             throw CoreError::invalidInput('window_secs', 'must be 0 to 86400 seconds');
@@ -130,27 +191,15 @@ final class Verifier
             throw CoreError::digestMismatch();
         }
 
-        $secret = $secretFor($keyid);
-        if ($secret === null) {
-            throw CoreError::unknownInstallation();
-        }
         $msg = MessageView::of($method, $url, $url->authority(), $req->headers);
         try {
             $base = Signature::signatureBase($msg, $list);
         } catch (CoreError) {
-            throw CoreError::signatureInvalid();
+            $base = null;
         }
-        if (!hash_equals(Signature::hmacSha256($secret->expose(), $base), $mac)) {
-            throw CoreError::signatureInvalid();
-        }
-
-        // The time check refuses the request once `now > expires`, whatever
-        // the window: the nonce need not be kept any longer.
-        $replay->checkAndInsert($keyid . ':' . $nonce, $expires, $now);
-
         $auth = $fields[4] ?? null;
         $bearer = $auth !== null && str_starts_with($auth, 'Bearer ') ? Text::trim(substr($auth, 7)) : null;
-        return new Verified($keyid, $created, $expires, $nonce, $fields[5] ?? null, $bearer);
+        return new AwaitingSecret(new Verified($keyid, $created, $expires, $nonce, $fields[5] ?? null, $bearer), $mac, $base, $now);
     }
 
     /**

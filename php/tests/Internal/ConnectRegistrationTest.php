@@ -13,6 +13,7 @@ use Tessera\Pure\Internal\Registration;
 use Tessera\Pure\Internal\Secret;
 use Tessera\Pure\Internal\Sign;
 use Tessera\Pure\Internal\Url;
+use Tessera\Pure\Internal\VerifyLinks;
 
 /**
  * Ports of core/src/connect.rs and core/src/registration.rs tests; the URL
@@ -122,7 +123,7 @@ final class ConnectRegistrationTest extends Support
                 $got = $base . '?' . Connect::canonicalQuery($pairs) . '&sig=' . $sig;
                 self::assertSame($c['expected']['url'], $got, $c['name']);
                 // And the broker side accepts it.
-                $p = Connect::verifyConnectUrl($got, $in['now'], fn () => Secret::fromBase64url($inst['secret']));
+                $p = VerifyLinks::verifyConnectUrl($got, $in['now'], fn () => Secret::fromBase64url($inst['secret']));
                 self::assertSame([$inst['id'], $in['state'], $in['returnUrl'], $in['scope']], [$p->installId, $p->state, $p->returnUrl, $p->scope]);
             } catch (CoreError $e) {
                 self::assertSame($c['expected'], ['error' => $e->code()], $c['name']);
@@ -142,7 +143,7 @@ final class ConnectRegistrationTest extends Support
             $base = Url::parse($state['config']['broker_url'], 'b')->appendPath($state['config']['routes']['installations'] . '/' . $inst['id'] . '/uninstall', 'routes');
             $url = "{$base}?ts={$ts}&sig={$sig}";
             self::assertSame($c['expected']['url'], $url);
-            self::assertSame((int) $ts, Connect::verifyUninstallTicket($inst['id'], $url, $c['now'] + 10, Connect::UNINSTALL_TICKET_MAX_AGE_SECS, fn () => $secret));
+            self::assertSame((int) $ts, VerifyLinks::verifyUninstallTicket($inst['id'], $url, $c['now'] + 10, Connect::UNINSTALL_TICKET_MAX_AGE_SECS, fn () => $secret));
         }
     }
 
@@ -154,7 +155,7 @@ final class ConnectRegistrationTest extends Support
         $ts = 1_700_000_000;
         $sig = Connect::linkSignature($secret, Connect::UNINSTALL_CONTEXT, [['install_id', self::ID], ['ts', (string) $ts]]);
         $url = 'https://b.example/installations/' . self::ID . "/uninstall?ts={$ts}&sig={$sig}";
-        $at = fn (int $now) => Connect::verifyUninstallTicket(self::ID, $url, $now, Connect::UNINSTALL_TICKET_MAX_AGE_SECS, fn () => $secret);
+        $at = fn (int $now) => VerifyLinks::verifyUninstallTicket(self::ID, $url, $now, Connect::UNINSTALL_TICKET_MAX_AGE_SECS, fn () => $secret);
         self::assertSame($ts, $at($ts + 7 * 24 * 3600));
         self::assertCoreError('signature_expired', fn () => $at($ts + 7 * 24 * 3600 + 1));
         self::assertCoreError('signature_expired', fn () => $at($ts + 30 * 24 * 3600));
@@ -166,29 +167,29 @@ final class ConnectRegistrationTest extends Support
         $for = fn (string $id) => $id === self::ID ? $secret : null;
         $pairs = Connect::connectPairs(self::ID, 'state-0123456789abcdef', 'https://s.example/cb', null, '1700000000');
         $q = Connect::canonicalQuery($pairs) . '&sig=' . Connect::linkSignature($secret, Connect::CONNECT_CONTEXT, $pairs);
-        self::assertSame(1_700_000_000, Connect::verifyConnectUrl("https://b.example/connect?{$q}#frag", 1_700_000_600, $for)->ts);
-        self::assertCoreError('signature_expired', fn () => Connect::verifyConnectUrl($q, 1_700_000_601, $for));
-        self::assertCoreError('signature_expired', fn () => Connect::verifyConnectUrl($q, 1_699_999_699, $for));
-        self::assertSame(1_700_000_000, Connect::verifyConnectUrl($q, 1_699_999_700, $for)->ts);
-        self::assertCoreError('signature_malformed', fn () => Connect::verifyConnectUrl($q . '&x=1', 1_700_000_000, $for), 'the signature is malformed: unexpected query parameter');
-        self::assertCoreError('signature_malformed', fn () => Connect::verifyConnectUrl($q . '&ts=1', 1_700_000_000, $for), 'the signature is malformed: malformed or repeated query parameter');
-        self::assertCoreError('signature_malformed', fn () => Connect::verifyConnectUrl('state=a&return_url=b&sig=c', 1, $for), 'the signature is malformed: missing connect parameter');
-        self::assertCoreError('signature_malformed', fn () => Connect::verifyConnectUrl(str_replace('ts=1700000000', 'ts=-1', $q), 1, $for), 'the signature is malformed: ts must be unix seconds');
-        self::assertCoreError('unknown_installation', fn () => Connect::verifyConnectUrl($q, 1_700_000_000, fn () => null));
-        self::assertCoreError('signature_invalid', fn () => Connect::verifyConnectUrl(str_replace('state-0', 'state-1', $q), 1_700_000_000, $for));
-        self::assertCoreError('too_large', fn () => Connect::verifyConnectUrl(str_repeat('a', 8193), 1, $for), '`url` is too large (limit 8192)');
+        self::assertSame(1_700_000_000, VerifyLinks::verifyConnectUrl("https://b.example/connect?{$q}#frag", 1_700_000_600, $for)->ts);
+        self::assertCoreError('signature_expired', fn () => VerifyLinks::verifyConnectUrl($q, 1_700_000_601, $for));
+        self::assertCoreError('signature_expired', fn () => VerifyLinks::verifyConnectUrl($q, 1_699_999_699, $for));
+        self::assertSame(1_700_000_000, VerifyLinks::verifyConnectUrl($q, 1_699_999_700, $for)->ts);
+        self::assertCoreError('signature_malformed', fn () => VerifyLinks::verifyConnectUrl($q . '&x=1', 1_700_000_000, $for), 'the signature is malformed: unexpected query parameter');
+        self::assertCoreError('signature_malformed', fn () => VerifyLinks::verifyConnectUrl($q . '&ts=1', 1_700_000_000, $for), 'the signature is malformed: malformed or repeated query parameter');
+        self::assertCoreError('signature_malformed', fn () => VerifyLinks::verifyConnectUrl('state=a&return_url=b&sig=c', 1, $for), 'the signature is malformed: missing connect parameter');
+        self::assertCoreError('signature_malformed', fn () => VerifyLinks::verifyConnectUrl(str_replace('ts=1700000000', 'ts=-1', $q), 1, $for), 'the signature is malformed: ts must be unix seconds');
+        self::assertCoreError('unknown_installation', fn () => VerifyLinks::verifyConnectUrl($q, 1_700_000_000, fn () => null));
+        self::assertCoreError('signature_invalid', fn () => VerifyLinks::verifyConnectUrl(str_replace('state-0', 'state-1', $q), 1_700_000_000, $for));
+        self::assertCoreError('too_large', fn () => VerifyLinks::verifyConnectUrl(str_repeat('a', 8193), 1, $for), '`url` is too large (limit 8192)');
         // A signed but refused return URL is reported after the signature check.
         $bad = Connect::connectPairs(self::ID, 'state-0123456789abcdef', 'https://s.example/cb?state=1', 'a b', '1700000000');
         $qb = Connect::canonicalQuery($bad) . '&sig=' . Connect::linkSignature($secret, Connect::CONNECT_CONTEXT, $bad);
-        self::assertCoreError('invalid_url', fn () => Connect::verifyConnectUrl($qb, 1_700_000_000, $for));
+        self::assertCoreError('invalid_url', fn () => VerifyLinks::verifyConnectUrl($qb, 1_700_000_000, $for));
         // Uninstall tickets: ts normalised before signing, max age, missing sig.
         $sig = Connect::linkSignature($secret, Connect::UNINSTALL_CONTEXT, [['install_id', self::ID], ['ts', '1700000000']]);
-        self::assertSame(1_700_000_000, Connect::verifyUninstallTicket(self::ID, "ts=01700000000&sig={$sig}", 1_700_000_000, 0, $for));
-        self::assertCoreError('signature_expired', fn () => Connect::verifyUninstallTicket(self::ID, "ts=1700000000&sig={$sig}", 1_700_000_001, 0, $for));
-        self::assertCoreError('signature_missing', fn () => Connect::verifyUninstallTicket(self::ID, 'ts=1700000000', 1_700_000_000, 10, $for));
-        self::assertCoreError('signature_invalid', fn () => Connect::verifyUninstallTicket('ins_other', "ts=1700000000&sig={$sig}", 1_700_000_000, 10, fn () => $secret));
-        self::assertCoreError('signature_malformed', fn () => Connect::verifyUninstallTicket(self::ID, "ts=1700000000&sig={$sig}&sig=x", 1, 10, $for));
-        self::assertCoreError('signature_malformed', fn () => Connect::verifyUninstallTicket(self::ID, "ts=1234567890123&sig={$sig}", 1, 10, $for));
+        self::assertSame(1_700_000_000, VerifyLinks::verifyUninstallTicket(self::ID, "ts=01700000000&sig={$sig}", 1_700_000_000, 0, $for));
+        self::assertCoreError('signature_expired', fn () => VerifyLinks::verifyUninstallTicket(self::ID, "ts=1700000000&sig={$sig}", 1_700_000_001, 0, $for));
+        self::assertCoreError('signature_missing', fn () => VerifyLinks::verifyUninstallTicket(self::ID, 'ts=1700000000', 1_700_000_000, 10, $for));
+        self::assertCoreError('signature_invalid', fn () => VerifyLinks::verifyUninstallTicket('ins_other', "ts=1700000000&sig={$sig}", 1_700_000_000, 10, fn () => $secret));
+        self::assertCoreError('signature_malformed', fn () => VerifyLinks::verifyUninstallTicket(self::ID, "ts=1700000000&sig={$sig}&sig=x", 1, 10, $for));
+        self::assertCoreError('signature_malformed', fn () => VerifyLinks::verifyUninstallTicket(self::ID, "ts=1234567890123&sig={$sig}", 1, 10, $for));
     }
 
     public function testEmails(): void

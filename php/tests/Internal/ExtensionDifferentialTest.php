@@ -14,6 +14,7 @@ use Tessera\Pure\Internal\Response;
 use Tessera\Pure\Internal\Secret;
 use Tessera\Pure\Internal\Signature;
 use Tessera\Pure\Internal\Verifier;
+use Tessera\Pure\Internal\VerifyLinks;
 
 /**
  * A small in-process differential against the native extension (skipped
@@ -156,7 +157,7 @@ final class ExtensionDifferentialTest extends Support
             $url = $g->connectUrl(1_700_000_000);
             $e = self::ext(fn () => \Tessera\Verifier::verifyConnectUrl($url, fn (string $k) => $k === 'ins_O9w3RAV1LOPU_4UYwjMgeg' ? $secret : null, $now));
             $p = self::pure(function () use ($url, $now, $secret) {
-                $c = Connect::verifyConnectUrl($url, $now, fn (string $k) => $k === 'ins_O9w3RAV1LOPU_4UYwjMgeg' ? Secret::fromBase64url($secret) : null);
+                $c = VerifyLinks::verifyConnectUrl($url, $now, fn (string $k) => $k === 'ins_O9w3RAV1LOPU_4UYwjMgeg' ? Secret::fromBase64url($secret) : null);
                 return ['install_id' => $c->installId, 'state' => $c->state, 'return_url' => $c->returnUrl, 'scope' => $c->scope, 'ts' => $c->ts];
             });
             if (\is_array($e) && !isset($e['error'])) {
@@ -169,7 +170,7 @@ final class ExtensionDifferentialTest extends Support
             $ticket = $g->ticket(1_700_000_000);
             $maxAge = OracleGen::pick([2_592_000, 0, 10]);
             $e = self::ext(fn () => \Tessera\Verifier::verifyUninstallTicket($id, $ticket, fn () => $secret, $maxAge, 1_700_000_000));
-            $p = self::pure(fn () => Connect::verifyUninstallTicket($id, $ticket, 1_700_000_000, $maxAge, fn () => Secret::fromBase64url($secret)));
+            $p = self::pure(fn () => VerifyLinks::verifyUninstallTicket($id, $ticket, 1_700_000_000, $maxAge, fn () => Secret::fromBase64url($secret)));
             self::same($e, $p, ['ticket' => $ticket, 'id' => $id]);
 
             $pc = $g->proofCase();

@@ -18,14 +18,15 @@ use Tessera\Pure\Internal\Registration;
 use Tessera\Pure\Internal\Request;
 use Tessera\Pure\Internal\Response;
 use Tessera\Pure\Internal\Seal;
-use Tessera\Pure\Internal\SeededEntropy;
 use Tessera\Pure\Internal\Secret;
+use Tessera\Pure\Internal\SeededEntropy;
 use Tessera\Pure\Internal\Sfv;
 use Tessera\Pure\Internal\SfvBareItem;
 use Tessera\Pure\Internal\SfvInnerList;
 use Tessera\Pure\Internal\Signature;
 use Tessera\Pure\Internal\Url;
 use Tessera\Pure\Internal\Verifier;
+use Tessera\Pure\Internal\VerifyLinks;
 
 /**
  * The PHP side of the Rust test oracle (php/tests/Internal/oracle/main.rs):
@@ -71,11 +72,11 @@ final class Oracle
             )),
             'verify' => self::verify($v),
             'connect' => self::guard(function () use ($v) {
-                $p = Connect::verifyConnectUrl($v['url'], $v['now'], self::secrets($v['secrets']));
+                $p = VerifyLinks::verifyConnectUrl($v['url'], $v['now'], self::secrets($v['secrets']));
                 return ['install_id' => $p->installId, 'state' => $p->state, 'return_url' => $p->returnUrl,
                     'scope' => $p->scope, 'ts' => $p->ts];
             }),
-            'ticket' => self::guard(fn () => Connect::verifyUninstallTicket(
+            'ticket' => self::guard(fn () => VerifyLinks::verifyUninstallTicket(
                 $v['install_id'],
                 $v['url'],
                 $v['now'],

@@ -10,6 +10,7 @@ use Tessera\Pure\Internal\CoreError;
 use Tessera\Pure\Internal\Encoding;
 use Tessera\Pure\Internal\MemoryReplayStore;
 use Tessera\Pure\Internal\MessageView;
+use Tessera\Pure\Internal\Refusal;
 use Tessera\Pure\Internal\Request;
 use Tessera\Pure\Internal\Secret;
 use Tessera\Pure\Internal\SeededEntropy;
@@ -192,15 +193,31 @@ final class SignVerifyTest extends Support
             $got = [];
             foreach ($c['requests'] as $r) {
                 try {
-                    $v = $verifier->verify(new Request($r['method'], $r['url'], self::pairs($r['headers']), $r['body']), $c['now'],
-                        fn (string $k) => isset($secrets[$k]) ? Secret::fromBase64url($secrets[$k]) : null, $store);
+                    // The three steps, each failure a Refusal with its wire answer.
+                    $pending = $verifier->begin(new Request($r['method'], $r['url'], self::pairs($r['headers']), $r['body']), $c['now']);
+                    $k = $pending->keyid();
+                    $v = $pending->check(isset($secrets[$k]) ? Secret::fromBase64url($secrets[$k]) : null)->recordIn($store);
                     $got[] = ['installId' => $v->installId, 'nonce' => $v->nonce, 'created' => $v->created];
-                } catch (CoreError $e) {
-                    $got[] = ['error' => $e->code()];
+                } catch (Refusal $e) {
+                    $got[] = ['error' => $e->error()->code(), 'answer' => self::answer($e)];
                 }
             }
             self::assertSame($c['expected'], $got, $c['name']);
         }
+    }
+
+    /**
+     * A refusal's wire answer as the vectors write it (headers an ordered object).
+     *
+     * @return array{status: int, code: string, headers: array<string, string>, body: string}
+     */
+    public static function answer(Refusal $r): array
+    {
+        $headers = [];
+        foreach ($r->headers() as [$k, $v]) {
+            $headers[$k] = $v;
+        }
+        return ['status' => $r->status(), 'code' => $r->code(), 'headers' => $headers, 'body' => $r->body()];
     }
 
     public function testSignThenVerifyRoundTrip(): void

@@ -11,14 +11,13 @@ use StorefrontSync\Vendor\Tessera\Internal\CoreError;
 use StorefrontSync\Vendor\Tessera\Internal\Host;
 use StorefrontSync\Vendor\Tessera\Internal\MemoryReplayStore;
 use StorefrontSync\Vendor\Tessera\Internal\PhpErrors;
-use StorefrontSync\Vendor\Tessera\Internal\Registration;
-use StorefrontSync\Vendor\Tessera\Internal\NoReplayStore;
-use StorefrontSync\Vendor\Tessera\Internal\PhpReplayStore;
-use StorefrontSync\Vendor\Tessera\Internal\SecretLookup;
+use StorefrontSync\Vendor\Tessera\Internal\Refusal;
 use StorefrontSync\Vendor\Tessera\Internal\Secret;
 use StorefrontSync\Vendor\Tessera\Internal\Signature;
 use StorefrontSync\Vendor\Tessera\Internal\Verifier as CoreVerifier;
+use StorefrontSync\Vendor\Tessera\Internal\VerifierCallbacks;
 use StorefrontSync\Vendor\Tessera\Internal\VerifierState;
+use StorefrontSync\Vendor\Tessera\Internal\VerifyLinks;
 
 /**
  * Broker side: verifies signed plugin requests, connect URLs, uninstall
@@ -57,18 +56,20 @@ final class Verifier
     }
 
     /**
-     * Verifies a signed request.
+     * Verifies a signed request, in the core's steps: what needs no secret;
+     * then `$secretFor`, called once; then the MAC; then, only for a request
+     * whose MAC verified, the replay store.
      *
      * @param array{method: string, url: string, headers?: array<string, string|list<string>>, body?: string} $request
      *        `url` is absolute: the broker's public URL for the request
      * @param callable $secretFor `(string $installId): ?string` the secret (base64url), or null when unknown
-     * @param callable|null $replay `($key, $expiresAt, $now): bool`: true when recorded now, false when already
-     *        seen (`$key` is `install_id:nonce`: bound what each installation may hold, never one limit for all);
-     *        when null the in-memory store from `$replayCapacity`, and without one a request that would verify is
-     *        refused
+     * @param callable|null $replay `(string $key, int $expiresAt, int $now): string` records the nonce and answers
+     *        'fresh', 'seen' or 'full' (true/false are read as fresh/seen); `$key` is `install_id:nonce`: bound what
+     *        each installation may hold, never one limit for all. When null, the in-memory store from
+     *        `$replayCapacity`; without either the call is refused up front (invalid_input)
      * @param int|null $now unix seconds; the clock when null
      * @return array{install_id: string, created: int, expires: int, nonce: string, idempotency_key: ?string, bearer: ?string}
-     * @throws Exception\VerificationException when the request does not verify
+     * @throws Exception\VerificationException when the request does not verify (with the wire answer)
      * @throws Exception\InvalidInputException
      */
     public function verify(#[\SensitiveParameter] $request, $secretFor, $replay = null, $now = null): array
@@ -76,30 +77,21 @@ final class Verifier
         Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 4);
         try {
             $req = Convert::requestFromPhp(Convert::array($request, 'request'));
-            $lookup = new SecretLookup(Convert::callable($secretFor, 'secretFor'));
-            $now = Convert::optInt($now, 'now') ?? Host::unixNow();
+            $secretFn = Convert::callable($secretFor, 'secretFor');
             $replay = Convert::optCallable($replay, 'replay');
+            $now = Convert::optInt($now, 'now') ?? Host::unixNow();
             $inner = Binding::verifier($this);
-            $core = $inner->core;
-            $secretFn = $lookup->lookup(...);
-            if ($replay !== null) {
-                $store = new PhpReplayStore($replay);
-                $r = SecretLookup::attempt(fn () => $core->verify($req, $now, $secretFn, $store));
-                $store->rethrow();
-            } elseif ($inner->replay !== null) {
-                if ($inner->busy) {
-                    throw PhpErrors::busy();
-                }
-                $inner->busy = true;
-                try {
-                    $r = SecretLookup::attempt(fn () => $core->verify($req, $now, $secretFn, $inner->replay));
-                } finally {
-                    $inner->busy = false;
-                }
-            } else {
-                $r = SecretLookup::attempt(fn () => $core->verify($req, $now, $secretFn, new NoReplayStore()));
+            if ($replay === null && $inner->replay === null) {
+                throw CoreError::invalidInput('replay', VerifierCallbacks::NO_REPLAY_STORE);
             }
-            $v = $lookup->finish($r);
+            $pending = $inner->core->begin($req, $now);
+            $awaiting = $pending->check(VerifierCallbacks::secretFor($secretFn, $pending->keyid()));
+            if ($replay !== null) {
+                $answer = $replay($awaiting->replayKey(), $awaiting->expiresAt(), $now);
+                $v = $awaiting->finish(VerifierCallbacks::replayAnswer($answer));
+            } else {
+                $v = $awaiting->recordIn($inner->replay);
+            }
             return [
                 'install_id' => $v->installId,
                 'created' => $v->created,
@@ -110,27 +102,31 @@ final class Verifier
             ];
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
+        } catch (Refusal $r) {
+            throw PhpErrors::refusal($r);
         }
     }
 
     /**
-     * Verifies a connect URL (absolute, or just its query).
+     * Verifies a connect URL (absolute, or just its query): its parameters
+     * and `ts` first, then `$secretFor` (called once), then `sig` and the
+     * return URL.
      *
      * @param string $url
      * @param callable $secretFor `(string $installId): ?string`
      * @param int|null $now
      * @return array{install_id: string, state: string, return_url: string, scope: ?string, ts: int}
-     * @throws Exception\VerificationException
+     * @throws Exception\VerificationException when it does not verify (with the wire answer)
      */
     public static function verifyConnectUrl($url, $secretFor, $now = null): array
     {
         Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 3);
         try {
             $url = Convert::utf8($url, 'url');
-            $lookup = new SecretLookup(Convert::callable($secretFor, 'secretFor'));
+            $secretFn = Convert::callable($secretFor, 'secretFor');
             $now = Convert::optInt($now, 'now') ?? Host::unixNow();
-            $r = SecretLookup::attempt(fn () => Connect::verifyConnectUrl($url, $now, $lookup->lookup(...)));
-            $p = $lookup->finish($r);
+            $pending = VerifyLinks::beginConnectUrl($url, $now);
+            $p = $pending->check(VerifierCallbacks::secretFor($secretFn, $pending->installId()));
             return [
                 'install_id' => $p->installId,
                 'state' => $p->state,
@@ -140,19 +136,22 @@ final class Verifier
             ];
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
+        } catch (Refusal $r) {
+            throw PhpErrors::refusal($r);
         }
     }
 
     /**
-     * Verifies an uninstall ticket for `$installId` (taken from the path);
-     * returns the ticket's timestamp.
+     * Verifies an uninstall ticket for `$installId` (taken from the path):
+     * `sig` present and `ts` at most `$maxAgeSecs` old, then `$secretFor`
+     * (called once), then `sig`. Returns the ticket's timestamp.
      *
      * @param string $installId
      * @param string $urlOrQuery
      * @param callable $secretFor `(string $installId): ?string`
      * @param int|null $maxAgeSecs default 7 days
      * @param int|null $now
-     * @throws Exception\VerificationException
+     * @throws Exception\VerificationException when it does not verify (with the wire answer)
      */
     public static function verifyUninstallTicket($installId, $urlOrQuery, $secretFor, $maxAgeSecs = null, $now = null): int
     {
@@ -160,13 +159,15 @@ final class Verifier
         try {
             $installId = Convert::utf8($installId, 'installId');
             $url = Convert::utf8($urlOrQuery, 'urlOrQuery');
-            $lookup = new SecretLookup(Convert::callable($secretFor, 'secretFor'));
+            $secretFn = Convert::callable($secretFor, 'secretFor');
             $maxAge = Convert::optInt($maxAgeSecs, 'maxAgeSecs') ?? Connect::UNINSTALL_TICKET_MAX_AGE_SECS;
             $now = Convert::optInt($now, 'now') ?? Host::unixNow();
-            $r = SecretLookup::attempt(fn () => Connect::verifyUninstallTicket($installId, $url, $now, $maxAge, $lookup->lookup(...)));
-            return $lookup->finish($r);
+            $pending = VerifyLinks::beginUninstallTicket($installId, $url, $now, $maxAge);
+            return $pending->check(VerifierCallbacks::secretFor($secretFn, $pending->installId()));
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
+        } catch (Refusal $r) {
+            throw PhpErrors::refusal($r);
         }
     }
 
@@ -205,21 +206,23 @@ final class Verifier
      * @param string $installId
      * @param string $challenge
      * @param string $proof
-     * @throws Exception\VerificationException when it does not match
+     * @param int|null $now broker time of the check (unix seconds); the clock when null
+     * @throws Exception\VerificationException when it does not match (403, with the wire answer)
      */
-    public static function verifyOwnershipProof(#[\SensitiveParameter] $secret, $installId, $challenge, #[\SensitiveParameter] $proof): void
+    public static function verifyOwnershipProof(#[\SensitiveParameter] $secret, $installId, $challenge, #[\SensitiveParameter] $proof, $now = null): void
     {
-        Binding::arity(self::class, __FUNCTION__, func_num_args(), 4, 4);
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 4, 5);
         try {
             $secret = Secret::fromBase64url(Convert::utf8($secret, 'secret'));
-            Registration::verifyOwnershipProof(
-                $secret,
-                Convert::utf8($installId, 'installId'),
-                Convert::utf8($challenge, 'challenge'),
-                Convert::utf8($proof, 'proof'),
-            );
+            $installId = Convert::utf8($installId, 'installId');
+            $challenge = Convert::utf8($challenge, 'challenge');
+            $proof = Convert::utf8($proof, 'proof');
+            $now = Convert::optInt($now, 'now') ?? Host::unixNow();
+            VerifyLinks::checkOwnershipProof($secret, $installId, $challenge, $proof, $now);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
+        } catch (Refusal $r) {
+            throw PhpErrors::refusal($r);
         }
     }
 

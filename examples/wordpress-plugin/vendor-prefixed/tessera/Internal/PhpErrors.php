@@ -73,6 +73,29 @@ final class PhpErrors
         return $e;
     }
 
+    /**
+     * The `StorefrontSync\Vendor\Tessera\Exception\…` object for a refused verification
+     * (`refusal_object`): the error's exception, plus the refusal's wire
+     * answer when it is a VerificationException.
+     */
+    public static function refusal(Refusal $refusal): TesseraException
+    {
+        $e = self::exception($refusal->error());
+        if ($e instanceof Exception\VerificationException) {
+            $headers = [];
+            foreach ($refusal->headers() as [$name, $value]) {
+                $headers[$name] = $value;
+            }
+            self::write($e, [
+                'wireStatus' => $refusal->status(),
+                'wireCode' => $refusal->code(),
+                'wireHeaders' => $headers,
+                'wireBody' => $refusal->body(),
+            ]);
+        }
+        return $e;
+    }
+
     /** Reads a private property of TesseraException (for the subclasses' getters). */
     public static function read(TesseraException $e, string $name): mixed
     {

@@ -7,9 +7,6 @@ namespace StorefrontSync\Vendor\Tessera\Internal;
 /** What a public `Verifier` object holds (kept by {@see Binding}). */
 final class VerifierState
 {
-    /** Whether the in-memory store is in use (a callable re-entering the same object). */
-    public bool $busy = false;
-
     public function __construct(
         public readonly Verifier $core,
         /** Only when asked for with `$replayCapacity`. */
