@@ -1,4 +1,4 @@
-//! The Tessera RFC 9421 signing profile (DESIGN.md, "Signature profile").
+//! The Tessera RFC 9421 signing profile (docs/PROTOCOL.md §6).
 //!
 //! Label `tessera`; covered components, in order, `"@method" "@authority"
 //! "@path" "@query"` then `"content-type" "content-digest" "authorization"
@@ -6,12 +6,12 @@
 //! Like aws-sigv4's `sign()`, the signer returns the complete request for the
 //! host to send as-is.
 
-use crate::encoding::{b64_encode, b64url_encode, push_int};
+use crate::encoding::{b64url_encode, push_int};
 use crate::entropy::{Entropy, random};
 use crate::error::{Error, Result};
 use crate::http::{Request, check_body, normalize_headers, normalize_method};
 use crate::secret::{BrokerToken, Secret};
-use crate::signature::{MessageView, content_digest, hmac_sha256, signature_base_parts};
+use crate::signature::{content_digest, hmac_sha256, push_b64};
 use crate::url::Url;
 
 /// The signature label.
@@ -73,11 +73,10 @@ pub(crate) struct SignInput<'a> {
     pub token: Option<&'a BrokerToken>,
 }
 
-/// Serialises the profile's signature-params value: the covered components
-/// and `created;expires;nonce;alg;keyid;tag`, in exactly that order. `nonce`
-/// and `keyid` are profile tokens, so they need no escaping.
-pub(crate) fn profile_params_text(components: &[&str], created: i64, nonce: &str, keyid: &str) -> String {
-    let mut out = String::with_capacity(220);
+/// Appends the profile's signature-params value to `out`: the covered
+/// components and `created;expires;nonce;alg;keyid;tag`, in exactly that
+/// order. `nonce` and `keyid` are profile tokens, so they need no escaping.
+fn write_profile_params(out: &mut String, components: &[&str], created: i64, nonce: &str, keyid: &str) {
     out.push('(');
     for (i, c) in components.iter().enumerate() {
         if i > 0 {
@@ -88,9 +87,9 @@ pub(crate) fn profile_params_text(components: &[&str], created: i64, nonce: &str
         out.push('"');
     }
     out.push_str(");created=");
-    push_int(&mut out, created);
+    push_int(out, created);
     out.push_str(";expires=");
-    push_int(&mut out, created.saturating_add(VALIDITY_SECS));
+    push_int(out, created.saturating_add(VALIDITY_SECS));
     out.push_str(";nonce=\"");
     out.push_str(nonce);
     out.push_str("\";alg=\"");
@@ -100,7 +99,58 @@ pub(crate) fn profile_params_text(components: &[&str], created: i64, nonce: &str
     out.push_str("\";tag=\"");
     out.push_str(TAG);
     out.push('"');
-    out
+}
+
+/// Capacity of the signature base and of `Signature-Input` (a typical request
+/// fits; longer ones grow).
+const BASE_CAPACITY: usize = 768;
+const SIG_INPUT_CAPACITY: usize = 256;
+
+/// The signature base of a request being signed, in one pass: the same text
+/// as [`crate::signature::signature_base_parts`] over the same message. Every
+/// header here is already normalised (lowercase names; values trimmed,
+/// without CR or LF: `normalize_headers`, or made by the signer from profile
+/// tokens, a digest and a validated broker token), so the generic builder's
+/// lookups, trimming and checks are not repeated; every covered header is
+/// present (the components are chosen from `headers`).
+fn profile_base(
+    method: &str,
+    url: &Url,
+    authority: &str,
+    headers: &[(String, String)],
+    components: &[&str],
+    params: &str,
+) -> String {
+    let mut base = String::with_capacity(BASE_CAPACITY);
+    for &name in components {
+        base.push('"');
+        base.push_str(name);
+        base.push_str("\": ");
+        match name {
+            "@method" => base.push_str(method),
+            "@authority" => base.push_str(authority),
+            "@path" => base.push_str(url.path()),
+            "@query" => {
+                base.push('?');
+                base.push_str(url.query().unwrap_or(""));
+            }
+            header => {
+                // Several fields of one name: their values joined with ", " (RFC 9421 §2.1).
+                let mut first = true;
+                for (_, v) in headers.iter().filter(|(k, _)| k == header) {
+                    if !first {
+                        base.push_str(", ");
+                    }
+                    base.push_str(v);
+                    first = false;
+                }
+            }
+        }
+        base.push('\n');
+    }
+    base.push_str("\"@signature-params\": ");
+    base.push_str(params);
+    base
 }
 
 /// Signs one request under the profile.
@@ -117,12 +167,16 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
     let mut extra = normalize_headers(input.headers)?;
     extra.retain(|(k, _)| !OWNED_HEADERS.contains(&k.as_str()));
 
-    let nonce = match &opts.nonce {
-        Some(n) if is_profile_token(n) => n.clone(),
+    let drawn;
+    let nonce: &str = match &opts.nonce {
+        Some(n) if is_profile_token(n) => n,
         Some(_) => {
             return Err(Error::InvalidInput { field: "nonce", reason: "must be 1-128 characters of [A-Za-z0-9._~-]" });
         }
-        None => b64url_encode(&random::<16>(entropy)),
+        None => {
+            drawn = b64url_encode(&random::<16>(entropy));
+            &drawn
+        }
     };
     let caller_key = extra.iter().position(|(k, _)| k == "idempotency-key").map(|i| extra.remove(i).1);
     let idempotency_key = match opts.idempotency_key.clone().or(caller_key) {
@@ -156,26 +210,36 @@ pub(crate) fn sign(input: &SignInput<'_>, opts: &SignOptions, entropy: &mut dyn 
         auth.push_str(t.expose());
         headers.push(("authorization".into(), auth));
     }
-    if let Some(k) = &idempotency_key {
-        headers.push(("idempotency-key".into(), k.clone()));
+    if let Some(k) = idempotency_key {
+        headers.push(("idempotency-key".into(), k));
     }
-    let mut components: Vec<&str> = DERIVED.to_vec();
-    components.extend(OPTIONAL_HEADERS.iter().copied().filter(|h| headers.iter().any(|(k, _)| k == h)));
+    // The derived components, then the covered headers present (all of them
+    // are at the front of `headers` here, in profile order).
+    let mut components: [&str; 8] = [""; 8];
+    components[..4].copy_from_slice(&DERIVED);
+    let mut n = 4;
+    for h in OPTIONAL_HEADERS {
+        if headers.iter().any(|(k, _)| k == h) {
+            components[n] = h;
+            n += 1;
+        }
+    }
+    let components = &components[..n];
     headers.extend(extra);
 
-    let authority = input.url.authority();
-    let msg = MessageView::of(&method, input.url, &authority, &headers);
-    let params = profile_params_text(&components, opts.now, &nonce, input.keyid);
-    let base = signature_base_parts(&msg, &components, &params)?;
-    let mac = hmac_sha256(input.secret.expose(), base.as_bytes());
-    let mut sig_input = String::with_capacity(LABEL.len() + 1 + params.len());
+    // `Signature-Input` is `tessera=` + the signature-params value; the base ends with the same value.
+    let mut sig_input = String::with_capacity(SIG_INPUT_CAPACITY);
     sig_input.push_str(LABEL);
     sig_input.push('=');
-    sig_input.push_str(&params);
+    write_profile_params(&mut sig_input, components, opts.now, nonce, input.keyid);
+    let params = &sig_input[LABEL.len() + 1..];
+    let authority = input.url.authority();
+    let base = profile_base(&method, input.url, &authority, &headers, components, params);
+    let mac = hmac_sha256(input.secret.expose(), base.as_bytes());
     let mut sig = String::with_capacity(LABEL.len() + 48);
     sig.push_str(LABEL);
     sig.push_str("=:");
-    sig.push_str(&b64_encode(&mac));
+    push_b64(&mut sig, &mac);
     sig.push(':');
     headers.push(("signature-input".into(), sig_input));
     headers.push(("signature".into(), sig));
@@ -219,6 +283,28 @@ mod tests {
         );
         assert!(req.header("idempotency-key").is_none());
         assert_eq!(req.header("content-digest").unwrap(), "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:");
+    }
+
+    #[test]
+    fn one_pass_base_equals_the_generic_base() {
+        use crate::signature::{MessageView, signature_base_parts};
+        let url = Url::parse("https://broker.example:8443/api/x?b=2&a=1", "url").unwrap();
+        let headers: Vec<(String, String)> = vec![
+            ("content-type".into(), "application/json".into()),
+            ("content-digest".into(), "sha-256=:x:".into()),
+            ("authorization".into(), "Bearer t".into()),
+            ("idempotency-key".into(), "k1".into()),
+            ("content-type".into(), "text/plain".into()),
+            ("x-other".into(), "v".into()),
+        ];
+        let components =
+            ["@method", "@authority", "@path", "@query", "content-type", "content-digest", "authorization"];
+        let params = "(\"@method\");created=1";
+        let authority = url.authority();
+        let fast = profile_base("POST", &url, &authority, &headers, &components, params);
+        let msg = MessageView::of("POST", &url, &authority, &headers);
+        assert_eq!(fast, signature_base_parts(&msg, &components, params).unwrap());
+        assert!(fast.contains("\"content-type\": application/json, text/plain\n"), "{fast}");
     }
 
     #[test]

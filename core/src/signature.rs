@@ -168,11 +168,35 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// The `Content-Digest` value (RFC 9530) for `body`: `sha-256=:…:`.
 pub fn content_digest(body: &[u8]) -> String {
-    let mut out = String::with_capacity(56);
+    let mut out = String::with_capacity(54);
     out.push_str("sha-256=:");
-    out.push_str(&b64_encode(&Sha256::digest(body)));
+    push_b64(&mut out, &Sha256::digest(body));
     out.push(':');
     out
+}
+
+/// Appends standard padded base64 of `bytes` to `out` (the same text as
+/// [`b64_encode`], without its intermediate string: the signer's hot path).
+pub(crate) fn push_b64(out: &mut String, bytes: &[u8]) {
+    const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // 48 input bytes → 64 characters per block, written through a stack buffer.
+    for block in bytes.chunks(48) {
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        for chunk in block.chunks(3) {
+            let b0 = u32::from(chunk[0]);
+            let b1 = chunk.get(1).map_or(0, |&b| u32::from(b));
+            let b2 = chunk.get(2).map_or(0, |&b| u32::from(b));
+            let v = b0 << 16 | b1 << 8 | b2;
+            buf[n] = STD[(v >> 18) as usize & 63];
+            buf[n + 1] = STD[(v >> 12) as usize & 63];
+            buf[n + 2] = if chunk.len() > 1 { STD[(v >> 6) as usize & 63] } else { b'=' };
+            buf[n + 3] = if chunk.len() > 2 { STD[v as usize & 63] } else { b'=' };
+            n += 4;
+        }
+        // Only alphabet bytes and '=' were written: always ASCII.
+        out.push_str(std::str::from_utf8(&buf[..n]).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +242,16 @@ mod tests {
         );
         let sig = b64_encode(&hmac_sha256(&key, base.as_bytes()));
         assert_eq!(sig, "pxcQw6G3AjtMBQjwo8XzkZf/bws5LelbaMk5rGIGtE8=");
+    }
+
+    #[test]
+    fn push_b64_matches_b64_encode() {
+        let data: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+        for len in [0, 1, 2, 3, 4, 5, 31, 32, 33, 47, 48, 49, 95, 96, 97, 200, data.len()] {
+            let mut out = String::from("x");
+            push_b64(&mut out, &data[..len]);
+            assert_eq!(out, format!("x{}", b64_encode(&data[..len])), "length {len}");
+        }
     }
 
     #[test]
