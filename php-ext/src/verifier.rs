@@ -10,8 +10,11 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, Zval};
 use tessera_core::Secret;
 use tessera_core::internals::connect;
-use tessera_core::{MemoryReplayStore, ReplayAnswer, Verifier as CoreVerifier, begin_connect_url, begin_uninstall_ticket, check_ownership_proof};
-use tessera_core::internals::verify::{DEFAULT_WINDOW_SECS};
+use tessera_core::internals::verify::DEFAULT_WINDOW_SECS;
+use tessera_core::{
+    MemoryReplayStore, ReplayAnswer, Verifier as CoreVerifier, begin_connect_url, begin_uninstall_ticket,
+    check_ownership_proof,
+};
 
 use crate::convert::{ArrayArg, Assoc, CallableArg, OptCallableArg, OptIntArg, StrArg, request_from_php};
 use crate::errors::{Res, guard, invalid};

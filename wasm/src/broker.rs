@@ -7,9 +7,12 @@
 //! `wireBody`).
 
 use js_sys::{Object, Reflect, Uint8Array};
-use tessera_core::internals::connect::UNINSTALL_TICKET_MAX_AGE_SECS;
 use tessera_core::Error;
-use tessera_core::{AwaitingReplay, AwaitingSecret, ConnectUrlAwaitingSecret, Refusal, ReplayAnswer, TicketAwaitingSecret, Verified, begin_connect_url, begin_uninstall_ticket, check_ownership_proof};
+use tessera_core::internals::connect::UNINSTALL_TICKET_MAX_AGE_SECS;
+use tessera_core::{
+    AwaitingReplay, AwaitingSecret, ConnectUrlAwaitingSecret, Refusal, ReplayAnswer, TicketAwaitingSecret, Verified,
+    begin_connect_url, begin_uninstall_ticket, check_ownership_proof,
+};
 use tessera_core::{MemoryReplayStore, Request, Secret, Verifier};
 use wasm_bindgen::prelude::*;
 
