@@ -536,6 +536,7 @@ final class HostileInputTest extends TestCase
         'tessera\testing\useseededentropy' => 'test-only hook of tessera-test.so (not in the shipped build)',
         'tessera\testing\useclock' => 'test-only hook of tessera-test.so (not in the shipped build)',
         'tessera\testing\connecturl' => 'test-only hook of tessera-test.so (not in the shipped build)',
+        'tessera\testing\macchecks' => 'test-only hook of tessera-test.so (not in the shipped build)',
     ];
 
     /**
