@@ -14,7 +14,6 @@ use crate::secret::{Secret, ct_eq};
 
 /// A connect URL whose parameters are well formed and in time, waiting for
 /// the secret of its [`install_id`](Self::install_id).
-#[derive(Debug)]
 pub struct ConnectUrlAwaitingSecret {
     params: ConnectParams,
     sig: String,
@@ -80,7 +79,6 @@ impl ConnectUrlAwaitingSecret {
 
 /// An uninstall ticket whose parameters are well formed and in time, waiting
 /// for the secret of its [`install_id`](Self::install_id).
-#[derive(Debug)]
 pub struct TicketAwaitingSecret {
     install_id: String,
     ts: i64,
@@ -129,6 +127,24 @@ impl TicketAwaitingSecret {
             return Err(refuse(Error::SignatureInvalid));
         }
         Ok(self.ts)
+    }
+}
+
+// `Debug` never prints a link's `sig`: an uninstall ticket is a bearer
+// capability for days, a connect URL one until it is used.
+impl std::fmt::Debug for ConnectUrlAwaitingSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectUrlAwaitingSecret").field("params", &self.params).field("sig", &"[redacted]").finish()
+    }
+}
+
+impl std::fmt::Debug for TicketAwaitingSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketAwaitingSecret")
+            .field("install_id", &self.install_id)
+            .field("ts", &self.ts)
+            .field("sig", &"[redacted]")
+            .finish()
     }
 }
 

@@ -159,3 +159,17 @@ fn a_failing_store_refuses() {
     let refusal = refusal.unwrap_err();
     assert_eq!((refusal.status(), refusal.code()), (500, "internal"));
 }
+
+/// A link's `sig` (an uninstall ticket is a bearer capability for days) never
+/// shows in `Debug`.
+#[test]
+fn pending_links_do_not_print_their_sig() {
+    let id = "ins_AAAAAAAAAAAAAAAAAAAAAA";
+    let ticket = begin_uninstall_ticket(id, &format!("ts={NOW}&sig=SECRETsig"), NOW, 60).unwrap();
+    let text = format!("{ticket:?}");
+    assert!(!text.contains("SECRETsig") && text.contains(id) && text.contains("[redacted]"), "{text}");
+    let query = format!("install_id={id}&state=st&return_url=https%3A%2F%2Fshop.example%2Fcb&ts={NOW}&sig=SECRETsig");
+    let connect = begin_connect_url(&query, NOW).unwrap();
+    let text = format!("{connect:?}");
+    assert!(!text.contains("SECRETsig") && text.contains(id) && text.contains("[redacted]"), "{text}");
+}

@@ -48,4 +48,15 @@ final class TicketAwaitingSecret
         }
         return $this->ts;
     }
+
+    /**
+     * What `var_dump` shows: never the link's `sig` (an uninstall ticket is a
+     * bearer capability for days, a connect URL one until it is used).
+     *
+     * @return array<string, mixed>
+     */
+    public function __debugInfo(): array
+    {
+        return ['installId' => $this->installId, 'ts' => $this->ts, 'sig' => '[redacted]'];
+    }
 }

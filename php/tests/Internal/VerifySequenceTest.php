@@ -136,4 +136,22 @@ final class VerifySequenceTest extends Support
         }
         self::assertGreaterThanOrEqual(14, $checked);
     }
+
+    /** Port of `pending_links_do_not_print_their_sig`: var_dump never shows a link's `sig`. */
+    public function testPendingLinksDoNotPrintTheirSig(): void
+    {
+        $now = 1700000000;
+        $id = 'ins_AAAAAAAAAAAAAAAAAAAAAA';
+        $ticket = VerifyLinks::beginUninstallTicket($id, "ts={$now}&sig=SECRETsig", $now, 60);
+        $query = "install_id={$id}&state=st&return_url=https%3A%2F%2Fshop.example%2Fcb&ts={$now}&sig=SECRETsig";
+        $connect = VerifyLinks::beginConnectUrl($query, $now);
+        foreach ([$ticket, $connect] as $pending) {
+            ob_start();
+            var_dump($pending);
+            $text = (string) ob_get_clean();
+            $this->assertStringNotContainsString('SECRETsig', $text);
+            $this->assertStringContainsString($id, $text);
+            $this->assertStringContainsString('[redacted]', $text);
+        }
+    }
 }

@@ -56,4 +56,15 @@ final class ConnectUrlAwaitingSecret
         }
         return $p;
     }
+
+    /**
+     * What `var_dump` shows: never the link's `sig` (an uninstall ticket is a
+     * bearer capability for days, a connect URL one until it is used).
+     *
+     * @return array<string, mixed>
+     */
+    public function __debugInfo(): array
+    {
+        return ['params' => $this->params, 'sig' => '[redacted]'];
+    }
 }
