@@ -99,7 +99,7 @@ for variant in tessera_wasm tessera_broker; do
     gz=$(gzip -9 -c "$wasm_file" | wc -c)
     log "${variant}_bg.wasm: $raw bytes raw ($raw_before before wasm-opt -Oz), $gz bytes gzipped"
     if [ "$variant" = tessera_wasm ]; then
-        # The gate: what a browser extension ships, 80 KiB gzipped (DESIGN.md,
+        # The gate: what a browser extension ships, 80 KiB gzipped (docs/DESIGN.md,
         # decisions of December 2026: cold start is what is measured and
         # optimised; size is a gate, not the goal).
         goal=$((80 * 1024))

@@ -498,7 +498,7 @@ mod fixtures {
         let h = json!({});
         let date = tessera_core::internals::classify::fmt_http_date(NOW + 30);
         doc(
-            "classify(response, now) per DESIGN.md and PROTOCOL.md \"Stora's answers\". `expected`: {kind, status, code, retryAfterMs, requestId, fromStora}.",
+            "classify(response, now) per docs/DESIGN.md and docs/PROTOCOL.md \"Stora's answers\". `expected`: {kind, status, code, retryAfterMs, requestId, fromStora}.",
             vec![
                 resp("ok-200", 200, h.clone(), "[]"),
                 resp("ok-204", 204, h.clone(), ""),

@@ -118,7 +118,7 @@ SQL
 
     log "$mode: broker + fake Stora (tessera-e2e-env, ownership proof on)"
     mkfifo "$w/env.in"
-    setsid "$env_bin" --max-lifetime "$max_lifetime" --log stderr --token-canary "$stora_canary" \
+    setsid "$env_bin" --exit-on-stdin-close --max-lifetime "$max_lifetime" --log stderr --token-canary "$stora_canary" \
         <"$w/env.in" >"$w/env.out" 2>"$w/env.err" &
     pids+=($!)
     # The env stops when its stdin closes (at exit): hold the fifo open on a spare descriptor.

@@ -38,7 +38,7 @@ const pageErrors = [];
 
 async function startEnv() {
   const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
-  const child = spawn(bin, ["--no-ownership-proof", "--max-lifetime", "600", "--token-canary", STORA_CANARY], {
+  const child = spawn(bin, ["--no-ownership-proof", "--exit-on-stdin-close", "--max-lifetime", "600", "--quiet", "--token-canary", STORA_CANARY], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const first = await new Promise((resolve, reject) => {

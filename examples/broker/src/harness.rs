@@ -1,6 +1,7 @@
 //! A complete local environment for the demo, the load tool and the
 //! end-to-end suites: a fake Stora, this broker on SQLite in a temporary
-//! directory, and the plugin's site, all on 127.0.0.1 with ephemeral ports;
+//! directory, and the plugin's site, all on 127.0.0.1 (ephemeral ports unless
+//! [`EnvOptions::broker_port`] / [`EnvOptions::stora_port`] say otherwise);
 //! optionally a fault-injecting proxy in front of the broker.
 //! Everything stops and the directory is removed when the [`Env`] drops.
 
@@ -43,6 +44,10 @@ pub struct EnvOptions {
     pub installation_idle_secs: Option<i64>,
     /// `BrokerConfig::pacing` (default: Stora's limits, 10/s and 60/min).
     pub pacing: crate::pacing::Pacing,
+    /// The broker's port on 127.0.0.1 (0, the default: ephemeral).
+    pub broker_port: u16,
+    /// The fake Stora's port on 127.0.0.1 (0, the default: ephemeral).
+    pub stora_port: u16,
 }
 
 /// The scopes the examples ask for (the broker's allow-list in an [`Env`]):
@@ -79,6 +84,8 @@ impl Default for EnvOptions {
             proof_platforms: None,
             installation_idle_secs: None,
             pacing: crate::pacing::Pacing::default(),
+            broker_port: 0,
+            stora_port: 0,
         }
     }
 }
@@ -116,13 +123,15 @@ impl Env {
     pub fn start(options: EnvOptions) -> std::io::Result<Env> {
         let dir = std::env::temp_dir().join(crate::crypto::random_id("tessera-env-", 9));
         std::fs::create_dir_all(&dir)?;
-        let stora = FakeStora::start(options.stora.clone())?;
+        // Removed on every early return below too (a port already taken).
+        let dir = TempDir(dir);
+        let stora = FakeStora::start_on(options.stora.clone(), options.stora_port)?;
         let logs: Arc<Mutex<Vec<String>>> = Arc::default();
         let mut config = BrokerConfig::new(
             stora.url(),
             &options.stora.client_id,
             &options.stora.client_secret,
-            dir.join("broker.sqlite3"),
+            dir.0.join("broker.sqlite3"),
         );
         config.require_ownership_proof(options.require_ownership_proof);
         if let Some(platforms) = &options.proof_platforms {
@@ -144,7 +153,7 @@ impl Env {
         let proxy = if options.fault_proxy { Some(FaultProxy::start("http://127.0.0.1:9")?) } else { None };
         // Signatures cover the authority the plugin uses: the proxy's.
         config.public_url = proxy.as_ref().map(|p| p.url().to_string());
-        let broker = Broker::start(config)?;
+        let broker = Broker::start_on(config, options.broker_port)?;
         if let Some(proxy) = &proxy {
             proxy.set_upstream(broker.url());
         }
@@ -156,7 +165,7 @@ impl Env {
             logs,
             client_secret: options.stora.client_secret,
             proxy,
-            dir: TempDir(dir),
+            dir,
             agent: crate::stora::http_agent(std::time::Duration::from_secs(30)),
         })
     }

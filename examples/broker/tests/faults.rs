@@ -14,7 +14,7 @@
 //!
 //! * the typed error code (or the documented success);
 //! * how many times the plugin sent the request, counted at the proxy:
-//!   retries only where DESIGN.md says it is safe (idempotent methods,
+//!   retries only where docs/DESIGN.md says it is safe (idempotent methods,
 //!   POST/PATCH with an Idempotency-Key, the same key on every attempt, and
 //!   the registration POST, idempotent by install id and secret; at most two
 //!   attempts per uninstall step), and `Retry-After` on a 5xx never stretches

@@ -1,7 +1,7 @@
 // Starts tessera-e2e-env (fake Stora + reference broker + a stand-in for the
 // plugin's site, all on 127.0.0.1) and gives the tests a "browser" and a few
-// helpers. The environment stops when this process closes its stdin, or by
-// itself after --max-lifetime.
+// helpers. The environment stops when this process closes its stdin
+// (--exit-on-stdin-close), or by itself after --max-lifetime.
 
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -14,7 +14,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 /** Starts the environment; `args` are extra tessera-e2e-env flags (e.g. `--token-canary X`). */
 export async function startEnv(args = []) {
   const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
-  const child = spawn(bin, ["--max-lifetime", "600", ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(bin, ["--exit-on-stdin-close", "--max-lifetime", "600", "--quiet", ...args], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   const first = await new Promise((resolve, reject) => {
     child.once("error", reject);

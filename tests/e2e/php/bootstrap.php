@@ -72,7 +72,7 @@ final class Env
         }
         $this->owner = getmypid();
         // Stora's tokens carry a canary prefix: SecretsTest searches for it.
-        $this->process = proc_open([$bin, '--max-lifetime', '600', '--token-canary', self::STORA_CANARY], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
+        $this->process = proc_open([$bin, '--exit-on-stdin-close', '--max-lifetime', '600', '--quiet', '--token-canary', self::STORA_CANARY], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
         if (!is_resource($this->process)) {
             fwrite(STDERR, "cannot start $bin\n");
             exit(2);

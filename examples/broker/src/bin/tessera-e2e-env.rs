@@ -1,109 +1,293 @@
-//! `tessera-e2e-env`: the end-to-end environment for suites in other
-//! languages (Node, PHP). Starts a fake Stora, the reference broker (SQLite
-//! in a temporary directory) and a stand-in for the plugin's site, all on
-//! 127.0.0.1 with ephemeral ports, then prints one JSON line:
+//! `tessera-e2e-env`: a local broker to develop and test against. Starts a
+//! fake Stora, the reference broker (SQLite in a temporary directory) and a
+//! stand-in for the plugin's site, all on 127.0.0.1, then prints one JSON
+//! line on standard output:
 //!
 //! ```text
 //! {"broker_url":…,"stora_url":…,"site_url":…,"return_url":…,"admin_token":…}
 //! ```
 //!
-//! The suite then drives its plugin against `broker_url`, serves ownership
-//! proofs with `PUT {site_url}{proof.path}`, steers Stora through
-//! `{stora_url}/_control/…` and the broker's kill switch through
-//! `{broker_url}/admin/…` with `admin_token`.
-//!
-//! Stops when standard input closes (the suite's process ends), on SIGTERM or
-//! SIGINT, or after `--max-lifetime` seconds (default 600), removing its
-//! temporary directory each time.
-//!
-//! ```text
-//! tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off]
-//!                 [--token-canary PREFIX]
-//! ```
-//!
-//! Web-site registrations owe an ownership proof unless
-//! `--no-ownership-proof`; extension installations never do. Every extension
-//! id may register unless `TESSERA_ALLOWED_EXTENSION_IDS` (ids separated by
-//! spaces or commas; empty: none) says otherwise.
-//!
-//! `--token-canary` prefixes every code and token the fake Stora issues, so
-//! a leak test can recognise them in whatever the plugin side printed.
+//! It runs until SIGINT or SIGTERM by default; `--exit-on-stdin-close` (test
+//! harnesses) and `--max-lifetime SECS` add other ways to stop. `--env-file
+//! PATH` also writes the JSON line to a file (atomically, removed on exit) so
+//! a background process can be found. Every flag and every field of the JSON
+//! line is described by `--help` ([`HELP`]); the repository README's section
+//! "Develop against a local broker" shows the one command.
 
-use std::io::Read;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use tessera_broker::harness::{Env, EnvOptions, LogChoice};
 
-fn main() {
-    let mut options = EnvOptions { log: LogChoice::Off, ..EnvOptions::default() };
+/// The text of `--help`.
+const HELP: &str = "\
+tessera-e2e-env: a local broker to develop and test a Tessera plugin against.
+
+Starts, all on 127.0.0.1:
+  * a fake Stora (OAuth consent page, token endpoint, the /2025-09/ API routes
+    and test controls under /_control/; see examples/fake-stora/README.md),
+  * the reference broker (examples/broker) on SQLite in a temporary directory,
+    using that fake Stora, with the example scopes allowed,
+  * a stand-in for the plugin's web site (it serves ownership proofs).
+Then prints ONE JSON line on standard output and keeps running.
+
+USAGE
+  tessera-e2e-env [FLAGS]
+
+FLAGS
+  --help, -h                 print this help and exit
+  --no-ownership-proof       web-site registrations need no ownership proof
+                             (default: they owe one, served from site_url;
+                             extension installations never do)
+  --exit-on-stdin-close      also stop when standard input closes (for test
+                             harnesses that hold a pipe open while they run)
+  --max-lifetime SECS        also stop after SECS seconds (default: no limit)
+  --env-file PATH            also write the JSON line to PATH (written to a
+                             temporary file in the same directory, then
+                             renamed; removed on exit)
+  --broker-port N            the broker's port (default 0: ephemeral)
+  --stora-port N             the fake Stora's port (default 0: ephemeral)
+  --log stderr|off           the broker's request log, one JSON object a line
+                             (default off)
+  --token-canary PREFIX      prefix every code and token the fake Stora
+                             issues (leak tests search for it)
+  --quiet                    no banner on standard error
+
+ENVIRONMENT
+  TESSERA_ALLOWED_EXTENSION_IDS  extension ids allowed to register, separated
+                             by spaces or commas (default: every id; set but
+                             empty: none)
+
+THE JSON LINE (standard output, and --env-file)
+  broker_url   the broker: the plugin's brokerUrl (npm: Companion.create({
+               brokerUrl }), PHP: Companion::create(['broker_url' => ...]))
+  stora_url    the fake Stora: its consent page, its API and its
+               /_control/ routes (counters, faults, clock, reset)
+  site_url     the stand-in site: use it as the registration's site URL; the
+               plugin serves the ownership proof with
+               PUT {site_url}{proof.path} (body: proof.body)
+  return_url   a return URL on that site (its settings page) for connect()
+  admin_token  bearer token of the broker's /admin/ routes (kill switch,
+               installations); a secret of this run only, printed nowhere else
+
+CONSENT ON THE FAKE STORA
+  connect() gives a URL; open it in a browser. The broker sends you to
+  {stora_url}/oauth2/authorize, a page listing the scopes with Approve and
+  Deny links: click one. The signed-in operator is opr_demo; to be another
+  operator, append &operator=opr_x to the Approve link. Over HTTP: GET the
+  page, follow the href of the element id=\"approve\" (or id=\"deny\"), then
+  follow the redirects back to the broker and to return_url.
+
+STOPPING
+  Ctrl-C (SIGINT) or SIGTERM (kill PID); with --exit-on-stdin-close, when
+  standard input closes; with --max-lifetime, after SECS seconds. Each way
+  stops the servers and removes the temporary directory and the env file.
+
+EXIT STATUS
+  0 stopped normally, 1 could not start, 2 bad flags.
+";
+
+/// What the command line asks for.
+struct Cli {
+    options: EnvOptions,
+    exit_on_stdin_close: bool,
+    max_lifetime: Option<u64>,
+    env_file: Option<PathBuf>,
+    quiet: bool,
+}
+
+/// A command-line problem: the message for standard error.
+struct BadFlags(String);
+
+fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, BadFlags> {
+    args.next().ok_or_else(|| BadFlags(format!("{flag} needs a value")))
+}
+
+fn number<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<T, BadFlags> {
+    let v = value(args, flag)?;
+    v.parse().map_err(|_| BadFlags(format!("{flag}: not a valid number: {v:?}")))
+}
+
+/// Parses the flags; `Ok(None)` means `--help`.
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Cli>, BadFlags> {
+    let mut cli = Cli {
+        options: EnvOptions { log: LogChoice::Off, ..EnvOptions::default() },
+        exit_on_stdin_close: false,
+        max_lifetime: None,
+        env_file: None,
+        quiet: false,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--no-ownership-proof" => cli.options.require_ownership_proof = false,
+            "--exit-on-stdin-close" => cli.exit_on_stdin_close = true,
+            "--max-lifetime" => cli.max_lifetime = Some(number(&mut args, &arg)?),
+            "--env-file" => cli.env_file = Some(PathBuf::from(value(&mut args, &arg)?)),
+            "--broker-port" => cli.options.broker_port = number(&mut args, &arg)?,
+            "--stora-port" => cli.options.stora_port = number(&mut args, &arg)?,
+            "--token-canary" => cli.options.stora.token_canary = value(&mut args, &arg)?,
+            "--quiet" => cli.quiet = true,
+            "--log" => {
+                cli.options.log = match value(&mut args, &arg)?.as_str() {
+                    "stderr" => LogChoice::Stderr,
+                    "off" => LogChoice::Off,
+                    other => return Err(BadFlags(format!("--log takes stderr or off, not {other:?}"))),
+                }
+            }
+            other => return Err(BadFlags(format!("unknown flag {other:?}"))),
+        }
+    }
     // The extension allow-list (default: every extension, see
     // `EnvOptions::allowed_extension_ids`): ids separated by spaces or commas.
     if let Ok(list) = std::env::var("TESSERA_ALLOWED_EXTENSION_IDS") {
-        options.allowed_extension_ids = list.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        cli.options.allowed_extension_ids =
+            list.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect();
     }
-    let mut max_lifetime = 600u64;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--no-ownership-proof" => options.require_ownership_proof = false,
-            "--token-canary" => options.stora.token_canary = args.next().unwrap_or_else(|| usage()),
-            "--max-lifetime" => max_lifetime = args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage()),
-            "--log" => {
-                options.log = match args.next().as_deref() {
-                    Some("stderr") => LogChoice::Stderr,
-                    Some("off") => LogChoice::Off,
-                    _ => usage(),
-                }
-            }
-            _ => usage(),
+    Ok(Some(cli))
+}
+
+/// The env file: written atomically, removed on drop.
+struct EnvFile(PathBuf);
+
+impl EnvFile {
+    fn write(path: &Path, line: &str) -> std::io::Result<EnvFile> {
+        let name = path.file_name().ok_or_else(|| std::io::Error::other("--env-file needs a file name"))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}.tmp", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
+        let written = std::fs::File::create(&tmp).and_then(|mut f| {
+            f.write_all(line.as_bytes())?;
+            f.write_all(b"\n")?;
+            f.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
+        Ok(EnvFile(path.to_path_buf()))
     }
-    let env = Env::start(options).unwrap_or_else(|e| {
-        eprintln!("tessera-e2e-env: cannot start: {e}");
-        std::process::exit(1)
-    });
-    println!(
-        "{}",
-        serde_json::json!({
-            "broker_url": env.broker.url(),
-            "stora_url": env.stora.url(),
-            "site_url": env.site.url(),
-            "return_url": env.return_url(),
-            "admin_token": env.admin_token(),
-        })
-    );
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    // SIGTERM / SIGINT also stop it cleanly (the temporary directory goes).
-    let on_signal = tx.clone();
+}
+
+impl Drop for EnvFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Sends on `stop` at SIGINT or SIGTERM; returns once the handlers are in
+/// place (so no signal between start-up and the JSON line kills it uncleanly).
+fn watch_signals(stop: mpsc::Sender<&'static str>) {
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
     std::thread::spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return;
         };
-        runtime.block_on(async {
+        let name = runtime.block_on(async {
             use tokio::signal::unix::{SignalKind, signal};
             let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-                return;
+                return None;
             };
+            let _ = ready_tx.send(());
             tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+                _ = term.recv() => Some("SIGTERM"),
+                _ = int.recv() => Some("SIGINT"),
             }
         });
-        let _ = on_signal.send(());
+        if let Some(name) = name {
+            let _ = stop.send(name);
+        }
     });
+    let _ = ready_rx.recv_timeout(Duration::from_secs(5));
+}
+
+/// Sends on `stop` when standard input reaches its end.
+fn watch_stdin(stop: mpsc::Sender<&'static str>) {
     std::thread::spawn(move || {
         let mut sink = [0u8; 256];
         let mut stdin = std::io::stdin();
         while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        let _ = tx.send(());
+        let _ = stop.send("standard input closed");
     });
-    let _ = rx.recv_timeout(Duration::from_secs(max_lifetime));
-    drop(env);
 }
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: tessera-e2e-env [--no-ownership-proof] [--max-lifetime SECS] [--log stderr|off] [--token-canary PREFIX]"
-    );
-    std::process::exit(2)
+/// The human banner (standard error; no secret in it).
+fn banner(env: &Env, cli: &Cli) -> String {
+    let lifetime = match (cli.max_lifetime, cli.exit_on_stdin_close) {
+        (Some(s), true) => format!(", when standard input closes, or after {s} s"),
+        (Some(s), false) => format!(" or after {s} s"),
+        (None, true) => ", or when standard input closes".to_string(),
+        (None, false) => String::new(),
+    };
+    let env_file = cli.env_file.as_ref().map(|p| format!("  env file    {}\n", p.display())).unwrap_or_default();
+    format!(
+        "tessera-e2e-env: ready (pid {pid})\n  broker      {broker}   <- the plugin's brokerUrl\n  \
+         fake Stora  {stora}   consent page, API, /_control/\n  site        {site}   the registration's \
+         site URL\n  return URL  {ret}\n{env_file}  The JSON line on standard output also carries \
+         admin_token. --help explains everything.\n  Stop: Ctrl-C or kill {pid}{lifetime}.\n",
+        pid = std::process::id(),
+        broker = env.broker_url(),
+        stora = env.stora.url(),
+        site = env.site.url(),
+        ret = env.return_url(),
+    )
+}
+
+fn main() {
+    let cli = match parse(std::env::args().skip(1)) {
+        Ok(Some(cli)) => cli,
+        Ok(None) => {
+            print!("{HELP}");
+            return;
+        }
+        Err(BadFlags(message)) => {
+            eprintln!("tessera-e2e-env: {message}; see --help");
+            std::process::exit(2)
+        }
+    };
+    // Signals are caught before anything starts: a stop always cleans up.
+    let (stop_tx, stop_rx) = mpsc::channel::<&'static str>();
+    watch_signals(stop_tx.clone());
+    let env = Env::start(cli.options.clone()).unwrap_or_else(|e| {
+        eprintln!("tessera-e2e-env: cannot start: {e}");
+        std::process::exit(1)
+    });
+    if cli.exit_on_stdin_close {
+        watch_stdin(stop_tx.clone());
+    }
+    let line = serde_json::json!({
+        "broker_url": env.broker_url(),
+        "stora_url": env.stora.url(),
+        "site_url": env.site.url(),
+        "return_url": env.return_url(),
+        "admin_token": env.admin_token(),
+    })
+    .to_string();
+    let env_file = match cli.env_file.as_deref().map(|p| EnvFile::write(p, &line)).transpose() {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("tessera-e2e-env: cannot write the env file: {e}");
+            drop(env); // removes the temporary directory (exit() would not)
+            std::process::exit(1)
+        }
+    };
+    // A closed standard output (a background run) is not an error.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    if !cli.quiet {
+        eprint!("{}", banner(&env, &cli));
+    }
+    let reason = match cli.max_lifetime {
+        Some(secs) => stop_rx.recv_timeout(Duration::from_secs(secs)).unwrap_or("--max-lifetime reached"),
+        None => stop_rx.recv().unwrap_or("no way left to stop"),
+    };
+    drop(stop_tx);
+    if !cli.quiet {
+        eprintln!("tessera-e2e-env: stopping ({reason})");
+    }
+    drop(env_file);
+    drop(env);
 }
