@@ -10,10 +10,15 @@ use ext_php_rs::boxed::ZBox;
 use ext_php_rs::convert::{FromZval, IntoZval};
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
-use serde_json::{Map, Number, Value};
 use tessera_core::{ApiRequest, Completion, OwnershipProof, RegistrationOutcome, RemoteStep, Request, Response};
 
 use crate::errors::{Res, exception_object, invalid};
+
+mod json;
+mod shape;
+
+pub use json::{from_php, json_to_zval, to_json};
+pub use shape::{check_keys, failure as shape_failure};
 
 /// Deepest nesting accepted when a PHP array becomes JSON (and so the guard
 /// against self-referencing arrays).
@@ -169,11 +174,6 @@ pub fn entries(ht: &ZendHashTable) -> impl Iterator<Item = (Zval, &Zval)> {
     std::iter::from_fn(move || it.next_zval()).map(|(k, v)| (k, v.dereference()))
 }
 
-/// Whether the keys are 0, 1, 2, … in order.
-fn is_list(ht: &ZendHashTable) -> bool {
-    (0_i64..).zip(entries(ht)).all(|(i, (k, _))| k.long() == Some(i))
-}
-
 /// A PHP array key as UTF-8 text (integer keys as their decimal form).
 pub fn key_text(k: &Zval, field: &'static str) -> Res<String> {
     match k.long() {
@@ -191,61 +191,65 @@ fn required<'a>(ht: &'a ZendHashTable, key: &str, field: &'static str) -> Res<&'
     member(ht, key).ok_or_else(|| invalid(field, "is missing"))
 }
 
-fn opt_body(ht: &ZendHashTable) -> Res<Vec<u8>> {
+fn opt_body(ht: &ZendHashTable, field: &'static str) -> Res<Vec<u8>> {
     match member(ht, "body") {
         None => Ok(Vec::new()),
-        Some(z) => Ok(bytes(z, "body")?.to_vec()),
+        Some(z) => Ok(bytes(z, field)?.to_vec()),
     }
 }
 
 /// Headers: `['Name' => 'value', 'Other' => ['v1', 'v2']]`; a list value gives
-/// one header per element. Missing or `null` is no headers.
-pub fn headers_from_php(ht: &ZendHashTable) -> Res<Vec<(String, String)>> {
+/// one header per element. Missing or `null` is no headers. `field` names
+/// them in errors (`request.headers`).
+pub fn headers_from_php(ht: &ZendHashTable, field: &'static str) -> Res<Vec<(String, String)>> {
     let Some(z) = member(ht, "headers") else {
         return Ok(Vec::new());
     };
-    let h = z.array().ok_or_else(|| invalid("headers", "must be an array of name => value"))?;
+    let h = z.array().ok_or_else(|| invalid(field, "must be an array of name => value"))?;
     let mut out = Vec::with_capacity(h.len());
     for (k, v) in entries(h) {
-        let name = key_text(&k, "headers")?;
+        let name = key_text(&k, field)?;
         if let Some(list) = v.array() {
             for (_, item) in entries(list) {
-                out.push((name.clone(), utf8(item, "headers")?.to_owned()));
+                out.push((name.clone(), utf8(item, field)?.to_owned()));
             }
         } else {
-            out.push((name, utf8(v, "headers")?.to_owned()));
+            out.push((name, utf8(v, field)?.to_owned()));
         }
     }
     Ok(out)
 }
 
-/// `['method' => …, 'path' => …, 'headers' => […], 'body' => …]`.
+/// `['method' => …, 'path' => …, 'headers' => […], 'body' => …]`; any other
+/// key is refused (a misspelt `headers` would otherwise send none).
 pub fn api_request_from_php(ht: &ZendHashTable) -> Res<ApiRequest> {
+    shape::check_keys(ht, |k| matches!(k, "method" | "path" | "headers" | "body"), "request")
+        .map_err(|message| shape::failure(&message))?;
     Ok(ApiRequest {
-        method: utf8(required(ht, "method", "method")?, "method")?.to_owned(),
-        path: utf8(required(ht, "path", "path")?, "path")?.to_owned(),
-        headers: headers_from_php(ht)?,
-        body: opt_body(ht)?,
+        method: utf8(required(ht, "method", "request.method")?, "request.method")?.to_owned(),
+        path: utf8(required(ht, "path", "request.path")?, "request.path")?.to_owned(),
+        headers: headers_from_php(ht, "request.headers")?,
+        body: opt_body(ht, "request.body")?,
     })
 }
 
 /// `['method' => …, 'url' => …, 'headers' => […], 'body' => …]`.
 pub fn request_from_php(ht: &ZendHashTable) -> Res<Request> {
     Ok(Request {
-        method: utf8(required(ht, "method", "method")?, "method")?.to_owned(),
-        url: utf8(required(ht, "url", "url")?, "url")?.to_owned(),
-        headers: headers_from_php(ht)?,
-        body: opt_body(ht)?,
+        method: utf8(required(ht, "method", "request.method")?, "request.method")?.to_owned(),
+        url: utf8(required(ht, "url", "request.url")?, "request.url")?.to_owned(),
+        headers: headers_from_php(ht, "request.headers")?,
+        body: opt_body(ht, "request.body")?,
     })
 }
 
 /// `['status' => int, 'headers' => […], 'body' => string]`.
 pub fn response_from_php(ht: &ZendHashTable) -> Res<Response> {
-    let status = required(ht, "status", "status")?
+    let status = required(ht, "status", "response.status")?
         .long()
         .and_then(|n| u16::try_from(n).ok())
-        .ok_or_else(|| invalid("status", "must be an integer HTTP status"))?;
-    Ok(Response { status, headers: headers_from_php(ht)?, body: opt_body(ht)? })
+        .ok_or_else(|| invalid("response.status", "must be an integer HTTP status"))?;
+    Ok(Response { status, headers: headers_from_php(ht, "response.headers")?, body: opt_body(ht, "response.body")? })
 }
 
 // ---- core → PHP -------------------------------------------------------------
@@ -418,83 +422,6 @@ impl IntoZval for Completed {
     fn set_zval(self, zv: &mut Zval, _persistent: bool) -> ext_php_rs::error::Result<()> {
         *zv = self.0;
         Ok(())
-    }
-}
-
-// ---- PHP arrays <-> JSON values (for the core's serde types) -----------------
-
-/// A PHP value as JSON: lists become arrays, other arrays objects (an empty
-/// array is an empty object).
-pub fn to_json(z: &Zval, field: &'static str) -> Res<Value> {
-    to_json_at(z, field, 0)
-}
-
-fn to_json_at(z: &Zval, field: &'static str, depth: usize) -> Res<Value> {
-    if depth > MAX_DEPTH {
-        return Err(invalid(field, "is nested too deeply"));
-    }
-    let z = z.dereference();
-    if z.is_null() {
-        return Ok(Value::Null);
-    }
-    if let Some(b) = z.bool() {
-        return Ok(Value::Bool(b));
-    }
-    if let Some(n) = z.long() {
-        return Ok(Value::Number(n.into()));
-    }
-    if let Some(f) = z.double() {
-        return Number::from_f64(f).map(Value::Number).ok_or_else(|| invalid(field, "contains a non-finite number"));
-    }
-    if z.is_string() {
-        return Ok(Value::String(utf8(z, field)?.to_owned()));
-    }
-    let Some(ht) = z.array() else {
-        return Err(invalid(field, "must contain only arrays and scalars"));
-    };
-    if !ht.is_empty() && is_list(ht) {
-        return entries(ht).map(|(_, v)| to_json_at(v, field, depth + 1)).collect::<Res<Vec<_>>>().map(Value::Array);
-    }
-    let mut map = Map::new();
-    for (k, v) in entries(ht) {
-        map.insert(key_text(&k, field)?, to_json_at(v, field, depth + 1)?);
-    }
-    Ok(Value::Object(map))
-}
-
-/// Deserialises a core type from a PHP array through its serde definition.
-pub fn from_php<T: serde::de::DeserializeOwned>(z: &Zval, field: &'static str) -> Res<T> {
-    serde_json::from_value(to_json(z, field)?).map_err(|_| invalid(field, "does not have the expected keys and types"))
-}
-
-/// A JSON value as a PHP value (objects become associative arrays).
-pub fn json_to_zval(v: &Value) -> Zval {
-    match v {
-        Value::Null => Zval::null(),
-        Value::Bool(b) => {
-            let mut z = Zval::new();
-            z.set_bool(*b);
-            z
-        }
-        Value::Number(n) => {
-            let mut z = Zval::new();
-            match n.as_i64() {
-                Some(i) => z.set_long(i),
-                None => z.set_double(n.as_f64().unwrap_or(f64::NAN)),
-            }
-            z
-        }
-        Value::String(s) => str_zval(s),
-        Value::Array(items) => {
-            let mut ht = ZendHashTable::with_capacity(u32::try_from(items.len()).unwrap_or(8));
-            for item in items {
-                let _ = ht.push(json_to_zval(item));
-            }
-            let mut z = Zval::new();
-            z.set_hashtable(ht);
-            z
-        }
-        Value::Object(map) => map.iter().fold(Assoc::new(), |a, (k, v)| a.with(k, json_to_zval(v))).zval(),
     }
 }
 

@@ -7,8 +7,14 @@ use ext_php_rs::types::{ZendHashTable, Zval};
 use tessera_core::metadata::{Metadata, MetadataPatch};
 use tessera_core::{ApiRequest, RemoteStep, Response, TimelineEvent};
 
-use crate::convert::{Assoc, binary_zval, entries, headers_to_php, key_text, member, response_to_php, utf8};
+use crate::convert::{
+    Assoc, binary_zval, check_keys, entries, headers_to_php, key_text, member, response_to_php, shape_failure, utf8,
+};
 use crate::errors::{Res, exception_object, invalid};
+
+/// The keys of a Timeline Event array.
+const EVENT_KEYS: [&str; 7] =
+    ["source_id", "template_id", "contact_id", "site_id", "description", "external_url", "variables"];
 
 fn opt_text(ht: &ZendHashTable, key: &str, field: &'static str) -> Res<Option<String>> {
     member(ht, key).map(|z| utf8(z, field).map(str::to_owned)).transpose()
@@ -25,21 +31,24 @@ fn string_map(ht: &ZendHashTable, field: &'static str) -> Res<Vec<(String, Strin
 
 /// `['source_id' => …, 'template_id' => …, 'contact_id' => ?, 'site_id' => ?,
 /// 'description' => ?, 'external_url' => ?, 'variables' => ?['name' => 'value']]`.
+/// Any other key is refused, named with its path (`event.sourceId`; did you
+/// mean `source_id`?).
 pub fn event_from_php(ht: &ZendHashTable) -> Res<TimelineEvent> {
+    check_keys(ht, |k| EVENT_KEYS.contains(&k), "event").map_err(|message| shape_failure(&message))?;
     let variables = match member(ht, "variables") {
         None => Vec::new(),
         Some(z) => string_map(
-            z.array().ok_or_else(|| invalid("variables", "must be an array of name => value"))?,
-            "variables",
+            z.array().ok_or_else(|| invalid("event.variables", "must be an array of name => value"))?,
+            "event.variables",
         )?,
     };
     Ok(TimelineEvent {
-        source_id: required_text(ht, "source_id", "source_id")?,
-        template_id: required_text(ht, "template_id", "template_id")?,
-        contact_id: opt_text(ht, "contact_id", "contact_id")?,
-        site_id: opt_text(ht, "site_id", "site_id")?,
-        description: opt_text(ht, "description", "description")?,
-        external_url: opt_text(ht, "external_url", "external_url")?,
+        source_id: required_text(ht, "source_id", "event.source_id")?,
+        template_id: required_text(ht, "template_id", "event.template_id")?,
+        contact_id: opt_text(ht, "contact_id", "event.contact_id")?,
+        site_id: opt_text(ht, "site_id", "event.site_id")?,
+        description: opt_text(ht, "description", "event.description")?,
+        external_url: opt_text(ht, "external_url", "event.external_url")?,
         variables,
     })
 }

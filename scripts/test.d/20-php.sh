@@ -11,6 +11,9 @@
 #   3. the same PHPUnit suite against the pure-PHP package, loaded through
 #      Composer's generated autoloader, under `php -n` without the extension
 #      (only PHPUnit's own dom/mbstring/tokenizer/xml/xmlwriter added)
+#   3s. the shared tests of php/tests/*Test.php (ArrayKeysTest, ReadmeSnippetsTest,
+#      …: not under either phpunit.xml's directory) against the extension, then
+#      against pure PHP, through a generated config listing the files
 #   3a. pure PHP's lower layer (php/phpunit-internal.xml: ports of the
 #      core's unit tests, the Rust oracle fixtures, and with the extension
 #      loaded an in-process differential of the two)
@@ -62,6 +65,22 @@ TESSERA_PURE_LOADER=composer php -n -d extension=dom -d extension=mbstring -d ex
     -d memory_limit=-1 "$phpunit" -c php/phpunit.xml -v 2>&1 | tee "$out/pure"
 pure_summary=$(summary "$out/pure")
 
+log "phpunit: php/tests/*Test.php, against the extension then pure PHP"
+# Only the top level: php/tests/Internal is the lower layer's (phpunit-internal.xml).
+shared_config() { # bootstrap
+    echo '<?xml version="1.0" encoding="UTF-8"?>'
+    echo "<phpunit bootstrap=\"$1\" colors=\"false\" cacheResult=\"false\" failOnWarning=\"true\" failOnRisky=\"true\" beStrictAboutOutputDuringTests=\"true\"><testsuites><testsuite name=\"php-tests\">"
+    for f in "$TESSERA_ROOT"/php/tests/*Test.php; do echo "<file>$f</file>"; done
+    echo '</testsuite></testsuites></phpunit>'
+}
+shared_config "$TESSERA_ROOT/php-ext/tests/bootstrap.php" >"$out/shared-ext.xml"
+shared_config "$TESSERA_ROOT/php/tests/bootstrap.php" >"$out/shared-pure.xml"
+RUST_BACKTRACE=0 php -d extension="$test_so" "$phpunit" -c "$out/shared-ext.xml" 2>&1 | tee "$out/shared-ext"
+shared_ext_summary=$(summary "$out/shared-ext")
+TESSERA_PURE_LOADER=composer php -n -d extension=dom -d extension=mbstring -d extension=tokenizer -d extension=xml -d extension=xmlwriter \
+    -d memory_limit=-1 "$phpunit" -c "$out/shared-pure.xml" 2>&1 | tee "$out/shared-pure"
+shared_pure_summary=$(summary "$out/shared-pure")
+
 log "phpunit: pure PHP's lower layer (ports of the core's unit tests, oracle fixtures, an in-process differential)"
 php -d extension="$test_so" -d memory_limit=-1 "$phpunit" -c php/phpunit-internal.xml 2>&1 | tee "$out/internal"
 internal_summary=$(summary "$out/internal")
@@ -79,6 +98,7 @@ log "php results"
 echo "extension: $ext_summary"
 echo "pure PHP:  $pure_summary"
 echo "internal:  $internal_summary"
+echo "php/tests: extension $shared_ext_summary; pure PHP $shared_pure_summary"
 
 log "phpunit under valgrind"
 bash php-ext/tests/valgrind.sh "$test_so"

@@ -89,68 +89,70 @@ final class Convert
     }
 
     /** @throws CoreError */
-    private static function optBody(array $ht): string
+    private static function optBody(array $ht, string $field): string
     {
         $z = $ht['body'] ?? null;
-        return $z === null ? '' : self::bytes($z, 'body');
+        return $z === null ? '' : self::bytes($z, $field);
     }
 
     /**
      * Headers: `['Name' => 'value', 'Other' => ['v1', 'v2']]`; a list value
-     * gives one header per element. Missing or `null` is no headers.
+     * gives one header per element. Missing or `null` is no headers;
+     * `$field` names them in errors (`request.headers`).
      *
      * @return list<array{string, string}>
      * @throws CoreError
      */
-    public static function headersFromPhp(array $ht): array
+    public static function headersFromPhp(array $ht, string $field): array
     {
         $z = $ht['headers'] ?? null;
         if ($z === null) {
             return [];
         }
         if (!is_array($z)) {
-            throw CoreError::invalidInput('headers', 'must be an array of name => value');
+            throw CoreError::invalidInput($field, 'must be an array of name => value');
         }
         $out = [];
         foreach ($z as $k => $v) {
-            $name = self::keyText($k, 'headers');
+            $name = self::keyText($k, $field);
             if (is_array($v)) {
                 foreach ($v as $item) {
-                    $out[] = [$name, self::utf8($item, 'headers')];
+                    $out[] = [$name, self::utf8($item, $field)];
                 }
             } else {
-                $out[] = [$name, self::utf8($v, 'headers')];
+                $out[] = [$name, self::utf8($v, $field)];
             }
         }
         return $out;
     }
 
-    /** `['method' => …, 'path' => …, 'headers' => […], 'body' => …]`. @throws CoreError */
-    public static function apiRequestFromPhp(array $ht): ApiRequest
+    /** `['method' => …, 'path' => …, 'headers' => […], 'body' => …]`; any other key is refused ({@see Shape::checkKeys()}). @throws CoreError */
+    public static function apiRequestFromPhp(#[\SensitiveParameter] array $ht): ApiRequest
     {
-        $method = self::utf8(self::required($ht, 'method', 'method'), 'method');
-        $path = self::utf8(self::required($ht, 'path', 'path'), 'path');
-        $headers = self::headersFromPhp($ht);
-        return new ApiRequest($method, $path, $headers, self::optBody($ht));
+        Shape::checkKeys($ht, ['method', 'path', 'headers', 'body'], 'request');
+        $method = self::utf8(self::required($ht, 'method', 'request.method'), 'request.method');
+        $path = self::utf8(self::required($ht, 'path', 'request.path'), 'request.path');
+        $headers = self::headersFromPhp($ht, 'request.headers');
+        return new ApiRequest($method, $path, $headers, self::optBody($ht, 'request.body'));
     }
 
     /** `['method' => …, 'url' => …, 'headers' => […], 'body' => …]`. @throws CoreError */
     public static function requestFromPhp(array $ht): Request
     {
-        $method = self::utf8(self::required($ht, 'method', 'method'), 'method');
-        $url = self::utf8(self::required($ht, 'url', 'url'), 'url');
-        $headers = self::headersFromPhp($ht);
-        return new Request($method, $url, $headers, self::optBody($ht));
+        $method = self::utf8(self::required($ht, 'method', 'request.method'), 'request.method');
+        $url = self::utf8(self::required($ht, 'url', 'request.url'), 'request.url');
+        $headers = self::headersFromPhp($ht, 'request.headers');
+        return new Request($method, $url, $headers, self::optBody($ht, 'request.body'));
     }
 
     /** `['status' => int, 'headers' => […], 'body' => string]`. @throws CoreError */
     public static function responseFromPhp(array $ht): Response
     {
-        $status = self::required($ht, 'status', 'status');
+        $status = self::required($ht, 'status', 'response.status');
         if (!is_int($status) || $status < 0 || $status > 65535) {
-            throw CoreError::invalidInput('status', 'must be an integer HTTP status');
+            throw CoreError::invalidInput('response.status', 'must be an integer HTTP status');
         }
-        return new Response($status, self::headersFromPhp($ht), self::optBody($ht));
+        return new Response($status, self::headersFromPhp($ht, 'response.headers'), self::optBody($ht, 'response.body'));
     }
 
     /** A value the host returned where an array was expected (`expect_array`). @throws CoreError */
@@ -298,13 +300,15 @@ final class Convert
 
     /**
      * `Config` through its serde definition (`from_php::<Config>`): a map with
-     * `broker_url` and optional `routes`/`retry` (fields defaulted), or the
-     * same positionally as a list; unknown keys are ignored.
+     * `broker_url` and optional `routes`/`retry` (fields defaulted), after
+     * {@see Shape::check()} (unknown keys, missing keys and wrong types are
+     * refused naming the key and its path).
      *
      * @throws CoreError
      */
     public static function configFromPhp(array $z): Config
     {
+        Shape::check($z, Shape::CONFIG, 'config');
         $v = self::toJson($z, 'config');
         $fields = self::structFields($v, ['broker_url', 'routes', 'retry'], ['routes', 'retry'], 'config');
         $brokerUrl = self::serdeString($fields['broker_url'], 'config');
@@ -335,9 +339,10 @@ final class Convert
         return new Config($brokerUrl, $routes, $retry);
     }
 
-    /** `Registration` through its serde definition (four required strings). @throws CoreError */
+    /** `Registration` through its serde definition (four required strings), after {@see Shape::check()}. @throws CoreError */
     public static function registrationFromPhp(array $z): Registration
     {
+        Shape::check($z, Shape::REGISTRATION, 'registration');
         $names = ['site_url', 'admin_email', 'platform', 'plugin_version'];
         $f = self::structFields(self::toJson($z, 'registration'), $names, [], 'registration');
         return new Registration(

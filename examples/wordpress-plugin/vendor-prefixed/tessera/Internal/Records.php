@@ -14,13 +14,13 @@ final class Records
     private static function optText(array $ht, string $key): ?string
     {
         $z = Convert::member($ht, $key);
-        return $z === null ? null : Convert::utf8($z, $key);
+        return $z === null ? null : Convert::utf8($z, "event.{$key}");
     }
 
     /** @throws CoreError */
     private static function requiredText(array $ht, string $key): string
     {
-        return self::optText($ht, $key) ?? throw CoreError::invalidInput($key, 'is missing');
+        return self::optText($ht, $key) ?? throw CoreError::invalidInput("event.{$key}", 'is missing');
     }
 
     /** A PHP array key as UTF-8 text (integer keys as their decimal form). @throws CoreError */
@@ -47,13 +47,14 @@ final class Records
     /** `['source_id' => …, 'template_id' => …, 'contact_id' => ?, …, 'variables' => ?[…]]`. @throws CoreError */
     public static function eventFromPhp(array $ht): TimelineEvent
     {
+        Shape::checkKeys($ht, ['source_id', 'template_id', 'contact_id', 'site_id', 'description', 'external_url', 'variables'], 'event');
         $vars = Convert::member($ht, 'variables');
         if ($vars === null) {
             $variables = [];
         } elseif (\is_array($vars)) {
-            $variables = self::stringMap($vars, 'variables');
+            $variables = self::stringMap($vars, 'event.variables');
         } else {
-            throw CoreError::invalidInput('variables', 'must be an array of name => value');
+            throw CoreError::invalidInput('event.variables', 'must be an array of name => value');
         }
         return new TimelineEvent(
             self::requiredText($ht, 'source_id'),
