@@ -17,6 +17,8 @@ import { nowSecs, optNow } from "./conv.js";
 import { eventArgs } from "./records.js";
 
 export { metadataPatch, timelineEventRequest, validateMetadata } from "./records.js";
+// The public reader of any response (a fetch Response included); the driver's own is below.
+export { readResponse } from "./conv.js";
 
 // A trap poisons the instance (see ready.js): `internal`, then a fresh instance.
 const { rethrow, guarded } = plugin;
@@ -313,7 +315,7 @@ export class Companion {
    */
   handleRegistrationResponse(response) {
     const core = coreOf(this);
-    c.obj(response, "response");
+    c.responseObj(response, "response");
     try {
       return core.handleRegistrationResponse(
         status(response.status, "response.status"),
@@ -408,7 +410,9 @@ export class Companion {
 
   /**
    * Sends a signed API call through the broker, retrying, backing off and
-   * correcting clock skew as the core decides → the broker's 2xx response.
+   * correcting clock skew as the core decides → the broker's 2xx response
+   * `{ status, headers, body }`, which also has fetch's `ok`, `text()` and
+   * `json()` (see `c.withReaders`).
    */
   call(request, options) {
     const start = (core) =>
@@ -418,7 +422,7 @@ export class Companion {
         c.headerList(request.headers, "request.headers"),
         c.bytes(request.body, "request.body"),
       );
-    return drive(this, start, options);
+    return drive(this, start, options).then(c.withReaders);
   }
 
   /**
@@ -437,7 +441,10 @@ export class Companion {
         c.bytes(request.body, "request.body"),
         ...eventArgs(event, "event"),
       );
-    return drive(this, start, options);
+    return drive(this, start, options).then((recorded) => {
+      c.withReaders(recorded.response);
+      return recorded;
+    });
   }
 
   /**
@@ -538,6 +545,22 @@ export class Companion {
     if (core === null) return; // freed already: harmless
     this.#core = null;
     plugin.release(core, this.#gen); // a dead instance's object was detached already
+  }
+
+  static {
+    // `using companion = …` (explicit resource management) frees it at the end
+    // of the block; idempotent like free(). Only where the runtime has the
+    // symbol (Node 20, current browsers): never a method named "undefined".
+    if (typeof Symbol.dispose === "symbol") {
+      Object.defineProperty(Companion.prototype, Symbol.dispose, {
+        // Through the prototype's free(): an unbound call is `invalid_input`, not a TypeError.
+        value: function dispose() {
+          Companion.prototype.free.call(this);
+        },
+        writable: true,
+        configurable: true,
+      });
+    }
   }
 }
 
@@ -673,10 +696,14 @@ async function drive(companion, start, options) {
 
 // ---- pure helpers ------------------------------------------------------------
 
-/** Classifies a broker response → `{ kind, status, code?, retryAfterMs?, serverDate? }`. */
+/**
+ * Classifies a broker response `{ status, headers, body }` → `{ kind,
+ * status, code?, retryAfterMs?, serverDate? }`. Synchronous: pass a fetch
+ * Response as `await readResponse(response)` (its body is read asynchronously).
+ */
 export function classify(response, options) {
   ensureReady();
-  c.obj(response, "response");
+  c.responseObj(response, "response");
   const o = c.optObj(options, "options");
   const args = [
     status(response.status, "response.status"),

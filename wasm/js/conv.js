@@ -64,6 +64,32 @@ export function optObj(v, field) {
   return v === undefined || v === null ? {} : obj(v, field);
 }
 
+/**
+ * A response object of a synchronous function: a plain `{ status, headers,
+ * body }`. A fetch `Response` (its body is read asynchronously) is refused
+ * with a pointer to the async readers.
+ */
+export function responseObj(v, field) {
+  if (isFetchResponse(v)) {
+    throw invalidArgument(
+      field,
+      "a plain { status, headers, body } object (a fetch Response's body can only be read asynchronously: " +
+        "pass `await readResponse(response)`)",
+    );
+  }
+  return obj(v, field);
+}
+
+/** A fetch `Response` or look-alike: not a plain object, with `arrayBuffer()`. */
+function isFetchResponse(v) {
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    typeof v.arrayBuffer === "function" &&
+    Object.prototype.toString.call(v) !== "[object Object]"
+  );
+}
+
 /** A required function. */
 export function fn(v, field) {
   if (typeof v !== "function") throw invalidArgument(field, "a function");
@@ -204,4 +230,49 @@ export function nowSecs(clock = Date.now) {
 export function optNow(v, field) {
   const n = optInt(v, field);
   return n === undefined ? nowSecs() : n;
+}
+
+// ---- responses ---------------------------------------------------------------
+
+const decoder = new TextDecoder(); // like Response#text(): invalid UTF-8 reads as U+FFFD, a BOM is dropped
+
+/**
+ * Gives a `{ status, headers, body }` the readers of a fetch `Response`: `ok`
+ * (a 2xx status), `text()` and `json()`, Promise-returning as fetch's are
+ * (`json()` rejects with JSON.parse's SyntaxError, as fetch's does), and
+ * readable any number of times. They are non-enumerable: the object still
+ * compares, clones (structuredClone, chrome.runtime messaging) and
+ * serialises as its three fields.
+ */
+export function withReaders(res) {
+  const text = async () => decoder.decode(res.body);
+  Object.defineProperties(res, {
+    ok: { value: res.status >= 200 && res.status <= 299, configurable: true },
+    text: { value: text, writable: true, configurable: true },
+    json: { value: async () => JSON.parse(await text()), writable: true, configurable: true },
+  });
+  return res;
+}
+
+/**
+ * A fetch `Response` (or look-alike: `status`, iterable `headers`,
+ * `arrayBuffer()`) or a plain `{ status, headers?, body? }` → `{ status,
+ * headers: [name, value][], body: Uint8Array }` with `withReaders`'s
+ * readers: the form the synchronous functions (`classify`,
+ * `handleRegistrationResponse`) take. Async: a Response's body is read here.
+ */
+export async function readResponse(response) {
+  if (typeof response !== "object" || response === null) {
+    throw invalidArgument("response", "a fetch Response or a { status, headers, body } object");
+  }
+  const fetched = isFetchResponse(response);
+  if (!fetched) obj(response, "response");
+  const status = int(response.status, "response.status");
+  if (status < 0 || status > 65535) throw invalidArgument("response.status", "an HTTP status (0-65535)");
+  const headers = pairs(headerList(response.headers, "response.headers"));
+  // The result owns its bytes: a Response's are fresh, a plain object's are copied.
+  const body = fetched
+    ? binary(await response.arrayBuffer(), "response.arrayBuffer()")
+    : bytes(response.body, "response.body").slice();
+  return withReaders({ status, headers, body });
 }

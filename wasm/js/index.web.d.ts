@@ -2,6 +2,20 @@
 // mirrors wasm/js/api.js and index.web.js). Node adds broker.d.ts (index.d.ts).
 // Needs TypeScript >= 5.7 (generic typed arrays).
 
+// ---- explicit resource management ---------------------------------------------
+// `Symbol.dispose` and `Disposable` as TypeScript's lib `esnext.disposable`
+// (TS >= 5.2) declares them, so that `Companion[Symbol.dispose]` types under
+// older `lib` settings too; identical declarations merge with the lib's.
+
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+  interface Disposable {
+    [Symbol.dispose](): void;
+  }
+}
+
 // ---- loading --------------------------------------------------------------------
 
 /** Where the wasm module comes from, for `init()` in browsers and extensions. */
@@ -152,18 +166,34 @@ export interface HttpRequest {
   body: Uint8Array<ArrayBuffer>;
 }
 
-/** A response handed to the core. */
+/**
+ * A response handed to the core's synchronous functions (`classify`,
+ * `handleRegistrationResponse`): a plain object, not a fetch `Response`,
+ * whose body can only be read asynchronously — pass `await
+ * readResponse(response)`.
+ */
 export interface ResponseInput {
   status: number;
   headers?: HeadersInput | null;
   body?: BodyInput | null;
 }
 
-/** A response the core handed back. */
+/**
+ * A response the core handed back (`call()`, `callAndRecord()`,
+ * `readResponse()`): the three fields, plus the readers of a fetch
+ * `Response`, non-enumerable (the object still compares, clones and
+ * serialises as the three fields) and readable any number of times.
+ */
 export interface HttpResponse {
   status: number;
   headers: HeaderList;
   body: Uint8Array<ArrayBuffer>;
+  /** The status is 2xx (always true for what `call()` resolves with). */
+  readonly ok: boolean;
+  /** The body decoded as UTF-8 (invalid sequences as U+FFFD, a BOM dropped), as `Response#text()`. */
+  text(): Promise<string>;
+  /** The body parsed as JSON, as `Response#json()`: rejects with JSON.parse's `SyntaxError` when it is not JSON. */
+  json<T = unknown>(): Promise<T>;
 }
 
 /** A call to the broker: `path` is below the broker URL and may carry a query. */
@@ -437,7 +467,7 @@ export interface ResetReport {
  * `onPersist`, and `sealState(key)` (or `exportState()`) after every method
  * that changes it outside a driver. `toJSON()` is a redacted summary.
  */
-export class Companion {
+export class Companion implements Disposable {
   private constructor();
   /** A fresh, unregistered companion; with `config.sealKey`, `onPersist` values are sealed. */
   static create(config: CompanionConfig): Companion;
@@ -518,8 +548,10 @@ export class Companion {
   uninstallUrl(options?: NowOption): string;
 
   sealState(key: Uint8Array | string): string;
-  /** Frees the wasm memory now (otherwise at garbage collection). */
+  /** Frees the wasm memory now (otherwise at garbage collection). Idempotent; any later call is `invalid_state`. */
   free(): void;
+  /** `free()`, for `using companion = …` (TypeScript >= 5.2, runtimes with `Symbol.dispose`). Idempotent. */
+  [Symbol.dispose](): void;
 }
 
 // ---- Timeline Events and metadata -------------------------------------------------
@@ -562,8 +594,14 @@ export function validateMetadata(metadata: Record<string, string>): void;
 /** The merge-patch body `{"metadata":{…}}` (`null` deletes a key; keys sorted); with `current`, the merged result is checked. */
 export function metadataPatch(changes: Record<string, string | null>, current?: Record<string, string> | null): string;
 
-/** Classifies a broker response. */
+/** Classifies a broker response: a plain object (a fetch `Response`: `classify(await readResponse(response))`). */
 export function classify(response: ResponseInput, options?: NowOption): Outcome;
+/**
+ * A fetch `Response` (its body read now) or a plain `{ status, headers?,
+ * body? }` → `{ status, headers, body }` with `text()`/`json()`: the form
+ * `classify` and `handleRegistrationResponse` take.
+ */
+export function readResponse(response: FetchResponseLike | ResponseInput): Promise<HttpResponse>;
 
 // ---- low level -------------------------------------------------------------------
 

@@ -94,7 +94,7 @@ test("exports map: node → index.node.js (ready at import), browser/worker/defa
   `).filter((k) => !TEST_HOOKS.includes(k));
   assert.deepEqual(r, [
     "Companion", "MemoryReplayStore", "TesseraError", "classify", "contentDigest", "hmacSignGeneric", "init", "initSync",
-    "metadataPatch", "timelineEventRequest", "validateMetadata",
+    "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata",
     "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest", "verifyUninstallTicket",
   ]);
 });
@@ -106,7 +106,7 @@ test("web entry: the plugin side only (no broker module, no node: imports); brok
   `);
   assert.deepEqual(web, [
     "Companion", "TesseraError", "classify", "contentDigest", "init", "initSync",
-    "metadataPatch", "timelineEventRequest", "validateMetadata",
+    "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata",
   ]);
   // Nothing the browser entry loads may import a Node builtin or the broker module.
   const seen = new Set();

@@ -41,7 +41,7 @@ const { account } = await companion.completeConnect(callback, { onPersist });
 console.log(`connected: Stora account ${account.name} (${account.id})`);
 
 const res = await companion.call({ method: "GET", path: "/api/orders?limit=5" }, { onPersist });
-const orders = JSON.parse(new TextDecoder().decode(res.body));
+const orders = await res.json();
 console.log(`called: GET /api/orders answered ${res.status} with ${orders.data.length} orders`);
 
 const { remote } = await companion.disconnect({ onPersist });
