@@ -236,7 +236,7 @@ namespace Tessera {
          *
          * @param array{status: int, headers?: array<string, string|list<string>>, body?: string} $response
          * @param int|null $now unix seconds (for an HTTP-date Retry-After); the system clock when null
-         * @return array{kind: 'ok'|'reconnect_required'|'registration_invalid'|'signature_expired'|'rate_limited'|'client_error'|'redirected'|'server_unavailable', status: int, code: ?string, retry_after_ms: ?int, server_date: ?int}
+         * @return array{kind: 'ok'|'reconnect_required'|'registration_invalid'|'signature_expired'|'rate_limited'|'client_error'|'redirected'|'server_unavailable', status: int, code: ?string, retry_after_ms: ?int, server_date: ?int, request_id: ?string, from_stora: bool, description: ?string, details: ?string}
          * @throws \Tessera\Exception\InvalidInputException
          */
         public static function classify(array $response, ?int $now = null): array {}
@@ -549,10 +549,27 @@ namespace Tessera\Exception {
     }
 
     /**
-     * A 4xx the plugin must not retry (`getStatus()`, `getReason()`), or a
-     * redirect (code `redirected`: signed requests are never redirected).
+     * A 4xx the plugin must not retry (`getStatus()`, `getReason()`, and the
+     * broker's or Stora's explanation: `getDescription()`, `getDetails()`), or
+     * a redirect (code `redirected`: signed requests are never redirected).
      */
-    final class ClientErrorException extends TesseraException {}
+    final class ClientErrorException extends TesseraException
+    {
+        /**
+         * The broker's `error_description` or Stora's `error.message`, if the
+         * error body gave one: control and bidi characters dropped, at most 512
+         * characters (a cut one ends in `…`). Not secret: safe to log.
+         */
+        final public function getDescription(): ?string {}
+
+        /**
+         * Stora's `error.details` (decoded: objects as associative arrays), if
+         * the error body had a non-empty one within the 2048-byte bound.
+         *
+         * @return array<array-key, mixed>|null
+         */
+        final public function getDetails(): ?array {}
+    }
 
     /**
      * The broker stayed unavailable (5xx, 408, transport errors) after
@@ -603,6 +620,14 @@ namespace Tessera\Exception {
      * Thrown by the host's transport callable when a request could not be
      * sent (DNS, TLS, timeout, …). Tessera treats it as a transport error
      * (retried when safe); any other exception aborts the call and propagates.
+     *
+     * Why it extends `\RuntimeException` and not `TesseraException`: it is the
+     * host's signal TO Tessera, thrown by host code, never by Tessera. A
+     * caller never catches it from a Tessera method: after the retries the
+     * call ends in a `ServerUnavailableException`, whose `getPrevious()` is
+     * the last one (cleaned of secrets). So `catch (TesseraException $e)`
+     * catches every error Tessera throws and nothing else, and a transport
+     * may throw it from code that knows nothing of Tessera's error model.
      */
     class TransportException extends \RuntimeException {}
 }

@@ -1,11 +1,15 @@
 //! Maps any broker response to one outcome (docs/PROTOCOL.md §8.3).
 
-use crate::error::{Error, sanitize_code};
+use crate::error::{Error, Explanation, sanitize_code};
 use crate::http::Response;
 use crate::json::Value;
 
 /// Largest body inspected for an error code.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// Longest description kept, in characters (the mark `…` included).
+pub const MAX_DESCRIPTION_CHARS: usize = 512;
+/// Longest `details` text kept, in bytes (the mark `…` included).
+pub const MAX_DETAILS_BYTES: usize = 2048;
 /// Longest `Retry-After` taken at face value (one day).
 const MAX_RETRY_AFTER_MS: u64 = 86_400_000;
 /// A `RateLimit-Reset` at or above this is an absolute time (unix seconds,
@@ -81,6 +85,14 @@ pub struct Outcome {
     pub request_id: Option<String>,
     /// The broker marked the answer as Stora's own (`Tessera-Origin: stora`).
     pub from_stora: bool,
+    /// The explanation: the broker's `error_description` or Stora's
+    /// `error.message`; control characters dropped, at most
+    /// [`MAX_DESCRIPTION_CHARS`] (a longer one ends in `…`).
+    pub description: Option<String>,
+    /// Stora's `error.details` as compact JSON text, control characters
+    /// dropped from its strings; at most [`MAX_DETAILS_BYTES`] (a longer one
+    /// is cut on a character boundary and ends in `…`, so is no longer JSON).
+    pub details: Option<String>,
 }
 
 impl Outcome {
@@ -106,9 +118,12 @@ impl Outcome {
             OutcomeKind::ServerUnavailable if self.from_stora => self.upstream_failed(attempts),
             OutcomeKind::ServerUnavailable => Error::ServerUnavailable { status: Some(self.status), attempts },
             OutcomeKind::UpstreamFailed => self.upstream_failed(attempts),
-            OutcomeKind::SignatureExpired | OutcomeKind::ClientError => {
-                Error::ClientError { status: self.status, reason: reason(), request_id: self.request_id.clone() }
-            }
+            OutcomeKind::SignatureExpired | OutcomeKind::ClientError => Error::ClientError {
+                status: self.status,
+                reason: reason(),
+                request_id: self.request_id.clone(),
+                explanation: Explanation::boxed(self.description.clone(), self.details.clone()),
+            },
         })
     }
 }
@@ -117,26 +132,131 @@ impl Outcome {
 /// `{"error": {"code": …}}`, a broker's `{"error": "…"}`, or RFC 9457's
 /// top-level `code`.
 pub fn error_code(body: &[u8]) -> Option<String> {
-    error_fields(body).0
+    error_fields(body).code
 }
 
-/// The error code and Stora's `error.request_id` of a JSON error body. An
-/// object `error` is Stora's nested form (its members only); otherwise a
-/// string `error`, else a string top-level `code`.
-fn error_fields(body: &[u8]) -> (Option<String>, Option<String>) {
+/// What a JSON error body says, each part sanitised and bounded.
+#[derive(Default)]
+struct ErrorFields {
+    code: Option<String>,
+    request_id: Option<String>,
+    description: Option<String>,
+    details: Option<String>,
+}
+
+/// The error code, Stora's `error.request_id`, the explanation and Stora's
+/// `error.details` of a JSON error body. An object `error` is Stora's nested
+/// form (its members only); otherwise a string `error` (with the broker's
+/// `error_description`), else a string top-level `code`. A body that is not
+/// JSON gives nothing: it is never kept, as it may echo anything.
+fn error_fields(body: &[u8]) -> ErrorFields {
     if body.is_empty() || body.len() > MAX_ERROR_BODY {
-        return (None, None);
+        return ErrorFields::default();
     }
     let Ok(value) = crate::json::parse(body) else {
-        return (None, None);
+        return ErrorFields::default();
     };
-    let text = |v: &'_ Value, name: &str| v.get(name).ok().flatten().and_then(Value::as_str).map(sanitize_code);
+    fn member<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+        v.get(name).ok().flatten()
+    }
+    let text = |v: &Value, name: &str| member(v, name).and_then(Value::as_str).map(sanitize_code);
+    let prose = |v: &Value, name: &str| member(v, name).and_then(Value::as_str).and_then(description);
     match value.get("error").ok().flatten() {
-        Some(nested @ Value::Object(_)) => {
-            (text(nested, "code"), text(nested, "request_id").filter(|id| id.as_str() != "unknown"))
+        Some(nested @ Value::Object(_)) => ErrorFields {
+            code: text(nested, "code"),
+            request_id: text(nested, "request_id").filter(|id| id.as_str() != "unknown"),
+            description: prose(nested, "message"),
+            details: member(nested, "details").and_then(details),
+        },
+        Some(Value::String(code)) => ErrorFields {
+            code: Some(sanitize_code(code)),
+            description: prose(&value, "error_description"),
+            ..ErrorFields::default()
+        },
+        _ => ErrorFields { code: text(&value, "code"), ..ErrorFields::default() },
+    }
+}
+
+/// A character an explanation never keeps: a control character (C0, DEL,
+/// C1) or a bidirectional override or isolate (which could reorder what a
+/// log or a terminal shows).
+fn is_dropped(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A description without dropped characters, at most
+/// [`MAX_DESCRIPTION_CHARS`]; `None` when nothing is left.
+fn description(raw: &str) -> Option<String> {
+    let clean: String = raw.chars().filter(|&c| !is_dropped(c)).collect();
+    if clean.is_empty() {
+        return None;
+    }
+    if clean.chars().count() <= MAX_DESCRIPTION_CHARS {
+        return Some(clean);
+    }
+    let mut cut: String = clean.chars().take(MAX_DESCRIPTION_CHARS - 1).collect();
+    cut.push('…');
+    Some(cut)
+}
+
+/// `value` as compact JSON (numbers as their source text, members in
+/// document order), control characters dropped from its strings and keys,
+/// at most [`MAX_DETAILS_BYTES`]; `None` for `null`, `[]` and `{}` (Stora
+/// sends `"details": []` when it has none).
+fn details(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => return None,
+        Value::Array(items) if items.is_empty() => return None,
+        Value::Object(members) if members.is_empty() => return None,
+        _ => {}
+    }
+    let mut out = String::new();
+    write_compact(&mut out, value);
+    if out.len() <= MAX_DETAILS_BYTES {
+        return Some(out);
+    }
+    let mut end = MAX_DETAILS_BYTES - '…'.len_utf8();
+    while !out.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.truncate(end);
+    out.push('…');
+    Some(out)
+}
+
+/// Appends `value` as compact JSON, dropping [`is_dropped`] characters from strings.
+fn write_compact(out: &mut String, value: &Value) {
+    let string = |out: &mut String, s: &str| {
+        let clean: String = s.chars().filter(|&c| !is_dropped(c)).collect();
+        crate::json::write_str(out, &clean);
+    };
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(n),
+        Value::String(s) => string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_compact(out, item);
+            }
+            out.push(']');
         }
-        Some(Value::String(code)) => (Some(sanitize_code(code)), None),
-        _ => (text(&value, "code"), None),
+        Value::Object(members) => {
+            out.push('{');
+            for (i, (key, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                string(out, key);
+                out.push(':');
+                write_compact(out, item);
+            }
+            out.push('}');
+        }
     }
 }
 
@@ -177,7 +297,8 @@ pub fn parse_ratelimit_reset(value: &str, now: i64) -> Option<u64> {
 /// its clock corrected by the learned offset).
 pub fn classify(resp: &Response, now: i64) -> Outcome {
     let status = resp.status;
-    let (code, request_id) = if (200..300).contains(&status) { (None, None) } else { error_fields(&resp.body) };
+    let fields = if (200..300).contains(&status) { ErrorFields::default() } else { error_fields(&resp.body) };
+    let ErrorFields { code, request_id, description, details } = fields;
     let server_date = resp.header("date").and_then(parse_http_date);
     // Times in Retry-After and RateLimit-Reset are the server side's clock:
     // measured against the broker's own Date when there is one, so local
@@ -205,7 +326,7 @@ pub fn classify(resp: &Response, now: i64) -> Outcome {
         (408, _) | (500..=599, _) => OutcomeKind::ServerUnavailable,
         _ => OutcomeKind::ClientError,
     };
-    Outcome { kind, status, code, retry_after_ms, server_date, request_id, from_stora }
+    Outcome { kind, status, code, retry_after_ms, server_date, request_id, from_stora, description, details }
 }
 
 #[cfg(test)]

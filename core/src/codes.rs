@@ -142,7 +142,7 @@ mod tests {
             Error::RegistrationConflict,
             Error::RegistrationRejected { status: 400, reason: s() },
             Error::RateLimited { retry_after_ms: 1 },
-            Error::ClientError { status: 400, reason: s(), request_id: None },
+            Error::ClientError { status: 400, reason: s(), request_id: None, explanation: None },
             Error::Redirected { status: Some(302) },
             Error::ServerUnavailable { status: Some(503), attempts: 3 },
             Error::UpstreamFailed { status: 500, code: s(), request_id: None, attempts: 1 },

@@ -162,7 +162,11 @@ pub enum Error {
         retry_after_ms: u64,
     },
     /// A 4xx the plugin must not retry.
-    #[error("the broker refused the request (status {status}, {reason}{})", request_suffix(request_id))]
+    #[error(
+        "the broker refused the request (status {status}, {reason}{}){}",
+        request_suffix(request_id),
+        description_suffix(explanation)
+    )]
     ClientError {
         /// HTTP status.
         status: u16,
@@ -170,6 +174,9 @@ pub enum Error {
         reason: String,
         /// Stora's `request_id`, when Stora answered.
         request_id: Option<String>,
+        /// The broker's or Stora's explanation, when the error body gave one
+        /// (boxed: it is rare, and keeps every `Error` small).
+        explanation: Option<Box<Explanation>>,
     },
     /// The broker answered with a redirect (3xx), or the host's HTTP stack
     /// stopped at one it did not follow. A signed request is never
@@ -382,6 +389,24 @@ impl Error {
         }
     }
 
+    /// The broker's or Stora's explanation of a [`Error::ClientError`]
+    /// (sanitised and bounded), when the error body gave one.
+    pub fn description(&self) -> Option<&str> {
+        match self {
+            Error::ClientError { explanation: Some(e), .. } => e.description.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Stora's `error.details` of a [`Error::ClientError`], as compact JSON
+    /// text (bounded: a cut one ends in `…` and does not parse).
+    pub fn details(&self) -> Option<&str> {
+        match self {
+            Error::ClientError { explanation: Some(e), .. } => e.details.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Stora's `request_id` behind the error, when Stora answered it: what a
     /// plugin quotes to Stora's support.
     pub fn request_id(&self) -> Option<&str> {
@@ -421,6 +446,39 @@ fn request_suffix(request_id: &Option<String>) -> String {
     request_id.as_ref().map(|id| format!(", request {id}")).unwrap_or_default()
 }
 
+/// The explanation an error body gave with a client error, cleaned and
+/// bounded by [`crate::classify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    /// The broker's `error_description` or Stora's `error.message`, control
+    /// and bidi characters dropped, at most 512 characters (a cut one ends in `…`).
+    pub description: Option<String>,
+    /// Stora's `error.details` as compact JSON text, at most 2048 bytes (a cut
+    /// one ends in `…` and no longer parses).
+    pub details: Option<String>,
+}
+
+impl Explanation {
+    /// `Some` when there is a description or details.
+    pub fn boxed(description: Option<String>, details: Option<String>) -> Option<Box<Explanation>> {
+        (description.is_some() || details.is_some()).then(|| Box::new(Explanation { description, details }))
+    }
+}
+
+/// Longest description a message quotes, in characters.
+const MESSAGE_DESCRIPTION_CHARS: usize = 160;
+
+/// `: <description>` for messages, cut to [`MESSAGE_DESCRIPTION_CHARS`]
+/// (the whole one stays on the error).
+fn description_suffix(explanation: &Option<Box<Explanation>>) -> String {
+    let Some(text) = explanation.as_ref().and_then(|e| e.description.as_ref()) else { return String::new() };
+    if text.chars().count() <= MESSAGE_DESCRIPTION_CHARS {
+        return format!(": {text}");
+    }
+    let cut: String = text.chars().take(MESSAGE_DESCRIPTION_CHARS - 1).collect();
+    format!(": {cut}…")
+}
+
 /// Keeps broker-supplied codes printable, short and free of anything odd.
 pub(crate) fn sanitize_code(raw: &str) -> String {
     let s: String =
@@ -447,6 +505,29 @@ mod tests {
         assert_eq!(Error::Replayed.code(), "replayed");
         assert_eq!(Error::DigestMismatch.wire_code(), (401, "digest_mismatch"));
         assert_eq!(Error::SignatureInvalid.wire_code(), (401, "signature_invalid"));
+    }
+
+    #[test]
+    fn client_error_message_quotes_a_bounded_description() {
+        let e = |description: Option<String>| Error::ClientError {
+            status: 400,
+            reason: "bad".into(),
+            request_id: Some("req_1".into()),
+            explanation: Explanation::boxed(description, Some("[1]".into())),
+        };
+        assert_eq!(e(None).to_string(), "the broker refused the request (status 400, bad, request req_1)");
+        assert_eq!(
+            e(Some("why".into())).to_string(),
+            "the broker refused the request (status 400, bad, request req_1): why"
+        );
+        let long = e(Some("é".repeat(MESSAGE_DESCRIPTION_CHARS + 1))).to_string();
+        assert!(long.ends_with(&format!(": {}…", "é".repeat(MESSAGE_DESCRIPTION_CHARS - 1))), "{long}");
+        let exact = e(Some("é".repeat(MESSAGE_DESCRIPTION_CHARS))).to_string();
+        assert!(exact.ends_with(&format!(": {}", "é".repeat(MESSAGE_DESCRIPTION_CHARS))), "{exact}");
+        assert_eq!(e(Some("why".into())).description(), Some("why"));
+        assert_eq!(e(None).details(), Some("[1]"));
+        assert_eq!(Error::NotRegistered.description(), None);
+        assert_eq!(Error::NotRegistered.details(), None);
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub use connect::ConnectParams;
 #[cfg(feature = "getrandom")]
 pub use entropy::OsEntropy;
 pub use entropy::{Entropy, SeededEntropy};
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Explanation, Result};
 pub use http::{ApiRequest, Request, Response};
 pub use machine::{Action, Call, Completion, Event, RemoteStep, TransportError, UninstallReport};
 pub use registration::{OwnershipProof, Registration, RegistrationOutcome};

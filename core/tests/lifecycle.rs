@@ -215,7 +215,10 @@ fn other_client_errors_are_final_and_silent() {
     let mut c = connected(B, 11);
     let call = c.start_call(ApiRequest::json("POST", "/api/events", b"{}".to_vec())).unwrap();
     let (res, t) = drive(&mut c, call, NOW, |_, _| Ok(json_err(422, "invalid_event")));
-    assert_eq!(res.unwrap_err(), Error::ClientError { status: 422, reason: "invalid_event".into(), request_id: None });
+    assert_eq!(
+        res.unwrap_err(),
+        Error::ClientError { status: 422, reason: "invalid_event".into(), request_id: None, explanation: None }
+    );
     assert_eq!((t.sent.len(), t.persisted.len()), (1, 0));
 }
 

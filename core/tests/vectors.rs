@@ -79,7 +79,8 @@ fn compute_classification(case: &Value) -> Value {
     let o = tessera_core::classify(&response_of(&case["response"]), case["now"].as_i64().unwrap());
     json!({
         "kind": o.kind.as_str(), "status": o.status, "code": o.code, "retryAfterMs": o.retry_after_ms,
-        "requestId": o.request_id, "fromStora": o.from_stora,
+        "requestId": o.request_id, "fromStora": o.from_stora, "description": o.description,
+        "details": o.details,
     })
 }
 
@@ -498,7 +499,7 @@ mod fixtures {
         let h = json!({});
         let date = tessera_core::internals::classify::fmt_http_date(NOW + 30);
         doc(
-            "classify(response, now) per docs/DESIGN.md and docs/PROTOCOL.md \"Stora's answers\". `expected`: {kind, status, code, retryAfterMs, requestId, fromStora}.",
+            "classify(response, now) per docs/DESIGN.md and docs/PROTOCOL.md \"Stora's answers\". `expected`: {kind, status, code, retryAfterMs, requestId, fromStora, description, details} (description: the broker's `error_description` or Stora's `error.message`, control and bidi characters dropped, at most 512 characters ending in `…` when cut; details: Stora's `error.details` as compact JSON, its strings cleaned the same way, null for null/[]/{}, at most 2048 bytes ending in `…` when cut; a body that is not JSON gives neither).",
             vec![
                 resp("ok-200", 200, h.clone(), "[]"),
                 resp("ok-204", 204, h.clone(), ""),
@@ -578,6 +579,122 @@ mod fixtures {
                     502,
                     json!({ "tessera-origin": "broker" }),
                     &e("stora_unavailable"),
+                ),
+                // The explanation kept with the code (bounded and cleaned).
+                resp(
+                    "explained-flat",
+                    400,
+                    h.clone(),
+                    r#"{"error":"invalid_request","error_description":"return_url must be https"}"#,
+                ),
+                resp(
+                    "explained-nested",
+                    422,
+                    json!({ "tessera-origin": "stora" }),
+                    &json!({ "error": {
+                        "code": "invalid_content", "message": "The email is invalid.",
+                        "details": [{ "field": "email", "issue": "format", "max": 1.50e2, "ok": false, "n": null }],
+                        "request_id": "req_9",
+                    }})
+                    .to_string(),
+                ),
+                resp(
+                    "explained-nested-details-object",
+                    409,
+                    h.clone(),
+                    r#"{"error":{"code":"conflict","message":"","details":{"id":"o_1","nested":{"a":[1,-2.5e3,{}]}}}}"#,
+                ),
+                resp(
+                    "explained-nested-details-null-and-scalars",
+                    409,
+                    h.clone(),
+                    r#"{"error":{"code":"conflict","message":"m","details":null},"x":{"details":[true,false,null,0,"s"]}}"#,
+                ),
+                resp(
+                    "explained-nested-details-scalars",
+                    409,
+                    h.clone(),
+                    r#"{"error":{"code":"conflict","details":[true,false,null,-0.5E+3,"s",[],{}]}}"#,
+                ),
+                resp(
+                    "explained-nested-details-empty",
+                    409,
+                    h.clone(),
+                    r#"{"error":{"code":"conflict","message":"Taken","details":{}}}"#,
+                ),
+                resp(
+                    "explained-control-and-bidi-dropped",
+                    400,
+                    h.clone(),
+                    r#"{"error":"bad","error_description":"line\n\tbreak\u0000\u007f\u0085 \u202eevil\u2069 é😀"}"#,
+                ),
+                resp(
+                    "explained-details-control-dropped",
+                    400,
+                    h.clone(),
+                    r#"{"error":{"code":"bad","message":"\u001b[31mred","details":{"k\u0007":"v\r\n\"q\"\\\/"}}}"#,
+                ),
+                resp(
+                    "explained-description-oversize",
+                    400,
+                    h.clone(),
+                    &json!({ "error": "too_long", "error_description": "é".repeat(600) }).to_string(),
+                ),
+                resp(
+                    "explained-description-exactly-512",
+                    400,
+                    h.clone(),
+                    &json!({ "error": "at_bound", "error_description": "😀".repeat(512) }).to_string(),
+                ),
+                resp(
+                    "explained-details-oversize",
+                    422,
+                    h.clone(),
+                    &json!({ "error": { "code": "invalid_content", "message": "m",
+                        "details": [format!("{}{}", "a".repeat(2040), "😀".repeat(10))] } })
+                    .to_string(),
+                ),
+                resp(
+                    "explained-details-exactly-2048",
+                    422,
+                    h.clone(),
+                    &json!({ "error": { "code": "invalid_content", "details": ["a".repeat(2044)] } }).to_string(),
+                ),
+                resp(
+                    "explained-non-string-fields",
+                    400,
+                    h.clone(),
+                    r#"{"error":"bad","error_description":{"text":"no"}}"#,
+                ),
+                resp(
+                    "explained-nested-non-string-message",
+                    400,
+                    h.clone(),
+                    r#"{"error":{"code":"bad","message":42,"details":"just text"}}"#,
+                ),
+                resp(
+                    "explained-duplicate-description-ignored",
+                    400,
+                    h.clone(),
+                    r#"{"error":"bad","error_description":"one","error_description":"two"}"#,
+                ),
+                resp(
+                    "explained-not-json-never-kept",
+                    400,
+                    json!({ "content-type": "text/plain" }),
+                    "error_description: secret echo token=abc",
+                ),
+                resp(
+                    "explained-problem-json-not-read",
+                    400,
+                    json!({ "content-type": "application/problem+json" }),
+                    r#"{"type":"about:blank","code":"bad","detail":"not the broker's form"}"#,
+                ),
+                resp(
+                    "explained-reconnect-description-not-an-error-field",
+                    401,
+                    h.clone(),
+                    r#"{"error":"broker_token_invalid","error_description":"token revoked"}"#,
                 ),
                 resp("origin-header-case-and-space", 500, json!({ "Tessera-Origin": " Stora " }), ""),
                 resp("origin-header-other-value", 500, json!({ "tessera-origin": "stora-ish" }), ""),

@@ -25,6 +25,8 @@ use ext_php_rs::types::{ZendObject, ZendStr, Zval};
 use ext_php_rs::zend::{ClassEntry, ExecuteData, ExecutorGlobals, ce, run_handler};
 use tessera_core::{Error, ErrorKind, Refusal};
 
+use crate::explain::{P_DESCRIPTION, P_DETAILS, client_error_methods, decode_details};
+
 unsafe extern "C" {
     // Exported by the PHP binary; not in ext-php-rs' generated bindings. Writes
     // a property with `scope` as the calling scope (so private ones too).
@@ -39,7 +41,7 @@ unsafe extern "C" {
 }
 
 /// A hand-written method handler.
-type Handler = extern "C" fn(&mut ExecuteData, &mut Zval);
+pub(crate) type Handler = extern "C" fn(&mut ExecuteData, &mut Zval);
 
 /// The exception classes, in registration order (a parent before its children).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +157,7 @@ const P_WIRE_BODY: &str = "wireBody";
 
 /// A method handler: reads one private property of `$this` (as seen from
 /// `TesseraException`) into the return value.
-fn read_property(ex: &mut ExecuteData, retval: &mut Zval, name: &str) {
+pub(crate) fn read_property(ex: &mut ExecuteData, retval: &mut Zval, name: &str) {
     run_handler(AssertUnwindSafe(|| {
         let (parser, this) = ex.parser_object();
         let Some(this) = this else { return };
@@ -227,7 +229,7 @@ extern "C" fn get_retry_after(ex: &mut ExecuteData, retval: &mut Zval) {
     }
 }
 
-fn method(
+pub(crate) fn method(
     name: &str,
     handler: Handler,
     ty: DataType,
@@ -303,6 +305,8 @@ pub fn register() -> ext_php_rs::error::Result<()> {
                     P_WIRE_CODE,
                     P_WIRE_HEADERS,
                     P_WIRE_BODY,
+                    P_DESCRIPTION,
+                    P_DETAILS,
                 ] {
                     b = b.property(private_prop(p));
                 }
@@ -363,6 +367,7 @@ pub fn register() -> ext_php_rs::error::Result<()> {
                     &[" How long the broker asked to wait, in milliseconds."],
                 ),
             ],
+            Class::ClientError => client_error_methods(),
             Class::SiteMismatch => vec![
                 method(
                     "getRegisteredUrl",
@@ -432,7 +437,7 @@ pub fn register() -> ext_php_rs::error::Result<()> {
 // ---- building exceptions ------------------------------------------------------
 
 /// Writes `value` into the private property `name` of a `TesseraException`.
-fn set_private(obj: &mut ZendObject, scope: &ClassEntry, name: &str, value: impl IntoZval) {
+pub(crate) fn set_private(obj: &mut ZendObject, scope: &ClassEntry, name: &str, value: impl IntoZval) {
     let Ok(mut value) = value.into_zval(false) else {
         return;
     };
@@ -478,6 +483,12 @@ pub fn exception_object(error: &Error) -> Zval {
     if let Some(request_id) = error.request_id() {
         set_private(&mut obj, base, P_REQUEST_ID, request_id);
     }
+    if let Some(description) = error.description() {
+        set_private(&mut obj, base, P_DESCRIPTION, description);
+    }
+    if let Some(details) = decode_details(error.details()) {
+        set_private(&mut obj, base, P_DETAILS, details);
+    }
     if let Some(ms) = error.retry_after_ms() {
         set_private(&mut obj, base, P_RETRY_AFTER_MS, i64::try_from(ms).unwrap_or(i64::MAX));
     }
@@ -498,6 +509,10 @@ pub fn exception_object(error: &Error) -> Zval {
 pub enum Failure {
     /// A core error: thrown as its `Tessera\Exception\…` class.
     Core(Error),
+    /// A `server_unavailable` whose last send threw a `TransportException`:
+    /// thrown as its class with that exception, cleaned
+    /// ([`crate::previous`]), as `getPrevious()`.
+    WithPrevious(Error, Zval),
     /// A refused verification: thrown as its error's class, a
     /// `VerificationException` carrying the refusal's wire answer.
     Refused(Refusal),
@@ -526,6 +541,13 @@ impl From<Failure> for PhpException {
         match f {
             Failure::Core(e) => {
                 let object = exception_object(&e);
+                PhpException::new(e.to_string(), 0, class_entry(class_for(e.kind()))).with_object(object)
+            }
+            Failure::WithPrevious(e, previous) => {
+                let mut object = exception_object(&e);
+                if let Some(obj) = object.object_mut() {
+                    set_private(obj, ce::exception(), "previous", previous);
+                }
                 PhpException::new(e.to_string(), 0, class_entry(class_for(e.kind()))).with_object(object)
             }
             Failure::Refused(r) => {

@@ -16,6 +16,7 @@ use tessera_core::{OwnershipProof, Request};
 
 use crate::convert::{expect_array, proof_to_php, request_to_php, response_from_php};
 use crate::errors::{Class, Failure, Res, busy, class_entry, invalid};
+use crate::previous::HostFailure;
 
 /// Local time, unix seconds (the system clock).
 pub fn unix_now() -> i64 {
@@ -45,14 +46,15 @@ pub fn call_php(callable: &ZendCallable<'_>, args: Vec<&dyn IntoZvalDyn>, what: 
     }
 }
 
-/// Whether the pending PHP exception is a `Tessera\Exception\TransportException`;
-/// if so, it is taken over (the driver feeds it as a transport error).
-fn take_transport_exception() -> bool {
-    let is_transport = {
+/// When the pending PHP exception is a `Tessera\Exception\TransportException`:
+/// what it said, and it is taken over (the driver feeds it as a transport
+/// error; it is dropped, only its cleaned copy is kept).
+fn take_transport_exception() -> Option<HostFailure> {
+    let failure = {
         let globals = ExecutorGlobals::get();
-        globals.exception().is_some_and(|e| e.instance_of(class_entry(Class::Transport)))
-    };
-    is_transport && ExecutorGlobals::take_exception().is_some()
+        globals.exception().filter(|e| e.instance_of(class_entry(Class::Transport))).map(HostFailure::of)
+    }?;
+    ExecutorGlobals::take_exception().map(|_| failure)
 }
 
 /// Where one companion's randomness and `now` come from: the system, unless a
@@ -123,15 +125,21 @@ impl Host<'_> {
     /// back as it is (a 3xx too: the transport never follows redirects); a
     /// `TransportException` is `TransportError(network)`; any other exception
     /// propagates and abandons the operation.
-    fn send(&self, request: &Request) -> Res<Event> {
+    /// `failed` receives what the host's `TransportException` said.
+    fn send(&self, request: &Request, failed: &mut Option<HostFailure>) -> Res<Event> {
         let arr = request_to_php(request);
         // Inside a bailout frame like every other callable: a fatal error in
         // the transport must not jump over this call's Rust values.
         match try_call(&self.transport, vec![&arr])? {
             Ok(z) => Ok(Event::Response(response_from_php(expect_array(&z, "transport")?)?)),
-            Err(()) if take_transport_exception() => Ok(Event::TransportError(TransportError::Network)),
-            Err(()) if ExecutorGlobals::has_exception() => Err(Failure::Pending),
-            Err(()) => Err(invalid("transport", "could not be called")),
+            Err(()) => match take_transport_exception() {
+                Some(failure) => {
+                    *failed = Some(failure);
+                    Ok(Event::TransportError(TransportError::Network))
+                }
+                None if ExecutorGlobals::has_exception() => Err(Failure::Pending),
+                None => Err(invalid("transport", "could not be called")),
+            },
         }
     }
 
@@ -170,7 +178,8 @@ impl Host<'_> {
 /// Drives `call` to completion (docs/HOST-CONTRACT.md §2). The companion is
 /// borrowed only inside each `step`, never while a PHP callable runs, so
 /// callables may use the same `Companion` object (e.g. `exportState()` in
-/// `persist`).
+/// `persist`). A `server_unavailable` whose last send threw a
+/// `TransportException` carries that exception, cleaned, as its previous.
 pub fn drive(
     cell: &RefCell<Companion>,
     hooks: &RefCell<TestHooks>,
@@ -178,6 +187,7 @@ pub fn drive(
     host: &Host<'_>,
 ) -> Res<Completion> {
     let mut event = Event::Start;
+    let mut last_failure: Option<Zval> = None;
     loop {
         // The host clock, read once per event, just before feeding it.
         let now = now(hooks)?;
@@ -186,11 +196,24 @@ pub fn drive(
             with_entropy(hooks, |entropy| companion.step(&mut call, event, now, entropy))?
         };
         event = match action {
-            Action::Send(request) => host.send(&request)?,
+            Action::Send(request) => {
+                let mut failed = None;
+                let event = host.send(&request, &mut failed)?;
+                last_failure = match failed {
+                    Some(f) => Some(f.cleaned(&*cell.try_borrow().map_err(|_| busy())?, &request)),
+                    None => None,
+                };
+                event
+            }
             Action::Sleep(ms) => host.sleep(ms)?,
             Action::Persist(state) => host.persist(&state)?,
             Action::ServeProof(proof) => host.serve_proof(&proof)?,
-            Action::Done(result) => return result.map_err(Failure::from),
+            Action::Done(result) => {
+                return result.map_err(|e| match last_failure.take() {
+                    Some(previous) if e.code() == "server_unavailable" => Failure::WithPrevious(e, previous),
+                    _ => Failure::from(e),
+                });
+            }
         };
     }
 }

@@ -10,7 +10,9 @@ use ext_php_rs::prelude::*;
 pub mod companion;
 pub mod convert;
 pub mod errors;
+pub mod explain;
 pub mod host;
+pub mod previous;
 pub mod records;
 #[cfg(feature = "test-hooks")]
 pub mod testing;

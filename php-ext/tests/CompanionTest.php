@@ -347,7 +347,7 @@ final class CompanionTest extends TestCase
         $this->assertSame(401, $o['status']);
         $this->assertSame('stora_reconnect_required', $o['code']);
         $o = Companion::classify(['status' => 429, 'headers' => ['Retry-After' => ['3']]]);
-        $this->assertSame(['code' => null, 'from_stora' => false, 'kind' => 'rate_limited', 'request_id' => null, 'retry_after_ms' => 3000, 'server_date' => null, 'status' => 429], $o);
+        $this->assertSame(['code' => null, 'description' => null, 'details' => null, 'from_stora' => false, 'kind' => 'rate_limited', 'request_id' => null, 'retry_after_ms' => 3000, 'server_date' => null, 'status' => 429], $o);
         // Stora's nested error, passed through by the broker.
         $o = Companion::classify(['status' => 400, 'headers' => ['Tessera-Origin' => ['stora']], 'body' => '{"error":{"code":"api_error","request_id":"req_7"}}']);
         $this->assertSame(['upstream_failed', 'api_error', 'req_7', true], [$o['kind'], $o['code'], $o['request_id'], $o['from_stora']]);

@@ -41,7 +41,7 @@ final class VectorsTest extends TestCase
     {
         $this->assertOutcome($case['expected'], function () use ($case) {
             $o = Companion::classify($case['response'], $case['now']);
-            return ['kind' => $o['kind'], 'status' => $o['status'], 'code' => $o['code'], 'retryAfterMs' => $o['retry_after_ms'], 'requestId' => $o['request_id'], 'fromStora' => $o['from_stora']];
+            return ['kind' => $o['kind'], 'status' => $o['status'], 'code' => $o['code'], 'retryAfterMs' => $o['retry_after_ms'], 'requestId' => $o['request_id'], 'fromStora' => $o['from_stora'], 'description' => $o['description'], 'details' => $o['details']];
         });
     }
 

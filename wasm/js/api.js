@@ -619,6 +619,9 @@ async function drive(companion, start, options) {
     rethrow(e);
   }
   const generation = plugin.generation;
+  // One entry per run of sends to one URL (a remote step and its retries):
+  // `failure` is the rejection of its last send, if that send was rejected.
+  const sends = [];
   running.add(companion);
   try {
     // The clock is read once per event, just before the event is fed.
@@ -629,6 +632,7 @@ async function drive(companion, start, options) {
           // Never before a persist: the core has already changed the state it asks to store.
           signal?.throwIfAborted();
           const { method, url, headers, body } = c.unpackRequest(action.request);
+          if (sends.length === 0 || sends[sends.length - 1].url !== url) sends.push({ url, failure: undefined });
           const init = { method, headers, redirect: "manual", credentials: "omit" };
           if (body.length > 0) init.body = body;
           if (signal !== undefined) init.signal = signal;
@@ -643,6 +647,7 @@ async function drive(companion, start, options) {
             failure = e;
             parts = "network";
           }
+          sends[sends.length - 1].failure = failure;
           const now = nowSecs(clock);
           core = coreOf(companion);
           if (typeof parts !== "string") {
@@ -653,9 +658,7 @@ async function drive(companion, start, options) {
             action = core.stepTransportError(call, parts, now);
           } catch (e) {
             // The retries are spent: the last rejection is the cause.
-            if (failure !== undefined && e instanceof TesseraError && e.code === "server_unavailable") {
-              Object.defineProperty(e, "cause", { value: failure, writable: true, configurable: true });
-            }
+            withCause(e, failure);
             throw e;
           }
           break;
@@ -681,7 +684,7 @@ async function drive(companion, start, options) {
           break;
         }
         case "done":
-          return action.value;
+          return withStepCauses(action.value, sends);
         default:
           throw new TesseraError("internal", "internal", "unknown step action");
       }
@@ -692,6 +695,33 @@ async function drive(companion, start, options) {
     running.delete(companion);
     plugin.release(call, generation);
   }
+}
+
+/**
+ * Sets `failure` (a rejected send) as the `cause` of a `server_unavailable`
+ * error: not enumerable, so `toJSON()` and `JSON.stringify` leave it out.
+ */
+function withCause(e, failure) {
+  if (failure !== undefined && e instanceof TesseraError && e.code === "server_unavailable") {
+    Object.defineProperty(e, "cause", { value: failure, writable: true, configurable: true });
+  }
+}
+
+/**
+ * The remote steps of disconnect/uninstall/reset report their failure in the
+ * result instead of throwing: each step that sent (not `skipped`) is one run
+ * of sends to its URL, in order, so a `failed` step's `server_unavailable`
+ * gets the rejection of its own last send as `cause`.
+ */
+function withStepCauses(value, sends) {
+  const steps = ["remote", "disconnect", "deregister"].map((k) => value?.[k]).filter((s) => s?.result !== undefined);
+  let i = 0;
+  for (const step of steps) {
+    if (step.result === "skipped") continue;
+    const run = sends[i++];
+    if (step.result === "failed") withCause(step.error, run?.failure);
+  }
+  return value;
 }
 
 // ---- pure helpers ------------------------------------------------------------

@@ -2,7 +2,18 @@
 // through `fromCore` (imported by the generated glue), so every core error
 // reaches JavaScript as a TesseraError with the core's stable code.
 
-const EXTRA = ["status", "retryAfterMs", "reason", "requestId", "registered", "current", "wireStatus", "wireCode"];
+const EXTRA = [
+  "status",
+  "retryAfterMs",
+  "reason",
+  "requestId",
+  "registered",
+  "current",
+  "wireStatus",
+  "wireCode",
+  "description",
+  "details",
+];
 
 /**
  * Every failure of tessera-companion: `code` is the stable machine-readable
@@ -16,7 +27,7 @@ export class TesseraError extends Error {
    * @param {string} message
    * @param {{status?: number, retryAfterMs?: number, reason?: string, requestId?: string,
    *          registered?: string, current?: string, wireStatus?: number, wireCode?: string,
-   *          cause?: unknown}} [extra]
+   *          description?: string, details?: object, cause?: unknown}} [extra]
    */
   constructor(code, kind, message, extra = {}) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
@@ -44,10 +55,26 @@ Object.defineProperty(TesseraError.prototype, "name", {
 /**
  * Called by the wasm module for every core error. Absent fields arrive as
  * `undefined`; `wireStatus`/`wireCode` (the core's `Error::wire_code()`)
- * only for verification failures.
+ * only for verification failures; `description`/`details` only for
+ * client_error (the broker's or Stora's explanation, cleaned and bounded by
+ * the core: not secret, so `toJSON()` keeps them).
  * @returns {TesseraError}
  */
-export function fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current, wireStatus, wireCode) {
+export function fromCore(
+  code,
+  kind,
+  message,
+  status,
+  retryAfterMs,
+  reason,
+  requestId,
+  registered,
+  current,
+  wireStatus,
+  wireCode,
+  description,
+  details,
+) {
   return new TesseraError(code, kind, message, {
     status,
     retryAfterMs,
@@ -57,7 +84,26 @@ export function fromCore(code, kind, message, status, retryAfterMs, reason, requ
     current,
     wireStatus,
     wireCode,
+    description,
+    details: parseDetails(details),
   });
+}
+
+/**
+ * Stora's `error.details` (compact JSON text from the core) as an object or
+ * array; `undefined` when absent, not an object or array, or cut by the
+ * core's 2048-byte bound (a cut text ends in `…` and does not parse).
+ * @param {string | undefined} text
+ * @returns {object | undefined}
+ */
+function parseDetails(text) {
+  if (text === undefined) return undefined;
+  try {
+    const value = JSON.parse(text);
+    return value !== null && typeof value === "object" ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A wrong JavaScript argument (type conversion failed before reaching the core). */

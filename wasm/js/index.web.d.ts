@@ -110,6 +110,8 @@ export interface TesseraErrorJSON {
   current?: string;
   wireStatus?: number;
   wireCode?: string;
+  description?: string;
+  details?: Record<string, unknown> | unknown[];
 }
 
 /**
@@ -139,6 +141,17 @@ export class TesseraError extends Error {
   readonly wireStatus?: number;
   /** kind verification: the `error` code a broker answers this failure with. */
   readonly wireCode?: string;
+  /**
+   * client_error: the broker's `error_description` or Stora's `error.message`,
+   * control and bidi characters dropped, at most 512 characters (a cut one
+   * ends in `…`). Also in `toJSON()`.
+   */
+  readonly description?: string;
+  /**
+   * client_error: Stora's `error.details`, parsed (an object or array);
+   * undefined when absent, empty, or over the 2048-byte bound. Also in `toJSON()`.
+   */
+  readonly details?: Record<string, unknown> | unknown[];
   /**
    * server_unavailable from a driver whose last send was rejected: that
    * rejection (e.g. fetch's TypeError). Not part of `toJSON()`.
@@ -361,6 +374,10 @@ export interface Outcome {
   requestId?: string;
   /** The broker marked the answer as Stora's own (`Tessera-Origin: stora`). */
   fromStora: boolean;
+  /** The broker's `error_description` or Stora's `error.message`, cleaned, at most 512 characters. */
+  description?: string;
+  /** Stora's `error.details` as compact JSON text, at most 2048 bytes (a cut one ends in `…`). */
+  details?: string;
 }
 
 export type SiteCheck =

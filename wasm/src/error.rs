@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(raw_module = "./error.js")]
 extern "C" {
     /// `fromCore(code, kind, message, status, retryAfterMs, reason, requestId, registered, current,
-    /// wireStatus, wireCode)`.
+    /// wireStatus, wireCode, description, details)`.
     #[wasm_bindgen(js_name = fromCore)]
     #[allow(clippy::too_many_arguments)]
     fn from_core(
@@ -21,13 +21,17 @@ extern "C" {
         current: Option<&str>,
         wire_status: Option<u16>,
         wire_code: Option<&str>,
+        description: Option<&str>,
+        details: Option<&str>,
     ) -> JsValue;
 }
 
 /// The `TesseraError` for a core error: code, kind, message and the typed extras.
 /// A verification failure also carries the HTTP status and `error` code a
 /// broker answers it with ([`Error::wire_code`]), like PHP's
-/// `VerificationException::getHttpStatus()`/`getWireCode()`.
+/// `VerificationException::getHttpStatus()`/`getWireCode()`. A client error
+/// carries the broker's or Stora's explanation ([`Error::description`]) and
+/// Stora's `details` as JSON text ([`Error::details`], parsed by `error.js`).
 pub(crate) fn to_js(e: &Error) -> JsValue {
     let (registered, current) = match e {
         Error::SiteMismatch { registered, current } => (Some(registered.as_str()), Some(current.as_str())),
@@ -53,6 +57,8 @@ pub(crate) fn to_js(e: &Error) -> JsValue {
         current,
         wire_status,
         wire_code,
+        e.description(),
+        e.details(),
     )
 }
 

@@ -13,7 +13,8 @@ use crate::convert::{Obj, response_in, secs};
 #[cfg(feature = "broker")]
 use crate::error::IntoJs;
 
-/// `classify` → `{ kind, status, code?, retryAfterMs?, serverDate?, requestId?, fromStora }`.
+/// `classify` → `{ kind, status, code?, retryAfterMs?, serverDate?, requestId?, fromStora,
+/// description?, details? }` (`details`: Stora's `error.details` as compact JSON text).
 #[wasm_bindgen(js_name = classifyCore)]
 pub fn classify(status: u16, headers: Vec<String>, body: Vec<u8>, now: f64) -> JsValue {
     let o = core_classify(&response_in(status, headers, body), secs(now));
@@ -25,6 +26,8 @@ pub fn classify(status: u16, headers: Vec<String>, body: Vec<u8>, now: f64) -> J
         .opt("serverDate", o.server_date.map(|d| d as f64))
         .opt("requestId", o.request_id)
         .set("fromStora", o.from_stora)
+        .opt("description", o.description)
+        .opt("details", o.details)
         .done()
 }
 

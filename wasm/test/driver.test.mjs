@@ -448,3 +448,55 @@ test("register(): bad input and wrong state are refused before any action", asyn
   await assert.rejects((await connected()).register(REG, never), { code: "invalid_state" });
   assert.equal(c.status, "not_registered");
 });
+
+test("cause on every driver path: call, connect completion, disconnect and uninstall steps keep their own last rejection", async () => {
+  const offline = (what) => Object.assign(new TypeError(`fetch failed: ${what}`), { cause: { code: "ECONNREFUSED" } });
+  const isUnavailableWith = (cause) => (e) => e.code === "server_unavailable" && e.status === undefined && e.cause === cause;
+  // call()
+  let c = await connected({ maxAttempts: 2 });
+  const a = offline("call");
+  await assert.rejects(c.call({ method: "GET", path: "/api/units" }, { fetch: scriptedFetch([offline("first"), a]).fetch, sleep: recordingSleep().sleep, clock: clock() }), isUnavailableWith(a));
+  // completeConnect()
+  c = registered({ maxAttempts: 1 });
+  const state = stateOf(c.connectUrl({ returnUrl: RETURN, now: NOW }));
+  const b = offline("connect");
+  await assert.rejects(
+    c.completeConnect(`${RETURN}?state=${state}&code=${CODE}`, { fetch: scriptedFetch([b]).fetch, clock: clock() }),
+    isUnavailableWith(b),
+  );
+  // disconnect(): a failed remote step is reported, not thrown; its error keeps the cause.
+  c = await connected({ maxAttempts: 1 });
+  const d = offline("disconnect");
+  const out = await c.disconnect({ fetch: scriptedFetch([d]).fetch, clock: clock() });
+  assert.equal(out.remote.result, "failed");
+  assert.ok(isUnavailableWith(d)(out.remote.error));
+  assert.equal(JSON.stringify(out).includes("fetch failed"), false);
+  // uninstall(): each step its own — a rejected disconnect, then a deregister ending on a 503 (no cause).
+  c = await connected({ maxAttempts: 2 });
+  const u = offline("uninstall disconnect");
+  const report = await c.uninstall({ fetch: scriptedFetch([offline("x"), u, offline("y"), response(503)]).fetch, sleep: recordingSleep().sleep, clock: clock() });
+  assert.equal(report.disconnect.result, "failed");
+  assert.ok(isUnavailableWith(u)(report.disconnect.error));
+  assert.equal(report.deregister.result, "failed");
+  assert.equal(report.deregister.error.status, 503);
+  assert.equal(report.deregister.error.cause, undefined);
+});
+
+test("client_error keeps the broker's explanation: description and parsed details, in toJSON()", async () => {
+  const c = await connected();
+  const body = JSON.stringify({ error: { code: "invalid_content", message: "The email\u0007 is invalid.", details: [{ field: "email" }], request_id: "req_1" } });
+  await assert.rejects(c.call({ method: "POST", path: "/api/contacts", body: "{}" }, { fetch: scriptedFetch([response(422, body, { "tessera-origin": "stora" })]).fetch, clock: clock() }), (e) => {
+    assert.equal(e.code, "client_error");
+    assert.equal(e.description, "The email is invalid.");
+    assert.deepEqual(e.details, [{ field: "email" }]);
+    assert.ok(e.message.endsWith("request req_1): The email is invalid."), e.message);
+    const json = JSON.parse(JSON.stringify(e));
+    assert.equal(json.description, "The email is invalid.");
+    assert.deepEqual(json.details, [{ field: "email" }]);
+    return true;
+  });
+  // A cut details text (over 2048 bytes) is no object: undefined. Not JSON: nothing kept.
+  const big = JSON.stringify({ error: { code: "c", message: "m", details: ["a".repeat(3000)] } });
+  await assert.rejects(c.call({ method: "GET", path: "/x" }, { fetch: scriptedFetch([response(422, big)]).fetch, clock: clock() }), (e) => e.description === "m" && e.details === undefined && !("details" in e.toJSON()));
+  await assert.rejects(c.call({ method: "GET", path: "/x" }, { fetch: scriptedFetch([response(400, "echo btk_secret")]).fetch, clock: clock() }), (e) => e.description === undefined && !e.message.includes("btk_secret"));
+});

@@ -48,7 +48,8 @@ describe("classification.json: classify", () => {
       const o = classify(v.response, { now: v.now });
       const got = {
         kind: o.kind, status: o.status, code: o.code ?? null, retryAfterMs: o.retryAfterMs ?? null,
-        requestId: o.requestId ?? null, fromStora: o.fromStora,
+        requestId: o.requestId ?? null, fromStora: o.fromStora, description: o.description ?? null,
+        details: o.details ?? null,
       };
       assert.deepEqual(got, v.expected, v.name);
     });

@@ -26,6 +26,8 @@ class TesseraException extends \Exception
     private $wireCode;
     private $wireHeaders;
     private $wireBody;
+    private $description;
+    private $details;
 
     /** The stable snake_case error code (e.g. `reconnect_required`). */
     final public function getErrorCode(): string

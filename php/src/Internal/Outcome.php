@@ -34,6 +34,8 @@ final class Outcome
      * @param int|null $serverDate the broker's `Date`, unix seconds, when given and valid
      * @param string|null $requestId Stora's `error.request_id`, sanitised
      * @param bool $fromStora the broker marked the answer as Stora's own (`Tessera-Origin: stora`)
+     * @param string|null $description the broker's `error_description` or Stora's `error.message`, cleaned and bounded
+     * @param string|null $details Stora's `error.details` as compact JSON text, cleaned and bounded
      */
     public function __construct(
         public readonly string $kind,
@@ -43,6 +45,8 @@ final class Outcome
         public readonly ?int $serverDate,
         public readonly ?string $requestId = null,
         public readonly bool $fromStora = false,
+        public readonly ?string $description = null,
+        public readonly ?string $details = null,
     ) {
     }
 
@@ -60,7 +64,7 @@ final class Outcome
                 ? CoreError::upstreamFailed($this->status, $reason, $this->requestId, $attempts)
                 : CoreError::serverUnavailable($this->status, $attempts),
             self::UPSTREAM_FAILED => CoreError::upstreamFailed($this->status, $reason, $this->requestId, $attempts),
-            default => CoreError::clientError($this->status, $reason, $this->requestId),
+            default => CoreError::clientError($this->status, $reason, $this->requestId, $this->description, $this->details),
         };
     }
 }

@@ -40,7 +40,7 @@ final class ClassifySealSecretTest extends Support
         foreach (self::vectors('classification') as $c) {
             $r = $c['response'];
             $o = Classify::classify(new Response($r['status'], self::pairs($r['headers']), $r['body']), $c['now']);
-            self::assertSame($c['expected'], ['kind' => $o->kind, 'status' => $o->status, 'code' => $o->code, 'retryAfterMs' => $o->retryAfterMs, 'requestId' => $o->requestId, 'fromStora' => $o->fromStora], $c['name']);
+            self::assertSame($c['expected'], ['kind' => $o->kind, 'status' => $o->status, 'code' => $o->code, 'retryAfterMs' => $o->retryAfterMs, 'requestId' => $o->requestId, 'fromStora' => $o->fromStora, 'description' => $o->description, 'details' => $o->details], $c['name']);
         }
     }
 

@@ -203,7 +203,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, $serveProof);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startRegistration($c, $reg), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -318,7 +318,7 @@ final class Companion
             $now = Binding::hooks($this)->now();
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startCompleteConnect($c, $callback, $now), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -416,7 +416,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, null);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startCall($c, $req), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -445,7 +445,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, null);
             return Binding::run($this, fn (CompanionCore $c): Call => Record::startRecordedCall($c, $req, $ev), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -529,7 +529,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, null);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startRevokePrevious($c, $installId), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -551,7 +551,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, null);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startDisconnect($c), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -582,7 +582,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, $serveProof);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startReset($c, $reg), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -603,7 +603,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, null);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startUninstall($c), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 
@@ -625,7 +625,7 @@ final class Companion
             $host = Binding::host($transport, $sleep, $persist, $serveProof);
             Binding::run($this, fn (CompanionCore $c): Call => Machine::startSiteMoved($c), $host);
         } catch (CoreError $e) {
-            throw PhpErrors::exception($e);
+            throw PhpErrors::exception($e, $host ?? null);
         }
     }
 

@@ -9,6 +9,12 @@ final class Classify
 {
     /** Largest body inspected for an error code. */
     private const MAX_ERROR_BODY = 64 * 1024;
+    /** Longest description kept, in characters (the mark `…` included). */
+    public const MAX_DESCRIPTION_CHARS = 512;
+    /** Longest `details` text kept, in bytes (the mark `…` included). */
+    public const MAX_DETAILS_BYTES = 2048;
+    /** Control characters (C0, DEL, C1), bidirectional overrides and isolates (Rust `is_dropped`). */
+    private const DROPPED = '/[\x{0}-\x{1f}\x{7f}-\x{9f}\x{202a}-\x{202e}\x{2066}-\x{2069}]/u';
     /** Longest `Retry-After` taken at face value (one day). */
     private const MAX_RETRY_AFTER_MS = 86_400_000;
     /** A `RateLimit-Reset` at or above this is absolute unix seconds; below, delay-seconds. */
@@ -23,20 +29,22 @@ final class Classify
     }
 
     /**
-     * The error code and Stora's `error.request_id` of a JSON error body (Rust `error_fields`).
+     * The error code, Stora's `error.request_id`, the explanation and Stora's
+     * `error.details` of a JSON error body (Rust `error_fields`). A body that
+     * is not JSON gives nothing: it is never kept, as it may echo anything.
      *
-     * @return array{0: ?string, 1: ?string}
+     * @return array{0: ?string, 1: ?string, 2: ?string, 3: ?string} code, request id, description, details
      */
     private static function errorFields(#[\SensitiveParameter] string $body): array
     {
         if ($body === '' || \strlen($body) > self::MAX_ERROR_BODY) {
-            return [null, null];
+            return [null, null, null, null];
         }
         try {
             $value = Json::parse($body);
             $error = $value->get('error');
         } catch (JsonParseError) {
-            return [null, null];
+            return [null, null, null, null];
         } catch (JsonDuplicateKey) {
             $error = null;
         }
@@ -44,14 +52,85 @@ final class Classify
             $s = self::member($v, $name);
             return $s === null ? null : CoreError::sanitizeCode($s);
         };
+        $prose = static function (JsonValue $v, string $name): ?string {
+            $s = self::member($v, $name);
+            return $s === null ? null : self::description($s);
+        };
         if ($error !== null && $error->isObject()) {
             $id = $text($error, 'request_id');
-            return [$text($error, 'code'), $id === 'unknown' ? null : $id];
+            try {
+                $details = $error->get('details');
+            } catch (JsonDuplicateKey) {
+                $details = null;
+            }
+            return [
+                $text($error, 'code'),
+                $id === 'unknown' ? null : $id,
+                $prose($error, 'message'),
+                $details === null ? null : self::details($details),
+            ];
         }
         if ($error !== null && $error->asStr() !== null) {
-            return [CoreError::sanitizeCode($error->asStr()), null];
+            return [CoreError::sanitizeCode($error->asStr()), null, $prose($value, 'error_description'), null];
         }
-        return [$text($value, 'code'), null];
+        return [$text($value, 'code'), null, null, null];
+    }
+
+    /** `s` without dropped characters (Rust `is_dropped`). */
+    private static function clean(string $s): string
+    {
+        return (string) preg_replace(self::DROPPED, '', $s);
+    }
+
+    /** A description without dropped characters, at most MAX_DESCRIPTION_CHARS; null when nothing is left. */
+    private static function description(string $raw): ?string
+    {
+        $clean = self::clean($raw);
+        if ($clean === '') {
+            return null;
+        }
+        $chars = preg_split('//u', $clean, -1, \PREG_SPLIT_NO_EMPTY);
+        if (\count($chars) <= self::MAX_DESCRIPTION_CHARS) {
+            return $clean;
+        }
+        return implode('', \array_slice($chars, 0, self::MAX_DESCRIPTION_CHARS - 1)) . '…';
+    }
+
+    /**
+     * `value` as compact JSON, dropped characters removed from its strings, at
+     * most MAX_DETAILS_BYTES; null for `null`, `[]` and `{}` (Rust `details`).
+     */
+    private static function details(JsonValue $value): ?string
+    {
+        if ($value->kind === JsonValue::NULL
+            || (($value->kind === JsonValue::ARRAY || $value->kind === JsonValue::OBJECT) && $value->value === [])) {
+            return null;
+        }
+        $out = self::compact($value);
+        if (\strlen($out) <= self::MAX_DETAILS_BYTES) {
+            return $out;
+        }
+        $end = self::MAX_DETAILS_BYTES - \strlen('…');
+        while ((\ord($out[$end]) & 0xC0) === 0x80) {
+            $end--;
+        }
+        return substr($out, 0, $end) . '…';
+    }
+
+    /** `value` as compact JSON, dropping dropped characters from strings (Rust `write_compact`). */
+    private static function compact(JsonValue $value): string
+    {
+        return match ($value->kind) {
+            JsonValue::NULL => 'null',
+            JsonValue::BOOL => $value->value ? 'true' : 'false',
+            JsonValue::NUMBER => $value->value,
+            JsonValue::STRING => Json::writeStr(self::clean($value->value)),
+            JsonValue::ARRAY => '[' . implode(',', array_map(self::compact(...), $value->value)) . ']',
+            default => '{' . implode(',', array_map(
+                static fn (array $m): string => Json::writeStr(self::clean($m[0])) . ':' . self::compact($m[1]),
+                $value->value,
+            )) . '}',
+        };
     }
 
     /** Parses an HTTP-date (IMF-fixdate and the two obsolete forms) to unix seconds. */
@@ -100,7 +179,9 @@ final class Classify
     public static function classify(Response $resp, int $now): Outcome
     {
         $status = $resp->status;
-        [$code, $requestId] = ($status >= 200 && $status < 300) ? [null, null] : self::errorFields($resp->body);
+        [$code, $requestId, $description, $details] = ($status >= 200 && $status < 300)
+            ? [null, null, null, null]
+            : self::errorFields($resp->body);
         $date = $resp->header('date');
         $serverDate = $date === null ? null : HttpDate::parse($date);
         $clock = $serverDate ?? $now;
@@ -129,7 +210,7 @@ final class Classify
             $status === 408 || ($status >= 500 && $status <= 599) => Outcome::SERVER_UNAVAILABLE,
             default => Outcome::CLIENT_ERROR,
         };
-        return new Outcome($kind, $status, $code, $retryAfterMs, $serverDate, $requestId, $fromStora);
+        return new Outcome($kind, $status, $code, $retryAfterMs, $serverDate, $requestId, $fromStora, $description, $details);
     }
 
     /** A string member, or null when absent, ambiguous or not a string. */

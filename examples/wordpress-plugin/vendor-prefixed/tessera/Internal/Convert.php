@@ -248,6 +248,8 @@ final class Convert
     {
         return [
             'code' => $o->code,
+            'description' => $o->description,
+            'details' => $o->details,
             'from_stora' => $o->fromStora,
             'kind' => $o->kind,
             'request_id' => $o->requestId,

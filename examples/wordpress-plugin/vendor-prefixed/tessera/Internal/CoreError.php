@@ -30,6 +30,9 @@ final class CoreError extends \Exception
     public const KIND_VERIFICATION = 'verification';
     public const KIND_INTERNAL = 'internal';
 
+    /** Longest description a message quotes, in characters (Rust `MESSAGE_DESCRIPTION_CHARS`). */
+    private const MESSAGE_DESCRIPTION_CHARS = 160;
+
     private const KINDS = [
         'invalid_url' => 'invalid_input',
         'insecure_broker_url' => 'invalid_input',
@@ -88,6 +91,10 @@ final class CoreError extends \Exception
     public readonly ?int $attempts;
     /** Stora's `request_id` (ClientError, UpstreamFailed). */
     public readonly ?string $requestId;
+    /** The broker's or Stora's explanation, cleaned and bounded (ClientError). */
+    public readonly ?string $description;
+    /** Stora's `error.details` as compact JSON text, bounded (ClientError). */
+    public readonly ?string $details;
     /** The version found (StateVersionUnsupported; a decimal string above PHP_INT_MAX). */
     public readonly int|string|null $found;
     /** The highest version supported (StateVersionUnsupported). */
@@ -111,6 +118,8 @@ final class CoreError extends \Exception
         $this->current = $fields['current'] ?? null;
         $this->attempts = $fields['attempts'] ?? null;
         $this->requestId = $fields['requestId'] ?? null;
+        $this->description = $fields['description'] ?? null;
+        $this->details = $fields['details'] ?? null;
         $this->found = $fields['found'] ?? null;
         $this->supported = $fields['supported'] ?? null;
         $this->detail = $fields['detail'] ?? null;
@@ -165,6 +174,18 @@ final class CoreError extends \Exception
             'client_error', 'upstream_failed' => $this->requestId,
             default => null,
         };
+    }
+
+    /** The explanation of a ClientError, if the error body gave one (Rust `Error::description()`). */
+    public function description(): ?string
+    {
+        return $this->errorCode === 'client_error' ? $this->description : null;
+    }
+
+    /** Stora's `error.details` of a ClientError as compact JSON text, if any (Rust `Error::details()`). */
+    public function details(): ?string
+    {
+        return $this->errorCode === 'client_error' ? $this->details : null;
     }
 
     /** For RateLimited: the delay in milliseconds (Rust `Error::retry_after_ms()`). */
@@ -299,14 +320,34 @@ final class CoreError extends \Exception
     }
 
     /** `ClientError`. */
-    public static function clientError(int $status, string $reason, ?string $requestId = null): self
-    {
+    public static function clientError(
+        int $status,
+        string $reason,
+        ?string $requestId = null,
+        ?string $description = null,
+        ?string $details = null,
+    ): self {
         $r = self::requestSuffix($requestId);
+        $d = self::descriptionSuffix($description);
         return new self(
             'client_error',
-            "the broker refused the request (status {$status}, {$reason}{$r})",
-            ['status' => $status, 'reason' => $reason, 'requestId' => $requestId],
+            "the broker refused the request (status {$status}, {$reason}{$r}){$d}",
+            ['status' => $status, 'reason' => $reason, 'requestId' => $requestId, 'description' => $description,
+                'details' => $details],
         );
+    }
+
+    /** `: <description>` for messages, cut to 160 characters (Rust `description_suffix`). */
+    private static function descriptionSuffix(?string $description): string
+    {
+        if ($description === null) {
+            return '';
+        }
+        $chars = preg_split('//u', $description, -1, \PREG_SPLIT_NO_EMPTY);
+        if (\count($chars) <= self::MESSAGE_DESCRIPTION_CHARS) {
+            return ": {$description}";
+        }
+        return ': ' . implode('', \array_slice($chars, 0, self::MESSAGE_DESCRIPTION_CHARS - 1)) . '…';
     }
 
     /** `Redirected`. */

@@ -13,6 +13,19 @@ namespace StorefrontSync\Vendor\Tessera\Internal;
  */
 final class Host
 {
+    /** What replaces a secret in a transport failure's message. */
+    public const REDACTED = '[redacted]';
+
+    /**
+     * The host's exception of the last send when that send threw a
+     * `TransportException`, cleaned ({@see cleanTransportException()}); null
+     * after a response.
+     */
+    private ?\RuntimeException $lastFailure = null;
+
+    /** The companion being driven (for the secrets a failure's message must not show). */
+    private ?CompanionCore $core = null;
+
     /**
      * @param callable $transport `function (array $request): array $response`; throws
      *        `TransportException` when no response could be read
@@ -45,15 +58,69 @@ final class Host
     private function send(#[\SensitiveParameter] Request $request): Event
     {
         $arr = Convert::requestToPhp($request);
+        $this->lastFailure = null;
         try {
             $z = ($this->transport)($arr);
         } catch (\Throwable $e) {
             if (self::isTransportException($e)) {
+                $this->lastFailure = self::cleanTransportException($e, self::secretsOf($request, $this->core));
                 return Event::transportError(Event::NETWORK);
             }
             throw $e;
         }
         return Event::response(Convert::responseFromPhp(Convert::expectArray($z, 'transport')));
+    }
+
+    /** The cleaned exception of the last send, if it threw a `TransportException` (the `getPrevious()` of a `server_unavailable`). */
+    public function lastFailure(): ?\RuntimeException
+    {
+        return $this->lastFailure;
+    }
+
+    /**
+     * The texts a transport failure's message must not show: the installation
+     * secret, the broker token, and the `Authorization` and `Signature`
+     * header values of the request sent.
+     *
+     * @return list<string>
+     */
+    private static function secretsOf(#[\SensitiveParameter] Request $request, #[\SensitiveParameter] ?CompanionCore $core): array
+    {
+        $secrets = [
+            $core?->state->installation?->secret->toBase64url(),
+            $core?->state->brokerToken?->expose(),
+            $request->header('authorization'),
+            $request->header('signature'),
+        ];
+        return array_values(array_filter($secrets, static fn (?string $s): bool => $s !== null && $s !== ''));
+    }
+
+    /**
+     * A new `TransportException` for the host's `$e`, safe to hand to the
+     * caller as `getPrevious()`: the same class when it is Tessera's own (else
+     * Tessera's, with the host's class named in the message), the same message
+     * with every secret replaced by `[redacted]`, no previous (the host's
+     * chain may hold the signed request), and a trace without arguments that
+     * starts at the caller's call into Tessera.
+     *
+     * @param list<string> $secrets
+     */
+    public static function cleanTransportException(
+        #[\SensitiveParameter] \Throwable $e,
+        #[\SensitiveParameter] array $secrets,
+    ): \RuntimeException {
+        $message = $e->getMessage();
+        // Longest first: a header value contains the token it carries.
+        usort($secrets, static fn (string $a, string $b): int => \strlen($b) <=> \strlen($a));
+        foreach ($secrets as $secret) {
+            $message = str_replace($secret, self::REDACTED, $message);
+        }
+        $class = $e::class;
+        $own = $class === \StorefrontSync\Vendor\Tessera\Exception\TransportException::class
+            || $class === 'Tessera\\Exception\\TransportException';
+        $clean = $own ? new $class($message) : new \StorefrontSync\Vendor\Tessera\Exception\TransportException("{$class}: {$message}");
+        PhpErrors::rebase($clean);
+        return $clean;
     }
 
     /**
@@ -114,6 +181,7 @@ final class Host
     ): Completion
     {
         $event = Event::start();
+        $this->core = $core;
         while (true) {
             // The host clock, read once per event, just before feeding it.
             $now = $hooks->now();

@@ -41,12 +41,17 @@ final class PhpErrors
      * Like the extension's, its file, line and trace are those of the call
      * into the public API that raised it (the frames inside Tessera are
      * dropped: they are not the caller's business and their arguments may hold
-     * key material).
+     * key material). With the `$host` of a driven operation, a
+     * `server_unavailable` gets the host's last transport failure, cleaned
+     * ({@see Host::cleanTransportException()}), as its previous.
      */
-    public static function exception(CoreError $error): TesseraException
+    public static function exception(CoreError $error, ?Host $host = null): TesseraException
     {
         $class = self::classFor($error->kind());
-        $e = new $class($error->getMessage());
+        // A `server_unavailable` whose last send threw a TransportException:
+        // that exception, cleaned of secrets, is the previous.
+        $previous = $error->code() === 'server_unavailable' ? $host?->lastFailure() : null;
+        $e = new $class($error->getMessage(), 0, $previous);
         $props = ['errorCode' => $error->code()];
         if (($status = $error->status()) !== null) {
             $props['status'] = $status;
@@ -56,6 +61,12 @@ final class PhpErrors
         }
         if (($requestId = $error->requestId()) !== null) {
             $props['requestId'] = $requestId;
+        }
+        if (($description = $error->description()) !== null) {
+            $props['description'] = $description;
+        }
+        if (($details = self::decodeDetails($error->details())) !== null) {
+            $props['details'] = $details;
         }
         if (($ms = $error->retryAfterMs()) !== null) {
             // u64 → i64, saturating (`i64::try_from(ms).unwrap_or(i64::MAX)`).
@@ -94,6 +105,22 @@ final class PhpErrors
             ]);
         }
         return $e;
+    }
+
+    /**
+     * Stora's `details` text (compact JSON from the core) decoded as the
+     * extension does (`errors::decode_details`): an array, or null when absent,
+     * not an array or object, or cut by the core's bound (then not JSON).
+     *
+     * @return array<array-key, mixed>|null
+     */
+    public static function decodeDetails(?string $text): ?array
+    {
+        if ($text === null) {
+            return null;
+        }
+        $value = json_decode($text, true, 512, \JSON_BIGINT_AS_STRING);
+        return \is_array($value) ? $value : null;
     }
 
     /** Reads a private property of TesseraException (for the subclasses' getters). */
