@@ -631,3 +631,88 @@ namespace Tessera\Exception {
      */
     class TransportException extends \RuntimeException {}
 }
+
+namespace Tessera\Http {
+
+    /**
+     * The transport of any PSR-18 HTTP client (Guzzle, Symfony's
+     * `Psr18Client`, …): pass it wherever a method takes `$transport`.
+     *
+     *     $client = new \GuzzleHttp\Client(['allow_redirects' => false, 'timeout' => 15]);
+     *     $factory = new \GuzzleHttp\Psr7\HttpFactory();
+     *     $transport = new \Tessera\Http\Psr18Transport($client, $factory, $factory);
+     *
+     * Each request is built exactly as Tessera signed it (method, URL, every
+     * header with `withHeader()`, a body stream only when the body is not
+     * empty) and sent once with `sendRequest()`; every response comes back
+     * whatever its status, a 3xx too. Any
+     * `Psr\Http\Client\ClientExceptionInterface` (a network error, or a
+     * request the client could not send) means no response: it becomes a
+     * `TransportException` naming the client's exception class and quoting its
+     * message with the request's header values and body replaced by
+     * `[redacted]`; it keeps no reference to the client's exception (which may
+     * hold the signed request). Any other exception propagates.
+     *
+     * The client must not follow redirects (this class cannot configure the
+     * client it is given): Guzzle `['allow_redirects' => false]`, Symfony
+     * `HttpClient::create(['max_redirects' => 0])`. The PSR interfaces are
+     * needed only when it is constructed, not to load the class.
+     */
+    final class Psr18Transport
+    {
+        /**
+         * @param \Psr\Http\Client\ClientInterface $client sends the requests; configured not to follow redirects
+         * @param \Psr\Http\Message\RequestFactoryInterface $requests makes the PSR-7 requests
+         * @param \Psr\Http\Message\StreamFactoryInterface $streams makes the request bodies
+         * @throws \Tessera\Exception\InvalidInputException when an argument does not implement its interface
+         */
+        public function __construct(\Psr\Http\Client\ClientInterface $client, \Psr\Http\Message\RequestFactoryInterface $requests, \Psr\Http\Message\StreamFactoryInterface $streams) {}
+
+        /**
+         * Sends one request as given and returns the response.
+         *
+         * @param array{method: string, url: string, headers?: array<string, string|list<string>>, body?: string} $request
+         * @return array{status: int, headers: array<string, list<string>>, body: string}
+         * @throws \Tessera\Exception\TransportException when the client sent no response
+         * @throws \Tessera\Exception\InvalidInputException when `$request` is not a request, or one the PSR-7
+         *         implementation refuses (its `InvalidArgumentException`)
+         */
+        public function __invoke(array $request): array {}
+    }
+
+    /**
+     * The transport of WordPress's HTTP API: pass it wherever a method takes
+     * `$transport`, e.g. `$companion->call($apiRequest, new
+     * \Tessera\Http\WordPressTransport())`.
+     *
+     * Each request goes out once through `wp_remote_request()` with its
+     * method, headers and body as Tessera signed them, `'redirection' => 0`
+     * (WordPress follows five redirects by default; a signed request is never
+     * redirected: a 3xx comes back as the response) and the timeout given
+     * here. Every response comes back whatever its status (`status`,
+     * `headers` and `body` from `wp_remote_retrieve_response_code()`,
+     * `wp_remote_retrieve_headers()` and `wp_remote_retrieve_body()`). A
+     * `WP_Error` (no response at all) becomes a `TransportException` carrying
+     * its `get_error_message()`, with the request's header values and body
+     * replaced by `[redacted]`.
+     */
+    final class WordPressTransport
+    {
+        /**
+         * @param int|null $timeoutSeconds seconds WordPress waits for each request (1 or more; null: 15)
+         * @throws \Tessera\Exception\InvalidInputException when it is not a positive integer
+         */
+        public function __construct(?int $timeoutSeconds = 15) {}
+
+        /**
+         * Sends one request through `wp_remote_request()` and returns the response.
+         *
+         * @param array{method: string, url: string, headers?: array<string, string|list<string>>, body?: string} $request
+         * @return array{status: int, headers: array<string, string|list<string>>, body: string}
+         * @throws \Tessera\Exception\TransportException on a `WP_Error` (no response)
+         * @throws \Tessera\Exception\InvalidInputException when `$request` is not a request
+         * @throws \Tessera\Exception\InvalidStateException outside WordPress (no `wp_remote_request()`)
+         */
+        public function __invoke(array $request): array {}
+    }
+}

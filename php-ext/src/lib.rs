@@ -16,6 +16,7 @@ pub mod previous;
 pub mod records;
 #[cfg(feature = "test-hooks")]
 pub mod testing;
+pub mod transports;
 pub mod verifier;
 
 /// Module startup: registers the exception classes (plain internal classes,
@@ -44,8 +45,13 @@ pub fn test_panic() -> errors::Res<()> {
 /// The module entry point PHP calls when it loads `tessera.so`.
 #[php_module]
 pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
-    let module =
-        module.name("tessera").startup_function(startup).class::<companion::Companion>().class::<verifier::Verifier>();
+    let module = module
+        .name("tessera")
+        .startup_function(startup)
+        .class::<companion::Companion>()
+        .class::<verifier::Verifier>()
+        .class::<transports::Psr18Transport>()
+        .class::<transports::WordPressTransport>();
     #[cfg(feature = "test-hooks")]
     let module = testing::register(module.function(wrap_function!(test_panic)));
     module

@@ -8,7 +8,15 @@ use PHPUnit\Framework\TestCase;
 use Tessera\Companion;
 use Tessera\Exception\TesseraException;
 use Tessera\Exception\TransportException;
+use Tessera\Http\Psr18Transport;
+use Tessera\Http\WordPressTransport;
 use Tessera\Verifier;
+
+// The PSR interfaces and Guzzle's PSR-17 factory, for Tessera\Http\Psr18Transport
+// (Debian's packages, scripts/setup.d/20-php.sh; as php/tests/HttpPsr18Test.php).
+foreach (['GuzzleHttp/autoload.php', 'GuzzleHttp/Psr7/autoload.php', 'Psr/Http/Message/autoload.php'] as $autoload) {
+    require_once $autoload;
+}
 
 /**
  * Binding robustness: the hostile-input catalogue (tests/hostile/catalogue.json)
@@ -505,6 +513,19 @@ final class HostileInputTest extends TestCase
             'Tessera\Companion::resolveSiteAsCopy' => ['receiver' => 'mismatch', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::uninstallUrl' => ['receiver' => 'connected', 'args' => fn () => [$now], 'slots' => [self::time()]],
             'Tessera\Companion::sealState' => ['receiver' => 'connected', 'args' => fn () => ['0123456789abcdef-hostile'], 'slots' => [self::bytes()]],
+            'Tessera\Http\Psr18Transport::__construct' => ['new' => true, 'args' => fn () => self::psr18Parts(), 'slots' => [['hostile' => self::wrong([])], ['hostile' => self::wrong([])], ['hostile' => self::wrong([])]]],
+            'Tessera\Http\Psr18Transport::__invoke' => [
+                'receiver' => 'psr18',
+                'args' => fn () => [['method' => 'POST', 'url' => BROKER . '/api/x', 'headers' => ['content-type' => 'application/json'], 'body' => '{}']],
+                'slots' => [$broker],
+            ],
+            'Tessera\Http\WordPressTransport::__construct' => ['new' => true, 'args' => fn () => [15], 'slots' => [self::time()]],
+            'Tessera\Http\WordPressTransport::__invoke' => [
+                'receiver' => 'wordpress',
+                'args' => fn () => [['method' => 'GET', 'url' => BROKER . '/api/x', 'headers' => [], 'body' => '']],
+                'slots' => [$broker],
+                'always_throws' => 'outside WordPress: InvalidStateException',
+            ],
             'Tessera\Verifier::__construct' => ['new' => true, 'args' => fn () => [300, 10], 'slots' => [self::time(), self::time()]],
             'Tessera\Verifier::verify' => [
                 'receiver' => 'verifier',
@@ -548,6 +569,8 @@ final class HostileInputTest extends TestCase
     {
         return [
             ['/./', '/./', '/^(null|missing optional)$/', 'optional: null or a missing key means the default'],
+            ['/^Tessera\\\\Http\\\\Psr18Transport::__invoke$/', '/^0\\.(method|url|headers|body|\xff)$/', '/./', 'a transport sends what it is given (the core builds every request): it checks types, the PSR-7 implementation refuses what it cannot represent'],
+            ['/^Tessera\\\\Http\\\\WordPressTransport::__construct$/', '/^0$/', '/^time (2\\^53|.*max.*)$/', 'any whole number of seconds ≥ 1 is a timeout'],
             ['/::create$/', '/^0\.(routes|retry)$/', '/^(empty array|missing)$/', 'routes and retry are optional: an empty or missing array means the defaults'],
             ['/::create$/', '/^0\.retry\.base_delay_ms$/', '/^time 2\^53$/', 'the base delay is capped by max_delay_ms (core)'],
             ['/::create$/', '/^0\.routes\.connect$/', '/^url scheme-relative$/', 'joined below the broker URL like a path (https://broker.example//broker.example/x)'],
@@ -582,10 +605,12 @@ final class HostileInputTest extends TestCase
 
     // ---- running ---------------------------------------------------------------------------
 
-    private static function receiver(?string $name): Companion|Verifier|null
+    private static function receiver(?string $name): ?object
     {
         return match ($name) {
             null => null,
+            'psr18' => new Psr18Transport(...self::psr18Parts()),
+            'wordpress' => new WordPressTransport(),
             'fresh' => Companion::create(['broker_url' => BROKER]),
             'pending registration' => (function () {
                 $c = Companion::create(['broker_url' => BROKER]);
@@ -595,6 +620,19 @@ final class HostileInputTest extends TestCase
             'verifier' => new Verifier(null, 100),
             default => self::state($name),
         };
+    }
+
+    /** A PSR-18 client answering every request 200, and Guzzle's PSR-17 factory twice. */
+    private static function psr18Parts(): array
+    {
+        $factory = new \GuzzleHttp\Psr7\HttpFactory();
+        $client = new class () implements \Psr\Http\Client\ClientInterface {
+            public function sendRequest(\Psr\Http\Message\RequestInterface $request): \Psr\Http\Message\ResponseInterface
+            {
+                return new \GuzzleHttp\Psr7\Response(200, ['x-a' => 'b'], 'ok');
+            }
+        };
+        return [$client, $factory, $factory];
     }
 
     private static function invoke(string $member, array $spec, mixed $receiver, array $args): array

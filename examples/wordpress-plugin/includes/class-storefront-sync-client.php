@@ -63,30 +63,21 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * The transport Tessera's drivers call: WordPress's HTTP API. A
-	 * request Tessera builds is `{method, url, headers, body}`, which
-	 * are wp_remote_request()'s own argument names. Each request is sent once
-	 * (Tessera decides about retries) and never redirected
-	 * (`'redirection' => 0`): every response goes back whatever its status, a
-	 * 3xx too. Only a request that got no response at all (WP_Error) is a
-	 * TransportException. Tessera signs a Content-Type on every POST, so
-	 * WordPress adds no header of its own and the request goes out exactly as
-	 * signed.
+	 * The transport Tessera's drivers call: Tessera's own adapter for
+	 * WordPress's HTTP API, `Http\WordPressTransport` (the extension's, or
+	 * the bundled copy's). It sends each request once through
+	 * wp_remote_request() exactly as signed, with a 15 s timeout and
+	 * `'redirection' => 0` (Tessera decides about retries; a 3xx comes back
+	 * as the response and Tessera ends the operation with `redirected`), and
+	 * throws the running implementation's TransportException only for a
+	 * WP_Error (no response at all), its message without the request's header
+	 * values or body.
 	 *
 	 * @return callable(array): array
 	 */
 	public static function transport() {
-		return static function ( array $request ) {
-			$response = wp_remote_request( $request['url'], $request + array( 'timeout' => 15, 'redirection' => 0 ) );
-			if ( is_wp_error( $response ) ) {
-				throw Storefront_Sync_Tessera::transport_exception( $response->get_error_message() );
-			}
-			return array(
-				'status'  => (int) wp_remote_retrieve_response_code( $response ),
-				'headers' => wp_remote_retrieve_headers( $response )->getAll(),
-				'body'    => wp_remote_retrieve_body( $response ),
-			);
-		};
+		$transport = Storefront_Sync_Tessera::class_name( 'Http\\WordPressTransport' );
+		return new $transport( 15 );
 	}
 
 	/**

@@ -8,9 +8,10 @@
  * (`StorefrontSync\Vendor\Tessera\`), so another plugin bundling another
  * Tessera version cannot collide with it, and it never claims the global
  * `Tessera\…` names. Both implementations have the same API (`Companion`,
- * `Verifier`, `Exception\…`, same methods, arrays and error codes); the
- * plugin reaches the classes through this resolver and catches both
- * implementations' exceptions in every catch block:
+ * `Verifier`, `Exception\…`, `Http\WordPressTransport`, same methods,
+ * arrays and error codes); the plugin reaches the classes through this
+ * resolver and catches both implementations' exceptions in every catch
+ * block:
  *
  *     use Tessera as Native;
  *     use StorefrontSync\Vendor\Tessera as Bundled;
@@ -89,7 +90,7 @@ final class Storefront_Sync_Tessera {
 	/**
 	 * The running implementation's class for a name of the API.
 	 *
-	 * @param string $name `Companion`, `Verifier` or `Exception\…`.
+	 * @param string $name `Companion`, `Verifier`, `Exception\…` or `Http\…`.
 	 * @return class-string
 	 */
 	public static function class_name( $name ) {
@@ -109,17 +110,6 @@ final class Storefront_Sync_Tessera {
 	 */
 	public static function companion() {
 		return self::class_name( 'Companion' );
-	}
-
-	/**
-	 * The exception a transport throws when no response could be read.
-	 *
-	 * @param string $message What went wrong (no secrets: a WP_Error message).
-	 * @return \RuntimeException
-	 */
-	public static function transport_exception( $message ) {
-		$class = self::class_name( 'Exception\\TransportException' );
-		return new $class( $message );
 	}
 
 	/**
