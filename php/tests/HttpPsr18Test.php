@@ -295,7 +295,7 @@ final class HttpPsr18Test extends TestCase
     public function testARequestThatIsNotARequestIsInvalidInput(): void
     {
         $this->expectException(InvalidInputException::class);
-        $this->expectExceptionMessage('`url`');
+        $this->expectExceptionMessage('`request.url`');
         self::transport()(['method' => 'GET']);
     }
 

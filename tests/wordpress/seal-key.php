@@ -240,7 +240,6 @@ $state_json = static fn ( $c ) => $c->exportState();
 $companion       = $companion_class::create(
 	array(
 		'broker_url' => 'https://broker.example.com',
-		'platform'   => 'wordpress',
 	)
 );
 Storefront_Sync_State::save( $companion );
