@@ -75,6 +75,7 @@ mod httpdate;
 mod json;
 mod machine;
 pub mod metadata;
+mod redact;
 mod registration;
 mod seal;
 mod secret;

@@ -19,9 +19,6 @@ use tessera_core::{Companion, Request};
 
 use crate::errors::{Class, class_entry};
 
-/// What replaces a secret in the message.
-pub const REDACTED: &[u8] = b"[redacted]";
-
 /// What the host's `TransportException` said: its class and message (bytes:
 /// a host may throw any string).
 pub struct HostFailure {
@@ -39,9 +36,10 @@ impl HostFailure {
         HostFailure { class, message: read_message(e) }
     }
 
-    /// The cleaned `TransportException`: every secret of `companion` and of
-    /// `request` replaced by `[redacted]`, the host's class (when not
-    /// Tessera's own) named in front of the message.
+    /// The cleaned `TransportException`: the message with every secret of
+    /// `companion` and credential of `request` redacted by the core
+    /// ([`Companion::redact`]), the host's class (when not Tessera's own)
+    /// named in front of it.
     pub fn cleaned(&self, companion: &Companion, request: &Request) -> Zval {
         let mut message = Vec::new();
         if let Some(class) = &self.class {
@@ -49,13 +47,7 @@ impl HostFailure {
             message.extend_from_slice(b": ");
         }
         message.extend_from_slice(&self.message);
-        let mut secrets = secrets_of(companion, request);
-        // Longest first: a header value contains the token it carries.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for secret in &secrets {
-            message = replace(&message, secret.as_bytes(), REDACTED);
-        }
-        transport_exception(&message)
+        transport_exception(&companion.redact(&message, Some(request)))
     }
 }
 
@@ -79,43 +71,6 @@ fn read_message(e: &ZendObject) -> Vec<u8> {
     found.and_then(Zval::zend_str).map(|s| s.as_bytes().to_vec()).unwrap_or_default()
 }
 
-/// The installation secret and the broker token of `companion` (from its
-/// state JSON: the core hands them out nowhere else), and the
-/// `Authorization` and `Signature` header values of `request`.
-fn secrets_of(companion: &Companion, request: &Request) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    if let Ok(state) = serde_json::from_str::<serde_json::Value>(&companion.to_json()) {
-        for pointer in ["/installation/secret", "/broker_token"] {
-            if let Some(s) = state.pointer(pointer).and_then(serde_json::Value::as_str) {
-                out.push(s.to_owned());
-            }
-        }
-    }
-    for (name, value) in &request.headers {
-        if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("signature") {
-            out.push(value.clone());
-        }
-    }
-    out.retain(|s| !s.is_empty());
-    out
-}
-
-/// `haystack` with every occurrence of `needle` replaced by `with`.
-fn replace(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
 /// A new `Tessera\Exception\TransportException` with `message`: built here,
 /// so its file, line and trace are those of the caller's call into Tessera.
 fn transport_exception(message: &[u8]) -> Zval {
@@ -125,16 +80,4 @@ fn transport_exception(message: &[u8]) -> Zval {
     text.set_zend_string(ZendStr::new(message, false));
     crate::errors::set_private(&mut obj, ce::exception(), "message", text);
     obj.into_zval(false).unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::replace;
-
-    #[test]
-    fn replaces_every_occurrence() {
-        assert_eq!(replace(b"a tok b tok", b"tok", b"[r]"), b"a [r] b [r]");
-        assert_eq!(replace(b"to", b"tok", b"[r]"), b"to");
-        assert_eq!(replace(b"\xff tok", b"tok", b"x"), b"\xff x");
-    }
 }

@@ -13,9 +13,6 @@ namespace Tessera\Pure\Internal;
  */
 final class Host
 {
-    /** What replaces a secret in a transport failure's message. */
-    public const REDACTED = '[redacted]';
-
     /**
      * The host's exception of the last send when that send threw a
      * `TransportException`, cleaned ({@see cleanTransportException()}); null
@@ -63,7 +60,7 @@ final class Host
             $z = ($this->transport)($arr);
         } catch (\Throwable $e) {
             if (self::isTransportException($e)) {
-                $this->lastFailure = self::cleanTransportException($e, self::secretsOf($request, $this->core));
+                $this->lastFailure = self::cleanTransportException($e, $this->core, $request);
                 return Event::transportError(Event::NETWORK);
             }
             throw $e;
@@ -78,47 +75,24 @@ final class Host
     }
 
     /**
-     * The texts a transport failure's message must not show: the installation
-     * secret, the broker token, and the `Authorization` and `Signature`
-     * header values of the request sent.
-     *
-     * @return list<string>
-     */
-    private static function secretsOf(#[\SensitiveParameter] Request $request, #[\SensitiveParameter] ?CompanionCore $core): array
-    {
-        $secrets = [
-            $core?->state->installation?->secret->toBase64url(),
-            $core?->state->brokerToken?->expose(),
-            $request->header('authorization'),
-            $request->header('signature'),
-        ];
-        return array_values(array_filter($secrets, static fn (?string $s): bool => $s !== null && $s !== ''));
-    }
-
-    /**
      * A new `TransportException` for the host's `$e`, safe to hand to the
      * caller as `getPrevious()`: the same class when it is Tessera's own (else
-     * Tessera's, with the host's class named in the message), the same message
-     * with every secret replaced by `[redacted]`, no previous (the host's
-     * chain may hold the signed request), and a trace without arguments that
-     * starts at the caller's call into Tessera.
-     *
-     * @param list<string> $secrets
+     * Tessera's, with the host's class named in the message), the message
+     * redacted as the core does ({@see Redact::text()}: the secrets of `$core`
+     * and the credentials of `$sent`), no previous (the host's chain may hold
+     * the signed request), and a trace without arguments that starts at the
+     * caller's call into Tessera.
      */
     public static function cleanTransportException(
         #[\SensitiveParameter] \Throwable $e,
-        #[\SensitiveParameter] array $secrets,
+        #[\SensitiveParameter] ?CompanionCore $core,
+        #[\SensitiveParameter] Request $sent,
     ): \RuntimeException {
-        $message = $e->getMessage();
-        // Longest first: a header value contains the token it carries.
-        usort($secrets, static fn (string $a, string $b): int => \strlen($b) <=> \strlen($a));
-        foreach ($secrets as $secret) {
-            $message = str_replace($secret, self::REDACTED, $message);
-        }
         $class = $e::class;
         $own = $class === \Tessera\Pure\Exception\TransportException::class
             || $class === 'Tessera\\Exception\\TransportException';
-        $clean = $own ? new $class($message) : new \Tessera\Pure\Exception\TransportException("{$class}: {$message}");
+        $message = Redact::text($core, $own ? $e->getMessage() : "{$class}: {$e->getMessage()}", $sent);
+        $clean = $own ? new $class($message) : new \Tessera\Pure\Exception\TransportException($message);
         PhpErrors::rebase($clean);
         return $clean;
     }
