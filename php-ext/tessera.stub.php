@@ -53,8 +53,17 @@ namespace Tessera {
         /**
          * A fresh, unregistered companion.
          *
-         * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string, connect_complete?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}} $config
+         * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string, connect_complete?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}, proxy?: array{stora_api_url: string, refresh_margin_secs?: int, token?: string, refresh?: string, revoke?: string}} $config
          *        `broker_url` must be https, or http to a loopback host.
+         *        `proxy` selects authorization-proxy mode (docs/PROTOCOL.md §13):
+         *        `broker_url` then names the partner's authorization proxy, the
+         *        installation holds the Stora tokens itself (sealed with the
+         *        state) and calls Stora at `stora_api_url` (https, e.g.
+         *        `https://api.stora.example/2025-09`) directly; tokens are
+         *        refreshed `refresh_margin_secs` (default 120, at most 3600)
+         *        before they expire through the proxy's `token`, `refresh` and
+         *        `revoke` routes (default `/token`, `/refresh`, `/revoke`).
+         *        Give it `setRefreshLock()` before `call()`.
          * @param string|null $sealKey key material (at least 16 bytes, e.g.
          *        WordPress' salts): every `$persist` callable is then handed the
          *        state sealed under it (as `sealState()` makes it; reopen it with
@@ -284,6 +293,30 @@ namespace Tessera {
          * @throws \Tessera\Exception\ClientErrorException and the other exceptions of `call()`
          */
         public function callAndRecord(#[\SensitiveParameter] array $request, array $event, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
+
+        /**
+         * Authorization-proxy mode (`proxy` in the configuration): the lock
+         * that lets one worker at a time refresh this installation's Stora
+         * tokens, shared by every PHP process of the site (WordPress: MySQL
+         * `GET_LOCK($name, $timeout)` on the site's database, `RELEASE_LOCK`
+         * to release). In proxy mode `call()` and `callAndRecord()` throw
+         * `InvalidInputException` (naming `setRefreshLock`) before doing
+         * anything when it was not given. Broker mode never uses it.
+         *
+         * @param callable(string): ?string $lock waits a bounded time for the
+         *        lock `$name` (one per installation, `tessera-refresh-<install id>`);
+         *        once it is held returns the state AS STORED NOW (what a
+         *        `$persist` last stored, sealed as it was stored: another
+         *        worker may have refreshed meanwhile), or `null` when it could
+         *        not be taken in time (the call then fails with
+         *        `ServerUnavailableException` code `lock_unavailable`, nothing sent)
+         * @param callable(string): void $unlock releases the lock `$name`; the
+         *        driver calls it after the new tokens were persisted, on every
+         *        path out of a refresh, and also when the operation is
+         *        abandoned while the lock is held (an exception from a callable)
+         * @throws \Tessera\Exception\InvalidInputException when either is not callable
+         */
+        public function setRefreshLock(callable $lock, callable $unlock): void {}
 
         /**
          * The request recording `$event` (as for `callAndRecord()`) for the
@@ -575,7 +608,9 @@ namespace Tessera\Exception {
      * The broker stayed unavailable (5xx, 408, transport errors) after
      * retries, or Stora itself failed (code `upstream_failed`: `getReason()`
      * is Stora's code, `getRequestId()` its request id; a POST is not sent
-     * again, as Stora replays its stored answer to the same Idempotency-Key).
+     * again, as Stora replays its stored answer to the same Idempotency-Key),
+     * or, in proxy mode, the installation's refresh lock could not be taken
+     * in time (code `lock_unavailable`).
      */
     final class ServerUnavailableException extends TesseraException {}
 
@@ -592,10 +627,14 @@ namespace Tessera\Exception {
         final public function getCurrentUrl(): string {}
     }
 
-    /** Broker side: a signature, connect URL, ticket or proof did not verify. */
+    /**
+     * Broker side: a signature, connect URL, ticket or proof did not verify (or
+     * an authorization proxy's state or code context: `proxy_state_*`,
+     * `code_context_*`, answered with 400).
+     */
     final class VerificationException extends TesseraException
     {
-        /** The HTTP status a broker answers this failure with (401, 403, 503, …). */
+        /** The HTTP status a broker answers this failure with (401, 403, 503, 400, …). */
         final public function getHttpStatus(): int {}
 
         /** The `error` code a broker answers this failure with. */

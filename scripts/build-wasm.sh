@@ -41,9 +41,13 @@ if [ -z "$toolchain" ]; then
     fi
 fi
 
-# Two modules from the one binding crate:
-#   tessera_wasm     the plugin side (no verification exports): what browser
-#                    extensions ship, held to the 80 KiB gzipped gate;
+# Three modules from the one binding crate:
+#   tessera_wasm     the plugin side (no verification exports, no
+#                    authorization-proxy mode): what browser extensions ship,
+#                    held to the 80 KiB gzipped gate;
+#   tessera_proxy    the plugin side with authorization-proxy mode (docs/PROTOCOL.md
+#                    §13), the entry `tessera-companion/proxy` (proxy/ in the
+#                    package: the same JS beside its own module), gated at 88 KiB;
 #   tessera_broker   everything, for brokers on Node (loaded on first use).
 # strip=false here: wasm-bindgen reads the target_features section that `strip`
 # removes; wasm-opt strips debug info and producers from the final module.
@@ -76,18 +80,22 @@ cargo_wasm() { # cargo_wasm <features args...>: builds, prints the .wasm path
     esac
 }
 
-rm -rf "$pkg" && mkdir -p "$pkg" "$dist"
+rm -rf "$pkg" && mkdir -p "$pkg/proxy" "$dist"
 optimising=() # wasm-opt (the slow step) of one module runs while cargo builds the next
-for variant in tessera_wasm tessera_broker; do
+for variant in tessera_wasm tessera_proxy tessera_broker; do
     features=("${hooks[@]}")
-    [ "$variant" = tessera_wasm ] && features+=(--no-default-features)
+    out_dir="$pkg" out_name="$variant"
+    case "$variant" in
+        tessera_wasm) features+=(--no-default-features) ;;
+        tessera_proxy) features+=(--no-default-features --features proxy); out_dir="$pkg/proxy" out_name=tessera_wasm ;;
+    esac
     log "cargo build $variant ($toolchain, --profile $profile ${features[*]})"
     out=$(cargo_wasm "${features[@]}")
     # One ESM glue per module for every environment: the Node entry
     # instantiates it synchronously from the file, the browser entry through
-    # an explicit init().
-    wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name "$variant" "$out"
-    wasm_file="$pkg/${variant}_bg.wasm"
+    # an explicit init(). (Copied at once: the next build overwrites `out`.)
+    wasm-bindgen --target web --no-typescript --out-dir "$out_dir" --out-name "$out_name" "$out"
+    wasm_file="$out_dir/${out_name}_bg.wasm"
     (
     raw_before=$(stat -c %s "$wasm_file")
     "$TESSERA_ROOT/wasm/node_modules/.bin/wasm-opt" -Oz --strip-debug --strip-producers --enable-simd \
@@ -98,13 +106,19 @@ for variant in tessera_wasm tessera_broker; do
     raw=$(stat -c %s "$wasm_file")
     gz=$(gzip -9 -c "$wasm_file" | wc -c)
     log "${variant}_bg.wasm: $raw bytes raw ($raw_before before wasm-opt -Oz), $gz bytes gzipped"
-    if [ "$variant" = tessera_wasm ]; then
+    if [ ${#hooks[@]} -gt 0 ]; then
+        : # a test build (never shipped) carries the hooks: the gates are the published build's
+    elif [ "$variant" = tessera_wasm ]; then
         # The gate: what a browser extension ships, 80 KiB gzipped (docs/DESIGN.md,
         # decisions of December 2026: cold start is what is measured and
         # optimised; size is a gate, not the goal).
         goal=$((80 * 1024))
         limit=${TESSERA_WASM_GZ_LIMIT:-$goal}
         [ "$gz" -le "$limit" ] || { echo "tessera_wasm_bg.wasm is $gz bytes gzipped, over the $limit-byte budget" >&2; exit 1; }
+    elif [ "$variant" = tessera_proxy ]; then
+        # What a proxy-mode extension ships instead (opt-in): 88 KiB gzipped.
+        limit=${TESSERA_WASM_PROXY_GZ_LIMIT:-$((88 * 1024))}
+        [ "$gz" -le "$limit" ] || { echo "proxy/tessera_wasm_bg.wasm is $gz bytes gzipped, over the $limit-byte budget" >&2; exit 1; }
     fi
     ) &
     optimising+=($!)
@@ -114,10 +128,23 @@ for job in "${optimising[@]}"; do wait "$job"; done
 # Hand-written package files.
 cp "$TESSERA_ROOT"/wasm/js/*.js "$TESSERA_ROOT"/wasm/js/*.d.ts "$pkg/"
 cp "$TESSERA_ROOT/wasm/npm/package.json" "$TESSERA_ROOT/wasm/npm/README.md" "$pkg/"
+# The proxy entry: the plugin-side JS beside its own module (no broker exports:
+# brokers import tessera-companion/broker).
+# The module-bound files are copies (each entry has its own instance); the rest
+# are the root's, re-exported, so that TesseraError is one class for both.
+for f in api.js driver.js ready.js records.js index.web.js index.web.d.ts; do
+    cp "$TESSERA_ROOT/wasm/js/$f" "$pkg/proxy/"
+done
+for f in conv.js error.js locks.js; do
+    printf '// The root entry'"'"'s %s: one TesseraError class for both entries.\nexport * from "../%s";\n' "$f" "$f" >"$pkg/proxy/$f"
+done
+grep -v 'export \* from "./broker.js";' "$TESSERA_ROOT/wasm/js/index.node.js" >"$pkg/proxy/index.node.js"
 if [ ${#hooks[@]} -gt 0 ]; then
     # The test build's JS and types: the hooks appended to the module that owns Companion.
     cat "$TESSERA_ROOT/wasm/test-hooks/api.js" >>"$pkg/api.js"
     cat "$TESSERA_ROOT/wasm/test-hooks/index.web.d.ts" >>"$pkg/index.web.d.ts"
+    cat "$TESSERA_ROOT/wasm/test-hooks/api.js" >>"$pkg/proxy/api.js"
+    cat "$TESSERA_ROOT/wasm/test-hooks/index.web.d.ts" >>"$pkg/proxy/index.web.d.ts"
     # The broker module's hook (macChecks: the core's count of verification MACs).
     cat "$TESSERA_ROOT/wasm/test-hooks/broker.js" >>"$pkg/broker.js"
     cat "$TESSERA_ROOT/wasm/test-hooks/broker.d.ts" >>"$pkg/broker.d.ts"

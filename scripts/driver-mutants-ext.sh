@@ -40,14 +40,17 @@ mutant "skips the persist" \
     $'if let Some(f) = &self.persist {\n            call_php(f, vec![&state], "persist")?;\n        }' \
     'let _ = (&self.persist, state);'
 mutant "retries a failed transport on its own" \
-    'Err(()) if take_transport_exception() => Ok(Event::TransportError(TransportError::Network)),' \
-    $'Err(()) if take_transport_exception() => match try_call(&self.transport, vec![&arr])? {\n                Ok(z) => Ok(Event::Response(response_from_php(expect_array(&z, "transport")?)?)),\n                Err(()) if take_transport_exception() => Ok(Event::TransportError(TransportError::Network)),\n                Err(()) => Err(Failure::Pending),\n            },'
+    $'*failed = Some(failure);\n                    Ok(Event::TransportError(TransportError::Network))' \
+    $'*failed = Some(failure);\n                    match try_call(&self.transport, vec![&arr])? {\n                        Ok(z) => Ok(Event::Response(response_from_php(expect_array(&z, "transport")?)?)),\n                        Err(()) if take_transport_exception().is_some() => Ok(Event::TransportError(TransportError::Network)),\n                        Err(()) => Err(Failure::Pending),\n                    }'
 mutant "reads the clock again after sleeping" \
     'Action::Sleep(ms) => host.sleep(ms)?,' \
     $'Action::Sleep(ms) => {\n                let slept = host.sleep(ms)?;\n                self::now(hooks)?;\n                slept\n            }'
 mutant "serves the proof even when told to defer" \
     'Ok(if served.dereference().is_false() { Event::ProofDeferred } else { Event::ProofServed })' \
     $'let _ = served;\n        Ok(Event::ProofServed)'
+mutant "skips the unlock" \
+    'Some(locks) => locks.unlock(&name, held)?,' \
+    $'Some(_) => {\n                    let _ = &held;\n                    Event::Unlocked\n                }'
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -62,7 +65,7 @@ fi
 log "copying the workspace to $tmp/ws"
 mkdir "$tmp/ws"
 git ls-files -z -co --exclude-standard -- Cargo.toml Cargo.lock rustfmt.toml README.md core wasm php-ext \
-        examples/broker examples/fake-stora scripts/build-php.sh scripts/lib.sh |
+        examples/broker examples/fake-stora examples/proxy scripts/build-php.sh scripts/lib.sh |
     tar --null --ignore-failed-read -T - -cf - | tar -C "$tmp/ws" -xf -
 host="$tmp/ws/php-ext/src/host.rs"
 cp "$host" "$tmp/host.rs.orig"

@@ -109,6 +109,27 @@ fn validate_config(config: &Config) -> Result<Url> {
             return Err(Error::InvalidUrl { field: "routes", reason: "must not have a query" });
         }
     }
+    #[cfg(not(feature = "proxy"))]
+    if config.proxy.is_some() {
+        return Err(Error::InvalidInput { field: "proxy", reason: "authorization-proxy mode is not in this build" });
+    }
+    if let Some(proxy) = &config.proxy {
+        let stora = Url::parse(&proxy.stora_api_url, "stora_api_url")?;
+        if stora.scheme() == "http" && !stora.is_loopback() {
+            return Err(Error::InsecureBrokerUrl);
+        }
+        if stora.query().is_some() {
+            return Err(Error::InvalidUrl { field: "stora_api_url", reason: "must not have a query" });
+        }
+        for route in [&proxy.token, &proxy.refresh, &proxy.revoke] {
+            if url.append_path(route, "routes")?.query().is_some() {
+                return Err(Error::InvalidUrl { field: "routes", reason: "must not have a query" });
+            }
+        }
+        if proxy.refresh_margin_secs > 3_600 {
+            return Err(Error::InvalidInput { field: "proxy", reason: "refresh_margin_secs is at most 3600" });
+        }
+    }
     let r = &config.retry;
     if !(1..=10).contains(&r.max_attempts)
         || r.max_delay_ms > 600_000
@@ -211,6 +232,9 @@ impl Companion {
                 invalid_reason: None,
             });
             self.state.broker_token = None;
+            self.state.tokens = None;
+            self.state.retired_refresh = None;
+            self.state.token_generation = 0;
             self.state.account = None;
             self.state.pending_connect = None;
             self.state.reconnect_reason = None;
@@ -469,6 +493,10 @@ impl Companion {
     pub fn resolve_site_as_copy(&mut self) {
         self.state.installation = None;
         self.state.broker_token = None;
+        // A copy never uses (nor revokes) the original's Stora tokens.
+        self.state.tokens = None;
+        self.state.retired_refresh = None;
+        self.state.token_generation = 0;
         self.state.account = None;
         self.state.pending_connect = None;
         self.state.reconnect_reason = None;
@@ -517,6 +545,14 @@ impl Companion {
     pub fn set_seal_key(&mut self, key_material: &[u8]) -> Result<()> {
         self.seal_key = Some(seal::SealKey::new(key_material)?);
         Ok(())
+    }
+
+    /// What the host stores now, after a method that changed the state
+    /// outside the step machine (`connect_url`, `check_site`, …): the state
+    /// sealed with the seal key when one was set (as every
+    /// [`crate::Action::Persist`] carries it), else its JSON.
+    pub fn persisted_state(&self, entropy: &mut dyn Entropy) -> Result<String> {
+        self.persisted_form(self.to_json(), entropy)
     }
 
     /// What the host persists for the state `json` (already serialised by

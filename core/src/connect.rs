@@ -101,8 +101,8 @@ pub(crate) fn check_return_url(url: &str) -> Result<()> {
         let Some(pairs) = unique_pairs(query) else {
             return bad("has a query that does not percent-decode or repeats a key");
         };
-        if pairs.iter().any(|(k, _)| matches!(k.as_str(), "state" | "code" | "error")) {
-            return bad("must not carry state, code or error in its query");
+        if pairs.iter().any(|(k, _)| matches!(k.as_str(), "state" | "code" | "error" | "code_context")) {
+            return bad("must not carry state, code, error or code_context in its query");
         }
     }
     Ok(())
@@ -173,6 +173,8 @@ pub(crate) struct Callback {
     pub state: String,
     pub code: Option<String>,
     pub error: Option<String>,
+    /// Proxy mode: the proxy's signed context of `code` (docs/PROTOCOL.md §13).
+    pub code_context: Option<String>,
 }
 
 /// Checks a connect code: 16-256 characters of `[A-Za-z0-9-._~]`.
@@ -195,6 +197,7 @@ pub(crate) fn parse_callback(input: &str) -> Result<Callback> {
         state: state.to_owned(),
         code: get(&pairs, "code").map(str::to_owned),
         error: get(&pairs, "error").map(str::to_owned),
+        code_context: get(&pairs, "code_context").map(str::to_owned),
     })
 }
 

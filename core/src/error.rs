@@ -214,6 +214,10 @@ pub enum Error {
         /// Attempts made.
         attempts: u32,
     },
+    /// Proxy mode, plugin side: the host could not take the installation's
+    /// refresh lock in time (another request is refreshing the tokens).
+    #[error("could not take the installation's refresh lock")]
+    LockUnavailable,
 
     // ---- connect callback --------------------------------------------------
     /// The callback's `state` does not match the pending connect.
@@ -271,6 +275,25 @@ pub enum Error {
     #[error("the ownership proof does not match")]
     OwnershipProofInvalid,
 
+    // ---- authorization proxy (docs/PROTOCOL.md §13) ---------------------------
+    /// The proxy state of a callback is malformed, does not verify, or is not
+    /// bound to this browser (`proxy_state_invalid`, 400).
+    #[error("the proxy state is invalid: {0}")]
+    ProxyStateInvalid(&'static str),
+    /// The proxy state's lifetime (10 minutes) is over (`proxy_state_expired`, 400).
+    #[error("the connect attempt expired at the proxy; start it again")]
+    ProxyStateExpired,
+    /// A code context is malformed or does not verify (`code_context_invalid`, 400).
+    #[error("the code context is invalid")]
+    CodeContextInvalid,
+    /// A code context's lifetime (5 minutes) is over (`code_context_expired`, 400).
+    #[error("the code context expired; start the connect again")]
+    CodeContextExpired,
+    /// A code context was issued for another installation, return URL, state
+    /// or code (`code_context_mismatch`, 400).
+    #[error("the code context does not match this code exchange")]
+    CodeContextMismatch,
+
     /// A bug in Tessera.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -299,6 +322,7 @@ impl Error {
             Error::Redirected { .. } => "redirected",
             Error::ServerUnavailable { .. } => "server_unavailable",
             Error::UpstreamFailed { .. } => "upstream_failed",
+            Error::LockUnavailable => "lock_unavailable",
             Error::CallbackStateMismatch => "callback_state_mismatch",
             Error::CallbackExpired => "callback_expired",
             Error::CallbackDenied { .. } => "callback_denied",
@@ -313,6 +337,11 @@ impl Error {
             Error::UnknownInstallation => "unknown_installation",
             Error::ReplayStoreFull => "replay_store_full",
             Error::OwnershipProofInvalid => "ownership_proof_invalid",
+            Error::ProxyStateInvalid(_) => "proxy_state_invalid",
+            Error::ProxyStateExpired => "proxy_state_expired",
+            Error::CodeContextInvalid => "code_context_invalid",
+            Error::CodeContextExpired => "code_context_expired",
+            Error::CodeContextMismatch => "code_context_mismatch",
             Error::Internal(_) => "internal",
         }
     }
@@ -336,7 +365,9 @@ impl Error {
             }
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::ClientError { .. } | Error::Redirected { .. } => ErrorKind::ClientError,
-            Error::ServerUnavailable { .. } | Error::UpstreamFailed { .. } => ErrorKind::ServerUnavailable,
+            Error::ServerUnavailable { .. } | Error::UpstreamFailed { .. } | Error::LockUnavailable => {
+                ErrorKind::ServerUnavailable
+            }
             Error::CallbackStateMismatch
             | Error::CallbackExpired
             | Error::CallbackDenied { .. }
@@ -350,7 +381,12 @@ impl Error {
             | Error::DigestMismatch
             | Error::UnknownInstallation
             | Error::ReplayStoreFull
-            | Error::OwnershipProofInvalid => ErrorKind::Verification,
+            | Error::OwnershipProofInvalid
+            | Error::ProxyStateInvalid(_)
+            | Error::ProxyStateExpired
+            | Error::CodeContextInvalid
+            | Error::CodeContextExpired
+            | Error::CodeContextMismatch => ErrorKind::Verification,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -435,6 +471,13 @@ impl Error {
             Error::SignatureMissing => (401, "signature_missing"),
             Error::SignatureMalformed(_) => (401, "signature_malformed"),
             Error::DigestMismatch => (401, "digest_mismatch"),
+            // The authorization proxy's own checks (docs/PROTOCOL.md §13): a
+            // bad request, not a bad signature — no re-registration.
+            Error::ProxyStateInvalid(_) => (400, "proxy_state_invalid"),
+            Error::ProxyStateExpired => (400, "proxy_state_expired"),
+            Error::CodeContextInvalid => (400, "code_context_invalid"),
+            Error::CodeContextExpired => (400, "code_context_expired"),
+            Error::CodeContextMismatch => (400, "code_context_mismatch"),
             e if e.kind() == ErrorKind::InvalidInput => (400, "invalid_request"),
             _ => (500, "internal"),
         }

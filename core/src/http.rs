@@ -32,18 +32,43 @@ const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authori
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                let redact = CREDENTIAL_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
-                (k.as_str(), if redact { "[redacted]" } else { v.as_str() })
-            })
-            .collect();
+        let headers = debug_headers(&self.headers);
         f.debug_struct("Request")
             .field("method", &self.method)
             .field("url", &self.url)
             .field("headers", &headers)
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
+}
+
+/// Header pairs for `Debug`, credential values redacted.
+fn debug_headers(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            let redact = CREDENTIAL_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
+            (k.as_str(), if redact { "[redacted]" } else { v.as_str() })
+        })
+        .collect()
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &debug_headers(&self.headers))
+            .field("body", &format_args!("<{} bytes>", self.body.len()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ApiRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &debug_headers(&self.headers))
             .field("body", &format_args!("<{} bytes>", self.body.len()))
             .finish()
     }
@@ -57,7 +82,10 @@ impl Request {
 }
 
 /// A response the host received.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` elides the body: an answer may carry a token (a connect
+/// completion's broker token, a proxy's Stora tokens).
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Response {
     /// HTTP status code.
@@ -89,7 +117,10 @@ impl Response {
 /// What the plugin asks to send to the broker: the path is relative to the
 /// broker base URL (it may carry a query); headers are extra headers such as
 /// `content-type`. Signing adds the rest.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` redacts credential headers and elides the body (a revoke carries
+/// a refresh token, a code exchange the code).
+#[derive(Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ApiRequest {
     /// Method, any case (normalised to uppercase).

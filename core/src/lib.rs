@@ -16,6 +16,10 @@
 //!   [`check_ownership_proof`]: what a broker runs, as sans-IO steps — the
 //!   broker is asked for a secret and for a replay-store answer, never called
 //!   back — each failure a [`Refusal`] carrying the wire answer to send.
+//! - [`ProxyKey`], [`ProxyState`], [`CodeContext`], [`TokenRequest`], …: the
+//!   formats and checks of an authorization proxy (proxy mode, where each
+//!   installation holds its own Stora tokens and the proxy only exchanges
+//!   codes and refreshes tokens with the client secret).
 //!
 //! The public API is what this page lists. The parsers and encoders under it
 //! (the RFC 8941 parser, the URL model that defines what is signed, the
@@ -75,6 +79,7 @@ mod httpdate;
 mod json;
 mod machine;
 pub mod metadata;
+pub mod proxy;
 mod redact;
 mod registration;
 mod seal;
@@ -95,7 +100,7 @@ struct ReadmeDoctest;
 pub use classify::{Outcome, OutcomeKind, classify};
 pub use codes::{CODES, CodeInfo, code_info};
 pub use companion::{Companion, SiteCheck};
-pub use config::{Config, RetryPolicy, Routes};
+pub use config::{Config, ProxyConfig, RetryPolicy, Routes};
 pub use connect::ConnectParams;
 #[cfg(feature = "getrandom")]
 pub use entropy::OsEntropy;
@@ -103,10 +108,15 @@ pub use entropy::{Entropy, SeededEntropy};
 pub use error::{Error, ErrorKind, Explanation, Result};
 pub use http::{ApiRequest, Request, Response};
 pub use machine::{Action, Call, Completion, Event, RemoteStep, TransportError, UninstallReport};
+pub use proxy::{
+    BROWSER_COOKIE, CODE_CONTEXT_TTL_SECS, CodeContext, CodeExchange, MAX_PROXY_BODY, MAX_PROXY_TOKEN, MAX_RETURN_URL,
+    MAX_STORA_TOKEN, PROXY_STATE_TTL_SECS, ProxyKey, ProxyState, RefreshRequest, RevokeRequest, SecretText,
+    TokenRequest, browser_cookie_header, browser_cookie_in, is_browser_cookie, new_browser_cookie,
+};
 pub use registration::{OwnershipProof, Registration, RegistrationOutcome};
 pub use secret::{BrokerToken, Secret};
 pub use sign::SignOptions;
-pub use state::{Account, Installation, PendingConnect, State, Status};
+pub use state::{Account, Installation, PendingConnect, State, Status, StoraTokens};
 pub use timeline::TimelineEvent;
 pub use verify::{
     AwaitingReplay, AwaitingSecret, ConnectUrlAwaitingSecret, MemoryReplayStore, Refusal, ReplayAnswer, ReplayStore,

@@ -27,6 +27,10 @@ impl Companion {
         if let Some(installation) = self.state().installation() {
             secrets.push(Zeroizing::new(installation.secret.to_base64url()));
         }
+        if let Some(tokens) = &self.state.tokens {
+            secrets.push(Zeroizing::new(tokens.access.expose().to_owned()));
+            secrets.push(Zeroizing::new(tokens.refresh.expose().to_owned()));
+        }
         if let Some(token) = self.state().broker_token() {
             secrets.push(Zeroizing::new(token.expose().to_owned()));
         }

@@ -47,6 +47,7 @@ fn drive(
                 event = Event::Persisted;
             }
             Action::ServeProof(_) => event = Event::ProofServed,
+            Action::Lock(_) | Action::Unlock(_) => unreachable!("broker mode takes no lock"),
             Action::Done(result) => {
                 assert!(call.is_finished());
                 return (result, trace);

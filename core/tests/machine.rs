@@ -95,6 +95,8 @@ fn action_json(a: &Action) -> Value {
         Action::ServeProof(p) => {
             json!({ "type": "serve_proof", "proof": { "url": p.url, "path": p.path, "body": p.body } })
         }
+        Action::Lock(name) => json!({ "type": "lock", "name": name }),
+        Action::Unlock(name) => json!({ "type": "unlock", "name": name }),
         Action::Done(Ok(c)) => json!({ "type": "done", "result": completion_json(c) }),
         Action::Done(Err(e)) => json!({ "type": "done", "error": { "code": e.code(), "status": e.status() } }),
     }
@@ -107,6 +109,8 @@ fn trace_of(a: &Action) -> String {
         Action::Sleep(ms) => format!("sleep {ms}"),
         Action::Persist(_) => "persist".into(),
         Action::ServeProof(_) => "serve_proof".into(),
+        Action::Lock(_) => "lock".into(),
+        Action::Unlock(_) => "unlock".into(),
         Action::Done(Ok(c)) => format!("done {}", completion_json(c).as_object().unwrap().keys().next().unwrap()),
         Action::Done(Err(e)) => format!("done {}", e.code()),
     }
@@ -123,6 +127,9 @@ fn event_json(e: &Event) -> Value {
         Event::Persisted => json!({ "type": "persisted" }),
         Event::ProofServed => json!({ "type": "proof_served" }),
         Event::ProofDeferred => json!({ "type": "proof_deferred" }),
+        Event::Locked(stored) => json!({ "type": "locked", "state": stored }),
+        Event::LockUnavailable => json!({ "type": "lock_unavailable" }),
+        Event::Unlocked => json!({ "type": "unlocked" }),
     }
 }
 
@@ -141,6 +148,9 @@ fn event_in(v: &Value) -> Option<Event> {
         "persisted" => Event::Persisted,
         "proof_served" => Event::ProofServed,
         "proof_deferred" => Event::ProofDeferred,
+        "locked" => Event::Locked(v["state"].as_str().unwrap().to_owned()),
+        "lock_unavailable" => Event::LockUnavailable,
+        "unlocked" => Event::Unlocked,
         "abort" => return None,
         other => panic!("unknown event {other}"),
     })
@@ -272,7 +282,8 @@ fn run(s: &Scenario) -> (Value, Vec<String>) {
             Action::Done(_) => break,
             Action::Sleep(_) => Some(Event::Slept),
             Action::Persist(_) => Some(Event::Persisted),
-            Action::Send(_) | Action::ServeProof(_) => match answers.next() {
+            Action::Unlock(_) => Some(Event::Unlocked),
+            Action::Send(_) | Action::ServeProof(_) | Action::Lock(_) => match answers.next() {
                 Some(Answer::Event(e)) => Some(e.clone()),
                 Some(Answer::Abort) => None,
                 None => panic!("{}: no answer left for {action:?}", s.name),
@@ -321,7 +332,7 @@ fn replay(script: &Value) -> Result<(), String> {
     Ok(())
 }
 
-const FILES: [(&str, &str); 4] = [
+const FILES: [(&str, &str); 5] = [
     ("machine-register.json", "Registration on the step machine, and the site-move proof round"),
     ("machine-call.json", "API calls: retries, backoff, Retry-After, clock skew, redirects, reconnect mapping"),
     (
@@ -331,6 +342,10 @@ const FILES: [(&str, &str); 4] = [
     (
         "machine-connect.json",
         "Connect completion: the callback's local checks, then the signed exchange of the connect code",
+    ),
+    (
+        "machine-proxy.json",
+        "Authorization-proxy mode: the code exchange, calls straight to Stora, the refresh under the host's lock, invalid_grant, revoke",
     ),
 ];
 

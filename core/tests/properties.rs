@@ -183,6 +183,9 @@ proptest! {
                     tessera_core::Action::Persist(_) => event = tessera_core::Event::Persisted,
                     tessera_core::Action::Sleep(_) => event = tessera_core::Event::Slept,
                     tessera_core::Action::ServeProof(_) => event = tessera_core::Event::ProofServed,
+                    tessera_core::Action::Lock(_) | tessera_core::Action::Unlock(_) => {
+                        unreachable!("broker mode takes no lock")
+                    }
                     tessera_core::Action::Done(_) => break,
                 }
             }

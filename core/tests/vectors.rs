@@ -755,6 +755,13 @@ mod fixtures {
                 case("error-relative-return-url", &reg, "/wp-admin/", None, "c3RhdGUtdmVjdG9yLTA2"),
                 case("error-fragment", &reg, "https://shop.example/#x", None, "c3RhdGUtdmVjdG9yLTA3"),
                 case("error-short-state", &reg, ret, None, "short"),
+                case(
+                    "error-return-url-carries-code-context",
+                    &reg,
+                    "https://shop.example/cb?code_context=x",
+                    None,
+                    "c3RhdGUtdmVjdG9yLTA4",
+                ),
             ],
         )
     }
@@ -1200,14 +1207,19 @@ mod fixtures {
 #[path = "vectors/records.rs"]
 mod records;
 
-/// `timeline.json` and `metadata.json` (their fixtures are in vectors/records.rs).
+#[path = "vectors/proxy.rs"]
+mod proxy;
+
+/// `timeline.json`, `metadata.json` (their fixtures are in vectors/records.rs)
+/// and `proxy-tokens.json` (vectors/proxy.rs).
 #[test]
 fn timeline_and_metadata_vectors() {
     let bless = std::env::var_os("TESSERA_BLESS").is_some();
     type Build = fn() -> Value;
-    let files: [(&str, Build, Compute); 2] = [
+    let files: [(&str, Build, Compute); 3] = [
         ("timeline", records::timeline, records::compute_timeline),
         ("metadata", records::metadata, records::compute_metadata),
+        ("proxy-tokens", proxy::build, proxy::compute),
     ];
     for (name, build, compute) in files {
         let path = dir().join(format!("{name}.json"));

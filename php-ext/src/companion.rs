@@ -17,9 +17,10 @@ use crate::convert::{
     ArrayArg, Assoc, CallableArg, Completed, OptArrayArg, OptCallableArg, OptIntArg, OptStrArg, StrArg,
     api_request_from_php, completion_to_php, from_php, json_to_zval, proof_to_php, request_to_php, response_from_php,
 };
-use crate::errors::{Failure, Res, busy, guard};
+use crate::errors::{Failure, Res, busy, guard, invalid};
 use crate::host::{Host, TestHooks, drive, now, unix_now, with_entropy};
 use crate::records;
+use crate::refresh_lock::RefreshLock;
 
 /// The plugin side of one installation: configuration plus state. Give it a
 /// seal key and store what `$persist` receives; after a method without a
@@ -33,11 +34,13 @@ pub struct Companion {
     /// Where randomness and `now` come from: the system, or in test builds
     /// what `Tessera\Testing\useSeededEntropy()` / `useClock()` set.
     hooks: RefCell<TestHooks>,
+    /// `setRefreshLock()`'s callables (authorization-proxy mode).
+    refresh_lock: RefCell<Option<RefreshLock>>,
 }
 
 impl Companion {
     fn wrap(inner: CoreCompanion) -> Companion {
-        Companion { inner: RefCell::new(inner), hooks: RefCell::default() }
+        Companion { inner: RefCell::new(inner), hooks: RefCell::default(), refresh_lock: RefCell::default() }
     }
 
     fn with<T>(&self, f: impl FnOnce(&CoreCompanion) -> T) -> Res<T> {
@@ -60,6 +63,37 @@ impl Companion {
             Some(now) => Ok(now),
             None => now(&self.hooks),
         }
+    }
+
+    /// The host's callables for one operation, `setRefreshLock()`'s included.
+    fn host<'a>(
+        &self,
+        transport: &CallableArg<'a>,
+        sleep: &OptCallableArg<'a>,
+        persist: &OptCallableArg<'a>,
+        serve_proof: Option<&OptCallableArg<'a>>,
+    ) -> Res<Host<'a>> {
+        let locks = self.refresh_lock.try_borrow().map_err(|_| busy())?;
+        Ok(Host {
+            transport: transport.get("transport")?,
+            sleep: sleep.get("sleep")?,
+            persist: persist.get("persist")?,
+            serve_proof: serve_proof.map(|f| f.get("serveProof")).transpose()?.flatten(),
+            locks: locks.as_ref().map(RefreshLock::callables).transpose()?,
+        })
+    }
+
+    /// Authorization-proxy mode refuses `call()` and `callAndRecord()` before
+    /// any action when the host gave no refresh lock: a refresh would need it.
+    fn require_refresh_lock(&self) -> Res<()> {
+        let proxy = self.with(|c| c.config().proxy.is_some())?;
+        if proxy && self.refresh_lock.try_borrow().map_err(|_| busy())?.is_none() {
+            return Err(invalid(
+                "setRefreshLock",
+                "authorization-proxy mode needs the host's refresh lock before call() and callAndRecord()",
+            ));
+        }
+        Ok(())
     }
 
     /// Runs an operation on the step machine with the host's callables and
@@ -91,20 +125,6 @@ impl Companion {
     }
 }
 
-fn host<'a>(
-    transport: &CallableArg<'a>,
-    sleep: &OptCallableArg<'a>,
-    persist: &OptCallableArg<'a>,
-    serve_proof: Option<&OptCallableArg<'a>>,
-) -> Res<Host<'a>> {
-    Ok(Host {
-        transport: transport.get("transport")?,
-        sleep: sleep.get("sleep")?,
-        persist: persist.get("persist")?,
-        serve_proof: serve_proof.map(|f| f.get("serveProof")).transpose()?.flatten(),
-    })
-}
-
 /// A core value with a serde form that is a JSON object, as a PHP array.
 fn to_php_array<T: serde::Serialize>(value: &T) -> Res<ZBox<ZendHashTable>> {
     match serde_json::to_value(value) {
@@ -130,7 +150,10 @@ impl Companion {
     /// A fresh, unregistered companion. `$config`: `broker_url` (https, or
     /// http to a loopback host), optional `routes` (`installations`,
     /// `connect`, `disconnect`, `connect_complete`) and `retry` (`max_attempts`, `base_delay_ms`,
-    /// `max_delay_ms`, `max_total_delay_ms`, `max_retry_after_ms`).
+    /// `max_delay_ms`, `max_total_delay_ms`, `max_retry_after_ms`) and `proxy`
+    /// (authorization-proxy mode: `stora_api_url`, optional
+    /// `refresh_margin_secs`, `token`, `refresh`, `revoke`; then give it
+    /// `setRefreshLock()`).
     ///
     /// With `$sealKey` (at least 16 bytes, e.g. WordPress' salts) every
     /// `$persist` callable is handed the state sealed under it (as
@@ -238,7 +261,7 @@ impl Companion {
         guard(|| {
             registration.get("registration")?;
             let reg: Registration = from_php(registration.0, "registration")?;
-            let host = host(&transport, &sleep, &persist, Some(&serveProof))?;
+            let host = self.host(&transport, &sleep, &persist, Some(&serveProof))?;
             self.run(|c| c.start_registration(&reg), &host)
         })
     }
@@ -323,7 +346,7 @@ impl Companion {
     ) -> Res<Completed> {
         guard(|| {
             let callback = callback.utf8("callback")?;
-            let host = host(&transport, &sleep, &persist, None)?;
+            let host = self.host(&transport, &sleep, &persist, None)?;
             let now = now(&self.hooks)?;
             let call = self.with_mut(|c| c.start_complete_connect(callback, now))??;
             Ok(Completed(completion_to_php(&drive(&self.inner, &self.hooks, call, &host)?)))
@@ -406,7 +429,8 @@ impl Companion {
     ) -> Res<Completed> {
         guard(|| {
             let req = api_request_from_php(request.get("request")?)?;
-            let host = host(&transport, &sleep, &persist, None)?;
+            let host = self.host(&transport, &sleep, &persist, None)?;
+            self.require_refresh_lock()?;
             self.run(|c| c.start_call(req), &host)
         })
     }
@@ -433,8 +457,31 @@ impl Companion {
         guard(|| {
             let req = api_request_from_php(request.get("request")?)?;
             let event = records::event_from_php(event.get("event")?)?;
-            let host = host(&transport, &sleep, &persist, None)?;
+            let host = self.host(&transport, &sleep, &persist, None)?;
+            self.require_refresh_lock()?;
             self.run(|c| c.start_recorded_call(req, event), &host)
+        })
+    }
+
+    /// Authorization-proxy mode (`proxy` in the configuration): the lock that
+    /// lets one worker at a time refresh this installation's Stora tokens,
+    /// shared by every PHP process of the site (e.g. MySQL `GET_LOCK`).
+    /// `$lock(string $name): ?string` waits a bounded time for the lock
+    /// `$name` and returns the state as stored now (what `$persist` last
+    /// stored, sealed as it was), or `null` when it could not be taken in
+    /// time (the call fails with `lock_unavailable`); `$unlock(string $name):
+    /// void` releases it. A driver abandoned while it holds the lock (an
+    /// exception) calls `$unlock` before the exception goes on. In proxy mode
+    /// `call()` and `callAndRecord()` refuse to start without it.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException when either is not callable
+    pub fn set_refresh_lock(&self, lock: CallableArg, unlock: CallableArg) -> Res<()> {
+        guard(|| {
+            lock.get("lock")?;
+            unlock.get("unlock")?;
+            let kept = RefreshLock::new(lock.0, unlock.0);
+            *self.refresh_lock.try_borrow_mut().map_err(|_| busy())? = Some(kept);
+            Ok(())
         })
     }
 
@@ -481,7 +528,7 @@ impl Companion {
     /// @throws \Tessera\Exception\InvalidStateException when not connected
     pub fn disconnect(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<Completed> {
         guard(|| {
-            let host = host(&transport, &sleep, &persist, None)?;
+            let host = self.host(&transport, &sleep, &persist, None)?;
             self.run(CoreCompanion::start_disconnect, &host)
         })
     }
@@ -505,7 +552,7 @@ impl Companion {
     ) -> Res<Completed> {
         guard(|| {
             let id = installId.utf8("installId")?.to_owned();
-            let host = host(&transport, &sleep, &persist, None)?;
+            let host = self.host(&transport, &sleep, &persist, None)?;
             self.run(|c| c.start_revoke_previous(&id), &host)
         })
     }
@@ -517,7 +564,7 @@ impl Companion {
     /// for `call()`.
     pub fn uninstall(&self, transport: CallableArg, sleep: OptCallableArg, persist: OptCallableArg) -> Res<Completed> {
         guard(|| {
-            let host = host(&transport, &sleep, &persist, None)?;
+            let host = self.host(&transport, &sleep, &persist, None)?;
             self.run(|c| Ok(c.start_uninstall()), &host)
         })
     }
@@ -545,7 +592,7 @@ impl Companion {
         guard(|| {
             registration.get("registration")?;
             let reg: Registration = from_php(registration.0, "registration")?;
-            let host = host(&transport, &sleep, &persist, Some(&serveProof))?;
+            let host = self.host(&transport, &sleep, &persist, Some(&serveProof))?;
             self.run(|c| c.start_reset(&reg), &host)
         })
     }
@@ -566,7 +613,7 @@ impl Companion {
         serveProof: OptCallableArg,
     ) -> Res<()> {
         guard(|| {
-            let host = host(&transport, &sleep, &persist, Some(&serveProof))?;
+            let host = self.host(&transport, &sleep, &persist, Some(&serveProof))?;
             self.run(CoreCompanion::start_site_moved, &host).map(drop)
         })
     }

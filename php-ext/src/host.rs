@@ -17,6 +17,7 @@ use tessera_core::{OwnershipProof, Request};
 use crate::convert::{expect_array, proof_to_php, request_to_php, response_from_php};
 use crate::errors::{Class, Failure, Res, busy, class_entry, invalid};
 use crate::previous::HostFailure;
+use crate::refresh_lock::{Held, Locks, release_on_failure};
 
 /// Local time, unix seconds (the system clock).
 pub fn unix_now() -> i64 {
@@ -27,7 +28,7 @@ pub fn unix_now() -> i64 {
 /// (memory limit, `E_USER_ERROR`, time limit) becomes [`Failure::Bailout`], so
 /// the Rust values of this call are dropped before the bailout goes on (see
 /// [`crate::errors::guard`]) instead of being jumped over.
-fn try_call(callable: &ZendCallable<'_>, args: Vec<&dyn IntoZvalDyn>) -> Res<Result<Zval, ()>> {
+pub fn try_call(callable: &ZendCallable<'_>, args: Vec<&dyn IntoZvalDyn>) -> Res<Result<Zval, ()>> {
     match try_catch(AssertUnwindSafe(|| callable.try_call(args))) {
         Ok(Ok(z)) => Ok(Ok(z)),
         Ok(Err(_)) => Ok(Err(())),
@@ -118,6 +119,9 @@ pub struct Host<'a> {
     pub persist: Option<ZendCallable<'a>>,
     /// `function (array $proof): bool`; `false` (or absent) defers the proof.
     pub serve_proof: Option<ZendCallable<'a>>,
+    /// `setRefreshLock()`'s callables (authorization-proxy mode); without
+    /// them a `Lock` is answered `LockUnavailable`.
+    pub locks: Option<Locks>,
 }
 
 impl Host<'_> {
@@ -180,11 +184,21 @@ impl Host<'_> {
 /// callables may use the same `Companion` object (e.g. `exportState()` in
 /// `persist`). A `server_unavailable` whose last send threw a
 /// `TransportException` carries that exception, cleaned, as its previous.
-pub fn drive(
+/// A refresh lock still held when the operation is abandoned (an exception,
+/// a failed callable) is released before the failure goes on.
+pub fn drive(cell: &RefCell<Companion>, hooks: &RefCell<TestHooks>, call: Call, host: &Host<'_>) -> Res<Completion> {
+    let mut held = Held::default();
+    let result = drive_held(cell, hooks, call, host, &mut held);
+    release_on_failure(host.locks.as_ref(), &mut held, result)
+}
+
+/// [`drive`], with the refresh lock it holds (if any) in `held`.
+fn drive_held(
     cell: &RefCell<Companion>,
     hooks: &RefCell<TestHooks>,
     mut call: Call,
     host: &Host<'_>,
+    held: &mut Held,
 ) -> Res<Completion> {
     let mut event = Event::Start;
     let mut last_failure: Option<Zval> = None;
@@ -208,6 +222,14 @@ pub fn drive(
             Action::Sleep(ms) => host.sleep(ms)?,
             Action::Persist(state) => host.persist(&state)?,
             Action::ServeProof(proof) => host.serve_proof(&proof)?,
+            Action::Lock(name) => match &host.locks {
+                Some(locks) => locks.lock(&name, held)?,
+                None => Event::LockUnavailable,
+            },
+            Action::Unlock(name) => match &host.locks {
+                Some(locks) => locks.unlock(&name, held)?,
+                None => Event::Unlocked,
+            },
             Action::Done(result) => {
                 return result.map_err(|e| match last_failure.take() {
                     Some(previous) if e.code() == "server_unavailable" => Failure::WithPrevious(e, previous),

@@ -14,6 +14,7 @@ pub mod explain;
 pub mod host;
 pub mod previous;
 pub mod records;
+pub mod refresh_lock;
 #[cfg(feature = "test-hooks")]
 pub mod testing;
 pub mod transports;

@@ -44,7 +44,7 @@ final class BadInputTest extends TestCase
             'challenge' => 'challenge-challenge', 'proof' => 'p', 'signatureInput' => 'a=("@method")', 'key' => 'k',
             'serveProof' => null, 'seed' => null, 'clock' => null, 'sealKey' => str_repeat('s', 16),
             'event' => ['source_id' => 'src_1', 'template_id' => 'tpl_1', 'external_url' => 'https://shop.example/x'], 'externalId' => 'k', 'metadata' => ['a' => 'b'],
-            'changes' => ['a' => null], 'current' => null,
+            'changes' => ['a' => null], 'current' => null, 'lock' => fn ($n) => null, 'unlock' => fn ($n) => null,
         ];
         $checked = 0;
         // The declared types are the stub's (php-ext/tessera.stub.php, which

@@ -127,6 +127,31 @@ final class ScriptedHost
         };
     }
 
+    /** The host lock (proxy mode): the script's `locked` state once held, `null` for `lock_unavailable`. */
+    public function lock(string $name): ?string
+    {
+        $action = $this->expect('lock');
+        if ($name !== $action['name']) {
+            throw $this->mismatch("locked $name, the script says {$action['name']}");
+        }
+        $event = $this->answer();
+        return match ($event['type']) {
+            'locked' => $event['state'],
+            'lock_unavailable' => null,
+            'abort' => throw new ReplayAbort(),
+            default => throw $this->mismatch("a lock answered by {$event['type']}"),
+        };
+    }
+
+    public function unlock(string $name): void
+    {
+        $action = $this->expect('unlock');
+        if ($name !== $action['name']) {
+            throw $this->mismatch("unlocked $name, the script says {$action['name']}");
+        }
+        $this->answerWith('unlocked');
+    }
+
     private function answerWith(string $type): void
     {
         $event = $this->answer();
@@ -191,7 +216,8 @@ function php_headers(array $pairs): array
 /**
  * Every script in tests/vectors/machine*.json (docs/HOST-CONTRACT.md §6),
  * replayed through the extension's real driver (`register()`, `call()`,
- * `disconnect()`, `uninstall()`, `reset()`, `siteMoved()`, `completeConnect()`) with scripted callables, the
+ * `disconnect()`, `uninstall()`, `reset()`, `siteMoved()`, `completeConnect()`) with scripted callables
+ * (the refresh lock of `setRefreshLock()` too), the
  * script's seed (`useSeededEntropy`) and clock (`useClock`): every action must
  * equal the script's, the completion or error its `done`, and `exportState()` its
  * final state. Hosts that break the contract (following a redirect, retrying
@@ -264,6 +290,9 @@ final class MachineTest extends TestCase
         $sleep = fn (int $ms) => $h->sleep($ms);
         $persist = fn (string $s) => $h->persist($s);
         $serveProof = fn (array $p): bool => $h->serveProof($p);
+        // The refresh lock (authorization-proxy mode): given in every mode,
+        // a broker-mode driver must never take it.
+        $c->setRefreshLock(fn (string $name): ?string => $h->lock($name), fn (string $name) => $h->unlock($name));
         $op = $script['operation'];
         try {
             $result = match ($op['op']) {
@@ -424,6 +453,7 @@ final class MachineTest extends TestCase
                     'persist' => $action['state'] = str_replace('"v":1', '"v":2', $action['state']),
                     'send' => $action['request']['headers'] = [],
                     'serve_proof' => $action['proof']['body'] .= 'x',
+                    'lock', 'unlock' => $action['name'] .= 'x',
                     'done' => $action = ['type' => 'sleep', 'ms' => 1],
                     null => null,
                 };

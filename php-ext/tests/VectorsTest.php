@@ -270,8 +270,11 @@ final class VectorsTest extends TestCase
         $this->assertSame([
             'callback.json', 'classification.json', 'connect.json', 'inputs.json',
             // machine*.json: MachineTest replays every script through the driver.
-            'machine-call.json', 'machine-connect.json', 'machine-leave.json', 'machine-register.json',
-            'metadata.json', 'ownership.json', 'rfc9421.json', 'seal.json', 'signing.json', 'timeline.json',
+            'machine-call.json', 'machine-connect.json', 'machine-leave.json', 'machine-proxy.json', 'machine-register.json',
+            'metadata.json', 'ownership.json',
+            // proxy-*.json: the authorization proxy's tokens, a Rust-only API (core/tests/vectors.rs).
+            'proxy-tokens.json',
+            'rfc9421.json', 'seal.json', 'signing.json', 'timeline.json',
             'uninstall_url.json', 'verify.json', 'verify_links.json',
         ], $files, 'a new vector file needs a test here');
     }

@@ -16,6 +16,7 @@ use Tessera\Pure\Internal\Metadata;
 use Tessera\Pure\Internal\Record;
 use Tessera\Pure\Internal\Records;
 use Tessera\Pure\Internal\PhpErrors;
+use Tessera\Pure\Internal\RefreshLock;
 use Tessera\Pure\Internal\SignOptions;
 
 /**
@@ -51,7 +52,12 @@ final class Companion
      * `$persist` callable is handed the state sealed under it (as
      * `sealState()` makes it; reopen with `openState()`) instead of its JSON.
      *
-     * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string, connect_complete?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}} $config
+     * In authorization-proxy mode (docs/PROTOCOL.md §13) `broker_url` names the
+     * proxy and `proxy` configures it: the companion holds the operator's
+     * Stora tokens, calls Stora at `stora_api_url` directly, and needs a
+     * refresh lock (`setRefreshLock()`) for `call()` and `callAndRecord()`.
+     *
+     * @param array{broker_url: string, routes?: array{installations?: string, connect?: string, disconnect?: string, connect_complete?: string}, retry?: array{max_attempts?: int, base_delay_ms?: int, max_delay_ms?: int, max_total_delay_ms?: int, max_retry_after_ms?: int}, proxy?: array{stora_api_url: string, refresh_margin_secs?: int, token?: string, refresh?: string, revoke?: string}} $config
      * @param string|null $sealKey key material to seal what `$persist` receives; none: the JSON
      * @throws Exception\InvalidInputException also when `$sealKey` is shorter than 16 bytes
      */
@@ -392,7 +398,11 @@ final class Companion
     /**
      * Sends a signed API call through the broker on the core's step machine
      * (retries, backoff, clock skew, what to persist) and returns the
-     * broker's 2xx response.
+     * broker's 2xx response. In authorization-proxy mode the request goes
+     * straight to Stora (`/api/<rest>` → `<stora_api_url>/<rest>`) with the
+     * installation's access token, refreshed through the proxy under the
+     * refresh lock (`setRefreshLock()`, required: else `InvalidInputException`
+     * before any action).
      *
      * @param array{method: string, path: string, headers?: array<string, string|list<string>>, body?: string} $request
      * @param callable $transport sends the request once, exactly as given, without following redirects, and
@@ -414,9 +424,37 @@ final class Companion
         try {
             $req = Convert::apiRequestFromPhp(Convert::array($request, 'request'));
             $host = Binding::host($transport, $sleep, $persist, null);
+            Binding::requireRefreshLock($this);
             return Binding::run($this, fn (CompanionCore $c): Call => Machine::startCall($c, $req), $host);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e, $host ?? null);
+        }
+    }
+
+    /**
+     * Authorization-proxy mode: the host's per-installation refresh lock,
+     * shared by every worker and process (WordPress `GET_LOCK`, an atomic
+     * option insert…). Around a token refresh the driver calls `$lock($name)`,
+     * which waits a bounded time and returns the state as stored now (what
+     * `$persist` last stored, sealed as it was) once the lock is held, or
+     * `null` when it could not be taken in time (the call ends
+     * `lock_unavailable`); then `$unlock($name)`, also when the operation is
+     * abandoned while the lock is held. Required in proxy mode before
+     * `call()` and `callAndRecord()`; never used in broker mode.
+     *
+     * @param callable $lock `function (string $name): ?string`
+     * @param callable $unlock `function (string $name): void`
+     * @throws Exception\InvalidInputException when either is not callable
+     */
+    public function setRefreshLock($lock, $unlock): void
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 2);
+        try {
+            $lock = Convert::callable($lock, 'lock');
+            $unlock = Convert::callable($unlock, 'unlock');
+            Binding::setRefreshLock($this, new RefreshLock($lock, $unlock));
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
         }
     }
 
@@ -443,6 +481,7 @@ final class Companion
             $req = Convert::apiRequestFromPhp(Convert::array($request, 'request'));
             $ev = Records::eventFromPhp(Convert::array($event, 'event'));
             $host = Binding::host($transport, $sleep, $persist, null);
+            Binding::requireRefreshLock($this);
             return Binding::run($this, fn (CompanionCore $c): Call => Record::startRecordedCall($c, $req, $ev), $host);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e, $host ?? null);

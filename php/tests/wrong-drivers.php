@@ -132,6 +132,13 @@ function mutants(): array
             'mustFail' => with_step($event('proof_deferred')),
         ],
         [
+            'name' => 'skips the unlock',
+            'file' => 'src/Internal/Host.php',
+            'from' => 'Action::UNLOCK => $this->unlock((string) $action->name),',
+            'to' => 'Action::UNLOCK => Event::unlocked(),',
+            'mustFail' => with_step($action('unlock')),
+        ],
+        [
             'name' => 'drops the account from the connect completion',
             'file' => 'src/Companion.php',
             'from' => 'return Binding::run($this, fn (CompanionCore $c): Call => Machine::startCompleteConnect($c, $callback, $now), $host);',

@@ -7,7 +7,8 @@
 #   3. Node: the built npm package tessera-companion (tests/e2e/node)
 #   4. PHP: the built extension tessera.so, then the pure-PHP package with no
 #      extension loaded (tests/e2e/php, TESSERA_IMPL=pure)
-# Suites 3 and 4 start `tessera-e2e-env` (fake Stora + broker + site) themselves.
+# Suites 3 and 4 start `tessera-e2e-env` (fake Stora + broker + site) and, for
+# authorization-proxy mode, `tessera-proxy-env` (fake Stora + proxy + site) themselves.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$TESSERA_ROOT"
@@ -17,10 +18,12 @@ log "e2e (Rust): plugin -> broker -> fake Stora"
 cargo test --locked -p tessera-broker -p fake-stora
 
 log "e2e: the demo"
-cargo build --quiet --locked -p tessera-broker --bins
+cargo build --quiet --locked -p tessera-broker -p tessera-proxy --bins
 timeout 300 "$target_dir/debug/tessera-demo" >/dev/null
 echo "demo: exit 0"
 export TESSERA_E2E_ENV="$target_dir/debug/tessera-e2e-env"
+# Proxy mode's suites start tessera-proxy-env (fake Stora + proxy + site).
+export TESSERA_PROXY_ENV="$target_dir/debug/tessera-proxy-env"
 
 log "e2e (Node): the npm package tessera-companion"
 # The package as published: the `npm pack` tarball of scripts/build-wasm.sh

@@ -1,9 +1,8 @@
 // The public API of tessera-companion: camelCase mirrors of tessera-core with
 // plain objects in and out. Every method converts its arguments, calls the
-// wasm export and converts the result; the async driver performs the actions
-// the core's step machine asks for (send, sleep, persist, serve a proof) as
-// docs/HOST-CONTRACT.md says. No rule about the values lives here: that is
-// the core's job.
+// wasm export and converts the result; the async driver (driver.js) performs
+// the actions the core's step machine asks for as docs/HOST-CONTRACT.md says.
+// No rule about the values lives here: that is the core's job.
 
 import {
   CompanionCore,
@@ -15,25 +14,45 @@ import { ensureReady, plugin } from "./ready.js";
 import * as c from "./conv.js";
 import { nowSecs, optNow } from "./conv.js";
 import { eventArgs } from "./records.js";
+import { drive as driveCore, status } from "./driver.js";
 
 export { metadataPatch, timelineEventRequest, validateMetadata } from "./records.js";
 // The public reader of any response (a fetch Response included); the driver's own is below.
 export { readResponse } from "./conv.js";
+// Authorization-proxy mode: a refresh lock on the Web Locks API (extensions).
+export { webLocks } from "./locks.js";
 
 // A trap poisons the instance (see ready.js): `internal`, then a fresh instance.
 const { rethrow, guarded } = plugin;
 
 export { TesseraError };
 
-function status(v, field) {
-  const n = c.int(v, field);
-  if (n < 0 || n > 65535) throw invalidArgument(field, "an HTTP status (0-65535)");
-  return n;
-}
-
 const nullable = (v) => (v === undefined ? null : v);
 
 const CONSTRUCT = Symbol("Companion.construct");
+
+/** The members of `config.proxy`; any other is refused (a misspelt one would be ignored silently). */
+const PROXY_KEYS = ["storaApiUrl", "refreshMarginSecs", "token", "refresh", "revoke"];
+
+/**
+ * `config.proxy` as `CompanionCore.create`'s last five arguments (all
+ * undefined: broker mode). `storaApiUrl` is required; the rest keep the
+ * core's defaults when absent.
+ */
+function proxyArgs(proxy, nonNegative) {
+  if (proxy === undefined || proxy === null) return [undefined, undefined, undefined, undefined, undefined];
+  c.obj(proxy, "config.proxy");
+  for (const key of Object.keys(proxy)) {
+    if (!PROXY_KEYS.includes(key)) throw invalidArgument(`config.proxy.${key}`, `one of ${PROXY_KEYS.join(", ")}`);
+  }
+  return [
+    c.str(proxy.storaApiUrl, "config.proxy.storaApiUrl"),
+    nonNegative(proxy.refreshMarginSecs, "config.proxy.refreshMarginSecs"),
+    c.optStr(proxy.token, "config.proxy.token"),
+    c.optStr(proxy.refresh, "config.proxy.refresh"),
+    c.optStr(proxy.revoke, "config.proxy.revoke"),
+  ];
+}
 
 /** What `Companion#toJSON()` shows: never the secret, the broker token or the pending connect. */
 function summary(core) {
@@ -48,6 +67,10 @@ function summary(core) {
 
 /** The live wasm object behind a Companion `this` (set in the class's static block). */
 let coreOf;
+
+/** Runs one operation of `companion` on the driver (driver.js); `needsLock`: an API call. */
+const drive = (companion, start, options, needsLock) =>
+  driveCore(companion, () => coreOf(companion), start, options, needsLock);
 
 /**
  * The plugin side of one installation: configuration and state. Create it
@@ -93,6 +116,9 @@ export class Companion {
    * A fresh, unregistered companion for the broker at `config.brokerUrl`.
    * With `config.sealKey` (≥ 16 bytes; a string is UTF-8) every `onPersist`
    * receives the state sealed with it (`openState(value, sealKey)` reopens it).
+   * With `config.proxy` (`{ storaApiUrl, refreshMarginSecs?, token?,
+   * refresh?, revoke? }`), authorization-proxy mode: `brokerUrl` names the
+   * proxy, and the installation keeps its own Stora tokens.
    */
   static create(config) {
     ensureReady();
@@ -105,6 +131,7 @@ export class Companion {
       if (n !== undefined && n < 0) throw invalidArgument(field, "a non-negative integer");
       return n;
     };
+    const proxy = proxyArgs(config.proxy, nonNegative);
     try {
       return Companion.#withSealKey(
         CompanionCore.create(
@@ -118,6 +145,7 @@ export class Companion {
           nonNegative(retry.maxDelayMs, "config.retry.maxDelayMs"),
           nonNegative(retry.maxTotalDelayMs, "config.retry.maxTotalDelayMs"),
           nonNegative(retry.maxRetryAfterMs, "config.retry.maxRetryAfterMs"),
+          ...proxy,
         ),
         sealKey,
       );
@@ -412,7 +440,9 @@ export class Companion {
    * Sends a signed API call through the broker, retrying, backing off and
    * correcting clock skew as the core decides → the broker's 2xx response
    * `{ status, headers, body }`, which also has fetch's `ok`, `text()` and
-   * `json()` (see `c.withReaders`).
+   * `json()` (see `c.withReaders`). In authorization-proxy mode the call goes
+   * straight to Stora with the installation's access token, refreshed through
+   * the proxy under `options.lock` / `options.unlock` (both required there).
    */
   call(request, options) {
     const start = (core) =>
@@ -422,7 +452,7 @@ export class Companion {
         c.headerList(request.headers, "request.headers"),
         c.bytes(request.body, "request.body"),
       );
-    return drive(this, start, options).then(c.withReaders);
+    return drive(this, start, options, true).then(c.withReaders);
   }
 
   /**
@@ -441,7 +471,7 @@ export class Companion {
         c.bytes(request.body, "request.body"),
         ...eventArgs(event, "event"),
       );
-    return drive(this, start, options).then((recorded) => {
+    return drive(this, start, options, true).then((recorded) => {
       c.withReaders(recorded.response);
       return recorded;
     });
@@ -562,166 +592,6 @@ export class Companion {
       });
     }
   }
-}
-
-// ---- the async driver --------------------------------------------------------
-
-const defaultSleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A fetch Response (or a plain `{ status, headers, body }`) as the core's parts. */
-async function readResponse(res) {
-  if (typeof res !== "object" || res === null) throw invalidArgument("fetch result", "a Response");
-  if (typeof res.arrayBuffer === "function") {
-    const body = c.binary(await res.arrayBuffer(), "response.arrayBuffer()");
-    return [status(res.status, "response.status"), c.headerList(res.headers, "response.headers"), body];
-  }
-  return [
-    status(res.status, "response.status"),
-    c.headerList(res.headers, "response.headers"),
-    c.bytes(res.body, "response.body"),
-  ];
-}
-
-/** Companions with an operation in progress (a second one is the host's bug). */
-const running = new WeakSet();
-
-/**
- * Runs one operation on the core's step machine: a transcription of
- * docs/HOST-CONTRACT.md §2–4. The companion is looked up again at every step:
- * a callback may have freed it.
- */
-async function drive(companion, start, options) {
-  ensureReady();
-  let core = coreOf(companion);
-  const o = c.optObj(options, "options");
-  const fetchFn = c.optFn(o.fetch, "options.fetch") ?? globalThis.fetch;
-  if (typeof fetchFn !== "function") throw invalidArgument("options.fetch", "a fetch function (none is global here)");
-  const sleep = c.optFn(o.sleep, "options.sleep") ?? defaultSleep;
-  const onPersist = c.optFn(o.onPersist, "options.onPersist");
-  const serveProof = c.optFn(o.serveProof, "options.serveProof");
-  const clock = c.optFn(o.clock, "options.clock") ?? Date.now;
-  const signal = o.signal ?? undefined;
-  if (signal !== undefined && (typeof signal !== "object" || typeof signal.throwIfAborted !== "function")) {
-    throw invalidArgument("options.signal", "an AbortSignal");
-  }
-  if (running.has(companion)) {
-    throw new TesseraError("invalid_state", "invalid_state", "another operation is running on this Companion");
-  }
-
-  let call;
-  // A start that needs the time (a connect completion checks its callback's
-  // age) reads the clock through `now()`, after its arguments were checked;
-  // that one reading is also the start event's.
-  let startNow;
-  try {
-    call = plugin.track(start(core, () => (startNow = nowSecs(clock))));
-  } catch (e) {
-    rethrow(e);
-  }
-  const generation = plugin.generation;
-  // One entry per run of sends to one URL (a remote step and its retries):
-  // `failure` is the rejection of its last send, if that send was rejected.
-  const sends = [];
-  running.add(companion);
-  try {
-    // The clock is read once per event, just before the event is fed.
-    let action = core.stepStart(call, startNow ?? nowSecs(clock));
-    for (;;) {
-      switch (action.type) {
-        case "send": {
-          // Never before a persist: the core has already changed the state it asks to store.
-          signal?.throwIfAborted();
-          const { method, url, headers, body } = c.unpackRequest(action.request);
-          if (sends.length === 0 || sends[sends.length - 1].url !== url) sends.push({ url, failure: undefined });
-          const init = { method, headers, redirect: "manual", credentials: "omit" };
-          if (body.length > 0) init.body = body;
-          if (signal !== undefined) init.signal = signal;
-          // One send is one attempt (retries are the machine's); a redirect is never followed.
-          let parts;
-          let failure;
-          try {
-            const res = await fetchFn(url, init);
-            parts = res?.type === "opaqueredirect" ? "redirect" : await readResponse(res);
-          } catch (e) {
-            if (signal?.aborted || e instanceof TesseraError) throw e;
-            failure = e;
-            parts = "network";
-          }
-          sends[sends.length - 1].failure = failure;
-          const now = nowSecs(clock);
-          core = coreOf(companion);
-          if (typeof parts !== "string") {
-            action = core.stepResponse(call, parts[0], parts[1], parts[2], now);
-            break;
-          }
-          try {
-            action = core.stepTransportError(call, parts, now);
-          } catch (e) {
-            // The retries are spent: the last rejection is the cause.
-            withCause(e, failure);
-            throw e;
-          }
-          break;
-        }
-        case "sleep":
-          signal?.throwIfAborted();
-          await sleep(action.ms);
-          core = coreOf(companion);
-          action = core.stepSlept(call, nowSecs(clock));
-          break;
-        case "persist":
-          // Exactly what to store: sealed when the companion has a seal key, else the JSON.
-          if (onPersist) await onPersist(action.state);
-          core = coreOf(companion);
-          action = core.stepPersisted(call, nowSecs(clock));
-          break;
-        case "serve_proof": {
-          // The state holding the challenge was persisted just before; `false` (or no serveProof) defers.
-          const served = serveProof ? (await serveProof(action.proof)) !== false : false;
-          core = coreOf(companion);
-          const now = nowSecs(clock);
-          action = served ? core.stepProofServed(call, now) : core.stepProofDeferred(call, now);
-          break;
-        }
-        case "done":
-          return withStepCauses(action.value, sends);
-        default:
-          throw new TesseraError("internal", "internal", "unknown step action");
-      }
-    }
-  } catch (e) {
-    rethrow(e);
-  } finally {
-    running.delete(companion);
-    plugin.release(call, generation);
-  }
-}
-
-/**
- * Sets `failure` (a rejected send) as the `cause` of a `server_unavailable`
- * error: not enumerable, so `toJSON()` and `JSON.stringify` leave it out.
- */
-function withCause(e, failure) {
-  if (failure !== undefined && e instanceof TesseraError && e.code === "server_unavailable") {
-    Object.defineProperty(e, "cause", { value: failure, writable: true, configurable: true });
-  }
-}
-
-/**
- * The remote steps of disconnect/uninstall/reset report their failure in the
- * result instead of throwing: each step that sent (not `skipped`) is one run
- * of sends to its URL, in order, so a `failed` step's `server_unavailable`
- * gets the rejection of its own last send as `cause`.
- */
-function withStepCauses(value, sends) {
-  const steps = ["remote", "disconnect", "deregister"].map((k) => value?.[k]).filter((s) => s?.result !== undefined);
-  let i = 0;
-  for (const step of steps) {
-    if (step.result === "skipped") continue;
-    const run = sends[i++];
-    if (step.result === "failed") withCause(step.error, run?.failure);
-  }
-  return value;
 }
 
 // ---- pure helpers ------------------------------------------------------------

@@ -80,6 +80,7 @@ export type ErrorCode =
   | "redirected"
   | "server_unavailable"
   | "upstream_failed"
+  | "lock_unavailable"
   | "callback_state_mismatch"
   | "callback_expired"
   | "callback_denied"
@@ -94,6 +95,11 @@ export type ErrorCode =
   | "unknown_installation"
   | "replay_store_full"
   | "ownership_proof_invalid"
+  | "proxy_state_invalid"
+  | "proxy_state_expired"
+  | "code_context_invalid"
+  | "code_context_expired"
+  | "code_context_mismatch"
   | "internal";
 
 /** What `TesseraError#toJSON()` returns: no stack, no secret. */
@@ -137,7 +143,7 @@ export class TesseraError extends Error {
   readonly registered?: string;
   /** site_mismatch: the site URL the host reports now. */
   readonly current?: string;
-  /** kind verification: the HTTP status a broker answers this failure with (401, 403, 503). */
+  /** kind verification: the HTTP status a broker answers this failure with (401, 403, 503; 400 for an authorization proxy's checks). */
   readonly wireStatus?: number;
   /** kind verification: the `error` code a broker answers this failure with. */
   readonly wireCode?: string;
@@ -245,11 +251,32 @@ export interface RetryPolicy {
   maxRetryAfterMs?: number;
 }
 
+/**
+ * Authorization-proxy mode (docs/PROTOCOL.md §13): the installation keeps
+ * the operator's Stora tokens itself (sealed at rest with a seal key), calls
+ * Stora directly, and the proxy at `brokerUrl` only exchanges codes and
+ * refreshes or revokes tokens. Any other member is refused.
+ */
+export interface ProxyConfig {
+  /** Stora's versioned API base, e.g. `https://api.stora.example/2025-09`: a call's path `/api/<rest>` goes to `<storaApiUrl>/<rest>`. */
+  storaApiUrl: string;
+  /** Refresh when the access token expires within this many seconds (default 120). */
+  refreshMarginSecs?: number;
+  /** The proxy's code exchange route (default `/token`). */
+  token?: string;
+  /** The proxy's refresh route (default `/refresh`). */
+  refresh?: string;
+  /** The proxy's revoke route (default `/revoke`). */
+  revoke?: string;
+}
+
 export interface CompanionConfig {
-  /** `https://…`, or `http://` to a loopback host (tests). */
+  /** `https://…`, or `http://` to a loopback host (tests). In proxy mode, the authorization proxy's URL. */
   brokerUrl: string;
   routes?: Routes;
   retry?: RetryPolicy;
+  /** Present: authorization-proxy mode (then `call` and `callAndRecord` need `lock` and `unlock`). */
+  proxy?: ProxyConfig;
   /**
    * A key (≥ 16 bytes; a string counts as its UTF-8 bytes) kept apart from
    * the stored state: every `onPersist` then receives the state sealed with
@@ -433,12 +460,54 @@ export interface DriverOptions {
   /** The clock in ms since the epoch, read once per event; default `Date.now`. */
   clock?: () => number;
   /**
-   * Aborts the fetch in flight and stops the driver before its next send or
-   * sleep; a state change the core already made is still passed to
-   * `onPersist` first.
+   * Aborts the fetch in flight and stops the driver before its next send,
+   * sleep or lock; a state change the core already made is still passed to
+   * `onPersist` first. A refresh lock held when the operation is abandoned is
+   * released (`unlock`).
    */
   signal?: AbortSignal;
+  /**
+   * Authorization-proxy mode, around a token refresh (required there by
+   * `call` and `callAndRecord`, with `unlock`): take the lock `name` (one per
+   * installation) so that every worker of the host waits for it, for a
+   * bounded time; then resolve to the state as stored now (what `onPersist`
+   * last stored, sealed as it was), or to null when the lock could not be
+   * had in time (the call fails with `lock_unavailable`). `webLocks()` builds
+   * one on the Web Locks API.
+   */
+  lock?: (name: string) => Promise<string | null>;
+  /** Release the lock `name` taken by `lock` (also called when the operation is abandoned while holding it). */
+  unlock?: (name: string) => Promise<void>;
 }
+
+/** A refresh lock for the drivers' options (`{ ...options, ...locks }`). */
+export interface RefreshLock {
+  lock(name: string): Promise<string | null>;
+  unlock(name: string): Promise<void>;
+}
+
+/** The subset of the Web Locks API's `LockManager` that `webLocks` uses. */
+export interface LockManagerLike {
+  request(name: string, options: { mode: "exclusive"; signal: AbortSignal }, callback: () => Promise<void>): Promise<unknown>;
+}
+
+/** Options of `webLocks`. */
+export interface WebLocksOptions {
+  /** How long `lock` waits for the lock, in ms (default 30000); then it resolves to null. */
+  timeoutMs?: number;
+  /** The lock manager; default `navigator.locks`. */
+  locks?: LockManagerLike;
+}
+
+/**
+ * A refresh lock on the Web Locks API (`navigator.locks`, shared by an
+ * extension's service worker and its pages): `lock(name)` waits for the
+ * exclusive lock, holds it until `unlock(name)`, and resolves to
+ * `await loadState()` (the state as stored now), or to null after
+ * `timeoutMs`. Node has no `navigator.locks`: Node hosts pass their own
+ * `lock`/`unlock` (one lock shared by every process of the installation).
+ */
+export function webLocks(loadState: () => Promise<string> | string, options?: WebLocksOptions): RefreshLock;
 
 /** The drivers of `register()` and `siteMoved()`, which may be asked to serve an ownership proof. */
 export interface RegisterOptions extends DriverOptions {
@@ -541,6 +610,12 @@ export class Companion implements Disposable {
   completeConnect(callbackUrl: string, options?: CompleteConnectOptions): Promise<ConnectResult>;
 
   signRequest(request: ApiRequest, options?: SignOptions): HttpRequest;
+  /**
+   * The signed call through the broker, with the core's retries → its 2xx
+   * response. Authorization-proxy mode: straight to Stora with the access
+   * token, refreshed under `options.lock`/`options.unlock`, which are then
+   * required (`invalid_input` at once without them).
+   */
   call(request: ApiRequest, options?: DriverOptions): Promise<HttpResponse>;
   /**
    * Does `request` as `call` does, then records `event` on the operator's

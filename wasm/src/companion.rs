@@ -4,17 +4,17 @@
 use tessera_core::Entropy;
 use tessera_core::Error;
 use tessera_core::OsEntropy;
-use tessera_core::RemoteStep;
 #[cfg(feature = "test-hooks")]
 use tessera_core::SeededEntropy;
 use tessera_core::{
-    Action, ApiRequest, Call, Companion, Completion, Config, Event, OwnershipProof, Registration, RegistrationOutcome,
-    RetryPolicy, Routes, SignOptions, SiteCheck, TransportError,
+    ApiRequest, Call, Companion, Config, Event, ProxyConfig, Registration, RetryPolicy, Routes, SignOptions, SiteCheck,
+    TransportError,
 };
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{Obj, headers_in, request_out, response_in, response_out, secs, unsigned};
+use crate::convert::{Obj, headers_in, request_out, response_in, secs, unsigned};
 use crate::error::{IntoJs, to_js};
+use crate::outcome::{account_out, action_out, proof_out, registration_out};
 
 /// One installation (configuration + state); the JS `Companion` wraps it.
 #[wasm_bindgen(js_name = CompanionCore)]
@@ -44,62 +44,10 @@ pub(crate) fn api_request(method: String, path: String, headers: Vec<String>, bo
     ApiRequest { method, path, headers: headers_in(headers), body }
 }
 
-/// `{ result, error }`: `error` is the step's TesseraError, or `null`.
-pub(crate) fn remote_step(step: &RemoteStep) -> JsValue {
-    Obj::new().set("result", step.as_str()).set("error", step.error().map_or(JsValue::NULL, to_js)).done()
-}
-
-/// `{ outcome: "registered" }` or `{ outcome: "ownership_challenge", proof }`.
-fn registration_out(outcome: &RegistrationOutcome) -> JsValue {
-    let out = Obj::new().set("outcome", outcome.as_str());
-    match outcome {
-        RegistrationOutcome::Registered => out.done(),
-        RegistrationOutcome::OwnershipChallenge(proof) => out.set("proof", proof_out(proof)).done(),
-    }
-}
-
-/// What an operation completes with, as the JS API returns it.
-fn completion_out(completion: &Completion) -> JsValue {
-    match completion {
-        Completion::Response(resp) => response_out(resp),
-        Completion::Registration(outcome) => registration_out(outcome),
-        Completion::Disconnected { remote } => Obj::new().set("remote", remote_step(remote)).done(),
-        Completion::Uninstalled(report) => Obj::new()
-            .set("disconnect", remote_step(&report.disconnect))
-            .set("deregister", remote_step(&report.deregister))
-            .done(),
-        Completion::Reset { disconnect, deregister, registration } => Obj::new()
-            .set("disconnect", remote_step(disconnect))
-            .set("deregister", remote_step(deregister))
-            .set("registration", registration_out(registration))
-            .done(),
-        Completion::SiteMoved => JsValue::UNDEFINED,
-        Completion::Connected { account } => Obj::new().set("account", account_out(account)).done(),
-        Completion::PreviousRevoked { revoked } => Obj::new().set("revoked", *revoked).done(),
-        Completion::Recorded { response, event } => crate::records::recorded_out(response, event),
-    }
-}
-
-/// `{ id, name }`: the Stora account a connect completed with.
-fn account_out(account: &tessera_core::Account) -> JsValue {
-    Obj::new().set("id", account.id.as_str()).set("name", account.name.as_str()).done()
-}
-
-/// An action as `{ type, ... }`; a failed `Done` is thrown as its TesseraError.
-fn action_out(action: Action) -> Result<JsValue, JsValue> {
-    Ok(match action {
-        Action::Send(req) => Obj::new().set("type", "send").set("request", request_out(&req)).done(),
-        Action::Sleep(ms) => Obj::new().set("type", "sleep").set("ms", ms as f64).done(),
-        Action::Persist(state) => Obj::new().set("type", "persist").set("state", state).done(),
-        Action::ServeProof(proof) => Obj::new().set("type", "serve_proof").set("proof", proof_out(&proof)).done(),
-        Action::Done(Err(e)) => return Err(to_js(&e)),
-        Action::Done(Ok(completion)) => Obj::new().set("type", "done").set("value", completion_out(&completion)).done(),
-    })
-}
-
 #[wasm_bindgen(js_class = CompanionCore)]
 impl WasmCompanion {
-    /// `Companion::create`: route and retry fields left `undefined` keep their defaults.
+    /// `Companion::create`: route, retry and proxy fields left `undefined`
+    /// keep their defaults; a `stora_api_url` selects authorization-proxy mode.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
         broker_url: String,
@@ -112,6 +60,11 @@ impl WasmCompanion {
         max_delay_ms: Option<f64>,
         max_total_delay_ms: Option<f64>,
         max_retry_after_ms: Option<f64>,
+        stora_api_url: Option<String>,
+        refresh_margin_secs: Option<f64>,
+        token: Option<String>,
+        refresh: Option<String>,
+        revoke: Option<String>,
     ) -> Result<WasmCompanion, JsValue> {
         let d = Routes::default();
         let routes = Routes {
@@ -128,7 +81,17 @@ impl WasmCompanion {
             max_total_delay_ms: max_total_delay_ms.map_or(r.max_total_delay_ms, unsigned),
             max_retry_after_ms: max_retry_after_ms.map_or(r.max_retry_after_ms, unsigned),
         };
-        Companion::create(Config { broker_url, routes, retry }).js().map(WasmCompanion::from)
+        let proxy = stora_api_url.map(|stora_api_url| {
+            let p = ProxyConfig::default();
+            ProxyConfig {
+                stora_api_url,
+                refresh_margin_secs: refresh_margin_secs.map_or(p.refresh_margin_secs, unsigned),
+                token: token.unwrap_or(p.token),
+                refresh: refresh.unwrap_or(p.refresh),
+                revoke: revoke.unwrap_or(p.revoke),
+            }
+        });
+        Companion::create(Config { broker_url, routes, retry, proxy }).js().map(WasmCompanion::from)
     }
 
     /// `Companion::from_json`.
@@ -147,6 +110,12 @@ impl WasmCompanion {
     #[wasm_bindgen(js_name = toJson)]
     pub fn to_json(&self) -> String {
         self.inner.to_json()
+    }
+
+    /// Whether the configuration is authorization-proxy mode.
+    #[wasm_bindgen(js_name = proxyMode)]
+    pub fn proxy_mode(&self) -> bool {
+        self.inner.config().proxy.is_some()
     }
 
     /// `Companion::status` as its snake_case name.
@@ -365,6 +334,25 @@ impl WasmCompanion {
         self.step(call, Event::Persisted, now)
     }
 
+    /// `step(Event::Locked)`: the refresh lock is held and `stored` is the
+    /// state as stored now (sealed as it was persisted).
+    #[wasm_bindgen(js_name = stepLocked)]
+    pub fn step_locked(&mut self, call: &mut WasmCall, stored: String, now: f64) -> Result<JsValue, JsValue> {
+        self.step(call, Event::Locked(stored), now)
+    }
+
+    /// `step(Event::LockUnavailable)`: the lock could not be taken in time.
+    #[wasm_bindgen(js_name = stepLockUnavailable)]
+    pub fn step_lock_unavailable(&mut self, call: &mut WasmCall, now: f64) -> Result<JsValue, JsValue> {
+        self.step(call, Event::LockUnavailable, now)
+    }
+
+    /// `step(Event::Unlocked)`.
+    #[wasm_bindgen(js_name = stepUnlocked)]
+    pub fn step_unlocked(&mut self, call: &mut WasmCall, now: f64) -> Result<JsValue, JsValue> {
+        self.step(call, Event::Unlocked, now)
+    }
+
     /// `Companion::check_site` → `{ kind, registered?, current? }`.
     #[wasm_bindgen(js_name = checkSite)]
     pub fn check_site(&mut self, current_url: &str) -> Result<JsValue, JsValue> {
@@ -463,8 +451,4 @@ impl WasmCall {
     pub fn idempotency_key(&self) -> Option<String> {
         self.0.idempotency_key().map(str::to_owned)
     }
-}
-
-fn proof_out(p: &OwnershipProof) -> JsValue {
-    Obj::new().set("url", p.url.as_str()).set("path", p.path.as_str()).set("body", p.body.as_str()).done()
 }

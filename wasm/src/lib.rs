@@ -19,6 +19,7 @@ mod companion;
 mod convert;
 mod error;
 mod lowlevel;
+mod outcome;
 mod records;
 
 #[cfg(feature = "broker")]

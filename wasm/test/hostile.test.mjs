@@ -19,6 +19,8 @@ import { readFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import * as pkg from "tessera-companion";
+// Authorization-proxy mode's configuration is the proxy entry's (its own module).
+import * as proxyPkg from "tessera-companion/proxy";
 import { NOW, SEED } from "./helpers.mjs";
 
 const { Companion, MemoryReplayStore, TesseraError } = pkg;
@@ -267,6 +269,10 @@ const signedRequest = () => connected().signRequest({ method: "POST", path: "/ap
 const connectLink = () => Companion.importState(REGISTERED).connectUrl({ returnUrl: RETURN, now: NOW });
 const ticket = () => Companion.importState(REGISTERED).uninstallUrl({ now: NOW });
 const okFetch = async () => ({ status: 204 });
+/** Authorization-proxy mode's configuration (`config.proxy`). */
+const PROXY = { storaApiUrl: "https://api.stora.example/2025-09", refreshMarginSecs: 60, token: "/t", refresh: "/r", revoke: "/v" };
+/** A Web Locks API stand-in (Node has no navigator.locks) that grants at once. */
+const STUB_LOCKS = { request: (_name, _options, callback) => Promise.resolve().then(callback) };
 const driverOptions = () => ({ fetch: okFetch, sleep: () => {}, onPersist: () => {}, clock: () => NOW * 1000 });
 const driverFields = () => ({
   fetch: fn(true),
@@ -274,6 +280,8 @@ const driverFields = () => ({
   onPersist: fn(true),
   clock: fn(true),
   signal: { hostile: () => [...wrongTypes(["absent"]), ["aborted signal", () => AbortSignal.abort(SENTINEL)]] },
+  lock: fn(true),
+  unlock: fn(true),
 });
 const driverSlot = () => object(driverFields(), { optional: true });
 // register() and siteMoved() also take serveProof.
@@ -338,12 +346,16 @@ const secretForSlot = () => ({
 // succeed: checked first); `slots` one per argument.
 const SPEC = {
   "Companion.create": {
-    call: (_, a) => Companion.create(...a),
-    args: () => [{ brokerUrl: BROKER, routes: { connect: "/c" }, retry: { maxAttempts: 2 }, sealKey: SEAL_KEY }],
+    call: (_, a) => proxyPkg.Companion.create(...a),
+    args: () => [{ brokerUrl: BROKER, routes: { connect: "/c" }, retry: { maxAttempts: 2 }, sealKey: SEAL_KEY, proxy: { ...PROXY } }],
     slots: [
       object({
         brokerUrl: text([...STRINGS, ...URLS]),
         sealKey: optKey(),
+        proxy: object(
+          { storaApiUrl: text([...STRINGS, ...URLS]), refreshMarginSecs: count(), token: optText(), refresh: optText(), revoke: optText() },
+          { optional: true },
+        ),
         routes: object({ installations: optText(), connect: optText(URLS), disconnect: optText() }, { optional: true }),
         retry: object(
           { maxAttempts: count(), baseDelayMs: count(), maxDelayMs: count(), maxTotalDelayMs: count(), maxRetryAfterMs: count() },
@@ -521,6 +533,17 @@ const SPEC = {
     slots: [stringRecord(false, true), stringRecord(true)],
   },
   contentDigest: { call: (_, a) => pkg.contentDigest(...a), args: () => ["{}"], slots: [body()] },
+  webLocks: {
+    call: (_, a) => pkg.webLocks(...a),
+    args: () => [async () => "state", { timeoutMs: 100, locks: STUB_LOCKS }],
+    slots: [
+      fn(),
+      object(
+        { timeoutMs: count(), locks: { hostile: () => [...wrongTypes(["absent"]), ["locks without request", () => ({})]] } },
+        { optional: true },
+      ),
+    ],
+  },
   MemoryReplayStore: { call: (_, a) => new MemoryReplayStore(...a), args: () => [10], slots: [count()] },
   "MemoryReplayStore#size": { receiver: () => new MemoryReplayStore(2), get: "size", args: () => [], slots: [] },
   verifyRequest: {
@@ -1075,3 +1098,11 @@ test("no failures, and the count", () => {
 function report(what) {
   console.log(`# after ${what}: ${JSON.stringify(counts)}, ${failures.length} failures`);
 }
+
+test("the default entry refuses a proxy configuration: proxy mode is the proxy entry's", () => {
+  assert.throws(
+    () => Companion.create({ brokerUrl: BROKER, proxy: { ...PROXY } }),
+    (e) => e instanceof TesseraError && e.code === "invalid_input" && /proxy/.test(e.message),
+  );
+  assert.ok(proxyPkg.Companion.create({ brokerUrl: BROKER, proxy: { ...PROXY } }));
+});

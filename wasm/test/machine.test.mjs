@@ -1,7 +1,7 @@
 // The machine scripts (tests/vectors/machine*.json, docs/HOST-CONTRACT.md §6)
 // replayed through the packed package's real driver: `register`, `call`,
 // `disconnect`, `uninstall`, `reset`, `siteMoved`, `completeConnect` and `revokePrevious` run with a scripted `fetch`,
-// `sleep`, `onPersist`, `serveProof` and `clock`. Every action the driver
+// `sleep`, `onPersist`, `serveProof`, `lock`, `unlock` (authorization-proxy mode) and `clock`. Every action the driver
 // performs must be the script's next action, byte for byte, in order; the
 // clock must be read exactly once per event, just before it is fed (a
 // connect completion's start reads it once, for its checks and the start
@@ -9,8 +9,9 @@
 // completion (or error code and status) and the final state must match.
 //
 // Then deliberately wrong drivers: the packed package copied to a temporary
-// directory with one textual mutation of api.js each (skip a persist, retry a
-// send on its own, take an opaque redirect for a network error, …). Each must
+// directory with one textual mutation of driver.js or api.js each (skip a
+// persist, retry a send on its own, take an opaque redirect for a network
+// error, keep the refresh lock, …). Each must
 // fail the replay: the scripts are what stops a driver from drifting.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -19,6 +20,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as pkg from "tessera-companion";
+// Authorization-proxy mode is in the package's proxy entry (its own module).
+import * as proxyPkg from "tessera-companion/proxy";
 import { VECTORS_DIR, text, vectorFiles } from "./helpers.mjs";
 
 /** Every script of every tests/vectors/machine*.json file, as [file, script]. */
@@ -41,6 +44,8 @@ const ANSWERS = {
   sleep: ["slept"],
   persist: ["persisted"],
   serve_proof: ["proof_served", "proof_deferred"],
+  lock: ["locked", "lock_unavailable"],
+  unlock: ["unlocked"],
 };
 
 /** A remote step as the scripts write it: `{ result, error: code | null }`. */
@@ -209,7 +214,16 @@ async function replay(api, script) {
     return event.type === "proof_served";
   };
 
-  const options = { fetch, sleep, onPersist, serveProof, clock, signal: ac.signal };
+  // The refresh lock: `locked` gives the state as stored now, `lock_unavailable` null.
+  const lock = async (name) => {
+    const event = perform("lock", (a) => check(name === a.name, `step ${at}: lock ${name}, expected ${a.name}`));
+    return event.type === "locked" ? event.state : null;
+  };
+  const unlock = async (name) => {
+    perform("unlock", (a) => check(name === a.name, `step ${at}: unlock ${name}, expected ${a.name}`));
+  };
+
+  const options = { fetch, sleep, onPersist, serveProof, lock, unlock, clock, signal: ac.signal };
   let run;
   switch (op.op) {
     case "register": {
@@ -292,12 +306,17 @@ async function replay(api, script) {
   c.free();
 }
 
-/** Replays every script through `api` → the names of those that failed, with why. */
+/** The entry a script runs on: the proxy entry for proxy mode's scripts. */
+function entryFor(api, file) {
+  return file === "machine-proxy.json" ? api.proxy : api.root;
+}
+
+/** Replays every script through `api` ({root, proxy} entries) → the names of those that failed, with why. */
 async function replayAll(api) {
   const failed = [];
   for (const [file, script] of SCRIPTS) {
     try {
-      await replay(api, script);
+      await replay(entryFor(api, file), script);
     } catch (e) {
       const why = String(e.message).split("\n")[0].replace(`${script.name}: `, "");
       failed.push(`${file}: ${script.name}: ${why}`);
@@ -308,6 +327,7 @@ async function replayAll(api) {
 
 test("the machine scripts exist", () => {
   assert.ok(SCRIPTS.length >= 40, `only ${SCRIPTS.length} machine scripts`);
+  assert.ok(SCRIPTS.some(([f]) => f === "machine-proxy.json"), "the proxy scripts are replayed");
   const ops = new Set(SCRIPTS.map(([, s]) => s.operation.op));
   assert.deepEqual([...ops].sort(), ["call", "call_and_record", "complete_connect", "disconnect", "register", "reset", "revoke_previous", "site_moved", "uninstall"]);
   for (const [file, s] of SCRIPTS) assert.equal(typeof s.now, "number", `${file}: ${s.name} has a top-level now`);
@@ -316,7 +336,7 @@ test("the machine scripts exist", () => {
 test("every machine script replays through the package's driver", async (t) => {
   let n = 0;
   for (const [file, script] of SCRIPTS) {
-    await t.test(`${file}: ${script.name}`, () => replay(pkg, script));
+    await t.test(`${file}: ${script.name}`, () => replay(entryFor({ root: pkg, proxy: proxyPkg }, file), script));
     n += 1;
   }
   console.log(`replayed ${n} machine scripts`);
@@ -331,16 +351,22 @@ after(() => {
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The packed package with `from` replaced by `to` in api.js, loaded as a fresh module. */
-async function mutant(from, to) {
+/** The packed package with `from` replaced by `to` in `file`, loaded as a fresh module. */
+async function mutant(from, to, file = "driver.js") {
   const dir = mkdtempSync(path.join(tmpdir(), "tessera-mutant-"));
   temps.push(dir);
   cpSync(PKG_DIR, dir, { recursive: true });
-  const file = path.join(dir, "api.js");
-  const source = readFileSync(file, "utf8");
-  assert.equal(source.split(from).length, 2, `the mutation target occurs exactly once in api.js: ${from}`);
-  writeFileSync(file, source.replace(from, to));
-  return import(pathToFileURL(path.join(dir, "index.node.js")).href);
+  const target = path.join(dir, file);
+  const source = readFileSync(target, "utf8");
+  assert.equal(source.split(from).length, 2, `the mutation target occurs exactly once in ${file}: ${from}`);
+  writeFileSync(target, source.replace(from, to));
+  // The proxy entry carries its own copy of the plugin-side JS: mutated alike.
+  const proxyTarget = path.join(dir, "proxy", file);
+  writeFileSync(proxyTarget, readFileSync(proxyTarget, "utf8").replace(from, to));
+  return {
+    root: await import(pathToFileURL(path.join(dir, "index.node.js")).href),
+    proxy: await import(pathToFileURL(path.join(dir, "proxy", "index.node.js")).href),
+  };
 }
 
 const scriptsWith = (pred) => SCRIPTS.filter(([, s]) => s.steps.some(pred)).map(([f, s]) => `${f}: ${s.name}`);
@@ -412,6 +438,7 @@ const MUTANTS = [
   },
   {
     name: "checks the callback against the wall clock instead of the clock option",
+    file: "api.js",
     from: `"options.now") ?? now());`,
     to: `"options.now") ?? Math.floor(Date.now() / 1000));`,
     // The script's callbacks are minutes old by its clock and years old by the wall clock.
@@ -419,11 +446,43 @@ const MUTANTS = [
   },
   {
     name: "drops the account from the connect completion",
+    file: "api.js",
     from: "return drive(this, start, options);\n  }\n\n  /**\n   * Signs one request",
     to: "return drive(this, start, options).then(() => ({}));\n  }\n\n  /**\n   * Signs one request",
     mustFail: () => connectScripts((s) => s.steps.at(-1)?.action?.result?.connected !== undefined),
   },
+  {
+    name: "keeps the refresh lock",
+    from: "await refreshLock.release(action.name);",
+    to: "",
+    mustFail: () => scriptsWith((st) => st.action?.type === "unlock"),
+  },
+  {
+    name: "feeds its own state instead of the stored one after the lock",
+    from: "core.stepLocked(call, stored, now)",
+    to: "core.stepLocked(call, core.toJson(), now)",
+    // The scripts where another worker stored something else meanwhile.
+    mustFail: () => scriptsWhere(lockedStateChanged),
+  },
+  {
+    name: "takes a lock it could not have for a held one",
+    from: "stored === null ? core.stepLockUnavailable(call, now)",
+    to: "stored === null ? core.stepLocked(call, core.toJson(), now)",
+    mustFail: () => scriptsWith((st) => st.event.type === "lock_unavailable"),
+  },
 ];
+
+const scriptsWhere = (pred) => SCRIPTS.filter(([, s]) => pred(s)).map(([f, s]) => `${f}: ${s.name}`);
+
+/** A `locked` event hands over a state other than the one this companion last persisted. */
+function lockedStateChanged(script) {
+  let last = script.state;
+  for (const st of script.steps) {
+    if (st.event.type === "locked" && st.event.state !== last) return true;
+    if (st.action?.type === "persist") last = st.action.state;
+  }
+  return false;
+}
 
 /** The complete_connect scripts matching `pred`, by name. */
 const connectScripts = (pred) =>
@@ -431,7 +490,7 @@ const connectScripts = (pred) =>
 
 for (const m of MUTANTS) {
   test(`a driver that ${m.name} fails the replay`, async () => {
-    const api = await mutant(m.from, m.to);
+    const api = await mutant(m.from, m.to, m.file);
     const failed = await replayAll(api);
     const expected = m.mustFail();
     assert.ok(expected.length > 0, "the scripts exercise this rule");

@@ -95,7 +95,7 @@ test("exports map: node → index.node.js (ready at import), browser/worker/defa
   assert.deepEqual(r, [
     "Companion", "MemoryReplayStore", "TesseraError", "classify", "contentDigest", "hmacSignGeneric", "init", "initSync",
     "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata",
-    "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest", "verifyUninstallTicket",
+    "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest", "verifyUninstallTicket", "webLocks",
   ]);
 });
 
@@ -106,7 +106,7 @@ test("web entry: the plugin side only (no broker module, no node: imports); brok
   `);
   assert.deepEqual(web, [
     "Companion", "TesseraError", "classify", "contentDigest", "init", "initSync",
-    "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata",
+    "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata", "webLocks",
   ]);
   // Nothing the browser entry loads may import a Node builtin or the broker module.
   const seen = new Set();
@@ -136,8 +136,8 @@ test("web entry: the plugin side only (no broker module, no node: imports); brok
 test("shipped files: exactly the package's files, ESM, no eval or new Function", () => {
   const files = readdirSync(PKG).sort();
   assert.deepEqual(files, [
-    "README.md", "api.js", "broker.d.ts", "broker.js", "conv.js", "error.js", "index.d.ts", "index.node.js",
-    "index.web.d.ts", "index.web.js", "package.json", "ready.js", "records.js", "tessera_broker.js", "tessera_broker_bg.wasm",
+    "README.md", "api.js", "broker.d.ts", "broker.js", "conv.js", "driver.js", "error.js", "index.d.ts", "index.node.js",
+    "index.web.d.ts", "index.web.js", "locks.js", "package.json", "proxy", "ready.js", "records.js", "tessera_broker.js", "tessera_broker_bg.wasm",
     "tessera_wasm.js", "tessera_wasm_bg.wasm",
   ]);
   const pkg = JSON.parse(readFileSync(new URL("package.json", PKG), "utf8"));
@@ -147,7 +147,15 @@ test("shipped files: exactly the package's files, ESM, no eval or new Function",
   assert.equal(pkg.exports["."].node.types, "./index.d.ts");
   assert.equal(pkg.exports["."].browser.types, "./index.web.d.ts");
   assert.deepEqual(pkg.dependencies, undefined);
-  for (const f of files.filter((f) => f.endsWith(".js"))) {
+  // The proxy entry: the plugin-side JS beside its own module, nothing else.
+  const proxyFiles = readdirSync(new URL("proxy/", PKG)).sort();
+  assert.deepEqual(proxyFiles, [
+    "api.js", "conv.js", "driver.js", "error.js", "index.node.js", "index.web.d.ts", "index.web.js", "locks.js", "ready.js",
+    "records.js", "tessera_wasm.js", "tessera_wasm_bg.wasm",
+  ]);
+  assert.equal(pkg.exports["./proxy"].browser.default, "./proxy/index.web.js");
+  assert.equal(pkg.exports["./proxy"].node.default, "./proxy/index.node.js");
+  for (const f of [...files, ...proxyFiles.map((p) => `proxy/${p}`)].filter((f) => f.endsWith(".js"))) {
     const src = readFileSync(new URL(f, PKG), "utf8");
     assert.doesNotMatch(src, /\beval\s*\(|new\s+Function\s*\(|\bFunction\s*\(\s*["'`]/, f);
     assert.doesNotMatch(src, /\brequire\s*\(|module\.exports/, `${f} is ESM`);

@@ -4,6 +4,7 @@
 //! signed `POST {connect_complete}`. The installation's grant changes at the
 //! broker only then, so a browser alone can never swap the Stora account.
 
+use super::proxy::check_code_context;
 use super::{Action, Call, Completion, Op, Pending};
 use crate::companion::Companion;
 use crate::connect::{CONNECT_TTL_SECS, check_connect_code, parse_callback};
@@ -33,14 +34,19 @@ impl Companion {
             return Err(Error::CallbackStateMismatch);
         }
         let expired = now.abs_diff(pending.created) > CONNECT_TTL_SECS as u64;
+        let proxy = self.proxy_config().map(|p| p.token.clone());
         let failure = if expired {
             Some(Error::CallbackExpired)
         } else if let Some(code) = &cb.error {
             Some(Error::CallbackDenied { code: sanitize_code(code) })
         } else {
-            match cb.code.as_deref() {
-                None => Some(Error::CallbackInvalid("missing code")),
-                Some(code) => check_connect_code(code).err(),
+            match (cb.code.as_deref(), &proxy, cb.code_context.as_deref()) {
+                (None, _, _) => Some(Error::CallbackInvalid("missing code")),
+                (Some(_), Some(_), None) => Some(Error::CallbackInvalid("missing code_context")),
+                (Some(code), Some(_), Some(ctx)) => {
+                    check_connect_code(code).and_then(|()| check_code_context(ctx)).err()
+                }
+                (Some(code), None, _) => check_connect_code(code).err(),
             }
         };
         // Checked before the pending connect is consumed: the exchange is
@@ -49,16 +55,17 @@ impl Companion {
             self.usable_installation()?;
         }
         // The state matched: this attempt is used up whatever happens next.
-        self.state.pending_connect = None;
+        let return_url = self.state.pending_connect.take().map(|p| p.return_url).unwrap_or_default();
         self.state.refresh();
-        let body = match (&failure, cb.code.as_deref()) {
-            (None, Some(code)) => format!("{{\"code\":\"{code}\",\"state\":\"{}\"}}", cb.state),
+        let body = match (&failure, cb.code.as_deref(), cb.code_context.as_deref()) {
+            (None, Some(code), Some(ctx)) if proxy.is_some() => {
+                Companion::token_body(code, ctx, &cb.state, &return_url)
+            }
+            (None, Some(code), _) => format!("{{\"code\":\"{code}\",\"state\":\"{}\"}}", cb.state),
             _ => String::new(),
         };
-        let mut call = Call::new(
-            Op::ConnectComplete,
-            ApiRequest::json("POST", &self.state.config.routes.connect_complete, body.into_bytes()),
-        );
+        let route = proxy.unwrap_or_else(|| self.state.config.routes.connect_complete.clone());
+        let mut call = Call::new(Op::ConnectComplete, ApiRequest::json("POST", &route, body.into_bytes()));
         call.local_failure = failure;
         Ok(call)
     }

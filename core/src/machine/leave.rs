@@ -19,7 +19,9 @@ fn uninstall_plan(companion: &Companion) -> Option<(Op, ApiRequest)> {
     if state.site_mismatch.is_some() || inst.invalid_reason.is_some() || !inst.confirmed {
         return None;
     }
-    if state.broker_token.is_some() {
+    if let Some(revoke) = companion.revoke_request() {
+        Some((Op::UninstallDisconnect, revoke))
+    } else if state.broker_token.is_some() {
         Some((Op::UninstallDisconnect, ApiRequest::new("POST", &state.config.routes.disconnect)))
     } else {
         Some((Op::UninstallDeregister, deregister_request(companion, &inst.id)))
@@ -35,6 +37,13 @@ impl Companion {
     /// locally whatever the broker says. Allowed while a site move waits for
     /// its ownership proof (signed with the unchanged secret).
     pub fn start_disconnect(&self) -> Result<Call> {
+        if self.proxy_config().is_some() {
+            // Proxy mode: `POST {revoke}` with the refresh token; the tokens
+            // are dropped locally whatever the proxy says.
+            self.signing_installation(Purpose::Leave)?;
+            let req = self.revoke_request().ok_or(Error::NotConnected)?;
+            return Ok(Call::new(Op::Disconnect, req));
+        }
         let req = ApiRequest::new("POST", &self.state.config.routes.disconnect);
         self.sign_preflight(&req, Purpose::Leave)?;
         if self.state.broker_token.is_none() {
@@ -86,8 +95,7 @@ impl Companion {
 
     pub(super) fn next_uninstall_stage(&mut self, call: &mut Call, disconnect: RemoteStep) -> Action {
         call.disconnect_step = disconnect;
-        self.state.broker_token = None;
-        self.state.account = None;
+        self.drop_connection();
         let id = match &self.state.installation {
             Some(inst) => inst.id.clone(),
             None => return self.finish_uninstall(call, RemoteStep::Skipped),

@@ -37,6 +37,8 @@
 //!         Action::Sleep(_ms) => event = Event::Slept,          // after sleeping `_ms`
 //!         Action::Persist(_json) => event = Event::Persisted,  // after storing `_json`
 //!         Action::ServeProof(_proof) => event = Event::ProofServed, // registration only
+//!         Action::Lock(_name) => event = Event::Locked(companion.to_json()), // proxy mode: the stored state
+//!         Action::Unlock(_name) => event = Event::Unlocked,                  // proxy mode
 //!         Action::Done(result) => break result?,
 //!     }
 //! };
@@ -52,20 +54,23 @@
 //! teaches the clock offset and is retried once; a 3xx is never followed;
 //! other 4xx are never retried. State changes are persisted before `Done`.
 
+mod answer;
 mod connect;
 mod leave;
+mod lock;
 mod previous;
+mod proxy;
 mod record;
 mod register;
 mod types;
 
 use std::collections::VecDeque;
 
-use crate::classify::{Outcome, OutcomeKind, classify};
+use crate::classify::classify;
 use crate::companion::{Companion, Purpose};
 use crate::entropy::{Entropy, random};
 use crate::error::{Error, Result};
-use crate::http::{ApiRequest, Response, check_body, normalize_headers, normalize_method};
+use crate::http::{ApiRequest, check_body, normalize_headers, normalize_method};
 use crate::registration::Registration;
 use crate::sign::{SignOptions, is_idempotent, uuid_v4};
 
@@ -96,6 +101,12 @@ enum Pending {
     Resend,
     /// Reset: the old installation is wiped; register afresh.
     BeginRegistration,
+    /// End the operation with this error, as the operation ends failures.
+    Fail(Error),
+    /// Release the installation's lock (proxy mode).
+    Unlock,
+    /// Send the refresh again (proxy mode, after learning the clock offset).
+    Refresh,
 }
 
 /// One operation in progress. Create with a `Companion::start_*` method,
@@ -130,6 +141,22 @@ pub struct Call {
     local_failure: Option<Error>,
     /// A recorded call: the event to send once the action succeeded.
     recording: Option<Box<record::Recording>>,
+    /// Proxy mode: the token refresh in progress.
+    refresh: Option<proxy::RefreshRound>,
+    /// Proxy mode: this call refreshed (or adopted a refreshed pair) once.
+    token_refreshed: bool,
+    /// Proxy mode: `401 invalid_token` answers this call had.
+    refusals: u32,
+    /// Why the lock is asked for or held.
+    lock: Option<lock::LockPurpose>,
+    /// An [`Action::Lock`] is out.
+    awaiting_lock: bool,
+    /// The installation's lock is held.
+    holds_lock: bool,
+    /// The name of the lock asked for or held.
+    lock_name: Option<String>,
+    /// A state write wrapped in the lock is in progress.
+    persist_phase: Option<lock::PersistPhase>,
 }
 
 impl Call {
@@ -155,6 +182,14 @@ impl Call {
             reset_steps: None,
             local_failure: None,
             recording: None,
+            refresh: None,
+            token_refreshed: false,
+            refusals: 0,
+            lock: None,
+            awaiting_lock: false,
+            holds_lock: false,
+            lock_name: None,
+            persist_phase: None,
         }
     }
 
@@ -186,6 +221,10 @@ impl Call {
 impl Companion {
     /// Starts a signed API call through the broker (needs a broker token).
     pub fn start_call(&self, req: ApiRequest) -> Result<Call> {
+        if self.proxy_config().is_some() {
+            self.proxy_call_preflight(&req)?;
+            return Ok(Call::new(Op::Api, req));
+        }
         self.sign_preflight(&req, Purpose::Api)?;
         if self.state.broker_token.is_none() {
             return Err(match &self.state.reconnect_reason {
@@ -210,7 +249,14 @@ impl Companion {
         if call.finished {
             return Action::Done(Err(Error::InvalidState("the call is already finished")));
         }
+        if let Some(action) = self.on_lock_event(call, &event, now, entropy) {
+            return self.hand_out(call, action, entropy);
+        }
         let action = match event {
+            Event::Start if !call.started && self.whole_op_lock(call) => {
+                call.started = true;
+                self.take_lock(call, lock::LockPurpose::WholeOp)
+            }
             Event::Start if !call.started => {
                 call.started = true;
                 match call.op {
@@ -219,6 +265,14 @@ impl Companion {
                     Op::ConnectComplete => self.begin_connect_completion(call),
                     _ => self.send(call, now, entropy),
                 }
+            }
+            Event::Response(resp) if call.awaiting_response && self.refreshing(call) => {
+                call.awaiting_response = false;
+                self.on_refresh_answer(call, &resp, now)
+            }
+            Event::TransportError(_) if call.awaiting_response && self.refreshing(call) => {
+                call.awaiting_response = false;
+                self.on_refresh_lost(call)
             }
             Event::Response(resp) if call.awaiting_response => {
                 call.awaiting_response = false;
@@ -245,18 +299,27 @@ impl Companion {
                 call.awaiting_proof = false;
                 self.proof_deferred(call)
             }
-            Event::Slept | Event::Persisted if !call.pending.is_empty() => self.next_pending(call, now, entropy),
+            Event::Slept | Event::Persisted | Event::Unlocked if !call.pending.is_empty() => {
+                self.next_pending(call, now, entropy)
+            }
             _ => {
                 call.finished = true;
                 return Action::Done(Err(Error::InvalidState("unexpected event for this call")));
             }
         };
+        self.hand_out(call, action, entropy)
+    }
+
+    /// What every action goes through before the host sees it.
+    fn hand_out(&mut self, call: &mut Call, action: Action, entropy: &mut dyn Entropy) -> Action {
+        // The installation's lock (proxy mode): writes wrapped, released before the end.
+        let action = self.guard_lock(call, action);
         // Hosts get what they store: sealed when the companion has a seal key
         // (persisted_form returns the JSON as it is when there is none).
         let action = match action {
             Action::Persist(json) => match self.persisted_form(json, entropy) {
                 Ok(sealed) => Action::Persist(sealed),
-                Err(e) => Action::Done(Err(e)),
+                Err(e) => self.guard_lock(call, Action::Done(Err(e))),
             },
             other => other,
         };
@@ -274,6 +337,10 @@ impl Companion {
             Some(Pending::Emit(action)) => action,
             Some(Pending::Resend) => self.send(call, now, entropy),
             Some(Pending::BeginRegistration) => self.begin_registration(call, entropy),
+            Some(Pending::Fail(err)) => self.fail(call, err),
+            Some(Pending::Unlock) => self.release(call),
+            Some(Pending::Refresh) if self.proxy_config().is_some() => self.send_refresh(call, now, entropy),
+            Some(Pending::Refresh) => Action::Done(Err(Error::Internal("no proxy mode"))),
             None => Action::Done(Err(Error::Internal("no pending action"))),
         }
     }
@@ -297,8 +364,13 @@ impl Companion {
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
                 .map(|(_, v)| v.trim().to_owned());
-            call.idempotency_key =
-                caller.or_else(|| matches!(method.as_str(), "POST" | "PATCH").then(|| uuid_v4(random::<16>(entropy))));
+            let keyless = proxy::keyless(self, call.op);
+            call.idempotency_key = caller.or_else(|| {
+                (!keyless && matches!(method.as_str(), "POST" | "PATCH")).then(|| uuid_v4(random::<16>(entropy)))
+            });
+        }
+        if self.proxy_config().is_some() && matches!(call.op, Op::Api | Op::Record) {
+            return self.send_direct(call, now);
         }
         let opts = SignOptions { now, nonce: None, idempotency_key: call.idempotency_key.clone() };
         let purpose = match call.op {
@@ -361,104 +433,15 @@ impl Companion {
         self.fail(call, err)
     }
 
-    /// Decides what a classified response leads to.
-    fn on_outcome(
-        &mut self,
-        call: &mut Call,
-        outcome: Outcome,
-        resp: Response,
-        now: i64,
-        entropy: &mut dyn Entropy,
-    ) -> Action {
-        if call.op == Op::Register
-            && !matches!(
-                outcome.kind,
-                OutcomeKind::ServerUnavailable | OutcomeKind::RateLimited | OutcomeKind::Redirected
-            )
-        {
-            return self.on_registration_answer(call, &resp, now, entropy);
+    /// Forgets the connection locally: the broker token, or the Stora tokens
+    /// in proxy mode, and the account.
+    fn drop_connection(&mut self) {
+        self.state.broker_token = None;
+        if self.state.tokens.is_some() {
+            self.set_pair(None);
         }
-        if self.is_success(call, &outcome) {
-            if call.recording.is_some() {
-                return self.recorded_success(call, resp, now, entropy);
-            }
-            return self.succeed(call, &outcome, resp);
-        }
-        let policy = self.policy(call);
-        match outcome.kind {
-            OutcomeKind::ServerUnavailable | OutcomeKind::UpstreamFailed => {
-                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
-                // Stora's own failure to a POST with a key is stored under the
-                // key: a retry would only replay it, so say so at once. A 5xx
-                // the broker or a proxy produced (Stora not reached) is retried.
-                if matches!(err, Error::UpstreamFailed { .. }) && Self::replays_stored_answer(call) {
-                    return self.fail(call, err);
-                }
-                self.retry_or_fail(call, err, entropy)
-            }
-            OutcomeKind::RateLimited => {
-                let wait = outcome.retry_after_ms.unwrap_or(policy.base_delay_ms);
-                if call.attempts < policy.max_attempts
-                    && wait <= policy.max_retry_after_ms
-                    && call.delay_spent_ms + wait <= policy.max_total_delay_ms
-                {
-                    return self.sleep_then_resend(call, wait);
-                }
-                self.fail(call, Error::RateLimited { retry_after_ms: wait })
-            }
-            OutcomeKind::SignatureExpired if !call.skew_retried && outcome.server_date.is_some() => {
-                call.skew_retried = true;
-                let server = outcome.server_date.unwrap_or(now);
-                self.state.clock_offset = crate::clock::offset_from(server, now);
-                call.pending.push_back(Pending::Resend);
-                Action::Persist(self.state.to_json())
-            }
-            OutcomeKind::ReconnectRequired if matches!(call.op, Op::Api | Op::Record) => {
-                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
-                self.state.broker_token = None;
-                self.state.reconnect_reason = err.reason().map(str::to_owned);
-                self.persist_then_done(call, Err(err))
-            }
-            OutcomeKind::RegistrationInvalid
-                if matches!(call.op, Op::Api | Op::Record | Op::SiteMoved | Op::ConnectComplete) =>
-            {
-                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
-                if let Some(inst) = &mut self.state.installation {
-                    inst.invalid_reason = err.reason().map(str::to_owned);
-                }
-                self.state.broker_token = None;
-                self.persist_then_done(call, Err(err))
-            }
-            _ => {
-                let err = outcome.to_error(call.attempts).unwrap_or(Error::Internal("outcome"));
-                self.fail(call, err)
-            }
-        }
-    }
-
-    /// Operation-specific successes.
-    fn is_success(&self, call: &Call, outcome: &Outcome) -> bool {
-        let status = outcome.status;
-        match call.op {
-            Op::Api | Op::Record | Op::SiteMoved | Op::Register | Op::ConnectComplete | Op::UninstallLocal => {
-                outcome.kind == OutcomeKind::Ok
-            }
-            Op::RevokePrevious => outcome.kind == OutcomeKind::Ok || Self::previous_gone(outcome),
-            // A 401 saying the connection is gone means there is nothing left to
-            // revoke. A 401 about the request itself (signature, digest, replay,
-            // clock) means the broker did not process it: not success.
-            // (the reconnect codes are classify's; no code, or an unknown
-            // installation, also means there is nothing left to revoke).
-            Op::Disconnect | Op::UninstallDisconnect => {
-                outcome.kind == OutcomeKind::Ok
-                    || (status == 401
-                        && (outcome.kind == OutcomeKind::ReconnectRequired
-                            || matches!(outcome.code.as_deref(), None | Some("unknown_installation"))))
-            }
-            Op::UninstallDeregister => {
-                outcome.kind == OutcomeKind::Ok || status == 404 || outcome.kind == OutcomeKind::RegistrationInvalid
-            }
-        }
+        self.state.retired_refresh = None;
+        self.state.account = None;
     }
 
     fn sleep_then_resend(&mut self, call: &mut Call, delay: u64) -> Action {
@@ -472,39 +455,5 @@ impl Companion {
         let result = Self::recorded_result(call, result);
         call.pending.push_back(Pending::Emit(Action::Done(result)));
         Action::Persist(self.state.to_json())
-    }
-
-    fn succeed(&mut self, call: &mut Call, outcome: &Outcome, resp: Response) -> Action {
-        match call.op {
-            Op::Api => Action::Done(Ok(Completion::Response(resp))),
-            Op::Register | Op::UninstallLocal | Op::Record => Action::Done(Err(Error::Internal("handled elsewhere"))),
-            Op::Disconnect => {
-                self.state.broker_token = None;
-                self.state.account = None;
-                self.persist_then_done(call, Ok(Completion::Disconnected { remote: RemoteStep::Ok }))
-            }
-            Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Ok),
-            Op::UninstallDeregister => self.finish_uninstall(call, RemoteStep::Ok),
-            Op::SiteMoved => self.site_moved_answer(call, &resp),
-            Op::ConnectComplete => self.connect_answer(call, &resp),
-            Op::RevokePrevious => Self::previous_revoked(outcome),
-        }
-    }
-
-    fn fail(&mut self, call: &mut Call, err: Error) -> Action {
-        match call.op {
-            Op::Api | Op::SiteMoved | Op::Register | Op::ConnectComplete | Op::RevokePrevious => {
-                self.state.refresh();
-                Action::Done(Err(err))
-            }
-            Op::Disconnect => {
-                self.state.broker_token = None;
-                self.state.account = None;
-                self.persist_then_done(call, Ok(Completion::Disconnected { remote: RemoteStep::Failed(err) }))
-            }
-            Op::UninstallDisconnect => self.next_uninstall_stage(call, RemoteStep::Failed(err)),
-            Op::UninstallDeregister | Op::UninstallLocal => self.finish_uninstall(call, RemoteStep::Failed(err)),
-            Op::Record => self.recorded(call, RemoteStep::Failed(err)),
-        }
     }
 }

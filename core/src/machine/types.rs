@@ -34,7 +34,10 @@ impl TransportError {
 }
 
 /// What happened since the last action.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` never prints the stored state of [`Event::Locked`] (it holds the
+/// secret and the tokens).
+#[derive(Clone, PartialEq, Eq)]
 pub enum Event {
     /// Begin the operation.
     Start,
@@ -53,6 +56,15 @@ pub enum Event {
     /// activation request): the operation ends with the challenge kept, and a
     /// later registration resumes it.
     ProofDeferred,
+    /// The lock of the last [`Action::Lock`] is held; this is the state the
+    /// host has stored now (what it last persisted, sealed or not), read
+    /// after taking the lock.
+    Locked(String),
+    /// The host could not take the lock of the last [`Action::Lock`] in
+    /// time: the operation ends with [`crate::Error::LockUnavailable`].
+    LockUnavailable,
+    /// The lock of the last [`Action::Unlock`] is released.
+    Unlocked,
 }
 
 /// What the host must do next.
@@ -73,6 +85,15 @@ pub enum Action {
     /// was persisted just before); feed back [`Event::ProofServed`] or
     /// [`Event::ProofDeferred`].
     ServeProof(OwnershipProof),
+    /// Proxy mode, around a token refresh: take the lock of this name (one
+    /// per installation, shared by every worker and process of the host:
+    /// WordPress `GET_LOCK` or an atomic option insert, the Web Locks API in
+    /// an extension), waiting a bounded time, then read the stored state and
+    /// feed [`Event::Locked`] with it, or [`Event::LockUnavailable`].
+    Lock(String),
+    /// Release the lock of this name (taken by the last [`Action::Lock`]);
+    /// feed [`Event::Unlocked`]. Asked on every path out of a refresh.
+    Unlock(String),
     /// The operation is over.
     Done(Result<Completion>),
 }
@@ -84,7 +105,26 @@ impl std::fmt::Debug for Action {
             Action::Sleep(ms) => f.debug_tuple("Sleep").field(ms).finish(),
             Action::Persist(json) => write!(f, "Persist(<state, {} bytes>)", json.len()),
             Action::ServeProof(p) => write!(f, "ServeProof({})", p.url),
+            Action::Lock(name) => f.debug_tuple("Lock").field(name).finish(),
+            Action::Unlock(name) => f.debug_tuple("Unlock").field(name).finish(),
             Action::Done(r) => f.debug_tuple("Done").field(r).finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Start => f.write_str("Start"),
+            Event::Response(r) => f.debug_tuple("Response").field(r).finish(),
+            Event::TransportError(k) => f.debug_tuple("TransportError").field(k).finish(),
+            Event::Slept => f.write_str("Slept"),
+            Event::Persisted => f.write_str("Persisted"),
+            Event::ProofServed => f.write_str("ProofServed"),
+            Event::ProofDeferred => f.write_str("ProofDeferred"),
+            Event::Locked(stored) => write!(f, "Locked(<state, {} bytes>)", stored.len()),
+            Event::LockUnavailable => f.write_str("LockUnavailable"),
+            Event::Unlocked => f.write_str("Unlocked"),
         }
     }
 }

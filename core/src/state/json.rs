@@ -3,8 +3,8 @@
 
 use zeroize::Zeroizing;
 
-use super::{Account, Installation, MAX_STATE_JSON, PendingConnect, STATE_VERSION, State, Status};
-use crate::config::{Config, RetryPolicy, Routes};
+use super::{Account, Installation, MAX_STATE_JSON, PendingConnect, STATE_VERSION, State, Status, StoraTokens};
+use crate::config::{Config, ProxyConfig, RetryPolicy, Routes};
 use crate::error::{Error, Result};
 use crate::json::{self, ObjectWriter, Value};
 use crate::secret::{BrokerToken, Secret};
@@ -32,6 +32,15 @@ impl State {
         retry.u64("max_total_delay_ms", c.retry.max_total_delay_ms);
         retry.u64("max_retry_after_ms", c.retry.max_retry_after_ms);
         retry.end();
+        if let Some(p) = &c.proxy {
+            let mut proxy = ObjectWriter::new(config.key("proxy"));
+            proxy.str("stora_api_url", &p.stora_api_url);
+            proxy.u64("refresh_margin_secs", p.refresh_margin_secs);
+            proxy.str("token", &p.token);
+            proxy.str("refresh", &p.refresh);
+            proxy.str("revoke", &p.revoke);
+            proxy.end();
+        }
         config.end();
         o.str("status", self.status.as_str());
         match &self.installation {
@@ -77,6 +86,20 @@ impl State {
         o.i64("clock_offset", self.clock_offset);
         o.opt_str("reconnect_reason", self.reconnect_reason.as_deref());
         o.opt_str("site_mismatch", self.site_mismatch.as_deref());
+        if let Some(t) = &self.tokens {
+            let mut tokens = ObjectWriter::new(o.key("tokens"));
+            tokens.str("access_token", t.access.expose());
+            tokens.str("refresh_token", t.refresh.expose());
+            tokens.i64("expires_at", t.expires_at);
+            tokens.str("scope", &t.scope);
+            tokens.end();
+        }
+        if let Some(retired) = &self.retired_refresh {
+            o.str("retired_refresh", retired);
+        }
+        if self.token_generation > 0 {
+            o.u64("token_generation", self.token_generation);
+        }
         o.end();
         out
     }
@@ -123,6 +146,7 @@ impl State {
                 max_total_delay_ms: retry.u64_or("max_total_delay_ms", dp.max_total_delay_ms)?,
                 max_retry_after_ms: retry.u64_or("max_retry_after_ms", dp.max_retry_after_ms)?,
             },
+            proxy: read_proxy(&config)?,
         };
         let status = Status::parse(top.req_str("status")?).ok_or_else(|| corrupt("status", "must be a status name"))?;
         let installation = match top.opt_obj("installation")? {
@@ -173,9 +197,76 @@ impl State {
             },
             reconnect_reason: top.opt_string("reconnect_reason")?,
             site_mismatch: top.opt_string("site_mismatch")?,
+            tokens: read_tokens(&top)?,
+            retired_refresh: match top.opt_string("retired_refresh")? {
+                Some(f) if f.len() != 43 || !f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                    return Err(corrupt("retired_refresh", "must be a SHA-256 fingerprint"));
+                }
+                other => other,
+            },
+            token_generation: top.u64_or("token_generation", 0)?,
         };
+        if state.tokens.is_some() && (state.config.proxy.is_none() || state.broker_token.is_some()) {
+            return Err(corrupt("tokens", "belong to proxy mode only, without a broker token"));
+        }
+        if state.tokens.is_some() && state.token_generation == 0 {
+            return Err(corrupt("token_generation", "must count the pair it holds"));
+        }
         state.refresh();
         Ok(state)
+    }
+}
+
+/// `config.proxy` (proxy mode).
+#[cfg(feature = "proxy")]
+fn read_proxy(config: &Fields<'_>) -> Result<Option<ProxyConfig>> {
+    Ok(match config.opt_obj("proxy")? {
+        None => None,
+        Some(p) => {
+            let d = ProxyConfig::default();
+            Some(ProxyConfig {
+                stora_api_url: p.req_string("stora_api_url")?,
+                refresh_margin_secs: p.u64_or("refresh_margin_secs", d.refresh_margin_secs)?,
+                token: p.opt_string("token")?.unwrap_or(d.token),
+                refresh: p.opt_string("refresh")?.unwrap_or(d.refresh),
+                revoke: p.opt_string("revoke")?.unwrap_or(d.revoke),
+            })
+        }
+    })
+}
+
+/// Without the `proxy` feature a proxy configuration is refused.
+#[cfg(not(feature = "proxy"))]
+fn read_proxy(config: &Fields<'_>) -> Result<Option<ProxyConfig>> {
+    match config.opt_obj("proxy")? {
+        None => Ok(None),
+        Some(_) => Err(corrupt("config.proxy", "is authorization-proxy mode, which is not in this build")),
+    }
+}
+
+/// `tokens` (proxy mode).
+#[cfg(feature = "proxy")]
+fn read_tokens(top: &Fields<'_>) -> Result<Option<StoraTokens>> {
+    Ok(match top.opt_obj("tokens")? {
+        None => None,
+        Some(t) => Some(
+            StoraTokens::new(
+                &Zeroizing::new(t.req_string("access_token")?),
+                &Zeroizing::new(t.req_string("refresh_token")?),
+                t.req_i64("expires_at")?,
+                t.req_str("scope")?,
+            )
+            .map_err(|_| corrupt("tokens", "must be a token pair"))?,
+        ),
+    })
+}
+
+/// Without the `proxy` feature a token pair is refused.
+#[cfg(not(feature = "proxy"))]
+fn read_tokens(top: &Fields<'_>) -> Result<Option<StoraTokens>> {
+    match top.opt_obj("tokens")? {
+        None => Ok(None),
+        Some(_) => Err(corrupt("tokens", "belong to authorization-proxy mode, which is not in this build")),
     }
 }
 

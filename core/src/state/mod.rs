@@ -1,6 +1,10 @@
 //! The installation's state: a versioned value the host persists.
 
 mod json;
+mod tokens;
+
+pub use tokens::StoraTokens;
+pub(crate) use tokens::fingerprint;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -159,6 +163,16 @@ pub struct State {
     pub(crate) reconnect_reason: Option<String>,
     /// The site URL the host reported that differs from the registered one.
     pub(crate) site_mismatch: Option<String>,
+    /// Proxy mode: the operator's Stora tokens while connected.
+    pub(crate) tokens: Option<StoraTokens>,
+    /// Proxy mode: the fingerprint of the last refresh token rotated away,
+    /// which is never sent again.
+    pub(crate) retired_refresh: Option<String>,
+    /// Proxy mode: counts the changes of the token pair (a connect, a
+    /// refresh, a disconnect, a lost grant), never going back, so a worker
+    /// that reads the stored state can tell a newer pair (or its loss) from
+    /// a stale one.
+    pub(crate) token_generation: u64,
 }
 
 impl State {
@@ -175,6 +189,9 @@ impl State {
             clock_offset: 0,
             reconnect_reason: None,
             site_mismatch: None,
+            tokens: None,
+            retired_refresh: None,
+            token_generation: 0,
         }
     }
 
@@ -201,6 +218,17 @@ impl State {
     /// The broker token, while connected.
     pub fn broker_token(&self) -> Option<&BrokerToken> {
         self.broker_token.as_ref()
+    }
+
+    /// Proxy mode: the operator's Stora tokens, while connected.
+    pub fn tokens(&self) -> Option<&StoraTokens> {
+        self.tokens.as_ref()
+    }
+
+    /// Proxy mode: how many times the token pair changed (connects,
+    /// refreshes, disconnects, lost grants); 0 before the first connect.
+    pub fn token_generation(&self) -> u64 {
+        self.token_generation
     }
 
     /// The Stora account of the last completed connect.
@@ -239,7 +267,7 @@ impl State {
             Status::AwaitingOwnership
         } else if !inst.confirmed {
             Status::RegistrationPending
-        } else if self.broker_token.is_some() {
+        } else if self.broker_token.is_some() || self.tokens.is_some() {
             Status::Connected
         } else if self.reconnect_reason.is_some() {
             Status::ReconnectRequired

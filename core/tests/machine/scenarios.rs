@@ -108,6 +108,9 @@ fn after(mut c: Companion, call: tessera_core::Call, answers: Vec<Answer>) -> Co
             Action::Done(_) => return c,
             Action::Sleep(_) => Event::Slept,
             Action::Persist(_) => Event::Persisted,
+            Action::Unlock(_) => Event::Unlocked,
+            // A fixture is its own store: the lock is free, the state its own.
+            Action::Lock(_) => Event::Locked(c.to_json()),
             Action::Send(_) | Action::ServeProof(_) => match answers.next() {
                 Some(Answer::Event(e)) => e,
                 _ => return c,
@@ -194,8 +197,12 @@ pub fn all() -> Vec<Scenario> {
     v.extend(leave());
     v.extend(connect());
     v.extend(recorded());
+    v.extend(proxy::scenarios());
     v
 }
+
+#[path = "proxy.rs"]
+mod proxy;
 
 fn register() -> Vec<Scenario> {
     let g = "register";

@@ -70,6 +70,7 @@ fn complete(c: &mut Companion, callback: &str) -> Result<Completion, Error> {
             Action::Persist(_) => Event::Persisted,
             Action::Sleep(_) => Event::Slept,
             Action::ServeProof(_) => Event::ProofServed,
+            Action::Lock(_) | Action::Unlock(_) => unreachable!("broker mode takes no lock"),
             Action::Done(result) => return result,
         };
     }

@@ -108,6 +108,7 @@ pub fn run(c: &mut Companion, mut call: Call, answers: Vec<Event>) -> Run {
                 trace.push("serve_proof".into());
                 answers.next().expect("an answer for every proof")
             }
+            Action::Lock(_) | Action::Unlock(_) => unreachable!("broker mode takes no lock"),
             Action::Done(result) => {
                 trace.push(match &result {
                     Ok(done) => format!("done {}", completion_name(done)),

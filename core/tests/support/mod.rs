@@ -2,6 +2,8 @@
 //! every interesting state.
 #![allow(dead_code)]
 
+pub mod proxy_host;
+
 use tessera_core::{
     Action, Call, Companion, Completion, Config, Event, Registration, Request, Response, Secret, SeededEntropy,
 };
@@ -58,12 +60,19 @@ pub fn drive(
 ) -> tessera_core::Result<Completion> {
     let mut entropy = rng(99);
     let mut event = Event::Start;
+    let mut stored = c.to_json();
     loop {
         event = match c.step(&mut call, event, now, &mut entropy) {
             Action::Send(request) => Event::Response(answer(&request)),
             Action::Sleep(_) => Event::Slept,
-            Action::Persist(_) => Event::Persisted,
+            Action::Persist(state) => {
+                stored = state;
+                Event::Persisted
+            }
             Action::ServeProof(_) => Event::ProofServed,
+            // One worker: the lock is free and the store holds what it persisted.
+            Action::Lock(_) => Event::Locked(stored.clone()),
+            Action::Unlock(_) => Event::Unlocked,
             Action::Done(result) => return result,
         };
     }

@@ -23,7 +23,7 @@ use tessera_core::internals::secret::ct_eq;
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_id, token_hash};
-use crate::handlers::{check_enabled, internal, public_path, return_url_allowed, seen};
+use crate::handlers::{Step, check_enabled, internal, public_path, return_url_allowed, seen};
 use crate::stora::StoraError;
 use crate::store::{AttemptStage, ConnectAttempt, Forgotten, InstallStatus, Installation, LinkClaim, Obtained};
 use crate::{App, Incoming, Reply};
@@ -121,40 +121,16 @@ fn browser_mismatch(app: &App, broker_state: &str, install_id: &str) -> Reply {
 /// connect_link_used`, and the first opening's round is cancelled), bind a
 /// new round to the browser's cookie, show the interstitial.
 pub fn connect(app: &App, req: &Incoming) -> Reply {
-    let url = format!("{}{}", app.public_url, req.path_and_query());
-    let mut installation = None;
-    let verified = tessera_core::begin_connect_url(&url, app.now()).and_then(|pending| {
-        installation = app.store.installation(pending.install_id()).ok().flatten();
-        pending.check(installation.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok()).as_ref())
-    });
-    let params = match verified {
-        Ok(p) => p,
-        Err(refusal) => {
-            return Reply::page(
-                refusal.status(),
-                "This connect link is not valid",
-                "Start again from your plugin's settings page.",
-                Some(refusal.code()),
-            );
-        }
-    };
-    let Some(installation) = installation else {
-        return internal("verified without an installation");
+    let (params, installation) = match verify_link(app, req) {
+        Ok(verified) => verified,
+        Err(reply) => return reply,
     };
     let id = params.install_id.as_str();
-    // A URL-signed link keeps the installation from expiring as idle.
-    seen(app, &installation);
 
     // The callback goes to return_url: it must be on the registered site
     // (for an extension: its own pages or its own chromiumapp.org address).
     if !return_url_allowed(&installation, &params.return_url) {
-        return Reply::page(
-            400,
-            "This connect link is not valid",
-            "The return address is not on the registered site.",
-            Some("return_url_mismatch"),
-        )
-        .for_install(id);
+        return return_url_mismatch().for_install(id);
     }
     sweep(app);
 
@@ -192,19 +168,7 @@ pub fn connect(app: &App, req: &Incoming) -> Reply {
     let requested = params.scope.clone().unwrap_or_else(|| app.config.default_scope.clone());
     let scope = match allowed_scope(app, &requested) {
         Ok(scope) => scope,
-        Err(refused) => {
-            return Reply::page(
-                400,
-                "This access is not allowed",
-                &format!(
-                    "The link asks for access that this service does not offer ({}). Nothing was sent to Stora. \
-                     Error: scope_not_allowed.",
-                    refused.join(" ")
-                ),
-                Some("scope_not_allowed"),
-            )
-            .for_install(id);
-        }
+        Err(refused) => return scope_not_allowed(&refused).for_install(id),
     };
     // The browser binding: an existing cookie is reused (one browser, two rounds).
     let cookie = browser_cookie(req).unwrap_or_else(|| random_id("", 32));
@@ -228,9 +192,66 @@ pub fn connect(app: &App, req: &Incoming) -> Reply {
         .for_install(id)
 }
 
+/// Verifies the URL-signed connect link of a `GET /connect` (§5.3) with
+/// the installation's secret, against the public URL: its parameters and the
+/// installation. A refusal is its error page ([`link_refused`]). A verified
+/// link keeps the installation from expiring as idle.
+pub fn verify_link(app: &App, req: &Incoming) -> Step<(tessera_core::ConnectParams, Installation)> {
+    let url = format!("{}{}", app.public_url, req.path_and_query());
+    let mut installation = None;
+    let verified = tessera_core::begin_connect_url(&url, app.now()).and_then(|pending| {
+        installation = app.store.installation(pending.install_id()).ok().flatten();
+        pending.check(installation.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok()).as_ref())
+    });
+    let params = verified.map_err(|refusal| link_refused(&refusal))?;
+    let Some(installation) = installation else {
+        return Err(internal("verified without an installation"));
+    };
+    seen(app, &installation);
+    Ok((params, installation))
+}
+
+/// The error page of a connect link that did not verify: the refusal's
+/// status and code.
+pub fn link_refused(refusal: &tessera_core::Refusal) -> Reply {
+    Reply::page(
+        refusal.status(),
+        "This connect link is not valid",
+        "Start again from your plugin's settings page.",
+        Some(refusal.code()),
+    )
+}
+
+/// The error page of a connect link whose `return_url` is not the
+/// installation's ([`return_url_allowed`]): `400 return_url_mismatch`.
+pub fn return_url_mismatch() -> Reply {
+    Reply::page(
+        400,
+        "This connect link is not valid",
+        "The return address is not on the registered site.",
+        Some("return_url_mismatch"),
+    )
+}
+
+/// The error page of a connect link asking for scopes off the allow-list
+/// ([`allowed_scope`]): `400 scope_not_allowed`, naming the `refused` parts.
+pub fn scope_not_allowed(refused: &[String]) -> Reply {
+    Reply::page(
+        400,
+        "This access is not allowed",
+        &format!(
+            "The link asks for access that this service does not offer ({}). Nothing was sent to Stora. \
+             Error: scope_not_allowed.",
+            refused.join(" ")
+        ),
+        Some("scope_not_allowed"),
+    )
+}
+
 /// The requested scope, its parts deduplicated, if every part is on the
-/// broker's allow-list; otherwise the parts that are not.
-fn allowed_scope(app: &App, requested: &str) -> Result<String, Vec<String>> {
+/// broker's allow-list (`allowed_scopes`); otherwise the parts that are not
+/// (`(none)` for an empty scope).
+pub fn allowed_scope(app: &App, requested: &str) -> Result<String, Vec<String>> {
     let mut parts: Vec<&str> = Vec::new();
     for part in requested.split(' ').filter(|p| !p.is_empty()) {
         if !parts.contains(&part) {

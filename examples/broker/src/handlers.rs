@@ -20,7 +20,7 @@ use crate::store::{InstallStatus, Installation, NewInstallation};
 use crate::{App, Incoming, Reply};
 
 /// Shorthand: handlers return `Err(reply)` to answer early.
-pub(crate) type Step<T> = Result<T, Reply>;
+pub type Step<T> = Result<T, Reply>;
 
 pub(crate) fn internal(what: &str) -> Reply {
     Reply::error(500, "internal", what)
@@ -33,8 +33,8 @@ pub(crate) fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
 // ---- verification ------------------------------------------------------------
 
 /// Whether the installation that signed may make this request: its status
-/// checked against what the request asks ([`check_status`]).
-pub(crate) type Admit<'a> = &'a dyn Fn(&Installation) -> Step<()>;
+/// checked against what the request asks (`check_status`).
+pub type Admit<'a> = &'a dyn Fn(&Installation) -> Step<()>;
 
 /// Verifies a signed plugin request against the broker's public URL, and
 /// refuses it — before its nonce is recorded — unless `admit` accepts the
@@ -42,7 +42,7 @@ pub(crate) type Admit<'a> = &'a dyn Fn(&Installation) -> Step<()>;
 /// installation row, which `admit` has accepted (a verified request always
 /// passed the gate: the replay store is the verifier's last step), so the
 /// handlers do not check its status again.
-pub(crate) fn verify_signed(app: &App, req: &Incoming, admit: Admit<'_>) -> Step<(Verified, Installation)> {
+pub fn verify_signed(app: &App, req: &Incoming, admit: Admit<'_>) -> Step<(Verified, Installation)> {
     verify_signed_url(app, req, admit).map(|(verified, installation, _)| (verified, installation))
 }
 
@@ -123,7 +123,7 @@ pub const IDLE_SWEEP_EVERY_SECS: i64 = 3600;
 /// signed request, a URL-signed link, a registration), throttled to
 /// [`LAST_SEEN_EVERY_SECS`]. Best effort: a failed write costs nothing but
 /// an hour of idle time.
-pub(crate) fn seen(app: &App, installation: &Installation) {
+pub fn seen(app: &App, installation: &Installation) {
     let now = app.now();
     if now - installation.last_seen > LAST_SEEN_EVERY_SECS {
         let _ = app.store.touch_last_seen(&installation.install_id, now);
@@ -201,8 +201,9 @@ fn check_status(installation: &Installation, purpose: Use) -> Step<()> {
     }
 }
 
-/// [`check_status`] for everything but leaving.
-pub(crate) fn check_enabled(installation: &Installation) -> Step<()> {
+/// `check_status` for everything but leaving: `Ok` only for an active
+/// installation (`401 installation_disabled`, `403 ownership_pending`).
+pub fn check_enabled(installation: &Installation) -> Step<()> {
     check_status(installation, Use::Serve)
 }
 
@@ -317,7 +318,7 @@ fn proof_required(app: &App, platform: &str, site: &str) -> bool {
 /// (`chrome-extension://<id>`) also `https://<id>.chromiumapp.org`, the
 /// origin of `chrome.identity.getRedirectURL()` (`launchWebAuthFlow`), for
 /// that same id only.
-pub(crate) fn return_url_allowed(installation: &Installation, return_url: &str) -> bool {
+pub fn return_url_allowed(installation: &Installation, return_url: &str) -> bool {
     let Some(to) = origin(return_url) else { return false };
     if Some(to) == origin(&installation.site_url) {
         return true;

@@ -104,13 +104,28 @@ pub struct Env {
     pub client_secret: String,
     /// The proxy in front of the broker, with [`EnvOptions::fault_proxy`].
     pub proxy: Option<FaultProxy>,
-    agent: ureq::Agent,
+    client: TestClient,
     // Last: removed after the servers above have stopped.
     dir: TempDir,
 }
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
+/// A fresh directory under the system's temporary directory, removed (with
+/// everything in it) on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `{tmp}/{prefix}{random}`.
+    pub fn new(prefix: &str) -> std::io::Result<TempDir> {
+        let dir = std::env::temp_dir().join(crate::crypto::random_id(prefix, 9));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -121,10 +136,8 @@ impl Drop for TempDir {
 impl Env {
     /// Starts all three servers.
     pub fn start(options: EnvOptions) -> std::io::Result<Env> {
-        let dir = std::env::temp_dir().join(crate::crypto::random_id("tessera-env-", 9));
-        std::fs::create_dir_all(&dir)?;
         // Removed on every early return below too (a port already taken).
-        let dir = TempDir(dir);
+        let dir = TempDir::new("tessera-env-")?;
         let stora = FakeStora::start_on(options.stora.clone(), options.stora_port)?;
         let logs: Arc<Mutex<Vec<String>>> = Arc::default();
         let mut config = BrokerConfig::new(
@@ -158,16 +171,8 @@ impl Env {
             proxy.set_upstream(broker.url());
         }
         let site = SiteServer::start()?;
-        Ok(Env {
-            site,
-            broker,
-            stora,
-            logs,
-            client_secret: options.stora.client_secret,
-            proxy,
-            dir,
-            agent: crate::stora::http_agent(std::time::Duration::from_secs(30)),
-        })
+        let client = TestClient::new(&stora);
+        Ok(Env { site, broker, stora, logs, client_secret: options.stora.client_secret, proxy, dir, client })
     }
 
     /// The broker's URL as plugins use it (the proxy's, when there is one).
@@ -219,29 +224,57 @@ impl Env {
 
     /// Calls a fake Stora control route with a JSON body.
     pub fn stora_control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let resp = self.http(Request {
-            method: "POST".into(),
-            url: format!("{}/_control/{path}", self.stora.url()),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.to_string().into_bytes(),
-        });
-        serde_json::from_slice(&resp.body).unwrap_or_default()
+        self.client.stora_control(path, body)
     }
 
     /// Reads a fake Stora control route (`GET /_control/{path}`), e.g.
     /// `grants?operator=opr_x`.
     pub fn stora_view(&self, path: &str) -> serde_json::Value {
-        let resp = self.http(Request {
-            method: "GET".into(),
-            url: format!("{}/_control/{path}", self.stora.url()),
-            headers: Vec::new(),
-            body: Vec::new(),
-        });
-        serde_json::from_slice(&resp.body).unwrap_or_default()
+        self.client.stora_view(path)
     }
 
     /// Sends a raw request.
     pub fn http(&self, req: Request) -> Response {
+        self.client.http(req)
+    }
+}
+
+/// The tests' side of HTTP: raw requests (a redirect is an answer, never
+/// followed) and the fake Stora's control routes. The broker's [`Env`] holds
+/// one, and so does the authorization proxy's environment (`examples/proxy`).
+pub struct TestClient {
+    agent: ureq::Agent,
+    stora_url: String,
+}
+
+impl TestClient {
+    /// A client of the fake `stora`.
+    pub fn new(stora: &FakeStora) -> TestClient {
+        TestClient {
+            agent: crate::stora::http_agent(std::time::Duration::from_secs(30)),
+            stora_url: stora.url().to_string(),
+        }
+    }
+
+    /// Sends a raw request; status 0 and the message when nothing was read.
+    pub fn http(&self, req: Request) -> Response {
         send(&self.agent, &req).unwrap_or_else(|e| Response::new(0, e.into_bytes()))
+    }
+
+    /// Calls the control route `POST /_control/{path}` with a JSON body;
+    /// its JSON answer (`null` if none).
+    pub fn stora_control(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/_control/{path}", self.stora_url);
+        let headers = vec![("content-type".into(), "application/json".into())];
+        let resp = self.http(Request { method: "POST".into(), url, headers, body: body.to_string().into_bytes() });
+        serde_json::from_slice(&resp.body).unwrap_or_default()
+    }
+
+    /// Reads the control route `GET /_control/{path}`, e.g.
+    /// `grants?operator=opr_x`; its JSON answer (`null` if none).
+    pub fn stora_view(&self, path: &str) -> serde_json::Value {
+        let url = format!("{}/_control/{path}", self.stora_url);
+        let resp = self.http(Request { method: "GET".into(), url, headers: Vec::new(), body: Vec::new() });
+        serde_json::from_slice(&resp.body).unwrap_or_default()
     }
 }

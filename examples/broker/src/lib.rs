@@ -48,21 +48,24 @@
 
 pub mod connect;
 pub mod crypto;
+pub mod env;
+pub mod env_cli;
 #[cfg(feature = "demo")]
 pub mod fault_proxy;
 pub mod handlers;
 #[cfg(feature = "demo")]
 pub mod harness;
+pub mod host_store;
 pub mod observe;
 pub mod pacing;
 pub mod plugin_host;
 pub mod reply;
+mod serve;
 pub mod site_fetch;
 pub mod stora;
 pub mod store;
 
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -71,7 +74,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::{any, delete, get, patch, post};
 use tessera_core::{MemoryReplayStore, Verifier};
 
 use crate::crypto::Vault;
@@ -81,6 +83,7 @@ use crate::stora::StoraClient;
 use crate::store::Store;
 
 pub use crate::reply::{Incoming, Origin, Reply};
+pub use crate::serve::{Broker, Running, Serve};
 
 /// Largest request body the broker accepts (bytes).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -318,8 +321,23 @@ impl App {
 /// A handler: plain synchronous code, run on tokio's blocking pool.
 pub type Handler = fn(&App, &Incoming) -> Reply;
 
+impl AsRef<App> for App {
+    fn as_ref(&self) -> &App {
+        self
+    }
+}
+
 /// Reads the request, runs `handler` off the async threads, logs one line.
-async fn run(app: Arc<App>, route: &'static str, req: Request, handler: Handler) -> Response {
+///
+/// Generic over the server's state so that a server embedding the broker's
+/// [`App`] (the reference authorization proxy, `examples/proxy`) serves its
+/// routes through the same glue: body limit, idle sweep, blocking pool, log line.
+pub async fn run<S: AsRef<App> + Send + Sync + 'static>(
+    state: Arc<S>,
+    route: &'static str,
+    req: Request,
+    handler: fn(&S, &Incoming) -> Reply,
+) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let reply = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -336,16 +354,17 @@ async fn run(app: Arc<App>, route: &'static str, req: Request, handler: Handler)
                     .collect(),
                 body: body.to_vec(),
             };
-            let worker = app.clone();
+            let worker = state.clone();
             tokio::task::spawn_blocking(move || {
                 // Forget silent installations first (at most hourly).
-                handlers::sweep_idle(&worker);
+                handlers::sweep_idle((*worker).as_ref());
                 handler(&worker, &incoming)
             })
             .await
             .unwrap_or_else(|_| Reply::error(500, "internal", "the handler failed"))
         }
     };
+    let app: &App = (*state).as_ref();
     app.observer.call(route, reply.install_id.as_deref(), reply.status, started.elapsed(), reply.error.as_deref());
     reply.into_http()
 }
@@ -355,32 +374,33 @@ fn method_not_allowed(_app: &App, _req: &Incoming) -> Reply {
     Reply::error(405, "method_not_allowed", "this route does not take that method")
 }
 
+/// The axum method router (`$method`: `get`, `post`, …) of a route served by
+/// the handler `$handler`, a `fn(&$state, &Incoming) -> Reply`, through
+/// [`run`] (logged as `$route`). For a router with state `Arc<$state>`: the
+/// broker's [`App`], or a server embedding it (the authorization proxy).
+#[macro_export]
+macro_rules! route {
+    ($state:ty, $method:ident, $route:literal, $handler:expr) => {
+        $crate::axum::routing::$method(
+            |$crate::axum::extract::State(state): $crate::axum::extract::State<std::sync::Arc<$state>>,
+             req: $crate::axum::extract::Request| $crate::run(state, $route, req, $handler),
+        )
+    };
+}
+
+/// The axum the [`route!`] macro expands to.
+#[doc(hidden)]
+pub use axum;
+
 macro_rules! handle {
     ($method:ident, $route:literal, $handler:path) => {
-        $method(|State(app): State<Arc<App>>, req: Request| run(app, $route, req, $handler))
+        route!(App, $method, $route, $handler)
     };
 }
 
 /// The broker's router.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/installations", handle!(post, "POST /installations", handlers::register))
-        .route(
-            "/installations/{id}",
-            handle!(delete, "DELETE /installations/{id}", handlers::deregister).merge(handle!(
-                patch,
-                "PATCH /installations/{id}",
-                handlers::site_moved
-            )),
-        )
-        .route(
-            "/installations/{id}/uninstall",
-            handle!(get, "GET /installations/{id}/uninstall", handlers::uninstall_ticket),
-        )
-        .route(
-            "/installations/{id}/revoke-previous",
-            handle!(post, "POST /installations/{id}/revoke-previous", handlers::revoke_previous),
-        )
+    let routes = registry_routes(Router::new())
         .route("/connect", handle!(get, "GET /connect", connect::connect))
         .route("/connect/continue", handle!(get, "GET /connect/continue", connect::connect_continue))
         .route("/connect/cancel", handle!(get, "GET /connect/cancel", connect::connect_cancel))
@@ -389,88 +409,60 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/{*path}", handle!(any, "/api/{*path}", handlers::api))
         .route("/disconnect", handle!(post, "POST /disconnect", handlers::disconnect))
         .route("/admin/installations/{id}", handle!(get, "GET /admin/installations/{id}", handlers::admin_installation))
+        .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics));
+    with_fallbacks(routes, app)
+}
+
+/// The installation registry's routes — registration, site move,
+/// deregistration, uninstall ticket, revoke-previous (docs/PROTOCOL.md §5.1,
+/// §5.7–§5.9, §5.11) — and the kill switch (`POST
+/// /admin/installations/{id}/disable|enable`), added to `router` for any
+/// server state that embeds the broker's [`App`]: the broker's own, and the
+/// reference authorization proxy's (`examples/proxy`).
+pub fn registry_routes<S: AsRef<App> + Send + Sync + 'static>(router: Router<Arc<S>>) -> Router<Arc<S>> {
+    macro_rules! on {
+        ($method:ident, $route:literal, $handler:path) => {
+            route!(S, $method, $route, |state: &S, req: &Incoming| $handler(state.as_ref(), req))
+        };
+    }
+    router
+        .route("/installations", on!(post, "POST /installations", handlers::register))
+        .route(
+            "/installations/{id}",
+            on!(delete, "DELETE /installations/{id}", handlers::deregister).merge(on!(
+                patch,
+                "PATCH /installations/{id}",
+                handlers::site_moved
+            )),
+        )
+        .route(
+            "/installations/{id}/uninstall",
+            on!(get, "GET /installations/{id}/uninstall", handlers::uninstall_ticket),
+        )
+        .route(
+            "/installations/{id}/revoke-previous",
+            on!(post, "POST /installations/{id}/revoke-previous", handlers::revoke_previous),
+        )
         .route(
             "/admin/installations/{id}/disable",
-            handle!(post, "POST /admin/installations/{id}/disable", handlers::admin_set_disabled),
+            on!(post, "POST /admin/installations/{id}/disable", handlers::admin_set_disabled),
         )
         .route(
             "/admin/installations/{id}/enable",
-            handle!(post, "POST /admin/installations/{id}/enable", handlers::admin_set_disabled),
+            on!(post, "POST /admin/installations/{id}/enable", handlers::admin_set_disabled),
         )
-        .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics))
-        .fallback(|State(app): State<Arc<App>>, req: Request| run(app, "fallback", req, handlers::not_found))
-        .method_not_allowed_fallback(|State(app): State<Arc<App>>, req: Request| {
-            run(app, "method_not_allowed", req, method_not_allowed)
+}
+
+/// `router` with the broker's answers for an unknown route (`404
+/// not_found`) and a known route asked with another method (`405`), and its
+/// state: what [`router`] and the authorization proxy's router end with.
+pub fn with_fallbacks<S: AsRef<App> + Send + Sync + 'static>(router: Router<Arc<S>>, state: Arc<S>) -> Router {
+    router
+        .fallback(|State(state): State<Arc<S>>, req: Request| {
+            run(state, "fallback", req, |state: &S, req: &Incoming| handlers::not_found(state.as_ref(), req))
         })
-        .with_state(app)
-}
-
-/// A broker running on its own thread, on `127.0.0.1` and an ephemeral
-/// port. Dropping it stops the server.
-pub struct Broker {
-    url: String,
-    app: Arc<App>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Broker {
-    /// Binds `127.0.0.1:0` and starts serving.
-    pub fn start(config: BrokerConfig) -> std::io::Result<Broker> {
-        Self::start_on(config, 0)
-    }
-
-    /// Binds `127.0.0.1:port` (0 = ephemeral) and starts serving.
-    pub fn start_on(config: BrokerConfig, port: u16) -> std::io::Result<Broker> {
-        let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
-        listener.set_nonblocking(true)?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let public_url = config.public_url.clone().unwrap_or_else(|| url.clone());
-        let app = Arc::new(App::new(config, public_url).map_err(std::io::Error::other)?);
-        let router = router(app.clone());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .max_blocking_threads(64)
-            .enable_all()
-            .build()?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("tessera-broker".into()).spawn(move || {
-            runtime.block_on(async move {
-                let listener = match tokio::net::TcpListener::from_std(listener) {
-                    Ok(l) => l,
-                    Err(e) => {
-                        eprintln!("tessera-broker: {e}");
-                        return;
-                    }
-                };
-                tokio::select! {
-                    _ = axum::serve(listener, router) => {}
-                    _ = rx => {}
-                }
-            });
-            runtime.shutdown_timeout(std::time::Duration::from_secs(2));
-        })?;
-        Ok(Broker { url, app, shutdown: Some(tx), thread: Some(thread) })
-    }
-
-    /// Base URL, e.g. `http://127.0.0.1:41235`.
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The shared state (store, observer, clock) for inspection.
-    pub fn app(&self) -> &Arc<App> {
-        &self.app
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+        .method_not_allowed_fallback(|State(state): State<Arc<S>>, req: Request| {
+            run(state, "method_not_allowed", req, |state: &S, req: &Incoming| method_not_allowed(state.as_ref(), req))
+        })
+        .with_state(state)
 }

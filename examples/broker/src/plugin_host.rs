@@ -99,6 +99,9 @@ pub struct PluginHost {
     /// WordPress plugin inside its activation request, whose proof route is
     /// not live yet): the registration completes with the challenge owed.
     pub defer_proofs: bool,
+    /// Storage and refresh lock shared with other hosts of the same site
+    /// (proxy mode's concurrent workers); `None`: this host's own copy.
+    pub store: Option<std::sync::Arc<crate::host_store::HostStore>>,
     agent: ureq::Agent,
     entropy: OsEntropy,
 }
@@ -119,6 +122,7 @@ impl PluginHost {
             really_sleep: true,
             site: None,
             defer_proofs: false,
+            store: None,
             agent: crate::stora::http_agent(Duration::from_secs(30)),
             entropy: OsEntropy,
         }
@@ -192,8 +196,32 @@ impl PluginHost {
                     // Stored before `Persisted` is fed (here: the host's copy).
                     trace.actions.push("persist");
                     trace.persists += 1;
+                    if let Some(store) = &self.store {
+                        store.store(&json);
+                    }
                     self.persisted = Some(json);
                     event = Event::Persisted;
+                }
+                Action::Lock(_name) => {
+                    // One lock per installation; the stored state is read
+                    // after taking it (another worker may have refreshed).
+                    trace.actions.push("lock");
+                    let own = match self.companion.persisted_state(&mut self.entropy) {
+                        Ok(own) => own,
+                        Err(e) => break Err(e),
+                    };
+                    event = match &self.store {
+                        Some(store) if !store.lock(Duration::from_secs(30)) => Event::LockUnavailable,
+                        Some(store) => Event::Locked(store.load().unwrap_or(own)),
+                        None => Event::Locked(self.persisted.clone().unwrap_or(own)),
+                    };
+                }
+                Action::Unlock(_name) => {
+                    trace.actions.push("unlock");
+                    if let Some(store) = &self.store {
+                        store.unlock();
+                    }
+                    event = Event::Unlocked;
                 }
                 Action::ServeProof(proof) => {
                     trace.actions.push("serve_proof");
@@ -328,7 +356,8 @@ impl PluginHost {
     ) -> Result<String, Error> {
         let now = self.now();
         let url = self.companion.connect_url(return_url, scope, now, &mut self.entropy)?;
-        self.persisted = Some(self.companion.to_json());
+        // Stored as the machine stores it (sealed when the companion seals).
+        self.persisted = Some(self.companion.persisted_state(&mut self.entropy)?);
         browser
             .connect(&url, return_url, decision)
             .map_err(|_| Error::CallbackInvalid("the browser did not reach the return URL"))

@@ -94,6 +94,17 @@ struct TokenAnswer {
     scope: String,
 }
 
+/// An OAuth endpoint's refusal: `400 invalid_grant` as [`StoraError::InvalidGrant`],
+/// anything else with the RFC 6749 `error` code of its body (`http_{status}`
+/// without one).
+fn oauth_error(status: u16, body: &[u8]) -> StoraError {
+    let code = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+        .unwrap_or_else(|| format!("http_{status}"));
+    if status == 400 && code == "invalid_grant" { StoraError::InvalidGrant } else { StoraError::Status(status, code) }
+}
+
 /// Stora's OAuth and API endpoints, with this partner's client credentials.
 pub struct StoraClient {
     base: String,
@@ -195,15 +206,7 @@ impl StoraClient {
             .read_to_vec()
             .map_err(|e| StoraError::Transport(e.to_string()))?;
         if status != 200 {
-            let code = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                .unwrap_or_else(|| format!("http_{status}"));
-            return Err(if status == 400 && code == "invalid_grant" {
-                StoraError::InvalidGrant
-            } else {
-                StoraError::Status(status, code)
-            });
+            return Err(oauth_error(status, &body));
         }
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|_| StoraError::Transport("token answer is not the expected JSON".into()))?;
@@ -215,7 +218,8 @@ impl StoraClient {
         })
     }
 
-    /// `POST /oauth2/revoke`; revoking either token revokes the pair.
+    /// `POST /oauth2/revoke`; revoking either token revokes the pair. A
+    /// refusal carries Stora's OAuth `error` code (`http_{status}` without one).
     pub fn revoke(&self, token: &str) -> Result<(), StoraError> {
         let body = Zeroizing::new(
             serde_json::json!({
@@ -225,7 +229,7 @@ impl StoraClient {
             })
             .to_string(),
         );
-        let resp = self
+        let mut resp = self
             .agent
             .post(format!("{}/oauth2/revoke", self.base))
             .header("content-type", "application/json")
@@ -233,7 +237,10 @@ impl StoraClient {
             .map_err(|e| StoraError::Transport(e.to_string()))?;
         match resp.status().as_u16() {
             200 => Ok(()),
-            status => Err(StoraError::Status(status, format!("http_{status}"))),
+            status => Err(oauth_error(
+                status,
+                &resp.body_mut().with_config().limit(MAX_BODY).read_to_vec().unwrap_or_default(),
+            )),
         }
     }
 

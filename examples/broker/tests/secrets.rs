@@ -257,6 +257,7 @@ fn drive(
                 rig.site.serve_proof(&proof);
                 Event::ProofServed
             }
+            Action::Lock(_) | Action::Unlock(_) => unreachable!("broker mode takes no lock"),
             Action::Done(result) => {
                 match &result {
                     Ok(c) => cap.debug("a completion", c),

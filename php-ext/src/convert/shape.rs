@@ -73,6 +73,14 @@ const RETRY: &[Field] = &[
     field("max_retry_after_ms", Kind::Int { max: i64::MAX }, false),
 ];
 
+const PROXY: &[Field] = &[
+    field("stora_api_url", Kind::Str, true),
+    field("refresh_margin_secs", Kind::Int { max: i64::MAX }, false),
+    field("token", Kind::Str, false),
+    field("refresh", Kind::Str, false),
+    field("revoke", Kind::Str, false),
+];
+
 /// A core type read from a PHP array: the keys its serde definition reads.
 pub trait Shaped {
     /// The keys, in declaration order.
@@ -84,6 +92,7 @@ impl Shaped for Config {
         field("broker_url", Kind::Str, true),
         field("routes", Kind::Map(ROUTES), false),
         field("retry", Kind::Map(RETRY), false),
+        field("proxy", Kind::Map(PROXY), false),
     ];
 }
 

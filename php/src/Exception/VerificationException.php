@@ -4,10 +4,14 @@ declare(strict_types=1);
 
 namespace Tessera\Pure\Exception;
 
-/** Broker side: a signature, connect URL, ticket or proof did not verify. */
+/**
+ * Broker side: a signature, connect URL, ticket or proof did not verify (or
+ * an authorization proxy's state or code context: `proxy_state_*`,
+ * `code_context_*`, answered with 400).
+ */
 final class VerificationException extends TesseraException
 {
-    /** The HTTP status a broker answers this failure with (401, 403, 503, …). */
+    /** The HTTP status a broker answers this failure with (401, 403, 503, 400, …). */
     final public function getHttpStatus(): int
     {
         \Tessera\Pure\Internal\Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);

@@ -103,8 +103,8 @@ final class Connect
                 throw CoreError::invalidUrl('return_url', 'has a query that does not percent-decode or repeats a key');
             }
             foreach ($pairs as [$k]) {
-                if ($k === 'state' || $k === 'code' || $k === 'error') {
-                    throw CoreError::invalidUrl('return_url', 'must not carry state, code or error in its query');
+                if ($k === 'state' || $k === 'code' || $k === 'error' || $k === 'code_context') {
+                    throw CoreError::invalidUrl('return_url', 'must not carry state, code, error or code_context in its query');
                 }
             }
         }
@@ -174,7 +174,7 @@ final class Connect
         if ($state === null) {
             throw CoreError::callbackInvalid('missing state');
         }
-        return new Callback($state, self::get($pairs, 'code'), self::get($pairs, 'error'));
+        return new Callback($state, self::get($pairs, 'code'), self::get($pairs, 'error'), self::get($pairs, 'code_context'));
     }
 
     /** The query of a URL, `?query` or bare query (fragment dropped). */

@@ -312,7 +312,7 @@ final class Convert
     {
         Shape::check($z, Shape::CONFIG, 'config');
         $v = self::toJson($z, 'config');
-        $fields = self::structFields($v, ['broker_url', 'routes', 'retry'], ['routes', 'retry'], 'config');
+        $fields = self::structFields($v, ['broker_url', 'routes', 'retry', 'proxy'], ['routes', 'retry', 'proxy'], 'config');
         $brokerUrl = self::serdeString($fields['broker_url'], 'config');
         $routes = new Routes();
         if (array_key_exists('routes', $fields)) {
@@ -338,7 +338,27 @@ final class Convert
                 }
             }
         }
-        return new Config($brokerUrl, $routes, $retry);
+        return new Config($brokerUrl, $routes, $retry, self::proxyFromJson($fields['proxy'] ?? null));
+    }
+
+    /** `Option<ProxyConfig>` through its serde definition (every field defaulted). @throws CoreError */
+    private static function proxyFromJson(mixed $v): ?ProxyConfig
+    {
+        if ($v === null) {
+            return null;
+        }
+        $proxy = new ProxyConfig();
+        $names = ['stora_api_url', 'refresh_margin_secs', 'token', 'refresh', 'revoke'];
+        $p = self::structFields($v, $names, $names, 'config');
+        foreach (['stora_api_url' => 'storaApiUrl', 'token' => 'token', 'refresh' => 'refresh', 'revoke' => 'revoke'] as $k => $prop) {
+            if (array_key_exists($k, $p)) {
+                $proxy->$prop = self::serdeString($p[$k], 'config');
+            }
+        }
+        if (array_key_exists('refresh_margin_secs', $p)) {
+            $proxy->refreshMarginSecs = self::serdeU64($p['refresh_margin_secs'], 'config');
+        }
+        return $proxy;
     }
 
     /** `Registration` through its serde definition (four required strings), after {@see Shape::check()}. @throws CoreError */

@@ -18,7 +18,8 @@ final class Redact
 
     /**
      * `$text` with every secret `$core` (when there is one) holds (the installation secret as it
-     * is sent, base64url; the broker token) and every credential of `$sent`
+     * is sent, base64url; the broker token; in proxy mode the Stora access and
+     * refresh token) and every credential of `$sent`
      * (its `Authorization` and `Signature` header values) replaced by
      * `[redacted]`. Longer secrets are replaced first, so a header value that
      * contains the token goes whole.
@@ -31,6 +32,8 @@ final class Redact
         $secrets = [
             $core?->state->installation?->secret->toBase64url(),
             $core?->state->brokerToken?->expose(),
+            $core?->state->tokens?->access->expose(),
+            $core?->state->tokens?->refresh->expose(),
             $sent?->header('authorization'),
             $sent?->header('signature'),
         ];

@@ -20,6 +20,50 @@ final class Text
     }
 
     /**
+     * Rust `String::from_utf8_lossy`: every maximal subpart of an ill-formed
+     * sequence becomes U+FFFD (Unicode §3.9), valid text is kept as it is.
+     */
+    public static function lossyUtf8(#[\SensitiveParameter] string $s): string
+    {
+        if (self::isUtf8($s)) {
+            return $s;
+        }
+        $out = '';
+        $n = \strlen($s);
+        $i = 0;
+        while ($i < $n) {
+            $b = \ord($s[$i]);
+            [$len, $lo, $hi] = match (true) {
+                $b < 0x80 => [1, 0x80, 0xBF],
+                $b >= 0xC2 && $b <= 0xDF => [2, 0x80, 0xBF],
+                $b === 0xE0 => [3, 0xA0, 0xBF],
+                $b === 0xED => [3, 0x80, 0x9F],
+                $b >= 0xE1 && $b <= 0xEF => [3, 0x80, 0xBF],
+                $b === 0xF0 => [4, 0x90, 0xBF],
+                $b >= 0xF1 && $b <= 0xF3 => [4, 0x80, 0xBF],
+                $b === 0xF4 => [4, 0x80, 0x8F],
+                default => [0, 0, 0],
+            };
+            if ($len === 0) {
+                $out .= "\u{FFFD}";
+                $i++;
+                continue;
+            }
+            $j = 1;
+            while ($j < $len && $i + $j < $n) {
+                $c = \ord($s[$i + $j]);
+                if ($c < ($j === 1 ? $lo : 0x80) || $c > ($j === 1 ? $hi : 0xBF)) {
+                    break;
+                }
+                $j++;
+            }
+            $out .= $j === $len ? substr($s, $i, $len) : "\u{FFFD}";
+            $i += $j;
+        }
+        return $out;
+    }
+
+    /**
      * Rust `str::trim`: removes Unicode White_Space at both ends (the input is
      * valid UTF-8).
      */

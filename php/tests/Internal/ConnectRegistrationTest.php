@@ -80,9 +80,10 @@ final class ConnectRegistrationTest extends Support
             '/relative' => 'must be absolute', 'https://x#f' => 'must not contain a fragment', 'https://x y' => 'must be visible ASCII without spaces',
             '://x' => 'must be absolute', '1http://x' => 'must be absolute', 'https://x/cb?a=%zz' => 'has an invalid %-escape',
             'https://x/cb?a=%FF' => 'has a query that does not percent-decode or repeats a key',
-            'https://x/cb?state=1' => 'must not carry state, code or error in its query',
-            'https://x/cb?a=1&%63ode=t' => 'must not carry state, code or error in its query',
-            'https://x/cb?error' => 'must not carry state, code or error in its query',
+            'https://x/cb?state=1' => 'must not carry state, code, error or code_context in its query',
+            'https://x/cb?a=1&%63ode=t' => 'must not carry state, code, error or code_context in its query',
+            'https://x/cb?error' => 'must not carry state, code, error or code_context in its query',
+            'https://x/cb?code_context=c' => 'must not carry state, code, error or code_context in its query',
             'https://x/cb?a=1&b&a=2' => 'has a query that does not percent-decode or repeats a key',
             'file:///etc/passwd' => 'scheme must be http or https', 'https://s.example:99999/cb' => 'has an invalid port',
             'https://[::1/cb' => 'has an unclosed IPv6 bracket', 'https://evil.example\\@shop.example/' => 'must not contain user information',
@@ -130,7 +131,7 @@ final class ConnectRegistrationTest extends Support
             }
             $checked++;
         }
-        self::assertSame(6, $checked);
+        self::assertSame(7, $checked);
         foreach (self::vectors('uninstall_url') as $c) {
             $state = json_decode($c['state'], true);
             $inst = $state['installation'] ?? null;

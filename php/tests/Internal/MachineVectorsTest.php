@@ -28,7 +28,7 @@ use Tessera\Pure\Internal\SeededEntropy;
  */
 final class MachineVectorsTest extends Support
 {
-    private const FILES = ['machine-register', 'machine-call', 'machine-leave', 'machine-connect'];
+    private const FILES = ['machine-register', 'machine-call', 'machine-leave', 'machine-connect', 'machine-proxy'];
 
     /** @return list<array<string, mixed>> */
     private static function scripts(string $file): array
@@ -74,7 +74,10 @@ final class MachineVectorsTest extends Support
                     continue;
                 }
                 foreach ($script['steps'] as $i => $step) {
-                    $event = self::event($step['event']);
+                    // Proxy mode: the host hands back what it stored, sealed.
+                    $event = $step['event']['type'] === 'locked'
+                        ? Event::locked(Seal::seal($step['event']['state'], $key, str_repeat('n', 24)))
+                        : self::event($step['event']);
                     if ($event === null) {
                         break;
                     }
@@ -180,6 +183,9 @@ final class MachineVectorsTest extends Support
             'persisted' => Event::persisted(),
             'proof_served' => Event::proofServed(),
             'proof_deferred' => Event::proofDeferred(),
+            'locked' => Event::locked($e['state']),
+            'lock_unavailable' => Event::lockUnavailable(),
+            'unlocked' => Event::unlocked(),
             'abort' => null,
         };
     }
@@ -192,6 +198,7 @@ final class MachineVectorsTest extends Support
             Action::SLEEP => ['type' => 'sleep', 'ms' => $a->ms],
             Action::PERSIST => ['type' => 'persist', 'state' => $a->state],
             Action::SERVE_PROOF => ['type' => 'serve_proof', 'proof' => ['url' => $a->proof->url, 'path' => $a->proof->path, 'body' => $a->proof->body]],
+            Action::LOCK, Action::UNLOCK => ['type' => $a->type, 'name' => $a->name],
             default => $a->result instanceof CoreError
                 ? ['type' => 'done', 'error' => ['code' => $a->result->code(), 'status' => $a->result->status()]]
                 : ['type' => 'done', 'result' => self::completionJson($a->result)],

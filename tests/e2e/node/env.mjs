@@ -13,12 +13,23 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../.
 
 /** Starts the environment; `args` are extra tessera-e2e-env flags (e.g. `--token-canary X`). */
 export async function startEnv(args = []) {
-  const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
+  return spawnEnv(process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env"), args);
+}
+
+/**
+ * Starts tessera-proxy-env (fake Stora + reference authorization proxy +
+ * site): the Env's `broker` is the proxy, `storaApi` Stora's API base.
+ */
+export async function startProxyEnv(args = []) {
+  return spawnEnv(process.env.TESSERA_PROXY_ENV ?? path.join(root, "target/debug/tessera-proxy-env"), args);
+}
+
+async function spawnEnv(bin, args) {
   const child = spawn(bin, ["--exit-on-stdin-close", "--max-lifetime", "600", "--quiet", ...args], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout });
   const first = await new Promise((resolve, reject) => {
     child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`tessera-e2e-env exited with ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${path.basename(bin)} exited with ${code}`)));
     lines.once("line", resolve);
   });
   const info = JSON.parse(first);
@@ -28,7 +39,8 @@ export async function startEnv(args = []) {
 export class Env {
   constructor(child, info) {
     this.child = child;
-    this.broker = info.broker_url;
+    this.broker = info.broker_url ?? info.proxy_url;
+    this.storaApi = info.stora_api_url;
     this.stora = info.stora_url;
     this.site = info.site_url;
     this.returnUrl = info.return_url;

@@ -48,6 +48,7 @@ function impl(): string
 final class Env
 {
     public static ?Env $instance = null;
+    public static ?Env $proxyInstance = null;
 
     /** Prefix of every code and token the fake Stora issues in this run. */
     public const STORA_CANARY = 'CANARYphp-';
@@ -59,20 +60,28 @@ final class Env
     private array $pipes = [];
     public string $broker;
     public string $stora;
+    /** Stora's API base, for a proxy-mode companion (proxy environment only). */
+    public string $storaApi;
     public string $site;
     public string $returnUrl;
     public string $adminToken;
 
-    private function __construct()
+    /**
+     * @param bool $proxy tessera-proxy-env (fake Stora + authorization proxy +
+     *        site; `broker` is then the proxy) instead of tessera-e2e-env
+     */
+    private function __construct(bool $proxy = false)
     {
-        $bin = getenv('TESSERA_E2E_ENV') ?: dirname(__DIR__, 3) . '/target/debug/tessera-e2e-env';
+        $name = $proxy ? 'tessera-proxy-env' : 'tessera-e2e-env';
+        $bin = getenv($proxy ? 'TESSERA_PROXY_ENV' : 'TESSERA_E2E_ENV') ?: dirname(__DIR__, 3) . "/target/debug/$name";
         if (!is_executable($bin)) {
-            fwrite(STDERR, "tessera-e2e-env not found at $bin (cargo build -p tessera-broker --bins)\n");
+            fwrite(STDERR, "$name not found at $bin (cargo build -p tessera-broker -p tessera-proxy --bins)\n");
             exit(2);
         }
         $this->owner = getmypid();
         // Stora's tokens carry a canary prefix: SecretsTest searches for it.
-        $this->process = proc_open([$bin, '--exit-on-stdin-close', '--max-lifetime', '600', '--quiet', '--token-canary', self::STORA_CANARY], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
+        $args = $proxy ? [] : ['--token-canary', self::STORA_CANARY];
+        $this->process = proc_open([$bin, '--exit-on-stdin-close', '--max-lifetime', '600', '--quiet', ...$args], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
         if (!is_resource($this->process)) {
             fwrite(STDERR, "cannot start $bin\n");
             exit(2);
@@ -80,19 +89,26 @@ final class Env
         $line = fgets($this->pipes[1]);
         $info = json_decode((string) $line, true);
         if (!is_array($info)) {
-            fwrite(STDERR, "tessera-e2e-env did not start: " . var_export($line, true) . "\n");
+            fwrite(STDERR, "$name did not start: " . var_export($line, true) . "\n");
             exit(2);
         }
-        $this->broker = $info['broker_url'];
+        $this->broker = $info['broker_url'] ?? $info['proxy_url'];
         $this->stora = $info['stora_url'];
+        $this->storaApi = $info['stora_api_url'] ?? '';
         $this->site = $info['site_url'];
         $this->returnUrl = $info['return_url'];
-        $this->adminToken = $info['admin_token'];
+        $this->adminToken = $info['admin_token'] ?? '';
     }
 
     public static function get(): Env
     {
         return self::$instance ??= new Env();
+    }
+
+    /** The authorization-proxy environment (docs/PROTOCOL.md §13), started once. */
+    public static function proxy(): Env
+    {
+        return self::$proxyInstance ??= new Env(true);
     }
 
     /** Closing stdin stops the environment; it also stops by itself. */
@@ -291,3 +307,4 @@ final class Browser
 
 Env::get();
 register_shutdown_function(static fn () => Env::get()->stop());
+register_shutdown_function(static fn () => Env::$proxyInstance?->stop());

@@ -29,6 +29,9 @@ import {
   type TimelineEvent,
   type UninstallReport,
   type Verified,
+  webLocks,
+  type ProxyConfig,
+  type RefreshLock,
 } from "tessera-companion";
 
 declare const storage: { get(k: string): Promise<string | undefined>; set(k: string, v: string): Promise<void> };
@@ -194,4 +197,23 @@ export async function records(companion: Companion): Promise<string> {
   const noTemplate: TimelineEvent = { sourceId: "src_1" };
   void [status, noTemplate];
   return metadataPatch({ plan: null, tier: "2" }, { plan: "gold" });
+}
+
+/** Authorization-proxy mode: the config, a Web Locks refresh lock, a call under it. */
+export async function proxyMode(): Promise<number> {
+  const proxy: ProxyConfig = { storaApiUrl: "https://api.stora.example/2025-09", refreshMarginSecs: 120 };
+  const companion = Companion.create({ brokerUrl: "https://proxy.example", sealKey, proxy });
+  const locks: RefreshLock = webLocks(async () => (await storage.get("tessera")) ?? "", { timeoutMs: 10_000 });
+  const res: HttpResponse = await companion.call(
+    { method: "GET", path: "/api/contacts" },
+    { onPersist: (s) => storage.set("tessera", s), ...locks },
+  );
+  // @ts-expect-error storaApiUrl is required
+  const noUrl: ProxyConfig = { refreshMarginSecs: 60 };
+  // @ts-expect-error lock resolves to the stored state or null
+  const badLock: DriverOptions = { lock: async () => 1, unlock: async () => {} };
+  // @ts-expect-error loadState gives the stored state
+  webLocks(async () => 1);
+  void [noUrl, badLock];
+  return res.status;
 }

@@ -14,11 +14,10 @@
 //! line is described by `--help` ([`HELP`]); the repository README's section
 //! "Develop against a local broker" shows the one command.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::Duration;
 
+use tessera_broker::env_cli::{BadFlags, EnvFile, number, print_line, value, wait, watch_signals, watch_stdin};
 use tessera_broker::harness::{Env, EnvOptions, LogChoice};
 
 /// The text of `--help`.
@@ -98,18 +97,6 @@ struct Cli {
     quiet: bool,
 }
 
-/// A command-line problem: the message for standard error.
-struct BadFlags(String);
-
-fn value(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, BadFlags> {
-    args.next().ok_or_else(|| BadFlags(format!("{flag} needs a value")))
-}
-
-fn number<T: std::str::FromStr>(args: &mut impl Iterator<Item = String>, flag: &str) -> Result<T, BadFlags> {
-    let v = value(args, flag)?;
-    v.parse().map_err(|_| BadFlags(format!("{flag}: not a valid number: {v:?}")))
-}
-
 /// Parses the flags; `Ok(None)` means `--help`.
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Cli>, BadFlags> {
     let mut cli = Cli {
@@ -147,71 +134,6 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Cli>, BadFlags
             list.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_string).collect();
     }
     Ok(Some(cli))
-}
-
-/// The env file: written atomically, removed on drop.
-struct EnvFile(PathBuf);
-
-impl EnvFile {
-    fn write(path: &Path, line: &str) -> std::io::Result<EnvFile> {
-        let name = path.file_name().ok_or_else(|| std::io::Error::other("--env-file needs a file name"))?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(".{}.tmp", std::process::id()));
-        let tmp = path.with_file_name(tmp_name);
-        let written = std::fs::File::create(&tmp).and_then(|mut f| {
-            f.write_all(line.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()
-        });
-        if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        Ok(EnvFile(path.to_path_buf()))
-    }
-}
-
-impl Drop for EnvFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// Sends on `stop` at SIGINT or SIGTERM; returns once the handlers are in
-/// place (so no signal between start-up and the JSON line kills it uncleanly).
-fn watch_signals(stop: mpsc::Sender<&'static str>) {
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-            return;
-        };
-        let name = runtime.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-                return None;
-            };
-            let _ = ready_tx.send(());
-            tokio::select! {
-                _ = term.recv() => Some("SIGTERM"),
-                _ = int.recv() => Some("SIGINT"),
-            }
-        });
-        if let Some(name) = name {
-            let _ = stop.send(name);
-        }
-    });
-    let _ = ready_rx.recv_timeout(Duration::from_secs(5));
-}
-
-/// Sends on `stop` when standard input reaches its end.
-fn watch_stdin(stop: mpsc::Sender<&'static str>) {
-    std::thread::spawn(move || {
-        let mut sink = [0u8; 256];
-        let mut stdin = std::io::stdin();
-        while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
-        let _ = stop.send("standard input closed");
-    });
 }
 
 /// The human banner (standard error; no secret in it).
@@ -275,15 +197,11 @@ fn main() {
         }
     };
     // A closed standard output (a background run) is not an error.
-    let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    print_line(&line);
     if !cli.quiet {
         eprint!("{}", banner(&env, &cli));
     }
-    let reason = match cli.max_lifetime {
-        Some(secs) => stop_rx.recv_timeout(Duration::from_secs(secs)).unwrap_or("--max-lifetime reached"),
-        None => stop_rx.recv().unwrap_or("no way left to stop"),
-    };
+    let reason = wait(stop_rx, cli.max_lifetime);
     drop(stop_tx);
     if !cli.quiet {
         eprintln!("tessera-e2e-env: stopping ({reason})");

@@ -8,7 +8,9 @@ namespace StorefrontSync\Vendor\Tessera\Exception;
  * The broker stayed unavailable (5xx, 408, transport errors) after
  * retries, or Stora itself failed (code `upstream_failed`: `getReason()`
  * is Stora's code, `getRequestId()` its request id; a POST is not sent
- * again, as Stora replays its stored answer to the same Idempotency-Key).
+ * again, as Stora replays its stored answer to the same Idempotency-Key),
+ * or, in proxy mode, the installation's refresh lock could not be taken
+ * in time (code `lock_unavailable`).
  */
 final class ServerUnavailableException extends TesseraException
 {

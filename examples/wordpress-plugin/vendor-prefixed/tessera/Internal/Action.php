@@ -14,6 +14,10 @@ final class Action
     public const SLEEP = 'sleep';
     public const PERSIST = 'persist';
     public const SERVE_PROOF = 'serve_proof';
+    /** Proxy mode: take the named lock, then feed the stored state (Locked) or LockUnavailable. */
+    public const LOCK = 'lock';
+    /** Proxy mode: release the named lock, then feed Unlocked. */
+    public const UNLOCK = 'unlock';
     public const DONE = 'done';
 
     private function __construct(
@@ -24,6 +28,8 @@ final class Action
         public readonly ?OwnershipProof $proof = null,
         /** For DONE: the completion, or the error that ended the operation. */
         public readonly Completion|CoreError|null $result = null,
+        /** For LOCK and UNLOCK: the lock's name (`tessera-refresh-<install id>`). */
+        public readonly ?string $name = null,
     ) {
     }
 
@@ -51,6 +57,25 @@ final class Action
         return new self(self::SERVE_PROOF, null, 0, null, $proof);
     }
 
+    /**
+     * Proxy mode, around a token refresh, a whole connect completion,
+     * disconnect, uninstall or reset, and any other state write once a pair
+     * existed ({@see LockMachine}): take the lock of this name (one per
+     * installation, shared by every worker and process of the host), waiting
+     * a bounded time, then read the stored state and feed it (Locked), or
+     * feed LockUnavailable.
+     */
+    public static function lock(string $name): self
+    {
+        return new self(self::LOCK, null, 0, null, null, null, $name);
+    }
+
+    /** Release the lock of this name (taken by the last Lock, the same name even once the installation is gone); feed Unlocked. */
+    public static function unlock(string $name): self
+    {
+        return new self(self::UNLOCK, null, 0, null, null, null, $name);
+    }
+
     /** The operation is over. */
     public static function done(Completion|CoreError $result): self
     {
@@ -64,6 +89,7 @@ final class Action
             self::SLEEP => ['type' => 'sleep', 'ms' => $this->ms],
             self::PERSIST => ['type' => 'persist', 'state' => '<state, ' . strlen((string) $this->state) . ' bytes>'],
             self::SERVE_PROOF => ['type' => 'serve_proof', 'url' => $this->proof?->url],
+            self::LOCK, self::UNLOCK => ['type' => $this->type, 'name' => $this->name],
             default => ['type' => 'done', 'result' => $this->result instanceof CoreError ? $this->result->code() : $this->result?->type],
         };
     }

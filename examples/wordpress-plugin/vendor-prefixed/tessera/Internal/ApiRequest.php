@@ -29,4 +29,20 @@ final class ApiRequest
     {
         return new self($method, $path, [['content-type', 'application/json']], $body);
     }
+
+    /**
+     * What `var_dump`/`print_r` show: credentials redacted, body elided
+     * (a revoke carries a refresh token, a code exchange the code).
+     *
+     * @return array<string, mixed>
+     */
+    public function __debugInfo(): array
+    {
+        return [
+            'method' => $this->method,
+            'path' => $this->path,
+            'headers' => Request::debugHeaders($this->headers),
+            'body' => '<' . \strlen($this->body) . ' bytes>',
+        ];
+    }
 }

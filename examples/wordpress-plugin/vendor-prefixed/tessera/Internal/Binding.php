@@ -20,6 +20,8 @@ final class Binding
     /** @var \WeakMap<Verifier, VerifierState>|null */
     private static ?\WeakMap $verifiers = null;
     private static ?\ReflectionClass $companionClass = null;
+    /** @var \WeakMap<Companion, RefreshLock>|null the refresh lock of each companion that was given one */
+    private static ?\WeakMap $refreshLocks = null;
 
     /** A Companion object around `$core` (its constructor is the "not constructible" one). */
     public static function wrap(CompanionCore $core): Companion
@@ -42,6 +44,31 @@ final class Binding
     public static function hooks(Companion $c): TestHooks
     {
         return (self::$companions[$c] ?? null)[1] ?? throw self::uninitialised();
+    }
+
+    /** Keeps `$lock` as the companion's refresh lock (`setRefreshLock()`). @throws CoreError */
+    public static function setRefreshLock(Companion $c, RefreshLock $lock): void
+    {
+        self::core($c);
+        self::$refreshLocks ??= new \WeakMap();
+        self::$refreshLocks[$c] = $lock;
+    }
+
+    /**
+     * Proxy mode: the operations that may refresh the tokens (`call()`,
+     * `callAndRecord()`) need the refresh lock; without it they fail before
+     * any action.
+     *
+     * @throws CoreError invalid_input naming `setRefreshLock`
+     */
+    public static function requireRefreshLock(Companion $c): void
+    {
+        if (self::core($c)->state->config->proxy !== null && !isset(self::$refreshLocks[$c])) {
+            throw CoreError::invalidInput(
+                'setRefreshLock',
+                "authorization-proxy mode needs the host's refresh lock before call() and callAndRecord()",
+            );
+        }
     }
 
     public static function uninitialised(): CoreError
@@ -102,6 +129,7 @@ final class Binding
     {
         $core = self::core($c);
         $call = $start($core);
+        $host->withRefreshLock(self::$refreshLocks[$c] ?? null);
         return Convert::completionToPhp($host->drive($core, self::hooks($c), $call));
     }
 }

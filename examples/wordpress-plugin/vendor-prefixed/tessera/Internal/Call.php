@@ -37,7 +37,11 @@ final class Call
     public bool $awaitingResponse = false;
     public bool $started = false;
     public bool $finished = false;
-    /** @var list<Action|string|null> queued actions; null is `Pending::Resend`, BEGIN_REGISTRATION `Pending::BeginRegistration` */
+    /**
+     * @var list<Action|CoreError|string|null> queued actions; null is `Pending::Resend`, BEGIN_REGISTRATION
+     *      `Pending::BeginRegistration`, a CoreError `Pending::Fail` (end as the operation ends failures),
+     *      UNLOCK `Pending::Unlock`, REFRESH `Pending::Refresh` (proxy mode)
+     */
     public array $pending = [];
     public RemoteStep $disconnectStep;
     /** "Reset this installation": the uninstall plan's remote steps, then a fresh registration. */
@@ -53,9 +57,29 @@ final class Call
     public ?TimelineEvent $recordingEvent = null;
     /** A recorded call: the action's 2xx response, once it came. */
     public ?Response $recordingResponse = null;
+    /** Proxy mode: the token refresh in progress. */
+    public ?RefreshRound $refresh = null;
+    /** Proxy mode: this call refreshed (or adopted a refreshed pair) once. */
+    public bool $tokenRefreshed = false;
+    /** Proxy mode: `401 invalid_token` answers this call had. */
+    public int $refusals = 0;
+    /** Why the lock is asked for or held: a {@see LockMachine} `PURPOSE_*`, or null. */
+    public ?string $lock = null;
+    /** A Lock action is out. */
+    public bool $awaitingLock = false;
+    /** The installation's lock is held. */
+    public bool $holdsLock = false;
+    /** The name of the lock asked for or held. */
+    public ?string $lockName = null;
+    /** A state write wrapped in the lock is in progress: a {@see LockMachine} `PHASE_*`, or null. */
+    public ?string $persistPhase = null;
 
     /** `Pending::BeginRegistration`: the old installation is wiped; register afresh. */
     public const BEGIN_REGISTRATION = 'begin_registration';
+    /** `Pending::Unlock`: release the installation's lock (proxy mode). */
+    public const UNLOCK = 'unlock';
+    /** `Pending::Refresh`: send the refresh again (proxy mode, after learning the clock offset). */
+    public const REFRESH = 'refresh';
 
     public function __construct(public string $op, public ApiRequest $req)
     {

@@ -56,6 +56,9 @@ final class CompanionCore
                 throw CoreError::invalidUrl('routes', 'must not have a query');
             }
         }
+        if ($config->proxy !== null) {
+            self::validateProxy($config->proxy, $url);
+        }
         $r = $config->retry;
         if ($r->maxAttempts < 1 || $r->maxAttempts > 10
             || U64::cmp($r->maxDelayMs, 600_000) > 0
@@ -65,6 +68,26 @@ final class CompanionCore
             throw CoreError::invalidInput('retry', 'out of range (1-10 attempts, delays up to an hour)');
         }
         return $url;
+    }
+
+    /** The authorization-proxy part of `validate_config`. @throws CoreError */
+    private static function validateProxy(ProxyConfig $proxy, Url $url): void
+    {
+        $stora = Url::parse($proxy->storaApiUrl, 'stora_api_url');
+        if ($stora->scheme() === 'http' && !$stora->isLoopback()) {
+            throw CoreError::insecureBrokerUrl();
+        }
+        if ($stora->query() !== null) {
+            throw CoreError::invalidUrl('stora_api_url', 'must not have a query');
+        }
+        foreach ([$proxy->token, $proxy->refresh, $proxy->revoke] as $route) {
+            if ($url->appendPath($route, 'routes')->query() !== null) {
+                throw CoreError::invalidUrl('routes', 'must not have a query');
+            }
+        }
+        if (U64::cmp($proxy->refreshMarginSecs, 3_600) > 0) {
+            throw CoreError::invalidInput('proxy', 'refresh_margin_secs is at most 3600');
+        }
     }
 
     /** A fresh companion for the broker in `$config` (`Companion::create`). @throws CoreError */
@@ -163,6 +186,9 @@ final class CompanionCore
             }
             $this->state->installation = new Installation($id, '', '', $secret, '', '');
             $this->state->brokerToken = null;
+            $this->state->tokens = null;
+            $this->state->retiredRefresh = null;
+            $this->state->tokenGeneration = 0;
             $this->state->account = null;
             $this->state->pendingConnect = null;
             $this->state->reconnectReason = null;
@@ -424,6 +450,10 @@ final class CompanionCore
     {
         $this->state->installation = null;
         $this->state->brokerToken = null;
+        // A copy never uses (nor revokes) the original's Stora tokens.
+        $this->state->tokens = null;
+        $this->state->retiredRefresh = null;
+        $this->state->tokenGeneration = 0;
         $this->state->account = null;
         $this->state->pendingConnect = null;
         $this->state->reconnectReason = null;

@@ -4,13 +4,18 @@ declare(strict_types=1);
 
 namespace StorefrontSync\Vendor\Tessera\Internal;
 
-/** What a host configures once (`config::Config`). */
+/**
+ * What a host configures once (`config::Config`): broker (or proxy)
+ * location, route paths, retry policy and the authorization-proxy mode.
+ */
 final class Config
 {
     public function __construct(
         public string $brokerUrl,
         public Routes $routes = new Routes(),
         public RetryPolicy $retry = new RetryPolicy(),
+        /** Set in authorization-proxy mode; null (the default) is broker mode. */
+        public ?ProxyConfig $proxy = null,
     ) {
     }
 
@@ -24,5 +29,8 @@ final class Config
     {
         $this->routes = clone $this->routes;
         $this->retry = clone $this->retry;
+        if ($this->proxy !== null) {
+            $this->proxy = clone $this->proxy;
+        }
     }
 }

@@ -53,6 +53,7 @@ final class CoreError extends \Exception
         'redirected' => 'client_error',
         'server_unavailable' => 'server_unavailable',
         'upstream_failed' => 'server_unavailable',
+        'lock_unavailable' => 'server_unavailable',
         'callback_state_mismatch' => 'callback',
         'callback_expired' => 'callback',
         'callback_denied' => 'callback',
@@ -67,6 +68,11 @@ final class CoreError extends \Exception
         'unknown_installation' => 'verification',
         'replay_store_full' => 'verification',
         'ownership_proof_invalid' => 'verification',
+        'proxy_state_invalid' => 'verification',
+        'proxy_state_expired' => 'verification',
+        'code_context_invalid' => 'verification',
+        'code_context_expired' => 'verification',
+        'code_context_mismatch' => 'verification',
         'internal' => 'internal',
     ];
 
@@ -206,6 +212,8 @@ final class CoreError extends \Exception
             'signature_malformed', 'digest_mismatch' => [401, $this->errorCode],
             'replay_store_full' => [503, 'replay_store_full'],
             'ownership_proof_invalid' => [403, 'ownership_proof_invalid'],
+            'proxy_state_invalid', 'proxy_state_expired', 'code_context_invalid', 'code_context_expired',
+            'code_context_mismatch' => [400, $this->errorCode],
             default => $this->kind() === 'invalid_input' ? [400, 'invalid_request'] : [500, 'internal'],
         };
     }
@@ -381,6 +389,12 @@ final class CoreError extends \Exception
             "Stora could not complete the request (status {$status}, {$code}{$r}) after {$attempts} attempt(s)",
             ['status' => $status, 'reason' => $code, 'requestId' => $requestId, 'attempts' => $attempts],
         );
+    }
+
+    /** `LockUnavailable`: the host could not take the installation's refresh lock in time (proxy mode). */
+    public static function lockUnavailable(): self
+    {
+        return new self('lock_unavailable', "could not take the installation's refresh lock");
     }
 
     /** `, request <id>` for messages, when there is a request id. */

@@ -7,7 +7,8 @@ namespace StorefrontSync\Vendor\Tessera\Internal;
 /**
  * The host side of the step machine: {@see drive()}, a literal transcription
  * of docs/HOST-CONTRACT.md §2–4 with PHP callables (transport, sleep,
- * persist, serveProof), as `php-ext/src/host.rs`. All policy (retries,
+ * persist, serveProof; in proxy mode the refresh lock's lock and unlock),
+ * as `php-ext/src/host.rs`. All policy (retries,
  * backoff, skew, redirects, what to persist, when to register again) is the
  * core's; this only does what each action says and feeds back what happened.
  */
@@ -23,6 +24,12 @@ final class Host
     /** The companion being driven (for the secrets a failure's message must not show). */
     private ?CompanionCore $core = null;
 
+    /** The refresh lock the operation holds now (taken by a Lock, not yet released by an Unlock). */
+    private ?string $heldLock = null;
+
+    /** The companion's refresh lock (`setRefreshLock()`), in proxy mode. */
+    private ?RefreshLock $refreshLock = null;
+
     /**
      * @param callable $transport `function (array $request): array $response`; throws
      *        `TransportException` when no response could be read
@@ -36,6 +43,69 @@ final class Host
         private $persist = null,
         private $serveProof = null,
     ) {
+    }
+
+    /** The lock and unlock callables the driver uses for Lock and Unlock (proxy mode). */
+    public function withRefreshLock(?RefreshLock $lock): self
+    {
+        $this->refreshLock = $lock;
+        return $this;
+    }
+
+    /**
+     * `Lock(name)`: `$lock($name)` returns the stored state once the lock is
+     * held (`Locked`), or `null` when it could not be taken in time
+     * (`LockUnavailable`).
+     *
+     * @throws CoreError when the lock callable returns something else
+     */
+    private function lock(string $name): Event
+    {
+        if ($this->refreshLock === null) {
+            // Without setRefreshLock() a refresh cannot be serialised: not taken.
+            return Event::lockUnavailable();
+        }
+        $stored = ($this->refreshLock->lock)($name);
+        if ($stored === null) {
+            return Event::lockUnavailable();
+        }
+        // Anything but null: the callable holds the lock now, released in drive()'s finally if need be.
+        $this->heldLock = $name;
+        if (!\is_string($stored)) {
+            throw CoreError::invalidInput('lock', 'must return the stored state (a string), or null when the lock was not taken');
+        }
+        // A stored state is JSON or a sealed blob (ASCII): other bytes fail
+        // in the core like any corrupt state (the extension's lossy UTF-8).
+        return Event::locked(Text::lossyUtf8($stored));
+    }
+
+    /** `Unlock(name)`: `$unlock($name)`, then `Unlocked`. */
+    private function unlock(string $name): Event
+    {
+        $this->heldLock = null;
+        if ($this->refreshLock !== null) {
+            ($this->refreshLock->unlock)($name);
+        }
+        return Event::unlocked();
+    }
+
+    /**
+     * Releases a lock the operation still holds when it is abandoned between
+     * Lock and Unlock (an exception); a failure to release does not replace
+     * the exception that abandoned it.
+     */
+    private function releaseHeldLock(): void
+    {
+        $name = $this->heldLock;
+        $this->heldLock = null;
+        if ($name === null || $this->refreshLock === null) {
+            return;
+        }
+        try {
+            ($this->refreshLock->unlock)($name);
+        } catch (\Throwable) {
+            // The operation already failed with its own exception.
+        }
     }
 
     /** Local time, unix seconds (the system clock). */
@@ -156,20 +226,27 @@ final class Host
     {
         $event = Event::start();
         $this->core = $core;
-        while (true) {
-            // The host clock, read once per event, just before feeding it.
-            $now = $hooks->now();
-            $action = Machine::step($core, $call, $event, $now, $hooks->entropy());
-            $event = match ($action->type) {
-                Action::SEND => $this->send($action->request),
-                Action::SLEEP => $this->sleep($action->ms),
-                Action::PERSIST => $this->persist($action->state),
-                Action::SERVE_PROOF => $this->serveProof($action->proof),
-                default => $action->result instanceof CoreError ? throw $action->result : $action->result,
-            };
-            if ($event instanceof Completion) {
-                return $event;
+        $this->heldLock = null;
+        try {
+            while (true) {
+                // The host clock, read once per event, just before feeding it.
+                $now = $hooks->now();
+                $action = Machine::step($core, $call, $event, $now, $hooks->entropy());
+                $event = match ($action->type) {
+                    Action::SEND => $this->send($action->request),
+                    Action::SLEEP => $this->sleep($action->ms),
+                    Action::PERSIST => $this->persist($action->state),
+                    Action::SERVE_PROOF => $this->serveProof($action->proof),
+                    Action::LOCK => $this->lock((string) $action->name),
+                    Action::UNLOCK => $this->unlock((string) $action->name),
+                    default => $action->result instanceof CoreError ? throw $action->result : $action->result,
+                };
+                if ($event instanceof Completion) {
+                    return $event;
+                }
             }
+        } finally {
+            $this->releaseHeldLock();
         }
     }
 }

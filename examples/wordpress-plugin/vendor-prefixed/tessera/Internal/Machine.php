@@ -8,7 +8,7 @@ namespace StorefrontSync\Vendor\Tessera\Internal;
  * The step machine that drives every multi-step operation (sans-IO):
  * registration, API calls, connect completion, disconnect, uninstall, reset
  * and "the site moved" (port of `core/src/machine/mod.rs`, `register.rs`,
- * `connect.rs` and `leave.rs`; the Rust
+ * `connect.rs` and `leave.rs`; proxy mode is {@see ProxyMachine}; the Rust
  * `impl Companion` methods are static functions taking the companion first).
  *
  * The host loop: feed Start, then perform each Action and feed back what
@@ -26,6 +26,10 @@ final class Machine
     /** Starts a signed API call through the broker (needs a broker token). @throws CoreError */
     public static function startCall(CompanionCore $c, ApiRequest $req): Call
     {
+        if ($c->state->config->proxy !== null) {
+            ProxyMachine::callPreflight($c, $req);
+            return new Call(Call::OP_API, $req);
+        }
         self::signPreflight($c, $req, CompanionCore::PURPOSE_API);
         if ($c->state->brokerToken === null) {
             throw $c->state->reconnectReason !== null
@@ -86,6 +90,7 @@ final class Machine
         }
         // Rust `now.abs_diff(created)`: a difference beyond PHP_INT_MAX becomes a (large) float.
         $expired = abs($now - $pending->created) > Connect::CONNECT_TTL_SECS;
+        $proxyToken = $c->state->config->proxy?->token;
         $failure = null;
         if ($expired) {
             $failure = CoreError::callbackExpired();
@@ -93,9 +98,14 @@ final class Machine
             $failure = CoreError::callbackDenied(CoreError::sanitizeCode($cb->error));
         } elseif ($cb->code === null) {
             $failure = CoreError::callbackInvalid('missing code');
+        } elseif ($proxyToken !== null && $cb->codeContext === null) {
+            $failure = CoreError::callbackInvalid('missing code_context');
         } else {
             try {
                 Connect::checkConnectCode($cb->code);
+                if ($proxyToken !== null) {
+                    ProxyMachine::checkCodeContext((string) $cb->codeContext);
+                }
             } catch (CoreError $e) {
                 $failure = $e;
             }
@@ -106,14 +116,18 @@ final class Machine
             $c->usableInstallation();
         }
         // The state matched: this attempt is used up whatever happens next.
+        $returnUrl = $pending->returnUrl;
         $c->state->pendingConnect = null;
         $c->state->refresh();
-        $body = $failure === null && $cb->code !== null
-            ? '{"code":"' . $cb->code . '","state":"' . $cb->state . '"}'
-            : '';
+        $body = '';
+        if ($failure === null && $cb->code !== null) {
+            $body = $proxyToken !== null && $cb->codeContext !== null
+                ? ProxyMachine::tokenBody($cb->code, $cb->codeContext, $cb->state, $returnUrl)
+                : '{"code":"' . $cb->code . '","state":"' . $cb->state . '"}';
+        }
         $call = new Call(
             Call::OP_CONNECT_COMPLETE,
-            ApiRequest::json('POST', $c->state->config->routes->connectComplete, $body),
+            ApiRequest::json('POST', $proxyToken ?? $c->state->config->routes->connectComplete, $body),
         );
         $call->localFailure = $failure;
         return $call;
@@ -148,9 +162,15 @@ final class Machine
         return $outcome->status === 404 && $outcome->code === 'previous_installation_not_found';
     }
 
-    /** Starts a disconnect: `POST /disconnect`. @throws CoreError */
+    /** Starts a disconnect: `POST /disconnect` (proxy mode: `POST {revoke}`). @throws CoreError */
     public static function startDisconnect(CompanionCore $c): Call
     {
+        if ($c->state->config->proxy !== null) {
+            // Proxy mode: `POST {revoke}` with the refresh token; the tokens
+            // are dropped locally whatever the proxy says.
+            $c->signingInstallation(CompanionCore::PURPOSE_LEAVE);
+            return new Call(Call::OP_DISCONNECT, ProxyMachine::revokeRequest($c) ?? throw CoreError::notConnected());
+        }
         $req = new ApiRequest('POST', $c->state->config->routes->disconnect);
         self::signPreflight($c, $req, CompanionCore::PURPOSE_LEAVE);
         if ($c->state->brokerToken === null) {
@@ -209,6 +229,10 @@ final class Machine
         if ($state->siteMismatch !== null || $inst->invalidReason !== null || !$inst->confirmed) {
             return null;
         }
+        $revoke = ProxyMachine::revokeRequest($c);
+        if ($revoke !== null) {
+            return [Call::OP_UNINSTALL_DISCONNECT, $revoke];
+        }
         if ($state->brokerToken !== null) {
             return [Call::OP_UNINSTALL_DISCONNECT, new ApiRequest('POST', $state->config->routes->disconnect)];
         }
@@ -228,8 +252,15 @@ final class Machine
         if ($call->finished) {
             return Action::done(CoreError::invalidState('the call is already finished'));
         }
+        $lockAction = LockMachine::onLockEvent($c, $call, $event, $now, $entropy);
+        if ($lockAction !== null) {
+            return self::handOut($c, $call, $lockAction, $entropy);
+        }
         $type = $event->type;
-        if ($type === Event::START && !$call->started) {
+        if ($type === Event::START && !$call->started && LockMachine::wholeOpLock($c, $call)) {
+            $call->started = true;
+            $action = LockMachine::takeLock($c, $call, LockMachine::PURPOSE_WHOLE_OP);
+        } elseif ($type === Event::START && !$call->started) {
             $call->started = true;
             $action = match ($call->op) {
                 Call::OP_REGISTER => self::beginRegistration($c, $call, $entropy),
@@ -237,6 +268,12 @@ final class Machine
                 Call::OP_CONNECT_COMPLETE => self::beginConnectCompletion($c, $call),
                 default => self::send($c, $call, $now, $entropy),
             };
+        } elseif ($type === Event::RESPONSE && $call->awaitingResponse && ProxyMachine::refreshing($c, $call)) {
+            $call->awaitingResponse = false;
+            $action = ProxyMachine::onRefreshAnswer($c, $call, $event->response, $now);
+        } elseif ($type === Event::TRANSPORT_ERROR && $call->awaitingResponse && ProxyMachine::refreshing($c, $call)) {
+            $call->awaitingResponse = false;
+            $action = ProxyMachine::onRefreshLost($c, $call);
         } elseif ($type === Event::RESPONSE && $call->awaitingResponse) {
             $call->awaitingResponse = false;
             // Times the answer names are the server side's: read against its
@@ -254,19 +291,27 @@ final class Machine
         } elseif ($type === Event::PROOF_DEFERRED && $call->awaitingProof) {
             $call->awaitingProof = false;
             $action = self::proofDeferred($c, $call);
-        } elseif (($type === Event::SLEPT || $type === Event::PERSISTED) && $call->pending !== []) {
+        } elseif (($type === Event::SLEPT || $type === Event::PERSISTED || $type === Event::UNLOCKED) && $call->pending !== []) {
             $action = self::nextPending($c, $call, $now, $entropy);
         } else {
             $call->finished = true;
             return Action::done(CoreError::invalidState('unexpected event for this call'));
         }
+        return self::handOut($c, $call, $action, $entropy);
+    }
+
+    /** What every action goes through before the host sees it. */
+    private static function handOut(CompanionCore $c, Call $call, Action $action, Entropy $entropy): Action
+    {
+        // The installation's lock (proxy mode): writes wrapped, released before the end.
+        $action = LockMachine::guardLock($c, $call, $action);
         // Hosts get what they store: sealed when the companion has a seal key
         // (persistedForm returns the JSON as it is when there is none).
         if ($action->type === Action::PERSIST) {
             try {
                 $action = Action::persist($c->persistedForm((string) $action->state, $entropy));
             } catch (CoreError $e) {
-                $action = Action::done($e);
+                $action = LockMachine::guardLock($c, $call, Action::done($e));
             }
         }
         if ($action->type === Action::DONE) {
@@ -278,7 +323,8 @@ final class Machine
         return $action;
     }
 
-    private static function nextPending(CompanionCore $c, Call $call, int $now, Entropy $entropy): Action
+    /** The next queued step of `$call` (after Slept, Persisted, Unlocked). */
+    public static function nextPending(CompanionCore $c, Call $call, int $now, Entropy $entropy): Action
     {
         if ($call->pending === []) {
             return Action::done(CoreError::internal('no pending action'));
@@ -286,6 +332,17 @@ final class Machine
         $next = array_shift($call->pending);
         if ($next === Call::BEGIN_REGISTRATION) {
             return self::beginRegistration($c, $call, $entropy);
+        }
+        if ($next instanceof CoreError) {
+            return self::fail($c, $call, $next);
+        }
+        if ($next === Call::UNLOCK) {
+            return LockMachine::release($c, $call);
+        }
+        if ($next === Call::REFRESH) {
+            return $c->state->config->proxy !== null
+                ? ProxyMachine::sendRefresh($c, $call, $now, $entropy)
+                : Action::done(CoreError::internal('no proxy mode'));
         }
         return $next ?? self::send($c, $call, $now, $entropy);
     }
@@ -317,8 +374,12 @@ final class Machine
                     break;
                 }
             }
+            $keyless = ProxyMachine::keyless($c, $call->op);
             $call->idempotencyKey = $caller
-                ?? (($method === 'POST' || $method === 'PATCH') ? Sign::uuidV4($entropy->fill(16)) : null);
+                ?? (!$keyless && ($method === 'POST' || $method === 'PATCH') ? Sign::uuidV4($entropy->fill(16)) : null);
+        }
+        if ($c->state->config->proxy !== null && ($call->op === Call::OP_API || $call->op === Call::OP_RECORD)) {
+            return ProxyMachine::sendDirect($c, $call, $now);
         }
         $opts = new SignOptions($now, null, $call->idempotencyKey);
         $purpose = match ($call->op) {
@@ -403,11 +464,17 @@ final class Machine
         ) {
             return self::onRegistrationAnswer($c, $call, $resp, $now, $entropy);
         }
+        if ($c->state->config->proxy !== null
+            && ($call->op === Call::OP_API || $call->op === Call::OP_RECORD)
+            && ProxyMachine::tokenRefused($outcome, $resp)
+        ) {
+            return ProxyMachine::onTokenRefused($c, $call);
+        }
         if (self::isSuccess($call, $outcome)) {
             if ($call->recordingEvent !== null) {
                 return Record::recordedSuccess($c, $call, $resp, $now, $entropy);
             }
-            return self::succeed($c, $call, $outcome, $resp);
+            return self::succeed($c, $call, $outcome, $resp, $now);
         }
         $policy = self::policy($c, $call);
         switch ($outcome->kind) {
@@ -488,7 +555,8 @@ final class Machine
         return Action::sleep($delay);
     }
 
-    private static function persistThenDone(CompanionCore $c, Call $call, Completion|CoreError $result): Action
+    /** Ends the call with `$result` once the state is persisted. */
+    public static function persistThenDone(CompanionCore $c, Call $call, Completion|CoreError $result): Action
     {
         $c->state->refresh();
         $result = Record::recordedResult($call, $result);
@@ -496,14 +564,27 @@ final class Machine
         return Action::persist($c->state->toJson());
     }
 
-    private static function succeed(CompanionCore $c, Call $call, Outcome $outcome, Response $resp): Action
+    /**
+     * Forgets the connection locally: the broker token, or the Stora tokens
+     * in proxy mode, and the account.
+     */
+    private static function dropConnection(CompanionCore $c): void
+    {
+        $c->state->brokerToken = null;
+        if ($c->state->tokens !== null) {
+            ProxyMachine::setPair($c, null);
+        }
+        $c->state->retiredRefresh = null;
+        $c->state->account = null;
+    }
+
+    private static function succeed(CompanionCore $c, Call $call, Outcome $outcome, Response $resp, int $now): Action
     {
         switch ($call->op) {
             case Call::OP_API:
                 return Action::done(Completion::response($resp));
             case Call::OP_DISCONNECT:
-                $c->state->brokerToken = null;
-                $c->state->account = null;
+                self::dropConnection($c);
                 return self::persistThenDone($c, $call, Completion::disconnected(RemoteStep::ok()));
             case Call::OP_UNINSTALL_DISCONNECT:
                 return self::nextUninstallStage($c, $call, RemoteStep::ok());
@@ -512,7 +593,9 @@ final class Machine
             case Call::OP_SITE_MOVED:
                 return self::siteMovedAnswer($c, $call, $resp);
             case Call::OP_CONNECT_COMPLETE:
-                return self::connectAnswer($c, $call, $resp);
+                return $c->state->config->proxy !== null
+                    ? ProxyMachine::connectAnswer($c, $call, $resp, $now)
+                    : self::connectAnswer($c, $call, $resp);
             case Call::OP_REVOKE_PREVIOUS:
                 return Action::done(Completion::previousRevoked(!self::previousGone($outcome)));
             default: // Register, UninstallLocal
@@ -520,12 +603,12 @@ final class Machine
         }
     }
 
-    private static function fail(CompanionCore $c, Call $call, CoreError $err): Action
+    /** Ends the call with `$err` as the operation ends failures. */
+    public static function fail(CompanionCore $c, Call $call, CoreError $err): Action
     {
         switch ($call->op) {
             case Call::OP_DISCONNECT:
-                $c->state->brokerToken = null;
-                $c->state->account = null;
+                self::dropConnection($c);
                 return self::persistThenDone($c, $call, Completion::disconnected(RemoteStep::failed($err)));
             case Call::OP_UNINSTALL_DISCONNECT:
                 return self::nextUninstallStage($c, $call, RemoteStep::failed($err));
@@ -676,7 +759,7 @@ final class Machine
     // ---- connect completion (connect.rs) ----------------------------------------------
 
     /** The first step: persist the consumed pending connect, then send the exchange (or end with the local failure). */
-    private static function beginConnectCompletion(CompanionCore $c, Call $call): Action
+    public static function beginConnectCompletion(CompanionCore $c, Call $call): Action
     {
         $err = $call->localFailure;
         $call->localFailure = null;
@@ -745,11 +828,11 @@ final class Machine
 
     // ---- leaving (leave.rs) -----------------------------------------------------------
 
-    private static function nextUninstallStage(CompanionCore $c, Call $call, RemoteStep $disconnect): Action
+    /** The uninstall plan's disconnect step ended: drop the connection, persist, then deregister. */
+    public static function nextUninstallStage(CompanionCore $c, Call $call, RemoteStep $disconnect): Action
     {
         $call->disconnectStep = $disconnect;
-        $c->state->brokerToken = null;
-        $c->state->account = null;
+        self::dropConnection($c);
         $inst = $c->state->installation;
         if ($inst === null) {
             return self::finishUninstall($c, $call, RemoteStep::skipped());
@@ -761,7 +844,8 @@ final class Machine
         return Action::persist($c->state->toJson());
     }
 
-    private static function finishUninstall(CompanionCore $c, Call $call, RemoteStep $deregister): Action
+    /** The uninstall plan's last step ended: wipe the state (a reset registers afresh). */
+    public static function finishUninstall(CompanionCore $c, Call $call, RemoteStep $deregister): Action
     {
         $disconnect = $call->disconnectStep;
         $call->disconnectStep = RemoteStep::skipped();

@@ -40,16 +40,27 @@ final class Request
      */
     public function __debugInfo(): array
     {
-        $headers = [];
-        foreach ($this->headers as [$k, $v]) {
-            $redact = \in_array(Text::asciiLower($k), self::CREDENTIAL_HEADERS, true);
-            $headers[] = [$k, $redact ? '[redacted]' : $v];
-        }
         return [
             'method' => $this->method,
             'url' => $this->url,
-            'headers' => $headers,
+            'headers' => self::debugHeaders($this->headers),
             'body' => '<' . \strlen($this->body) . ' bytes>',
         ];
+    }
+
+    /**
+     * Header pairs for `var_dump`/`print_r`, credential values redacted.
+     *
+     * @param list<array{0: string, 1: string}> $headers
+     * @return list<array{0: string, 1: string}>
+     */
+    public static function debugHeaders(array $headers): array
+    {
+        $out = [];
+        foreach ($headers as [$k, $v]) {
+            $redact = \in_array(Text::asciiLower($k), self::CREDENTIAL_HEADERS, true);
+            $out[] = [$k, $redact ? '[redacted]' : $v];
+        }
+        return $out;
     }
 }

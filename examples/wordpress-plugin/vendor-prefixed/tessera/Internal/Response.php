@@ -30,4 +30,19 @@ final class Response
     {
         return new self($this->status, [...$this->headers, [$name, $value]], $this->body);
     }
+
+    /**
+     * What `var_dump`/`print_r` show: credentials redacted, body elided
+     * (an answer may carry a token: a connect completion's broker token, a proxy's Stora tokens).
+     *
+     * @return array<string, mixed>
+     */
+    public function __debugInfo(): array
+    {
+        return [
+            'status' => $this->status,
+            'headers' => Request::debugHeaders($this->headers),
+            'body' => '<' . \strlen($this->body) . ' bytes>',
+        ];
+    }
 }

@@ -40,11 +40,21 @@ final class Shape
         'max_retry_after_ms' => [self::INT, false, PHP_INT_MAX],
     ];
 
+    /** `ProxyConfig`'s keys (authorization-proxy mode), in declaration order. */
+    private const PROXY = [
+        'stora_api_url' => [self::STR, true, null],
+        'refresh_margin_secs' => [self::INT, false, PHP_INT_MAX],
+        'token' => [self::STR, false, null],
+        'refresh' => [self::STR, false, null],
+        'revoke' => [self::STR, false, null],
+    ];
+
     /** `Config`'s keys, in declaration order. */
     public const CONFIG = [
         'broker_url' => [self::STR, true, null],
         'routes' => [self::MAP, false, self::ROUTES],
         'retry' => [self::MAP, false, self::RETRY],
+        'proxy' => [self::MAP, false, self::PROXY],
     ];
 
     /** `Registration`'s keys, in declaration order. */

@@ -54,6 +54,17 @@ final class State
     public ?string $reconnectReason = null;
     /** The site URL the host reported that differs from the registered one. */
     public ?string $siteMismatch = null;
+    /** Proxy mode: the operator's Stora tokens while connected. */
+    public ?StoraTokens $tokens = null;
+    /** Proxy mode: the fingerprint of the last refresh token rotated away, which is never sent again. */
+    public ?string $retiredRefresh = null;
+    /**
+     * Proxy mode: counts the changes of the token pair (a connect, a
+     * refresh, a disconnect, a lost grant), never going back, so a worker
+     * that reads the stored state can tell a newer pair (or its loss) from
+     * a stale one (a {@see U64} value; 0 before the first connect).
+     */
+    public int|string $tokenGeneration = 0;
 
     /** A fresh, unregistered state (`State::new`). */
     public function __construct(public Config $config)
@@ -85,7 +96,7 @@ final class State
         if (!$inst->confirmed) {
             return self::REGISTRATION_PENDING;
         }
-        if ($this->brokerToken !== null) {
+        if ($this->brokerToken !== null || $this->tokens !== null) {
             return self::CONNECTED;
         }
         if ($this->reconnectReason !== null) {
@@ -119,7 +130,7 @@ final class State
             . ',"max_delay_ms":' . $r->maxDelayMs
             . ',"max_total_delay_ms":' . $r->maxTotalDelayMs
             . ',"max_retry_after_ms":' . $r->maxRetryAfterMs
-            . '}},"status":' . Json::writeStr($this->status)
+            . '}' . self::proxyJson($c->proxy) . '},"status":' . Json::writeStr($this->status)
             . ',"installation":';
         $inst = $this->installation;
         if ($inst === null) {
@@ -151,9 +162,34 @@ final class State
             . ',"return_url":' . Json::writeStr($p->returnUrl) . '}');
         $out .= ',"clock_offset":' . $this->clockOffset
             . ',"reconnect_reason":' . self::optStr($this->reconnectReason)
-            . ',"site_mismatch":' . self::optStr($this->siteMismatch)
-            . '}';
-        return $out;
+            . ',"site_mismatch":' . self::optStr($this->siteMismatch);
+        $t = $this->tokens;
+        if ($t !== null) {
+            $out .= ',"tokens":{"access_token":' . Json::writeStr($t->access->expose())
+                . ',"refresh_token":' . Json::writeStr($t->refresh->expose())
+                . ',"expires_at":' . $t->expiresAt
+                . ',"scope":' . Json::writeStr($t->scope) . '}';
+        }
+        if ($this->retiredRefresh !== null) {
+            $out .= ',"retired_refresh":' . Json::writeStr($this->retiredRefresh);
+        }
+        if ($this->tokenGeneration !== 0) {
+            $out .= ',"token_generation":' . $this->tokenGeneration;
+        }
+        return $out . '}';
+    }
+
+    /** `,"proxy":{…}` in proxy mode, else nothing. */
+    private static function proxyJson(?ProxyConfig $p): string
+    {
+        if ($p === null) {
+            return '';
+        }
+        return ',"proxy":{"stora_api_url":' . Json::writeStr($p->storaApiUrl)
+            . ',"refresh_margin_secs":' . $p->refreshMarginSecs
+            . ',"token":' . Json::writeStr($p->token)
+            . ',"refresh":' . Json::writeStr($p->refresh)
+            . ',"revoke":' . Json::writeStr($p->revoke) . '}';
     }
 
     private static function optStr(?string $s): string
@@ -217,6 +253,7 @@ final class State
                 self::u64Or($retry, 'config.retry', 'max_total_delay_ms', $dp->maxTotalDelayMs),
                 self::u64Or($retry, 'config.retry', 'max_retry_after_ms', $dp->maxRetryAfterMs),
             ),
+            self::proxyFromJson(self::optObj($config, 'config', 'proxy')),
         );
         $status = self::parseStatus(self::reqStr($root, '', 'status'));
         if ($status === null) {
@@ -290,8 +327,63 @@ final class State
         $state->clockOffset = $offset;
         $state->reconnectReason = self::optStr2($root, '', 'reconnect_reason');
         $state->siteMismatch = self::optStr2($root, '', 'site_mismatch');
+        $state->tokens = self::tokensFromJson(self::optObj($root, '', 'tokens'));
+        $retired = self::optStr2($root, '', 'retired_refresh');
+        if ($retired !== null && preg_match('/\A[A-Za-z0-9_-]{43}\z/', $retired) !== 1) {
+            throw self::corrupt('retired_refresh', 'must be a SHA-256 fingerprint');
+        }
+        $state->retiredRefresh = $retired;
+        $state->tokenGeneration = self::u64Or($root, '', 'token_generation', 0);
+        if ($state->tokens !== null && ($config->proxy === null || $state->brokerToken !== null)) {
+            throw self::corrupt('tokens', 'belong to proxy mode only, without a broker token');
+        }
+        if ($state->tokens !== null && $state->tokenGeneration === 0) {
+            throw self::corrupt('token_generation', 'must count the pair it holds');
+        }
         $state->refresh();
         return $state;
+    }
+
+    /** `config.proxy`, members defaulted except `stora_api_url`. @throws CoreError */
+    private static function proxyFromJson(?JsonValue $p): ?ProxyConfig
+    {
+        if ($p === null) {
+            return null;
+        }
+        $d = new ProxyConfig();
+        return new ProxyConfig(
+            self::reqStr($p, 'config.proxy', 'stora_api_url'),
+            self::u64Or($p, 'config.proxy', 'refresh_margin_secs', $d->refreshMarginSecs),
+            self::optStr2($p, 'config.proxy', 'token') ?? $d->token,
+            self::optStr2($p, 'config.proxy', 'refresh') ?? $d->refresh,
+            self::optStr2($p, 'config.proxy', 'revoke') ?? $d->revoke,
+        );
+    }
+
+    /** The top-level `tokens` (proxy mode). @throws CoreError */
+    private static function tokensFromJson(?JsonValue $t): ?StoraTokens
+    {
+        if ($t === null) {
+            return null;
+        }
+        $access = self::reqStr($t, 'tokens', 'access_token');
+        $refresh = self::reqStr($t, 'tokens', 'refresh_token');
+        try {
+            return StoraTokens::new(
+                $access,
+                $refresh,
+                (int) self::req($t, 'tokens', 'expires_at', self::I64)->asI64(),
+                self::reqStr($t, 'tokens', 'scope'),
+            );
+        } catch (CoreError $e) {
+            if ($e->code() === 'state_corrupt') {
+                throw $e;
+            }
+            throw self::corrupt('tokens', 'must be a token pair');
+        } finally {
+            sodium_memzero($access);
+            sodium_memzero($refresh);
+        }
     }
 
     private static function corrupt(string $path, string $what): CoreError

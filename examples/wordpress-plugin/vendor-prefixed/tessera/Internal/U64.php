@@ -48,6 +48,23 @@ final class U64
         return self::cmp($a, $b) <= 0 ? $a : $b;
     }
 
+    /** `a.saturating_add(1)`: the next value, the u64 maximum staying as it is. */
+    public static function saturatingInc(int|string $a): int|string
+    {
+        if (is_int($a) && $a < PHP_INT_MAX) {
+            return $a + 1;
+        }
+        $digits = (string) $a;
+        // Decimal increment of the text form (above PHP_INT_MAX).
+        $i = strlen($digits) - 1;
+        while ($i >= 0 && $digits[$i] === '9') {
+            $digits[$i] = '0';
+            $i--;
+        }
+        $digits = $i < 0 ? '1' . $digits : substr_replace($digits, (string) ((int) $digits[$i] + 1), $i, 1);
+        return self::cmp($digits, '18446744073709551615') > 0 ? $a : $digits;
+    }
+
     /** `a.saturating_mul(b)` for a small non-negative `b`. */
     public static function saturatingMul(int|string $a, int $b): int|string
     {
