@@ -80,7 +80,7 @@ final class Env
         }
         $this->owner = getmypid();
         // Stora's tokens carry a canary prefix: SecretsTest searches for it.
-        $args = $proxy ? [] : ['--token-canary', self::STORA_CANARY];
+        $args = ['--token-canary', self::STORA_CANARY];
         $this->process = proc_open([$bin, '--exit-on-stdin-close', '--max-lifetime', '600', '--quiet', ...$args], [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $this->pipes);
         if (!is_resource($this->process)) {
             fwrite(STDERR, "cannot start $bin\n");

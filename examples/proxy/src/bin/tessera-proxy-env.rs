@@ -37,6 +37,8 @@ FLAGS
   --no-ownership-proof       web-site registrations need no ownership proof
   --access-ttl SECS          lifetime of the fake Stora's access tokens
                              (default 7200; short ones make refreshes happen)
+  --token-canary PREFIX      prefix every code and token the fake Stora
+                             issues (leak tests search for it)
   --exit-on-stdin-close      also stop when standard input closes
   --max-lifetime SECS        also stop after SECS seconds (default: no limit)
   --env-file PATH            also write the JSON line to PATH (atomically;
@@ -77,6 +79,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Cli>, BadFlags
             "-h" | "--help" => return Ok(None),
             "--no-ownership-proof" => cli.options.require_ownership_proof = false,
             "--access-ttl" => cli.options.stora.access_ttl_secs = number(&mut args, &arg)?,
+            "--token-canary" => cli.options.stora.token_canary = value(&mut args, &arg)?,
             "--exit-on-stdin-close" => cli.exit_on_stdin_close = true,
             "--max-lifetime" => cli.max_lifetime = Some(number(&mut args, &arg)?),
             "--env-file" => cli.env_file = Some(PathBuf::from(value(&mut args, &arg)?)),
