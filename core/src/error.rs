@@ -161,9 +161,10 @@ pub enum Error {
         /// Delay the broker asked for, in milliseconds (0 when it gave none).
         retry_after_ms: u64,
     },
-    /// A 4xx the plugin must not retry.
+    /// A 4xx the plugin must not retry (from the broker, or from Stora: relayed
+    /// by the broker, or answered directly in proxy mode).
     #[error(
-        "the broker refused the request (status {status}, {reason}{}){}",
+        "the request was refused (status {status}, {reason}{}){}",
         request_suffix(request_id),
         description_suffix(explanation)
     )]
@@ -558,10 +559,10 @@ mod tests {
             request_id: Some("req_1".into()),
             explanation: Explanation::boxed(description, Some("[1]".into())),
         };
-        assert_eq!(e(None).to_string(), "the broker refused the request (status 400, bad, request req_1)");
+        assert_eq!(e(None).to_string(), "the request was refused (status 400, bad, request req_1)");
         assert_eq!(
             e(Some("why".into())).to_string(),
-            "the broker refused the request (status 400, bad, request req_1): why"
+            "the request was refused (status 400, bad, request req_1): why"
         );
         let long = e(Some("é".repeat(MESSAGE_DESCRIPTION_CHARS + 1))).to_string();
         assert!(long.ends_with(&format!(": {}…", "é".repeat(MESSAGE_DESCRIPTION_CHARS - 1))), "{long}");

@@ -32,7 +32,7 @@ final class ClientErrorDetailsTest extends TestCase
     {
         $e = $this->refused(response(400, ['error' => 'invalid_request', 'error_description' => 'return_url must be https']));
         $this->assertSame(['invalid_request', 'return_url must be https', null], [$e->getReason(), $e->getDescription(), $e->getDetails()]);
-        $this->assertSame('the broker refused the request (status 400, invalid_request): return_url must be https', $e->getMessage());
+        $this->assertSame('the request was refused (status 400, invalid_request): return_url must be https', $e->getMessage());
     }
 
     public function testStorasNestedMessageAndDetails(): void

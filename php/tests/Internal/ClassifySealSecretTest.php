@@ -84,8 +84,8 @@ final class ClassifySealSecretTest extends Support
         self::assertSame('rate limited; retry after 0 ms', $msg(429, ''));
         self::assertSame('the broker answered with a redirect (status 302); signed requests are never redirected', $msg(302, ''));
         self::assertSame('the broker is unavailable after 3 attempt(s) (last status 503)', $msg(503, '', 3));
-        self::assertSame('the broker refused the request (status 401, signature_expired)', $msg(401, '{"error":"signature_expired"}'));
-        self::assertSame('the broker refused the request (status 404, http_404)', $msg(404, 'x'));
+        self::assertSame('the request was refused (status 401, signature_expired)', $msg(401, '{"error":"signature_expired"}'));
+        self::assertSame('the request was refused (status 404, http_404)', $msg(404, 'x'));
     }
 
     public function testSealRoundTripAndFailures(): void

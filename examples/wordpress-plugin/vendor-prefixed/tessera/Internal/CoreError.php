@@ -339,7 +339,7 @@ final class CoreError extends \Exception
         $d = self::descriptionSuffix($description);
         return new self(
             'client_error',
-            "the broker refused the request (status {$status}, {$reason}{$r}){$d}",
+            "the request was refused (status {$status}, {$reason}{$r}){$d}",
             ['status' => $status, 'reason' => $reason, 'requestId' => $requestId, 'description' => $description,
                 'details' => $details],
         );
