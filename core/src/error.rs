@@ -560,10 +560,7 @@ mod tests {
             explanation: Explanation::boxed(description, Some("[1]".into())),
         };
         assert_eq!(e(None).to_string(), "the request was refused (status 400, bad, request req_1)");
-        assert_eq!(
-            e(Some("why".into())).to_string(),
-            "the request was refused (status 400, bad, request req_1): why"
-        );
+        assert_eq!(e(Some("why".into())).to_string(), "the request was refused (status 400, bad, request req_1): why");
         let long = e(Some("é".repeat(MESSAGE_DESCRIPTION_CHARS + 1))).to_string();
         assert!(long.ends_with(&format!(": {}…", "é".repeat(MESSAGE_DESCRIPTION_CHARS - 1))), "{long}");
         let exact = e(Some("é".repeat(MESSAGE_DESCRIPTION_CHARS))).to_string();

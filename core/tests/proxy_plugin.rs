@@ -33,6 +33,9 @@ fn the_code_exchange_is_signed_keyless_and_carries_the_context() {
     let err = h2.run(&mut c2, call, NOW, |_| Ok(Response::new(503, Vec::new()))).unwrap_err();
     assert_eq!((err.code(), h2.sent.len()), ("server_unavailable", 1));
     assert_eq!(c.status(), Status::Connected);
+    // The account the exchange answered with is shown while the pair is held
+    // (there is no broker token in this mode).
+    assert_eq!(c.account().map(|a| (a.id.as_str(), a.name.as_str())), Some(("op_1", "Acme Storage")));
     let tokens = c.state().tokens().unwrap();
     assert_eq!((tokens.expires_at(), c.state().token_generation(), tokens.scope()), (NOW + 3600, 1, "units:read"));
     // Held only as secrets: never in Debug.
@@ -247,6 +250,7 @@ fn disconnect_and_uninstall_revoke_through_the_proxy() {
     );
     assert_eq!(host.sent[0].body, br#"{"token":"rt_1"}"#);
     assert!(c.state().tokens().is_none() && c.status() == Status::Registered);
+    assert!(c.account().is_none(), "no pair, no connected account");
 
     let (mut c, mut host) = connected();
     host.reset();

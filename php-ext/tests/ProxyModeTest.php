@@ -330,6 +330,8 @@ final class ProxyModeTest extends TestCase
     public function testInvalidGrantAsksForAReconnect(): void
     {
         [$c, $log] = self::expiring();
+        // While the pair is held, the account shows (there is no broker token in this mode).
+        $this->assertSame(['id' => 'op_7', 'name' => 'Acme Self Storage'], $c->account());
         try {
             $c->call(['method' => 'GET', 'path' => '/api/units'], fn (array $r) => response(400, ['error' => 'invalid_grant']), null, fn (string $s) => null);
             $this->fail('invalid_grant succeeded');
@@ -338,6 +340,7 @@ final class ProxyModeTest extends TestCase
         }
         $this->assertSame('reconnect_required', $c->status());
         $this->assertSame('invalid_grant', $c->reconnectReason());
+        $this->assertNull($c->account(), 'a lost grant shows no connected account');
         $this->assertCount(2, $log);
     }
 }

@@ -71,9 +71,11 @@ impl Companion {
     }
 
     /// The Stora account this installation is connected to (while it holds a
-    /// broker token): show it to the operator.
+    /// broker token, or in proxy mode Stora's token pair): show it to the
+    /// operator.
     pub fn account(&self) -> Option<&Account> {
-        self.state.broker_token.as_ref().and(self.state.account.as_ref())
+        let connected = self.state.broker_token.is_some() || self.state.tokens.is_some();
+        self.state.account.as_ref().filter(|_| connected)
     }
 
     /// The first step: persist the consumed pending connect, then send the

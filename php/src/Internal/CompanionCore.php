@@ -386,7 +386,8 @@ final class CompanionCore
      */
     public function account(): ?Account
     {
-        return $this->state->brokerToken === null ? null : $this->state->account;
+        // Connected: a broker token, or (proxy mode) Stora's token pair.
+        return $this->state->brokerToken === null && $this->state->tokens === null ? null : $this->state->account;
     }
 
     // ---- signing ------------------------------------------------------------

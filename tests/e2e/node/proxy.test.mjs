@@ -57,6 +57,7 @@ test("proxy mode: the whole life of an installation, and concurrent refreshes", 
   const { account } = await env.connect(c, OPERATOR, undefined, site.options);
   assert.ok(account.id);
   assert.equal(c.status, "connected");
+  assert.deepEqual(c.account, account, "the connected account shows (no broker token in this mode)");
 
   // Calls go to Stora itself.
   const first = await c.call({ method: "GET", path: "/api/account" }, site.options);
