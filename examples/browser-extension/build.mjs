@@ -9,13 +9,22 @@
 //                  [--scope "public.order:read"] [--event-url https://partner.example/extension]
 //                  [--package node_modules/tessera-companion] [--out dist]
 //
+// Authorization-proxy mode (docs/PROTOCOL.md §13: the extension keeps the
+// operator's Stora tokens, sealed, and calls Stora itself) instead of a broker:
+//
+//   node build.mjs --proxy-url https://proxy.partner.example --stora-api-url https://<Stora's API>/2025-09
+//                  --stora-url https://<Stora's authorize origin> [the options above]
+//
+// It ships the package's entry `proxy/` (its own, larger module) instead of
+// the default one; host_permissions then also hold Stora's API origin.
+//
 // --event-url: the https page the extension's Stora Timeline Events link to
-// (`external.url`); default: the https form of the broker URL.
+// (`external.url`); default: the https form of the broker (or proxy) URL.
 //
 // No bundler: the package's browser entry (index.web.js) is plain ES modules
 // loaded by the service worker and the pages as they are.
 
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -24,6 +33,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   options: {
     "broker-url": { type: "string", default: process.env.TESSERA_BROKER_URL },
+    "proxy-url": { type: "string", default: process.env.TESSERA_PROXY_URL },
+    "stora-api-url": { type: "string", default: process.env.TESSERA_STORA_API_URL },
     "stora-url": { type: "string", default: process.env.TESSERA_STORA_URL },
     scope: { type: "string" },
     "event-url": { type: "string" },
@@ -56,7 +67,12 @@ function httpsUrl(name) {
 function originPattern(url, withPort) {
   return `${url.protocol}//${withPort && url.port ? url.host : url.hostname}/*`;
 }
-const broker = httpsUrl("broker-url");
+// One of a broker or an authorization proxy: the companion's brokerUrl either way.
+const proxyMode = Boolean(args["proxy-url"]);
+if (proxyMode === Boolean(args["broker-url"])) fail("give either --broker-url or --proxy-url (with --stora-api-url)");
+if (proxyMode !== Boolean(args["stora-api-url"])) fail("--stora-api-url goes with --proxy-url (and only with it)");
+const broker = httpsUrl(proxyMode ? "proxy-url" : "broker-url");
+const storaApi = proxyMode ? httpsUrl("stora-api-url") : null;
 let eventUrl;
 if (args["event-url"]) {
   try {
@@ -69,6 +85,8 @@ if (args["event-url"]) {
 const stora = httpsUrl("stora-url");
 const brokerUrl = broker.href.replace(/\/$/, "");
 const brokerPattern = originPattern(broker, broker.protocol === "https:");
+// In proxy mode the service worker also calls Stora's API itself.
+const hostPatterns = [...new Set([brokerPattern, ...(storaApi ? [originPattern(storaApi, storaApi.protocol === "https:")] : [])])];
 // Chromium lets a web page send the browser to an extension page only when the
 // page's origin matches web_accessible_resources: Stora's consent page (the
 // Approve click starts the navigation that ends on connected.html) and the
@@ -84,8 +102,23 @@ if (pkg.name !== "tessera-companion") fail(`${pkgDir} holds ${pkg.name}, not tes
 // The browser entry and what it imports; not the Node entry, the Node-only
 // broker side (broker.js and its module), types or docs.
 const nodeOnly = (f) => f === "index.node.js" || f === "broker.js" || f.startsWith("tessera_broker");
-const vendorFiles = (pkg.files ?? []).filter((f) => f.endsWith(".js") || f.endsWith(".wasm")).filter((f) => !nodeOnly(f));
-for (const need of ["index.web.js", "tessera_wasm_bg.wasm"]) {
+const browserFiles = (files) => files.filter((f) => f.endsWith(".js") || f.endsWith(".wasm")).filter((f) => !nodeOnly(f));
+let vendorFiles = browserFiles(pkg.files ?? []);
+if (proxyMode) {
+  // The entry `proxy/`: its files beside its own module, and the root files
+  // it re-exports (one TesseraError class for both entries); not the default module.
+  if (!existsSync(join(pkgDir, "proxy"))) fail(`the package at ${pkgDir} has no proxy/ entry`);
+  const files = new Set(browserFiles(readdirSync(join(pkgDir, "proxy"))).map((f) => `proxy/${f}`));
+  // Follow the relative imports out of proxy/ (and theirs) to the root files.
+  for (const f of files) {
+    for (const [, spec] of readFileSync(join(pkgDir, f), "utf8").matchAll(/from "(\.{1,2}\/[\w./]+\.js)"/g)) {
+      files.add(join(dirname(f), spec));
+    }
+  }
+  vendorFiles = [...files];
+}
+const entry = proxyMode ? "proxy/" : "";
+for (const need of [`${entry}index.web.js`, `${entry}tessera_wasm_bg.wasm`]) {
   if (!vendorFiles.includes(need) || !existsSync(join(pkgDir, need))) fail(`the package lacks ${need}`);
 }
 
@@ -96,17 +129,33 @@ mkdirSync(out, { recursive: true });
 cpSync(join(here, "src"), out, { recursive: true });
 
 const vendor = join(out, "vendor", "tessera-companion");
-mkdirSync(vendor, { recursive: true });
+mkdirSync(join(vendor, entry), { recursive: true });
 for (const f of vendorFiles) cpSync(join(pkgDir, f), join(vendor, f));
+if (proxyMode) {
+  // src/companion.js names the entry the extension loads: the proxy one here.
+  writeFileSync(
+    join(out, "companion.js"),
+    `// Written by build.mjs --proxy-url: the package's authorization-proxy entry.
+export * from "./vendor/tessera-companion/proxy/index.web.js";
+/** The entry's WebAssembly module, inside the extension. */
+export const WASM_PATH = "vendor/tessera-companion/proxy/tessera_wasm_bg.wasm";
+`,
+  );
+}
 writeFileSync(join(vendor, "VERSION"), `${pkg.name} ${pkg.version}\n`);
 
 const manifest = JSON.parse(readFileSync(join(here, "src", "manifest.json"), "utf8"));
-manifest.host_permissions = [brokerPattern];
+manifest.host_permissions = hostPatterns;
 // connected.html is where the broker redirects the browser after consent.
 for (const entry of manifest.web_accessible_resources) entry.matches = returnPatterns;
 writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 
-const config = { brokerUrl, ...(args.scope ? { scope: args.scope } : {}), ...(eventUrl ? { eventUrl: eventUrl.href } : {}) };
+const config = {
+  brokerUrl,
+  ...(storaApi ? { proxy: { storaApiUrl: storaApi.href.replace(/\/$/, "") } } : {}),
+  ...(args.scope ? { scope: args.scope } : {}),
+  ...(eventUrl ? { eventUrl: eventUrl.href } : {}),
+};
 writeFileSync(join(out, "config.json"), JSON.stringify(config, null, 2) + "\n");
 
-console.log(`built ${out} (broker ${brokerUrl}, tessera-companion ${pkg.version})`);
+console.log(`built ${out} (${proxyMode ? "authorization proxy" : "broker"} ${brokerUrl}, tessera-companion ${pkg.version}${proxyMode ? " proxy/" : ""})`);

@@ -1,10 +1,12 @@
 // The example MV3 extension (examples/browser-extension) in Debian's Chromium,
 // driven by playwright-core, against the reference broker and the fake Stora
-// (tessera-e2e-env --no-ownership-proof, all on 127.0.0.1).
+// (tessera-e2e-env --no-ownership-proof, all on 127.0.0.1); then its
+// authorization-proxy build against the reference proxy and the fake Stora
+// (tessera-proxy-env), in a second browser profile.
 //
-// Env: TESSERA_E2E_ENV (the binary), TESSERA_COMPANION_PKG (the unpacked npm
-// package tessera-companion), TESSERA_ARTIFACTS (screenshots; default
-// artifacts/extension), CHROMIUM (default /usr/bin/chromium).
+// Env: TESSERA_E2E_ENV, TESSERA_PROXY_ENV (the binaries), TESSERA_COMPANION_PKG
+// (the unpacked npm package tessera-companion), TESSERA_ARTIFACTS (screenshots;
+// default artifacts/extension), CHROMIUM (default /usr/bin/chromium).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -22,32 +24,52 @@ const packageDir = process.env.TESSERA_COMPANION_PKG ?? path.join(root, "wasm/pk
 const STEP_TIMEOUT = 15_000;
 const EMAIL = "owner@storage.example";
 
-let env; // { child, broker, stora, adminToken }
+let env; // { child, broker, stora, adminToken }; the proxy test adds storaApi and proxy: true
 let work; // temporary directory: the built extension and the profile
 let context;
 let extensionId;
 let options; // the options page
 /** Prefix of every Stora code and token in this run (tessera-e2e-env --token-canary). */
 const STORA_CANARY = "CANARYext-";
-/** Every console message of the extension's pages (searched for secrets). */
+/** Every console message of the extension's pages and service worker (searched for secrets). */
 const consoleLines = [];
 let shot = 0;
 const pageErrors = [];
 
 // ---- the environment -------------------------------------------------------------------
 
-async function startEnv() {
-  const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
-  const child = spawn(bin, ["--no-ownership-proof", "--exit-on-stdin-close", "--max-lifetime", "600", "--quiet", "--token-canary", STORA_CANARY], {
+/** Starts an environment binary → its child process and the JSON line it printed. */
+async function spawnEnv(bin, args) {
+  const child = spawn(bin, ["--exit-on-stdin-close", "--max-lifetime", "600", "--quiet", ...args], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const first = await new Promise((resolve, reject) => {
     child.once("error", reject);
-    child.once("exit", (code) => reject(new Error(`tessera-e2e-env exited with ${code}`)));
+    child.once("exit", (code) => reject(new Error(`${path.basename(bin)} exited with ${code}`)));
     createInterface({ input: child.stdout }).once("line", resolve);
   });
-  const info = JSON.parse(first);
+  return { child, info: JSON.parse(first) };
+}
+
+async function startEnv() {
+  const bin = process.env.TESSERA_E2E_ENV ?? path.join(root, "target/debug/tessera-e2e-env");
+  const { child, info } = await spawnEnv(bin, ["--no-ownership-proof", "--token-canary", STORA_CANARY]);
   return { child, broker: info.broker_url, stora: info.stora_url, adminToken: info.admin_token };
+}
+
+/**
+ * How long the fake Stora's access tokens live in the proxy run: the
+ * package refreshes 120 s before expiry (its default margin), so a token is
+ * fresh for 5 s and then refreshed before the next call.
+ */
+const PROXY_ACCESS_TTL = 125;
+const PROXY_FRESH_MS = (PROXY_ACCESS_TTL - 120) * 1000;
+
+/** tessera-proxy-env: fake Stora + the reference authorization proxy; `broker` is the proxy. */
+async function startProxyEnv() {
+  const bin = process.env.TESSERA_PROXY_ENV ?? path.join(root, "target/debug/tessera-proxy-env");
+  const { child, info } = await spawnEnv(bin, ["--access-ttl", String(PROXY_ACCESS_TTL)]);
+  return { child, proxy: true, broker: info.proxy_url, stora: info.stora_url, storaApi: info.stora_api_url };
 }
 
 async function admin(route) {
@@ -108,7 +130,8 @@ async function connectVia(button, name) {
   const tabOpened = context.waitForEvent("page", { timeout: STEP_TIMEOUT });
   await options.locator(button).click();
   const tab = watch(await tabOpened);
-  await tab.locator("#continue").click({ timeout: STEP_TIMEOUT }); // the broker's interstitial: Continue
+  // The broker's interstitial: Continue. A proxy has none (it goes straight to Stora).
+  if (!env.proxy) await tab.locator("#continue").click({ timeout: STEP_TIMEOUT });
   await tab.locator("#approve").waitFor({ timeout: STEP_TIMEOUT });
   assert.ok(tab.url().startsWith(env.stora + "/oauth2/authorize?"), tab.url());
   assert.match(await tab.locator("h1").innerText(), /Allow .* to access your Stora account\?/);
@@ -154,7 +177,8 @@ async function openStates(sealed, keys) {
   return options.evaluate(
     async ([sealed, keys]) => {
       await (await import(chrome.runtime.getURL("tessera-host.js"))).ready();
-      const { Companion } = await import(chrome.runtime.getURL("vendor/tessera-companion/index.web.js"));
+      // The entry this build loads (the proxy build's is another module).
+      const { Companion } = await import(chrome.runtime.getURL("companion.js"));
       return keys.map((key) => {
         try {
           const c = Companion.openState(sealed, typeof key === "string" ? key : Uint8Array.from(key));
@@ -240,31 +264,21 @@ async function workerRestarted() {
   return context.serviceWorkers()[0].evaluate(() => self.__beforeRestart === undefined);
 }
 
-before(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  for (const f of await import("node:fs").then((fs) => fs.readdirSync(artifacts))) {
-    if (f.endsWith(".png")) rmSync(path.join(artifacts, f));
-  }
-  env = await startEnv();
-  work = mkdtempSync(path.join(tmpdir(), "tessera-ext-"));
-  const extDir = path.join(work, "extension");
-  // The extension build step, as a partner runs it, pointed at this broker.
+/**
+ * Builds the extension with `buildArgs` (build.mjs, as a partner runs it,
+ * pointed at this run's servers), starts Chromium on a fresh profile with it,
+ * and waits for the options page that chrome.runtime.onInstalled opens. Sets
+ * `context`, `extensionId` and `options`.
+ */
+async function launchExtension(name, buildArgs) {
+  const extDir = path.join(work, `${name}-extension`);
   execFileSync(
     process.execPath,
-    [
-      path.join(root, "examples/browser-extension/build.mjs"),
-      "--broker-url",
-      env.broker,
-      "--stora-url",
-      env.stora,
-      "--package",
-      packageDir,
-      "--out",
-      extDir,
-    ],
+    [path.join(root, "examples/browser-extension/build.mjs"), ...buildArgs, "--package", packageDir, "--out", extDir],
     { stdio: "inherit" },
   );
-  context = await chromium.launchPersistentContext(path.join(work, "profile"), {
+  options = undefined;
+  context = await chromium.launchPersistentContext(path.join(work, `${name}-profile`), {
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     // Chromium's own headless mode (not the old headless shell) runs extensions.
     headless: true,
@@ -284,6 +298,7 @@ before(async () => {
   });
   let [sw] = context.serviceWorkers();
   sw ??= await context.waitForEvent("serviceworker", { timeout: STEP_TIMEOUT });
+  sw.on("console", (m) => consoleLines.push(`service worker: ${m.type()}: ${m.text()}`));
   extensionId = new URL(sw.url()).host;
   assert.match(sw.url(), /^chrome-extension:\/\/[a-p]{32}\/background\.js$/);
   // chrome.runtime.onInstalled opens the options page (no email yet, so
@@ -296,6 +311,16 @@ before(async () => {
   }
   assert.ok(options, "chrome.runtime.onInstalled opened the options page");
   await options.waitForLoadState("load");
+}
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  for (const f of await import("node:fs").then((fs) => fs.readdirSync(artifacts))) {
+    if (f.endsWith(".png")) rmSync(path.join(artifacts, f));
+  }
+  env = await startEnv();
+  work = mkdtempSync(path.join(tmpdir(), "tessera-ext-"));
+  await launchExtension("broker", ["--broker-url", env.broker, "--stora-url", env.stora]);
   const version = await context.newPage();
   await version.goto("chrome://version");
   const commandLine = await version.locator("#command_line").innerText();
@@ -319,7 +344,7 @@ test("the extension's code leaves registration and every broker request to the p
       assert.ok(!code.includes(banned), `${file} uses ${banned}`);
     }
   }
-  assert.match(readFileSync(path.join(src, "tessera-host.js"), "utf8"), /\.register\(registration, driver\(onPersist\)\)/);
+  assert.match(readFileSync(path.join(src, "tessera-host.js"), "utf8"), /\.register\(registration, driver\(onPersist, config\)\)/);
 });
 
 test("the example extension in Chromium: register, connect, data, reconnect, disconnect, remove, uninstall", async (t) => {
@@ -686,6 +711,224 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     await screenshot(tab, "uninstall-ticket");
     assert.equal((await admin(`/admin/installations/${second}`)).status, 404, "the broker deregistered it");
     assert.equal((await stora("GET", "/_control/counters")).revokes, before.revokes + 1, "and revoked the grant");
+  });
+
+  assert.deepEqual(pageErrors, [], "no errors in the extension's pages (CSP, wasm, script)");
+});
+
+// ---- authorization-proxy mode (issue 18 item 4) ---------------------------------------------
+
+/** The Stora tokens in the sealed state now, opened with the key the extension unwraps (or null). */
+async function storedTokens() {
+  const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get("tessera.state"));
+  const [opened] = await openStates(stored["tessera.state"], [[...(await rawSealKey())]]);
+  assert.ok(opened.json, `the unwrapped key opens the state (${opened.code})`);
+  return JSON.parse(opened.json).tokens ?? null;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test("the authorization-proxy build in Chromium: connect, calls to Stora, refresh on expiry, concurrent calls, revoke, disconnect, remove, uninstall", async (t) => {
+  // The broker run is over (the extension removed itself): a fresh profile, the proxy build.
+  await context?.close();
+  env?.child.stdin.end();
+  pageErrors.length = 0;
+  env = await startProxyEnv();
+  await launchExtension("proxy", ["--proxy-url", env.broker, "--stora-api-url", env.storaApi, "--stora-url", env.stora]);
+  const site = `chrome-extension://${extensionId}`;
+  /** Every URL the browser asked for (pages, navigations, the pages' fetches). */
+  const urls = [];
+  context.on("request", (r) => urls.push(r.url()));
+  /** What the pages showed (messages, errors), searched for tokens at the end. */
+  const shown = [];
+  /** Every access and refresh token the state held during the run. */
+  const tokens = new Set();
+  const remember = async () => {
+    const pair = await storedTokens();
+    assert.ok(pair?.access_token && pair.refresh_token, "connected: the state holds a token pair");
+    for (const tk of [pair.access_token, pair.refresh_token]) {
+      assert.ok(tk.length >= 16, "a token long enough to search for");
+      tokens.add(tk);
+    }
+    return pair;
+  };
+  const counters = () => stora("GET", "/_control/counters");
+  const requests = () => stora("GET", "/_control/requests");
+  watch(options);
+  let installId;
+
+  await t.test("proxy build: the proxy entry only, Stora's API in host_permissions", async () => {
+    const ext = path.join(work, "proxy-extension");
+    const vendor = path.join(ext, "vendor/tessera-companion");
+    assert.ok(readdirSync(path.join(vendor, "proxy")).includes("tessera_wasm_bg.wasm"), "the proxy entry's module");
+    assert.ok(!readdirSync(vendor).includes("tessera_wasm_bg.wasm"), "not the default module too");
+    assert.ok(!readdirSync(path.join(work, "broker-extension/vendor/tessera-companion")).includes("proxy"), "the default build ships no proxy entry");
+    const manifest = JSON.parse(readFileSync(path.join(ext, "manifest.json"), "utf8"));
+    assert.deepEqual(manifest.host_permissions, ["http://127.0.0.1/*"], "proxy and Stora API (loopback: one pattern, any port)");
+    const config = JSON.parse(readFileSync(path.join(ext, "config.json"), "utf8"));
+    assert.deepEqual(config, { brokerUrl: env.broker, proxy: { storaApiUrl: env.storaApi } });
+  });
+
+  await t.test("proxy: register with the proxy, connect through it, orders straight from Stora", async () => {
+    await options.reload();
+    await expectStatus("Not registered");
+    assert.equal((await options.locator("#broker-label").innerText()).trim(), "Authorization proxy");
+    assert.equal(await options.locator("#broker-url").innerText(), env.broker);
+    await options.locator("#email").fill(EMAIL);
+    await options.locator("#register").click();
+    await expectStatus("Registered, not connected");
+    installId = (await options.locator("#install-id").innerText()).trim();
+    assert.match(installId, /^ins_/);
+    const before = (await requests()).length;
+    await connectVia("#connect", "proxy-connect");
+    await expectStatus("Connected");
+    await expectOrders();
+    assert.equal(await badge(), "");
+    // The proxy forwards no call: these came from the extension, with its own token.
+    const calls = (await requests()).slice(before).filter((r) => r.path === "/2025-09/orders");
+    assert.ok(calls.length >= 1 && calls.every((r) => r.status === 200 && r.operator === "opr_demo"), JSON.stringify(calls));
+    await remember();
+    shown.push(await visibleText(options));
+    await screenshot(options, "proxy-connected-orders");
+  });
+
+  await t.test("proxy: at rest, chrome.storage holds the tokens only sealed", async () => {
+    const stored = await assertNoSealKeyInStorage();
+    const text = JSON.stringify(stored);
+    for (const tk of tokens) assert.ok(!text.includes(tk), "no token text in chrome.storage");
+    assert.ok(!stored["tessera.state"].includes(installId), "the stored state is sealed");
+  });
+
+  let refreshedAt;
+  await t.test("proxy: Stora expires the token, six calls at once from two pages: one refresh, every call answered", async () => {
+    const second = watch(await context.newPage());
+    await second.goto(`${site}/options.html`);
+    await second.locator("#message", { hasText: "Loaded 3 orders." }).waitFor({ timeout: STEP_TIMEOUT });
+    await stora("POST", "/_control/expire_tokens", { operator: "opr_demo" });
+    const before = await counters();
+    const seen = (await requests()).length;
+    // Three messages to the service worker from each page, all in flight together.
+    const fire = (page) => page.evaluate(() => Promise.all([1, 2, 3].map(() => chrome.runtime.sendMessage({ type: "orders" }))));
+    const answers = (await Promise.all([fire(options), fire(second)])).flat();
+    refreshedAt = Date.now();
+    const after = await counters();
+    const calls = (await requests()).slice(seen).filter((r) => r.path === "/2025-09/orders");
+    const refused = calls.filter((r) => r.status === 401).length;
+    const refreshes = after.refreshes - before.refreshes;
+    console.log(
+      `proxy concurrent refresh (extension): ${answers.length} calls from 2 pages, ${refreshes} refresh at Stora, ` +
+        `${refused} call refused by Stora (401), ${answers.filter((a) => a.ok).length} answered`,
+    );
+    assert.deepEqual(answers.map((a) => [a.ok, a.value?.data?.length]), Array(6).fill([true, 3]));
+    assert.equal(refreshes, 1, "one refresh for all six calls");
+    assert.equal(after.invalid_grants, before.invalid_grants, "no rotated refresh token was sent again");
+    assert.ok(refused <= 1, "at most the first call met the expired token");
+    await remember();
+    await second.close();
+  });
+
+  await t.test("proxy: the token's own lifetime runs out: refreshed before the call, which Stora accepts", async () => {
+    // The pair refreshed above is fresh for PROXY_FRESH_MS by the extension's clock.
+    await sleep(Math.max(0, refreshedAt + PROXY_FRESH_MS + 1500 - Date.now()));
+    const before = await counters();
+    const seen = (await requests()).length;
+    await refreshOrders();
+    await expectOrders();
+    const after = await counters();
+    const calls = (await requests()).slice(seen).filter((r) => r.path === "/2025-09/orders");
+    console.log(`proxy expiry (extension): ${after.refreshes - before.refreshes} refresh, calls at Stora: ${calls.map((r) => r.status).join(", ")}`);
+    assert.equal(after.refreshes - before.refreshes, 1, "refreshed once");
+    assert.deepEqual(calls.map((r) => r.status), [200], "refreshed before the call: Stora refused nothing");
+    await remember();
+  });
+
+  await t.test("proxy: the grant is revoked at Stora: Reconnect required; reconnect", async () => {
+    await stora("POST", "/_control/revoke_grant", { operator: "opr_demo" });
+    await refreshOrders();
+    await expectStatus("Reconnect required");
+    assert.ok(await options.locator("#notice").isVisible());
+    assert.match(await options.locator("#message").innerText(), /\[reconnect_required\]/);
+    assert.equal(await badge(), "!");
+    shown.push(await visibleText(options));
+    assert.equal(await storedTokens(), null, "the dead pair is dropped");
+    await screenshot(options, "proxy-reconnect-required");
+    await connectVia("#reconnect", "proxy-reconnect");
+    await expectStatus("Connected");
+    await expectOrders();
+    assert.equal(await badge(), "");
+    await remember();
+  });
+
+  await t.test("proxy: disconnect revokes the grant at Stora through the proxy", async () => {
+    const before = await counters();
+    await options.locator("#disconnect").click();
+    await expectStatus("Registered, not connected");
+    assert.equal((await options.locator("#message").innerText()).trim(), "Disconnected.");
+    assert.equal((await counters()).revokes, before.revokes + 1, "Stora saw the proxy's revoke");
+    const grants = await stora("GET", "/_control/grants?operator=opr_demo");
+    assert.ok(grants.length >= 2 && grants.every((g) => g.revoked), "no live grant left");
+    assert.equal(await storedTokens(), null, "no pair kept");
+  });
+
+  await t.test("proxy: remove connection revokes, deregisters and wipes", async () => {
+    await connectVia("#connect", "proxy-before-remove");
+    await expectOrders();
+    await remember();
+    const before = await counters();
+    await options.locator("#remove").click();
+    await expectStatus("Not registered");
+    assert.equal((await options.locator("#message").innerText()).trim(), "Connection removed: disconnected, deregistered and local state wiped.");
+    assert.equal((await counters()).revokes, before.revokes + 1);
+    const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    assert.equal(stored["tessera.state"], undefined, "local state wiped");
+  });
+
+  await t.test("proxy: no token in chrome.storage, the console, a URL or what the pages showed", async () => {
+    // Connected again, so that the last pair is searched for too.
+    await options.locator("#email").fill(EMAIL);
+    await options.locator("#register").click();
+    await expectStatus("Registered, not connected");
+    installId = (await options.locator("#install-id").innerText()).trim();
+    await connectVia("#connect", "proxy-before-uninstall");
+    await expectOrders();
+    await remember();
+    shown.push(await visibleText(options), await options.content());
+    // The service worker's console is recorded too (a probe line proves it).
+    await context.serviceWorkers()[0].evaluate(() => console.log("tessera-console-probe"));
+    await sleep(100);
+    assert.ok(consoleLines.some((l) => l.includes("tessera-console-probe")), "the worker's console is recorded");
+    const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    const storaUrls = (await requests()).map((r) => `${r.path}?${r.query ?? ""}`);
+    const places = [
+      ["chrome.storage.local (the sealed state included)", JSON.stringify(stored)],
+      ["the extension's console output (pages and service worker)", consoleLines.join("\n")],
+      ["a URL the browser requested", urls.join("\n")],
+      ["a URL Stora was called with", storaUrls.join("\n")],
+      ["what the pages showed", shown.join("\n")],
+    ];
+    const leaks = [];
+    for (const [place, text] of places) {
+      for (const tk of tokens) for (const n of [tk, encodeURIComponent(tk)]) if (text.includes(n)) leaks.push(`${n.slice(0, 6)}… in ${place}`);
+    }
+    console.log(`proxy secrets: ${tokens.size} tokens searched in ${urls.length} browser URLs, ${storaUrls.length} Stora calls, ${consoleLines.length} console lines`);
+    assert.equal(tokens.size, 12, "six pairs: three connects, two refreshes, a reconnect");
+    assert.ok(urls.some((u) => u.startsWith(`${site}/connected.html?`)), "the callback URL was seen (and holds no token)");
+    assert.deepEqual(leaks, []);
+  });
+
+  await t.test("proxy: uninstall: Chromium opens the signed ticket URL and the proxy deregisters", async () => {
+    const ticketTab = context.waitForEvent("page", { timeout: STEP_TIMEOUT });
+    options.evaluate(() => chrome.management.uninstallSelf({ showConfirmDialog: false })).catch(() => {});
+    const tab = watch(await ticketTab);
+    await tab.waitForURL(`${env.broker}/installations/${installId}/uninstall?**`, { timeout: STEP_TIMEOUT });
+    await tab.waitForLoadState("load");
+    assert.deepEqual([...new URL(tab.url()).searchParams.keys()].sort(), ["sig", "ts"], "a ticket, never the secret");
+    assert.match(await tab.locator("body").innerText(), /Tessera companion removed/);
+    // The same ticket again: the installation is gone.
+    assert.equal((await fetch(tab.url())).status, 404, "deregistered");
+    // The proxy holds no token, so it cannot revoke the grant: the operator's grant stays at Stora.
+    const live = (await stora("GET", "/_control/grants?operator=opr_demo")).filter((g) => !g.revoked).length;
+    console.log(`proxy uninstall: deregistered at the proxy; ${live} grant still live at Stora (no token left to revoke it with)`);
   });
 
   assert.deepEqual(pageErrors, [], "no errors in the extension's pages (CSP, wasm, script)");

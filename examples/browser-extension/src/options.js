@@ -47,6 +47,8 @@ function render(state) {
   $("account").textContent = account ? `Connected to Stora account ${account.name} (${account.id})` : "—";
   $("install-id").textContent = state.installId ?? "—";
   $("broker-url").textContent = state.brokerUrl;
+  // Proxy mode: brokerUrl names the authorization proxy, and calls go straight to Stora.
+  $("broker-label").textContent = state.mode === "proxy" ? "Authorization proxy" : "Broker";
   $("site-url").textContent = state.siteUrl;
   if (state.adminEmail && !$("email").value) $("email").value = state.adminEmail;
 

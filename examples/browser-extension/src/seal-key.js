@@ -12,7 +12,7 @@
 //
 // What this protects against, and what not: README.md, "The seal key".
 
-import { TesseraError } from "./vendor/tessera-companion/index.web.js";
+import { TesseraError } from "./companion.js";
 
 /** chrome.storage.local: the wrapped seal key; the plaintext one of older versions. */
 export const WRAPPED_KEY = "tessera.wrappedSealKey";

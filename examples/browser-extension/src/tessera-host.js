@@ -5,8 +5,13 @@
 // `fetch` and `onPersist`, and reflect the status in the toolbar badge and the
 // uninstall URL. Registration, signing, state rules, retries, redirects and
 // error mapping are the package's.
+//
+// In authorization-proxy mode (build.mjs --proxy-url) the same code runs on
+// the package's proxy entry (companion.js): the companion then holds the
+// operator's Stora tokens in the same sealed state, calls Stora itself, and
+// its drivers also get the refresh lock (`webLocks`).
 
-import { init, Companion, TesseraError, metadataPatch } from "./vendor/tessera-companion/index.web.js";
+import { init, Companion, TesseraError, metadataPatch, webLocks, WASM_PATH } from "./companion.js";
 import { loadSealKey, forgetSealKey } from "./seal-key.js";
 
 export { TesseraError };
@@ -30,7 +35,12 @@ const INSTALL_ID_KEY = "tessera.installId";
  */
 const PREVIOUS_KEY = "tessera.previousInstallId";
 
-/** One Web Lock name: every context (worker, pages) reads-modifies-writes under it. */
+/**
+ * One Web Lock name: every context (worker, pages) reads-modifies-writes
+ * under it. In proxy mode the package also takes its own refresh lock
+ * (`tessera-refresh-<install id>`, through `webLocks`) inside this one:
+ * always in that order, so the two never deadlock.
+ */
 const LOCK = "tessera.state";
 
 export const PLATFORM = "chrome-extension";
@@ -59,11 +69,13 @@ export function ready() {
   loading ??= (async () => {
     const [config] = await Promise.all([
       fetch(chrome.runtime.getURL("config.json")).then((r) => r.json()),
-      init(chrome.runtime.getURL("vendor/tessera-companion/tessera_wasm_bg.wasm")),
+      init(chrome.runtime.getURL(WASM_PATH)),
     ]);
     const brokerUrl = String(config.brokerUrl);
     return Object.freeze({
       brokerUrl,
+      // Authorization-proxy mode: `{ storaApiUrl }` (brokerUrl is then the proxy's URL), else null.
+      proxy: config.proxy ?? null,
       scope: config.scope ?? SCOPE,
       // The Timeline Events' `external.url`, which Stora requires to be https:
       // the partner's page about the extension (build.mjs --event-url), else the
@@ -93,18 +105,22 @@ export async function withCompanion(fn) {
     const key = await loadSealKey(typeof sealed === "string");
     // A state that does not open is an error (state_undecryptable), never "empty".
     const companion =
-      typeof sealed === "string" ? Companion.openState(sealed, key) : Companion.create({ brokerUrl: config.brokerUrl, sealKey: key });
+      typeof sealed === "string"
+        ? Companion.openState(sealed, key)
+        : Companion.create({ brokerUrl: config.brokerUrl, sealKey: key, ...(config.proxy ? { proxy: config.proxy } : {}) });
     let wiped = false;
     // Saved only when it changed (a fresh seal differs every time, pages
     // follow chrome.storage.onChanged, and a fresh unregistered companion
     // need not be stored at all).
     let saved = stateJSON(companion);
-    const save = async () => {
+    // `sealed`: what the package's onPersist hands over, the state sealed with
+    // this key (stored exactly as given); else the host seals it itself.
+    const save = async (sealed) => {
       if (wiped) return;
       const json = stateJSON(companion);
-      if (json === saved) return;
+      if (sealed === undefined && json === saved) return;
       const id = companion.installId;
-      await chrome.storage.local.set({ [STATE_KEY]: companion.sealState(key), ...(id ? { [INSTALL_ID_KEY]: id } : {}) });
+      await chrome.storage.local.set({ [STATE_KEY]: sealed ?? companion.sealState(key), ...(id ? { [INSTALL_ID_KEY]: id } : {}) });
       saved = json;
     };
     // A state stored before the plain install id existed gets it now.
@@ -113,7 +129,7 @@ export async function withCompanion(fn) {
     }
     const hooks = {
       config,
-      onPersist: save,
+      onPersist: (sealed) => save(sealed),
       wipe: () => {
         wiped = true;
       },
@@ -158,6 +174,8 @@ export async function snapshot(companion) {
     previousInstallId: previous && previous !== installId ? previous : null,
     siteUrl: SITE_URL,
     brokerUrl: config.brokerUrl,
+    /** "proxy" (an authorization proxy: calls go straight to Stora) or "broker". */
+    mode: config.proxy ? "proxy" : "broker",
     adminEmail,
   };
 }
@@ -190,8 +208,26 @@ export async function getStatus() {
   return withCompanion((c) => snapshot(c));
 }
 
-/** What the package's drivers need from the extension: the network and the store. */
-const driver = (onPersist) => ({ fetch: (url, init) => fetch(url, init), onPersist });
+/**
+ * The refresh lock of proxy mode: the package's pair on the Web Locks API,
+ * shared by the worker and the pages; once held it reads the state as stored
+ * now (sealed; another context may have refreshed the tokens meanwhile).
+ */
+let refreshLock;
+function proxyLock() {
+  refreshLock ??= webLocks(async () => (await chrome.storage.local.get(STATE_KEY))[STATE_KEY]);
+  return refreshLock;
+}
+
+/**
+ * What the package's drivers need from the extension: the network and the
+ * store, and in proxy mode the refresh lock (its calls refuse to run without).
+ */
+const driver = (onPersist, config) => ({
+  fetch: (url, init) => fetch(url, init),
+  onPersist,
+  ...(config?.proxy ? proxyLock() : {}),
+});
 
 /**
  * Registers the installation (once the operator's email is known). The
@@ -203,7 +239,7 @@ const driver = (onPersist) => ({ fetch: (url, init) => fetch(url, init), onPersi
 export async function register(adminEmail) {
   if (adminEmail !== undefined) await chrome.storage.local.set({ [EMAIL_KEY]: String(adminEmail).trim() });
   const email = (await chrome.storage.local.get(EMAIL_KEY))[EMAIL_KEY];
-  return withCompanion(async (c, { onPersist }) => {
+  return withCompanion(async (c, { config, onPersist }) => {
     if (!email) return snapshot(c);
     const registration = { siteUrl: SITE_URL, adminEmail: email, platform: PLATFORM, pluginVersion: VERSION };
     // The installation this registration may replace: the state's (a
@@ -214,7 +250,7 @@ export async function register(adminEmail) {
     // from, so a challenge is deferred and comes back as the outcome.
     let outcome;
     try {
-      outcome = await c.register(registration, driver(onPersist));
+      outcome = await c.register(registration, driver(onPersist, config));
     } finally {
       // A new id (persisted before it was sent, so also when this failed):
       // the earlier installation may still hold a grant at Stora.
@@ -239,9 +275,11 @@ export async function connectUrl() {
  * status, with the Stora account now connected (pages show it).
  */
 export async function completeConnect(callbackUrl) {
-  return withCompanion(async (c, { onPersist }) => {
-    await c.completeConnect(callbackUrl, driver(onPersist));
-    return snapshot(c);
+  return withCompanion(async (c, { config, onPersist }) => {
+    // The account the operator just connected, as the package's result says
+    // (the same as snapshot's `account` in broker mode).
+    const { account } = await c.completeConnect(callbackUrl, driver(onPersist, config));
+    return { ...(await snapshot(c)), account };
   });
 }
 
@@ -280,7 +318,7 @@ export async function flagForFollowUp(orderId) {
       externalUrl: config.eventUrl,
       variables: { order: orderId },
     };
-    const recorded = await c.callAndRecord(request, event, driver(onPersist));
+    const recorded = await c.callAndRecord(request, event, driver(onPersist, config));
     return {
       order: JSON.parse(new TextDecoder().decode(recorded.response.body)),
       event: recorded.event.ok ? { ok: true } : { ok: false, error: errorJSON(recorded.event.error) },
@@ -288,26 +326,29 @@ export async function flagForFollowUp(orderId) {
   });
 }
 
-/** A signed GET through the broker → the parsed JSON body. */
+/** A signed GET through the broker (proxy mode: a GET straight to Stora) → the parsed JSON body. */
 export async function apiGet(path) {
-  return withCompanion(async (c, { onPersist }) => {
-    const res = await c.call({ method: "GET", path }, driver(onPersist));
+  return withCompanion(async (c, { config, onPersist }) => {
+    const res = await c.call({ method: "GET", path }, driver(onPersist, config));
     return JSON.parse(new TextDecoder().decode(res.body));
   });
 }
 
-/** Disconnect: the broker revokes at Stora; the token is dropped locally either way. */
+/**
+ * Disconnect: the broker revokes at Stora (in proxy mode the extension asks
+ * the proxy to revoke its refresh token); the token is dropped locally either way.
+ */
 export async function disconnect() {
-  return withCompanion(async (c, { onPersist }) => {
-    const result = await c.disconnect(driver(onPersist));
+  return withCompanion(async (c, { config, onPersist }) => {
+    const result = await c.disconnect(driver(onPersist, config));
     return { remote: remoteJSON(result.remote), ...(await snapshot(c)) };
   });
 }
 
 /** "Remove connection": the full uninstall plan (disconnect, deregister, wipe). */
 export async function removeConnection() {
-  return withCompanion(async (c, { onPersist, wipe }) => {
-    const report = await c.uninstall(driver(onPersist));
+  return withCompanion(async (c, { config, onPersist, wipe }) => {
+    const report = await c.uninstall(driver(onPersist, config));
     wipe();
     return {
       disconnect: remoteJSON(report.disconnect),
