@@ -650,15 +650,17 @@ fn api_inner(
 fn revoke_and_wipe(app: &App, install_id: &str) -> Step<bool> {
     let lock = app.refresh_lock(install_id);
     let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(grant) = db(app.store.grant(install_id))?
-        && !grant.revoked
-        && !grant.refresh_token.is_empty()
-    {
-        // Revoking the refresh token revokes the pair. If Stora cannot be
-        // reached the local copy is wiped anyway: nobody holds the tokens.
-        let _ = app.stora.revoke(&grant.refresh_token);
-    }
-    db(app.store.delete_grant(install_id))
+    let live = match db(app.store.grant(install_id))? {
+        Some(grant) if !grant.revoked && !grant.refresh_token.is_empty() => {
+            // Revoking the refresh token revokes the pair. If Stora cannot be
+            // reached the local copy is wiped anyway: nobody holds the tokens.
+            let _ = app.stora.revoke(&grant.refresh_token);
+            true
+        }
+        _ => false,
+    };
+    db(app.store.delete_grant(install_id))?;
+    Ok(live)
 }
 
 /// `POST /disconnect` (signed, with the broker token): revoke at Stora, wipe
@@ -678,13 +680,16 @@ pub fn disconnect(app: &App, req: &Incoming) -> Reply {
     result.unwrap_or_else(|r| r).for_install(&id)
 }
 
-fn remove_installation(app: &App, install_id: &str) -> Step<()> {
-    revoke_and_wipe(app, install_id)?;
+/// Revokes and forgets everything of the installation → whether it held a
+/// live Stora grant here (an authorization proxy never does: the tokens were
+/// the plugin's).
+fn remove_installation(app: &App, install_id: &str) -> Step<bool> {
+    let held_grant = revoke_and_wipe(app, install_id)?;
     // Rounds not completed yet may hold a Stora grant: revoke those too.
     crate::connect::revoke_forgotten(app, db(app.store.forget_connect_attempts_of(install_id))?);
     db(app.store.delete_installation(install_id))?;
     app.forget_lock(install_id);
-    Ok(())
+    Ok(held_grant)
 }
 
 /// `DELETE /installations/{id}` (signed by that installation): disconnect if
@@ -727,10 +732,20 @@ pub fn uninstall_ticket(app: &App, req: &Incoming) -> Reply {
     });
     match verified {
         Ok(_) => match remove_installation(app, &id) {
-            Ok(()) => Reply::page(
+            Ok(true) => Reply::page(
                 200,
                 "Tessera companion removed",
                 "The connection to your Stora account was revoked and this installation was removed.",
+                None,
+            )
+            .for_install(&id),
+            // Never connected here, or (an authorization proxy) the tokens
+            // were the plugin's own: the page must not claim a revocation.
+            Ok(false) => Reply::page(
+                200,
+                "Tessera companion removed",
+                "This installation was removed. No connection to your Stora account was held here; \
+                 if it was connected, you can revoke its access in your Stora account's settings.",
                 None,
             )
             .for_install(&id),
