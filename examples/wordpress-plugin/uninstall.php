@@ -1,8 +1,9 @@
 <?php
 /**
  * Uninstall (Plugins → Delete): Tessera's uninstall plan (disconnect
- * and deregister at the broker, best effort), then every option of the plugin
- * is deleted whatever the network said.
+ * and deregister at the broker, best effort; with the authorization proxy:
+ * revoke the Stora tokens through it and deregister, under the site's lock),
+ * then every option of the plugin is deleted whatever the network said.
  *
  * @package StorefrontSync
  */
@@ -10,6 +11,7 @@
 defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
 
 require_once __DIR__ . '/includes/class-storefront-sync-tessera.php';
+require_once __DIR__ . '/includes/class-storefront-sync-settings.php';
 require_once __DIR__ . '/includes/class-storefront-sync-state.php';
 require_once __DIR__ . '/includes/class-storefront-sync-client.php';
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The example WordPress plugin (examples/wordpress-plugin) in a real WordPress,
-# twice: `native` (the site's PHP loads the built tessera extension) and `pure`
-# (no extension at all: the plugin runs its bundled, prefixed pure-PHP copy).
+# four times: `native` (the site's PHP loads the built tessera extension) and
+# `pure` (no extension at all: the plugin runs its bundled, prefixed pure-PHP
+# copy), each with the partner's broker and, as `native-proxy` and
+# `pure-proxy`, with the partner's authorization proxy (docs/PROTOCOL.md §13).
 #   - first, without a server: the bundled copy is what scripts/bundle-php.sh
 #     makes from today's php/src (--check), the plugin's code names both
 #     implementations wherever it catches (tests/wordpress/lint-plugin.php),
@@ -10,13 +12,15 @@
 #   - a private MariaDB (own datadir and socket in a temporary directory, no
 #     TCP) with one database per mode; per mode, Debian's WordPress served by
 #     `php -S 127.0.0.1:PORT` with a router script (what .htaccess does) and
-#     its own reference broker + fake Stora (tessera-e2e-env, ownership proof
-#     on);
+#     its own fake Stora with the reference broker (tessera-e2e-env) or the
+#     reference proxy (tessera-proxy-env), ownership proof on;
 #   - headless Chromium (playwright-core) does what an operator does:
-#     tests/wordpress/wordpress.test.mjs, the modes side by side (each mostly
-#     waits on its servers). Screenshots and logs: artifacts/wordpress/<mode>/.
-# TESSERA_WP_MODES="pure" runs one mode; TESSERA_WP_PARALLEL=0 runs them one
-# after the other. Everything binds 127.0.0.1 on free ports and stops by
+#     tests/wordpress/wordpress.test.mjs (broker) and proxy.test.mjs (proxy,
+#     a shorter run: what depends on the service), the modes side by side
+#     (each mostly waits on its servers). Screenshots and logs:
+#     artifacts/wordpress/<mode>/.
+# TESSERA_WP_MODES="pure pure-proxy" runs some modes; TESSERA_WP_PARALLEL=0
+# runs them one after the other. Everything binds 127.0.0.1 on free ports and stops by
 # itself (trap; the whole run is killed after TESSERA_WP_MAX_LIFETIME seconds,
 # default 600).
 set -euo pipefail
@@ -25,9 +29,14 @@ cd "$TESSERA_ROOT"
 target_dir="${CARGO_TARGET_DIR:-$TESSERA_ROOT/target}"
 max_lifetime="${TESSERA_WP_MAX_LIFETIME:-600}"
 parallel="${TESSERA_WP_PARALLEL:-1}"
-read -r -a modes <<<"${TESSERA_WP_MODES:-native pure}"
+read -r -a modes <<<"${TESSERA_WP_MODES:-native pure native-proxy pure-proxy}"
+proxy_modes=0
 for mode in "${modes[@]}"; do
-    case "$mode" in native | pure) ;; *) echo "40-wordpress: unknown mode $mode (native, pure)" >&2; exit 2 ;; esac
+    case "$mode" in
+        native | pure) ;;
+        native-proxy | pure-proxy) proxy_modes=1 ;;
+        *) echo "40-wordpress: unknown mode $mode (native, pure, native-proxy, pure-proxy)" >&2; exit 2 ;;
+    esac
 done
 started=$(date +%s)
 
@@ -42,6 +51,11 @@ ext=$(bash scripts/build-php.sh | tail -n 1)
 log "building tessera-e2e-env"
 cargo build --quiet --locked -p tessera-broker --features demo --bin tessera-e2e-env
 env_bin="$target_dir/debug/tessera-e2e-env"
+if [ "$proxy_modes" = 1 ]; then
+    log "building tessera-proxy-env"
+    cargo build --quiet --locked -p tessera-proxy --bin tessera-proxy-env
+fi
+proxy_env_bin="$target_dir/debug/tessera-proxy-env"
 
 built=$(date +%s)
 
@@ -106,8 +120,11 @@ setup_mode() {
     local mode=$1
     local w="$work/$mode"
     mkdir -p "$w" "$artifacts/$mode"
+    # The implementation (native, pure) and the service (broker, proxy).
+    local impl=${mode%-proxy} service=broker
+    [ "$impl" = "$mode" ] || service=proxy
 
-    local db="wp_$mode"
+    local db="wp_${mode//-/_}"
     local db_password
     db_password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
     mariadb --no-defaults --socket="$sock" -u root <<SQL
@@ -116,10 +133,16 @@ CREATE USER '$db'@'localhost' IDENTIFIED BY '$db_password';
 GRANT ALL ON $db.* TO '$db'@'localhost';
 SQL
 
-    log "$mode: broker + fake Stora (tessera-e2e-env, ownership proof on)"
     mkfifo "$w/env.in"
-    setsid "$env_bin" --exit-on-stdin-close --max-lifetime "$max_lifetime" --log stderr --token-canary "$stora_canary" \
-        <"$w/env.in" >"$w/env.out" 2>"$w/env.err" &
+    if [ "$service" = broker ]; then
+        log "$mode: broker + fake Stora (tessera-e2e-env, ownership proof on)"
+        setsid "$env_bin" --exit-on-stdin-close --max-lifetime "$max_lifetime" --log stderr --token-canary "$stora_canary" \
+            <"$w/env.in" >"$w/env.out" 2>"$w/env.err" &
+    else
+        log "$mode: authorization proxy + fake Stora (tessera-proxy-env, ownership proof on)"
+        setsid "$proxy_env_bin" --exit-on-stdin-close --max-lifetime "$max_lifetime" \
+            <"$w/env.in" >"$w/env.out" 2>"$w/env.err" &
+    fi
     pids+=($!)
     # The env stops when its stdin closes (at exit): hold the fifo open on a spare descriptor.
     local fd
@@ -128,8 +151,12 @@ SQL
     local env_json
     env_json=$(head -n 1 "$w/env.out")
     [ -n "$env_json" ] || { cat "$w/env.err" >&2; exit 1; }
-    local broker_url
-    broker_url=$(php -r 'echo json_decode($argv[1], true)["broker_url"], "\n";' "$env_json")
+    # The plugin's broker (a partner's plugin would ship its production URL). With the proxy the
+    # site starts on the default service and the test chooses the proxy on the settings page.
+    local broker_line=''
+    if [ "$service" = broker ]; then
+        broker_line="define( 'STOREFRONT_SYNC_BROKER_URL', '$(php -r 'echo json_decode($argv[1], true)["broker_url"];' "$env_json")' );"
+    fi
 
     log "$mode: WordPress (Debian's package, private config)"
     local port site wp salts
@@ -171,8 +198,7 @@ define( 'FS_METHOD', 'direct' );
 define( 'WP_DEBUG', true );
 define( 'WP_DEBUG_LOG', '$w/wp-debug.log' );
 define( 'WP_DEBUG_DISPLAY', false );
-// The plugin's broker (a partner's plugin would ship its production URL).
-define( 'STOREFRONT_SYNC_BROKER_URL', '$broker_url' );
+$broker_line
 if ( ! defined( 'ABSPATH' ) ) {
 	define( 'ABSPATH', __DIR__ . '/' );
 }
@@ -182,7 +208,7 @@ PHP
     # Debian's PHP CLI with its modules (mysqli, curl, …); `native` adds the built extension,
     # `pure` nothing (and Debian's PHP must not load a tessera of its own).
     local php_args=()
-    [ "$mode" = native ] && php_args+=(-d "extension=$ext")
+    [ "$impl" = native ] && php_args+=(-d "extension=$ext")
     php_args+=(-d memory_limit=256M -d display_errors=0 -d log_errors=1 -d "error_log=$w/php-server.log")
     # php -S caches scripts in opcache (revalidated every 2 s): the constants file the
     # test rewrites between two page loads is never cached.
@@ -190,14 +216,17 @@ PHP
     php_args+=(-d "opcache.blacklist_filename=$w/opcache-blacklist.txt")
     local loaded
     loaded=$(php "${php_args[@]}" -r 'echo extension_loaded("tessera") ? "yes" : "no";')
-    [ "$loaded" = "$([ "$mode" = native ] && echo yes || echo no)" ] \
+    [ "$loaded" = "$([ "$impl" = native ] && echo yes || echo no)" ] \
         || { echo "40-wordpress: $mode: extension_loaded('tessera') is $loaded" >&2; exit 1; }
 
     log "$mode: installing WordPress into the private database"
     WP_ROOT="$wp" WP_URL="$site" php "${php_args[@]}" tests/wordpress/install.php
 
-    log "$mode: php -S $site (tessera extension loaded: $loaded)"
-    (cd "$wp" && WP_ROOT="$wp" PHP_CLI_SERVER_WORKERS=4 exec setsid php "${php_args[@]}" -S "127.0.0.1:$port" "$work/router.php" \
+    # The proxy suite loads a page once per worker at the same time (its concurrent-refresh step).
+    local workers=4
+    [ "$service" = proxy ] && workers=6
+    log "$mode: php -S $site (tessera extension loaded: $loaded, $workers workers)"
+    (cd "$wp" && WP_ROOT="$wp" PHP_CLI_SERVER_WORKERS="$workers" exec setsid php "${php_args[@]}" -S "127.0.0.1:$port" "$work/router.php" \
         >>"$w/php-server.log" 2>&1) &
     pids+=($!)
     for _ in $(seq 1 100); do
@@ -206,10 +235,11 @@ PHP
     done
 
     {
-        printf 'export WP_TESSERA_MODE=%q WP_URL=%q WP_WORK=%q WP_MYSQL_SOCKET=%q WP_DB_NAME=%q\n' "$mode" "$site" "$w" "$sock" "$db"
+        printf 'export WP_TESSERA_MODE=%q WP_SERVICE=%q WP_URL=%q WP_WORK=%q WP_MYSQL_SOCKET=%q WP_DB_NAME=%q\n' "$impl" "$service" "$site" "$w" "$sock" "$db"
         printf 'export WP_ARTIFACTS=%q TESSERA_ENV=%q WP_DEBUG_LOG=%q\n' "$artifacts/$mode" "$env_json" "$w/wp-debug.log"
         # For the PHP CLI steps: the extension (the native implementation) and Stora's token canary.
         printf 'export WP_PHP_EXTENSION=%q TESSERA_STORA_CANARY=%q\n' "$ext" "$stora_canary"
+        printf 'export WP_TEST_FILE=%q WP_SERVER_WORKERS=%q\n' "$([ "$service" = broker ] && echo wordpress.test.mjs || echo proxy.test.mjs)" "$workers"
     } >"$w/test.env"
 }
 
@@ -225,7 +255,7 @@ start_browser() {
     (
         . "$work/$mode/test.env"
         cd tests/wordpress
-        exec setsid timeout "$remaining" node --test --test-reporter=spec --test-timeout=$((remaining * 1000)) wordpress.test.mjs
+        exec setsid timeout "$remaining" node --test --test-reporter=spec --test-timeout=$((remaining * 1000)) "$WP_TEST_FILE"
     ) >"$work/$mode/test.out" 2>&1 &
     pids+=($!)
     browser_pid[$mode]=$!
@@ -235,7 +265,7 @@ finish_browser() {
     local mode=$1
     local status=0
     wait "${browser_pid[$mode]}" || status=$?
-    echo "---- $mode: $([ "$mode" = native ] && echo 'the tessera extension loaded' || echo 'no extension, the bundled pure-PHP copy') ----"
+    echo "---- $mode: $(case "$mode" in native*) echo 'the tessera extension loaded' ;; *) echo 'no extension, the bundled pure-PHP copy' ;; esac), $(case "$mode" in *-proxy) echo 'authorization proxy' ;; *) echo broker ;; esac) ----"
     cat "$work/$mode/test.out"
     touch "$work/$mode/printed"
     results+=("$mode: $([ $status = 0 ] && echo passed || echo "FAILED ($status)") (browser ended $(( $(date +%s) - ${browser_start[$mode]} ))s after its start)")
@@ -256,6 +286,10 @@ else
     done
 fi
 for line in "${results[@]}"; do log "40-wordpress: $line"; done
+# The proxy runs' concurrent-refresh counts (tests/wordpress/proxy.test.mjs prints them).
+for mode in "${modes[@]}"; do
+    { grep -ho 'concurrent refresh (.*' "$work/$mode/test.out" 2>/dev/null || true; } | while read -r line; do log "40-wordpress: $line"; done
+done
 now=$(date +%s)
 log "40-wordpress: $((now - started))s (checks and builds $((built - started))s, servers $((served - built))s, browsers $((now - served))s$([ "$parallel" = 1 ] && echo ', side by side'))"
 exit $failed

@@ -40,6 +40,7 @@ final class Storefront_Sync_Admin {
 		'site_copy'      => 'handle_site_copy',
 		'site_moved'     => 'handle_site_moved',
 		'reset'          => 'handle_reset',
+		'settings'       => 'handle_settings',
 	);
 
 	/**
@@ -186,9 +187,16 @@ final class Storefront_Sync_Admin {
 			}
 			$before = $companion->status();
 			$companion->checkSite( home_url() );
-			if ( $companion->status() !== $before ) {
-				Storefront_Sync_State::save( $companion );
+			if ( $companion->status() === $before ) {
+				return; // Nothing to store (the usual case: no lock taken).
 			}
+			Storefront_Sync_State::update(
+				static function ( $stored ) {
+					$before = $stored->status();
+					$stored->checkSite( home_url() );
+					return $stored->status() !== $before;
+				}
+			);
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			return; // Unreadable state: the notice says so.
 		}
@@ -286,12 +294,12 @@ final class Storefront_Sync_Admin {
 		try {
 			$companion = self::companion_or_fail();
 			$companion->completeConnect( (string) $query, Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
-			Storefront_Sync_State::save( $companion );
+			Storefront_Sync_State::save_after_operation( $companion );
 			Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
 			self::finish( 'connected' );
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			if ( null !== $companion ) {
-				Storefront_Sync_State::save( $companion ); // The attempt is used up either way.
+				Storefront_Sync_State::save_after_operation( $companion ); // The attempt is used up either way.
 			}
 			$code = $e->getErrorCode();
 			if ( 'client_error' === $code && 'connect_code_invalid' === $e->getReason() ) {
@@ -315,6 +323,7 @@ final class Storefront_Sync_Admin {
 		$companion      = $current['companion'];
 		$implementation = Storefront_Sync_Tessera::implementation();
 		$key            = Storefront_Sync_State::key_status();
+		$settings       = Storefront_Sync_Settings::get();
 		?>
 		<div class="wrap storefront-sync">
 			<h1><?php esc_html_e( 'Storefront Sync', 'storefront-sync' ); ?></h1>
@@ -346,6 +355,10 @@ final class Storefront_Sync_Admin {
 						<td><code id="storefront-sync-install-id"><?php echo esc_html( $companion->installId() ); ?></code></td>
 					</tr>
 				<?php endif; ?>
+				<tr>
+					<th scope="row"><?php esc_html_e( 'Service', 'storefront-sync' ); ?></th>
+					<td><span id="storefront-sync-service" data-mode="<?php echo esc_attr( $settings['mode'] ); ?>"><?php echo esc_html( self::service_label( $settings ) ); ?></span></td>
+				</tr>
 				<tr>
 					<th scope="row"><?php esc_html_e( 'Site address', 'storefront-sync' ); ?></th>
 					<td><code><?php echo esc_html( home_url() ); ?></code></td>
@@ -392,8 +405,76 @@ final class Storefront_Sync_Admin {
 					<button type="submit" class="button button-secondary" id="storefront-sync-send-enquiry"><?php esc_html_e( 'Send to Stora', 'storefront-sync' ); ?></button>
 				</form>
 			<?php endif; ?>
+
+			<?php self::render_settings( $settings, null !== $companion && null !== $companion->installId() ); ?>
 		</div>
 		<?php
+	}
+
+	/**
+	 * The service settings (Storefront_Sync_Settings): a form, or what
+	 * wp-config.php pinned.
+	 *
+	 * @param array{mode: string, proxy_url: string, stora_api_url: string} $settings   The settings in force.
+	 * @param bool                                                           $registered Whether an installation exists (saving other settings replaces it).
+	 * @return void
+	 */
+	private static function render_settings( array $settings, $registered ) {
+		$pinned   = Storefront_Sync_Settings::pinned();
+		$disabled = $pinned ? ' disabled' : '';
+		$confirm  = $registered ? __( 'Change the service? This site leaves the current one (its access to your Stora account is revoked) and registers with the new one; then connect to Stora again.', 'storefront-sync' ) : '';
+		$modes    = array(
+			'broker' => __( 'Broker: the Storefront Sync service keeps the access to your Stora account and makes every call to Stora for this site.', 'storefront-sync' ),
+			'proxy'  => __( 'Authorization proxy: this site keeps the access to your Stora account (encrypted, in its saved connection) and calls Stora directly; the Storefront Sync service only issues and renews that access.', 'storefront-sync' ),
+		);
+		?>
+		<h2><?php esc_html_e( 'Service', 'storefront-sync' ); ?></h2>
+		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" id="storefront-sync-settings" data-pinned="<?php echo esc_attr( $pinned ? 'yes' : 'no' ); ?>"<?php echo '' === $confirm ? '' : sprintf( ' onsubmit="return window.confirm(\'%s\');"', esc_js( $confirm ) ); // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- esc_js() above. ?>>
+			<input type="hidden" name="action" value="storefront_sync_settings" />
+			<?php wp_nonce_field( 'storefront_sync_settings' ); ?>
+			<table class="form-table" role="presentation">
+				<tr>
+					<th scope="row"><?php esc_html_e( 'How this site reaches Stora', 'storefront-sync' ); ?></th>
+					<td>
+						<?php foreach ( $modes as $mode => $label ) : ?>
+							<p><label><input type="radio" name="storefront_sync_mode" id="<?php echo esc_attr( 'storefront-sync-mode-' . $mode ); ?>" value="<?php echo esc_attr( $mode ); ?>"<?php checked( $settings['mode'], $mode ); ?><?php echo $disabled; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- a constant. ?> /> <?php echo esc_html( $label ); ?></label></p>
+						<?php endforeach; ?>
+					</td>
+				</tr>
+				<tr>
+					<th scope="row"><label for="storefront-sync-proxy-url"><?php esc_html_e( 'Proxy URL', 'storefront-sync' ); ?></label></th>
+					<td><input type="url" class="regular-text code" id="storefront-sync-proxy-url" name="storefront_sync_proxy_url" value="<?php echo esc_attr( $settings['proxy_url'] ); ?>"<?php echo $disabled; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- a constant. ?> /></td>
+				</tr>
+				<tr>
+					<th scope="row"><label for="storefront-sync-stora-api-url"><?php esc_html_e( 'Stora API URL', 'storefront-sync' ); ?></label></th>
+					<td>
+						<input type="url" class="regular-text code" id="storefront-sync-stora-api-url" name="storefront_sync_stora_api_url" value="<?php echo esc_attr( $settings['stora_api_url'] ); ?>"<?php echo $disabled; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- a constant. ?> />
+						<p class="description"><?php esc_html_e( 'Both URLs are used with the authorization proxy only.', 'storefront-sync' ); ?></p>
+					</td>
+				</tr>
+			</table>
+			<?php if ( $pinned ) : ?>
+				<p class="description" id="storefront-sync-settings-pinned"><?php esc_html_e( 'These settings are set in wp-config.php (STOREFRONT_SYNC_MODE, STOREFRONT_SYNC_PROXY_URL, STOREFRONT_SYNC_STORA_API_URL); change them there. A change there applies when the site registers again.', 'storefront-sync' ); ?></p>
+			<?php else : ?>
+				<button type="submit" class="button button-secondary" id="storefront-sync-save-settings"><?php esc_html_e( 'Save service settings', 'storefront-sync' ); ?></button>
+			<?php endif; ?>
+		</form>
+		<?php
+	}
+
+	/**
+	 * "Broker at …" / "Authorization proxy at …, calls straight to Stora at …".
+	 *
+	 * @param array{mode: string, proxy_url: string, stora_api_url: string} $settings The settings in force.
+	 * @return string
+	 */
+	private static function service_label( array $settings ) {
+		if ( 'proxy' === $settings['mode'] ) {
+			/* translators: 1: proxy URL, 2: Stora API URL. */
+			return sprintf( __( 'Authorization proxy at %1$s; calls go straight to Stora at %2$s', 'storefront-sync' ), $settings['proxy_url'], $settings['stora_api_url'] );
+		}
+		/* translators: %s: broker URL. */
+		return sprintf( __( 'Broker at %s', 'storefront-sync' ), Storefront_Sync_Client::broker_url() );
 	}
 
 	/**
@@ -653,6 +734,9 @@ final class Storefront_Sync_Admin {
 	private static function reconnect_reason( $reason ) {
 		switch ( $reason ) {
 			case 'stora_reconnect_required':
+			case 'invalid_grant': // Authorization proxy: Stora refused to renew the access.
+			case 'invalid_token': // Authorization proxy: Stora refused the access even after renewing it.
+			case 'invalid_refresh_answer':
 				return __( 'Your Stora account no longer grants access to this site (the access was revoked or expired). Reconnect to continue.', 'storefront-sync' );
 			case 'installation_disabled':
 				return __( 'The Storefront Sync service turned this site\'s connection off. Contact support, then reconnect.', 'storefront-sync' );
@@ -697,6 +781,13 @@ final class Storefront_Sync_Admin {
 				return __( 'Enter a name and a valid email address.', 'storefront-sync' );
 			case 'client_error':
 				return __( 'The Storefront Sync service refused the request.', 'storefront-sync' );
+			case 'lock_unavailable':
+				return __( 'Another request of this site was renewing the access to Stora and did not finish in time. Try again.', 'storefront-sync' );
+			case 'invalid_url':
+			case 'insecure_broker_url':
+				return __( 'The service settings were not saved: each URL must be an https address (plain http only on this computer, for development), without a query.', 'storefront-sync' );
+			case 'settings_pinned':
+				return __( 'The service settings are set in wp-config.php.', 'storefront-sync' );
 			case 'connect_code_invalid':
 				return __( 'The Storefront Sync service did not accept this connection attempt (it was already used, cancelled or took too long). Click Connect again.', 'storefront-sync' );
 			default:
@@ -817,6 +908,10 @@ final class Storefront_Sync_Admin {
 			/* translators: %s: error code. */
 			'reset_locally'           => sprintf( __( 'This site is registered afresh, but the Storefront Sync service could not be told to remove the old installation (%s). Remove the old access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
 			'previous_revoked'        => __( 'The earlier access was revoked.', 'storefront-sync' ),
+			'settings_unchanged'      => __( 'The service settings are unchanged.', 'storefront-sync' ),
+			'switched'                => __( 'Service settings saved: this site is registered with the chosen service. Connect to Stora to use it.', 'storefront-sync' ),
+			/* translators: %s: error code. */
+			'switched_locally'        => sprintf( __( 'Service settings saved and this site is registered with the chosen service, but the previous one could not be told to forget it (%s). Remove the old access from your Stora account settings if it is still listed.', 'storefront-sync' ), $ref ),
 			'previous_gone'           => __( 'Nothing of the earlier registration was left.', 'storefront-sync' ),
 			'previous_proof_required' => __( 'The service can only do this for a site that proved its address. The earlier registration is removed automatically after it has been unused for a while; you can also remove the app\'s access in your Stora account settings.', 'storefront-sync' ),
 		);
@@ -824,7 +919,7 @@ final class Storefront_Sync_Admin {
 			self::notice_open( 'error', 'result' );
 			printf( '<p>%s</p></div>', esc_html( self::error_message( $ref ) ) );
 		} elseif ( isset( $messages[ $notice ] ) ) {
-			self::notice_open( in_array( $notice, array( 'disconnected_locally', 'reset_locally', 'previous_proof_required', 'enquiry_unrecorded' ), true ) ? 'warning' : 'success', 'result' );
+			self::notice_open( in_array( $notice, array( 'disconnected_locally', 'reset_locally', 'switched_locally', 'previous_proof_required', 'enquiry_unrecorded' ), true ) ? 'warning' : 'success', 'result' );
 			printf( '<p>%s</p></div>', esc_html( $messages[ $notice ] ) );
 		}
 	}
@@ -953,12 +1048,21 @@ final class Storefront_Sync_Admin {
 	 */
 	public static function handle_connect() {
 		self::begin( 'connect' );
+		$url = null;
 		try {
-			$companion = self::companion_or_fail();
-			$url       = $companion->connectUrl( self::return_url(), Storefront_Sync_Client::SCOPE );
-			Storefront_Sync_State::save( $companion );
+			self::companion_or_fail();
+			// The link's pending connect is stored on top of the state as stored now (see update()).
+			$stored = Storefront_Sync_State::update(
+				static function ( $companion ) use ( &$url ) {
+					$url = $companion->connectUrl( self::return_url(), Storefront_Sync_Client::SCOPE );
+					return true;
+				}
+			);
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
+		}
+		if ( true !== $stored || null === $url ) {
+			self::finish( 'error', 'lock_unavailable' );
 		}
 		$broker_host = (string) wp_parse_url( $url, PHP_URL_HOST );
 		add_filter(
@@ -983,7 +1087,7 @@ final class Storefront_Sync_Admin {
 		try {
 			$companion = self::companion_or_fail();
 			$result    = $companion->disconnect( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
-			Storefront_Sync_State::save( $companion );
+			Storefront_Sync_State::save_after_operation( $companion );
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
@@ -1007,7 +1111,7 @@ final class Storefront_Sync_Admin {
 		try {
 			$companion = self::companion_or_fail();
 			$result    = Storefront_Sync_Client::reset( $companion );
-			Storefront_Sync_State::save( $companion );
+			Storefront_Sync_State::save_after_operation( $companion );
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
@@ -1084,5 +1188,45 @@ final class Storefront_Sync_Admin {
 			self::finish( 'error', $e->getErrorCode() );
 		}
 		self::finish( 'site_moved' );
+	}
+
+	/**
+	 * "Save service settings": the broker or the authorization proxy
+	 * (Storefront_Sync_Settings). Tessera checks the URLs (a companion is
+	 * made from them; nothing is sent). Other settings than before take
+	 * effect at once: the current installation leaves its service and the
+	 * site registers with the new one (Storefront_Sync_Plugin::switch_service()).
+	 *
+	 * @return void
+	 */
+	public static function handle_settings() {
+		self::begin( 'settings' );
+		if ( Storefront_Sync_Settings::pinned() ) {
+			self::finish( 'error', 'settings_pinned' );
+		}
+		$posted = Storefront_Sync_Settings::normalise(
+			array(
+				'mode'          => isset( $_POST['storefront_sync_mode'] ) ? sanitize_key( wp_unslash( $_POST['storefront_sync_mode'] ) ) : '',
+				'proxy_url'     => isset( $_POST['storefront_sync_proxy_url'] ) ? esc_url_raw( wp_unslash( $_POST['storefront_sync_proxy_url'] ) ) : '',
+				'stora_api_url' => isset( $_POST['storefront_sync_stora_api_url'] ) ? esc_url_raw( wp_unslash( $_POST['storefront_sync_stora_api_url'] ) ) : '',
+			)
+		);
+		if ( Storefront_Sync_Settings::get() === $posted ) {
+			self::finish( 'settings_unchanged' );
+		}
+		try {
+			Storefront_Sync_Client::create( $posted );
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+			self::finish( 'error', $e->getErrorCode() );
+		}
+		Storefront_Sync_Settings::save( $posted );
+		$failed = Storefront_Sync_Plugin::switch_service();
+		if ( 'registered' !== self::current()['status'] ) {
+			self::finish_registration();
+		}
+		if ( null !== $failed ) {
+			self::finish( 'switched_locally', $failed );
+		}
+		self::finish( 'switched' );
 	}
 }

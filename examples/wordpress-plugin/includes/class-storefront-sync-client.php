@@ -77,7 +77,11 @@ final class Storefront_Sync_Client {
 	 */
 	public static function transport() {
 		$transport = Storefront_Sync_Tessera::class_name( 'Http\\WordPressTransport' );
-		return new $transport( 15 );
+		// With the authorization proxy a refresh must not be given up before
+		// the proxy gives up on Stora (its upstream timeout is 15 s): Stora
+		// may have rotated the pair by then, and an answer this site never
+		// reads loses it (docs/SECURITY.md, "What this mode cannot protect").
+		return new $transport( Storefront_Sync_Settings::is_proxy() ? 25 : 15 );
 	}
 
 	/**
@@ -95,26 +99,28 @@ final class Storefront_Sync_Client {
 	}
 
 	/**
-	 * A fresh, unregistered installation, sealing what it asks to persist
-	 * under the wp-config.php key material (so even the first persist, the
-	 * new secret, is stored sealed). The retry budget is kept short: an
-	 * admin page load must not sleep for minutes on a busy broker.
+	 * A fresh, unregistered installation for the service in the settings
+	 * (Storefront_Sync_Settings: the broker, or the authorization proxy
+	 * with Stora's API), sealing what it asks to persist under the
+	 * wp-config.php key material (so even the first persist, the new
+	 * secret, is stored sealed), with the site's lock
+	 * (Storefront_Sync_State::with_lock()). The retry budget is kept short:
+	 * an admin page load must not sleep for minutes on a busy service.
 	 *
+	 * @param array{mode: string, proxy_url: string, stora_api_url: string}|null $settings Settings (null: those in force).
 	 * @return Native\Companion|Bundled\Companion
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException When Tessera refuses the settings (invalid_url, insecure_broker_url).
 	 */
-	public static function create() {
+	public static function create( $settings = null ) {
 		$companion = Storefront_Sync_Tessera::companion();
-		return $companion::create(
-			array(
-				'broker_url' => self::broker_url(),
-				'retry'      => array(
-					'max_attempts'       => 3,
-					'max_total_delay_ms' => 4000,
-					'max_retry_after_ms' => 4000,
-				),
+		$config    = Storefront_Sync_Settings::companion_config( $settings ) + array(
+			'retry' => array(
+				'max_attempts'       => 3,
+				'max_total_delay_ms' => 4000,
+				'max_retry_after_ms' => 4000,
 			),
-			Storefront_Sync_State::key_material()
 		);
+		return Storefront_Sync_State::with_lock( $companion::create( $config, Storefront_Sync_State::key_material() ) );
 	}
 
 	/**

@@ -113,6 +113,50 @@ final class Storefront_Sync_Plugin {
 	}
 
 	/**
+	 * After the service settings changed (Storefront_Sync_Admin::handle_settings()):
+	 * the current installation leaves its service with Tessera's uninstall
+	 * plan (best effort; with the broker: disconnect and deregister; with
+	 * the authorization proxy: revoke the Stora tokens and deregister; a
+	 * copy of the site skips both), its state is forgotten, and the site
+	 * registers with the service the settings name now. An installation
+	 * that never finished registering has nothing to leave. A saved state
+	 * that does not open is kept: the operator decides ("Register again").
+	 *
+	 * @return string|null The error code of a step of the plan that failed, else null.
+	 */
+	public static function switch_service() {
+		try {
+			$companion = Storefront_Sync_State::load();
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+			return null; // state_undecryptable: the settings page says so.
+		}
+		$failed  = null;
+		$pending = array( 'not_registered', 'registration_pending', 'awaiting_ownership' );
+		if ( null !== $companion && ! in_array( $companion->status(), $pending, true ) ) {
+			try {
+				$companion->checkSite( home_url() );
+				foreach ( $companion->uninstall( Storefront_Sync_Client::transport() ) as $step ) {
+					if ( 'failed' === $step['result'] && null === $failed ) {
+						$failed = null !== $step['error'] ? $step['error']->getErrorCode() : 'unknown';
+					}
+				}
+			} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+				$failed = $e->getErrorCode();
+			}
+		}
+		Storefront_Sync_State::delete();
+		Storefront_Sync_State::update_health(
+			array(
+				'registration_error' => null,
+				'rate_limited_until' => null,
+			)
+		);
+		delete_transient( Storefront_Sync_State::LOCK_TRANSIENT );
+		self::try_register( null );
+		return $failed;
+	}
+
+	/**
 	 * Records a registration problem for the admin notice.
 	 *
 	 * @param string $code    Error code.

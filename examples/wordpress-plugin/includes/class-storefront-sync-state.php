@@ -47,6 +47,9 @@ final class Storefront_Sync_State {
 	/** The id of the installation "Register again" replaced, until it is revoked (autoload = no). */
 	const PREVIOUS_INSTALL_ID_OPTION = 'storefront_sync_previous_install_id';
 
+	/** How long a PHP process waits for the installation's lock (seconds). */
+	const LOCK_WAIT = 30;
+
 	/** Short-lived lock so two admin page loads do not register at once. */
 	const LOCK_TRANSIENT = 'storefront_sync_registering';
 
@@ -379,7 +382,7 @@ final class Storefront_Sync_State {
 			$opened = $companion::openState( $sealed, self::key_material() );
 			// A state stored before the plain install id existed gets it now.
 			self::note_install_id( $opened );
-			return $opened;
+			return self::with_lock( $opened );
 		} catch ( Native\Exception\StateUndecryptableException | Bundled\Exception\StateUndecryptableException $e ) {
 			// Sealed before wp-config.php had key material (by an earlier
 			// version under WordPress's database-stored salt, or unprotected):
@@ -394,10 +397,129 @@ final class Storefront_Sync_State {
 					self::save( $opened );
 				}
 				// From here on it seals (and persists) under today's key.
-				return $companion::openState( $opened->sealState( self::key_material() ), self::key_material() );
+				return self::with_lock( $companion::openState( $opened->sealState( self::key_material() ), self::key_material() ) );
 			}
 			throw $e;
 		}
+	}
+
+	/**
+	 * Gives a companion the site's lock (`setRefreshLock()`). With the
+	 * authorization proxy, Tessera takes it around every change of the Stora
+	 * token pair: a refresh (Stora rotates the refresh token on every use, so
+	 * two PHP processes refreshing at once would lose the installation), a
+	 * connect completion, a disconnect, the uninstall plan, and any other
+	 * write of a companion that held a pair. With the broker Tessera never
+	 * asks for it; every companion gets it all the same, so no code path
+	 * can forget it.
+	 *
+	 * @param Native\Companion|Bundled\Companion $companion The installation.
+	 * @return Native\Companion|Bundled\Companion The same companion.
+	 */
+	public static function with_lock( Native\Companion|Bundled\Companion $companion ) {
+		$companion->setRefreshLock( array( __CLASS__, 'lock' ), array( __CLASS__, 'unlock' ) );
+		return $companion;
+	}
+
+	/**
+	 * Tessera's `lock` callable: MySQL's GET_LOCK on the site's database
+	 * connection, which every PHP process of the site (every web server
+	 * worker, WP-CLI, cron) waits for, LOCK_WAIT seconds at most. Once it is
+	 * held, the state as stored NOW: another process may have refreshed
+	 * while this one waited, and this request's object cache still holds
+	 * what it read before. So the row is read straight from the database,
+	 * and the cached copy dropped, so later reads in this request see it too.
+	 *
+	 * @param string $name The lock's name (`tessera-refresh-<install id>`).
+	 * @return string|null The sealed state as stored, or null when the lock could not be had in time.
+	 */
+	public static function lock( $name ) {
+		global $wpdb;
+		$held = $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, %d)', self::lock_name( $name ), self::LOCK_WAIT ) );
+		if ( '1' !== (string) $held ) {
+			return null; // Timed out (0) or failed (NULL): Tessera ends with lock_unavailable, nothing sent.
+		}
+		wp_cache_delete( self::OPTION, 'options' );
+		$stored = $wpdb->get_var( $wpdb->prepare( "SELECT option_value FROM {$wpdb->options} WHERE option_name = %s", self::OPTION ) );
+		return is_string( $stored ) ? $stored : '';
+	}
+
+	/**
+	 * Tessera's `unlock` callable: RELEASE_LOCK.
+	 *
+	 * @param string $name The lock's name, as given to lock().
+	 * @return void
+	 */
+	public static function unlock( $name ) {
+		global $wpdb;
+		$wpdb->get_var( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', self::lock_name( $name ) ) );
+	}
+
+	/**
+	 * MySQL lock names are at most 64 characters and shared by every
+	 * database of the server: a longer name is replaced by its hash (same
+	 * name, same lock).
+	 *
+	 * @param string $name Tessera's lock name.
+	 * @return string
+	 */
+	private static function lock_name( $name ) {
+		return strlen( $name ) <= 64 ? $name : 'storefront-sync-' . substr( hash( 'sha256', $name ), 0, 48 );
+	}
+
+	/**
+	 * A change the plugin makes to the state itself, outside Tessera's
+	 * operations (a connect link's pending connect, a site mismatch): the
+	 * state is read, changed and stored while the site's lock is held, so
+	 * it is the state as stored then. With the authorization proxy another
+	 * PHP process may have renewed the Stora tokens since this request read
+	 * the state; storing that older copy would bring back a refresh token
+	 * Stora has already rotated away. (Tessera's own operations take the
+	 * lock themselves.) The lock is Tessera's, named as Tessera names it
+	 * (docs/HOST-CONTRACT.md, Lock).
+	 *
+	 * @param callable $change `function ( $companion ): bool`, true to store the changed state.
+	 * @return bool|null Whether it was stored; null when nothing is stored or the lock could not be had.
+	 * @throws Native\Exception\TesseraException|Bundled\Exception\TesseraException When the state does not open, or from $change.
+	 */
+	public static function update( callable $change ) {
+		$companion = self::load();
+		if ( null === $companion ) {
+			return null;
+		}
+		$name = 'tessera-refresh-' . ( $companion->installId() ?? 'none' );
+		if ( null === self::lock( $name ) ) {
+			return null;
+		}
+		try {
+			$companion = self::load(); // lock() dropped the cached copy: this is the stored state.
+			if ( null === $companion || ! $change( $companion ) ) {
+				return false;
+			}
+			self::save( $companion );
+			return true;
+		} finally {
+			self::unlock( $name );
+		}
+	}
+
+	/**
+	 * Stores what a Tessera operation that ran with the persister left (a
+	 * connect completion, a disconnect, a reset), in broker mode. In
+	 * authorization-proxy mode it stores nothing: every write of that
+	 * operation went through the persister while the refresh lock was held,
+	 * and one more write after the lock was released could put back a token
+	 * pair another worker has rotated since (Stora revokes the old refresh
+	 * token at once: the site would have to reconnect).
+	 *
+	 * @param Native\Companion|Bundled\Companion $companion The companion the operation ran on.
+	 * @return void
+	 */
+	public static function save_after_operation( Native\Companion|Bundled\Companion $companion ) {
+		if ( Storefront_Sync_Settings::is_proxy() ) {
+			return;
+		}
+		self::save( $companion );
 	}
 
 	/**
@@ -511,5 +633,6 @@ final class Storefront_Sync_State {
 		delete_option( self::INSTALL_ID_OPTION );
 		delete_option( self::PREVIOUS_INSTALL_ID_OPTION );
 		delete_transient( self::LOCK_TRANSIENT );
+		Storefront_Sync_Settings::delete();
 	}
 }
