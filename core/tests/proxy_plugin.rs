@@ -107,8 +107,11 @@ fn an_expiring_token_is_refreshed_under_the_lock_and_persisted_before_use() {
     let refresh = &host.sent[0];
     assert_eq!(refresh.body, br#"{"refresh_token":"rt_1"}"#);
     assert!(header(refresh, "signature").is_some());
+    let input = header(refresh, "signature-input").unwrap();
+    assert!(input.contains(&format!(";created={later};")), "signed at the time of the refresh: {input}");
     assert!(host.stored.contains("\"refresh_token\":\"rt_2\""), "the new pair is stored before it is used");
     assert!(!host.stored.contains("rt_1"), "the rotated token is not kept, only its fingerprint");
+    assert!(host.stored.contains(&format!(r#""retired_refresh":"{}""#, fingerprint("rt_1"))), "{}", host.stored);
     assert_eq!(header(&host.sent[1], "authorization"), Some("Bearer at_2"));
     assert_eq!(c.state().token_generation(), 2);
 }
@@ -130,7 +133,7 @@ fn a_pair_another_worker_stored_is_used_without_a_second_refresh() {
         })
         .unwrap();
     // Worker B takes the lock after A and reads the shared store.
-    let mut host_b = Host { stored: host_a.stored.clone(), trace: Vec::new(), sent: Vec::new(), lock_free: true };
+    let mut host_b = Host::with_store(host_a.stored.clone());
     let call = b.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
     host_b.run(&mut b, call, later, |_| Ok(Response::new(200, b"[]".to_vec()))).unwrap();
     assert!(!host_b.trace().contains("/refresh"), "{}", host_b.trace());
@@ -149,7 +152,7 @@ fn a_store_that_lost_the_rotation_is_repaired_not_believed() {
     })
     .unwrap();
     // The store loses the write (a stale cache); this worker's pair is newer.
-    let mut stale = Host { stored: before, trace: Vec::new(), sent: Vec::new(), lock_free: true };
+    let mut stale = Host::with_store(before);
     let call = c.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
     stale
         .run(&mut c, call, later + 30, |req| {
@@ -164,17 +167,22 @@ fn a_store_that_lost_the_rotation_is_repaired_not_believed() {
     assert!(stale.stored.contains("rt_3"), "the store is repaired");
 }
 
-#[test]
-fn a_refresh_token_known_to_be_rotated_is_never_sent() {
+/// The record a state keeps of a rotated refresh token: base64url(SHA-256).
+fn fingerprint(token: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+#[test]
+fn a_refresh_token_known_to_be_rotated_is_never_sent() {
     let (mut c, host) = connected();
     // A state whose own record says its refresh token was rotated away (a
     // write lost between two stores): sending it would only get the grant
     // revoked at Stora.
-    let fingerprint = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(b"rt_1"));
+    let fingerprint = fingerprint("rt_1");
     let poisoned = host.stored.replacen('{', &format!(r#"{{"retired_refresh":"{fingerprint}","#), 1);
-    let mut host = Host { stored: poisoned, trace: Vec::new(), sent: Vec::new(), lock_free: true };
+    let mut host = Host::with_store(poisoned);
     let call = c.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
     let _ = &mut c;
     let err = host.run(&mut c, call, NOW + 3600, |req| panic!("nothing is sent: {}", req.url)).unwrap_err();
@@ -270,4 +278,175 @@ fn proxy_configuration_is_checked() {
     );
     assert!(Companion::create(Config::proxy(PROXY, "http://127.0.0.1:9/2025-09")).is_ok());
     assert_eq!(Companion::create(Config::proxy(PROXY, "https://s.example/?x=1")).unwrap_err().code(), "invalid_url");
+    // A refresh margin of up to an hour, not more.
+    let margin = |secs| {
+        let mut config = Config::proxy(PROXY, STORA);
+        config.proxy.as_mut().unwrap().refresh_margin_secs = secs;
+        Companion::create(config).map(|_| ()).map_err(|e| e.code())
+    };
+    assert_eq!((margin(0), margin(3_600), margin(3_601)), (Ok(()), Ok(()), Err("invalid_input")));
+}
+
+#[test]
+fn a_direct_call_says_how_many_attempts_it_made() {
+    let (mut c, mut host) = connected();
+    host.reset();
+    let call = c.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
+    let err = host.run(&mut c, call, NOW + 10, |_| Ok(Response::new(503, Vec::new()))).unwrap_err();
+    assert_eq!(err.code(), "server_unavailable");
+    assert_eq!(host.sent.len(), 3, "the retry policy's three attempts: {}", host.trace());
+    assert!(err.to_string().contains("after 3 attempt(s)"), "{err}");
+}
+
+#[test]
+fn a_direct_call_sets_accept_and_keeps_one_idempotency_key() {
+    let (mut c, mut host) = connected();
+    host.reset();
+    let mut req = ApiRequest::json("POST", "/api/units/u_1/notes", br#"{"text":"hi"}"#.to_vec());
+    req.headers.push(("Accept".into(), "text/plain".into()));
+    req.headers.push(("Idempotency-Key".into(), "note-u_1-42".into()));
+    let call = c.start_call(req).unwrap();
+    host.run(&mut c, call, NOW + 10, |_| Ok(Response::new(201, b"{}".to_vec()))).unwrap();
+    let named = |name: &str| -> Vec<&str> {
+        host.sent[0].headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+    };
+    assert_eq!(named("accept"), ["application/json"], "Stora answers JSON: the caller's Accept is replaced");
+    assert_eq!(named("idempotency-key"), ["note-u_1-42"], "the caller's key, once");
+}
+
+#[test]
+fn a_refresh_refused_for_another_reason_is_not_sent_again_even_with_a_date() {
+    // Only `signature_expired` teaches the clock offset; any other refusal of
+    // the single-use refresh token ends the call.
+    let (mut c, mut host) = connected();
+    host.reset();
+    let date = tessera_core::internals::classify::fmt_http_date(NOW + 3590 + 900);
+    let call = c.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
+    let err = host
+        .run(&mut c, call, NOW + 3590, |_| Ok(Response::new(503, Vec::new()).with_header("date", &date)))
+        .unwrap_err();
+    assert_eq!(err.code(), "server_unavailable");
+    assert!(host.trace().ends_with("send POST https://proxy.example/refresh, unlock, done server_unavailable"));
+    assert_eq!(host.sent.len(), 1, "{}", host.trace());
+    assert_eq!((c.clock_offset(), c.state().token_generation()), (0, 1));
+}
+
+#[test]
+fn persisted_state_is_what_a_persist_would_carry() {
+    let (mut c, host) = connected();
+    assert_eq!(c.persisted_state(&mut support::rng(5)).unwrap(), c.to_json());
+    assert_eq!(host.stored, c.to_json());
+    c.set_seal_key(&[7; 32]).unwrap();
+    let sealed = c.persisted_state(&mut support::rng(5)).unwrap();
+    assert!(sealed.starts_with("tsv1.") && !sealed.contains("rt_1"));
+    assert_eq!(Companion::open_state(&sealed, &[7; 32]).unwrap().to_json(), c.to_json());
+}
+
+#[test]
+fn a_broker_mode_callback_with_a_code_context_sends_the_brokers_exchange() {
+    // code_context is the proxy's: in broker mode it is ignored, and the
+    // signed exchange carries only the code and the state.
+    let mut c = support::registered("https://broker.example", 3);
+    let state = "ssssssssssssssssssssss";
+    c.connect_url_with_state(RETURN, None, NOW, state).unwrap();
+    let call = c
+        .start_complete_connect(&format!("?state={state}&code=cc_Zm9yLXRlc3RzLW9ubHk&code_context={CONTEXT}"), NOW)
+        .unwrap();
+    let mut bodies = Vec::new();
+    support::drive(&mut c, call, NOW, |req| {
+        bodies.push((req.url.clone(), String::from_utf8(req.body.clone()).unwrap()));
+        support::connect_answer(support::TOKEN)
+    })
+    .unwrap();
+    assert_eq!(
+        bodies,
+        [(
+            "https://broker.example/connect/complete".to_owned(),
+            format!(r#"{{"code":"cc_Zm9yLXRlc3RzLW9ubHk","state":"{state}"}}"#)
+        )]
+    );
+}
+
+#[test]
+fn a_code_context_is_one_to_4096_characters_of_base64url_and_dots() {
+    let exchange = |context: &str| {
+        let mut c = registered();
+        c.connect_url_with_state(RETURN, None, NOW, STATE).unwrap();
+        let call =
+            c.start_complete_connect(&format!("?state={STATE}&code={CODE}&code_context={context}"), NOW).unwrap();
+        let mut host = Host::new(&c);
+        let done = host.run(&mut c, call, NOW, |_| Ok(tokens_answer("at_1", "rt_1", 3600)));
+        (done.map(|_| ()).map_err(|e| e.code()), host.sent.len())
+    };
+    assert_eq!(exchange(&"a".repeat(4096)), (Ok(()), 1));
+    assert_eq!(exchange("a-b_c.d"), (Ok(()), 1));
+    for bad in [String::new(), "a".repeat(4097), "a%2Bb".into(), "a=b".into(), "a/b".into()] {
+        assert_eq!(exchange(&bad), (Err("callback_invalid"), 0), "{bad:.20}");
+    }
+}
+
+#[test]
+fn a_401_that_names_no_invalid_token_is_not_a_refusal_of_the_token() {
+    let (mut c, mut host) = connected();
+    host.reset();
+    let call = c.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
+    let err = host
+        .run(&mut c, call, NOW + 10, |_| Ok(Response::new(401, br#"{"error":{"code":"insufficient_scope"}}"#.to_vec())))
+        .unwrap_err();
+    assert_eq!(err.code(), "client_error");
+    assert_eq!(host.trace(), "send GET https://api.stora.example/2025-09/units, done client_error", "no refresh");
+    // Nor is a 403 that names it: only a 401 says the token is no good.
+    host.reset();
+    let call = c.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
+    let err = host
+        .run(&mut c, call, NOW + 10, |_| Ok(Response::new(403, br#"{"error":{"code":"invalid_token"}}"#.to_vec())))
+        .unwrap_err();
+    assert_eq!(err.code(), "client_error");
+    assert_eq!(host.sent.len(), 1, "{}", host.trace());
+}
+
+#[test]
+fn in_broker_mode_a_401_invalid_token_is_the_brokers_client_error() {
+    let mut c = support::connected("https://broker.example", 4);
+    let call = c.start_call(ApiRequest::new("GET", "/api/units")).unwrap();
+    let mut sent = 0;
+    let err = support::drive(&mut c, call, NOW, |_| {
+        sent += 1;
+        Response::new(401, br#"{"error":{"code":"invalid_token"}}"#.to_vec())
+    })
+    .unwrap_err();
+    assert_eq!((err.code(), sent), ("client_error", 1));
+    assert_eq!(c.status(), Status::Connected);
+}
+
+#[test]
+fn a_malformed_token_answer_says_which_member_is_malformed() {
+    for (access, refresh, member) in [("a b", "rt_1", "access_token"), ("at_1", "r t", "refresh_token")] {
+        let mut c = registered();
+        c.connect_url_with_state(RETURN, None, NOW, STATE).unwrap();
+        let call =
+            c.start_complete_connect(&format!("?state={STATE}&code={CODE}&code_context={CONTEXT}"), NOW).unwrap();
+        let err = Host::new(&c).run(&mut c, call, NOW, |_| Ok(tokens_answer(access, refresh, 3600))).unwrap_err();
+        assert_eq!(err.code(), "callback_invalid");
+        assert!(err.to_string().contains(&format!("malformed {member}")), "{err}");
+        assert!(c.state().tokens().is_none());
+    }
+}
+
+#[test]
+fn a_retired_refresh_record_must_be_a_sha256_fingerprint() {
+    let (c, _) = connected();
+    let with = |record: &str| {
+        let json = c
+            .to_json()
+            .replace(r#""token_generation""#, &format!(r#""retired_refresh":"{record}","token_generation""#));
+        Companion::from_json(&json).map(|_| ()).map_err(|e| e.code())
+    };
+    assert_eq!(with(&fingerprint("rt_0")), Ok(()));
+    assert_eq!(with(&format!("{}-_", "A".repeat(41))), Ok(()));
+    // Standard base64, padding, a dot: 43 characters but not base64url.
+    for bad in ["+", "/", "=", "."] {
+        assert_eq!(with(&format!("{}{bad}", "A".repeat(42))), Err("state_corrupt"), "{bad}");
+    }
+    assert_eq!(with(&"A".repeat(44)), Err("state_corrupt"));
 }

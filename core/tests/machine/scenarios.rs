@@ -103,7 +103,8 @@ fn after(mut c: Companion, call: tessera_core::Call, answers: Vec<Answer>) -> Co
     let mut rng = SeededEntropy::new([200; 32]);
     let mut answers = answers.into_iter();
     let mut event = Event::Start;
-    loop {
+    // Bounded: a machine that never ends fails here instead of hanging.
+    for _ in 0..200 {
         event = match c.step(&mut call, event, NOW, &mut rng) {
             Action::Done(_) => return c,
             Action::Sleep(_) => Event::Slept,
@@ -117,6 +118,7 @@ fn after(mut c: Companion, call: tessera_core::Call, answers: Vec<Answer>) -> Co
             },
         }
     }
+    panic!("the fixture's call did not finish");
 }
 
 fn fresh() -> Companion {

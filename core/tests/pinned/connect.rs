@@ -61,7 +61,8 @@ fn complete(c: &mut Companion, callback: &str) -> Result<Completion, Error> {
     let mut call = c.start_complete_connect(callback, NOW)?;
     let mut entropy = SeededEntropy::new([9; 32]);
     let mut event = Event::Start;
-    loop {
+    // Bounded: a machine that never ends fails here instead of hanging.
+    for _ in 0..100 {
         event = match c.step(&mut call, event, NOW, &mut entropy) {
             Action::Send(_) => Event::Response(Response::new(
                 200,
@@ -74,6 +75,7 @@ fn complete(c: &mut Companion, callback: &str) -> Result<Completion, Error> {
             Action::Done(result) => return result,
         };
     }
+    panic!("the connect completion did not finish");
 }
 
 /// A registered companion with a pending connect for [`STATE`].

@@ -61,7 +61,8 @@ pub fn drive(
     let mut entropy = rng(99);
     let mut event = Event::Start;
     let mut stored = c.to_json();
-    loop {
+    // Bounded: a machine that never ends fails here instead of hanging.
+    for _ in 0..MAX_STEPS {
         event = match c.step(&mut call, event, now, &mut entropy) {
             Action::Send(request) => Event::Response(answer(&request)),
             Action::Sleep(_) => Event::Slept,
@@ -76,7 +77,12 @@ pub fn drive(
             Action::Done(result) => return result,
         };
     }
+    panic!("the call did not finish in {MAX_STEPS} steps");
 }
+
+/// More steps than any operation takes (the longest, a reset with proof
+/// rounds and retries, takes about 30).
+pub const MAX_STEPS: usize = 200;
 
 /// Completes a connect from `callback`; the broker answers with `token`.
 pub fn complete_connect(c: &mut Companion, callback: &str, now: i64, token: &str) -> tessera_core::Result<Completion> {

@@ -32,11 +32,19 @@ pub struct Host {
     pub trace: Vec<String>,
     pub sent: Vec<Request>,
     pub lock_free: bool,
+    /// States other workers store while this one waits for the lock: each
+    /// `Lock` first finds the next of them in the store.
+    pub arrivals: std::collections::VecDeque<String>,
 }
 
 impl Host {
     pub fn new(c: &Companion) -> Host {
-        Host { stored: c.to_json(), trace: Vec::new(), sent: Vec::new(), lock_free: true }
+        Host::with_store(c.to_json())
+    }
+
+    /// A host whose store holds `stored` (another worker's write, a stale cache…).
+    pub fn with_store(stored: String) -> Host {
+        Host { stored, trace: Vec::new(), sent: Vec::new(), lock_free: true, arrivals: Default::default() }
     }
 
     pub fn run(
@@ -67,6 +75,9 @@ impl Host {
                 }
                 Action::Lock(name) => {
                     self.trace.push(format!("lock {name}"));
+                    if let Some(newer) = self.arrivals.pop_front() {
+                        self.stored = newer;
+                    }
                     if self.lock_free { Event::Locked(self.stored.clone()) } else { Event::LockUnavailable }
                 }
                 Action::Unlock(_) => {
