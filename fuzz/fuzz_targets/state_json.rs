@@ -12,22 +12,27 @@ use tessera_core::internals::classify::fmt_http_date;
 use tessera_core::{Action, ApiRequest, Companion, Event, Response, SeededEntropy, SignOptions};
 use tessera_fuzz::NOW;
 
-/// Runs a call to its end, answering every send with `answer`.
+/// Runs a call to its end, answering every send with `answer`, as a host
+/// whose store holds the companion's state (proxy mode's lock hands it back).
 fn drive(c: &mut Companion, call: &mut tessera_core::Call, answer: &Response, rng: &mut SeededEntropy) {
+    let mut stored = c.to_json();
     let mut event = Event::Start;
-    for _ in 0..32 {
+    for _ in 0..48 {
         match c.step(call, event, NOW, rng) {
             Action::Send(_) => event = Event::Response(answer.clone()),
             Action::Sleep(_) => event = Event::Slept,
             Action::Persist(json) => {
                 assert!(Companion::from_json(&json).is_ok(), "the machine persisted a state that does not load");
+                stored = json;
                 event = Event::Persisted;
             }
             Action::ServeProof(_) => event = Event::ProofServed,
+            Action::Lock(_) => event = Event::Locked(stored.clone()),
+            Action::Unlock(_) => event = Event::Unlocked,
             Action::Done(_) => return,
         }
     }
-    panic!("a call did not finish in 32 steps");
+    panic!("a call did not finish in 48 steps");
 }
 
 fuzz_target!(|data: &[u8]| {
