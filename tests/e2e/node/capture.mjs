@@ -68,3 +68,30 @@ export function forms(value, raw) {
   if (raw) out.push(raw.toString("hex"), raw.toString("hex").toUpperCase(), raw.toString("base64"), encodeURIComponent(raw.toString("base64")));
   return out.filter((f) => f.length >= 16);
 }
+
+/**
+ * Searches every place (`[place, text, kinds allowed there]`) for every value
+ * `held` (value → kind), in every form of `forms()`, and for `canary` (the
+ * prefix of every code and token the fake Stora issues: allowed only where
+ * Stora's code or a Stora token is) → `{ needles, leaks, allowedHits }`.
+ */
+export function search(held, places, canary) {
+  const needles = [];
+  for (const [value, kind] of held) {
+    const raw = kind === "secret" ? Buffer.from(value, "base64url") : undefined;
+    for (const f of forms(value, raw)) needles.push([kind, f]);
+  }
+  const leaks = [];
+  let allowedHits = 0;
+  for (const [place, text, allow] of places) {
+    for (const [kind, needle] of needles) {
+      if (!text.includes(needle)) continue;
+      if (allow.includes(kind)) allowedHits += 1;
+      else leaks.push(`${kind} in ${place}: ${text.slice(0, 200)}`);
+    }
+    if (text.includes(canary) && !["canary", "access token", "refresh token"].some((k) => allow.includes(k))) {
+      leaks.push(`a Stora code or token in ${place}: ${text.slice(0, 200)}`);
+    }
+  }
+  return { needles, leaks, allowedHits };
+}
