@@ -7,6 +7,10 @@
 #   3. Node: the built npm package tessera-companion (tests/e2e/node)
 #   4. PHP: the built extension tessera.so, then the pure-PHP package with no
 #      extension loaded (tests/e2e/php, TESSERA_IMPL=pure)
+#   5. Scaled out: suite 1's e2e.rs and suite 3's broker tests again, against
+#      three broker instances on one throwaway PostgreSQL (scripts/pg.sh)
+#      behind one front that spreads requests over them: cross-instance
+#      refresh, replay and pacing (issue 19)
 # Suites 3 and 4 start `tessera-e2e-env` (fake Stora + broker + site) and, for
 # authorization-proxy mode, `tessera-proxy-env` (fake Stora + proxy + site) themselves.
 set -euo pipefail
@@ -46,3 +50,16 @@ log "e2e (PHP): the pure-PHP package (php -n, no extension)"
 # dom ... xmlwriter are PHPUnit's needs, posix the race test's; the package needs none.
 TESSERA_IMPL=pure timeout 300 php -n -d extension=dom -d extension=mbstring -d extension=tokenizer -d extension=xml \
     -d extension=xmlwriter -d extension=posix /usr/bin/phpunit -c tests/e2e/php/phpunit.xml
+
+log "e2e (scaled out): 3 broker instances on one PostgreSQL, behind one front"
+# The harness reads these switches (examples/broker/src/harness.rs): every
+# environment gets its own database on this server and three instances.
+started=$(date +%s)
+. scripts/pg.sh
+pg_start
+export TESSERA_TEST_INSTANCES=3 TESSERA_TEST_DATABASE_URL="$DATABASE_URL"
+cargo test --locked -p tessera-broker --test e2e --test scale
+# The broker's Node tests (the proxy-mode files start no broker).
+(cd tests/e2e/node && timeout 300 node --test --test-reporter=spec e2e.test.mjs errors.test.mjs faults.test.mjs secrets.test.mjs)
+pg_stop
+echo "scaled out: $(( $(date +%s) - started )) s"

@@ -11,12 +11,21 @@
 //! HTTP server library would refuse to: announce a `Content-Length` and send
 //! fewer bytes, or close the socket in the middle of an answer.
 //!
-//! Dropping the [`FaultProxy`] stops it; so does its maximum lifetime.
+//! With several upstreams it spreads the requests over them round-robin, one
+//! request at a time (never one connection at a time: plugins keep their
+//! connection alive, and a request replayed on it must be free to land on
+//! another instance). [`FaultProxy::front`] is the same proxy as the front of
+//! several broker instances on one public URL (`harness::Env` with
+//! `instances`): it keeps client connections alive, records nothing and
+//! lives as long as its owner.
+//!
+//! Dropping the [`FaultProxy`] stops it; so does its maximum lifetime (not
+//! a front's).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -173,6 +182,8 @@ pub struct Seen {
     pub response_headers: Vec<(String, String)>,
     /// Body of the answer the client got (as much as was sent).
     pub response_body: Vec<u8>,
+    /// The upstream the request was forwarded to (`None`: not forwarded).
+    pub upstream: Option<String>,
 }
 
 impl Seen {
@@ -187,45 +198,81 @@ impl Seen {
     }
 }
 
-#[derive(Default)]
 struct Shared {
     rules: Mutex<VecDeque<Rule>>,
     seen: Mutex<Vec<Seen>>,
+    /// Where requests go, `http://host:port` each; round-robin.
+    upstreams: Mutex<Vec<String>>,
+    /// Requests forwarded so far (picks the next upstream).
+    forwarded: AtomicUsize,
+    /// Record every request in `seen` (a fault proxy; a front does not).
+    record: bool,
+    /// Keep client connections open between requests (a front).
+    keep_alive: bool,
 }
 
 /// The proxy. Stops when dropped.
 pub struct FaultProxy {
     url: String,
-    upstream: Arc<Mutex<String>>,
     shared: Arc<Shared>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Longest a proxy lives, whatever happens to the test that started it.
+/// Longest a fault proxy lives, whatever happens to the test that started
+/// it (a front lives as long as its owner).
 const MAX_LIFETIME: Duration = Duration::from_secs(600);
+
+/// How long a front keeps an idle client connection open: longer than the
+/// clients' own pools keep one (Node 4 s, ureq 15 s), so a client never
+/// sends on a connection the front is closing.
+const KEEP_ALIVE_IDLE: Duration = Duration::from_secs(60);
 
 impl FaultProxy {
     /// Binds `127.0.0.1:0`, forwarding to `upstream` (`http://host:port`,
     /// settable later with [`FaultProxy::set_upstream`]).
     pub fn start(upstream: &str) -> std::io::Result<FaultProxy> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        Self::spawn(0, &[upstream], true, false, Some(MAX_LIFETIME))
+    }
+
+    /// A front for several instances of one server: binds `127.0.0.1:port`
+    /// (0: ephemeral), spreads requests round-robin over `upstreams`, keeps
+    /// client connections alive, records nothing, and runs until dropped.
+    /// Faults can still be scheduled on it.
+    pub fn front(port: u16, upstreams: &[&str]) -> std::io::Result<FaultProxy> {
+        Self::spawn(port, upstreams, false, true, None)
+    }
+
+    fn spawn(
+        port: u16,
+        upstreams: &[&str],
+        record: bool,
+        keep_alive: bool,
+        lifetime: Option<Duration>,
+    ) -> std::io::Result<FaultProxy> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
         listener.set_nonblocking(true)?;
         let url = format!("http://{}", listener.local_addr()?);
-        let upstream = Arc::new(Mutex::new(upstream.trim_end_matches('/').to_string()));
-        let shared: Arc<Shared> = Arc::default();
+        let shared = Arc::new(Shared {
+            rules: Mutex::default(),
+            seen: Mutex::default(),
+            upstreams: Mutex::new(upstreams.iter().map(|u| u.trim_end_matches('/').to_string()).collect()),
+            forwarded: AtomicUsize::new(0),
+            record,
+            keep_alive,
+        });
         let stop = Arc::new(AtomicBool::new(false));
-        let (t_upstream, t_shared, t_stop) = (upstream.clone(), shared.clone(), stop.clone());
-        let thread = std::thread::Builder::new().name("fault-proxy".into()).spawn(move || {
+        let (t_shared, t_stop) = (shared.clone(), stop.clone());
+        let name = if keep_alive { "front" } else { "fault-proxy" };
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
             let started = Instant::now();
             let agent = crate::stora::http_agent(Duration::from_secs(30));
-            while !t_stop.load(Ordering::Relaxed) && started.elapsed() < MAX_LIFETIME {
+            while !t_stop.load(Ordering::Relaxed) && lifetime.is_none_or(|l| started.elapsed() < l) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (upstream, shared, agent, stop) =
-                            (t_upstream.clone(), t_shared.clone(), agent.clone(), t_stop.clone());
+                        let (shared, agent, stop) = (t_shared.clone(), agent.clone(), t_stop.clone());
                         std::thread::spawn(move || {
-                            let _ = serve(stream, &upstream, &shared, &agent, &stop);
+                            let _ = serve(stream, &shared, &agent, &stop);
                         });
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -235,7 +282,7 @@ impl FaultProxy {
                 }
             }
         })?;
-        Ok(FaultProxy { url, upstream, shared, stop, thread: Some(thread) })
+        Ok(FaultProxy { url, shared, stop, thread: Some(thread) })
     }
 
     /// The proxy's base URL, e.g. `http://127.0.0.1:40123`.
@@ -243,9 +290,20 @@ impl FaultProxy {
         &self.url
     }
 
-    /// Changes where requests are forwarded.
+    /// Changes where requests are forwarded (one upstream).
     pub fn set_upstream(&self, upstream: &str) {
-        *self.upstream.lock().unwrap_or_else(|e| e.into_inner()) = upstream.trim_end_matches('/').to_string();
+        self.set_upstreams(&[upstream]);
+    }
+
+    /// Changes where requests are forwarded: round-robin over `upstreams`.
+    pub fn set_upstreams(&self, upstreams: &[&str]) {
+        *self.shared.upstreams.lock().unwrap_or_else(|e| e.into_inner()) =
+            upstreams.iter().map(|u| u.trim_end_matches('/').to_string()).collect();
+    }
+
+    /// Requests forwarded so far (over every upstream).
+    pub fn forwarded(&self) -> usize {
+        self.shared.forwarded.load(Ordering::Relaxed)
     }
 
     /// Schedules `fault` for every request matching `method` (`None`: any)
@@ -315,17 +373,27 @@ fn take_fault(shared: &Shared, method: &str, path: &str) -> Option<Fault> {
     Some(fault)
 }
 
-/// Method, target, headers (names lowercase) and body of one request.
-type RawRequest = (String, String, Vec<(String, String)>, Vec<u8>);
+/// One request: method, target, headers (names lowercase), body, and
+/// whether the client wants the connection kept open afterwards.
+struct RawRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    keep_alive: bool,
+}
 
-/// Reads one HTTP/1.1 request (head + `Content-Length` body).
-fn read_request(stream: &TcpStream) -> std::io::Result<RawRequest> {
-    let mut reader = BufReader::new(stream);
+/// Reads one HTTP/1.1 request (head + `Content-Length` body); `None` when
+/// the client closed the connection before sending one.
+fn read_request(reader: &mut BufReader<TcpStream>) -> std::io::Result<Option<RawRequest>> {
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    if reader.read_line(&mut line)? == 0 {
+        return Ok(None);
+    }
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let target = parts.next().unwrap_or("/").to_string();
+    let http11 = parts.next() == Some("HTTP/1.1");
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -340,10 +408,36 @@ fn read_request(stream: &TcpStream) -> std::io::Result<RawRequest> {
             headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
         }
     }
-    let len = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0usize);
+    let header = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.to_ascii_lowercase());
+    let len = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0usize);
+    // A chunked body is not read (no client of these tests sends one): the
+    // connection cannot be reused after it.
+    let keep_alive =
+        http11 && header("connection").as_deref() != Some("close") && header("transfer-encoding").is_none();
     let mut body = vec![0u8; len.min(8 * 1024 * 1024)];
     reader.read_exact(&mut body)?;
-    Ok((method, target, headers, body))
+    Ok(Some(RawRequest { method, target, headers, body, keep_alive }))
+}
+
+/// Waits until the client sends the first byte of its next request on a
+/// kept-alive connection: `false` when it closed, went idle too long, or the
+/// proxy is stopping.
+fn next_request_arrives(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> bool {
+    let idle_until = Instant::now() + KEEP_ALIVE_IDLE;
+    let _ = reader.get_ref().set_read_timeout(Some(Duration::from_millis(500)));
+    let arrived = loop {
+        match reader.fill_buf() {
+            Ok(buf) => break !buf.is_empty(),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                if stop.load(Ordering::Relaxed) || Instant::now() > idle_until {
+                    break false;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    let _ = reader.get_ref().set_read_timeout(Some(Duration::from_secs(30)));
+    arrived
 }
 
 fn reason(status: u16) -> &'static str {
@@ -362,7 +456,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-fn head(status: u16, headers: &[(String, String)], content_length: usize) -> Vec<u8> {
+fn head(status: u16, headers: &[(String, String)], content_length: usize, keep_alive: bool) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (k, v) in headers {
         if !matches!(k.as_str(), "content-length" | "transfer-encoding" | "connection") {
@@ -372,23 +466,46 @@ fn head(status: u16, headers: &[(String, String)], content_length: usize) -> Vec
     if status != 204 {
         out.push_str(&format!("content-length: {content_length}\r\n"));
     }
-    out.push_str("connection: close\r\n\r\n");
+    out.push_str(if keep_alive { "\r\n" } else { "connection: close\r\n\r\n" });
     out.into_bytes()
 }
 
-fn serve(
-    mut stream: TcpStream,
-    upstream: &Mutex<String>,
+fn serve(stream: TcpStream, shared: &Shared, agent: &ureq::Agent, stop: &AtomicBool) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut stream = stream;
+    loop {
+        let Some(request) = read_request(&mut reader)? else {
+            return Ok(());
+        };
+        // A fault ends the connection (the client must open a new one);
+        // a clean forward keeps it when both sides want to.
+        let keep_alive = shared.keep_alive && request.keep_alive;
+        if !serve_one(&mut stream, request, keep_alive, shared, agent, stop)?
+            || !next_request_arrives(&mut reader, stop)
+        {
+            return stream.shutdown(Shutdown::Both);
+        }
+    }
+}
+
+/// Answers one request; `Ok(true)` when the connection stays open.
+fn serve_one(
+    stream: &mut TcpStream,
+    request: RawRequest,
+    keep_alive: bool,
     shared: &Shared,
     agent: &ureq::Agent,
     stop: &AtomicBool,
-) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let (method, target, headers, body) = read_request(&stream)?;
+) -> std::io::Result<bool> {
+    let RawRequest { method, target, headers, body, .. } = request;
     let path = target.split('?').next().unwrap_or("").to_string();
     let fault = take_fault(shared, &method, &path);
-    let index = {
+    // Only a fault also decides whether the request is forwarded at all;
+    // the upstream is picked (round-robin) when it is.
+    let upstream = fault.as_ref().is_none_or(Fault::forwards).then(|| next_upstream(shared));
+    let index = shared.record.then(|| {
         let mut seen = shared.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.push(Seen {
             method: method.clone(),
@@ -400,10 +517,12 @@ fn serve(
             location: None,
             response_headers: Vec::new(),
             response_body: Vec::new(),
+            upstream: upstream.clone(),
         });
         seen.len() - 1
-    };
+    });
     let record = |status: Option<u16>, headers: &[(String, String)], body: &[u8]| {
+        let Some(index) = index else { return };
         let mut seen = shared.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = seen.get_mut(index) {
             s.status = status;
@@ -412,6 +531,7 @@ fn serve(
             s.response_body = body.to_vec();
         }
     };
+    let close = |stream: &mut TcpStream| stream.shutdown(Shutdown::Both).map(|()| false);
 
     match &fault {
         Some(Fault::Status { status, retry_after, content_type, body }) => {
@@ -419,31 +539,31 @@ fn serve(
             if let Some(r) = retry_after {
                 h.push(("retry-after".into(), r.clone()));
             }
-            stream.write_all(&head(*status, &h, body.len()))?;
+            stream.write_all(&head(*status, &h, body.len(), false))?;
             stream.write_all(body.as_bytes())?;
             record(Some(*status), &h, body.as_bytes());
-            return stream.shutdown(Shutdown::Both);
+            return close(stream);
         }
         Some(Fault::Redirect { status, location }) => {
             let h = vec![("location".to_string(), location.clone()), ("content-type".to_string(), "text/plain".into())];
             let body = format!("see {location}");
-            stream.write_all(&head(*status, &h, body.len()))?;
+            stream.write_all(&head(*status, &h, body.len(), false))?;
             stream.write_all(body.as_bytes())?;
             record(Some(*status), &h, body.as_bytes());
-            return stream.shutdown(Shutdown::Both);
+            return close(stream);
         }
         Some(Fault::Hang(d)) => {
             let until = Instant::now() + *d;
             while Instant::now() < until && !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(5));
             }
-            return stream.shutdown(Shutdown::Both);
+            return close(stream);
         }
-        Some(Fault::DropBeforeForward) => return stream.shutdown(Shutdown::Both),
+        Some(Fault::DropBeforeForward) => return close(stream),
         _ => {}
     }
 
-    let base = upstream.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let base = upstream.unwrap_or_default();
     let forwarded = Request {
         method: method.clone(),
         url: format!("{base}{target}"),
@@ -459,16 +579,16 @@ fn serve(
     let not_204 = |s: u16| if s == 204 { 200 } else { s };
     let json_type = vec![("content-type".to_string(), "application/json".to_string())];
     let (status, out_headers, out_body) = match &fault {
-        None => (answer.status, answer.headers.clone(), answer.body.clone()),
-        Some(Fault::DropAfterForward) => return stream.shutdown(Shutdown::Both),
+        None => (answer.status, answer.headers, answer.body),
+        Some(Fault::DropAfterForward) => return close(stream),
         Some(Fault::DropMidBody) => {
             let full =
                 if answer.body.is_empty() { b"{\"ok\":true,\"padding\":\"xxxxxxxx\"}".to_vec() } else { answer.body };
-            stream.write_all(&head(not_204(answer.status), &answer.headers, full.len()))?;
+            stream.write_all(&head(not_204(answer.status), &answer.headers, full.len(), false))?;
             stream.write_all(&full[..full.len() / 2])?;
             stream.flush()?;
             record(None, &answer.headers, &full[..full.len() / 2]);
-            return stream.shutdown(Shutdown::Both);
+            return close(stream);
         }
         Some(Fault::Truncated) => {
             let cut = if answer.body.is_empty() {
@@ -486,16 +606,25 @@ fn serve(
         Some(Fault::WrongShape) => {
             (not_204(answer.status), json_type, b"{\"unexpected\":[1,2,3],\"data\":\"not a list\"}".to_vec())
         }
-        Some(Fault::EmptyBody) => (answer.status, answer.headers.clone(), Vec::new()),
+        Some(Fault::EmptyBody) => (answer.status, answer.headers, Vec::new()),
         Some(Fault::Status { .. } | Fault::Redirect { .. } | Fault::Hang(_) | Fault::DropBeforeForward) => {
             unreachable!("handled above")
         }
     };
-    stream.write_all(&head(status, &out_headers, out_body.len()))?;
+    let keep_alive = keep_alive && fault.is_none();
+    stream.write_all(&head(status, &out_headers, out_body.len(), keep_alive))?;
     if status != 204 {
         stream.write_all(&out_body)?;
     }
     stream.flush()?;
     record(Some(status), &out_headers, &out_body);
-    stream.shutdown(Shutdown::Both)
+    if keep_alive { Ok(true) } else { close(stream) }
+}
+
+/// The next upstream, round-robin (the empty string when there is none:
+/// the forward then fails and the client gets a 502).
+fn next_upstream(shared: &Shared) -> String {
+    let upstreams = shared.upstreams.lock().unwrap_or_else(|e| e.into_inner());
+    let n = shared.forwarded.fetch_add(1, Ordering::Relaxed);
+    if upstreams.is_empty() { String::new() } else { upstreams[n % upstreams.len()].clone() }
 }

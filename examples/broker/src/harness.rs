@@ -3,6 +3,17 @@
 //! directory, and the plugin's site, all on 127.0.0.1 (ephemeral ports unless
 //! [`EnvOptions::broker_port`] / [`EnvOptions::stora_port`] say otherwise);
 //! optionally a fault-injecting proxy in front of the broker.
+//!
+//! Scaled out ([`EnvOptions::instances`] > 1): several broker instances on
+//! one database (the SQLite file, or PostgreSQL with
+//! [`EnvOptions::database_url`]), each with its own in-memory state as
+//! separate processes would have, all behind one front
+//! ([`FaultProxy::front`]) that spreads requests over them one request at a
+//! time; the front's URL is every instance's public URL. The switches
+//! `TESSERA_TEST_INSTANCES` and `TESSERA_TEST_DATABASE_URL` set both for
+//! every `EnvOptions::default()`, so a suite runs scaled out unchanged
+//! (`scripts/test.d/30-e2e.sh`).
+//!
 //! Everything stops and the directory is removed when the [`Env`] drops.
 
 use std::path::PathBuf;
@@ -48,6 +59,23 @@ pub struct EnvOptions {
     pub broker_port: u16,
     /// The fake Stora's port on 127.0.0.1 (0, the default: ephemeral).
     pub stora_port: u16,
+    /// Broker instances (at least 1) on one database, behind one front
+    /// when more than one. Default: `TESSERA_TEST_INSTANCES`, else 1.
+    pub instances: usize,
+    /// A PostgreSQL server URL (`postgres://user@127.0.0.1:port/db`): the
+    /// instances share a fresh database created on that server for this
+    /// environment (dropped with it). `None`: one SQLite file in the
+    /// environment's directory. Default: `TESSERA_TEST_DATABASE_URL`.
+    pub database_url: Option<String>,
+}
+
+/// The scaled-out switches of [`EnvOptions::default`]: instances
+/// (`TESSERA_TEST_INSTANCES`, default 1) and the PostgreSQL server
+/// (`TESSERA_TEST_DATABASE_URL`, unset or empty: SQLite).
+pub fn test_switches() -> (usize, Option<String>) {
+    let instances = std::env::var("TESSERA_TEST_INSTANCES").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let url = std::env::var("TESSERA_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty());
+    (instances, url)
 }
 
 /// The scopes the examples ask for (the broker's allow-list in an [`Env`]):
@@ -86,26 +114,34 @@ impl Default for EnvOptions {
             pacing: crate::pacing::Pacing::default(),
             broker_port: 0,
             stora_port: 0,
+            instances: test_switches().0,
+            database_url: test_switches().1,
         }
     }
 }
 
-/// Fake Stora + broker + site.
+/// Fake Stora + broker (one or more instances) + site.
 pub struct Env {
     /// The plugin's site (serves ownership proofs).
     pub site: SiteServer,
-    /// The broker.
+    /// The broker (the first instance when there are several).
     pub broker: Broker,
+    /// The other instances ([`EnvOptions::instances`] − 1), on the same
+    /// database and configuration.
+    pub others: Vec<Broker>,
     /// The fake Stora.
     pub stora: FakeStora,
     /// The broker's log lines when [`LogChoice::Memory`].
     pub logs: Arc<Mutex<Vec<String>>>,
     /// Client credentials the broker uses.
     pub client_secret: String,
-    /// The proxy in front of the broker, with [`EnvOptions::fault_proxy`].
+    /// The proxy in front of the broker, with [`EnvOptions::fault_proxy`]
+    /// (spreading requests over the instances when there are several), or
+    /// the front of several instances.
     pub proxy: Option<FaultProxy>,
     client: TestClient,
-    // Last: removed after the servers above have stopped.
+    // Last: dropped after the servers above have stopped.
+    database: Option<ScratchDatabase>,
     dir: TempDir,
 }
 
@@ -134,10 +170,11 @@ impl Drop for TempDir {
 }
 
 impl Env {
-    /// Starts all three servers.
+    /// Starts all three servers (and the front of several instances).
     pub fn start(options: EnvOptions) -> std::io::Result<Env> {
         // Removed on every early return below too (a port already taken).
         let dir = TempDir::new("tessera-env-")?;
+        let database = options.database_url.as_deref().map(ScratchDatabase::create).transpose()?;
         let stora = FakeStora::start_on(options.stora.clone(), options.stora_port)?;
         let logs: Arc<Mutex<Vec<String>>> = Arc::default();
         let mut config = BrokerConfig::new(
@@ -146,6 +183,9 @@ impl Env {
             &options.stora.client_secret,
             dir.0.join("broker.sqlite3"),
         );
+        if let Some(database) = &database {
+            database.configure(&mut config);
+        }
         config.require_ownership_proof(options.require_ownership_proof);
         if let Some(platforms) = &options.proof_platforms {
             config.require_ownership_proof_for = platforms.iter().cloned().collect();
@@ -163,16 +203,68 @@ impl Env {
             LogChoice::Stderr => LogSink::Stderr,
             LogChoice::Off => LogSink::Off,
         };
-        let proxy = if options.fault_proxy { Some(FaultProxy::start("http://127.0.0.1:9")?) } else { None };
+        let instances = options.instances.max(1);
+        let proxy = if options.fault_proxy {
+            Some(FaultProxy::start("http://127.0.0.1:9")?)
+        } else if instances > 1 {
+            // The front takes the broker's port: it is what plugins use.
+            Some(FaultProxy::front(options.broker_port, &[])?)
+        } else {
+            None
+        };
         // Signatures cover the authority the plugin uses: the proxy's.
         config.public_url = proxy.as_ref().map(|p| p.url().to_string());
-        let broker = Broker::start_on(config, options.broker_port)?;
+        let first_port = if proxy.is_some() && !options.fault_proxy { 0 } else { options.broker_port };
+        let broker = Broker::start_on(config.clone(), first_port)?;
+        let others = (1..instances).map(|_| Broker::start(config.clone())).collect::<std::io::Result<Vec<_>>>()?;
         if let Some(proxy) = &proxy {
-            proxy.set_upstream(broker.url());
+            let urls: Vec<&str> = std::iter::once(&broker).chain(&others).map(Broker::url).collect();
+            proxy.set_upstreams(&urls);
         }
         let site = SiteServer::start()?;
         let client = TestClient::new(&stora);
-        Ok(Env { site, broker, stora, logs, client_secret: options.stora.client_secret, proxy, dir, client })
+        Ok(Env {
+            site,
+            broker,
+            others,
+            stora,
+            logs,
+            client_secret: options.stora.client_secret,
+            proxy,
+            dir,
+            client,
+            database,
+        })
+    }
+
+    /// The PostgreSQL URL of this environment's own database (`None`: the
+    /// SQLite file in [`Env::dir`]).
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.as_ref().map(|d| d.url.as_str())
+    }
+
+    /// Every broker instance, the first ([`Env::broker`]) first.
+    pub fn instances(&self) -> impl Iterator<Item = &Broker> {
+        std::iter::once(&self.broker).chain(&self.others)
+    }
+
+    /// Shifts every instance's clock (tests: expire pending connects).
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.instances().for_each(|b| b.app().set_clock_offset(secs));
+    }
+
+    /// An installation's counters, summed over the instances (each counts
+    /// the calls it answered).
+    pub fn install_counters(&self, install_id: &str) -> crate::observe::InstallCounters {
+        let mut sum = crate::observe::InstallCounters::default();
+        for c in self.instances().map(|b| b.app().observer.install(install_id)) {
+            sum.requests += c.requests;
+            sum.client_errors += c.client_errors;
+            sum.rate_limited += c.rate_limited;
+            sum.server_errors += c.server_errors;
+            sum.refreshes += c.refreshes;
+        }
+        sum
     }
 
     /// The broker's URL as plugins use it (the proxy's, when there is one).
@@ -276,5 +368,41 @@ impl TestClient {
         let url = format!("{}/_control/{path}", self.stora_url);
         let resp = self.http(Request { method: "GET".into(), url, headers: Vec::new(), body: Vec::new() });
         serde_json::from_slice(&resp.body).unwrap_or_default()
+    }
+}
+
+/// A database of its own for one [`Env`] on a shared PostgreSQL server
+/// (`scripts/pg.sh` starts one per test run): tests running side by side
+/// never see each other's installations, and the database is dropped with
+/// the environment.
+pub struct ScratchDatabase {
+    /// The URL the brokers use (the server's, naming this database).
+    url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates a fresh database on the server `server_url` names.
+    pub fn create(server_url: &str) -> std::io::Result<ScratchDatabase> {
+        Err(std::io::Error::other(format!(
+            "this broker has no PostgreSQL backend yet (asked for {})",
+            redact_url(server_url)
+        )))
+    }
+
+    /// Points `config` at this database.
+    pub fn configure(&self, config: &mut BrokerConfig) {
+        let _ = (&self.url, config);
+    }
+}
+
+/// A database URL for messages: scheme, host, port and database, never a
+/// password.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            format!("{scheme}://{host}")
+        }
+        None => "(not a URL)".to_string(),
     }
 }

@@ -47,6 +47,7 @@
 //! stops when dropped) or run the `tessera-broker` binary.
 
 pub mod connect;
+pub mod crash;
 pub mod crypto;
 pub mod env;
 pub mod env_cli;

@@ -244,14 +244,14 @@ fn callback_with_wrong_or_expired_state() {
         Landing::Page { url, body, .. } => (url, body),
         other => panic!("{other:?}"),
     };
-    env.broker.app().set_clock_offset(601);
+    env.set_clock_offset(601);
     let approve = tessera_broker::plugin_host::find_link(&consent.1, "approve").unwrap();
     let approve = format!("{}{}&operator=opr_state", env.stora.url(), approve);
     let landing = match browser.open(&approve, &env.return_url()).unwrap() {
         Landing::Returned(url) => url,
         other => panic!("{other:?}"),
     };
-    env.broker.app().set_clock_offset(0);
+    env.set_clock_offset(0);
     assert!(landing.contains("error=connect_expired"), "{landing}");
     let err = plugin.complete_connect(&landing).unwrap_err();
     assert_eq!(err.code(), "callback_denied");
@@ -322,7 +322,7 @@ fn stora_rate_limit_backs_off_without_storm() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(2));
     assert_eq!(stora_requests(&env, "/2025-09/orders").len(), 3, "no storm at Stora");
     let id = plugin.companion.install_id().unwrap();
-    assert_eq!(env.broker.app().observer.install(id).rate_limited, 3, "429 counted per installation");
+    assert_eq!(env.install_counters(id).rate_limited, 3, "429 counted per installation");
 }
 
 #[test]

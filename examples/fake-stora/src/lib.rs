@@ -18,7 +18,11 @@
 //!   `authorization_code` and `refresh_token`. `expires_in` is a duration
 //!   (7200 s by default). Every refresh rotates the refresh token and
 //!   revokes the presented one; a used or revoked grant answers
-//!   `400 {"error":"invalid_grant"}`.
+//!   `400 {"error":"invalid_grant"}`. **Reuse detection**, as providers that
+//!   rotate on every use do (OAuth 2.0 Security BCP): presenting an
+//!   already-rotated refresh token of a live grant revokes the whole grant
+//!   (its current pair too) and answers `invalid_grant`; every reuse is
+//!   counted (`refresh_reuse`, in the counters and per grant).
 //! * `GET /oauth2/token/info` (Bearer access token):
 //!   `{"scope", "expires_in", "operator", "client_id"}`, where `expires_in`
 //!   is the **absolute** expiry in epoch seconds, as documented there.
@@ -72,7 +76,9 @@
 //! # Test controls
 //!
 //! Under `/_control/`: `GET counters`, `GET requests` (each record with
-//! `request_id` and `idempotent_replayed`), `GET grants?operator=`,
+//! `request_id` and `idempotent_replayed`), `GET grants?operator=` (with
+//! `refresh_reuse` and the grant's last refreshes, `refresh_records`: when,
+//! and when the access token each one replaced was issued and expires),
 //! `GET timeline?operator=` (JSON array, oldest first; default operator
 //! `opr_demo`), `POST revoke_grant {operator}`,
 //! `POST expire_tokens {operator?}`,

@@ -1,5 +1,6 @@
 //! `tessera-e2e-env`: a local broker to develop and test against. Starts a
-//! fake Stora, the reference broker (SQLite in a temporary directory) and a
+//! fake Stora, the reference broker (SQLite in a temporary directory; or
+//! several instances on one PostgreSQL database behind one front) and a
 //! stand-in for the plugin's site, all on 127.0.0.1, then prints one JSON
 //! line on standard output:
 //!
@@ -28,7 +29,9 @@ Starts, all on 127.0.0.1:
   * a fake Stora (OAuth consent page, token endpoint, the /2025-09/ API routes
     and test controls under /_control/; see examples/fake-stora/README.md),
   * the reference broker (examples/broker) on SQLite in a temporary directory,
-    using that fake Stora, with the example scopes allowed,
+    using that fake Stora, with the example scopes allowed (or, with
+    --instances K, K instances on one database behind one front that spreads
+    requests over them; with --database-url or DATABASE_URL, on PostgreSQL),
   * a stand-in for the plugin's web site (it serves ownership proofs).
 Then prints ONE JSON line on standard output and keeps running.
 
@@ -52,12 +55,26 @@ FLAGS
                              (default off)
   --token-canary PREFIX      prefix every code and token the fake Stora
                              issues (leak tests search for it)
+  --instances K              K broker instances (default 1) on one database,
+                             each with its own memory (locks, replay store,
+                             pacing) as separate processes have, behind one
+                             front on broker_url that sends each request to
+                             the next instance in turn
+  --database-url URL         a PostgreSQL server (postgres://USER@HOST:PORT/DB,
+                             e.g. from scripts/pg.sh): the brokers use a new
+                             database of their own created there (the user
+                             needs CREATEDB), dropped on exit. Default:
+                             DATABASE_URL, else SQLite
   --quiet                    no banner on standard error
 
 ENVIRONMENT
   TESSERA_ALLOWED_EXTENSION_IDS  extension ids allowed to register, separated
                              by spaces or commas (default: every id; set but
                              empty: none)
+  DATABASE_URL               as --database-url (the flag wins)
+  TESSERA_TEST_INSTANCES, TESSERA_TEST_DATABASE_URL
+                             the test harness's switches: the defaults of
+                             --instances and --database-url
 
 THE JSON LINE (standard output, and --env-file)
   broker_url   the broker: the plugin's brokerUrl (npm: Companion.create({
@@ -70,6 +87,8 @@ THE JSON LINE (standard output, and --env-file)
   return_url   a return URL on that site (its settings page) for connect()
   admin_token  bearer token of the broker's /admin/ routes (kill switch,
                installations); a secret of this run only, printed nowhere else
+  instances    the broker instances' own URLs (one with --instances 1):
+               to reach one instance past the front
 
 CONSENT ON THE FAKE STORA
   connect() gives a URL; open it in a browser. The broker sends you to
@@ -106,6 +125,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Cli>, BadFlags
         env_file: None,
         quiet: false,
     };
+    let mut database_url = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
@@ -116,6 +136,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Cli>, BadFlags
             "--broker-port" => cli.options.broker_port = number(&mut args, &arg)?,
             "--stora-port" => cli.options.stora_port = number(&mut args, &arg)?,
             "--token-canary" => cli.options.stora.token_canary = value(&mut args, &arg)?,
+            "--instances" => {
+                cli.options.instances = number(&mut args, &arg)?;
+                if cli.options.instances == 0 {
+                    return Err(BadFlags("--instances must be at least 1".into()));
+                }
+            }
+            "--database-url" => database_url = Some(value(&mut args, &arg)?),
             "--quiet" => cli.quiet = true,
             "--log" => {
                 cli.options.log = match value(&mut args, &arg)?.as_str() {
@@ -126,6 +153,16 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<Cli>, BadFlags
             }
             other => return Err(BadFlags(format!("unknown flag {other:?}"))),
         }
+    }
+    // The flag, else DATABASE_URL, else the harness's default
+    // (TESSERA_TEST_DATABASE_URL); an empty value means SQLite.
+    if let Some(url) = database_url.or_else(|| std::env::var("DATABASE_URL").ok()) {
+        cli.options.database_url = Some(url).filter(|u| !u.is_empty());
+    }
+    if let Some(url) = &cli.options.database_url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        return Err(BadFlags("--database-url (or DATABASE_URL) must be a postgres:// URL".into()));
     }
     // The extension allow-list (default: every extension, see
     // `EnvOptions::allowed_extension_ids`): ids separated by spaces or commas.
@@ -145,10 +182,20 @@ fn banner(env: &Env, cli: &Cli) -> String {
         (None, false) => String::new(),
     };
     let env_file = cli.env_file.as_ref().map(|p| format!("  env file    {}\n", p.display())).unwrap_or_default();
+    let storage = match env.database_url() {
+        Some(url) => format!("PostgreSQL {}", tessera_broker::harness::redact_url(url)),
+        None => "SQLite".to_string(),
+    };
+    let scaled = env.others.len() + 1;
+    let scaled = if scaled > 1 || env.database_url().is_some() {
+        format!("  instances   {scaled} (behind the broker URL), on {storage}\n")
+    } else {
+        String::new()
+    };
     format!(
         "tessera-e2e-env: ready (pid {pid})\n  broker      {broker}   <- the plugin's brokerUrl\n  \
          fake Stora  {stora}   consent page, API, /_control/\n  site        {site}   the registration's \
-         site URL\n  return URL  {ret}\n{env_file}  The JSON line on standard output also carries \
+         site URL\n  return URL  {ret}\n{scaled}{env_file}  The JSON line on standard output also carries \
          admin_token. --help explains everything.\n  Stop: Ctrl-C or kill {pid}{lifetime}.\n",
         pid = std::process::id(),
         broker = env.broker_url(),
@@ -186,6 +233,7 @@ fn main() {
         "site_url": env.site.url(),
         "return_url": env.return_url(),
         "admin_token": env.admin_token(),
+        "instances": env.instances().map(|b| b.url()).collect::<Vec<_>>(),
     })
     .to_string();
     let env_file = match cli.env_file.as_deref().map(|p| EnvFile::write(p, &line)).transpose() {

@@ -86,6 +86,11 @@ pub struct Counters {
     pub refreshes: u64,
     /// Token requests answered `invalid_grant`.
     pub invalid_grants: u64,
+    /// Refresh tokens presented again after they were rotated (reuse
+    /// detection: a live grant is revoked whole; each is also an
+    /// `invalid_grant`).
+    #[serde(default)]
+    pub refresh_reuse: u64,
     /// `POST /oauth2/revoke` calls with valid client credentials.
     pub revokes: u64,
     /// Grants revoked (by the revoke endpoint or the control route).
@@ -195,6 +200,30 @@ pub struct GrantInfo {
     /// Client the grant was issued to.
     #[serde(default)]
     pub client_id: String,
+    /// Times one of its already-rotated refresh tokens was presented again
+    /// (the first one revoked it).
+    #[serde(default)]
+    pub refresh_reuse: u64,
+    /// Its most recent refreshes (at most [`REFRESH_RECORDS_CAP`]), oldest
+    /// first.
+    #[serde(default)]
+    pub refresh_records: Vec<RefreshRecord>,
+}
+
+/// How many refreshes [`GrantInfo::refresh_records`] keeps per grant.
+pub const REFRESH_RECORDS_CAP: usize = 256;
+
+/// One successful refresh of a grant, with the life of the access token it
+/// replaced: a refresh made long before that token was due is a redundant
+/// one (two brokers refreshing the same grant one after the other).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefreshRecord {
+    /// When (the fake's clock, epoch milliseconds).
+    pub at_ms: i64,
+    /// When the replaced access token was issued (epoch milliseconds).
+    pub replaced_issued_ms: i64,
+    /// When the replaced access token expires (epoch seconds).
+    pub replaced_expires_at: i64,
 }
 
 struct PendingAuthorization {
@@ -220,6 +249,11 @@ struct Grant {
     revoked: bool,
     refresh_token: String,
     refreshes: u64,
+    refresh_reuse: u64,
+    /// The current pair's access token: issued (ms), expires (s).
+    issued_ms: i64,
+    expires_at: i64,
+    refresh_records: std::collections::VecDeque<RefreshRecord>,
 }
 
 struct AccessToken {
@@ -238,6 +272,8 @@ pub struct Store {
     grants: BTreeMap<u64, Grant>,
     access: HashMap<String, AccessToken>,
     refresh: HashMap<String, u64>,
+    /// Refresh tokens already rotated away → their grant (reuse detection).
+    rotated: HashMap<String, u64>,
     rate: HashMap<String, rate::Window>,
     rate_overrides: HashMap<String, RateOverride>,
     idempotency: HashMap<idempotency::Scope, idempotency::Stored>,
@@ -275,6 +311,7 @@ impl Store {
             grants: BTreeMap::new(),
             access: HashMap::new(),
             refresh: HashMap::new(),
+            rotated: HashMap::new(),
             rate: HashMap::new(),
             rate_overrides: HashMap::new(),
             idempotency: HashMap::new(),
@@ -315,6 +352,12 @@ impl Store {
     /// The fake's clock: the wall clock moved by [`Store::advance_clock`].
     pub fn clock(&self) -> i64 {
         wall_clock() + self.clock_offset
+    }
+
+    /// The fake's clock in milliseconds (refresh records).
+    pub fn clock_ms(&self) -> i64 {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        wall + self.clock_offset * 1000
     }
 
     /// Moves the fake's clock forward by `secs` (negative values are
@@ -373,6 +416,8 @@ impl Store {
                 revoked: g.revoked,
                 refreshes: g.refreshes,
                 client_id: g.client_id.clone(),
+                refresh_reuse: g.refresh_reuse,
+                refresh_records: g.refresh_records.iter().cloned().collect(),
             })
             .collect()
     }

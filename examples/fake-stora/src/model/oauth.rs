@@ -194,13 +194,14 @@ impl Store {
     fn issue(&mut self, grant_id: u64, now: i64) -> TokenSet {
         let access_token = self.new_token("sat_");
         let refresh_token = self.new_token("srt_");
-        self.access.insert(
-            access_token.clone(),
-            AccessToken { grant: grant_id, expires_at: now + self.config.access_ttl_secs },
-        );
+        let expires_at = now + self.config.access_ttl_secs;
+        self.access.insert(access_token.clone(), AccessToken { grant: grant_id, expires_at });
         self.refresh.insert(refresh_token.clone(), grant_id);
+        let issued_ms = self.clock_ms();
         let grant = self.grants.get_mut(&grant_id).expect("grant exists");
         grant.refresh_token = refresh_token.clone();
+        grant.issued_ms = issued_ms;
+        grant.expires_at = expires_at;
         TokenSet {
             access_token,
             token_type: "Bearer",
@@ -248,6 +249,10 @@ impl Store {
             revoked: false,
             refresh_token: String::new(),
             refreshes: 0,
+            refresh_reuse: 0,
+            issued_ms: 0,
+            expires_at: 0,
+            refresh_records: Default::default(),
         };
         self.codes.get_mut(code).expect("code").used_by = Some(grant_id);
         self.grants.insert(grant_id, grant);
@@ -256,7 +261,13 @@ impl Store {
     }
 
     /// `grant_type=refresh_token`: rotates the refresh token; the presented
-    /// one is revoked at once.
+    /// one is revoked at once. Presenting an already-rotated refresh token
+    /// again is **reuse**, which providers that rotate on every use treat as
+    /// a stolen token (OAuth 2.0 Security BCP, refresh token rotation): the
+    /// whole grant is revoked (its current pair included) and the answer is
+    /// `invalid_grant`. A broker that loses a rotated pair, or two brokers
+    /// that refresh the same grant one after the other with the same token,
+    /// lose the operator's connection this way.
     pub fn refresh(
         &mut self,
         client_id: &str,
@@ -266,14 +277,33 @@ impl Store {
     ) -> Result<TokenSet, OAuthError> {
         self.check_client(client_id, client_secret)?;
         let Some(grant_id) = self.refresh.remove(refresh_token) else {
+            if let Some(grant_id) = self.rotated.get(refresh_token).copied() {
+                self.counters.refresh_reuse += 1;
+                if let Some(grant) = self.grants.get_mut(&grant_id) {
+                    grant.refresh_reuse += 1;
+                }
+                if self.revoke_grant(grant_id) {
+                    return Err(self.invalid_grant("refresh token reused: the grant is revoked"));
+                }
+            }
             return Err(self.invalid_grant("refresh token is invalid, used or revoked"));
         };
+        let clock_ms = self.clock_ms();
         let grant = self.grants.get_mut(&grant_id).expect("grant exists");
         if grant.revoked || grant.client_id != client_id {
             return Err(self.invalid_grant("grant revoked or issued to another client"));
         }
         grant.refreshes += 1;
+        if grant.refresh_records.len() >= super::REFRESH_RECORDS_CAP {
+            grant.refresh_records.pop_front();
+        }
+        grant.refresh_records.push_back(super::RefreshRecord {
+            at_ms: clock_ms,
+            replaced_issued_ms: grant.issued_ms,
+            replaced_expires_at: grant.expires_at,
+        });
         let operator = grant.operator.clone();
+        self.rotated.insert(refresh_token.to_string(), grant_id);
         self.counters.refreshes += 1;
         self.operator_counters(&operator).refreshes += 1;
         Ok(self.issue(grant_id, now))
@@ -376,6 +406,58 @@ mod tests {
         let err = s.refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 102).unwrap_err();
         assert_eq!(err.error, "invalid_grant");
         assert_eq!(s.counters().refreshes, 1);
+    }
+
+    #[test]
+    fn refresh_reuse_revokes_the_whole_grant() {
+        let mut s = Store::new(Config::default());
+        let cfg = s.config().clone();
+        let t1 = connect(&mut s, "opr_a", "public.order:read", 100);
+        let t2 = s.refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 101).unwrap();
+        assert!(s.token_info(Some(&t2.access_token), 102).is_ok());
+        // The rotated token again: reuse. The grant dies with its live pair.
+        let err = s.refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 102).unwrap_err();
+        assert_eq!((err.status, err.error), (400, "invalid_grant"));
+        assert!(err.description.contains("reused"), "{}", err.description);
+        assert!(s.token_info(Some(&t2.access_token), 102).is_err(), "the current access token is revoked");
+        let err = s.refresh(&cfg.client_id, &cfg.client_secret, &t2.refresh_token, 103).unwrap_err();
+        assert_eq!(err.error, "invalid_grant", "the current refresh token is revoked");
+        let grant = &s.grants(Some("opr_a"))[0];
+        assert!(grant.revoked);
+        assert_eq!((grant.refreshes, grant.refresh_reuse), (1, 1));
+        // Once more: still reuse (counted), the grant stays revoked once.
+        let err = s.refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, 104).unwrap_err();
+        assert!(!err.description.contains("reused"), "{}", err.description);
+        let c = s.counters();
+        assert_eq!((c.refresh_reuse, c.grants_revoked, c.invalid_grants), (2, 1, 3));
+        assert_eq!(s.grants(Some("opr_a"))[0].refresh_reuse, 2);
+    }
+
+    #[test]
+    fn revoked_or_unknown_tokens_are_not_reuse() {
+        let mut s = Store::new(Config::default());
+        let cfg = s.config().clone();
+        let t = connect(&mut s, "opr_a", "public.order:read", 0);
+        assert!(s.refresh(&cfg.client_id, &cfg.client_secret, "srt_never_issued", 1).is_err());
+        s.revoke(&cfg.client_id, &cfg.client_secret, &t.access_token).unwrap();
+        assert!(s.refresh(&cfg.client_id, &cfg.client_secret, &t.refresh_token, 2).is_err());
+        assert_eq!(s.counters().refresh_reuse, 0);
+        assert_eq!(s.grants(Some("opr_a"))[0].refresh_reuse, 0);
+    }
+
+    #[test]
+    fn refresh_records_carry_the_replaced_token_life() {
+        let mut s = Store::new(Config::default());
+        let cfg = s.config().clone();
+        let now = s.clock();
+        let t1 = connect(&mut s, "opr_a", "public.order:read", now);
+        let t2 = s.refresh(&cfg.client_id, &cfg.client_secret, &t1.refresh_token, now + 1).unwrap();
+        s.refresh(&cfg.client_id, &cfg.client_secret, &t2.refresh_token, now + 2).unwrap();
+        let records = s.grants(Some("opr_a"))[0].refresh_records.clone();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].replaced_expires_at, now + 7200);
+        assert_eq!(records[1].replaced_expires_at, now + 1 + 7200);
+        assert!(records.iter().all(|r| r.replaced_issued_ms <= r.at_ms && r.at_ms > 0));
     }
 
     #[test]
