@@ -171,6 +171,18 @@ impl Observer {
         map.entry(install_id.to_string()).or_default().refreshes += 1;
     }
 
+    /// A refresh of `install_id`'s grant failed (`reason`: `invalid_grant`,
+    /// `stora_unavailable`, `rate_limited`, `storage`).
+    pub fn refresh_failed(&self, install_id: &str, reason: &'static str) {
+        let _ = (install_id, reason);
+    }
+
+    /// A rotated token pair could not be saved (or was lost to a crash):
+    /// the grant is lost. Loud: an error log line.
+    pub fn rotation_lost(&self, install_id: &str) {
+        self.event("rotation_lost", install_id, None);
+    }
+
     /// Counters of one installation.
     pub fn install(&self, install_id: &str) -> InstallCounters {
         let map = self.per_install.lock().unwrap_or_else(|e| e.into_inner());
