@@ -104,9 +104,12 @@ fn verify_steps(
         return Err(internal("verified without an installation"));
     };
     admit(&installation).map_err(|reply| reply.for_install(&installation.install_id))?;
-    let verified = checked
-        .record_in(&mut *app.replay.lock().unwrap_or_else(|e| e.into_inner()))
-        .map_err(|r| Reply::refusal(&r).for_install(&installation.install_id))?;
+    let verified = checked.record_in(&mut *app.replay.lock().unwrap_or_else(|e| e.into_inner())).map_err(|r| {
+        if r.code() == "replayed" {
+            app.observer.replay_refused(&installation.install_id);
+        }
+        Reply::refusal(&r).for_install(&installation.install_id)
+    })?;
     Ok((verified, installation))
 }
 
@@ -511,24 +514,39 @@ pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> S
         return Ok(Access { token: grant.access_token, generation: grant.generation, operator });
     }
     match app.stora.refresh(&grant.refresh_token, now) {
-        Ok(tokens) => {
-            if !db(app.store.rotate_tokens(install_id, grant.generation, &tokens, now))? {
-                // Another broker process rotated concurrently (a shared
-                // database without a shared lock); the plugin retries.
-                return Err(refresh_conflict());
+        Ok(tokens) => match app.store.rotate_tokens(install_id, grant.generation, &tokens, now) {
+            Ok(true) => {
+                app.observer.refreshed(install_id);
+                // rotate_tokens moved the grant to the next generation.
+                Ok(Access { token: tokens.access_token, generation: grant.generation + 1, operator })
             }
-            app.observer.refreshed(install_id);
-            // rotate_tokens moved the grant to the next generation.
-            Ok(Access { token: tokens.access_token, generation: grant.generation + 1, operator })
-        }
+            Ok(false) => {
+                // Another broker process rotated concurrently (a shared
+                // database without a shared lock): this pair is dropped.
+                app.observer.rotation_lost(install_id);
+                Err(refresh_conflict())
+            }
+            Err(_) => {
+                // Stora spent the old refresh token and the new pair is
+                // not saved: counted and logged loudly.
+                app.observer.refresh_failed(install_id, "storage");
+                app.observer.rotation_lost(install_id);
+                Err(internal("storage error"))
+            }
+        },
         Err(StoraError::InvalidGrant) => {
+            app.observer.refresh_failed(install_id, "invalid_grant");
             db(app.store.mark_grant_revoked(install_id, grant.generation))?;
             Err(reconnect_required())
         }
         Err(StoraError::Status(429, _)) => {
+            app.observer.refresh_failed(install_id, "rate_limited");
             Err(Reply::error(429, "rate_limited", "Stora rate limit").with_header("retry-after", "1"))
         }
-        Err(_) => Err(Reply::error(502, "stora_unavailable", "the token refresh failed; retry")),
+        Err(_) => {
+            app.observer.refresh_failed(install_id, "stora_unavailable");
+            Err(Reply::error(502, "stora_unavailable", "the token refresh failed; retry"))
+        }
     }
 }
 
@@ -860,7 +878,9 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
 
 // ---- admin -------------------------------------------------------------------------------
 
-fn check_admin(app: &App, req: &Incoming) -> Step<()> {
+/// The admin bearer token, compared in constant time: `401 unauthorized`
+/// otherwise (every `/admin/…` route and `/metrics`).
+pub(crate) fn check_admin(app: &App, req: &Incoming) -> Step<()> {
     let presented = req.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     if ct_eq(presented.as_bytes(), app.config.admin_token.as_bytes()) {
         Ok(())

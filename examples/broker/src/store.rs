@@ -225,6 +225,27 @@ pub struct Installation {
     pub last_seen: i64,
 }
 
+/// An installation as the admin listing shows it: no secret, no email.
+#[derive(Clone, Debug)]
+pub struct InstallationSummary {
+    /// Installation id.
+    pub install_id: String,
+    /// Registered site URL.
+    pub site_url: String,
+    /// Platform.
+    pub platform: String,
+    /// Plugin version.
+    pub plugin_version: String,
+    /// Status.
+    pub status: InstallStatus,
+    /// Whether it proved ownership of `site_url`.
+    pub proven: bool,
+    /// When it last signed (unix seconds; written at most hourly).
+    pub last_seen: i64,
+    /// Whether it holds an active Stora grant (connected, not revoked).
+    pub connected: bool,
+}
+
 /// Fresh tokens from Stora.
 pub struct NewTokens {
     /// Access token.
@@ -473,6 +494,51 @@ impl Store {
         let conn = self.conn()?;
         let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM installations GROUP BY status ORDER BY status")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// A page of installations, ordered by id, for the admin listing: those
+    /// with `status` (every status when `None`) whose id sorts after `after`
+    /// (keyset pagination: pass the last id of the previous page), at most
+    /// `limit`. No secret is read. Plain SQL that any engine runs as is.
+    pub fn list_installations(
+        &self,
+        status: Option<InstallStatus>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<InstallationSummary>> {
+        // Every id starts with `ins_`, so "" sorts before all of them; the
+        // status filter is added only when asked for (rather than
+        // `?3 IS NULL OR …`, whose untyped parameter other engines refuse).
+        let filter = if status.is_some() { "AND i.status = ?3" } else { "" };
+        let sql = format!(
+            "SELECT i.install_id, i.site_url, i.platform, i.plugin_version, i.status, i.proven, i.last_seen,
+                    CASE WHEN g.status = 'active' THEN 1 ELSE 0 END
+             FROM installations i LEFT JOIN grants g ON g.install_id = i.install_id
+             WHERE i.install_id > ?1 {filter}
+             ORDER BY i.install_id LIMIT ?2"
+        );
+        let after = after.unwrap_or("");
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let status = status.map(InstallStatus::as_str);
+        let mut args: Vec<&dyn rusqlite::ToSql> = vec![&after, &limit];
+        if let Some(status) = &status {
+            args.push(status);
+        }
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(&args[..], |r| {
+            Ok(InstallationSummary {
+                install_id: r.get(0)?,
+                site_url: r.get(1)?,
+                platform: r.get(2)?,
+                plugin_version: r.get(3)?,
+                status: InstallStatus::parse(&r.get::<_, String>(4)?),
+                proven: r.get(5)?,
+                last_seen: r.get(6)?,
+                connected: r.get(7)?,
+            })
+        })?;
         rows.collect()
     }
 
