@@ -104,7 +104,12 @@ fn verify_steps(
         return Err(internal("verified without an installation"));
     };
     admit(&installation).map_err(|reply| reply.for_install(&installation.install_id))?;
-    let refused = |r: tessera_core::Refusal| Reply::refusal(&r).for_install(&installation.install_id);
+    let refused = |r: tessera_core::Refusal| {
+        if r.code() == "replayed" {
+            app.observer.replay_refused(&installation.install_id);
+        }
+        Reply::refusal(&r).for_install(&installation.install_id)
+    };
     let verified = match app.shared_store() {
         // Several instances: the nonce goes to the store they share.
         Some(store) => {
@@ -792,7 +797,9 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
 
 // ---- admin -------------------------------------------------------------------------------
 
-fn check_admin(app: &App, req: &Incoming) -> Step<()> {
+/// The admin bearer token, compared in constant time: `401 unauthorized`
+/// otherwise (every `/admin/…` route and `/metrics`).
+pub(crate) fn check_admin(app: &App, req: &Incoming) -> Step<()> {
     let presented = req.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     if ct_eq(presented.as_bytes(), app.config.admin_token.as_bytes()) {
         Ok(())

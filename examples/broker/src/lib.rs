@@ -19,7 +19,9 @@
 //! | `GET /installations/{id}/uninstall` | [`handlers::uninstall_ticket`] |
 //! | `POST /installations/{id}/revoke-previous` | [`handlers::revoke_previous`] (a proven site ends its own previous installation) |
 //! | `POST /admin/installations/{id}/disable` / `enable` | [`handlers::admin_set_disabled`] (kill switch) |
-//! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] |
+//! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] (JSON) |
+//! | `GET /admin/installations?status=&limit=&after=` | [`admin::list_installations`] (paginated by id, no secrets) |
+//! | `GET /metrics` | [`admin::prometheus`] (Prometheus text format, per process; admin token) |
 //!
 //! Rules a partner's own broker must keep, and where this one keeps them:
 //!
@@ -49,6 +51,7 @@
 //! Start one in-process with [`Broker::start`] (127.0.0.1, ephemeral port,
 //! stops when dropped) or run the `tessera-broker` binary.
 
+pub mod admin;
 pub mod connect;
 pub mod crash;
 pub mod crypto;
@@ -60,6 +63,7 @@ pub mod handlers;
 #[cfg(feature = "demo")]
 pub mod harness;
 pub mod host_store;
+pub mod metrics;
 pub mod observe;
 pub mod pacing;
 pub mod plugin_host;
@@ -428,7 +432,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/{*path}", handle!(any, "/api/{*path}", handlers::api))
         .route("/disconnect", handle!(post, "POST /disconnect", handlers::disconnect))
         .route("/admin/installations/{id}", handle!(get, "GET /admin/installations/{id}", handlers::admin_installation))
-        .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics));
+        .route("/admin/installations", handle!(get, "GET /admin/installations", admin::list_installations))
+        .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics))
+        .route("/metrics", handle!(get, "GET /metrics", admin::prometheus));
     with_fallbacks(routes, app)
 }
 

@@ -158,7 +158,10 @@ fn save_rotation(app: &App, install_id: &str, generation: i64, tokens: &NewToken
                 std::thread::sleep(pause);
                 pause *= 4;
             }
-            Err(_) => break,
+            Err(_) => {
+                app.observer.refresh_failed(install_id, "storage");
+                break;
+            }
         }
     }
     app.observer.rotation_lost(install_id);

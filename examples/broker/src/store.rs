@@ -126,6 +126,27 @@ pub struct Installation {
     pub last_seen: i64,
 }
 
+/// An installation as the admin listing shows it: no secret, no email.
+#[derive(Clone, Debug)]
+pub struct InstallationSummary {
+    /// Installation id.
+    pub install_id: String,
+    /// Registered site URL.
+    pub site_url: String,
+    /// Platform.
+    pub platform: String,
+    /// Plugin version.
+    pub plugin_version: String,
+    /// Status.
+    pub status: InstallStatus,
+    /// Whether it proved ownership of `site_url`.
+    pub proven: bool,
+    /// When it last signed (unix seconds; written at most hourly).
+    pub last_seen: i64,
+    /// Whether it holds an active Stora grant (connected, not revoked).
+    pub connected: bool,
+}
+
 /// The broker's database: a pool of connections to one of the two
 /// engines, the sealing key, the installations cache and the grant locks.
 pub struct Store {
@@ -362,6 +383,48 @@ impl Store {
             .conn()?
             .query("SELECT status, COUNT(*) FROM installations GROUP BY status ORDER BY status", args![])?;
         rows.iter().map(|r| Ok((r.text(0)?, r.int(1)?))).collect()
+    }
+
+    /// A page of installations, ordered by id, for the admin listing: those
+    /// with `status` (every status when `None`) whose id sorts after `after`
+    /// (keyset pagination: pass the last id of the previous page), at most
+    /// `limit`. No secret is read.
+    pub fn list_installations(
+        &self,
+        status: Option<InstallStatus>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<InstallationSummary>> {
+        // Every id starts with `ins_`, so "" sorts before all of them; the
+        // status filter is added only when asked for (rather than
+        // `$3 IS NULL OR …`, whose untyped parameter PostgreSQL refuses).
+        let filter = if status.is_some() { "AND i.status = $3" } else { "" };
+        let sql = format!(
+            "SELECT i.install_id, i.site_url, i.platform, i.plugin_version, i.status, i.proven, i.last_seen,
+                    (g.status IS NOT NULL AND g.status = 'active')
+             FROM installations i LEFT JOIN grants g ON g.install_id = i.install_id
+             WHERE i.install_id > $1 {filter}
+             ORDER BY i.install_id LIMIT $2"
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let status = status.map(InstallStatus::as_str);
+        let mut params = args![after.unwrap_or(""), limit].to_vec();
+        params.extend(status.map(db::Arg::Text));
+        let rows = self.conn()?.query(&sql, &params)?;
+        rows.iter()
+            .map(|r| {
+                Ok(InstallationSummary {
+                    install_id: r.text(0)?,
+                    site_url: r.text(1)?,
+                    platform: r.text(2)?,
+                    plugin_version: r.text(3)?,
+                    status: InstallStatus::parse(&r.text(4)?),
+                    proven: r.flag(5)?,
+                    last_seen: r.int(6)?,
+                    connected: r.flag(7)?,
+                })
+            })
+            .collect()
     }
 }
 

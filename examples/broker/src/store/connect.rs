@@ -468,13 +468,15 @@ mod tests {
         assert_eq!((coded.stage, coded.account_id.as_str()), (AttemptStage::Authorized, "opr_a"));
         assert!(store.sweep_connect_attempts(399).unwrap().is_empty());
 
-        let done = store.complete_attempt(bs, "key", b"token", 500, 150).unwrap().unwrap();
+        let (token, token2, token3) = (format!("{bs}:1"), format!("{bs}:2"), format!("{bs}:3"));
+        let (token, token2, token3) = (token.as_bytes(), token2.as_bytes(), token3.as_bytes());
+        let done = store.complete_attempt(bs, "key", token, 500, 150).unwrap().unwrap();
         assert!(done.previous_refresh.is_none());
-        assert!(store.complete_attempt(bs, "key", b"token", 500, 150).unwrap().is_none(), "once");
+        assert!(store.complete_attempt(bs, "key", token, 500, 150).unwrap().is_none(), "once");
         assert_eq!(store.grant(ins_x).unwrap().unwrap().refresh_token.as_str(), "srt_a");
-        assert!(store.reissue_broker_token(ins_x, bs, b"token2").unwrap());
-        assert!(!store.reissue_broker_token(ins_x, "other", b"token3").unwrap());
-        assert_eq!(store.install_for_token(b"token2").unwrap().as_deref(), Some(ins_x));
+        assert!(store.reissue_broker_token(ins_x, bs, token2).unwrap());
+        assert!(!store.reissue_broker_token(ins_x, "other", token3).unwrap());
+        assert_eq!(store.install_for_token(token2).unwrap().as_deref(), Some(ins_x));
 
         // An unexchanged round past its code's expiry hands back its refresh token.
         store.insert_connect_attempt(bs2, &attempt).unwrap();

@@ -141,6 +141,16 @@ fn grant_lifecycle_and_compare_and_set() {
         assert_eq!(g.refresh_token.as_str(), "srt_a");
         assert_eq!(g.account_id.as_deref(), Some("opr_x"));
         assert_eq!(g.refresh_started_at, None);
+        // The admin listing (keyset pagination: the page after a prefix of the id starts with it).
+        let page = store.list_installations(Some(InstallStatus::Active), Some(&id[..id.len() - 1]), 1).unwrap();
+        assert_eq!((page[0].install_id.as_str(), page[0].connected, page[0].proven), (id, true, false));
+        assert!(
+            store
+                .list_installations(Some(InstallStatus::Disabled), Some(&id[..id.len() - 1]), 1)
+                .unwrap()
+                .first()
+                .is_none_or(|i| i.install_id != id)
+        );
 
         // A refresh: marked (fenced on the generation), then written (CAS).
         assert!(!store.begin_refresh(id, g.generation + 1, 2).unwrap(), "another generation");
