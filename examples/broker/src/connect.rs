@@ -464,7 +464,7 @@ pub fn callback(app: &App, req: &Incoming) -> Reply {
         Ok(account) => {
             // An API call Stora counts against the operator, made before
             // the operator was known: the calls after it count it.
-            app.pacer.note(&account.id);
+            app.pacer.note(&account.id, app.shared_store());
             account
         }
         Err(_) => {

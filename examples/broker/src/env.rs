@@ -42,6 +42,10 @@ pub fn config_from_env() -> Result<BrokerConfig, String> {
         var("TESSERA_DB").unwrap_or_else(|| "tessera-broker.sqlite3".into()).into(),
     );
     config.storage_key = key;
+    if let Some(url) = var("DATABASE_URL") {
+        config.database_url = Some(url);
+        config.database()?;
+    }
     config.admin_token = required("TESSERA_ADMIN_TOKEN")?;
     config.public_url = var("TESSERA_PUBLIC_URL");
     config.require_ownership_proof(var("TESSERA_REQUIRE_OWNERSHIP").as_deref() == Some("1"));

@@ -14,8 +14,8 @@ use tessera_core::{BrokerToken, Secret};
 use zeroize::Zeroizing;
 
 use crate::crypto::{random_id, token_hash};
+use crate::refresh::{Access, fresh_access_token, lock_grant, reconnect_required, refresh_conflict};
 use crate::site_fetch;
-use crate::stora::StoraError;
 use crate::store::{InstallStatus, Installation, NewInstallation};
 use crate::{App, Incoming, Reply};
 
@@ -26,7 +26,7 @@ pub(crate) fn internal(what: &str) -> Reply {
     Reply::error(500, "internal", what)
 }
 
-pub(crate) fn db<T>(result: rusqlite::Result<T>) -> Step<T> {
+pub(crate) fn db<T>(result: crate::store::Result<T>) -> Step<T> {
     result.map_err(|_| internal("storage error"))
 }
 
@@ -104,9 +104,27 @@ fn verify_steps(
         return Err(internal("verified without an installation"));
     };
     admit(&installation).map_err(|reply| reply.for_install(&installation.install_id))?;
-    let verified = checked
-        .record_in(&mut *app.replay.lock().unwrap_or_else(|e| e.into_inner()))
-        .map_err(|r| Reply::refusal(&r).for_install(&installation.install_id))?;
+    let refused = |r: tessera_core::Refusal| {
+        if r.code() == "replayed" {
+            app.observer.replay_refused(&installation.install_id);
+        }
+        Reply::refusal(&r).for_install(&installation.install_id)
+    };
+    let verified = match app.shared_store() {
+        // Several instances: the nonce goes to the store they share.
+        Some(store) => {
+            let answer = store.record_nonce(
+                checked.install_id(),
+                checked.replay_key().split_once(':').map_or("", |(_, nonce)| nonce),
+                checked.expires_at(),
+                checked.now(),
+                app.config.replay_capacity,
+            );
+            let answer = answer.map_err(|_| internal("storage error").for_install(&installation.install_id))?;
+            checked.finish(answer).map_err(refused)?
+        }
+        None => checked.record_in(&mut *app.replay.lock().unwrap_or_else(|e| e.into_inner())).map_err(refused)?,
+    };
     Ok((verified, installation))
 }
 
@@ -448,88 +466,14 @@ pub(crate) fn public_path(app: &App) -> &str {
 
 // ---- API proxy ---------------------------------------------------------------------------
 
-/// An access token and the generation of the grant it belongs to: what
-/// Stora's answer to a call made with it can be about.
-pub struct Access {
-    /// The Stora access token.
-    pub token: Zeroizing<String>,
-    /// The grant's generation when this token was read or written.
-    pub generation: i64,
-    /// Whose budget a call with it comes from ([`operator_key`]).
-    pub operator: String,
-}
-
-/// The key of the pacing budget a grant's calls come from: its Stora
-/// account; an installation of its own for a grant stored before the broker
-/// remembered accounts (schema version 3), until it reconnects.
-pub fn operator_key(grant: &crate::store::Grant) -> String {
-    match &grant.account_id {
-        Some(account) => account.clone(),
-        None => format!("installation:{}", grant.install_id),
-    }
-}
-
 /// Takes a slot from `operator`'s budget before a call to Stora, waiting
 /// for it when it is near ([`crate::pacing`]); refused: `429 rate_limited`
 /// with `Retry-After`, Stora not called.
 fn pace(app: &App, operator: &str) -> Step<()> {
-    app.pacer.acquire(operator).map(|_| ()).map_err(|next| {
+    db(app.pacer.acquire(operator, app.shared_store()))?.map(|_| ()).map_err(|next| {
         Reply::error(429, "rate_limited", "the operator's Stora rate limit is used up; retry later")
             .with_header("retry-after", &crate::pacing::retry_after_secs(next).to_string())
     })
-}
-
-fn refresh_conflict() -> Reply {
-    Reply::error(503, "refresh_conflict", "the grant changed during the call; retry")
-}
-
-/// A Stora access token valid for at least the refresh margin.
-///
-/// Refreshes are serialised per installation: the lock is taken, the grant
-/// re-read, and only if it still needs one does the broker call Stora. The
-/// rotated pair is written (compare-and-set on the grant's generation)
-/// before the new access token is returned, because Stora has already
-/// revoked the old refresh token. `stale` forces a refresh when Stora has
-/// just refused that access token, unless another thread already replaced
-/// it.
-pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> Step<Access> {
-    let lock = app.refresh_lock(install_id);
-    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(grant) = db(app.store.grant(install_id))? else {
-        return Err(Reply::error(401, "broker_token_invalid", "the installation is not connected"));
-    };
-    if grant.revoked {
-        return Err(reconnect_required());
-    }
-    let now = app.now();
-    let needs_refresh = match stale {
-        Some(refused) => ct_eq(grant.access_token.as_bytes(), refused.as_bytes()),
-        None => grant.access_expires_at - now <= app.config.refresh_margin_secs,
-    };
-    let operator = operator_key(&grant);
-    if !needs_refresh {
-        return Ok(Access { token: grant.access_token, generation: grant.generation, operator });
-    }
-    match app.stora.refresh(&grant.refresh_token, now) {
-        Ok(tokens) => {
-            if !db(app.store.rotate_tokens(install_id, grant.generation, &tokens, now))? {
-                // Another broker process rotated concurrently (a shared
-                // database without a shared lock); the plugin retries.
-                return Err(refresh_conflict());
-            }
-            app.observer.refreshed(install_id);
-            // rotate_tokens moved the grant to the next generation.
-            Ok(Access { token: tokens.access_token, generation: grant.generation + 1, operator })
-        }
-        Err(StoraError::InvalidGrant) => {
-            db(app.store.mark_grant_revoked(install_id, grant.generation))?;
-            Err(reconnect_required())
-        }
-        Err(StoraError::Status(429, _)) => {
-            Err(Reply::error(429, "rate_limited", "Stora rate limit").with_header("retry-after", "1"))
-        }
-        Err(_) => Err(Reply::error(502, "stora_unavailable", "the token refresh failed; retry")),
-    }
 }
 
 /// Only plain paths are forwarded: no dot segments and no encoded slash,
@@ -547,10 +491,6 @@ fn check_proxy_path(path: &str) -> Step<()> {
         ));
     }
     Ok(())
-}
-
-fn reconnect_required() -> Reply {
-    Reply::error(401, "stora_reconnect_required", "the operator's Stora grant is gone; reconnect")
 }
 
 /// `* /api/{path}` (signed, with the broker token): forward to Stora
@@ -622,8 +562,7 @@ fn api_inner(
             // refresh) that landed while this call was at Stora replaced it,
             // and this answer says nothing about the new one. Any other 401
             // is passed through below and never marks anything.
-            let lock = app.refresh_lock(id);
-            let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _lock = lock_grant(app, id)?;
             if db(app.store.mark_grant_revoked(id, access.generation))? {
                 return Err(reconnect_required());
             }
@@ -648,8 +587,7 @@ fn api_inner(
 /// Revokes the installation's grant at Stora (best effort) and deletes it
 /// locally, under the refresh lock so no refresh races the wipe.
 fn revoke_and_wipe(app: &App, install_id: &str) -> Step<bool> {
-    let lock = app.refresh_lock(install_id);
-    let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = lock_grant(app, install_id)?;
     let live = match db(app.store.grant(install_id))? {
         Some(grant) if !grant.revoked && !grant.refresh_token.is_empty() => {
             // Revoking the refresh token revokes the pair. If Stora cannot be
@@ -688,7 +626,6 @@ fn remove_installation(app: &App, install_id: &str) -> Step<bool> {
     // Rounds not completed yet may hold a Stora grant: revoke those too.
     crate::connect::revoke_forgotten(app, db(app.store.forget_connect_attempts_of(install_id))?);
     db(app.store.delete_installation(install_id))?;
-    app.forget_lock(install_id);
     Ok(held_grant)
 }
 
@@ -860,7 +797,9 @@ pub fn site_moved(app: &App, req: &Incoming) -> Reply {
 
 // ---- admin -------------------------------------------------------------------------------
 
-fn check_admin(app: &App, req: &Incoming) -> Step<()> {
+/// The admin bearer token, compared in constant time: `401 unauthorized`
+/// otherwise (every `/admin/…` route and `/metrics`).
+pub(crate) fn check_admin(app: &App, req: &Incoming) -> Step<()> {
     let presented = req.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     if ct_eq(presented.as_bytes(), app.config.admin_token.as_bytes()) {
         Ok(())

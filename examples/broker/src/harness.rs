@@ -376,27 +376,71 @@ impl TestClient {
 /// never see each other's installations, and the database is dropped with
 /// the environment.
 pub struct ScratchDatabase {
+    /// The server's URL as given (its own database: where this one is
+    /// created from and dropped from).
+    server_url: String,
+    /// This database's name.
+    name: String,
     /// The URL the brokers use (the server's, naming this database).
     url: String,
 }
 
 impl ScratchDatabase {
-    /// Creates a fresh database on the server `server_url` names.
+    /// Creates a fresh database on the server `server_url` names (its user
+    /// needs `CREATEDB`).
     pub fn create(server_url: &str) -> std::io::Result<ScratchDatabase> {
-        Err(std::io::Error::other(format!(
-            "this broker has no PostgreSQL backend yet (asked for {})",
-            redact_url(server_url)
-        )))
+        let name = crate::crypto::random_id("tessera_env_", 9).to_ascii_lowercase().replace('-', "_");
+        // Random ids are base64url: lowercased, `-` made `_`, still unique
+        // enough for one run, and a plain identifier (no quoting needed).
+        admin_client(server_url)?.batch_execute(&format!("CREATE DATABASE {name}")).map_err(|e| {
+            std::io::Error::other(format!("cannot create a database on {}: {e}", redact_url(server_url)))
+        })?;
+        Ok(ScratchDatabase { server_url: server_url.to_string(), url: with_database(server_url, &name), name })
     }
 
     /// Points `config` at this database.
     pub fn configure(&self, config: &mut BrokerConfig) {
-        let _ = (&self.url, config);
+        config.database_url = Some(self.url.clone());
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        // The brokers have stopped (they drop first), but their pooled
+        // connections may close a moment later: FORCE ends what is left.
+        if let Ok(mut client) = admin_client(&self.server_url) {
+            let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name));
+        }
+    }
+}
+
+/// A client on the server's own database, to create and drop others.
+fn admin_client(server_url: &str) -> std::io::Result<postgres::Client> {
+    let mut config: postgres::Config = server_url
+        .parse()
+        .map_err(|e| std::io::Error::other(format!("not a PostgreSQL URL ({}): {e}", redact_url(server_url))))?;
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| std::io::Error::other(format!("cannot reach PostgreSQL at {}: {e}", redact_url(server_url))))
+}
+
+/// `url` naming the database `name` instead of its own (query kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
     }
 }
 
 /// A database URL for messages: scheme, host, port and database, never a
-/// password.
+/// user or password.
 pub fn redact_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {
@@ -404,5 +448,19 @@ pub fn redact_url(url: &str) -> String {
             format!("{scheme}://{host}")
         }
         None => "(not a URL)".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(with_database("postgres://u@127.0.0.1:5/tessera", "x"), "postgres://u@127.0.0.1:5/x");
+        assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
+        assert_eq!(with_database("postgresql://u@h/db?sslmode=disable", "x"), "postgresql://u@h/x?sslmode=disable");
+        assert_eq!(redact_url("postgres://u:secret@h:5/db"), "postgres://h:5/db");
+        assert_eq!(redact_url("nothing"), "(not a URL)");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A partner-hosted broker for Tessera's wire protocol v1 (docs/PROTOCOL.md).
 //! It is meant to be read: each route is one synchronous function in
-//! [`handlers`] (the connect flow in [`connect`]), storage is one SQLite file ([`store`]), the Stora client
+//! [`handlers`] (the connect flow in [`connect`]), storage is one SQLite file or a PostgreSQL database that several instances share ([`store`]), the Stora client
 //! is [`stora`], and secrets at rest are sealed by [`crypto`].
 //!
 //! | route | handler |
@@ -19,7 +19,9 @@
 //! | `GET /installations/{id}/uninstall` | [`handlers::uninstall_ticket`] |
 //! | `POST /installations/{id}/revoke-previous` | [`handlers::revoke_previous`] (a proven site ends its own previous installation) |
 //! | `POST /admin/installations/{id}/disable` / `enable` | [`handlers::admin_set_disabled`] (kill switch) |
-//! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] |
+//! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] (JSON) |
+//! | `GET /admin/installations?status=&limit=&after=` | [`admin::list_installations`] (paginated by id, no secrets) |
+//! | `GET /metrics` | [`admin::prometheus`] (Prometheus text format, per process; admin token) |
 //!
 //! Rules a partner's own broker must keep, and where this one keeps them:
 //!
@@ -33,9 +35,12 @@
 //!   recorded ([`handlers`]' replay gate).
 //! * The broker token is bound to one installation: it is looked up by hash
 //!   and must belong to the installation that signed the request.
-//! * Refreshes are serialised per installation and the rotated pair is
-//!   written before the new access token is used ([`handlers::fresh_access_token`]).
-//!   Stora's `invalid_grant` becomes `401 stora_reconnect_required`.
+//! * Refreshes are serialised per grant across every instance
+//!   ([`store::lock`]), fenced by the grant's generation, and the rotated
+//!   pair is written before the new access token is used
+//!   ([`refresh::fresh_access_token`]). Stora's `invalid_grant` becomes
+//!   `401 stora_reconnect_required` once a re-read shows no other instance
+//!   rotated meanwhile.
 //! * The client secret, Stora tokens, per-installation secrets and broker
 //!   tokens never appear in logs or answers.
 //! * Installations that stop signing are forgotten after
@@ -46,6 +51,7 @@
 //! Start one in-process with [`Broker::start`] (127.0.0.1, ephemeral port,
 //! stops when dropped) or run the `tessera-broker` binary.
 
+pub mod admin;
 pub mod connect;
 pub mod crash;
 pub mod crypto;
@@ -57,16 +63,18 @@ pub mod handlers;
 #[cfg(feature = "demo")]
 pub mod harness;
 pub mod host_store;
+pub mod metrics;
 pub mod observe;
 pub mod pacing;
 pub mod plugin_host;
+pub mod refresh;
 pub mod reply;
 mod serve;
 pub mod site_fetch;
 pub mod stora;
 pub mod store;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,8 +112,13 @@ pub struct BrokerConfig {
     /// the requested scope must be one of them; anything else is refused
     /// before the operator is sent to Stora). Default: the default scope.
     pub allowed_scopes: Vec<String>,
-    /// SQLite database file.
+    /// SQLite database file (when [`database_url`](BrokerConfig::database_url) is unset).
     pub db_path: PathBuf,
+    /// A `DATABASE_URL`: `postgres://…` puts the broker's state in one
+    /// PostgreSQL database that several broker instances share (grants,
+    /// grant locks, nonces, pacing); `sqlite:PATH` a SQLite file. `None`:
+    /// SQLite at [`db_path`](BrokerConfig::db_path), one instance.
+    pub database_url: Option<String>,
     /// 32-byte key sealing secrets and tokens at rest.
     pub storage_key: [u8; 32],
     /// Bearer token of the admin routes (kill switch, metrics).
@@ -173,6 +186,7 @@ impl std::fmt::Debug for BrokerConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
             .field("db_path", &self.db_path)
+            .field("database", &self.database().map(|d| d.describe()))
             .field("storage_key", &"[redacted]")
             .field("admin_token", &"[redacted]")
             .field("require_ownership_proof_for", &self.require_ownership_proof_for)
@@ -213,6 +227,17 @@ impl BrokerConfig {
         (secs > 0).then_some(secs)
     }
 
+    /// The database the configuration names ([`BrokerConfig::database_url`],
+    /// else SQLite at [`BrokerConfig::db_path`]); an error names a URL of no
+    /// engine the broker speaks.
+    pub fn database(&self) -> Result<store::Database, String> {
+        match &self.database_url {
+            None => Ok(store::Database::Sqlite(self.db_path.clone())),
+            Some(url) => store::Database::from_url(url)
+                .ok_or_else(|| "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".to_string()),
+        }
+    }
+
     /// Whether the extension `id` (its origin's host) may register.
     pub fn extension_allowed(&self, id: &str) -> bool {
         self.allowed_extension_ids.iter().any(|a| a == WILDCARD || a.eq_ignore_ascii_case(id))
@@ -230,6 +255,7 @@ impl BrokerConfig {
             default_scope: "public.order:read".into(),
             allowed_scopes: vec!["public.order:read".into()],
             db_path,
+            database_url: None,
             storage_key,
             admin_token: crypto::random_id("adm_", 24),
             require_ownership_proof_for: BTreeSet::new(),
@@ -249,8 +275,8 @@ impl BrokerConfig {
     }
 }
 
-/// The broker's shared state: configuration, database, Stora client,
-/// verifier, replay store, per-installation refresh locks, observer.
+/// The broker's state: configuration, database (with the grant locks),
+/// Stora client, verifier, replay store, pacer, observer.
 pub struct App {
     /// Settings.
     pub config: BrokerConfig,
@@ -262,14 +288,15 @@ pub struct App {
     pub stora: StoraClient,
     /// Signature verifier.
     pub verifier: Verifier,
-    /// Nonces seen within the window.
+    /// Nonces seen within the window, when the broker is the only instance
+    /// (SQLite); on PostgreSQL they are in the database
+    /// ([`Store::record_nonce`]), shared by every instance.
     pub replay: Mutex<MemoryReplayStore>,
     /// Logs and counters.
     pub observer: Observer,
-    /// Per-operator budgets of calls to Stora. In this process's memory:
-    /// one broker instance (sharing them between instances is issue 19).
+    /// Per-operator budgets of calls to Stora: in this process's memory on
+    /// SQLite, in the database every instance shares on PostgreSQL.
     pub pacer: Pacer,
-    refresh_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
     clock_offset: AtomicI64,
     /// When the idle sweep last ran (broker clock, unix seconds).
     pub(crate) last_idle_sweep: AtomicI64,
@@ -277,8 +304,9 @@ pub struct App {
 
 impl App {
     /// Builds the state (opens the database).
-    pub fn new(config: BrokerConfig, public_url: String) -> rusqlite::Result<App> {
-        let store = Store::open(&config.db_path, Vault::new(&config.storage_key))?;
+    pub fn new(config: BrokerConfig, public_url: String) -> Result<App, store::Error> {
+        let database = config.database().map_err(store::Error::Corrupt)?;
+        let store = Store::open(&database, Vault::new(&config.storage_key))?;
         Ok(App {
             stora: StoraClient::new(&config.stora_url, &config.client_id, &config.client_secret),
             verifier: Verifier::default(),
@@ -286,7 +314,6 @@ impl App {
             observer: Observer::new(config.log.clone()),
             pacer: Pacer::new(config.pacing.clone()),
             public_url: public_url.trim_end_matches('/').to_string(),
-            refresh_locks: Mutex::new(HashMap::new()),
             clock_offset: AtomicI64::new(0),
             last_idle_sweep: AtomicI64::new(i64::MIN),
             store,
@@ -305,15 +332,10 @@ impl App {
         self.clock_offset.store(secs, Ordering::Relaxed);
     }
 
-    /// The lock that serialises Stora refreshes of one installation.
-    pub fn refresh_lock(&self, install_id: &str) -> Arc<Mutex<()>> {
-        let mut locks = self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner());
-        locks.entry(install_id.to_string()).or_default().clone()
-    }
-
-    /// Drops the refresh lock of a deleted installation.
-    pub fn forget_lock(&self, install_id: &str) {
-        self.refresh_locks.lock().unwrap_or_else(|e| e.into_inner()).remove(install_id);
+    /// The store, when the instances share it (PostgreSQL): where the
+    /// pacing log and the nonces live.
+    pub fn shared_store(&self) -> Option<&Store> {
+        self.store.is_shared().then_some(&self.store)
     }
 }
 
@@ -410,7 +432,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/{*path}", handle!(any, "/api/{*path}", handlers::api))
         .route("/disconnect", handle!(post, "POST /disconnect", handlers::disconnect))
         .route("/admin/installations/{id}", handle!(get, "GET /admin/installations/{id}", handlers::admin_installation))
-        .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics));
+        .route("/admin/installations", handle!(get, "GET /admin/installations", admin::list_installations))
+        .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics))
+        .route("/metrics", handle!(get, "GET /metrics", admin::prometheus));
     with_fallbacks(routes, app)
 }
 

@@ -10,7 +10,8 @@
 //! | `TESSERA_CLIENT_SECRET` | OAuth client secret (required) |
 //! | `TESSERA_STORAGE_KEY` | 32 bytes, base64url: seals secrets and tokens at rest (required; losing it loses every grant) |
 //! | `TESSERA_ADMIN_TOKEN` | bearer token of `/admin/…` (required) |
-//! | `TESSERA_DB` | SQLite file (default `tessera-broker.sqlite3`) |
+//! | `DATABASE_URL` | `postgres://user@host:port/db`: the state in PostgreSQL, shared by every instance started with the same URL, storage key, admin token and public URL (run as many as you like behind one load balancer); `sqlite:PATH`: a SQLite file. Unset: `TESSERA_DB` |
+//! | `TESSERA_DB` | SQLite file (default `tessera-broker.sqlite3`): one instance |
 //! | `TESSERA_PUBLIC_URL` | the URL plugins are configured with (default `http://127.0.0.1:{port}`) |
 //! | `TESSERA_PORT` | port on 127.0.0.1 (default 0: ephemeral); put a TLS terminator in front |
 //! | `TESSERA_REQUIRE_OWNERSHIP` | `1`: ownership challenge at registration (and site move) for web sites of the platforms in `TESSERA_PROOF_PLATFORMS` |

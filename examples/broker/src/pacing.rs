@@ -17,11 +17,11 @@
 //! Stora's clock). A schedule that keeps *every* rolling window under a
 //! limit keeps every fixed window under it too.
 //!
-//! The budget lives in this process's memory: one broker instance (the
-//! reference broker is a single instance on one SQLite file). Several
-//! broker instances in front of the same operators would each pace alone
-//! and could together exceed Stora's limit; sharing the budget between
-//! instances is issue 19.
+//! On SQLite (one broker instance) the log lives in this process's memory.
+//! On PostgreSQL the instances share it: each operator's log is a table's
+//! rows, read and extended in one transaction under the operator's advisory
+//! lock ([`crate::store::Store::pace_slot`]), by the same schedule
+//! ([`Pacing::schedule`]), so that together they stay within Stora's limit.
 //!
 //! Token refreshes and revocations (`/oauth2/…`) are not API calls and are
 //! not paced. The account lookup at connect time is an API call made before
@@ -32,6 +32,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::store::{Error as StoreError, Store};
 
 /// Stora's documented per-operator limit per second.
 pub const DEFAULT_PER_SEC: u32 = 10;
@@ -81,6 +83,35 @@ impl Pacing {
     /// The limits `(per_sec, per_min)` of `operator`.
     pub fn limits_for(&self, operator: &str) -> (u32, u32) {
         self.overrides.get(operator).copied().unwrap_or((self.per_sec, self.per_min))
+    }
+
+    /// The schedule: takes a slot for one call of `operator` at `now_ms` in
+    /// `slots` (that operator's log, ascending), forgetting the slots that
+    /// constrain nothing any more, unless the slot is further than
+    /// [`Pacing::max_queue_ms`] away (`Refused`, nothing taken). Without
+    /// limits, `Now` and nothing is logged.
+    pub fn schedule(&self, slots: &mut VecDeque<u64>, operator: &str, now_ms: u64) -> Slot {
+        let (per_sec, per_min) = self.limits_for(operator);
+        if per_sec == 0 && per_min == 0 {
+            return Slot::Now;
+        }
+        let margin = self.margin_ms;
+        // Slots older than the longest window constrain nothing any more.
+        while slots.front().is_some_and(|&t| t + 60_000 + margin <= now_ms) {
+            slots.pop_front();
+        }
+        let at = earliest(slots, now_ms, &[(per_sec, 1_000 + margin), (per_min, 60_000 + margin)]);
+        let wait = at - now_ms;
+        if wait > self.max_queue_ms {
+            return Slot::Refused(Duration::from_millis(wait));
+        }
+        slots.push_back(at);
+        if wait == 0 { Slot::Now } else { Slot::After(Duration::from_millis(wait)) }
+    }
+
+    /// Whether `operator` is paced at all.
+    pub fn paces(&self, operator: &str) -> bool {
+        self.limits_for(operator) != (0, 0)
     }
 
     /// Parses overrides written `opr_a=20/120,opr_b=5/30` (commas or
@@ -171,45 +202,38 @@ impl Pacer {
     /// the pacer's clock; injected so the schedule can be tested without
     /// sleeping). Reserves it unless refused.
     pub fn reserve(&self, operator: &str, now_ms: u64) -> Slot {
-        let (per_sec, per_min) = self.config.limits_for(operator);
-        if per_sec == 0 && per_min == 0 {
+        if !self.config.paces(operator) {
             return Slot::Now;
         }
-        let margin = self.config.margin_ms;
         let mut lanes = self.lanes();
         let lane = lanes.entry(operator.to_string()).or_default();
-        // Slots older than the longest window constrain nothing any more.
-        while lane.slots.front().is_some_and(|&t| t + 60_000 + margin <= now_ms) {
-            lane.slots.pop_front();
-        }
-        let at = earliest(&lane.slots, now_ms, &[(per_sec, 1_000 + margin), (per_min, 60_000 + margin)]);
-        let wait = at - now_ms;
-        if wait > self.config.max_queue_ms {
-            lane.stats.refused += 1;
-            return Slot::Refused(Duration::from_millis(wait));
-        }
-        lane.slots.push_back(at);
-        lane.stats.sent += 1;
-        if wait == 0 {
-            Slot::Now
-        } else {
-            lane.stats.paced += 1;
-            Slot::After(Duration::from_millis(wait))
-        }
+        let slot = self.config.schedule(&mut lane.slots, operator, now_ms);
+        lane.stats.count(slot);
+        slot
     }
 
     /// Waits for a slot of `operator` on the real clock (sleeping outside
-    /// any lock). `Ok(waited)`, or `Err(retry_after)` when no slot is free
-    /// within `max_queue_ms`.
-    pub fn acquire(&self, operator: &str) -> Result<Duration, Duration> {
-        match self.reserve(operator, self.now_ms()) {
+    /// any lock): from this process's log, or from the log every instance
+    /// shares when `shared` is the store (PostgreSQL). `Ok(waited)`, or
+    /// `Err(retry_after)` when no slot is free within `max_queue_ms`.
+    pub fn acquire(&self, operator: &str, shared: Option<&Store>) -> Result<Result<Duration, Duration>, StoreError> {
+        let slot = match shared {
+            Some(store) if self.config.paces(operator) => {
+                let slot = store.pace_slot(&self.config, operator, unix_ms())?;
+                self.lanes().entry(operator.to_string()).or_default().stats.count(slot);
+                slot
+            }
+            Some(_) => Slot::Now,
+            None => self.reserve(operator, self.now_ms()),
+        };
+        Ok(match slot {
             Slot::Now => Ok(Duration::ZERO),
             Slot::After(wait) => {
                 std::thread::sleep(wait);
                 Ok(wait)
             }
             Slot::Refused(next) => Err(next),
-        }
+        })
     }
 
     /// Records a call to Stora for `operator` that was made without a slot
@@ -226,14 +250,41 @@ impl Pacer {
         lane.stats.noted += 1;
     }
 
-    /// [`Pacer::note_at`] on the real clock.
-    pub fn note(&self, operator: &str) {
-        self.note_at(operator, self.now_ms());
+    /// [`Pacer::note_at`] on the real clock; in the shared log when
+    /// `shared` is the store (best effort: a call already made is only
+    /// counted).
+    pub fn note(&self, operator: &str, shared: Option<&Store>) {
+        match shared {
+            Some(store) if self.config.paces(operator) => {
+                let _ = store.pace_note(operator, unix_ms());
+                self.lanes().entry(operator.to_string()).or_default().stats.noted += 1;
+            }
+            Some(_) => {}
+            None => self.note_at(operator, self.now_ms()),
+        }
     }
 
     /// Each operator's counters.
     pub fn stats(&self) -> BTreeMap<String, PacingStats> {
         self.lanes().iter().map(|(operator, lane)| (operator.clone(), lane.stats)).collect()
+    }
+}
+
+/// The wall clock in unix milliseconds: the shared log's clock.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+impl PacingStats {
+    fn count(&mut self, slot: Slot) {
+        match slot {
+            Slot::Now => self.sent += 1,
+            Slot::After(_) => {
+                self.sent += 1;
+                self.paced += 1;
+            }
+            Slot::Refused(_) => self.refused += 1,
+        }
     }
 }
 

@@ -146,3 +146,76 @@ fn concurrent_calls_on_every_instance_refresh_once() {
     let grant = &env.stora_view("grants?operator=opr_race_across")[0];
     assert_eq!(grant["revoked"], false);
 }
+
+/// Sends `plugin`'s signed `GET path` to the instance at `instance_url`
+/// (past the front) → (status, error code).
+fn signed_get_on(env: &Env, plugin: &PluginHost, instance_url: &str, path: &str) -> (u16, Option<String>) {
+    let mut req = plugin
+        .companion
+        .sign_request(
+            &ApiRequest::new("GET", path),
+            &SignOptions { now: plugin.now(), ..Default::default() },
+            &mut OsEntropy,
+        )
+        .unwrap();
+    req.url = req.url.replacen(env.broker_url(), instance_url, 1);
+    let resp = plugin.send(&req).unwrap();
+    (resp.status, tessera_core::internals::classify::error_code(&resp.body))
+}
+
+#[test]
+fn the_kill_switch_holds_on_every_instance_at_once() {
+    let Some(env) = scaled_on_postgres("the_kill_switch_holds_on_every_instance_at_once") else {
+        return;
+    };
+    let plugin = env.connected_plugin("opr_kill_across").unwrap();
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let urls: Vec<String> = env.instances().map(|b| b.url().to_string()).collect();
+    let admin = |instance: &str, action: &str| {
+        let req = tessera_core::Request {
+            method: "POST".into(),
+            url: format!("{instance}/admin/installations/{id}/{action}"),
+            headers: vec![("authorization".into(), format!("Bearer {}", env.admin_token()))],
+            body: Vec::new(),
+        };
+        assert_eq!(env.http(req).status, 200, "{action} on {instance}");
+    };
+    // Every instance has the installation cached (a call on each), then
+    // the switch flips on one and the very next call goes to another.
+    for round in 0..10 {
+        for url in &urls {
+            assert_eq!(signed_get_on(&env, &plugin, url, "/api/account").0, 200, "round {round}, {url}");
+        }
+        admin(&urls[round % 3], "disable");
+        let (status, code) = signed_get_on(&env, &plugin, &urls[(round + 1) % 3], "/api/account");
+        assert_eq!(
+            (status, code.as_deref()),
+            (401, Some("installation_disabled")),
+            "round {round}: disabled elsewhere"
+        );
+        admin(&urls[(round + 2) % 3], "enable");
+    }
+}
+
+#[test]
+fn a_deregistration_holds_on_every_instance_at_once() {
+    let Some(env) = scaled_on_postgres("a_deregistration_holds_on_every_instance_at_once") else {
+        return;
+    };
+    let urls: Vec<String> = env.instances().map(|b| b.url().to_string()).collect();
+    for round in 0..5 {
+        let mut plugin = env.connected_plugin(&format!("opr_gone_across_{round}")).unwrap();
+        for url in &urls {
+            assert_eq!(signed_get_on(&env, &plugin, url, "/api/account").0, 200);
+        }
+        let state = plugin.companion.to_json();
+        // Through the front: the uninstall's requests land on some
+        // instance; the stale copy then asks each instance in turn.
+        plugin.uninstall().unwrap();
+        let stale = PluginHost::from_companion(Companion::from_json(&state).unwrap());
+        for url in &urls {
+            let (status, code) = signed_get_on(&env, &stale, url, "/api/account");
+            assert_eq!((status, code.as_deref()), (401, Some("unknown_installation")), "round {round}, {url}");
+        }
+    }
+}

@@ -21,7 +21,8 @@
 //! * `Debug` and `Display` of every core value the lifecycle produced:
 //!   each step-machine action and event, each completion and error, the
 //!   companion itself, every registration outcome;
-//! * the broker's log lines;
+//! * the broker's log lines, its `/metrics` and what `tessera-broker-admin`
+//!   prints (`list`, `show`, `metrics`);
 //! * every request the broker and the fake Stora received (two recording
 //!   proxies): URL, and the broker's answers (headers and body);
 //! * the URLs the plugin hands to a browser (connect, uninstall link) and
@@ -397,6 +398,20 @@ fn no_secret_or_token_leaks_anywhere() {
     rig.broker.app().store.set_installation_status(&id, tessera_broker::store::InstallStatus::Active, 0).unwrap();
     connect(&mut rig, &mut plugin, None, &mut cap);
     call(&mut rig, &mut plugin, ApiRequest::new("GET", "/api/orders"), &mut cap).unwrap();
+
+    // What an operator reads: /metrics and the admin CLI (run as a process).
+    let admin_token = rig.broker.app().config.admin_token.clone();
+    cap.add("the broker's /metrics", tessera_broker::metrics::render(rig.broker.app()));
+    for args in [&["list", "--json"][..], &["list"], &["show", &id], &["metrics"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera-broker-admin"))
+            .env("TESSERA_BROKER_URL", rig.broker.url())
+            .env("TESSERA_ADMIN_TOKEN", &admin_token)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "tessera-broker-admin {args:?}: {out:?}");
+        cap.add(format!("tessera-broker-admin {args:?}"), [out.stdout, out.stderr].concat());
+    }
 
     // The uninstall link (extensions).
     let link = plugin.companion.uninstall_url(plugin.now()).unwrap();

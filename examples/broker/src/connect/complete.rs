@@ -55,8 +55,7 @@ pub fn connect_complete(app: &App, req: &Incoming) -> Reply {
         let mut round = find()?;
         let broker_token = Zeroizing::new(random_id("btk_", 32));
         if round.stage == AttemptStage::Authorized {
-            let lock = app.refresh_lock(&id);
-            let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let _lock = crate::refresh::lock_grant(app, &id)?;
             let completed = db(app.store.complete_attempt(
                 &round.broker_state,
                 key,
@@ -81,8 +80,7 @@ pub fn connect_complete(app: &App, req: &Incoming) -> Reply {
             return Err(code_invalid());
         }
         // The plugin's retry after a lost answer: a new token for the same grant.
-        let lock = app.refresh_lock(&id);
-        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let _lock = crate::refresh::lock_grant(app, &id)?;
         if !db(app.store.reissue_broker_token(&id, &round.broker_state, &token_hash(&broker_token)))? {
             return Err(code_invalid());
         }

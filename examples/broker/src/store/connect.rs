@@ -16,9 +16,9 @@
 //! which hands back the refresh tokens of rounds that obtained a grant and
 //! were never completed, for the caller to revoke at Stora.
 
-use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use zeroize::Zeroizing;
 
+use super::db::{Arg, Row, args};
 use super::{GrantSource, NewTokens, Result, Store, undecryptable, upsert_grant};
 
 /// Where a connect round is.
@@ -141,15 +141,15 @@ pub struct Forgotten {
 
 const ATTEMPT_COLUMNS: &str = "install_id, plugin_state, return_url, scope, expires_at, browser_hash, stage";
 
-fn attempt_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConnectAttempt> {
+fn attempt_row(r: &Row) -> Result<ConnectAttempt> {
     Ok(ConnectAttempt {
-        install_id: r.get(0)?,
-        plugin_state: r.get(1)?,
-        return_url: r.get(2)?,
-        scope: r.get(3)?,
-        expires_at: r.get(4)?,
-        browser_hash: r.get(5)?,
-        stage: AttemptStage::parse(&r.get::<_, String>(6)?),
+        install_id: r.text(0)?,
+        plugin_state: r.text(1)?,
+        return_url: r.text(2)?,
+        scope: r.text(3)?,
+        expires_at: r.int(4)?,
+        browser_hash: r.bytes(5)?,
+        stage: AttemptStage::parse(&r.text(6)?),
     })
 }
 
@@ -165,23 +165,23 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<LinkClaim> {
-        let conn = self.conn()?;
-        conn.execute("DELETE FROM connect_links WHERE expires_at < ?1", params![now])?;
+        let mut conn = self.conn()?;
+        conn.execute("DELETE FROM connect_links WHERE expires_at < $1", args![now])?;
         let inserted = conn.execute(
-            "INSERT INTO connect_links (install_id, plugin_state, expires_at) VALUES (?1, ?2, ?3)
+            "INSERT INTO connect_links (install_id, plugin_state, expires_at) VALUES ($1, $2, $3)
              ON CONFLICT (install_id, plugin_state) DO NOTHING",
-            params![install_id, plugin_state, expires_at],
+            args![install_id, plugin_state, expires_at],
         )?;
         if inserted == 1 {
             return Ok(LinkClaim::Fresh);
         }
         let broker_state = conn
-            .query_row(
-                "SELECT broker_state FROM connect_links WHERE install_id = ?1 AND plugin_state = ?2",
-                params![install_id, plugin_state],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()?
+            .query_opt(
+                "SELECT broker_state FROM connect_links WHERE install_id = $1 AND plugin_state = $2",
+                args![install_id, plugin_state],
+            )?
+            .map(|r| r.opt_text(0))
+            .transpose()?
             .flatten();
         Ok(LinkClaim::Used { broker_state })
     }
@@ -189,8 +189,8 @@ impl Store {
     /// Records the round a link's first opening started.
     pub fn set_link_round(&self, install_id: &str, plugin_state: &str, broker_state: &str) -> Result<()> {
         self.conn()?.execute(
-            "UPDATE connect_links SET broker_state = ?3 WHERE install_id = ?1 AND plugin_state = ?2",
-            params![install_id, plugin_state, broker_state],
+            "UPDATE connect_links SET broker_state = $3 WHERE install_id = $1 AND plugin_state = $2",
+            args![install_id, plugin_state, broker_state],
         )?;
         Ok(())
     }
@@ -202,15 +202,15 @@ impl Store {
         self.conn()?.execute(
             "INSERT INTO connect_attempts (broker_state, install_id, plugin_state, return_url, scope, expires_at,
                                            browser_hash, stage)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'consent')",
-            params![
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'consent')",
+            args![
                 broker_state,
-                attempt.install_id,
-                attempt.plugin_state,
-                attempt.return_url,
-                attempt.scope,
+                &attempt.install_id,
+                &attempt.plugin_state,
+                &attempt.return_url,
+                &attempt.scope,
                 attempt.expires_at,
-                attempt.browser_hash
+                &attempt.browser_hash
             ],
         )?;
         Ok(())
@@ -219,25 +219,25 @@ impl Store {
     /// Reads a round.
     pub fn connect_attempt(&self, broker_state: &str) -> Result<Option<ConnectAttempt>> {
         self.conn()?
-            .query_row(
-                &format!("SELECT {ATTEMPT_COLUMNS} FROM connect_attempts WHERE broker_state = ?1"),
-                params![broker_state],
-                attempt_row,
-            )
-            .optional()
+            .query_opt(
+                &format!("SELECT {ATTEMPT_COLUMNS} FROM connect_attempts WHERE broker_state = $1"),
+                args![broker_state],
+            )?
+            .map(|r| attempt_row(&r))
+            .transpose()
     }
 
     /// Removes a round that is not completed (cancelled, refused, or ended
     /// in an error): its connect code, if any, no longer exchanges. A
     /// completed round is left alone (`None`).
     pub fn cancel_connect_attempt(&self, broker_state: &str) -> Result<Option<Forgotten>> {
-        let rows = self.take_attempts("broker_state = ?1 AND stage != 'completed'", params![broker_state])?;
+        let rows = self.take_attempts("broker_state = $1 AND stage != 'completed'", args![broker_state])?;
         Ok(rows.into_iter().next())
     }
 
     /// Removes every round of an installation (it is being deleted).
     pub fn forget_connect_attempts_of(&self, install_id: &str) -> Result<Vec<Forgotten>> {
-        self.take_attempts("install_id = ?1", params![install_id])
+        self.take_attempts("install_id = $1", args![install_id])
     }
 
     /// Removes the rounds whose time is up: a connect code past its expiry
@@ -245,28 +245,23 @@ impl Store {
     /// own expiry (until then a late callback is told `connect_expired`).
     pub fn sweep_connect_attempts(&self, now: i64) -> Result<Vec<Forgotten>> {
         self.take_attempts(
-            "(stage IN ('consent', 'exchanging') AND expires_at < ?1 - 3600)
-             OR (stage IN ('authorized', 'completed') AND code_expires_at < ?1)",
-            params![now],
+            "(stage IN ('consent', 'exchanging') AND expires_at < $1 - 3600)
+             OR (stage IN ('authorized', 'completed') AND code_expires_at < $1)",
+            args![now],
         )
     }
 
-    fn take_attempts(&self, condition: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<Forgotten>> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!(
-            "DELETE FROM connect_attempts WHERE {condition} RETURNING broker_state, install_id, stage, refresh_token"
-        ))?;
-        let rows = stmt.query_map(args, |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, Option<Vec<u8>>>(3)?,
-            ))
-        })?;
+    fn take_attempts(&self, condition: &str, args: &[Arg<'_>]) -> Result<Vec<Forgotten>> {
+        let rows = self.conn()?.query(
+            &format!(
+                "DELETE FROM connect_attempts WHERE {condition} RETURNING broker_state, install_id, stage, refresh_token"
+            ),
+            args,
+        )?;
         let mut out = Vec::new();
         for row in rows {
-            let (broker_state, install_id, stage, sealed) = row?;
+            let (broker_state, install_id, stage, sealed) =
+                (row.text(0)?, row.text(1)?, row.text(2)?, row.opt_bytes(3)?);
             let refresh_token = match sealed {
                 Some(sealed) if !sealed.is_empty() => Some(
                     self.vault
@@ -284,8 +279,8 @@ impl Store {
     /// `false`: it is no longer waiting for one (used, or cancelled).
     pub fn begin_exchange(&self, broker_state: &str) -> Result<bool> {
         Ok(self.conn()?.execute(
-            "UPDATE connect_attempts SET stage = 'exchanging' WHERE broker_state = ?1 AND stage = 'consent'",
-            params![broker_state],
+            "UPDATE connect_attempts SET stage = 'exchanging' WHERE broker_state = $1 AND stage = 'consent'",
+            args![broker_state],
         )? == 1)
     }
 
@@ -297,19 +292,19 @@ impl Store {
         let access = self.vault.seal("attempt_access_token", broker_state, tokens.access_token.as_bytes());
         let refresh = self.vault.seal("attempt_refresh_token", broker_state, tokens.refresh_token.as_bytes());
         Ok(self.conn()?.execute(
-            "UPDATE connect_attempts SET stage = 'authorized', access_token = ?2, refresh_token = ?3,
-                    access_expires_at = ?4, granted_scope = ?5, account_id = ?6, account_name = ?7,
-                    code_hash = ?8, code_expires_at = ?9
-             WHERE broker_state = ?1 AND stage = 'exchanging'",
-            params![
+            "UPDATE connect_attempts SET stage = 'authorized', access_token = $2, refresh_token = $3,
+                    access_expires_at = $4, granted_scope = $5, account_id = $6, account_name = $7,
+                    code_hash = $8, code_expires_at = $9
+             WHERE broker_state = $1 AND stage = 'exchanging'",
+            args![
                 broker_state,
-                access,
-                refresh,
+                &access,
+                &refresh,
                 tokens.expires_at,
-                tokens.scope,
-                obtained.account_id,
-                obtained.account_name,
-                obtained.code_hash,
+                &tokens.scope,
+                &obtained.account_id,
+                &obtained.account_name,
+                &obtained.code_hash,
                 obtained.code_expires_at
             ],
         )? == 1)
@@ -317,26 +312,25 @@ impl Store {
 
     /// The round a connect code (by SHA-256) belongs to.
     pub fn attempt_by_code(&self, code_hash: &[u8]) -> Result<Option<CodedAttempt>> {
-        self.conn()?
-            .query_row(
-                "SELECT broker_state, install_id, plugin_state, stage, account_id, account_name, code_expires_at,
-                        completion_key
-                 FROM connect_attempts WHERE code_hash = ?1 AND stage IN ('authorized', 'completed')",
-                params![code_hash],
-                |r| {
-                    Ok(CodedAttempt {
-                        broker_state: r.get(0)?,
-                        install_id: r.get(1)?,
-                        plugin_state: r.get(2)?,
-                        stage: AttemptStage::parse(&r.get::<_, String>(3)?),
-                        account_id: r.get(4)?,
-                        account_name: r.get(5)?,
-                        code_expires_at: r.get(6)?,
-                        completion_key: r.get(7)?,
-                    })
-                },
-            )
-            .optional()
+        let Some(r) = self.conn()?.query_opt(
+            "SELECT broker_state, install_id, plugin_state, stage, account_id, account_name, code_expires_at,
+                    completion_key
+             FROM connect_attempts WHERE code_hash = $1 AND stage IN ('authorized', 'completed')",
+            args![code_hash],
+        )?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(CodedAttempt {
+            broker_state: r.text(0)?,
+            install_id: r.text(1)?,
+            plugin_state: r.text(2)?,
+            stage: AttemptStage::parse(&r.text(3)?),
+            account_id: r.text(4)?,
+            account_name: r.text(5)?,
+            code_expires_at: r.int(6)?,
+            completion_key: r.opt_text(7)?,
+        }))
     }
 
     /// Completes an `authorized` round in one transaction: its tokens become
@@ -353,61 +347,50 @@ impl Store {
         keep_until: i64,
         now: i64,
     ) -> Result<Option<Completed>> {
-        let conn = self.conn()?;
-        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
-        let row = tx
-            .query_row(
+        self.conn()?.transaction(|tx| {
+            let Some(row) = tx.query_opt(
                 "SELECT install_id, access_token, refresh_token, access_expires_at, granted_scope, account_id
-                 FROM connect_attempts WHERE broker_state = ?1 AND stage = 'authorized'",
-                params![broker_state],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((install_id, access, refresh, expires_at, scope, account_id)) = row else {
-            return Ok(None);
-        };
-        let open = |column: &str, sealed: &[u8]| {
-            self.vault.open_string(column, broker_state, sealed).ok_or_else(|| undecryptable(column))
-        };
-        let tokens = NewTokens {
-            access_token: open("attempt_access_token", &access)?,
-            refresh_token: open("attempt_refresh_token", &refresh)?,
-            expires_at,
-            scope,
-        };
-        let previous = tx
-            .query_row(
-                "SELECT refresh_token FROM grants WHERE install_id = ?1 AND status = 'active'",
-                params![install_id],
-                |r| r.get::<_, Vec<u8>>(0),
-            )
-            .optional()?;
-        let previous_refresh = match previous {
-            Some(sealed) => Some(
-                self.vault.open_string("refresh_token", &install_id, &sealed).ok_or_else(|| undecryptable("grants"))?,
-            ),
-            None => None,
-        };
-        let source =
-            GrantSource { tokens: &tokens, connect_round: Some(broker_state), account_id: account_id.as_deref() };
-        upsert_grant(&tx, &self.vault, &install_id, broker_token_hash, &source, now)?;
-        tx.execute(
-            "UPDATE connect_attempts SET stage = 'completed', access_token = NULL, refresh_token = NULL,
-                    completion_key = ?2, code_expires_at = MAX(code_expires_at, ?3)
-             WHERE broker_state = ?1",
-            params![broker_state, idempotency_key, keep_until],
-        )?;
-        tx.commit()?;
-        Ok(Some(Completed { previous_refresh }))
+                 FROM connect_attempts WHERE broker_state = $1 AND stage = 'authorized' FOR UPDATE",
+                args![broker_state],
+            )?
+            else {
+                return Ok(None);
+            };
+            let install_id = row.text(0)?;
+            let open = |column: &str, sealed: Vec<u8>| {
+                self.vault.open_string(column, broker_state, &sealed).ok_or_else(|| undecryptable(column))
+            };
+            let tokens = NewTokens {
+                access_token: open("attempt_access_token", row.bytes(1)?)?,
+                refresh_token: open("attempt_refresh_token", row.bytes(2)?)?,
+                expires_at: row.int(3)?,
+                scope: row.text(4)?,
+            };
+            let account_id = row.opt_text(5)?;
+            let previous = tx.query_opt(
+                "SELECT refresh_token FROM grants WHERE install_id = $1 AND status = 'active' FOR UPDATE",
+                args![&install_id],
+            )?;
+            let previous_refresh = match previous {
+                Some(sealed) => Some(
+                    self.vault
+                        .open_string("refresh_token", &install_id, &sealed.bytes(0)?)
+                        .ok_or_else(|| undecryptable("grants"))?,
+                ),
+                None => None,
+            };
+            let source =
+                GrantSource { tokens: &tokens, connect_round: Some(broker_state), account_id: account_id.as_deref() };
+            upsert_grant(tx, &self.vault, &install_id, broker_token_hash, &source, now)?;
+            tx.execute(
+                "UPDATE connect_attempts SET stage = 'completed', access_token = NULL, refresh_token = NULL,
+                        completion_key = $2,
+                        code_expires_at = CASE WHEN code_expires_at > $3 THEN code_expires_at ELSE $3 END
+                 WHERE broker_state = $1",
+                args![broker_state, idempotency_key, keep_until],
+            )?;
+            Ok(Some(Completed { previous_refresh }))
+        })
     }
 
     /// A new broker token for the grant a completed round produced (the
@@ -416,8 +399,8 @@ impl Store {
     /// round's (replaced or disconnected since).
     pub fn reissue_broker_token(&self, install_id: &str, broker_state: &str, broker_token_hash: &[u8]) -> Result<bool> {
         Ok(self.conn()?.execute(
-            "UPDATE grants SET broker_token_hash = ?3 WHERE install_id = ?1 AND connect_round = ?2",
-            params![install_id, broker_state, broker_token_hash],
+            "UPDATE grants SET broker_token_hash = $3 WHERE install_id = $1 AND connect_round = $2",
+            args![install_id, broker_state, broker_token_hash],
         )? == 1)
     }
 }
@@ -426,15 +409,22 @@ impl Store {
 mod tests {
     use super::super::{InstallStatus, NewInstallation};
     use super::*;
-    use crate::crypto::Vault;
 
     #[test]
     fn a_round_from_link_to_grant() {
-        let dir = std::env::temp_dir().join(format!("tessera-store-{}", crate::crypto::random_id("", 8)));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&dir.join("broker.db"), Vault::new(&[1u8; 32])).unwrap();
+        for store in super::super::tests::engines() {
+            a_round_on(&store);
+        }
+    }
+
+    fn a_round_on(store: &Store) {
+        let id = crate::crypto::random_id("ins_", 12);
+        let (ins_x, bs, bs2) =
+            (id.as_str(), &*crate::crypto::random_id("bs_", 12), &*crate::crypto::random_id("bs_", 12));
+        let (code, code2) =
+            (crate::crypto::random_id("", 16).into_bytes(), crate::crypto::random_id("", 16).into_bytes());
         let new = NewInstallation {
-            install_id: "ins_x".into(),
+            install_id: ins_x.into(),
             site_url: "https://shop.example".into(),
             admin_email: "a@example.com".into(),
             platform: "wordpress".into(),
@@ -443,9 +433,9 @@ mod tests {
         };
         store.insert_installation(&new, InstallStatus::Active, None, 1).unwrap();
 
-        assert_eq!(store.claim_connect_link("ins_x", "ps", 700, 100).unwrap(), LinkClaim::Fresh);
+        assert_eq!(store.claim_connect_link(ins_x, "ps", 700, 100).unwrap(), LinkClaim::Fresh);
         let attempt = ConnectAttempt {
-            install_id: "ins_x".into(),
+            install_id: ins_x.into(),
             plugin_state: "ps".into(),
             return_url: "https://shop.example/cb".into(),
             scope: "public.order:read".into(),
@@ -453,14 +443,14 @@ mod tests {
             browser_hash: vec![1; 32],
             stage: AttemptStage::Consent,
         };
-        store.insert_connect_attempt("bs", &attempt).unwrap();
-        store.set_link_round("ins_x", "ps", "bs").unwrap();
+        store.insert_connect_attempt(bs, &attempt).unwrap();
+        store.set_link_round(ins_x, "ps", bs).unwrap();
         assert_eq!(
-            store.claim_connect_link("ins_x", "ps", 700, 100).unwrap(),
-            LinkClaim::Used { broker_state: Some("bs".into()) }
+            store.claim_connect_link(ins_x, "ps", 700, 100).unwrap(),
+            LinkClaim::Used { broker_state: Some(bs.to_string()) }
         );
-        assert!(store.begin_exchange("bs").unwrap());
-        assert!(!store.begin_exchange("bs").unwrap(), "one callback");
+        assert!(store.begin_exchange(bs).unwrap());
+        assert!(!store.begin_exchange(bs).unwrap(), "one callback");
         let obtained = Obtained {
             tokens: NewTokens {
                 access_token: Zeroizing::new("sat_a".into()),
@@ -470,31 +460,33 @@ mod tests {
             },
             account_id: "opr_a".into(),
             account_name: "A".into(),
-            code_hash: vec![2; 32],
+            code_hash: code.clone(),
             code_expires_at: 400,
         };
-        assert!(store.authorize_attempt("bs", &obtained).unwrap());
-        let coded = store.attempt_by_code(&[2; 32]).unwrap().unwrap();
+        assert!(store.authorize_attempt(bs, &obtained).unwrap());
+        let coded = store.attempt_by_code(&code).unwrap().unwrap();
         assert_eq!((coded.stage, coded.account_id.as_str()), (AttemptStage::Authorized, "opr_a"));
         assert!(store.sweep_connect_attempts(399).unwrap().is_empty());
 
-        let done = store.complete_attempt("bs", "key", b"token", 500, 150).unwrap().unwrap();
+        let (token, token2, token3) = (format!("{bs}:1"), format!("{bs}:2"), format!("{bs}:3"));
+        let (token, token2, token3) = (token.as_bytes(), token2.as_bytes(), token3.as_bytes());
+        let done = store.complete_attempt(bs, "key", token, 500, 150).unwrap().unwrap();
         assert!(done.previous_refresh.is_none());
-        assert!(store.complete_attempt("bs", "key", b"token", 500, 150).unwrap().is_none(), "once");
-        assert_eq!(store.grant("ins_x").unwrap().unwrap().refresh_token.as_str(), "srt_a");
-        assert!(store.reissue_broker_token("ins_x", "bs", b"token2").unwrap());
-        assert!(!store.reissue_broker_token("ins_x", "other", b"token3").unwrap());
-        assert_eq!(store.install_for_token(b"token2").unwrap().as_deref(), Some("ins_x"));
+        assert!(store.complete_attempt(bs, "key", token, 500, 150).unwrap().is_none(), "once");
+        assert_eq!(store.grant(ins_x).unwrap().unwrap().refresh_token.as_str(), "srt_a");
+        assert!(store.reissue_broker_token(ins_x, bs, token2).unwrap());
+        assert!(!store.reissue_broker_token(ins_x, "other", token3).unwrap());
+        assert_eq!(store.install_for_token(token2).unwrap().as_deref(), Some(ins_x));
 
         // An unexchanged round past its code's expiry hands back its refresh token.
-        store.insert_connect_attempt("bs2", &attempt).unwrap();
-        assert!(store.begin_exchange("bs2").unwrap());
-        let obtained = Obtained { code_hash: vec![3; 32], ..obtained };
-        assert!(store.authorize_attempt("bs2", &obtained).unwrap());
-        let swept = store.sweep_connect_attempts(501).unwrap();
+        store.insert_connect_attempt(bs2, &attempt).unwrap();
+        assert!(store.begin_exchange(bs2).unwrap());
+        let obtained = Obtained { code_hash: code2, ..obtained };
+        assert!(store.authorize_attempt(bs2, &obtained).unwrap());
+        let swept: Vec<_> =
+            store.sweep_connect_attempts(501).unwrap().into_iter().filter(|f| f.install_id == ins_x).collect();
         assert_eq!(swept.len(), 2, "the completed round and the unexchanged one");
         let revoke: Vec<_> = swept.iter().filter_map(|f| f.refresh_token.as_deref().map(String::as_str)).collect();
         assert_eq!(revoke, ["srt_a"]);
-        std::fs::remove_dir_all(dir).ok();
     }
 }

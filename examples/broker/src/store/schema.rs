@@ -1,0 +1,249 @@
+//! The schema and its migrations, for each engine.
+//!
+//! Both engines hold the same tables with the same meaning (see
+//! [`super`]); the spellings differ (`BLOB`/`BYTEA`, `INTEGER`/`BIGINT`,
+//! `0`/`1` and `BOOLEAN`). PostgreSQL also holds what several instances
+//! share and a single SQLite instance keeps in memory: the replay store's
+//! nonces and the per-operator pacing log.
+//!
+//! SQLite records its version in `PRAGMA user_version`, PostgreSQL in the
+//! one-row table `tessera_schema`; instances starting together migrate one
+//! at a time (an advisory lock).
+
+use rusqlite::Connection;
+
+use super::db::{Conn, Result, args};
+
+/// The schema version [`migrate`] brings a database to.
+pub const SCHEMA_VERSION: i64 = 4;
+
+/// Brings the database behind `conn` to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Conn) -> Result<()> {
+    match conn {
+        Conn::Sqlite(c) => Ok(migrate_sqlite(c)?),
+        Conn::Postgres(_) => migrate_postgres(conn),
+    }
+}
+
+const SQLITE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS installations (
+    install_id     TEXT PRIMARY KEY,
+    site_url       TEXT NOT NULL,
+    admin_email    TEXT NOT NULL,
+    platform       TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    secret         BLOB NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('pending_ownership', 'active', 'disabled')),
+    challenge      TEXT,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    proven         INTEGER NOT NULL DEFAULT 0,
+    last_seen      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS connect_links (
+    install_id   TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    plugin_state TEXT NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    broker_state TEXT,
+    PRIMARY KEY (install_id, plugin_state)
+);
+CREATE TABLE IF NOT EXISTS connect_attempts (
+    broker_state      TEXT PRIMARY KEY,
+    install_id        TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    plugin_state      TEXT NOT NULL,
+    return_url        TEXT NOT NULL,
+    scope             TEXT NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    browser_hash      BLOB NOT NULL,
+    stage             TEXT NOT NULL CHECK (stage IN ('consent', 'exchanging', 'authorized', 'completed')),
+    access_token      BLOB,
+    refresh_token     BLOB,
+    access_expires_at INTEGER,
+    granted_scope     TEXT,
+    account_id        TEXT,
+    account_name      TEXT,
+    code_hash         BLOB UNIQUE,
+    code_expires_at   INTEGER,
+    completion_key    TEXT
+);
+CREATE TABLE IF NOT EXISTS grants (
+    install_id        TEXT PRIMARY KEY REFERENCES installations(install_id) ON DELETE CASCADE,
+    broker_token_hash BLOB NOT NULL UNIQUE,
+    access_token      BLOB NOT NULL,
+    refresh_token     BLOB NOT NULL,
+    access_expires_at INTEGER NOT NULL,
+    scope             TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    generation        INTEGER NOT NULL,
+    connected_at      INTEGER NOT NULL,
+    refreshed_at      INTEGER,
+    connect_round     TEXT,
+    account_id        TEXT,
+    refresh_started_at INTEGER
+);
+";
+
+/// Brings an older database to [`SCHEMA_VERSION`], then creates what is
+/// missing. Version 1 (single-use connect links, browser binding, connect
+/// codes): `connect_attempts` changed shape — its rows live ten minutes, so
+/// it is recreated rather than altered — and `grants` remembers the connect
+/// round that made it (`connect_round`). Version 2 (revoke a previous
+/// installation, idle expiry): `installations` remembers whether the
+/// installation proved its site (`proven`; rows from before are `0`: nobody
+/// knows) and when it last signed (`last_seen`; rows from before start their
+/// idle time at the migration). Version 3 (per-operator pacing): `grants`
+/// remembers the Stora account it belongs to (`account_id`; grants from
+/// before have none and are paced per installation until they reconnect).
+/// Version 4 (several instances): `grants` remembers a refresh begun and
+/// not finished (`refresh_started_at`).
+fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        conn.execute_batch("DROP TABLE IF EXISTS connect_attempts;")?;
+        let grants_without_round: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'connect_round')",
+            [],
+            |r| r.get(0),
+        )?;
+        if grants_without_round == 1 {
+            conn.execute_batch("ALTER TABLE grants ADD COLUMN connect_round TEXT;")?;
+        }
+    }
+    if version < 2 {
+        let installations_without_proven: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'installations'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('installations') WHERE name = 'proven')",
+            [],
+            |r| r.get(0),
+        )?;
+        if installations_without_proven == 1 {
+            conn.execute_batch(
+                "ALTER TABLE installations ADD COLUMN proven INTEGER NOT NULL DEFAULT 0;
+                 ALTER TABLE installations ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+                 UPDATE installations SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);",
+            )?;
+        }
+    }
+    if version < 3 {
+        let grants_without_account: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'account_id')",
+            [],
+            |r| r.get(0),
+        )?;
+        if grants_without_account == 1 {
+            conn.execute_batch("ALTER TABLE grants ADD COLUMN account_id TEXT;")?;
+        }
+    }
+    if version < 4 {
+        let grants_without_marker: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'refresh_started_at')",
+            [],
+            |r| r.get(0),
+        )?;
+        if grants_without_marker == 1 {
+            conn.execute_batch("ALTER TABLE grants ADD COLUMN refresh_started_at INTEGER;")?;
+        }
+    }
+    conn.execute_batch(SQLITE_SCHEMA)?;
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+const POSTGRES_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS installations (
+    install_id     TEXT PRIMARY KEY,
+    site_url       TEXT NOT NULL,
+    admin_email    TEXT NOT NULL,
+    platform       TEXT NOT NULL,
+    plugin_version TEXT NOT NULL,
+    secret         BYTEA NOT NULL,
+    status         TEXT NOT NULL CHECK (status IN ('pending_ownership', 'active', 'disabled')),
+    challenge      TEXT,
+    created_at     BIGINT NOT NULL,
+    updated_at     BIGINT NOT NULL,
+    proven         BOOLEAN NOT NULL DEFAULT FALSE,
+    last_seen      BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS connect_links (
+    install_id   TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    plugin_state TEXT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    broker_state TEXT,
+    PRIMARY KEY (install_id, plugin_state)
+);
+CREATE TABLE IF NOT EXISTS connect_attempts (
+    broker_state      TEXT PRIMARY KEY,
+    install_id        TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    plugin_state      TEXT NOT NULL,
+    return_url        TEXT NOT NULL,
+    scope             TEXT NOT NULL,
+    expires_at        BIGINT NOT NULL,
+    browser_hash      BYTEA NOT NULL,
+    stage             TEXT NOT NULL CHECK (stage IN ('consent', 'exchanging', 'authorized', 'completed')),
+    access_token      BYTEA,
+    refresh_token     BYTEA,
+    access_expires_at BIGINT,
+    granted_scope     TEXT,
+    account_id        TEXT,
+    account_name      TEXT,
+    code_hash         BYTEA UNIQUE,
+    code_expires_at   BIGINT,
+    completion_key    TEXT
+);
+CREATE TABLE IF NOT EXISTS grants (
+    install_id         TEXT PRIMARY KEY REFERENCES installations(install_id) ON DELETE CASCADE,
+    broker_token_hash  BYTEA NOT NULL UNIQUE,
+    access_token       BYTEA NOT NULL,
+    refresh_token      BYTEA NOT NULL,
+    access_expires_at  BIGINT NOT NULL,
+    scope              TEXT NOT NULL,
+    status             TEXT NOT NULL CHECK (status IN ('active', 'revoked')),
+    generation         BIGINT NOT NULL,
+    connected_at       BIGINT NOT NULL,
+    refreshed_at       BIGINT,
+    connect_round      TEXT,
+    account_id         TEXT,
+    refresh_started_at BIGINT
+);
+CREATE TABLE IF NOT EXISTS nonces (
+    install_id TEXT NOT NULL,
+    nonce      TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (install_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);
+CREATE TABLE IF NOT EXISTS pacing_slots (
+    operator TEXT NOT NULL,
+    at_ms    BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pacing_slots_operator ON pacing_slots (operator, at_ms);
+";
+
+/// Key of the advisory lock migrations hold (any fixed number).
+const MIGRATION_LOCK: i64 = 0x7465_7373_6572_6101;
+
+/// PostgreSQL: the schema as of [`SCHEMA_VERSION`] (the first version this
+/// engine was offered at), created under a transaction-scoped advisory lock
+/// so that instances starting together do not race.
+fn migrate_postgres(conn: &mut Conn) -> Result<()> {
+    conn.transaction(|tx| {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", args![MIGRATION_LOCK])?;
+        tx.batch("CREATE TABLE IF NOT EXISTS tessera_schema (version BIGINT NOT NULL)")?;
+        let version = match tx.query_opt("SELECT version FROM tessera_schema", args![])? {
+            Some(row) => row.int(0)?,
+            None => {
+                tx.execute("INSERT INTO tessera_schema (version) VALUES (0)", args![])?;
+                0
+            }
+        };
+        // Later versions add their steps here, each guarded by `version < n`.
+        if version < SCHEMA_VERSION {
+            tx.batch(POSTGRES_SCHEMA)?;
+            tx.execute("UPDATE tessera_schema SET version = $1", args![SCHEMA_VERSION])?;
+        }
+        Ok(())
+    })
+}
