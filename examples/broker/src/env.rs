@@ -63,6 +63,12 @@ pub fn config_from_env() -> Result<BrokerConfig, String> {
             .parse()
             .map_err(|_| "TESSERA_INSTALLATION_IDLE_DAYS must be a number of days (0: never)".to_string())?;
     }
+    config.replay_capacity = usize::try_from(number("TESSERA_REPLAY_CAPACITY", config.replay_capacity as u64)?)
+        .map_err(|_| "TESSERA_REPLAY_CAPACITY is too large".to_string())?;
+    if let Some(secs) = var("TESSERA_REFRESH_MARGIN_SECS") {
+        config.refresh_margin_secs =
+            secs.parse().map_err(|_| "TESSERA_REFRESH_MARGIN_SECS must be a number of seconds".to_string())?;
+    }
     let pace = &mut config.pacing;
     pace.per_sec = u32::try_from(number("TESSERA_PACE_PER_SEC", pace.per_sec.into())?).unwrap_or(u32::MAX);
     pace.per_min = u32::try_from(number("TESSERA_PACE_PER_MIN", pace.per_min.into())?).unwrap_or(u32::MAX);

@@ -473,6 +473,9 @@ fn head(status: u16, headers: &[(String, String)], content_length: usize, keep_a
 fn serve(stream: TcpStream, shared: &Shared, agent: &ureq::Agent, stop: &AtomicBool) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    // Answers go out whole, head and body in one write: no small segment
+    // for Nagle's algorithm to hold back on a kept-alive connection.
+    stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut stream = stream;
     loop {
@@ -612,10 +615,11 @@ fn serve_one(
         }
     };
     let keep_alive = keep_alive && fault.is_none();
-    stream.write_all(&head(status, &out_headers, out_body.len(), keep_alive))?;
+    let mut answer = head(status, &out_headers, out_body.len(), keep_alive);
     if status != 204 {
-        stream.write_all(&out_body)?;
+        answer.extend_from_slice(&out_body);
     }
+    stream.write_all(&answer)?;
     stream.flush()?;
     record(Some(status), &out_headers, &out_body);
     if keep_alive { Ok(true) } else { close(stream) }

@@ -259,10 +259,17 @@ impl Env {
         let mut sum = crate::observe::InstallCounters::default();
         for c in self.instances().map(|b| b.app().observer.install(install_id)) {
             sum.requests += c.requests;
+            sum.successes += c.successes;
+            sum.redirects += c.redirects;
             sum.client_errors += c.client_errors;
             sum.rate_limited += c.rate_limited;
             sum.server_errors += c.server_errors;
             sum.refreshes += c.refreshes;
+            for (reason, n) in c.refresh_failures {
+                *sum.refresh_failures.entry(reason).or_default() += n;
+            }
+            sum.rotations_lost += c.rotations_lost;
+            sum.replays_refused += c.replays_refused;
         }
         sum
     }
@@ -396,6 +403,11 @@ impl ScratchDatabase {
             std::io::Error::other(format!("cannot create a database on {}: {e}", redact_url(server_url)))
         })?;
         Ok(ScratchDatabase { server_url: server_url.to_string(), url: with_database(server_url, &name), name })
+    }
+
+    /// The URL naming this database (what the brokers use).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Points `config` at this database.

@@ -24,6 +24,8 @@
 //! | `TESSERA_PACE_PER_MIN` | the same in any sixty-second window (default 60; `0`: none; both `0`: pacing off) |
 //! | `TESSERA_PACE_MAX_WAIT_MS` | longest a call waits for its operator's next slot before the broker answers `429 rate_limited` itself (default 2000) |
 //! | `TESSERA_PACE_OVERRIDES` | per-operator limits, `opr_a=20/120,opr_b=5/30` (Stora account id = per second / per minute) |
+//! | `TESSERA_REPLAY_CAPACITY` | live nonces kept per installation; an installation that fills its share is answered `503 replay_store_full` (default 1000) |
+//! | `TESSERA_REFRESH_MARGIN_SECS` | refresh Stora's access token when it expires within this many seconds (default 300) |
 //! | `TESSERA_MAX_LIFETIME` | stop after this many seconds (default: run until killed) |
 //!
 //! Prints `tessera-broker listening on http://127.0.0.1:PORT`, then one JSON
