@@ -59,6 +59,8 @@ pub mod env;
 pub mod env_cli;
 #[cfg(feature = "demo")]
 pub mod fault_proxy;
+#[cfg(feature = "demo")]
+pub mod fleet;
 pub mod handlers;
 #[cfg(feature = "demo")]
 pub mod harness;

@@ -29,16 +29,12 @@
 //! (`TESSERA_MAX_LIFETIME`) should this tool die, and the tool gives up after
 //! S + 240 seconds whatever happens.
 
-use std::io::BufRead;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use fake_stora::FakeStora;
-use tessera_broker::fault_proxy::FaultProxy;
-use tessera_broker::harness::{ScratchDatabase, TempDir, TestClient, redact_url};
+use tessera_broker::fleet::Fleet;
+use tessera_broker::harness::redact_url;
 use tessera_broker::plugin_host::{Browser, Decision, PluginHost, registration};
 use tessera_core::{ApiRequest, Companion, OsEntropy, SignOptions};
 
@@ -115,54 +111,6 @@ fn parse_args() -> Args {
     args
 }
 
-/// One `tessera-broker` process; killed (SIGKILL) and reaped when dropped.
-struct BrokerProcess {
-    child: Child,
-    url: String,
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `tessera-broker` binary next to this one.
-fn broker_binary() -> PathBuf {
-    let me = std::env::current_exe().expect("own path");
-    me.with_file_name("tessera-broker")
-}
-
-/// Starts one broker process with `env` and waits (at most 30 s) for its
-/// "listening on" line.
-fn start_broker(env: &[(String, String)], log: &std::path::Path) -> Result<BrokerProcess, String> {
-    let log = std::fs::File::create(log).map_err(|e| format!("broker log: {e}"))?;
-    let mut child = Command::new(broker_binary())
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", broker_binary().display()))?;
-    let stdout = child.stdout.take().expect("piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let mut process = BrokerProcess { child, url: String::new() };
-    let line = rx.recv_timeout(Duration::from_secs(30)).map_err(|_| "the broker did not start in 30 s".to_string())?;
-    process.url = line
-        .trim()
-        .strip_prefix("tessera-broker listening on ")
-        .ok_or_else(|| format!("the broker did not start: {:?}", line.trim()))?
-        .to_string();
-    Ok(process)
-}
-
 /// What one run measured.
 #[derive(Default)]
 struct Report {
@@ -221,13 +169,6 @@ struct WorkerResult {
 
 /// One run: `instances` broker processes on `backend`.
 fn run(args: &Args, backend: &'static str, instances: usize) -> Result<Report, String> {
-    let dir = TempDir::new("tessera-scale-").map_err(|e| e.to_string())?;
-    let database = match backend {
-        "postgres" => {
-            Some(ScratchDatabase::create(args.database_url.as_deref().expect("checked")).map_err(|e| e.to_string())?)
-        }
-        _ => None,
-    };
     let stora_config = fake_stora::Config {
         access_ttl_secs: args.access_ttl,
         // The broker is measured, not a limiter: Stora's limits off here,
@@ -236,38 +177,25 @@ fn run(args: &Args, backend: &'static str, instances: usize) -> Result<Report, S
         rate_per_min: 0,
         ..fake_stora::Config::default()
     };
-    let stora = FakeStora::start(stora_config.clone()).map_err(|e| e.to_string())?;
-    let front = FaultProxy::front(0, &[]).map_err(|e| e.to_string())?;
-    let mut key = [0u8; 32];
-    tessera_broker::crypto::fill_random(&mut key);
-    let admin_token = tessera_broker::crypto::random_id("adm_", 24);
-    let mut env: Vec<(String, String)> = vec![
-        ("TESSERA_STORA_URL".into(), stora.url().into()),
-        ("TESSERA_CLIENT_ID".into(), stora_config.client_id.clone()),
-        ("TESSERA_CLIENT_SECRET".into(), stora_config.client_secret.clone()),
-        ("TESSERA_STORAGE_KEY".into(), tessera_core::internals::encoding::b64url_encode(&key)),
-        ("TESSERA_ADMIN_TOKEN".into(), admin_token.clone()),
-        ("TESSERA_PUBLIC_URL".into(), front.url().into()),
-        ("TESSERA_PACE_PER_SEC".into(), "0".into()),
-        ("TESSERA_PACE_PER_MIN".into(), "0".into()),
-        ("TESSERA_REFRESH_MARGIN_SECS".into(), args.margin.to_string()),
+    let postgres = if backend == "postgres" { args.database_url.as_deref() } else { None };
+    let margin = args.margin.to_string();
+    let extra = [
+        ("TESSERA_PACE_PER_SEC", "0"),
+        ("TESSERA_PACE_PER_MIN", "0"),
+        ("TESSERA_REFRESH_MARGIN_SECS", margin.as_str()),
         // Closed-loop workers sign far more often than a plugin may call
         // Stora (60/min): room for every nonce of the run.
-        ("TESSERA_REPLAY_CAPACITY".into(), "1000000".into()),
-        ("TESSERA_MAX_LIFETIME".into(), (args.secs + 300).to_string()),
-        ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+        ("TESSERA_REPLAY_CAPACITY", "1000000"),
     ];
-    match &database {
-        Some(db) => env.push(("DATABASE_URL".into(), db.url().to_string())),
-        None => env.push(("TESSERA_DB".into(), dir.path().join("broker.sqlite3").display().to_string())),
-    }
+    let fleet = Fleet::new(stora_config, postgres, &extra, args.secs + 300)?;
+    let (stora, front) = (&fleet.stora, &fleet.front);
     let mut brokers = Vec::new();
     for i in 0..instances {
-        brokers.push(start_broker(&env, &dir.path().join(format!("broker-{i}.log")))?);
+        brokers.push(fleet.start_broker(&i.to_string(), &[])?);
     }
+    fleet.route_to(&brokers.iter().collect::<Vec<_>>());
     let urls: Vec<&str> = brokers.iter().map(|b| b.url.as_str()).collect();
-    front.set_upstreams(&urls);
-    let label = match &database {
+    let label = match postgres {
         Some(_) => format!("PostgreSQL, {instances} processes"),
         None => format!("SQLite, {instances} process{}", if instances == 1 { "" } else { "es" }),
     };
@@ -395,7 +323,6 @@ fn run(args: &Args, backend: &'static str, instances: usize) -> Result<Report, S
 
     // Stora's side: revoked grants, reuse, and each refresh against the
     // life of the access token it replaced.
-    let client = TestClient::new(&stora);
     let counters = stora.counters();
     report.refresh_reuse = counters.refresh_reuse;
     report.invalid_grants = counters.invalid_grants;
@@ -418,21 +345,15 @@ fn run(args: &Args, backend: &'static str, instances: usize) -> Result<Report, S
 
     // Each process's own view: calls answered, verification and secret
     // lookup costs (the secret cache).
-    for url in &instance_urls[..] {
-        let resp = client.http(tessera_core::Request {
-            method: "GET".into(),
-            url: format!("{url}/admin/metrics"),
-            headers: vec![("authorization".into(), format!("Bearer {admin_token}"))],
-            body: Vec::new(),
-        });
-        let metrics: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+    for broker in &brokers {
+        let metrics = fleet.metrics(broker);
         report.per_instance.push(metrics["totals"]["requests"].as_u64().unwrap_or(0));
         report.secret_lookup_us +=
             metrics["totals"]["secret_lookup_mean_us"].as_f64().unwrap_or(0.0) / instances as f64;
         report.verify_us += metrics["totals"]["verify_mean_us"].as_f64().unwrap_or(0.0) / instances as f64;
     }
     drop(brokers);
-    drop(database);
+    drop(fleet);
     Ok(report)
 }
 
