@@ -9,7 +9,8 @@
 //!    grant's lock ([`crate::store::lock`]) is held from reading the grant
 //!    to writing what Stora answered.
 //! 2. **Re-read after the lock**: whoever waited finds the pair the holder
-//!    wrote, still fresh, and uses it instead of refreshing again.
+//!    wrote, still fresh, and uses it instead of refreshing again. (A call
+//!    whose token needs nothing takes no lock at all.)
 //! 3. **Check the database takes writes before spending the refresh
 //!    token**, and that the grant is still at the generation read
 //!    ([`crate::store::Store::begin_refresh`], which also marks a refresh
@@ -85,21 +86,18 @@ pub fn lock_grant<'a>(app: &'a App, install_id: &str) -> Step<crate::store::Gran
 /// has just refused that access token, unless another caller already
 /// replaced it.
 pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> Step<Access> {
-    let _lock = lock_grant(app, install_id)?;
-    let Some(grant) = db(app.store.grant(install_id))? else {
-        return Err(Reply::error(401, "broker_token_invalid", "the installation is not connected"));
-    };
-    if grant.revoked {
-        return Err(reconnect_required());
-    }
-    let now = app.now();
-    let needs_refresh = match stale {
-        Some(refused) => ct_eq(grant.access_token.as_bytes(), refused.as_bytes()),
-        None => grant.access_expires_at - now <= app.config.refresh_margin_secs,
-    };
-    if !needs_refresh {
+    // Most calls find a token that needs nothing: no lock for them.
+    let grant = usable_grant(app, install_id)?;
+    if !needs_refresh(app, &grant, stale) {
         return Ok(access(grant));
     }
+    let _lock = lock_grant(app, install_id)?;
+    // Re-read under the lock: the holder before us may have refreshed.
+    let grant = usable_grant(app, install_id)?;
+    if !needs_refresh(app, &grant, stale) {
+        return Ok(access(grant));
+    }
+    let now = app.now();
     // The database must take this write before the refresh token is spent.
     match app.store.begin_refresh(install_id, grant.generation, now) {
         Ok(true) => {}
@@ -134,6 +132,25 @@ pub fn fresh_access_token(app: &App, install_id: &str, stale: Option<&str>) -> S
             app.observer.refresh_failed(install_id, "stora_unavailable");
             Err(Reply::error(502, "stora_unavailable", "the token refresh failed; retry"))
         }
+    }
+}
+
+/// The installation's grant, unless it has none (`401
+/// broker_token_invalid`) or it is revoked (`401 stora_reconnect_required`).
+fn usable_grant(app: &App, install_id: &str) -> Step<Grant> {
+    match db(app.store.grant(install_id))? {
+        None => Err(Reply::error(401, "broker_token_invalid", "the installation is not connected")),
+        Some(grant) if grant.revoked => Err(reconnect_required()),
+        Some(grant) => Ok(grant),
+    }
+}
+
+/// Whether `grant`'s access token must be refreshed: it is `stale` (Stora
+/// has just refused it), or it expires within the refresh margin.
+fn needs_refresh(app: &App, grant: &Grant, stale: Option<&str>) -> bool {
+    match stale {
+        Some(refused) => ct_eq(grant.access_token.as_bytes(), refused.as_bytes()),
+        None => grant.access_expires_at - app.now() <= app.config.refresh_margin_secs,
     }
 }
 

@@ -9,7 +9,9 @@
 //! Each installation registers (with the ownership proof), connects as its
 //! own Stora operator and then makes M signed `GET /api/orders` calls in its
 //! own thread: plugin signs → broker verifies, loads and unseals the grant,
-//! forwards to the fake Stora → answer. The fake Stora's per-operator rate
+//! forwards to the fake Stora → answer. The load runs twice, side by side:
+//! with the broker's installations cache off (the baseline: each request
+//! reads its installation's row and unseals its secret) and on. The fake Stora's per-operator rate
 //! limits and the broker's pacing are switched off so the broker, not a
 //! limiter, is measured (`pacing-load` measures the pacing).
 
@@ -56,6 +58,73 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
+}
+
+/// What one run of the load measured.
+struct Phase {
+    latencies: Vec<Duration>,
+    errors: u64,
+    elapsed: Duration,
+    /// Mean verification time in the broker, without the secret lookup.
+    verify_us: f64,
+    /// Mean secret lookup (row + unseal, or the cache).
+    lookup_us: f64,
+}
+
+/// The mean over the verifications between two readings of the totals.
+fn mean_between(before: (f64, u64), after: (f64, u64)) -> f64 {
+    let n = after.1.saturating_sub(before.1);
+    if n == 0 { 0.0 } else { (after.0 * after.1 as f64 - before.0 * before.1 as f64) / n as f64 }
+}
+
+/// Every installation makes `args.calls` calls in its own thread, all
+/// starting together; the plugins come back for the next run.
+fn phase(app: &tessera_broker::App, plugins: Vec<PluginHost>, args: &Args) -> (Phase, Vec<PluginHost>) {
+    let before = app.observer.totals();
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let barrier = Arc::new(Barrier::new(plugins.len() + 1));
+    let threads: Vec<_> = plugins
+        .into_iter()
+        .map(|mut plugin| {
+            let barrier = barrier.clone();
+            let calls = args.calls;
+            std::thread::spawn(move || {
+                let mut latencies = Vec::with_capacity(calls);
+                let mut errors = 0u64;
+                barrier.wait();
+                for _ in 0..calls {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    let t = Instant::now();
+                    match plugin.call(ApiRequest::new("GET", "/api/orders")) {
+                        Ok(_) => latencies.push(t.elapsed()),
+                        Err(_) => errors += 1,
+                    }
+                }
+                (latencies, errors, plugin)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let started = Instant::now();
+    let (mut latencies, mut errors, mut plugins) = (Vec::new(), 0, Vec::new());
+    for t in threads {
+        let (l, e, plugin) = t.join().expect("load thread");
+        latencies.extend(l);
+        errors += e;
+        plugins.push(plugin);
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let after = app.observer.totals();
+    let verify_us =
+        mean_between((before.verify_mean_us, before.verifications), (after.verify_mean_us, after.verifications));
+    let lookup_us = mean_between(
+        (before.secret_lookup_mean_us, before.verifications),
+        (after.secret_lookup_mean_us, after.verifications),
+    );
+    (Phase { latencies, errors, elapsed, verify_us, lookup_us }, plugins)
 }
 
 fn main() {
@@ -110,62 +179,28 @@ fn main() {
         setup.elapsed().as_secs_f64()
     );
 
-    // The load.
-    let before = env.broker.app().observer.totals();
-    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
-    let barrier = Arc::new(Barrier::new(plugins.len() + 1));
-    let threads: Vec<_> = plugins
-        .into_iter()
-        .map(|mut plugin| {
-            let barrier = barrier.clone();
-            let calls = args.calls;
-            std::thread::spawn(move || {
-                let mut latencies = Vec::with_capacity(calls);
-                let mut errors = 0u64;
-                barrier.wait();
-                for _ in 0..calls {
-                    if Instant::now() >= deadline {
-                        break;
-                    }
-                    let t = Instant::now();
-                    match plugin.call(ApiRequest::new("GET", "/api/orders")) {
-                        Ok(_) => latencies.push(t.elapsed()),
-                        Err(_) => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    barrier.wait();
-    let started = Instant::now();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for t in threads {
-        let (l, e) = t.join().expect("load thread");
-        latencies.extend(l);
-        errors += e;
-    }
-    let elapsed = started.elapsed();
-    let after = env.broker.app().observer.totals();
-    latencies.sort();
+    // The load, twice: the baseline reads every installation's row and
+    // secret from the database; then the installations cache serves them.
+    let app = env.broker.app();
+    app.store.cache().set_enabled(false);
+    let (baseline, plugins) = phase(app, plugins, &args);
+    app.store.cache().set_enabled(true);
+    let (cached, _plugins) = phase(app, plugins, &args);
 
-    let n = latencies.len();
-    let verifications = after.verifications - before.verifications;
     println!();
-    println!("requests:        {n} ok, {errors} failed, in {:.2} s", elapsed.as_secs_f64());
-    println!("throughput:      {:.0} requests/s", n as f64 / elapsed.as_secs_f64());
-    println!(
-        "latency:         p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms (plugin sign + broker + fake Stora, end to end)",
-        ms(percentile(&latencies, 50.0)),
-        ms(percentile(&latencies, 90.0)),
-        ms(percentile(&latencies, 99.0)),
-        ms(latencies.last().copied().unwrap_or_default())
-    );
-    println!(
-        "verify cost:     {:.1} us per request in the broker (signature, digest, MAC, replay store; {} verifications), plus {:.1} us secret lookup (SQLite + unseal)",
-        after.verify_mean_us, verifications, after.secret_lookup_mean_us
-    );
+    println!("{:<28}{:>22}{:>22}", "", "cache off (baseline)", "installations cache");
+    let row = |name: &str, f: &dyn Fn(&Phase) -> String| {
+        println!("{name:<28}{:>22}{:>22}", f(&baseline), f(&cached));
+    };
+    row("requests ok / failed", &|p| format!("{} / {}", p.latencies.len(), p.errors));
+    row("throughput (requests/s)", &|p| format!("{:.0}", p.latencies.len() as f64 / p.elapsed.as_secs_f64()));
+    for (label, pct) in [("latency p50 (ms)", 50.0), ("latency p90 (ms)", 90.0), ("latency p99 (ms)", 99.0)] {
+        row(label, &|p| format!("{:.2}", ms(percentile(&p.latencies, pct))));
+    }
+    row("verify in broker (us/req)", &|p| format!("{:.1}", p.verify_us));
+    row("secret lookup (us/req)", &|p| format!("{:.1}", p.lookup_us));
+    println!("(latency: plugin sign + broker + fake Stora, end to end; verify: signature, digest, MAC, replay store)");
+    let errors = baseline.errors + cached.errors;
 
     // The verifier alone, single thread, no I/O.
     let mut plugin = env.plugin();

@@ -39,6 +39,8 @@ pub struct InstallationCache {
     /// Whether this instance hears every change (SQLite: always; PostgreSQL:
     /// while its listener is connected).
     live: AtomicBool,
+    /// Switched off by the operator (or by `tessera-load` for its baseline).
+    enabled: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -55,6 +57,7 @@ impl InstallationCache {
             entries: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
             live: AtomicBool::new(live),
+            enabled: AtomicBool::new(true),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -66,7 +69,7 @@ impl InstallationCache {
 
     /// The cached installation, when there is a fresh one and the cache is live.
     pub fn get(&self, install_id: &str) -> Option<Installation> {
-        let hit = if self.live.load(Ordering::Acquire) {
+        let hit = if self.serving() {
             self.entries().get(install_id).filter(|(_, at)| at.elapsed() < TTL).map(|(i, _)| i.clone())
         } else {
             None
@@ -84,7 +87,7 @@ impl InstallationCache {
     /// Keeps `installation`, read under `ticket`, unless something was
     /// invalidated since (or the cache is off).
     pub fn put(&self, ticket: Ticket, installation: &Installation) {
-        if !self.live.load(Ordering::Acquire) {
+        if !self.serving() {
             return;
         }
         let mut entries = self.entries();
@@ -126,6 +129,19 @@ impl InstallationCache {
     /// Whether entries are being served.
     pub fn is_live(&self) -> bool {
         self.live.load(Ordering::Acquire)
+    }
+
+    fn serving(&self) -> bool {
+        self.live.load(Ordering::Acquire) && self.enabled.load(Ordering::Acquire)
+    }
+
+    /// Turns the cache on (the default) or off; off, every lookup reads the
+    /// database and nothing is kept.
+    pub fn set_enabled(&self, on: bool) {
+        let mut entries = self.entries();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+        self.enabled.store(on, Ordering::Release);
     }
 
     /// `(hits, misses)` since start.
