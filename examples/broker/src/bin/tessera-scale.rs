@@ -238,7 +238,7 @@ fn run(args: &Args, backend: &'static str, instances: usize) -> Result<Report, S
                 while Instant::now() < until && !out.lost {
                     n += 1;
                     let started = Instant::now();
-                    if replay_every > 0 && n % replay_every == 0 {
+                    if replay_every > 0 && n.is_multiple_of(replay_every) {
                         // The same signed bytes to two processes, directly.
                         let first = probe_target.fetch_add(1, Ordering::Relaxed) as usize % urls.len();
                         let second = (first + 1) % urls.len();
