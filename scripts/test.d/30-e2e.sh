@@ -58,7 +58,7 @@ started=$(date +%s)
 . scripts/pg.sh
 pg_start
 export TESSERA_TEST_INSTANCES=3 TESSERA_TEST_DATABASE_URL="$DATABASE_URL"
-cargo test --locked -p tessera-broker --test e2e --test scale
+cargo test --locked -p tessera-broker --lib --test e2e --test scale
 # The broker's Node tests (the proxy-mode files start no broker).
 (cd tests/e2e/node && timeout 300 node --test --test-reporter=spec e2e.test.mjs errors.test.mjs faults.test.mjs secrets.test.mjs)
 pg_stop

@@ -235,7 +235,7 @@ fn check_path_id(req: &Incoming, verified: &Verified) -> Step<()> {
 }
 
 /// The broker token must exist and belong to the installation that signed.
-fn check_broker_token(app: &App, verified: &Verified) -> Step<()> {
+pub(crate) fn check_broker_token(app: &App, verified: &Verified) -> Step<()> {
     let Some(bearer) = verified.bearer.as_ref().map(BrokerToken::expose) else {
         return Err(Reply::error(401, "broker_token_invalid", "missing broker token"));
     };
@@ -585,8 +585,12 @@ fn api_inner(
 // ---- disconnect, deregister, uninstall ------------------------------------------------------
 
 /// Revokes the installation's grant at Stora (best effort) and deletes it
-/// locally, under the refresh lock so no refresh races the wipe.
+/// locally, under the refresh lock so no refresh races the wipe; its webhook
+/// endpoint and queued events go first ([`crate::webhooks::forget`]).
 fn revoke_and_wipe(app: &App, install_id: &str) -> Step<bool> {
+    // The webhook endpoint first, while the grant's token still works
+    // (best effort; before the lock, which a refresh for it would take).
+    crate::webhooks::forget(app, install_id);
     let _lock = lock_grant(app, install_id)?;
     let live = match db(app.store.grant(install_id))? {
         Some(grant) if !grant.revoked && !grant.refresh_token.is_empty() => {

@@ -22,6 +22,8 @@
 //! | `GET /admin/installations/{id}`, `GET /admin/metrics` | [`handlers::admin_installation`], [`handlers::admin_metrics`] (JSON) |
 //! | `GET /admin/installations?status=&limit=&after=` | [`admin::list_installations`] (paginated by id, no secrets) |
 //! | `GET /metrics` | [`admin::prometheus`] (Prometheus text format, per process; admin token) |
+//! | `GET /events?after=&limit=` | [`webhooks::pull`] (signed, broker token: the installation's Stora events after a cursor) |
+//! | `POST /webhooks/stora/{hook_id}` | [`webhooks::receive`] (from Stora, `X-Stora-Signature`: verified, de-duplicated, queued) |
 //!
 //! Rules a partner's own broker must keep, and where this one keeps them:
 //!
@@ -75,6 +77,7 @@ mod serve;
 pub mod site_fetch;
 pub mod stora;
 pub mod store;
+pub mod webhooks;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -436,7 +439,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/installations/{id}", handle!(get, "GET /admin/installations/{id}", handlers::admin_installation))
         .route("/admin/installations", handle!(get, "GET /admin/installations", admin::list_installations))
         .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics))
-        .route("/metrics", handle!(get, "GET /metrics", admin::prometheus));
+        .route("/metrics", handle!(get, "GET /metrics", admin::prometheus))
+        .route("/events", handle!(get, "GET /events", webhooks::pull))
+        .route("/webhooks/stora/{hook_id}", handle!(post, "POST /webhooks/stora/{hook_id}", webhooks::receive));
     with_fallbacks(routes, app)
 }
 

@@ -138,6 +138,10 @@ impl Exposition {
 /// that an alert's `rate()` has a series from the start.
 pub const REFRESH_FAILURE_REASONS: [&str; 4] = ["invalid_grant", "stora_unavailable", "rate_limited", "storage"];
 
+/// The webhook refusal reasons always exposed (at 0 until they happen).
+pub const WEBHOOK_REFUSALS: [&str; 6] =
+    ["unknown_hook", "too_large", "signature_invalid", "signature_expired", "invalid_request", "storage"];
+
 /// The exposition of `app`'s counters: the observer's, the pacer's, and
 /// the installations per status (a database read; `None` when it failed,
 /// then the gauge is left out rather than reported as zero).
@@ -246,6 +250,47 @@ pub fn render_snapshot(
         "Time to load and unseal the signer's secret during a verification.",
         &s.secret_lookup,
     );
+
+    let w = &s.webhooks;
+    out.family("tessera_broker_webhooks_received_total", "counter", "Stora webhook deliveries received.");
+    out.sample("tessera_broker_webhooks_received_total", &[], w.received);
+    out.family(
+        "tessera_broker_webhooks_refused_total",
+        "counter",
+        "Stora webhook deliveries refused, by reason (nothing queued).",
+    );
+    let mut refused: std::collections::BTreeMap<&str, u64> = WEBHOOK_REFUSALS.iter().map(|r| (*r, 0)).collect();
+    for (reason, n) in &w.refused {
+        refused.insert(reason, *n);
+    }
+    for (reason, n) in &refused {
+        out.sample("tessera_broker_webhooks_refused_total", &[("reason", reason)], n);
+    }
+    for (name, help, value) in [
+        (
+            "tessera_broker_webhook_duplicates_total",
+            "Deliveries of a Stora event already queued (answered 200, not queued again).",
+            w.duplicates,
+        ),
+        ("tessera_broker_events_queued_total", "Stora events queued for the plugins to pull.", w.queued),
+        ("tessera_broker_webhook_registrations_total", "Webhook endpoints registered at Stora.", w.registrations),
+        (
+            "tessera_broker_webhook_registration_failures_total",
+            "Webhook endpoint registrations at Stora that failed (retried on the installation's next pull).",
+            w.registration_failures,
+        ),
+    ] {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value);
+    }
+    out.family(
+        "tessera_broker_installation_events_queued_total",
+        "counter",
+        "Stora events queued for one installation.",
+    );
+    for (id, c) in s.installs.iter().filter(|(_, c)| c.events_queued > 0) {
+        out.sample("tessera_broker_installation_events_queued_total", &[("install_id", id)], c.events_queued);
+    }
 
     if let Some(counts) = installations {
         out.family("tessera_broker_installations", "gauge", "Installations in the database, by status.");

@@ -62,6 +62,9 @@ pub struct EventRecord<'a> {
     pub install_id: &'a str,
     /// The installation that asked for it, if one did.
     pub by: Option<&'a str>,
+    /// Why, for a failure (`webhook_registration_failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
 }
 
 /// An alert-worthy event, logged at level `error` (`rotation_lost`).
@@ -115,6 +118,26 @@ pub struct InstallCounters {
     pub rotations_lost: u64,
     /// Signed requests refused as replays.
     pub replays_refused: u64,
+    /// Stora events queued for the plugin (duplicates not counted).
+    pub events_queued: u64,
+}
+
+/// What became of Stora's webhook deliveries and endpoint registrations.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WebhookCounters {
+    /// Deliveries received (every `POST /webhooks/stora/{hook}`).
+    pub received: u64,
+    /// Deliveries refused, by reason (`unknown_hook`, `too_large`,
+    /// `signature_invalid`, `signature_expired`, `invalid_request`, `storage`).
+    pub refused: BTreeMap<&'static str, u64>,
+    /// Deliveries of an event already queued (answered 200, not queued again).
+    pub duplicates: u64,
+    /// Events queued.
+    pub queued: u64,
+    /// Endpoints registered at Stora.
+    pub registrations: u64,
+    /// Endpoint registrations that failed (retried on the next pull).
+    pub registration_failures: u64,
 }
 
 impl InstallCounters {
@@ -161,6 +184,8 @@ pub struct Snapshot {
     pub verification: HistogramSnapshot,
     /// Secret lookup time.
     pub secret_lookup: HistogramSnapshot,
+    /// Webhooks.
+    pub webhooks: WebhookCounters,
 }
 
 /// Collects log lines and counters (per process).
@@ -176,6 +201,7 @@ pub struct Observer {
     refreshes: AtomicU64,
     rotations_lost: AtomicU64,
     replays_refused: AtomicU64,
+    webhooks: Mutex<WebhookCounters>,
 }
 
 impl Observer {
@@ -228,12 +254,18 @@ impl Observer {
     /// Logs an event about `install_id` (ids and the event code only, never
     /// a secret), asked for by the installation `by` if any.
     pub fn event(&self, event: &str, install_id: &str, by: Option<&str>) {
+        self.event_because(event, install_id, by, None);
+    }
+
+    /// [`Observer::event`] with a reason code (a failure's).
+    pub fn event_because(&self, event: &str, install_id: &str, by: Option<&str>, reason: Option<&str>) {
         let line = || {
             let record = EventRecord {
                 ts_ms: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0),
                 event,
                 install_id,
                 by,
+                reason,
             };
             serde_json::to_string(&record).unwrap_or_default()
         };
@@ -304,6 +336,22 @@ impl Observer {
         self.with_install(install_id, |c| c.replays_refused += 1);
     }
 
+    /// Updates the webhook counters.
+    pub fn webhooks(&self, update: impl FnOnce(&mut WebhookCounters)) {
+        update(&mut self.webhooks.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// Records a delivery refused for `reason` (one of [`WebhookCounters::refused`]'s).
+    pub fn webhook_refused(&self, reason: &'static str) {
+        self.webhooks(|w| *w.refused.entry(reason).or_default() += 1);
+    }
+
+    /// Records an event queued for `install_id`.
+    pub fn event_queued(&self, install_id: &str) {
+        self.webhooks(|w| w.queued += 1);
+        self.with_install(install_id, |c| c.events_queued += 1);
+    }
+
     /// Counters of one installation.
     pub fn install(&self, install_id: &str) -> InstallCounters {
         let map = self.per_install.lock().unwrap_or_else(|e| e.into_inner());
@@ -344,6 +392,7 @@ impl Observer {
             refresh_failures: self.refresh_failures.lock().unwrap_or_else(|e| e.into_inner()).clone(),
             verification: self.verify.snapshot(),
             secret_lookup: self.lookup.snapshot(),
+            webhooks: self.webhooks.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 }

@@ -16,7 +16,10 @@
 //!   and refresh tokens, expiry, scope, the SHA-256 of the broker token
 //!   the plugin presents, the connect round it came from, its generation
 //!   (the fencing number every token write compares) and a refresh begun
-//!   and not finished.
+//!   and not finished;
+//! * `webhook_endpoints` and `events`: the Stora webhook endpoint of each
+//!   connection (its secret sealed) and the queue of events received for
+//!   the plugin to pull ([`events`]).
 //!
 //! PostgreSQL adds what the instances share ([`shared`]): the replay
 //! store's nonces and the pacing log.
@@ -35,6 +38,7 @@ use crate::crypto::Vault;
 pub mod cache;
 pub mod connect;
 pub mod db;
+pub mod events;
 pub mod grants;
 pub mod lock;
 pub mod pool;
@@ -50,6 +54,7 @@ pub use grants::{Grant, GrantSource, NewTokens};
 pub use lock::GrantLock;
 
 pub use connect::{AttemptStage, CodedAttempt, Completed, ConnectAttempt, Forgotten, LinkClaim, Obtained};
+pub use events::{NewEvent, StoredEvent, WebhookEndpoint};
 
 /// Lifecycle of an installation row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

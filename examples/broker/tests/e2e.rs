@@ -794,3 +794,131 @@ fn reset_revokes_the_old_installation_and_registers_a_new_one() {
     plugin.connect(&Browser::default(), &env.return_url(), None, Decision::Approve("opr_reset")).expect("connects");
     assert!(plugin.get_json("/api/orders").is_ok());
 }
+
+/// Waits until the fake Stora has no webhook delivery waiting.
+fn deliveries_done(env: &Env) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while env.stora.store().pending_deliveries() > 0 {
+        assert!(std::time::Instant::now() < deadline, "deliveries still pending");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn attempts_of(env: &Env, event_id: &str) -> Vec<fake_stora::DeliveryRecord> {
+    env.stora.store().deliveries().into_iter().filter(|d| d.event_id == event_id).collect()
+}
+
+fn events_queued(env: &Env, id: &str) -> usize {
+    env.broker.app().store.events_after(id, 0, 1000, env.broker.app().now()).unwrap().len()
+}
+
+#[test]
+fn stora_webhooks_are_verified_deduplicated_queued_and_pulled() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_hooks", Some("public.order:read public.order:write"));
+    let id = plugin.companion.install_id().unwrap().to_string();
+    let mut other = connected(&env, "opr_hooks_other", None);
+
+    // Connect registered one endpoint at Stora, for this connection's URL.
+    let endpoints = env.stora.store().webhook_endpoints(Some("opr_hooks"));
+    assert_eq!(endpoints.len(), 1, "{endpoints:?}");
+    assert_eq!(endpoints[0].enabled_events, ["*"]);
+    let stored = env.broker.app().store.webhook_endpoint_of(&id).unwrap().expect("stored at the broker");
+    assert_eq!(stored.stora_endpoint_id, endpoints[0].id);
+    assert_eq!(endpoints[0].url, format!("{}/webhooks/stora/{}", env.broker_url(), stored.hook_id));
+    let secret = env.stora.store().webhook_secret(&endpoints[0].id).unwrap();
+
+    // A mutation through the broker; Stora delivers its event three times,
+    // each first attempt counted as failed (its answer "lost") and retried.
+    env.stora_control("webhooks", json!({"duplicates": 2, "fail_first": 1, "retry_base_ms": 30}));
+    let patch = ApiRequest::json("PATCH", "/api/orders/ord_1001", br#"{"metadata":{"crm.id":"42"}}"#.to_vec());
+    assert_eq!(plugin.call(patch).unwrap().status, 200);
+    deliveries_done(&env);
+    let all = env.stora.store().deliveries();
+    let event_id = all.last().expect("a delivery").event_id.clone();
+    let attempts = attempts_of(&env, &event_id);
+    assert_eq!(attempts.len(), 6, "3 deliveries x 2 attempts: {attempts:?}");
+    assert!(attempts.iter().all(|a| a.status == 200), "the broker answers 200 to duplicates too");
+    assert_eq!(attempts.iter().filter(|a| a.delivered).count(), 3);
+
+    // Exactly one event queued; the plugin pulls it with a signed call.
+    let page = plugin.get_json("/events").unwrap();
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(
+        (events[0]["id"].as_str(), events[0]["type"].as_str()),
+        (Some(event_id.as_str()), Some("order.updated"))
+    );
+    assert_eq!(events[0]["api_version"], "2025-09");
+    assert_eq!(events[0]["data"]["object"]["id"], "ord_1001");
+    assert_eq!(events[0]["data"]["object"]["metadata"]["crm.id"], "42");
+    assert_eq!(page["has_more"], false);
+    let cursor = page["cursor"].as_str().unwrap().to_string();
+    assert_ne!(cursor, "0");
+    let again = plugin.get_json(&format!("/events?after={cursor}&limit=10")).unwrap();
+    assert_eq!((again["events"].as_array().unwrap().len(), again["cursor"].as_str()), (0, Some(cursor.as_str())));
+    // Another installation sees none of it.
+    let theirs = other.get_json("/events").unwrap();
+    assert_eq!((theirs["events"].as_array().unwrap().len(), theirs["cursor"].as_str()), (0, Some("0")));
+
+    // A bad signature and a stale timestamp are refused (and retried by
+    // Stora until it gives up); an unknown hook is 404. Nothing is queued.
+    for (controls, code) in [
+        (json!({"bad_signature": true, "retry_base_ms": 10}), "signature_invalid"),
+        (json!({"stale_timestamp": true, "retry_base_ms": 10}), "signature_expired"),
+    ] {
+        env.stora_control("webhooks", controls);
+        let emitted = env.stora_control("events", json!({"operator": "opr_hooks", "type": "test.event", "data": {}}));
+        deliveries_done(&env);
+        let attempts = attempts_of(&env, emitted["event"]["id"].as_str().unwrap());
+        assert_eq!(attempts.len(), 5, "{code}: every attempt refused, then given up");
+        assert!(attempts.iter().all(|a| a.status == 400 && !a.delivered), "{code}: {attempts:?}");
+    }
+    env.stora_control("webhooks", json!({}));
+    let body = r#"{"event":{"id":"evt_forged","type":"test.event","api_version":"2025-09","created_at":1,"data":{}}}"#;
+    let signed = |hook: &str, header: String| {
+        env.http(Request {
+            method: "POST".into(),
+            url: format!("{}/webhooks/stora/{hook}", env.broker_url()),
+            headers: vec![("content-type".into(), "application/json".into()), ("x-stora-signature".into(), header)],
+            body: body.as_bytes().to_vec(),
+        })
+    };
+    let now = tessera_broker::plugin_host::wall_now();
+    let good = fake_stora::delivery::signature_header(&secret, now, body);
+    assert_eq!(signed("hk_unknown", good.clone()).status, 404);
+    let malformed = signed(&stored.hook_id, format!("t={now},v1=xyz"));
+    assert_eq!(malformed.status, 400);
+    assert_eq!(tessera_core::internals::classify::error_code(&malformed.body).as_deref(), Some("signature_invalid"));
+    assert_eq!(events_queued(&env, &id), 1, "nothing refused was queued");
+    // The same body correctly signed for this hook is queued: the refusals were the signatures.
+    assert_eq!(signed(&stored.hook_id, good).status, 200);
+    assert_eq!(events_queued(&env, &id), 2);
+
+    // A cursor that is not one: 400.
+    let bad = plugin.send_signed(&ApiRequest::new("GET", "/events?after=-1")).unwrap();
+    assert_eq!(bad.status, 400);
+    assert_eq!(tessera_core::internals::classify::error_code(&bad.body).as_deref(), Some("invalid_request"));
+
+    // The counters a partner alerts on.
+    let metrics = String::from_utf8(env.admin("GET", "/metrics").body).unwrap();
+    for sample in [
+        "tessera_broker_webhook_duplicates_total 5\n",
+        "tessera_broker_events_queued_total 2\n",
+        "tessera_broker_webhooks_refused_total{reason=\"signature_invalid\"} 6\n",
+        "tessera_broker_webhooks_refused_total{reason=\"signature_expired\"} 5\n",
+        "tessera_broker_webhooks_refused_total{reason=\"unknown_hook\"} 1\n",
+        "tessera_broker_webhook_registrations_total 2\n",
+    ] {
+        assert!(metrics.contains(sample), "{sample} missing from:\n{metrics}");
+    }
+    assert!(metrics.contains(&format!("tessera_broker_installation_events_queued_total{{install_id=\"{id}\"}} 2\n")));
+    // The secret never reaches a log line.
+    assert!(env.logs.lock().unwrap().iter().all(|l| !l.contains(&secret) && !l.contains("whsec_")));
+
+    // Disconnect deletes the endpoint at Stora and the queue here.
+    plugin.disconnect().unwrap();
+    assert!(env.stora.store().webhook_endpoints(Some("opr_hooks")).is_empty(), "deleted at Stora");
+    assert!(env.broker.app().store.webhook_endpoint_of(&id).unwrap().is_none());
+    assert_eq!(events_queued(&env, &id), 0);
+}

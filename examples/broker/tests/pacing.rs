@@ -58,13 +58,17 @@ fn a_burst_from_one_operator_is_queued_not_refused() {
     }
     let stora = operator_counters(&env, "opr_pace");
     assert_eq!(stora.rate_limited, 0, "Stora never had to refuse");
-    assert_eq!(stora.api_requests, 15 + 3, "the burst and the three account lookups at connect");
+    assert_eq!(
+        stora.api_requests,
+        15 + 3 + 3,
+        "the burst, and the three account lookups and webhook registrations at connect"
+    );
     assert!(elapsed >= Duration::from_millis(500), "the calls beyond 10/s waited ({elapsed:?})");
 
     let metrics: serde_json::Value = serde_json::from_slice(&env.admin("GET", "/admin/metrics").body).unwrap();
     let lane = &metrics["pacing"]["per_operator"]["opr_pace"];
     assert_eq!(lane["sent"], 15);
-    assert_eq!(lane["noted"], 3);
+    assert_eq!(lane["noted"], 6, "the account lookups and webhook registrations at connect");
     assert!(lane["paced"].as_u64().unwrap() >= 5, "{lane}");
     assert_eq!(lane["refused"], 0);
 }

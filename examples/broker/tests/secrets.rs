@@ -564,6 +564,8 @@ fn no_secret_or_token_leaks_anywhere() {
     assert!(codes >= 5, "the lifecycle used {codes} connect codes");
     assert!(issued.iter().filter(|t| t.contains("sat_")).count() >= 5, "Stora issued {issued:?}");
     assert!(issued.iter().all(|t| t.starts_with(CANARY)), "every Stora token carries the canary");
+    // Each connect registered a webhook endpoint: its signing secret is searched for too.
+    assert!(issued.iter().filter(|t| t.contains("whsec_")).count() >= 2, "webhook secrets issued: {issued:?}");
 
     // ---- the search ---------------------------------------------------------------------
     let mut leaks = Vec::new();

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::model::{DEFAULT_OPERATOR, ErrorCode, Fault};
+use crate::model::{DEFAULT_OPERATOR, ErrorCode, Fault, WebhookControls};
 use crate::{Shared, html_escape, json_response};
 
 fn parse_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Option<T> {
@@ -202,4 +202,52 @@ pub async fn operator_timeline(
         count = events.len(),
     ))
     .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct EventBody {
+    operator: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    #[serde(default)]
+    data: Value,
+}
+
+/// `POST /_control/events {operator, type, data}`: emits an event of
+/// `operator` whose `data.object` is `data`; answers `{"event", "queued"}`.
+pub async fn emit_event(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(EventBody { operator: Some(operator), event_type: Some(event_type), data }) = parse_json(&body) else {
+        return bad_body("JSON {operator, type, data} expected");
+    };
+    let mut store = shared.lock();
+    let before = store.pending_deliveries();
+    let now = store.clock();
+    let event = store.emit(&operator, &event_type, data, now);
+    let queued = store.pending_deliveries().saturating_sub(before);
+    ok(json!({"event": event, "queued": queued}))
+}
+
+/// `POST /_control/webhooks {duplicates?, fail_first?, stale_timestamp?,
+/// bad_signature?, retry_base_ms?}`: replaces the delivery controls.
+pub async fn webhooks(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Some(controls) = parse_json::<WebhookControls>(&body) else {
+        return bad_body("JSON {duplicates?, fail_first?, stale_timestamp?, bad_signature?, retry_base_ms?} expected");
+    };
+    shared.lock().set_webhook_controls(controls);
+    ok(json!({}))
+}
+
+/// `GET /_control/deliveries`: every delivery attempt, oldest first, and
+/// how many deliveries are still waiting.
+pub async fn deliveries(State(shared): State<Arc<Shared>>) -> Response {
+    let store = shared.lock();
+    ok(json!({"attempts": store.deliveries(), "pending": store.pending_deliveries()}))
+}
+
+/// `GET /_control/webhook_endpoints?operator=`: the endpoints, no secrets.
+pub async fn webhook_endpoints(
+    State(shared): State<Arc<Shared>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    ok(serde_json::to_value(shared.lock().webhook_endpoints(q.get("operator").map(String::as_str))).unwrap_or_default())
 }

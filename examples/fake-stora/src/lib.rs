@@ -94,13 +94,33 @@
 //! `POST reset` (everything, clock offset included). The operator's
 //! timeline as HTML: `GET /_operator/timeline?operator=opr_x`.
 //!
+//! # Webhooks (assumptions: see [`model::webhooks`] and [`delivery`])
+//!
+//! `POST /2025-09/webhook_endpoints` `{url, enabled_events}` → `201
+//! {"webhook_endpoint": {id, url, enabled_events, secret, created_at}}` (the
+//! secret only in this answer), `DELETE /2025-09/webhook_endpoints/{id}` →
+//! `204`; endpoints belong to (operator, client_id) and outlive a revoked
+//! grant. The model's real mutations emit events (`order.updated`,
+//! `contact.created`, `contact.updated`, `timeline_event.created`), each
+//! delivered by a background thread, signed with `X-Stora-Signature:
+//! t=…,v1=…` and retried (five attempts, 100 ms doubling: faster than a
+//! real schedule). Test controls: `POST /_control/events {operator, type,
+//! data}` (emits an event whose `data.object` is `data`), `POST
+//! /_control/webhooks {duplicates?, fail_first?, stale_timestamp?,
+//! bad_signature?, retry_base_ms?}` (replaces the controls; absent fields
+//! are 0 / false / default), `GET /_control/deliveries` (every attempt:
+//! `{event_id, endpoint_id, attempt, status, delivered}`, status 0 = no
+//! answer), `GET /_control/webhook_endpoints?operator=` (no secrets).
+//!
 //! Start one in-process with [`FakeStora::start`] (binds `127.0.0.1` on an
 //! ephemeral port, stops when dropped) or run the `fake-stora` binary.
 
 mod control;
+pub mod delivery;
 pub mod model;
 mod oauth_http;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -114,7 +134,8 @@ use axum::routing::{any, get, post};
 use serde_json::{Value, json};
 
 pub use model::{
-    ApiAnswer, ApiRequest, Config, Counters, ErrorCode, Fault, GrantInfo, OperatorCounters, RequestRecord, Store,
+    ApiAnswer, ApiRequest, Config, Counters, DeliveryRecord, EndpointInfo, ErrorCode, Fault, GrantInfo,
+    OperatorCounters, RequestRecord, Store, WebhookControls,
 };
 
 /// Shared state of one running fake.
@@ -152,6 +173,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_control/clear_faults", post(control::clear_faults))
         .route("/_control/config", post(control::config))
         .route("/_control/reset", post(control::reset))
+        .route("/_control/events", post(control::emit_event))
+        .route("/_control/webhooks", post(control::webhooks))
+        .route("/_control/deliveries", get(control::deliveries))
+        .route("/_control/webhook_endpoints", get(control::webhook_endpoints))
         .route("/_operator/timeline", get(control::operator_timeline));
     public.merge(control).fallback(unknown_route).with_state(shared)
 }
@@ -163,6 +188,8 @@ pub struct FakeStora {
     shared: Arc<Shared>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// The webhook delivery thread and its stop flag.
+    deliveries: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
 }
 
 impl FakeStora {
@@ -196,7 +223,9 @@ impl FakeStora {
             });
             // Dropping the runtime cancels open connections.
         })?;
-        Ok(FakeStora { url, shared, shutdown: Some(tx), thread: Some(thread) })
+        let stop = Arc::new(AtomicBool::new(false));
+        let deliveries = delivery::start(shared.clone(), stop.clone())?;
+        Ok(FakeStora { url, shared, shutdown: Some(tx), thread: Some(thread), deliveries: Some((stop, deliveries)) })
     }
 
     /// Base URL, e.g. `http://127.0.0.1:41234`.
@@ -217,6 +246,10 @@ impl FakeStora {
 
 impl Drop for FakeStora {
     fn drop(&mut self) {
+        if let Some((stop, thread)) = self.deliveries.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -269,7 +302,9 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 fn answer_response(answer: ApiAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = json_response(status, answer.body);
+    // 204 carries no body at all.
+    let mut resp =
+        if status == StatusCode::NO_CONTENT { status.into_response() } else { json_response(status, answer.body) };
     for (name, value) in answer.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
             resp.headers_mut().insert(name, value);

@@ -31,6 +31,8 @@ pub fn connect_complete(app: &App, req: &Incoming) -> Reply {
         Err(reply) => return reply,
     };
     let id = installation.install_id.clone();
+    // Whether this request made the installation's grant (not a retry).
+    let mut fresh = false;
     let result = (|| {
         sweep(app);
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
@@ -69,6 +71,7 @@ pub fn connect_complete(app: &App, req: &Incoming) -> Reply {
                     if let Some(previous) = completed.previous_refresh {
                         let _ = app.stora.revoke(&previous);
                     }
+                    fresh = true;
                     return Ok(answer(&broker_token, &round));
                 }
                 // Completed (or cancelled) by a concurrent request: look again.
@@ -86,6 +89,11 @@ pub fn connect_complete(app: &App, req: &Incoming) -> Reply {
         }
         Ok(answer(&broker_token, &round))
     })();
+    if fresh {
+        // Stora's webhooks for the new grant (the grant's lock is released):
+        // a failure is retried on the plugin's next pull, never fatal here.
+        crate::webhooks::register(app, &id);
+    }
     result.unwrap_or_else(|r| r).for_install(&id)
 }
 

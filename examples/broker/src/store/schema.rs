@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use super::db::{Conn, Result, args};
 
 /// The schema version [`migrate`] brings a database to.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Brings the database behind `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Conn) -> Result<()> {
@@ -81,6 +81,25 @@ CREATE TABLE IF NOT EXISTS grants (
     account_id        TEXT,
     refresh_started_at INTEGER
 );
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    hook_id           TEXT PRIMARY KEY,
+    install_id        TEXT NOT NULL UNIQUE REFERENCES installations(install_id) ON DELETE CASCADE,
+    stora_endpoint_id TEXT NOT NULL,
+    secret            BLOB NOT NULL,
+    created_at        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    install_id  TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    event_id    TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    data        TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    UNIQUE (install_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, seq);
 ";
 
 /// Brings an older database to [`SCHEMA_VERSION`], then creates what is
@@ -95,7 +114,8 @@ CREATE TABLE IF NOT EXISTS grants (
 /// remembers the Stora account it belongs to (`account_id`; grants from
 /// before have none and are paced per installation until they reconnect).
 /// Version 4 (several instances): `grants` remembers a refresh begun and
-/// not finished (`refresh_started_at`).
+/// not finished (`refresh_started_at`). Version 5 (Stora's webhooks): the
+/// new tables `webhook_endpoints` and `events`, created by the schema below.
 fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 1 {
@@ -208,6 +228,25 @@ CREATE TABLE IF NOT EXISTS grants (
     account_id         TEXT,
     refresh_started_at BIGINT
 );
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    hook_id           TEXT PRIMARY KEY,
+    install_id        TEXT NOT NULL UNIQUE REFERENCES installations(install_id) ON DELETE CASCADE,
+    stora_endpoint_id TEXT NOT NULL,
+    secret            BYTEA NOT NULL,
+    created_at        BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq         BIGSERIAL PRIMARY KEY,
+    install_id  TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
+    event_id    TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    api_version TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    data        TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    UNIQUE (install_id, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, seq);
 CREATE TABLE IF NOT EXISTS nonces (
     install_id TEXT NOT NULL,
     nonce      TEXT NOT NULL,
@@ -239,7 +278,10 @@ fn migrate_postgres(conn: &mut Conn) -> Result<()> {
                 0
             }
         };
-        // Later versions add their steps here, each guarded by `version < n`.
+        // Every table is `CREATE … IF NOT EXISTS`: a database at version 4
+        // gains version 5's `webhook_endpoints` and `events` by running the
+        // schema again. Later versions add their steps here, each guarded
+        // by `version < n`.
         if version < SCHEMA_VERSION {
             tx.batch(POSTGRES_SCHEMA)?;
             tx.execute("UPDATE tessera_schema SET version = $1", args![SCHEMA_VERSION])?;

@@ -1,6 +1,7 @@
 //! The store's tests: migrations of old SQLite files, and the grant
 //! lifecycle on each engine.
 
+use super::events::{EVENT_RETENTION_SECS, MAX_EVENTS_PER_INSTALLATION};
 use super::*;
 
 fn temp_store() -> (Store, std::path::PathBuf) {
@@ -268,4 +269,59 @@ fn instances_share_each_operators_pacing() {
     assert_eq!(b.pace_slot(&pacing, &operator, 1_000_000).unwrap(), Slot::Now);
     assert!(matches!(a.pace_slot(&pacing, &operator, 1_000_010).unwrap(), Slot::Refused(_)), "two a second in all");
     assert_eq!(b.pace_slot(&pacing, &operator, 1_001_100).unwrap(), Slot::Now, "the next second");
+}
+
+#[test]
+fn webhook_endpoints_and_the_event_queue() {
+    for store in engines() {
+        let id = installation(&store);
+        let other = installation(&store);
+        let hook = crate::crypto::random_id("", 24);
+        assert_eq!(store.save_webhook_endpoint(&id, &hook, "we_1", b"whsec_a", 5).unwrap(), None);
+        let endpoint = store.webhook_endpoint(&hook).unwrap().expect("by hook");
+        assert_eq!((endpoint.install_id.as_str(), endpoint.stora_endpoint_id.as_str()), (id.as_str(), "we_1"));
+        assert_eq!(&endpoint.secret[..], b"whsec_a", "sealed, and opened");
+        let raw =
+            store.conn().unwrap().query_opt("SELECT secret FROM webhook_endpoints WHERE hook_id = $1", args![&hook]);
+        assert!(!raw.unwrap().unwrap().bytes(0).unwrap().windows(7).any(|w| w == b"whsec_a"), "never stored in clear");
+        // A new connection's endpoint replaces the previous one.
+        let hook2 = crate::crypto::random_id("", 24);
+        assert_eq!(store.save_webhook_endpoint(&id, &hook2, "we_2", b"whsec_b", 6).unwrap().as_deref(), Some("we_1"));
+        assert!(store.webhook_endpoint(&hook).unwrap().is_none(), "the old hook is unknown now");
+
+        let event = |event_id: &'static str| NewEvent {
+            event_id,
+            event_type: "order.updated",
+            api_version: "2025-09",
+            created_at: 1,
+            data: r#"{"object":{}}"#,
+        };
+        let now = 1_000_000;
+        assert!(store.insert_event(&id, &event("evt_1"), now).unwrap());
+        assert!(!store.insert_event(&id, &event("evt_1"), now).unwrap(), "a duplicate");
+        assert!(store.insert_event(&other, &event("evt_1"), now).unwrap(), "another installation's");
+        assert!(store.insert_event(&id, &event("evt_2"), now).unwrap());
+        let all = store.events_after(&id, 0, 10, now).unwrap();
+        assert_eq!(all.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["evt_1", "evt_2"]);
+        assert!(all[0].seq < all[1].seq);
+        assert_eq!(store.events_after(&id, all[0].seq, 10, now).unwrap(), all[1..]);
+        assert_eq!(store.events_after(&id, 0, 1, now).unwrap().len(), 1, "limit");
+        assert!(store.events_after(&id, 0, 10, now + EVENT_RETENTION_SECS + 1).unwrap().is_empty(), "7 days");
+
+        // At most MAX per installation: the oldest go.
+        let ids: Vec<String> = (0..MAX_EVENTS_PER_INSTALLATION).map(|n| format!("evt_bulk_{n}")).collect();
+        for event_id in &ids {
+            let e = NewEvent { event_id, event_type: "t", api_version: "v", created_at: 1, data: "{}" };
+            store.insert_event(&id, &e, now).unwrap();
+        }
+        let kept = store.events_after(&id, 0, 2 * MAX_EVENTS_PER_INSTALLATION, now).unwrap();
+        assert_eq!(kept.len() as i64, MAX_EVENTS_PER_INSTALLATION);
+        assert_eq!(kept[0].event_id, "evt_bulk_0", "evt_1 and evt_2 dropped");
+
+        assert_eq!(store.delete_webhook_endpoint(&id).unwrap().as_deref(), Some("we_2"));
+        assert!(store.events_after(&id, 0, 10, now).unwrap().is_empty(), "the queue goes with it");
+        assert_eq!(store.events_after(&other, 0, 10, now).unwrap().len(), 1, "not another's");
+        assert!(store.delete_installation(&other).unwrap());
+        assert!(store.events_after(&other, 0, 10, now).unwrap().is_empty(), "cascade");
+    }
 }

@@ -127,8 +127,8 @@ impl Store {
             }
             return answer;
         }
-        let (operator, scope) = match caller {
-            Ok((operator, _, scope)) => (operator.clone(), scope.clone()),
+        let (operator, client_id, scope) = match caller {
+            Ok((operator, client_id, scope)) => (operator.clone(), client_id.clone(), scope.clone()),
             Err(reason) => return invalid_token(reason),
         };
         if let Err(limited) = self.spend(&operator, now) {
@@ -153,7 +153,7 @@ impl Store {
                 Lookup::Fresh => {}
             }
         }
-        let answer = self.route(req, &operator, &scope, now).finish(request_id);
+        let answer = self.route(req, (&operator, &client_id), &scope, now).finish(request_id);
         if let Some(scope_key) = scope_key {
             self.idempotency_store(scope_key, req.fingerprint(), &answer, now);
         }

@@ -14,6 +14,7 @@ pub mod oauth;
 pub mod rate;
 pub mod routes;
 pub mod timeline;
+pub mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,6 +25,7 @@ pub use api::ApiRequest;
 pub use errors::{ApiAnswer, ErrorCode};
 pub use oauth::{CODE_TTL_SECS, DEFAULT_SCOPE, KNOWN_SCOPES, OAuthError, TokenInfo, TokenSet};
 pub use rate::{Limited, RateOverride};
+pub use webhooks::{DeliveryRecord, EndpointInfo, WebhookControls};
 
 /// Operator used when the consent step does not name one.
 pub const DEFAULT_OPERATOR: &str = "opr_demo";
@@ -283,6 +285,7 @@ pub struct Store {
     counters: Counters,
     requests: Vec<RequestRecord>,
     issued: Vec<String>,
+    webhooks: webhooks::WebhookState,
 }
 
 /// A random URL-safe token with a readable prefix.
@@ -321,6 +324,7 @@ impl Store {
             counters: Counters::default(),
             requests: Vec::new(),
             issued: Vec::new(),
+            webhooks: webhooks::WebhookState::default(),
         }
     }
 
@@ -378,15 +382,15 @@ impl Store {
         self.contacts_created
     }
 
-    /// Every authorization code, access token and refresh token issued
-    /// since the start (or the last reset), oldest first: what leak tests
-    /// search for.
+    /// Every authorization code, access token, refresh token and webhook
+    /// endpoint secret issued since the start (or the last reset), oldest
+    /// first: what leak tests search for.
     pub fn issued_tokens(&self) -> Vec<String> {
         self.issued.clone()
     }
 
     /// A new token with the canary and `prefix`, remembered as issued.
-    fn new_token(&mut self, prefix: &str) -> String {
+    pub(crate) fn new_token(&mut self, prefix: &str) -> String {
         let token = random_token(&format!("{}{prefix}", self.config.token_canary));
         self.issued.push(token.clone());
         token

@@ -9,6 +9,7 @@
 //! | `GET contacts`, `GET contacts/{id}` | `public.contact:read` |
 //! | `POST contacts`, `PATCH contacts/{id}` | `public.contact:write` |
 //! | `POST timeline/events`, `PATCH timeline/events/{id}` | `public.timeline_event:write` |
+//! | `POST webhook_endpoints`, `DELETE webhook_endpoints/{id}` | none ([`super::webhooks`]) |
 //!
 //! List routes take `limit` (1..=100, default 20) and answer
 //! `{"data": [...], "has_more": bool}`.
@@ -71,6 +72,8 @@ enum Route<'a> {
     PatchContact(&'a str),
     CreateEvent,
     PatchEvent(&'a str),
+    CreateEndpoint,
+    DeleteEndpoint(&'a str),
 }
 
 /// The route and the scope it needs.
@@ -86,6 +89,8 @@ fn resolve<'a>(method: &str, segments: &[&'a str]) -> Option<(Option<&'static st
         ("PATCH", ["contacts", id]) => (Some("public.contact:write"), Route::PatchContact(id)),
         ("POST", ["timeline", "events"]) => (Some("public.timeline_event:write"), Route::CreateEvent),
         ("PATCH", ["timeline", "events", id]) => (Some("public.timeline_event:write"), Route::PatchEvent(id)),
+        ("POST", ["webhook_endpoints"]) => (None, Route::CreateEndpoint),
+        ("DELETE", ["webhook_endpoints", id]) => (None, Route::DeleteEndpoint(id)),
         _ => return None,
     })
 }
@@ -171,8 +176,10 @@ impl Store {
         self.data(operator).orders.values().cloned().collect()
     }
 
-    /// Answers a routed, authenticated, rate-limited request.
-    pub(crate) fn route(&mut self, req: &ApiRequest<'_>, operator: &str, scope: &str, now: i64) -> ApiAnswer {
+    /// Answers a routed, authenticated, rate-limited request of `caller`
+    /// (operator, client_id).
+    pub(crate) fn route(&mut self, req: &ApiRequest<'_>, caller: (&str, &str), scope: &str, now: i64) -> ApiAnswer {
+        let (operator, client_id) = caller;
         if !accepts_json(req.accept) {
             return ApiAnswer::error(ErrorCode::InvalidFormat, "this endpoint only answers application/json");
         }
@@ -185,14 +192,14 @@ impl Store {
         {
             return ApiAnswer::error(ErrorCode::Forbidden, &format!("the grant lacks the scope {needed}"));
         }
-        self.run(route, req, operator, scope, now).unwrap_or_else(|answer| answer)
+        self.run(route, req, (operator, client_id), scope, now).unwrap_or_else(|answer| answer)
     }
 
     fn run(
         &mut self,
         route: Route<'_>,
         req: &ApiRequest<'_>,
-        operator: &str,
+        (operator, client_id): (&str, &str),
         scope: &str,
         now: i64,
     ) -> Result<ApiAnswer, ApiAnswer> {
@@ -225,8 +232,12 @@ impl Store {
                     return Err(invalid_content(problems));
                 }
                 let mut order = order;
+                let changed = order["metadata"] != Value::Object(next.clone());
                 order["metadata"] = Value::Object(next);
                 self.data(operator).orders.insert(id.to_string(), order.clone());
+                if changed {
+                    self.emit(operator, "order.updated", order.clone(), now);
+                }
                 ApiAnswer::json(200, order)
             }
             Route::ListContacts => {
@@ -243,13 +254,18 @@ impl Store {
                 apply_contact(&mut contact, &body).map_err(invalid_content)?;
                 self.contacts_created += 1;
                 self.data(operator).contacts.insert(id, contact.clone());
+                self.emit(operator, "contact.created", contact.clone(), now);
                 ApiAnswer::json(201, contact)
             }
             Route::PatchContact(id) => {
-                let mut contact = self.data(operator).contacts.get(id).cloned().ok_or_else(|| not_found("contact"))?;
+                let before = self.data(operator).contacts.get(id).cloned().ok_or_else(|| not_found("contact"))?;
                 let body = object(req.body)?;
+                let mut contact = before.clone();
                 apply_contact(&mut contact, &body).map_err(invalid_content)?;
                 self.data(operator).contacts.insert(id.to_string(), contact.clone());
+                if contact != before {
+                    self.emit(operator, "contact.updated", contact.clone(), now);
+                }
                 ApiAnswer::json(200, contact)
             }
             Route::CreateEvent => {
@@ -257,8 +273,11 @@ impl Store {
                 let id = format!("tle_{}", &request_id()[4..]);
                 let event = timeline::create(&body, &id, now).map_err(invalid_content)?;
                 self.data(operator).events.push(event.clone());
+                self.emit(operator, "timeline_event.created", event.clone(), now);
                 ApiAnswer::json(201, event)
             }
+            Route::CreateEndpoint => self.create_endpoint(&object(req.body)?, operator, client_id, now),
+            Route::DeleteEndpoint(id) => self.delete_endpoint(id, operator, client_id),
             Route::PatchEvent(id) => {
                 let events = &mut self.data(operator).events;
                 let index = events.iter().position(|e| e["id"] == id).ok_or_else(|| not_found("timeline event"))?;
