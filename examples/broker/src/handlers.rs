@@ -90,28 +90,74 @@ fn verify_steps(
     admit: Admit<'_>,
     lookup: &mut Duration,
 ) -> Step<(Verified, Installation)> {
-    let pending = app.verifier.begin(core_req, app.now()).map_err(|r| Reply::refusal(&r))?;
+    match verify_with(app, core_req, admit, lookup, true) {
+        Some(result) => result,
+        // The cached row may be out of date: once more, read afresh.
+        None => verify_with(app, core_req, admit, lookup, false)
+            .unwrap_or_else(|| Err(internal("the installation keeps changing"))),
+    }
+}
+
+/// The outcome of one pass of [`verify_steps`]: `None` when it was decided
+/// on a cached row another instance may have changed (only with a shared
+/// store); nothing was recorded then.
+type Attempt = Option<Step<(Verified, Installation)>>;
+
+/// One pass of the verification, with the installation from the cache
+/// (`cached`) or read afresh. On SQLite the cache is never stale. On
+/// PostgreSQL a row from the cache is confirmed when the nonce is recorded
+/// (its version, in the same statement); any refusal decided on a cached
+/// row, and a version that no longer matches, send the caller round again
+/// with a fresh read — so a kill switch, a deregistration or a site move at
+/// another instance holds at once, not when its notification arrives.
+fn verify_with(app: &App, core_req: &CoreRequest, admit: Admit<'_>, lookup: &mut Duration, cached: bool) -> Attempt {
+    let shared = app.shared_store();
+    let pending = match app.verifier.begin(core_req, app.now()) {
+        Ok(pending) => pending,
+        Err(r) => return Some(Err(Reply::refusal(&r))),
+    };
     let t = Instant::now();
-    let installation = app.store.installation(pending.keyid()).ok().flatten();
+    let read = if cached {
+        app.store.cached_installation(pending.keyid())
+    } else {
+        app.store.installation(pending.keyid()).map(|row| row.map(|i| (i, false)))
+    };
+    let (installation, from_cache) = match read.ok().flatten() {
+        Some((installation, from_cache)) => (Some(installation), from_cache),
+        None => (None, false),
+    };
     let secret = installation.as_ref().and_then(|i| Secret::from_bytes(&i.secret).ok());
     *lookup = t.elapsed();
+    // A refusal decided on a row from the cache is decided again afresh
+    // when another instance may have changed the row.
+    let recheck = from_cache && shared.is_some();
+    let done = |result: Step<(Verified, Installation)>| match result {
+        Err(_) if recheck => None,
+        result => Some(result),
+    };
     let refused = |r: tessera_core::Refusal| match &installation {
         Some(i) => Reply::refusal(&r).for_install(&i.install_id),
         None => Reply::refusal(&r),
     };
-    let checked = pending.check(secret.as_ref()).map_err(refused)?;
-    let Some(installation) = installation else {
-        return Err(internal("verified without an installation"));
+    let checked = match pending.check(secret.as_ref()) {
+        Ok(checked) => checked,
+        Err(r) => return done(Err(refused(r))),
     };
-    admit(&installation).map_err(|reply| reply.for_install(&installation.install_id))?;
+    let Some(installation) = installation else {
+        return Some(Err(internal("verified without an installation")));
+    };
+    if let Err(reply) = admit(&installation) {
+        return done(Err(reply.for_install(&installation.install_id)));
+    }
     let refused = |r: tessera_core::Refusal| {
         if r.code() == "replayed" {
             app.observer.replay_refused(&installation.install_id);
         }
         Reply::refusal(&r).for_install(&installation.install_id)
     };
-    let verified = match app.shared_store() {
-        // Several instances: the nonce goes to the store they share.
+    let verified = match shared {
+        // Several instances: the nonce goes to the store they share, if the
+        // row is still the one the checks used.
         Some(store) => {
             let answer = store.record_nonce(
                 checked.install_id(),
@@ -119,13 +165,20 @@ fn verify_steps(
                 checked.expires_at(),
                 checked.now(),
                 app.config.replay_capacity,
+                installation.version,
             );
-            let answer = answer.map_err(|_| internal("storage error").for_install(&installation.install_id))?;
-            checked.finish(answer).map_err(refused)?
+            match answer {
+                Err(_) => Err(internal("storage error").for_install(&installation.install_id)),
+                Ok(None) => {
+                    app.store.cache().invalidate(&installation.install_id);
+                    return None;
+                }
+                Ok(Some(answer)) => checked.finish(answer).map_err(refused),
+            }
         }
-        None => checked.record_in(&mut *app.replay.lock().unwrap_or_else(|e| e.into_inner())).map_err(refused)?,
+        None => checked.record_in(&mut *app.replay.lock().unwrap_or_else(|e| e.into_inner())).map_err(refused),
     };
-    Ok((verified, installation))
+    Some(verified.map(|verified| (verified, installation)))
 }
 
 // ---- idle installations ------------------------------------------------------------------

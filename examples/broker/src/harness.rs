@@ -217,6 +217,11 @@ impl Env {
         let first_port = if proxy.is_some() && !options.fault_proxy { 0 } else { options.broker_port };
         let broker = Broker::start_on(config.clone(), first_port)?;
         let others = (1..instances).map(|_| Broker::start(config.clone())).collect::<std::io::Result<Vec<_>>>()?;
+        if !others.is_empty() && !broker.app().store.is_shared() {
+            // Several instances on one SQLite file (testing the front): no
+            // instance hears another's changes, so none may cache them.
+            std::iter::once(&broker).chain(&others).for_each(|b| b.app().store.cache().set_enabled(false));
+        }
         if let Some(proxy) = &proxy {
             let urls: Vec<&str> = std::iter::once(&broker).chain(&others).map(Broker::url).collect();
             proxy.set_upstreams(&urls);

@@ -129,6 +129,9 @@ pub struct Installation {
     /// When it last made a verified signed request or opened a URL-signed
     /// link (written at most hourly), or registered. Unix seconds.
     pub last_seen: i64,
+    /// Changed by every write of the row (random at its creation, so that a
+    /// row deleted and created again under the same id never repeats one).
+    pub version: i64,
 }
 
 /// An installation as the admin listing shows it: no secret, no email.
@@ -238,8 +241,9 @@ impl Store {
         let secret = self.vault.seal("secret", &new.install_id, &new.secret);
         self.conn()?.execute(
             "INSERT INTO installations (install_id, site_url, admin_email, platform, plugin_version,
-                                        secret, status, challenge, created_at, updated_at, proven, last_seen)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, FALSE, $9)",
+                                        secret, status, challenge, created_at, updated_at, proven, last_seen,
+                                        version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, FALSE, $9, $10)",
             args![
                 &new.install_id,
                 &new.site_url,
@@ -249,7 +253,8 @@ impl Store {
                 &secret,
                 status.as_str(),
                 challenge,
-                now
+                now,
+                first_version()
             ],
         )?;
         // A cached "unknown" does not exist; a row re-created under an id
@@ -257,15 +262,28 @@ impl Store {
         self.changed(&new.install_id)
     }
 
-    /// Loads an installation, from the cache when it holds it. A secret that
-    /// does not open is an error (the row is unusable, never "empty").
-    pub fn installation(&self, install_id: &str) -> Result<Option<Installation>> {
+    /// Loads an installation, from the cache when it holds it: `(row, true)`
+    /// from the cache, `(row, false)` just read. Only the signature check uses
+    /// it: on SQLite the cache is never stale (one instance forgets a
+    /// change as it writes it); on PostgreSQL another instance's change
+    /// reaches this cache a moment later, so the caller confirms a cached row
+    /// with [`Installation::version`] when it records the nonce
+    /// ([`Store::record_nonce`]) and reads again on a mismatch.
+    pub fn cached_installation(&self, install_id: &str) -> Result<Option<(Installation, bool)>> {
         if let Some(hit) = self.cache.get(install_id) {
-            return Ok(Some(hit));
+            return Ok(Some((hit, true)));
         }
+        Ok(self.installation(install_id)?.map(|i| (i, false)))
+    }
+
+    /// Loads an installation from the database (and keeps it in the cache).
+    /// A secret that does not open is an error (the row is unusable, never
+    /// "empty").
+    pub fn installation(&self, install_id: &str) -> Result<Option<Installation>> {
         let ticket = self.cache.ticket();
         let Some(row) = self.conn()?.query_opt(
-            "SELECT site_url, admin_email, platform, plugin_version, secret, status, challenge, proven, last_seen
+            "SELECT site_url, admin_email, platform, plugin_version, secret, status, challenge, proven, last_seen,
+                    version
              FROM installations WHERE install_id = $1",
             args![install_id],
         )?
@@ -287,6 +305,7 @@ impl Store {
             challenge: row.opt_text(6)?,
             proven: row.flag(7)?,
             last_seen: row.int(8)?,
+            version: row.int(9)?,
         };
         self.cache.put(ticket, &installation);
         Ok(Some(installation))
@@ -312,7 +331,7 @@ impl Store {
     pub fn set_proven(&self, install_id: &str, now: i64) -> Result<bool> {
         self.update_installation(
             install_id,
-            "UPDATE installations SET status = $2, challenge = NULL, proven = TRUE, updated_at = $3
+            "UPDATE installations SET status = $2, challenge = NULL, proven = TRUE, updated_at = $3, version = version + 1
              WHERE install_id = $1",
             args![install_id, InstallStatus::Active.as_str(), now],
         )
@@ -349,7 +368,7 @@ impl Store {
     pub fn set_installation_status(&self, install_id: &str, status: InstallStatus, now: i64) -> Result<bool> {
         self.update_installation(
             install_id,
-            "UPDATE installations SET status = $2, challenge = NULL, updated_at = $3 WHERE install_id = $1",
+            "UPDATE installations SET status = $2, challenge = NULL, updated_at = $3, version = version + 1 WHERE install_id = $1",
             args![install_id, status.as_str(), now],
         )
     }
@@ -359,7 +378,7 @@ impl Store {
     pub fn update_site_url(&self, install_id: &str, site_url: &str, now: i64) -> Result<bool> {
         self.update_installation(
             install_id,
-            "UPDATE installations SET proven = (proven AND site_url = $2), site_url = $2, updated_at = $3
+            "UPDATE installations SET proven = (proven AND site_url = $2), site_url = $2, updated_at = $3, version = version + 1
              WHERE install_id = $1",
             args![install_id, site_url, now],
         )
@@ -371,7 +390,7 @@ impl Store {
     pub fn begin_site_move(&self, install_id: &str, site_url: &str, challenge: &str, now: i64) -> Result<bool> {
         self.update_installation(
             install_id,
-            "UPDATE installations SET site_url = $2, status = $3, challenge = $4, proven = FALSE, updated_at = $5
+            "UPDATE installations SET site_url = $2, status = $3, challenge = $4, proven = FALSE, updated_at = $5, version = version + 1
              WHERE install_id = $1",
             args![install_id, site_url, InstallStatus::PendingOwnership.as_str(), challenge, now],
         )
@@ -431,6 +450,13 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// The version of a new installation row: random, below 2^62 (room to count up).
+fn first_version() -> i64 {
+    let mut bytes = [0u8; 8];
+    crate::crypto::fill_random(&mut bytes);
+    (u64::from_be_bytes(bytes) >> 2) as i64
 }
 
 fn undecryptable(what: &str) -> Error {

@@ -59,7 +59,10 @@ pub fn register(app: &App, install_id: &str) -> bool {
             // otherwise make two endpoints; the broker itself does not retry.
             ("idempotency-key".to_string(), random_id("whk_", 18)),
         ];
-        app.pacer.note(&access.operator, app.shared_store());
+        // An API call like any other: it takes a slot of the operator's budget.
+        if !matches!(app.pacer.acquire(&access.operator, app.shared_store()), Ok(Ok(_))) {
+            return Err("rate_limited");
+        }
         let answer = app
             .stora
             .forward("POST", "webhook_endpoints", &headers, body.to_string().as_bytes(), &access.token)
@@ -102,7 +105,10 @@ fn delete_at_stora(app: &App, access: &crate::refresh::Access, stora_id: &str) {
     if !stora_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return;
     }
-    app.pacer.note(&access.operator, app.shared_store());
+    // Best effort, but within the operator's budget: no slot, no call.
+    if !matches!(app.pacer.acquire(&access.operator, app.shared_store()), Ok(Ok(_))) {
+        return;
+    }
     let _ = app.stora.forward("DELETE", &format!("webhook_endpoints/{stora_id}"), &[], &[], &access.token);
 }
 

@@ -31,6 +31,23 @@ fn reason(e: &Error) -> Option<&str> {
     e.reason()
 }
 
+/// A Prometheus series' value summed over every broker instance's `/metrics`.
+fn metric(env: &Env, series: &str) -> u64 {
+    env.instances()
+        .map(|broker| {
+            let text = env.http(tessera_core::Request {
+                method: "GET".into(),
+                url: format!("{}/metrics", broker.url()),
+                headers: vec![("authorization".into(), format!("Bearer {}", env.admin_token()))],
+                body: Vec::new(),
+            });
+            let text = String::from_utf8(text.body).unwrap();
+            let line = text.lines().find(|l| l.strip_prefix(series).is_some_and(|rest| rest.starts_with(' ')));
+            line.map_or(0, |l| l[series.len() + 1..].parse::<u64>().unwrap())
+        })
+        .sum()
+}
+
 fn stora_requests(env: &Env, path: &str) -> Vec<fake_stora::RequestRecord> {
     env.stora.store().requests().into_iter().filter(|r| r.path == path).collect()
 }
@@ -900,19 +917,19 @@ fn stora_webhooks_are_verified_deduplicated_queued_and_pulled() {
     assert_eq!(bad.status, 400);
     assert_eq!(tessera_core::internals::classify::error_code(&bad.body).as_deref(), Some("invalid_request"));
 
-    // The counters a partner alerts on.
-    let metrics = String::from_utf8(env.admin("GET", "/metrics").body).unwrap();
-    for sample in [
-        "tessera_broker_webhook_duplicates_total 5\n",
-        "tessera_broker_events_queued_total 2\n",
-        "tessera_broker_webhooks_refused_total{reason=\"signature_invalid\"} 6\n",
-        "tessera_broker_webhooks_refused_total{reason=\"signature_expired\"} 5\n",
-        "tessera_broker_webhooks_refused_total{reason=\"unknown_hook\"} 1\n",
-        "tessera_broker_webhook_registrations_total 2\n",
+    // The counters a partner alerts on (summed over the instances: each
+    // process counts what it served).
+    for (series, value) in [
+        ("tessera_broker_webhook_duplicates_total", 5),
+        ("tessera_broker_events_queued_total", 2),
+        ("tessera_broker_webhooks_refused_total{reason=\"signature_invalid\"}", 6),
+        ("tessera_broker_webhooks_refused_total{reason=\"signature_expired\"}", 5),
+        ("tessera_broker_webhooks_refused_total{reason=\"unknown_hook\"}", 1),
+        ("tessera_broker_webhook_registrations_total", 2),
+        (&format!("tessera_broker_installation_events_queued_total{{install_id=\"{id}\"}}"), 2),
     ] {
-        assert!(metrics.contains(sample), "{sample} missing from:\n{metrics}");
+        assert_eq!(metric(&env, series), value, "{series}");
     }
-    assert!(metrics.contains(&format!("tessera_broker_installation_events_queued_total{{install_id=\"{id}\"}} 2\n")));
     // The secret never reaches a log line.
     assert!(env.logs.lock().unwrap().iter().all(|l| !l.contains(&secret) && !l.contains("whsec_")));
 

@@ -167,6 +167,7 @@ mod tests {
             challenge: None,
             proven: false,
             last_seen: 0,
+            version: 0,
         }
     }
 

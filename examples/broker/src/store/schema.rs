@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use super::db::{Conn, Result, args};
 
 /// The schema version [`migrate`] brings a database to.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Brings the database behind `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Conn) -> Result<()> {
@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS installations (
     created_at     INTEGER NOT NULL,
     updated_at     INTEGER NOT NULL,
     proven         INTEGER NOT NULL DEFAULT 0,
-    last_seen      INTEGER NOT NULL DEFAULT 0
+    last_seen      INTEGER NOT NULL DEFAULT 0,
+    version        INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS connect_links (
     install_id   TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
@@ -116,6 +117,8 @@ CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, seq);
 /// Version 4 (several instances): `grants` remembers a refresh begun and
 /// not finished (`refresh_started_at`). Version 5 (Stora's webhooks): the
 /// new tables `webhook_endpoints` and `events`, created by the schema below.
+/// Version 6 (a consistent installations cache): `installations.version`,
+/// changed by every write of the row.
 fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 1 {
@@ -167,6 +170,17 @@ fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
             conn.execute_batch("ALTER TABLE grants ADD COLUMN refresh_started_at INTEGER;")?;
         }
     }
+    if version < 6 {
+        let installations_without_version: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'installations'
+               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('installations') WHERE name = 'version')",
+            [],
+            |r| r.get(0),
+        )?;
+        if installations_without_version == 1 {
+            conn.execute_batch("ALTER TABLE installations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;")?;
+        }
+    }
     conn.execute_batch(SQLITE_SCHEMA)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     Ok(())
@@ -185,7 +199,8 @@ CREATE TABLE IF NOT EXISTS installations (
     created_at     BIGINT NOT NULL,
     updated_at     BIGINT NOT NULL,
     proven         BOOLEAN NOT NULL DEFAULT FALSE,
-    last_seen      BIGINT NOT NULL DEFAULT 0
+    last_seen      BIGINT NOT NULL DEFAULT 0,
+    version        BIGINT NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS connect_links (
     install_id   TEXT NOT NULL REFERENCES installations(install_id) ON DELETE CASCADE,
@@ -254,6 +269,7 @@ CREATE TABLE IF NOT EXISTS nonces (
     PRIMARY KEY (install_id, nonce)
 );
 CREATE INDEX IF NOT EXISTS nonces_expiry ON nonces (expires_at);
+CREATE INDEX IF NOT EXISTS nonces_live ON nonces (install_id, expires_at);
 CREATE TABLE IF NOT EXISTS pacing_slots (
     operator TEXT NOT NULL,
     at_ms    BIGINT NOT NULL
@@ -284,6 +300,9 @@ fn migrate_postgres(conn: &mut Conn) -> Result<()> {
         // by `version < n`.
         if version < SCHEMA_VERSION {
             tx.batch(POSTGRES_SCHEMA)?;
+            if version < 6 {
+                tx.batch("ALTER TABLE installations ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0")?;
+            }
             tx.execute("UPDATE tessera_schema SET version = $1", args![SCHEMA_VERSION])?;
         }
         Ok(())

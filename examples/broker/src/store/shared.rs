@@ -24,7 +24,10 @@ impl Store {
     /// statement: two instances recording the same nonce at once cannot
     /// both see it fresh (the primary key decides). The share check and the
     /// insert are one statement too, so the bound holds to within the
-    /// requests of one instant.
+    /// requests of one instant. Nothing is recorded, and `None` answered,
+    /// unless the installation's row is still at `version`: the caller
+    /// checked the signature and the status against a row that may have come
+    /// from its cache, and must read it again.
     pub fn record_nonce(
         &self,
         install_id: &str,
@@ -32,25 +35,34 @@ impl Store {
         expires_at: i64,
         now: i64,
         per_installation: usize,
-    ) -> Result<ReplayAnswer> {
+        version: i64,
+    ) -> Result<Option<ReplayAnswer>> {
         let limit = i64::try_from(per_installation).unwrap_or(i64::MAX);
         let mut conn = self.conn()?;
         let recorded = conn.execute(
             "INSERT INTO nonces (install_id, nonce, expires_at)
              SELECT $1, $2, $3
              WHERE (SELECT COUNT(*) FROM nonces WHERE install_id = $1 AND expires_at >= $4) < $5
+               AND EXISTS (SELECT 1 FROM installations WHERE install_id = $1 AND version = $6)
              ON CONFLICT (install_id, nonce) DO UPDATE SET expires_at = excluded.expires_at
                  WHERE nonces.expires_at < $4",
-            args![install_id, nonce, expires_at, now, limit],
+            args![install_id, nonce, expires_at, now, limit, version],
         )?;
         let answer = if recorded == 1 {
-            ReplayAnswer::Fresh
+            Some(ReplayAnswer::Fresh)
         } else {
-            let live = conn.query_opt(
-                "SELECT 1 FROM nonces WHERE install_id = $1 AND nonce = $2 AND expires_at >= $3",
+            let row = conn.query_opt(
+                "SELECT (SELECT version FROM installations WHERE install_id = $1),
+                        EXISTS (SELECT 1 FROM nonces WHERE install_id = $1 AND nonce = $2 AND expires_at >= $3)",
                 args![install_id, nonce, now],
             )?;
-            if live.is_some() { ReplayAnswer::Seen } else { ReplayAnswer::Full }
+            match row {
+                Some(row) if row.opt_int(0)? == Some(version) => {
+                    Some(if row.flag(1)? { ReplayAnswer::Seen } else { ReplayAnswer::Full })
+                }
+                // The row changed (or is gone) since the caller read it.
+                _ => None,
+            }
         };
         if self.sweeps.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(SWEEP_EVERY) {
             conn.execute("DELETE FROM nonces WHERE expires_at < $1", args![now])?;

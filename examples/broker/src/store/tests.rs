@@ -182,12 +182,16 @@ fn grant_lifecycle_and_compare_and_set() {
 fn the_cache_serves_rows_and_forgets_changes() {
     for store in engines().into_iter().take(1) {
         let id = installation(&store);
+        let cached = |id: &str| store.cached_installation(id).unwrap().map(|(i, hit)| (i.status, i.version, hit));
         let (_, misses) = store.cache().counts();
-        assert!(store.installation(&id).unwrap().is_some());
-        assert!(store.installation(&id).unwrap().is_some());
+        let (status, version, hit) = cached(&id).unwrap();
+        assert_eq!((status, hit), (InstallStatus::Active, false));
+        assert_eq!(cached(&id).unwrap(), (InstallStatus::Active, version, true));
         assert_eq!(store.cache().counts(), (1, misses + 1), "read once, then served");
         assert!(store.set_installation_status(&id, InstallStatus::Disabled, 5).unwrap());
-        assert_eq!(store.installation(&id).unwrap().unwrap().status, InstallStatus::Disabled, "forgotten at once");
+        assert_eq!(cached(&id).unwrap(), (InstallStatus::Disabled, version + 1, false), "forgotten at once");
+        assert!(store.delete_installation(&id).unwrap());
+        assert_eq!(cached(&id), None);
     }
 }
 
@@ -210,15 +214,25 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 fn a_nonce_recorded_by_one_instance_is_a_replay_at_another() {
     let Some((a, b)) = two_instances() else { return };
     let id = installation(&a);
+    let v = a.installation(&id).unwrap().unwrap().version;
     use tessera_core::ReplayAnswer::{Fresh, Full, Seen};
-    assert_eq!(a.record_nonce(&id, "n1", 200, 100, 2).unwrap(), Fresh);
-    assert_eq!(b.record_nonce(&id, "n1", 200, 100, 2).unwrap(), Seen, "replayed to another instance");
-    assert_eq!(b.record_nonce(&id, "n2", 200, 100, 2).unwrap(), Fresh);
-    assert_eq!(a.record_nonce(&id, "n3", 200, 100, 2).unwrap(), Full, "the installation's share is full");
+    assert_eq!(a.record_nonce(&id, "n1", 200, 100, 2, v).unwrap(), Some(Fresh));
+    assert_eq!(b.record_nonce(&id, "n1", 200, 100, 2, v).unwrap(), Some(Seen), "replayed to another instance");
+    assert_eq!(b.record_nonce(&id, "n2", 200, 100, 2, v).unwrap(), Some(Fresh));
+    assert_eq!(a.record_nonce(&id, "n3", 200, 100, 2, v).unwrap(), Some(Full), "the installation's share is full");
     let other = installation(&a);
-    assert_eq!(a.record_nonce(&other, "n3", 200, 100, 2).unwrap(), Fresh, "no other installation is affected");
+    let v_other = a.installation(&other).unwrap().unwrap().version;
+    assert_ne!(v, v_other, "versions start at random");
+    assert_eq!(a.record_nonce(&other, "n3", 200, 100, 2, v_other).unwrap(), Some(Fresh), "no other installation");
     // Past its expiry a nonce no longer counts, and its row may be reused.
-    assert_eq!(b.record_nonce(&id, "n1", 400, 201, 2).unwrap(), Fresh);
+    assert_eq!(b.record_nonce(&id, "n1", 400, 201, 2, v).unwrap(), Some(Fresh));
+    // A row changed since it was read (the kill switch at another instance):
+    // nothing is recorded, the caller reads again.
+    assert!(b.set_installation_status(&id, InstallStatus::Disabled, 5).unwrap());
+    assert_eq!(a.record_nonce(&id, "n9", 400, 201, 9, v).unwrap(), None);
+    assert_eq!(a.record_nonce(&id, "n9", 400, 201, 9, v + 1).unwrap(), Some(Fresh), "recorded once read again");
+    assert!(a.delete_installation(&id).unwrap());
+    assert_eq!(b.record_nonce(&id, "n8", 400, 201, 9, v + 1).unwrap(), None, "a deleted row");
 }
 
 #[test]
@@ -246,17 +260,17 @@ fn a_change_at_one_instance_is_forgotten_by_the_others_cache() {
     let Some((a, b)) = two_instances() else { return };
     wait_until("both listen", || a.cache().is_live() && b.cache().is_live());
     let id = installation(&a);
-    assert_eq!(a.installation(&id).unwrap().unwrap().status, InstallStatus::Active);
-    let (hits, _) = a.cache().counts();
-    assert_eq!(a.installation(&id).unwrap().unwrap().status, InstallStatus::Active);
-    assert_eq!(a.cache().counts().0, hits + 1, "served from the cache");
-    // The kill switch, thrown at the other instance.
+    let cached = |id: &str| a.cached_installation(id).unwrap().map(|(i, hit)| (i.status, hit));
+    assert_eq!(cached(&id), Some((InstallStatus::Active, false)));
+    assert_eq!(cached(&id), Some((InstallStatus::Active, true)), "served from the cache");
+    // The kill switch, thrown at the other instance (the signature check
+    // confirms a cached row's version in the database: handlers::verify_with).
     assert!(b.set_installation_status(&id, InstallStatus::Disabled, 5).unwrap());
-    wait_until("the first instance sees the kill switch", || {
-        a.installation(&id).unwrap().unwrap().status == InstallStatus::Disabled
+    wait_until("the first instance's cache hears of the kill switch", || {
+        cached(&id).is_some_and(|(status, _)| status == InstallStatus::Disabled)
     });
     assert!(b.delete_installation(&id).unwrap());
-    wait_until("the first instance forgets the deleted row", || a.installation(&id).unwrap().is_none());
+    wait_until("the first instance's cache forgets the deleted row", || cached(&id).is_none());
 }
 
 #[test]
