@@ -123,66 +123,45 @@ fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 1 {
         conn.execute_batch("DROP TABLE IF EXISTS connect_attempts;")?;
-        let grants_without_round: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
-               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'connect_round')",
-            [],
-            |r| r.get(0),
-        )?;
-        if grants_without_round == 1 {
-            conn.execute_batch("ALTER TABLE grants ADD COLUMN connect_round TEXT;")?;
-        }
+        add_column(conn, "grants", "connect_round", "ALTER TABLE grants ADD COLUMN connect_round TEXT;")?;
     }
     if version < 2 {
-        let installations_without_proven: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'installations'
-               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('installations') WHERE name = 'proven')",
-            [],
-            |r| r.get(0),
+        add_column(
+            conn,
+            "installations",
+            "proven",
+            "ALTER TABLE installations ADD COLUMN proven INTEGER NOT NULL DEFAULT 0;
+             ALTER TABLE installations ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
+             UPDATE installations SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);",
         )?;
-        if installations_without_proven == 1 {
-            conn.execute_batch(
-                "ALTER TABLE installations ADD COLUMN proven INTEGER NOT NULL DEFAULT 0;
-                 ALTER TABLE installations ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;
-                 UPDATE installations SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);",
-            )?;
-        }
     }
     if version < 3 {
-        let grants_without_account: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
-               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'account_id')",
-            [],
-            |r| r.get(0),
-        )?;
-        if grants_without_account == 1 {
-            conn.execute_batch("ALTER TABLE grants ADD COLUMN account_id TEXT;")?;
-        }
+        add_column(conn, "grants", "account_id", "ALTER TABLE grants ADD COLUMN account_id TEXT;")?;
     }
     if version < 4 {
-        let grants_without_marker: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'grants'
-               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('grants') WHERE name = 'refresh_started_at')",
-            [],
-            |r| r.get(0),
-        )?;
-        if grants_without_marker == 1 {
-            conn.execute_batch("ALTER TABLE grants ADD COLUMN refresh_started_at INTEGER;")?;
-        }
+        add_column(conn, "grants", "refresh_started_at", "ALTER TABLE grants ADD COLUMN refresh_started_at INTEGER;")?;
     }
     if version < 6 {
-        let installations_without_version: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'installations'
-               AND NOT EXISTS (SELECT 1 FROM pragma_table_info('installations') WHERE name = 'version')",
-            [],
-            |r| r.get(0),
-        )?;
-        if installations_without_version == 1 {
-            conn.execute_batch("ALTER TABLE installations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;")?;
-        }
+        let ddl = "ALTER TABLE installations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;";
+        add_column(conn, "installations", "version", ddl)?;
     }
     conn.execute_batch(SQLITE_SCHEMA)?;
     conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    Ok(())
+}
+
+/// Runs `ddl` when `table` exists without `column` (a table that does not
+/// exist yet is created whole by the schema).
+fn add_column(conn: &Connection, table: &str, column: &str, ddl: &str) -> rusqlite::Result<()> {
+    let missing: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1
+           AND NOT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        rusqlite::params![table, column],
+        |r| r.get(0),
+    )?;
+    if missing == 1 {
+        conn.execute_batch(ddl)?;
+    }
     Ok(())
 }
 
