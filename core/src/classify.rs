@@ -321,9 +321,11 @@ pub fn classify(resp: &Response, now: i64) -> Outcome {
         (401, Some("signature_invalid" | "unknown_installation")) => OutcomeKind::RegistrationInvalid,
         (401, Some("signature_expired")) => OutcomeKind::SignatureExpired,
         (429, _) => OutcomeKind::RateLimited,
+        // A timeout is one whatever its body says (found by fuzzing: a 408
+        // carrying Stora's `api_error` body was `upstream_failed`).
+        (408, _) | (500..=599, _) => OutcomeKind::ServerUnavailable,
         (400..=499, Some("api_error")) => OutcomeKind::UpstreamFailed,
         (300..=399, _) => OutcomeKind::Redirected,
-        (408, _) | (500..=599, _) => OutcomeKind::ServerUnavailable,
         _ => OutcomeKind::ClientError,
     };
     Outcome { kind, status, code, retry_after_ms, server_date, request_id, from_stora, description, details }

@@ -546,6 +546,8 @@ mod fixtures {
                 // broker with `Tessera-Origin: stora`: every code has an outcome.
                 stora("stora-invalid-request", 400, "invalid_request"),
                 stora("stora-api-error", 400, "api_error"),
+                // A timeout is one whatever its body says (a fuzzing find).
+                stora("stora-408-with-api-error-body", 408, "api_error"),
                 stora("stora-invalid-token", 401, "invalid_token"),
                 stora("stora-forbidden", 403, "forbidden"),
                 stora("stora-resource-not-found", 404, "resource_not_found"),

@@ -205,9 +205,10 @@ final class Classify
                 => Outcome::REGISTRATION_INVALID,
             $status === 401 && $code === 'signature_expired' => Outcome::SIGNATURE_EXPIRED,
             $status === 429 => Outcome::RATE_LIMITED,
+            // A timeout is one whatever its body says.
+            $status === 408 || ($status >= 500 && $status <= 599) => Outcome::SERVER_UNAVAILABLE,
             $status >= 400 && $status <= 499 && $code === 'api_error' => Outcome::UPSTREAM_FAILED,
             $status >= 300 && $status <= 399 => Outcome::REDIRECTED,
-            $status === 408 || ($status >= 500 && $status <= 599) => Outcome::SERVER_UNAVAILABLE,
             default => Outcome::CLIENT_ERROR,
         };
         return new Outcome($kind, $status, $code, $retryAfterMs, $serverDate, $requestId, $fromStora, $description, $details);
