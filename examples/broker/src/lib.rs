@@ -79,7 +79,7 @@ pub mod stora;
 pub mod store;
 pub mod webhooks;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -305,6 +305,11 @@ pub struct App {
     clock_offset: AtomicI64,
     /// When the idle sweep last ran (broker clock, unix seconds).
     pub(crate) last_idle_sweep: AtomicI64,
+    /// When this process last tried again to register an installation's
+    /// webhook endpoint ([`webhooks`]): at most every
+    /// [`webhooks::REGISTRATION_RETRY_SECS`]. Only verified installations
+    /// that pull their events get an entry.
+    pub(crate) webhook_retries: Mutex<HashMap<String, i64>>,
 }
 
 impl App {
@@ -321,6 +326,7 @@ impl App {
             public_url: public_url.trim_end_matches('/').to_string(),
             clock_offset: AtomicI64::new(0),
             last_idle_sweep: AtomicI64::new(i64::MIN),
+            webhook_retries: Mutex::new(HashMap::new()),
             store,
             config,
         })

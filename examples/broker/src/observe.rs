@@ -188,6 +188,12 @@ pub struct Snapshot {
     pub webhooks: WebhookCounters,
 }
 
+/// Most installations counted one by one (per process).
+pub const MAX_TRACKED_INSTALLATIONS: usize = 100_000;
+/// The key under which installations past [`MAX_TRACKED_INSTALLATIONS`] are
+/// counted together (not an id: ids start with `ins_`).
+pub const OTHER_INSTALLATIONS: &str = "(other)";
+
 /// Collects log lines and counters (per process).
 #[derive(Debug, Default)]
 pub struct Observer {
@@ -274,9 +280,18 @@ impl Observer {
 
     fn with_install(&self, install_id: &str, update: impl FnOnce(&mut InstallCounters)) {
         let mut map = self.per_install.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get_mut(install_id) {
+        // Ids come from requests, unknown ones too (a refused registration,
+        // a forged uninstall ticket): past the cap they are counted
+        // together, so no caller can grow the map (or the Prometheus series)
+        // without bound.
+        let key = if map.contains_key(install_id) || map.len() < MAX_TRACKED_INSTALLATIONS {
+            install_id
+        } else {
+            OTHER_INSTALLATIONS
+        };
+        match map.get_mut(key) {
             Some(c) => update(c),
-            None => update(map.entry(install_id.to_string()).or_default()),
+            None => update(map.entry(key.to_string()).or_default()),
         }
     }
 
@@ -400,6 +415,19 @@ impl Observer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_installation_counters_are_bounded() {
+        let observer = Observer::new(LogSink::Off);
+        for i in 0..MAX_TRACKED_INSTALLATIONS + 10 {
+            observer.replay_refused(&format!("ins_{i}"));
+        }
+        let installs = observer.installs();
+        assert_eq!(installs.len(), MAX_TRACKED_INSTALLATIONS + 1, "the cap, and one entry for the rest");
+        assert_eq!(installs[OTHER_INSTALLATIONS].replays_refused, 10);
+        observer.replay_refused("ins_0");
+        assert_eq!(observer.install("ins_0").replays_refused, 2, "a tracked installation is still counted");
+    }
 
     #[test]
     fn a_lost_rotation_is_counted_and_logged_loudly() {

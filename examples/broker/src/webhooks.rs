@@ -44,6 +44,25 @@ pub const MAX_LIMIT: i64 = 100;
 
 // ---- endpoints at Stora ---------------------------------------------------------------
 
+/// A failed registration is tried again by a pull at most this often
+/// (seconds, per installation and process): a Stora that keeps refusing is
+/// not asked on every pull.
+pub const REGISTRATION_RETRY_SECS: i64 = 300;
+
+/// Whether a pull may try to register `install_id`'s endpoint again now
+/// (and records that it does).
+fn retry_due(app: &App, install_id: &str) -> bool {
+    let now = app.now();
+    let mut retries = app.webhook_retries.lock().unwrap_or_else(|e| e.into_inner());
+    match retries.get(install_id) {
+        Some(&at) if now - at < REGISTRATION_RETRY_SECS => false,
+        _ => {
+            retries.insert(install_id.to_string(), now);
+            true
+        }
+    }
+}
+
 /// Registers an endpoint at Stora for the installation's connection and
 /// stores it, replacing (and deleting at Stora, best effort) the previous
 /// one. Whether it worked; a failure is logged and counted, never fatal.
@@ -281,7 +300,7 @@ pub fn pull(app: &App, req: &Incoming) -> Reply {
             Some(Ok(n)) if (1..=MAX_LIMIT).contains(&n) => n,
             Some(_) => return Err(bad("limit must be 1 to 100")),
         };
-        if db(app.store.webhook_endpoint_of(&id))?.is_none() {
+        if db(app.store.webhook_endpoint_of(&id))?.is_none() && retry_due(app, &id) {
             register(app, &id);
         }
         // One row more than asked tells whether more follow.

@@ -939,3 +939,24 @@ fn stora_webhooks_are_verified_deduplicated_queued_and_pulled() {
     assert!(env.broker.app().store.webhook_endpoint_of(&id).unwrap().is_none());
     assert_eq!(events_queued(&env, &id), 0);
 }
+
+#[test]
+fn a_failed_webhook_registration_is_retried_by_a_pull_at_most_every_five_minutes() {
+    // One instance: the throttle is per process (each instance may try once).
+    let env = Env::start(EnvOptions { instances: 1, ..EnvOptions::default() }).expect("environment starts");
+    // Stora refuses the endpoint at connect time and on the next attempt.
+    env.stora_control("faults", json!({"status": 503, "count": 2, "path_prefix": "/2025-09/webhook_endpoints"}));
+    let mut plugin = connected(&env, "opr_retry", None);
+    let attempts = || stora_requests(&env, "/2025-09/webhook_endpoints").len();
+    assert_eq!(attempts(), 1, "tried at connect time");
+    let pull = |plugin: &mut PluginHost| plugin.send_signed(&ApiRequest::new("GET", "/events")).unwrap().status;
+    assert_eq!(pull(&mut plugin), 200);
+    assert_eq!(attempts(), 2, "the first pull tries again");
+    assert_eq!(pull(&mut plugin), 200);
+    assert_eq!(attempts(), 2, "the next pulls do not ask Stora again");
+    // Five minutes later (every instance's clock), Stora answering again.
+    env.set_clock_offset(tessera_broker::webhooks::REGISTRATION_RETRY_SECS);
+    assert_eq!(pull(&mut plugin), 200);
+    assert_eq!(attempts(), 3);
+    assert!(env.broker.app().store.webhook_endpoint_of(plugin.companion.install_id().unwrap()).unwrap().is_some());
+}
