@@ -219,6 +219,11 @@ pub enum Error {
     /// refresh lock in time (another request is refreshing the tokens).
     #[error("could not take the installation's refresh lock")]
     LockUnavailable,
+    /// The broker answered 2xx with a body that breaks the documented shape
+    /// (an events page, docs/PROTOCOL.md §14.3): nothing of it is used and
+    /// the installation's state is unchanged.
+    #[error("the broker's answer is malformed: {0}")]
+    ResponseInvalid(&'static str),
 
     // ---- connect callback --------------------------------------------------
     /// The callback's `state` does not match the pending connect.
@@ -324,6 +329,7 @@ impl Error {
             Error::ServerUnavailable { .. } => "server_unavailable",
             Error::UpstreamFailed { .. } => "upstream_failed",
             Error::LockUnavailable => "lock_unavailable",
+            Error::ResponseInvalid(_) => "response_invalid",
             Error::CallbackStateMismatch => "callback_state_mismatch",
             Error::CallbackExpired => "callback_expired",
             Error::CallbackDenied { .. } => "callback_denied",
@@ -366,9 +372,10 @@ impl Error {
             }
             Error::RateLimited { .. } => ErrorKind::RateLimited,
             Error::ClientError { .. } | Error::Redirected { .. } => ErrorKind::ClientError,
-            Error::ServerUnavailable { .. } | Error::UpstreamFailed { .. } | Error::LockUnavailable => {
-                ErrorKind::ServerUnavailable
-            }
+            Error::ServerUnavailable { .. }
+            | Error::UpstreamFailed { .. }
+            | Error::LockUnavailable
+            | Error::ResponseInvalid(_) => ErrorKind::ServerUnavailable,
             Error::CallbackStateMismatch
             | Error::CallbackExpired
             | Error::CallbackDenied { .. }

@@ -74,6 +74,7 @@ mod connect;
 mod encoding;
 mod entropy;
 mod error;
+mod events;
 mod http;
 mod httpdate;
 mod json;
@@ -106,6 +107,7 @@ pub use connect::ConnectParams;
 pub use entropy::OsEntropy;
 pub use entropy::{Entropy, SeededEntropy};
 pub use error::{Error, ErrorKind, Explanation, Result};
+pub use events::{EventPage, StoraEvent};
 pub use http::{ApiRequest, Request, Response};
 pub use machine::{Action, Call, Completion, Event, RemoteStep, TransportError, UninstallReport};
 pub use proxy::{
@@ -201,6 +203,12 @@ pub mod internals {
     /// Timeline Event keys.
     pub mod timeline {
         pub use crate::timeline::timeline_key;
+    }
+    /// Pulling Stora's events: the path and the bounds of a pull.
+    pub mod events {
+        pub use crate::events::{
+            DEFAULT_PULL_LIMIT, EVENTS_PULL_PATH, MAX_CURSOR_DIGITS, MAX_EVENT_NAME, MAX_PULL_LIMIT,
+        };
     }
     /// The URL model that defines what is signed.
     pub mod url {

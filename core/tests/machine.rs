@@ -81,6 +81,14 @@ fn completion_json(c: &Completion) -> Value {
         Completion::Recorded { response, event } => json!({
             "recorded": { "response": { "status": response.status, "body": text(&response.body) }, "event": step_json(event) }
         }),
+        Completion::Events(p) => json!({ "events": {
+            "events": p.events.iter().map(|e| json!({
+                "id": e.id, "type": e.event_type, "api_version": e.api_version,
+                "created_at": e.created_at, "data_json": e.data_json,
+            })).collect::<Vec<_>>(),
+            "cursor": p.cursor,
+            "has_more": p.has_more,
+        }}),
         Completion::Connected { account } => {
             json!({ "connected": { "account": { "id": account.id, "name": account.name } } })
         }
@@ -184,6 +192,9 @@ fn operation_json(op: &Op) -> Value {
         Op::SiteMoved => json!({ "op": "site_moved" }),
         Op::CompleteConnect(callback) => json!({ "op": "complete_connect", "callback": callback }),
         Op::RevokePrevious(id) => json!({ "op": "revoke_previous", "install_id": id }),
+        Op::PullEvents { limit, acknowledge } => {
+            json!({ "op": "pull_events", "limit": limit, "acknowledge": acknowledge })
+        }
         Op::Record(r, e) => json!({ "op": "call_and_record", "request": {
             "method": r.method, "path": r.path, "headers": pairs(&r.headers), "body": text(&r.body)
         }, "event": event_json_of(e) }),
@@ -240,7 +251,20 @@ fn start(c: &mut Companion, op: &Value, now: i64) -> tessera_core::Result<tesser
         "site_moved" => c.start_site_moved(),
         "complete_connect" => c.start_complete_connect(op["callback"].as_str().unwrap(), now),
         "revoke_previous" => c.start_revoke_previous(op["install_id"].as_str().unwrap()),
+        "pull_events" => c.start_pull_events(op["limit"].as_u64().unwrap() as u32),
         other => panic!("unknown op {other}"),
+    }
+}
+
+/// A `pull_events` operation with `"acknowledge": true`: once it ended with
+/// a page, the host acknowledges the page's cursor (before the final state
+/// is compared). Returns whether the cursor moved.
+fn acknowledge(c: &mut Companion, op: &Value, action: &Action) -> Option<bool> {
+    match action {
+        Action::Done(Ok(Completion::Events(page))) if op["acknowledge"] == json!(true) => {
+            Some(c.acknowledge_events(&page.cursor).unwrap())
+        }
+        _ => None,
     }
 }
 
@@ -278,6 +302,9 @@ fn run(s: &Scenario) -> (Value, Vec<String>) {
         let action = c.step(&mut call, event.clone(), now, &mut rng);
         steps.push(json!({ "now": now, "event": event_json(&event), "action": action_json(&action) }));
         trace.push(trace_of(&action));
+        if let Some(moved) = acknowledge(&mut c, &op, &action) {
+            script["acknowledged"] = json!(moved);
+        }
         let next = match &action {
             Action::Done(_) => break,
             Action::Sleep(_) => Some(Event::Slept),
@@ -324,6 +351,11 @@ fn replay(script: &Value) -> Result<(), String> {
         let got = action_json(&action);
         if got != step["action"] {
             return Err(format!("{name}: step {i}: expected {}\n got {got}", step["action"]));
+        }
+        if let Some(moved) = acknowledge(&mut c, &script["operation"], &action)
+            && script["acknowledged"] != json!(moved)
+        {
+            return Err(format!("{name}: acknowledging the page moved the cursor: {moved}"));
         }
     }
     if c.to_json() != script["final_state"].as_str().unwrap() {

@@ -118,7 +118,7 @@ impl Companion {
 
     fn succeed(&mut self, call: &mut Call, outcome: &Outcome, resp: Response, now: i64) -> Action {
         match call.op {
-            Op::Api => Action::Done(Ok(Completion::Response(resp))),
+            Op::Api => Self::pulled(call, resp),
             Op::Register | Op::UninstallLocal | Op::Record => Action::Done(Err(Error::Internal("handled elsewhere"))),
             Op::Disconnect => {
                 self.drop_connection();

@@ -1,5 +1,6 @@
 //! The step machine that drives every multi-step operation (sans-IO):
-//! registration, API calls, disconnect, uninstall, reset and "the site moved".
+//! registration, API calls (a pull of Stora's events among them), disconnect,
+//! uninstall, reset and "the site moved".
 //!
 //! The host loop is a few lines: feed [`Event::Start`], then perform each
 //! [`Action`] and feed back what happened, until [`Action::Done`]. The
@@ -60,6 +61,7 @@ mod leave;
 mod lock;
 mod previous;
 mod proxy;
+mod pull;
 mod record;
 mod register;
 mod types;
@@ -141,6 +143,8 @@ pub struct Call {
     local_failure: Option<Error>,
     /// A recorded call: the event to send once the action succeeded.
     recording: Option<Box<record::Recording>>,
+    /// A pull of Stora's events: its answer is read as a page.
+    pull: Option<pull::Pull>,
     /// Proxy mode: the token refresh in progress.
     refresh: Option<proxy::RefreshRound>,
     /// Proxy mode: this call refreshed (or adopted a refreshed pair) once.
@@ -182,6 +186,7 @@ impl Call {
             reset_steps: None,
             local_failure: None,
             recording: None,
+            pull: None,
             refresh: None,
             token_refreshed: false,
             refusals: 0,

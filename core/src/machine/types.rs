@@ -213,6 +213,9 @@ pub enum Completion {
     /// and the host deferred serving it, the status is `awaiting_ownership`:
     /// finish with [`crate::Companion::start_registration`].
     SiteMoved,
+    /// [`crate::Companion::start_pull_events`]: a page of Stora's events (the
+    /// cursor moves when the host acknowledges it).
+    Events(crate::events::EventPage),
     /// [`crate::Companion::start_recorded_call`]: the action succeeded; its
     /// Timeline Event was recorded or not.
     Recorded {

@@ -100,6 +100,9 @@ impl State {
         if self.token_generation > 0 {
             o.u64("token_generation", self.token_generation);
         }
+        if let Some(cursor) = &self.events_cursor {
+            o.str("events_cursor", cursor);
+        }
         o.end();
         out
     }
@@ -205,6 +208,12 @@ impl State {
                 other => other,
             },
             token_generation: top.u64_or("token_generation", 0)?,
+            events_cursor: match top.opt_string("events_cursor")? {
+                Some(c) if crate::events::cursor_value(&c).is_none() => {
+                    return Err(corrupt("events_cursor", "must be 1 to 18 decimal digits"));
+                }
+                other => other,
+            },
         };
         if state.tokens.is_some() && (state.config.proxy.is_none() || state.broker_token.is_some()) {
             return Err(corrupt("tokens", "belong to proxy mode only, without a broker token"));

@@ -173,6 +173,9 @@ pub struct State {
     /// that reads the stored state can tell a newer pair (or its loss) from
     /// a stale one.
     pub(crate) token_generation: u64,
+    /// Broker mode: where the next pull of Stora's events starts (the cursor
+    /// of the last page the host acknowledged; docs/PROTOCOL.md §14.3).
+    pub(crate) events_cursor: Option<String>,
 }
 
 impl State {
@@ -192,6 +195,7 @@ impl State {
             tokens: None,
             retired_refresh: None,
             token_generation: 0,
+            events_cursor: None,
         }
     }
 
@@ -229,6 +233,12 @@ impl State {
     /// refreshes, disconnects, lost grants); 0 before the first connect.
     pub fn token_generation(&self) -> u64 {
         self.token_generation
+    }
+
+    /// Broker mode: where the next pull of Stora's events starts, once a
+    /// page was acknowledged ([`crate::Companion::acknowledge_events`]).
+    pub fn events_cursor(&self) -> Option<&str> {
+        self.events_cursor.as_deref()
     }
 
     /// The Stora account of the last completed connect.

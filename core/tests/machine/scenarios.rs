@@ -24,6 +24,11 @@ pub enum Op {
     RevokePrevious(&'static str),
     /// Do this call, then record this Timeline Event.
     Record(ApiRequest, TimelineEvent),
+    /// Pull Stora's events; acknowledge the page when it comes.
+    PullEvents {
+        limit: u32,
+        acknowledge: bool,
+    },
 }
 
 /// How the broker (for a send) or the host (for a proof) answers.
@@ -199,6 +204,7 @@ pub fn all() -> Vec<Scenario> {
     v.extend(leave());
     v.extend(connect());
     v.extend(recorded());
+    v.extend(pulls());
     v.extend(proxy::scenarios());
     v
 }
@@ -1561,4 +1567,154 @@ fn recorded() -> Vec<Scenario> {
             "start_error invalid_input",
         ),
     ]
+}
+
+// ---- pulling Stora's events (docs/PROTOCOL.md §14.3) ------------------------------
+
+const PAGE: &str = r#"{"events":[{"id":"evt_1","type":"order.updated","api_version":"2025-09","created_at":1700000000,"data":{"object":{"id":"ord_1","status":"paid","total":12.5e1}}},{"id":"evt_2","type":"contact.created","api_version":"2025-09","created_at":1700000001,"data":{"object":{"id":"con_1","name":"Zo\u00eb"}},"extra":true}],"cursor":"42","has_more":true}"#;
+
+fn pull(limit: u32, acknowledge: bool) -> Op {
+    Op::PullEvents { limit, acknowledge }
+}
+
+/// Connected, with the cursor of an earlier page acknowledged.
+fn pulled_to(seed: u8, cursor: &str) -> Companion {
+    let mut c = connected(B, seed);
+    c.acknowledge_events(cursor).unwrap();
+    c
+}
+
+/// Answers a pull must refuse (`response_invalid`), each with the state unchanged.
+const BAD_PAGES: [(&str, &str); 9] = [
+    ("not JSON", "{"),
+    ("events not an array", r#"{"events":{},"cursor":"1","has_more":false}"#),
+    ("cursor a number", r#"{"events":[],"cursor":1,"has_more":false}"#),
+    ("cursor of 19 digits", r#"{"events":[],"cursor":"1234567890123456789","has_more":false}"#),
+    ("has_more on an empty page", r#"{"events":[],"cursor":"0","has_more":true}"#),
+    (
+        "an event without data",
+        r#"{"events":[{"id":"evt_1","type":"t","api_version":"2025-09","created_at":1}],"cursor":"1","has_more":false}"#,
+    ),
+    (
+        "created_at not an integer",
+        r#"{"events":[{"id":"evt_1","type":"t","api_version":"2025-09","created_at":1.5,"data":{}}],"cursor":"1","has_more":false}"#,
+    ),
+    (
+        "a member twice in data",
+        r#"{"events":[{"id":"evt_1","type":"t","api_version":"2025-09","created_at":1,"data":{"a":1,"a":2}}],"cursor":"1","has_more":false}"#,
+    ),
+    (
+        "the same event twice",
+        r#"{"events":[{"id":"evt_1","type":"t","api_version":"","created_at":1,"data":{}},{"id":"evt_1","type":"t","api_version":"","created_at":1,"data":{}}],"cursor":"1","has_more":false}"#,
+    ),
+];
+
+fn pulls() -> Vec<Scenario> {
+    let g = "call";
+    let bad = BAD_PAGES.iter().enumerate().map(|(i, (what, body))| {
+        let name: &'static str = Box::leak(format!("events: refused, {what}").into_boxed_str());
+        s(
+            g,
+            name,
+            &["response_invalid"],
+            150 + i as u8,
+            connected(B, 150),
+            pull(2, true),
+            vec![resp(200, body)],
+            "send GET, done response_invalid",
+        )
+    });
+    bad.chain(vec![
+        s(
+            g,
+            "events: first pull, page acknowledged",
+            &["GET /events?limit=n with no cursor", "the page is read", "acknowledging stores the cursor"],
+            140,
+            connected(B, 140),
+            pull(2, true),
+            vec![resp(200, PAGE)],
+            "send GET, done events",
+        ),
+        s(
+            g,
+            "events: a pull after the stored cursor, not acknowledged",
+            &["after=<stored cursor>", "the cursor stays until the host acknowledges"],
+            141,
+            pulled_to(141, "41"),
+            pull(50, false),
+            vec![resp(200, PAGE)],
+            "send GET, done events",
+        ),
+        s(
+            g,
+            "events: an empty page",
+            &["an empty page keeps the cursor"],
+            142,
+            pulled_to(142, "42"),
+            pull(50, true),
+            vec![resp(200, r#"{"events":[],"cursor":"42","has_more":false}"#)],
+            "send GET, done events",
+        ),
+        s(
+            g,
+            "events: a cursor going backwards is refused",
+            &["response_invalid", "the state is unchanged"],
+            143,
+            pulled_to(143, "43"),
+            pull(50, true),
+            vec![resp(200, PAGE)],
+            "send GET, done response_invalid",
+        ),
+        s(
+            g,
+            "events: more events than asked for are refused",
+            &["response_invalid on a page over the limit"],
+            144,
+            connected(B, 144),
+            pull(1, true),
+            vec![resp(200, PAGE)],
+            "send GET, done response_invalid",
+        ),
+        s(
+            g,
+            "events: 503 retried, then the page",
+            &["a pull is a GET: retried like any call"],
+            145,
+            connected(B, 145),
+            pull(2, true),
+            vec![resp(503, ""), resp(200, PAGE)],
+            "send GET, sleep *, send GET, done events",
+        ),
+        s(
+            g,
+            "events: broker_token_invalid means reconnect",
+            &["reconnect mapping as for any call"],
+            146,
+            pulled_to(146, "7"),
+            pull(50, true),
+            vec![code(401, "broker_token_invalid")],
+            "send GET, persist, done reconnect_required",
+        ),
+        s(
+            g,
+            "events: a limit over 100 is refused before anything is sent",
+            &["limit 1..100"],
+            147,
+            connected(B, 147),
+            pull(101, true),
+            vec![],
+            "start_error invalid_input",
+        ),
+        s(
+            g,
+            "events: not connected",
+            &["a pull needs the broker token"],
+            148,
+            registered(B, 148),
+            pull(50, true),
+            vec![],
+            "start_error not_connected",
+        ),
+    ])
+    .collect()
 }

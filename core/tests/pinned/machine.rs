@@ -133,6 +133,7 @@ fn completion_name(c: &Completion) -> &'static str {
         Completion::Reset { .. } => "reset",
         Completion::SiteMoved => "site_moved",
         Completion::Recorded { .. } => "recorded",
+        Completion::Events(_) => "events",
     }
 }
 
