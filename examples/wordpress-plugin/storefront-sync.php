@@ -25,6 +25,7 @@ require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-tessera.php';
 require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-settings.php';
 require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-state.php';
 require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-client.php';
+require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-events.php';
 require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-ownership.php';
 require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-previous.php';
 require_once STOREFRONT_SYNC_DIR . 'includes/class-storefront-sync-admin.php';

@@ -14,6 +14,7 @@ require_once __DIR__ . '/includes/class-storefront-sync-tessera.php';
 require_once __DIR__ . '/includes/class-storefront-sync-settings.php';
 require_once __DIR__ . '/includes/class-storefront-sync-state.php';
 require_once __DIR__ . '/includes/class-storefront-sync-client.php';
+require_once __DIR__ . '/includes/class-storefront-sync-events.php';
 
 if ( Storefront_Sync_Tessera::available() ) {
 	try {

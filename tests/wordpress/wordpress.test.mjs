@@ -144,6 +144,7 @@ step('the example action: a website enquiry becomes a Stora contact with the plu
   await expectText('Enquiry sent to Stora as contact con_', 'recorded on your Stora timeline');
   await screenshot('enquiry-sent');
   const contactId = (await text()).match(/as contact (con_[0-9]+)/)[1];
+  notes.contactId = contactId;
   const requests = (await stora('GET', 'requests')).json;
   const posts = requests.filter((r) => r.method === 'POST' && r.path === '/2025-09/contacts');
   assert.equal(posts.length, 1);
@@ -172,6 +173,34 @@ step('the example action: a website enquiry becomes a Stora contact with the plu
   assert.match(contact.metadata['storefront_sync.enquiry'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   const after = (await stora('GET', 'counters')).json;
   assert.equal(after.posts_without_idempotency_key, before.posts_without_idempotency_key, 'every POST carried an Idempotency-Key');
+});
+
+step('Stora\'s events reach the site with no inbound request: the settings page pulls them from the broker and lists them once', async () => {
+  // Stora delivers contact.created (signed webhook) to the broker in the
+  // background; the page pulls what the broker holds each time it loads.
+  const row = page.locator('#storefront-sync-events tbody tr', { hasText: 'contact.created' });
+  for (let i = 0; i < 20 && (await row.count()) === 0; i++) {
+    await page.goto(settingsUrl());
+    if ((await row.count()) === 0) await new Promise((r) => setTimeout(r, 250));
+  }
+  await expectText('Recent Stora events', 'contact.created', notes.contactId);
+  assert.equal(await row.count(), 1);
+  assert.equal(await row.locator('td').nth(2).innerText(), notes.contactId);
+  await screenshot('stora-events');
+  const read = () => JSON.parse(wpPhp(
+    'echo json_encode(["cursor" => Storefront_Sync_State::load()->eventsCursor(), "ids" => array_column(Storefront_Sync_Events::recent(), "id")]);',
+    { native: MODE === 'native' },
+  ));
+  const first = read();
+  assert.match(first.cursor ?? '', /^[0-9]+$/, 'the cursor is stored once the page is kept');
+  assert.equal(new Set(first.ids).size, first.ids.length, 'each event kept once');
+  // Loaded again: the broker is asked after the cursor, nothing is listed twice.
+  await page.goto(settingsUrl());
+  assert.equal(await row.count(), 1);
+  const second = read();
+  assert.ok(BigInt(second.cursor) >= BigInt(first.cursor));
+  assert.ok(first.ids.every((id) => second.ids.includes(id)), 'nothing kept is lost');
+  assert.equal(new Set(second.ids).size, second.ids.length);
 });
 
 step('Stora fails the Timeline Event: the enquiry still stands and the page says the entry was not recorded, with the code', async () => {

@@ -58,6 +58,13 @@ final class Storefront_Sync_Admin {
 	private static $orders_error = null;
 
 	/**
+	 * Why Stora's events could not be pulled.
+	 *
+	 * @var Native\Exception\TesseraException|Bundled\Exception\TesseraException|null
+	 */
+	private static $events_error = null;
+
+	/**
 	 * Hooks.
 	 *
 	 * @return void
@@ -251,7 +258,8 @@ final class Storefront_Sync_Admin {
 
 	/**
 	 * Before the settings page is output: finish a connect callback, fetch
-	 * the orders (so a "reconnect required" shows in this page's notices).
+	 * the orders (so a "reconnect required" shows in this page's notices)
+	 * and pull Stora's events the broker holds for this site.
 	 *
 	 * @return void
 	 */
@@ -266,6 +274,11 @@ final class Storefront_Sync_Admin {
 				self::$orders = Storefront_Sync_Client::recent_orders( $current['companion'] );
 			} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 				self::$orders_error = $e;
+			}
+			try {
+				Storefront_Sync_Events::pull( $current['companion'] );
+			} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+				self::$events_error = $e;
 			}
 		}
 	}
@@ -384,6 +397,11 @@ final class Storefront_Sync_Admin {
 			<?php if ( null !== self::$orders || null !== self::$orders_error ) : ?>
 				<h2><?php esc_html_e( 'Recent orders', 'storefront-sync' ); ?></h2>
 				<?php self::render_orders(); ?>
+			<?php endif; ?>
+
+			<?php if ( 'connected' === $status && ! Storefront_Sync_Settings::is_proxy() ) : ?>
+				<h2><?php esc_html_e( 'Recent Stora events', 'storefront-sync' ); ?></h2>
+				<?php self::render_events(); ?>
 			<?php endif; ?>
 
 			<?php if ( 'connected' === $status ) : ?>
@@ -591,6 +609,43 @@ final class Storefront_Sync_Admin {
 	}
 
 	/**
+	 * The recent Stora events (Storefront_Sync_Events), and why the last
+	 * pull failed when it did.
+	 *
+	 * @return void
+	 */
+	private static function render_events() {
+		if ( null !== self::$events_error ) {
+			printf( '<p class="storefront-sync-events-error">%s</p>', esc_html( self::error_message( self::$events_error->getErrorCode() ) ) );
+		}
+		$events = Storefront_Sync_Events::recent();
+		if ( array() === $events ) {
+			echo '<p id="storefront-sync-no-events">' . esc_html__( 'No events yet. Changes in your Stora account (a new contact, an updated order) appear here.', 'storefront-sync' ) . '</p>';
+			return;
+		}
+		?>
+		<table class="widefat striped storefront-sync-events" id="storefront-sync-events">
+			<thead>
+				<tr>
+					<th scope="col"><?php esc_html_e( 'When', 'storefront-sync' ); ?></th>
+					<th scope="col"><?php esc_html_e( 'Event', 'storefront-sync' ); ?></th>
+					<th scope="col"><?php esc_html_e( 'About', 'storefront-sync' ); ?></th>
+				</tr>
+			</thead>
+			<tbody>
+				<?php foreach ( $events as $event ) : ?>
+					<tr data-event-id="<?php echo esc_attr( $event['id'] ); ?>">
+						<td><?php echo esc_html( wp_date( get_option( 'date_format' ) . ' ' . get_option( 'time_format' ), $event['created_at'] ) ); ?></td>
+						<td><code><?php echo esc_html( $event['type'] ); ?></code></td>
+						<td><?php echo esc_html( $event['object'] ); ?></td>
+					</tr>
+				<?php endforeach; ?>
+			</tbody>
+		</table>
+		<?php
+	}
+
+	/**
 	 * "129.00 GBP" from Stora's `{amount (minor units), currency}`.
 	 *
 	 * @param mixed $price Price object.
@@ -781,6 +836,8 @@ final class Storefront_Sync_Admin {
 				return __( 'Enter a name and a valid email address.', 'storefront-sync' );
 			case 'client_error':
 				return __( 'The Storefront Sync service refused the request.', 'storefront-sync' );
+			case 'response_invalid':
+				return __( 'The Storefront Sync service sent an answer this plugin cannot read; nothing of it was used. Try again later.', 'storefront-sync' );
 			case 'lock_unavailable':
 				return __( 'Another request of this site was renewing the access to Stora and did not finish in time. Try again.', 'storefront-sync' );
 			case 'invalid_url':
@@ -1088,6 +1145,7 @@ final class Storefront_Sync_Admin {
 			$companion = self::companion_or_fail();
 			$result    = $companion->disconnect( Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
 			Storefront_Sync_State::save_after_operation( $companion );
+			Storefront_Sync_Events::forget();
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}
@@ -1112,6 +1170,7 @@ final class Storefront_Sync_Admin {
 			$companion = self::companion_or_fail();
 			$result    = Storefront_Sync_Client::reset( $companion );
 			Storefront_Sync_State::save_after_operation( $companion );
+			Storefront_Sync_Events::forget();
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			self::finish( 'error', $e->getErrorCode() );
 		}

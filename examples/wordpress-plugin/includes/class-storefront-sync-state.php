@@ -633,6 +633,7 @@ final class Storefront_Sync_State {
 		delete_option( self::INSTALL_ID_OPTION );
 		delete_option( self::PREVIOUS_INSTALL_ID_OPTION );
 		delete_transient( self::LOCK_TRANSIENT );
+		Storefront_Sync_Events::forget();
 		Storefront_Sync_Settings::delete();
 	}
 }
