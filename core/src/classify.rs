@@ -230,34 +230,7 @@ fn write_compact(out: &mut String, value: &Value) {
         let clean: String = s.chars().filter(|&c| !is_dropped(c)).collect();
         crate::json::write_str(out, &clean);
     };
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(n),
-        Value::String(s) => string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_compact(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            out.push('{');
-            for (i, (key, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                string(out, key);
-                out.push(':');
-                write_compact(out, item);
-            }
-            out.push('}');
-        }
-    }
+    crate::json::write_value_with(out, value, &string);
 }
 
 /// Parses an HTTP-date (IMF-fixdate and the two obsolete forms) to unix seconds.

@@ -16,7 +16,7 @@
 use std::collections::HashSet;
 
 use crate::error::{Error, Result};
-use crate::json::{self, Value, write_str};
+use crate::json::{self, Value, has_duplicate_member, write_value};
 
 /// The broker path the events are pulled from.
 pub const EVENTS_PULL_PATH: &str = "/events";
@@ -105,47 +105,13 @@ fn event(v: &Value) -> Result<StoraEvent> {
     let created_at =
         member(v, "created_at")?.and_then(Value::as_i64).ok_or(bad("an event's created_at must be an integer"))?;
     let data = member(v, "data")?.filter(|d| d.is_object()).ok_or(bad("an event's data must be an object"))?;
-    let mut data_json = String::new();
-    write_value(data, &mut data_json)?;
-    Ok(StoraEvent { id, event_type, api_version, created_at, data_json })
-}
-
-/// Writes `v` as compact JSON, refusing an object with a member twice
-/// (which the bindings' JSON decoders would each resolve differently).
-fn write_value(v: &Value, out: &mut String) -> Result<()> {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(n),
-        Value::String(s) => write_str(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(item, out)?;
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            let mut seen = HashSet::with_capacity(members.len());
-            out.push('{');
-            for (i, (k, item)) in members.iter().enumerate() {
-                if !seen.insert(k.as_str()) {
-                    return Err(bad("a member of an event's data appears twice"));
-                }
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(out, k);
-                out.push(':');
-                write_value(item, out)?;
-            }
-            out.push('}');
-        }
+    // A member given twice: the bindings' JSON decoders would each pick another.
+    if has_duplicate_member(data) {
+        return Err(bad("a member of an event's data appears twice"));
     }
-    Ok(())
+    let mut data_json = String::new();
+    write_value(&mut data_json, data);
+    Ok(StoraEvent { id, event_type, api_version, created_at, data_json })
 }
 
 /// Reads a 2xx answer to a pull sent `after` this cursor for at most

@@ -111,10 +111,13 @@ fn json_agrees_with_serde_json() {
                 prop_assert!(same(&to_serde(o), t), "values differ: {text}");
                 prop_assert!(duplicates_are_refused(o), "a duplicated name was not refused: {text}");
                 // What our writer writes, serde_json reads back as the same value.
-                let written = json_render::write(o);
+                let mut written = String::new();
+                json::write_value(&mut written, o);
                 let back: serde_json::Value = serde_json::from_str(&written).expect("our output is JSON");
                 prop_assert!(same(&back, t), "written {written} reads differently");
-                if json_render::has_duplicates(o) {
+                let duplicated = json_render::has_duplicates(o);
+                prop_assert_eq!(json::has_duplicate_member(o), duplicated, "duplicate members: {}", text);
+                if duplicated {
                     tally.add("both accept, duplicate names (ours refuses them on lookup)");
                 }
             }
@@ -450,46 +453,9 @@ mod json_gen {
 }
 
 mod json_render {
-    use tessera_core::internals::json::{Value, write_str};
+    use tessera_core::internals::json::Value;
 
-    /// `v` written back with our writer (`write_str` for every string).
-    pub fn write(v: &Value) -> String {
-        let mut out = String::new();
-        put(&mut out, v);
-        out
-    }
-
-    fn put(out: &mut String, v: &Value) {
-        match v {
-            Value::Null => out.push_str("null"),
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Number(n) => out.push_str(n),
-            Value::String(s) => write_str(out, s),
-            Value::Array(items) => {
-                out.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    put(out, item);
-                }
-                out.push(']');
-            }
-            Value::Object(members) => {
-                out.push('{');
-                for (i, (k, item)) in members.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    write_str(out, k);
-                    out.push(':');
-                    put(out, item);
-                }
-                out.push('}');
-            }
-        }
-    }
-
+    /// An independent oracle for `has_duplicate_member` (quadratic, obviously right).
     pub fn has_duplicates(v: &Value) -> bool {
         match v {
             Value::Array(a) => a.iter().any(has_duplicates),

@@ -14,6 +14,8 @@ mod classify;
 mod companion;
 #[path = "pinned/connect.rs"]
 mod connect;
+#[path = "pinned/events.rs"]
+mod events;
 #[path = "pinned/json.rs"]
 mod json;
 #[path = "pinned/machine.rs"]
