@@ -91,8 +91,8 @@ fn name(obj: &Value, key: &str, why: &'static str) -> Result<String> {
     }
 }
 
-/// Reads one event of the page.
-fn event(v: &Value) -> Result<StoraEvent> {
+/// Reads one event of a page (or of a push, `crate::push`).
+pub(crate) fn event(v: &Value) -> Result<StoraEvent> {
     if !v.is_object() {
         return Err(bad("an event is not an object"));
     }

@@ -12,6 +12,10 @@
 //! - [`Companion::step`]: a step machine for whole calls — retries with
 //!   full-jitter backoff, `Retry-After`, clock-skew correction, reconnect
 //!   mapping, disconnect and the uninstall plan — driven by a tiny host loop.
+//! - [`Companion::start_pull_events`], [`Companion::acknowledge_events`],
+//!   [`Companion::verify_push`]: Stora's events, which the broker receives
+//!   as webhooks, pulled by the plugin with a cursor it keeps (or pushed to
+//!   a site that accepts inbound requests, signed by [`sign_push`]).
 //! - [`Verifier`], [`begin_connect_url`], [`begin_uninstall_ticket`],
 //!   [`check_ownership_proof`]: what a broker runs, as sans-IO steps — the
 //!   broker is asked for a secret and for a replay-store answer, never called
@@ -81,6 +85,7 @@ mod json;
 mod machine;
 pub mod metadata;
 pub mod proxy;
+mod push;
 mod redact;
 mod registration;
 mod seal;
@@ -115,6 +120,7 @@ pub use proxy::{
     MAX_STORA_TOKEN, PROXY_STATE_TTL_SECS, ProxyKey, ProxyState, RefreshRequest, RevokeRequest, SecretText,
     TokenRequest, browser_cookie_header, browser_cookie_in, is_browser_cookie, new_browser_cookie,
 };
+pub use push::{check_push_url, sign_push};
 pub use registration::{OwnershipProof, Registration, RegistrationOutcome};
 pub use secret::{BrokerToken, Secret};
 pub use sign::SignOptions;
@@ -204,10 +210,15 @@ pub mod internals {
     pub mod timeline {
         pub use crate::timeline::timeline_key;
     }
-    /// Pulling Stora's events: the path and the bounds of a pull.
+    /// Stora's events: the path and bounds of a pull; a push's header and
+    /// bounds, and the timestamped-HMAC header reader (Stora's webhooks' too).
     pub mod events {
         pub use crate::events::{
             DEFAULT_PULL_LIMIT, EVENTS_PULL_PATH, MAX_CURSOR_DIGITS, MAX_EVENT_NAME, MAX_PULL_LIMIT,
+        };
+        pub use crate::push::{
+            MAX_PUSH_BODY, MAX_PUSH_EVENTS, MAX_PUSH_URL, PUSH_CONTEXT, PUSH_PATH, PUSH_SIGNATURE_HEADER,
+            PUSH_TOLERANCE_SECS, parse_timestamped_signature,
         };
     }
     /// The URL model that defines what is signed.

@@ -1212,16 +1212,20 @@ mod records;
 #[path = "vectors/proxy.rs"]
 mod proxy;
 
+#[path = "vectors/push.rs"]
+mod push;
+
 /// `timeline.json`, `metadata.json` (their fixtures are in vectors/records.rs)
-/// and `proxy-tokens.json` (vectors/proxy.rs).
+/// `proxy-tokens.json` (vectors/proxy.rs) and `push.json` (vectors/push.rs).
 #[test]
 fn timeline_and_metadata_vectors() {
     let bless = std::env::var_os("TESSERA_BLESS").is_some();
     type Build = fn() -> Value;
-    let files: [(&str, Build, Compute); 3] = [
+    let files: [(&str, Build, Compute); 4] = [
         ("timeline", records::timeline, records::compute_timeline),
         ("metadata", records::metadata, records::compute_metadata),
         ("proxy-tokens", proxy::build, proxy::compute),
+        ("push", push::build, push::compute),
     ];
     for (name, build, compute) in files {
         let path = dir().join(format!("{name}.json"));

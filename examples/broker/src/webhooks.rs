@@ -146,39 +146,9 @@ pub fn forget(app: &App, install_id: &str) {
 
 // ---- POST /webhooks/stora/{hook_id} ------------------------------------------------------
 
-/// `X-Stora-Signature: t=<unix ts>,v1=<hex>[,v1=<hex>…]`: the timestamp as
-/// sent (it is signed as text) and every `v1` (several during a secret
-/// rotation). Other keys are ignored; `None` when `t` or every `v1` is
-/// missing or malformed.
-pub fn parse_signature(header: &str) -> Option<(&str, i64, Vec<[u8; 32]>)> {
-    let mut t = None;
-    let mut v1 = Vec::new();
-    for part in header.split(',') {
-        let (key, value) = part.trim().split_once('=')?;
-        match key {
-            "t" if t.is_none() && (1..=12).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) => {
-                t = Some(value)
-            }
-            "t" => return None,
-            "v1" if v1.len() < 8 => v1.push(unhex(value)?),
-            "v1" => return None,
-            _ => {}
-        }
-    }
-    let t = t?;
-    (!v1.is_empty()).then(|| (t, t.parse().unwrap_or(i64::MAX), v1))
-}
-
-fn unhex(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in hex.as_bytes().chunks(2).enumerate() {
-        out[i] = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
-}
+/// `X-Stora-Signature: t=<unix ts>,v1=<hex>[,v1=<hex>…]`: the core's
+/// reader of that shape (Tessera's own pushes use it too).
+pub use tessera_core::internals::events::parse_timestamped_signature as parse_signature;
 
 /// HMAC-SHA256 of `"<t>.<body>"` under `secret`.
 pub fn expected_signature(secret: &[u8], t: &str, body: &[u8]) -> [u8; 32] {
@@ -356,7 +326,8 @@ mod tests {
         // Computed independently (Python's hmac module).
         let mac = expected_signature(b"whsec_test", "1700000000", br#"{"event":{}}"#);
         let want = "16d843402bfb247c88dea8232b7466df772f4d7c8fb13e83ec89a19070d3fb18";
-        assert_eq!(Some(mac), unhex(want));
-        assert_ne!(Some(expected_signature(b"whsec_test", "1700000001", br#"{"event":{}}"#)), unhex(want));
+        let hex = |m: [u8; 32]| m.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(hex(mac), want);
+        assert_ne!(hex(expected_signature(b"whsec_test", "1700000001", br#"{"event":{}}"#)), want);
     }
 }
