@@ -111,7 +111,8 @@ pub fn sign_push(secret: &Secret, install_id: &str, body: &[u8], now: i64) -> St
 
 /// Checks a push URL against the installation's site URL and returns it
 /// normalised: absolute, on the site's origin (same scheme, host and port:
-/// the broker POSTs nowhere else), no fragment or credentials, at most
+/// the broker POSTs nowhere else) over http(s) (an extension has no URL to
+/// push to), no fragment or credentials, at most
 /// [`MAX_PUSH_URL`] bytes. Broker and plugin apply the same rule.
 pub fn check_push_url(site_url: &str, url: &str) -> Result<String> {
     const FIELD: &str = "push_url";
@@ -120,6 +121,9 @@ pub fn check_push_url(site_url: &str, url: &str) -> Result<String> {
     }
     let push = Url::parse(url, FIELD)?;
     let site = Url::parse(site_url, "site_url")?;
+    if !matches!(push.scheme(), "https" | "http") {
+        return Err(Error::InvalidUrl { field: FIELD, reason: "must be an http(s) URL" });
+    }
     if push.scheme() != site.scheme() || push.authority() != site.authority() {
         return Err(Error::InvalidUrl { field: FIELD, reason: "must be on the site's own origin" });
     }

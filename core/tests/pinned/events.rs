@@ -142,3 +142,22 @@ fn only_a_registered_broker_installation_pulls() {
     let proxied = Companion::create(config).unwrap();
     assert!(matches!(proxied.start_pull_events(1), Err(Error::InvalidState(_))));
 }
+
+#[test]
+fn a_push_url_is_http_on_the_sites_own_origin() {
+    use tessera_core::check_push_url;
+    let site = "https://shop.example";
+    assert_eq!(check_push_url(site, "https://shop.example/hook").unwrap(), "https://shop.example/hook");
+    assert_eq!(check_push_url(site, "https://SHOP.example:443/hook").unwrap(), "https://shop.example/hook");
+    for bad in
+        ["https://shop.example.evil/hook", "https://evil.example/?https://shop.example", "http://shop.example/hook"]
+    {
+        assert!(matches!(check_push_url(site, bad), Err(Error::InvalidUrl { .. })), "{bad}");
+    }
+    let extension = "chrome-extension://abcdefghijklmnopabcdefghijklmnop";
+    let same = format!("{extension}/events");
+    assert!(matches!(check_push_url(extension, &same), Err(Error::InvalidUrl { .. })), "no push to an extension");
+    let long = format!("https://shop.example/{}", "a".repeat(2048 - 21));
+    assert_eq!(check_push_url(site, &long).unwrap().len(), 2048);
+    assert!(matches!(check_push_url(site, &format!("{long}a")), Err(Error::TooLarge { .. })));
+}

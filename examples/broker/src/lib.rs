@@ -23,6 +23,7 @@
 //! | `GET /admin/installations?status=&limit=&after=` | [`admin::list_installations`] (paginated by id, no secrets) |
 //! | `GET /metrics` | [`admin::prometheus`] (Prometheus text format, per process; admin token) |
 //! | `GET /events?after=&limit=` | [`webhooks::pull`] (signed, broker token: the installation's Stora events after a cursor) |
+//! | `PUT /events/push`, `DELETE /events/push` | [`push::register`] (signed, broker token: the site's push URL; then each queued event is POSTed there, [`push::after_queued`]) |
 //! | `POST /webhooks/stora/{hook_id}` | [`webhooks::receive`] (from Stora, `X-Stora-Signature`: verified, de-duplicated, queued) |
 //!
 //! Rules a partner's own broker must keep, and where this one keeps them:
@@ -71,6 +72,7 @@ pub mod metrics;
 pub mod observe;
 pub mod pacing;
 pub mod plugin_host;
+pub mod push;
 pub mod refresh;
 pub mod reply;
 mod serve;
@@ -310,6 +312,8 @@ pub struct App {
     /// [`webhooks::REGISTRATION_RETRY_SECS`]. Only verified installations
     /// that pull their events get an entry.
     pub(crate) webhook_retries: Mutex<HashMap<String, i64>>,
+    /// This process's pushes of events to sites ([`push`]).
+    pub pushes: Arc<push::Pushes>,
 }
 
 impl App {
@@ -327,6 +331,7 @@ impl App {
             clock_offset: AtomicI64::new(0),
             last_idle_sweep: AtomicI64::new(i64::MIN),
             webhook_retries: Mutex::new(HashMap::new()),
+            pushes: Arc::default(),
             store,
             config,
         })
@@ -447,6 +452,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/metrics", handle!(get, "GET /admin/metrics", handlers::admin_metrics))
         .route("/metrics", handle!(get, "GET /metrics", admin::prometheus))
         .route("/events", handle!(get, "GET /events", webhooks::pull))
+        .route("/events/push", handle!(any, "/events/push", push::register))
         .route("/webhooks/stora/{hook_id}", handle!(post, "POST /webhooks/stora/{hook_id}", webhooks::receive));
     with_fallbacks(routes, app)
 }

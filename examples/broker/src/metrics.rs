@@ -147,7 +147,27 @@ pub const WEBHOOK_REFUSALS: [&str; 6] =
 /// then the gauge is left out rather than reported as zero).
 pub fn render(app: &App) -> String {
     let counts = app.store.installation_counts().ok();
-    render_snapshot(&app.observer.snapshot(), counts.as_deref(), &app.pacer.stats())
+    let mut text = render_snapshot(&app.observer.snapshot(), counts.as_deref(), &app.pacer.stats());
+    text.push_str(&render_pushes(&app.pushes));
+    text
+}
+
+/// The pushes of events to sites ([`crate::push`]).
+fn render_pushes(pushes: &crate::push::Pushes) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut out = Exposition::default();
+    for (name, help, value) in [
+        ("tessera_broker_events_pushed_total", "Stora events pushed to a site (a 2xx answer).", &pushes.delivered),
+        (
+            "tessera_broker_event_pushes_failed_total",
+            "Pushes given up after every attempt, or skipped while too many were under way (the pull still brings the event).",
+            &pushes.failed,
+        ),
+    ] {
+        out.family(name, "counter", help);
+        out.sample(name, &[], value.load(Relaxed));
+    }
+    out.0
 }
 
 /// [`render`] from values already read.

@@ -529,7 +529,8 @@ fn resolve(current: &str, location: &str) -> String {
     format!("{}{}", &current[..origin_end], location)
 }
 
-/// The plugin's site: serves ownership proofs on 127.0.0.1. `PUT {path}`
+/// The plugin's site: serves ownership proofs on 127.0.0.1 and takes pushes
+/// of events (every `POST` is answered 200 and kept). `PUT {path}`
 /// sets the body served at `path` (a test hook for the Node and PHP suites,
 /// which stand in for the plugin's REST route).
 pub struct SiteServer {
@@ -556,12 +557,32 @@ impl SiteServer {
             .fallback(|State((files, seen)): State<SiteState>, req: AxRequest| async move {
                 let path = req.uri().path().to_string();
                 let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+                let headers = req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect();
+                let method = req.method().clone();
+                if method == axum::http::Method::POST {
+                    // A push of events (docs/PROTOCOL.md §14.4): kept for the test to verify.
+                    let body = axum::body::to_bytes(req.into_body(), 512 * 1024).await.unwrap_or_default().to_vec();
+                    seen.lock().unwrap_or_else(|e| e.into_inner()).push(SiteRequest {
+                        method: method.as_str().to_string(),
+                        path,
+                        host,
+                        headers,
+                        body,
+                    });
+                    return StatusCode::OK.into_response();
+                }
                 seen.lock().unwrap_or_else(|e| e.into_inner()).push(SiteRequest {
-                    method: req.method().as_str().to_string(),
+                    method: method.as_str().to_string(),
                     path: path.clone(),
                     host,
+                    headers,
+                    body: Vec::new(),
                 });
-                if req.method() == axum::http::Method::PUT {
+                if method == axum::http::Method::PUT {
                     // Test hook for suites in other languages: set a file.
                     let Ok(body) = axum::body::to_bytes(req.into_body(), 64 * 1024).await else {
                         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
@@ -628,6 +649,10 @@ pub struct SiteRequest {
     pub path: String,
     /// The `Host` header.
     pub host: String,
+    /// Every header (names lowercase).
+    pub headers: Vec<(String, String)>,
+    /// The body of a `POST` (a push), else empty.
+    pub body: Vec<u8>,
 }
 
 /// What a host can do with a [`SiteServer`]: publish files (proofs). Cheap

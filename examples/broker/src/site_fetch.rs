@@ -1,5 +1,6 @@
-//! The one request the broker sends to a plugin's site: the ownership-proof
-//! fetch, `GET {site_url}/.well-known/tessera/{install_id}`.
+//! The requests the broker sends to a plugin's site: the ownership-proof
+//! fetch, `GET {site_url}/.well-known/tessera/{install_id}`, and the pushes
+//! of Stora's events to a URL on the site's origin (`POST`, §14.4).
 //!
 //! The site URL is chosen by whoever registers, so this fetch must not be a
 //! way into the broker's own network (SSRF). The rule, in order:
@@ -18,7 +19,7 @@
 //!    name the site. A second DNS answer — a rebinding attacker's TTL-0
 //!    record now pointing at `169.254.169.254` — is never asked for.
 //!
-//! No redirects, no proxy, 5 s, 1 KiB.
+//! No redirects, no proxy, 5 s; a proof is at most 1 KiB.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -162,9 +163,29 @@ impl ureq::unversioned::resolver::Resolver for Pinned {
     }
 }
 
-/// `GET {site_url}{ownership_path(install_id)}`: resolve once, check every
-/// address, connect only to those (the URL, hence `Host`, unchanged). No
-/// redirects, no proxy, 5 s, 1 KiB. Returns the trimmed body.
+/// An agent for one request to `url`: its host resolved once, every address
+/// checked, the connection pinned to those (the URL, hence `Host`,
+/// unchanged). No redirects, no proxy, 5 s.
+fn pinned_agent(resolver: &Arc<dyn Resolve>, allow_loopback: bool, url: &str) -> Result<ureq::Agent, FetchError> {
+    let parsed = tessera_core::internals::url::Url::parse(url, "site_url").map_err(|_| FetchError::BadUrl)?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(FetchError::BadUrl);
+    }
+    let port = parsed.port().unwrap_or(if parsed.scheme() == "https" { 443 } else { 80 });
+    let checked = resolve_checked(resolver.as_ref(), parsed.host(), port, allow_loopback)?;
+    let pinned = Pinned(checked.into_iter().map(|ip| SocketAddr::new(ip, port)).collect());
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .user_agent("tessera-broker/0.1")
+        .build();
+    Ok(ureq::Agent::with_parts(config, ureq::unversioned::transport::DefaultConnector::default(), pinned))
+}
+
+/// `GET {site_url}{ownership_path(install_id)}` through [`pinned_agent`],
+/// 1 KiB at most. Returns the trimmed body.
 pub fn fetch_ownership_proof(
     resolver: &Arc<dyn Resolve>,
     allow_loopback: bool,
@@ -176,24 +197,33 @@ pub fn fetch_ownership_proof(
         site_url.trim_end_matches('/'),
         tessera_core::internals::registration::ownership_path(install_id)
     );
-    let parsed = tessera_core::internals::url::Url::parse(&url, "site_url").map_err(|_| FetchError::BadUrl)?;
-    let port = parsed.port().unwrap_or(if parsed.scheme() == "https" { 443 } else { 80 });
-    let checked = resolve_checked(resolver.as_ref(), parsed.host(), port, allow_loopback)?;
-    let pinned = Pinned(checked.into_iter().map(|ip| SocketAddr::new(ip, port)).collect());
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .proxy(None)
-        .timeout_global(Some(Duration::from_secs(5)))
-        .user_agent("tessera-broker/0.1")
-        .build();
-    let agent = ureq::Agent::with_parts(config, ureq::unversioned::transport::DefaultConnector::default(), pinned);
+    let agent = pinned_agent(resolver, allow_loopback, &url)?;
     let mut resp = agent.get(&url).call().map_err(|_| FetchError::Unreachable)?;
     if resp.status().as_u16() != 200 {
         return Err(FetchError::Status(resp.status().as_u16()));
     }
     let body = resp.body_mut().with_config().limit(1024).read_to_string().map_err(|_| FetchError::Unreachable)?;
     Ok(body.trim().to_string())
+}
+
+/// `POST {url}` of a push (docs/PROTOCOL.md §14.4) through
+/// [`pinned_agent`]: the JSON `body` with its `Tessera-Push-Signature`.
+/// Returns the site's status; its body is not read.
+pub fn post_push(
+    resolver: &Arc<dyn Resolve>,
+    allow_loopback: bool,
+    url: &str,
+    signature: &str,
+    body: &[u8],
+) -> Result<u16, FetchError> {
+    let agent = pinned_agent(resolver, allow_loopback, url)?;
+    let resp = agent
+        .post(url)
+        .header("content-type", "application/json")
+        .header(tessera_core::internals::events::PUSH_SIGNATURE_HEADER, signature)
+        .send(body)
+        .map_err(|_| FetchError::Unreachable)?;
+    Ok(resp.status().as_u16())
 }
 
 #[cfg(test)]

@@ -960,3 +960,83 @@ fn a_failed_webhook_registration_is_retried_by_a_pull_at_most_every_five_minutes
     assert_eq!(attempts(), 3);
     assert!(env.broker.app().store.webhook_endpoint_of(plugin.companion.install_id().unwrap()).unwrap().is_some());
 }
+
+/// The site's pushes (`POST`s) so far.
+fn pushes(env: &Env) -> Vec<tessera_broker::plugin_host::SiteRequest> {
+    env.site.requests().into_iter().filter(|r| r.method == "POST").collect()
+}
+
+#[test]
+fn events_are_pushed_to_the_sites_own_origin_signed_with_its_secret() {
+    let env = env();
+    let mut plugin = connected(&env, "opr_push", Some("public.order:read public.order:write"));
+    let other = connected(&env, "opr_push_other", None);
+    let patch = |v: u8| {
+        ApiRequest::json("PATCH", "/api/orders/ord_1001", format!(r#"{{"metadata":{{"crm.id":"{v}"}}}}"#).into_bytes())
+    };
+
+    // Only a URL on the site's own origin is taken (the broker POSTs nowhere else).
+    for url in ["https://evil.example/push", "http://169.254.169.254/latest", "ftp://127.0.0.1/x"] {
+        let body = format!(r#"{{"url":"{url}"}}"#).into_bytes();
+        let refused = plugin.send_signed(&ApiRequest::json("PUT", "/events/push", body)).unwrap();
+        assert_eq!(refused.status, 400, "{url}");
+        assert_eq!(tessera_core::internals::classify::error_code(&refused.body).as_deref(), Some("invalid_request"));
+    }
+    let url = format!("{}/wp-json/storefront-sync/v1/events", env.site.url());
+    let set = plugin.companion.push_registration_request(Some(&url)).unwrap();
+    let answer = plugin.call(set).unwrap();
+    assert_eq!(
+        (answer.status, serde_json::from_slice::<serde_json::Value>(&answer.body).unwrap()["push_url"].as_str()),
+        (200, Some(url.as_str()))
+    );
+
+    // A mutation at Stora: its webhook reaches the broker, which pushes the event to the site.
+    assert_eq!(plugin.call(patch(1)).unwrap().status, 200);
+    deliveries_done(&env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while pushes(&env).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no push arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let push = pushes(&env).remove(0);
+    assert_eq!(push.path, "/wp-json/storefront-sync/v1/events");
+    let now = tessera_broker::plugin_host::wall_now();
+    let events = plugin.companion.verify_push(&push.headers, &push.body, now).expect("the plugin verifies the push");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "order.updated");
+    assert!(events[0].data_json.contains(r#""id":"ord_1001""#), "{}", events[0].data_json);
+    // The push moved nothing: the pull brings the same event.
+    let page = plugin.get_json("/events").unwrap();
+    assert_eq!(page["events"][0]["id"].as_str(), Some(events[0].id.as_str()));
+
+    // What the site must refuse: another body, another installation's key, an old push.
+    let mut tampered = push.body.clone();
+    let at = tampered.len() - 3;
+    tampered[at] ^= 1;
+    assert_eq!(plugin.companion.verify_push(&push.headers, &tampered, now), Err(Error::SignatureInvalid));
+    assert_eq!(other.companion.verify_push(&push.headers, &push.body, now), Err(Error::SignatureInvalid));
+    assert_eq!(plugin.companion.verify_push(&push.headers, &push.body, now + 301), Err(Error::SignatureExpired));
+    assert_eq!(plugin.companion.verify_push(&[], &push.body, now), Err(Error::SignatureMissing));
+    assert!(
+        env.logs.lock().unwrap().iter().all(|l| !l.contains("tessera-push-signature")),
+        "the signature is not logged"
+    );
+    // Counted once the site's answer is read (just after the site kept the push).
+    while metric(&env, "tessera_broker_events_pushed_total") == 0 {
+        assert!(std::time::Instant::now() < deadline, "the push is not counted");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(metric(&env, "tessera_broker_events_pushed_total"), 1);
+    assert_eq!(metric(&env, "tessera_broker_event_pushes_failed_total"), 0);
+
+    // DELETE stops the pushes; the events still queue for the pull.
+    let stop = plugin.companion.push_registration_request(None).unwrap();
+    assert_eq!(plugin.call(stop).unwrap().status, 204);
+    assert_eq!(plugin.call(patch(2)).unwrap().status, 200);
+    deliveries_done(&env);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(pushes(&env).len(), 1, "no push after DELETE");
+    let cursor = page["cursor"].as_str().unwrap();
+    let later = plugin.get_json(&format!("/events?after={cursor}")).unwrap();
+    assert_eq!(later["events"].as_array().unwrap().len(), 1);
+}

@@ -119,8 +119,8 @@ impl Store {
         self.endpoint_where("install_id", install_id)
     }
 
-    /// Forgets the installation's endpoint and its queued events (a
-    /// disconnect); returns the endpoint's Stora id, if it had one.
+    /// Forgets the installation's endpoint, its queued events and its push
+    /// URL (a disconnect); returns the endpoint's Stora id, if it had one.
     pub fn delete_webhook_endpoint(&self, install_id: &str) -> Result<Option<String>> {
         self.conn()?.transaction(|tx| {
             let previous = tx.query_opt(
@@ -129,8 +129,30 @@ impl Store {
             )?;
             tx.execute("DELETE FROM webhook_endpoints WHERE install_id = $1", args![install_id])?;
             tx.execute("DELETE FROM events WHERE install_id = $1", args![install_id])?;
+            tx.execute("DELETE FROM event_push WHERE install_id = $1", args![install_id])?;
             previous.map(|r| r.text(0)).transpose()
         })
+    }
+
+    /// Sets (or with `None` removes) the URL the installation's events are
+    /// pushed to (docs/PROTOCOL.md §14.4; checked by the caller).
+    pub fn set_event_push(&self, install_id: &str, url: Option<&str>, now: i64) -> Result<()> {
+        let mut conn = self.conn()?;
+        match url {
+            Some(url) => conn.execute(
+                "INSERT INTO event_push (install_id, url, updated_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (install_id) DO UPDATE SET url = excluded.url, updated_at = excluded.updated_at",
+                args![install_id, url, now],
+            )?,
+            None => conn.execute("DELETE FROM event_push WHERE install_id = $1", args![install_id])?,
+        };
+        Ok(())
+    }
+
+    /// The URL the installation's events are pushed to, if it set one.
+    pub fn event_push(&self, install_id: &str) -> Result<Option<String>> {
+        let row = self.conn()?.query_opt("SELECT url FROM event_push WHERE install_id = $1", args![install_id])?;
+        row.map(|r| r.text(0)).transpose()
     }
 
     /// Queues an event unless the installation already has one with that

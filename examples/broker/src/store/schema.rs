@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use super::db::{Conn, Result, args};
 
 /// The schema version [`migrate`] brings a database to.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Brings the database behind `conn` to [`SCHEMA_VERSION`].
 pub fn migrate(conn: &mut Conn) -> Result<()> {
@@ -101,6 +101,11 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (install_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, seq);
+CREATE TABLE IF NOT EXISTS event_push (
+    install_id TEXT PRIMARY KEY REFERENCES installations(install_id) ON DELETE CASCADE,
+    url        TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+);
 ";
 
 /// Brings an older database to [`SCHEMA_VERSION`], then creates what is
@@ -118,7 +123,8 @@ CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, seq);
 /// not finished (`refresh_started_at`). Version 5 (Stora's webhooks): the
 /// new tables `webhook_endpoints` and `events`, created by the schema below.
 /// Version 6 (a consistent installations cache): `installations.version`,
-/// changed by every write of the row.
+/// changed by every write of the row. Version 7 (pushed events): the new
+/// table `event_push`, created by the schema below.
 fn migrate_sqlite(conn: &Connection) -> rusqlite::Result<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version < 1 {
@@ -241,6 +247,11 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (install_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS events_by_install ON events (install_id, seq);
+CREATE TABLE IF NOT EXISTS event_push (
+    install_id TEXT PRIMARY KEY REFERENCES installations(install_id) ON DELETE CASCADE,
+    url        TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS nonces (
     install_id TEXT NOT NULL,
     nonce      TEXT NOT NULL,
