@@ -482,6 +482,36 @@ test("the example extension in Chromium: register, connect, data, reconnect, dis
     assert.equal(after.posts_without_idempotency_key, before.posts_without_idempotency_key, "every POST carried an Idempotency-Key");
   });
 
+  await t.test("Stora's events: the flag's order.updated, pulled when the options page opens, stored, then acknowledged", async () => {
+    // Stora delivers the flag's events to the broker by webhook, within about a
+    // second; the page pulls when it opens: reopen it until the event shows.
+    const row = options.locator("#events tbody tr", { hasText: "order.updated" });
+    const deadline = Date.now() + 5000;
+    do {
+      await options.reload();
+      await options.locator("#message", { hasText: "Loaded 3 orders." }).waitFor({ timeout: STEP_TIMEOUT });
+      await options.locator("#events tbody tr, #events-note:has-text('No events yet.')").first().waitFor({ timeout: STEP_TIMEOUT });
+    } while ((await row.count()) === 0 && Date.now() < deadline);
+    assert.equal(await row.count(), 1, `the order.updated event is listed: ${await options.locator("#events").innerText()}`);
+    assert.match(await row.innerText(), /order\.updated\s+ord_1001/);
+    assert.equal(await options.locator("#events-section").isVisible(), true);
+    await screenshot(options, "stora-events");
+    // Stored (de-duplicated by id) before the page was acknowledged; the cursor is in the sealed state.
+    const stored = await context.serviceWorkers()[0].evaluate(() => chrome.storage.local.get(null));
+    const recent = stored["tessera.recentEvents"];
+    const updated = recent.filter((e) => e.type === "order.updated");
+    assert.equal(updated.length, 1, JSON.stringify(recent));
+    assert.equal(updated[0].objectId, "ord_1001");
+    assert.match(updated[0].id, /^evt_/);
+    assert.equal(new Set(recent.map((e) => e.id)).size, recent.length, "each event once");
+    const [opened] = await openStates(stored["tessera.state"], [[...(await rawSealKey())]]);
+    assert.match(JSON.parse(opened.json).events_cursor ?? "", /^[0-9]+$/, "the acknowledged cursor is persisted");
+    // Opened again: the list comes from storage, nothing pulled twice.
+    await options.reload();
+    await row.waitFor({ timeout: STEP_TIMEOUT });
+    assert.equal(await row.count(), 1);
+  });
+
   await t.test("chrome.storage holds the secret and the token only sealed; no console line or page holds one", async () => {
     const sw = context.serviceWorkers()[0];
     const stored = await sw.evaluate(() => chrome.storage.local.get(null));

@@ -294,6 +294,15 @@ export class Companion {
   }
 
   /**
+   * Where the next `pullEvents()` starts: the cursor of the last page
+   * acknowledged (`acknowledgeEvents`); null before the first.
+   */
+  get eventsCursor() {
+    const core = coreOf(this);
+    return guarded(() => nullable(core.eventsCursor()));
+  }
+
+  /**
    * Registers this installation with the broker: a new one, one still
    * pending, one the broker no longer accepts, or the ownership proof round
    * of a site move → `{ outcome: "registered" }`, or `{ outcome:
@@ -475,6 +484,46 @@ export class Companion {
       c.withReaders(recorded.response);
       return recorded;
     });
+  }
+
+  /**
+   * Pulls a page of Stora's events from the broker (broker mode; docs/PROTOCOL.md
+   * §14.3): the signed `GET /events?after=<cursor>&limit=<n>` after the stored
+   * cursor (`eventsCursor`), run as `call` runs a GET (retries, clock skew,
+   * reconnect) → `{ events: [{ id, type, apiVersion, createdAt, data,
+   * dataJson }], cursor, hasMore }`, oldest first; `data` is `dataJson`
+   * parsed. `options.limit`: 1 to 100 (default 50). A 2xx answer that breaks
+   * the documented shape rejects with `response_invalid`. The cursor does not
+   * move: once the page is handled, `acknowledgeEvents(page.cursor)`; a page
+   * may come again after a crash (de-duplicate by `id`). `hasMore`: pull
+   * again at once.
+   */
+  pullEvents(options) {
+    const start = (core) => core.startPullEvents(c.optInt(c.optObj(options, "options").limit, "options.limit"));
+    return drive(this, start, options).then(c.eventPage);
+  }
+
+  /**
+   * Moves the stored cursor to `cursor` (a page's) once that page is
+   * handled → whether it moved (`false`: not past the stored one, e.g. a
+   * page acknowledged twice). When it moved, `options.onPersist` (awaited)
+   * receives the state to store, as a driver's persist does (sealed with the
+   * seal key when the companion has one).
+   */
+  async acknowledgeEvents(cursor, options) {
+    const core = coreOf(this);
+    const onPersist = c.optFn(c.optObj(options, "options").onPersist, "options.onPersist");
+    const position = c.str(cursor, "cursor");
+    let moved;
+    let state;
+    try {
+      moved = core.acknowledgeEvents(position);
+      if (moved && onPersist) state = core.persistedState();
+    } catch (e) {
+      rethrow(e);
+    }
+    if (state !== undefined) await onPersist(state);
+    return moved;
   }
 
   /**

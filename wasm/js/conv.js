@@ -255,6 +255,25 @@ export function withReaders(res) {
 }
 
 /**
+ * A page of Stora's events as the wasm export gives it (`{ events: [{ id,
+ * type, apiVersion, createdAt, dataJson }], cursor, hasMore }`) → the
+ * public shape, each event with `data`, its `dataJson` parsed (the core
+ * checked it is a JSON object with no member twice). `dataJson` stays, as
+ * the broker sent it, for numbers beyond a double's precision.
+ */
+export function eventPage(page) {
+  const events = page.events.map((e) => ({
+    id: e.id,
+    type: e.type,
+    apiVersion: e.apiVersion,
+    createdAt: e.createdAt,
+    data: JSON.parse(e.dataJson),
+    dataJson: e.dataJson,
+  }));
+  return { events, cursor: page.cursor, hasMore: page.hasMore };
+}
+
+/**
  * A fetch `Response` (or look-alike: `status`, iterable `headers`,
  * `arrayBuffer()`) or a plain `{ status, headers?, body? }` → `{ status,
  * headers: [name, value][], body: Uint8Array }` with `withReaders`'s

@@ -81,6 +81,7 @@ export type ErrorCode =
   | "server_unavailable"
   | "upstream_failed"
   | "lock_unavailable"
+  | "response_invalid"
   | "callback_state_mismatch"
   | "callback_expired"
   | "callback_denied"
@@ -587,6 +588,8 @@ export class Companion implements Disposable {
   readonly account: Account | null;
   /** Learned broker-minus-local clock offset, seconds. */
   readonly clockOffset: number;
+  /** Where the next `pullEvents()` starts: the last cursor acknowledged; null before the first. */
+  readonly eventsCursor: string | null;
 
   /**
    * Registers (new, pending, after `registration_invalid`, after "this is a
@@ -623,6 +626,19 @@ export class Companion implements Disposable {
    * call rejects and records nothing; a failed event does not undo the call.
    */
   callAndRecord(request: ApiRequest, event: TimelineEvent, options?: DriverOptions): Promise<RecordedCall>;
+  /**
+   * Broker mode: pulls a page of Stora's events after `eventsCursor` (`GET
+   * /events`, signed, retried as `call` is). A 2xx answer breaking the
+   * documented shape rejects with `response_invalid`; proxy mode rejects
+   * with `invalid_state`. The cursor moves only with `acknowledgeEvents`.
+   */
+  pullEvents(options?: PullEventsOptions): Promise<EventPage>;
+  /**
+   * Moves the stored cursor to `cursor` once its page is handled → whether it
+   * moved (`false`: not past the stored one). When it moved, `onPersist`
+   * receives the state to store (sealed when the companion has a seal key).
+   */
+  acknowledgeEvents(cursor: string, options?: AcknowledgeEventsOptions): Promise<boolean>;
   disconnect(options?: DriverOptions): Promise<DisconnectResult>;
   /**
    * After "Register again": asks the broker to revoke the previous
@@ -644,6 +660,46 @@ export class Companion implements Disposable {
   free(): void;
   /** `free()`, for `using companion = …` (TypeScript >= 5.2, runtimes with `Symbol.dispose`). Idempotent. */
   [Symbol.dispose](): void;
+}
+
+// ---- Stora's events -------------------------------------------------------------
+
+/** One of Stora's events, pulled from the broker (docs/PROTOCOL.md §14.3). */
+export interface StoraEvent {
+  /** Stora's event id (`evt_…`): the same event may come again after a crash, never under another id. */
+  id: string;
+  /** The event type, e.g. `order.updated`, `contact.created`. */
+  type: string;
+  /** The API version it was rendered in, e.g. `2025-09`. */
+  apiVersion: string;
+  /** When Stora created it, unix seconds. */
+  createdAt: number;
+  /** The event's `data` object (`dataJson` parsed). */
+  data: Record<string, unknown>;
+  /** The event's `data` as compact JSON, numbers as Stora wrote them. */
+  dataJson: string;
+}
+
+/** What `pullEvents` resolves to. */
+export interface EventPage {
+  /** This installation's events, oldest first. */
+  events: StoraEvent[];
+  /** Pass it to `acknowledgeEvents` once the page is handled. */
+  cursor: string;
+  /** More events follow: pull again at once. */
+  hasMore: boolean;
+}
+
+/** The driver of `pullEvents`. */
+export interface PullEventsOptions extends DriverOptions {
+  /** At most this many events, 1 to 100 (default 50). */
+  limit?: number;
+}
+
+/** Options of `acknowledgeEvents`. */
+export interface AcknowledgeEventsOptions {
+  /** Called (awaited) with the state to store when the cursor moved, as a driver's `onPersist`. */
+  onPersist?: (state: string) => Promise<void> | void;
 }
 
 // ---- Timeline Events and metadata -------------------------------------------------

@@ -397,7 +397,7 @@ impl WasmCompanion {
 
     /// Runs `f` with the seeded stream if one is set (test builds), else the
     /// platform CSPRNG.
-    fn with_entropy<T>(&mut self, f: impl FnOnce(&mut Companion, &mut dyn Entropy) -> T) -> T {
+    pub(crate) fn with_entropy<T>(&mut self, f: impl FnOnce(&mut Companion, &mut dyn Entropy) -> T) -> T {
         #[cfg(feature = "test-hooks")]
         if let Some(s) = &mut self.seeded {
             return f(&mut self.inner, s);

@@ -18,6 +18,7 @@ mod broker;
 mod companion;
 mod convert;
 mod error;
+mod events;
 mod lowlevel;
 mod outcome;
 mod records;

@@ -40,6 +40,7 @@ pub(crate) fn completion_out(completion: &Completion) -> JsValue {
         Completion::Connected { account } => Obj::new().set("account", account_out(account)).done(),
         Completion::PreviousRevoked { revoked } => Obj::new().set("revoked", *revoked).done(),
         Completion::Recorded { response, event } => crate::records::recorded_out(response, event),
+        Completion::Events(page) => crate::events::page_out(page),
     }
 }
 

@@ -273,6 +273,8 @@ const okFetch = async () => ({ status: 204 });
 const PROXY = { storaApiUrl: "https://api.stora.example/2025-09", refreshMarginSecs: 60, token: "/t", refresh: "/r", revoke: "/v" };
 /** A Web Locks API stand-in (Node has no navigator.locks) that grants at once. */
 const STUB_LOCKS = { request: (_name, _options, callback) => Promise.resolve().then(callback) };
+/** The broker's answer to a pull: an empty page (a valid one: the baseline succeeds). */
+const pageFetch = async () => ({ status: 200, headers: { "content-type": "application/json" }, body: '{"events":[],"cursor":"0","has_more":false}' });
 const driverOptions = () => ({ fetch: okFetch, sleep: () => {}, onPersist: () => {}, clock: () => NOW * 1000 });
 const driverFields = () => ({
   fetch: fn(true),
@@ -474,6 +476,22 @@ const SPEC = {
     slots: [object({ method: text(), path: text([...STRINGS, ...URLS]), headers: headers(), body: body() }), eventSlot(), driverSlot()],
     fetchSlot: 2,
   },
+  "Companion#pullEvents": {
+    async: true,
+    receiver: connected,
+    call: (c, a) => c.pullEvents(...a),
+    args: () => [{ ...driverOptions(), fetch: pageFetch, limit: 10 }],
+    slots: [object({ ...driverFields(), limit: count() }, { optional: true })],
+    fetchSlot: 0,
+  },
+  "Companion#acknowledgeEvents": {
+    async: true,
+    receiver: connected,
+    call: (c, a) => c.acknowledgeEvents(...a),
+    args: () => ["42", { onPersist: () => {} }],
+    slots: [text(STRINGS), object({ onPersist: fn(true) }, { optional: true })],
+  },
+  "Companion#eventsCursor": { receiver: connected, get: "eventsCursor", args: () => [], slots: [] },
   "Companion#disconnect": { async: true, receiver: connected, call: (c, a) => c.disconnect(...a), args: () => [driverOptions()], slots: [driverSlot()], fetchSlot: 0 },
   "Companion#revokePrevious": {
     async: true,

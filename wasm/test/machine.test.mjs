@@ -1,12 +1,15 @@
 // The machine scripts (tests/vectors/machine*.json, docs/HOST-CONTRACT.md §6)
 // replayed through the packed package's real driver: `register`, `call`,
-// `disconnect`, `uninstall`, `reset`, `siteMoved`, `completeConnect` and `revokePrevious` run with a scripted `fetch`,
+// `disconnect`, `uninstall`, `reset`, `siteMoved`, `completeConnect`, `revokePrevious` and `pullEvents` run with a scripted `fetch`,
 // `sleep`, `onPersist`, `serveProof`, `lock`, `unlock` (authorization-proxy mode) and `clock`. Every action the driver
 // performs must be the script's next action, byte for byte, in order; the
 // clock must be read exactly once per event, just before it is fed (a
 // connect completion's start reads it once, for its checks and the start
 // event: the script's `now`); the
-// completion (or error code and status) and the final state must match.
+// completion (or error code and status) and the final state must match. A
+// `pull_events` script with `"acknowledge": true` that ended with a page then
+// acknowledges it (`acknowledgeEvents(page.cursor)`): whether the cursor moved
+// is the script's `acknowledged`, and its `onPersist` gets the state iff it moved.
 //
 // Then deliberately wrong drivers: the packed package copied to a temporary
 // directory with one textual mutation of driver.js or api.js each (skip a
@@ -102,9 +105,22 @@ function resultOut(op, value, TesseraError) {
     case "revoke_previous":
       assert.deepEqual(Object.keys(value), ["revoked"]);
       return { previous_revoked: { revoked: value.revoked } };
+    case "pull_events":
+      return { events: pageOut(value) };
     default:
       throw new Error(`unknown operation ${op}`);
   }
+}
+
+/** A page of `pullEvents` in the scripts' form; `data` must be `dataJson` parsed. */
+function pageOut(page) {
+  assert.deepEqual(Object.keys(page), ["events", "cursor", "hasMore"]);
+  const events = page.events.map((e) => {
+    assert.deepEqual(Object.keys(e), ["id", "type", "apiVersion", "createdAt", "data", "dataJson"]);
+    assert.deepEqual(e.data, JSON.parse(e.dataJson), "data is dataJson parsed");
+    return { id: e.id, type: e.type, api_version: e.apiVersion, created_at: e.createdAt, data_json: e.dataJson };
+  });
+  return { events, cursor: page.cursor, has_more: page.hasMore };
 }
 
 /**
@@ -258,6 +274,9 @@ async function replay(api, script) {
     case "revoke_previous":
       run = c.revokePrevious(op.install_id, options);
       break;
+    case "pull_events":
+      run = c.pullEvents({ ...options, limit: op.limit });
+      break;
     case "complete_connect": {
       // The driver's completeConnect takes no serveProof: an unknown option is ignored.
       const { serveProof: _, ...driver } = options;
@@ -302,6 +321,15 @@ async function replay(api, script) {
       assert.deepEqual(resultOut(op.op, value, TesseraError), done.result, script.name);
     }
   }
+  // The host acknowledges the page it handled (before the final state is compared).
+  if (op.op === "pull_events" && op.acknowledge && !threw && value !== undefined) {
+    const persisted = [];
+    const moved = await c.acknowledgeEvents(value.cursor, { onPersist: (state) => void persisted.push(state) });
+    assert.equal(moved, script.acknowledged, `${script.name}: acknowledging the page moved the cursor: ${moved}`);
+    assert.deepEqual(persisted, moved ? [c.exportState()] : [], `${script.name}: onPersist gets the state iff the cursor moved`);
+  } else {
+    assert.equal(script.acknowledged, undefined, `${script.name}: script error, nothing to acknowledge`);
+  }
   assert.equal(c.exportState(), script.final_state, `${script.name}: final state`);
   c.free();
 }
@@ -329,7 +357,7 @@ test("the machine scripts exist", () => {
   assert.ok(SCRIPTS.length >= 40, `only ${SCRIPTS.length} machine scripts`);
   assert.ok(SCRIPTS.some(([f]) => f === "machine-proxy.json"), "the proxy scripts are replayed");
   const ops = new Set(SCRIPTS.map(([, s]) => s.operation.op));
-  assert.deepEqual([...ops].sort(), ["call", "call_and_record", "complete_connect", "disconnect", "register", "reset", "revoke_previous", "site_moved", "uninstall"]);
+  assert.deepEqual([...ops].sort(), ["call", "call_and_record", "complete_connect", "disconnect", "pull_events", "register", "reset", "revoke_previous", "site_moved", "uninstall"]);
   for (const [file, s] of SCRIPTS) assert.equal(typeof s.now, "number", `${file}: ${s.name} has a top-level now`);
 });
 
@@ -452,6 +480,21 @@ const MUTANTS = [
     mustFail: () => connectScripts((s) => s.steps.at(-1)?.action?.result?.connected !== undefined),
   },
   {
+    name: "moves the events cursor itself, without an acknowledgement",
+    file: "api.js",
+    from: ".then(c.eventPage)",
+    to: ".then(async (p) => (await this.acknowledgeEvents(p.cursor), c.eventPage(p)))",
+    // Acknowledged pages then move nothing more; an unacknowledged one moves the stored cursor.
+    mustFail: () => scriptsWhere((s) => s.acknowledged === true || (s.operation.acknowledge === false && pageOf(s) !== undefined)),
+  },
+  {
+    name: "loses the events' data",
+    file: "conv.js",
+    from: "data: JSON.parse(e.dataJson),",
+    to: "data: {},",
+    mustFail: () => scriptsWhere((s) => pageOf(s)?.events.length > 0),
+  },
+  {
     name: "keeps the refresh lock",
     from: "await refreshLock.release(action.name);",
     to: "",
@@ -471,6 +514,9 @@ const MUTANTS = [
     mustFail: () => scriptsWith((st) => st.event.type === "lock_unavailable"),
   },
 ];
+
+/** The events page a script's operation ends with, if it does. */
+const pageOf = (s) => s.steps.at(-1)?.action?.result?.events;
 
 const scriptsWhere = (pred) => SCRIPTS.filter(([, s]) => pred(s)).map(([f, s]) => `${f}: ${s.name}`);
 

@@ -48,6 +48,7 @@ const handlers = {
   register: (msg) => host.register(msg.adminEmail),
   orders: () => host.apiGet("/api/orders"),
   flag: (msg) => host.flagForFollowUp(msg.orderId),
+  events: () => host.pullEvents(),
   disconnect: () => host.disconnect(),
   remove: () => host.removeConnection(),
   reset: () => host.resetLocalState(),

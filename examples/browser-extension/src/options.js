@@ -1,7 +1,8 @@
 // The options page. It loads tessera-companion itself (status, connect URL)
 // and asks the service worker for everything that talks to the broker
-// (register, orders, flag for follow-up, disconnect, remove) through
-// chrome.runtime messages.
+// (register, orders, flag for follow-up, Stora's events, disconnect,
+// remove) through chrome.runtime messages. Stora's recent events are pulled
+// each time the page opens (and when a connect completes).
 
 import * as host from "./tessera-host.js";
 
@@ -66,6 +67,8 @@ function render(state) {
   $("previous-notice").hidden = !(registered && state.previousInstallId);
   $("previous-notice").dataset.installId = state.previousInstallId ?? "";
   $("orders-section").hidden = s !== "connected";
+  // Stora's events come through the broker's queue: none in proxy mode.
+  $("events-section").hidden = s !== "connected" || state.mode === "proxy";
   $("reset-section").hidden = true;
 }
 
@@ -100,6 +103,37 @@ async function loadOrders() {
   } catch (e) {
     tbody.replaceChildren();
     say(describe(e), true);
+  }
+}
+
+/**
+ * Pulls Stora's events the broker queued (the worker stores the recent ones
+ * and acknowledges them) and lists the recent ones. Reports in its own
+ * section: the status line stays the orders'.
+ */
+async function loadEvents() {
+  if ($("events-section").hidden) return;
+  const tbody = $("events").querySelector("tbody");
+  try {
+    const events = await ask("events");
+    tbody.replaceChildren(
+      ...events.map((e) => {
+        const tr = document.createElement("tr");
+        tr.dataset.event = e.id;
+        // Stora's values, always as text.
+        for (const text of [new Date(e.createdAt * 1000).toLocaleString("en-GB"), e.type, e.objectId ?? "—"]) {
+          const td = document.createElement("td");
+          td.textContent = text;
+          tr.append(td);
+        }
+        return tr;
+      }),
+    );
+    $("events-note").textContent = events.length ? "" : "No events yet.";
+    $("events-note").classList.remove("error");
+  } catch (e) {
+    $("events-note").textContent = `Events could not be pulled: ${describe(e)}`;
+    $("events-note").classList.add("error");
   }
 }
 
@@ -213,11 +247,17 @@ chrome.storage.onChanged.addListener((changes, area) => {
   serial(async () => {
     const before = current?.status;
     await refreshStatus();
-    if (current?.status === "connected" && before !== "connected") await loadOrders();
+    if (current?.status === "connected" && before !== "connected") {
+      await loadOrders();
+      await loadEvents();
+    }
   });
 });
 
 serial(async () => {
   await refreshStatus();
-  if (current?.status === "connected") await loadOrders();
+  if (current?.status === "connected") {
+    await loadOrders();
+    await loadEvents();
+  }
 });

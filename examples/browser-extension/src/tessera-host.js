@@ -34,6 +34,17 @@ const INSTALL_ID_KEY = "tessera.installId";
  * access in the Stora account settings.
  */
 const PREVIOUS_KEY = "tessera.previousInstallId";
+/**
+ * The most recent of Stora's events the extension pulled (broker mode), a
+ * short list the options page shows: `[{ id, type, createdAt, objectId }]`,
+ * newest first. Stored before the page is acknowledged (at least once: a
+ * page pulled again after a crash is de-duplicated by id).
+ */
+const EVENTS_KEY = "tessera.recentEvents";
+/** How many recent events are kept. */
+const RECENT_EVENTS = 20;
+/** Pages pulled at most per `pullEvents()` (each up to 50 events). */
+const MAX_PAGES = 5;
 
 /**
  * One Web Lock name: every context (worker, pages) reads-modifies-writes
@@ -140,7 +151,7 @@ export async function withCompanion(fn) {
       try {
         if (wiped) {
           // Deregistered: no earlier installation left to warn about.
-          await chrome.storage.local.remove([STATE_KEY, INSTALL_ID_KEY, PREVIOUS_KEY]);
+          await chrome.storage.local.remove([STATE_KEY, INSTALL_ID_KEY, PREVIOUS_KEY, EVENTS_KEY]);
         } else {
           await save();
         }
@@ -332,6 +343,40 @@ export async function apiGet(path) {
     const res = await c.call({ method: "GET", path }, driver(onPersist, config));
     return JSON.parse(new TextDecoder().decode(res.body));
   });
+}
+
+/**
+ * Stora's events (broker mode: the broker receives Stora's webhooks and
+ * queues them; the package pulls them with a signed call): pulls the pages
+ * queued since the last acknowledged one, keeps the most recent events in
+ * chrome.storage.local, then acknowledges each page (the cursor reaches the
+ * sealed state through `onPersist`) → the recent events, newest first. Not
+ * connected, or in proxy mode (no broker queue): the stored list as it is.
+ */
+export async function pullEvents() {
+  return withCompanion(async (c, { config, onPersist }) => {
+    let recent = (await chrome.storage.local.get(EVENTS_KEY))[EVENTS_KEY] ?? [];
+    if (config.proxy || c.status !== "connected") return recent;
+    for (let pages = 0; pages < MAX_PAGES; pages++) {
+      const page = await c.pullEvents({ ...driver(onPersist, config), limit: 50 });
+      const seen = new Set(recent.map((e) => e.id));
+      const fresh = page.events
+        .filter((e) => !seen.has(e.id))
+        .map((e) => ({ id: e.id, type: e.type, createdAt: e.createdAt, objectId: objectId(e.data) }));
+      recent = [...fresh.reverse(), ...recent].slice(0, RECENT_EVENTS);
+      // Handled (stored), then acknowledged: a crash in between pulls the page again.
+      await chrome.storage.local.set({ [EVENTS_KEY]: recent });
+      await c.acknowledgeEvents(page.cursor, { onPersist });
+      if (!page.hasMore) break;
+    }
+    return recent;
+  });
+}
+
+/** The id of the Stora object an event is about (`data.object.id`), when it has one. */
+function objectId(data) {
+  const id = data?.object?.id;
+  return typeof id === "string" ? id : null;
 }
 
 /**

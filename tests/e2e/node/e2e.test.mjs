@@ -337,3 +337,53 @@ test("uninstall ticket (browser extension)", async () => {
   assert.equal(page.status, 200);
   assert.equal((await env.admin("GET", `/admin/installations/${id}`)).status, 404);
 });
+
+test("Stora's events: a contact created through the broker is pulled, acknowledged, and not pulled again", async () => {
+  // Connecting registered the broker's webhook endpoint at Stora (PROTOCOL.md §14.1).
+  const c = await env.connected("opr_node_events", "public.contact:read public.contact:write");
+  const created = await c.call({
+    method: "POST",
+    path: "/api/contacts",
+    headers: { "content-type": "application/json", "idempotency-key": "node-events-1" },
+    body: '{"name":"Ada Lovelace"}',
+  });
+  const contact = await created.json();
+  assert.match(contact.id, /^con_/);
+
+  // Stora delivers contact.created to the broker by webhook, within about a second.
+  let page;
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    page = await c.pullEvents({ limit: 10 });
+    if (page.events.length > 0 || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(page.events.length, 1, `one event within 5 s: ${JSON.stringify(page)}`);
+  const [event] = page.events;
+  assert.equal(event.type, "contact.created");
+  assert.equal(event.data.object.id, contact.id);
+  assert.equal(event.data.object.name, "Ada Lovelace");
+  assert.deepEqual(JSON.parse(event.dataJson), event.data);
+  assert.match(event.id, /^evt_/);
+  assert.equal(event.apiVersion, "2025-09");
+  assert.ok(Number.isSafeInteger(event.createdAt) && event.createdAt > 1_700_000_000, `createdAt ${event.createdAt}`);
+  assert.equal(page.hasMore, false);
+  assert.match(page.cursor, /^[0-9]{1,18}$/);
+
+  // Not acknowledged yet: the cursor stays, and the same event comes again.
+  assert.equal(c.eventsCursor, null);
+  assert.deepEqual((await c.pullEvents()).events.map((e) => e.id), [event.id]);
+
+  // Handled: acknowledge the page; the state to store carries the cursor.
+  const stored = [];
+  assert.equal(await c.acknowledgeEvents(page.cursor, { onPersist: (state) => void stored.push(state) }), true);
+  assert.equal(c.eventsCursor, page.cursor);
+  assert.equal(stored.length, 1);
+  assert.equal(JSON.parse(stored[0]).events_cursor, page.cursor);
+
+  // The next pull is sent after the cursor and finds nothing.
+  const urls = [];
+  const next = await c.pullEvents({ fetch: (url, init) => (urls.push(url), fetch(url, init)) });
+  assert.equal(new URL(urls[0]).searchParams.get("after"), page.cursor);
+  assert.deepEqual(next, { events: [], cursor: page.cursor, hasMore: false });
+});

@@ -16,6 +16,8 @@ import {
   type CompanionSummary,
   type ConnectResult,
   type DriverOptions,
+  type EventPage,
+  type StoraEvent,
   type ErrorCode,
   type HttpRequest,
   type HttpResponse,
@@ -177,6 +179,29 @@ export async function background(): Promise<void> {
   const always: Account = companion.account;
   const redirected: ErrorCode = "redirected";
   void [bad, badCode, noErr, noNull, redirected, sync, always, notState];
+}
+
+/** Stora's events: pull a page, handle it, acknowledge its cursor. */
+export async function events(companion: Companion): Promise<number> {
+  const page: EventPage = await companion.pullEvents({ limit: 10, onPersist: (json) => storage.set("tessera", json) });
+  for (const e of page.events) {
+    const event: StoraEvent = e;
+    const created: number = event.createdAt;
+    const object: unknown = event.data.object;
+    const raw: string = event.dataJson;
+    void [created, object, raw, event.type, event.apiVersion, event.id];
+  }
+  const moved: boolean = await companion.acknowledgeEvents(page.cursor, { onPersist: (json) => storage.set("tessera", json) });
+  const cursor: string | null = companion.eventsCursor;
+  const invalid: ErrorCode = "response_invalid";
+  // @ts-expect-error the limit is a number
+  void companion.pullEvents({ limit: "10" });
+  // @ts-expect-error the cursor is a string
+  void companion.acknowledgeEvents(42);
+  // @ts-expect-error eventsCursor is read-only
+  companion.eventsCursor = "7";
+  void [moved, cursor, invalid, page.hasMore];
+  return page.events.length;
 }
 
 /** Timeline Events and metadata. */
