@@ -13,8 +13,6 @@
 //! the pull and its own write pulls the same events again (at least once;
 //! de-duplicate by [`StoraEvent::id`]).
 
-use std::collections::HashSet;
-
 use crate::error::{Error, Result};
 use crate::json::{self, Value, has_duplicate_member, write_value};
 
@@ -69,10 +67,17 @@ pub(crate) fn pull_path(after: Option<&str>, limit: u32) -> Result<String> {
     if !(1..=MAX_PULL_LIMIT).contains(&limit) {
         return Err(Error::InvalidInput { field: "limit", reason: "must be 1 to 100" });
     }
-    Ok(match after {
-        Some(after) => format!("{EVENTS_PULL_PATH}?after={after}&limit={limit}"),
-        None => format!("{EVENTS_PULL_PATH}?limit={limit}"),
-    })
+    let mut path = String::with_capacity(48);
+    path.push_str(EVENTS_PULL_PATH);
+    path.push('?');
+    if let Some(after) = after {
+        path.push_str("after=");
+        path.push_str(after);
+        path.push('&');
+    }
+    path.push_str("limit=");
+    path.push_str(&limit.to_string());
+    Ok(path)
 }
 
 fn bad(why: &'static str) -> Error {
@@ -132,8 +137,9 @@ pub(crate) fn parse_page(body: &[u8], after: Option<u64>, limit: u32) -> Result<
         return Err(bad("more events than the limit asked for"));
     }
     let events = items.iter().map(event).collect::<Result<Vec<_>>>()?;
-    let mut ids = HashSet::with_capacity(events.len());
-    if !events.iter().all(|e| ids.insert(e.id.as_str())) {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
         return Err(bad("an event appears twice"));
     }
     let cursor = member(&root, "cursor")?.and_then(Value::as_str).ok_or(bad("cursor must be a string"))?;

@@ -155,9 +155,11 @@ pub fn has_duplicate_member(v: &Value) -> bool {
     match v {
         Value::Array(items) => items.iter().any(has_duplicate_member),
         Value::Object(members) => {
-            let mut seen = std::collections::HashSet::with_capacity(members.len());
-            members.iter().any(|(k, _)| !seen.insert(k.as_str()))
-                || members.iter().any(|(_, v)| has_duplicate_member(v))
+            // Sorted names side by side: no hashing (a hasher would weigh on
+            // the browser module's size).
+            let mut names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+            names.sort_unstable();
+            names.windows(2).any(|w| w[0] == w[1]) || members.iter().any(|(_, v)| has_duplicate_member(v))
         }
         _ => false,
     }
