@@ -309,6 +309,7 @@ final class Storefront_Sync_Admin {
 			$companion->completeConnect( (string) $query, Storefront_Sync_Client::transport(), null, Storefront_Sync_Client::persister() );
 			Storefront_Sync_State::save_after_operation( $companion );
 			Storefront_Sync_State::update_health( array( 'rate_limited_until' => null ) );
+			Storefront_Sync_Events::register_push( $companion );
 			self::finish( 'connected' );
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
 			if ( null !== $companion ) {

@@ -12,6 +12,13 @@
  * after the page is stored here, and events are kept by id, so a page
  * pulled twice after a crash is stored once.
  *
+ * Where the service can reach the site, events also arrive at once: after a
+ * connect the plugin registers its REST route `storefront-sync/v1/events`
+ * with the service (pushRegistrationRequest()), which then POSTs each new
+ * event there signed with this installation's secret; verifyPush() checks
+ * the signature before anything of the body is used. A push never moves the
+ * cursor: the next pull brings the same events, kept once.
+ *
  * @package StorefrontSync
  */
 
@@ -36,6 +43,93 @@ final class Storefront_Sync_Events {
 
 	/** Pages pulled per page load at most (a backlog drains over a few loads). */
 	const MAX_PAGES = 3;
+
+	/** The push route (`/wp-json/storefront-sync/v1/events`). */
+	const REST_ROUTE = '/events';
+
+	/**
+	 * Hooks: the push route.
+	 *
+	 * @return void
+	 */
+	public static function hooks() {
+		add_action( 'rest_api_init', array( __CLASS__, 'register_route' ) );
+	}
+
+	/**
+	 * Registers the push route: public, since the signature (checked by
+	 * Tessera with this installation's secret) is what authenticates it.
+	 *
+	 * @return void
+	 */
+	public static function register_route() {
+		register_rest_route(
+			Storefront_Sync_Ownership::REST_NAMESPACE,
+			self::REST_ROUTE,
+			array(
+				'methods'             => WP_REST_Server::CREATABLE,
+				'callback'            => array( __CLASS__, 'receive_push' ),
+				'permission_callback' => '__return_true',
+			)
+		);
+	}
+
+	/**
+	 * Where the service pushes events: this site's REST route.
+	 *
+	 * @return string
+	 */
+	public static function push_url() {
+		return rest_url( Storefront_Sync_Ownership::REST_NAMESPACE . self::REST_ROUTE );
+	}
+
+	/**
+	 * A push from the service: Tessera verifies it against the raw body and
+	 * the signature header (anything else is refused with its status), then
+	 * the events are kept.
+	 *
+	 * @param WP_REST_Request $request The request.
+	 * @return WP_REST_Response|WP_Error
+	 */
+	public static function receive_push( WP_REST_Request $request ) {
+		$refused = static fn ( $code, $status ) => new WP_Error( 'storefront_sync_push_' . $code, $code, array( 'status' => $status ) );
+		if ( ! Storefront_Sync_Tessera::available() || Storefront_Sync_Settings::is_proxy() ) {
+			return $refused( 'not_accepted', 404 );
+		}
+		try {
+			$companion = Storefront_Sync_State::load();
+			if ( null === $companion ) {
+				return $refused( 'not_registered', 404 );
+			}
+			$signature = (string) $request->get_header( 'tessera_push_signature' );
+			$headers   = '' === $signature ? array() : array( 'tessera-push-signature' => $signature );
+			$events    = $companion->verifyPush( $headers, $request->get_body(), time() );
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+			return $refused( $e->getErrorCode(), 'verification' === $e->getKind() ? 401 : 400 );
+		}
+		self::keep( $events );
+		return new WP_REST_Response( array( 'kept' => count( $events ) ), 200 );
+	}
+
+	/**
+	 * After a connect: asks the service to push events to this site (best
+	 * effort: where the service cannot reach the site, or the request fails,
+	 * the settings page still pulls them).
+	 *
+	 * @param Native\Companion|Bundled\Companion $companion The installation (connected).
+	 * @return bool Whether the service took the push URL.
+	 */
+	public static function register_push( Native\Companion|Bundled\Companion $companion ) {
+		if ( Storefront_Sync_Settings::is_proxy() ) {
+			return false;
+		}
+		try {
+			Storefront_Sync_Client::call( $companion, $companion->pushRegistrationRequest( self::push_url() ) );
+			return true;
+		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
+			return false;
+		}
+	}
 
 	/**
 	 * Pulls what the broker holds for this installation (broker mode only:

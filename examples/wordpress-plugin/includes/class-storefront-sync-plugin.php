@@ -24,6 +24,7 @@ final class Storefront_Sync_Plugin {
 		add_action( 'init', array( __CLASS__, 'load_textdomain' ) );
 		add_filter( 'site_status_tests', array( 'Storefront_Sync_Tessera', 'site_status_tests' ) );
 		Storefront_Sync_Ownership::hooks();
+		Storefront_Sync_Events::hooks();
 		if ( is_admin() ) {
 			Storefront_Sync_Admin::hooks();
 		}
