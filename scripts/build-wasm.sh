@@ -44,7 +44,7 @@ fi
 # Three modules from the one binding crate:
 #   tessera_wasm     the plugin side (no verification exports, no
 #                    authorization-proxy mode): what browser extensions ship,
-#                    held to the 80 KiB gzipped gate;
+#                    held to the 84 KiB gzipped gate;
 #   tessera_proxy    the plugin side with authorization-proxy mode (docs/PROTOCOL.md
 #                    §13), the entry `tessera-companion/proxy` (proxy/ in the
 #                    package: the same JS beside its own module), gated at 88 KiB;
@@ -109,10 +109,12 @@ for variant in tessera_wasm tessera_proxy tessera_broker; do
     if [ ${#hooks[@]} -gt 0 ]; then
         : # a test build (never shipped) carries the hooks: the gates are the published build's
     elif [ "$variant" = tessera_wasm ]; then
-        # The gate: what a browser extension ships, 80 KiB gzipped (docs/DESIGN.md,
+        # The gate: what a browser extension ships, 84 KiB gzipped (docs/DESIGN.md,
         # decisions of December 2026: cold start is what is measured and
-        # optimised; size is a gate, not the goal).
-        goal=$((80 * 1024))
+        # optimised; size is a gate, not the goal). 80 KiB until Stora's
+        # events (issue 19: the pull, its page checks and cursor, +3.8 KiB)
+        # came to the plugin side, with the module at 78.8 KiB before them.
+        goal=$((84 * 1024))
         limit=${TESSERA_WASM_GZ_LIMIT:-$goal}
         [ "$gz" -le "$limit" ] || { echo "tessera_wasm_bg.wasm is $gz bytes gzipped, over the $limit-byte budget" >&2; exit 1; }
     elif [ "$variant" = tessera_proxy ]; then

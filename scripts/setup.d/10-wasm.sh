@@ -15,7 +15,7 @@ need_debs ca-certificates gzip
 # ---- 1. wasm32 standard library ------------------------------------------------
 # Debian's rustc-web + rust-web-src + lld-22: scripts/build-wasm.sh builds std
 # with -Zbuild-std and immediate-abort panics, which is what keeps the plugin
-# module well within its 80 KiB gzipped gate (rustup's prebuilt std carries the
+# module within its 84 KiB gzipped gate (rustup's prebuilt std carries the
 # panic machinery). Verified recipe: ../shared/TOOLCHAIN.md.
 need_debs rustc-web cargo-web rust-web-src lld-22
 [ -x /usr/bin/rustc ] && [ -x /usr/lib/llvm-22/bin/wasm-ld ] && [ -d /usr/lib/rustlib/src/rust/library ] \

@@ -364,7 +364,7 @@ impl Parser<'_> {
 
 mod write;
 
-pub use write::{ObjectWriter, has_duplicate_member, write_str, write_value, write_value_with};
+pub use write::{ObjectWriter, write_str, write_value, write_value_with};
 
 #[cfg(test)]
 mod tests {

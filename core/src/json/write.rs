@@ -109,9 +109,9 @@ impl<'a> ObjectWriter<'a> {
 }
 
 /// Appends `v` as compact JSON: members in document order (a member given
-/// twice is written twice: check [`has_duplicate_member`] first where that
-/// matters), numbers as their validated source text, strings through
-/// [`write_str`].
+/// twice is written twice, and JSON.parse, PHP's json_decode and serde_json
+/// all keep the last), numbers as their validated source text, strings
+/// through [`write_str`].
 pub fn write_value(out: &mut String, v: &Value) {
     write_value_with(out, v, &write_str);
 }
@@ -146,21 +146,5 @@ pub fn write_value_with(out: &mut String, v: &Value, string: &dyn Fn(&mut String
             }
             out.push('}');
         }
-    }
-}
-
-/// Whether an object anywhere in `v` names a member twice (JSON decoders
-/// disagree on which one wins).
-pub fn has_duplicate_member(v: &Value) -> bool {
-    match v {
-        Value::Array(items) => items.iter().any(has_duplicate_member),
-        Value::Object(members) => {
-            // Sorted names side by side: no hashing (a hasher would weigh on
-            // the browser module's size).
-            let mut names: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-            names.sort_unstable();
-            names.windows(2).any(|w| w[0] == w[1]) || members.iter().any(|(_, v)| has_duplicate_member(v))
-        }
-        _ => false,
     }
 }
