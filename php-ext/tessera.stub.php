@@ -295,6 +295,49 @@ namespace Tessera {
         public function callAndRecord(#[\SensitiveParameter] array $request, array $event, callable $transport, ?callable $sleep = null, ?callable $persist = null): array {}
 
         /**
+         * Pulls Stora's events from the broker (docs/PROTOCOL.md §14.3): a
+         * signed `GET /events?after=<cursor>&limit=<n>` after the stored
+         * cursor (`eventsCursor()`; none: from the start), run as `call()`
+         * runs a `GET` (retries, clock skew, reconnect). Returns one page,
+         * oldest first. The cursor does not move until the host calls
+         * `acknowledgeEvents($page['cursor'])` once it handled the page
+         * (stored or shown its events): an event may come again after a
+         * crash, never under another id (de-duplicate by `id`). `has_more`:
+         * pull again at once. Broker mode only. Callables as for `call()`.
+         *
+         * @param int|null $limit at most this many events, 1 to 100 (null: 50)
+         * @return array{events: list<array{id: string, type: string, api_version: string, created_at: int, data: array, data_json: string}>, cursor: string, has_more: bool}
+         *         `data_json` is the event's `data` object as Stora sent it (compact JSON, members in order, numbers
+         *         as written); `data` is it decoded by `json_decode($json, true, 512, JSON_BIGINT_AS_STRING)`
+         * @throws \Tessera\Exception\InvalidInputException for a limit outside 1 to 100
+         * @throws \Tessera\Exception\InvalidStateException when not connected, or in authorization-proxy mode
+         * @throws \Tessera\Exception\ServerUnavailableException also for a page that breaks the documented shape
+         *         (code `response_invalid`: nothing of it is used, the cursor is unchanged)
+         * @throws \Tessera\Exception\ReconnectRequiredException and the other exceptions of `call()`
+         */
+        public function pullEvents(callable $transport, ?callable $sleep = null, ?callable $persist = null, ?int $limit = 50): array {}
+
+        /**
+         * Moves the events cursor to a page's `cursor` once the host handled
+         * that page (`pullEvents()`). Returns whether it moved: a cursor not
+         * past the stored one (a page acknowledged twice, or late) leaves it
+         * where it is; the stored cursor is its decimal value (`"007"` →
+         * `"7"`). When it moved and `$persist` is given, `$persist` is called
+         * with the state as the drivers persist it (sealed under the seal key
+         * when the companion has one); without it, store `sealState()` (or
+         * `exportState()`) afterwards.
+         *
+         * @param string $cursor 1 to 18 decimal digits
+         * @param (callable(string): void)|null $persist as for `call()`
+         * @throws \Tessera\Exception\InvalidInputException for a cursor that is not 1 to 18 decimal digits
+         * @throws \Tessera\Exception\InvalidStateException when not registered
+         */
+        public function acknowledgeEvents(string $cursor, ?callable $persist = null): bool {}
+
+        /** Where the next `pullEvents()` starts: the cursor of the last page acknowledged, or `null`. */
+        public function eventsCursor(): ?string {}
+
+        /**
          * Authorization-proxy mode (`proxy` in the configuration): the lock
          * that lets one worker at a time refresh this installation's Stora
          * tokens, shared by every PHP process of the site (WordPress: MySQL
@@ -610,7 +653,9 @@ namespace Tessera\Exception {
      * is Stora's code, `getRequestId()` its request id; a POST is not sent
      * again, as Stora replays its stored answer to the same Idempotency-Key),
      * or, in proxy mode, the installation's refresh lock could not be taken
-     * in time (code `lock_unavailable`).
+     * in time (code `lock_unavailable`), or the broker answered 2xx with a
+     * body that breaks the documented shape (code `response_invalid`: a page
+     * of events; nothing of it is used).
      */
     final class ServerUnavailableException extends TesseraException {}
 

@@ -18,7 +18,8 @@ use crate::convert::{
     api_request_from_php, completion_to_php, from_php, json_to_zval, proof_to_php, request_to_php, response_from_php,
 };
 use crate::errors::{Failure, Res, busy, guard, invalid};
-use crate::host::{Host, TestHooks, drive, now, unix_now, with_entropy};
+use crate::events::Limit;
+use crate::host::{Host, TestHooks, call_php, drive, now, unix_now, with_entropy};
 use crate::records;
 use crate::refresh_lock::RefreshLock;
 
@@ -100,7 +101,7 @@ impl Companion {
     /// returns its completion as PHP.
     fn run(&self, start: impl FnOnce(&CoreCompanion) -> tessera_core::Result<Call>, host: &Host<'_>) -> Res<Completed> {
         let call = self.with(start)??;
-        Ok(Completed(completion_to_php(&drive(&self.inner, &self.hooks, call, host)?)))
+        Ok(Completed(completion_to_php(&drive(&self.inner, &self.hooks, call, host)?)?))
     }
 }
 
@@ -298,7 +299,7 @@ impl Companion {
             let resp = response_from_php(response.get("response")?)?;
             let now = now(&self.hooks)?;
             let outcome = self.with_mut(|c| c.handle_registration_response_at(&resp, now))??;
-            Ok(Completed(completion_to_php(&Completion::Registration(outcome))))
+            Ok(Completed(completion_to_php(&Completion::Registration(outcome))?))
         })
     }
 
@@ -349,7 +350,7 @@ impl Companion {
             let host = self.host(&transport, &sleep, &persist, None)?;
             let now = now(&self.hooks)?;
             let call = self.with_mut(|c| c.start_complete_connect(callback, now))??;
-            Ok(Completed(completion_to_php(&drive(&self.inner, &self.hooks, call, &host)?)))
+            Ok(Completed(completion_to_php(&drive(&self.inner, &self.hooks, call, &host)?)?))
         })
     }
 
@@ -461,6 +462,61 @@ impl Companion {
             self.require_refresh_lock()?;
             self.run(|c| c.start_recorded_call(req, event), &host)
         })
+    }
+
+    /// Pulls Stora's events from the broker (docs/PROTOCOL.md §14.3): a
+    /// signed `GET /events?after=<cursor>&limit=<n>` after the stored cursor,
+    /// run as `call()` runs a `GET`. Returns `['events' => [['id' => …,
+    /// 'type' => …, 'api_version' => …, 'created_at' => int, 'data' =>
+    /// array, 'data_json' => string], …], 'cursor' => string, 'has_more' =>
+    /// bool]` (`data`: `data_json` through `json_decode($json, true, 512,
+    /// JSON_BIGINT_AS_STRING)`). The cursor moves only with
+    /// `acknowledgeEvents()`. `$limit`: 1 to 100 (`null`: 50). Callables as
+    /// for `call()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException for a limit outside 1 to 100
+    /// @throws \Tessera\Exception\InvalidStateException when not connected, or in authorization-proxy mode
+    /// @throws \Tessera\Exception\ServerUnavailableException also `response_invalid` for a malformed page
+    #[php(defaults(limit = 50))]
+    pub fn pull_events(
+        &self,
+        transport: CallableArg,
+        sleep: OptCallableArg,
+        persist: OptCallableArg,
+        limit: Limit,
+    ) -> Res<Completed> {
+        guard(|| {
+            let host = self.host(&transport, &sleep, &persist, None)?;
+            let limit = limit.get()?;
+            self.run(|c| c.start_pull_events(limit), &host)
+        })
+    }
+
+    /// Moves the events cursor to a page's `cursor` once the host handled
+    /// the page; returns whether it moved (a cursor not past the stored one
+    /// leaves it). When it moved, `$persist` (if given) is called with the
+    /// state as the drivers persist it (sealed under the seal key when there
+    /// is one).
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException for a cursor that is not 1 to 18 decimal digits
+    /// @throws \Tessera\Exception\InvalidStateException when not registered
+    pub fn acknowledge_events(&self, cursor: StrArg, persist: OptCallableArg) -> Res<bool> {
+        guard(|| {
+            let cursor = cursor.utf8("cursor")?;
+            let persist = persist.get("persist")?;
+            let moved = self.with_mut(|c| c.acknowledge_events(cursor))??;
+            if let (true, Some(persist)) = (moved, persist) {
+                let state = self.with_entropy(|c, e| c.persisted_state(e))??;
+                call_php(&persist, vec![&state.as_str()], "persist")?;
+            }
+            Ok(moved)
+        })
+    }
+
+    /// Where the next `pullEvents()` starts: the cursor of the last page
+    /// acknowledged, or `null`.
+    pub fn events_cursor(&self) -> Res<Option<String>> {
+        guard(|| self.with(|c| c.events_cursor().map(str::to_owned)))
     }
 
     /// Authorization-proxy mode (`proxy` in the configuration): the lock that

@@ -370,9 +370,10 @@ fn remote_step_to_php(step: &RemoteStep) -> Zval {
 }
 
 /// How an operation of the step machine ended, as PHP (docs/HOST-CONTRACT.md
-/// §1): the one conversion every driver method returns.
-pub fn completion_to_php(completion: &Completion) -> Zval {
-    match completion {
+/// §1): the one conversion every driver method returns (only a page of
+/// events can fail: its data is decoded by PHP's `json_decode`).
+pub fn completion_to_php(completion: &Completion) -> Res<Zval> {
+    Ok(match completion {
         Completion::Response(r) => {
             let mut z = Zval::new();
             z.set_hashtable(response_to_php(r));
@@ -399,7 +400,8 @@ pub fn completion_to_php(completion: &Completion) -> Zval {
             Assoc::new().with("account", Assoc::new().str("id", &account.id).str("name", &account.name).zval()).zval()
         }
         Completion::Recorded { response, event } => crate::records::recorded_to_php(response, event),
-    }
+        Completion::Events(page) => crate::events::page_to_php(page)?,
+    })
 }
 
 /// `['outcome' => 'registered']` or `['outcome' => 'ownership_challenge', 'proof' => …]`.

@@ -10,6 +10,7 @@ use ext_php_rs::prelude::*;
 pub mod companion;
 pub mod convert;
 pub mod errors;
+pub mod events;
 pub mod explain;
 pub mod host;
 pub mod previous;

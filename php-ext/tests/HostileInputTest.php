@@ -394,6 +394,13 @@ final class HostileInputTest extends TestCase
         return fn (array $r) => ['status' => 204, 'headers' => [], 'body' => ''];
     }
 
+    /** The broker's answer to a pull of events: one event, cursor 42. */
+    private static function eventsTransport(): \Closure
+    {
+        $page = '{"events":[{"id":"evt_1","type":"order.updated","api_version":"2025-09","created_at":1700000000,"data":{"a":[1,"b"]}}],"cursor":"42","has_more":false}';
+        return fn (array $r) => ['status' => 200, 'headers' => ['Content-Type' => 'application/json'], 'body' => $page];
+    }
+
     /** The broker's answer to the connect completion. */
     private static function connectTransport(string $token = 'btk_x'): \Closure
     {
@@ -496,6 +503,14 @@ final class HostileInputTest extends TestCase
                 'slots' => [$request, self::event(), ...$driver],
                 'transport' => 2,
             ],
+            'Tessera\Companion::pullEvents' => [
+                'receiver' => 'connected',
+                'args' => fn () => [self::eventsTransport(), fn ($ms) => null, fn ($j) => null, 50],
+                'slots' => [...$driver, self::time()],
+                'transport' => 0,
+            ],
+            'Tessera\Companion::acknowledgeEvents' => ['receiver' => 'connected', 'args' => fn () => ['42', fn ($j) => null], 'slots' => [self::text(), self::callable(true)]],
+            'Tessera\Companion::eventsCursor' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
             'Tessera\Companion::setRefreshLock' => ['receiver' => 'connected', 'args' => fn () => [fn ($n) => null, fn ($n) => null], 'slots' => [self::callable(), self::callable()]],
             'Tessera\Companion::timelineEventRequest' => ['args' => fn () => [self::EVENT, 'order-7'], 'slots' => [self::event(), self::text()]],
             'Tessera\Companion::validateMetadata' => ['args' => fn () => [['plan' => 'gold']], 'slots' => [self::stringMap(false)]],
@@ -597,7 +612,7 @@ final class HostileInputTest extends TestCase
             ['/::(signRequest|call|callAndRecord)$/', '/\.path$/', '/^url scheme-relative$/', 'joined below the broker URL (https://broker.example//broker.example/x): it cannot leave the broker'],
             ['/::signRequest$/', '/^(2|3)$/', '/^string word null$/', '`null` is a valid nonce / idempotency-key token'],
             ['/::revokePrevious$/', '/^0$/', '/^string word null$/', '`null` is a valid install id token ([A-Za-z0-9._~-]): the broker answers whether it exists'],
-            ['/::(call|callAndRecord|disconnect|uninstall|siteMoved|register|reset|completeConnect|revokePrevious)$/', '/^(2|3|4)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored (as serveProof it is not called: no challenge)'],
+            ['/::(call|callAndRecord|disconnect|uninstall|siteMoved|register|reset|completeConnect|revokePrevious|pullEvents|acknowledgeEvents)$/', '/^(2|3|4)$|^(1|2)$/', '/^function-name string$/', '"strlen" is a callable: as sleep/persist it is called and its result ignored (as serveProof it is not called: no challenge)'],
             ['/::setRefreshLock$/', '/^(0|1)$/', '/^function-name string$/', '"strlen" is a callable: kept as the lock (a broker-mode companion never calls it)'],
             ['/^callbacks$/', '/^result$/', '/^serveProof returns /', 'anything but false means served (checked: registered after a second send)'],
             ['/::(registrationRequest|register|reset)$/', '/\.plugin_version$/', '/^string (percent .*|bad percent escape|format string|path traversal|word null|json .*)$/', 'the plugin version is free text the core JSON-encodes'],

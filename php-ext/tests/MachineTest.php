@@ -74,6 +74,9 @@ final class ScriptedHost
         if ($this->clockReads !== $this->k) {
             throw $this->mismatch("clock read {$this->clockReads} times before this event");
         }
+        if (!isset($this->steps[$this->k])) {
+            throw $this->mismatch('the clock was read past the end of the script (a refused start went on?)');
+        }
         $this->clockReads++;
         return $this->steps[$this->k]['now'];
     }
@@ -216,7 +219,8 @@ function php_headers(array $pairs): array
 /**
  * Every script in tests/vectors/machine*.json (docs/HOST-CONTRACT.md §6),
  * replayed through the extension's real driver (`register()`, `call()`,
- * `disconnect()`, `uninstall()`, `reset()`, `siteMoved()`, `completeConnect()`) with scripted callables
+ * `disconnect()`, `uninstall()`, `reset()`, `siteMoved()`, `completeConnect()`,
+ * `pullEvents()` then `acknowledgeEvents()` when the script acknowledges) with scripted callables
  * (the refresh lock of `setRefreshLock()` too), the
  * script's seed (`useSeededEntropy`) and clock (`useClock`): every action must
  * equal the script's, the completion or error its `done`, and `exportState()` its
@@ -257,6 +261,24 @@ final class MachineTest extends TestCase
         return $scripts;
     }
 
+    /**
+     * The script's form of a page of events (`completion_json` of
+     * core/tests/machine.rs): `data_json` exactly, and `data` checked to be
+     * `data_json` decoded as documented.
+     */
+    private static function page(array $page): array
+    {
+        $events = [];
+        foreach ($page['events'] as $e) {
+            if ($e['data'] !== json_decode($e['data_json'], true, 512, JSON_BIGINT_AS_STRING)) {
+                throw new ReplayMismatch("event {$e['id']}: data is not data_json decoded");
+            }
+            unset($e['data']);
+            $events[] = $e;
+        }
+        return ['events' => $events, 'cursor' => $page['cursor'], 'has_more' => $page['has_more']];
+    }
+
     /** The script's form of a remote step. */
     private static function step(array $s): array
     {
@@ -294,6 +316,7 @@ final class MachineTest extends TestCase
         // a broker-mode driver must never take it.
         $c->setRefreshLock(fn (string $name): ?string => $h->lock($name), fn (string $name) => $h->unlock($name));
         $op = $script['operation'];
+        $acknowledged = null;
         try {
             $result = match ($op['op']) {
                 'register' => ['registration' => $c->register($op['registration'], $send, $sleep, $persist, $serveProof)],
@@ -323,6 +346,14 @@ final class MachineTest extends TestCase
                 'site_moved' => ['site_moved' => $c->siteMoved($send, $sleep, $persist, $serveProof) ?? []],
                 'complete_connect' => ['connected' => $c->completeConnect($op['callback'], $send, $sleep, $persist)],
                 'revoke_previous' => ['previous_revoked' => $c->revokePrevious($op['install_id'], $send, $sleep, $persist)],
+                'pull_events' => (function () use ($c, $op, $send, $sleep, $persist, &$acknowledged) {
+                    $page = $c->pullEvents($send, $sleep, $persist, $op['limit']);
+                    // The host handled the page: acknowledge it when the script says so.
+                    if ($op['acknowledge']) {
+                        $acknowledged = $c->acknowledgeEvents($page['cursor']);
+                    }
+                    return ['events' => self::page($page)];
+                })(),
             };
             $outcome = ['result' => $result];
         } catch (ReplayMismatch $m) {
@@ -344,6 +375,9 @@ final class MachineTest extends TestCase
             $h->finish($script, $outcome);
         } catch (ReplayMismatch $m) {
             return "$name: {$m->getMessage()}";
+        }
+        if ($acknowledged !== ($script['acknowledged'] ?? null)) {
+            return "$name: acknowledging the page moved the cursor: " . json_encode($acknowledged) . ', expected ' . json_encode($script['acknowledged'] ?? null);
         }
         if ($c->exportState() !== $script['final_state']) {
             return "$name: the final state differs:\n{$c->exportState()}\n{$script['final_state']}";

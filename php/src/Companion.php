@@ -10,6 +10,7 @@ use Tessera\Pure\Internal\Classify;
 use Tessera\Pure\Internal\CompanionCore;
 use Tessera\Pure\Internal\Convert;
 use Tessera\Pure\Internal\CoreError;
+use Tessera\Pure\Internal\Events;
 use Tessera\Pure\Internal\Host;
 use Tessera\Pure\Internal\Machine;
 use Tessera\Pure\Internal\Metadata;
@@ -485,6 +486,80 @@ final class Companion
             return Binding::run($this, fn (CompanionCore $c): Call => Record::startRecordedCall($c, $req, $ev), $host);
         } catch (CoreError $e) {
             throw PhpErrors::exception($e, $host ?? null);
+        }
+    }
+
+    /**
+     * Pulls Stora's events from the broker (docs/PROTOCOL.md §14.3): a
+     * signed `GET /events?after=<cursor>&limit=<n>` after the stored cursor,
+     * run as `call()` runs a `GET` (retries, clock skew, reconnect). Returns
+     * one page, oldest first; the cursor does not move until
+     * `acknowledgeEvents($page['cursor'])` once the page is handled (stored
+     * or shown): an event may come again after a crash, never under another
+     * id (de-duplicate by `id`). `has_more`: pull again at once. Broker mode
+     * only. Callables as for `call()`.
+     *
+     * @param callable $transport
+     * @param callable|null $sleep
+     * @param callable|null $persist
+     * @param int|null $limit at most this many events, 1 to 100 (null: 50)
+     * @return array{events: list<array{id: string, type: string, api_version: string, created_at: int, data: array, data_json: string}>, cursor: string, has_more: bool}
+     *         `data` is `data_json` (the event's `data` object as Stora sent it) decoded as `json_decode($json, true, 512, JSON_BIGINT_AS_STRING)`
+     * @throws Exception\InvalidInputException for a limit outside 1 to 100
+     * @throws Exception\InvalidStateException when not connected, or in authorization-proxy mode
+     * @throws Exception\ServerUnavailableException also for a page that breaks the documented shape (code `response_invalid`)
+     * @throws Exception\ReconnectRequiredException and the other exceptions of `call()`
+     */
+    public function pullEvents($transport, $sleep = null, $persist = null, $limit = 50): array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 4);
+        try {
+            $host = Binding::host($transport, $sleep, $persist, null);
+            $limit = Convert::optInt($limit, 'limit') ?? Events::DEFAULT_PULL_LIMIT;
+            return Binding::run($this, fn (CompanionCore $c): Call => Events::startPull($c, $limit), $host);
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e, $host ?? null);
+        }
+    }
+
+    /**
+     * Moves the events cursor to a page's `cursor` once the host handled
+     * that page (`pullEvents()`). Returns whether it moved: a cursor not past
+     * the stored one (a page acknowledged twice, or late) leaves it where it
+     * is. When it moved and `$persist` is given, `$persist` is called with the
+     * state as the drivers persist it (sealed under the seal key when the
+     * companion has one); without it, store `sealState()` or `exportState()`.
+     *
+     * @param string $cursor 1 to 18 decimal digits
+     * @param callable|null $persist as for `call()`
+     * @throws Exception\InvalidInputException for a cursor that is not 1 to 18 decimal digits
+     * @throws Exception\InvalidStateException when not registered
+     */
+    public function acknowledgeEvents($cursor, $persist = null): bool
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 1, 2);
+        try {
+            $cursor = Convert::utf8($cursor, 'cursor');
+            $persist = Convert::optCallable($persist, 'persist');
+            $core = Binding::core($this);
+            $moved = Events::acknowledge($core, $cursor);
+            if ($moved && $persist !== null) {
+                $persist($core->persistedForm($core->toJson(), Binding::hooks($this)->entropy()));
+            }
+            return $moved;
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /** Where the next `pullEvents()` starts: the cursor of the last page acknowledged, or `null`. */
+    public function eventsCursor(): ?string
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
+        try {
+            return Events::cursor(Binding::core($this));
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
         }
     }
 

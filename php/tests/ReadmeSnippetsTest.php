@@ -171,11 +171,13 @@ final class ReadmeSnippetsTest extends TestCase
             $this->assertContains('POST /installations', $routes, implode("\n", $routes));
             $this->assertContains('POST /connect/complete', $routes);
             $this->assertContains('GET /api/orders', $routes);
+            $this->assertContains('GET /events', $routes);
             $call = $sent[array_search('GET /api/orders', $routes, true)];
             $this->assertContains('signature', $call['headers']);
             $this->assertStringContainsString('Connected to Stora account Readme Storage (op_readme)', $output);
             $options = json_decode((string) file_get_contents("$dir/options.json"), true);
             $this->assertArrayNotHasKey('my_plugin_tessera', $options, 'uninstall deletes the stored state');
+            $this->assertSame(['type' => 'order.updated', 'data' => ['object' => ['id' => 'ord_1']]], $options['my_plugin_event_evt_readme_1'] ?? null, 'the pulled event was handled');
         }
         if ($readme === 'php/README.md') {
             $this->assertStringContainsString('unknown key `config.brokerUrl`; did you mean `broker_url`?', $output);
@@ -359,6 +361,10 @@ final class ReadmeSnippetsTest extends TestCase
                 [$status, $body] = match (true) {
                     $method === 'POST' && $path === '/installations' => [201, '{}'],
                     $method === 'POST' && $path === '/connect/complete' => [200, json_encode(['broker_token' => 'btk_readme_token', 'account' => ['id' => 'op_readme', 'name' => 'Readme Storage']])],
+                    // A page of Stora's events: one event, then nothing after its cursor.
+                    $method === 'GET' && $path === '/events' => [200, str_contains($url, 'after=1&')
+                        ? '{"events":[],"cursor":"1","has_more":false}'
+                        : '{"events":[{"id":"evt_readme_1","type":"order.updated","api_version":"2025-09","created_at":1700000000,"data":{"object":{"id":"ord_1"}}}],"cursor":"1","has_more":false}'],
                     $method === 'DELETE' => [204, ''],
                     default => [200, '{"orders":[]}'],
                 };

@@ -7,7 +7,8 @@
  * (`serialize()` of the normalised results): signed requests, signature bases
  * (`Verifier::hmacSignGeneric`), URLs, headers, state JSON and the getters,
  * error codes, messages and exception classes, and whole driver runs
- * (`register`, `call`, `completeConnect`, `revokePrevious`, `disconnect`, `uninstall`, `reset`, `siteMoved`) with scripted
+ * (`register`, `call`, `completeConnect`, `revokePrevious`, `disconnect`, `uninstall`, `reset`, `siteMoved`,
+ * `pullEvents` then `acknowledgeEvents`) with scripted
  * transports, seeded entropy and scripted clocks: every request the
  * transport saw, every sleep, persist and proof served.
  *
@@ -594,6 +595,7 @@ function view(object $c): array
         'reconnectReason' => outcome(fn () => $c->reconnectReason()),
         'clockOffset' => outcome(fn () => $c->clockOffset()),
         'account' => outcome(fn () => $c->account()),
+        'eventsCursor' => outcome(fn () => $c->eventsCursor()),
     ];
 }
 
@@ -1025,6 +1027,12 @@ function ops(): array
                 'reset' => $c->reset(mat($in['registration']), $transport, $sleep, $persist, $host->serveProof()),
                 'siteMoved' => $c->siteMoved($transport, $sleep, $persist, $host->serveProof()),
                 'callAndRecord' => $c->callAndRecord(mat($in['request']), mat($in['event']), $transport, $sleep, $persist),
+                'pullEvents' => (function () use ($c, $in, $transport, $sleep, $persist) {
+                    $page = $c->pullEvents($transport, $sleep, $persist, ...(array_key_exists('limit', $in) ? [mat($in['limit'])] : []));
+                    // The host handled the page: it acknowledges the page's cursor (or the case's).
+                    $ack = array_key_exists('ack', $in) ? mat($in['ack']) : $page['cursor'];
+                    return ['page' => $page, 'acknowledged' => outcome(fn () => $c->acknowledgeEvents($ack, $persist))];
+                })(),
             });
             // Hosts get what they store: the last persisted value reopens to the
             // companion's state (sealed with the seal key when there is one).
@@ -1151,6 +1159,9 @@ function fixtures(string $impl): array
             return $n++ === 0 ? ['status' => 401, 'headers' => ['Date' => http_date(T0 + 400)], 'body' => '{"error":"signature_expired"}'] : ['status' => 200, 'headers' => [], 'body' => ''];
         }, fn ($ms) => null);
         $f["$name/offset"] = $o->exportState();
+        $e = $load($f["$name/connected"]);
+        $e->acknowledgeEvents('41');
+        $f["$name/cursor"] = $e->exportState();
         $a = $mk($cfg);
         $a->registrationRequest(REG);
         $a->handleRegistrationResponse(['status' => 202, 'headers' => [], 'body' => '{"challenge":"challenge-0123456789abcdef"}']);
@@ -1224,6 +1235,90 @@ function gen_script(int $max = 6): array
             : gen_response(true));
     }
     return $s;
+}
+
+/** A broker's answer to a pull of events: mostly a page (often broken in one place), sometimes another answer. */
+function gen_events_answer(): mixed
+{
+    if (chance(20)) {
+        return gen_script(1)[0];
+    }
+    $events = [];
+    for ($i = 0, $n = pick([0, 0, 1, 2, 3, r(0, 6)]); $i < $n; $i++) {
+        $events[] = gen_stora_event($i);
+    }
+    $members = [
+        '"events":' . (chance(95) ? '[' . implode(',', $events) . ']' : pick(['{}', 'null', '"x"'])),
+        '"cursor":' . (chance(70) ? pick(['"42"', '"43"', '"41"']) : pick(['"40"', '"0"', '"0042"', '"999999999999999999"', '"1234567890123456789"', '""', '42', 'null', '"x"', '"-1"'])),
+        '"has_more":' . (chance(90) ? pick(['false', 'true']) : pick(['"no"', 'null', '1'])),
+    ];
+    if (chance(10)) {
+        shuffle($members);
+    }
+    if (chance(5)) {
+        array_splice($members, r(0, 2), 1);
+    }
+    if (chance(5)) {
+        $members[] = pick(['"extra":' . gen_json_value(1), $members[0]]);
+    }
+    $body = '{' . implode(',', $members) . '}';
+    if (chance(4)) {
+        $body = pick(['[]', '', 'not json', substr($body, 0, r(0, strlen($body))), " $body\n", "\xff$body"]);
+    }
+    return ['status' => pick([200, 200, 200, 201]), 'headers' => ['Content-Type' => 'application/json'], 'body' => $body];
+}
+
+/** One event of a page, as JSON text: mostly well-formed, sometimes broken in one member. */
+function gen_stora_event(int $i): string
+{
+    $name = fn () => pick(['"evt_' . r(0, 3) . '"', '""', '"' . str_repeat('i', 255) . '"', '"' . str_repeat('i', 256) . '"', '1', 'null', '"caf\u00e9"', '"\u0000"']);
+    $members = [
+        '"id":' . (chance(92) ? '"evt_' . $i . '"' : $name()),
+        '"type":' . (chance(92) ? pick(['"order.updated"', '"contact.created"']) : $name()),
+        '"api_version":' . (chance(92) ? '"2025-09"' : pick(['""', 'null', '"' . str_repeat('v', 255) . '"', '"' . str_repeat('v', 256) . '"', '5'])),
+        '"created_at":' . (chance(92) ? (string) (T0 + $i) : pick(['1.5', '-1', '-0', '1e3', '9223372036854775807', '9223372036854775808', '-9223372036854775808', '"1"', 'null'])),
+        '"data":' . (chance(94) ? gen_json_object(0) : pick(['[]', 'null', '"x"', '1'])),
+    ];
+    if (chance(8)) {
+        shuffle($members);
+    }
+    if (chance(4)) {
+        array_splice($members, r(0, 4), 1);
+    }
+    if (chance(5)) {
+        $members[] = pick(['"extra":' . gen_json_value(1), $members[0]]);
+    }
+    return chance(97) ? '{' . implode(',', $members) . '}' : pick(['1', '[]', 'null', '"evt"']);
+}
+
+/** A JSON value as text: numbers as Stora may write them, escapes, nesting. */
+function gen_json_value(int $depth): string
+{
+    if ($depth >= 3 || chance(60)) {
+        return pick(['null', 'true', 'false', '0', '-0', '-7', '0.1', '1.5e3', '12.5e1', '1E+2', '12345678901234567890', '-9223372036854775809', '1e400',
+            '"x"', '""', '"caf\u00e9"', '"\ud83d\ude00"', '"a\nb"', '"\u0000"', '"é"', '"\/"', '"\u2028"']);
+    }
+    if (chance(50)) {
+        return gen_json_object($depth + 1);
+    }
+    $items = [];
+    for ($i = 0, $n = r(0, 3); $i < $n; $i++) {
+        $items[] = gen_json_value($depth + 1);
+    }
+    return '[' . implode(',', $items) . ']';
+}
+
+/** A JSON object as text; keys that PHP reads as integers, escaped keys, sometimes a key twice. */
+function gen_json_object(int $depth): string
+{
+    $members = [];
+    for ($i = 0, $n = r(0, 4); $i < $n; $i++) {
+        $members[] = '"' . pick(['object', 'id', 'a', 'b', '0', '7', '', 'é', '\u00e9', '-1', '1.5', '08', 'x y', '__proto__']) . '":' . gen_json_value($depth);
+    }
+    if ($members !== [] && chance(4)) {
+        $members[] = $members[0];
+    }
+    return '{' . implode(',', $members) . '}';
 }
 
 /** A connect callback; `{STATE}` is the pending connect's `state`. */
@@ -1515,7 +1610,8 @@ function gen_arity_case(array $states): array
 
 function gen_drive_case(array $states, callable $state): array
 {
-    $op = weighted(['call' => 45, 'register' => 25, 'completeConnect' => 12, 'revokePrevious' => 6, 'disconnect' => 10, 'uninstall' => 12, 'reset' => 8, 'siteMoved' => 8, 'callAndRecord' => 12]);
+    $op = weighted(['call' => 45, 'register' => 25, 'completeConnect' => 12, 'revokePrevious' => 6, 'disconnect' => 10, 'uninstall' => 12, 'reset' => 8, 'siteMoved' => 8, 'callAndRecord' => 12,
+        'pullEvents' => 14]);
     $prefer = match ($op) {
         'completeConnect' => ['default/connecting', 'based/connecting', 'one-shot/connecting', 'default/reconnecting', 'based/reconnecting', 'edge/pending 0',
             'edge/pending 253402300799', 'default/registered', 'default/connected'],
@@ -1523,6 +1619,7 @@ function gen_drive_case(array $states, callable $state): array
         'register' => ['default/fresh', 'based/fresh', 'one-shot/fresh', 'default/pending', 'default/awaiting', 'default/invalid', 'default/moving', 'default/mismatch'],
         'uninstall', 'reset' => ['default/connected', 'default/registered', 'default/mismatch', 'default/fresh', 'based/connected', 'default/awaiting'],
         'siteMoved' => ['default/mismatch', 'based/mismatch', 'default/moving', 'default/connected'],
+        'pullEvents' => ['default/connected', 'default/cursor', 'based/cursor', 'one-shot/cursor', 'default/offset', 'default/reconnect', 'default/registered', 'default/fresh'],
     };
     $in = [
         'op' => $op,
@@ -1556,6 +1653,17 @@ function gen_drive_case(array $states, callable $state): array
     }
     if ($op === 'callAndRecord') {
         $in['event'] = gen_event();
+    }
+    if ($op === 'pullEvents') {
+        if (chance(60)) {
+            $in['limit'] = chance(85) ? pick([null, 50, 1, 2, 3, 100]) : pick([0, 101, -1, '5', 2.0, PHP_INT_MAX, H . 'object']);
+        }
+        if (chance(30)) {
+            $in['ack'] = pick(['7', '007', '0', '41', '42', '43', '0043', '999999999999999999', '1234567890123456789', 'x', '', '-1', "4ÿ", 7, null, H . 'object']);
+        }
+        if (chance(85)) {
+            $in['script'] = array_map(fn () => gen_events_answer(), range(0, r(0, 3)));
+        }
     }
     if ($op === 'call' || $op === 'callAndRecord') {
         $in['request'] = chance(80) ? ['method' => pick(['GET', 'POST', 'DELETE', 'PUT']), 'path' => pick(['/api/orders', '/api/contacts?x=1', '/x'])] + (chance(50) ? ['body' => '{"a":1}'] : []) : gen_api_request();

@@ -145,6 +145,20 @@ function mutants(): array
             'to' => 'Binding::run($this, fn (CompanionCore $c): Call => Machine::startCompleteConnect($c, $callback, $now), $host);' . "\n            return [];",
             'mustFail' => where(fn ($s) => isset(end($s['steps'])['action']['result']['connected'])),
         ],
+        [
+            'name' => 'pulls the default number of events whatever the host asks',
+            'file' => 'src/Companion.php',
+            'from' => "\$limit = Convert::optInt(\$limit, 'limit') ?? Events::DEFAULT_PULL_LIMIT;",
+            'to' => '$limit = Events::DEFAULT_PULL_LIMIT;',
+            'mustFail' => where(fn ($s) => $s['operation']['op'] === 'pull_events' && $s['operation']['limit'] !== 50),
+        ],
+        [
+            'name' => 'says an acknowledged page moved the cursor when it did not',
+            'file' => 'src/Companion.php',
+            'from' => 'return $moved;',
+            'to' => 'return true;',
+            'mustFail' => where(fn ($s) => ($s['acknowledged'] ?? null) === false),
+        ],
     ];
 }
 

@@ -10,7 +10,9 @@ namespace Tessera\Pure\Exception;
  * is Stora's code, `getRequestId()` its request id; a POST is not sent
  * again, as Stora replays its stored answer to the same Idempotency-Key),
  * or, in proxy mode, the installation's refresh lock could not be taken
- * in time (code `lock_unavailable`).
+ * in time (code `lock_unavailable`), or the broker answered 2xx with a
+ * body that breaks the documented shape (code `response_invalid`: a page
+ * of events; nothing of it is used).
  */
 final class ServerUnavailableException extends TesseraException
 {

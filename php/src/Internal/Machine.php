@@ -582,7 +582,7 @@ final class Machine
     {
         switch ($call->op) {
             case Call::OP_API:
-                return Action::done(Completion::response($resp));
+                return Events::pulled($call, $resp);
             case Call::OP_DISCONNECT:
                 self::dropConnection($c);
                 return self::persistThenDone($c, $call, Completion::disconnected(RemoteStep::ok()));

@@ -12,6 +12,7 @@ use Tessera\Pure\Internal\Config;
 use Tessera\Pure\Internal\Completion;
 use Tessera\Pure\Internal\CoreError;
 use Tessera\Pure\Internal\Event;
+use Tessera\Pure\Internal\Events;
 use Tessera\Pure\Internal\Machine;
 use Tessera\Pure\Internal\Registration;
 use Tessera\Pure\Internal\RemoteStep;
@@ -19,6 +20,7 @@ use Tessera\Pure\Internal\Request;
 use Tessera\Pure\Internal\Response;
 use Tessera\Pure\Internal\Seal;
 use Tessera\Pure\Internal\SeededEntropy;
+use Tessera\Pure\Internal\StoraEvent;
 
 /**
  * The step-machine vectors replayed on the sans-IO layer (`replay` in
@@ -129,8 +131,29 @@ final class MachineVectorsTest extends Support
             }
             $action = Machine::step($c, $call, $event, $step['now'], $rng);
             self::assertSame(self::canon($step['action']), self::canon(self::actionJson($action)), "{$name}: step {$i}");
+            $moved = self::acknowledge($c, $script['operation'], $action);
+            if ($moved !== null) {
+                self::assertSame($script['acknowledged'] ?? null, $moved, "{$name}: acknowledging the page moved the cursor");
+            }
         }
         self::assertSame($script['final_state'], $c->toJson(), "{$name}: final state");
+    }
+
+    /**
+     * A `pull_events` operation with `"acknowledge": true`: once it ended with
+     * a page, the host acknowledges the page's cursor (before the final state
+     * is compared). Returns whether the cursor moved (`acknowledge` of
+     * core/tests/machine.rs).
+     *
+     * @param array<string, mixed> $op
+     */
+    private static function acknowledge(CompanionCore $c, array $op, Action $action): ?bool
+    {
+        if ($action->type !== Action::DONE || !$action->result instanceof Completion
+            || $action->result->type !== Completion::EVENTS || ($op['acknowledge'] ?? null) !== true) {
+            return null;
+        }
+        return Events::acknowledge($c, $action->result->page->cursor);
     }
 
     /** @param array<string, mixed> $op */
@@ -146,6 +169,7 @@ final class MachineVectorsTest extends Support
             'site_moved' => Machine::startSiteMoved($c),
             'complete_connect' => Machine::startCompleteConnect($c, $op['callback'], $now),
             'revoke_previous' => Machine::startRevokePrevious($c, $op['install_id']),
+            'pull_events' => Events::startPull($c, $op['limit']),
             'call_and_record' => \Tessera\Pure\Internal\Record::startRecordedCall(
                 $c,
                 new ApiRequest($op['request']['method'], $op['request']['path'], $op['request']['headers'], $op['request']['body']),
@@ -236,6 +260,14 @@ final class MachineVectorsTest extends Support
             Completion::CONNECTED => ['connected' => ['account' => ['id' => $c->account->id, 'name' => $c->account->name]]],
             Completion::PREVIOUS_REVOKED => ['previous_revoked' => ['revoked' => $c->revoked]],
             Completion::RECORDED => ['recorded' => ['response' => ['status' => $c->response->status, 'body' => $c->response->body], 'event' => self::stepJson($c->remote)]],
+            Completion::EVENTS => ['events' => [
+                'events' => array_map(static fn (StoraEvent $e): array => [
+                    'id' => $e->id, 'type' => $e->type, 'api_version' => $e->apiVersion,
+                    'created_at' => $e->createdAt, 'data_json' => $e->dataJson,
+                ], $c->page->events),
+                'cursor' => $c->page->cursor,
+                'has_more' => $c->page->hasMore,
+            ]],
         };
     }
 

@@ -95,6 +95,65 @@ final class LifecycleTest extends TestCase
         $this->assertSame(404, $env->admin('GET', "/admin/installations/$id")['status'], 'gone at the broker');
     }
 
+    /**
+     * Stora's events (docs/PROTOCOL.md §14): connect registered a webhook
+     * endpoint at Stora for this connection; a real mutation through the
+     * broker makes the fake Stora deliver `contact.created` to the broker,
+     * which queues it; the plugin pulls it (`pullEvents()`), acknowledges the
+     * page with a persist (the stored state holds the cursor), and the next
+     * pull starts after it and is empty.
+     */
+    public function testStorasEventsArePulledAndAcknowledged(): void
+    {
+        $env = Env::get();
+        $host = new Host();
+        $c = $env->companion();
+        $env->register($c);
+        $env->connect($c, 'opr_php_events', 'public.contact:write');
+        $created = $c->call(
+            ['method' => 'POST', 'path' => '/api/contacts', 'headers' => ['content-type' => 'application/json'], 'body' => '{"name":"Ada"}'],
+            $host->transport(),
+            $host->sleep(),
+            $host->persist(),
+        );
+        $this->assertSame(201, $created['status']);
+        $contact = json_decode($created['body'], true);
+
+        // Stora delivers within about a second: pull until the event is there (at most 5 s).
+        $deadline = microtime(true) + 5;
+        do {
+            $page = $c->pullEvents($host->transport(), $host->sleep(), $host->persist());
+            if ($page['events'] !== []) {
+                break;
+            }
+            usleep(100_000);
+        } while (microtime(true) < $deadline);
+        $this->assertCount(1, $page['events'], 'contact.created reached the broker and was pulled');
+        $event = $page['events'][0];
+        $this->assertSame('contact.created', $event['type']);
+        $this->assertStringStartsWith('evt_', $event['id']);
+        $this->assertSame('2025-09', $event['api_version']);
+        $this->assertSame($contact['id'], $event['data']['object']['id']);
+        $this->assertSame('Ada', $event['data']['object']['name']);
+        $this->assertSame($event['data'], json_decode($event['data_json'], true));
+        $this->assertFalse($page['has_more']);
+        $this->assertNull($c->eventsCursor(), 'pulling moves no cursor');
+
+        // Handled: acknowledge the page; the state persisted holds the cursor.
+        $host->persisted = null;
+        $this->assertTrue($c->acknowledgeEvents($page['cursor'], $host->persist()));
+        $this->assertSame($page['cursor'], $c->eventsCursor());
+        $this->assertSame($c->exportState(), $host->persisted);
+        $this->assertSame($page['cursor'], json_decode((string) $host->persisted, true)['events_cursor']);
+
+        // The next pull starts after the cursor: nothing new. So does one
+        // from a companion restored from what was persisted.
+        $this->assertSame(['events' => [], 'cursor' => $page['cursor'], 'has_more' => false], $c->pullEvents($host->transport(), $host->sleep()));
+        $restored = \Tessera\Companion::importState((string) $host->persisted);
+        $this->assertSame([], $restored->pullEvents($host->transport(), $host->sleep(), null, 10)['events']);
+        $this->assertFalse($restored->acknowledgeEvents($page['cursor']));
+    }
+
     public function testSealedStateSurvivesAcrossRequests(): void
     {
         // Each WordPress request rebuilds the companion from the sealed option.

@@ -57,6 +57,14 @@ final class Call
     public ?TimelineEvent $recordingEvent = null;
     /** A recorded call: the action's 2xx response, once it came. */
     public ?Response $recordingResponse = null;
+    /**
+     * A pull of Stora's events (Rust `pull`): the cursor value it was sent
+     * after (null: from the start) and the limit it asked for; its 2xx
+     * answer is read as a page ({@see Events::pulled()}).
+     *
+     * @var array{0: ?int, 1: int}|null
+     */
+    public ?array $pull = null;
     /** Proxy mode: the token refresh in progress. */
     public ?RefreshRound $refresh = null;
     /** Proxy mode: this call refreshed (or adopted a refreshed pair) once. */

@@ -16,6 +16,7 @@ final class Completion
     public const CONNECTED = 'connected';
     public const PREVIOUS_REVOKED = 'previous_revoked';
     public const RECORDED = 'recorded';
+    public const EVENTS = 'events';
 
     private function __construct(
         public readonly string $type,
@@ -30,6 +31,8 @@ final class Completion
         public readonly ?Account $account = null,
         /** For PREVIOUS_REVOKED: false when the broker had nothing left of it. */
         public readonly bool $revoked = false,
+        /** For EVENTS: the page of Stora's events. */
+        public readonly ?EventPage $page = null,
     ) {
     }
 
@@ -77,6 +80,12 @@ final class Completion
     public static function recorded(Response $response, RemoteStep $event): self
     {
         return new self(self::RECORDED, $response, null, $event);
+    }
+
+    /** A pull of Stora's events: a page (the cursor moves when the host acknowledges it). */
+    public static function events(EventPage $page): self
+    {
+        return new self(self::EVENTS, null, null, null, null, null, false, $page);
     }
 
     public static function siteMoved(): self

@@ -230,8 +230,35 @@ final class Convert
             Completion::CONNECTED => ['account' => self::accountToPhp($completion->account)],
             Completion::PREVIOUS_REVOKED => ['revoked' => $completion->revoked],
             Completion::RECORDED => Records::recordedToPhp($completion->response, $completion->remote),
+            Completion::EVENTS => self::eventPageToPhp($completion->page),
             default => null, // SiteMoved
         };
+    }
+
+    /**
+     * A page of Stora's events as the extension returns it (php-ext
+     * `events.rs`): `['events' => [['id', 'type', 'api_version',
+     * 'created_at', 'data', 'data_json'], …], 'cursor', 'has_more']`, `data`
+     * being `data_json` decoded by `json_decode($json, true, 512,
+     * JSON_BIGINT_AS_STRING)`.
+     *
+     * @throws CoreError internal when an event's data does not decode to an array
+     */
+    public static function eventPageToPhp(EventPage $page): array
+    {
+        $events = [];
+        foreach ($page->events as $e) {
+            $data = json_decode($e->dataJson, true, 512, \JSON_BIGINT_AS_STRING);
+            $events[] = [
+                'id' => $e->id,
+                'type' => $e->type,
+                'api_version' => $e->apiVersion,
+                'created_at' => $e->createdAt,
+                'data' => \is_array($data) ? $data : throw CoreError::internal("decoding an event's data"),
+                'data_json' => $e->dataJson,
+            ];
+        }
+        return ['events' => $events, 'cursor' => $page->cursor, 'has_more' => $page->hasMore];
     }
 
     /** An account as the extension returns it: `['id' => …, 'name' => …]`. */

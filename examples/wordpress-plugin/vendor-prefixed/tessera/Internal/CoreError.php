@@ -54,6 +54,7 @@ final class CoreError extends \Exception
         'server_unavailable' => 'server_unavailable',
         'upstream_failed' => 'server_unavailable',
         'lock_unavailable' => 'server_unavailable',
+        'response_invalid' => 'server_unavailable',
         'callback_state_mismatch' => 'callback',
         'callback_expired' => 'callback',
         'callback_denied' => 'callback',
@@ -105,7 +106,7 @@ final class CoreError extends \Exception
     public readonly int|string|null $found;
     /** The highest version supported (StateVersionUnsupported). */
     public readonly ?int $supported;
-    /** The payload of InvalidState, StateCorrupt, CallbackInvalid, SignatureMalformed, Internal. */
+    /** The payload of InvalidState, StateCorrupt, ResponseInvalid, CallbackInvalid, SignatureMalformed, Internal. */
     public readonly ?string $detail;
 
     /**
@@ -395,6 +396,16 @@ final class CoreError extends \Exception
     public static function lockUnavailable(): self
     {
         return new self('lock_unavailable', "could not take the installation's refresh lock");
+    }
+
+    /**
+     * `ResponseInvalid(detail)`: the broker answered 2xx with a body that
+     * breaks the documented shape (an events page, docs/PROTOCOL.md §14.3);
+     * nothing of it is used and the state is unchanged.
+     */
+    public static function responseInvalid(string $detail): self
+    {
+        return new self('response_invalid', "the broker's answer is malformed: {$detail}", ['detail' => $detail]);
     }
 
     /** `, request <id>` for messages, when there is a request id. */

@@ -65,6 +65,11 @@ final class State
      * a stale one (a {@see U64} value; 0 before the first connect).
      */
     public int|string $tokenGeneration = 0;
+    /**
+     * Broker mode: where the next pull of Stora's events starts (the cursor
+     * of the last page the host acknowledged; docs/PROTOCOL.md §14.3).
+     */
+    public ?string $eventsCursor = null;
 
     /** A fresh, unregistered state (`State::new`). */
     public function __construct(public Config $config)
@@ -175,6 +180,9 @@ final class State
         }
         if ($this->tokenGeneration !== 0) {
             $out .= ',"token_generation":' . $this->tokenGeneration;
+        }
+        if ($this->eventsCursor !== null) {
+            $out .= ',"events_cursor":' . Json::writeStr($this->eventsCursor);
         }
         return $out . '}';
     }
@@ -334,6 +342,11 @@ final class State
         }
         $state->retiredRefresh = $retired;
         $state->tokenGeneration = self::u64Or($root, '', 'token_generation', 0);
+        $cursor = self::optStr2($root, '', 'events_cursor');
+        if ($cursor !== null && Events::cursorValue($cursor) === null) {
+            throw self::corrupt('events_cursor', 'must be 1 to 18 decimal digits');
+        }
+        $state->eventsCursor = $cursor;
         if ($state->tokens !== null && ($config->proxy === null || $state->brokerToken !== null)) {
             throw self::corrupt('tokens', 'belong to proxy mode only, without a broker token');
         }
