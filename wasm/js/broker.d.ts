@@ -1,7 +1,7 @@
 // Types of tessera-companion's broker side (Node only; mirrors wasm/js/broker.js).
 // Importable as `tessera-companion` under Node, or `tessera-companion/broker`.
 
-import type { BodyInput, HeadersInput } from "./index.web.js";
+import type { BodyInput, HeaderList, HeadersInput, StoraEvent } from "./index.web.js";
 
 /** A per-installation secret as the broker stores it: base64url text or bytes. */
 export type SecretValue = string | Uint8Array | ArrayBuffer | ArrayBufferView;
@@ -111,7 +111,47 @@ export interface WireAnswer {
   wireBody: string;
 }
 
+// ---- pushed events (docs/PROTOCOL.md §14.4) ------------------------------------
+
+/**
+ * Broker side: the `Tessera-Push-Signature` value of a push of `body` (the
+ * exact bytes POSTed; a string is UTF-8) to the installation `installId`
+ * holding `secret`, signed at `now` (unix seconds; default now).
+ */
+export function signPush(secret: SecretValue, installId: string, body: BodyInput, now?: number): string;
+
+/** What `Companion#pushRegistrationRequest` returns: a request for `call()`. */
+export interface PushRegistrationRequest {
+  /** `PUT` registers the URL, `DELETE` stops the pushes. */
+  method: "PUT" | "DELETE";
+  /** `/events/push`. */
+  path: string;
+  headers: HeaderList;
+  /** `{"url":"…"}` (the URL normalised), or empty for `DELETE`. */
+  body: string;
+}
+
 declare module "./index.web.js" {
+  interface Companion {
+    /**
+     * Node only (an extension cannot receive a push): verifies a push the
+     * broker POSTed to the site → its events, as `pullEvents` gives them.
+     * `body`: the raw body exactly as received; `now`: unix seconds (default
+     * now). Refusals: `signature_missing`, `signature_malformed`,
+     * `signature_expired`, `signature_invalid` (kind `verification`, with
+     * `wireStatus` / `wireCode`), `response_invalid`, `too_large`,
+     * `not_registered`. Answer the broker 2xx only when it returned; the
+     * cursor does not move (keep events by id).
+     */
+    verifyPush(headers: HeadersInput | null | undefined, body: BodyInput, now?: number): StoraEvent[];
+    /**
+     * Node only: the request registering `url` (on the site's own origin) as
+     * the site's push URL (`PUT /events/push`), or with `null` stopping the
+     * pushes (`DELETE /events/push`); send it with `call()`.
+     */
+    pushRegistrationRequest(url: string | null): PushRegistrationRequest;
+  }
+
   interface TesseraError {
     /** Broker side, a verification refusal: the response headers to send (see WireAnswer). */
     readonly wireHeaders?: Record<string, string>;

@@ -1,6 +1,9 @@
 // Broker side of tessera-companion, for partners whose broker runs on Node:
-// request, connect-URL, uninstall-ticket and ownership-proof verification and
-// the in-memory replay store. These run in their own wasm module
+// request, connect-URL, uninstall-ticket and ownership-proof verification,
+// the in-memory replay store, and pushed events (signPush; on the plugin side,
+// Companion#verifyPush and Companion#pushRegistrationRequest, which this
+// module adds to the Node entry's Companion: an extension cannot receive a
+// push). These run in their own wasm module
 // (tessera_broker_bg.wasm, the whole core), instantiated on first use, so the
 // module browser extensions load stays small.
 //
@@ -20,7 +23,11 @@ import {
   beginUninstallTicket,
   checkOwnershipProofCore,
   initSync,
+  pushRegistrationRequestCore,
+  signPushCore,
+  verifyPushCore,
 } from "./tessera_broker.js";
+import { Companion } from "./api.js";
 import { TesseraError, invalidArgument } from "./error.js";
 import { Engine, checkEnvironment } from "./ready.js";
 import * as c from "./conv.js";
@@ -257,4 +264,71 @@ export function hmacSignGeneric(request, signatureInput, key) {
   } catch (e) {
     rethrow(e);
   }
+}
+
+// ---- pushed events (docs/PROTOCOL.md §14.4) ------------------------------------
+
+/**
+ * Broker side: the `Tessera-Push-Signature` value of a push of `body` (the
+ * exact bytes POSTed; a string is UTF-8) to the installation `installId`
+ * holding `secret` (base64url text or bytes), signed at `now` (unix seconds;
+ * default now).
+ */
+export function signPush(secret, installId, body, now) {
+  ensureReady();
+  const s = c.secretValue(secret, "secret");
+  const id = c.str(installId, "installId");
+  const b = c.reqBytes(body, "body");
+  const at = optNow(now, "now");
+  return guarded(() => signPushCore(s, id, b, at));
+}
+
+/**
+ * The companion's state, as `exportState()` gives it: the push methods run
+ * in this module (the code they need is left out of the browser module) on
+ * the state of the plugin module's companion. Throws as every method does
+ * when `this` is no live Companion.
+ */
+const stateOf = (companion) => Companion.prototype.exportState.call(companion);
+
+const pushMethods = {
+  /**
+   * Verifies a push the broker POSTed to the site → its events, `[{ id,
+   * type, apiVersion, createdAt, data, dataJson }]` as `pullEvents` gives
+   * them. `headers`: the request's (a record, `[name, value]` pairs or a
+   * `Headers`); `body`: the raw body exactly as received (bytes, or a
+   * string); `now`: the local clock in unix seconds (default now; the learned
+   * clock offset is applied by the core). Nothing of the body is used before
+   * the signature verified. A refusal is a TesseraError (`signature_missing`,
+   * `signature_malformed`, `signature_expired`, `signature_invalid`: kind
+   * `verification`, with `wireStatus` / `wireCode` to answer the broker;
+   * `response_invalid`, `too_large`, `not_registered`): answer 2xx only when
+   * this returned. The cursor does not move: keep events by id, the pull
+   * brings the same ones again.
+   */
+  verifyPush(headers, body, now) {
+    const state = stateOf(this);
+    ensureReady();
+    const list = c.headerList(headers, "headers");
+    const bytes = c.reqBytes(body, "body");
+    const at = optNow(now, "now");
+    return guarded(() => verifyPushCore(state, list, bytes, at)).map(c.storaEvent);
+  },
+
+  /**
+   * The request registering `url` (on the site's own origin) as this site's
+   * push URL (`PUT /events/push`), or with `null` stopping the pushes
+   * (`DELETE /events/push`) → `{ method, path, headers, body }`, to send with
+   * `call()`. The URL is checked first (`invalid_url`, `too_large`).
+   */
+  pushRegistrationRequest(url) {
+    const state = stateOf(this);
+    ensureReady();
+    if (url !== null && typeof url !== "string") throw invalidArgument("url", "a URL string, or null to stop the pushes");
+    const u = url === null ? undefined : c.str(url, "url");
+    return guarded(() => pushRegistrationRequestCore(state, u));
+  },
+};
+for (const [name, value] of Object.entries(pushMethods)) {
+  Object.defineProperty(Companion.prototype, name, { value, writable: true, configurable: true, enumerable: false });
 }

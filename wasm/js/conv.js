@@ -255,21 +255,26 @@ export function withReaders(res) {
 }
 
 /**
- * A page of Stora's events as the wasm export gives it (`{ events: [{ id,
- * type, apiVersion, createdAt, dataJson }], cursor, hasMore }`) → the
- * public shape, each event with `data`, its `dataJson` parsed (the core
- * checked it is a JSON object with no member twice). `dataJson` stays, as
- * the broker sent it, for numbers beyond a double's precision.
+ * One of Stora's events as the wasm side gives it (`{ id, type, apiVersion,
+ * createdAt, dataJson }`, a pulled or a pushed one) → the public shape, with
+ * `data`, its `dataJson` parsed (the core checked it is a JSON object with no
+ * member twice). `dataJson` stays, as the broker sent it, for numbers beyond
+ * a double's precision.
  */
-export function eventPage(page) {
-  const events = page.events.map((e) => ({
+export function storaEvent(e) {
+  return {
     id: e.id,
     type: e.type,
     apiVersion: e.apiVersion,
     createdAt: e.createdAt,
     data: JSON.parse(e.dataJson),
     dataJson: e.dataJson,
-  }));
+  };
+}
+
+/** A page of Stora's events as the wasm export gives it (`{ events, cursor, hasMore }`) → the public shape. */
+export function eventPage(page) {
+  const events = page.events.map(storaEvent);
   return { events, cursor: page.cursor, hasMore: page.hasMore };
 }
 

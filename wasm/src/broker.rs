@@ -72,7 +72,7 @@ fn wire<T>(result: Result<T, Refusal>) -> Result<T, JsValue> {
 /// installation, base64url text or a `Uint8Array` (checked by `conv.js`).
 /// A value that is no valid secret is the core's `invalid_input` (a host
 /// bug, not a refusal: no wire answer).
-fn secret_in(value: &JsValue) -> Result<Option<Secret>, JsValue> {
+pub(crate) fn secret_in(value: &JsValue) -> Result<Option<Secret>, JsValue> {
     let secret = if value.is_null() || value.is_undefined() {
         return Ok(None);
     } else if let Some(text) = value.as_string() {

@@ -12,8 +12,8 @@ use crate::convert::Obj;
 use crate::error::IntoJs;
 
 /// `{ id, type, apiVersion, createdAt, dataJson }` (the JS glue adds `data`,
-/// parsed from `dataJson`).
-fn event_out(e: &StoraEvent) -> JsValue {
+/// parsed from `dataJson`); a pull's and a push's.
+pub(crate) fn event_out(e: &StoraEvent) -> JsValue {
     Obj::new()
         .set("id", e.id.as_str())
         .set("type", e.event_type.as_str())

@@ -21,6 +21,8 @@ mod error;
 mod events;
 mod lowlevel;
 mod outcome;
+#[cfg(feature = "broker")]
+mod push;
 mod records;
 
 #[cfg(feature = "broker")]
@@ -29,4 +31,6 @@ pub use companion::{WasmCall, WasmCompanion};
 #[cfg(feature = "broker")]
 pub use lowlevel::hmac_sign_generic;
 pub use lowlevel::{classify, content_digest};
+#[cfg(feature = "broker")]
+pub use push::{push_registration_request_core, sign_push_core, verify_push_core};
 pub use records::{metadata_patch, timeline_event_request, validate_metadata};

@@ -174,6 +174,8 @@ const optKey = () => ({
     ...fromCatalogue(STRINGS.filter(([l]) => /empty|nul|1 MiB|big/.test(l))),
   ],
 });
+/** A body that must be given (a push's): `body()`'s values, and absent ones. */
+const requiredBody = () => ({ hostile: () => [["undefined", () => undefined], ["null", () => null], ...body().hostile()] });
 const fn = (optional = false) => ({ hostile: () => wrongTypes(optional ? ["absent", "function"] : ["function"]) });
 const headers = () => ({
   hostile: () => [
@@ -274,6 +276,7 @@ const PROXY = { storaApiUrl: "https://api.stora.example/2025-09", refreshMarginS
 /** A Web Locks API stand-in (Node has no navigator.locks) that grants at once. */
 const STUB_LOCKS = { request: (_name, _options, callback) => Promise.resolve().then(callback) };
 /** The broker's answer to a pull: an empty page (a valid one: the baseline succeeds). */
+const PUSH_BODY = `{"events":[{"id":"evt_1","type":"contact.created","api_version":"2025-09","created_at":${NOW},"data":{"object":{}}}]}`;
 const pageFetch = async () => ({ status: 200, headers: { "content-type": "application/json" }, body: '{"events":[],"cursor":"0","has_more":false}' });
 const driverOptions = () => ({ fetch: okFetch, sleep: () => {}, onPersist: () => {}, clock: () => NOW * 1000 });
 const driverFields = () => ({
@@ -492,6 +495,23 @@ const SPEC = {
     slots: [text(STRINGS), object({ onPersist: fn(true) }, { optional: true })],
   },
   "Companion#eventsCursor": { receiver: connected, get: "eventsCursor", args: () => [], slots: [] },
+  "Companion#verifyPush": {
+    receiver: connected,
+    call: (c, a) => c.verifyPush(...a),
+    args: () => [{ "tessera-push-signature": pkg.signPush(SECRET, INSTALL_ID, PUSH_BODY, NOW) }, PUSH_BODY, NOW],
+    slots: [headers(), requiredBody(), time()],
+  },
+  "Companion#pushRegistrationRequest": {
+    receiver: connected,
+    call: (c, a) => c.pushRegistrationRequest(...a),
+    args: () => [`${SITE}/wp-json/sync/v1/events`],
+    slots: [{ hostile: () => [...wrongTypes([]), ...fromCatalogue([...STRINGS, ...URLS])] }],
+  },
+  signPush: {
+    call: (_, a) => pkg.signPush(...a),
+    args: () => [SECRET, INSTALL_ID, PUSH_BODY, NOW],
+    slots: [key(), text(), requiredBody(), time()],
+  },
   "Companion#disconnect": { async: true, receiver: connected, call: (c, a) => c.disconnect(...a), args: () => [driverOptions()], slots: [driverSlot()], fetchSlot: 0 },
   "Companion#revokePrevious": {
     async: true,
@@ -651,6 +671,10 @@ const ACCEPTED = [
   [/^timelineEventRequest$/, /^1$/, /^string word null$/, "`null` is a valid external id ([A-Za-z0-9._~-]{1,124})"],
   [/^Companion#revokePrevious$/, /^0$/, /^string word null$/, "`null` is a valid install id token ([A-Za-z0-9._~-]): the broker answers whether it exists"],
   [/^hmacSignGeneric$/, /\.url$/, /^url (plain http|hex ip)$/, "the generic signer signs any absolute http(s) URL"],
+  [/^Companion#pushRegistrationRequest$/, /^0$/, /^null$/, "null stops the pushes (DELETE /events/push); undefined is refused"],
+  [/^signPush$/, /^1$/, /^string /, "the broker signs for the install id it holds: the id is MAC input only (a wrong one yields a push the plugin refuses)"],
+  [/^signPush$/, /^2$/, /^(1 MiB \+ 1 bytes|big string body|big bytes|detached ArrayBuffer)$/, "the broker signs the bytes it sends, of any size up to the binding's copy bound (the plugin refuses a push over 320 KiB)"],
+  [/^signPush$/, /^3$/, /^time (negative|very negative)$/, "any whole second is a time (the core's i64); the plugin refuses a stale push"],
   [/^Companion\.importState$/, /^0$/, /^state with (base delay u64 max|clock offset i64 (max|min))$/, "the core accepts these fields as stored (see the extreme-state test and the report)"],
 ];
 function isOptionalPath(spec, path) {

@@ -60,6 +60,18 @@ test("the published wasm modules export no hook", () => {
   }
 });
 
+test("pushed events are the broker module's only: the browser modules export none of it (their size gates)", () => {
+  const exportsOf = (f) => WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(new URL(f, SHIPPED)))).map((e) => e.name);
+  const PUSH = ["verifyPushCore", "pushRegistrationRequestCore", "signPushCore"];
+  for (const f of ["tessera_wasm_bg.wasm", "proxy/tessera_wasm_bg.wasm"]) {
+    const names = exportsOf(f);
+    assert.ok(names.includes("companioncore_startPullEvents"), `${f}: exports read`);
+    assert.deepEqual(names.filter((n) => /push/i.test(n)), [], f);
+  }
+  const names = exportsOf("tessera_broker_bg.wasm");
+  assert.deepEqual(PUSH.filter((n) => !names.includes(n)), [], "the broker module has them");
+});
+
 test("the published Companion has no hook, and connectUrl draws its state whatever the options say", async () => {
   for (const entry of ["index.node.js", "index.web.js", "broker.js"]) {
     const m = await import(new URL(entry, SHIPPED));

@@ -172,6 +172,34 @@ describe("ownership.json: handleRegistrationResponse", () => {
   }
 });
 
+describe("push.json: verifyPush, pushRegistrationRequest (broker module, on the companion's state)", () => {
+  const wire = (e) => ({ id: e.id, type: e.type, api_version: e.apiVersion, created_at: e.createdAt, data_json: e.dataJson });
+  for (const v of cases("push.json")) {
+    it(v.name, () => {
+      const c = Companion.importState(v.state);
+      if ("url" in v) {
+        const r = outcome(TesseraError, () => c.pushRegistrationRequest(v.url));
+        if (r.error) return assert.deepEqual({ error: r.error }, v.expected, v.name);
+        const { method, path, headers, body } = r.value;
+        assert.deepEqual({ method, path, body }, v.expected, v.name);
+        // The request `call()` takes: JSON when there is a body, nothing else.
+        assert.deepEqual(headers, body === "" ? [] : [["content-type", "application/json"]], v.name);
+        return;
+      }
+      // The body as received: as text, and as the same bytes.
+      for (const body of [v.body, new TextEncoder().encode(v.body)]) {
+        const r = outcome(TesseraError, () => c.verifyPush(v.headers, body, v.now));
+        if (r.error) {
+          assert.deepEqual({ error: r.error }, v.expected, v.name);
+          continue;
+        }
+        assert.deepEqual({ events: r.value.map(wire) }, v.expected, v.name);
+        for (const e of r.value) assert.deepEqual(e.data, JSON.parse(e.dataJson), v.name);
+      }
+    });
+  }
+});
+
 describe("uninstall_url.json: uninstallUrl", () => {
   for (const v of cases("uninstall_url.json")) {
     it(v.name, () => {

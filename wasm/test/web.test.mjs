@@ -94,7 +94,7 @@ test("exports map: node → index.node.js (ready at import), browser/worker/defa
   `).filter((k) => !TEST_HOOKS.includes(k));
   assert.deepEqual(r, [
     "Companion", "MemoryReplayStore", "TesseraError", "classify", "contentDigest", "hmacSignGeneric", "init", "initSync",
-    "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata",
+    "metadataPatch", "readResponse", "signPush", "timelineEventRequest", "validateMetadata",
     "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest", "verifyUninstallTicket", "webLocks",
   ]);
 });
@@ -102,11 +102,15 @@ test("exports map: node → index.node.js (ready at import), browser/worker/defa
 test("web entry: the plugin side only (no broker module, no node: imports); broker subpath under Node", () => {
   const web = run(`
     import * as m from "tessera-companion/web";
-    console.log(JSON.stringify(Object.keys(m).sort()));
+    const push = ["verifyPush", "pushRegistrationRequest"].filter((k) => k in m.Companion.prototype);
+    console.log(JSON.stringify([Object.keys(m).sort(), push]));
   `);
   assert.deepEqual(web, [
-    "Companion", "TesseraError", "classify", "contentDigest", "init", "initSync",
-    "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata", "webLocks",
+    [
+      "Companion", "TesseraError", "classify", "contentDigest", "init", "initSync",
+      "metadataPatch", "readResponse", "timelineEventRequest", "validateMetadata", "webLocks",
+    ],
+    [], // pushed events are the Node entry's (the broker module's): an extension cannot receive a push
   ]);
   // Nothing the browser entry loads may import a Node builtin or the broker module.
   const seen = new Set();
@@ -129,7 +133,11 @@ test("web entry: the plugin side only (no broker module, no node: imports); brok
   `);
   broker[0] = broker[0].filter((k) => !TEST_HOOKS.includes(k));
   assert.deepEqual(broker, [
-    ["MemoryReplayStore", "hmacSignGeneric", "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest", "verifyUninstallTicket"], 0,
+    [
+      "MemoryReplayStore", "hmacSignGeneric", "signPush", "verifyConnectUrl", "verifyOwnershipProof", "verifyRequest",
+      "verifyUninstallTicket",
+    ],
+    0,
   ]);
 });
 

@@ -8,6 +8,8 @@ import {
   verifyRequest,
   MemoryReplayStore,
   hmacSignGeneric,
+  signPush,
+  type PushRegistrationRequest,
   type ReplayStore,
   metadataPatch,
   timelineEventRequest,
@@ -202,6 +204,23 @@ export async function events(companion: Companion): Promise<number> {
   companion.eventsCursor = "7";
   void [moved, cursor, invalid, page.hasMore];
   return page.events.length;
+}
+
+/** Pushed events (Node): the broker signs, the site verifies the raw body, then registers its URL. */
+export async function push(companion: Companion, headers: Headers, raw: Uint8Array): Promise<StoraEvent[]> {
+  const header: string = signPush("c2VjcmV0", "ins_1", raw, 1_700_000_000);
+  const events: StoraEvent[] = companion.verifyPush(headers, raw);
+  companion.verifyPush({ "tessera-push-signature": header }, "{}", 1_700_000_000);
+  const put: PushRegistrationRequest = companion.pushRegistrationRequest("https://shop.example/hook");
+  await companion.call(put);
+  await companion.call(companion.pushRegistrationRequest(null));
+  // @ts-expect-error stopping the pushes is an explicit null
+  companion.pushRegistrationRequest();
+  // @ts-expect-error the body is required (bytes as received, or text)
+  companion.verifyPush(headers);
+  // @ts-expect-error now is unix seconds
+  companion.verifyPush(headers, raw, new Date());
+  return events;
 }
 
 /** Timeline Events and metadata. */
