@@ -114,8 +114,8 @@ export async function status() {
   return page.locator('#storefront-sync-status').getAttribute('data-status');
 }
 
-export async function http(method, url, { body, token } = {}) {
-  const headers = {};
+export async function http(method, url, { body, token, headers: extra = {} } = {}) {
+  const headers = { ...extra };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
   const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });

@@ -201,6 +201,25 @@ step('Stora\'s events reach the site with no inbound request: the settings page 
   assert.ok(BigInt(second.cursor) >= BigInt(first.cursor));
   assert.ok(first.ids.every((id) => second.ids.includes(id)), 'nothing kept is lost');
   assert.equal(new Set(second.ids).size, second.ids.length);
+  // The service also pushed the events to the REST route registered at connect: it counts a push
+  // only when the site answered 2xx, which the plugin does only after Tessera verified it.
+  const counter = async (name) => {
+    const text = (await brokerAdmin('/metrics')).body;
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.split(' ')[1]) : NaN;
+  };
+  for (let i = 0; i < 40 && !((await counter('tessera_broker_events_pushed_total')) >= 1); i++) {
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.ok((await counter('tessera_broker_events_pushed_total')) >= 1, 'a push reached the site and was verified');
+  assert.equal(await counter('tessera_broker_event_pushes_failed_total'), 0, 'no push refused by the site');
+  // A forged push is refused and keeps nothing.
+  const forged = await http('POST', `${site}/?rest_route=/storefront-sync/v1/events`, {
+    body: { events: [{ id: 'evt_forged', type: 'contact.created', api_version: '2025-09', created_at: 1, data: {} }] },
+    headers: { 'tessera-push-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` },
+  });
+  assert.equal(forged.status, 401, forged.body);
+  assert.ok(!read().ids.includes('evt_forged'));
 });
 
 step('Stora fails the Timeline Event: the enquiry still stands and the page says the entry was not recorded, with the code', async () => {

@@ -104,8 +104,10 @@ final class Storefront_Sync_Events {
 			$signature = (string) $request->get_header( 'tessera_push_signature' );
 			$headers   = '' === $signature ? array() : array( 'tessera-push-signature' => $signature );
 			$events    = $companion->verifyPush( $headers, $request->get_body(), time() );
+		} catch ( Native\Exception\VerificationException | Bundled\Exception\VerificationException $e ) {
+			return $refused( $e->getWireCode(), $e->getHttpStatus() ); // 401 and the signature's code.
 		} catch ( Native\Exception\TesseraException | Bundled\Exception\TesseraException $e ) {
-			return $refused( $e->getErrorCode(), 'verification' === $e->getKind() ? 401 : 400 );
+			return $refused( $e->getErrorCode(), 400 );
 		}
 		self::keep( $events );
 		return new WP_REST_Response( array( 'kept' => count( $events ) ), 200 );
