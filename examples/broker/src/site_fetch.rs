@@ -337,4 +337,19 @@ mod tests {
             "a literal address is checked without DNS"
         );
     }
+
+    #[test]
+    fn a_push_goes_only_where_a_proof_fetch_may() {
+        // A site name that now resolves to the metadata address: refused
+        // before any connection, as for the ownership-proof fetch.
+        let resolver: Arc<dyn Resolve> = Arc::new(Fixed(vec!["169.254.169.254".parse().unwrap()]));
+        let pushed = post_push(&resolver, false, "https://shop.example/hook", "t=1,v1=00", b"{}");
+        assert_eq!(pushed, Err(FetchError::Internal("169.254.169.254".parse().unwrap())));
+        let loopback: Arc<dyn Resolve> = Arc::new(Fixed(vec!["127.0.0.1".parse().unwrap()]));
+        assert!(matches!(
+            post_push(&loopback, false, "http://shop.example/hook", "t=1,v1=00", b"{}"),
+            Err(FetchError::Internal(_))
+        ));
+        assert_eq!(post_push(&resolver, true, "ftp://shop.example/hook", "t=1,v1=00", b"{}"), Err(FetchError::BadUrl));
+    }
 }
