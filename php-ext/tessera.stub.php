@@ -338,6 +338,49 @@ namespace Tessera {
         public function eventsCursor(): ?string {}
 
         /**
+         * Verifies a push the broker sent to the site (docs/PROTOCOL.md §14.4,
+         * optional: a site that accepts inbound requests registers a URL with
+         * `pushRegistrationRequest()`) and returns its events, each exactly as
+         * in `pullEvents()`. Nothing of the body is read before the signature
+         * verified: `Tessera-Push-Signature: t=<unix seconds>,v1=<hex
+         * HMAC-SHA256>` under this installation's secret, signed within 300 s of
+         * `$now` (corrected by the learned clock offset), every `v1` compared
+         * in constant time. Answer the broker 2xx only when it returned. A push
+         * never moves the events cursor and a replay within the window
+         * delivers the same events again: keep events by `id` (the next
+         * `pullEvents()` brings them too).
+         *
+         * @param array<string, string|list<string>> $headers the request's headers (names in any case;
+         *        WordPress: `['tessera-push-signature' => $request->get_header('tessera_push_signature')]`)
+         * @param string $body the raw body exactly as received (WordPress: `$request->get_body()`)
+         * @param int|null $now unix seconds; the clock when null
+         * @return list<array{id: string, type: string, api_version: string, created_at: int, data: array, data_json: string}> 1 to 10 events
+         * @throws \Tessera\Exception\VerificationException `signature_missing`, `signature_malformed`,
+         *         `signature_expired`, `signature_invalid`
+         * @throws \Tessera\Exception\InvalidInputException `too_large` (a body over 320 KiB)
+         * @throws \Tessera\Exception\InvalidStateException `not_registered`
+         * @throws \Tessera\Exception\ServerUnavailableException `response_invalid`: signed, but not `{"events": [1 to 10 events]}`
+         */
+        public function verifyPush(#[\SensitiveParameter] array $headers, #[\SensitiveParameter] string $body, ?int $now = null): array {}
+
+        /**
+         * The request that registers `$url` as the URL the broker pushes this
+         * installation's events to (`PUT /events/push {"url": …}`), or with
+         * `null` stops the pushes (`DELETE /events/push`): pass it to `call()`.
+         * The URL must be on the registered site's own origin (same scheme,
+         * host and port; no fragment or credentials; at most 2048 bytes); it is
+         * sent normalised.
+         *
+         * @param string|null $url e.g. `rest_url('my-plugin/v1/events')`; `null` stops the pushes
+         * @return array{method: string, path: string, headers: array<string, string>, body: string}
+         * @throws \Tessera\Exception\InvalidInputException `invalid_url`, `too_large`
+         * @throws \Tessera\Exception\InvalidStateException `not_registered`
+         * @throws \Tessera\Exception\RegistrationInvalidException
+         * @throws \Tessera\Exception\SiteMismatchException
+         */
+        public function pushRegistrationRequest(?string $url = null): array {}
+
+        /**
          * Authorization-proxy mode (`proxy` in the configuration): the lock
          * that lets one worker at a time refresh this installation's Stora
          * tokens, shared by every PHP process of the site (WordPress: MySQL

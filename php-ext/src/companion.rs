@@ -15,10 +15,11 @@ use tessera_core::{Config, SignOptions};
 
 use crate::convert::{
     ArrayArg, Assoc, CallableArg, Completed, OptArrayArg, OptCallableArg, OptIntArg, OptStrArg, StrArg,
-    api_request_from_php, completion_to_php, from_php, json_to_zval, proof_to_php, request_to_php, response_from_php,
+    api_request_from_php, completion_to_php, from_php, header_map_from_php, json_to_zval, proof_to_php, request_to_php,
+    response_from_php,
 };
 use crate::errors::{Failure, Res, busy, guard, invalid};
-use crate::events::Limit;
+use crate::events::{Limit, events_to_php};
 use crate::host::{Host, TestHooks, call_php, drive, now, unix_now, with_entropy};
 use crate::records;
 use crate::refresh_lock::RefreshLock;
@@ -517,6 +518,46 @@ impl Companion {
     /// acknowledged, or `null`.
     pub fn events_cursor(&self) -> Res<Option<String>> {
         guard(|| self.with(|c| c.events_cursor().map(str::to_owned)))
+    }
+
+    /// Verifies a push the broker sent to the site (docs/PROTOCOL.md §14.4):
+    /// `$headers` the request's headers (`name => value` or `name => [values]`,
+    /// names in any case), `$body` the raw body exactly as received, `$now`
+    /// the clock when null. Returns its events (1 to 10), each as in
+    /// `pullEvents()`; nothing of the body is read before the signature
+    /// (`Tessera-Push-Signature`, within 300 s, the learned clock offset
+    /// counted) verified. A push never moves the events cursor: keep events
+    /// by `id`, the next pull brings them again.
+    ///
+    /// @throws \Tessera\Exception\VerificationException `signature_missing`, `signature_malformed`, `signature_expired`, `signature_invalid`
+    /// @throws \Tessera\Exception\InvalidInputException `too_large` (a body over 320 KiB)
+    /// @throws \Tessera\Exception\InvalidStateException `not_registered`
+    /// @throws \Tessera\Exception\ServerUnavailableException `response_invalid` (signed, but not 1 to 10 events)
+    pub fn verify_push(&self, headers: ArrayArg, body: StrArg, now: OptIntArg) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let headers = header_map_from_php(headers.get("headers")?, "headers")?;
+            let body = body.bytes("body")?;
+            let now = self.now_or(&now)?;
+            let events = self.with(|c| c.verify_push(&headers, body, now))??;
+            events_to_php(&events)
+        })
+    }
+
+    /// The request registering `$url` (on the site's own origin) as the URL
+    /// the broker pushes this installation's events to (`PUT /events/push`),
+    /// or with `null` stopping the pushes (`DELETE /events/push`): `method,
+    /// path, headers, body`, ready for `call()`.
+    ///
+    /// @throws \Tessera\Exception\InvalidInputException `invalid_url` (not an http(s) URL on the site's origin), `too_large`
+    /// @throws \Tessera\Exception\InvalidStateException `not_registered`
+    /// @throws \Tessera\Exception\RegistrationInvalidException
+    /// @throws \Tessera\Exception\SiteMismatchException
+    pub fn push_registration_request(&self, url: OptStrArg) -> Res<ZBox<ZendHashTable>> {
+        guard(|| {
+            let url = url.utf8("url")?;
+            let req = self.with(|c| c.push_registration_request(url))??;
+            Ok(records::api_request_to_php(&req))
+        })
     }
 
     /// Authorization-proxy mode (`proxy` in the configuration): the lock that

@@ -205,7 +205,12 @@ pub fn headers_from_php(ht: &ZendHashTable, field: &'static str) -> Res<Vec<(Str
     let Some(z) = member(ht, "headers") else {
         return Ok(Vec::new());
     };
-    let h = z.array().ok_or_else(|| invalid(field, "must be an array of name => value"))?;
+    header_map_from_php(z.array().ok_or_else(|| invalid(field, "must be an array of name => value"))?, field)
+}
+
+/// A headers array itself (`['Name' => 'value', 'Other' => ['v1', 'v2']]`,
+/// as `headers_from_php` reads the `headers` member): one header per value.
+pub fn header_map_from_php(h: &ZendHashTable, field: &'static str) -> Res<Vec<(String, String)>> {
     let mut out = Vec::with_capacity(h.len());
     for (k, v) in entries(h) {
         let name = key_text(&k, field)?;

@@ -1,8 +1,11 @@
 //! Stora's events pulled from the broker: `Companion::pullEvents()`'s page
-//! as a PHP array, and its `$limit` parameter. Conversion only: the pull, the
-//! page's checks and the cursor are the core's
-//! (`Companion::start_pull_events`, `acknowledge_events`).
+//! as a PHP array, and its `$limit` parameter; the events of a push the
+//! broker sent (`Companion::verifyPush()`), in the same shape. Conversion
+//! only: the pull, the page's checks, the cursor and the push's signature are
+//! the core's (`Companion::start_pull_events`, `acknowledge_events`,
+//! `verify_push`).
 
+use ext_php_rs::boxed::ZBox;
 use ext_php_rs::convert::FromZval;
 use ext_php_rs::flags::DataType;
 use ext_php_rs::types::{ZendCallable, ZendHashTable, Zval};
@@ -83,15 +86,20 @@ fn event_to_php(e: &StoraEvent) -> Res<Zval> {
         .zval())
 }
 
+/// A list of events, each as `pullEvents()` gives it (`verifyPush()`'s result).
+pub fn events_to_php(events: &[StoraEvent]) -> Res<ZBox<ZendHashTable>> {
+    let mut list = ZendHashTable::with_capacity(u32::try_from(events.len()).unwrap_or(8));
+    for e in events {
+        // Pushing onto a list we own cannot fail.
+        let _ = list.push(event_to_php(e)?);
+    }
+    Ok(list)
+}
+
 /// `['events' => [event, …], 'cursor' => string, 'has_more' => bool]`.
 pub fn page_to_php(page: &EventPage) -> Res<Zval> {
-    let mut events = ZendHashTable::with_capacity(u32::try_from(page.events.len()).unwrap_or(8));
-    for e in &page.events {
-        // Pushing onto a list we own cannot fail.
-        let _ = events.push(event_to_php(e)?);
-    }
     let mut list = Zval::new();
-    list.set_hashtable(events);
+    list.set_hashtable(events_to_php(&page.events)?);
     let mut has_more = Zval::new();
     has_more.set_bool(page.has_more);
     Ok(Assoc::new().with("events", list).str("cursor", &page.cursor).with("has_more", has_more).zval())

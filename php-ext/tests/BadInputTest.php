@@ -45,7 +45,7 @@ final class BadInputTest extends TestCase
             'serveProof' => null, 'seed' => null, 'clock' => null, 'sealKey' => str_repeat('s', 16),
             'event' => ['source_id' => 'src_1', 'template_id' => 'tpl_1', 'external_url' => 'https://shop.example/x'], 'externalId' => 'k', 'metadata' => ['a' => 'b'],
             'changes' => ['a' => null], 'current' => null, 'lock' => fn ($n) => null, 'unlock' => fn ($n) => null,
-            'limit' => null, 'cursor' => '1',
+            'limit' => null, 'cursor' => '1', 'headers' => ['tessera-push-signature' => 't=1,v1=' . str_repeat('0', 64)], 'body' => '{}',
         ];
         $checked = 0;
         // The declared types are the stub's (php-ext/tessera.stub.php, which

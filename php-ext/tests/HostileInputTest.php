@@ -394,6 +394,21 @@ final class HostileInputTest extends TestCase
         return fn (array $r) => ['status' => 204, 'headers' => [], 'body' => ''];
     }
 
+    /** A push the broker signed for the connected fixture at 1700000000 (docs/PROTOCOL.md §14.4): [headers, body]. */
+    private static function push(): array
+    {
+        $body = '{"events":[{"id":"evt_1","type":"order.updated","api_version":"2025-09","created_at":1700000000,"data":{"a":[1,"b"]}}]}';
+        $key = (string) base64_decode(strtr(self::$fx['secret'], '-_', '+/'));
+        $mac = hash_hmac('sha256', "tessera-push-v1\n" . self::$fx['install_id'] . "\n1700000000\n" . $body, $key);
+        return [['Tessera-Push-Signature' => "t=1700000000,v1=$mac"], $body];
+    }
+
+    /** `verifyPush()`'s headers: an array the caller must give (null too is wrong), with the request headers' hostile entries. */
+    private static function pushHeaders(): array
+    {
+        return ['hostile' => ['null' => fn () => null] + self::headers()['hostile']];
+    }
+
     /** The broker's answer to a pull of events: one event, cursor 42. */
     private static function eventsTransport(): \Closure
     {
@@ -511,6 +526,8 @@ final class HostileInputTest extends TestCase
             ],
             'Tessera\Companion::acknowledgeEvents' => ['receiver' => 'connected', 'args' => fn () => ['42', fn ($j) => null], 'slots' => [self::text(), self::callable(true)]],
             'Tessera\Companion::eventsCursor' => ['receiver' => 'connected', 'args' => fn () => [], 'slots' => []],
+            'Tessera\Companion::verifyPush' => ['receiver' => 'connected', 'args' => fn () => [...self::push(), $now], 'slots' => [self::pushHeaders(), self::bytes(), self::time()]],
+            'Tessera\Companion::pushRegistrationRequest' => ['receiver' => 'connected', 'args' => fn () => [SITE . '/wp-json/my-plugin/v1/events'], 'slots' => [self::optText('strings', 'urls')]],
             'Tessera\Companion::setRefreshLock' => ['receiver' => 'connected', 'args' => fn () => [fn ($n) => null, fn ($n) => null], 'slots' => [self::callable(), self::callable()]],
             'Tessera\Companion::timelineEventRequest' => ['args' => fn () => [self::EVENT, 'order-7'], 'slots' => [self::event(), self::text()]],
             'Tessera\Companion::validateMetadata' => ['args' => fn () => [['plan' => 'gold']], 'slots' => [self::stringMap(false)]],

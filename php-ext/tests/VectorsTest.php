@@ -273,10 +273,55 @@ final class VectorsTest extends TestCase
             'machine-call.json', 'machine-connect.json', 'machine-leave.json', 'machine-proxy.json', 'machine-register.json',
             'metadata.json', 'ownership.json',
             // proxy-*.json: the authorization proxy's tokens, a Rust-only API (core/tests/vectors.rs).
-            'proxy-tokens.json',
+            'proxy-tokens.json', 'push.json',
             'rfc9421.json', 'seal.json', 'signing.json', 'timeline.json',
             'uninstall_url.json', 'verify.json', 'verify_links.json',
         ], $files, 'a new vector file needs a test here');
+    }
+
+    public static function pushCases(): array
+    {
+        return vector_cases('push.json');
+    }
+
+    /**
+     * Pushed events: `verifyPush()` with the case's headers as the package
+     * takes them (`name => [values]`) → its events (`data` checked as
+     * `data_json` decoded, then left out), or `pushRegistrationRequest()` →
+     * the request for `call()`; a refusal by its code and, for a signature,
+     * as a `VerificationException`. Neither changes the state.
+     *
+     * @dataProvider pushCases
+     */
+    public function testPush(array $case): void
+    {
+        $c = Companion::importState($case['state']);
+        try {
+            if (array_key_exists('url', $case)) {
+                $r = $c->pushRegistrationRequest($case['url']);
+                $this->assertSame(['method', 'path', 'headers', 'body'], array_keys($r));
+                $this->assertSame($r['body'] === '' ? [] : ['content-type' => 'application/json'], $r['headers']);
+                $got = ['method' => $r['method'], 'path' => $r['path'], 'body' => $r['body']];
+            } else {
+                $headers = [];
+                foreach ($case['headers'] as [$name, $value]) {
+                    $headers[$name][] = $value;
+                }
+                $events = $c->verifyPush($headers, $case['body'], $case['now']);
+                $this->assertTrue(array_is_list($events));
+                $got = ['events' => array_map(function (array $e): array {
+                    $this->assertSame(['id', 'type', 'api_version', 'created_at', 'data', 'data_json'], array_keys($e));
+                    $this->assertSame(json_decode($e['data_json'], true, 512, JSON_BIGINT_AS_STRING), $e['data']);
+                    unset($e['data']);
+                    return $e;
+                }, $events)];
+            }
+        } catch (TesseraException $e) {
+            $got = ['error' => $e->getErrorCode()];
+            $this->assertSame(str_starts_with($e->getErrorCode(), 'signature_'), $e instanceof VerificationException, $e->getErrorCode());
+        }
+        $this->assertSame($case['expected'], $got);
+        $this->assertSame($case['state'], $c->exportState());
     }
 
     /** Runs $f; compares its result, or `['error' => code]` when it throws, with $expected. */

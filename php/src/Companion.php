@@ -17,6 +17,7 @@ use Tessera\Pure\Internal\Metadata;
 use Tessera\Pure\Internal\Record;
 use Tessera\Pure\Internal\Records;
 use Tessera\Pure\Internal\PhpErrors;
+use Tessera\Pure\Internal\Push;
 use Tessera\Pure\Internal\RefreshLock;
 use Tessera\Pure\Internal\SignOptions;
 
@@ -558,6 +559,62 @@ final class Companion
         Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 0);
         try {
             return Events::cursor(Binding::core($this));
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * Verifies a push the broker sent to the site (docs/PROTOCOL.md §14.4):
+     * `$headers` the request's headers (`name => value` or `name =>
+     * [values]`, names in any case), `$body` the raw body exactly as
+     * received, `$now` the clock when null. Returns its events (1 to 10),
+     * each as in `pullEvents()`; nothing of the body is read before the
+     * signature (`Tessera-Push-Signature`, within 300 s, the learned clock
+     * offset counted) verified. A push never moves the events cursor: keep
+     * events by `id`, the next pull brings them again.
+     *
+     * @param array<string, string|list<string>> $headers
+     * @param string $body
+     * @param int|null $now unix seconds; the clock when null
+     * @return list<array{id: string, type: string, api_version: string, created_at: int, data: array, data_json: string}>
+     * @throws Exception\VerificationException `signature_missing`, `signature_malformed`, `signature_expired`, `signature_invalid`
+     * @throws Exception\InvalidInputException `too_large` (a body over 320 KiB)
+     * @throws Exception\InvalidStateException `not_registered`
+     * @throws Exception\ServerUnavailableException `response_invalid` (signed, but not 1 to 10 events)
+     */
+    public function verifyPush(#[\SensitiveParameter] $headers, #[\SensitiveParameter] $body, $now = null): array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 2, 3);
+        try {
+            $headers = Convert::headerMapFromPhp(Convert::array($headers, 'headers'), 'headers');
+            $body = Convert::bytes($body, 'body');
+            $now = Binding::hooks($this)->nowOr($now);
+            return Convert::eventsToPhp(Push::verify(Binding::core($this), $headers, $body, $now));
+        } catch (CoreError $e) {
+            throw PhpErrors::exception($e);
+        }
+    }
+
+    /**
+     * The request registering `$url` (on the site's own origin) as the URL
+     * the broker pushes this installation's events to (`PUT /events/push`),
+     * or with `null` stopping the pushes (`DELETE /events/push`), ready for
+     * `call()`.
+     *
+     * @param string|null $url
+     * @return array{method: string, path: string, headers: array<string, string>, body: string}
+     * @throws Exception\InvalidInputException `invalid_url` (not an http(s) URL on the site's origin), `too_large`
+     * @throws Exception\InvalidStateException `not_registered`
+     * @throws Exception\RegistrationInvalidException
+     * @throws Exception\SiteMismatchException
+     */
+    public function pushRegistrationRequest($url = null): array
+    {
+        Binding::arity(self::class, __FUNCTION__, func_num_args(), 0, 1);
+        try {
+            $url = Convert::optUtf8($url, 'url');
+            return Records::apiRequestToPhp(Push::registrationRequest(Binding::core($this), $url));
         } catch (CoreError $e) {
             throw PhpErrors::exception($e);
         }

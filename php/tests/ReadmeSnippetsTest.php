@@ -172,6 +172,8 @@ final class ReadmeSnippetsTest extends TestCase
             $this->assertContains('POST /connect/complete', $routes);
             $this->assertContains('GET /api/orders', $routes);
             $this->assertContains('GET /events', $routes);
+            $this->assertContains('PUT /events/push', $routes);
+            $this->assertStringContainsString('a push not from the broker: 401', $output);
             $call = $sent[array_search('GET /api/orders', $routes, true)];
             $this->assertContains('signature', $call['headers']);
             $this->assertStringContainsString('Connected to Stora account Readme Storage (op_readme)', $output);

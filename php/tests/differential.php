@@ -6,7 +6,9 @@
  * fed the same generated cases; every output is compared byte for byte
  * (`serialize()` of the normalised results): signed requests, signature bases
  * (`Verifier::hmacSignGeneric`), URLs, headers, state JSON and the getters,
- * error codes, messages and exception classes, and whole driver runs
+ * error codes, messages and exception classes, pushed events (`verifyPush`
+ * on pushes signed here with the state's secret, mostly at a window's edge or
+ * broken in one place, and `pushRegistrationRequest`), and whole driver runs
  * (`register`, `call`, `completeConnect`, `revokePrevious`, `disconnect`, `uninstall`, `reset`, `siteMoved`,
  * `pullEvents` then `acknowledgeEvents`) with scripted
  * transports, seeded entropy and scripted clocks: every request the
@@ -1007,6 +1009,19 @@ function ops(): array
             return $out;
         },
 
+        'push' => function (string $impl, array $in) {
+            $c = companion($impl, $in);
+            $out = [];
+            foreach ($in['pushes'] as $i => $p) {
+                $out["push$i"] = outcome(fn () => $c->verifyPush(mat($p['headers']), mat($p['body']), ...($p['now'] === 'clock' ? [] : [mat($p['now'])])));
+            }
+            foreach ($in['urls'] as $i => $u) {
+                $out["url$i"] = outcome(fn () => $u === 'omitted' ? $c->pushRegistrationRequest() : $c->pushRegistrationRequest(mat($u)));
+            }
+            $out['after'] = view($c);
+            return $out;
+        },
+
         'drive' => function (string $impl, array $in) {
             $c = companion($impl, $in);
             $host = new Host($impl, $in);
@@ -1291,6 +1306,77 @@ function gen_stora_event(int $i): string
     return chance(97) ? '{' . implode(',', $members) . '}' : pick(['1', '[]', 'null', '"evt"']);
 }
 
+/**
+ * Pushes the broker might send (docs/PROTOCOL.md §14.4), mostly signed here
+ * with the state's own secret (hash_hmac: an oracle of neither
+ * implementation), often at a window's edge or broken in one place of the
+ * header or body; and push URLs to register.
+ */
+function gen_push_case(callable $state): array
+{
+    $json = $state(['connected', 'connected', 'registered', 'offset', 'edge/offset -3600', 'edge/offset 3153600000', 'fresh', 'mismatch', 'invalid', 'awaiting']);
+    $s = json_decode($json, true);
+    $id = is_array($s) && is_string($s['installation']['id'] ?? null) ? $s['installation']['id'] : 'ins_AAAAAAAAAAAAAAAAAAAAAA';
+    $secret = is_array($s) && is_string($s['installation']['secret'] ?? null) ? (string) base64_decode(strtr($s['installation']['secret'], '-_', '+/')) : str_repeat("\1", 32);
+    $offset = is_array($s) && is_int($s['clock_offset'] ?? null) ? $s['clock_offset'] : 0;
+    $pushes = [];
+    for ($i = 0, $n = r(1, 3); $i < $n; $i++) {
+        // Half the pushes as the broker sends them; the others broken in one place.
+        $flaw = chance(50) ? null : pick(['events', 'body', 'now', 't', 'window', 'mac', 'hex', 'parts', 'many', 'sep', 'header', 'headers', 'first']);
+        $events = [];
+        for ($j = 0, $k = $flaw === 'events' ? pick([0, 10, 11, r(0, 12)]) : pick([1, 1, 1, 2, 3]); $j < $k; $j++) {
+            $events[] = gen_stora_event($j);
+        }
+        $body = $flaw !== 'body' ? '{"events":[' . implode(',', $events) . ']}' : pick(['', '{', '[]', '{"events":{}}', '{"events":null}', '{"events":[],"events":[]}', gen_json_value(0),
+            '{"events":[' . implode(',', $events) . '],"extra":1}', " {\"events\":[" . implode(',', $events) . "]}\n", "\xff", str_pad('{"events":[]}', 320 * 1024 + r(-1, 1)), hostile()]);
+        $now = $flaw !== 'now' ? T0 + pick([0, 0, r(-1000, 1000)]) : pick(['clock', 'clock', 0, -1, PHP_INT_MAX, PHP_INT_MIN, hostile()]);
+        $local = is_int($now) ? $now : T0;
+        $t = match ($flaw) {
+            't' => pick(['', '0', '00' . T0, '1' . T0 . '0', '999999999999', '+' . T0, ' ' . T0, 'x', (string) (T0 + $offset) . 'x']),
+            'window' => (string) max(0, $local + $offset + pick([r(-400, 400), 300, -300, 301, -301, PHP_INT_MIN])),
+            default => (string) max(0, $local + $offset + r(-300, 300)),
+        };
+        $mac = hash_hmac('sha256', "tessera-push-v1\n" . ($flaw === 'mac' && chance(30) ? 'ins_other' : $id) . "\n" . $t . "\n" . ($flaw === 'mac' && chance(50) ? $body . ' ' : (is_string($body) ? $body : '')),
+            $flaw === 'mac' && chance(30) ? str_repeat("\2", 32) : $secret, true);
+        $hex = $flaw !== 'hex' ? pick([bin2hex($mac), bin2hex($mac), bin2hex($mac), strtoupper(bin2hex($mac))])
+            : pick([implode('', array_map(fn ($b) => '+' . dechex(ord($b) & 15), str_split($mac))), substr(bin2hex($mac), 1), bin2hex($mac) . '0', str_repeat('0', 64),
+                substr_replace(bin2hex($mac), pick(['g', ' ', 'é', '+', '-']), r(0, 62), 1)]);
+        $parts = ["t=$t", "v1=$hex"];
+        if ($flaw === 'parts') {
+            array_splice($parts, r(0, 2), 0, [pick(['v1=' . str_repeat('0', 64), 'v1=' . str_repeat('0', 64), 'v0=zz', 'x=1', 'x', '', 't=' . T0, 'v1=', '=', 'v1=' . bin2hex($mac)])]);
+        }
+        if ($flaw === 'many') {
+            $parts = array_merge(array_fill(0, r(6, 8), 'v1=' . str_repeat('0', 64)), $parts);
+        }
+        if (chance(10)) {
+            shuffle($parts);
+        }
+        $sep = $flaw !== 'sep' ? pick([',', ',', ',', ', ']) : pick([" ,\t", ",\u{a0}", ",\u{3000}", ",\u{200b}", ",\u{85}", ",\0", ';', ",\u{1680}", ",\u{feff}"]);
+        $header = implode($sep, $parts);
+        if ($flaw === 'header') {
+            $header = pick(['', ' ', rtext(20), "\xff", $header . "\u{2028}", "\u{feff}" . $header, "\u{3000}" . $header, $header . "\0"]);
+        }
+        $name = pick(['Tessera-Push-Signature', 'tessera-push-signature', 'TESSERA-PUSH-SIGNATURE']);
+        $headers = match ($flaw) {
+            'headers' => pick([[], [$name => []], ['content-type' => 'application/json'], ['X-Stora-Signature' => $header], ['tessera_push_signature' => $header],
+                [0 => $header], [$name => 5], [$name => null], [$name => [[$header]]], hostile()]),
+            // The first value of the header is the one read.
+            'first' => pick([[$name => [rtext(5), $header]], [$name => [$header, rtext(5)]], ['tessera-push-signature' => 't=1,v1=' . str_repeat('0', 64), 'Tessera-Push-Signature' => $header]]),
+            default => [$name => chance(85) ? $header : [$header]] + (chance(20) ? ['Content-Type' => 'application/json'] : []),
+        };
+        $pushes[] = ['headers' => $headers, 'body' => $body, 'now' => $now];
+    }
+    $urls = [];
+    for ($i = 0, $n = r(0, 3); $i < $n; $i++) {
+        $urls[] = chance(75)
+            ? pick([SITE, 'https://127.0.0.1:8080'])
+                . pick(['/wp-json/x/v1/events', '/?rest_route=/x/v1/events', '/', '', '/%7e/a b', '/a/../b', '#f', '?a=1#f', '/' . str_repeat('a', r(2020, 2030))])
+            : pick([null, null, 'omitted', 'HTTPS://Shop.Example:443/x', 'http://shop.example/x', 'https://shop.example:8443/x', 'https://u:p@shop.example/x', '/x',
+                'chrome-extension://abc/x', 'https://shop.example.evil/x', gen_url(), hostile()]);
+    }
+    return ['state' => $json, 'seed' => gen_seed(), 'clockAt' => chance(80) ? T0 : T0 + r(-400, 400), 'pushes' => $pushes, 'urls' => $urls];
+}
+
 /** A JSON value as text: numbers as Stora may write them, escapes, nesting. */
 function gen_json_value(int $depth): string
 {
@@ -1378,7 +1464,7 @@ function gen_case(array $states): array
     $op = weighted([
         'create' => 6, 'importState' => 7, 'sign' => 22, 'classify' => 9, 'registration' => 6, 'connect' => 8, 'site' => 5, 'ticket' => 4, 'seal' => 4,
         'open' => 2, 'verify' => 8, 'hmac' => 5, 'proof' => 2, 'hooks' => 1, 'arity' => 2, 'drive' => 18, 'dump' => 2,
-        'timeline' => 5, 'metadata' => 5,
+        'timeline' => 5, 'metadata' => 5, 'push' => 6,
     ]);
     return [$op, match ($op) {
         'create' => ['config' => gen_config()] + gen_seal_key_arg(),
@@ -1419,6 +1505,7 @@ function gen_case(array $states): array
         'hooks' => ['state' => $states[pick($names)], 'seed' => gen_seed(), 'clock' => pick([H . 'closure', H . 'closure', 'strlen', 5, 'no_such_function', [], hostile()])],
         'arity' => gen_arity_case($states),
         'drive' => gen_drive_case($states, $state),
+        'push' => gen_push_case($state),
         'dump' => ['state' => $state(), 'sealKey' => gen_seal_key(), 'raise' => $raise = pick(['open', 'importState', 'sign', 'call', 'verify', 'site']), 'arg' => match ($raise) {
             'open' => pick(['tsv1.AAAA', '', 'x', hostile()]),
             'importState' => pick(['{"v":1}', '', mutate_json($states['default/connected']), hostile()]),
@@ -1859,8 +1946,8 @@ for ($i = 0; $i < $total; $i++) {
             fwrite(STDERR, "harness problem in case #$i ($op): " . substr(var_export($out['ext'], true), 0, 600) . "\n" . substr(var_export($in, true), 0, 1500) . "\n");
         }
         $shape = array_key_exists('ok', $out['ext']) ? 'ok' : 'throw ' . ($out['ext']['throw']['errorCode'] ?? $out['ext']['throw']['class'] ?? '?');
-        if (in_array($op, ['sign', 'drive', 'connect', 'verify', 'ticket'], true)) {
-            $inner = $out['ext']['ok']['signed'] ?? $out['ext']['ok']['result'] ?? $out['ext']['ok']['complete'] ?? $out['ext']['ok'][0] ?? $out['ext']['ok']['verified'] ?? null;
+        if (in_array($op, ['sign', 'drive', 'connect', 'verify', 'ticket', 'push'], true)) {
+            $inner = $out['ext']['ok']['signed'] ?? $out['ext']['ok']['result'] ?? $out['ext']['ok']['complete'] ?? $out['ext']['ok']['push0'] ?? $out['ext']['ok'][0] ?? $out['ext']['ok']['verified'] ?? null;
             $shape .= ' / ' . (is_array($inner) && array_key_exists('ok', $inner) ? 'ok' : 'throw ' . ($inner['throw']['errorCode'] ?? $inner['throw']['class'] ?? $inner['throw']['sentinel'] ?? '?'));
             if (getenv('TESSERA_DIFF_STATS') === '2' && isset($inner['throw']['message'])) {
                 $shape .= ': ' . substr($inner['throw']['message'], 0, 70);

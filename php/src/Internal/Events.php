@@ -198,8 +198,8 @@ final class Events
         return $s;
     }
 
-    /** Reads one event of the page. @throws CoreError */
-    private static function event(JsonValue $v): StoraEvent
+    /** Reads one event of a page, or of a push ({@see Push}) (`event`). @throws CoreError response_invalid */
+    public static function event(JsonValue $v): StoraEvent
     {
         if (!$v->isObject()) {
             throw self::bad('an event is not an object');
@@ -219,10 +219,9 @@ final class Events
     }
 
     /**
-     * `$v` as compact JSON (`write_value`), refusing an object with a member
-     * twice (which the bindings' JSON decoders would each resolve differently).
-     *
-     * @throws CoreError
+     * `$v` as compact JSON (`write_value`), written as sent: a member given
+     * twice is kept twice (every binding's decoder, `json_decode` included,
+     * keeps the last).
      */
     private static function write(JsonValue $v): string
     {
@@ -242,13 +241,8 @@ final class Events
                 }
                 return '[' . implode(',', $out) . ']';
             default:
-                $seen = [];
                 $out = [];
                 foreach ($v->value as [$k, $item]) {
-                    if (isset($seen[$k])) {
-                        throw self::bad("a member of an event's data appears twice");
-                    }
-                    $seen[$k] = true;
                     $out[] = Json::writeStr($k) . ':' . self::write($item);
                 }
                 return '{' . implode(',', $out) . '}';

@@ -154,6 +154,37 @@ final class LifecycleTest extends TestCase
         $this->assertFalse($restored->acknowledgeEvents($page['cursor']));
     }
 
+    /**
+     * Pushed events (docs/PROTOCOL.md §14.4), the plugin's half against the
+     * real broker: `pushRegistrationRequest()` run by `call()` registers a
+     * URL on the site's own origin (the broker answers with it), a URL
+     * elsewhere is refused before anything is sent, `null` stops the pushes
+     * (204). The broker's push itself is verified by the core in
+     * examples/broker/tests/e2e.rs (the stand-in site keeps it in process).
+     */
+    public function testThePushUrlIsRegisteredAndStopped(): void
+    {
+        $env = Env::get();
+        $host = new Host();
+        $c = $env->companion();
+        $env->register($c);
+        $env->connect($c, 'opr_php_push');
+        $url = $env->site . '/wp-json/storefront-sync/v1/events';
+        $set = $c->call($c->pushRegistrationRequest($url), $host->transport(), $host->sleep(), $host->persist());
+        $this->assertSame(200, $set['status']);
+        $this->assertSame($url, json_decode($set['body'], true)['push_url']);
+        try {
+            $c->pushRegistrationRequest('https://evil.example/hook');
+            $this->fail('a push URL off the site was accepted');
+        } catch (\Tessera\Exception\InvalidInputException $e) {
+            $this->assertSame('invalid_url', $e->getErrorCode());
+        }
+        $stop = $c->call($c->pushRegistrationRequest(null), $host->transport(), $host->sleep(), $host->persist());
+        $this->assertSame(204, $stop['status']);
+        // Nothing of it is kept in the plugin's state.
+        $this->assertStringNotContainsString('/wp-json/storefront-sync', $c->exportState());
+    }
+
     public function testSealedStateSurvivesAcrossRequests(): void
     {
         // Each WordPress request rebuilds the companion from the sealed option.

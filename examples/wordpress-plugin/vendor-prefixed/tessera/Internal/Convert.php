@@ -112,6 +112,19 @@ final class Convert
         if (!is_array($z)) {
             throw CoreError::invalidInput($field, 'must be an array of name => value');
         }
+        return self::headerMapFromPhp($z, $field);
+    }
+
+    /**
+     * A headers array itself (`['Name' => 'value', 'Other' => ['v1', 'v2']]`,
+     * as {@see headersFromPhp()} reads the `headers` member): one header per
+     * value (`header_map_from_php`).
+     *
+     * @return list<array{string, string}>
+     * @throws CoreError
+     */
+    public static function headerMapFromPhp(#[\SensitiveParameter] array $z, string $field): array
+    {
         $out = [];
         foreach ($z as $k => $v) {
             $name = self::keyText($k, $field);
@@ -246,10 +259,23 @@ final class Convert
      */
     public static function eventPageToPhp(EventPage $page): array
     {
-        $events = [];
-        foreach ($page->events as $e) {
+        return ['events' => self::eventsToPhp($page->events), 'cursor' => $page->cursor, 'has_more' => $page->hasMore];
+    }
+
+    /**
+     * A list of events, each as `pullEvents()` gives it (`events_to_php`;
+     * `verifyPush()`'s result).
+     *
+     * @param list<StoraEvent> $events
+     * @return list<array{id: string, type: string, api_version: string, created_at: int, data: array, data_json: string}>
+     * @throws CoreError internal when an event's data does not decode to an array
+     */
+    public static function eventsToPhp(array $events): array
+    {
+        $out = [];
+        foreach ($events as $e) {
             $data = json_decode($e->dataJson, true, 512, \JSON_BIGINT_AS_STRING);
-            $events[] = [
+            $out[] = [
                 'id' => $e->id,
                 'type' => $e->type,
                 'api_version' => $e->apiVersion,
@@ -258,7 +284,7 @@ final class Convert
                 'data_json' => $e->dataJson,
             ];
         }
-        return ['events' => $events, 'cursor' => $page->cursor, 'has_more' => $page->hasMore];
+        return $out;
     }
 
     /** An account as the extension returns it: `['id' => …, 'name' => …]`. */
