@@ -161,3 +161,41 @@ fn a_push_url_is_http_on_the_sites_own_origin() {
     assert_eq!(check_push_url(site, &long).unwrap().len(), 2048);
     assert!(matches!(check_push_url(site, &format!("{long}a")), Err(Error::TooLarge { .. })));
 }
+
+#[test]
+fn a_push_signature_is_the_documented_hmac() {
+    use tessera_core::{Secret, sign_push};
+    // Computed independently (Python's hmac module).
+    let secret = Secret::from_bytes(&[7; 32]).unwrap();
+    assert_eq!(
+        sign_push(&secret, "ins_x", b"{}", 1_700_000_000),
+        "t=1700000000,v1=0bd1826a005871a4822e641ad6c538ca53113fc163a9dc003703c405396a20d3"
+    );
+}
+
+#[test]
+fn a_push_verifies_at_its_bounds() {
+    use tessera_core::internals::events::MAX_PUSH_BODY;
+    use tessera_core::sign_push;
+    let c = connected(6);
+    let inst = c.state().installation().unwrap().clone();
+    let body = br#"{"events":[{"id":"evt_1","type":"t","api_version":"","created_at":1,"data":{}}]}"#;
+    let header = sign_push(&inst.secret, &inst.id, body, 1_700_000_000);
+    let h = |value: String| vec![("Tessera-Push-Signature".to_string(), value)];
+    assert_eq!(c.verify_push(&h(header.clone()), body, 1_700_000_000).unwrap()[0].id, "evt_1");
+    // The same matching v1 twice still matches (no match cancels another).
+    let v1 = header.split_once(",v1=").unwrap().1;
+    assert!(c.verify_push(&h(format!("{header},v1={v1}")), body, 1_700_000_000).is_ok());
+    // Up to 8 v1 are read; a ninth makes the header malformed.
+    let zeros = format!(",v1={}", "0".repeat(64));
+    assert!(c.verify_push(&h(format!("{header}{}", zeros.repeat(7))), body, 1_700_000_000).is_ok());
+    assert_eq!(
+        c.verify_push(&h(format!("{header}{}", zeros.repeat(8))), body, 1_700_000_000),
+        Err(Error::SignatureMalformed("Tessera-Push-Signature"))
+    );
+    // The body bound: at it the signature decides, one byte over is too large.
+    let big = vec![b' '; MAX_PUSH_BODY];
+    assert_eq!(c.verify_push(&h(header.clone()), &big, 1_700_000_000), Err(Error::SignatureInvalid));
+    let over = vec![b' '; MAX_PUSH_BODY + 1];
+    assert!(matches!(c.verify_push(&h(header), &over, 1_700_000_000), Err(Error::TooLarge { field: "body", .. })));
+}
