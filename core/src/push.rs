@@ -79,7 +79,8 @@ pub fn parse_timestamped_signature(header: &str) -> Option<(&str, i64, Vec<[u8; 
 }
 
 fn unhex(hex: &str) -> Option<[u8; 32]> {
-    if hex.len() != 64 {
+    // Hex digits only: `from_str_radix` alone would also take a sign ("+f").
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut out = [0u8; 32];

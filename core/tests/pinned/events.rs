@@ -199,3 +199,14 @@ fn a_push_verifies_at_its_bounds() {
     let over = vec![b' '; MAX_PUSH_BODY + 1];
     assert!(matches!(c.verify_push(&h(header), &over, 1_700_000_000), Err(Error::TooLarge { field: "body", .. })));
 }
+
+#[test]
+fn a_signature_header_takes_hex_digits_only() {
+    use tessera_core::internals::events::parse_timestamped_signature;
+    let mac = "ab".repeat(32);
+    assert!(parse_timestamped_signature(&format!("t=1,v1={mac}")).is_some());
+    assert!(parse_timestamped_signature(&format!("t=1,v1={}", mac.to_uppercase())).is_some());
+    for bad in ["+f".repeat(32), format!("{} ", &mac[..63]), format!("+{}", &mac[..63])] {
+        assert!(parse_timestamped_signature(&format!("t=1,v1={bad}")).is_none(), "{bad}");
+    }
+}

@@ -87,6 +87,7 @@ pub fn build() -> Value {
         push("t twice", Some(format!("t={NOW},{good}")), &one, NOW),
         push("v1 of 63 hex digits", Some(format!("t={NOW},v1={}", "a".repeat(63))), &one, NOW),
         push("no v1", Some(format!("t={NOW}")), &one, NOW),
+        push("v1 with a sign", Some(format!("t={NOW},v1=+f{}", &good[good.find("v1=").unwrap() + 5..])), &one, NOW),
         push("t of 13 digits", Some(format!("t=1{NOW:012},v1={}", "a".repeat(64))), &one, NOW),
         push("signed, not JSON", Some(sign("{", NOW)), "{", NOW),
         push(

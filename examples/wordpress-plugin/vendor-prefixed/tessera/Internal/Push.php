@@ -81,22 +81,17 @@ final class Push
     }
 
     /**
-     * 64 hex digits as 32 bytes (`unhex`): each pair read as Rust's
-     * `u8::from_str_radix(pair, 16)` reads it, which also takes a `+` sign
-     * before a single digit (`+f` is 15).
+     * 64 hex digits as 32 bytes (`unhex`); anything else (a sign, a space)
+     * makes the header malformed.
      */
     private static function unhex(string $hex): ?string
     {
-        if (\strlen($hex) !== 64) {
+        if (\strlen($hex) !== 64 || strspn($hex, '0123456789abcdefABCDEF') !== 64) {
             return null;
         }
         $out = '';
         for ($i = 0; $i < 64; $i += 2) {
-            $pair = $hex[$i] === '+' ? '0' . $hex[$i + 1] : substr($hex, $i, 2);
-            if (strspn($pair, '0123456789abcdefABCDEF') !== 2) {
-                return null;
-            }
-            $out .= \chr((int) hexdec($pair));
+            $out .= \chr((int) hexdec(substr($hex, $i, 2)));
         }
         return $out;
     }
