@@ -49,6 +49,17 @@ pub(crate) fn headers_out(headers: &[(String, String)]) -> Array {
     headers.iter().map(|(k, v)| -> JsValue { Array::of2(&k.into(), &v.into()).into() }).collect()
 }
 
+/// An API request as `{ method, path, headers: [[name, value]…], body }`
+/// (body a string), what `companion.call` takes.
+pub(crate) fn api_request_out(req: tessera_core::ApiRequest) -> JsValue {
+    Obj::new()
+        .set("method", req.method)
+        .set("path", req.path)
+        .set("headers", headers_out(&req.headers))
+        .set("body", String::from_utf8_lossy(&req.body).into_owned())
+        .done()
+}
+
 /// Bytes as a fresh `Uint8Array` (a copy out of wasm memory).
 pub(crate) fn bytes_out(bytes: &[u8]) -> Uint8Array {
     Uint8Array::from(bytes)

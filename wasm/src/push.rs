@@ -11,7 +11,7 @@ use tessera_core::{Companion, Error, sign_push};
 use wasm_bindgen::prelude::*;
 
 use crate::broker::secret_in;
-use crate::convert::{Obj, headers_in, headers_out, secs};
+use crate::convert::{api_request_out, headers_in, secs};
 use crate::error::IntoJs;
 use crate::events::event_out;
 
@@ -33,13 +33,7 @@ pub fn verify_push_core(state_json: &str, headers: Vec<String>, body: &[u8], now
 #[wasm_bindgen(js_name = pushRegistrationRequestCore)]
 pub fn push_registration_request_core(state_json: &str, url: Option<String>) -> Result<JsValue, JsValue> {
     let companion = Companion::from_json(state_json).js()?;
-    let req = companion.push_registration_request(url.as_deref()).js()?;
-    Ok(Obj::new()
-        .set("method", req.method)
-        .set("path", req.path)
-        .set("headers", headers_out(&req.headers))
-        .set("body", String::from_utf8_lossy(&req.body).into_owned())
-        .done())
+    Ok(api_request_out(companion.push_registration_request(url.as_deref()).js()?))
 }
 
 /// Broker side: `sign_push`, the `Tessera-Push-Signature` value of a push of

@@ -8,7 +8,7 @@ use tessera_core::{Response, TimelineEvent};
 use wasm_bindgen::prelude::*;
 
 use crate::companion::{WasmCall, WasmCompanion, api_request};
-use crate::convert::{Obj, headers_in, headers_out, response_out};
+use crate::convert::{Obj, api_request_out, headers_in, response_out};
 use crate::error::{IntoJs, to_js};
 
 /// A Timeline Event from its parts (`variables`: flat `[name, value, …]`).
@@ -80,13 +80,7 @@ pub fn timeline_event_request(
     external_id: &str,
 ) -> Result<JsValue, JsValue> {
     let event = event_in(source_id, template_id, contact_id, site_id, description, external_url, variables);
-    let req = event.to_request(external_id).js()?;
-    Ok(Obj::new()
-        .set("method", req.method)
-        .set("path", req.path)
-        .set("headers", headers_out(&req.headers))
-        .set("body", String::from_utf8_lossy(&req.body).into_owned())
-        .done())
+    Ok(api_request_out(event.to_request(external_id).js()?))
 }
 
 /// `metadata::validate_pairs` of a flat `[key, value, …]` list.
