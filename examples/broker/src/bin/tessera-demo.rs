@@ -3,7 +3,7 @@
 //! (SQLite in a temporary directory) and the plugin's site on 127.0.0.1,
 //! drives a plugin (tessera-core's Companion) through register → connect →
 //! API calls → token expiry → revocation → reconnect → an action recorded
-//! as a Stora Timeline Event → a burst of calls the broker paces → kill
+//! as a Stora Timeline Event → Stora's events pulled → a burst of calls the broker paces → kill
 //! switch → disconnect → uninstall, checks every step, and exits 0.
 //! Everything stops by itself.
 
@@ -157,10 +157,13 @@ fn run() -> Result<(), String> {
     // 7. An action recorded on the operator's Stora timeline.
     timeline_event(&env, &mut plugin)?;
 
-    // 8. A burst the broker paces under Stora's per-operator limit.
+    // 8. Stora's events, received by the broker as webhooks, pulled by the plugin.
+    stora_events(&mut plugin)?;
+
+    // 9. A burst the broker paces under Stora's per-operator limit.
     paced_burst(&env)?;
 
-    // 9. Kill switch.
+    // 10. Kill switch.
     let disable = env.admin("POST", &format!("/admin/installations/{id}/disable"));
     check(disable.status == 200, "kill switch failed")?;
     let err = plugin.get_json("/api/orders").err().ok_or("a disabled installation should be refused")?;
@@ -169,7 +172,7 @@ fn run() -> Result<(), String> {
         .connect(&browser, &env.return_url(), None, Decision::Approve(OPERATOR))
         .map_err(|e| format!("reconnect after the kill switch failed: {e}"))?;
     step(
-        9,
+        10,
         "Kill switch",
         &format!(
             "broker operator disabled the installation → reconnect required ({}); re-enabled and reconnected",
@@ -177,7 +180,7 @@ fn run() -> Result<(), String> {
         ),
     );
 
-    // 10. Disconnect.
+    // 11. Disconnect.
     let revokes = env.stora.counters().revokes;
     let call = plugin.companion.start_disconnect().map_err(|e| e.to_string())?;
     let remote = match plugin.drive(call).map_err(|e| format!("disconnect failed: {e}"))? {
@@ -186,12 +189,12 @@ fn run() -> Result<(), String> {
     };
     check(env.stora.counters().revokes == revokes + 1, "Stora did not see the revoke")?;
     step(
-        10,
+        11,
         "Disconnect",
         &format!("broker said {remote}; Stora saw the revoke; plugin status: {}", plugin.companion.status().as_str()),
     );
 
-    // 11. Uninstall.
+    // 12. Uninstall.
     plugin
         .connect(&browser, &env.return_url(), None, Decision::Approve(OPERATOR))
         .map_err(|e| format!("connect before uninstall failed: {e}"))?;
@@ -204,7 +207,7 @@ fn run() -> Result<(), String> {
     check(gone, "the broker still knows the installation")?;
     check(plugin.companion.install_id().is_none(), "local state not wiped")?;
     step(
-        11,
+        12,
         "Uninstall",
         &format!(
             "disconnect: {}, deregister: {}; the broker no longer knows {id}; local state wiped (status: {})",
@@ -289,6 +292,50 @@ fn timeline_event(env: &Env, plugin: &mut PluginHost) -> Result<(), String> {
     Ok(())
 }
 
+/// Stora delivered the contact's and the timeline entry's events to the
+/// broker (signed webhooks, in the background); the plugin pulls them with a
+/// signed `GET /events`, keeps them, acknowledges the page, and the next pull
+/// starts after the cursor.
+fn stora_events(plugin: &mut PluginHost) -> Result<(), String> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let call = plugin.companion.start_pull_events(50).map_err(|e| e.to_string())?;
+        let page = match plugin.drive(call).map_err(|e| format!("pulling events failed: {e}"))? {
+            Completion::Events(page) => page,
+            _ => return Err("unexpected pull result".into()),
+        };
+        if page.events.iter().any(|e| e.event_type == "contact.created") || Instant::now() > deadline {
+            break page;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    check(page.events.iter().any(|e| e.event_type == "contact.created"), "no contact.created event arrived")?;
+    plugin.companion.acknowledge_events(&page.cursor).map_err(|e| e.to_string())?;
+    let call = plugin.companion.start_pull_events(50).map_err(|e| e.to_string())?;
+    let again = match plugin.drive(call).map_err(|e| format!("pulling events failed: {e}"))? {
+        Completion::Events(page) => page,
+        _ => return Err("unexpected pull result".into()),
+    };
+    check(again.events.is_empty(), "events pulled twice after the acknowledgement")?;
+    let types: Vec<&str> = page.events.iter().map(|e| e.event_type.as_str()).collect();
+    step(
+        8,
+        "Stora's events",
+        &format!(
+            "{} pulled with a signed GET /events (Stora's webhooks went to the broker, not the site): {}",
+            page.events.len(),
+            types.join(", ")
+        ),
+    );
+    println!(
+        "{:27}acknowledged: the cursor ({}) is in the plugin's state; the next pull brought {} events",
+        "",
+        page.cursor,
+        again.events.len()
+    );
+    Ok(())
+}
+
 /// Step 8: two installations of one operator send [`BURST_CALLS`] calls at
 /// once; the broker queues what would exceed Stora's 10/s so that Stora
 /// never answers 429.
@@ -318,7 +365,7 @@ fn paced_burst(env: &Env) -> Result<(), String> {
     check(stora_429 == 0, "Stora answered 429 during the burst")?;
     check(paced > 0, "the broker queued none of the burst")?;
     step(
-        8,
+        9,
         "Paced burst",
         &format!(
             "{BURST_CALLS} calls from 2 installations of {BURST_OPERATOR} answered in {took:.1} s (Stora allows 10/s per operator)"
