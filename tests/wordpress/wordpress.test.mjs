@@ -194,9 +194,11 @@ step('Stora\'s events reach the site with no inbound request: the settings page 
   const first = read();
   assert.match(first.cursor ?? '', /^[0-9]+$/, 'the cursor is stored once the page is kept');
   assert.equal(new Set(first.ids).size, first.ids.length, 'each event kept once');
-  // Loaded again: the broker is asked after the cursor, nothing is listed twice.
+  // Loaded again: the broker is asked after the cursor, nothing is listed twice, and what was
+  // kept keeps what it is about.
   await page.goto(settingsUrl());
   assert.equal(await row.count(), 1);
+  assert.equal(await row.locator('td').nth(2).innerText(), notes.contactId);
   const second = read();
   assert.ok(BigInt(second.cursor) >= BigInt(first.cursor));
   assert.ok(first.ids.every((id) => second.ids.includes(id)), 'nothing kept is lost');
@@ -238,6 +240,11 @@ step('Stora fails the Timeline Event: the enquiry still stands and the page says
   assert.deepEqual(requests.filter((r) => r.path === '/2025-09/contacts').map((r) => r.status), [201, 201]);
   assert.equal(requests.filter((r) => r.path === '/2025-09/timeline/events').at(-1).status, 500);
   assert.equal((await stora('GET', `timeline?operator=${OPERATOR}`)).json.length, 1, 'nothing new on the timeline');
+  // This contact's events were kept beside the first one's, which still says what it is about.
+  await page.goto(settingsUrl());
+  await expectText('contact.created');
+  const firstContact = page.locator('#storefront-sync-events tbody tr', { hasText: notes.contactId });
+  assert.equal(await firstContact.count(), 1, 'an event kept earlier keeps its object');
 });
 
 step('Stora rate-limits the operator: the page says Rate limited, waits, then shows the orders again', async () => {

@@ -175,17 +175,29 @@ final class Storefront_Sync_Events {
 		if ( array() === $events ) {
 			return;
 		}
-		$kept = array();
-		foreach ( array_merge( self::recent(), array_reverse( $events ) ) as $event ) {
-			$kept[ $event['id'] ] = array(
-				'id'         => (string) $event['id'],
-				'type'       => (string) $event['type'],
-				'created_at' => (int) $event['created_at'],
-				'object'     => self::object_id( $event ),
-			);
+		// A push and a page load may keep events at the same moment: read,
+		// merge and write under the site's lock (best effort: without it the
+		// events are still kept, a concurrent write may drop one from the list).
+		$locked = null !== Storefront_Sync_State::lock( 'events' );
+		try {
+			wp_cache_delete( self::OPTION, 'options' );
+			$kept = array();
+			foreach ( array_merge( self::recent(), array_reverse( $events ) ) as $event ) {
+				$kept[ $event['id'] ] = array(
+					'id'         => (string) $event['id'],
+					'type'       => (string) $event['type'],
+					'created_at' => (int) $event['created_at'],
+					// Tessera's events carry `data`; those kept before, their `object`.
+					'object'     => isset( $event['data'] ) ? self::object_id( $event ) : (string) ( $event['object'] ?? '' ),
+				);
+			}
+			usort( $kept, static fn ( $a, $b ) => $b['created_at'] <=> $a['created_at'] );
+			update_option( self::OPTION, array_slice( $kept, 0, self::KEEP ), false );
+		} finally {
+			if ( $locked ) {
+				Storefront_Sync_State::unlock( 'events' );
+			}
 		}
-		usort( $kept, static fn ( $a, $b ) => $b['created_at'] <=> $a['created_at'] );
-		update_option( self::OPTION, array_slice( $kept, 0, self::KEEP ), false );
 	}
 
 	/**
