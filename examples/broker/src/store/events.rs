@@ -8,7 +8,7 @@
 
 use zeroize::Zeroizing;
 
-use super::db::{Result, args};
+use super::db::{Conn, Result, args};
 use super::{Store, undecryptable};
 
 /// Most events kept per installation: a new one beyond drops the oldest.
@@ -68,6 +68,17 @@ fn event_lock_key(install_id: &str) -> i64 {
     i64::from_be_bytes(digest[..8].try_into().expect("eight bytes"))
 }
 
+/// Inside a transaction: deletes the installation's endpoint row (locked
+/// first) and returns its Stora id, if it had one.
+fn take_endpoint(tx: &mut Conn, install_id: &str) -> Result<Option<String>> {
+    let previous = tx.query_opt(
+        "SELECT stora_endpoint_id FROM webhook_endpoints WHERE install_id = $1 FOR UPDATE",
+        args![install_id],
+    )?;
+    tx.execute("DELETE FROM webhook_endpoints WHERE install_id = $1", args![install_id])?;
+    previous.map(|r| r.text(0)).transpose()
+}
+
 impl Store {
     /// Makes `hook_id` the installation's endpoint, replacing any previous
     /// one; returns the previous endpoint's Stora id (to delete it there).
@@ -81,17 +92,13 @@ impl Store {
     ) -> Result<Option<String>> {
         let sealed = self.vault.seal("webhook_secret", hook_id, secret);
         self.conn()?.transaction(|tx| {
-            let previous = tx.query_opt(
-                "SELECT stora_endpoint_id FROM webhook_endpoints WHERE install_id = $1 FOR UPDATE",
-                args![install_id],
-            )?;
-            tx.execute("DELETE FROM webhook_endpoints WHERE install_id = $1", args![install_id])?;
+            let previous = take_endpoint(tx, install_id)?;
             tx.execute(
                 "INSERT INTO webhook_endpoints (hook_id, install_id, stora_endpoint_id, secret, created_at)
                  VALUES ($1, $2, $3, $4, $5)",
                 args![hook_id, install_id, stora_endpoint_id, &sealed, now],
             )?;
-            previous.map(|r| r.text(0)).transpose()
+            Ok(previous)
         })
     }
 
@@ -123,14 +130,10 @@ impl Store {
     /// URL (a disconnect); returns the endpoint's Stora id, if it had one.
     pub fn delete_webhook_endpoint(&self, install_id: &str) -> Result<Option<String>> {
         self.conn()?.transaction(|tx| {
-            let previous = tx.query_opt(
-                "SELECT stora_endpoint_id FROM webhook_endpoints WHERE install_id = $1 FOR UPDATE",
-                args![install_id],
-            )?;
-            tx.execute("DELETE FROM webhook_endpoints WHERE install_id = $1", args![install_id])?;
+            let previous = take_endpoint(tx, install_id)?;
             tx.execute("DELETE FROM events WHERE install_id = $1", args![install_id])?;
             tx.execute("DELETE FROM event_push WHERE install_id = $1", args![install_id])?;
-            previous.map(|r| r.text(0)).transpose()
+            Ok(previous)
         })
     }
 
