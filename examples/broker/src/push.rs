@@ -77,12 +77,12 @@ pub fn register(app: &App, req: &Incoming) -> Reply {
 }
 
 /// After `event` was queued for `install_id`: pushes it in the background
-/// when the installation registered a push URL. Never fails the caller.
-pub fn after_queued(app: &App, install_id: &str, event: &NewEvent<'_>) {
+/// when the installation registered a push URL. `data` is the event's
+/// `data` as received (`event.data` is its text). Never fails the caller.
+pub fn after_queued(app: &App, install_id: &str, event: &NewEvent<'_>, data: &serde_json::Value) {
     let Ok(Some(url)) = app.store.event_push(install_id) else { return };
     let Ok(Some(installation)) = app.store.installation(install_id) else { return };
     let Ok(secret) = Secret::from_bytes(&installation.secret) else { return };
-    let data = serde_json::from_str::<serde_json::Value>(event.data).unwrap_or_default();
     let body = json!({ "events": [{
         "id": event.event_id, "type": event.event_type, "api_version": event.api_version,
         "created_at": event.created_at, "data": data,

@@ -234,7 +234,7 @@ fn receive_checked(app: &App, req: &Incoming, endpoint: &crate::store::WebhookEn
         .map_err(|_| refused(app, 500, "internal", "storage", "storage error"))?;
     if inserted {
         app.observer.event_queued(&endpoint.install_id);
-        crate::push::after_queued(app, &endpoint.install_id, &new);
+        crate::push::after_queued(app, &endpoint.install_id, &new, &event["data"]);
     } else {
         app.observer.webhooks(|w| w.duplicates += 1);
     }
